@@ -1,0 +1,121 @@
+import { z } from 'zod';
+import { parseDuration, parseSize } from './units.js';
+
+/**
+ * The gateway's configuration schema. Unknown keys are errors (strict objects), durations and sizes are
+ * parsed here so the rest of the code sees milliseconds and bytes. Defaults mirror config/gateway.yaml.
+ */
+const duration = (min = 0) =>
+  z.union([z.string(), z.number()]).transform((v, ctx) => {
+    const ms = parseDuration(v);
+    if (ms === undefined) {
+      ctx.addIssue({ code: 'custom', message: `not a duration: ${JSON.stringify(v)} (use e.g. 500ms, 10s, 15m, 1h)` });
+      return z.NEVER;
+    }
+    if (ms < min) {
+      ctx.addIssue({ code: 'custom', message: `must be at least ${min}ms` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+const size = (min = 0) =>
+  z.union([z.string(), z.number()]).transform((v, ctx) => {
+    const bytes = parseSize(v);
+    if (bytes === undefined) {
+      ctx.addIssue({ code: 'custom', message: `not a size: ${JSON.stringify(v)} (use e.g. 256KiB, 1GiB)` });
+      return z.NEVER;
+    }
+    if (bytes < min) {
+      ctx.addIssue({ code: 'custom', message: `must be at least ${min} bytes` });
+      return z.NEVER;
+    }
+    return bytes;
+  });
+
+const port = z.number().int().min(0).max(65535);
+const id = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must match ^[A-Za-z0-9_.-]{1,64}$');
+
+const tlsSchema = z.strictObject({
+  port,
+  cert: z.string().min(1),
+  key: z.string().min(1),
+  ca: z.string().min(1).optional(),
+  /** With `ca`: refuse clients that present no certificate signed by it. */
+  requireClientCert: z.boolean().default(false),
+});
+
+export const configSchema = z
+  .strictObject({
+    gatewayId: id.default('edge-1'),
+    mqtt: z
+      .strictObject({
+        host: z.string().default('0.0.0.0'),
+        port: port.default(1883),
+        wsPort: port.default(8083),
+        maxPayloadBytes: size(16).default(262_144),
+        maxConnections: z.number().int().min(1).default(10_000),
+        connectTimeout: duration(100).default(10_000),
+        tls: tlsSchema.optional(),
+      })
+      .prefault({}),
+    auth: z
+      .strictObject({
+        devicesFile: z.string().default('config/devices.yaml'),
+        anonymous: z.enum(['loopback', 'allow', 'deny']).default('loopback'),
+      })
+      .prefault({}),
+    pipeline: z
+      .strictObject({
+        interval: duration(1).default(10_000),
+        allowedLateness: duration().default(5_000),
+        correctionHorizon: duration().default(900_000),
+        dedupHorizon: duration().default(900_000),
+        /** How often the gateway clock closes idle windows. */
+        tick: duration(10).default(250),
+      })
+      .prefault({}),
+    alerts: z.strictObject({ rulesFile: z.string().default('config/thresholds.yaml') }).prefault({}),
+    influx: z
+      .strictObject({
+        url: z.url().default('http://127.0.0.1:8086'),
+        database: z.string().min(1).default('iot'),
+        measurement: z.string().min(1).default('telemetry'),
+        username: z.string().optional(),
+        password: z.string().optional(),
+        batchSize: z.number().int().min(1).max(100_000).default(5000),
+        flushInterval: duration(10).default(1000),
+        timeout: duration(100).default(10_000),
+      })
+      .prefault({}),
+    buffer: z
+      .strictObject({
+        dir: z.string().default('data'),
+        maxBytes: size(1024 * 1024).default(1024 ** 3),
+      })
+      .prefault({}),
+    http: z
+      .strictObject({
+        host: z.string().default('127.0.0.1'),
+        port: port.default(8080),
+        token: z.string().min(16).optional(),
+      })
+      .prefault({}),
+    durability: z
+      .strictObject({
+        sync: z.enum(['normal', 'full']).default('normal'),
+        checkpointInterval: duration(100).default(5000),
+      })
+      .prefault({}),
+    log: z
+      .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+      .prefault({}),
+  })
+  .superRefine((c, ctx) => {
+    if (c.pipeline.dedupHorizon < c.pipeline.interval) {
+      ctx.addIssue({ code: 'custom', path: ['pipeline', 'dedupHorizon'], message: 'must be at least pipeline.interval' });
+    }
+  });
+
+export type GatewayConfigInput = z.input<typeof configSchema>;
+export type GatewayConfig = z.output<typeof configSchema>;
