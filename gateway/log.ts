@@ -1,9 +1,9 @@
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
 
 export type { Logger };
 
 /** JSON logs on stdout (one object a line), as collectors expect. Tests pass level 'silent' or a destination. */
-export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
+export function createLogger(level: string, destination?: DestinationStream): Logger {
   return pino({ level, base: { svc: 'gateway' }, timestamp: pino.stdTimeFunctions.isoTime }, destination);
 }
 
