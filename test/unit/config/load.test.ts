@@ -1,0 +1,77 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, parseYaml, validateConfig } from '../../../gateway/config/load.js';
+import { parseDuration, parseSize } from '../../../gateway/config/units.js';
+
+function problemsOf(fn: () => unknown) {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).problems;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('units', () => {
+  it('parses durations and sizes', () => {
+    expect(parseDuration('500ms')).toBe(500);
+    expect(parseDuration('10s')).toBe(10_000);
+    expect(parseDuration('15m')).toBe(900_000);
+    expect(parseDuration('1.5h')).toBe(5_400_000);
+    expect(parseDuration(250)).toBe(250);
+    expect(parseDuration('10 parsecs')).toBeUndefined();
+    expect(parseSize('1GiB')).toBe(1024 ** 3);
+    expect(parseSize('256KiB')).toBe(262_144);
+    expect(parseSize('10MB')).toBe(10_000_000);
+    expect(parseSize('lots')).toBeUndefined();
+  });
+});
+
+describe('config', () => {
+  it('the shipped config/gateway.yaml equals the defaults', () => {
+    const shipped = validateConfig(parseYaml(readFileSync('config/gateway.yaml', 'utf8'), 'config/gateway.yaml'), 'shipped');
+    expect(shipped).toEqual(validateConfig({}, 'defaults'));
+    expect(shipped.mqtt.port).toBe(1883);
+    expect(shipped.http.port).toBe(8080);
+    expect(shipped.pipeline.interval).toBe(10_000);
+    expect(shipped.buffer.maxBytes).toBe(1024 ** 3);
+    expect(Object.isFrozen(shipped.pipeline)).toBe(true);
+  });
+
+  it('names the key path of unknown keys and bad values, all of them', () => {
+    const problems = problemsOf(() =>
+      validateConfig({ mqtt: { port: 'x', colour: 'red' }, pipeline: { interval: '10 parsecs' }, influx: { url: 'nope' } }, 'f.yaml'),
+    );
+    const paths = problems.map((p) => p.path).sort();
+    expect(paths).toEqual(['influx.url', 'mqtt', 'mqtt.port', 'pipeline.interval']);
+    expect(problems.find((p) => p.path === 'mqtt')!.message).toMatch(/unknown key.*colour/);
+    expect(problems.find((p) => p.path === 'pipeline.interval')!.message).toMatch(/not a duration/);
+  });
+
+  it('reports YAML syntax errors with line and column', () => {
+    const problems = problemsOf(() => parseYaml('mqtt:\n  port: 1883\n port: [\n', 'bad.yaml'));
+    expect(problems[0]!.message).toMatch(/line \d+, column \d+/);
+  });
+
+  it('applies environment overrides, and refuses a non-integer port', () => {
+    const c = validateConfig({}, 'x', { GATEWAY_MQTT_PORT: '0', GATEWAY_INFLUX_URL: 'http://10.0.0.1:8086', GATEWAY_DATA_DIR: '/tmp/d' });
+    expect(c.mqtt.port).toBe(0);
+    expect(c.influx.url).toBe('http://10.0.0.1:8086');
+    expect(c.buffer.dir).toBe('/tmp/d');
+    const problems = problemsOf(() => validateConfig({}, 'x', { GATEWAY_HTTP_PORT: 'eighty' }));
+    expect(problems[0]!.path).toBe('http.port (from GATEWAY_HTTP_PORT)');
+  });
+
+  it('loads the file named by GATEWAY_CONFIG and fails when it is missing', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gw-config-'));
+    const file = join(dir, 'g.yaml');
+    writeFileSync(file, 'gatewayId: site-7\npipeline:\n  interval: 1m\n');
+    const { config } = loadConfig({ GATEWAY_CONFIG: file });
+    expect(config.gatewayId).toBe('site-7');
+    expect(config.pipeline.interval).toBe(60_000);
+    expect(problemsOf(() => loadConfig({ GATEWAY_CONFIG: join(dir, 'missing.yaml') }))[0]!.message).toMatch(/cannot read/);
+  });
+});
