@@ -1,0 +1,261 @@
+import type { Reading } from '../pipeline/types.js';
+import { newSlot, stepNoDataReading, stepNoDataTick, stepThreshold, thresholdOf, type Slot, type Transition } from './condition.js';
+import { compileGlob, type Matcher } from './glob.js';
+import { parseSnapshot, type AlertSnapshot, type RestoreResult, type SavedAlert } from './snapshot.js';
+import type { AlertEvent, AlertRule, FiringAlert } from './types.js';
+
+/**
+ * Per-sensor alert evaluation. Pure apart from the injected clock: no timers, no I/O. The composition root
+ * calls onReading for every accepted reading, tick(now) on the gateway tick (noData), and setRules on hot
+ * reload; it publishes the returned events. Single-threaded, so every method is atomic.
+ *
+ * Late readings (ts older than the newest ts seen for the sensor) change no alert state and do not count
+ * as a sign of life for noData.
+ */
+
+export interface AlertEngineOptions {
+  /** Gateway clock: noData silence, and the ts of resolves caused by rule changes. */
+  readonly now?: () => number;
+  /** Cap on cached "matches no rule" keys, so garbage sensor names cannot grow memory without bound. */
+  readonly maxUnmatchedKeys?: number;
+}
+
+interface CompiledRule {
+  readonly rule: AlertRule;
+  readonly device: Matcher;
+  readonly sensor: Matcher;
+}
+
+/** State of one (device, sensor) that matches at least one rule. */
+interface Entry {
+  readonly device: string;
+  readonly sensor: string;
+  newestTs: number;
+  lastValue: number;
+  /** Gateway time of the last in-order reading; kept current only while the entry has a noData rule. */
+  lastSeen: number;
+  slots: Slot[];
+  hasNoData: boolean;
+}
+
+/** Returned when nothing changed; shared and frozen so the hot path allocates nothing. */
+export const NO_EVENTS: readonly AlertEvent[] = Object.freeze([]);
+
+// Device ids come from MQTT topic levels, which cannot contain U+0000 [MQTT-4.7.3-2], so the key is unambiguous.
+const SEP = '\u0000';
+
+function sameAlert(a: AlertRule, b: { name: string; kind: string; match: { device: string; sensor: string } }): boolean {
+  return a.name === b.name && a.kind === b.kind && a.match.device === b.match.device && a.match.sensor === b.match.sensor;
+}
+
+export class AlertEngine {
+  private readonly clock: () => number;
+  private readonly maxUnmatched: number;
+  private compiled: readonly CompiledRule[] = [];
+  /** (device SEP sensor) -> its state, or null when it matches no rule: one lookup for unwatched sensors. */
+  private readonly keys = new Map<string, Entry | null>();
+  private unmatched = 0;
+  /** Entries with at least one noData rule, scanned by tick(). */
+  private readonly silentCandidates = new Set<Entry>();
+
+  constructor(rules: readonly AlertRule[] = [], opts: AlertEngineOptions = {}) {
+    this.clock = opts.now ?? Date.now;
+    this.maxUnmatched = opts.maxUnmatchedKeys ?? 100_000;
+    this.compiled = rules.map(compile);
+  }
+
+  rules(): readonly AlertRule[] {
+    return this.compiled.map((c) => c.rule);
+  }
+
+  /**
+   * Hot path. Returns the state changes this reading caused: NO_EVENTS (shared) when none, or `out` with
+   * the events appended when the caller passes its own array.
+   */
+  onReading(r: Reading, out?: AlertEvent[]): readonly AlertEvent[] {
+    if (this.compiled.length === 0) return out ?? NO_EVENTS;
+    const key = r.device + SEP + r.sensor;
+    let e = this.keys.get(key);
+    if (e === null) return out ?? NO_EVENTS;
+    if (e === undefined) {
+      e = this.admit(key, r.device, r.sensor);
+      if (e === null) return out ?? NO_EVENTS;
+    }
+    if (r.ts < e.newestTs) return out ?? NO_EVENTS;
+    e.newestTs = r.ts;
+    e.lastValue = r.value;
+    if (e.hasNoData) e.lastSeen = this.clock();
+    let events = out;
+    for (const s of e.slots) {
+      const t = s.rule.kind === 'threshold' ? stepThreshold(s, s.rule, r.value, r.ts) : stepNoDataReading(s, r.ts);
+      if (t !== null) (events ??= []).push(this.event(e, s, t, r.value, r.ts));
+    }
+    return events ?? NO_EVENTS;
+  }
+
+  /** Gateway tick: fires noData alerts of sensors silent for at least their rule's noData. */
+  tick(now: number = this.clock(), out?: AlertEvent[]): readonly AlertEvent[] {
+    let events = out;
+    for (const e of this.silentCandidates) {
+      for (const s of e.slots) {
+        if (s.rule.kind !== 'noData') continue;
+        if (stepNoDataTick(s, s.rule, e.lastSeen, now) !== null) (events ??= []).push(this.event(e, s, 'fired', e.lastValue, now));
+      }
+    }
+    return events ?? NO_EVENTS;
+  }
+
+  /**
+   * Atomically replaces the rules. An alert keeps its state when its rule keeps name, match and kind (other
+   * parameters take effect from the sensor's next reading); alerts of removed or re-matched rules are
+   * dropped, and those that were firing are resolved: the returned events (ts = since = now, value = the
+   * sensor's last value). A noData rule new to a known sensor measures silence from now.
+   */
+  setRules(rules: readonly AlertRule[], now: number = this.clock()): AlertEvent[] {
+    this.compiled = rules.map(compile);
+    const events: AlertEvent[] = [];
+    for (const [key, e] of this.keys) {
+      if (e === null) {
+        this.keys.delete(key); // may match a new rule: re-decided on the next reading
+        continue;
+      }
+      const old = e.slots;
+      const slots = this.matching(e.device, e.sensor).map((c) => {
+        const kept = old.find((s) => sameAlert(s.rule, c.rule));
+        if (!kept) return newSlot(c.rule, now);
+        kept.rule = c.rule;
+        return kept;
+      });
+      for (const s of old) {
+        if (s.phase === 'firing' && !slots.includes(s)) events.push(this.event(e, s, 'resolved', e.lastValue, now));
+      }
+      const hadNoData = e.hasNoData;
+      this.attach(e, slots);
+      if (e.hasNoData && !hadNoData) e.lastSeen = now;
+      if (slots.length === 0) this.keys.delete(key);
+    }
+    this.unmatched = 0;
+    return events;
+  }
+
+  /** Alerts firing now, in no particular order. */
+  firing(): FiringAlert[] {
+    const list: FiringAlert[] = [];
+    for (const e of this.keys.values()) {
+      if (e === null) continue;
+      for (const s of e.slots) {
+        if (s.phase !== 'firing') continue;
+        list.push({
+          rule: s.rule.name,
+          kind: s.rule.kind,
+          device: e.device,
+          sensor: e.sensor,
+          severity: s.rule.severity,
+          since: s.since,
+          firedAt: s.firedAt,
+          value: e.lastValue,
+          threshold: thresholdOf(s),
+        });
+      }
+    }
+    return list;
+  }
+
+  /** JSON-serialisable alert state (see snapshot.ts). */
+  snapshot(): AlertSnapshot {
+    const sensors: AlertSnapshot['sensors'] = [];
+    for (const e of this.keys.values()) {
+      if (e === null) continue;
+      sensors.push({
+        device: e.device,
+        sensor: e.sensor,
+        newestTs: e.newestTs,
+        lastValue: e.lastValue,
+        alerts: e.slots
+          .filter((s) => s.phase !== 'ok')
+          .map((s) => ({ rule: s.rule.name, kind: s.rule.kind, match: { ...s.rule.match }, phase: s.phase, since: s.since, firedAt: s.firedAt, side: s.side })),
+      });
+    }
+    return { version: 1, savedAt: this.clock(), sensors };
+  }
+
+  /**
+   * Replaces all state with a snapshot, under the current rules: call after setRules/constructor and before
+   * the first reading. Saved alerts whose rule no longer exists (same name, match and kind) are dropped. The
+   * gateway cannot know what sensors sent while it was down, so noData silence is measured from `now`.
+   */
+  restore(input: unknown, now: number = this.clock()): RestoreResult {
+    const parsed = parseSnapshot(input);
+    if (!parsed.ok) return parsed;
+    this.keys.clear();
+    this.silentCandidates.clear();
+    this.unmatched = 0;
+    let alerts = 0;
+    for (const saved of parsed.snapshot.sensors) {
+      const matching = this.matching(saved.device, saved.sensor);
+      if (matching.length === 0) continue;
+      const slots = matching.map((c) => {
+        const s = newSlot(c.rule, now);
+        const a: SavedAlert | undefined = saved.alerts.find((x) => sameAlert(c.rule, { name: x.rule, kind: x.kind, match: x.match }));
+        if (a && !(a.phase === 'pending' && c.rule.kind === 'noData')) {
+          Object.assign(s, { phase: a.phase, since: a.since, firedAt: a.firedAt, side: a.side });
+          alerts++;
+        }
+        return s;
+      });
+      const e: Entry = { device: saved.device, sensor: saved.sensor, newestTs: saved.newestTs, lastValue: saved.lastValue, lastSeen: now, slots: [], hasNoData: false };
+      this.attach(e, slots);
+      this.keys.set(saved.device + SEP + saved.sensor, e);
+    }
+    return { ok: true, sensors: this.keys.size, alerts };
+  }
+
+  /** First reading of a key: decide once which rules watch it. */
+  private admit(key: string, device: string, sensor: string): Entry | null {
+    const matching = this.matching(device, sensor);
+    if (matching.length === 0) {
+      if (++this.unmatched > this.maxUnmatched) this.forgetUnmatched();
+      this.keys.set(key, null);
+      return null;
+    }
+    const now = this.clock();
+    const e: Entry = { device, sensor, newestTs: -Infinity, lastValue: NaN, lastSeen: now, slots: [], hasNoData: false };
+    this.attach(e, matching.map((c) => newSlot(c.rule, now)));
+    this.keys.set(key, e);
+    return e;
+  }
+
+  private attach(e: Entry, slots: Slot[]): void {
+    e.slots = slots;
+    e.hasNoData = slots.some((s) => s.rule.kind === 'noData');
+    if (e.hasNoData) this.silentCandidates.add(e);
+    else this.silentCandidates.delete(e);
+  }
+
+  private matching(device: string, sensor: string): CompiledRule[] {
+    return this.compiled.filter((c) => c.device(device) && c.sensor(sensor));
+  }
+
+  private forgetUnmatched(): void {
+    for (const [k, v] of this.keys) if (v === null) this.keys.delete(k);
+    this.unmatched = 0;
+  }
+
+  private event(e: Entry, s: Slot, t: NonNullable<Transition>, value: number, ts: number): AlertEvent {
+    return {
+      device: e.device,
+      sensor: e.sensor,
+      rule: s.rule.name,
+      state: t === 'fired' ? 'firing' : 'resolved',
+      severity: s.rule.severity,
+      value,
+      threshold: thresholdOf(s),
+      ts,
+      since: t === 'fired' ? s.since : ts,
+    };
+  }
+}
+
+function compile(rule: AlertRule): CompiledRule {
+  return { rule, device: compileGlob(rule.match.device), sensor: compileGlob(rule.match.sensor) };
+}

@@ -1,0 +1,115 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { open, rename, stat, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { parseRules } from './rules-parse.js';
+import type { AlertRule, RuleError, RulesResult } from './types.js';
+
+/**
+ * The rules file on disk: load, content hash (ETag), atomic replace, and validation of admin-API PUT bodies.
+ * The composition root and the admin API call these; the engine never touches files.
+ */
+
+export type LoadedRules = RulesResult & { readonly source: string; readonly etag: string | null };
+
+/** Strong ETag (quoted) of the file text, for `If-Match` on PUT /api/thresholds. */
+export function rulesETag(text: string): string {
+  return `"${createHash('sha256').update(text, 'utf8').digest('hex').slice(0, 32)}"`;
+}
+
+/** Reads and validates a rules file. An unreadable file is one `(file)` error, never a throw. */
+export function loadRulesFile(path: string): LoadedRules {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    return { ok: false, source: path, etag: null, errors: [{ path: '(file)', message: `cannot read: ${(err as Error).message}` }] };
+  }
+  return { ...parseRules(text, path), source: path, etag: rulesETag(text) };
+}
+
+/**
+ * Replaces the file so that readers (the watcher, a crash) see either the old or the new text, never a
+ * partial one: write a temp file in the same directory, fsync it, rename it over the target, fsync the
+ * directory. The temp name starts with `.` and ends with `.tmp`, and keeps the old file's mode.
+ */
+export async function writeRulesFileAtomic(path: string, text: string): Promise<void> {
+  const dir = dirname(path);
+  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const mode = await stat(path).then((s) => s.mode & 0o777, () => 0o644);
+  const fh = await open(tmp, 'wx', mode);
+  try {
+    await fh.writeFile(text, 'utf8');
+    await fh.sync();
+  } catch (err) {
+    await fh.close().catch(() => undefined);
+    await unlink(tmp).catch(() => undefined);
+    throw err;
+  }
+  await fh.close();
+  try {
+    await rename(tmp, path);
+  } catch (err) {
+    await unlink(tmp).catch(() => undefined);
+    throw err;
+  }
+  // Make the rename itself durable. Some platforms cannot open a directory for fsync: best effort.
+  const dh = await open(dir, 'r').catch(() => null);
+  if (dh) await dh.sync().catch(() => undefined).finally(() => dh.close());
+}
+
+export type BodyResult =
+  | {
+      readonly ok: true;
+      readonly rules: readonly AlertRule[];
+      /** What to write to the rules file: YAML bodies verbatim (comments kept), JSON bodies as given. */
+      readonly fileText: string;
+      /** rulesETag(fileText): the ETag the file will have once written. */
+      readonly etag: string;
+    }
+  | {
+      readonly ok: false;
+      /** 'unsupported-media-type' -> HTTP 415; 'invalid' -> HTTP 400 (or 422) with `errors`. */
+      readonly reason: 'unsupported-media-type' | 'invalid';
+      readonly errors: readonly RuleError[];
+    };
+
+const YAML_TYPES = new Set(['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml', 'text/plain']);
+
+/**
+ * Validates a PUT /api/thresholds body. `contentType` is the raw header (parameters like `; charset=utf-8`
+ * are ignored); absent means YAML. JSON bodies must be strict JSON; they are stored as sent, since JSON is
+ * valid YAML and the file then round-trips through the same parser with line/column errors.
+ */
+export function validateRulesBody(text: string, contentType: string | undefined): BodyResult {
+  const type = (contentType ?? 'application/yaml').split(';')[0]!.trim().toLowerCase();
+  const isJson = type === 'application/json' || type.endsWith('+json');
+  if (!isJson && !YAML_TYPES.has(type)) {
+    return {
+      ok: false,
+      reason: 'unsupported-media-type',
+      errors: [{ path: '(body)', message: `unsupported content type ${JSON.stringify(type)}; send application/yaml or application/json` }],
+    };
+  }
+  if (isJson) {
+    try {
+      JSON.parse(text);
+    } catch (err) {
+      return { ok: false, reason: 'invalid', errors: [{ path: '(file)', ...jsonErrorPosition(text, err as Error), message: (err as Error).message }] };
+    }
+  }
+  const parsed = parseRules(text, '(body)');
+  if (!parsed.ok) return { ok: false, reason: 'invalid', errors: parsed.errors };
+  return { ok: true, rules: parsed.rules, fileText: text, etag: rulesETag(text) };
+}
+
+/** V8's JSON.parse messages carry "at position N" (Node 20) or "(line L column C)" (Node 22). */
+function jsonErrorPosition(text: string, err: Error): { line?: number; column?: number } {
+  const lc = /line (\d+) column (\d+)/.exec(err.message);
+  if (lc) return { line: Number(lc[1]), column: Number(lc[2]) };
+  const pos = /position (\d+)/.exec(err.message);
+  if (!pos) return {};
+  const before = text.slice(0, Number(pos[1]));
+  const line = before.split('\n').length;
+  return { line, column: before.length - before.lastIndexOf('\n') };
+}
