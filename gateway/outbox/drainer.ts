@@ -1,0 +1,199 @@
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import { PermanentWriteError, RetryableWriteError } from '../sink/errors.js';
+import type { BatchWriter } from '../sink/influx-writer.js';
+import { splitLines } from '../sink/line-protocol.js';
+import { retryDelayMs, type BackoffPolicy } from './backoff.js';
+import type { OutboxStore, StoredBatch } from './store.js';
+import { Wakeup, sleep, type Timers } from './timers.js';
+
+export interface DrainerDeps {
+  readonly store: OutboxStore;
+  readonly writer: BatchWriter;
+  readonly metrics: Metrics;
+  readonly log: Logger;
+  readonly timers: Timers;
+  readonly random: () => number;
+  readonly backoff: BackoffPolicy;
+  /** Several waiting batches go out as one request up to this many points (a backlog drains faster). */
+  readonly maxRequestPoints: number;
+  /** Called after every send so the owner refreshes gauges (and trims dead letters when some were added). */
+  readonly onChange: (deadLettered: boolean) => void;
+}
+
+export interface DrainerState {
+  readonly running: boolean;
+  readonly backingOff: boolean;
+  readonly influxUp: boolean;
+  readonly lastError: string | undefined;
+  readonly attempt: number;
+  /**
+   * Batches with an id up to this are being sent or are due to be resent one by one: the drop policy must
+   * leave them alone (dropping a newer version of a window after an older one was resent would undo it).
+   */
+  readonly protectedUpToId: number;
+}
+
+/**
+ * Sends the outbox to InfluxDB: oldest first, one request in flight, so a later version of a window (a
+ * correction) can never be overwritten by an older one. Accept -> delete; retryable -> keep and back off;
+ * permanent -> dead-letter (only the refused lines when InfluxDB said which) and go on with the next batch.
+ */
+export class Drainer {
+  private running = false;
+  private stopping = false;
+  private loop: Promise<void> | undefined;
+  private readonly wakeup = new Wakeup();
+  private attempt = 0;
+  private backingOff = false;
+  private influxUp = false;
+  private lastError: string | undefined;
+  private inFlightMaxId = 0;
+  /** After a permanent error on a multi-batch request, batches up to this id are resent one by one. */
+  private soloUntilId = 0;
+
+  constructor(private readonly d: DrainerDeps) {}
+
+  state(): DrainerState {
+    return {
+      running: this.running,
+      backingOff: this.backingOff,
+      influxUp: this.influxUp,
+      lastError: this.lastError,
+      attempt: this.attempt,
+      protectedUpToId: Math.max(this.inFlightMaxId, this.soloUntilId),
+    };
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.stopping = false;
+    this.loop = this.run().catch((err: unknown) => {
+      this.d.log.fatal({ err }, 'outbox drain loop crashed');
+    });
+  }
+
+  /** New work was committed: wake an idle loop. A loop in backoff wakes only if InfluxDB answers its probe. */
+  notify(): void {
+    if (!this.backingOff) this.wakeup.wake();
+  }
+
+  /** Stops after the request in flight (if any) has settled, so its ack or dead letter is recorded. */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.stopping = true;
+    this.wakeup.wake();
+    await this.loop;
+    this.running = false;
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopping) {
+      const solo = this.soloUntilId > 0;
+      const group = this.d.store.peek(solo ? 1 : this.d.maxRequestPoints, solo ? 1 : undefined);
+      if (group.length === 0) {
+        this.soloUntilId = 0;
+        await sleep(this.d.timers, 60_000, this.wakeup);
+        continue;
+      }
+      const last = group[group.length - 1]!;
+      if (last.id >= this.soloUntilId) this.soloUntilId = 0;
+      await this.send(group);
+    }
+  }
+
+  private async send(group: StoredBatch[]): Promise<void> {
+    const points = group.reduce((s, b) => s + b.points, 0);
+    const body = group.length === 1 ? group[0]!.body : group.map((b) => b.body).join('\n');
+    this.inFlightMaxId = group[group.length - 1]!.id;
+    let deadLettered = false;
+    try {
+      await this.d.writer.write(body);
+      this.d.store.ack(group.map((b) => b.id));
+      this.d.metrics.pointsWritten.inc(points);
+      this.succeeded();
+    } catch (err) {
+      if (err instanceof PermanentWriteError) {
+        this.succeeded(); // InfluxDB is up and answering; the data is the problem
+        if (group.length > 1) {
+          // Find the culprit batch by batch; resending lines InfluxDB already stored rewrites the same values.
+          this.soloUntilId = this.inFlightMaxId;
+          return;
+        }
+        this.deadLetter(group[0]!, err);
+        deadLettered = true;
+      } else {
+        await this.retryLater(err, points);
+      }
+    } finally {
+      this.inFlightMaxId = 0;
+      this.d.onChange(deadLettered);
+    }
+  }
+
+  private succeeded(): void {
+    this.attempt = 0;
+    this.lastError = undefined;
+    if (!this.influxUp) {
+      this.influxUp = true;
+      this.d.metrics.influxUp.set(1);
+    }
+  }
+
+  private deadLetter(batch: StoredBatch, err: PermanentWriteError): void {
+    const now = this.d.timers.now();
+    let refusedPoints = batch.points;
+    if (err.refusedLines !== undefined) {
+      const lines = splitLines(batch.body);
+      const refused = err.refusedLines.map((i) => lines[i]).filter((l): l is string => l !== undefined);
+      refusedPoints = refused.length;
+      this.d.store.deadLetter(batch.id, err.message, now, { body: refused.join('\n'), points: refused.length });
+      this.d.metrics.pointsWritten.inc(batch.points - refused.length);
+    } else {
+      this.d.store.deadLetter(batch.id, err.message, now);
+    }
+    this.d.metrics.outboxDeadLettered.inc(refusedPoints);
+    this.d.log.error(
+      { batchId: batch.id, points: batch.points, refused: refusedPoints, partial: err.partial, status: err.status, err: err.message },
+      'InfluxDB refused points permanently: moved them to the dead letters',
+    );
+  }
+
+  private async retryLater(err: unknown, points: number): Promise<void> {
+    const retryable = err instanceof RetryableWriteError ? err : undefined;
+    if (!retryable) {
+      // Not a sink error: a bug or a storage failure. Keep the batch and back off rather than spin.
+      this.d.log.error({ err }, 'outbox send failed unexpectedly');
+    }
+    this.attempt++;
+    this.lastError = (err as Error)?.message ?? String(err);
+    if (this.influxUp || this.attempt === 1) {
+      this.influxUp = false;
+      this.d.metrics.influxUp.set(0);
+    }
+    this.d.metrics.outboxRetried.inc(points);
+    const delay = retryDelayMs(this.d.backoff, this.attempt, this.d.random, retryable?.retryAfterMs);
+    const logFn = this.attempt === 1 || this.attempt % 10 === 0 ? this.d.log.warn : this.d.log.debug;
+    logFn.call(this.d.log, { attempt: this.attempt, delayMs: delay, points, reason: retryable?.reason, err: this.lastError }, 'InfluxDB write failed, will retry');
+    this.backingOff = true;
+    try {
+      if (retryable?.unreachable) await this.waitProbing(delay);
+      else await sleep(this.d.timers, delay, this.wakeup);
+    } finally {
+      this.backingOff = false;
+    }
+  }
+
+  /** Sleeps up to `delay`, pinging InfluxDB every probe interval; returns as soon as it answers. */
+  private async waitProbing(delay: number): Promise<void> {
+    const until = this.d.timers.now() + delay;
+    while (!this.stopping) {
+      const left = until - this.d.timers.now();
+      if (left <= 0) return;
+      await sleep(this.d.timers, Math.min(left, this.d.backoff.probeIntervalMs), this.wakeup);
+      if (this.stopping || this.d.timers.now() >= until) return;
+      if (await this.d.writer.ping(Math.min(1000, this.d.backoff.probeIntervalMs))) return;
+    }
+  }
+}

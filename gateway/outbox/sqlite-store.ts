@@ -1,0 +1,241 @@
+import type { Statement } from 'better-sqlite3';
+import type { Logger } from '../log.js';
+import { openDatabase, type SqliteDatabase, type SyncMode } from './db.js';
+import type {
+  DeadLetter,
+  DeadLetterTotals,
+  DroppedBatches,
+  NewBatch,
+  OutboxStore,
+  OutboxTotals,
+  RefusedPart,
+  StoredBatch,
+} from './store.js';
+
+const SCHEMA_VERSION = 1;
+
+/** Schema v1. The body comes last in each row so totals and drop scans read only the row's first page. */
+function migrate(db: SqliteDatabase): void {
+  const version = db.pragma('user_version', { simple: true }) as number;
+  if (version > SCHEMA_VERSION) {
+    throw new Error(`outbox schema version ${version} is newer than this gateway understands (${SCHEMA_VERSION})`);
+  }
+  if (version === SCHEMA_VERSION) return;
+  db.exec(`
+    CREATE TABLE IF NOT EXISTS outbox_batches (
+      id INTEGER PRIMARY KEY AUTOINCREMENT,
+      created_ms INTEGER NOT NULL,
+      points INTEGER NOT NULL,
+      bytes INTEGER NOT NULL,
+      min_time INTEGER NOT NULL,
+      max_time INTEGER NOT NULL,
+      body TEXT NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS outbox_dead_letters (
+      id INTEGER PRIMARY KEY AUTOINCREMENT,
+      batch_id INTEGER NOT NULL,
+      created_ms INTEGER NOT NULL,
+      failed_ms INTEGER NOT NULL,
+      points INTEGER NOT NULL,
+      bytes INTEGER NOT NULL,
+      error TEXT NOT NULL,
+      body TEXT NOT NULL
+    );
+    PRAGMA user_version = ${SCHEMA_VERSION};
+  `);
+}
+
+interface BatchRow {
+  id: number;
+  created_ms: number;
+  points: number;
+  bytes: number;
+  min_time: number;
+  max_time: number;
+  body: string;
+}
+
+const toBatch = (r: BatchRow): StoredBatch => ({
+  id: r.id,
+  createdMs: r.created_ms,
+  points: r.points,
+  bytes: r.bytes,
+  minTime: r.min_time,
+  maxTime: r.max_time,
+  body: r.body,
+});
+
+export interface SqliteOutboxStoreOptions {
+  readonly file: string;
+  readonly sync: SyncMode;
+  readonly log: Logger;
+  readonly integrityCheck?: 'quick' | 'none';
+  readonly now?: () => number;
+}
+
+/**
+ * The outbox in `{buffer.dir}/outbox.db`. Waiting totals are kept in memory (read once at open) so the hot
+ * path never runs an aggregate query; every mutation is one short transaction.
+ */
+export class SqliteOutboxStore implements OutboxStore {
+  readonly movedAside: string | undefined;
+  private readonly db: SqliteDatabase;
+  private count = 0;
+  private points = 0;
+  private bytes = 0;
+  private readonly stmt: {
+    insert: Statement<[number, number, number, number, number, string]>;
+    peek: Statement<[number]>;
+    delete: Statement<[number]>;
+    get: Statement<[number]>;
+    oldest: Statement<[]>;
+    dropScan: Statement<[number]>;
+    insertDead: Statement<[number, number, number, number, number, string, string]>;
+    deadScan: Statement<[]>;
+    deleteDead: Statement<[number]>;
+    deadTotals: Statement<[]>;
+    deadList: Statement<[number]>;
+  };
+
+  constructor(opts: SqliteOutboxStoreOptions) {
+    const opened = openDatabase({ ...opts, migrate });
+    this.db = opened.db;
+    this.movedAside = opened.movedAside;
+    const p = <A extends unknown[]>(sql: string) => this.db.prepare<A>(sql);
+    this.stmt = {
+      insert: p('INSERT INTO outbox_batches (created_ms, points, bytes, min_time, max_time, body) VALUES (?, ?, ?, ?, ?, ?)'),
+      peek: p('SELECT * FROM outbox_batches ORDER BY id LIMIT ?'),
+      delete: p('DELETE FROM outbox_batches WHERE id = ?'),
+      get: p('SELECT id, created_ms, points, bytes, min_time, max_time, body FROM outbox_batches WHERE id = ?'),
+      oldest: p('SELECT created_ms FROM outbox_batches ORDER BY id LIMIT 1'),
+      dropScan: p('SELECT id, points, bytes, min_time, max_time FROM outbox_batches WHERE id > ? ORDER BY id'),
+      insertDead: p(
+        'INSERT INTO outbox_dead_letters (batch_id, created_ms, failed_ms, points, bytes, error, body) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      ),
+      deadScan: p('SELECT id, bytes FROM outbox_dead_letters ORDER BY id'),
+      deleteDead: p('DELETE FROM outbox_dead_letters WHERE id = ?'),
+      deadTotals: p('SELECT count(*) AS letters, coalesce(sum(points), 0) AS points, coalesce(sum(bytes), 0) AS bytes FROM outbox_dead_letters'),
+      deadList: p('SELECT * FROM outbox_dead_letters ORDER BY id DESC LIMIT ?'),
+    };
+    const t = this.db
+      .prepare('SELECT count(*) AS n, coalesce(sum(points), 0) AS points, coalesce(sum(bytes), 0) AS bytes FROM outbox_batches')
+      .get() as { n: number; points: number; bytes: number };
+    this.count = t.n;
+    this.points = t.points;
+    this.bytes = t.bytes;
+  }
+
+  append(b: NewBatch): number {
+    const r = this.stmt.insert.run(b.createdMs, b.points, b.bytes, b.minTime, b.maxTime, b.body);
+    this.count++;
+    this.points += b.points;
+    this.bytes += b.bytes;
+    return Number(r.lastInsertRowid);
+  }
+
+  peek(maxPoints: number, maxBatches = 64): StoredBatch[] {
+    const out: StoredBatch[] = [];
+    let pts = 0;
+    for (const row of this.stmt.peek.iterate(maxBatches) as IterableIterator<BatchRow>) {
+      if (out.length > 0 && pts + row.points > maxPoints) break;
+      out.push(toBatch(row));
+      pts += row.points;
+    }
+    return out;
+  }
+
+  ack(ids: readonly number[]): void {
+    this.db.transaction(() => {
+      for (const id of ids) this.removeBatch(id);
+    })();
+  }
+
+  /** Deletes one batch and adjusts the totals; returns it (undefined if it was already gone, e.g. dropped). */
+  private removeBatch(id: number): StoredBatch | undefined {
+    const row = this.stmt.get.get(id) as BatchRow | undefined;
+    if (!row) return undefined;
+    this.stmt.delete.run(id);
+    this.count--;
+    this.points -= row.points;
+    this.bytes -= row.bytes;
+    return toBatch(row);
+  }
+
+  deadLetter(id: number, error: string, failedMs: number, refused?: RefusedPart): void {
+    this.db.transaction(() => {
+      const b = this.removeBatch(id);
+      if (!b) return;
+      const body = refused?.body ?? b.body;
+      const points = refused?.points ?? b.points;
+      this.stmt.insertDead.run(id, b.createdMs, failedMs, points, Buffer.byteLength(body), error, body);
+    })();
+  }
+
+  dropOldest(maxBytes: number, afterId: number): DroppedBatches | undefined {
+    if (this.bytes <= maxBytes) return undefined;
+    return this.db.transaction(() => {
+      let batches = 0;
+      let points = 0;
+      let bytes = 0;
+      let minTime = Infinity;
+      let maxTime = -Infinity;
+      const ids: number[] = [];
+      for (const r of this.stmt.dropScan.iterate(afterId) as IterableIterator<BatchRow>) {
+        if (this.bytes - bytes <= maxBytes) break;
+        ids.push(r.id);
+        batches++;
+        points += r.points;
+        bytes += r.bytes;
+        minTime = Math.min(minTime, r.min_time);
+        maxTime = Math.max(maxTime, r.max_time);
+      }
+      for (const id of ids) this.stmt.delete.run(id);
+      this.count -= batches;
+      this.points -= points;
+      this.bytes -= bytes;
+      return batches > 0 ? { batches, points, bytes, minTime, maxTime } : undefined;
+    })();
+  }
+
+  trimDeadLetters(maxBytes: number): number {
+    const t = this.deadLetterTotals();
+    if (t.bytes <= maxBytes) return 0;
+    return this.db.transaction(() => {
+      let total = t.bytes;
+      const ids: number[] = [];
+      for (const r of this.stmt.deadScan.iterate() as IterableIterator<{ id: number; bytes: number }>) {
+        if (total <= maxBytes) break;
+        ids.push(r.id);
+        total -= r.bytes;
+      }
+      for (const id of ids) this.stmt.deleteDead.run(id);
+      return ids.length;
+    })();
+  }
+
+  totals(): OutboxTotals {
+    const oldest = this.count > 0 ? (this.stmt.oldest.get() as { created_ms: number } | undefined) : undefined;
+    return { batches: this.count, points: this.points, bytes: this.bytes, oldestCreatedMs: oldest?.created_ms };
+  }
+
+  deadLetterTotals(): DeadLetterTotals {
+    return this.stmt.deadTotals.get() as DeadLetterTotals;
+  }
+
+  deadLetters(limit: number): DeadLetter[] {
+    return (this.stmt.deadList.all(limit) as Record<string, unknown>[]).map((r) => ({
+      id: r.id as number,
+      batchId: r.batch_id as number,
+      createdMs: r.created_ms as number,
+      failedMs: r.failed_ms as number,
+      points: r.points as number,
+      bytes: r.bytes as number,
+      error: r.error as string,
+      body: r.body as string,
+    }));
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
