@@ -61,11 +61,16 @@ export class RulesFileWatcher {
   start(): LoadedRules {
     const first = this.load();
     const name = basename(this.path);
-    this.fsWatcher = watch(dirname(this.path), { persistent: false }, (_event, file) => {
-      // Some platforms omit the name; then any event in the directory triggers a (cheap, deduplicated) re-read.
-      if (file === null || file.toString() === name) this.schedule();
-    });
-    this.fsWatcher.on('error', (err) => this.opts.onError?.(err));
+    try {
+      this.fsWatcher = watch(dirname(this.path), { persistent: false }, (_event, file) => {
+        // Some platforms omit the name; then any event in the directory triggers a (cheap, deduplicated) re-read.
+        if (file === null || file.toString() === name) this.schedule();
+      });
+      this.fsWatcher.on('error', (err) => this.opts.onError?.(err));
+    } catch (err) {
+      // E.g. the directory does not exist: the first result already says so; hot reload is then unavailable.
+      this.opts.onError?.(err);
+    }
     return first;
   }
 

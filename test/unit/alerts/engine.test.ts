@@ -1,0 +1,316 @@
+import { describe, expect, it } from 'vitest';
+import { AlertEngine, NO_EVENTS } from '../../../gateway/alerts/engine.js';
+import type { AlertEvent } from '../../../gateway/alerts/types.js';
+import { manualClock, reading, rulesFrom } from './helpers.js';
+
+const HOT = `
+rules:
+  - name: hot
+    match: { device: "gh-*", sensor: temperature }
+    above: 35
+    hysteresis: 1
+    severity: critical
+`;
+
+function feed(engine: AlertEngine, device: string, sensor: string, points: Array<[number, number]>): AlertEvent[] {
+  const out: AlertEvent[] = [];
+  for (const [ts, v] of points) engine.onReading(reading(device, sensor, ts, v), out);
+  return out;
+}
+
+describe('threshold alerts', () => {
+  it('fires on the first violating reading when for = 0, with since = ts and the configured threshold', () => {
+    const e = new AlertEngine(rulesFrom(HOT));
+    expect(e.onReading(reading('gh-1', 'temperature', 1000, 30))).toBe(NO_EVENTS);
+    const ev = e.onReading(reading('gh-1', 'temperature', 2000, 36));
+    expect(ev).toEqual([
+      { device: 'gh-1', sensor: 'temperature', rule: 'hot', state: 'firing', severity: 'critical', value: 36, threshold: 35, ts: 2000, since: 2000 },
+    ]);
+    expect(e.firing()).toEqual([
+      { rule: 'hot', kind: 'threshold', device: 'gh-1', sensor: 'temperature', severity: 'critical', since: 2000, firedAt: 2000, value: 36, threshold: 35 },
+    ]);
+  });
+
+  it('value equal to `above` does not fire (strictly greater)', () => {
+    const e = new AlertEngine(rulesFrom(HOT));
+    expect(feed(e, 'gh-1', 'temperature', [[1, 35]])).toEqual([]);
+  });
+
+  it('resolves only at value <= above - hysteresis', () => {
+    const e = new AlertEngine(rulesFrom(HOT));
+    feed(e, 'gh-1', 'temperature', [[1000, 36]]);
+    // 34.5 is below 35 but above 35 - 1: still firing.
+    expect(feed(e, 'gh-1', 'temperature', [[2000, 34.5], [3000, 35.5]])).toEqual([]);
+    expect(e.firing()).toHaveLength(1);
+    const ev = feed(e, 'gh-1', 'temperature', [[4000, 34]]);
+    expect(ev).toEqual([
+      { device: 'gh-1', sensor: 'temperature', rule: 'hot', state: 'resolved', severity: 'critical', value: 34, threshold: 35, ts: 4000, since: 4000 },
+    ]);
+    expect(e.firing()).toEqual([]);
+    // And it can fire again.
+    expect(feed(e, 'gh-1', 'temperature', [[5000, 40]]).map((x) => x.state)).toEqual(['firing']);
+  });
+
+  it('`for` must hold on reading timestamps; a non-violating reading during pending cancels silently', () => {
+    const e = new AlertEngine(rulesFrom(`rules: [{ name: hot, above: 35, for: 30s }]`));
+    expect(feed(e, 'd', 's', [[0, 36], [10_000, 37], [20_000, 34]])).toEqual([]); // cancelled at 20s
+    expect(feed(e, 'd', 's', [[25_000, 36], [50_000, 36]])).toEqual([]); // pending since 25s, 25s elapsed
+    const ev = feed(e, 'd', 's', [[55_000, 38]]);
+    expect(ev).toEqual([
+      { device: 'd', sensor: 's', rule: 'hot', state: 'firing', severity: 'warning', value: 38, threshold: 35, ts: 55_000, since: 25_000 },
+    ]);
+    expect(e.firing()[0]).toMatchObject({ since: 25_000, firedAt: 55_000 });
+  });
+
+  it('`for` is judged on reading time, not on the gateway clock or tick()', () => {
+    const clock = manualClock();
+    const e = new AlertEngine(rulesFrom(`rules: [{ name: hot, above: 35, for: 30s }]`), { now: clock.now });
+    feed(e, 'd', 's', [[0, 36]]);
+    clock.advance(3_600_000);
+    expect(e.tick()).toBe(NO_EVENTS);
+    expect(e.firing()).toEqual([]);
+  });
+
+  it('below fires when value < below and resolves at >= below + hysteresis', () => {
+    const e = new AlertEngine(rulesFrom(`rules: [{ name: cold, below: 2, hysteresis: 0.5 }]`));
+    expect(feed(e, 'd', 't', [[1, 2], [2, 1.9]])).toMatchObject([{ state: 'firing', threshold: 2, value: 1.9 }]);
+    expect(feed(e, 'd', 't', [[3, 2.4]])).toEqual([]);
+    expect(feed(e, 'd', 't', [[4, 2.5]])).toMatchObject([{ state: 'resolved', threshold: 2, value: 2.5 }]);
+  });
+
+  it('above + below: fires outside the band, stays firing when swinging across it, reports the side last violated', () => {
+    const e = new AlertEngine(rulesFrom(`rules: [{ name: band, above: 80, below: 20, hysteresis: 2 }]`));
+    expect(feed(e, 'd', 'm', [[1, 50]])).toEqual([]);
+    expect(feed(e, 'd', 'm', [[2, 10]])).toMatchObject([{ state: 'firing', threshold: 20 }]);
+    expect(feed(e, 'd', 'm', [[3, 90], [4, 21]])).toEqual([]); // 21 < 20 + 2: not yet clear
+    expect(feed(e, 'd', 'm', [[5, 79]])).toEqual([]); // 79 > 80 - 2: not yet clear
+    expect(feed(e, 'd', 'm', [[6, 78]])).toMatchObject([{ state: 'resolved', threshold: 80, value: 78 }]);
+  });
+
+  it('several rules on one sensor are independent alerts', () => {
+    const e = new AlertEngine(
+      rulesFrom(`
+rules:
+  - { name: warm, match: { sensor: temp }, above: 30, severity: info }
+  - { name: hot, match: { sensor: temp }, above: 35, severity: critical }
+`),
+    );
+    expect(feed(e, 'd', 'temp', [[1, 32]])).toMatchObject([{ rule: 'warm', severity: 'info', state: 'firing' }]);
+    expect(feed(e, 'd', 'temp', [[2, 40]])).toMatchObject([{ rule: 'hot', severity: 'critical', state: 'firing' }]);
+    expect(feed(e, 'd', 'temp', [[3, 20]])).toMatchObject([
+      { rule: 'warm', state: 'resolved' },
+      { rule: 'hot', state: 'resolved' },
+    ]);
+  });
+
+  it('keeps separate state per (device, sensor) and matches globs (* and ?)', () => {
+    const e = new AlertEngine(rulesFrom(`rules: [{ name: r, match: { device: "gh-?", sensor: "temp*" }, above: 0 }]`));
+    const fired = feed(e, 'gh-1', 'temp_air', [[1, 1]])
+      .concat(feed(e, 'gh-2', 'temperature', [[1, 1]]))
+      .concat(feed(e, 'gh-10', 'temp', [[1, 1]])) // ? is exactly one character
+      .concat(feed(e, 'gh-1', 'humidity', [[1, 1]]))
+      .concat(feed(e, 'xgh-1', 'temp', [[1, 1]])); // anchored
+    expect(fired.map((x) => `${x.device}/${x.sensor}`)).toEqual(['gh-1/temp_air', 'gh-2/temperature']);
+    expect(feed(e, 'gh-1', 'temp_air', [[2, -1]])).toMatchObject([{ device: 'gh-1', state: 'resolved' }]);
+    expect(e.firing().map((f) => f.device)).toEqual(['gh-2']);
+  });
+
+  it('treats regex metacharacters in globs literally', () => {
+    const e = new AlertEngine(rulesFrom(`rules: [{ name: r, match: { device: "a.b+(c)" }, above: 0 }]`));
+    expect(feed(e, 'a.b+(c)', 's', [[1, 1]])).toHaveLength(1);
+    expect(feed(e, 'aXb+(c)', 's', [[1, 1]])).toEqual([]);
+  });
+
+  it('ignores late readings (older than the newest seen) for alert state; equal ts is not late', () => {
+    const e = new AlertEngine(rulesFrom(HOT));
+    feed(e, 'gh-1', 'temperature', [[10_000, 36]]);
+    expect(feed(e, 'gh-1', 'temperature', [[5_000, 20]])).toEqual([]); // late: would resolve
+    expect(e.firing()).toHaveLength(1);
+    expect(feed(e, 'gh-1', 'temperature', [[10_000, 20]])).toMatchObject([{ state: 'resolved' }]);
+    expect(feed(e, 'gh-1', 'temperature', [[9_000, 50]])).toEqual([]); // late: would fire
+    expect(e.firing()).toEqual([]);
+  });
+
+  it('returns the shared empty array when nothing changed, and appends to a caller-provided array', () => {
+    const e = new AlertEngine(rulesFrom(HOT));
+    expect(e.onReading(reading('other', 'x', 1, 99))).toBe(NO_EVENTS);
+    expect(e.onReading(reading('other', 'x', 2, 99))).toBe(NO_EVENTS);
+    expect(e.onReading(reading('gh-1', 'temperature', 1, 1))).toBe(NO_EVENTS);
+    const out: AlertEvent[] = [];
+    expect(e.onReading(reading('gh-1', 'temperature', 2, 1), out)).toBe(out);
+    expect(out).toEqual([]);
+    e.onReading(reading('gh-1', 'temperature', 3, 99), out);
+    expect(out).toHaveLength(1);
+    expect(Object.isFrozen(NO_EVENTS)).toBe(true);
+    expect(new AlertEngine([]).onReading(reading('a', 'b', 1, 1))).toBe(NO_EVENTS);
+  });
+
+  it('bounds the cache of sensors matching no rule and still evaluates them correctly afterwards', () => {
+    const e = new AlertEngine(rulesFrom(HOT), { maxUnmatchedKeys: 10 });
+    for (let i = 0; i < 100; i++) e.onReading(reading(`junk-${i}`, 's', 1, 1));
+    expect(e.snapshot().sensors).toEqual([]);
+    expect(feed(e, 'gh-1', 'temperature', [[1, 50]])).toHaveLength(1);
+  });
+});
+
+describe('noData alerts', () => {
+  const SILENT = `rules: [{ name: silent, match: { device: "gh-*" }, noData: 5m, severity: critical }]`;
+
+  it('fires on tick after a seen sensor is silent for noData (gateway clock) and resolves on the next reading', () => {
+    const clock = manualClock(0);
+    const e = new AlertEngine(rulesFrom(SILENT), { now: clock.now });
+    expect(e.tick(299_999)).toBe(NO_EVENTS); // nothing seen yet: nothing to miss
+    clock.set(1_000);
+    feed(e, 'gh-1', 'temp', [[123, 21.5]]);
+    expect(e.tick(300_999)).toEqual([]);
+    const fired = e.tick(301_000);
+    expect(fired).toEqual([
+      { device: 'gh-1', sensor: 'temp', rule: 'silent', state: 'firing', severity: 'critical', value: 21.5, threshold: null, ts: 301_000, since: 1_000 },
+    ]);
+    expect(e.tick(900_000)).toEqual([]); // fires once
+    expect(e.firing()).toMatchObject([{ rule: 'silent', kind: 'noData', threshold: null, value: 21.5 }]);
+    clock.set(950_000);
+    expect(feed(e, 'gh-1', 'temp', [[124, 22]])).toEqual([
+      { device: 'gh-1', sensor: 'temp', rule: 'silent', state: 'resolved', severity: 'critical', value: 22, threshold: null, ts: 124, since: 124 },
+    ]);
+    expect(e.tick(950_000 + 299_999)).toEqual([]); // silence is measured from the resolving reading
+    expect(e.tick(950_000 + 300_000)).toHaveLength(1);
+  });
+
+  it('a regular sensor never fires; a late reading is no sign of life', () => {
+    const clock = manualClock(0);
+    const e = new AlertEngine(rulesFrom(SILENT), { now: clock.now });
+    for (let t = 0; t <= 600_000; t += 60_000) {
+      clock.set(t);
+      feed(e, 'gh-1', 'temp', [[t, 1]]);
+      expect(e.tick(t + 1)).toBe(NO_EVENTS);
+    }
+    clock.set(700_000);
+    feed(e, 'gh-1', 'temp', [[1, 1]]); // late
+    expect(e.tick(600_000 + 300_000)).toHaveLength(1);
+  });
+
+  it('runs beside threshold rules on the same sensor', () => {
+    const clock = manualClock(0);
+    const e = new AlertEngine(
+      rulesFrom(`
+rules:
+  - { name: silent, match: { device: "gh-*" }, noData: 5m }
+  - { name: hot, match: { device: "gh-*", sensor: temperature }, above: 35 }
+`),
+      { now: clock.now },
+    );
+    expect(feed(e, 'gh-1', 'temperature', [[0, 40]])).toMatchObject([{ rule: 'hot', state: 'firing' }]);
+    expect(e.tick(300_000)).toMatchObject([{ rule: 'silent', state: 'firing', value: 40 }]);
+    expect(e.firing().map((f) => f.rule).sort()).toEqual(['hot', 'silent']);
+  });
+});
+
+describe('setRules', () => {
+  it('keeps state of rules with unchanged name and match (new parameters apply), resolves removed and re-matched ones', () => {
+    const clock = manualClock(0);
+    const e = new AlertEngine(
+      rulesFrom(`
+rules:
+  - { name: keep, match: { sensor: t }, above: 10 }
+  - { name: gone, match: { sensor: t }, above: 10 }
+  - { name: moved, match: { sensor: t }, above: 10 }
+  - { name: quiet, match: { sensor: t }, above: 100 }
+`),
+      { now: clock.now },
+    );
+    expect(feed(e, 'd', 't', [[1, 50]]).map((x) => x.rule)).toEqual(['keep', 'gone', 'moved']);
+    clock.set(777);
+    const resolved = e.setRules(
+      rulesFrom(`
+rules:
+  - { name: keep, match: { sensor: t }, above: 40, hysteresis: 5, severity: critical }
+  - { name: moved, match: { sensor: "t*" }, above: 10 }
+  - { name: quiet, match: { sensor: t }, above: 100 }
+`),
+    );
+    expect(resolved).toEqual([
+      { device: 'd', sensor: 't', rule: 'gone', state: 'resolved', severity: 'warning', value: 50, threshold: 10, ts: 777, since: 777 },
+      { device: 'd', sensor: 't', rule: 'moved', state: 'resolved', severity: 'warning', value: 50, threshold: 10, ts: 777, since: 777 },
+    ]);
+    // `keep` is still firing, not re-fired; its new parameters (above 40, hysteresis 5, critical) apply.
+    expect(e.firing().map((f) => [f.rule, f.severity])).toEqual([['keep', 'critical']]);
+    expect(feed(e, 'd', 't', [[2, 36]])).toMatchObject([{ rule: 'moved', state: 'firing' }]);
+    // keep: 35 <= 40 - 5 resolves; moved (firing since ts 2) stays firing.
+    expect(feed(e, 'd', 't', [[3, 35]])).toMatchObject([{ rule: 'keep', state: 'resolved', severity: 'critical', threshold: 40 }]);
+  });
+
+  it('keeps a pending alert pending across a reload with the same name and match', () => {
+    const e = new AlertEngine(rulesFrom(`rules: [{ name: r, above: 10, for: 10s }]`));
+    feed(e, 'd', 's', [[0, 20]]);
+    expect(e.setRules(rulesFrom(`rules: [{ name: r, above: 10, for: 5s }]`))).toEqual([]);
+    expect(feed(e, 'd', 's', [[5_000, 20]])).toMatchObject([{ state: 'firing', since: 0 }]);
+  });
+
+  it('applies new rules to sensors that matched nothing before, and an emptied rule set resolves everything', () => {
+    const e = new AlertEngine(rulesFrom(HOT));
+    feed(e, 'x', 'y', [[1, 100]]);
+    e.setRules(rulesFrom(`rules: [{ name: all, above: 0 }]`));
+    expect(feed(e, 'x', 'y', [[2, 100]])).toMatchObject([{ rule: 'all', state: 'firing' }]);
+    expect(e.setRules([], 5)).toMatchObject([{ rule: 'all', state: 'resolved', ts: 5 }]);
+    expect(e.firing()).toEqual([]);
+    expect(feed(e, 'x', 'y', [[3, 100]])).toEqual([]);
+  });
+
+  it('a noData rule added for a known sensor measures silence from the reload', () => {
+    const clock = manualClock(0);
+    const e = new AlertEngine(rulesFrom(HOT), { now: clock.now });
+    feed(e, 'gh-1', 'temperature', [[0, 20]]);
+    e.setRules(rulesFrom(`${HOT}\n  - { name: silent, noData: 1m }`), 100_000);
+    expect(e.tick(159_999)).toEqual([]);
+    expect(e.tick(160_000)).toMatchObject([{ rule: 'silent', state: 'firing', since: 100_000 }]);
+  });
+});
+
+describe('snapshot / restore', () => {
+  it('round-trips through JSON: a firing alert does not fire again, and resolves normally', () => {
+    const rules = rulesFrom(`
+rules:
+  - { name: hot, above: 35, hysteresis: 1 }
+  - { name: slow, above: 35, for: 1m }
+  - { name: silent, noData: 1m }
+`);
+    const clock = manualClock(0);
+    const a = new AlertEngine(rules, { now: clock.now });
+    feed(a, 'd', 't', [[1_000, 40]]);
+    a.tick(61_000);
+    expect(a.firing().map((f) => f.rule).sort()).toEqual(['hot', 'silent']);
+    const json = JSON.parse(JSON.stringify(a.snapshot())) as unknown;
+
+    const b = new AlertEngine(rules, { now: clock.now });
+    expect(b.restore(json, 500_000)).toEqual({ ok: true, sensors: 1, alerts: 3 });
+    expect(b.firing()).toEqual(a.firing());
+    expect(feed(b, 'd', 't', [[500, 99]])).toEqual([]); // late relative to the saved newest ts
+    // Still firing: no new firing event; the pending `slow` kept its start (1s) and fires at 61s.
+    expect(feed(b, 'd', 't', [[61_000, 41]])).toMatchObject([
+      { rule: 'slow', state: 'firing', since: 1_000 },
+      { rule: 'silent', state: 'resolved' },
+    ]);
+    expect(feed(b, 'd', 't', [[62_000, 30]]).map((x) => `${x.rule}:${x.state}`)).toEqual(['hot:resolved', 'slow:resolved']);
+  });
+
+  it('drops saved alerts whose rule changed match, and measures noData from the restore', () => {
+    const clock = manualClock(0);
+    const a = new AlertEngine(rulesFrom(`rules: [{ name: hot, above: 1 }, { name: silent, noData: 1m }]`), { now: clock.now });
+    feed(a, 'd', 't', [[0, 5]]);
+    const snap = a.snapshot();
+    const b = new AlertEngine(rulesFrom(`rules: [{ name: hot, match: { device: "e*" }, above: 1 }, { name: silent, noData: 1m }]`));
+    expect(b.restore(snap, 1_000_000)).toEqual({ ok: true, sensors: 1, alerts: 0 });
+    expect(b.firing()).toEqual([]);
+    expect(b.tick(1_059_999)).toEqual([]);
+    expect(b.tick(1_060_000)).toHaveLength(1);
+  });
+
+  it('rejects a malformed snapshot without touching state', () => {
+    const e = new AlertEngine(rulesFrom(HOT));
+    feed(e, 'gh-1', 'temperature', [[1, 40]]);
+    const r = e.restore({ version: 2, sensors: [] });
+    expect(r.ok).toBe(false);
+    expect(e.firing()).toHaveLength(1);
+  });
+});

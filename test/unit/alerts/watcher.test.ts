@@ -1,0 +1,115 @@
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { writeRulesFileAtomic } from '../../../gateway/alerts/rules-file.js';
+import { RulesFileWatcher, type RulesChange } from '../../../gateway/alerts/watcher.js';
+
+/** Polls until `cond` holds; the deadline is generous because the box is shared (this is not a timing assertion). */
+async function until(cond: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+let dir: string;
+let file: string;
+let watcher: RulesFileWatcher | null = null;
+let changes: RulesChange[] = [];
+
+function start(): ReturnType<RulesFileWatcher['start']> {
+  watcher = new RulesFileWatcher({ path: file, debounceMs: 50, onChange: (c) => changes.push(c) });
+  return watcher.start();
+}
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'alerts-watch-'));
+  file = join(dir, 'thresholds.yaml');
+  changes = [];
+  writeFileSync(file, 'rules: [{ name: a, above: 1 }]\n');
+});
+afterEach(() => {
+  watcher?.close();
+  watcher = null;
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('RulesFileWatcher', () => {
+  it('loads at start without a callback and reports the status', () => {
+    const first = start();
+    expect(first).toMatchObject({ ok: true, rules: [{ name: 'a' }] });
+    expect(changes).toEqual([]);
+    expect(watcher!.status()).toMatchObject({ source: file, ruleCount: 1, errors: [], etag: first.etag });
+    expect(watcher!.status().loadedAt).toEqual(expect.any(Number));
+  });
+
+  it('picks up a valid edit written in place', async () => {
+    start();
+    writeFileSync(file, 'rules: [{ name: a, above: 1 }, { name: b, noData: 1m }]\n');
+    await until(() => changes.length > 0, 'the change');
+    expect(changes[0]).toMatchObject({ ok: true, rules: [{ name: 'a' }, { name: 'b', kind: 'noData' }] });
+    expect(watcher!.status()).toMatchObject({ ruleCount: 2, errors: [] });
+  });
+
+  it('picks up an edit saved by rename, as editors and writeRulesFileAtomic do', async () => {
+    start();
+    const tmp = join(dir, '.thresholds.yaml.swp');
+    writeFileSync(tmp, 'rules: [{ name: renamed, below: 0 }]\n');
+    renameSync(tmp, file);
+    await until(() => changes.some((c) => c.ok && c.rules[0]?.name === 'renamed'), 'the renamed file');
+    changes = [];
+    await writeRulesFileAtomic(file, 'rules: [{ name: atomic, below: 0 }]\n');
+    await until(() => changes.some((c) => c.ok && c.rules[0]?.name === 'atomic'), 'the atomic write');
+  });
+
+  it('reports an invalid edit with its errors and keeps the last good status', async () => {
+    const first = start();
+    const loadedAt = watcher!.status().loadedAt;
+    writeFileSync(file, 'rules:\n  - name: a\n    abov: 1\n');
+    await until(() => changes.length > 0, 'the invalid change');
+    const c = changes[0]!;
+    expect(c.ok).toBe(false);
+    if (!c.ok) expect(c.errors).toContainEqual({ path: 'rules[0].abov', line: 3, column: 5, message: 'unknown key' });
+    // The running rules are still the old ones: status keeps their load time and ETag, plus the new errors.
+    expect(watcher!.status()).toMatchObject({ loadedAt, etag: first.etag, ruleCount: 1 });
+    expect(watcher!.status().errors.length).toBeGreaterThan(0);
+    // Fixing the file clears the errors.
+    writeFileSync(file, 'rules: [{ name: a, above: 2 }]\n');
+    await until(() => changes.some((x) => x.ok), 'the fix');
+    expect(watcher!.status().errors).toEqual([]);
+  });
+
+  it('reload() applies a write at once, and the watch event for the same text adds no second callback', async () => {
+    start();
+    await writeRulesFileAtomic(file, 'rules: [{ name: put, above: 3 }]\n');
+    watcher!.reload();
+    expect(changes).toHaveLength(1);
+    expect(changes[0]).toMatchObject({ ok: true, rules: [{ name: 'put' }] });
+    // Let any pending watch event settle: a later, different edit must be the only other callback.
+    writeFileSync(file, 'rules: [{ name: later, above: 3 }]\n');
+    await until(() => changes.some((c) => c.ok && c.rules[0]?.name === 'later'), 'the later edit');
+    expect(changes.map((c) => (c.ok ? c.rules[0]?.name : 'error'))).toEqual(['put', 'later']);
+  });
+
+  it('reports a deleted file and recovers when it comes back', async () => {
+    start();
+    rmSync(file);
+    await until(() => changes.some((c) => !c.ok), 'the deletion');
+    const c = changes.find((x) => !x.ok)!;
+    if (!c.ok) expect(c.errors[0]).toMatchObject({ path: '(file)', message: expect.stringContaining('ENOENT') });
+    writeFileSync(file, 'rules: [{ name: back, above: 1 }]\n');
+    await until(() => changes.some((x) => x.ok && x.rules[0]?.name === 'back'), 'the file coming back');
+  });
+});
+
+describe('RulesFileWatcher without a directory', () => {
+  it('reports the unreadable file and the watch failure instead of throwing', () => {
+    const errors: unknown[] = [];
+    const w = new RulesFileWatcher({ path: join(tmpdir(), 'no-such-dir-alerts', 'x.yaml'), onChange: () => undefined, onError: (e) => errors.push(e) });
+    expect(w.start()).toMatchObject({ ok: false, errors: [{ path: '(file)' }] });
+    expect(errors).toHaveLength(1);
+    w.close();
+  });
+});
