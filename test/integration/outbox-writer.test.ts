@@ -1,0 +1,190 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PermanentWriteError, RetryableWriteError } from '../../gateway/sink/errors.js';
+import { InfluxWriter } from '../../gateway/sink/influx-writer.js';
+import { formatPoint } from '../../gateway/sink/line-protocol.js';
+import type { OutPoint } from '../../gateway/sink/point.js';
+import { freePort, startInfluxd, type InfluxServer } from '../support/influxd.js';
+
+/** The InfluxDB writer against a real influxd 1.6: what it stores, how it reads refusals, how it classifies. */
+let influx: InfluxServer;
+let n = 0;
+beforeAll(async () => {
+  influx = await startInfluxd();
+});
+afterAll(async () => {
+  await influx?.dispose();
+});
+
+const newWriter = (url = influx.url, timeoutMs = 5000) => {
+  const database = `w_${++n}`;
+  return { writer: new InfluxWriter({ url, database, timeoutMs }), database };
+};
+
+async function caught(p: Promise<unknown>): Promise<unknown> {
+  try {
+    await p;
+  } catch (err) {
+    return err;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('InfluxWriter', () => {
+  it('creates the database and stores escaped names and every field kind exactly', async () => {
+    const { writer, database } = newWriter();
+    const p: OutPoint = {
+      measurement: 'my meas,urement',
+      tags: { 'tag key': 'a=b, c', plain: 'x', empty: '' },
+      fields: {
+        'f, =x': 1.25,
+        big: 1e21,
+        tiny: -1.5e-7,
+        n: 42.6,
+        huge: 2 ** 60,
+        s: 'say "hi"\\ and\nbye',
+        on: true,
+        nan: Number.NaN,
+      },
+      intFields: ['n', 'huge'],
+      time: 1_700_000_000_123,
+    };
+    await writer.write(formatPoint(p)!);
+    const res = await influx.query(`SELECT * FROM "my meas,urement"`, database);
+    const s = res[0]!.series![0]!;
+    const row = Object.fromEntries(s.columns.map((c, i) => [c, s.values[0]![i]]));
+    expect(row).toEqual({
+      time: '2023-11-14T22:13:20.123Z',
+      'tag key': 'a=b, c',
+      plain: 'x',
+      'f, =x': 1.25,
+      big: 1e21,
+      tiny: -1.5e-7,
+      n: 43,
+      huge: 2 ** 60,
+      s: 'say "hi"\\ and\nbye',
+      on: true,
+    });
+    const keys = await influx.rows(`SHOW FIELD KEYS FROM "my meas,urement"`, database);
+    expect(Object.fromEntries(keys.map((k) => [k.fieldKey, k.fieldType]))).toMatchObject({ n: 'integer', huge: 'integer', big: 'float', s: 'string', on: 'boolean' });
+    writer.close();
+  });
+
+  it('re-creates a database dropped behind its back', async () => {
+    const { writer, database } = newWriter();
+    await writer.write('m v=1 1000');
+    await influx.query(`DROP DATABASE "${database}"`);
+    await writer.write('m v=2 2000');
+    expect(await influx.rows('SELECT v FROM m', database)).toEqual([{ time: '1970-01-01T00:00:02Z', v: 2 }]);
+    writer.close();
+  });
+
+  it('reports a type conflict as a partial write naming exactly the refused lines (checked with SHOW FIELD KEYS)', async () => {
+    const { writer, database } = newWriter();
+    await writer.write('m,a=1 v=1i 1000');
+    // Two conflicts on different fields; InfluxDB names only one of them in its answer.
+    const body = ['m,a=1 v=1.5 2000', 'm,a=1 v=2i 3000', 'm,b=1 s=1i,q=1 4000', 'm,b=1 s=1.5,newf=3 5000'].join('\n');
+    const err = await caught(writer.write(body));
+    expect(err).toBeInstanceOf(PermanentWriteError);
+    const e = err as PermanentWriteError;
+    expect(e.status).toBe(400);
+    expect(e.message).toMatch(/^partial write: field type conflict: .* dropped=2$/);
+    expect(e.refusedLines).toEqual([0, 3]);
+    expect(await influx.rows('SELECT count(v) AS v, count(s) AS s FROM m', database)).toEqual([{ time: '1970-01-01T00:00:00Z', v: 2, s: 1 }]);
+    writer.close();
+  });
+
+  it('reads unparsable lines out of the answer', async () => {
+    const { writer } = newWriter();
+    const err = (await caught(writer.write('m v=1 1000\nnot a valid line\nm v=2 2000'))) as PermanentWriteError;
+    expect(err.message).toMatch(/unable to parse 'not a valid line'/);
+    expect(err.refusedLines).toEqual([1]);
+    const all = (await caught(writer.write('garbage'))) as PermanentWriteError;
+    expect(all).toBeInstanceOf(PermanentWriteError);
+    expect(all.refusedLines).toBeUndefined();
+    writer.close();
+  });
+
+  it('classifies a refused connection as retryable "unreachable" and recovers at once when the server returns', async () => {
+    const { writer } = newWriter();
+    await writer.write('m v=1 1000');
+    await influx.stop();
+    for (let i = 0; i < 3; i++) {
+      const err = await caught(writer.write('m v=2 2000'));
+      expect(err).toBeInstanceOf(RetryableWriteError);
+      expect((err as RetryableWriteError).reason).toBe('unreachable');
+      expect((err as RetryableWriteError).code).toBe('ECONNREFUSED');
+    }
+    expect(await writer.ping(500)).toBe(false);
+    await influx.start();
+    expect(await writer.ping(1000)).toBe(true);
+    await writer.write('m v=3 3000'); // node-influx#642 would fail here with "No host available"
+    writer.close();
+  });
+});
+
+describe('InfluxWriter against a misbehaving HTTP server', () => {
+  let server: Server;
+  let url: string;
+  let reply: (res: import('node:http').ServerResponse) => void = () => {};
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        if (req.url?.startsWith('/query')) {
+          res.writeHead(200, { 'content-type': 'application/json' }).end('{"results":[{"statement_id":0}]}');
+          return;
+        }
+        reply(res);
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  });
+
+  it.each([
+    [503, {}, 'server', undefined],
+    [500, {}, 'server', undefined],
+    [429, { 'retry-after': '7' }, 'throttled', 7000],
+    [401, {}, 'auth', undefined],
+  ] as const)('HTTP %i is retryable', async (status, headers, reason, retryAfterMs) => {
+    reply = (res) => res.writeHead(status, { ...headers, 'x-influxdb-error': 'nope' }).end('{"error":"nope"}');
+    const { writer } = newWriter(url);
+    const err = (await caught(writer.write('m v=1 1'))) as RetryableWriteError;
+    expect(err).toBeInstanceOf(RetryableWriteError);
+    expect(err.reason).toBe(reason);
+    expect(err.retryAfterMs).toBe(retryAfterMs);
+    writer.close();
+  });
+
+  it('HTTP 413 and other 4xx are permanent with the server text', async () => {
+    reply = (res) => res.writeHead(413, { 'x-influxdb-error': 'request entity too large' }).end('{"error":"request entity too large"}');
+    const { writer } = newWriter(url);
+    const err = (await caught(writer.write('m v=1 1'))) as PermanentWriteError;
+    expect(err).toBeInstanceOf(PermanentWriteError);
+    expect(err.status).toBe(413);
+    expect(err.message).toBe('request entity too large');
+    writer.close();
+  });
+
+  it('a server that never answers is a retryable timeout', async () => {
+    reply = () => {}; // never respond
+    const { writer } = newWriter(url, 300);
+    const err = (await caught(writer.write('m v=1 1'))) as RetryableWriteError;
+    expect(err).toBeInstanceOf(RetryableWriteError);
+    expect(err.reason).toBe('timeout');
+    writer.close();
+  });
+
+  it('nothing listening: unreachable', async () => {
+    const { writer } = newWriter(`http://127.0.0.1:${await freePort()}`);
+    const err = (await caught(writer.write('m v=1 1'))) as RetryableWriteError;
+    expect(err.reason).toBe('unreachable');
+    writer.close();
+  });
+});
