@@ -5,21 +5,28 @@ import type { OutPoint } from './point.js';
  * `formatPoint` is on the hot path (one call per emitted window): it only pays for escaping when a regex test
  * says a name needs it. The parsing helpers below are for the rare partial-write path only.
  *
- * Line protocol cannot carry a newline in a measurement, tag or field key (there is no escape for it in 1.x);
- * such characters are written as an escaped space rather than producing a line InfluxDB would split or refuse.
+ * Names (measurement, tag keys and values, field keys) in 1.6, checked against the server: `\,` `\ ` `\=` are
+ * unescaped, any other backslash is stored literally, and there is no way to write a newline, nor a backslash
+ * that ends a name or precedes `,` `=` or space (the server refuses or mangles the line). Such characters are
+ * written as a space and `/` respectively, so one odd name can never make a whole batch unparsable.
  */
 
-const MEASUREMENT_SPECIAL = /[, \n\r]/;
-const KEY_SPECIAL = /[,= \n\r]/;
+const MEASUREMENT_SPECIAL = /[, \n\r\\]/;
+const KEY_SPECIAL = /[,= \n\r\\]/;
 const STRING_SPECIAL = /["\\]/;
 
+/** What InfluxDB will store for a name we write: newlines and unwritable backslashes replaced (see above). */
+export function storableName(s: string): string {
+  return s.replace(/[\n\r]/g, ' ').replace(/\\(?=[,= ]|$)/g, '/');
+}
+
 export function escapeMeasurement(s: string): string {
-  return MEASUREMENT_SPECIAL.test(s) ? s.replace(/[\n\r]/g, ' ').replace(/[, ]/g, '\\$&') : s;
+  return MEASUREMENT_SPECIAL.test(s) ? storableName(s).replace(/[, ]/g, '\\$&') : s;
 }
 
 /** Tag keys, tag values and field keys. */
 export function escapeKey(s: string): string {
-  return KEY_SPECIAL.test(s) ? s.replace(/[\n\r]/g, ' ').replace(/[,= ]/g, '\\$&') : s;
+  return KEY_SPECIAL.test(s) ? storableName(s).replace(/[,= ]/g, '\\$&') : s;
 }
 
 export function quoteString(s: string): string {
@@ -75,7 +82,7 @@ export function formatPoint(p: OutPoint): string | undefined {
 
 /**
  * Splits a request body into lines. A newline inside a quoted string field belongs to the value, so the split
- * tracks quotes in the field section (the only place where `"` starts a string).
+ * tracks quotes where a field value starts (the only place where `"` opens a string).
  */
 export function splitLines(body: string): string[] {
   if (body.indexOf('"') < 0) return body === '' ? [] : body.split('\n');
@@ -83,17 +90,21 @@ export function splitLines(body: string): string[] {
   let start = 0;
   let section = 0; // 0: measurement and tags, 1: fields, 2: timestamp
   let quoted = false;
+  let afterEq = false; // a field value starts here: only there does `"` open a string
   for (let i = 0; i < body.length; i++) {
     const c = body[i];
     if (c === '\\') {
       i++;
+      afterEq = false;
       continue;
     }
     if (quoted) {
       if (c === '"') quoted = false;
       continue;
     }
-    if (c === '"' && section === 1) quoted = true;
+    const valueStart = afterEq;
+    afterEq = c === '=' && section === 1;
+    if (c === '"' && valueStart) quoted = true;
     else if (c === ' ') section++;
     else if (c === '\n') {
       if (i > start) lines.push(body.slice(start, i));

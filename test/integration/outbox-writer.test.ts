@@ -36,7 +36,7 @@ describe('InfluxWriter', () => {
     const { writer, database } = newWriter();
     const p: OutPoint = {
       measurement: 'my meas,urement',
-      tags: { 'tag key': 'a=b, c', plain: 'x', empty: '' },
+      tags: { 'tag key': 'a=b, c', plain: 'x', empty: '', bs: 'a\\b', bsEnd: 'z\\', 'bs,': 'q\\,r' },
       fields: {
         'f, =x': 1.25,
         big: 1e21,
@@ -58,6 +58,9 @@ describe('InfluxWriter', () => {
       time: '2023-11-14T22:13:20.123Z',
       'tag key': 'a=b, c',
       plain: 'x',
+      bs: 'a\\b',
+      bsEnd: 'z/',
+      'bs,': 'q/,r',
       'f, =x': 1.25,
       big: 1e21,
       tiny: -1.5e-7,
