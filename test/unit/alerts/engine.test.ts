@@ -148,6 +148,7 @@ rules:
   it('bounds the cache of sensors matching no rule and still evaluates them correctly afterwards', () => {
     const e = new AlertEngine(rulesFrom(HOT), { maxUnmatchedKeys: 10 });
     for (let i = 0; i < 100; i++) e.onReading(reading(`junk-${i}`, 's', 1, 1));
+    for (let i = 0; i < 100; i++) e.onReading(reading('gh-1', `junk-${i}`, 1, 1)); // watched device, junk sensors
     expect(e.snapshot().sensors).toEqual([]);
     expect(feed(e, 'gh-1', 'temperature', [[1, 50]])).toHaveLength(1);
   });
@@ -249,10 +250,15 @@ rules:
 
   it('applies new rules to sensors that matched nothing before, and an emptied rule set resolves everything', () => {
     const e = new AlertEngine(rulesFrom(HOT));
-    feed(e, 'x', 'y', [[1, 100]]);
+    feed(e, 'x', 'y', [[1, 100]]); // device matches no rule
+    feed(e, 'gh-1', 'humidity', [[1, 100]]); // device matches, sensor does not
     e.setRules(rulesFrom(`rules: [{ name: all, above: 0 }]`));
     expect(feed(e, 'x', 'y', [[2, 100]])).toMatchObject([{ rule: 'all', state: 'firing' }]);
-    expect(e.setRules([], 5)).toMatchObject([{ rule: 'all', state: 'resolved', ts: 5 }]);
+    expect(feed(e, 'gh-1', 'humidity', [[2, 100]])).toMatchObject([{ rule: 'all', state: 'firing' }]);
+    expect(e.setRules([], 5)).toMatchObject([
+      { device: 'x', rule: 'all', state: 'resolved', ts: 5 },
+      { device: 'gh-1', rule: 'all', state: 'resolved', ts: 5 },
+    ]);
     expect(e.firing()).toEqual([]);
     expect(feed(e, 'x', 'y', [[3, 100]])).toEqual([]);
   });
