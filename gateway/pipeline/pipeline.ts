@@ -1,0 +1,281 @@
+import { type PipelineSnapshot, restoreSnapshot, takeSnapshot } from './snapshot.js';
+import { checkSeq, DeviceState, evictSeen, insertSeen, SEQ_DUPLICATE, SEQ_LATE, SEQ_NEW, SensorState, seenSize } from './state.js';
+import type { DeviceMessage, PipelineSettings, Reading, WindowPoint } from './types.js';
+import { readRecord, recordLength, Win, writeRecord } from './window.js';
+
+export type { PipelineSnapshot } from './snapshot.js';
+export { PipelineSnapshotError } from './snapshot.js';
+
+/** Where the pipeline hands its results, synchronously. Callbacks must not throw (the runner contains failures). */
+export interface PipelineOutput {
+  /** A window aggregate; called again with revision + 1 when late data corrects an emitted window. */
+  window(p: WindowPoint): void;
+  /** Each accepted reading (after dedup and lateness), e.g. for alert rules. */
+  reading?(r: Reading): void;
+}
+
+/** Counts of the readings of one message. */
+export interface IngestOutcome {
+  accepted: number;
+  duplicate: number;
+  late: number;
+}
+
+export interface PipelineStats {
+  sensors: number;
+  openWindows: number;
+  retainedWindows: number;
+  dedupKeys: number;
+}
+
+/**
+ * Dedup + tumbling-window resampling: a pure function of the messages, their arrival times and the ticks, with
+ * no clock or timer of its own. Results do not depend on arrival order (see window.ts, exact-sum.ts); the only
+ * effect of order is which readings are late or duplicate, and a reading accepted in a window is always counted
+ * in that window's final revision.
+ *
+ * Rules, per sensor (event time = reading ts; watermark = greatest accepted ts - allowedLateness):
+ *  - dedup: device-stamped readings are keyed (device, sensor, ts); gateway-stamped messages with a seq are
+ *    keyed (device, seq) as a whole; others are not deduplicated. First one wins. Keys older than the greatest
+ *    ts - dedupHorizon are forgotten, so a reading (or seq message) that old is counted late: it can no longer
+ *    be proven new.
+ *  - a window is emitted once end <= watermark, or by `tick(now)` once now >= max(end, arrival of the sensor's
+ *    latest reading) + allowedLateness (a quiet sensor's window does not wait forever; a backlog flushed in
+ *    one go is aggregated whole before the idle close).
+ *  - an emitted window is retained while end > watermark - correctionHorizon (evicted by event time only);
+ *    a reading landing in it reopens it, and it is emitted again with revision + 1 under the same rules.
+ *    A reading whose window is older than that is counted late.
+ */
+export class Pipeline {
+  private readonly interval: number;
+  private readonly lateness: number;
+  private readonly correction: number;
+  private readonly dedupHorizon: number;
+  private devices: Map<string, DeviceState>;
+  /** Sensors with unemitted windows, in the order `tick` visits them. */
+  private pending: Set<SensorState>;
+  private readonly outcome: IngestOutcome = { accepted: 0, duplicate: 0, late: 0 };
+  private readonly counts: PipelineStats = { sensors: 0, openWindows: 0, retainedWindows: 0, dedupKeys: 0 };
+
+  constructor(
+    settings: PipelineSettings,
+    private readonly out: PipelineOutput,
+    snapshot?: PipelineSnapshot,
+  ) {
+    const { intervalMs, allowedLatenessMs, correctionHorizonMs, dedupHorizonMs } = settings;
+    if (!(Number.isSafeInteger(intervalMs) && intervalMs > 0)) throw new RangeError(`intervalMs must be a positive integer, got ${intervalMs}`);
+    for (const [k, v] of Object.entries({ allowedLatenessMs, correctionHorizonMs, dedupHorizonMs })) {
+      if (!(Number.isFinite(v) && v >= 0)) throw new RangeError(`${k} must be a finite number >= 0, got ${v}`);
+    }
+    this.interval = intervalMs;
+    this.lateness = allowedLatenessMs;
+    this.correction = correctionHorizonMs;
+    this.dedupHorizon = dedupHorizonMs;
+    if (snapshot === undefined) {
+      this.devices = new Map();
+      this.pending = new Set();
+    } else {
+      ({ devices: this.devices, pending: this.pending } = restoreSnapshot(snapshot, intervalMs));
+      this.recount();
+    }
+  }
+
+  /**
+   * Processes one message that arrived at gateway time `arrivalMs`; may emit windows synchronously.
+   * Hot path: the returned object is reused, valid only until the next call to `ingest`.
+   */
+  ingest(msg: DeviceMessage, arrivalMs: number): IngestOutcome {
+    const o = this.outcome;
+    o.accepted = 0;
+    o.duplicate = 0;
+    o.late = 0;
+    const readings = msg.readings;
+    const n = readings.length;
+    if (n === 0) return o;
+    let d = this.devices.get(msg.device);
+    if (d === undefined) {
+      d = new DeviceState(msg.device);
+      this.devices.set(msg.device, d);
+    }
+    const ts = msg.ts;
+    if (!Number.isFinite(ts)) throw new RangeError(`non-finite ts from ${msg.device}`);
+    const byTs = msg.tsFromDevice;
+    if (!byTs && msg.seq !== undefined) {
+      const before = d.seqs?.size ?? 0;
+      const verdict = checkSeq(d, msg.seq, ts, this.dedupHorizon);
+      this.counts.dedupKeys += (d.seqs as Map<number, number>).size - before;
+      if (verdict === SEQ_LATE) o.late = n;
+      else if (verdict === SEQ_DUPLICATE) o.duplicate = n;
+      if (verdict !== SEQ_NEW) return o;
+    }
+    for (let i = 0; i < n; i++) {
+      const r = readings[i]!;
+      this.one(d, r.sensor, ts, r.value, arrivalMs, byTs);
+    }
+    return o;
+  }
+
+  /** Closes windows of quiet sensors by the gateway clock. Called periodically by the runner (pipeline.tick). */
+  tick(nowMs: number): void {
+    const grace = this.lateness;
+    for (const s of this.pending) {
+      const open = s.open;
+      while (open.length > 0) {
+        const end = open[0]!.start + this.interval;
+        if (nowMs < (end > s.lastArrival ? end : s.lastArrival) + grace) break;
+        this.emitFirst(s);
+      }
+      if (open.length === 0) this.pending.delete(s);
+    }
+  }
+
+  /** The whole state as JSON data; see snapshot.ts. Cost is proportional to the state, not a hot-path call. */
+  snapshot(): PipelineSnapshot {
+    return takeSnapshot(this.interval, this.devices, this.pending);
+  }
+
+  stats(): PipelineStats {
+    return { ...this.counts };
+  }
+
+  private one(d: DeviceState, sensor: string, ts: number, value: number, arrivalMs: number, byTs: boolean): void {
+    if (value - value !== 0) throw new RangeError(`non-finite value from ${d.name}/${sensor}`);
+    if (value === 0) value = 0; // -0 and 0 must aggregate alike
+    let s = d.sensors.get(sensor);
+    if (s === undefined) {
+      s = new SensorState(d.name, sensor);
+      d.sensors.set(sensor, s);
+      this.counts.sensors++;
+    }
+    const o = this.outcome;
+    const interval = this.interval;
+    const rem = ts % interval;
+    const start = rem < 0 ? ts - rem - interval : ts - rem;
+    // end <= watermark - correctionHorizon: the window is (or would be) evicted already.
+    if (start + interval + this.lateness + this.correction <= s.maxTs) {
+      o.late++;
+      return;
+    }
+    if (byTs) {
+      if (ts < s.maxTs - this.dedupHorizon) {
+        o.late++;
+        return;
+      }
+      if (!insertSeen(s, ts)) {
+        o.duplicate++;
+        return;
+      }
+      this.counts.dedupKeys++;
+    }
+    o.accepted++;
+    this.windowFor(s, start).add(ts, value);
+    s.lastArrival = arrivalMs;
+    const advanced = ts > s.maxTs;
+    if (advanced) {
+      s.maxTs = ts;
+      if (s.seen.length > s.seenHead) this.counts.dedupKeys -= evictSeen(s, ts - this.dedupHorizon);
+    }
+    if (this.out.reading !== undefined) this.out.reading({ device: d.name, sensor, ts, value });
+    const watermark = s.maxTs - this.lateness;
+    if (s.open[0]!.start + interval <= watermark) {
+      do this.emitFirst(s);
+      while (s.open.length > 0 && s.open[0]!.start + interval <= watermark);
+      if (s.open.length === 0) this.pending.delete(s);
+    }
+    if (advanced && s.sealedCount > 0) this.evictSealed(s, watermark - this.correction);
+  }
+
+  /** The open window of `s` starting at `start`: existing, reopened from the retained ones, or new. */
+  private windowFor(s: SensorState, start: number): Win {
+    const open = s.open;
+    let i = open.length;
+    if (i > 0) {
+      const last = open[i - 1]!;
+      if (last.start === start) return last;
+      while (i > 0 && open[i - 1]!.start > start) i--;
+      if (i > 0 && open[i - 1]!.start === start) return open[i - 1]!;
+    } else {
+      this.pending.add(s);
+    }
+    const w = start <= s.sealedMaxStart ? (this.reopen(s, start) ?? new Win(start, 0)) : new Win(start, 0);
+    if (i === open.length) open.push(w);
+    else open.splice(i, 0, w);
+    this.counts.openWindows++;
+    return w;
+  }
+
+  /** Takes the retained window starting at `start` out of `sealed`, if there is one. Rare: late data only. */
+  private reopen(s: SensorState, start: number): Win | undefined {
+    const a = s.sealed;
+    for (let at = 0; at < a.length; at += recordLength(a, at)) {
+      const st = a[at] as number;
+      if (st > start) return undefined;
+      if (st === start) {
+        const w = readRecord(a, at);
+        a.splice(at, recordLength(a, at));
+        s.sealedCount--;
+        this.counts.retainedWindows--;
+        if (start === s.sealedMaxStart) s.sealedMaxStart = this.lastSealedStart(a);
+        return w;
+      }
+    }
+    return undefined;
+  }
+
+  /** Emits the oldest open window of `s` and retains it for corrections. The caller updates `pending`. */
+  private emitFirst(s: SensorState): void {
+    const w = s.open.shift()!;
+    this.counts.openWindows--;
+    const point = w.point(s.device, s.sensor);
+    w.rev++;
+    const a = s.sealed;
+    if (w.start > s.sealedMaxStart) {
+      writeRecord(a, w);
+      s.sealedMaxStart = w.start;
+    } else {
+      let at = 0;
+      while (at < a.length && (a[at] as number) < w.start) at += recordLength(a, at);
+      const rec: number[] = [];
+      writeRecord(rec, w);
+      a.splice(at, 0, ...rec);
+    }
+    s.sealedCount++;
+    this.counts.retainedWindows++;
+    this.out.window(point);
+  }
+
+  /** Drops retained windows whose end <= limit (watermark - correctionHorizon): event time only. */
+  private evictSealed(s: SensorState, limit: number): void {
+    const a = s.sealed;
+    let at = 0;
+    let k = 0;
+    while (at < a.length && (a[at] as number) + this.interval <= limit) {
+      at += recordLength(a, at);
+      k++;
+    }
+    if (k === 0) return;
+    a.splice(0, at);
+    s.sealedCount -= k;
+    this.counts.retainedWindows -= k;
+    if (a.length === 0) s.sealedMaxStart = -Infinity;
+  }
+
+  private lastSealedStart(a: readonly number[]): number {
+    let last = -Infinity;
+    for (let at = 0; at < a.length; at += recordLength(a, at)) last = a[at] as number;
+    return last;
+  }
+
+  private recount(): void {
+    const c = this.counts;
+    for (const d of this.devices.values()) {
+      c.dedupKeys += d.seqs?.size ?? 0;
+      for (const s of d.sensors.values()) {
+        c.sensors++;
+        c.openWindows += s.open.length;
+        c.retainedWindows += s.sealedCount;
+        c.dedupKeys += seenSize(s);
+      }
+    }
+  }
+}
