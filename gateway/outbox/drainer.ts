@@ -15,8 +15,9 @@ export interface DrainerDeps {
   readonly timers: Timers;
   readonly random: () => number;
   readonly backoff: BackoffPolicy;
-  /** Several waiting batches go out as one request up to this many points (a backlog drains faster). */
+  /** Several waiting batches go out as one request up to these limits (a backlog drains faster). */
   readonly maxRequestPoints: number;
+  readonly maxRequestBytes: number;
   /** Called after every send so the owner refreshes gauges (and trims dead letters when some were added). */
   readonly onChange: (deadLettered: boolean) => void;
 }
@@ -91,7 +92,9 @@ export class Drainer {
   private async run(): Promise<void> {
     while (!this.stopping) {
       const solo = this.soloUntilId > 0;
-      const group = this.d.store.peek(solo ? 1 : this.d.maxRequestPoints, solo ? 1 : undefined);
+      const group = this.d.store.peek(
+        solo ? { points: 1, bytes: 1, batches: 1 } : { points: this.d.maxRequestPoints, bytes: this.d.maxRequestBytes, batches: 256 },
+      );
       if (group.length === 0) {
         this.soloUntilId = 0;
         await sleep(this.d.timers, 60_000, this.wakeup);

@@ -5,6 +5,7 @@ import type {
   NewBatch,
   OutboxStore,
   OutboxTotals,
+  PeekLimit,
   RefusedPart,
   StoredBatch,
 } from './store.js';
@@ -23,13 +24,15 @@ export class MemoryOutboxStore implements OutboxStore {
     return id;
   }
 
-  peek(maxPoints: number, maxBatches = 64): StoredBatch[] {
+  peek(limit: PeekLimit): StoredBatch[] {
     const out: StoredBatch[] = [];
     let pts = 0;
-    for (const b of this.batches.slice(0, maxBatches)) {
-      if (out.length > 0 && pts + b.points > maxPoints) break;
+    let bytes = 0;
+    for (const b of this.batches.slice(0, limit.batches)) {
+      if (out.length > 0 && (pts + b.points > limit.points || bytes + b.bytes > limit.bytes)) break;
       out.push(b);
       pts += b.points;
+      bytes += b.bytes;
     }
     return out;
   }

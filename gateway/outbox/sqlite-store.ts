@@ -8,6 +8,7 @@ import type {
   NewBatch,
   OutboxStore,
   OutboxTotals,
+  PeekLimit,
   RefusedPart,
   StoredBatch,
 } from './store.js';
@@ -133,13 +134,15 @@ export class SqliteOutboxStore implements OutboxStore {
     return Number(r.lastInsertRowid);
   }
 
-  peek(maxPoints: number, maxBatches = 64): StoredBatch[] {
+  peek(limit: PeekLimit): StoredBatch[] {
     const out: StoredBatch[] = [];
     let pts = 0;
-    for (const row of this.stmt.peek.iterate(maxBatches) as IterableIterator<BatchRow>) {
-      if (out.length > 0 && pts + row.points > maxPoints) break;
+    let bytes = 0;
+    for (const row of this.stmt.peek.iterate(limit.batches) as IterableIterator<BatchRow>) {
+      if (out.length > 0 && (pts + row.points > limit.points || bytes + row.bytes > limit.bytes)) break;
       out.push(toBatch(row));
       pts += row.points;
+      bytes += row.bytes;
     }
     return out;
   }

@@ -58,10 +58,16 @@ export interface RefusedPart {
   readonly points: number;
 }
 
+export interface PeekLimit {
+  readonly points: number;
+  readonly bytes: number;
+  readonly batches: number;
+}
+
 export interface OutboxStore {
   append(batch: NewBatch): number;
-  /** Oldest batches, in id order, as many as fit in `maxPoints` (always at least one if any is waiting). */
-  peek(maxPoints: number, maxBatches?: number): StoredBatch[];
+  /** Oldest batches, in id order, as many as fit in the limit (always at least one if any is waiting). */
+  peek(limit: PeekLimit): StoredBatch[];
   /** InfluxDB acknowledged these batches: delete them. */
   ack(ids: readonly number[]): void;
   /**

@@ -215,7 +215,7 @@ describe('Outbox', () => {
     for (let i = 4; i <= 30; i++) outbox.append([pt(i)]);
     outbox.flush();
     expect(store.totals().bytes).toBeLessThanOrEqual(200);
-    expect(store.peek(1)[0]!.body).toContain('v=1 1000'); // the in-flight batch stays
+    expect(store.peek({ points: 1, bytes: 1, batches: 1 })[0]!.body).toContain('v=1 1000'); // the in-flight batch stays
     const dropped = await counter('outboxDropped');
     expect(dropped).toBeGreaterThan(0);
     release();

@@ -25,6 +25,8 @@ const implementations: [string, () => OutboxStore][] = [
   ],
 ];
 
+const lim = (points: number) => ({ points, bytes: Infinity, batches: 100 });
+
 const batch = (n: number, points = 10, bytes = 100): NewBatch => ({
   createdMs: 1000 + n,
   points,
@@ -39,10 +41,11 @@ describe.each(implementations)('OutboxStore contract: %s', (_name, make) => {
     const s = make();
     const ids = [1, 2, 3, 4].map((n) => s.append(batch(n)));
     expect([...ids].sort((a, b) => a - b)).toEqual(ids);
-    expect(s.peek(25).map((b) => b.id)).toEqual(ids.slice(0, 2));
-    expect(s.peek(5).map((b) => b.id)).toEqual(ids.slice(0, 1)); // at least one even if over budget
-    expect(s.peek(1000, 3)).toHaveLength(3);
-    expect(s.peek(10)[0]).toMatchObject({ ...batch(1), id: ids[0] });
+    expect(s.peek(lim(25)).map((b) => b.id)).toEqual(ids.slice(0, 2));
+    expect(s.peek(lim(5)).map((b) => b.id)).toEqual(ids.slice(0, 1)); // at least one even if over budget
+    expect(s.peek({ points: 1000, bytes: 1e9, batches: 3 })).toHaveLength(3);
+    expect(s.peek({ points: 1000, bytes: 350, batches: 10 })).toHaveLength(3);
+    expect(s.peek(lim(10))[0]).toMatchObject({ ...batch(1), id: ids[0] });
     expect(s.totals()).toEqual({ batches: 4, points: 40, bytes: 400, oldestCreatedMs: 1001 });
     s.close();
   });
@@ -52,7 +55,7 @@ describe.each(implementations)('OutboxStore contract: %s', (_name, make) => {
     const a = s.append(batch(1));
     const b = s.append(batch(2));
     s.ack([a, b]);
-    expect(s.peek(100)).toEqual([]);
+    expect(s.peek(lim(100))).toEqual([]);
     expect(s.totals()).toEqual({ batches: 0, points: 0, bytes: 0, oldestCreatedMs: undefined });
     expect(s.append(batch(3))).toBeGreaterThan(b);
     s.close();
@@ -81,7 +84,7 @@ describe.each(implementations)('OutboxStore contract: %s', (_name, make) => {
     expect(s.dropOldest(1000, 0)).toBeUndefined();
     const dropped = s.dropOldest(250, ids[0]!);
     expect(dropped).toEqual({ batches: 3, points: 30, bytes: 300, minTime: 20, maxTime: 49 });
-    expect(s.peek(1000).map((b) => b.id)).toEqual([ids[0], ids[4]]);
+    expect(s.peek(lim(1000)).map((b) => b.id)).toEqual([ids[0], ids[4]]);
     expect(s.totals()).toMatchObject({ batches: 2, bytes: 200, points: 20 });
     s.close();
   });
