@@ -1,0 +1,37 @@
+import type { AlertService } from '../alerts/service.js';
+import type { AdminPlugin } from './server.js';
+
+/**
+ * Threshold rules over HTTP:
+ *   GET  /api/thresholds  the running rules, the file's load status and ETag (?format=yaml: the file text)
+ *   PUT  /api/thresholds  YAML or JSON body; validated (400 with every error and its path), refused when
+ *                         If-Match names an older version (412), written atomically, then applied
+ *   GET  /api/alerts      what is firing now
+ */
+export function thresholdsApi(alerts: AlertService): AdminPlugin {
+  return (app) => {
+    // Bodies are validated by validateRulesBody, which needs the raw text (YAML keeps comments; errors get lines).
+    app.addContentTypeParser(['application/yaml', 'application/x-yaml', 'text/yaml', 'text/plain', 'application/json'], { parseAs: 'string' }, (_req, body, done) => done(null, body));
+
+    app.get('/api/thresholds', async (req, reply) => {
+      const file = alerts.fileText();
+      if (file) reply.header('etag', file.etag);
+      if ((req.query as Record<string, unknown>)['format'] === 'yaml') {
+        if (!file) return reply.code(404).send({ error: 'rules file not found' });
+        return reply.type('application/yaml').send(file.text);
+      }
+      return { rules: alerts.rules(), status: alerts.status(), etag: file?.etag ?? null };
+    });
+
+    app.put('/api/thresholds', async (req, reply) => {
+      const body = typeof req.body === 'string' ? req.body : '';
+      const ifMatch = req.headers['if-match'];
+      const result = await alerts.put(body, req.headers['content-type'], Array.isArray(ifMatch) ? ifMatch[0] : ifMatch);
+      if (!result.ok) return reply.code(result.status).send({ errors: result.errors });
+      reply.header('etag', result.etag);
+      return { ok: true, ruleCount: result.ruleCount, etag: result.etag };
+    });
+
+    app.get('/api/alerts', async () => ({ firing: alerts.firing() }));
+  };
+}

@@ -1,0 +1,176 @@
+import type { Aedes } from 'aedes';
+import type { FastifyInstance } from 'fastify';
+import { buildAdmin, type AdminPlugin, type HealthReport } from './admin/server.js';
+import { thresholdsApi } from './admin/thresholds-api.js';
+import { alertPayload, alertToPoint, alertTopic } from './alerts/publisher.js';
+import { AlertService } from './alerts/service.js';
+import type { AlertEvent } from './alerts/types.js';
+import { closeBroker, createBroker, type PublishGate } from './broker/broker.js';
+import { startListeners, type Listeners } from './broker/listeners.js';
+import type { GatewayConfig } from './config/schema.js';
+import { Ingest } from './ingest.js';
+import { RateLimitedLog, type Logger } from './log.js';
+import { createMetrics, enableProcessMetrics, type Metrics } from './metrics.js';
+import { createOutbox } from './outbox/create.js';
+import type { Outbox } from './outbox/outbox.js';
+import { Pipeline, type PipelineSnapshot } from './pipeline/pipeline.js';
+import type { WindowPoint } from './pipeline/types.js';
+import { windowToPoint } from './sink/point.js';
+import { SqliteCheckpointStore, type CheckpointStore } from './state/checkpoint-store.js';
+
+export interface GatewayDeps {
+  readonly log: Logger;
+  /** Gateway clock (ms). Tests may inject one; timers still run on real time. */
+  readonly now?: () => number;
+  /** Extra admin routes (operator page, devices). */
+  readonly adminPlugins?: readonly AdminPlugin[];
+}
+
+export interface Gateway {
+  readonly config: GatewayConfig;
+  readonly metrics: Metrics;
+  readonly outbox: Outbox;
+  readonly alerts: AlertService;
+  readonly broker: Aedes;
+  readonly admin: FastifyInstance;
+  /** Bound ports, known after start() (the config may say 0 for "any free port"). */
+  readonly ports: { mqtt: number; ws: number | undefined; http: number };
+  start(): Promise<void>;
+  /** Graceful stop: no new connections, open state checkpointed, emitted windows committed to the outbox. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Wires the parts of the gateway: broker -> ingest -> pipeline -> (alerts, outbox) -> InfluxDB, plus the admin
+ * app. Opens the SQLite files and restores the last checkpoint, but opens no socket until start().
+ */
+export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Promise<Gateway> {
+  const log = deps.log;
+  const now = deps.now ?? Date.now;
+  const metrics = createMetrics();
+  enableProcessMetrics(metrics.registry);
+  const startedAt = now();
+
+  const { outbox } = createOutbox(config, { metrics, log });
+  const checkpoints: CheckpointStore = new SqliteCheckpointStore({ dir: config.buffer.dir, sync: config.durability.sync, log });
+
+  let broker: Aedes | undefined;
+  const publishAlerts = (events: readonly AlertEvent[]) => {
+    outbox.append(events.map((e) => alertToPoint(e, config.gatewayId)));
+    for (const e of events) {
+      broker?.publish({ cmd: 'publish', topic: alertTopic(e), payload: Buffer.from(alertPayload(e)), qos: 1, retain: true, dup: false }, (err) => {
+        if (err) log.warn({ err, topic: alertTopic(e) }, 'alert publish failed');
+      });
+    }
+  };
+  const alerts = new AlertService({ rulesFile: config.alerts.rulesFile, log: log.child({ part: 'alerts' }), metrics, now, publish: publishAlerts });
+  alerts.start();
+
+  const emitWindow = (w: WindowPoint) => {
+    metrics.windowsEmitted.inc();
+    if (w.revision > 0) metrics.windowsCorrected.inc();
+    outbox.append([windowToPoint(w, config.influx.measurement, config.gatewayId)]);
+  };
+  const settings = {
+    intervalMs: config.pipeline.interval,
+    allowedLatenessMs: config.pipeline.allowedLateness,
+    correctionHorizonMs: config.pipeline.correctionHorizon,
+    dedupHorizonMs: config.pipeline.dedupHorizon,
+  };
+  const output = { window: emitWindow, reading: (r: Parameters<AlertService['onReading']>[0]) => alerts.onReading(r) };
+  const pipeline = restorePipeline(settings, output, checkpoints, alerts, log);
+
+  const ingest = new Ingest({ maxPayloadBytes: config.mqtt.maxPayloadBytes }, pipeline, metrics, new RateLimitedLog(log.child({ part: 'ingest' })));
+  const gate: PublishGate = (_client, packet, done) => {
+    try {
+      ingest.handle(packet.topic, packet.payload as Buffer, now());
+    } catch (err) {
+      // A bug in one stage must not take the broker down; the message is counted as rejected.
+      metrics.messagesRejected.inc({ reason: 'internal_error' });
+      log.error({ err, topic: packet.topic }, 'ingest failed');
+    }
+    done(null);
+  };
+  broker = await createBroker({ log: log.child({ part: 'broker' }), metrics, gate, connectTimeoutMs: config.mqtt.connectTimeout });
+
+  const health = (): HealthReport => {
+    const o = outbox.status();
+    return {
+      status: o.influxUp ? 'ok' : 'degraded',
+      gatewayId: config.gatewayId,
+      uptimeSeconds: Math.round((now() - startedAt) / 1000),
+      broker: { listening: listeners !== undefined, clients: broker?.connectedClients ?? 0 },
+      influx: { url: config.influx.url, database: config.influx.database, up: o.influxUp, lastError: o.lastError ?? null },
+      outbox: { points: o.points, bytes: o.bytes, batches: o.batches, oldestAgeSeconds: Math.round(o.oldestAgeMs / 1000), draining: o.points > 0 && o.draining, deadLetters: o.deadLetters },
+      pipeline: pipeline.stats(),
+      alerts: { firing: alerts.firing().length, rules: alerts.status() },
+    };
+  };
+  const admin = await buildAdmin({ log, registry: metrics.registry, health }, [thresholdsApi(alerts), ...(deps.adminPlugins ?? [])]);
+
+  let listeners: Listeners | undefined;
+  let ticker: NodeJS.Timeout | undefined;
+  const ports = { mqtt: 0, ws: undefined as number | undefined, http: 0 };
+  let stopped = false;
+
+  return {
+    config,
+    metrics,
+    outbox,
+    alerts,
+    broker,
+    admin,
+    ports,
+    async start() {
+      outbox.start();
+      listeners = await startListeners(broker!, config.mqtt, log);
+      ports.mqtt = listeners.mqttPort;
+      ports.ws = listeners.wsPort;
+      await admin.listen({ host: config.http.host, port: config.http.port });
+      const address = admin.server.address();
+      ports.http = typeof address === 'object' && address !== null ? address.port : config.http.port;
+      log.info({ port: ports.http, host: config.http.host }, 'admin HTTP listening');
+      ticker = setInterval(() => {
+        const t = now();
+        pipeline.tick(t);
+        alerts.tick(t);
+      }, config.pipeline.tick);
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      if (ticker) clearInterval(ticker);
+      // Stop accepting first, so nothing reaches the pipeline after its state is saved.
+      const closingListeners = listeners?.close();
+      await closeBroker(broker!);
+      await closingListeners;
+      checkpoints.save({ pipeline: pipeline.snapshot(), alerts: alerts.snapshot(), savedAt: now() });
+      alerts.close();
+      await outbox.close();
+      checkpoints.close();
+      await admin.close();
+    },
+  };
+}
+
+function restorePipeline(
+  settings: ConstructorParameters<typeof Pipeline>[0],
+  output: ConstructorParameters<typeof Pipeline>[1],
+  checkpoints: CheckpointStore,
+  alerts: AlertService,
+  log: Logger,
+): Pipeline {
+  const cp = checkpoints.load();
+  if (cp === undefined) return new Pipeline(settings, output);
+  let pipeline: Pipeline;
+  try {
+    pipeline = new Pipeline(settings, output, cp.pipeline as PipelineSnapshot);
+    log.info({ savedAt: new Date(cp.savedAt).toISOString(), ...pipeline.stats() }, 'pipeline state restored from the last graceful stop');
+  } catch (err) {
+    log.error({ err }, 'pipeline checkpoint could not be restored (different pipeline settings?): starting empty');
+    pipeline = new Pipeline(settings, output);
+  }
+  alerts.restore(cp.alerts);
+  checkpoints.clear();
+  return pipeline;
+}

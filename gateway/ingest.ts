@@ -1,0 +1,62 @@
+import { decodeSensorValue, decodeTelemetry, type DecodeLimits, type DecodeSink, type RejectReason } from './pipeline/decode.js';
+import { parseIngestTopic } from './pipeline/topics.js';
+import type { DeviceMessage } from './pipeline/types.js';
+import type { RateLimitedLog } from './log.js';
+import type { Metrics } from './metrics.js';
+
+/** The part of the pipeline that ingest feeds: dedup + windows. */
+export interface MessageConsumer {
+  ingest(msg: DeviceMessage, arrivalMs: number): { readonly accepted: number; readonly duplicate: number; readonly late: number };
+}
+
+/**
+ * Ingest: one publish on an ingest topic -> decoded messages -> the pipeline, with every outcome counted.
+ * Called synchronously from the broker's publish gate for each PUBLISH, so it keeps no per-call allocations
+ * beyond what decoding needs. One device's garbage is counted and logged (rate-limited) and affects nobody else.
+ */
+export class Ingest implements DecodeSink {
+  private topic = '';
+  private device = '';
+  private receivedAt = 0;
+
+  constructor(
+    private readonly limits: DecodeLimits,
+    private readonly consumer: MessageConsumer,
+    private readonly metrics: Metrics,
+    private readonly rejectLog: RateLimitedLog,
+  ) {}
+
+  /** Returns false when the topic is not an ingest topic (the broker just routes it). */
+  handle(topic: string, payload: Buffer, receivedAt: number): boolean {
+    const parsed = parseIngestTopic(topic);
+    if (parsed === undefined) return false;
+    this.metrics.messagesReceived.inc();
+    this.topic = topic;
+    this.device = parsed.device;
+    this.receivedAt = receivedAt;
+    switch (parsed.kind) {
+      case 'telemetry':
+        decodeTelemetry(parsed.device, payload, receivedAt, this.limits, this);
+        break;
+      case 'sensor':
+        decodeSensorValue(parsed.device, parsed.sensor, payload, receivedAt, this.limits, this);
+        break;
+      case 'invalid':
+        this.reject('bad_topic', parsed.detail);
+        break;
+    }
+    return true;
+  }
+
+  message(msg: DeviceMessage): void {
+    const outcome = this.consumer.ingest(msg, this.receivedAt);
+    if (outcome.accepted > 0) this.metrics.readingsAccepted.inc(outcome.accepted);
+    if (outcome.duplicate > 0) this.metrics.readingsDuplicate.inc(outcome.duplicate);
+    if (outcome.late > 0) this.metrics.readingsLate.inc(outcome.late);
+  }
+
+  reject(reason: RejectReason, detail: string): void {
+    this.metrics.messagesRejected.inc({ reason });
+    this.rejectLog.warn(`${this.device}:${reason}`, { device: this.device, topic: this.topic, reason, detail }, 'message rejected');
+  }
+}

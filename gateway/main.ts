@@ -1,0 +1,58 @@
+import { ConfigError, loadConfig } from './config/load.js';
+import { buildGateway } from './app.js';
+import { createLogger } from './log.js';
+
+/**
+ * Composition root: load config, build the gateway, listen, and stop gracefully on SIGTERM/SIGINT.
+ * Exit codes: 0 after a graceful stop, 2 for an unusable configuration, 1 for any other failure to start.
+ */
+async function main(): Promise<number | undefined> {
+  let loaded;
+  try {
+    loaded = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`gateway: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  const { config, source } = loaded;
+  const log = createLogger(config.log.level);
+  log.info({ config: source, gatewayId: config.gatewayId }, 'starting');
+  const gateway = await buildGateway(config, { log });
+  await gateway.start();
+
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      log.warn({ signal }, 'second signal during shutdown: exiting at once');
+      process.exit(1);
+    }
+    stopping = true;
+    log.info({ signal }, 'stopping: no new connections, flushing state');
+    gateway.stop().then(
+      () => {
+        log.info('stopped');
+        process.exit(0);
+      },
+      (err: unknown) => {
+        log.error({ err }, 'error during shutdown');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  return undefined;
+}
+
+main().then(
+  (code) => {
+    if (code !== undefined) process.exit(code);
+  },
+  (err: unknown) => {
+    process.stderr.write(`gateway: failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);
