@@ -91,19 +91,29 @@ export class Drainer {
 
   private async run(): Promise<void> {
     while (!this.stopping) {
-      const solo = this.soloUntilId > 0;
-      const group = this.d.store.peek(
-        solo ? { points: 1, bytes: 1, batches: 1 } : { points: this.d.maxRequestPoints, bytes: this.d.maxRequestBytes, batches: 256 },
-      );
-      if (group.length === 0) {
-        this.soloUntilId = 0;
-        await sleep(this.d.timers, 60_000, this.wakeup);
-        continue;
+      try {
+        await this.step();
+      } catch (err) {
+        // A storage error (disk, I/O): the loop must survive it; the batch stays and is tried again.
+        this.d.log.error({ err }, 'outbox drain step failed; retrying in a moment');
+        await sleep(this.d.timers, this.d.backoff.initialMs, this.wakeup);
       }
-      const last = group[group.length - 1]!;
-      if (last.id >= this.soloUntilId) this.soloUntilId = 0;
-      await this.send(group);
     }
+  }
+
+  private async step(): Promise<void> {
+    const solo = this.soloUntilId > 0;
+    const group = this.d.store.peek(
+      solo ? { points: 1, bytes: 1, batches: 1 } : { points: this.d.maxRequestPoints, bytes: this.d.maxRequestBytes, batches: 256 },
+    );
+    if (group.length === 0) {
+      this.soloUntilId = 0;
+      await sleep(this.d.timers, 60_000, this.wakeup);
+      return;
+    }
+    const last = group[group.length - 1]!;
+    if (last.id >= this.soloUntilId) this.soloUntilId = 0;
+    await this.send(group);
   }
 
   private async send(group: StoredBatch[]): Promise<void> {

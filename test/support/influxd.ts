@@ -35,6 +35,12 @@ export interface QueryResult {
 
 export const INFLUXD = process.env.INFLUXD_BIN ?? '/usr/bin/influxd';
 
+// A test worker that exits without dispose() (a crash, a timeout) must not leave influxd processes behind.
+const live = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const c of live) c.kill('SIGKILL');
+});
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
@@ -133,14 +139,17 @@ export async function startInfluxd(opts: { startTimeoutMs?: number } = {}): Prom
     const proc = spawn(INFLUXD, ['run', '-config', configFile], { stdio: ['ignore', fd, fd] });
     closeSync(fd);
     child = proc;
+    live.add(proc);
     let exitCode: number | null | undefined;
     exited = new Promise<void>((resolve) => {
       proc.once('exit', (code, signal) => {
+        live.delete(proc);
         exitCode = code ?? (signal ? -1 : null);
         if (child === proc) child = undefined;
         resolve();
       });
       proc.once('error', () => {
+        live.delete(proc);
         exitCode = -2;
         if (child === proc) child = undefined;
         resolve();

@@ -263,4 +263,22 @@ describe('Outbox', () => {
     expect(store.totals().points).toBe(1);
     expect(() => outbox.append([pt(9)])).toThrow(/closed/);
   });
+
+  it('survives a storage error in the drain loop and carries on', async () => {
+    const { outbox, writer, timers, store } = setup();
+    const realPeek = store.peek.bind(store);
+    let failures = 1;
+    store.peek = (limit) => {
+      if (failures-- > 0) throw new Error('SQLITE_IOERR: disk I/O error');
+      return realPeek(limit);
+    };
+    outbox.append([pt(1), pt(2), pt(3)]);
+    outbox.start();
+    await timers.advance(0);
+    expect(writer.bodies).toHaveLength(0);
+    await timers.advance(1000);
+    expect(writer.bodies).toHaveLength(1);
+    expect(outbox.status().points).toBe(0);
+    await outbox.close();
+  });
 });
