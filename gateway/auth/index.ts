@@ -1,0 +1,66 @@
+import type { Aedes } from 'aedes';
+import type { GatewayConfig } from '../config/schema.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import { DeviceAuth } from './device-auth.js';
+import { DeviceRegistry, formatDeviceFileError } from './registry.js';
+import { DevicesFileWatcher } from './registry-watcher.js';
+
+export { DeviceAuth, type AnonymousMode, type AuthFailureReason } from './device-auth.js';
+export { canPublish, canSubscribe, type Principal } from './acl.js';
+export { DeviceRegistry, type DeviceRecord, type RegistryChange } from './registry.js';
+
+/** The registry file is unusable at startup. main() reports it like a config error. */
+export class DevicesFileError extends Error {
+  readonly code = 'GATEWAY_DEVICES_INVALID';
+}
+
+export interface DeviceAccess {
+  readonly registry: DeviceRegistry;
+  readonly auth: DeviceAuth;
+  /** Extra InfluxDB tags of a device's points (registry `tags`); undefined when it has none. */
+  readonly tagsOf: (deviceId: string) => Readonly<Record<string, string>> | undefined;
+  /** Call once the broker exists: connection takeover checks and disconnects on registry changes need it. */
+  attach(broker: Aedes): void;
+  close(): void;
+}
+
+/**
+ * Composition of the devices part: loads auth.devicesFile (throws DevicesFileError when invalid: a gateway must
+ * not start with a registry it cannot read), and hot-reloads it. A reload that fails validation keeps the previous
+ * registry and logs every problem; removing the file empties the registry.
+ */
+export function createDeviceAccess(config: GatewayConfig, deps: { log: Logger; metrics: Metrics }): DeviceAccess {
+  const { log } = deps;
+  const path = config.auth.devicesFile;
+  const registry = new DeviceRegistry();
+  const auth = new DeviceAuth({ registry, anonymous: config.auth.anonymous, metrics: deps.metrics, log });
+  const watcher = new DevicesFileWatcher({
+    path,
+    onChange: (reload) => {
+      if (!reload.ok) {
+        log.error({ file: path, problems: reload.errors.map((e) => formatDeviceFileError(path, e)) }, 'devices file invalid: keeping the previous registry');
+        return;
+      }
+      const change = registry.replace(reload.devices);
+      const closed = auth.applyChange(change);
+      log.info({ file: path, devices: registry.size, ...change, connectionsClosed: closed, missing: reload.missing || undefined }, 'device registry reloaded');
+    },
+    onError: (err) => log.warn({ err, file: path }, 'devices file watch error'),
+  });
+  const first = watcher.start();
+  if (!first.ok) {
+    watcher.close();
+    throw new DevicesFileError(`invalid devices file ${path}:\n${first.errors.map((e) => `  ${formatDeviceFileError(path, e)}`).join('\n')}`);
+  }
+  registry.replace(first.devices);
+  if (first.missing) log.warn({ file: path }, 'devices file not found: no device can authenticate with a password until it is created');
+  log.info({ file: path, devices: registry.size, anonymous: config.auth.anonymous }, 'device registry loaded');
+  return {
+    registry,
+    auth,
+    tagsOf: registry.tagsOf,
+    attach: (broker) => auth.attach(broker),
+    close: () => watcher.close(),
+  };
+}

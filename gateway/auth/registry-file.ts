@@ -1,0 +1,130 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { isMap, isSeq, parseDocument, YAMLSeq, type Document } from 'yaml';
+import { parseDevices, type DeviceFileError, type DeviceRecord, type ParsedDevices } from './registry.js';
+
+/**
+ * The registry file on disk: load (gateway) and edit (devices CLI). Edits go through the YAML document model so
+ * the operator's comments and ordering survive, and are re-validated before they are written.
+ */
+
+export type LoadedDevices = ParsedDevices & { readonly source: string; readonly missing: boolean };
+
+/** Reads and validates the registry. A missing file is an empty registry (`missing: true`), not an error. */
+export function loadDevicesFile(path: string): LoadedDevices {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { ok: true, devices: new Map(), source: path, missing: true };
+    return { ok: false, source: path, missing: false, errors: [{ path: '(file)', message: `cannot read: ${(err as Error).message}` }] };
+  }
+  return { ...parseDevices(text), source: path, missing: false };
+}
+
+/**
+ * Replaces the file so readers (the gateway's watcher, a crash) see the old or the new text, never a partial one:
+ * temp file in the same directory, fsync, rename over the target, fsync the directory. Secrets never touch the
+ * file, but the hashes are still private: a new file gets mode 0600, an existing one keeps its mode.
+ */
+export async function writeFileAtomic(path: string, text: string): Promise<void> {
+  const dir = dirname(path);
+  await mkdir(dir, { recursive: true });
+  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const mode = await stat(path).then((s) => s.mode & 0o777, () => 0o600);
+  const fh = await open(tmp, 'wx', mode);
+  try {
+    await fh.writeFile(text, 'utf8');
+    await fh.sync();
+  } catch (err) {
+    await fh.close().catch(() => undefined);
+    await unlink(tmp).catch(() => undefined);
+    throw err;
+  }
+  await fh.close();
+  try {
+    await rename(tmp, path);
+  } catch (err) {
+    await unlink(tmp).catch(() => undefined);
+    throw err;
+  }
+  const dh = await open(dir, 'r').catch(() => null);
+  if (dh) await dh.sync().catch(() => undefined).finally(() => dh.close());
+}
+
+/** A registry edit that cannot be applied (unknown id, duplicate, invalid file). The CLI exits with code 1. */
+export class RegistryEditError extends Error {
+  constructor(
+    message: string,
+    readonly errors: readonly DeviceFileError[] = [],
+  ) {
+    super(message);
+  }
+}
+
+const NEW_FILE = `# Device registry: see docs/devices.md. Edit with \`npm run devices -- add|list|remove|rotate\`.
+# The gateway reloads this file within about a second of a change.
+devices: []
+`;
+
+export type Edit =
+  | { readonly op: 'add'; readonly id: string; readonly passwordHash: string; readonly tags?: Readonly<Record<string, string>> }
+  | { readonly op: 'remove'; readonly id: string }
+  | { readonly op: 'rotate'; readonly id: string; readonly passwordHash: string };
+
+function deviceIndex(seq: YAMLSeq, id: string): number {
+  return seq.items.findIndex((item) => isMap(item) && item.get('id') === id);
+}
+
+/** Applies one edit to the registry text and returns the new text, validated. Pure: no I/O. */
+export function applyEdit(text: string | undefined, edit: Edit): string {
+  const doc: Document = parseDocument(text ?? NEW_FILE);
+  const before = parseDevices(String(doc));
+  if (!before.ok) throw new RegistryEditError('the devices file is invalid; fix it first', before.errors);
+  let seq = doc.get('devices', true);
+  if (!isSeq(seq)) {
+    seq = doc.createNode([]) as YAMLSeq;
+    doc.set('devices', seq);
+  }
+  const list = seq as YAMLSeq;
+  const at = deviceIndex(list, edit.id);
+  switch (edit.op) {
+    case 'add': {
+      if (at >= 0) throw new RegistryEditError(`device ${JSON.stringify(edit.id)} already exists (use rotate for a new secret)`);
+      const entry: Record<string, unknown> = { id: edit.id, passwordHash: edit.passwordHash };
+      if (edit.tags && Object.keys(edit.tags).length > 0) entry['tags'] = { ...edit.tags };
+      list.flow = false;
+      list.add(doc.createNode(entry));
+      break;
+    }
+    case 'remove':
+      if (at < 0) throw new RegistryEditError(`no device ${JSON.stringify(edit.id)}`);
+      list.delete(at);
+      break;
+    case 'rotate': {
+      if (at < 0) throw new RegistryEditError(`no device ${JSON.stringify(edit.id)}`);
+      const item = list.get(at, true);
+      if (isMap(item)) item.set('passwordHash', edit.passwordHash);
+      break;
+    }
+  }
+  const out = String(doc);
+  const after = parseDevices(out);
+  // Positions would point into text that was never written: report paths only.
+  if (!after.ok) throw new RegistryEditError(`cannot ${edit.op} ${JSON.stringify(edit.id)}`, after.errors.map(({ path, message }) => ({ path, message })));
+  return out;
+}
+
+/** Reads the file (absent: a new one), applies the edit, writes it atomically. Returns the device records after. */
+export async function editDevicesFile(path: string, edit: Edit): Promise<ReadonlyMap<string, DeviceRecord>> {
+  const text = await readFile(path, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return undefined;
+    throw err;
+  });
+  const next = applyEdit(text, edit);
+  await writeFileAtomic(path, next);
+  const parsed = parseDevices(next);
+  return parsed.ok ? parsed.devices : new Map();
+}
