@@ -2,7 +2,7 @@ import type { Aedes } from 'aedes';
 import type { FastifyInstance } from 'fastify';
 import { buildAdmin, type AdminPlugin, type HealthReport } from './admin/server.js';
 import { thresholdsApi } from './admin/thresholds-api.js';
-import { alertPayload, alertToPoint, alertTopic } from './alerts/publisher.js';
+import { AlertPublisher } from './alerts/publisher.js';
 import { AlertService } from './alerts/service.js';
 import type { AlertEvent } from './alerts/types.js';
 import { closeBroker, createBroker, type PublishGate } from './broker/broker.js';
@@ -55,15 +55,10 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   const checkpoints: CheckpointStore = new SqliteCheckpointStore({ dir: config.buffer.dir, sync: config.durability.sync, log });
 
   let broker: Aedes | undefined;
-  const publishAlerts = (events: readonly AlertEvent[]) => {
-    outbox.append(events.map((e) => alertToPoint(e, config.gatewayId)));
-    for (const e of events) {
-      broker?.publish({ cmd: 'publish', topic: alertTopic(e), payload: Buffer.from(alertPayload(e)), qos: 1, retain: true, dup: false }, (err) => {
-        if (err) log.warn({ err, topic: alertTopic(e) }, 'alert publish failed');
-      });
-    }
-  };
-  const alerts = new AlertService({ rulesFile: config.alerts.rulesFile, log: log.child({ part: 'alerts' }), metrics, now, publish: publishAlerts });
+  // Alert events -> `alerts` points (outbox) + retained MQTT; MQTT waits for attach(broker) below.
+  const alertPublisher = new AlertPublisher({ outbox, gatewayId: config.gatewayId, log });
+  const publishAlerts = (events: readonly AlertEvent[]) => alertPublisher.publish(events);
+  const alerts = new AlertService({ rulesFile: config.alerts.rulesFile, log: log.child({ part: 'alerts' }), metrics, now, publish: publishAlerts, retain: (events) => alertPublisher.retain(events) });
   alerts.start();
 
   const emitWindow = (w: WindowPoint) => {
@@ -92,6 +87,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     done(null);
   };
   broker = await createBroker({ log: log.child({ part: 'broker' }), metrics, gate, connectTimeoutMs: config.mqtt.connectTimeout });
+  alertPublisher.attach(broker);
 
   const health = (): HealthReport => {
     const o = outbox.status();

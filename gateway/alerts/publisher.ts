@@ -1,3 +1,5 @@
+import type { Aedes } from 'aedes';
+import type { Logger } from '../log.js';
 import type { OutPoint } from '../sink/point.js';
 import type { AlertEvent } from './types.js';
 
@@ -31,4 +33,57 @@ export function alertToPoint(e: AlertEvent, gatewayId: string): OutPoint {
     fields,
     time: e.ts,
   };
+}
+
+export interface AlertPublisherDeps {
+  /** The same outbox as the window points, so alert points survive an InfluxDB outage in order with the data. */
+  readonly outbox: { append(points: readonly OutPoint[]): void };
+  readonly gatewayId: string;
+  readonly log: Logger;
+}
+
+/**
+ * Sends alert events out. The AlertService calls it synchronously from the reading hot path, the tick and
+ * rule reloads; it never throws. The broker is attached after the AlertService has restored its state,
+ * so MQTT messages produced before that (the retained state re-published at start) wait in a queue that
+ * holds at most one message per alert that was firing at the last stop.
+ */
+export class AlertPublisher {
+  private broker: Aedes | null = null;
+  private queued: AlertEvent[] = [];
+
+  constructor(private readonly deps: AlertPublisherDeps) {}
+
+  attach(broker: Aedes): void {
+    this.broker = broker;
+    const queued = this.queued;
+    this.queued = [];
+    for (const e of queued) this.send(broker, e);
+  }
+
+  /** State changes: an `alerts` point each, and the retained MQTT message. */
+  publish(events: readonly AlertEvent[]): void {
+    this.deps.outbox.append(events.map((e) => alertToPoint(e, this.deps.gatewayId)));
+    this.retain(events);
+  }
+
+  /**
+   * MQTT only: sets the retained current state without recording a change (no point). Used at start, since
+   * the broker keeps retained messages in memory and a restarted one has forgotten them.
+   */
+  retain(events: readonly AlertEvent[]): void {
+    const broker = this.broker;
+    for (const e of events) {
+      if (broker) this.send(broker, e);
+      else this.queued.push(e);
+    }
+  }
+
+  private send(broker: Aedes, e: AlertEvent): void {
+    const topic = alertTopic(e);
+    // QoS 1 + retain: a subscriber that connects later still learns the current state [MQTT-3.3.1-5].
+    broker.publish({ cmd: 'publish', topic, payload: Buffer.from(alertPayload(e)), qos: 1, retain: true, dup: false }, (err) => {
+      if (err) this.deps.log.warn({ err, topic }, 'alert publish failed');
+    });
+  }
 }

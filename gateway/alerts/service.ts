@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { z } from 'zod';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { Reading } from '../pipeline/types.js';
@@ -15,7 +16,32 @@ export interface AlertServiceDeps {
   readonly now: () => number;
   /** Receives every state change (MQTT retained publish + the `alerts` measurement). Must not throw. */
   readonly publish: (events: readonly AlertEvent[]) => void;
+  /**
+   * Re-publishes the retained MQTT state of alerts still firing after restore(), without recording a change
+   * (no point, no counter): the broker keeps retained messages in memory only. Must not throw.
+   */
+  readonly retain?: (events: readonly AlertEvent[]) => void;
 }
+
+/** What snapshot() returns: the engine's state plus the firing events, so a restart re-publishes them verbatim. */
+const serviceSnapshotSchema = z.object({
+  engine: z.unknown(),
+  firing: z.array(
+    z.object({
+      device: z.string(),
+      sensor: z.string(),
+      rule: z.string(),
+      state: z.literal('firing'),
+      severity: z.enum(['info', 'warning', 'critical']),
+      value: z.number(),
+      threshold: z.number().nullable(),
+      ts: z.number(),
+      since: z.number(),
+    }),
+  ),
+});
+
+const alertKey = (a: { rule: string; device: string; sensor: string }) => `${a.rule}\u0000${a.device}\u0000${a.sensor}`;
 
 export type PutResult =
   | { readonly ok: true; readonly etag: string; readonly ruleCount: number }
@@ -30,6 +56,10 @@ export class AlertService {
   private readonly engine: AlertEngine;
   private readonly watcher: RulesFileWatcher;
   private readonly events: AlertEvent[] = [];
+  /** The firing event of every alert firing now (rule/device/sensor key): the retained messages to restore. */
+  private readonly firingEvents = new Map<string, AlertEvent>();
+  /** PUTs run one at a time, so an If-Match check and the write it guards cannot interleave with another PUT. */
+  private putQueue: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly deps: AlertServiceDeps) {
     this.engine = new AlertEngine([], { now: deps.now });
@@ -73,12 +103,47 @@ export class AlertService {
   }
 
   snapshot(): unknown {
-    return this.engine.snapshot();
+    return { engine: this.engine.snapshot(), firing: [...this.firingEvents.values()] };
   }
 
+  /**
+   * Restores the state saved by snapshot() at the last graceful stop, under the rules loaded by start(). Alerts
+   * still firing get their retained MQTT message back (the same payload, not a new event). Alerts that were
+   * firing but whose rule was removed or changed while the gateway was down are resolved, as a hot reload
+   * would have done. Also accepts a bare engine snapshot (checkpoints written before the firing list existed).
+   */
   restore(snapshot: unknown): void {
-    const result = this.engine.restore(snapshot, this.deps.now());
-    if (!result.ok) this.deps.log.error({ error: result.error }, 'alert state could not be restored: starting from ok');
+    const now = this.deps.now();
+    const wrapped = serviceSnapshotSchema.safeParse(snapshot);
+    const saved = wrapped.success ? wrapped.data.firing : [];
+    const result = this.engine.restore(wrapped.success ? wrapped.data.engine : snapshot, now);
+    if (!result.ok) {
+      this.deps.log.error({ error: result.error }, 'alert state could not be restored: starting from ok');
+      return;
+    }
+    const savedByKey = new Map(saved.map((e) => [alertKey(e), e] as const));
+    const retained: AlertEvent[] = [];
+    for (const f of this.engine.firing()) {
+      const key = alertKey(f);
+      const e: AlertEvent = savedByKey.get(key) ?? {
+        device: f.device,
+        sensor: f.sensor,
+        rule: f.rule,
+        state: 'firing',
+        severity: f.severity,
+        value: f.value,
+        threshold: f.threshold,
+        ts: f.firedAt,
+        since: f.since,
+      };
+      savedByKey.delete(key);
+      this.firingEvents.set(key, e);
+      retained.push(e);
+    }
+    if (retained.length > 0) this.deps.retain?.(retained);
+    const dropped = [...savedByKey.values()].map((e): AlertEvent => ({ ...e, state: 'resolved', ts: now, since: now }));
+    this.emit(dropped);
+    this.deps.log.info({ sensors: result.sensors, alerts: result.alerts, firing: retained.length, resolvedByRuleChange: dropped.length }, 'alert state restored');
   }
 
   firing(): FiringAlert[] {
@@ -107,14 +172,21 @@ export class AlertService {
    * PUT /api/thresholds: validates the body, refuses a stale If-Match (another edit overtook this one), writes
    * the file atomically and applies it at once (the watcher's own event for this write is then a no-op).
    */
-  async put(body: string, contentType: string | undefined, ifMatch: string | undefined): Promise<PutResult> {
+  put(body: string, contentType: string | undefined, ifMatch: string | undefined): Promise<PutResult> {
+    const run = this.putQueue.then(() => this.putNow(body, contentType, ifMatch));
+    this.putQueue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async putNow(body: string, contentType: string | undefined, ifMatch: string | undefined): Promise<PutResult> {
     const checked = validateRulesBody(body, contentType);
     if (!checked.ok) {
       return { ok: false, status: checked.reason === 'unsupported-media-type' ? 415 : 400, errors: checked.errors };
     }
-    if (ifMatch !== undefined && ifMatch !== '*') {
+    if (ifMatch !== undefined && ifMatch.trim() !== '*') {
       const current = this.fileText()?.etag;
-      if (current !== ifMatch) {
+      // A list of ETags is allowed; the comparison is strong, so weak (W/) tags never match (RFC 9110 13.1.1).
+      if (current === undefined || !ifMatch.split(',').some((t) => t.trim() === current)) {
         return {
           ok: false,
           status: 412,
@@ -133,6 +205,8 @@ export class AlertService {
 
   private flushEvents(): void {
     for (const e of this.events) {
+      if (e.state === 'firing') this.firingEvents.set(alertKey(e), e);
+      else this.firingEvents.delete(alertKey(e));
       if (e.state === 'firing') this.deps.metrics.alertsFired.inc({ rule: e.rule, severity: e.severity });
       this.deps.log.info({ alert: e }, `alert ${e.state}: ${e.rule} on ${e.device}/${e.sensor}`);
     }
