@@ -1,0 +1,43 @@
+import type { Checkpoint, CheckpointStore } from './checkpoint-store.js';
+import { recordBytes, type IngestLog, type IngestLogTotals, type IngestRecord, type LoggedRecord } from './ingest-log.js';
+
+/**
+ * In-memory checkpoint store + ingest log with the SQLite store's semantics, for unit tests (the contract
+ * suite in test/unit/state runs against both). `failSaves` / `failAppends` simulate a full or broken disk.
+ */
+export class MemoryStateStore implements CheckpointStore, IngestLog {
+  private entries: LoggedRecord[] = [];
+  private cp: Checkpoint | undefined;
+  private last = 0;
+  failSaves = false;
+  failAppends = false;
+
+  append(records: readonly IngestRecord[]): number {
+    if (this.failAppends) throw new Error('simulated append failure');
+    for (const r of records) this.entries.push({ topic: r.topic, payload: Buffer.from(r.payload), receivedAt: r.receivedAt, position: ++this.last });
+    return this.last;
+  }
+
+  *after(position: number): Iterable<LoggedRecord> {
+    for (const e of this.entries.slice()) if (e.position > position) yield e;
+  }
+
+  totals(): IngestLogTotals {
+    let bytes = 0;
+    for (const e of this.entries) bytes += recordBytes(e);
+    return { entries: this.entries.length, bytes, oldestReceivedAt: this.entries[0]?.receivedAt, lastPosition: this.last };
+  }
+
+  load(): Checkpoint | undefined {
+    return this.cp === undefined ? undefined : (JSON.parse(JSON.stringify(this.cp)) as Checkpoint);
+  }
+
+  save(cp: Checkpoint): void {
+    if (this.failSaves) throw new Error('simulated checkpoint failure');
+    if (cp.logPosition > this.last) throw new RangeError(`checkpoint position ${cp.logPosition} is beyond the log (${this.last})`);
+    this.cp = JSON.parse(JSON.stringify(cp)) as Checkpoint;
+    this.entries = this.entries.filter((e) => e.position > cp.logPosition);
+  }
+
+  close(): void {}
+}
