@@ -2,6 +2,8 @@ import type { Aedes } from 'aedes';
 import type { FastifyInstance } from 'fastify';
 import { buildAdmin, type AdminPlugin, type HealthReport } from './admin/server.js';
 import { thresholdsApi } from './admin/thresholds-api.js';
+import { LiveView } from './admin/live/live-view.js';
+import { operatorPage } from './admin/web/operator-page.js';
 import { AlertPublisher } from './alerts/publisher.js';
 import { AlertService } from './alerts/service.js';
 import type { AlertEvent } from './alerts/types.js';
@@ -60,8 +62,11 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   const publishAlerts = (events: readonly AlertEvent[]) => alertPublisher.publish(events);
   const alerts = new AlertService({ rulesFile: config.alerts.rulesFile, log: log.child({ part: 'alerts' }), metrics, now, publish: publishAlerts, retain: (events) => alertPublisher.retain(events) });
   alerts.start();
+  // The operator page's live view: last value, rate and window means per sensor (O(1) per reading).
+  const live = new LiveView(now());
 
   const emitWindow = (w: WindowPoint) => {
+    live.onWindow(w);
     metrics.windowsEmitted.inc();
     if (w.revision > 0) metrics.windowsCorrected.inc();
     outbox.append([windowToPoint(w, config.influx.measurement, config.gatewayId)]);
@@ -72,7 +77,13 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     correctionHorizonMs: config.pipeline.correctionHorizon,
     dedupHorizonMs: config.pipeline.dedupHorizon,
   };
-  const output = { window: emitWindow, reading: (r: Parameters<AlertService['onReading']>[0]) => alerts.onReading(r) };
+  const output = {
+    window: emitWindow,
+    reading: (r: Parameters<AlertService['onReading']>[0]) => {
+      alerts.onReading(r);
+      live.onReading(r);
+    },
+  };
   const pipeline = restorePipeline(settings, output, checkpoints, alerts, log);
 
   const ingest = new Ingest({ maxPayloadBytes: config.mqtt.maxPayloadBytes }, pipeline, metrics, new RateLimitedLog(log.child({ part: 'ingest' })));
@@ -102,7 +113,11 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
       alerts: { firing: alerts.firing().length, rules: alerts.status() },
     };
   };
-  const admin = await buildAdmin({ log, registry: metrics.registry, health }, [thresholdsApi(alerts), ...(deps.adminPlugins ?? [])]);
+  const admin = await buildAdmin({ log, registry: metrics.registry, health }, [
+    thresholdsApi(alerts),
+    operatorPage({ live, alerts, gatewayId: config.gatewayId, token: config.http.token, now, log }),
+    ...(deps.adminPlugins ?? []),
+  ]);
 
   let listeners: Listeners | undefined;
   let ticker: NodeJS.Timeout | undefined;

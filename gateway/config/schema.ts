@@ -115,7 +115,21 @@ export const configSchema = z
     if (c.pipeline.dedupHorizon < c.pipeline.interval) {
       ctx.addIssue({ code: 'custom', path: ['pipeline', 'dedupHorizon'], message: 'must be at least pipeline.interval' });
     }
+    // The admin server can rewrite the alert rules: reachable from other machines only behind a token.
+    if (c.http.token === undefined && !isLoopbackHost(c.http.host)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['http', 'token'],
+        message: `required when http.host is not a loopback address (${JSON.stringify(c.http.host)}): set a token of at least 16 characters, or bind to 127.0.0.1`,
+      });
+    }
   });
+
+/** 127.0.0.0/8, ::1 and localhost: the admin server needs no token there (docs/operator-page.md). */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.trim().toLowerCase().replace(/^\[(.*)\]$/, '$1');
+  return h === 'localhost' || h === '::1' || h === '::ffff:127.0.0.1' || /^127(\.\d{1,3}){3}$/.test(h);
+}
 
 export type GatewayConfigInput = z.input<typeof configSchema>;
 export type GatewayConfig = z.output<typeof configSchema>;

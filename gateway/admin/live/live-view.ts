@@ -1,0 +1,196 @@
+import type { Reading, WindowPoint } from '../../pipeline/types.js';
+
+/**
+ * The operator page's "live view": per sensor, the last value and its time, readings per minute and the means
+ * of the last few windows. Fed by the pipeline's callbacks on the hot path, so `onReading` does O(1) work and
+ * allocates nothing once a sensor is known: no clock call (readings per minute use the coarse clock set by
+ * `tick`), no key string (nested device -> sensor maps), and a changed sensor is queued once per batch through
+ * its `dirty` flag. The SSE hub drains the queue every ~500ms and sends only what changed.
+ *
+ * Pure: time comes in through `tick(now)` only.
+ */
+
+/** Readings per minute are counted in 10 s buckets: the value shown is the last full minute (6 buckets). */
+export const BUCKET_MS = 10_000;
+const FULL_BUCKETS = 6;
+const SLOTS = FULL_BUCKETS + 1; // + the bucket being filled
+/** Window means kept per sensor for the sparkline. */
+export const SPARK_WINDOWS = 30;
+
+/** What the page receives for one sensor (JSON over SSE and GET /api/live). */
+export interface SensorView {
+  readonly device: string;
+  readonly sensor: string;
+  /** The value of the reading with the greatest timestamp so far; null until a reading (windows restored first). */
+  readonly value: number | null;
+  /** That reading's timestamp (device time, epoch ms); null as value. */
+  readonly ts: number | null;
+  /** Accepted readings in the last full minute (six 10 s buckets of gateway time). */
+  readonly perMinute: number;
+  /** Last window means, oldest first: [windowStart, mean]. Omitted in deltas when the windows did not change. */
+  readonly windows?: ReadonlyArray<readonly [number, number]>;
+}
+
+class SensorRecord {
+  value: number | null = null;
+  ts: number | null = null;
+  dirty = false;
+  windowsDirty = false;
+  /** Bucket number (gateway time / BUCKET_MS) that `counts[newest % SLOTS]` holds; -Infinity: never counted. */
+  newest = Number.NEGATIVE_INFINITY;
+  readonly counts = new Uint32Array(SLOTS);
+  /** Ring of window starts and means; `wLen` valid entries ending at `wHead - 1`. */
+  readonly wStart = new Float64Array(SPARK_WINDOWS);
+  readonly wMean = new Float64Array(SPARK_WINDOWS);
+  wHead = 0;
+  wLen = 0;
+  constructor(
+    readonly device: string,
+    readonly sensor: string,
+  ) {}
+}
+
+export class LiveView {
+  private readonly devices = new Map<string, Map<string, SensorRecord>>();
+  private readonly queue: SensorRecord[] = [];
+  /** Sensors whose readings-per-minute may still change as buckets age (counted in the last minute). */
+  private active = new Set<SensorRecord>();
+  private bucket: number;
+  private count = 0;
+
+  constructor(now = 0) {
+    this.bucket = Math.floor(now / BUCKET_MS);
+  }
+
+  /** Hot path: one call per accepted reading. */
+  onReading(r: Reading): void {
+    const rec = this.record(r.device, r.sensor);
+    if (rec.ts === null || r.ts >= rec.ts) {
+      rec.value = r.value;
+      rec.ts = r.ts;
+    }
+    const b = this.bucket;
+    if (rec.newest !== b) {
+      // Clear the slots of the buckets skipped since the last reading (at most SLOTS of them).
+      const gap = Math.min(SLOTS, b - rec.newest);
+      for (let i = 1; i <= gap; i++) rec.counts[(b - gap + i) % SLOTS] = 0;
+      rec.newest = b;
+      this.active.add(rec);
+    }
+    rec.counts[b % SLOTS]!++;
+    this.markDirty(rec);
+  }
+
+  /** Called for each emitted window (and each correction of one, revision > 0). */
+  onWindow(w: WindowPoint): void {
+    const rec = this.record(w.device, w.sensor);
+    const last = rec.wLen > 0 ? rec.wStart[(rec.wHead - 1 + SPARK_WINDOWS) % SPARK_WINDOWS]! : Number.NEGATIVE_INFINITY;
+    if (w.start > last) {
+      rec.wStart[rec.wHead] = w.start;
+      rec.wMean[rec.wHead] = w.mean;
+      rec.wHead = (rec.wHead + 1) % SPARK_WINDOWS;
+      rec.wLen = Math.min(rec.wLen + 1, SPARK_WINDOWS);
+    } else {
+      // A correction of a window still in the ring replaces its mean; an older one is not shown anyway.
+      for (let i = 0; i < rec.wLen; i++) {
+        const at = (rec.wHead - 1 - i + SPARK_WINDOWS) % SPARK_WINDOWS;
+        if (rec.wStart[at] === w.start) {
+          rec.wMean[at] = w.mean;
+          break;
+        }
+      }
+    }
+    rec.windowsDirty = true;
+    this.markDirty(rec);
+  }
+
+  /**
+   * Advances the coarse clock. When a 10 s bucket boundary passes, every sensor counted in the last minute
+   * is queued, since its readings per minute changed even if it sent nothing.
+   */
+  tick(now: number): void {
+    const b = Math.floor(now / BUCKET_MS);
+    if (b <= this.bucket) return; // a clock stepping back leaves the buckets as they are
+    this.bucket = b;
+    const still = new Set<SensorRecord>();
+    for (const rec of this.active) {
+      this.markDirty(rec);
+      if (b - rec.newest <= FULL_BUCKETS) still.add(rec);
+    }
+    this.active = still;
+  }
+
+  /** The sensors that changed since the last drain (windows included only where they changed). */
+  drain(): SensorView[] {
+    const out = this.queue.map((rec) => {
+      const view = this.view(rec, rec.windowsDirty);
+      rec.dirty = false;
+      rec.windowsDirty = false;
+      return view;
+    });
+    this.queue.length = 0;
+    return out;
+  }
+
+  /** Every sensor seen, with its windows, sorted by device then sensor. */
+  snapshot(): SensorView[] {
+    const out: SensorView[] = [];
+    for (const sensors of this.devices.values()) for (const rec of sensors.values()) out.push(this.view(rec, true));
+    return out.sort((a, b) => (a.device === b.device ? cmp(a.sensor, b.sensor) : cmp(a.device, b.device)));
+  }
+
+  /** (device, sensor) pairs seen, e.g. for a rule preview. */
+  *keys(): Iterable<{ device: string; sensor: string }> {
+    for (const sensors of this.devices.values()) for (const rec of sensors.values()) yield { device: rec.device, sensor: rec.sensor };
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  private record(device: string, sensor: string): SensorRecord {
+    let sensors = this.devices.get(device);
+    if (sensors === undefined) {
+      sensors = new Map();
+      this.devices.set(device, sensors);
+    }
+    let rec = sensors.get(sensor);
+    if (rec === undefined) {
+      rec = new SensorRecord(device, sensor);
+      sensors.set(sensor, rec);
+      this.count++;
+    }
+    return rec;
+  }
+
+  private markDirty(rec: SensorRecord): void {
+    if (rec.dirty) return;
+    rec.dirty = true;
+    this.queue.push(rec);
+  }
+
+  private view(rec: SensorRecord, withWindows: boolean): SensorView {
+    const base = { device: rec.device, sensor: rec.sensor, value: rec.value, ts: rec.ts, perMinute: this.perMinute(rec) };
+    if (!withWindows) return base;
+    const windows: [number, number][] = [];
+    for (let i = rec.wLen - 1; i >= 0; i--) {
+      const at = (rec.wHead - 1 - i + SPARK_WINDOWS) % SPARK_WINDOWS;
+      windows.push([rec.wStart[at]!, rec.wMean[at]!]);
+    }
+    return { ...base, windows };
+  }
+
+  /** Readings in the six full buckets before the current one. */
+  private perMinute(rec: SensorRecord): number {
+    let sum = 0;
+    for (let k = 1; k <= FULL_BUCKETS; k++) {
+      const b = this.bucket - k;
+      if (b >= 0 && b <= rec.newest && b > rec.newest - SLOTS) sum += rec.counts[b % SLOTS]!;
+    }
+    return sum;
+  }
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

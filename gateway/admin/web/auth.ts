@@ -1,0 +1,98 @@
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { AdminPlugin } from '../server.js';
+
+/**
+ * Access to the admin HTTP server when `http.token` is set: every request needs either
+ * `Authorization: Bearer <token>` (scripts, Prometheus) or the session cookie that the login form sets
+ * (the operator page: EventSource cannot send headers). Open without either: /health (supervisors and
+ * load balancers probe it), the login form and the page's static assets under /ui/ (code, no data).
+ *
+ * Without a token every request is allowed: config validation only permits that on a loopback host.
+ *
+ * The cookie holds HMAC(token, "operator-session"), never the token itself: it stays valid across restarts
+ * and becomes invalid when the token changes. It is HttpOnly and SameSite=Strict (no cross-site writes).
+ */
+export const SESSION_COOKIE = 'gw_session';
+
+export interface AdminAuthOptions {
+  readonly token: string | undefined;
+  /** The login form (HTML) with an `<!--ERROR-->` marker. */
+  readonly loginPage: string;
+}
+
+const OPEN_PATHS = new Set(['/health', '/login']);
+
+export function adminAuth(opts: AdminAuthOptions): AdminPlugin {
+  return (app) => {
+    const token = opts.token;
+    app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
+      done(null, Object.fromEntries(new URLSearchParams(body as string)));
+    });
+
+    if (token === undefined) {
+      app.get('/login', async (_req, reply) => reply.redirect('/', 303));
+      return;
+    }
+    const session = createHmac('sha256', token).update('operator-session').digest('base64url');
+    const tokenDigest = digest(token);
+
+    app.addHook('onRequest', async (req, reply) => {
+      const path = req.url.split('?', 1)[0]!;
+      if (OPEN_PATHS.has(path) || path.startsWith('/ui/')) return;
+      if (authorized(req, tokenDigest, session)) return;
+      return refuse(req, reply, path);
+    });
+
+    app.get('/login', async (req, reply) => {
+      const failed = (req.query as Record<string, unknown>)['failed'] !== undefined;
+      const html = opts.loginPage.replace('<!--ERROR-->', failed ? '<p class="login-error" role="alert">That token is not right.</p>' : '');
+      return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(html);
+    });
+
+    app.post('/login', async (req, reply) => {
+      const given = (req.body as Record<string, unknown> | undefined)?.['token'];
+      if (typeof given !== 'string' || !timingSafeEqual(digest(given), tokenDigest)) return reply.redirect('/login?failed', 303);
+      reply.header('set-cookie', `${SESSION_COOKIE}=${session}; Path=/; HttpOnly; SameSite=Strict`);
+      return reply.redirect('/', 303);
+    });
+
+    app.post('/logout', async (_req, reply) => {
+      reply.header('set-cookie', `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0`);
+      return reply.redirect('/login', 303);
+    });
+  };
+}
+
+function authorized(req: FastifyRequest, tokenDigest: Buffer, session: string): boolean {
+  const header = req.headers.authorization;
+  if (header !== undefined) {
+    const m = /^Bearer\s+(.+)$/i.exec(header);
+    return m !== null && timingSafeEqual(digest(m[1]!.trim()), tokenDigest);
+  }
+  const cookie = readCookie(req.headers.cookie, SESSION_COOKIE);
+  return cookie !== undefined && cookie.length === session.length && timingSafeEqual(Buffer.from(cookie), Buffer.from(session));
+}
+
+function refuse(req: FastifyRequest, reply: FastifyReply, path: string): FastifyReply {
+  // A person opening the page is sent to the login form; API clients get a 401 they can act on.
+  if (req.method === 'GET' && path === '/') return reply.redirect('/login', 303);
+  return reply
+    .code(401)
+    .header('www-authenticate', 'Bearer realm="gateway admin"')
+    .send({ error: 'unauthorized', message: 'this gateway requires its admin token: Authorization: Bearer <http.token>, or log in at /login' });
+}
+
+/** Fixed-length digests, so comparing them takes the same time whatever the length of the guess. */
+function digest(s: string): Buffer {
+  return createHash('sha256').update(s, 'utf8').digest();
+}
+
+function readCookie(header: string | undefined, name: string): string | undefined {
+  if (header === undefined) return undefined;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return undefined;
+}
