@@ -18,7 +18,9 @@ import type { Outbox } from './outbox/outbox.js';
 import { Pipeline, type PipelineSnapshot } from './pipeline/pipeline.js';
 import type { WindowPoint } from './pipeline/types.js';
 import { windowToPoint } from './sink/point.js';
-import { SqliteCheckpointStore, type CheckpointStore } from './state/checkpoint-store.js';
+import type { IngestRecord } from './state/ingest-log.js';
+import { DurableState } from './state/durable-state.js';
+import { systemTimers } from './outbox/timers.js';
 
 export interface GatewayDeps {
   readonly log: Logger;
@@ -54,18 +56,23 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   const startedAt = now();
 
   const { outbox } = createOutbox(config, { metrics, log });
-  const checkpoints: CheckpointStore = new SqliteCheckpointStore({ dir: config.buffer.dir, sync: config.durability.sync, log });
+  // Checkpoints + ingest log (state.db): QoS 1 publishes are on disk before PUBACK (docs/durability.md).
+  const state = new DurableState(config, { log, metrics, timers: { ...systemTimers, now } });
 
   let broker: Aedes | undefined;
   // Alert events -> `alerts` points (outbox) + retained MQTT; MQTT waits for attach(broker) below.
   const alertPublisher = new AlertPublisher({ outbox, gatewayId: config.gatewayId, log });
-  const publishAlerts = (events: readonly AlertEvent[]) => alertPublisher.publish(events);
+  const publishAlerts = (events: readonly AlertEvent[]) => {
+    state.touch();
+    alertPublisher.publish(events);
+  };
   const alerts = new AlertService({ rulesFile: config.alerts.rulesFile, log: log.child({ part: 'alerts' }), metrics, now, publish: publishAlerts, retain: (events) => alertPublisher.retain(events) });
   alerts.start();
   // The operator page's live view: last value, rate and window means per sensor (O(1) per reading).
   const live = new LiveView(now());
 
   const emitWindow = (w: WindowPoint) => {
+    state.touch();
     live.onWindow(w);
     metrics.windowsEmitted.inc();
     if (w.revision > 0) metrics.windowsCorrected.inc();
@@ -84,19 +91,26 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
       live.onReading(r);
     },
   };
-  const pipeline = restorePipeline(settings, output, checkpoints, alerts, log);
+  const pipeline = state.restore({ pipeline: (snap) => new Pipeline(settings, output, snap as PipelineSnapshot | undefined), alerts });
 
   const ingest = new Ingest({ maxPayloadBytes: config.mqtt.maxPayloadBytes }, pipeline, metrics, new RateLimitedLog(log.child({ part: 'ingest' })));
-  const gate: PublishGate = (_client, packet, done) => {
+  const processRecord = (r: IngestRecord) => {
     try {
-      ingest.handle(packet.topic, packet.payload as Buffer, now());
+      ingest.handle(r.topic, r.payload, r.receivedAt);
     } catch (err) {
       // A bug in one stage must not take the broker down; the message is counted as rejected.
       metrics.messagesRejected.inc({ reason: 'internal_error' });
-      log.error({ err, topic: packet.topic }, 'ingest failed');
+      log.error({ err, topic: r.topic }, 'ingest failed');
     }
-    done(null);
   };
+  // Replays the ingest log after the restored checkpoint (after a crash), before any socket opens.
+  state.recover({
+    process: processRecord,
+    tick: (t) => pipeline.tick(t),
+    capture: () => ({ pipeline: pipeline.snapshot(), alerts: alerts.snapshot() }),
+    commitEmitted: () => outbox.flush(),
+  });
+  const gate: PublishGate = (_client, packet, done) => state.accept(packet.topic, packet.payload as Buffer, packet.qos, now(), done);
   broker = await createBroker({ log: log.child({ part: 'broker' }), metrics, gate, connectTimeoutMs: config.mqtt.connectTimeout });
   alertPublisher.attach(broker);
 
@@ -141,9 +155,10 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
       const address = admin.server.address();
       ports.http = typeof address === 'object' && address !== null ? address.port : config.http.port;
       log.info({ port: ports.http, host: config.http.host }, 'admin HTTP listening');
+      state.start();
       ticker = setInterval(() => {
         const t = now();
-        pipeline.tick(t);
+        pipeline.tick(state.tickTime(t));
         alerts.tick(t);
       }, config.pipeline.tick);
     },
@@ -155,33 +170,12 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
       const closingListeners = listeners?.close();
       await closeBroker(broker!);
       await closingListeners;
-      checkpoints.save({ pipeline: pipeline.snapshot(), alerts: alerts.snapshot(), savedAt: now() });
+      // The final checkpoint: logs what waits, commits emitted windows to the outbox, then saves the state.
+      state.stop();
       alerts.close();
       await outbox.close();
-      checkpoints.close();
+      state.close();
       await admin.close();
     },
   };
-}
-
-function restorePipeline(
-  settings: ConstructorParameters<typeof Pipeline>[0],
-  output: ConstructorParameters<typeof Pipeline>[1],
-  checkpoints: CheckpointStore,
-  alerts: AlertService,
-  log: Logger,
-): Pipeline {
-  const cp = checkpoints.load();
-  if (cp === undefined) return new Pipeline(settings, output);
-  let pipeline: Pipeline;
-  try {
-    pipeline = new Pipeline(settings, output, cp.pipeline as PipelineSnapshot);
-    log.info({ savedAt: new Date(cp.savedAt).toISOString(), ...pipeline.stats() }, 'pipeline state restored from the last graceful stop');
-  } catch (err) {
-    log.error({ err }, 'pipeline checkpoint could not be restored (different pipeline settings?): starting empty');
-    pipeline = new Pipeline(settings, output);
-  }
-  alerts.restore(cp.alerts);
-  checkpoints.clear();
-  return pipeline;
 }

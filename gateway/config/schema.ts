@@ -105,6 +105,11 @@ export const configSchema = z
       .strictObject({
         sync: z.enum(['normal', 'full']).default('normal'),
         checkpointInterval: duration(100).default(5000),
+        /** QoS 1 publishes arriving within this long are logged in one transaction (group commit), then acknowledged. */
+        commitDelay: duration().default(2),
+        /** Ingest log bounds: beyond either, a checkpoint is forced; while it cannot truncate the log, PUBACKs wait. */
+        logMaxBytes: size(64 * 1024).default(64 * 1024 ** 2),
+        logMaxAge: duration(1000).default(60_000),
       })
       .prefault({}),
     log: z
