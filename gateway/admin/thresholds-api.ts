@@ -9,29 +9,37 @@ import type { AdminPlugin } from './server.js';
  *   GET  /api/alerts      what is firing now
  */
 export function thresholdsApi(alerts: AlertService): AdminPlugin {
-  return (app) => {
-    // Bodies are validated by validateRulesBody, which needs the raw text (YAML keeps comments; errors get lines).
-    app.addContentTypeParser(['application/yaml', 'application/x-yaml', 'text/yaml', 'text/plain', 'application/json'], { parseAs: 'string' }, (_req, body, done) => done(null, body));
+  // An encapsulated context (app.register): the raw-string body parsers below, JSON included, then apply
+  // to these routes only, and other admin plugins keep fastify's JSON parser.
+  return async (app) => {
+    await app.register(async (scope) => {
+      // Bodies are validated by validateRulesBody, which needs the raw text (YAML keeps comments; errors get lines).
+      scope.addContentTypeParser(
+        ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml', 'text/plain', 'application/json'],
+        { parseAs: 'string' },
+        (_req, body, done) => done(null, body),
+      );
 
-    app.get('/api/thresholds', async (req, reply) => {
-      const file = alerts.fileText();
-      if (file) reply.header('etag', file.etag);
-      if ((req.query as Record<string, unknown>)['format'] === 'yaml') {
-        if (!file) return reply.code(404).send({ error: 'rules file not found' });
-        return reply.type('application/yaml').send(file.text);
-      }
-      return { rules: alerts.rules(), status: alerts.status(), etag: file?.etag ?? null };
+      scope.get('/api/thresholds', async (req, reply) => {
+        const file = alerts.fileText();
+        if (file) reply.header('etag', file.etag);
+        if ((req.query as Record<string, unknown>)['format'] === 'yaml') {
+          if (!file) return reply.code(404).send({ error: 'rules file not found' });
+          return reply.type('application/yaml').send(file.text);
+        }
+        return { rules: alerts.rules(), status: alerts.status(), etag: file?.etag ?? null };
+      });
+
+      scope.put('/api/thresholds', async (req, reply) => {
+        const body = typeof req.body === 'string' ? req.body : '';
+        const ifMatch = req.headers['if-match'];
+        const result = await alerts.put(body, req.headers['content-type'], Array.isArray(ifMatch) ? ifMatch[0] : ifMatch);
+        if (!result.ok) return reply.code(result.status).send({ errors: result.errors });
+        reply.header('etag', result.etag);
+        return { ok: true, ruleCount: result.ruleCount, etag: result.etag };
+      });
+
+      scope.get('/api/alerts', async () => ({ firing: alerts.firing() }));
     });
-
-    app.put('/api/thresholds', async (req, reply) => {
-      const body = typeof req.body === 'string' ? req.body : '';
-      const ifMatch = req.headers['if-match'];
-      const result = await alerts.put(body, req.headers['content-type'], Array.isArray(ifMatch) ? ifMatch[0] : ifMatch);
-      if (!result.ok) return reply.code(result.status).send({ errors: result.errors });
-      reply.header('etag', result.etag);
-      return { ok: true, ruleCount: result.ruleCount, etag: result.etag };
-    });
-
-    app.get('/api/alerts', async () => ({ firing: alerts.firing() }));
   };
 }

@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
+import type { AdminPlugin } from '../../gateway/admin/server.js';
 import { rulesETag } from '../../gateway/alerts/rules-file.js';
 import { startInfluxd, type InfluxServer } from '../support/influxd.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
@@ -36,7 +37,11 @@ describe('alerts: thresholds admin API', () => {
 
   beforeAll(async () => {
     influx = await startInfluxd();
-    tg = await startTestGateway({ influxUrl: influx.url, rules: INITIAL });
+    // Another admin plugin with a JSON route: the thresholds API's raw-body parsers must not leak into it.
+    const echo: AdminPlugin = (app) => {
+      app.post('/test/echo', async (req) => ({ type: typeof req.body, body: req.body }));
+    };
+    tg = await startTestGateway({ influxUrl: influx.url, rules: INITIAL, deps: { adminPlugins: [echo] } });
     url = `${tg.httpUrl}/api/thresholds`;
     sub = await alertSubscriber(tg.mqttUrl, 'watcher');
     dev = await connect(tg.mqttUrl, { clientId: 'a-1' });
@@ -169,5 +174,10 @@ rules:
 
     expect((await put(INITIAL, { 'if-match': '*' })).status).toBe(200);
     expect(fileText()).toBe(INITIAL);
+  });
+
+  it('keeps its raw-text body parsers to its own routes: other admin routes still get parsed JSON', async () => {
+    const res = await fetch(`${tg.httpUrl}/test/echo`, { method: 'POST', body: '{"a": 1}', headers: { 'content-type': 'application/json' } });
+    expect(await res.json()).toEqual({ type: 'object', body: { a: 1 } });
   });
 });
