@@ -1,0 +1,236 @@
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { DeviceModel } from './device.js';
+import { NO_FAULTS, type FaultOptions, type Outgoing } from './faults.js';
+import { createRng, deriveSeed } from './rng.js';
+
+export interface DeviceCredential {
+  readonly id: string;
+  readonly password?: string;
+}
+
+export interface FleetOptions {
+  /** mqtt://, mqtts://, ws:// or wss:// URL of the gateway. */
+  readonly url: string;
+  /** Ids and secrets of the devices; without secrets they connect anonymously. */
+  readonly devices: readonly DeviceCredential[];
+  readonly sensors: readonly string[];
+  /** Telemetry messages per second per device. */
+  readonly rate: number;
+  readonly qos?: 0 | 1;
+  readonly faults?: Partial<FaultOptions>;
+  /** Each device's clock is off by a fixed amount drawn from [-clockSkewMs, +clockSkewMs]. */
+  readonly clockSkewMs?: number;
+  /** All devices publish at the same instant each period (a thundering herd) instead of spread evenly over it. */
+  readonly burst?: boolean;
+  readonly seed?: number;
+  /** Connections opened at once while starting. */
+  readonly connectConcurrency?: number;
+  /** Extra MQTT.js options (e.g. `ca` for mqtts://, `rejectUnauthorized`). */
+  readonly clientOptions?: IClientOptions;
+  readonly now?: () => number;
+  /** Called for connection and publish errors (the fleet keeps going). */
+  readonly onError?: (deviceId: string, err: Error) => void;
+}
+
+export interface FleetStats {
+  readonly devices: number;
+  readonly connected: number;
+  readonly connectFailures: number;
+  /** PUBLISH packets handed to the client (a backlog array is one). */
+  readonly sent: number;
+  /** Acknowledged by the broker (QoS 1) or written to the socket (QoS 0). */
+  readonly acked: number;
+  readonly errors: number;
+  /** Fresh telemetry messages generated (each once, however often or late it was sent). */
+  readonly messages: number;
+  readonly readings: number;
+  readonly duplicates: number;
+  readonly reordered: number;
+  readonly late: number;
+  readonly backlogFlushes: number;
+  readonly backlogMessages: number;
+  readonly droppedOffline: number;
+  readonly elapsedMs: number;
+  /** acked per second since start. */
+  readonly ackRate: number;
+}
+
+export interface Fleet {
+  /** Connects every device (resolves once each has connected or failed), then starts publishing. */
+  start(): Promise<void>;
+  /** Flushes what devices still hold back, disconnects them all and returns the final stats. */
+  stop(): Promise<FleetStats>;
+  stats(): FleetStats;
+}
+
+interface SimDevice {
+  readonly model: DeviceModel;
+  readonly topic: string;
+  client: MqttClient | undefined;
+  nextAt: number;
+  linkDown: boolean;
+}
+
+/**
+ * A fleet of virtual devices on real MQTT connections, one per device. A single timer drives every device (cheap
+ * for thousands of them); each device's DeviceModel decides what to publish, this module only does the I/O and
+ * counts. Reused by the simulator CLI and the benchmarks.
+ */
+export function createFleet(options: FleetOptions): Fleet {
+  const now = options.now ?? Date.now;
+  const qos = options.qos ?? 0;
+  const periodMs = 1000 / options.rate;
+  const faults: FaultOptions = { ...NO_FAULTS, ...options.faults };
+  const seed = options.seed ?? 1;
+  const skew = options.clockSkewMs ?? 0;
+  const fleetRng = createRng(seed);
+  const n = options.devices.length;
+
+  const devices: SimDevice[] = options.devices.map((cred, i) => {
+    const skewMs = skew > 0 ? Math.round((fleetRng() * 2 - 1) * skew) : 0;
+    const offlinePhaseMs = faults.offlineEveryMs > 0 ? Math.floor(fleetRng() * faults.offlineEveryMs) : 0;
+    const model = new DeviceModel({ id: cred.id, sensors: options.sensors, faults, skewMs, offlinePhaseMs }, createRng(deriveSeed(seed, i)));
+    return { model, topic: `devices/${cred.id}/telemetry`, client: undefined, nextAt: 0, linkDown: false };
+  });
+
+  let sent = 0;
+  let acked = 0;
+  let errors = 0;
+  let connectFailures = 0;
+  let startedAt = 0;
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+
+  const error = (id: string, err: Error) => {
+    errors++;
+    options.onError?.(id, err);
+  };
+
+  const publish = (d: SimDevice, out: Outgoing) => {
+    const client = d.client;
+    if (!client) return;
+    sent++;
+    client.publish(d.topic, JSON.stringify(out.payload), { qos }, (err) => {
+      if (err) error(d.model.id, err);
+      else acked++;
+    });
+  };
+
+  const connectOne = (d: SimDevice, cred: DeviceCredential) =>
+    new Promise<void>((resolve) => {
+      const client = mqtt.connect(options.url, {
+        clientId: cred.id,
+        ...(cred.password !== undefined ? { username: cred.id, password: cred.password } : {}),
+        reconnectPeriod: 1000,
+        connectTimeout: 10_000,
+        clean: true,
+        ...options.clientOptions,
+      });
+      d.client = client;
+      let first = true;
+      client.on('connect', () => {
+        if (first) resolve();
+        first = false;
+      });
+      client.on('error', (err) => {
+        error(cred.id, err);
+        if (first) {
+          connectFailures++;
+          first = false;
+          client.end(true);
+          d.client = undefined;
+          resolve();
+        }
+      });
+    });
+
+  const tick = () => {
+    const t = now();
+    for (const d of devices) {
+      if (!d.client || d.nextAt > t) continue;
+      // Behind by more than a few periods (a stalled event loop): skip ahead instead of publishing a storm.
+      if (t - d.nextAt > 5 * periodMs) d.nextAt = t;
+      while (d.nextAt <= t) {
+        const { out, offline } = d.model.sample(t);
+        if (offline !== d.linkDown) {
+          d.linkDown = offline;
+          // A device without uplink really disconnects; mqtt.js reconnects it when the link is back.
+          if (offline) d.client.end();
+          else d.client.reconnect();
+        }
+        for (const o of out) publish(d, o);
+        d.nextAt += periodMs;
+      }
+    }
+  };
+
+  const stats = (): FleetStats => {
+    const c = { messages: 0, readings: 0, duplicates: 0, reordered: 0, late: 0, backlogFlushes: 0, backlogMessages: 0, droppedOffline: 0 };
+    for (const d of devices) {
+      const f = d.model.faults.counters;
+      c.messages += d.model.sent;
+      c.duplicates += f.duplicates;
+      c.reordered += f.reordered;
+      c.late += f.late;
+      c.backlogFlushes += f.backlogFlushes;
+      c.backlogMessages += f.backlogMessages;
+      c.droppedOffline += f.droppedOffline;
+    }
+    c.readings = c.messages * options.sensors.length;
+    const elapsedMs = startedAt > 0 ? now() - startedAt : 0;
+    return {
+      devices: n,
+      connected: devices.filter((d) => d.client?.connected).length,
+      connectFailures,
+      sent,
+      acked,
+      errors,
+      ...c,
+      elapsedMs,
+      ackRate: elapsedMs > 0 ? Math.round((acked / elapsedMs) * 1000 * 10) / 10 : 0,
+    };
+  };
+
+  return {
+    async start() {
+      const concurrency = options.connectConcurrency ?? 50;
+      let next = 0;
+      const worker = async () => {
+        while (next < n && !stopped) {
+          const i = next++;
+          await connectOne(devices[i]!, options.devices[i]!);
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(concurrency, n) }, worker));
+      startedAt = now();
+      devices.forEach((d, i) => {
+        d.nextAt = startedAt + (options.burst ? 0 : (i / n) * periodMs);
+      });
+      const tickMs = Math.max(1, Math.min(50, Math.floor(periodMs / 4)));
+      timer = setInterval(tick, tickMs);
+    },
+    async stop() {
+      stopped = true;
+      if (timer) clearInterval(timer);
+      await Promise.all(
+        devices.map(async (d) => {
+          if (!d.client) return;
+          if (d.linkDown) {
+            // Bring the link back so what the device buffered is delivered before it disconnects.
+            const client = d.client;
+            const back = new Promise<void>((resolve) => {
+              client.once('connect', () => resolve());
+              setTimeout(resolve, 5000).unref();
+            });
+            client.reconnect();
+            await back;
+          }
+          for (const o of d.model.faults.drain()) publish(d, o);
+          await d.client.endAsync().catch((err: Error) => error(d.model.id, err));
+        }),
+      );
+      return stats();
+    },
+    stats,
+  };
+}
