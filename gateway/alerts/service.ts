@@ -4,6 +4,7 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { Reading } from '../pipeline/types.js';
 import { AlertEngine, NO_EVENTS } from './engine.js';
+import { parseSnapshot } from './snapshot.js';
 import { rulesETag, validateRulesBody, writeRulesFileAtomic } from './rules-file.js';
 import { formatRuleError } from './rules-parse.js';
 import type { AlertEvent, AlertRule, FiringAlert, RuleError } from './types.js';
@@ -116,7 +117,8 @@ export class AlertService {
     const now = this.deps.now();
     const wrapped = serviceSnapshotSchema.safeParse(snapshot);
     const saved = wrapped.success ? wrapped.data.firing : [];
-    const result = this.engine.restore(wrapped.success ? wrapped.data.engine : snapshot, now);
+    const engineSnapshot = wrapped.success ? wrapped.data.engine : snapshot;
+    const result = this.engine.restore(engineSnapshot, now);
     if (!result.ok) {
       this.deps.log.error({ error: result.error }, 'alert state could not be restored: starting from ok');
       return;
@@ -141,7 +143,10 @@ export class AlertService {
       retained.push(e);
     }
     if (retained.length > 0) this.deps.retain?.(retained);
-    const dropped = [...savedByKey.values()].map((e): AlertEvent => ({ ...e, state: 'resolved', ts: now, since: now }));
+    // Resolved like a rule change on hot reload: gateway time, the sensor's last value.
+    const parsed = parseSnapshot(engineSnapshot);
+    const lastValue = (e: AlertEvent) => (parsed.ok ? parsed.snapshot.sensors.find((x) => x.device === e.device && x.sensor === e.sensor)?.lastValue : undefined) ?? e.value;
+    const dropped = [...savedByKey.values()].map((e): AlertEvent => ({ ...e, state: 'resolved', value: lastValue(e), ts: now, since: now }));
     this.emit(dropped);
     this.deps.log.info({ sensors: result.sensors, alerts: result.alerts, firing: retained.length, resolvedByRuleChange: dropped.length }, 'alert state restored');
   }
