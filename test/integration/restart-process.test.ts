@@ -1,0 +1,93 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../gateway/log.js';
+import type { Reading } from '../../gateway/pipeline/types.js';
+import { SqliteStateStore } from '../../gateway/state/sqlite-state.js';
+import { waitFor } from '../support/gateway.js';
+import { startInfluxd, type InfluxServer } from '../support/influxd.js';
+import { connect, publish } from '../support/mqtt.js';
+import { portsOf, prepareGateway, spawnGateway, MAIN } from '../support/process.js';
+import { storedWindows } from '../support/telemetry.js';
+import { referenceWindows } from '../unit/pipeline/reference.js';
+
+/**
+ * The real gateway process (`node dist/gateway/main.js`): exit codes of a graceful stop and of a bad config,
+ * and a SIGKILL while InfluxDB is down with windows already emitted into the outbox.
+ */
+describe('gateway process: signals, exit codes, crash with InfluxDB down', () => {
+  let influx: InfluxServer;
+  const dirs: string[] = [];
+  const tmp = () => {
+    const d = mkdtempSync(join(tmpdir(), 'gw-proc-'));
+    dirs.push(d);
+    return d;
+  };
+
+  beforeAll(async () => {
+    influx = await startInfluxd();
+  });
+  afterAll(async () => {
+    await influx?.dispose();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  it('SIGTERM: a graceful stop, exit code 0, state checkpointed', async () => {
+    const f = await prepareGateway(tmp(), influx.url);
+    const gp = await spawnGateway(f.configFile, { ports: portsOf(f) });
+    const exit = await gp.kill('SIGTERM');
+    expect(exit).toEqual({ code: 0, signal: null });
+    expect(gp.output()).toMatch(/"msg":"stopped"/);
+    const state = new SqliteStateStore({ dir: join(f.dir, 'data'), sync: 'normal', log: createLogger('silent') });
+    expect(state.load()).toBeDefined(); // the graceful stop is a final checkpoint
+    state.close();
+  });
+
+  it('a bad config: exit code 2 and a message naming the key path', async () => {
+    const dir = tmp();
+    const file = join(dir, 'bad.yaml');
+    writeFileSync(file, 'pipeline:\n  interval: 10 parsecs\ndurability:\n  colour: red\n');
+    const child = spawn(process.execPath, [MAIN], { env: { ...process.env, GATEWAY_CONFIG: file }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+    expect(code).toBe(2);
+    expect(err).toMatch(/pipeline\.interval: not a duration/);
+    expect(err).toMatch(/durability: unknown key\(s\): colour/);
+  });
+
+  it('SIGKILL with InfluxDB down: every window emitted into the outbox arrives after the restart, exact', async () => {
+    await influx.stop();
+    const f = await prepareGateway(tmp(), influx.url, { gatewayId: 'crash-gw' });
+    const gp = await spawnGateway(f.configFile, { ports: portsOf(f) });
+    const client = await connect(gp.mqttUrl, { clientId: 'crash-dev' });
+    const base = Math.floor((Date.now() - 60_000) / 1000) * 1000;
+    const readings: Reading[] = [];
+    for (let i = 0; i < 120; i++) {
+      const ts = base + i * 50;
+      const value = Math.round(Math.sin(i) * 1e5) / 1e3;
+      readings.push({ device: 'crash-dev', sensor: 'temp', ts, value });
+      await publish(client, 'devices/crash-dev/telemetry', JSON.stringify({ ts, seq: i, readings: { temp: value } }));
+    }
+    const expected = referenceWindows(readings, 1000);
+    // Idle close + outbox flush: all 6 windows emitted and committed to outbox.db (InfluxDB is down).
+    await waitFor('windows in the outbox', async () => ((await gp.metric('gateway_outbox_points')) ?? 0) >= expected.size || undefined);
+    await client.endAsync(true);
+    expect(await gp.kill('SIGKILL')).toEqual({ code: null, signal: 'SIGKILL' });
+
+    await influx.start();
+    const again = await spawnGateway(f.configFile, { ports: portsOf(f) });
+    const stored = await waitFor('the windows in InfluxDB', async () => {
+      const s = await storedWindows(influx, 'crash-gw');
+      return s.size >= expected.size ? s : undefined;
+    });
+    expect(stored.size).toBe(expected.size);
+    for (const [key, ref] of expected) {
+      const got = stored.get(key)!;
+      expect({ mean: got.mean, min: got.min, max: got.max, first: got.first, last: got.last, count: got.count }, key).toEqual(ref);
+    }
+    expect((await again.kill('SIGTERM')).code).toBe(0);
+  });
+});

@@ -1,0 +1,112 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { freePort } from './influxd.js';
+import { testConfigTree, waitFor } from './gateway.js';
+
+/**
+ * The real gateway as a child process: `node dist/gateway/main.js` with GATEWAY_CONFIG pointing at a YAML file
+ * in the test's folder (run `npm run build` first; `npm test` does). Ports are picked free once per folder and
+ * kept across restarts, so MQTT clients reconnect to the same address. Crash tests kill it with SIGKILL.
+ */
+export const MAIN = join(process.cwd(), 'dist/gateway/main.js');
+
+const live = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const c of live) c.kill('SIGKILL');
+});
+
+export interface GatewayProcess {
+  readonly pid: number;
+  readonly mqttUrl: string;
+  readonly httpUrl: string;
+  /** stdout (pino JSON lines) and stderr so far. */
+  output(): string;
+  /** Resolves with the exit code (null when killed by a signal) and the signal. */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  kill(signal: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** A metric's value from /metrics (sum over label sets), or undefined when the gateway does not answer. */
+  metric(name: string): Promise<number | undefined>;
+}
+
+export type ConfigTree = ReturnType<typeof testConfigTree>;
+
+export interface GatewayFolder {
+  readonly dir: string;
+  readonly configFile: string;
+  readonly mqttPort: number;
+  readonly httpPort: number;
+}
+
+/** Writes `{dir}/gateway.yaml` (the test config with fixed free ports) and an empty rules file. */
+export async function prepareGateway(dir: string, influxUrl: string, overrides: ConfigTree = {}): Promise<GatewayFolder> {
+  mkdirSync(dir, { recursive: true });
+  const mqttPort = await freePort();
+  const httpPort = await freePort();
+  const tree = testConfigTree(dir, influxUrl, { ...overrides, log: { level: 'info' } });
+  tree['mqtt'] = { ...(tree['mqtt'] as object), port: mqttPort, wsPort: 0 };
+  tree['http'] = { ...(tree['http'] as object), port: httpPort };
+  for (const [k, v] of Object.entries(overrides)) if (k === 'mqtt' || k === 'http') tree[k] = { ...(tree[k] as object), ...(v as object) };
+  const configFile = join(dir, 'gateway.yaml');
+  writeFileSync(configFile, stringify(tree));
+  const rules = (tree['alerts'] as { rulesFile: string }).rulesFile;
+  if (!existsSync(rules)) writeFileSync(rules, 'rules: []\n');
+  return { dir, configFile, mqttPort, httpPort };
+}
+
+/** Spawns the gateway; with `ready` (default) resolves once /health answers. */
+export async function spawnGateway(configFile: string, opts: { ready?: boolean; ports?: { mqtt: number; http: number } } = {}): Promise<GatewayProcess> {
+  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`npm run build\` first`);
+  const child = spawn(process.execPath, [MAIN], { env: { ...process.env, GATEWAY_CONFIG: configFile }, stdio: ['ignore', 'pipe', 'pipe'] });
+  live.add(child);
+  let out = '';
+  child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+  child.stderr!.on('data', (b: Buffer) => (out += b.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => {
+      live.delete(child);
+      resolve({ code, signal });
+    }),
+  );
+  let gone = false;
+  void exited.then(() => (gone = true));
+  const httpUrl = `http://127.0.0.1:${opts.ports?.http ?? 0}`;
+  const gp: GatewayProcess = {
+    pid: child.pid!,
+    mqttUrl: `mqtt://127.0.0.1:${opts.ports?.mqtt ?? 0}`,
+    httpUrl,
+    output: () => out,
+    exited,
+    async kill(signal) {
+      if (!gone) child.kill(signal);
+      return exited;
+    },
+    async metric(name) {
+      try {
+        const text = await (await fetch(`${httpUrl}/metrics`, { signal: AbortSignal.timeout(2000) })).text();
+        let sum = 0;
+        for (const line of text.split('\n')) if (line.startsWith(`${name} `) || line.startsWith(`${name}{`)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+        return sum;
+      } catch {
+        return undefined;
+      }
+    },
+  };
+  if (opts.ready ?? true) {
+    await waitFor(
+      'the gateway process to answer /health',
+      async () => {
+        if (gone) throw new Error(`gateway exited early:\n${out.slice(-3000)}`);
+        const res = await fetch(`${httpUrl}/health`, { signal: AbortSignal.timeout(1000) });
+        await res.arrayBuffer();
+        return res.status === 200 || res.status === 503 ? true : undefined;
+      },
+      30_000,
+    );
+  }
+  return gp;
+}
+
+/** prepareGateway's folder as spawn options. */
+export const portsOf = (f: GatewayFolder) => ({ mqtt: f.mqttPort, http: f.httpPort });
