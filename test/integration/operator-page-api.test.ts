@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { MqttClient } from 'mqtt';
+import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, validateConfig } from '../../gateway/config/load.js';
 import { startTestGateway, waitFor, type TestGateway } from '../support/gateway.js';
@@ -17,6 +18,14 @@ describe('admin config: a non-loopback admin server needs a token', () => {
   it('refuses http.host 0.0.0.0 without a token, with the reason', () => {
     expect(() => validateConfig({ http: { host: '0.0.0.0' } }, 'gateway.yaml')).toThrow(ConfigError);
     expect(() => validateConfig({ http: { host: '0.0.0.0' } }, 'gateway.yaml')).toThrow(/http\.token.*required when http\.host is not a loopback address/s);
+  });
+
+  it('accepts the configuration shown in docs/operator-page.md', () => {
+    const doc = readFileSync('docs/operator-page.md', 'utf8');
+    const snippet = [...doc.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]!).find((s) => s.startsWith('http:'))!;
+    const config = validateConfig(parse(snippet) as Record<string, unknown>, 'docs/operator-page.md');
+    expect(config.http).toMatchObject({ host: '0.0.0.0', port: 8080 });
+    expect(config.http.token!.length).toBeGreaterThanOrEqual(16);
   });
 
   it('accepts it with a token, and loopback hosts without one', () => {

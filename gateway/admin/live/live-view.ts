@@ -10,7 +10,10 @@ import type { Reading, WindowPoint } from '../../pipeline/types.js';
  * Pure: time comes in through `tick(now)` only.
  */
 
-/** Readings per minute are counted in 10 s buckets: the value shown is the last full minute (6 buckets). */
+/**
+ * Readings per minute are counted in 10 s buckets of gateway (arrival) time: the current bucket, the five
+ * before it and the part of the sixth that is still inside the last 60 s make a sliding minute.
+ */
 export const BUCKET_MS = 10_000;
 const FULL_BUCKETS = 6;
 const SLOTS = FULL_BUCKETS + 1; // + the bucket being filled
@@ -25,7 +28,7 @@ export interface SensorView {
   readonly value: number | null;
   /** That reading's timestamp (device time, epoch ms); null as value. */
   readonly ts: number | null;
-  /** Accepted readings in the last full minute (six 10 s buckets of gateway time). */
+  /** Accepted readings that arrived in the last 60 s (gateway time; 10 s buckets, the oldest prorated). */
   readonly perMinute: number;
   /** Last window means, oldest first: [windowStart, mean]. Omitted in deltas when the windows did not change. */
   readonly windows?: ReadonlyArray<readonly [number, number]>;
@@ -56,10 +59,12 @@ export class LiveView {
   /** Sensors whose readings-per-minute may still change as buckets age (counted in the last minute). */
   private active = new Set<SensorRecord>();
   private bucket: number;
+  private now: number;
   private count = 0;
 
   constructor(now = 0) {
     this.bucket = Math.floor(now / BUCKET_MS);
+    this.now = now;
   }
 
   /** Hot path: one call per accepted reading. */
@@ -106,11 +111,14 @@ export class LiveView {
 
   /**
    * Advances the coarse clock. When a 10 s bucket boundary passes, every sensor counted in the last minute
-   * is queued, since its readings per minute changed even if it sent nothing.
+   * is queued, since its readings per minute changed even if it sent nothing (a sensor that keeps sending
+   * is queued by its readings anyway, so its rate is fresh in every batch).
    */
   tick(now: number): void {
+    if (now <= this.now) return; // a clock stepping back leaves the buckets as they are
+    this.now = now;
     const b = Math.floor(now / BUCKET_MS);
-    if (b <= this.bucket) return; // a clock stepping back leaves the buckets as they are
+    if (b === this.bucket) return;
     this.bucket = b;
     const still = new Set<SensorRecord>();
     for (const rec of this.active) {
@@ -180,14 +188,17 @@ export class LiveView {
     return { ...base, windows };
   }
 
-  /** Readings in the six full buckets before the current one. */
+  /** Readings in the current bucket and the five before it, plus the share of the sixth still inside 60 s. */
   private perMinute(rec: SensorRecord): number {
+    const elapsed = (this.now - this.bucket * BUCKET_MS) / BUCKET_MS;
     let sum = 0;
-    for (let k = 1; k <= FULL_BUCKETS; k++) {
+    for (let k = 0; k <= FULL_BUCKETS; k++) {
       const b = this.bucket - k;
-      if (b >= 0 && b <= rec.newest && b > rec.newest - SLOTS) sum += rec.counts[b % SLOTS]!;
+      if (b < 0 || b > rec.newest || b <= rec.newest - SLOTS) continue;
+      const n = rec.counts[b % SLOTS]!;
+      sum += k === FULL_BUCKETS ? n * (1 - elapsed) : n;
     }
-    return sum;
+    return Math.round(sum);
   }
 }
 

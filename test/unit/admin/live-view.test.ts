@@ -32,6 +32,18 @@ describe('LiveView', () => {
     expect(live.drain()).toEqual([]); // no longer active: nothing to send
   });
 
+  it('is a sliding minute: readings of the bucket being filled count at once, the oldest bucket is prorated', () => {
+    const live = new LiveView(T0);
+    for (let i = 0; i < 5; i++) live.onReading({ device: 'd', sensor: 's', ts: i, value: i });
+    expect(live.snapshot()[0]!.perMinute).toBe(5); // no need to wait for a bucket to fill
+    // One reading per second for two minutes, read at every half bucket: always 60 (+-1 at the edges).
+    for (let t = 0; t < 120_000; t += 1000) {
+      live.tick(T0 + 60_000 + t);
+      live.onReading({ device: 'd', sensor: 's', ts: 100 + t, value: 1 });
+      if (t >= 60_000 && t % 5000 === 0) expect(Math.abs(live.snapshot()[0]!.perMinute - 60), `at ${t}`).toBeLessThanOrEqual(1);
+    }
+  });
+
   it('reuses ring slots correctly after a long silence', () => {
     const live = new LiveView(T0);
     for (let i = 0; i < 5; i++) live.onReading({ device: 'd', sensor: 's', ts: i, value: i });

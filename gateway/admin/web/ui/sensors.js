@@ -103,7 +103,7 @@ export function startSensors() {
       return el('span', { class: `badge ${a.severity}`, title: `${a.severity}: ${a.rule} (${limit}) since ${new Date(a.since).toLocaleString()}`, text: a.rule });
     });
     row.cells.alert.replaceChildren(...(badges.length > 0 ? badges : [el('span', { class: 'state-ok', text: 'ok' })]));
-    row.tr.className = worst === '' ? '' : `sev-${worst}`;
+    for (const sev of ['info', 'warning', 'critical']) row.tr.classList.toggle(`sev-${sev}`, sev === worst);
   }
 
   /** @param {HTMLElement} cell @param {[number, number][]} windows */
