@@ -147,4 +147,14 @@ describe('operator page API with http.token set', () => {
     expect((await preview('device=other')).total).toBe(0);
     expect((await fetch(`${tg.httpUrl}/api/thresholds/preview?device=`, { headers: bearer })).status).toBe(400);
   });
+
+  it('ends open live streams on a graceful stop (the stop does not wait for them)', async () => {
+    const stream = await fetch(`${tg.httpUrl}/api/live/events`, { headers: bearer });
+    const reader = stream.body!.getReader();
+    await reader.read(); // hello
+    await tg.stop();
+    let done = false;
+    while (!done) done = (await reader.read()).done;
+    expect(done).toBe(true);
+  });
 });

@@ -101,7 +101,7 @@ describe('operator page in chromium', () => {
     expect(await row('gh-1', 'humidity').locator('td.alert').textContent()).toBe('ok');
 
     await page.fill('#device-filter', 'gh-*');
-    await expect.poll(() => row('barn-1', 'co2').isHidden()).toBe(true);
+    await expect.poll(() => row('barn-1', 'co2').isHidden(), { timeout: 20_000 }).toBe(true);
     expect(await row('gh-1', 'temperature').isVisible()).toBe(true);
     await page.fill('#device-filter', '');
     await shot('sensors');
@@ -167,7 +167,7 @@ describe('operator page in chromium', () => {
   it('edits the raw YAML: an error is shown at its line and changes nothing', async () => {
     const before = rulesFile();
     await page.click('#rules-reload');
-    await expect.poll(() => page.locator('#rules-dirty').isHidden()).toBe(true);
+    await expect.poll(() => page.locator('#rules-dirty').isHidden(), { timeout: 20_000 }).toBe(true);
     await page.click('.subtab[data-mode="yaml"]');
     const text = await page.locator('#yaml-text').inputValue();
     expect(text).toBe(before);
@@ -184,7 +184,7 @@ describe('operator page in chromium', () => {
 
   it('refuses a save that another edit overtook (ETag / If-Match), with a clear message', async () => {
     await page.click('#rules-reload');
-    await expect.poll(() => page.locator('#rules-dirty').isHidden()).toBe(true);
+    await expect.poll(() => page.locator('#rules-dirty').isHidden(), { timeout: 20_000 }).toBe(true);
     // Someone else changes the file after the page loaded it.
     const other = RULES.replace('above: 2000', 'above: 2500');
     const put = await fetch(`${tg.httpUrl}/api/thresholds`, { method: 'PUT', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/yaml' }, body: other });
@@ -198,7 +198,7 @@ describe('operator page in chromium', () => {
     expect(rulesFile()).toBe(other);
 
     await banner.locator('button').click();
-    await expect.poll(() => page.locator('#yaml-text').inputValue()).toBe(other);
+    await expect.poll(() => page.locator('#yaml-text').inputValue(), { timeout: 20_000 }).toBe(other);
     await page.click('.subtab[data-mode="form"]');
     expect(await page.locator('.rule[data-index="0"] input[name="above"]').inputValue()).toBe('2500');
   });
