@@ -1,6 +1,7 @@
 // @ts-check
 import { FIELD_OF_PATH, draftFromRule, headerOf, newDraft, rulesToYaml } from './rules-yaml.js';
 import { api, debounce, el } from './util.js';
+import { yamlEditor } from './yaml-editor.js';
 
 /**
  * Thresholds view: the rules file as a form and as raw YAML. Both save through PUT /api/thresholds with the
@@ -20,9 +21,15 @@ export function startThresholds() {
   const banner = $('rules-banner');
   const statusLine = $('rules-status');
   const dirtyMark = $('rules-dirty');
-  const textarea = /** @type {HTMLTextAreaElement} */ ($('yaml-text'));
-  const gutter = $('yaml-gutter');
-  const yamlErrors = $('yaml-errors');
+  const yaml = yamlEditor({
+    textarea: /** @type {HTMLTextAreaElement} */ ($('yaml-text')),
+    gutter: $('yaml-gutter'),
+    list: $('yaml-errors'),
+    onInput: () => {
+      yamlDirty = true;
+      setDirty();
+    },
+  });
   const modeButtons = /** @type {HTMLButtonElement[]} */ ([...document.querySelectorAll('.subtab')]);
 
   /** @type {RuleDraft[]} */
@@ -35,8 +42,6 @@ export function startThresholds() {
   let formDirty = false;
   let yamlDirty = false;
   let loaded = false;
-  /** @type {Set<number>} */
-  let errorLines = new Set();
 
   function setDirty() {
     dirtyMark.hidden = !(formDirty || yamlDirty);
@@ -55,16 +60,16 @@ export function startThresholds() {
     fileText = yamlRes.ok ? await yamlRes.text() : '';
     etag = yamlRes.headers.get('etag') ?? body.etag ?? '';
     drafts = body.rules.map(draftFromRule);
-    textarea.value = fileText;
+    yaml.text = fileText;
     formDirty = yamlDirty = false;
     setDirty();
     renderForm();
-    markLines([]);
+    yaml.markErrors([]);
     const st = body.status;
     statusLine.textContent = `${st.ruleCount} rule${st.ruleCount === 1 ? '' : 's'} running from ${st.source}` + (st.loadedAt ? `, loaded ${new Date(st.loadedAt).toLocaleString()}` : '');
     if (st.errors.length > 0) {
       showBanner('error', `The rules file on disk is invalid: the rules shown are the ones still running. Fix it in the YAML tab (${st.errors.length} problem${st.errors.length === 1 ? '' : 's'}).`);
-      markLines(st.errors);
+      yaml.markErrors(st.errors);
     }
     loaded = true;
   }
@@ -193,50 +198,6 @@ export function startThresholds() {
     return rest;
   }
 
-  // ---- YAML ----
-
-  function renderGutter() {
-    const n = textarea.value.split('\n').length;
-    const lines = [];
-    for (let i = 1; i <= n; i++) {
-      const d = el('div', { text: String(i) });
-      if (errorLines.has(i)) d.className = 'err';
-      lines.push(d);
-    }
-    gutter.replaceChildren(...lines);
-    gutter.scrollTop = textarea.scrollTop;
-  }
-
-  /** @param {RuleError[]} errors */
-  function markLines(errors) {
-    errorLines = new Set(errors.flatMap((e) => (e.line === undefined ? [] : [e.line])));
-    yamlErrors.replaceChildren(
-      ...errors.map((e) => {
-        const li = el('li', {}, el('span', { class: 'where', text: e.line === undefined ? e.path : `line ${e.line}${e.column ? `:${e.column}` : ''}` }), e.line === undefined ? e.message : `${e.path}: ${e.message}`);
-        if (e.line !== undefined) li.addEventListener('click', () => selectLine(/** @type {number} */ (e.line)));
-        return li;
-      }),
-    );
-    renderGutter();
-  }
-
-  /** @param {number} line */
-  function selectLine(line) {
-    const lines = textarea.value.split('\n');
-    const start = lines.slice(0, line - 1).reduce((s, l) => s + l.length + 1, 0);
-    textarea.focus();
-    textarea.setSelectionRange(start, start + (lines[line - 1]?.length ?? 0));
-  }
-
-  textarea.addEventListener('input', () => {
-    yamlDirty = true;
-    setDirty();
-    renderGutter();
-  });
-  textarea.addEventListener('scroll', () => {
-    gutter.scrollTop = textarea.scrollTop;
-  });
-
   // ---- modes, save ----
 
   /** @param {string} next */
@@ -248,21 +209,21 @@ export function startThresholds() {
     }
     if (next === 'yaml' && formDirty) {
       // Show what the form would save; it stays unsaved.
-      textarea.value = rulesToYaml(drafts, headerOf(fileText));
+      yaml.text = rulesToYaml(drafts, headerOf(fileText));
       yamlDirty = true;
       formDirty = false;
-      markLines([]);
+      yaml.markErrors([]);
     }
     mode = next;
     for (const b of modeButtons) b.setAttribute('aria-selected', String(b.dataset['mode'] === mode));
     $('mode-form').hidden = mode !== 'form';
     $('mode-yaml').hidden = mode !== 'yaml';
-    if (mode === 'yaml') renderGutter();
+    if (mode === 'yaml') yaml.refresh();
   }
 
   async function save() {
     banner.hidden = true;
-    const body = mode === 'form' ? rulesToYaml(drafts, headerOf(fileText)) : textarea.value;
+    const body = mode === 'form' ? rulesToYaml(drafts, headerOf(fileText)) : yaml.text;
     const res = await api('/api/thresholds', { method: 'PUT', headers: { 'content-type': 'application/yaml', 'if-match': etag || '*' }, body });
     if (res.ok) {
       const r = await res.json();
@@ -278,7 +239,7 @@ export function startThresholds() {
       return;
     }
     const rest = mode === 'form' ? showFormErrors(errors) : errors;
-    if (mode === 'yaml') markLines(errors);
+    if (mode === 'yaml') yaml.markErrors(errors);
     const n = errors.length;
     const detail = mode === 'form' && rest.length > 0 ? ` ${rest.map((e) => `${e.path}: ${e.message}`).join('; ')}` : '';
     showBanner('error', `Not saved: ${n} problem${n === 1 ? '' : 's'} ${mode === 'form' ? 'marked below' : 'listed below the editor'}. The rules file was not changed.${detail}`);
