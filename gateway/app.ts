@@ -20,6 +20,7 @@ import type { WindowPoint } from './pipeline/types.js';
 import { windowToPoint } from './sink/point.js';
 import type { IngestRecord } from './state/ingest-log.js';
 import { DurableState } from './state/durable-state.js';
+import { StatsReporter } from './stats/reporter.js';
 import { systemTimers } from './outbox/timers.js';
 
 export interface GatewayDeps {
@@ -133,6 +134,8 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     ...(deps.adminPlugins ?? []),
   ]);
 
+  // The gateway's own counters go to InfluxDB through the outbox, next to the data (docs/wire-contract.md).
+  const stats = new StatsReporter({ metrics, outbox, gatewayId: config.gatewayId, intervalMs: config.pipeline.interval, log, timers: { ...systemTimers, now } });
   let listeners: Listeners | undefined;
   let ticker: NodeJS.Timeout | undefined;
   const ports = { mqtt: 0, ws: undefined as number | undefined, http: 0 };
@@ -148,6 +151,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     ports,
     async start() {
       outbox.start();
+      stats.start();
       listeners = await startListeners(broker!, config.mqtt, log);
       ports.mqtt = listeners.mqttPort;
       ports.ws = listeners.wsPort;
@@ -172,6 +176,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
       await closingListeners;
       // The final checkpoint: logs what waits, commits emitted windows to the outbox, then saves the state.
       state.stop();
+      await stats.stop();
       alerts.close();
       await outbox.close();
       state.close();
