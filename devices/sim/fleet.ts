@@ -151,7 +151,9 @@ export function createFleet(options: FleetOptions): Fleet {
       // Behind by more than a few periods (a stalled event loop): skip ahead instead of publishing a storm.
       if (t - d.nextAt > 5 * periodMs) d.nextAt = t;
       while (d.nextAt <= t) {
-        const { out, offline } = d.model.sample(t);
+        // The scheduled instant, not `t`: catch-up samples of one tick must carry distinct timestamps, or the
+        // gateway rightly takes them for resends of one reading.
+        const { out, offline } = d.model.sample(Math.round(d.nextAt));
         if (offline !== d.linkDown) {
           d.linkDown = offline;
           // A device without uplink really disconnects; mqtt.js reconnects it when the link is back.

@@ -107,8 +107,9 @@ export class DeviceAuth {
           return done(null, true);
         }
         this.refused(outcome.reason, { address, clientId: client.id, username, detail: outcome.detail });
-        const delay = this.throttle.fail(address, this.now());
-        await this.sleep(delay);
+        // Loopback is exempt: local tools are trusted like the machine itself, and behind a reverse proxy on the
+        // same host every client shares the proxy's address, so one guesser would slow everyone down.
+        if (!isLoopback(address)) await this.sleep(this.throttle.fail(address, this.now()));
         done(refusal(outcome.returnCode, outcome.detail), false);
       },
       (err: unknown) => {

@@ -100,11 +100,12 @@ describe('DeviceAuth: CONNECT', () => {
     expect(await authenticate(auth, c)).toEqual({ ok: false, returnCode: 5 });
   });
 
-  it('delays the refusals of one address exponentially, not its successes', async () => {
+  it('delays the refusals of one address exponentially, not its successes nor loopback clients', async () => {
     const { auth, delays } = setup();
     for (let i = 0; i < 5; i++) await authenticate(auth, fakeClient(`c${i}`, '10.9.9.9'), 'gh-1', 'nope');
     await authenticate(auth, fakeClient('ok', '10.9.9.9'), 'gh-1', SECRET);
     await authenticate(auth, fakeClient('other', '10.9.9.8'), 'gh-1', 'nope');
+    await authenticate(auth, fakeClient('local', '127.0.0.1'), 'gh-1', 'nope');
     expect(delays).toEqual([100, 200, 400, 800, 1000, 100]);
   });
 

@@ -1,0 +1,273 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hashSecret } from '../../gateway/auth/password.js';
+import { freePort, startInfluxd, type InfluxServer } from '../support/influxd.js';
+import { metricValue, startTestGateway, waitFor, type TestGateway } from '../support/gateway.js';
+import { connect } from '../support/mqtt.js';
+
+/**
+ * Devices end to end: real aedes through buildGateway, real MQTT.js clients over TCP, TLS and WebSocket, the
+ * devices CLI run as a child process against the running gateway's registry file, and a real InfluxDB.
+ */
+
+/** A throwaway CA, a server certificate for 127.0.0.1 and client certificates, made with the openssl CLI. */
+function makeCerts(dir: string) {
+  const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+  ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '1', '-subj', '/CN=test-ca');
+  const issue = (name: string, cn: string, ext?: string) => {
+    ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`);
+    const args = ['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.crt`, '-days', '1'];
+    if (ext) {
+      writeFileSync(join(dir, `${name}.ext`), ext);
+      args.push('-extfile', `${name}.ext`);
+    }
+    ssl(...args);
+  };
+  issue('server', 'localhost', 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+  issue('gh-cert', 'gh-cert');
+  issue('stranger', 'not-registered');
+  ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'rogue.key', '-out', 'rogue.crt', '-days', '1', '-subj', '/CN=gh-cert');
+  const read = (f: string) => readFileSync(join(dir, f));
+  return { dir, ca: read('ca.crt'), clientCert: (name: string) => ({ cert: read(`${name}.crt`), key: read(`${name}.key`) }) };
+}
+
+/** Runs the devices CLI as an operator would (tsx instead of the compiled dist/ build). */
+function devicesCli(file: string, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'devices/cli.ts', '--file', file, ...args], { encoding: 'utf8', timeout: 60_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function lastJsonLine(stdout: string): { id: string; password: string } {
+  const lines = stdout.trim().split('\n');
+  return JSON.parse(lines[lines.length - 1]!) as { id: string; password: string };
+}
+
+/** Connects and resolves with the CONNACK return code (0 = accepted), closing the client. */
+async function connackCode(url: string, opts: IClientOptions): Promise<number> {
+  try {
+    const c = await connect(url, opts);
+    await c.endAsync();
+    return 0;
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    if (typeof code === 'number') return code;
+    throw err;
+  }
+}
+
+/** Resolves with the error (or the close) of a connection the server refuses during the TLS handshake. */
+function handshakeError(url: string, opts: IClientOptions): Promise<string> {
+  const client = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 5000, ...opts });
+  return new Promise((resolve, reject) => {
+    client.on('connect', () => reject(new Error('connected')));
+    client.on('error', (err) => {
+      client.end(true);
+      resolve(err.message);
+    });
+    // A certificate the server does not trust ends the connection with a TLS alert that MQTT.js reports only as a close.
+    client.on('close', () => {
+      client.end(true);
+      resolve('closed before CONNACK');
+    });
+  });
+}
+
+function closed(client: MqttClient): Promise<void> {
+  return new Promise((resolve) => client.once('close', () => resolve()));
+}
+
+const telemetry = (ts: number, readings: Record<string, number>) => JSON.stringify({ ts, readings });
+
+describe('devices: registry, authentication, ACL and transports', () => {
+  let influx: InfluxServer;
+  let tg: TestGateway;
+  let dir: string;
+  let devicesFile: string;
+  let certs: ReturnType<typeof makeCerts>;
+  const SECRET = 'gh-1-secret-for-tests';
+  const clients: MqttClient[] = [];
+  const track = (c: MqttClient) => (clients.push(c), c);
+
+  beforeAll(async () => {
+    influx = await startInfluxd();
+    dir = mkdtempSync(join(tmpdir(), 'gw-devices-'));
+    certs = makeCerts(dir);
+    devicesFile = join(dir, 'devices.yaml');
+    writeFileSync(
+      devicesFile,
+      [
+        'devices:',
+        '  - id: gh-1',
+        `    passwordHash: ${await hashSecret(SECRET)}`,
+        '    tags: { site: north, room: r1 }',
+        '  - id: gh-2',
+        `    passwordHash: ${await hashSecret('gh-2-secret')}`,
+        '  - id: gh-cert',
+        '    tags: { site: south }',
+        '',
+      ].join('\n'),
+    );
+    tg = await startTestGateway({
+      influxUrl: influx.url,
+      dir,
+      rules: 'rules: []\n',
+      overrides: {
+        mqtt: {
+          host: '127.0.0.1',
+          port: 0,
+          wsPort: await freePort(),
+          tls: { port: 0, cert: join(dir, 'server.crt'), key: join(dir, 'server.key'), ca: join(dir, 'ca.crt'), requireClientCert: false },
+        },
+        auth: { devicesFile, anonymous: 'deny' },
+      },
+    });
+  });
+
+  afterAll(async () => {
+    for (const c of clients) await c.endAsync(true).catch(() => undefined);
+    await tg?.stop();
+    await influx?.dispose();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('refuses a wrong secret and an unknown device with 4, and an anonymous client under `deny` with 5', async () => {
+    expect(await connackCode(tg.mqttUrl, { clientId: 'a', username: 'gh-1', password: 'wrong' })).toBe(4);
+    expect(await connackCode(tg.mqttUrl, { clientId: 'b', username: 'ghost', password: SECRET })).toBe(4);
+    expect(await connackCode(tg.mqttUrl, { clientId: 'c' })).toBe(5);
+    expect(await connackCode(tg.mqttUrl, { clientId: 'd', username: 'gh-1', password: SECRET })).toBe(0);
+    expect(await metricValue(tg.gw, 'authFailures', { reason: 'bad_password' })).toBe(1);
+    expect(await metricValue(tg.gw, 'authFailures', { reason: 'unknown_device' })).toBe(1);
+    expect(await metricValue(tg.gw, 'authFailures', { reason: 'anonymous_refused' })).toBe(1);
+  });
+
+  it('does not let a device publish as another (disconnects it) nor subscribe to others (QoS 128)', async () => {
+    const received = await metricValue(tg.gw, 'messagesReceived');
+    const gh1 = track(await connect(tg.mqttUrl, { clientId: 'gh-1-acl', username: 'gh-1', password: SECRET }));
+    // MQTT.js reports a SUBACK with a refused filter as an error that carries the packet.
+    const suback = await gh1.subscribeAsync(['devices/gh-2/#', 'alerts/gh-1/#'], { qos: 1 }).then(
+      () => undefined,
+      (err: { packet?: { granted?: number[] } }) => err.packet?.granted,
+    );
+    expect(suback).toEqual([128, 1]);
+    const gone = closed(gh1);
+    gh1.publish('devices/gh-2/telemetry', telemetry(Date.now(), { temperature: 99 }), { qos: 1 });
+    await gone;
+    expect(await metricValue(tg.gw, 'authFailures', { reason: 'publish_denied' })).toBe(1);
+    expect(await metricValue(tg.gw, 'authFailures', { reason: 'subscribe_denied' })).toBe(1);
+    expect(await metricValue(tg.gw, 'messagesReceived')).toBe(received);
+  });
+
+  it('carries readings over TCP, TLS (password and client certificate) and WebSocket into InfluxDB, with registry tags', async () => {
+    const tlsUrl = `mqtts://127.0.0.1:${tg.gw.ports.tls}`;
+    const wsUrl = `ws://127.0.0.1:${tg.gw.ports.ws}`;
+    const tcp = track(await connect(tg.mqttUrl, { clientId: 'gh-1-tcp', username: 'gh-1', password: SECRET }));
+    const tlsPassword = track(await connect(tlsUrl, { clientId: 'gh-2-tls', username: 'gh-2', password: 'gh-2-secret', ca: certs.ca }));
+    const tlsCert = track(await connect(tlsUrl, { clientId: 'gh-cert', ca: certs.ca, ...certs.clientCert('gh-cert') }));
+    const ws = track(await connect(wsUrl, { clientId: 'gh-1-ws', username: 'gh-1', password: SECRET }));
+    const ts = Math.floor((Date.now() - 60_000) / 1000) * 1000;
+    await tcp.publishAsync('devices/gh-1/telemetry', telemetry(ts, { temperature: 21.5 }), { qos: 1 });
+    await ws.publishAsync('devices/gh-1/telemetry', telemetry(ts + 1000, { humidity: 40 }), { qos: 1 });
+    await tlsPassword.publishAsync('devices/gh-2/sensors/pressure', JSON.stringify({ ts, value: 1013 }), { qos: 1 });
+    await tlsCert.publishAsync('devices/gh-cert/telemetry', telemetry(ts, { co2: 420 }), { qos: 1 });
+
+    type Row = { time: string; device: string; sensor: string; site?: string; room?: string; mean: number };
+    const rows = await waitFor('four series in InfluxDB', async () => {
+      const r = await influx.query(`SELECT "mean" FROM "telemetry" WHERE "gateway" = 'test-gw' GROUP BY *`, 'iot');
+      const out: Row[] = (r[0]?.series ?? []).flatMap((s) => s.values.map((v) => ({ ...(s.tags as Record<string, string>), time: String(v[0]), mean: v[1] as number }) as unknown as Row));
+      return out.length >= 4 ? out : undefined;
+    });
+    const bySeries = Object.fromEntries(rows.map((r) => [`${r.device}/${r.sensor}`, r]));
+    expect(bySeries['gh-1/temperature']).toMatchObject({ mean: 21.5, site: 'north', room: 'r1' });
+    expect(bySeries['gh-1/humidity']).toMatchObject({ mean: 40, site: 'north', room: 'r1' });
+    expect(bySeries['gh-2/pressure']).toMatchObject({ mean: 1013 });
+    expect(bySeries['gh-2/pressure']!.site ?? '').toBe('');
+    expect(bySeries['gh-cert/co2']).toMatchObject({ mean: 420, site: 'south' });
+  });
+
+  it('refuses certificates of unregistered devices and certificates not signed by the CA', async () => {
+    const tlsUrl = `mqtts://127.0.0.1:${tg.gw.ports.tls}`;
+    expect(await connackCode(tlsUrl, { clientId: 's', ca: certs.ca, ...certs.clientCert('stranger') })).toBe(5);
+    // A self-signed certificate with a registered CN is not verified, so it is no identity: anonymous -> refused.
+    expect(await connackCode(tlsUrl, { clientId: 'r', ca: certs.ca, ...certs.clientCert('rogue') })).toBe(5);
+    // A certificate for one device does not let its holder log in as another.
+    expect(await connackCode(tlsUrl, { clientId: 'x', ca: certs.ca, ...certs.clientCert('gh-cert'), username: 'gh-1', password: SECRET })).toBe(5);
+  });
+
+  it('accepts a device added with the CLI while the gateway runs, and disconnects it on rotate and remove', async () => {
+    const added = devicesCli(devicesFile, 'add', 'new-dev', '--tag', 'site=east');
+    expect(added.status).toBe(0);
+    const { id, password } = lastJsonLine(added.stdout);
+    expect(id).toBe('new-dev');
+    expect(readFileSync(devicesFile, 'utf8')).not.toContain(password);
+
+    const dev = track(await waitFor('the new device to be accepted', () => connect(tg.mqttUrl, { clientId: 'new-dev', username: id, password }).catch(() => undefined), 20_000, 100));
+    await dev.publishAsync('devices/new-dev/telemetry', telemetry(Date.now(), { temperature: 1 }), { qos: 1 });
+
+    const rotatedAway = closed(dev);
+    const rotated = devicesCli(devicesFile, 'rotate', 'new-dev');
+    expect(rotated.status).toBe(0);
+    await rotatedAway;
+    expect(await connackCode(tg.mqttUrl, { clientId: 'new-dev', username: id, password })).toBe(4);
+    const fresh = lastJsonLine(rotated.stdout).password;
+    const again = track(await connect(tg.mqttUrl, { clientId: 'new-dev', username: id, password: fresh }));
+
+    const removedAway = closed(again);
+    expect(devicesCli(devicesFile, 'remove', 'new-dev').status).toBe(0);
+    await removedAway;
+    expect(await connackCode(tg.mqttUrl, { clientId: 'new-dev', username: id, password: fresh })).toBe(4);
+  });
+
+  it('lets a device take its own session over but not another device\'s client id', async () => {
+    const first = track(await connect(tg.mqttUrl, { clientId: 'sess-1', username: 'gh-1', password: SECRET }));
+    const firstGone = closed(first);
+    track(await connect(tg.mqttUrl, { clientId: 'sess-1', username: 'gh-1', password: SECRET }));
+    await firstGone;
+    expect(await connackCode(tg.mqttUrl, { clientId: 'sess-1', username: 'gh-2', password: 'gh-2-secret' })).toBe(2);
+    await waitFor('takeover logged', () => (tg.logLines().some((l) => l['msg'] === 'client id taken over by a new connection' && l['clientId'] === 'sess-1') ? true : undefined));
+  });
+
+  it('keeps the registry when the file becomes invalid, and logs why', async () => {
+    const good = readFileSync(devicesFile, 'utf8');
+    writeFileSync(devicesFile, `${good}  - id: "bad id"\n`);
+    await waitFor('invalid file logged', () => (tg.logLines().some((l) => l['msg'] === 'devices file invalid: keeping the previous registry') ? true : undefined));
+    expect(await connackCode(tg.mqttUrl, { clientId: 'still', username: 'gh-1', password: SECRET })).toBe(0);
+    writeFileSync(devicesFile, good);
+  });
+});
+
+describe('devices: TLS with required client certificates', () => {
+  let tg: TestGateway;
+  let dir: string;
+  let certs: ReturnType<typeof makeCerts>;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'gw-mtls-'));
+    certs = makeCerts(dir);
+    writeFileSync(join(dir, 'devices.yaml'), 'devices:\n  - id: gh-cert\n');
+    tg = await startTestGateway({
+      influxUrl: 'http://127.0.0.1:9', // never reached by these tests
+      dir,
+      rules: 'rules: []\n',
+      overrides: {
+        mqtt: { host: '127.0.0.1', port: 0, wsPort: 0, tls: { port: 0, cert: join(dir, 'server.crt'), key: join(dir, 'server.key'), ca: join(dir, 'ca.crt'), requireClientCert: true } },
+        auth: { devicesFile: join(dir, 'devices.yaml'), anonymous: 'allow' },
+      },
+    });
+  });
+
+  afterAll(async () => {
+    await tg?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('accepts a client with a CA-signed certificate and fails the handshake of one without', async () => {
+    const url = `mqtts://127.0.0.1:${tg.gw.ports.tls}`;
+    expect(await connackCode(url, { clientId: 'c', ca: certs.ca, ...certs.clientCert('gh-cert') })).toBe(0);
+    expect(await handshakeError(url, { clientId: 'n', ca: certs.ca })).toMatch(/certificate required/);
+    expect(await handshakeError(url, { clientId: 'r', ca: certs.ca, ...certs.clientCert('rogue') })).toMatch(/alert|certificate|closed before CONNACK/);
+  });
+});
