@@ -47,6 +47,11 @@ function isObject(v: unknown): v is Json {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** A refused ts for the log: ISO when Date can show it; a safe integer can lie beyond its ±8.64e15 ms (toISOString throws). */
+function describeTs(ts: number): string {
+  return Math.abs(ts) <= 8.64e15 ? new Date(ts).toISOString() : String(ts);
+}
+
 /** Returns the event time, or a string explaining why it is refused. */
 function eventTime(raw: unknown, receivedAt: number): number | string {
   let ts: number | undefined;
@@ -59,8 +64,8 @@ function eventTime(raw: unknown, receivedAt: number): number | string {
   } else {
     return 'ts must be epoch milliseconds or an RFC 3339 string';
   }
-  if (ts < MIN_TS) return `ts ${new Date(ts).toISOString()} is before the year 2000`;
-  if (ts > receivedAt + MAX_AHEAD_MS) return `ts ${new Date(ts).toISOString()} is more than 1 day ahead of the gateway clock`;
+  if (ts < MIN_TS) return `ts ${describeTs(ts)} is before the year 2000`;
+  if (ts > receivedAt + MAX_AHEAD_MS) return `ts ${describeTs(ts)} is more than 1 day ahead of the gateway clock`;
   return ts;
 }
 
