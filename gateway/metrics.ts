@@ -31,6 +31,7 @@ export function createMetrics(registry = new Registry()) {
     rulesReloads: counter('gateway_rules_reloads_total', 'Rules file reloads, by result', ['result']),
     authFailures: counter('gateway_auth_failures_total', 'Refused connections, publishes and subscriptions, by reason', ['reason']),
     connectedClients: gauge('gateway_mqtt_clients', 'MQTT clients connected'),
+    mqttRefused: counter('gateway_mqtt_refused_total', 'Connections closed and subscriptions refused by the broker limits, by reason', ['reason']),
     ingestLogEntries: gauge('gateway_ingest_log_entries', 'QoS 1 publishes in the ingest log (acknowledged, not yet covered by a checkpoint)'),
     ingestLogBytes: gauge('gateway_ingest_log_bytes', 'Topic + payload bytes in the ingest log'),
     ingestLogReplayed: counter('gateway_ingest_log_replayed_total', 'Logged publishes replayed at start after a crash'),

@@ -56,6 +56,10 @@ export const configSchema = z
         maxPayloadBytes: size(16).default(262_144),
         maxConnections: z.number().int().min(1).default(10_000),
         connectTimeout: duration(100).default(10_000),
+        /** Distinct topic filters one client may hold; beyond it SUBSCRIBE returns 128 for the extra ones. */
+        maxSubscriptions: z.number().int().min(1).default(1000),
+        /** A subscriber whose socket does not drain within this long is disconnected (aedes drainTimeout). */
+        drainTimeout: duration(100).default(10_000),
         tls: tlsSchema.optional(),
       })
       .prefault({}),
