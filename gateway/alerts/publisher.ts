@@ -44,21 +44,22 @@ export interface AlertPublisherDeps {
 
 /**
  * Sends alert events out. The AlertService calls it synchronously from the reading hot path, the tick and
- * rule reloads; it never throws. The broker is attached after the AlertService has restored its state,
- * so MQTT messages produced before that (the retained state re-published at start) wait in a queue that
- * holds at most one message per alert that was firing at the last stop.
+ * rule reloads; it never throws. The broker is attached after the gateway has restored its state (and
+ * replayed its ingest log after a crash), so MQTT messages produced before that wait. No client can be
+ * subscribed yet then, so only the retained result is observable: the wait queue keeps the last message per
+ * topic, which bounds it by the number of alerts however long the replay.
  */
 export class AlertPublisher {
   private broker: Aedes | null = null;
-  private queued: AlertEvent[] = [];
+  private queued = new Map<string, AlertEvent>();
 
   constructor(private readonly deps: AlertPublisherDeps) {}
 
   attach(broker: Aedes): void {
     this.broker = broker;
     const queued = this.queued;
-    this.queued = [];
-    for (const e of queued) this.send(broker, e);
+    this.queued = new Map();
+    for (const e of queued.values()) this.send(broker, e);
   }
 
   /** State changes: an `alerts` point each, and the retained MQTT message. */
@@ -75,7 +76,7 @@ export class AlertPublisher {
     const broker = this.broker;
     for (const e of events) {
       if (broker) this.send(broker, e);
-      else this.queued.push(e);
+      else this.queued.set(alertTopic(e), e);
     }
   }
 
