@@ -79,4 +79,5 @@ async function finish(): Promise<void> {
 process.on('SIGINT', () => void finish());
 process.on('SIGTERM', () => void finish());
 await fleet.start();
-if (durationMs !== undefined) setTimeout(() => void finish(), durationMs);
+if (fleet.stats().connectFailures === options.devices.length) await finish();
+else if (durationMs !== undefined) setTimeout(() => void finish(), durationMs);
