@@ -12,25 +12,33 @@ export interface MessageConsumer {
 /**
  * Ingest: one publish on an ingest topic -> decoded messages -> the pipeline, with every outcome counted.
  * Called synchronously from the broker's publish gate for each PUBLISH, so it keeps no per-call allocations
- * beyond what decoding needs. One device's garbage is counted and logged (rate-limited) and affects nobody else.
+ * beyond what decoding needs, and counts in plain fields that reach the prom-client counters only when they
+ * are read (metrics.onCollect). One device's garbage is counted and logged (rate-limited) and affects nobody else.
  */
 export class Ingest implements DecodeSink {
   private topic = '';
   private device = '';
   private receivedAt = 0;
+  // Counted since the last collect.
+  private received = 0;
+  private accepted = 0;
+  private duplicate = 0;
+  private late = 0;
 
   constructor(
     private readonly limits: DecodeLimits,
     private readonly consumer: MessageConsumer,
     private readonly metrics: Metrics,
     private readonly rejectLog: RateLimitedLog,
-  ) {}
+  ) {
+    metrics.onCollect(() => this.publishCounts());
+  }
 
   /** Returns false when the topic is not an ingest topic (the broker just routes it). */
   handle(topic: string, payload: Buffer, receivedAt: number): boolean {
     const parsed = parseIngestTopic(topic);
     if (parsed === undefined) return false;
-    this.metrics.messagesReceived.inc();
+    this.received++;
     this.topic = topic;
     this.device = parsed.device;
     this.receivedAt = receivedAt;
@@ -50,13 +58,23 @@ export class Ingest implements DecodeSink {
 
   message(msg: DeviceMessage): void {
     const outcome = this.consumer.ingest(msg, this.receivedAt);
-    if (outcome.accepted > 0) this.metrics.readingsAccepted.inc(outcome.accepted);
-    if (outcome.duplicate > 0) this.metrics.readingsDuplicate.inc(outcome.duplicate);
-    if (outcome.late > 0) this.metrics.readingsLate.inc(outcome.late);
+    this.accepted += outcome.accepted;
+    this.duplicate += outcome.duplicate;
+    this.late += outcome.late;
   }
 
   reject(reason: RejectReason, detail: string): void {
     this.metrics.messagesRejected.inc({ reason });
     this.rejectLog.warn(`${this.device}:${reason}`, { device: this.device, topic: this.topic, reason, detail }, 'message rejected');
+  }
+
+  /** Moves the counts into the prom-client counters (called before any counter is read). */
+  publishCounts(): void {
+    const m = this.metrics;
+    if (this.received > 0) m.messagesReceived.inc(this.received);
+    if (this.accepted > 0) m.readingsAccepted.inc(this.accepted);
+    if (this.duplicate > 0) m.readingsDuplicate.inc(this.duplicate);
+    if (this.late > 0) m.readingsLate.inc(this.late);
+    this.received = this.accepted = this.duplicate = this.late = 0;
   }
 }

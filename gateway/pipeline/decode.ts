@@ -1,3 +1,4 @@
+import { scanTelemetry } from './fast-decode.js';
 import { isValidId } from './topics.js';
 import { MAX_AHEAD_MS, MIN_TS, parseRfc3339 } from './timestamp.js';
 import type { DeviceMessage, SensorValue } from './types.js';
@@ -6,7 +7,8 @@ import type { DeviceMessage, SensorValue } from './types.js';
  * Payload decoding and validation for the ingest topics: the edge where untrusted bytes become typed messages.
  *
  * Hand-written rather than a schema library on purpose: it runs for every publish (hundreds of thousands a
- * second), and on valid input it costs a JSON.parse plus a handful of typeof checks. Its rules are specified
+ * second). Telemetry in the common shape does not even reach JSON.parse: fast-decode.ts scans the bytes and
+ * either returns exactly what this decoder would, or hands the payload here. Its rules are specified
  * once more as a zod schema in payload-schema.ts, and a property test holds the two in agreement.
  *
  * Granularity of rejection (so that bad input loses nothing else):
@@ -128,6 +130,13 @@ export function decodeTelemetry(device: string, payload: Buffer, receivedAt: num
   if (payload.length > limits.maxPayloadBytes) {
     return sink.reject('payload_too_large', `payload of ${payload.length} bytes exceeds mqtt.maxPayloadBytes (${limits.maxPayloadBytes})`);
   }
+  const fast = scanTelemetry(device, payload, receivedAt);
+  if (fast !== undefined) return sink.message(fast);
+  decodeTelemetryParsed(device, payload, receivedAt, sink);
+}
+
+/** The full decoder (JSON.parse + checks): the definition the fast path must agree with. Exported for tests. */
+export function decodeTelemetryParsed(device: string, payload: Buffer, receivedAt: number, sink: DecodeSink): void {
   const doc = parseJson(payload, sink);
   if (doc === undefined) return;
   if (Array.isArray(doc)) {
