@@ -10,7 +10,10 @@ export { PipelineSnapshotError } from './snapshot.js';
 export interface PipelineOutput {
   /** A window aggregate; called again with revision + 1 when late data corrects an emitted window. */
   window(p: WindowPoint): void;
-  /** Each accepted reading (after dedup and lateness), e.g. for alert rules. */
+  /**
+   * Each accepted reading (after dedup and lateness), e.g. for alert rules. `r` is one object reused for every
+   * reading (no allocation per reading on the hot path): read it during the call, copy what you keep.
+   */
   reading?(r: Reading): void;
 }
 
@@ -56,6 +59,8 @@ export class Pipeline {
   private pending: Set<SensorState>;
   private readonly outcome: IngestOutcome = { accepted: 0, duplicate: 0, late: 0 };
   private readonly counts: PipelineStats = { sensors: 0, openWindows: 0, retainedWindows: 0, dedupKeys: 0 };
+  /** The object handed to `out.reading`, reused (see PipelineOutput.reading). */
+  private readonly current: { device: string; sensor: string; ts: number; value: number } = { device: '', sensor: '', ts: 0, value: 0 };
 
   constructor(
     settings: PipelineSettings,
@@ -175,7 +180,14 @@ export class Pipeline {
       s.maxTs = ts;
       if (s.seen.length > s.seenHead) this.counts.dedupKeys -= evictSeen(s, ts - this.dedupHorizon);
     }
-    if (this.out.reading !== undefined) this.out.reading({ device: d.name, sensor, ts, value });
+    if (this.out.reading !== undefined) {
+      const r = this.current;
+      r.device = d.name;
+      r.sensor = sensor;
+      r.ts = ts;
+      r.value = value;
+      this.out.reading(r);
+    }
     const watermark = s.maxTs - this.lateness;
     if (s.open[0]!.start + interval <= watermark) {
       do this.emitFirst(s);

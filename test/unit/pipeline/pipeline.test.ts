@@ -9,7 +9,7 @@ function harness(settings: Partial<PipelineSettings> = {}) {
   const readings: Reading[] = [];
   const p = new Pipeline(
     { intervalMs: 10_000, allowedLatenessMs: 5_000, correctionHorizonMs: 60_000, dedupHorizonMs: 60_000, ...settings },
-    { window: (w) => windows.push(w), reading: (r) => readings.push(r) },
+    { window: (w) => windows.push(w), reading: (r) => readings.push({ ...r }) },
   );
   /** Ingests and returns a copy of the outcome (the pipeline reuses its object). */
   const send = (msg: Partial<DeviceMessage> & { ts: number; readings: DeviceMessage['readings'] }, arrival = msg.ts) => ({

@@ -66,7 +66,7 @@ interface Run {
 
 /** Runs ops on a pipeline from `snapshot` (or fresh); the gateway clock starts at `clock` and ticks close idle windows. */
 function run(settings: PipelineSettings, ops: readonly Op[], into: Run, from?: { snapshot: PipelineSnapshot; clock: number }) {
-  const p = new Pipeline(settings, { window: (w) => into.windows.push(w), reading: (r) => into.readings.push(r) }, from?.snapshot);
+  const p = new Pipeline(settings, { window: (w) => into.windows.push(w), reading: (r) => into.readings.push({ ...r }) }, from?.snapshot);
   let clock = from?.clock ?? T + SPAN;
   for (const op of ops) {
     if ('tick' in op) p.tick(clock);
