@@ -1,6 +1,7 @@
 import type { Aedes } from 'aedes';
 import type { FastifyInstance } from 'fastify';
 import { buildAdmin, type AdminPlugin, type HealthReport } from './admin/server.js';
+import { createDeviceAccess, type DeviceAccess } from './auth/index.js';
 import { thresholdsApi } from './admin/thresholds-api.js';
 import { LiveView } from './admin/live/live-view.js';
 import { operatorPage } from './admin/web/operator-page.js';
@@ -38,8 +39,10 @@ export interface Gateway {
   readonly alerts: AlertService;
   readonly broker: Aedes;
   readonly admin: FastifyInstance;
+  /** Device registry (hot-reloaded from auth.devicesFile), authentication and topic ACL. */
+  readonly devices: DeviceAccess;
   /** Bound ports, known after start() (the config may say 0 for "any free port"). */
-  readonly ports: { mqtt: number; ws: number | undefined; http: number };
+  readonly ports: { mqtt: number; ws: number | undefined; tls: number | undefined; http: number };
   start(): Promise<void>;
   /** Graceful stop: no new connections, open state checkpointed, emitted windows committed to the outbox. */
   stop(): Promise<void>;
@@ -56,6 +59,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   enableProcessMetrics(metrics.registry);
   const startedAt = now();
 
+  const devices = createDeviceAccess(config, { log: log.child({ part: 'auth' }), metrics });
   const { outbox } = createOutbox(config, { metrics, log });
   // Checkpoints + ingest log (state.db): QoS 1 publishes are on disk before PUBACK (docs/durability.md).
   const state = new DurableState(config, { log, metrics, timers: { ...systemTimers, now } });
@@ -77,7 +81,10 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     live.onWindow(w);
     metrics.windowsEmitted.inc();
     if (w.revision > 0) metrics.windowsCorrected.inc();
-    outbox.append([windowToPoint(w, config.influx.measurement, config.gatewayId)]);
+    const point = windowToPoint(w, config.influx.measurement, config.gatewayId);
+    // Registry tags (site, room, ...) go on the device's points; the schema keeps them off gateway/device/sensor.
+    const extra = devices.tagsOf(w.device);
+    outbox.append([extra ? { ...point, tags: { ...extra, ...point.tags } } : point]);
   };
   const settings = {
     intervalMs: config.pipeline.interval,
@@ -112,7 +119,18 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     commitEmitted: () => outbox.flush(),
   });
   const gate: PublishGate = (_client, packet, done) => state.accept(packet.topic, packet.payload as Buffer, packet.qos, now(), done);
-  broker = await createBroker({ log: log.child({ part: 'broker' }), metrics, gate, connectTimeoutMs: config.mqtt.connectTimeout });
+  broker = await createBroker({
+    log: log.child({ part: 'broker' }),
+    metrics,
+    gate,
+    connectTimeoutMs: config.mqtt.connectTimeout,
+    maxSubscriptions: config.mqtt.maxSubscriptions,
+    drainTimeoutMs: config.mqtt.drainTimeout,
+    authenticate: devices.auth.authenticate,
+    authorizeSubscribe: devices.auth.authorizeSubscribe,
+    authorizePublish: (client, packet) => devices.auth.authorizePublish(client, packet),
+  });
+  devices.attach(broker);
   alertPublisher.attach(broker);
 
   const health = (): HealthReport => {
@@ -120,7 +138,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     return {
       status: o.influxUp ? 'ok' : 'degraded',
       gatewayId: config.gatewayId,
-      uptimeSeconds: Math.round((now() - startedAt) / 1000),
+      uptimeSeconds: Math.max(0, Math.round((now() - startedAt) / 1000)), // the clock may have been set back
       broker: { listening: listeners !== undefined, clients: broker?.connectedClients ?? 0 },
       influx: { url: config.influx.url, database: config.influx.database, up: o.influxUp, lastError: o.lastError ?? null },
       outbox: { points: o.points, bytes: o.bytes, batches: o.batches, oldestAgeSeconds: Math.round(o.oldestAgeMs / 1000), draining: o.points > 0 && o.draining, deadLetters: o.deadLetters },
@@ -138,7 +156,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   const stats = new StatsReporter({ metrics, outbox, gatewayId: config.gatewayId, intervalMs: config.pipeline.interval, log, timers: { ...systemTimers, now } });
   let listeners: Listeners | undefined;
   let ticker: NodeJS.Timeout | undefined;
-  const ports = { mqtt: 0, ws: undefined as number | undefined, http: 0 };
+  const ports = { mqtt: 0, ws: undefined as number | undefined, tls: undefined as number | undefined, http: 0 };
   let stopped = false;
 
   return {
@@ -148,13 +166,15 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     alerts,
     broker,
     admin,
+    devices,
     ports,
     async start() {
       outbox.start();
       stats.start();
-      listeners = await startListeners(broker!, config.mqtt, log);
+      listeners = await startListeners(broker!, config.mqtt, log, undefined, (reason) => metrics.mqttRefused.inc({ reason }));
       ports.mqtt = listeners.mqttPort;
       ports.ws = listeners.wsPort;
+      ports.tls = listeners.tlsPort;
       await admin.listen({ host: config.http.host, port: config.http.port });
       const address = admin.server.address();
       ports.http = typeof address === 'object' && address !== null ? address.port : config.http.port;
@@ -178,6 +198,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
       state.stop();
       await stats.stop();
       alerts.close();
+      devices.close();
       await outbox.close();
       state.close();
       await admin.close();

@@ -1,6 +1,7 @@
 import { Aedes, type AedesOptions, type Client, type PublishPacket } from 'aedes';
-import type { Logger } from '../log.js';
+import { RateLimitedLog, type Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
+import { limitSubscriptions, wasClosedForSize, type RefusedReason } from './limits.js';
 
 /**
  * Called for every PUBLISH a client sends, before aedes acknowledges or routes it. aedes sends PUBACK only after
@@ -16,7 +17,23 @@ export interface BrokerDeps {
   /** Connect-time hooks (authentication, ACL) from the devices module; permissive when absent. */
   readonly authenticate?: AedesOptions['authenticate'];
   readonly authorizeSubscribe?: AedesOptions['authorizeSubscribe'];
+  /** Topic ACL checked before the gate; an error refuses the publish (aedes then drops an MQTT 3.1.1 client). */
+  readonly authorizePublish?: (client: Client, packet: PublishPacket) => Error | null;
   readonly connectTimeoutMs: number;
+  /** mqtt.maxSubscriptions: distinct topic filters per client (limits.ts). */
+  readonly maxSubscriptions?: number;
+  /** mqtt.drainTimeout: a subscriber whose socket does not drain within this long is disconnected. */
+  readonly drainTimeoutMs?: number;
+}
+
+/** aedes reports limit violations as error messages; these become gateway_mqtt_refused_total reasons. */
+function refusedReason(err: Error): RefusedReason | undefined {
+  if (err.message === 'connect did not arrive in time') return 'connect_timeout';
+  if (err.message === 'drain timeout') return 'slow_consumer';
+  // mqtt-packet parse errors (bad header flags, malformed lengths, unknown packet types...) and aedes' own
+  // refusals of packets before CONNECT.
+  if (/^(Invalid|Malformed|Packet|Cannot parse|Unknown|Not supported|Connect flag|Will |Client queue limit)/.test(err.message)) return 'protocol_error';
+  return undefined;
 }
 
 export async function createBroker(deps: BrokerDeps): Promise<Aedes> {
@@ -26,16 +43,41 @@ export async function createBroker(deps: BrokerDeps): Promise<Aedes> {
     // aedes calls authorizePublish with client === null for wills and its own $SYS traffic.
     authorizePublish: (client, packet, done) => {
       if (client === null) return done(null);
+      const refused = deps.authorizePublish?.(client, packet);
+      if (refused) return done(refused);
       deps.gate(client, packet, done);
     },
   };
   if (deps.authenticate) options.authenticate = deps.authenticate;
-  if (deps.authorizeSubscribe) options.authorizeSubscribe = deps.authorizeSubscribe;
+  if (deps.drainTimeoutMs !== undefined) options.drainTimeout = deps.drainTimeoutMs;
+  // One SUBSCRIBE may carry thousands of refused filters: a few lines per client, then a count of the rest.
+  const refusedLog = new RateLimitedLog(log);
+  const subscriptions = limitSubscriptions(deps.maxSubscriptions ?? Infinity, deps.authorizeSubscribe, (client, topic) => {
+    metrics.mqttRefused.inc({ reason: 'too_many_subscriptions' });
+    refusedLog.warn(`subscriptions:${client.id}`, { clientId: client.id, topic: topic.slice(0, 200), max: deps.maxSubscriptions }, 'subscription refused: too many subscriptions for one client');
+  });
+  options.authorizeSubscribe = subscriptions.authorizeSubscribe;
   const broker = await Aedes.createBroker(options);
+  broker.on('unsubscribe', (topics, client) => subscriptions.forget(client, topics));
+  // The parser may report several errors for one connection before it closes (also after the size guard closed
+  // it, listeners.ts): count each connection once.
+  const counted = new WeakSet<Client>();
+  const countRefusal = (client: Client, err: Error) => {
+    const reason = refusedReason(err);
+    if (reason && !counted.has(client) && !wasClosedForSize(client.conn)) {
+      counted.add(client);
+      metrics.mqttRefused.inc({ reason });
+    }
+    return reason;
+  };
   broker.on('client', () => metrics.connectedClients.inc());
   broker.on('clientDisconnect', () => metrics.connectedClients.dec());
-  broker.on('clientError', (client, err) => log.debug({ clientId: client.id, err: err.message }, 'client error'));
-  broker.on('connectionError', (_client, err) => log.debug({ err: err.message }, 'connection error before CONNECT'));
+  broker.on('clientError', (client, err) => {
+    const reason = countRefusal(client, err);
+    if (reason === 'slow_consumer') log.warn({ clientId: client.id, reason }, 'subscriber disconnected: its socket did not drain in time (mqtt.drainTimeout)');
+    else log.debug({ clientId: client.id, err: err.message, reason }, 'client error');
+  });
+  broker.on('connectionError', (client, err) => log.debug({ err: err.message, reason: countRefusal(client, err) }, 'connection error before CONNECT'));
   return broker;
 }
 

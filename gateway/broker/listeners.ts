@@ -1,19 +1,25 @@
-import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
-import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from 'node:net';
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import type { Aedes } from 'aedes';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { GatewayConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
+import { maxPacketBytes, watchPacketSizes, type RefusedReason } from './limits.js';
 
 /** The sockets the broker listens on. Port 0 in the config means "any free port" (tests); read the bound ports here. */
 export interface Listeners {
   readonly mqttPort: number;
   /** undefined when mqtt.wsPort is 0 (disabled). */
   readonly wsPort: number | undefined;
+  /** undefined when mqtt.tls is not configured. */
+  readonly tlsPort: number | undefined;
   close(): Promise<void>;
 }
 
-function listen(server: NetServer | HttpServer, port: number, host: string): Promise<number> {
+function listen(server: NetServer | HttpServer | TlsServer, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
@@ -23,13 +29,37 @@ function listen(server: NetServer | HttpServer, port: number, host: string): Pro
   });
 }
 
-function closeServer(server: NetServer | HttpServer): Promise<void> {
+function closeServer(server: NetServer | HttpServer | TlsServer): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
 }
 
-export async function startListeners(broker: Aedes, mqtt: GatewayConfig['mqtt'], log: Logger, wsEnabled = mqtt.wsPort !== 0): Promise<Listeners> {
-  const tcp = createNetServer(broker.handle);
+/**
+ * `onRefused` counts connections the limits close (gateway_mqtt_refused_total): a packet over
+ * maxPacketBytes(mqtt.maxPayloadBytes), or a connection beyond mqtt.maxConnections.
+ */
+export async function startListeners(
+  broker: Aedes,
+  mqtt: GatewayConfig['mqtt'],
+  log: Logger,
+  wsEnabled = mqtt.wsPort !== 0,
+  onRefused: (reason: RefusedReason) => void = () => {},
+): Promise<Listeners> {
+  const maxPacket = maxPacketBytes(mqtt.maxPayloadBytes);
+  // Every transport goes through here, so one packet-size guard covers TCP, TLS and WebSocket.
+  const handle = (conn: Duplex, req?: IncomingMessage) => {
+    broker.handle(conn, req);
+    watchPacketSizes(conn, maxPacket, (declared) => {
+      onRefused('packet_too_large');
+      log.warn({ declared, max: maxPacket, remote: (conn as Socket).remoteAddress ?? req?.socket.remoteAddress }, 'MQTT packet over the size limit: connection closed');
+    });
+  };
+  const dropped = () => {
+    onRefused('max_connections');
+    log.warn({ max: mqtt.maxConnections }, 'MQTT connection refused: mqtt.maxConnections reached');
+  };
+  const tcp = createNetServer((socket) => handle(socket));
   tcp.maxConnections = mqtt.maxConnections;
+  tcp.on('drop', dropped);
   const mqttPort = await listen(tcp, mqtt.port, mqtt.host);
   log.info({ port: mqttPort, host: mqtt.host }, 'MQTT listening (TCP)');
 
@@ -42,21 +72,46 @@ export async function startListeners(broker: Aedes, mqtt: GatewayConfig['mqtt'],
     });
     wss = new WebSocketServer({ server: http, maxPayload: mqtt.maxPayloadBytes + 1024 });
     wss.on('connection', (ws, req) => {
-      if (wss!.clients.size > mqtt.maxConnections) return ws.close(1013, 'too many connections');
+      if (wss!.clients.size > mqtt.maxConnections) {
+        dropped();
+        return ws.close(1013, 'too many connections');
+      }
       const stream = createWebSocketStream(ws);
       stream.on('error', () => stream.destroy());
-      broker.handle(stream, req);
+      handle(stream, req);
     });
     wsPort = await listen(http, mqtt.wsPort, mqtt.host);
     log.info({ port: wsPort, host: mqtt.host }, 'MQTT listening (WebSocket)');
   }
 
+  let tls: TlsServer | undefined;
+  let tlsPort: number | undefined;
+  if (mqtt.tls) {
+    const t = mqtt.tls;
+    // With a CA, ask for a client certificate; the auth hooks trust its CN only when the TLS layer verified it
+    // (socket.authorized). requireClientCert makes the handshake itself fail without one.
+    tls = createTlsServer(
+      {
+        cert: readFileSync(t.cert),
+        key: readFileSync(t.key),
+        ...(t.ca ? { ca: readFileSync(t.ca), requestCert: true, rejectUnauthorized: t.requireClientCert } : {}),
+      },
+      (socket) => handle(socket),
+    );
+    tls.maxConnections = mqtt.maxConnections;
+    tls.on('drop', dropped);
+    tls.on('tlsClientError', (err) => log.debug({ err: err.message }, 'TLS handshake failed'));
+    tlsPort = await listen(tls, t.port, mqtt.host);
+    log.info({ port: tlsPort, host: mqtt.host, clientCerts: t.ca ? (t.requireClientCert ? 'required' : 'optional') : 'off' }, 'MQTT listening (TLS)');
+  }
+
   return {
     mqttPort,
     wsPort,
+    tlsPort,
     async close() {
       for (const client of wss?.clients ?? []) client.terminate();
-      await Promise.all([closeServer(tcp), http ? closeServer(http) : Promise.resolve()]);
+      await Promise.all([closeServer(tcp), http ? closeServer(http) : Promise.resolve(), tls ? closeServer(tls) : Promise.resolve()]);
     },
   };
 }
