@@ -1,10 +1,12 @@
 import { ConfigError, loadConfig } from './config/load.js';
 import { buildGateway } from './app.js';
+import { DevicesFileError } from './auth/index.js';
 import { createLogger } from './log.js';
 
 /**
  * Composition root: load config, build the gateway, listen, and stop gracefully on SIGTERM/SIGINT.
- * Exit codes: 0 after a graceful stop, 2 for an unusable configuration, 1 for any other failure to start.
+ * Exit codes: 0 after a graceful stop, 2 for an unusable configuration (gateway config or devices file), 1 for
+ * any other failure to start.
  */
 async function main(): Promise<number | undefined> {
   let loaded;
@@ -20,7 +22,16 @@ async function main(): Promise<number | undefined> {
   const { config, source } = loaded;
   const log = createLogger(config.log.level);
   log.info({ config: source, gatewayId: config.gatewayId }, 'starting');
-  const gateway = await buildGateway(config, { log });
+  let gateway;
+  try {
+    gateway = await buildGateway(config, { log });
+  } catch (err) {
+    if (err instanceof DevicesFileError) {
+      process.stderr.write(`gateway: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
   await gateway.start();
 
   let stopping = false;
