@@ -1,0 +1,212 @@
+/**
+ * Raw-socket MQTT load generator, run in a child process so the bench's own process stays free for timing
+ * (latency subscriber, scrapes) and the generator gets a core of its own. Many connections, each cycling over its own devices; every PUBLISH is a
+ * pre-encoded template with ts, seq, packet id and a few value digits patched in place, so a message costs
+ * the generator a memcpy and ~30 byte stores.
+ *
+ * Payload: {"ts":<13 digits>,"seq":<10 digits>,"readings":{"a":2d.dd,"b":4d.d,"c":10dd.d}} (3 readings).
+ * Each device's ts advances by `stepMs` per message from `t0`, so every reading is new to dedup.
+ *
+ * devices/sim's createFleet (MQTT.js, one client per device) is the realistic simulator; this is the fast one.
+ */
+import { connect, type Socket } from 'node:net';
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { connectPacket, publishPacket, writeDigits, type PublishTemplate } from './mqtt-wire.js';
+
+export interface LoadOptions {
+  readonly port: number;
+  readonly connections: number;
+  /** Devices in all; spread round-robin over the connections. */
+  readonly devices: number;
+  readonly qos: 0 | 1;
+  /** Messages per second in all; 0 = as fast as the server takes them. */
+  readonly rate: number;
+  readonly t0: number;
+  readonly stepMs: number;
+  /** QoS 1: unacknowledged publishes allowed per connection. */
+  readonly inflight?: number;
+  readonly devicePrefix?: string;
+}
+
+export interface LoadStats {
+  readonly sent: number;
+  readonly acked: number;
+  readonly errors: number;
+  /** CPU seconds the generator process used so far. */
+  readonly cpuSeconds: number;
+}
+
+export interface LoadHandle {
+  stats(): Promise<LoadStats>;
+  stop(): Promise<LoadStats>;
+}
+
+const HIGH_WATER = 128 * 1024;
+const CHUNK = 64;
+
+interface Conn {
+  socket: Socket;
+  templates: PublishTemplate[];
+  counts: number[];
+  next: number;
+  sent: number;
+  ackBytes: number;
+  nextId: number;
+  waiting: boolean;
+}
+
+const TEMPLATE = '{"ts":0000000000000,"seq":1000000000,"readings":{"a":20.00,"b":40.0,"c":1000.0}}';
+const TS_AT = TEMPLATE.indexOf('"ts":') + 5;
+const SEQ_AT = TEMPLATE.indexOf('"seq":') + 6;
+const A_AT = TEMPLATE.indexOf('"a":') + 4;
+const C_AT = TEMPLATE.indexOf('"c":') + 4;
+
+function fill(c: Conn, opts: LoadOptions, n: number): Buffer {
+  const len = c.templates[0]!.bytes.length;
+  const chunk = Buffer.allocUnsafe(len * n);
+  for (let i = 0; i < n; i++) {
+    const d = c.next;
+    c.next = d + 1 === c.templates.length ? 0 : d + 1;
+    const t = c.templates[d]!;
+    const at = i * len;
+    t.bytes.copy(chunk, at);
+    const k = c.counts[d]!++;
+    const p = at + t.payloadAt;
+    writeDigits(chunk, p + TS_AT, 13, opts.t0 + k * opts.stepMs);
+    writeDigits(chunk, p + SEQ_AT, 10, 1_000_000_000 + k);
+    writeDigits(chunk, p + A_AT + 1, 1, k % 10);
+    writeDigits(chunk, p + A_AT + 3, 2, (k * 7) % 100);
+    writeDigits(chunk, p + C_AT + 2, 2, (k * 13) % 100);
+    if (t.idAt >= 0) {
+      const id = c.nextId;
+      c.nextId = id === 65535 ? 1 : id + 1;
+      chunk[at + t.idAt] = id >> 8;
+      chunk[at + t.idAt + 1] = id & 0xff;
+    }
+  }
+  c.sent += n;
+  return chunk;
+}
+
+async function openConn(opts: LoadOptions, index: number, devices: string[]): Promise<Conn> {
+  const socket = connect({ port: opts.port, host: '127.0.0.1', noDelay: true });
+  const c: Conn = {
+    socket,
+    templates: devices.map((d) => publishPacket(`devices/${d}/telemetry`, TEMPLATE, opts.qos)),
+    counts: devices.map(() => 0),
+    next: 0,
+    sent: 0,
+    ackBytes: -4, // the CONNACK is 4 bytes too; PUBACKs are 4 bytes each
+    nextId: 1,
+    waiting: false,
+  };
+  await new Promise<void>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.once('data', () => resolve());
+    socket.write(connectPacket(`bench-${process.pid}-${index}`));
+  });
+  // Everything after CONNACK is PUBACKs (we subscribe to nothing): count them by bytes.
+  socket.on('data', (b: Buffer) => {
+    c.ackBytes += b.length;
+  });
+  c.ackBytes += 4;
+  return c;
+}
+
+type Post = (m: unknown) => void;
+
+async function run(opts: LoadOptions): Promise<void> {
+  const post: Post = (m) => process.send!(m);
+  const prefix = opts.devicePrefix ?? 'dev-';
+  const names = Array.from({ length: opts.devices }, (_, i) => `${prefix}${String(i).padStart(6, '0')}`);
+  const conns: Conn[] = [];
+  let errors = 0;
+  for (let i = 0; i < opts.connections; i++) {
+    const mine = names.filter((_, d) => d % opts.connections === i);
+    if (mine.length === 0) break;
+    const c = await openConn(opts, i, mine);
+    c.socket.on('error', () => errors++);
+    conns.push(c);
+  }
+  const inflight = opts.inflight ?? 200;
+  const started = performance.now();
+  let stopped = false;
+  const sentTotal = () => conns.reduce((n, c) => n + c.sent, 0);
+  const ackedTotal = () => conns.reduce((n, c) => n + (opts.qos === 1 ? Math.floor(c.ackBytes / 4) : c.sent), 0);
+  const stats = (): LoadStats => {
+    const cpu = process.cpuUsage();
+    return { sent: sentTotal(), acked: ackedTotal(), errors, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
+  };
+
+  const pump = () => {
+    if (stopped) return;
+    let budget = Infinity;
+    if (opts.rate > 0) budget = Math.floor(((performance.now() - started) / 1000) * opts.rate) - sentTotal();
+    let progress = false;
+    for (const c of conns) {
+      if (budget <= 0) break;
+      if (c.socket.writableLength >= HIGH_WATER) continue;
+      let n = CHUNK;
+      if (opts.qos === 1) n = Math.min(n, inflight - (c.sent - Math.floor(c.ackBytes / 4)));
+      if (opts.rate > 0) n = Math.min(n, Math.ceil(budget / conns.length), budget);
+      if (n <= 0) continue;
+      c.socket.write(fill(c, opts, n));
+      budget -= n;
+      progress = true;
+    }
+    if (opts.rate > 0 && budget <= 0) setTimeout(pump, 1);
+    else if (progress) setImmediate(pump);
+    else setTimeout(pump, opts.qos === 1 ? 0 : 1);
+  };
+  process.on('message', (m: { type: string }) => {
+    if (m.type === 'stats') post({ type: 'stats', stats: stats() });
+    if (m.type === 'stop') {
+      stopped = true;
+      const s = stats();
+      for (const c of conns) c.socket.destroy();
+      post({ type: 'stopped', stats: s });
+      setTimeout(() => process.exit(0), 50);
+    }
+  });
+  process.on('disconnect', () => process.exit(0));
+  post({ type: 'ready' });
+  pump();
+}
+
+/** Connects every generator connection, then starts sending; resolves once all are connected. */
+export async function startLoad(opts: LoadOptions): Promise<LoadHandle> {
+  const child = fork(fileURLToPath(import.meta.url), [JSON.stringify(opts)], { execArgv: ['--import', 'tsx'], env: { ...process.env, BENCH_LOADGEN: '1' } });
+  let waiter: ((s: LoadStats) => void) | undefined;
+  await new Promise<void>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`load generator exited with ${code}`)));
+    child.on('message', (m: { type: string; stats?: LoadStats }) => {
+      if (m.type === 'ready') resolve();
+      else if (m.stats && waiter) {
+        const w = waiter;
+        waiter = undefined;
+        w(m.stats);
+      }
+    });
+  });
+  const ask = (type: string) =>
+    new Promise<LoadStats>((resolve) => {
+      waiter = resolve;
+      child.send({ type });
+    });
+  return {
+    stats: () => ask('stats'),
+    async stop() {
+      const s = await ask('stop');
+      if (child.exitCode === null) await new Promise((r) => child.once('exit', r));
+      return s;
+    },
+  };
+}
+
+if (process.env.BENCH_LOADGEN === '1' && process.send !== undefined && process.argv[2] !== undefined) {
+  run(JSON.parse(process.argv[2]) as LoadOptions).catch((err: unknown) => {
+    process.stderr.write(`load generator: ${String(err)}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,64 @@
+/**
+ * Just enough MQTT 3.1.1 encoding for the load generator: CONNECT, PUBLISH (QoS 0/1) and SUBSCRIBE packets as
+ * Buffers, built once and patched in place, so the generator spends its core on the socket and not on a
+ * client library (MQTT.js tops out far below what a broker can take on this machine).
+ */
+
+function remainingLength(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let byte = n % 128;
+    n = Math.floor(n / 128);
+    if (n > 0) byte |= 0x80;
+    out.push(byte);
+  } while (n > 0);
+  return out;
+}
+
+function str(s: string): Buffer {
+  const b = Buffer.from(s, 'utf8');
+  const len = Buffer.alloc(2);
+  len.writeUInt16BE(b.length);
+  return Buffer.concat([len, b]);
+}
+
+function packet(firstByte: number, body: Buffer): Buffer {
+  return Buffer.concat([Buffer.from([firstByte, ...remainingLength(body.length)]), body]);
+}
+
+/** CONNECT, MQTT 3.1.1, clean session, keep-alive off [MQTT-3.1.2-22: 0 turns the mechanism off]. */
+export function connectPacket(clientId: string): Buffer {
+  const variable = Buffer.concat([str('MQTT'), Buffer.from([4, 0x02, 0, 0])]);
+  return packet(0x10, Buffer.concat([variable, str(clientId)]));
+}
+
+export interface PublishTemplate {
+  readonly bytes: Buffer;
+  /** Offset of the 2-byte packet id (QoS 1), or -1. */
+  readonly idAt: number;
+  /** Offset of the payload inside `bytes`. */
+  readonly payloadAt: number;
+}
+
+export function publishPacket(topic: string, payload: string, qos: 0 | 1): PublishTemplate {
+  const t = str(topic);
+  const p = Buffer.from(payload, 'utf8');
+  const body = Buffer.concat([t, qos === 1 ? Buffer.from([0, 1]) : Buffer.alloc(0), p]);
+  const bytes = packet(qos === 1 ? 0x32 : 0x30, body);
+  const headerLen = bytes.length - body.length;
+  return { bytes, idAt: qos === 1 ? headerLen + t.length : -1, payloadAt: headerLen + t.length + (qos === 1 ? 2 : 0) };
+}
+
+export function subscribePacket(topic: string, id: number): Buffer {
+  const body = Buffer.concat([Buffer.from([id >> 8, id & 0xff]), str(topic), Buffer.from([1])]);
+  return packet(0x82, body);
+}
+
+/** Writes `n` as exactly `width` ASCII digits at `at` (n must fit). */
+export function writeDigits(buf: Buffer, at: number, width: number, n: number): void {
+  for (let i = at + width - 1; i >= at; i--) {
+    const q = Math.floor(n / 10);
+    buf[i] = 48 + (n - q * 10);
+    n = q;
+  }
+}

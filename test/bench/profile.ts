@@ -1,0 +1,74 @@
+/**
+ * Profiles the compiled gateway under full QoS 0 load: `node --import tsx test/bench/profile.ts [seconds] [qos]`.
+ * Writes a .cpuprofile to bench-results/profile/ (open it in Chrome DevTools) and prints the top functions
+ * by self time, which is what BENCHMARKS.md quotes.
+ */
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { startInfluxd } from '../support/influxd.js';
+import { startLoad } from './loadgen.js';
+import { BENCH_RULES } from './rules.js';
+import { startGateway } from './servers.js';
+import { sleep } from './throughput.js';
+
+interface Node {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
+}
+
+const seconds = Number(process.argv[2] ?? 8);
+const qos = Number(process.argv[3] ?? 0) as 0 | 1;
+const dir = resolve('bench-results/profile', String(Date.now()));
+mkdirSync(dir, { recursive: true });
+const influx = await startInfluxd();
+try {
+  const gw = await startGateway({ influxUrl: influx.url, database: 'profile', rules: BENCH_RULES, nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`] });
+  const load = await startLoad({ port: gw.mqttPort, connections: 50, devices: 1000, qos, rate: 0, t0: Date.now() - 86_400_000, stepMs: 100 });
+  const a = await gw.sample();
+  await sleep(seconds * 1000);
+  const b = await gw.sample();
+  await load.stop();
+  console.log(`gateway: ${Math.round((b.messages - a.messages) / seconds)} msg/s`);
+  await gw.stop();
+} finally {
+  await influx.dispose();
+}
+const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+if (file === undefined) throw new Error('no profile written');
+const prof = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { nodes: Node[]; samples: number[]; timeDeltas: number[] };
+const self = new Map<number, number>();
+prof.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (prof.timeDeltas[i] ?? 0)));
+const byFn = new Map<string, number>();
+let total = 0;
+for (const t of self.values()) total += t;
+for (const n of prof.nodes) {
+  const t = self.get(n.id) ?? 0;
+  const f = n.callFrame;
+  const key = `${f.functionName || '(anonymous)'} ${f.url.replace(/^.*\/(node_modules\/|dist\/)/, '$1')}:${f.lineNumber + 1}`;
+  byFn.set(key, (byFn.get(key) ?? 0) + t);
+}
+console.log(`profile: ${join(dir, file)}`);
+// Self time by part of the system, so the gap to the bare broker can be attributed.
+const parts: [string, RegExp][] = [
+  ['broker (aedes, mqtt-packet, bl, qlobber, debug, streams)', /node_modules\/(aedes|mqtt-packet|bl|qlobber|debug|mqemitter|fastfall|fastparallel|fastseries|reusify|aedes-packet|readable-stream)|node:(net|internal\/streams|buffer|events|internal\/buffer|stream_base)|^(subarray|FastBuffer|utf8Slice|slice)$/],
+  ['checkpoint + ingest log (gateway/state)', /gateway\/state\/|better-sqlite3/],
+  ['decode + topic (gateway/pipeline/fast-decode, decode, topics)', /gateway\/pipeline\/(fast-decode|decode|topics)/],
+  ['dedup + windows (gateway/pipeline)', /gateway\/pipeline\//],
+  ['alerts (gateway/alerts)', /gateway\/alerts\//],
+  ['operator live view (gateway/admin/live)', /gateway\/admin\/live/],
+  ['outbox + sink', /gateway\/(outbox|sink)\//],
+  ['other gateway code', /gateway\//],
+  ['garbage collector', /^\(garbage collector\)/],
+  ['idle', /^\(idle\)/],
+];
+const byPart = new Map<string, number>();
+for (const n of prof.nodes) {
+  const t = self.get(n.id) ?? 0;
+  const f = n.callFrame;
+  const name = parts.find(([, re]) => re.test(f.url) || re.test(f.functionName))?.[0] ?? 'other (node internals, startup)';
+  byPart.set(name, (byPart.get(name) ?? 0) + t);
+}
+for (const [k, t] of [...byPart].sort((x, y) => y[1] - x[1])) console.log(`${((100 * t) / total).toFixed(1).padStart(5)}%  ${k}`);
+console.log('');
+for (const [k, t] of [...byFn].sort((x, y) => y[1] - x[1]).slice(0, Number(process.env.TOP ?? 40))) console.log(`${((100 * t) / total).toFixed(1).padStart(5)}%  ${k}`);

@@ -1,0 +1,170 @@
+/**
+ * `npm run bench`: the gateway against the bare-broker ceiling, side by side. Not part of `npm test`.
+ *
+ *   npm run build && node --import tsx test/bench/run.ts
+ *
+ * Prints a table and writes it as JSON to bench-results/bench-<time>.json. Environment flags (all optional):
+ *   BENCH_ONLY=throughput,latency,scale,outbox,mosquitto   run only these sections
+ *   BENCH_REPEATS=3         throughput runs per server and QoS (alternating a, b, a, b, ...; the median is quoted)
+ *   BENCH_MEASURE_S=8       measuring window of a throughput run (after a 2 s warm-up)
+ *   BENCH_SCALE=1000,10000,100000   sensor counts of the memory scenario
+ *   BENCH_DRAIN_POINTS=1000000      backlog size of the outbox drain
+ *   BENCH_STEP_MS=100       event time between two messages of one device in the throughput runs
+ *   BENCH_GATEWAY_NODE_ARGS="--cpu-prof"   extra node flags for the gateway process (profile.ts does this)
+ * Figures depend on the machine and on whatever else runs on it: compare ratios within one run.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { startInfluxd, type InfluxServer } from '../support/influxd.js';
+import { runLatency, type LatencyFigures } from './latency.js';
+import { runOutbox, type OutboxFigures } from './outbox-drain.js';
+import { runScale, type ScaleFigures } from './scale.js';
+import { BENCH_RULES } from './rules.js';
+import { mosquittoInstalled, startBareAedes, startGateway, startMosquitto, type ServerUnderTest } from './servers.js';
+import { measureRun, median, type RunFigures, type ThroughputSettings } from './throughput.js';
+
+const env = (k: string, d: string) => process.env[k] ?? d;
+const only = new Set(env('BENCH_ONLY', 'throughput,mosquitto,latency,scale,outbox').split(','));
+const repeats = Number(env('BENCH_REPEATS', '3'));
+const settings: ThroughputSettings = {
+  warmupMs: 2000,
+  measureMs: Number(env('BENCH_MEASURE_S', '8')) * 1000,
+  connections: 50,
+  devices: 1000,
+  // Event time per message per device: 100 ms = 10 Hz sensors, one window point per 100 readings.
+  stepMs: Number(env('BENCH_STEP_MS', '100')),
+};
+
+
+interface Summary {
+  server: string;
+  qos: 0 | 1;
+  runs: number[];
+  msgPerSec: number;
+  cpuSecPerMillionReadings: number;
+}
+
+function summarise(runs: RunFigures[]): Summary[] {
+  const groups = new Map<string, RunFigures[]>();
+  for (const r of runs) {
+    const k = `${r.server}|${r.qos}`;
+    groups.set(k, [...(groups.get(k) ?? []), r]);
+  }
+  return [...groups.values()].map((g) => ({
+    server: g[0]!.server,
+    qos: g[0]!.qos,
+    runs: g.map((r) => Math.round(r.msgPerSec)),
+    msgPerSec: median(g.map((r) => r.msgPerSec)),
+    cpuSecPerMillionReadings: median(g.map((r) => r.cpuSecPerMillionReadings)),
+  }));
+}
+
+async function oneRun(start: () => Promise<ServerUnderTest>, qos: 0 | 1): Promise<RunFigures> {
+  const server = await start();
+  try {
+    return await measureRun(server, qos, settings);
+  } finally {
+    await server.stop();
+  }
+}
+
+const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : '-');
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '?', memGiB: Math.round(totalmem() / 2 ** 30), node: process.version };
+  console.log(`bench: ${machine.cpus} x ${machine.cpuModel}, ${machine.memGiB} GiB, node ${machine.node}`);
+  let influx: InfluxServer | undefined;
+  const results: {
+    machine: typeof machine;
+    throughput?: { runs: RunFigures[]; summary: Summary[]; ratioQos0?: number; ratioQos1?: number; cpuRatioQos0?: number; cpuRatioQos1?: number };
+    latency?: LatencyFigures;
+    scale?: ScaleFigures[];
+    outbox?: OutboxFigures;
+  } = { machine };
+  let db = 0;
+  const gateway = () => startGateway({ influxUrl: influx!.url, database: `bench${++db}`, rules: BENCH_RULES });
+  try {
+    influx = await startInfluxd();
+    if (only.has('throughput') || only.has('mosquitto')) {
+      const runs: RunFigures[] = [];
+      for (const qos of [0, 1] as const) {
+        for (let i = 0; i < repeats && only.has('throughput'); i++) {
+          for (const [label, start] of [['a', () => startBareAedes()], ['b', gateway]] as const) {
+            const t = Date.now();
+            const r = await oneRun(start, qos);
+            console.log(`  throughput QoS ${qos} run ${i + 1} (${label}) ${r.server}: ${fmt(r.msgPerSec)} msg/s, ${fmt(r.cpuSecPerMillionReadings, 2)} CPU s per 1M readings (${Math.round((Date.now() - t) / 1000)} s)`);
+            runs.push(r);
+          }
+        }
+        if (only.has('mosquitto') && mosquittoInstalled()) {
+          const r = await oneRun(startMosquitto, qos);
+          console.log(`  throughput QoS ${qos} mosquitto: ${fmt(r.msgPerSec)} msg/s`);
+          runs.push(r);
+        }
+      }
+      const summary = summarise(runs);
+      const get = (server: string, qos: number) => summary.find((s) => s.server === server && s.qos === qos)?.msgPerSec;
+      const ratio = (qos: number) => {
+        const a = get('bare aedes', qos);
+        const b = get('gateway', qos);
+        return a && b ? b / a : undefined;
+      };
+      // CPU seconds per reading, bare / gateway: the throughput ratio both would reach if each had a core to
+      // itself. Robust to other load on the machine, which the msg/s ratio is not.
+      const cpuRatio = (qos: number) => {
+        const a = summary.find((x) => x.server === 'bare aedes' && x.qos === qos)?.cpuSecPerMillionReadings;
+        const b = summary.find((x) => x.server === 'gateway' && x.qos === qos)?.cpuSecPerMillionReadings;
+        return a && b ? a / b : undefined;
+      };
+      results.throughput = { runs, summary, ratioQos0: ratio(0), ratioQos1: ratio(1), cpuRatioQos0: cpuRatio(0), cpuRatioQos1: cpuRatio(1) };
+    }
+    const gwMax = results.throughput?.summary.find((s) => s.server === 'gateway' && s.qos === 0)?.msgPerSec;
+    if (only.has('latency')) results.latency = await runLatency(gateway, gwMax ?? Number(env('BENCH_MAX_RATE', '60000')));
+    if (only.has('scale')) results.scale = await runScale(influx, env('BENCH_SCALE', '1000,10000,100000').split(',').map(Number));
+    if (only.has('outbox')) results.outbox = await runOutbox(influx, Number(env('BENCH_DRAIN_POINTS', '1000000')));
+  } finally {
+    await influx?.dispose();
+  }
+  printTable(results);
+  mkdirSync('bench-results', { recursive: true });
+  const file = join('bench-results', `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, JSON.stringify({ ...results, seconds: Math.round((Date.now() - started) / 1000) }, null, 2));
+  console.log(`\nwritten ${file} (${Math.round((Date.now() - started) / 1000)} s)`);
+}
+
+function printTable(r: {
+  throughput?: { summary: Summary[]; ratioQos0?: number; ratioQos1?: number; cpuRatioQos0?: number; cpuRatioQos1?: number };
+  latency?: LatencyFigures;
+  scale?: ScaleFigures[];
+  outbox?: OutboxFigures;
+}): void {
+  const rows: string[][] = [['what', 'figure', 'target']];
+  for (const s of r.throughput?.summary ?? []) {
+    rows.push([`ingest ${s.server} QoS ${s.qos} (median of ${s.runs.join(', ')})`, `${fmt(s.msgPerSec)} msg/s, ${fmt(s.cpuSecPerMillionReadings, 2)} CPU s/1M readings`, '']);
+  }
+  if (r.throughput?.ratioQos0 !== undefined) rows.push(['ratio gateway / bare aedes, QoS 0', fmt(r.throughput.ratioQos0, 2), '>= 0.70']);
+  if (r.throughput?.ratioQos1 !== undefined) rows.push(['ratio gateway / bare aedes, QoS 1', fmt(r.throughput.ratioQos1, 2), '']);
+  if (r.throughput?.cpuRatioQos0 !== undefined) rows.push(['CPU per reading, bare aedes / gateway, QoS 0', fmt(r.throughput.cpuRatioQos0, 2), '(>= 0.70)']);
+  if (r.throughput?.cpuRatioQos1 !== undefined) rows.push(['CPU per reading, bare aedes / gateway, QoS 1', fmt(r.throughput.cpuRatioQos1, 2), '']);
+  if (r.latency) {
+    const l = r.latency;
+    rows.push([`publish -> alert event at ${fmt(l.rate)} msg/s (${l.samples} events)`, `p50 ${fmt(l.p50Ms, 2)} ms, p99 ${fmt(l.p99Ms, 2)} ms, max ${fmt(l.maxMs, 1)} ms`, 'p99 < 10 ms']);
+  }
+  for (const s of r.scale ?? []) {
+    rows.push([`memory, ${fmt(s.sensors)} sensors (${s.settings})`, `${fmt(s.rssMiB)} MiB RSS, ${fmt(s.bytesPerSensor)} B/sensor, dedup keys ${s.dedupKeysFirst}->${s.dedupKeysLast}, retained ${s.retainedFirst}->${s.retainedLast}`, s.sensors >= 100_000 ? '< 1024 MiB' : '']);
+  }
+  if (r.outbox) {
+    rows.push(['outbox commit (format + SQLite)', `${fmt(r.outbox.commitPointsPerSec)} points/s`, '']);
+    rows.push([`outbox drain of ${fmt(r.outbox.backlog)} points`, `${fmt(r.outbox.drainPointsPerSec)} points/s`, '>= 100,000']);
+  }
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
+  console.log('');
+  for (const row of rows) console.log(row.map((c, i) => c.padEnd(widths[i]!)).join(' | '));
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

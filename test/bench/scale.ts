@@ -1,0 +1,81 @@
+/**
+ * Scenario 3: resident memory against the number of distinct sensors. Each sensor reports once per second of
+ * event time (3 sensors per device message); event time runs faster than the wall clock so the run reaches the
+ * steady state, where every horizon is full, in seconds. State must then stay flat: /health pipeline stats are
+ * read at two thirds and at the end of the run and should agree.
+ *
+ * The horizons are BENCH_SCALE_HORIZON (default 2m) for both dedup and corrections: state is linear in them,
+ * so bytes per sensor at the 15m defaults is (measured) x 7.5 for the horizon-bound part; BENCHMARKS.md says so.
+ */
+import { startLoad } from './loadgen.js';
+import { startGateway } from './servers.js';
+import { BENCH_RULES_SCALE } from './rules.js';
+import { sleep } from './throughput.js';
+import type { InfluxServer } from '../support/influxd.js';
+
+export interface ScaleFigures {
+  readonly sensors: number;
+  readonly settings: string;
+  readonly rssMiB: number;
+  readonly baselineMiB: number;
+  readonly bytesPerSensor: number;
+  readonly dedupKeysFirst: number;
+  readonly dedupKeysLast: number;
+  readonly retainedFirst: number;
+  readonly retainedLast: number;
+}
+
+const MiB = 2 ** 20;
+
+async function waitMessages(sample: () => Promise<{ messages: number }>, target: number, limitMs: number): Promise<void> {
+  const until = Date.now() + limitMs;
+  while (Date.now() < until && (await sample()).messages < target) await sleep(250);
+}
+
+export async function runScale(influx: InfluxServer, counts: readonly number[]): Promise<ScaleFigures[]> {
+  const horizon = process.env.BENCH_SCALE_HORIZON ?? '2m';
+  const horizonS = horizon.endsWith('m') ? Number(horizon.slice(0, -1)) * 60 : Number(horizon.replace(/s$/, ''));
+  const out: ScaleFigures[] = [];
+  for (const sensors of counts) {
+    const devices = Math.ceil(sensors / 3);
+    const gw = await startGateway({
+      influxUrl: influx.url,
+      database: `scale${sensors}`,
+      rules: BENCH_RULES_SCALE,
+      pipeline: { dedupHorizon: horizon, correctionHorizon: horizon },
+    });
+    try {
+      const baseline = (await gw.sample()).rssBytes;
+      // Enough messages per device to fill both horizons, and a third more to show the state stays flat.
+      const perDevice = Math.ceil(horizonS * 1.5) + 20;
+      const load = await startLoad({ port: gw.mqttPort, connections: 50, devices, qos: 0, rate: 0, t0: Date.now() - 86_400_000, stepMs: 1000 });
+      let first: Record<string, number> = {};
+      try {
+        await waitMessages(() => gw.sample(), Math.round(devices * perDevice * (2 / 3)), 300_000);
+        first = (await gw.health()).pipeline as Record<string, number>;
+        await waitMessages(() => gw.sample(), devices * perDevice, 300_000);
+      } finally {
+        await load.stop();
+      }
+      await sleep(1000);
+      const last = (await gw.health()).pipeline as Record<string, number>;
+      const rss = (await gw.sample()).rssBytes;
+      const f: ScaleFigures = {
+        sensors,
+        settings: `1 Hz, horizons ${horizon}`,
+        rssMiB: rss / MiB,
+        baselineMiB: baseline / MiB,
+        bytesPerSensor: (rss - baseline) / sensors,
+        dedupKeysFirst: first['dedupKeys'] ?? NaN,
+        dedupKeysLast: last['dedupKeys'] ?? NaN,
+        retainedFirst: first['retainedWindows'] ?? NaN,
+        retainedLast: last['retainedWindows'] ?? NaN,
+      };
+      console.log(`  scale ${sensors} sensors: ${f.rssMiB.toFixed(0)} MiB RSS (${f.bytesPerSensor.toFixed(0)} B/sensor), dedup keys ${f.dedupKeysFirst} -> ${f.dedupKeysLast}, retained windows ${f.retainedFirst} -> ${f.retainedLast}`);
+      out.push(f);
+    } finally {
+      await gw.stop();
+    }
+  }
+  return out;
+}

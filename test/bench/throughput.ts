@@ -1,0 +1,69 @@
+/**
+ * Scenario 1: ingest throughput. One fresh server process per run, the load generator at full speed, a
+ * warm-up, then messages/s and CPU seconds per million readings over a fixed measuring window, read from the
+ * server itself (so a generator that outruns the server measures the server, not itself).
+ */
+import { startLoad, type LoadOptions } from './loadgen.js';
+import type { ServerUnderTest } from './servers.js';
+
+export const READINGS_PER_MESSAGE = 3;
+
+export interface RunFigures {
+  readonly server: string;
+  readonly qos: 0 | 1;
+  readonly msgPerSec: number;
+  readonly readingsPerSec: number;
+  readonly cpuSecPerMillionReadings: number;
+  readonly rssMiB: number;
+}
+
+export interface ThroughputSettings {
+  readonly warmupMs: number;
+  readonly measureMs: number;
+  readonly connections: number;
+  readonly devices: number;
+  readonly stepMs: number;
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function measureRun(server: ServerUnderTest, qos: 0 | 1, s: ThroughputSettings, rate = 0): Promise<RunFigures> {
+  const opts: LoadOptions = {
+    port: server.mqttPort,
+    connections: s.connections,
+    devices: s.devices,
+    qos,
+    rate,
+    // Event time starts a day back and moves `stepMs` per message: always within the accepted range.
+    t0: Date.now() - 86_400_000,
+    stepMs: s.stepMs,
+    inflight: 100,
+  };
+  const load = await startLoad(opts);
+  try {
+    await sleep(s.warmupMs);
+    const a = await server.sample();
+    const t0 = performance.now();
+    await sleep(s.measureMs);
+    const b = await server.sample();
+    const secs = (performance.now() - t0) / 1000;
+    const msgs = b.messages - a.messages;
+    const readings = msgs * READINGS_PER_MESSAGE;
+    return {
+      server: server.name,
+      qos,
+      msgPerSec: msgs / secs,
+      readingsPerSec: readings / secs,
+      cpuSecPerMillionReadings: readings > 0 ? (b.cpuSeconds - a.cpuSeconds) / (readings / 1e6) : NaN,
+      rssMiB: b.rssBytes / 2 ** 20,
+    };
+  } finally {
+    await load.stop();
+  }
+}
+
+export function median(xs: readonly number[]): number {
+  const a = [...xs].sort((x, y) => x - y);
+  const m = a.length >> 1;
+  return a.length % 2 === 1 ? a[m]! : (a[m - 1]! + a[m]!) / 2;
+}
