@@ -108,6 +108,9 @@ export class AlertEngine {
   tick(now: number = this.clock(), out?: AlertEvent[]): readonly AlertEvent[] {
     let events = out;
     for (const e of this.silentCandidates) {
+      // The gateway clock went back (NTP step, RTC reset): measure silence from now rather than wait for the
+      // clock to catch up with a last-seen time in its future (which would hold noData off for that long).
+      if (e.lastSeen > now) e.lastSeen = now;
       for (const s of e.slots) {
         if (s.rule.kind !== 'noData') continue;
         if (stepNoDataTick(s, s.rule, e.lastSeen, now) !== null) (events ??= []).push(this.event(e, s, 'fired', e.lastValue, now));
