@@ -1,7 +1,6 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { open, rename, stat, unlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { writeFileAtomic } from '../config/atomic-write.js';
 import { parseRules } from './rules-parse.js';
 import type { AlertRule, RuleError, RulesResult } from './types.js';
 
@@ -28,34 +27,9 @@ export function loadRulesFile(path: string): LoadedRules {
   return { ...parseRules(text, path), source: path, etag: rulesETag(text) };
 }
 
-/**
- * Replaces the file so that readers (the watcher, a crash) see either the old or the new text, never a
- * partial one: write a temp file in the same directory, fsync it, rename it over the target, fsync the
- * directory. The temp name starts with `.` and ends with `.tmp`, and keeps the old file's mode.
- */
-export async function writeRulesFileAtomic(path: string, text: string): Promise<void> {
-  const dir = dirname(path);
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  const mode = await stat(path).then((s) => s.mode & 0o777, () => 0o644);
-  const fh = await open(tmp, 'wx', mode);
-  try {
-    await fh.writeFile(text, 'utf8');
-    await fh.sync();
-  } catch (err) {
-    await fh.close().catch(() => undefined);
-    await unlink(tmp).catch(() => undefined);
-    throw err;
-  }
-  await fh.close();
-  try {
-    await rename(tmp, path);
-  } catch (err) {
-    await unlink(tmp).catch(() => undefined);
-    throw err;
-  }
-  // Make the rename itself durable. Some platforms cannot open a directory for fsync: best effort.
-  const dh = await open(dir, 'r').catch(() => null);
-  if (dh) await dh.sync().catch(() => undefined).finally(() => dh.close());
+/** Writes the rules file atomically (see writeFileAtomic); a new file is world-readable like any config. */
+export function writeRulesFileAtomic(path: string, text: string): Promise<void> {
+  return writeFileAtomic(path, text, { newFileMode: 0o644 });
 }
 
 export type BodyResult =

@@ -1,7 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../config/atomic-write.js';
 import { isMap, isSeq, parseDocument, YAMLSeq, type Document } from 'yaml';
 import { parseDevices, type DeviceFileError, type DeviceRecord, type ParsedDevices } from './registry.js';
 
@@ -25,33 +24,11 @@ export function loadDevicesFile(path: string): LoadedDevices {
 }
 
 /**
- * Replaces the file so readers (the gateway's watcher, a crash) see the old or the new text, never a partial one:
- * temp file in the same directory, fsync, rename over the target, fsync the directory. Secrets never touch the
- * file, but the hashes are still private: a new file gets mode 0600, an existing one keeps its mode.
+ * Writes the devices file atomically (see writeFileAtomic). Secrets never touch the file, but the hashes are still
+ * private: a new file gets mode 0600.
  */
-export async function writeFileAtomic(path: string, text: string): Promise<void> {
-  const dir = dirname(path);
-  await mkdir(dir, { recursive: true });
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  const mode = await stat(path).then((s) => s.mode & 0o777, () => 0o600);
-  const fh = await open(tmp, 'wx', mode);
-  try {
-    await fh.writeFile(text, 'utf8');
-    await fh.sync();
-  } catch (err) {
-    await fh.close().catch(() => undefined);
-    await unlink(tmp).catch(() => undefined);
-    throw err;
-  }
-  await fh.close();
-  try {
-    await rename(tmp, path);
-  } catch (err) {
-    await unlink(tmp).catch(() => undefined);
-    throw err;
-  }
-  const dh = await open(dir, 'r').catch(() => null);
-  if (dh) await dh.sync().catch(() => undefined).finally(() => dh.close());
+export function writeDevicesFileAtomic(path: string, text: string): Promise<void> {
+  return writeFileAtomic(path, text, { newFileMode: 0o600, createDir: true });
 }
 
 /** A registry edit that cannot be applied (unknown id, duplicate, invalid file). The CLI exits with code 1. */
@@ -124,7 +101,7 @@ export async function editDevicesFile(path: string, edit: Edit): Promise<Readonl
     throw err;
   });
   const next = applyEdit(text, edit);
-  await writeFileAtomic(path, next);
+  await writeDevicesFileAtomic(path, next);
   const parsed = parseDevices(next);
   return parsed.ok ? parsed.devices : new Map();
 }

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { writeFileAtomic } from '../../../gateway/auth/registry-file.js';
+import { writeDevicesFileAtomic as writeFileAtomic } from '../../../gateway/auth/registry-file.js';
 import { DevicesFileWatcher, type DevicesReload } from '../../../gateway/auth/registry-watcher.js';
 
 async function until<T>(check: () => T | undefined, timeoutMs = 10_000): Promise<T> {
