@@ -72,14 +72,14 @@ export function watchPacketSizes(conn: Duplex, maxRemaining: number, onTooLarge:
       length += (b & 0x7f) * multiplier;
       multiplier *= 128;
       lengthBytes++;
-      if (length > maxRemaining) {
-        conn.off('data', onData);
-        closedForSize.add(conn);
-        onTooLarge(length);
-        conn.destroy();
-        return;
-      }
       if ((b & 0x80) === 0) {
+        if (length > maxRemaining) {
+          conn.off('data', onData);
+          closedForSize.add(conn);
+          onTooLarge(length);
+          conn.destroy();
+          return;
+        }
         inLength = false;
         skip = length;
       } else if (lengthBytes === 4) {
