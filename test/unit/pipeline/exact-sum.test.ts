@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { addPartial, addValue, exactMean, sumPartials } from '../../../gateway/pipeline/exact-sum.js';
+import { BIG, addPartial, addValue, exactMean, sumPartials } from '../../../gateway/pipeline/exact-sum.js';
 import { exactSum, fromUnits, shuffle, toUnits } from './reference.js';
 
 const sumOf = (xs: readonly number[]) => {
@@ -47,7 +47,9 @@ describe('exact summation', () => {
   });
 
   it('equals the BigInt reference for any values, in any order', () => {
-    const small = fc.array(anyDouble, { maxLength: 40 }).filter((xs) => Number.isFinite(exactSum(xs)));
+    // Raw partials are exact while no intermediate sum overflows; values from BIG up go to the scaled
+    // accumulator (addValue), which the exact-mean tests below cover.
+    const small = fc.array(anyDouble.filter((x) => Math.abs(x) < BIG), { maxLength: 40 });
     fc.assert(
       fc.property(small, fc.nat(), (xs, seed) => {
         const expected = exactSum(xs);
