@@ -58,6 +58,21 @@ describe('gateway process: signals, exit codes, crash with InfluxDB down', () =>
     expect(err).toMatch(/durability: unknown key\(s\): colour/);
   });
 
+  it('an invalid devices file: exit code 2 and a message naming the file, line and problem', async () => {
+    const dir = tmp();
+    const devices = join(dir, 'devices.yaml');
+    writeFileSync(devices, 'devices:\n  - id: "not a valid id"\n');
+    const file = join(dir, 'gw.yaml');
+    writeFileSync(file, `auth:\n  devicesFile: ${JSON.stringify(devices)}\nbuffer:\n  dir: ${JSON.stringify(join(dir, 'data'))}\nmqtt:\n  port: 0\n  wsPort: 0\nhttp:\n  port: 0\n`);
+    const child = spawn(process.execPath, [MAIN], { env: { ...process.env, GATEWAY_CONFIG: file }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+    expect(code).toBe(2);
+    expect(err).toMatch(/invalid devices file/);
+    expect(err).toContain(`${devices}:2:`);
+  });
+
   it('SIGKILL with InfluxDB down: every window emitted into the outbox arrives after the restart, exact', async () => {
     await influx.stop();
     const f = await prepareGateway(tmp(), influx.url, { gatewayId: 'crash-gw' });
