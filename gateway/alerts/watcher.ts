@@ -1,5 +1,5 @@
-import { watch, type FSWatcher } from 'node:fs';
-import { basename, dirname, resolve } from 'node:path';
+import { resolve } from 'node:path';
+import { FileWatch } from '../config/file-watch.js';
 import { loadRulesFile, type LoadedRules } from './rules-file.js';
 import type { AlertRule, RuleError } from './types.js';
 
@@ -33,25 +33,34 @@ export interface RulesWatcherOptions {
 }
 
 /**
- * Watches the rules file for hot reload. It watches the *directory* and filters by file name, because
- * editors and writeRulesFileAtomic replace the file by rename, which ends a watch on the file's inode.
- * Events are debounced, and a reload whose text equals the last one read is dropped (an atomic PUT
- * followed by reload() and then the watch event yields one callback).
+ * Watches the rules file for hot reload (the mechanism, shared with the devices file, is FileWatch: directory
+ * watch robust to rename-writes, debounce, a reload with unchanged text dropped, errors contained). This class
+ * adds what is specific to rules: the load status for /health and the admin API, and the RulesChange shape.
  */
 export class RulesFileWatcher {
   private readonly path: string;
-  private readonly debounceMs: number;
   private readonly now: () => number;
-  private fsWatcher: FSWatcher | null = null;
-  private timer: NodeJS.Timeout | null = null;
-  private lastEtag: string | null = null;
+  private readonly watch: FileWatch<LoadedRules>;
   private current: RulesLoadStatus;
 
   constructor(private readonly opts: RulesWatcherOptions) {
     this.path = resolve(opts.path);
-    this.debounceMs = opts.debounceMs ?? 150;
     this.now = opts.now ?? Date.now;
     this.current = { source: opts.path, loadedAt: null, etag: null, ruleCount: 0, errors: [], checkedAt: null };
+    this.watch = new FileWatch({
+      path: opts.path,
+      debounceMs: opts.debounceMs ?? 150,
+      // An unreadable file has no ETag: every such reload is reported.
+      read: () => {
+        const value = this.load();
+        return { value, key: value.etag };
+      },
+      onChange: (result) =>
+        opts.onChange(
+          result.ok ? { ok: true, rules: result.rules, status: this.current } : { ok: false, errors: result.errors, status: this.current },
+        ),
+      onError: opts.onError,
+    });
   }
 
   /**
@@ -59,19 +68,7 @@ export class RulesFileWatcher {
    * at startup is fatal) and starts watching. Returns that first result.
    */
   start(): LoadedRules {
-    const first = this.load();
-    const name = basename(this.path);
-    try {
-      this.fsWatcher = watch(dirname(this.path), { persistent: false }, (_event, file) => {
-        // Some platforms omit the name; then any event in the directory triggers a (cheap, deduplicated) re-read.
-        if (file === null || file.toString() === name) this.schedule();
-      });
-      this.fsWatcher.on('error', (err) => this.opts.onError?.(err));
-    } catch (err) {
-      // E.g. the directory does not exist: the first result already says so; hot reload is then unavailable.
-      this.opts.onError?.(err);
-    }
-    return first;
+    return this.watch.start();
   }
 
   status(): RulesLoadStatus {
@@ -80,38 +77,16 @@ export class RulesFileWatcher {
 
   /** Re-reads now (e.g. right after PUT /api/thresholds wrote the file), bypassing the debounce. */
   reload(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    const before = this.lastEtag;
-    const result = this.load();
-    if (result.etag !== null && result.etag === before) return;
-    const change: RulesChange = result.ok
-      ? { ok: true, rules: result.rules, status: this.current }
-      : { ok: false, errors: result.errors, status: this.current };
-    try {
-      this.opts.onChange(change);
-    } catch (err) {
-      this.opts.onError?.(err);
-    }
+    this.watch.reload();
   }
 
   close(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    this.fsWatcher?.close();
-    this.fsWatcher = null;
-  }
-
-  private schedule(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.reload(), this.debounceMs);
-    this.timer.unref();
+    this.watch.close();
   }
 
   private load(): LoadedRules {
     const result = loadRulesFile(this.path);
     const t = this.now();
-    this.lastEtag = result.etag;
     this.current = result.ok
       ? { source: this.opts.path, loadedAt: t, etag: result.etag, ruleCount: result.rules.length, errors: [], checkedAt: t }
       : { ...this.current, errors: result.errors, checkedAt: t };

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import { readFileSync, watch, type FSWatcher } from 'node:fs';
-import { basename, dirname, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { FileWatch, type FileRead } from '../config/file-watch.js';
 import { parseDevices, type DeviceFileError, type DeviceRecord } from './registry.js';
 
 export type DevicesReload =
@@ -18,78 +19,53 @@ export interface DevicesWatcherOptions {
 }
 
 /**
- * Hot reload of the registry. Watches the *directory* and filters by name, because the CLI (and editors) replace
- * the file by rename, which ends a watch on the old inode; a removed file reads as an empty registry, so removing
- * the file revokes every device. Reloads whose content hash equals the last one are dropped.
+ * Hot reload of the registry, on the shared FileWatch mechanism (directory watch robust to rename-writes by the
+ * CLI and editors, debounce, unchanged content dropped, errors contained). A removed file reads as an empty
+ * registry, so removing the file revokes every device.
  */
 export class DevicesFileWatcher {
   private readonly path: string;
-  private readonly debounceMs: number;
-  private fsWatcher: FSWatcher | null = null;
-  private timer: NodeJS.Timeout | null = null;
-  private lastHash: string | null = null;
+  private readonly watch: FileWatch<DevicesReload>;
 
-  constructor(private readonly opts: DevicesWatcherOptions) {
+  constructor(opts: DevicesWatcherOptions) {
     this.path = resolve(opts.path);
-    this.debounceMs = opts.debounceMs ?? 200;
+    this.watch = new FileWatch({
+      path: opts.path,
+      debounceMs: opts.debounceMs ?? 200,
+      read: () => this.read(),
+      onChange: opts.onChange,
+      onError: opts.onError,
+    });
   }
 
   /** Reads the file once (returned, onChange not called: the caller decides if an invalid file is fatal) and watches. */
   start(): DevicesReload {
-    const first = this.read();
-    const name = basename(this.path);
-    try {
-      this.fsWatcher = watch(dirname(this.path), { persistent: false }, (_event, file) => {
-        if (file === null || file.toString() === name) this.schedule();
-      });
-      this.fsWatcher.on('error', (err) => this.opts.onError?.(err));
-    } catch (err) {
-      this.opts.onError?.(err);
-    }
-    return first;
+    return this.watch.start();
   }
 
   /** Re-reads now, bypassing the debounce; calls onChange only when the content changed. */
   reload(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    const before = this.lastHash;
-    const result = this.read();
-    if (this.lastHash === before) return;
-    try {
-      this.opts.onChange(result);
-    } catch (err) {
-      this.opts.onError?.(err);
-    }
+    this.watch.reload();
   }
 
   close(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    this.fsWatcher?.close();
-    this.fsWatcher = null;
+    this.watch.close();
   }
 
-  private schedule(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.reload(), this.debounceMs);
-    this.timer.unref();
-  }
-
-  private read(): DevicesReload {
-    let text: string | null;
+  /** Keyed by content hash, 'missing', or the read error, so a repeated identical failure is reported once. */
+  private read(): FileRead<DevicesReload> {
+    let text: string;
     try {
       text = readFileSync(this.path, 'utf8');
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
-        this.lastHash = `error:${(err as Error).message}`;
-        return { ok: false, errors: [{ path: '(file)', message: `cannot read: ${(err as Error).message}` }] };
-      }
-      text = null;
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { key: 'missing', value: { ok: true, devices: new Map(), missing: true } };
+      const message = (err as Error).message;
+      return { key: `error:${message}`, value: { ok: false, errors: [{ path: '(file)', message: `cannot read: ${message}` }] } };
     }
-    this.lastHash = text === null ? 'missing' : createHash('sha256').update(text).digest('hex');
-    if (text === null) return { ok: true, devices: new Map(), missing: true };
     const parsed = parseDevices(text);
-    return parsed.ok ? { ok: true, devices: parsed.devices, missing: false } : parsed;
+    return {
+      key: createHash('sha256').update(text).digest('hex'),
+      value: parsed.ok ? { ok: true, devices: parsed.devices, missing: false } : parsed,
+    };
   }
 }

@@ -1,0 +1,118 @@
+import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { writeFileAtomic } from '../../../gateway/config/atomic-write.js';
+import { FileWatch, type FileRead } from '../../../gateway/config/file-watch.js';
+
+/** Polls until `cond` holds; the deadline is generous because the box is shared (this is not a timing assertion). */
+async function until(cond: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+let dir: string;
+let file: string;
+let watch: FileWatch<string> | null = null;
+let seen: string[] = [];
+let errors: unknown[] = [];
+
+/** The file's text, keyed by itself; an unreadable file is 'missing' with a null key (always reported). */
+function readText(): FileRead<string> {
+  try {
+    const text = readFileSync(file, 'utf8');
+    return { value: text, key: text };
+  } catch {
+    return { value: 'missing', key: null };
+  }
+}
+
+function start(onChange: (v: string) => void = (v) => seen.push(v)): string {
+  watch = new FileWatch({ path: file, debounceMs: 30, read: readText, onChange, onError: (e) => errors.push(e) });
+  return watch.start();
+}
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'file-watch-'));
+  file = join(dir, 'watched.yaml');
+  seen = [];
+  errors = [];
+  writeFileSync(file, 'one\n');
+});
+afterEach(() => {
+  watch?.close();
+  watch = null;
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('FileWatch', () => {
+  it('returns the first read from start() without calling onChange', () => {
+    expect(start()).toBe('one\n');
+    expect(seen).toEqual([]);
+  });
+
+  it('reports writes in place, by rename and by writeFileAtomic', async () => {
+    start();
+    writeFileSync(file, 'two\n');
+    await until(() => seen.includes('two\n'), 'the in-place write');
+    const tmp = join(dir, '.watched.yaml.swp');
+    writeFileSync(tmp, 'three\n');
+    renameSync(tmp, file);
+    await until(() => seen.includes('three\n'), 'the rename');
+    await writeFileAtomic(file, 'four\n', { newFileMode: 0o644 });
+    await until(() => seen.includes('four\n'), 'the atomic write');
+  });
+
+  it('drops a reload whose key equals the last read, and reports every reload with a null key', () => {
+    start();
+    watch!.reload();
+    expect(seen).toEqual([]);
+    writeFileSync(file, 'two\n');
+    watch!.reload();
+    watch!.reload();
+    expect(seen).toEqual(['two\n']);
+    rmSync(file);
+    watch!.reload();
+    watch!.reload();
+    expect(seen).toEqual(['two\n', 'missing', 'missing']);
+  });
+
+  it('contains a throwing onChange: the error goes to onError and later changes are still reported', async () => {
+    let calls = 0;
+    start((v) => {
+      calls++;
+      if (calls === 1) throw new Error('listener failed');
+      seen.push(v);
+    });
+    writeFileSync(file, 'two\n');
+    watch!.reload();
+    expect(errors).toEqual([new Error('listener failed')]);
+    writeFileSync(file, 'three\n');
+    await until(() => seen.includes('three\n'), 'the next change');
+  });
+
+  it('reports a directory that cannot be watched to onError instead of throwing', () => {
+    file = join(dir, 'no-such-dir', 'x.yaml');
+    expect(start()).toBe('missing');
+    expect(errors).toHaveLength(1);
+  });
+
+  it('close() stops the reports', async () => {
+    start();
+    watch!.close();
+    // A second watch of the same file, open while the write happens, proves the write was observable.
+    const other: string[] = [];
+    const second = new FileWatch({ path: file, debounceMs: 30, read: readText, onChange: (v) => other.push(v) });
+    second.start();
+    try {
+      writeFileSync(file, 'two\n');
+      await until(() => other.includes('two\n'), 'the second watch to see the write');
+    } finally {
+      second.close();
+    }
+    expect(seen).toEqual([]);
+  });
+});
