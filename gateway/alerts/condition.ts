@@ -33,6 +33,14 @@ export function newSlot(rule: AlertRule, now: number): Slot {
   return { rule, phase: 'ok', since: now, firedAt: 0, side: 'above' };
 }
 
+/**
+ * An alert's identity across rule reloads and restarts: rule name, kind and match. A rule that keeps it keeps
+ * its alerts' state; one that changes any of them starts afresh.
+ */
+export function sameAlert(a: AlertRule, b: { name: string; kind: string; match: { device: string; sensor: string } }): boolean {
+  return a.name === b.name && a.kind === b.kind && a.match.device === b.match.device && a.match.sensor === b.match.sensor;
+}
+
 export function thresholdOf(slot: Slot): number | null {
   const r = slot.rule;
   if (r.kind === 'noData') return null;

@@ -1,7 +1,7 @@
 import type { Reading } from '../pipeline/types.js';
-import { newSlot, stepNoDataReading, stepNoDataTick, stepThreshold, thresholdOf, type Slot, type Transition } from './condition.js';
+import { newSlot, sameAlert, stepNoDataReading, stepNoDataTick, stepThreshold, thresholdOf, type Slot, type Transition } from './condition.js';
 import { compileGlob, type Matcher } from './glob.js';
-import { parseSnapshot, type AlertSnapshot, type RestoreResult, type SavedAlert } from './snapshot.js';
+import { parseSnapshot, restoreSensors, toSnapshot, type AlertSnapshot, type RestoreResult } from './snapshot.js';
 import type { AlertEvent, AlertRule, FiringAlert } from './types.js';
 
 /**
@@ -43,10 +43,6 @@ export const NO_EVENTS: readonly AlertEvent[] = Object.freeze([]);
 
 /** sensor -> its state, or null when it matches no rule. */
 type SensorMap = Map<string, Entry | null>;
-
-function sameAlert(a: AlertRule, b: { name: string; kind: string; match: { device: string; sensor: string } }): boolean {
-  return a.name === b.name && a.kind === b.kind && a.match.device === b.match.device && a.match.sensor === b.match.sensor;
-}
 
 export class AlertEngine {
   private readonly clock: () => number;
@@ -192,19 +188,7 @@ export class AlertEngine {
 
   /** JSON-serialisable alert state (see snapshot.ts). */
   snapshot(): AlertSnapshot {
-    const sensors: AlertSnapshot['sensors'] = [];
-    for (const e of this.entries()) {
-      sensors.push({
-        device: e.device,
-        sensor: e.sensor,
-        newestTs: e.newestTs,
-        lastValue: e.lastValue,
-        alerts: e.slots
-          .filter((s) => s.phase !== 'ok')
-          .map((s) => ({ rule: s.rule.name, kind: s.rule.kind, match: { ...s.rule.match }, phase: s.phase, since: s.since, firedAt: s.firedAt, side: s.side })),
-      });
-    }
-    return { version: 1, savedAt: this.clock(), sensors };
+    return toSnapshot(this.entries(), this.clock());
   }
 
   /**
@@ -218,28 +202,15 @@ export class AlertEngine {
     this.devices.clear();
     this.silentCandidates.clear();
     this.unmatched = 0;
-    let alerts = 0;
-    let sensors = 0;
-    for (const saved of parsed.snapshot.sensors) {
-      const matching = this.matching(saved.device, saved.sensor);
-      if (matching.length === 0) continue;
-      const slots = matching.map((c) => {
-        const s = newSlot(c.rule, now);
-        const a: SavedAlert | undefined = saved.alerts.find((x) => sameAlert(c.rule, { name: x.rule, kind: x.kind, match: x.match }));
-        if (a && !(a.phase === 'pending' && c.rule.kind === 'noData')) {
-          Object.assign(s, { phase: a.phase, since: a.since, firedAt: a.firedAt, side: a.side });
-          alerts++;
-        }
-        return s;
-      });
-      const e: Entry = { device: saved.device, sensor: saved.sensor, newestTs: saved.newestTs, lastValue: saved.lastValue, lastSeen: now, slots: [], hasNoData: false };
-      this.attach(e, slots);
-      let map = this.devices.get(saved.device);
-      if (!map) this.devices.set(saved.device, (map = new Map()));
-      map.set(saved.sensor, e);
-      sensors++;
+    const restored = restoreSensors(parsed.snapshot, (device, sensor) => this.matching(device, sensor).map((c) => c.rule), now);
+    for (const r of restored.sensors) {
+      const e: Entry = { device: r.device, sensor: r.sensor, newestTs: r.newestTs, lastValue: r.lastValue, lastSeen: now, slots: [], hasNoData: false };
+      this.attach(e, r.slots);
+      let map = this.devices.get(r.device);
+      if (!map) this.devices.set(r.device, (map = new Map()));
+      map.set(r.sensor, e);
     }
-    return { ok: true, sensors, alerts };
+    return { ok: true, sensors: restored.sensors.length, alerts: restored.alerts };
   }
 
   /** First reading of a device: null when no rule's device glob matches it. */
