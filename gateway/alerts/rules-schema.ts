@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseDuration } from '../config/units.js';
+import { duration } from '../config/zod-units.js';
 import { SEVERITIES, type AlertRule, type Severity } from './types.js';
 
 /**
@@ -9,20 +9,6 @@ import { SEVERITIES, type AlertRule, type Severity } from './types.js';
  */
 
 export const RULE_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
-
-const duration = (min: number) =>
-  z.union([z.string(), z.number()]).transform((v, ctx) => {
-    const ms = parseDuration(v);
-    if (ms === undefined) {
-      ctx.addIssue({ code: 'custom', message: `not a duration: ${JSON.stringify(v)} (use e.g. 500ms, 30s, 5m, 1h)` });
-      return z.NEVER;
-    }
-    if (ms < min) {
-      ctx.addIssue({ code: 'custom', message: `must be at least ${min}ms` });
-      return z.NEVER;
-    }
-    return ms;
-  });
 
 const glob = z
   .string()

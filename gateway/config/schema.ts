@@ -1,38 +1,10 @@
 import { z } from 'zod';
-import { parseDuration, parseSize } from './units.js';
+import { duration, size } from './zod-units.js';
 
 /**
  * The gateway's configuration schema. Unknown keys are errors (strict objects), durations and sizes are
  * parsed here so the rest of the code sees milliseconds and bytes. Defaults mirror config/gateway.yaml.
  */
-const duration = (min = 0) =>
-  z.union([z.string(), z.number()]).transform((v, ctx) => {
-    const ms = parseDuration(v);
-    if (ms === undefined) {
-      ctx.addIssue({ code: 'custom', message: `not a duration: ${JSON.stringify(v)} (use e.g. 500ms, 10s, 15m, 1h)` });
-      return z.NEVER;
-    }
-    if (ms < min) {
-      ctx.addIssue({ code: 'custom', message: `must be at least ${min}ms` });
-      return z.NEVER;
-    }
-    return ms;
-  });
-
-const size = (min = 0) =>
-  z.union([z.string(), z.number()]).transform((v, ctx) => {
-    const bytes = parseSize(v);
-    if (bytes === undefined) {
-      ctx.addIssue({ code: 'custom', message: `not a size: ${JSON.stringify(v)} (use e.g. 256KiB, 1GiB)` });
-      return z.NEVER;
-    }
-    if (bytes < min) {
-      ctx.addIssue({ code: 'custom', message: `must be at least ${min} bytes` });
-      return z.NEVER;
-    }
-    return bytes;
-  });
-
 const port = z.number().int().min(0).max(65535);
 const id = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must match ^[A-Za-z0-9_.-]{1,64}$');
 
