@@ -1,4 +1,4 @@
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { formatLocatedError, formatPath, locate, parseYamlLocated, position, unknownKeyErrors } from '../config/yaml-locate.js';
 import { devicesFileSchema } from './registry-schema.js';
 
 /** One registered device, as the gateway uses it. Frozen. */
@@ -21,70 +21,24 @@ export type ParsedDevices =
   | { readonly ok: true; readonly devices: ReadonlyMap<string, DeviceRecord> }
   | { readonly ok: false; readonly errors: readonly DeviceFileError[] };
 
-type Path = ReadonlyArray<PropertyKey>;
+export { formatPath };
 
-export function formatPath(path: Path): string {
-  let out = '';
-  for (const p of path) out += typeof p === 'number' ? `[${p}]` : out === '' ? String(p) : `.${String(p)}`;
-  return out === '' ? '(file)' : out;
-}
-
-export function formatDeviceFileError(source: string, e: DeviceFileError): string {
-  return `${e.line !== undefined ? `${source}:${e.line}:${e.column ?? 1}` : source}: ${e.path}: ${e.message}`;
-}
-
-/** The node at `path` or its deepest existing ancestor, for the line/column of an error. */
-function locate(doc: Document, path: Path): Node | null {
-  let node: Node | null = doc.contents;
-  for (const seg of path) {
-    let next: unknown;
-    if (isMap(node)) next = node.get(seg, true);
-    else if (isSeq(node) && typeof seg === 'number') next = node.get(seg, true);
-    if (next === undefined || next === null || typeof next !== 'object') break;
-    node = next as Node;
-  }
-  return node;
-}
-
-function keyNode(doc: Document, path: Path, key: string): Node | null {
-  const map = locate(doc, path);
-  if (!isMap(map)) return map;
-  const pair = map.items.find((p) => isScalar(p.key) && String(p.key.value) === key);
-  return pair && isScalar(pair.key) ? pair.key : map;
-}
-
-function at(lc: LineCounter, node: Node | null): { line?: number; column?: number } {
-  const offset = node?.range?.[0];
-  if (offset === undefined) return {};
-  const { line, col } = lc.linePos(offset);
-  return { line, column: col };
-}
+export const formatDeviceFileError: (source: string, e: DeviceFileError) => string = formatLocatedError;
 
 /** Registry text -> frozen records by id, or every problem with its path and position. Never throws. */
 export function parseDevices(text: string): ParsedDevices {
-  const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    return {
-      ok: false,
-      errors: doc.errors.map((e) => {
-        const pos = lc.linePos(e.pos[0]);
-        return { path: '(file)', line: pos.line, column: pos.col, message: e.message.split('\n')[0]! };
-      }),
-    };
-  }
-  const raw = doc.toJS() ?? {};
-  const result = devicesFileSchema.safeParse(raw);
+  const parsed = parseYamlLocated(text);
+  if (!parsed.ok) return { ok: false, errors: parsed.errors.map((e) => ({ path: '(file)', line: e.line, column: e.column, message: e.message })) };
+  const { doc, lc } = parsed;
+  const result = devicesFileSchema.safeParse(doc.toJS() ?? {});
   if (!result.success) {
     return {
       ok: false,
-      errors: result.error.issues.flatMap((issue): DeviceFileError[] => {
-        if (issue.code === 'unrecognized_keys') {
-          // One error per key, located at the key itself, so an editor jumps to the typo.
-          return issue.keys.map((key) => ({ path: formatPath([...issue.path, key]), ...at(lc, keyNode(doc, issue.path, key)), message: 'unknown key' }));
-        }
-        return [{ path: formatPath(issue.path), ...at(lc, locate(doc, issue.path)), message: issue.message }];
-      }),
+      errors: result.error.issues.flatMap((issue): DeviceFileError[] =>
+        issue.code === 'unrecognized_keys'
+          ? unknownKeyErrors(doc, lc, issue)
+          : [{ path: formatPath(issue.path), ...position(lc, locate(doc, issue.path).node), message: issue.message }],
+      ),
     };
   }
   const devices = new Map<string, DeviceRecord>();
