@@ -11,6 +11,7 @@ import { sleep } from './throughput.js';
 
 export interface LatencyFigures {
   readonly rate: number;
+  readonly label: string;
   readonly samples: number;
   readonly lost: number;
   readonly p50Ms: number;
@@ -23,7 +24,7 @@ function quantile(sorted: readonly number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
 
-export async function runLatency(start: () => Promise<ServerUnderTest>, maxRate: number, probes = Number(process.env.BENCH_PROBES ?? 1000)): Promise<LatencyFigures> {
+export async function runLatency(start: () => Promise<ServerUnderTest>, maxRate: number, label: string, probes = Number(process.env.BENCH_PROBES ?? 1000)): Promise<LatencyFigures> {
   const server = await start();
   const rate = Math.round(maxRate / 2);
   const load = await startLoad({ port: server.mqttPort, connections: 50, devices: 1000, qos: 0, rate, t0: Date.now() - 86_400_000, stepMs: 100 });
@@ -60,7 +61,7 @@ export async function runLatency(start: () => Promise<ServerUnderTest>, maxRate:
     await server.stop();
   }
   const sorted = latencies.sort((a, b) => a - b);
-  const figures = { rate, samples: sorted.length, lost: sentAt.size, p50Ms: quantile(sorted, 0.5), p99Ms: quantile(sorted, 0.99), maxMs: sorted[sorted.length - 1] ?? NaN };
-  console.log(`  latency at ${rate} msg/s: p50 ${figures.p50Ms.toFixed(2)} ms, p99 ${figures.p99Ms.toFixed(2)} ms over ${figures.samples} events (${figures.lost} unmatched)`);
+  const figures = { rate, label, samples: sorted.length, lost: sentAt.size, p50Ms: quantile(sorted, 0.5), p99Ms: quantile(sorted, 0.99), maxMs: sorted[sorted.length - 1] ?? NaN };
+  console.log(`  latency (${label}) at ${rate} msg/s: p50 ${figures.p50Ms.toFixed(2)} ms, p99 ${figures.p99Ms.toFixed(2)} ms over ${figures.samples} events (${figures.lost} unmatched)`);
   return figures;
 }

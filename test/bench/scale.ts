@@ -4,8 +4,8 @@
  * steady state, where every horizon is full, in seconds. State must then stay flat: /health pipeline stats are
  * read at two thirds and at the end of the run and should agree.
  *
- * The horizons are BENCH_SCALE_HORIZON (default 2m) for both dedup and corrections: state is linear in them,
- * so bytes per sensor at the 15m defaults is (measured) x 7.5 for the horizon-bound part; BENCHMARKS.md says so.
+ * The horizons are BENCH_SCALE_HORIZON (default 1m) for both dedup and corrections, the load BENCH_SCALE_RATE
+ * msg/s (default 50,000): the horizon-bound part of the state is linear in the horizons (BENCHMARKS.md).
  */
 import { startLoad } from './loadgen.js';
 import { startGateway } from './servers.js';
@@ -17,6 +17,7 @@ export interface ScaleFigures {
   readonly sensors: number;
   readonly settings: string;
   readonly rssMiB: number;
+  readonly heapUsedMiB: number;
   readonly baselineMiB: number;
   readonly bytesPerSensor: number;
   readonly dedupKeysFirst: number;
@@ -33,7 +34,9 @@ async function waitMessages(sample: () => Promise<{ messages: number }>, target:
 }
 
 export async function runScale(influx: InfluxServer, counts: readonly number[]): Promise<ScaleFigures[]> {
-  const horizon = process.env.BENCH_SCALE_HORIZON ?? '2m';
+  const horizon = process.env.BENCH_SCALE_HORIZON ?? '1m';
+  // A steady rate, not the maximum: memory at full speed measures socket buffers and garbage, not state.
+  const rate = Number(process.env.BENCH_SCALE_RATE ?? 50_000);
   const horizonS = horizon.endsWith('m') ? Number(horizon.slice(0, -1)) * 60 : Number(horizon.replace(/s$/, ''));
   const out: ScaleFigures[] = [];
   for (const sensors of counts) {
@@ -48,7 +51,7 @@ export async function runScale(influx: InfluxServer, counts: readonly number[]):
       const baseline = (await gw.sample()).rssBytes;
       // Enough messages per device to fill both horizons, and a third more to show the state stays flat.
       const perDevice = Math.ceil(horizonS * 1.5) + 20;
-      const load = await startLoad({ port: gw.mqttPort, connections: 50, devices, qos: 0, rate: 0, t0: Date.now() - 86_400_000, stepMs: 1000 });
+      const load = await startLoad({ port: gw.mqttPort, connections: 50, devices, qos: 0, rate, t0: Date.now() - 86_400_000, stepMs: 1000 });
       let first: Record<string, number> = {};
       try {
         await waitMessages(() => gw.sample(), Math.round(devices * perDevice * (2 / 3)), 300_000);
@@ -59,11 +62,13 @@ export async function runScale(influx: InfluxServer, counts: readonly number[]):
       }
       await sleep(1000);
       const last = (await gw.health()).pipeline as Record<string, number>;
-      const rss = (await gw.sample()).rssBytes;
+      const end = await gw.sample();
+      const rss = end.rssBytes;
       const f: ScaleFigures = {
         sensors,
-        settings: `1 Hz, horizons ${horizon}`,
+        settings: `1 Hz, horizons ${horizon}, ${rate} msg/s`,
         rssMiB: rss / MiB,
+        heapUsedMiB: (end.heapUsedBytes ?? 0) / MiB,
         baselineMiB: baseline / MiB,
         bytesPerSensor: (rss - baseline) / sensors,
         dedupKeysFirst: first['dedupKeys'] ?? NaN,
@@ -71,7 +76,7 @@ export async function runScale(influx: InfluxServer, counts: readonly number[]):
         retainedFirst: first['retainedWindows'] ?? NaN,
         retainedLast: last['retainedWindows'] ?? NaN,
       };
-      console.log(`  scale ${sensors} sensors: ${f.rssMiB.toFixed(0)} MiB RSS (${f.bytesPerSensor.toFixed(0)} B/sensor), dedup keys ${f.dedupKeysFirst} -> ${f.dedupKeysLast}, retained windows ${f.retainedFirst} -> ${f.retainedLast}`);
+      console.log(`  scale ${sensors} sensors: ${f.rssMiB.toFixed(0)} MiB RSS, heap ${f.heapUsedMiB.toFixed(0)} MiB (${f.bytesPerSensor.toFixed(0)} B/sensor), dedup keys ${f.dedupKeysFirst} -> ${f.dedupKeysLast}, retained windows ${f.retainedFirst} -> ${f.retainedLast}`);
       out.push(f);
     } finally {
       await gw.stop();

@@ -17,6 +17,8 @@ export interface ServerSample {
   readonly messages: number;
   readonly cpuSeconds: number;
   readonly rssBytes: number;
+  /** V8 heap in use (gateway only; 0 elsewhere). */
+  readonly heapUsedBytes?: number;
 }
 
 export interface ServerUnderTest {
@@ -79,6 +81,8 @@ export interface GatewayOptions {
   /** Extra `pipeline:` keys (YAML lines, indented by 2), e.g. horizons for the memory scenario. */
   readonly pipeline?: Record<string, string>;
   readonly nodeArgs?: readonly string[];
+  /** `durability:` keys, e.g. { checkpointInterval: '1h' } to take checkpoints out of a measurement. */
+  readonly durability?: Record<string, string>;
 }
 
 function metric(text: string, name: string): number {
@@ -103,6 +107,7 @@ export async function startGateway(opts: GatewayOptions): Promise<ServerUnderTes
       (pipeline ? `pipeline:\n${pipeline}` : '') +
       `alerts:\n  rulesFile: ${join(dir, 'rules.yaml')}\n` +
       `influx:\n  url: ${opts.influxUrl}\n  database: ${opts.database}\n` +
+      (opts.durability ? `durability:\n${Object.entries(opts.durability).map(([k, v]) => `  ${k}: ${v}\n`).join('')}` : '') +
       `buffer:\n  dir: ${join(dir, 'data')}\nhttp:\n  host: 127.0.0.1\n  port: ${httpPort}\nlog:\n  level: warn\n`,
   );
   const nodeArgs = opts.nodeArgs ?? (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean);
@@ -136,6 +141,7 @@ export async function startGateway(opts: GatewayOptions): Promise<ServerUnderTes
         // prom-client's default metrics under our prefix: gateway_process_process_cpu_seconds_total etc.
         cpuSeconds: metric(text, 'gateway_process_process_cpu_seconds_total') || metric(text, 'gateway_process_cpu_seconds_total'),
         rssBytes: metric(text, 'gateway_process_process_resident_memory_bytes') || metric(text, 'gateway_process_resident_memory_bytes'),
+        heapUsedBytes: metric(text, 'gateway_process_nodejs_heap_size_used_bytes'),
       };
     },
     async stop() {

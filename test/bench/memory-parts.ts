@@ -1,0 +1,52 @@
+/**
+ * Heap per sensor of each in-memory part, in one process: `node --expose-gc --import tsx test/bench/memory-parts.ts [sensors] [horizonS]`.
+ * Feeds every sensor at 1 Hz of event time until the horizons are full, then measures the retained heap after
+ * each part is built, and the size of one checkpoint (snapshot objects + JSON string). Explains the scale
+ * scenario's RSS (BENCHMARKS.md).
+ */
+import { LiveView } from '../../gateway/admin/live/live-view.js';
+import { AlertEngine } from '../../gateway/alerts/engine.js';
+import { parseRules } from '../../gateway/alerts/rules-parse.js';
+import { Pipeline } from '../../gateway/pipeline/pipeline.js';
+import type { DeviceMessage } from '../../gateway/pipeline/types.js';
+import { BENCH_RULES } from './rules.js';
+
+const gc = (globalThis as { gc?: () => void }).gc;
+if (gc === undefined) throw new Error('run with node --expose-gc');
+const heap = () => {
+  gc();
+  gc();
+  return process.memoryUsage().heapUsed;
+};
+const sensors = Number(process.argv[2] ?? 100_000);
+const horizonS = Number(process.argv[3] ?? 60);
+const devices = Math.ceil(sensors / 3);
+const T0 = 1_700_000_000_000;
+const MiB = 2 ** 20;
+const per = (bytes: number) => `${(bytes / MiB).toFixed(0)} MiB, ${Math.round(bytes / sensors)} B/sensor`;
+
+const parsed = parseRules(BENCH_RULES) as { ok: boolean; rules?: unknown[] };
+const engine = new AlertEngine((parsed.rules ?? []) as ConstructorParameters<typeof AlertEngine>[0]);
+const live = new LiveView(T0);
+const base = heap();
+const p = new Pipeline(
+  { intervalMs: 10_000, allowedLatenessMs: 5_000, correctionHorizonMs: horizonS * 1000, dedupHorizonMs: horizonS * 1000 },
+  { window: () => {}, reading: (r) => engine.onReading(r) },
+);
+const names = Array.from({ length: devices }, (_, i) => `dev-${String(i).padStart(6, '0')}`);
+for (let s = 0; s < horizonS + 20; s++) {
+  for (let d = 0; d < devices; d++) {
+    const msg: DeviceMessage = { device: names[d]!, ts: T0 + s * 1000, tsFromDevice: true, seq: undefined, readings: [{ sensor: 'a', value: s }, { sensor: 'b', value: 1 }, { sensor: 'c', value: 2 }] };
+    p.ingest(msg, T0 + s * 1000);
+  }
+}
+const afterPipelineAndAlerts = heap();
+for (let d = 0; d < devices; d++) for (const sensor of ['a', 'b', 'c']) live.onReading({ device: names[d]!, sensor, ts: T0, value: 1 });
+const afterLive = heap();
+const snap = { pipeline: p.snapshot(), alerts: engine.snapshot() };
+const afterSnapshot = heap();
+const json = JSON.stringify(snap);
+console.log(`${sensors} sensors, horizons ${horizonS}s, stats ${JSON.stringify(p.stats())}`);
+console.log(`pipeline + alert engine: ${per(afterPipelineAndAlerts - base)}`);
+console.log(`live view: ${per(afterLive - afterPipelineAndAlerts)}`);
+console.log(`checkpoint snapshot objects: ${per(afterSnapshot - afterLive)}; its JSON: ${per(json.length)}`);
