@@ -70,7 +70,7 @@ export async function startListeners(
     http = createHttpServer((_req, res) => {
       res.writeHead(426, { 'content-type': 'text/plain' }).end('MQTT over WebSocket: connect with a WebSocket client\n');
     });
-    wss = new WebSocketServer({ server: http, maxPayload: mqtt.maxPayloadBytes + 1024 });
+    wss = new WebSocketServer({ server: http, maxPayload: maxPacket + 5 /* fixed header */ });
     wss.on('connection', (ws, req) => {
       if (wss!.clients.size > mqtt.maxConnections) {
         dropped();
