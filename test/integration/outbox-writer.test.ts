@@ -113,6 +113,11 @@ describe('InfluxWriter', () => {
     const { writer } = newWriter();
     await writer.write('m v=1 1000');
     await influx.stop();
+    // The first request may still go out on the kept-alive socket that the stop just reset ('network');
+    // from then on every attempt is a fresh connection, refused.
+    const first = await caught(writer.write('m v=2 2000'));
+    expect(first).toBeInstanceOf(RetryableWriteError);
+    expect(['network', 'unreachable']).toContain((first as RetryableWriteError).reason);
     for (let i = 0; i < 3; i++) {
       const err = await caught(writer.write('m v=2 2000'));
       expect(err).toBeInstanceOf(RetryableWriteError);
