@@ -8,7 +8,7 @@
  *   BENCH_REPEATS=3         throughput runs per server and QoS (alternating a, b, a, b, ...; the median is quoted)
  *   BENCH_MEASURE_S=5       measuring window of a throughput run (after a 2 s warm-up)
  *   BENCH_SCALE=1000,10000,100000   sensor counts of the memory scenario
- *   BENCH_SCALE_HORIZON=1m, BENCH_SCALE_RATE=50000   its dedup/correction horizons and steady load
+ *   BENCH_SCALE_HORIZON=30s, BENCH_SCALE_RATE=50000   its dedup/correction horizons and steady load
  *   BENCH_DRAIN_POINTS=1000000      backlog size of the outbox drain
  *   BENCH_STEP_MS=100       event time between two messages of one device in the throughput runs
  *   BENCH_GATEWAY_NODE_ARGS="--cpu-prof"   extra node flags for the gateway process (profile.ts does this)
@@ -83,7 +83,19 @@ async function main(): Promise<void> {
     latency?: LatencyFigures[];
     scale?: ScaleFigures[];
     outbox?: OutboxFigures;
-  } = { machine };
+    errors: string[];
+  } = { machine, errors: [] };
+  // One scenario failing (a server that dies under load is a finding too) must not lose the others' figures.
+  const section = async <T>(name: string, run: () => Promise<T>): Promise<T | undefined> => {
+    try {
+      return await run();
+    } catch (err) {
+      const msg = `${name}: ${err instanceof Error ? err.message : String(err)}`;
+      console.log(`  FAILED ${msg}`);
+      results.errors.push(msg);
+      return undefined;
+    }
+  };
   let db = 0;
   const gateway = () => startGateway({ influxUrl: influx!.url, database: `bench${++db}`, rules: BENCH_RULES });
   try {
@@ -125,13 +137,20 @@ async function main(): Promise<void> {
     if (only.has('latency')) {
       const max = gwMax ?? Number(env('BENCH_MAX_RATE', '60000'));
       // Twice: as configured, and with checkpoints out of the way, to show what the periodic snapshot costs.
-      results.latency = [
-        await runLatency(gateway, max, 'defaults'),
-        await runLatency(() => startGateway({ influxUrl: influx!.url, database: `bench${++db}`, rules: BENCH_RULES, durability: { checkpointInterval: '1h' } }), max, 'checkpointInterval 1h'),
-      ];
+      const a = await section('latency (defaults)', () => runLatency(gateway, max, 'defaults'));
+      const b = await section('latency (checkpointInterval 1h)', () =>
+        runLatency(() => startGateway({ influxUrl: influx!.url, database: `bench${++db}`, rules: BENCH_RULES, durability: { checkpointInterval: '1h' } }), max, 'checkpointInterval 1h'),
+      );
+      results.latency = [a, b].filter((x): x is LatencyFigures => x !== undefined);
     }
-    if (only.has('scale')) results.scale = await runScale(influx, env('BENCH_SCALE', '1000,10000,100000').split(',').map(Number));
-    if (only.has('outbox')) results.outbox = await runOutbox(influx, Number(env('BENCH_DRAIN_POINTS', '1000000')));
+    if (only.has('scale')) {
+      results.scale = [];
+      for (const n of env('BENCH_SCALE', '1000,10000,100000').split(',').map(Number)) {
+        const f = await section(`scale ${n} sensors`, () => runScale(influx!, [n]));
+        if (f) results.scale.push(...f);
+      }
+    }
+    if (only.has('outbox')) results.outbox = await section('outbox', () => runOutbox(influx!, Number(env('BENCH_DRAIN_POINTS', '1000000'))));
   } finally {
     await influx?.dispose();
   }
@@ -147,6 +166,7 @@ function printTable(r: {
   latency?: LatencyFigures[];
   scale?: ScaleFigures[];
   outbox?: OutboxFigures;
+  errors: string[];
 }): void {
   const rows: string[][] = [['what', 'figure', 'target']];
   for (const s of r.throughput?.summary ?? []) {
@@ -157,7 +177,7 @@ function printTable(r: {
   if (r.throughput?.cpuRatioQos0 !== undefined) rows.push(['CPU per reading, bare aedes / gateway, QoS 0', fmt(r.throughput.cpuRatioQos0, 2), '(>= 0.70)']);
   if (r.throughput?.cpuRatioQos1 !== undefined) rows.push(['CPU per reading, bare aedes / gateway, QoS 1', fmt(r.throughput.cpuRatioQos1, 2), '']);
   for (const l of r.latency ?? []) {
-    rows.push([`publish -> alert event, ${l.label}, at ${fmt(l.rate)} msg/s (${l.samples} events)`, `p50 ${fmt(l.p50Ms, 2)} ms, p99 ${fmt(l.p99Ms, 2)} ms, max ${fmt(l.maxMs, 1)} ms`, 'p99 < 10 ms']);
+    rows.push([`publish -> alert event, ${l.label}, at ${fmt(l.rate)} msg/s (${l.samples} events, ${l.lost} without an event)`, `p50 ${fmt(l.p50Ms, 2)} ms, p99 ${fmt(l.p99Ms, 2)} ms, max ${fmt(l.maxMs, 1)} ms`, 'p99 < 10 ms']);
   }
   for (const s of r.scale ?? []) {
     rows.push([`memory, ${fmt(s.sensors)} sensors (${s.settings})`, `${fmt(s.rssMiB)} MiB RSS (heap ${fmt(s.heapUsedMiB)} MiB), ${fmt(s.bytesPerSensor)} B/sensor, dedup keys ${s.dedupKeysFirst}->${s.dedupKeysLast}, retained ${s.retainedFirst}->${s.retainedLast}`, s.sensors >= 100_000 ? '< 1024 MiB' : '']);
@@ -166,6 +186,7 @@ function printTable(r: {
     rows.push(['outbox commit (format + SQLite)', `${fmt(r.outbox.commitPointsPerSec)} points/s`, '']);
     rows.push([`outbox drain of ${fmt(r.outbox.backlog)} points`, `${fmt(r.outbox.drainPointsPerSec)} points/s`, '>= 100,000']);
   }
+  for (const e of r.errors) rows.push(['FAILED', e, '']);
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
   console.log('');
   for (const row of rows) console.log(row.map((c, i) => c.padEnd(widths[i]!)).join(' | '));

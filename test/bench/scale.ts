@@ -4,7 +4,7 @@
  * steady state, where every horizon is full, in seconds. State must then stay flat: /health pipeline stats are
  * read at two thirds and at the end of the run and should agree.
  *
- * The horizons are BENCH_SCALE_HORIZON (default 1m) for both dedup and corrections, the load BENCH_SCALE_RATE
+ * The horizons are BENCH_SCALE_HORIZON (default 30s, to keep the run short) for both dedup and corrections, the load BENCH_SCALE_RATE
  * msg/s (default 50,000): the horizon-bound part of the state is linear in the horizons (BENCHMARKS.md).
  */
 import { startLoad } from './loadgen.js';
@@ -34,7 +34,7 @@ async function waitMessages(sample: () => Promise<{ messages: number }>, target:
 }
 
 export async function runScale(influx: InfluxServer, counts: readonly number[]): Promise<ScaleFigures[]> {
-  const horizon = process.env.BENCH_SCALE_HORIZON ?? '1m';
+  const horizon = process.env.BENCH_SCALE_HORIZON ?? '30s';
   // A steady rate, not the maximum: memory at full speed measures socket buffers and garbage, not state.
   const rate = Number(process.env.BENCH_SCALE_RATE ?? 50_000);
   const horizonS = horizon.endsWith('m') ? Number(horizon.slice(0, -1)) * 60 : Number(horizon.replace(/s$/, ''));
