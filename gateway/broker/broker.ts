@@ -40,6 +40,11 @@ export async function createBroker(deps: BrokerDeps): Promise<Aedes> {
   const { log, metrics } = deps;
   const options: AedesOptions = {
     connectTimeout: deps.connectTimeoutMs,
+    // No cap on deliveries in flight inside mqemitter. With a cap (aedes' default 100), publishes queue up behind
+    // a slow subscriber, and once it drains, mqemitter works the queue off recursively and can overflow the stack
+    // under load (seen in our benchmark; mcollina/mqemitter#204, moscajs/aedes#193). Uncapped, a delivery is a
+    // write into the subscriber's socket, and a subscriber that stops reading is cut off by drainTimeout.
+    concurrency: 0,
     // aedes calls authorizePublish with client === null for wills and its own $SYS traffic.
     authorizePublish: (client, packet, done) => {
       if (client === null) return done(null);
