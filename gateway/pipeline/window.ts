@@ -69,7 +69,7 @@ export class Win {
 }
 
 // Flat record layout: [start, count, min, max, firstTs, first, lastTs, last, rev, nPartials, nBig, ...partials, ...big]
-const HEADER = 11;
+export const HEADER = 11;
 
 export function recordLength(a: readonly number[], at: number): number {
   return HEADER + (a[at + 9] as number) + (a[at + 10] as number);

@@ -100,7 +100,7 @@ export class SqliteStateStore implements CheckpointStore, IngestLog {
 
   save(cp: Checkpoint): void {
     if (cp.logPosition > this.t.lastPosition) throw new RangeError(`checkpoint position ${cp.logPosition} is beyond the log (${this.t.lastPosition})`);
-    this.saveTx(cp, JSON.stringify({ pipeline: cp.pipeline, alerts: cp.alerts }));
+    this.saveTx(cp, encodeCheckpointBody(cp.pipeline, cp.alerts));
     // The remainder is small (what arrived after the position): recount it rather than track deletions.
     const row = this.db
       .prepare('SELECT COUNT(*) AS n, COALESCE(SUM(length(CAST(topic AS BLOB)) + length(payload)), 0) AS bytes, MIN(received_at) AS oldest FROM ingest_log')
@@ -113,6 +113,11 @@ export class SqliteStateStore implements CheckpointStore, IngestLog {
   close(): void {
     if (this.db.open) this.db.close();
   }
+}
+
+/** The checkpoint's body column: the two snapshots as one JSON text. */
+export function encodeCheckpointBody(pipeline: unknown, alerts: unknown): string {
+  return JSON.stringify({ pipeline, alerts });
 }
 
 function migrate(db: SqliteDatabase): void {

@@ -1,0 +1,90 @@
+/**
+ * Checkpoint cost, split into its parts: `node --expose-gc --import tsx test/bench/checkpoint-micro.ts [repeats=5]`.
+ * Builds the pipeline + alert state of the throughput bench (3,000 sensors at 10 Hz, ~600 dedup keys each) and
+ * of the memory bench's many-sensor end (100,000 sensors, a few keys each), then times pipeline.snapshot(),
+ * the alert snapshot, the store's serialisation and the SQLite write (sync=normal, WAL, one blob) separately,
+ * and the whole SqliteStateStore.save(). Medians of `repeats`.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AlertEngine } from '../../gateway/alerts/engine.js';
+import { parseRules } from '../../gateway/alerts/rules-parse.js';
+import { createLogger } from '../../gateway/log.js';
+import { Pipeline } from '../../gateway/pipeline/pipeline.js';
+import type { DeviceMessage } from '../../gateway/pipeline/types.js';
+import { encodeCheckpointBody, SqliteStateStore } from '../../gateway/state/sqlite-state.js';
+import { BENCH_RULES } from './rules.js';
+
+const repeats = Number(process.argv[2] ?? 5);
+const T0 = 1_700_000_000_000;
+const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
+
+function build(devices: number, messages: number, stepMs: number) {
+  const parsed = parseRules(BENCH_RULES) as { rules?: unknown[] };
+  const engine = new AlertEngine((parsed.rules ?? []) as ConstructorParameters<typeof AlertEngine>[0]);
+  const p = new Pipeline(
+    { intervalMs: 10_000, allowedLatenessMs: 5_000, correctionHorizonMs: 900_000, dedupHorizonMs: 900_000 },
+    { window: () => {}, reading: (r) => engine.onReading(r) },
+  );
+  const names = Array.from({ length: devices }, (_, i) => `dev-${String(i).padStart(6, '0')}`);
+  for (let m = 0; m < messages; m++) {
+    for (let d = 0; d < devices; d++) {
+      const ts = T0 + m * stepMs;
+      const msg: DeviceMessage = {
+        device: names[d]!,
+        ts,
+        tsFromDevice: true,
+        seq: undefined,
+        readings: [
+          { sensor: 'a', value: 20 + ((m * 7 + d) % 100) / 100 },
+          { sensor: 'b', value: 1000 + (m % 10) / 10 },
+          { sensor: 'c', value: 1013 + ((d + m) % 10) / 10 },
+        ],
+      };
+      p.ingest(msg, ts);
+    }
+  }
+  return { p, engine };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const ms = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e6;
+
+function measure(label: string, devices: number, messages: number, stepMs: number): void {
+  const { p, engine } = build(devices, messages, stepMs);
+  const dir = mkdtempSync(join(tmpdir(), 'bench-cp-'));
+  const store = new SqliteStateStore({ dir, sync: 'normal', log: createLogger('silent') });
+  const t = { snapshot: [] as number[], alerts: [] as number[], encode: [] as number[], save: [] as number[] };
+  let bytes = 0;
+  for (let i = 0; i < repeats; i++) {
+    gc();
+    let t0 = process.hrtime.bigint();
+    const pipeline = p.snapshot();
+    t.snapshot.push(ms(t0));
+    t0 = process.hrtime.bigint();
+    const alerts = engine.snapshot();
+    t.alerts.push(ms(t0));
+    t0 = process.hrtime.bigint();
+    const body = encodeCheckpointBody(pipeline, alerts);
+    t.encode.push(ms(t0));
+    bytes = body.length;
+    gc();
+    t0 = process.hrtime.bigint();
+    store.save({ pipeline, alerts, savedAt: Date.now(), logPosition: 0 });
+    t.save.push(ms(t0));
+  }
+  store.close();
+  rmSync(dir, { recursive: true, force: true });
+  const st = p.stats() as unknown as Record<string, number>;
+  const enc = median(t.encode);
+  console.log(
+    `${label}: ${JSON.stringify(st)}\n  snapshot ${median(t.snapshot).toFixed(0)} ms, alert snapshot ${median(t.alerts).toFixed(0)} ms, ` +
+      `serialise ${enc.toFixed(0)} ms (${(bytes / 2 ** 20).toFixed(1)} MiB), ` +
+      `store.save (serialise + SQLite write) ${median(t.save).toFixed(0)} ms => SQLite write ~${(median(t.save) - enc).toFixed(0)} ms; ` +
+      `whole checkpoint ~${(median(t.snapshot) + median(t.alerts) + median(t.save)).toFixed(0)} ms`,
+  );
+}
+
+measure('3,000 sensors x ~600 dedup keys (throughput bench)', 1000, 600, 100);
+measure('100,000 sensors x 5 dedup keys', 33_334, 5, 1000);
