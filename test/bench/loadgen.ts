@@ -7,6 +7,10 @@
  * Payload: {"ts":<13 digits>,"seq":<10 digits>,"readings":{"a":2d.dd,"b":4d.d,"c":10dd.d}} (3 readings).
  * Each device's ts advances by `stepMs` per message from `t0`, so every reading is new to dedup.
  *
+ * QoS 1: every PUBACK is matched to its PUBLISH by packet id (the send time is that of the write that carried
+ * it), and each `stats` answer carries the publish -> PUBACK latency percentiles of the PUBACKs received since
+ * the previous one, so the caller brackets its measuring window with two `stats()` calls.
+ *
  * devices/sim's createFleet (MQTT.js, one client per device) is the realistic simulator; this is the fast one.
  */
 import { connect, type Socket } from 'node:net';
@@ -35,6 +39,15 @@ export interface LoadStats {
   readonly errors: number;
   /** CPU seconds the generator process used so far. */
   readonly cpuSeconds: number;
+  /** QoS 1: publish -> PUBACK over the PUBACKs received since the previous stats() call. */
+  readonly ack?: AckLatency;
+}
+
+export interface AckLatency {
+  readonly count: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly maxMs: number;
 }
 
 export interface LoadHandle {
@@ -54,6 +67,19 @@ interface Conn {
   ackBytes: number;
   nextId: number;
   waiting: boolean;
+  /** performance.now() of the write that carried each packet id. */
+  sentAt: Float64Array;
+  idHigh: number;
+}
+
+/** PUBACK latencies (ms) since the last stats answer. */
+let ackSamples: number[] = [];
+
+function percentiles(xs: number[]): AckLatency | undefined {
+  if (xs.length === 0) return undefined;
+  const a = Float64Array.from(xs).sort();
+  const at = (q: number) => a[Math.min(a.length - 1, Math.floor(q * a.length))]!;
+  return { count: a.length, p50Ms: at(0.5), p99Ms: at(0.99), maxMs: a[a.length - 1]! };
 }
 
 const TEMPLATE = '{"ts":0000000000000,"seq":1000000000,"readings":{"a":20.00,"b":40.0,"c":1000.0}}';
@@ -65,6 +91,7 @@ const C_AT = TEMPLATE.indexOf('"c":') + 4;
 function fill(c: Conn, opts: LoadOptions, n: number): Buffer {
   const len = c.templates[0]!.bytes.length;
   const chunk = Buffer.allocUnsafe(len * n);
+  const now = performance.now();
   for (let i = 0; i < n; i++) {
     const d = c.next;
     c.next = d + 1 === c.templates.length ? 0 : d + 1;
@@ -83,6 +110,7 @@ function fill(c: Conn, opts: LoadOptions, n: number): Buffer {
       c.nextId = id === 65535 ? 1 : id + 1;
       chunk[at + t.idAt] = id >> 8;
       chunk[at + t.idAt + 1] = id & 0xff;
+      c.sentAt[id] = now;
     }
   }
   c.sent += n;
@@ -100,14 +128,25 @@ async function openConn(opts: LoadOptions, index: number, devices: string[]): Pr
     ackBytes: -4, // the CONNACK is 4 bytes too; PUBACKs are 4 bytes each
     nextId: 1,
     waiting: false,
+    sentAt: new Float64Array(65536),
+    idHigh: 0,
   };
   await new Promise<void>((resolve, reject) => {
     socket.once('error', reject);
     socket.once('data', () => resolve());
     socket.write(connectPacket(`bench-${process.pid}-${index}`));
   });
-  // Everything after CONNACK is PUBACKs (we subscribe to nothing): count them by bytes.
+  // Everything after CONNACK is PUBACKs (we subscribe to nothing): 4 bytes each, [0x40, 2, id high, id low],
+  // so the byte's offset in the stream says what it is, whatever the chunking.
   socket.on('data', (b: Buffer) => {
+    if (opts.qos === 1) {
+      const now = performance.now();
+      for (let i = 0; i < b.length; i++) {
+        const m = (c.ackBytes + i) & 3;
+        if (m === 2) c.idHigh = b[i]!;
+        else if (m === 3) ackSamples.push(now - c.sentAt[(c.idHigh << 8) | b[i]!]!);
+      }
+    }
     c.ackBytes += b.length;
   });
   c.ackBytes += 4;
@@ -136,7 +175,9 @@ async function run(opts: LoadOptions): Promise<void> {
   const ackedTotal = () => conns.reduce((n, c) => n + (opts.qos === 1 ? Math.floor(c.ackBytes / 4) : c.sent), 0);
   const stats = (): LoadStats => {
     const cpu = process.cpuUsage();
-    return { sent: sentTotal(), acked: ackedTotal(), errors, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
+    const ack = percentiles(ackSamples);
+    ackSamples = [];
+    return { sent: sentTotal(), acked: ackedTotal(), errors, cpuSeconds: (cpu.user + cpu.system) / 1e6, ...(ack ? { ack } : {}) };
   };
 
   const pump = () => {

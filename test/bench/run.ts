@@ -11,6 +11,7 @@
  *   BENCH_SCALE_HORIZON=30s, BENCH_SCALE_RATE=50000   its dedup/correction horizons and steady load
  *   BENCH_DRAIN_POINTS=1000000      backlog size of the outbox drain
  *   BENCH_STEP_MS=100       event time between two messages of one device in the throughput runs
+ *   BENCH_PUBACK_RATE=10000 QoS 1 rate of the publish -> PUBACK latency probe (each server once; 0 = skip)
  *   BENCH_GATEWAY_NODE_ARGS="--cpu-prof"   extra node flags for the gateway process (profile.ts does this)
  * Figures depend on the machine and on whatever else runs on it: compare ratios within one run.
  */
@@ -44,7 +45,23 @@ interface Summary {
   runs: number[];
   msgPerSec: number;
   cpuSecPerMillionReadings: number;
+  /** QoS 1 at full speed: medians of the runs' publish -> PUBACK percentiles. */
+  ackP50Ms?: number;
+  ackP99Ms?: number;
 }
+
+/** QoS 1 at a fixed moderate rate (below every server's maximum): publish -> PUBACK without queueing. */
+interface PubackFigures {
+  server: string;
+  rate: number;
+  msgPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+}
+
+const GATEWAY_FULL = 'gateway sync=full';
+const THROUGHPUT_KEYS = ['ratioQos0', 'ratioQos1', 'ratioQos1Full', 'cpuRatioQos0', 'cpuRatioQos1', 'cpuRatioQos1Full'] as const;
+type Ratios = { [k in (typeof THROUGHPUT_KEYS)[number]]?: number };
 
 function summarise(runs: RunFigures[]): Summary[] {
   const groups = new Map<string, RunFigures[]>();
@@ -52,13 +69,18 @@ function summarise(runs: RunFigures[]): Summary[] {
     const k = `${r.server}|${r.qos}`;
     groups.set(k, [...(groups.get(k) ?? []), r]);
   }
-  return [...groups.values()].map((g) => ({
-    server: g[0]!.server,
-    qos: g[0]!.qos,
-    runs: g.map((r) => Math.round(r.msgPerSec)),
-    msgPerSec: median(g.map((r) => r.msgPerSec)),
-    cpuSecPerMillionReadings: median(g.map((r) => r.cpuSecPerMillionReadings)),
-  }));
+  return [...groups.values()].map((g) => {
+    const p50 = g.flatMap((r) => (r.ackP50Ms === undefined ? [] : [r.ackP50Ms]));
+    const p99 = g.flatMap((r) => (r.ackP99Ms === undefined ? [] : [r.ackP99Ms]));
+    return {
+      server: g[0]!.server,
+      qos: g[0]!.qos,
+      runs: g.map((r) => Math.round(r.msgPerSec)),
+      msgPerSec: median(g.map((r) => r.msgPerSec)),
+      cpuSecPerMillionReadings: median(g.map((r) => r.cpuSecPerMillionReadings)),
+      ...(p50.length > 0 ? { ackP50Ms: median(p50), ackP99Ms: median(p99) } : {}),
+    };
+  });
 }
 
 async function oneRun(start: () => Promise<ServerUnderTest>, qos: 0 | 1): Promise<RunFigures> {
@@ -79,7 +101,7 @@ async function main(): Promise<void> {
   let influx: InfluxServer | undefined;
   const results: {
     machine: typeof machine;
-    throughput?: { runs: RunFigures[]; summary: Summary[]; ratioQos0?: number; ratioQos1?: number; cpuRatioQos0?: number; cpuRatioQos1?: number };
+    throughput?: { runs: RunFigures[]; summary: Summary[]; puback: PubackFigures[] } & Ratios;
     latency?: LatencyFigures[];
     scale?: ScaleFigures[];
     outbox?: OutboxFigures;
@@ -98,16 +120,20 @@ async function main(): Promise<void> {
   };
   let db = 0;
   const gateway = () => startGateway({ influxUrl: influx!.url, database: `bench${++db}`, rules: BENCH_RULES });
+  // Issue 10: the same QoS 1 load with every ingest log commit fsynced before its PUBACKs.
+  const gatewayFull = () => startGateway({ influxUrl: influx!.url, database: `bench${++db}`, rules: BENCH_RULES, durability: { sync: 'full' }, name: GATEWAY_FULL });
   try {
     influx = await startInfluxd();
     if (only.has('throughput') || only.has('mosquitto')) {
       const runs: RunFigures[] = [];
       for (const qos of [0, 1] as const) {
         for (let i = 0; i < repeats && only.has('throughput'); i++) {
-          for (const [label, start] of [['a', () => startBareAedes()], ['b', gateway]] as const) {
+          const servers = [['a', () => startBareAedes()], ['b', gateway], ...(qos === 1 ? [['c', gatewayFull] as const] : [])] as const;
+          for (const [label, start] of servers) {
             const t = Date.now();
             const r = await oneRun(start, qos);
-            console.log(`  throughput QoS ${qos} run ${i + 1} (${label}) ${r.server}: ${fmt(r.msgPerSec)} msg/s, ${fmt(r.cpuSecPerMillionReadings, 2)} CPU s per 1M readings (${Math.round((Date.now() - t) / 1000)} s)`);
+            const ack = r.ackP50Ms === undefined ? '' : `, PUBACK p50 ${fmt(r.ackP50Ms, 1)} ms p99 ${fmt(r.ackP99Ms!, 1)} ms`;
+            console.log(`  throughput QoS ${qos} run ${i + 1} (${label}) ${r.server}: ${fmt(r.msgPerSec)} msg/s, ${fmt(r.cpuSecPerMillionReadings, 2)} CPU s per 1M readings${ack} (${Math.round((Date.now() - t) / 1000)} s)`);
             runs.push(r);
           }
         }
@@ -117,21 +143,51 @@ async function main(): Promise<void> {
           runs.push(r);
         }
       }
+      // PUBACK latency without queueing: every server once at the same fixed rate, well below its maximum.
+      const puback: PubackFigures[] = [];
+      const pubackRate = Number(env('BENCH_PUBACK_RATE', '10000'));
+      if (only.has('throughput') && pubackRate > 0) {
+        for (const start of [() => startBareAedes(), gateway, gatewayFull]) {
+          const f = await section('PUBACK latency', async () => {
+            const server = await start();
+            try {
+              const r = await measureRun(server, 1, settings, pubackRate);
+              return { server: r.server, rate: pubackRate, msgPerSec: r.msgPerSec, p50Ms: r.ackP50Ms ?? NaN, p99Ms: r.ackP99Ms ?? NaN };
+            } finally {
+              await server.stop();
+            }
+          });
+          if (f) {
+            console.log(`  PUBACK latency at ${fmt(pubackRate)} msg/s, ${f.server}: p50 ${fmt(f.p50Ms, 2)} ms, p99 ${fmt(f.p99Ms, 2)} ms (${fmt(f.msgPerSec)} msg/s)`);
+            puback.push(f);
+          }
+        }
+      }
       const summary = summarise(runs);
-      const get = (server: string, qos: number) => summary.find((s) => s.server === server && s.qos === qos)?.msgPerSec;
-      const ratio = (qos: number) => {
-        const a = get('bare aedes', qos);
-        const b = get('gateway', qos);
+      const get = (server: string, qos: number) => summary.find((s) => s.server === server && s.qos === qos);
+      const ratio = (server: string, qos: number) => {
+        const a = get('bare aedes', qos)?.msgPerSec;
+        const b = get(server, qos)?.msgPerSec;
         return a && b ? b / a : undefined;
       };
       // CPU seconds per reading, bare / gateway: the throughput ratio both would reach if each had a core to
       // itself. Robust to other load on the machine, which the msg/s ratio is not.
-      const cpuRatio = (qos: number) => {
-        const a = summary.find((x) => x.server === 'bare aedes' && x.qos === qos)?.cpuSecPerMillionReadings;
-        const b = summary.find((x) => x.server === 'gateway' && x.qos === qos)?.cpuSecPerMillionReadings;
+      const cpuRatio = (server: string, qos: number) => {
+        const a = get('bare aedes', qos)?.cpuSecPerMillionReadings;
+        const b = get(server, qos)?.cpuSecPerMillionReadings;
         return a && b ? a / b : undefined;
       };
-      results.throughput = { runs, summary, ratioQos0: ratio(0), ratioQos1: ratio(1), cpuRatioQos0: cpuRatio(0), cpuRatioQos1: cpuRatio(1) };
+      results.throughput = {
+        runs,
+        summary,
+        puback,
+        ratioQos0: ratio('gateway', 0),
+        ratioQos1: ratio('gateway', 1),
+        ratioQos1Full: ratio(GATEWAY_FULL, 1),
+        cpuRatioQos0: cpuRatio('gateway', 0),
+        cpuRatioQos1: cpuRatio('gateway', 1),
+        cpuRatioQos1Full: cpuRatio(GATEWAY_FULL, 1),
+      };
     }
     const gwMax = results.throughput?.summary.find((s) => s.server === 'gateway' && s.qos === 0)?.msgPerSec;
     if (only.has('latency')) {
@@ -162,7 +218,7 @@ async function main(): Promise<void> {
 }
 
 function printTable(r: {
-  throughput?: { summary: Summary[]; ratioQos0?: number; ratioQos1?: number; cpuRatioQos0?: number; cpuRatioQos1?: number };
+  throughput?: { summary: Summary[]; puback: PubackFigures[] } & Ratios;
   latency?: LatencyFigures[];
   scale?: ScaleFigures[];
   outbox?: OutboxFigures;
@@ -170,12 +226,20 @@ function printTable(r: {
 }): void {
   const rows: string[][] = [['what', 'figure', 'target']];
   for (const s of r.throughput?.summary ?? []) {
-    rows.push([`ingest ${s.server} QoS ${s.qos} (median of ${s.runs.join(', ')})`, `${fmt(s.msgPerSec)} msg/s, ${fmt(s.cpuSecPerMillionReadings, 2)} CPU s/1M readings`, '']);
+    const ack = s.ackP50Ms === undefined ? '' : `; PUBACK at full speed (100 in flight/connection) p50 ${fmt(s.ackP50Ms, 1)} ms, p99 ${fmt(s.ackP99Ms!, 1)} ms`;
+    rows.push([`ingest ${s.server} QoS ${s.qos} (median of ${s.runs.join(', ')})`, `${fmt(s.msgPerSec)} msg/s, ${fmt(s.cpuSecPerMillionReadings, 2)} CPU s/1M readings${ack}`, '']);
   }
-  if (r.throughput?.ratioQos0 !== undefined) rows.push(['ratio gateway / bare aedes, QoS 0', fmt(r.throughput.ratioQos0, 2), '>= 0.70']);
-  if (r.throughput?.ratioQos1 !== undefined) rows.push(['ratio gateway / bare aedes, QoS 1', fmt(r.throughput.ratioQos1, 2), '']);
-  if (r.throughput?.cpuRatioQos0 !== undefined) rows.push(['CPU per reading, bare aedes / gateway, QoS 0', fmt(r.throughput.cpuRatioQos0, 2), '(>= 0.70)']);
-  if (r.throughput?.cpuRatioQos1 !== undefined) rows.push(['CPU per reading, bare aedes / gateway, QoS 1', fmt(r.throughput.cpuRatioQos1, 2), '']);
+  const t = r.throughput;
+  const ratioRows: [keyof Ratios, string, string][] = [
+    ['ratioQos0', 'ratio gateway / bare aedes, QoS 0', '>= 0.70'],
+    ['ratioQos1', 'ratio gateway (sync normal) / bare aedes, QoS 1', '>= 0.50'],
+    ['ratioQos1Full', 'ratio gateway (sync full) / bare aedes, QoS 1', ''],
+    ['cpuRatioQos0', 'CPU per reading, bare aedes / gateway, QoS 0', '(>= 0.70)'],
+    ['cpuRatioQos1', 'CPU per reading, bare aedes / gateway (sync normal), QoS 1', '(>= 0.50)'],
+    ['cpuRatioQos1Full', 'CPU per reading, bare aedes / gateway (sync full), QoS 1', ''],
+  ];
+  for (const [k, label, target] of ratioRows) if (t?.[k] !== undefined) rows.push([label, fmt(t[k], 2), target]);
+  for (const p of t?.puback ?? []) rows.push([`publish -> PUBACK, ${p.server}, QoS 1 at ${fmt(p.rate)} msg/s`, `p50 ${fmt(p.p50Ms, 2)} ms, p99 ${fmt(p.p99Ms, 2)} ms`, '']);
   for (const l of r.latency ?? []) {
     rows.push([`publish -> alert event, ${l.label}, at ${fmt(l.rate)} msg/s (${l.samples} events, ${l.lost} without an event)`, `p50 ${fmt(l.p50Ms, 2)} ms, p99 ${fmt(l.p99Ms, 2)} ms, max ${fmt(l.maxMs, 1)} ms`, 'p99 < 10 ms']);
   }

@@ -83,6 +83,8 @@ export interface GatewayOptions {
   readonly nodeArgs?: readonly string[];
   /** `durability:` keys, e.g. { checkpointInterval: '1h' } to take checkpoints out of a measurement. */
   readonly durability?: Record<string, string>;
+  /** Name in the results (default 'gateway'), to tell configurations apart. */
+  readonly name?: string;
 }
 
 function metric(text: string, name: string): number {
@@ -129,7 +131,7 @@ export async function startGateway(opts: GatewayOptions): Promise<ServerUnderTes
   }
   const metrics = async () => (await fetch(`${base}/metrics`)).text();
   return {
-    name: 'gateway',
+    name: opts.name ?? 'gateway',
     mqttPort,
     httpPort,
     metrics,

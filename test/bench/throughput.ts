@@ -3,7 +3,7 @@
  * warm-up, then messages/s and CPU seconds per million readings over a fixed measuring window, read from the
  * server itself (so a generator that outruns the server measures the server, not itself).
  */
-import { startLoad, type LoadOptions } from './loadgen.js';
+import { startLoad, type LoadOptions, type LoadStats } from './loadgen.js';
 import type { ServerUnderTest } from './servers.js';
 
 export const READINGS_PER_MESSAGE = 3;
@@ -15,6 +15,9 @@ export interface RunFigures {
   readonly readingsPerSec: number;
   readonly cpuSecPerMillionReadings: number;
   readonly rssMiB: number;
+  /** QoS 1: publish -> PUBACK as the generator sees it over the measuring window (100 in flight per connection at full speed). */
+  readonly ackP50Ms?: number;
+  readonly ackP99Ms?: number;
 }
 
 export interface ThroughputSettings {
@@ -42,10 +45,10 @@ export async function measureRun(server: ServerUnderTest, qos: 0 | 1, s: Through
   const load = await startLoad(opts);
   try {
     await sleep(s.warmupMs);
-    const a = await server.sample();
+    const [a] = await Promise.all([server.sample(), load.stats()]); // the second starts the PUBACK latency window
     const t0 = performance.now();
     await sleep(s.measureMs);
-    const b = await server.sample();
+    const [b, l] = (await Promise.all([server.sample(), load.stats()])) as [Awaited<ReturnType<ServerUnderTest['sample']>>, LoadStats];
     const secs = (performance.now() - t0) / 1000;
     const msgs = b.messages - a.messages;
     const readings = msgs * READINGS_PER_MESSAGE;
@@ -56,6 +59,7 @@ export async function measureRun(server: ServerUnderTest, qos: 0 | 1, s: Through
       readingsPerSec: readings / secs,
       cpuSecPerMillionReadings: readings > 0 ? (b.cpuSeconds - a.cpuSeconds) / (readings / 1e6) : NaN,
       rssMiB: b.rssBytes / 2 ** 20,
+      ...(l.ack ? { ackP50Ms: l.ack.p50Ms, ackP99Ms: l.ack.p99Ms } : {}),
     };
   } finally {
     await load.stop();
