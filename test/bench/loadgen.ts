@@ -16,7 +16,7 @@
 import { connect, type Socket } from 'node:net';
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { connectPacket, publishPacket, writeDigits, type PublishTemplate } from './mqtt-wire.js';
+import { connectPacket, publishPacket, writeDigits, type PublishTemplate } from '../support/mqtt-wire.js';
 
 export interface LoadOptions {
   readonly port: number;

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { maxPacketBytes } from '../../gateway/broker/limits.js';
 import { metricValue, startTestGateway, waitFor, type TestGateway } from '../support/gateway.js';
 import { connect, publish } from '../support/mqtt.js';
+import { connectPacket, remainingLength, subscribePacket } from '../support/mqtt-wire.js';
 
 /**
  * Protocol abuse through raw sockets against a real gateway: each case has a defined outcome (the connection is
@@ -21,34 +22,6 @@ const MAX_PAYLOAD = 64 * 1024;
 const MAX_CONNECTIONS = 12;
 const MAX_SUBSCRIPTIONS = 50;
 
-/** MQTT 3.1.1 CONNECT, clean session, keepalive 60 s [MQTT-3.1]. */
-function connectPacket(clientId: string): Buffer {
-  const id = Buffer.from(clientId);
-  const body = Buffer.concat([Buffer.from([0, 4]), Buffer.from('MQTT'), Buffer.from([4, 0x02, 0, 60, 0, id.length]), id]);
-  return Buffer.concat([Buffer.from([0x10, body.length]), body]);
-}
-
-/** A SUBSCRIBE to these filters at QoS 0, packet id 1 [MQTT-3.8]. */
-function subscribePacket(...filters: string[]): Buffer {
-  const parts = filters.map((f) => {
-    const b = Buffer.from(f);
-    return Buffer.concat([Buffer.from([b.length >> 8, b.length & 0xff]), b, Buffer.from([0])]);
-  });
-  const body = Buffer.concat([Buffer.from([0, 1]), ...parts]);
-  return Buffer.concat([Buffer.from([0x82]), varint(body.length), body]);
-}
-
-/** Remaining length as MQTT encodes it (7 bits a byte, least significant first). */
-function varint(n: number): Buffer {
-  const out: number[] = [];
-  do {
-    let b = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) b |= 0x80;
-    out.push(b);
-  } while (n > 0);
-  return Buffer.from(out);
-}
 
 interface Raw {
   socket: Socket;
@@ -123,7 +96,7 @@ describe('robustness: MQTT protocol abuse', () => {
     const before = await refused('connect_timeout');
     const silent = await raw(tg.gw.ports.mqtt);
     const partial = await raw(tg.gw.ports.mqtt);
-    partial.socket.write(connectPacket('slow-connect').subarray(0, 7)); // header and half the protocol name
+    partial.socket.write(connectPacket('slow-connect', 60).subarray(0, 7)); // header and half the protocol name
     expect(await closedWithin(silent, 5000)).toBe(true);
     expect(await closedWithin(partial, 5000)).toBe(true);
     expect(partial.received().length).toBe(0); // no CONNACK
@@ -136,7 +109,7 @@ describe('robustness: MQTT protocol abuse', () => {
     const before = await refused('packet_too_large');
     // Before CONNECT: a PUBLISH declaring 200 MB, then bytes that would follow it.
     const r = await raw(tg.gw.ports.mqtt);
-    r.socket.write(Buffer.concat([Buffer.from([0x30]), varint(200 * 1024 * 1024)]));
+    r.socket.write(Buffer.concat([Buffer.from([0x30]), remainingLength(200 * 1024 * 1024)]));
     let written = 0;
     while (!r.isClosed() && written < 64 * 1024 * 1024) {
       const ok = r.socket.write(Buffer.alloc(64 * 1024, 0x41));
@@ -168,11 +141,11 @@ describe('robustness: MQTT protocol abuse', () => {
   it('bounds the subscriptions of one client: the extra filters get 128, counted', async () => {
     const before = await refused('too_many_subscriptions');
     const greedy = await raw(tg.gw.ports.mqtt);
-    greedy.socket.write(connectPacket('greedy-1'));
+    greedy.socket.write(connectPacket('greedy-1', 60));
     await waitFor('CONNACK', () => (greedy.received().length >= 4 ? true : undefined));
     // One SUBSCRIBE with 2000 filters (about 34 KB), all allowed by the ACL.
     const filters = Array.from({ length: 2000 }, (_, i) => `devices/x${i}/#`);
-    greedy.socket.write(subscribePacket(...filters));
+    greedy.socket.write(subscribePacket(filters));
     const suback = await waitFor('SUBACK', () => {
       const r = greedy.received().subarray(4);
       return r.length >= 2 + 2 + 1 + 2000 - 1 && r[0] === 0x90 ? r : undefined;
@@ -204,9 +177,9 @@ describe('robustness: MQTT protocol abuse', () => {
     const before = await refused('slow_consumer');
     // Connects and subscribes to all device traffic (anonymous clients may not subscribe to #), then stops reading: the kernel buffers fill, then aedes' writes.
     const sink = await raw(tg.gw.ports.mqtt);
-    sink.socket.write(connectPacket('never-reads'));
+    sink.socket.write(connectPacket('never-reads', 60));
     await waitFor('CONNACK', () => (sink.received().length >= 4 ? true : undefined));
-    sink.socket.write(subscribePacket('devices/#'));
+    sink.socket.write(subscribePacket(['devices/#']));
     await waitFor('SUBACK', () => (sink.received().length >= 9 ? true : undefined));
     sink.socket.pause();
 
@@ -247,7 +220,7 @@ describe('robustness: MQTT protocol abuse', () => {
     const socks: Raw[] = [];
     for (let i = 0; i < attempts; i++) {
       const r = await raw(tg.gw.ports.mqtt);
-      r.socket.write(connectPacket(`flood-${i}`));
+      r.socket.write(connectPacket(`flood-${i}`, 60));
       socks.push(r);
     }
     await waitFor('each flood connection answered or closed', () => (socks.every((s) => s.isClosed() || s.received().length >= 4) ? true : undefined));

@@ -2,18 +2,11 @@ import { PassThrough } from 'node:stream';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { limitSubscriptions, watchPacketSizes } from '../../../gateway/broker/limits.js';
+import { remainingLength } from '../../support/mqtt-wire.js';
 
 /** One MQTT packet: a header byte, the remaining length as MQTT encodes it, then that many body bytes. */
 function packet(length: number): Buffer {
-  const len: number[] = [];
-  let n = length;
-  do {
-    let b = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) b |= 0x80;
-    len.push(b);
-  } while (n > 0);
-  return Buffer.concat([Buffer.from([0x30]), Buffer.from(len), Buffer.alloc(length, 0xff)]);
+  return Buffer.concat([Buffer.from([0x30]), remainingLength(length), Buffer.alloc(length, 0xff)]);
 }
 
 /** Feeds `bytes` in chunks cut at `cuts`, read the way aedes reads (a 'readable' listener calling read()). */

@@ -1,10 +1,11 @@
 /**
- * Just enough MQTT 3.1.1 encoding for the load generator: CONNECT, PUBLISH (QoS 0/1) and SUBSCRIBE packets as
- * Buffers, built once and patched in place, so the generator spends its core on the socket and not on a
- * client library (MQTT.js tops out far below what a broker can take on this machine).
+ * Just enough MQTT 3.1.1 encoding for raw-socket clients: the bench's load generator (packets built once and
+ * patched in place, so it spends its core on the socket and not on a client library) and the protocol-abuse tests
+ * (packets a well-behaved client library would never send).
  */
 
-function remainingLength(n: number): number[] {
+/** Remaining length as MQTT encodes it: 7 bits a byte, least significant first [MQTT-2.2.3]. */
+export function remainingLength(n: number): Buffer {
   const out: number[] = [];
   do {
     let byte = n % 128;
@@ -12,7 +13,7 @@ function remainingLength(n: number): number[] {
     if (n > 0) byte |= 0x80;
     out.push(byte);
   } while (n > 0);
-  return out;
+  return Buffer.from(out);
 }
 
 function str(s: string): Buffer {
@@ -23,12 +24,12 @@ function str(s: string): Buffer {
 }
 
 function packet(firstByte: number, body: Buffer): Buffer {
-  return Buffer.concat([Buffer.from([firstByte, ...remainingLength(body.length)]), body]);
+  return Buffer.concat([Buffer.from([firstByte]), remainingLength(body.length), body]);
 }
 
-/** CONNECT, MQTT 3.1.1, clean session, keep-alive off [MQTT-3.1.2-22: 0 turns the mechanism off]. */
-export function connectPacket(clientId: string): Buffer {
-  const variable = Buffer.concat([str('MQTT'), Buffer.from([4, 0x02, 0, 0])]);
+/** CONNECT, MQTT 3.1.1, clean session; keep-alive off by default [MQTT-3.1.2-22: 0 turns the mechanism off]. */
+export function connectPacket(clientId: string, keepAliveSeconds = 0): Buffer {
+  const variable = Buffer.concat([str('MQTT'), Buffer.from([4, 0x02, keepAliveSeconds >> 8, keepAliveSeconds & 0xff])]);
   return packet(0x10, Buffer.concat([variable, str(clientId)]));
 }
 
@@ -49,8 +50,9 @@ export function publishPacket(topic: string, payload: string, qos: 0 | 1): Publi
   return { bytes, idAt: qos === 1 ? headerLen + t.length : -1, payloadAt: headerLen + t.length + (qos === 1 ? 2 : 0) };
 }
 
-export function subscribePacket(topic: string, id: number): Buffer {
-  const body = Buffer.concat([Buffer.from([id >> 8, id & 0xff]), str(topic), Buffer.from([1])]);
+/** One SUBSCRIBE to these filters at the given QoS [MQTT-3.8]. */
+export function subscribePacket(filters: readonly string[], id = 1, qos: 0 | 1 = 0): Buffer {
+  const body = Buffer.concat([Buffer.from([id >> 8, id & 0xff]), ...filters.map((f) => Buffer.concat([str(f), Buffer.from([qos])]))]);
   return packet(0x82, body);
 }
 
