@@ -144,6 +144,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
       outbox: { points: o.points, bytes: o.bytes, batches: o.batches, oldestAgeSeconds: Math.round(o.oldestAgeMs / 1000), draining: o.points > 0 && o.draining, deadLetters: o.deadLetters },
       pipeline: pipeline.stats(),
       alerts: { firing: alerts.firing().length, rules: alerts.status() },
+      devices: { registered: devices.registry.size, file: config.auth.devicesFile, anonymous: config.auth.anonymous },
     };
   };
   const admin = await buildAdmin({ log, registry: metrics.registry, health }, [

@@ -198,12 +198,15 @@ describe('devices: registry, authentication, ACL and transports', () => {
   });
 
   it('accepts a device added with the CLI while the gateway runs, and disconnects it on rotate and remove', async () => {
+    const registered = async () => ((await (await fetch(`${tg.httpUrl}/health`)).json()) as { devices: { registered: number } }).devices.registered;
+    const before = await registered();
     const added = devicesCli(devicesFile, 'add', 'new-dev', '--tag', 'site=east');
     expect(added.status).toBe(0);
     const { id, password } = lastJsonLine(added.stdout);
     expect(id).toBe('new-dev');
     expect(readFileSync(devicesFile, 'utf8')).not.toContain(password);
 
+    await waitFor('/health to count the new device', async () => ((await registered()) === before + 1 ? true : undefined));
     const dev = track(await waitFor('the new device to be accepted', () => connect(tg.mqttUrl, { clientId: 'new-dev', username: id, password }).catch(() => undefined), 20_000, 100));
     await dev.publishAsync('devices/new-dev/telemetry', telemetry(Date.now(), { temperature: 1 }), { qos: 1 });
 
@@ -219,6 +222,7 @@ describe('devices: registry, authentication, ACL and transports', () => {
     expect(devicesCli(devicesFile, 'remove', 'new-dev').status).toBe(0);
     await removedAway;
     expect(await connackCode(tg.mqttUrl, { clientId: 'new-dev', username: id, password: fresh })).toBe(4);
+    expect(await registered()).toBe(before);
   });
 
   it('lets a device take its own session over but not another device\'s client id', async () => {
