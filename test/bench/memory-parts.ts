@@ -4,11 +4,11 @@
  * each part is built, and the size of one checkpoint (snapshot objects + JSON string). Explains the scale
  * scenario's RSS (BENCHMARKS.md).
  */
-import { LiveView } from '../../gateway/admin/live/live-view.js';
+import { LiveView, SPARK_WINDOWS } from '../../gateway/admin/live/live-view.js';
 import { AlertEngine } from '../../gateway/alerts/engine.js';
 import { parseRules } from '../../gateway/alerts/rules-parse.js';
 import { Pipeline } from '../../gateway/pipeline/pipeline.js';
-import type { DeviceMessage } from '../../gateway/pipeline/types.js';
+import type { DeviceMessage, WindowPoint } from '../../gateway/pipeline/types.js';
 import { BENCH_RULES } from './rules.js';
 
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -41,12 +41,29 @@ for (let s = 0; s < horizonS + 20; s++) {
   }
 }
 const afterPipelineAndAlerts = heap();
-for (let d = 0; d < devices; d++) for (const sensor of ['a', 'b', 'c']) live.onReading({ device: names[d]!, sensor, ts: T0, value: 1 });
+// The live view as the gateway feeds it: readings and SPARK_WINDOWS windows per sensor.
+for (let d = 0; d < devices; d++) {
+  for (const sensor of ['a', 'b', 'c']) {
+    live.onReading({ device: names[d]!, sensor, ts: T0, value: 1 });
+    for (let w = 0; w < SPARK_WINDOWS; w++) live.onWindow({ device: names[d]!, sensor, start: T0 + w * 10_000, mean: 1, min: 1, max: 1, first: 1, last: 1, count: 1, revision: 0 });
+  }
+}
+live.drain();
 const afterLive = heap();
+// The alert engine alone: a second one fed one reading per sensor (its state per sensor does not grow with time).
+const engine2 = new AlertEngine(engine.rules());
+for (let d = 0; d < devices; d++) for (const sensor of ['a', 'b', 'c']) engine2.onReading({ device: names[d]!, sensor, ts: T0, value: 1 });
+const afterEngine2 = heap();
 const snap = { pipeline: p.snapshot(), alerts: engine.snapshot() };
 const afterSnapshot = heap();
+const snapAlerts = engine.snapshot();
+const afterAlertSnapshot = heap();
 const json = JSON.stringify(snap);
 console.log(`${sensors} sensors, horizons ${horizonS}s, stats ${JSON.stringify(p.stats())}`);
 console.log(`pipeline + alert engine: ${per(afterPipelineAndAlerts - base)}`);
+console.log(`  of which the alert engine (a second one, measured alone): ${per(afterEngine2 - afterLive)}`);
 console.log(`live view: ${per(afterLive - afterPipelineAndAlerts)}`);
-console.log(`checkpoint snapshot objects: ${per(afterSnapshot - afterLive)}; its JSON: ${per(json.length)}`);
+// Keep every part reachable to the end: V8's register liveness lets the GC collect a local after its last use,
+// which made an earlier version of this script report ~0 for the live view.
+console.log(`kept: ${live.size} live sensors, ${engine.rules().length} rules, ${p.stats().sensors} pipeline sensors, ${typeof snap}, ${engine2.rules().length}, ${typeof snapAlerts}`);
+console.log(`checkpoint snapshot objects: ${per(afterSnapshot - afterEngine2)} (the alert part alone: ${per(afterAlertSnapshot - afterSnapshot)}); its JSON: ${per(json.length)}`);

@@ -19,6 +19,9 @@ const FULL_BUCKETS = 6;
 const SLOTS = FULL_BUCKETS + 1; // + the bucket being filled
 /** Window means kept per sensor for the sparkline. */
 export const SPARK_WINDOWS = 30;
+const COUNTS = 0;
+const W_START = SLOTS;
+const W_MEAN = SLOTS + SPARK_WINDOWS;
 
 /** What the page receives for one sensor (JSON over SSE and GET /api/live). */
 export interface SensorView {
@@ -39,12 +42,15 @@ class SensorRecord {
   ts: number | null = null;
   dirty = false;
   windowsDirty = false;
-  /** Bucket number (gateway time / BUCKET_MS) that `counts[newest % SLOTS]` holds; -Infinity: never counted. */
+  /** Bucket number (gateway time / BUCKET_MS) that `buf[COUNTS + newest % SLOTS]` holds; -Infinity: never counted. */
   newest = Number.NEGATIVE_INFINITY;
-  readonly counts = new Uint32Array(SLOTS);
-  /** Ring of window starts and means; `wLen` valid entries ending at `wHead - 1`. */
-  readonly wStart = new Float64Array(SPARK_WINDOWS);
-  readonly wMean = new Float64Array(SPARK_WINDOWS);
+  /**
+   * One buffer, by offset: the readings per 10 s bucket (SLOTS, from COUNTS), then the ring of window starts
+   * (from W_START) and of their means (from W_MEAN), `wLen` valid entries ending at `wHead - 1`. Each typed
+   * array costs a header and an ArrayBuffer on top of its elements: with three per sensor the live view took
+   * 843 B a sensor, with one 411 B (test/bench/memory-parts.ts, 100k sensors). Counts are integers, exact in a float64.
+   */
+  readonly buf = new Float64Array(SLOTS + 2 * SPARK_WINDOWS);
   wHead = 0;
   wLen = 0;
   constructor(
@@ -78,29 +84,29 @@ export class LiveView {
     if (rec.newest !== b) {
       // Clear the slots of the buckets skipped since the last reading (at most SLOTS of them).
       const gap = Math.min(SLOTS, b - rec.newest);
-      for (let i = 1; i <= gap; i++) rec.counts[(b - gap + i) % SLOTS] = 0;
+      for (let i = 1; i <= gap; i++) rec.buf[COUNTS + ((b - gap + i) % SLOTS)] = 0;
       rec.newest = b;
       this.active.add(rec);
     }
-    rec.counts[b % SLOTS]!++;
+    rec.buf[COUNTS + (b % SLOTS)]!++;
     this.markDirty(rec);
   }
 
   /** Called for each emitted window (and each correction of one, revision > 0). */
   onWindow(w: WindowPoint): void {
     const rec = this.record(w.device, w.sensor);
-    const last = rec.wLen > 0 ? rec.wStart[(rec.wHead - 1 + SPARK_WINDOWS) % SPARK_WINDOWS]! : Number.NEGATIVE_INFINITY;
+    const last = rec.wLen > 0 ? rec.buf[W_START + ((rec.wHead - 1 + SPARK_WINDOWS) % SPARK_WINDOWS)]! : Number.NEGATIVE_INFINITY;
     if (w.start > last) {
-      rec.wStart[rec.wHead] = w.start;
-      rec.wMean[rec.wHead] = w.mean;
+      rec.buf[W_START + rec.wHead] = w.start;
+      rec.buf[W_MEAN + rec.wHead] = w.mean;
       rec.wHead = (rec.wHead + 1) % SPARK_WINDOWS;
       rec.wLen = Math.min(rec.wLen + 1, SPARK_WINDOWS);
     } else {
       // A correction of a window still in the ring replaces its mean; an older one is not shown anyway.
       for (let i = 0; i < rec.wLen; i++) {
         const at = (rec.wHead - 1 - i + SPARK_WINDOWS) % SPARK_WINDOWS;
-        if (rec.wStart[at] === w.start) {
-          rec.wMean[at] = w.mean;
+        if (rec.buf[W_START + at] === w.start) {
+          rec.buf[W_MEAN + at] = w.mean;
           break;
         }
       }
@@ -183,7 +189,7 @@ export class LiveView {
     const windows: [number, number][] = [];
     for (let i = rec.wLen - 1; i >= 0; i--) {
       const at = (rec.wHead - 1 - i + SPARK_WINDOWS) % SPARK_WINDOWS;
-      windows.push([rec.wStart[at]!, rec.wMean[at]!]);
+      windows.push([rec.buf[W_START + at]!, rec.buf[W_MEAN + at]!]);
     }
     return { ...base, windows };
   }
@@ -195,7 +201,7 @@ export class LiveView {
     for (let k = 0; k <= FULL_BUCKETS; k++) {
       const b = this.bucket - k;
       if (b < 0 || b > rec.newest || b <= rec.newest - SLOTS) continue;
-      const n = rec.counts[b % SLOTS]!;
+      const n = rec.buf[COUNTS + (b % SLOTS)]!;
       sum += k === FULL_BUCKETS ? n * (1 - elapsed) : n;
     }
     return Math.round(sum);
