@@ -57,7 +57,9 @@ export async function startListeners(
     onRefused('max_connections');
     log.warn({ max: mqtt.maxConnections }, 'MQTT connection refused: mqtt.maxConnections reached');
   };
-  const tcp = createNetServer((socket) => handle(socket));
+  // Nagle's algorithm would hold an alert event or a PUBACK until the peer's delayed ACK (up to 40 ms on
+  // Linux) whenever a previous small packet is still unacknowledged; MQTT's packets are small and latency-bound.
+  const tcp = createNetServer({ noDelay: true }, (socket) => handle(socket));
   tcp.maxConnections = mqtt.maxConnections;
   tcp.on('drop', dropped);
   const mqttPort = await listen(tcp, mqtt.port, mqtt.host);
@@ -95,6 +97,7 @@ export async function startListeners(
         cert: readFileSync(t.cert),
         key: readFileSync(t.key),
         ...(t.ca ? { ca: readFileSync(t.ca), requestCert: true, rejectUnauthorized: t.requireClientCert } : {}),
+        noDelay: true,
       },
       (socket) => handle(socket),
     );

@@ -1,17 +1,35 @@
 /**
- * Scenario 2: publish-to-alert-event latency under load. The generator holds the gateway at half its measured
- * maximum (QoS 0); a probe device publishes a reading of sensor `a` every 20 ms alternating 200 and 0, so rule
- * `probe-hot` (above: 100) fires and resolves on every probe message. A subscriber on alerts/# matches each
- * event to its probe by ts. Both probe and subscriber live in this process, so one clock times both ends.
+ * Scenario 2: publish-to-alert-event latency under load, next to the same harness's floor on bare aedes.
+ *
+ * The generator holds the server at a fixed QoS 0 rate, paced every millisecond (one small write per connection,
+ * like sensors that publish one reading at a time; see loadgen.ts). A probe client publishes every 20 ms:
+ *  - gateway ('alert'): a reading of sensor `a` alternating 200 and 0, so rule `probe-hot` (above: 100) fires or
+ *    resolves on every probe message; a subscriber on alerts/# matches each event to its probe by ts;
+ *  - bare aedes or Mosquitto ('delivery'): the same payload on a plain topic, timed to its delivery to a
+ *    subscriber: what the broker and this harness cost on their own, on this machine, at the same rate.
+ * Probe and subscriber live in this process, so one clock times both ends. Both set TCP_NODELAY (as a sensor
+ * that wants its readings to travel at once does; MQTT.js leaves Nagle on).
+ *
+ * "50 % load" needs care: the throughput maximum is measured with large writes (many publishes per TCP read),
+ * while one publish per read costs the server several times more CPU per message. `calibrateHalfLoad` finds the
+ * rate at which the paced load takes half of a core of the server, the load the target means.
  */
+import type { Socket } from 'node:net';
 import mqtt from 'mqtt';
 import { startLoad } from './loadgen.js';
 import type { ServerUnderTest } from './servers.js';
 import { sleep } from './throughput.js';
 
+export type LatencyMode = 'alert' | 'delivery';
+
 export interface LatencyFigures {
+  readonly server: string;
+  readonly mode: LatencyMode;
   readonly rate: number;
   readonly label: string;
+  /** Server CPU seconds per second while the probes ran (1 = one core busy). */
+  readonly cpu: number;
+  readonly msgPerSec: number;
   readonly samples: number;
   readonly lost: number;
   readonly p50Ms: number;
@@ -24,44 +42,117 @@ function quantile(sorted: readonly number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
 
-export async function runLatency(start: () => Promise<ServerUnderTest>, maxRate: number, label: string, probes = Number(process.env.BENCH_PROBES ?? 1000)): Promise<LatencyFigures> {
+const PROBE_DEVICE = 'probe-1';
+
+async function withLoad<T>(start: () => Promise<ServerUnderTest>, rate: number, body: (server: ServerUnderTest) => Promise<T>): Promise<T> {
   const server = await start();
-  const rate = Math.round(maxRate / 2);
-  const load = await startLoad({ port: server.mqttPort, connections: 50, devices: 1000, qos: 0, rate, t0: Date.now() - 86_400_000, stepMs: 100 });
-  const url = `mqtt://127.0.0.1:${server.mqttPort}`;
-  const sub = await mqtt.connectAsync(url, { clientId: 'bench-alerts' });
-  const probe = await mqtt.connectAsync(url, { clientId: 'bench-probe' });
-  const sentAt = new Map<number, number>();
-  const latencies: number[] = [];
-  sub.on('message', (topic, payload) => {
-    if (!topic.startsWith('alerts/probe-1/')) return;
-    const now = performance.now();
-    const ts = (JSON.parse(payload.toString()) as { ts: number }).ts;
-    const t = sentAt.get(ts);
-    if (t !== undefined) {
-      latencies.push(now - t);
-      sentAt.delete(ts);
-    }
-  });
-  await sub.subscribeAsync('alerts/#', { qos: 0 });
   try {
-    await sleep(2000);
-    const t0 = Date.now() - 3_600_000;
-    for (let k = 0; k < probes; k++) {
-      const ts = t0 + k * 1000;
-      const payload = `{"ts":${ts},"readings":{"a":${k % 2 === 0 ? 200 : 0}}}`;
-      sentAt.set(ts, performance.now());
-      probe.publish('devices/probe-1/telemetry', payload, { qos: 0 });
-      await sleep(20);
+    const load = await startLoad({ port: server.mqttPort, connections: 50, devices: 1000, qos: 0, rate, t0: Date.now() - 86_400_000, stepMs: 100 });
+    try {
+      return await body(server);
+    } finally {
+      await load.stop();
     }
-    await sleep(1000);
   } finally {
-    await load.stop();
-    await Promise.all([sub.endAsync(true), probe.endAsync(true)]);
     await server.stop();
   }
-  const sorted = latencies.sort((a, b) => a - b);
-  const figures = { rate, label, samples: sorted.length, lost: sentAt.size, p50Ms: quantile(sorted, 0.5), p99Ms: quantile(sorted, 0.99), maxMs: sorted[sorted.length - 1] ?? NaN };
-  console.log(`  latency (${label}) at ${rate} msg/s: p50 ${figures.p50Ms.toFixed(2)} ms, p99 ${figures.p99Ms.toFixed(2)} ms over ${figures.samples} events (${figures.lost} unmatched)`);
+}
+
+/** Server CPU per second and msg/s over `ms` of the running load. */
+async function utilisation(server: ServerUnderTest, ms: number): Promise<{ cpu: number; msgPerSec: number }> {
+  const s0 = await server.sample();
+  const t0 = performance.now();
+  await sleep(ms);
+  const s1 = await server.sample();
+  const secs = (performance.now() - t0) / 1000;
+  return { cpu: (s1.cpuSeconds - s0.cpuSeconds) / secs, msgPerSec: (s1.messages - s0.messages) / secs };
+}
+
+/**
+ * The paced rate at which the server's CPU is ~50 % of a core: measured at `probeRate`, scaled linearly (CPU per
+ * message falls a little as the rate rises, so this errs low), and checked once more at the estimate.
+ */
+export async function calibrateHalfLoad(start: () => Promise<ServerUnderTest>, probeRate: number): Promise<{ rate: number; cpu: number }> {
+  let rate = probeRate;
+  let cpu = 0;
+  for (let step = 0; step < 2; step++) {
+    cpu = await withLoad(start, rate, async (server) => {
+      await sleep(2000);
+      return (await utilisation(server, 4000)).cpu;
+    });
+    if (cpu <= 0) break;
+    const next = Math.round((rate * 0.5) / cpu);
+    if (step === 1 || Math.abs(next - rate) < rate * 0.1) break;
+    rate = next;
+  }
+  return { rate, cpu };
+}
+
+export async function runLatency(
+  start: () => Promise<ServerUnderTest>,
+  rate: number,
+  label: string,
+  mode: LatencyMode,
+  probes = Number(process.env.BENCH_PROBES ?? 1000),
+): Promise<LatencyFigures> {
+  let serverName = '';
+  const run = await withLoad(start, rate, async (server) => {
+    serverName = server.name;
+    const url = `mqtt://127.0.0.1:${server.mqttPort}`;
+    const sub = await mqtt.connectAsync(url, { clientId: 'bench-alerts' });
+    const probe = await mqtt.connectAsync(url, { clientId: 'bench-probe' });
+    for (const c of [sub, probe]) (c.stream as unknown as Socket).setNoDelay(true);
+    const sentAt = new Map<number, number>();
+    const latencies: number[] = [];
+    const [subTopic, pubTopic] = mode === 'alert' ? ['alerts/#', `devices/${PROBE_DEVICE}/telemetry`] : ['bench-probe/#', 'bench-probe/x'];
+    sub.on('message', (topic, payload) => {
+      if (mode === 'alert' && !topic.startsWith(`alerts/${PROBE_DEVICE}/`)) return;
+      const now = performance.now();
+      const ts = (JSON.parse(payload.toString()) as { ts: number }).ts;
+      const t = sentAt.get(ts);
+      if (t !== undefined) {
+        latencies.push(now - t);
+        sentAt.delete(ts);
+      }
+    });
+    await sub.subscribeAsync(subTopic, { qos: 0 });
+    try {
+      await sleep(2000);
+      const s0 = await server.sample();
+      const w0 = performance.now();
+      const t0 = Date.now() - 3_600_000;
+      for (let k = 0; k < probes; k++) {
+        const ts = t0 + k * 1000;
+        sentAt.set(ts, performance.now());
+        probe.publish(pubTopic, `{"ts":${ts},"readings":{"a":${k % 2 === 0 ? 200 : 0}}}`, { qos: 0 });
+        await sleep(20);
+      }
+      const s1 = await server.sample();
+      const secs = (performance.now() - w0) / 1000;
+      await sleep(1000);
+      return { latencies, lost: sentAt.size, cpu: (s1.cpuSeconds - s0.cpuSeconds) / secs, msgPerSec: (s1.messages - s0.messages) / secs };
+    } finally {
+      await Promise.all([sub.endAsync(true), probe.endAsync(true)]);
+    }
+  });
+  const sorted = run.latencies.sort((a, b) => a - b);
+  const figures: LatencyFigures = {
+    server: serverName,
+    mode,
+    rate,
+    label,
+    cpu: run.cpu,
+    msgPerSec: run.msgPerSec,
+    samples: sorted.length,
+    lost: run.lost,
+    p50Ms: quantile(sorted, 0.5),
+    p99Ms: quantile(sorted, 0.99),
+    maxMs: sorted[sorted.length - 1] ?? NaN,
+  };
+  const what = mode === 'alert' ? 'publish -> alert' : 'publish -> delivery';
+  console.log(
+    `  latency ${what}, ${serverName} (${label}) at ${rate} msg/s, server CPU ${figures.cpu.toFixed(2)}: ` +
+      `p50 ${figures.p50Ms.toFixed(2)} ms, p99 ${figures.p99Ms.toFixed(2)} ms over ${figures.samples} (${figures.lost} unmatched)`,
+  );
   return figures;
 }
