@@ -3,7 +3,7 @@ import { checkSeq, DeviceState, evictSeen, insertSeen, SEQ_DUPLICATE, SEQ_LATE, 
 import type { DeviceMessage, PipelineSettings, Reading, WindowPoint } from './types.js';
 import { readRecord, recordLength, Win, writeRecord } from './window.js';
 
-export type { PipelineSnapshot } from './snapshot.js';
+export type { JsonPipelineSnapshot, PipelineSnapshot } from './snapshot.js';
 export { PipelineSnapshotError } from './snapshot.js';
 
 /** Where the pipeline hands its results, synchronously. Callbacks must not throw (the runner contains failures). */
@@ -61,6 +61,8 @@ export class Pipeline {
   private readonly counts: PipelineStats = { sensors: 0, openWindows: 0, retainedWindows: 0, dedupKeys: 0 };
   /** The object handed to `out.reading`, reused (see PipelineOutput.reading). */
   private readonly current: { device: string; sensor: string; ts: number; value: number } = { device: '', sensor: '', ts: 0, value: 0 };
+  /** Size of the last snapshot: the next one starts with a buffer that fits. */
+  private snapshotBytes = 0;
 
   constructor(
     settings: PipelineSettings,
@@ -134,9 +136,14 @@ export class Pipeline {
     }
   }
 
-  /** The whole state as JSON data; see snapshot.ts. Cost is proportional to the state, not a hot-path call. */
-  snapshot(): PipelineSnapshot {
-    return takeSnapshot(this.interval, this.devices, this.pending);
+  /**
+   * The whole state as a version 3 snapshot (a Buffer, see snapshot.ts); the checkpointer calls it every
+   * checkpointInterval. Cost is proportional to the state, not a hot-path call.
+   */
+  snapshot(): Buffer {
+    const snap = takeSnapshot(this.interval, this.devices, this.pending, this.snapshotBytes);
+    this.snapshotBytes = snap.length;
+    return snap;
   }
 
   stats(): PipelineStats {

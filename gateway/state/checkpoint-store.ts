@@ -1,10 +1,15 @@
 /**
  * The state that lives in memory between emissions: open windows, retained aggregates for corrections, dedup
- * keys (the pipeline snapshot) and alert state. Kept as opaque JSON values here: each part validates its own
- * snapshot when it restores it.
+ * keys (the pipeline snapshot) and alert state. Opaque here: each part validates its own snapshot when it
+ * restores it.
  */
 export interface Checkpoint {
+  /**
+   * The pipeline snapshot: a Buffer (version 3, binary, stored as bytes) or, in a checkpoint written by an older
+   * gateway, a JSON value (versions 1 and 2). Stores give back a copy of what was saved, of the same kind.
+   */
   readonly pipeline: unknown;
+  /** A JSON value (the alert snapshot). */
   readonly alerts: unknown;
   readonly savedAt: number;
   /**

@@ -29,15 +29,25 @@ export class MemoryStateStore implements CheckpointStore, IngestLog {
   }
 
   load(): Checkpoint | undefined {
-    return this.cp === undefined ? undefined : (JSON.parse(JSON.stringify(this.cp)) as Checkpoint);
+    return this.cp === undefined ? undefined : copy(this.cp);
   }
 
   save(cp: Checkpoint): void {
     if (this.failSaves) throw new Error('simulated checkpoint failure');
     if (cp.logPosition > this.last) throw new RangeError(`checkpoint position ${cp.logPosition} is beyond the log (${this.last})`);
-    this.cp = JSON.parse(JSON.stringify(cp)) as Checkpoint;
+    this.cp = copy(cp);
     this.entries = this.entries.filter((e) => e.position > cp.logPosition);
   }
 
   close(): void {}
+}
+
+/**
+ * A deep copy, as a round trip through the SQLite store makes one: a Buffer (binary pipeline snapshot) is copied
+ * as bytes, JSON values through JSON text (which would turn a Buffer into {type, data}).
+ */
+function copy(cp: Checkpoint): Checkpoint {
+  const json = (x: unknown): unknown => (x === undefined ? undefined : JSON.parse(JSON.stringify(x)));
+  const pipeline = cp.pipeline instanceof Uint8Array ? Buffer.from(cp.pipeline) : json(cp.pipeline);
+  return { pipeline, alerts: json(cp.alerts), savedAt: cp.savedAt, logPosition: cp.logPosition };
 }

@@ -17,7 +17,8 @@ interface Totals {
 }
 
 /**
- * `{buffer.dir}/state.db`: the checkpoint and the ingest log in one SQLite file, so that saving a checkpoint
+ * `{buffer.dir}/state.db`: the checkpoint (alert snapshot as JSON in `body`, pipeline snapshot as bytes in
+ * `pipeline`) and the ingest log in one SQLite file, so that saving a checkpoint
  * and truncating the log it covers is one transaction. Opened like the outbox (WAL, `durability.sync`, a
  * corrupt file moved aside). With sync=normal a commit survives a process crash (the WAL is in the OS page
  * cache); with sync=full it is fsynced and survives power loss.
@@ -30,7 +31,7 @@ export class SqliteStateStore implements CheckpointStore, IngestLog {
   private readonly t: Totals;
   private readonly insert: Statement;
   private readonly page: Statement;
-  private readonly saveTx: (cp: Checkpoint, body: string) => void;
+  private readonly saveTx: (cp: Checkpoint, row: CheckpointRow) => void;
 
   constructor(opts: { dir: string; sync: SyncMode; log: Logger; file?: string }) {
     this.db = openDatabase({ file: opts.file ?? join(opts.dir, STATE_FILE), sync: opts.sync, log: opts.log, migrate }).db;
@@ -47,12 +48,12 @@ export class SqliteStateStore implements CheckpointStore, IngestLog {
     this.insert = this.db.prepare('INSERT INTO ingest_log (position, received_at, topic, payload) VALUES (?, ?, ?, ?)');
     this.page = this.db.prepare('SELECT position, received_at, topic, payload FROM ingest_log WHERE position > ? ORDER BY position LIMIT ?');
     const upsert = this.db.prepare(
-      'INSERT INTO checkpoint (id, saved_at, log_position, body) VALUES (1, ?, ?, ?) ' +
-        'ON CONFLICT(id) DO UPDATE SET saved_at = excluded.saved_at, log_position = excluded.log_position, body = excluded.body',
+      'INSERT INTO checkpoint (id, saved_at, log_position, body, pipeline) VALUES (1, ?, ?, ?, ?) ' +
+        'ON CONFLICT(id) DO UPDATE SET saved_at = excluded.saved_at, log_position = excluded.log_position, body = excluded.body, pipeline = excluded.pipeline',
     );
     const truncate = this.db.prepare('DELETE FROM ingest_log WHERE position <= ?');
-    this.saveTx = this.db.transaction((cp: Checkpoint, body: string) => {
-      upsert.run(cp.savedAt, cp.logPosition, body);
+    this.saveTx = this.db.transaction((cp: Checkpoint, row: CheckpointRow) => {
+      upsert.run(cp.savedAt, cp.logPosition, row.body, row.pipeline);
       truncate.run(cp.logPosition);
     });
   }
@@ -90,17 +91,18 @@ export class SqliteStateStore implements CheckpointStore, IngestLog {
   }
 
   load(): Checkpoint | undefined {
-    const row = this.db.prepare('SELECT saved_at, log_position, body FROM checkpoint WHERE id = 1').get() as
-      | { saved_at: number; log_position: number; body: string }
+    const row = this.db.prepare('SELECT saved_at, log_position, body, pipeline FROM checkpoint WHERE id = 1').get() as
+      | { saved_at: number; log_position: number; body: string; pipeline: Buffer | null }
       | undefined;
     if (!row) return undefined;
     const body = JSON.parse(row.body) as { pipeline?: unknown; alerts?: unknown };
-    return { pipeline: body.pipeline, alerts: body.alerts, savedAt: row.saved_at, logPosition: row.log_position };
+    // A checkpoint written before the pipeline column existed has its (JSON) pipeline snapshot in the body.
+    return { pipeline: row.pipeline ?? body.pipeline, alerts: body.alerts, savedAt: row.saved_at, logPosition: row.log_position };
   }
 
   save(cp: Checkpoint): void {
     if (cp.logPosition > this.t.lastPosition) throw new RangeError(`checkpoint position ${cp.logPosition} is beyond the log (${this.t.lastPosition})`);
-    this.saveTx(cp, encodeCheckpointBody(cp.pipeline, cp.alerts));
+    this.saveTx(cp, encodeCheckpoint(cp.pipeline, cp.alerts));
     // The remainder is small (what arrived after the position): recount it rather than track deletions.
     const row = this.db
       .prepare('SELECT COUNT(*) AS n, COALESCE(SUM(length(CAST(topic AS BLOB)) + length(payload)), 0) AS bytes, MIN(received_at) AS oldest FROM ingest_log')
@@ -115,9 +117,19 @@ export class SqliteStateStore implements CheckpointStore, IngestLog {
   }
 }
 
-/** The checkpoint's body column: the two snapshots as one JSON text. */
-export function encodeCheckpointBody(pipeline: unknown, alerts: unknown): string {
-  return JSON.stringify({ pipeline, alerts });
+/** The checkpoint row's columns: `body` is JSON text, `pipeline` the bytes of a binary pipeline snapshot. */
+export interface CheckpointRow {
+  readonly body: string;
+  readonly pipeline: Uint8Array | null;
+}
+
+/**
+ * A binary pipeline snapshot goes to the BLOB column as is (no copy on the V8 heap); the alert snapshot, and a
+ * pipeline snapshot that is a JSON value, go into the body as JSON text.
+ */
+export function encodeCheckpoint(pipeline: unknown, alerts: unknown): CheckpointRow {
+  if (pipeline instanceof Uint8Array) return { body: JSON.stringify({ alerts }), pipeline };
+  return { body: JSON.stringify({ pipeline, alerts }), pipeline: null };
 }
 
 function migrate(db: SqliteDatabase): void {
@@ -128,4 +140,6 @@ function migrate(db: SqliteDatabase): void {
   // state.db files written before the ingest log existed hold a checkpoint without a position: it covers no entry.
   const cols = db.prepare('PRAGMA table_info(checkpoint)').all() as { name: string }[];
   if (!cols.some((c) => c.name === 'log_position')) db.exec('ALTER TABLE checkpoint ADD COLUMN log_position INTEGER NOT NULL DEFAULT 0');
+  // Before pipeline snapshot version 3 the pipeline snapshot was JSON inside `body`; load() still reads that.
+  if (!cols.some((c) => c.name === 'pipeline')) db.exec('ALTER TABLE checkpoint ADD COLUMN pipeline BLOB');
 }

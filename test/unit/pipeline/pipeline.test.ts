@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Pipeline, PipelineSnapshotError } from '../../../gateway/pipeline/pipeline.js';
 import type { DeviceMessage, PipelineSettings, Reading, WindowPoint } from '../../../gateway/pipeline/types.js';
+import { jsonSnapshotOf } from './snapshot-support.js';
 
 const T0 = 1_699_999_200_000; // 2023-11-14T22:00Z: a multiple of every interval used here
 
@@ -232,9 +233,12 @@ describe('snapshot', () => {
   it('refuses a snapshot taken with another interval, and malformed ones', () => {
     const h = harness();
     h.one(T0 + 1, 1);
-    const snap = JSON.parse(JSON.stringify(h.p.snapshot()));
+    const bin = h.p.snapshot();
+    const snap = jsonSnapshotOf(bin, 10_000);
     const out = { window: () => {} };
     const settings = { intervalMs: 10_000, allowedLatenessMs: 0, correctionHorizonMs: 0, dedupHorizonMs: 0 };
+    expect(() => new Pipeline({ ...settings, intervalMs: 60_000 }, out, bin)).toThrow(PipelineSnapshotError);
+    expect(new Pipeline(settings, out, bin).stats()).toEqual({ sensors: 1, openWindows: 1, retainedWindows: 0, dedupKeys: 1 });
     expect(() => new Pipeline({ ...settings, intervalMs: 60_000 }, out, snap)).toThrow(PipelineSnapshotError);
     expect(() => new Pipeline(settings, out, { ...snap, pending: [] })).toThrow(PipelineSnapshotError);
     expect(() => new Pipeline(settings, out, { ...snap, sensors: [[0, 't', T0, T0, [], [1, 2, 3], []]] })).toThrow(PipelineSnapshotError);

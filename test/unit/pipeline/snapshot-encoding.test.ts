@@ -1,8 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { Pipeline, PipelineSnapshotError, type PipelineSnapshot } from '../../../gateway/pipeline/pipeline.js';
 import type { DeviceMessage, PipelineSettings, WindowPoint } from '../../../gateway/pipeline/types.js';
+import { jsonSnapshotOf } from './snapshot-support.js';
 
-/** Snapshot version 2 (delta-encoded keys and records, runs of equal differences): what it stores and restores. */
+/**
+ * Snapshot version 2 (delta-encoded keys and records, runs of equal differences), as older gateways stored it:
+ * what it holds, and that it still restores. Version 3 (the one written now): snapshot-binary.test.ts.
+ */
 const T0 = 1_699_999_200_000;
 const settings: PipelineSettings = { intervalMs: 10_000, allowedLatenessMs: 5_000, correctionHorizonMs: 60_000, dedupHorizonMs: 60_000 };
 
@@ -14,7 +18,7 @@ function make(snapshot?: PipelineSnapshot) {
   return { p, windows, send };
 }
 
-const roundTrip = (p: Pipeline) => JSON.parse(JSON.stringify(p.snapshot())) as PipelineSnapshot;
+const roundTrip = (p: Pipeline) => jsonSnapshotOf(p.snapshot(), settings.intervalMs);
 
 /** Steady keys (runs), irregular keys, late keys inserted in the middle, a few windows sealed for corrections. */
 function feed(send: (ts: number, v: number, s?: string) => unknown): void {
@@ -28,7 +32,7 @@ describe('pipeline snapshot encoding', () => {
   it('stores keys as differences, runs of equal ones as [-n, d], and window times as small offsets', () => {
     const h = make();
     feed(h.send);
-    const snap = h.p.snapshot();
+    const snap = roundTrip(h.p);
     expect(snap.version).toBe(2);
     const steady = snap.sensors.find((s) => s[1] === 'steady')!;
     expect(steady[4][0]).toBeGreaterThan(T0 - 1);

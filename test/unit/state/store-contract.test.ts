@@ -1,12 +1,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../../gateway/log.js';
 import type { CheckpointStore } from '../../../gateway/state/checkpoint-store.js';
 import type { IngestLog } from '../../../gateway/state/ingest-log.js';
 import { MemoryStateStore } from '../../../gateway/state/memory-state.js';
-import { SqliteStateStore } from '../../../gateway/state/sqlite-state.js';
+import { SqliteStateStore, STATE_FILE } from '../../../gateway/state/sqlite-state.js';
 
 type Store = CheckpointStore & IngestLog;
 const log = createLogger('silent');
@@ -87,6 +88,56 @@ describe.each(impls)('state store contract: $name', ({ open }) => {
       count++;
     }
     expect(count).toBe(n);
+    store.close();
+  });
+
+  it('keeps a binary pipeline snapshot as bytes (a copy), next to JSON alert state', () => {
+    const { store, reopen } = open();
+    store.append([rec(1)]);
+    const bytes = Buffer.from([0, 1, 2, 255, 0x80, 0]);
+    store.save({ pipeline: bytes, alerts: { a: [1.5, 'x'] }, savedAt: 7, logPosition: 1 });
+    bytes[0] = 9; // the caller's buffer is not the stored one
+    const check = (s: Store) => {
+      const cp = s.load()!;
+      expect(Buffer.isBuffer(cp.pipeline)).toBe(true);
+      expect([...(cp.pipeline as Buffer)]).toEqual([0, 1, 2, 255, 0x80, 0]);
+      expect(cp).toMatchObject({ alerts: { a: [1.5, 'x'] }, savedAt: 7, logPosition: 1 });
+      (cp.pipeline as Buffer)[1] = 9; // nor is a loaded one
+      expect((s.load()!.pipeline as Buffer)[1]).toBe(1);
+    };
+    check(store);
+    let again = store;
+    if (reopen) {
+      store.close();
+      again = reopen();
+      check(again);
+    }
+    // A JSON pipeline snapshot replaces a binary one.
+    again.save({ pipeline: { version: 2 }, alerts: null, savedAt: 8, logPosition: 1 });
+    expect(again.load()).toEqual({ pipeline: { version: 2 }, alerts: null, savedAt: 8, logPosition: 1 });
+    again.close();
+  });
+});
+
+describe('state.db written before the pipeline column', () => {
+  it('loads the JSON pipeline snapshot from the body, then takes binary ones', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'state-old-'));
+    dirs.push(dir);
+    const old = new Database(join(dir, STATE_FILE));
+    old.exec(`
+      CREATE TABLE checkpoint (id INTEGER PRIMARY KEY CHECK (id = 1), saved_at INTEGER NOT NULL, body TEXT NOT NULL, log_position INTEGER NOT NULL DEFAULT 0);
+      CREATE TABLE ingest_log (position INTEGER PRIMARY KEY, received_at INTEGER NOT NULL, topic TEXT NOT NULL, payload BLOB NOT NULL);
+    `);
+    const v2 = { version: 2, intervalMs: 10_000, devices: [['d', null, []]], sensors: [], pending: [] };
+    old.prepare('INSERT INTO checkpoint (id, saved_at, log_position, body) VALUES (1, 5, 3, ?)').run(JSON.stringify({ pipeline: v2, alerts: { rules: 1 } }));
+    old.prepare('INSERT INTO ingest_log VALUES (4, 1000, ?, ?)').run('devices/d/telemetry', Buffer.from('{}'));
+    old.close();
+
+    const store = new SqliteStateStore({ dir, sync: 'normal', log });
+    expect(store.load()).toEqual({ pipeline: v2, alerts: { rules: 1 }, savedAt: 5, logPosition: 3 });
+    expect(store.totals()).toMatchObject({ entries: 1, lastPosition: 4 });
+    store.save({ pipeline: Buffer.from('v3'), alerts: { rules: 2 }, savedAt: 6, logPosition: 4 });
+    expect(store.load()).toEqual({ pipeline: Buffer.from('v3'), alerts: { rules: 2 }, savedAt: 6, logPosition: 4 });
     store.close();
   });
 });
