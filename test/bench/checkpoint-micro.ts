@@ -1,9 +1,10 @@
 /**
  * Checkpoint cost, split into its parts: `node --expose-gc --import tsx test/bench/checkpoint-micro.ts [repeats=5]`.
  * Builds the pipeline + alert state of the throughput bench (3,000 sensors at 10 Hz, ~600 dedup keys each) and
- * of the memory bench's many-sensor end (100,000 sensors, a few keys each), then times pipeline.snapshot(),
- * the alert snapshot, the store's serialisation and the SQLite write (sync=normal, WAL, one blob) separately,
- * and the whole SqliteStateStore.save(). Medians of `repeats`.
+ * of the memory bench's many-sensor end (100,000 sensors, a few keys each), then times pipeline.snapshot()
+ * (version 3: a Buffer), the alert snapshot, the store's serialisation (the alert JSON; the pipeline Buffer is
+ * bound as is) and the SQLite write (sync=normal, WAL, body + pipeline blob) separately, and the whole
+ * SqliteStateStore.save(). Medians of `repeats`.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,7 +14,7 @@ import { parseRules } from '../../gateway/alerts/rules-parse.js';
 import { createLogger } from '../../gateway/log.js';
 import { Pipeline } from '../../gateway/pipeline/pipeline.js';
 import type { DeviceMessage } from '../../gateway/pipeline/types.js';
-import { encodeCheckpointBody, SqliteStateStore } from '../../gateway/state/sqlite-state.js';
+import { encodeCheckpoint, SqliteStateStore } from '../../gateway/state/sqlite-state.js';
 import { BENCH_RULES } from './rules.js';
 
 const repeats = Number(process.argv[2] ?? 5);
@@ -56,7 +57,8 @@ function measure(label: string, devices: number, messages: number, stepMs: numbe
   const dir = mkdtempSync(join(tmpdir(), 'bench-cp-'));
   const store = new SqliteStateStore({ dir, sync: 'normal', log: createLogger('silent') });
   const t = { snapshot: [] as number[], alerts: [] as number[], encode: [] as number[], save: [] as number[] };
-  let bytes = 0;
+  let pipelineBytes = 0;
+  let bodyBytes = 0;
   for (let i = 0; i < repeats; i++) {
     gc();
     let t0 = process.hrtime.bigint();
@@ -66,9 +68,10 @@ function measure(label: string, devices: number, messages: number, stepMs: numbe
     const alerts = engine.snapshot();
     t.alerts.push(ms(t0));
     t0 = process.hrtime.bigint();
-    const body = encodeCheckpointBody(pipeline, alerts);
+    const row = encodeCheckpoint(pipeline, alerts);
     t.encode.push(ms(t0));
-    bytes = body.length;
+    pipelineBytes = pipeline.length;
+    bodyBytes = row.body.length;
     gc();
     t0 = process.hrtime.bigint();
     store.save({ pipeline, alerts, savedAt: Date.now(), logPosition: 0 });
@@ -78,9 +81,10 @@ function measure(label: string, devices: number, messages: number, stepMs: numbe
   rmSync(dir, { recursive: true, force: true });
   const st = p.stats() as unknown as Record<string, number>;
   const enc = median(t.encode);
+  const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
   console.log(
-    `${label}: ${JSON.stringify(st)}\n  snapshot ${median(t.snapshot).toFixed(0)} ms, alert snapshot ${median(t.alerts).toFixed(0)} ms, ` +
-      `serialise ${enc.toFixed(0)} ms (${(bytes / 2 ** 20).toFixed(1)} MiB), ` +
+    `${label}: ${JSON.stringify(st)}\n  snapshot ${median(t.snapshot).toFixed(0)} ms (${mib(pipelineBytes)} binary), alert snapshot ${median(t.alerts).toFixed(0)} ms, ` +
+      `serialise ${enc.toFixed(0)} ms (alert JSON ${mib(bodyBytes)}; checkpoint ${mib(pipelineBytes + bodyBytes)}), ` +
       `store.save (serialise + SQLite write) ${median(t.save).toFixed(0)} ms => SQLite write ~${(median(t.save) - enc).toFixed(0)} ms; ` +
       `whole checkpoint ~${(median(t.snapshot) + median(t.alerts) + median(t.save)).toFixed(0)} ms`,
   );

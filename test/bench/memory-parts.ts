@@ -1,13 +1,15 @@
 /**
  * Heap per sensor of each in-memory part, in one process: `node --expose-gc --import tsx test/bench/memory-parts.ts [sensors] [horizonS]`.
  * Feeds every sensor at 1 Hz of event time until the horizons are full, then measures the retained heap after
- * each part is built, and the size of one checkpoint (snapshot objects + JSON string). Explains the scale
+ * each part is built, and what one checkpoint holds at once: the pipeline snapshot (version 3: a Buffer
+ * outside the heap), the alert snapshot objects and the checkpoint body's JSON text. Explains the scale
  * scenario's RSS (BENCHMARKS.md).
  */
 import { LiveView, SPARK_WINDOWS } from '../../gateway/admin/live/live-view.js';
 import { AlertEngine } from '../../gateway/alerts/engine.js';
 import { parseRules } from '../../gateway/alerts/rules-parse.js';
 import { Pipeline } from '../../gateway/pipeline/pipeline.js';
+import { encodeCheckpoint } from '../../gateway/state/sqlite-state.js';
 import type { DeviceMessage, WindowPoint } from '../../gateway/pipeline/types.js';
 import { BENCH_RULES } from './rules.js';
 
@@ -54,16 +56,30 @@ const afterLive = heap();
 const engine2 = new AlertEngine(engine.rules());
 for (let d = 0; d < devices; d++) for (const sensor of ['a', 'b', 'c']) engine2.onReading({ device: names[d]!, sensor, ts: T0, value: 1 });
 const afterEngine2 = heap();
-const snap = { pipeline: p.snapshot(), alerts: engine.snapshot() };
+// One checkpoint as the checkpointer takes it: pipeline snapshot, alert snapshot, then the store's row.
+const offHeap = () => process.memoryUsage().arrayBuffers;
+const beforeCheckpoint = heap();
+const offHeap0 = offHeap();
+const rawBefore = process.memoryUsage().heapUsed;
+const pipelineSnap = p.snapshot();
+// Without a GC in between: what snapshot() allocated on the heap (a lower bound, a scavenge may run).
+const allocated = process.memoryUsage().heapUsed - rawBefore;
 const afterSnapshot = heap();
+const pipelineOffHeap = offHeap() - offHeap0;
 const snapAlerts = engine.snapshot();
 const afterAlertSnapshot = heap();
-const json = JSON.stringify(snap);
+const row = encodeCheckpoint(pipelineSnap, snapAlerts);
+const afterRow = heap();
 console.log(`${sensors} sensors, horizons ${horizonS}s, stats ${JSON.stringify(p.stats())}`);
 console.log(`pipeline + alert engine: ${per(afterPipelineAndAlerts - base)}`);
 console.log(`  of which the alert engine (a second one, measured alone): ${per(afterEngine2 - afterLive)}`);
 console.log(`live view: ${per(afterLive - afterPipelineAndAlerts)}`);
 // Keep every part reachable to the end: V8's register liveness lets the GC collect a local after its last use,
 // which made an earlier version of this script report ~0 for the live view.
-console.log(`kept: ${live.size} live sensors, ${engine.rules().length} rules, ${p.stats().sensors} pipeline sensors, ${typeof snap}, ${engine2.rules().length}, ${typeof snapAlerts}`);
-console.log(`checkpoint snapshot objects: ${per(afterSnapshot - afterEngine2)} (the alert part alone: ${per(afterAlertSnapshot - afterSnapshot)}); its JSON: ${per(json.length)}`);
+console.log(`kept: ${live.size} live sensors, ${engine.rules().length} rules, ${p.stats().sensors} pipeline sensors, ${engine2.rules().length}, ${typeof snapAlerts}, ${row.body.length}`);
+console.log(
+  `checkpoint: pipeline snapshot ${per(pipelineSnap.length)} off the heap (arrayBuffers +${(pipelineOffHeap / MiB).toFixed(0)} MiB), ` +
+    `${per(afterSnapshot - beforeCheckpoint)} retained on the heap, >= ${(allocated / MiB).toFixed(1)} MiB allocated on the heap while taking it`,
+);
+console.log(`  alert snapshot objects: ${per(afterAlertSnapshot - afterSnapshot)}; body JSON (alerts): ${per(row.body.length)}`);
+console.log(`  transient heap of one checkpoint (all of it held at once): ${per(afterRow - beforeCheckpoint)}`);
