@@ -4,7 +4,7 @@ import { PermanentWriteError, RetryableWriteError } from '../sink/errors.js';
 import type { BatchWriter } from '../sink/influx-writer.js';
 import { splitLines } from '../sink/line-protocol.js';
 import { retryDelayMs, type BackoffPolicy } from './backoff.js';
-import type { OutboxStore, StoredBatch } from './store.js';
+import type { OutboxStore, PeekLimit, StoredBatch } from './store.js';
 import { Wakeup, sleep, type Timers } from './timers.js';
 
 export interface DrainerDeps {
@@ -35,10 +35,41 @@ export interface DrainerState {
   readonly protectedUpToId: number;
 }
 
+const SOLO: PeekLimit = { points: 1, bytes: 1, batches: 1 };
+/**
+ * How long after sending a request the next group is read. Measured against influxd 1.6 on loopback: an
+ * 8 MB body leaves in 6-20 ms, InfluxDB answers in ~450 ms.
+ */
+const READ_AHEAD_AFTER_MS = 25;
+const NEWLINE = Buffer.from('\n');
+
+/** One request: a group of consecutive batches and their bodies joined. */
+interface Request {
+  readonly group: readonly StoredBatch[];
+  readonly lastId: number;
+  readonly points: number;
+  readonly body: Buffer;
+}
+
+function toRequest(group: readonly StoredBatch[]): Request {
+  let points = 0;
+  const parts: Buffer[] = [];
+  for (const b of group) {
+    points += b.points;
+    if (parts.length > 0) parts.push(NEWLINE);
+    parts.push(b.body);
+  }
+  return { group, lastId: group[group.length - 1]!.id, points, body: parts.length === 1 ? parts[0]! : Buffer.concat(parts) };
+}
+
 /**
  * Sends the outbox to InfluxDB: oldest first, one request in flight, so a later version of a window (a
  * correction) can never be overwritten by an older one. Accept -> delete; retryable -> keep and back off;
  * permanent -> dead-letter (only the refused lines when InfluxDB said which) and go on with the next batch.
+ *
+ * While a request is in flight the next group is read from the store (read-ahead), so the gateway's share of
+ * a backlog drain overlaps InfluxDB's. It is not protected from the drop policy; it is sent only if it is
+ * still the head of the queue and the request before it was acknowledged or dead-lettered.
  */
 export class Drainer {
   private running = false;
@@ -52,6 +83,8 @@ export class Drainer {
   private inFlightMaxId = 0;
   /** After a permanent error on a multi-batch request, batches up to this id are resent one by one. */
   private soloUntilId = 0;
+  /** The group after the one in flight, read while InfluxDB worked; sent next if still valid. */
+  private ahead: Request | undefined;
 
   constructor(private readonly d: DrainerDeps) {}
 
@@ -87,6 +120,7 @@ export class Drainer {
     this.wakeup.wake();
     await this.loop;
     this.running = false;
+    this.ahead = undefined;
   }
 
   private async run(): Promise<void> {
@@ -103,45 +137,97 @@ export class Drainer {
 
   private async step(): Promise<void> {
     const solo = this.soloUntilId > 0;
-    const group = this.d.store.peek(
-      solo ? { points: 1, bytes: 1, batches: 1 } : { points: this.d.maxRequestPoints, bytes: this.d.maxRequestBytes, batches: 256 },
-    );
-    if (group.length === 0) {
-      this.soloUntilId = 0;
-      await sleep(this.d.timers, 60_000, this.wakeup);
-      return;
+    let request = solo ? undefined : this.takeReadAhead();
+    if (request === undefined) {
+      const group = this.d.store.peek(solo ? SOLO : this.limit());
+      if (group.length === 0) {
+        this.soloUntilId = 0;
+        await sleep(this.d.timers, 60_000, this.wakeup);
+        return;
+      }
+      request = toRequest(group);
     }
-    const last = group[group.length - 1]!;
-    if (last.id >= this.soloUntilId) this.soloUntilId = 0;
-    await this.send(group);
+    if (request.lastId >= this.soloUntilId) this.soloUntilId = 0;
+    await this.send(request, solo);
   }
 
-  private async send(group: StoredBatch[]): Promise<void> {
-    const points = group.reduce((s, b) => s + b.points, 0);
-    const body = group.length === 1 ? group[0]!.body : group.map((b) => b.body).join('\n');
-    this.inFlightMaxId = group[group.length - 1]!.id;
+  private limit(): PeekLimit {
+    return { points: this.d.maxRequestPoints, bytes: this.d.maxRequestBytes, batches: 256 };
+  }
+
+  /**
+   * The group read ahead during the previous request, if it is still the head of the queue: the drop policy
+   * does not protect a group read ahead (only the one in flight), so its batches may have been dropped since.
+   * Checked and sent in one synchronous stretch, so nothing can drop them in between.
+   */
+  private takeReadAhead(): Request | undefined {
+    const r = this.ahead;
+    this.ahead = undefined;
+    return r !== undefined && this.d.store.waitingUpTo(r.lastId) === r.group.length ? r : undefined;
+  }
+
+  private async send(request: Request, solo: boolean): Promise<void> {
+    const { group, points } = request;
+    this.inFlightMaxId = request.lastId;
     let deadLettered = false;
+    // Settles to the error instead of rejecting: a rejection while the read-ahead below runs would be unhandled.
+    const outcome = this.d.writer.write(request.body).then(
+      () => undefined,
+      (err: unknown) => ({ err }),
+    );
+    // While InfluxDB parses and stores this request, read and join the next group (still one request in flight):
+    // the gateway's share of each round trip then overlaps InfluxDB's instead of adding to it.
+    const next = solo ? undefined : this.prefetch(request.lastId, outcome);
     try {
-      await this.d.writer.write(body);
-      this.d.store.ack(group.map((b) => b.id));
-      this.d.metrics.pointsWritten.inc(points);
-      this.succeeded();
-    } catch (err) {
-      if (err instanceof PermanentWriteError) {
+      const failed = await outcome;
+      // The group read ahead follows only an acknowledged or dead-lettered one; otherwise its batches are
+      // resent one by one or after a backoff, and read again then.
+      const ahead = await next;
+      if (failed === undefined) {
+        this.d.store.ack(group.map((b) => b.id));
+        this.d.metrics.pointsWritten.inc(points);
+        this.succeeded();
+        this.ahead = ahead;
+      } else if (failed.err instanceof PermanentWriteError) {
         this.succeeded(); // InfluxDB is up and answering; the data is the problem
         if (group.length > 1) {
           // Find the culprit batch by batch; resending lines InfluxDB already stored rewrites the same values.
           this.soloUntilId = this.inFlightMaxId;
           return;
         }
-        this.deadLetter(group[0]!, err);
+        this.deadLetter(group[0]!, failed.err);
         deadLettered = true;
+        this.ahead = ahead;
       } else {
-        await this.retryLater(err, points);
+        await this.retryLater(failed.err, points);
       }
     } finally {
       this.inFlightMaxId = 0;
       this.d.onChange(deadLettered);
+    }
+  }
+
+  /**
+   * The next group after `afterId` with its body joined, read once the request's body has left; undefined if
+   * InfluxDB answered before that (a short request gains nothing from it). Never throws: a storage error
+   * shows on the next peek.
+   */
+  private async prefetch(afterId: number, outcome: Promise<unknown>): Promise<Request | undefined> {
+    // The body goes to the socket as the event loop turns; reading ~8 MB from SQLite before it has left would
+    // keep InfluxDB waiting for it, the very thing this overlap avoids.
+    const answered = new Wakeup();
+    let settled = false;
+    void outcome.then(() => {
+      settled = true;
+      answered.wake();
+    });
+    await sleep(this.d.timers, READ_AHEAD_AFTER_MS, answered);
+    if (settled) return undefined;
+    try {
+      const group = this.d.store.peek(this.limit(), afterId);
+      return group.length === 0 ? undefined : toRequest(group);
+    } catch {
+      return undefined;
     }
   }
 
@@ -158,7 +244,7 @@ export class Drainer {
     const now = this.d.timers.now();
     let refusedPoints = batch.points;
     if (err.refusedLines !== undefined) {
-      const lines = splitLines(batch.body);
+      const lines = splitLines(batch.body.toString());
       const refused = err.refusedLines.map((i) => lines[i]).filter((l): l is string => l !== undefined);
       refusedPoints = refused.length;
       this.d.store.deadLetter(batch.id, err.message, now, { body: refused.join('\n'), points: refused.length });

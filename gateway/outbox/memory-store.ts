@@ -20,21 +20,25 @@ export class MemoryOutboxStore implements OutboxStore {
 
   append(b: NewBatch): number {
     const id = this.nextId++;
-    this.batches.push({ ...b, id });
+    this.batches.push({ ...b, id, body: Buffer.from(b.body) });
     return id;
   }
 
-  peek(limit: PeekLimit): StoredBatch[] {
+  peek(limit: PeekLimit, afterId = 0): StoredBatch[] {
     const out: StoredBatch[] = [];
     let pts = 0;
     let bytes = 0;
-    for (const b of this.batches.slice(0, limit.batches)) {
+    for (const b of this.batches.filter((x) => x.id > afterId).slice(0, limit.batches)) {
       if (out.length > 0 && (pts + b.points > limit.points || bytes + b.bytes > limit.bytes)) break;
       out.push(b);
       pts += b.points;
       bytes += b.bytes;
     }
     return out;
+  }
+
+  waitingUpTo(id: number): number {
+    return this.batches.filter((b) => b.id <= id).length;
   }
 
   ack(ids: readonly number[]): void {
@@ -46,7 +50,7 @@ export class MemoryOutboxStore implements OutboxStore {
     const b = this.batches.find((x) => x.id === id);
     if (!b) return;
     this.ack([id]);
-    const body = refused?.body ?? b.body;
+    const body = refused?.body ?? b.body.toString();
     this.dead.push({
       id: this.nextDeadId++,
       batchId: id,

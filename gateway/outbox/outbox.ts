@@ -56,8 +56,8 @@ export interface OutboxStatus {
 /**
  * Store-and-forward to InfluxDB (Telegraf's Buffer as a transaction): `append` formats points into the open
  * batch; a full or timed-out batch is committed to the store BEFORE any attempt to send it; the drainer
- * deletes it only once InfluxDB acknowledged it. Memory holds at most the open batch plus the request in
- * flight.
+ * deletes it only once InfluxDB acknowledged it. Memory holds at most the open batch, the request in flight
+ * and the next request read ahead while it is in flight (Drainer).
  *
  * Called from the pipeline (append, on every window emission), from the admin API (status) and from the
  * composition root (start, flush, close).

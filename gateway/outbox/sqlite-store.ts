@@ -53,7 +53,7 @@ interface BatchRow {
   bytes: number;
   min_time: number;
   max_time: number;
-  body: string;
+  body: Buffer;
 }
 
 const toBatch = (r: BatchRow): StoredBatch => ({
@@ -86,8 +86,10 @@ export class SqliteOutboxStore implements OutboxStore {
   private bytes = 0;
   private readonly stmt: {
     insert: Statement<[number, number, number, number, number, string]>;
-    peek: Statement<[number]>;
+    peek: Statement<[number, number]>;
+    waitingUpTo: Statement<[number]>;
     delete: Statement<[number]>;
+    sizes: Statement<[number]>;
     get: Statement<[number]>;
     oldest: Statement<[]>;
     dropScan: Statement<[number]>;
@@ -105,9 +107,15 @@ export class SqliteOutboxStore implements OutboxStore {
     const p = <A extends unknown[]>(sql: string) => this.db.prepare<A>(sql);
     this.stmt = {
       insert: p('INSERT INTO outbox_batches (created_ms, points, bytes, min_time, max_time, body) VALUES (?, ?, ?, ?, ?, ?)'),
-      peek: p('SELECT * FROM outbox_batches ORDER BY id LIMIT ?'),
+      // The body as a BLOB: its UTF-8 bytes as stored, no decoding into a JS string (see StoredBatch).
+      peek: p(
+        'SELECT id, created_ms, points, bytes, min_time, max_time, CAST(body AS BLOB) AS body FROM outbox_batches WHERE id > ? ORDER BY id LIMIT ?',
+      ),
+      waitingUpTo: p('SELECT count(*) AS n FROM outbox_batches WHERE id <= ?'),
       delete: p('DELETE FROM outbox_batches WHERE id = ?'),
-      get: p('SELECT id, created_ms, points, bytes, min_time, max_time, body FROM outbox_batches WHERE id = ?'),
+      // ack reads only what the totals need: reading each ~1 MB body back cost as much as the peek.
+      sizes: p('SELECT points, bytes FROM outbox_batches WHERE id = ?'),
+      get: p('SELECT created_ms, points, bytes, body FROM outbox_batches WHERE id = ?'),
       oldest: p('SELECT created_ms FROM outbox_batches ORDER BY id LIMIT 1'),
       dropScan: p('SELECT id, points, bytes, min_time, max_time FROM outbox_batches WHERE id > ? ORDER BY id'),
       insertDead: p(
@@ -134,11 +142,11 @@ export class SqliteOutboxStore implements OutboxStore {
     return Number(r.lastInsertRowid);
   }
 
-  peek(limit: PeekLimit): StoredBatch[] {
+  peek(limit: PeekLimit, afterId = 0): StoredBatch[] {
     const out: StoredBatch[] = [];
     let pts = 0;
     let bytes = 0;
-    for (const row of this.stmt.peek.iterate(limit.batches) as IterableIterator<BatchRow>) {
+    for (const row of this.stmt.peek.iterate(afterId, limit.batches) as IterableIterator<BatchRow>) {
       if (out.length > 0 && (pts + row.points > limit.points || bytes + row.bytes > limit.bytes)) break;
       out.push(toBatch(row));
       pts += row.points;
@@ -147,30 +155,35 @@ export class SqliteOutboxStore implements OutboxStore {
     return out;
   }
 
+  waitingUpTo(id: number): number {
+    return (this.stmt.waitingUpTo.get(id) as { n: number }).n;
+  }
+
   ack(ids: readonly number[]): void {
     this.db.transaction(() => {
-      for (const id of ids) this.removeBatch(id);
+      for (const id of ids) {
+        const row = this.stmt.sizes.get(id) as { points: number; bytes: number } | undefined;
+        if (row) this.remove(id, row);
+      }
     })();
   }
 
-  /** Deletes one batch and adjusts the totals; returns it (undefined if it was already gone, e.g. dropped). */
-  private removeBatch(id: number): StoredBatch | undefined {
-    const row = this.stmt.get.get(id) as BatchRow | undefined;
-    if (!row) return undefined;
+  /** Deletes one batch (known to exist) and adjusts the totals. */
+  private remove(id: number, row: { points: number; bytes: number }): void {
     this.stmt.delete.run(id);
     this.count--;
     this.points -= row.points;
     this.bytes -= row.bytes;
-    return toBatch(row);
   }
 
   deadLetter(id: number, error: string, failedMs: number, refused?: RefusedPart): void {
     this.db.transaction(() => {
-      const b = this.removeBatch(id);
+      const b = this.stmt.get.get(id) as { created_ms: number; points: number; bytes: number; body: string } | undefined;
       if (!b) return;
+      this.remove(id, b);
       const body = refused?.body ?? b.body;
       const points = refused?.points ?? b.points;
-      this.stmt.insertDead.run(id, b.createdMs, failedMs, points, Buffer.byteLength(body), error, body);
+      this.stmt.insertDead.run(id, b.created_ms, failedMs, points, Buffer.byteLength(body), error, body);
     })();
   }
 

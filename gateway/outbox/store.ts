@@ -5,19 +5,30 @@
  * Contract: `append` is durable when it returns (per the configured sync mode); ids grow strictly, so id order
  * is commit order; nothing is deleted except by `ack`, `deadLetter` and `dropOldest`.
  */
-export interface NewBatch {
+export interface BatchInfo {
   readonly createdMs: number;
   readonly points: number;
+  /** UTF-8 length of the body. */
   readonly bytes: number;
   /** Point time range, for the log line when a batch is dropped. */
   readonly minTime: number;
   readonly maxTime: number;
+}
+
+export interface NewBatch extends BatchInfo {
   /** Newline-separated line protocol. */
   readonly body: string;
 }
 
-export interface StoredBatch extends NewBatch {
+/**
+ * A waiting batch as `peek` returns it. The body comes as the stored UTF-8 bytes: a backlog drains ~8 MB a
+ * request, and decoding it into a string only for the HTTP client to encode it again costs as much CPU as
+ * the rest of the drain loop (test/bench/outbox-drain.ts, BENCHMARKS.md "Outbox").
+ */
+export interface StoredBatch extends BatchInfo {
   readonly id: number;
+  /** Newline-separated line protocol, UTF-8. */
+  readonly body: Buffer;
 }
 
 export interface DroppedBatches {
@@ -66,8 +77,16 @@ export interface PeekLimit {
 
 export interface OutboxStore {
   append(batch: NewBatch): number;
-  /** Oldest batches, in id order, as many as fit in the limit (always at least one if any is waiting). */
-  peek(limit: PeekLimit): StoredBatch[];
+  /**
+   * Oldest batches with an id above `afterId` (default 0: the oldest of all), in id order, as many as fit in
+   * the limit (always at least one if any is waiting).
+   */
+  peek(limit: PeekLimit, afterId?: number): StoredBatch[];
+  /**
+   * How many batches with an id up to `id` are waiting. The drainer checks a group it read ahead against it:
+   * equal to the group's length means the group is still the head of the queue, nothing in it dropped.
+   */
+  waitingUpTo(id: number): number;
   /** InfluxDB acknowledged these batches: delete them. */
   ack(ids: readonly number[]): void;
   /**

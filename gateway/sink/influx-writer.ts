@@ -17,8 +17,11 @@ export interface InfluxWriterOptions {
 
 /** What the outbox needs from a sink; the InfluxDB writer is today's only implementation. */
 export interface BatchWriter {
-  /** Writes newline-separated line protocol (ms precision). Throws RetryableWriteError or PermanentWriteError. */
-  write(body: string): Promise<void>;
+  /**
+   * Writes newline-separated line protocol (ms precision), as a string or as UTF-8 bytes (the outbox sends
+   * what it read from disk as it is). Throws RetryableWriteError or PermanentWriteError.
+   */
+  write(body: string | Buffer): Promise<void>;
   /** Cheap reachability check, never throws. */
   ping(timeoutMs?: number): Promise<boolean>;
   /** Releases sockets; called by Outbox.close(). */
@@ -90,8 +93,8 @@ export class InfluxWriter implements BatchWriter {
     }
   }
 
-  async write(body: string): Promise<void> {
-    if (body === '') return;
+  async write(body: string | Buffer): Promise<void> {
+    if (body.length === 0) return;
     if (!this.databaseReady) await this.ensureDatabase();
     try {
       await this.post(body);
@@ -115,22 +118,24 @@ export class InfluxWriter implements BatchWriter {
     this.agent.destroy();
   }
 
-  private post(body: string): Promise<void> {
+  private post(body: string | Buffer): Promise<void> {
     return this.pool.discard({
       method: 'POST',
       path: '/write',
       query: { db: this.opts.database, precision: 'ms' },
-      body,
+      // Typed as a string, but the pool only takes Buffer.from(body).length and req.write(body), which take
+      // a Buffer as well: a Buffer skips encoding ~8 MB twice per request (content-length, then the socket).
+      body: body as string,
       ...(this.auth !== undefined ? { auth: this.auth } : {}),
     });
   }
 
   /** Turns a 400 "partial write" into a PermanentWriteError naming the refused lines when they can be known. */
-  private async refine(err: RetryableWriteError | PermanentWriteError, body: string): Promise<Error> {
+  private async refine(err: RetryableWriteError | PermanentWriteError, body: string | Buffer): Promise<Error> {
     if (!(err instanceof PermanentWriteError) || err.status !== 400) return err;
     const pw = parsePartialWrite(err.message);
     if (!pw) return err;
-    const lines = splitLines(body);
+    const lines = splitLines(body.toString());
     let refused = refusedByParse(lines, pw);
     if (!refused) {
       try {

@@ -1,69 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '../../../gateway/log.js';
-import { createMetrics } from '../../../gateway/metrics.js';
 import { DEFAULT_BACKOFF, retryDelayMs } from '../../../gateway/outbox/backoff.js';
-import { MemoryOutboxStore } from '../../../gateway/outbox/memory-store.js';
-import { Outbox, type OutboxOptions } from '../../../gateway/outbox/outbox.js';
 import { PermanentWriteError, RetryableWriteError } from '../../../gateway/sink/errors.js';
-import type { BatchWriter } from '../../../gateway/sink/influx-writer.js';
-import type { OutPoint } from '../../../gateway/sink/point.js';
-import { ManualTimers } from './manual-timers.js';
+import { pt, setup, unreachable } from './outbox-setup.js';
 
 /** The outbox's policies with a memory store, a scripted writer and a test-driven clock. */
-type Reply = 'ok' | Error | (() => Promise<void>);
-
-class FakeWriter implements BatchWriter {
-  readonly bodies: string[] = [];
-  readonly storeSnapshots: number[] = [];
-  replies: Reply[] = [];
-  online = false;
-  pings = 0;
-  constructor(private readonly store?: MemoryOutboxStore) {}
-  async write(body: string): Promise<void> {
-    this.bodies.push(body);
-    if (this.store) this.storeSnapshots.push(this.store.totals().points);
-    const r = this.replies.shift() ?? 'ok';
-    if (r === 'ok') return;
-    if (r instanceof Error) throw r;
-    return r();
-  }
-  async ping(): Promise<boolean> {
-    this.pings++;
-    return this.online;
-  }
-}
-
-const pt = (i: number, extra: Partial<OutPoint> = {}): OutPoint => ({
-  measurement: 'm',
-  tags: { d: 'x' },
-  fields: { v: i },
-  time: i * 1000,
-  ...extra,
-});
-
-function setup(opts: Partial<OutboxOptions> = {}) {
-  const timers = new ManualTimers();
-  const store = new MemoryOutboxStore();
-  const writer = new FakeWriter(store);
-  const metrics = createMetrics();
-  const outbox = new Outbox({
-    store,
-    writer,
-    metrics,
-    log: createLogger('silent'),
-    batchSize: 3,
-    flushIntervalMs: 1000,
-    maxBytes: 1024 * 1024,
-    timers,
-    random: () => 0.5, // no jitter
-    ...opts,
-  });
-  const counter = async (name: 'pointsWritten' | 'outboxRetried' | 'outboxDeadLettered' | 'outboxDropped') =>
-    (await metrics[name].get()).values[0]?.value ?? 0;
-  return { timers, store, writer, metrics, outbox, counter };
-}
-
-const unreachable = () => new RetryableWriteError('connect ECONNREFUSED', 'unreachable', undefined, 'ECONNREFUSED');
 
 describe('backoff', () => {
   it('doubles from 1 s to 60 s with ±20% jitter and honours Retry-After', () => {
@@ -215,7 +155,7 @@ describe('Outbox', () => {
     for (let i = 4; i <= 30; i++) outbox.append([pt(i)]);
     outbox.flush();
     expect(store.totals().bytes).toBeLessThanOrEqual(200);
-    expect(store.peek({ points: 1, bytes: 1, batches: 1 })[0]!.body).toContain('v=1 1000'); // the in-flight batch stays
+    expect(store.peek({ points: 1, bytes: 1, batches: 1 })[0]!.body.toString()).toContain('v=1 1000'); // the in-flight batch stays
     const dropped = await counter('outboxDropped');
     expect(dropped).toBeGreaterThan(0);
     release();

@@ -45,8 +45,24 @@ describe.each(implementations)('OutboxStore contract: %s', (_name, make) => {
     expect(s.peek(lim(5)).map((b) => b.id)).toEqual(ids.slice(0, 1)); // at least one even if over budget
     expect(s.peek({ points: 1000, bytes: 1e9, batches: 3 })).toHaveLength(3);
     expect(s.peek({ points: 1000, bytes: 350, batches: 10 })).toHaveLength(3);
-    expect(s.peek(lim(10))[0]).toMatchObject({ ...batch(1), id: ids[0] });
+    const { body, ...info } = batch(1);
+    const first = s.peek(lim(10))[0]!;
+    expect(first).toMatchObject({ ...info, id: ids[0] });
+    expect(Buffer.isBuffer(first.body) && first.body.toString()).toBe(body); // the stored UTF-8 bytes
     expect(s.totals()).toEqual({ batches: 4, points: 40, bytes: 400, oldestCreatedMs: 1001 });
+    s.close();
+  });
+
+  it('peeks after an id and counts the batches waiting up to an id', () => {
+    const s = make();
+    const ids = [1, 2, 3, 4].map((n) => s.append(batch(n)));
+    expect(s.peek(lim(25), ids[0]).map((b) => b.id)).toEqual([ids[1], ids[2]]);
+    expect(s.peek(lim(5), ids[3])).toEqual([]);
+    expect(s.waitingUpTo(ids[2]!)).toBe(3);
+    expect(s.waitingUpTo(0)).toBe(0);
+    s.ack([ids[1]!]);
+    expect(s.waitingUpTo(ids[2]!)).toBe(2);
+    expect(s.peek(lim(25), ids[0]).map((b) => b.id)).toEqual([ids[2], ids[3]]);
     s.close();
   });
 
