@@ -2,6 +2,7 @@ import { ConfigError, loadConfig } from './config/load.js';
 import { buildGateway } from './app.js';
 import { DevicesFileError } from './auth/index.js';
 import { createLogger } from './log.js';
+import { applyRuntimeSettings } from './runtime.js';
 
 /**
  * Composition root: load config, build the gateway, listen, and stop gracefully on SIGTERM/SIGINT.
@@ -20,6 +21,7 @@ async function main(): Promise<number | undefined> {
     throw err;
   }
   const { config, source } = loaded;
+  applyRuntimeSettings(config.runtime);
   const log = createLogger(config.log.level);
   log.info({ config: source, gatewayId: config.gatewayId }, 'starting');
   let gateway;

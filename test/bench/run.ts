@@ -264,7 +264,7 @@ function printTable(r: {
     ]);
   }
   for (const s of r.scale ?? []) {
-    rows.push([`memory, ${fmt(s.sensors)} sensors (${s.settings})`, `${fmt(s.rssMiB)} MiB RSS (heap ${fmt(s.heapUsedMiB)} MiB), ${fmt(s.bytesPerSensor)} B/sensor, dedup keys ${s.dedupKeysFirst}->${s.dedupKeysLast}, retained ${s.retainedFirst}->${s.retainedLast}`, s.sensors >= 100_000 ? '< 1024 MiB' : '']);
+    rows.push([`memory, ${fmt(s.sensors)} sensors (${s.settings}; took ${fmt(s.msgPerSec)} msg/s at CPU ${fmt(s.cpu, 2)})`, `peak ${fmt(s.peakRssMiB)} MiB RSS, end ${fmt(s.rssMiB)} MiB (heap ${fmt(s.heapUsedMiB)} MiB), ${fmt(s.bytesPerSensor)} B/sensor, dedup keys ${s.dedupKeysFirst}->${s.dedupKeysLast}, retained ${s.retainedFirst}->${s.retainedLast}`, s.sensors >= 100_000 ? '< 1024 MiB' : '']);
   }
   if (r.outbox) {
     rows.push(['outbox commit (format + SQLite)', `${fmt(r.outbox.commitPointsPerSec)} points/s`, '']);

@@ -17,6 +17,11 @@ export interface ScaleFigures {
   readonly sensors: number;
   readonly settings: string;
   readonly rssMiB: number;
+  /** Greatest RSS seen over the run (sampled every ~250 ms): what the < 1 GiB target is about. */
+  readonly peakRssMiB: number;
+  /** Messages per second the gateway took over the run, and its CPU seconds per second (1 = one core). */
+  readonly msgPerSec: number;
+  readonly cpu: number;
   readonly heapUsedMiB: number;
   readonly baselineMiB: number;
   readonly bytesPerSensor: number;
@@ -48,26 +53,38 @@ export async function runScale(influx: InfluxServer, counts: readonly number[]):
       pipeline: { dedupHorizon: horizon, correctionHorizon: horizon },
     });
     try {
-      const baseline = (await gw.sample()).rssBytes;
+      let peak = 0;
+      const sample = async () => {
+        const s = await gw.sample();
+        peak = Math.max(peak, s.rssBytes);
+        return s;
+      };
+      const start = await sample();
+      const baseline = start.rssBytes;
+      const t0 = performance.now();
       // Enough messages per device to fill both horizons, and a third more to show the state stays flat.
       const perDevice = Math.ceil(horizonS * 1.5) + 20;
       const load = await startLoad({ port: gw.mqttPort, connections: 50, devices, qos: 0, rate, t0: Date.now() - 86_400_000, stepMs: 1000 });
       let first: Record<string, number> = {};
       try {
-        await waitMessages(() => gw.sample(), Math.round(devices * perDevice * (2 / 3)), 300_000);
+        await waitMessages(sample, Math.round(devices * perDevice * (2 / 3)), 300_000);
         first = (await gw.health()).pipeline as Record<string, number>;
-        await waitMessages(() => gw.sample(), devices * perDevice, 300_000);
+        await waitMessages(sample, devices * perDevice, 300_000);
       } finally {
         await load.stop();
       }
       await sleep(1000);
       const last = (await gw.health()).pipeline as Record<string, number>;
-      const end = await gw.sample();
+      const end = await sample();
+      const secs = (performance.now() - t0) / 1000;
       const rss = end.rssBytes;
       const f: ScaleFigures = {
         sensors,
         settings: `1 Hz, horizons ${horizon}, ${rate} msg/s`,
         rssMiB: rss / MiB,
+        peakRssMiB: peak / MiB,
+        msgPerSec: (end.messages - start.messages) / secs,
+        cpu: (end.cpuSeconds - start.cpuSeconds) / secs,
         heapUsedMiB: (end.heapUsedBytes ?? 0) / MiB,
         baselineMiB: baseline / MiB,
         bytesPerSensor: (rss - baseline) / sensors,
@@ -76,7 +93,7 @@ export async function runScale(influx: InfluxServer, counts: readonly number[]):
         retainedFirst: first['retainedWindows'] ?? NaN,
         retainedLast: last['retainedWindows'] ?? NaN,
       };
-      console.log(`  scale ${sensors} sensors: ${f.rssMiB.toFixed(0)} MiB RSS, heap ${f.heapUsedMiB.toFixed(0)} MiB (${f.bytesPerSensor.toFixed(0)} B/sensor), dedup keys ${f.dedupKeysFirst} -> ${f.dedupKeysLast}, retained windows ${f.retainedFirst} -> ${f.retainedLast}`);
+      console.log(`  scale ${sensors} sensors: peak ${f.peakRssMiB.toFixed(0)} MiB RSS, end ${f.rssMiB.toFixed(0)} MiB RSS (${f.msgPerSec.toFixed(0)} msg/s, CPU ${f.cpu.toFixed(2)}), heap ${f.heapUsedMiB.toFixed(0)} MiB (${f.bytesPerSensor.toFixed(0)} B/sensor), dedup keys ${f.dedupKeysFirst} -> ${f.dedupKeysLast}, retained windows ${f.retainedFirst} -> ${f.retainedLast}`);
       out.push(f);
     } finally {
       await gw.stop();

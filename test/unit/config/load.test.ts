@@ -51,6 +51,13 @@ describe('config', () => {
     expect(problems.find((p) => p.path === 'pipeline.interval')!.message).toMatch(/not a duration/);
   });
 
+  it('bounds the heap growth setting (0 = V8 decides) and defaults it to 50 %', () => {
+    expect(validateConfig({}, 'x').runtime.heapGrowthPercent).toBe(50);
+    expect(validateConfig({ runtime: { heapGrowthPercent: 0 } }, 'x').runtime.heapGrowthPercent).toBe(0);
+    const problems = problemsOf(() => validateConfig({ runtime: { heapGrowthPercent: 400 } }, 'f.yaml'));
+    expect(problems.map((p) => p.path)).toEqual(['runtime.heapGrowthPercent']);
+  });
+
   it('reports YAML syntax errors with line and column', () => {
     const problems = problemsOf(() => parseYaml('mqtt:\n  port: 1883\n port: [\n', 'bad.yaml'));
     expect(problems[0]!.message).toMatch(/line \d+, column \d+/);
