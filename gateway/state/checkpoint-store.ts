@@ -9,7 +9,10 @@ export interface Checkpoint {
    * gateway, a JSON value (versions 1 and 2). Stores give back a copy of what was saved, of the same kind.
    */
   readonly pipeline: unknown;
-  /** A JSON value (the alert snapshot). */
+  /**
+   * The alert snapshot: a Buffer (version 2, binary, stored as bytes) or, in a checkpoint written by an older
+   * gateway, a JSON value. Stores give back a copy of what was saved, of the same kind.
+   */
   readonly alerts: unknown;
   readonly savedAt: number;
   /**

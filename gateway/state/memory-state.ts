@@ -43,11 +43,10 @@ export class MemoryStateStore implements CheckpointStore, IngestLog {
 }
 
 /**
- * A deep copy, as a round trip through the SQLite store makes one: a Buffer (binary pipeline snapshot) is copied
- * as bytes, JSON values through JSON text (which would turn a Buffer into {type, data}).
+ * A deep copy, as a round trip through the SQLite store makes one: a Buffer (binary pipeline or alert snapshot) is
+ * copied as bytes, JSON values through JSON text (which would turn a Buffer into {type, data}).
  */
 function copy(cp: Checkpoint): Checkpoint {
-  const json = (x: unknown): unknown => (x === undefined ? undefined : JSON.parse(JSON.stringify(x)));
-  const pipeline = cp.pipeline instanceof Uint8Array ? Buffer.from(cp.pipeline) : json(cp.pipeline);
-  return { pipeline, alerts: json(cp.alerts), savedAt: cp.savedAt, logPosition: cp.logPosition };
+  const part = (x: unknown): unknown => (x instanceof Uint8Array ? Buffer.from(x) : x === undefined ? undefined : JSON.parse(JSON.stringify(x)));
+  return { pipeline: part(cp.pipeline), alerts: part(cp.alerts), savedAt: cp.savedAt, logPosition: cp.logPosition };
 }

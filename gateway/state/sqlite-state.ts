@@ -17,8 +17,9 @@ interface Totals {
 }
 
 /**
- * `{buffer.dir}/state.db`: the checkpoint (alert snapshot as JSON in `body`, pipeline snapshot as bytes in
- * `pipeline`) and the ingest log in one SQLite file, so that saving a checkpoint
+ * `{buffer.dir}/state.db`: the checkpoint (pipeline and alert snapshots as bytes in the `pipeline` and `alerts`
+ * columns; `body` holds the JSON of either part when it is not a Buffer) and the ingest log in one SQLite file, so
+ * that saving a checkpoint
  * and truncating the log it covers is one transaction. Opened like the outbox (WAL, `durability.sync`, a
  * corrupt file moved aside). With sync=normal a commit survives a process crash (the WAL is in the OS page
  * cache); with sync=full it is fsynced and survives power loss.
@@ -48,12 +49,13 @@ export class SqliteStateStore implements CheckpointStore, IngestLog {
     this.insert = this.db.prepare('INSERT INTO ingest_log (position, received_at, topic, payload) VALUES (?, ?, ?, ?)');
     this.page = this.db.prepare('SELECT position, received_at, topic, payload FROM ingest_log WHERE position > ? ORDER BY position LIMIT ?');
     const upsert = this.db.prepare(
-      'INSERT INTO checkpoint (id, saved_at, log_position, body, pipeline) VALUES (1, ?, ?, ?, ?) ' +
-        'ON CONFLICT(id) DO UPDATE SET saved_at = excluded.saved_at, log_position = excluded.log_position, body = excluded.body, pipeline = excluded.pipeline',
+      'INSERT INTO checkpoint (id, saved_at, log_position, body, pipeline, alerts) VALUES (1, ?, ?, ?, ?, ?) ' +
+        'ON CONFLICT(id) DO UPDATE SET saved_at = excluded.saved_at, log_position = excluded.log_position, body = excluded.body, ' +
+        'pipeline = excluded.pipeline, alerts = excluded.alerts',
     );
     const truncate = this.db.prepare('DELETE FROM ingest_log WHERE position <= ?');
     this.saveTx = this.db.transaction((cp: Checkpoint, row: CheckpointRow) => {
-      upsert.run(cp.savedAt, cp.logPosition, row.body, row.pipeline);
+      upsert.run(cp.savedAt, cp.logPosition, row.body, row.pipeline, row.alerts);
       truncate.run(cp.logPosition);
     });
   }
@@ -91,13 +93,13 @@ export class SqliteStateStore implements CheckpointStore, IngestLog {
   }
 
   load(): Checkpoint | undefined {
-    const row = this.db.prepare('SELECT saved_at, log_position, body, pipeline FROM checkpoint WHERE id = 1').get() as
-      | { saved_at: number; log_position: number; body: string; pipeline: Buffer | null }
+    const row = this.db.prepare('SELECT saved_at, log_position, body, pipeline, alerts FROM checkpoint WHERE id = 1').get() as
+      | { saved_at: number; log_position: number; body: string; pipeline: Buffer | null; alerts: Buffer | null }
       | undefined;
     if (!row) return undefined;
     const body = JSON.parse(row.body) as { pipeline?: unknown; alerts?: unknown };
-    // A checkpoint written before the pipeline column existed has its (JSON) pipeline snapshot in the body.
-    return { pipeline: row.pipeline ?? body.pipeline, alerts: body.alerts, savedAt: row.saved_at, logPosition: row.log_position };
+    // A checkpoint written before a column existed has that part's (JSON) snapshot in the body.
+    return { pipeline: row.pipeline ?? body.pipeline, alerts: row.alerts ?? body.alerts, savedAt: row.saved_at, logPosition: row.log_position };
   }
 
   save(cp: Checkpoint): void {
@@ -117,19 +119,25 @@ export class SqliteStateStore implements CheckpointStore, IngestLog {
   }
 }
 
-/** The checkpoint row's columns: `body` is JSON text, `pipeline` the bytes of a binary pipeline snapshot. */
+/**
+ * The checkpoint row's columns: `pipeline` and `alerts` the bytes of a binary snapshot, `body` JSON text holding
+ * the parts that are not (`{}` when both are).
+ */
 export interface CheckpointRow {
   readonly body: string;
   readonly pipeline: Uint8Array | null;
+  readonly alerts: Uint8Array | null;
 }
 
 /**
- * A binary pipeline snapshot goes to the BLOB column as is (no copy on the V8 heap); the alert snapshot, and a
- * pipeline snapshot that is a JSON value, go into the body as JSON text.
+ * A binary snapshot goes to its BLOB column as is (no copy on the V8 heap); a part that is a JSON value goes into
+ * the body as JSON text.
  */
 export function encodeCheckpoint(pipeline: unknown, alerts: unknown): CheckpointRow {
-  if (pipeline instanceof Uint8Array) return { body: JSON.stringify({ alerts }), pipeline };
-  return { body: JSON.stringify({ pipeline, alerts }), pipeline: null };
+  const p = pipeline instanceof Uint8Array ? pipeline : null;
+  const a = alerts instanceof Uint8Array ? alerts : null;
+  const body = JSON.stringify({ ...(p === null ? { pipeline } : {}), ...(a === null ? { alerts } : {}) });
+  return { body, pipeline: p, alerts: a };
 }
 
 function migrate(db: SqliteDatabase): void {
@@ -142,4 +150,6 @@ function migrate(db: SqliteDatabase): void {
   if (!cols.some((c) => c.name === 'log_position')) db.exec('ALTER TABLE checkpoint ADD COLUMN log_position INTEGER NOT NULL DEFAULT 0');
   // Before pipeline snapshot version 3 the pipeline snapshot was JSON inside `body`; load() still reads that.
   if (!cols.some((c) => c.name === 'pipeline')) db.exec('ALTER TABLE checkpoint ADD COLUMN pipeline BLOB');
+  // Before alert snapshot version 2 the alert snapshot was JSON inside `body`; load() still reads that.
+  if (!cols.some((c) => c.name === 'alerts')) db.exec('ALTER TABLE checkpoint ADD COLUMN alerts BLOB');
 }

@@ -117,6 +117,36 @@ describe.each(impls)('state store contract: $name', ({ open }) => {
     expect(again.load()).toEqual({ pipeline: { version: 2 }, alerts: null, savedAt: 8, logPosition: 1 });
     again.close();
   });
+
+  it('keeps both parts as bytes (copies) when both are binary, and either part as JSON again afterwards', () => {
+    const { store, reopen } = open();
+    store.append([rec(1)]);
+    const pipeline = Buffer.from([7, 0, 255]);
+    const alerts = Buffer.from([0x47, 0x57, 0x41, 0x53, 2, 0, 0x80]);
+    store.save({ pipeline, alerts, savedAt: 9, logPosition: 1 });
+    alerts[0] = 0; // the caller's buffer is not the stored one
+    const check = (s: Store) => {
+      const cp = s.load()!;
+      expect(Buffer.isBuffer(cp.alerts) && Buffer.isBuffer(cp.pipeline)).toBe(true);
+      expect([...(cp.alerts as Buffer)]).toEqual([0x47, 0x57, 0x41, 0x53, 2, 0, 0x80]);
+      expect([...(cp.pipeline as Buffer)]).toEqual([7, 0, 255]);
+      expect(cp).toMatchObject({ savedAt: 9, logPosition: 1 });
+      (cp.alerts as Buffer)[1] = 9; // nor is a loaded one
+      expect((s.load()!.alerts as Buffer)[1]).toBe(0x57);
+    };
+    check(store);
+    let again = store;
+    if (reopen) {
+      store.close();
+      again = reopen();
+      check(again);
+    }
+    again.save({ pipeline: Buffer.from([1]), alerts: { engine: { version: 1 } }, savedAt: 10, logPosition: 1 });
+    expect(again.load()).toEqual({ pipeline: Buffer.from([1]), alerts: { engine: { version: 1 } }, savedAt: 10, logPosition: 1 });
+    again.save({ pipeline: { version: 2 }, alerts: Buffer.from([3]), savedAt: 11, logPosition: 1 });
+    expect(again.load()).toEqual({ pipeline: { version: 2 }, alerts: Buffer.from([3]), savedAt: 11, logPosition: 1 });
+    again.close();
+  });
 });
 
 describe('state.db written before the pipeline column', () => {
@@ -139,5 +169,29 @@ describe('state.db written before the pipeline column', () => {
     store.save({ pipeline: Buffer.from('v3'), alerts: { rules: 2 }, savedAt: 6, logPosition: 4 });
     expect(store.load()).toEqual({ pipeline: Buffer.from('v3'), alerts: { rules: 2 }, savedAt: 6, logPosition: 4 });
     store.close();
+  });
+});
+
+describe('state.db written before the alerts column', () => {
+  it('loads the JSON alert snapshot from the body next to the pipeline blob, then takes binary ones', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'state-old-'));
+    dirs.push(dir);
+    const old = new Database(join(dir, STATE_FILE));
+    old.exec(`
+      CREATE TABLE checkpoint (id INTEGER PRIMARY KEY CHECK (id = 1), saved_at INTEGER NOT NULL, body TEXT NOT NULL, log_position INTEGER NOT NULL DEFAULT 0, pipeline BLOB);
+      CREATE TABLE ingest_log (position INTEGER PRIMARY KEY, received_at INTEGER NOT NULL, topic TEXT NOT NULL, payload BLOB NOT NULL);
+    `);
+    const alerts = { engine: { version: 1, savedAt: 5, sensors: [] }, firing: [] };
+    old.prepare('INSERT INTO checkpoint (id, saved_at, log_position, body, pipeline) VALUES (1, 5, 0, ?, ?)').run(JSON.stringify({ alerts }), Buffer.from('v3'));
+    old.close();
+
+    const store = new SqliteStateStore({ dir, sync: 'normal', log });
+    expect(store.load()).toEqual({ pipeline: Buffer.from('v3'), alerts, savedAt: 5, logPosition: 0 });
+    store.save({ pipeline: Buffer.from('v3'), alerts: Buffer.from('v2'), savedAt: 6, logPosition: 0 });
+    expect(store.load()).toEqual({ pipeline: Buffer.from('v3'), alerts: Buffer.from('v2'), savedAt: 6, logPosition: 0 });
+    store.close();
+    const raw = new Database(join(dir, STATE_FILE), { readonly: true });
+    expect(raw.prepare('SELECT body FROM checkpoint').get()).toEqual({ body: '{}' });
+    raw.close();
   });
 });
