@@ -1,7 +1,8 @@
 import type { Reading } from '../pipeline/types.js';
 import { newSlot, sameAlert, stepNoDataReading, stepNoDataTick, stepThreshold, thresholdOf, type Slot, type Transition } from './condition.js';
 import { compileGlob, type Matcher } from './glob.js';
-import { parseSnapshot, restoreSensors, toSnapshot, type AlertSnapshot, type RestoreResult } from './snapshot.js';
+import { readSnapshot, restoreSensors, toSnapshot, type AlertSnapshot, type RestoreResult } from './snapshot.js';
+import { encodeAlertSnapshot } from './snapshot-binary.js';
 import type { AlertEvent, AlertRule, FiringAlert } from './types.js';
 
 /**
@@ -186,23 +187,36 @@ export class AlertEngine {
     return list;
   }
 
-  /** JSON-serialisable alert state (see snapshot.ts). */
+  /** The alert state as a version 1 JSON value (see snapshot.ts): tests and tools; checkpoints use encodeSnapshot. */
   snapshot(): AlertSnapshot {
     return toSnapshot(this.entries(), this.clock());
   }
 
   /**
-   * Replaces all state with a snapshot, under the current rules: call after setRules/constructor and before
-   * the first reading. Saved alerts whose rule no longer exists (same name, match and kind) are dropped. The
-   * gateway cannot know what sensors sent while it was down, so noData silence is measured from `now`.
+   * The alert state as a version 2 Buffer written straight from the live maps, with the caller's firing events
+   * (snapshot-binary.ts). Called by every checkpoint. `sizeHint`: the previous snapshot's byte length.
+   */
+  encodeSnapshot(firing: ReadonlyMap<unknown, AlertEvent> = new Map(), sizeHint?: number): Buffer {
+    return encodeAlertSnapshot(this.clock(), this.devices, firing, sizeHint);
+  }
+
+  /**
+   * Replaces all state with a snapshot of either form (a Buffer or a version 1 JSON value), under the current
+   * rules: call after setRules/constructor and before the first reading. Saved alerts whose rule no longer
+   * exists (same name, match and kind) are dropped. The gateway cannot know what sensors sent while it was
+   * down, so noData silence is measured from `now`. A malformed snapshot is an error result; state is untouched.
    */
   restore(input: unknown, now: number = this.clock()): RestoreResult {
-    const parsed = parseSnapshot(input);
-    if (!parsed.ok) return parsed;
+    const parsed = readSnapshot(input);
+    return parsed.ok ? this.restoreSnapshot(parsed.snapshot, now) : parsed;
+  }
+
+  /** restore() of a snapshot readSnapshot has validated. */
+  restoreSnapshot(snapshot: AlertSnapshot, now: number = this.clock()): Extract<RestoreResult, { ok: true }> {
     this.devices.clear();
     this.silentCandidates.clear();
     this.unmatched = 0;
-    const restored = restoreSensors(parsed.snapshot, (device, sensor) => this.matching(device, sensor).map((c) => c.rule), now);
+    const restored = restoreSensors(snapshot, (device, sensor) => this.matching(device, sensor).map((c) => c.rule), now);
     for (const r of restored.sensors) {
       const e: Entry = { device: r.device, sensor: r.sensor, newestTs: r.newestTs, lastValue: r.lastValue, lastSeen: now, slots: [], hasNoData: false };
       this.attach(e, r.slots);

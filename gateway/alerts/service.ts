@@ -4,7 +4,7 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { Reading } from '../pipeline/types.js';
 import { AlertEngine, NO_EVENTS } from './engine.js';
-import { parseSnapshot } from './snapshot.js';
+import { readSnapshot } from './snapshot.js';
 import { rulesETag, validateRulesBody, writeRulesFileAtomic } from './rules-file.js';
 import { formatRuleError } from './rules-parse.js';
 import type { AlertEvent, AlertRule, FiringAlert, RuleError } from './types.js';
@@ -61,6 +61,8 @@ export class AlertService {
   private readonly firingEvents = new Map<string, AlertEvent>();
   /** PUTs run one at a time, so an If-Match check and the write it guards cannot interleave with another PUT. */
   private putQueue: Promise<unknown> = Promise.resolve();
+  /** The last snapshot's byte length: the next one's buffer is sized from it. */
+  private snapshotBytes = 0;
 
   constructor(private readonly deps: AlertServiceDeps) {
     this.engine = new AlertEngine([], { now: deps.now });
@@ -103,50 +105,57 @@ export class AlertService {
     if (events !== NO_EVENTS && events.length > 0) this.flushEvents();
   }
 
-  snapshot(): unknown {
-    return { engine: this.engine.snapshot(), firing: [...this.firingEvents.values()] };
+  /**
+   * The checkpoint's alert part: the engine's state and the firing events (to re-publish verbatim after a
+   * restart), as one Buffer (alert snapshot version 2, snapshot-binary.ts).
+   */
+  snapshot(): Buffer {
+    const bytes = this.engine.encodeSnapshot(this.firingEvents, this.snapshotBytes);
+    this.snapshotBytes = bytes.length;
+    return bytes;
   }
 
   /**
-   * Restores the state saved by snapshot() at the last graceful stop, under the rules loaded by start(). Alerts
-   * still firing get their retained MQTT message back (the same payload, not a new event). Alerts that were
-   * firing but whose rule was removed or changed while the gateway was down are resolved, as a hot reload
-   * would have done. Also accepts a bare engine snapshot (checkpoints written before the firing list existed).
+   * Restores the state saved by snapshot(), under the rules loaded by start(). Alerts still firing get their
+   * retained MQTT message back (the same payload, not a new event). Alerts that were firing but whose rule was
+   * removed or changed while the gateway was down are resolved, as a hot reload would have done. Also accepts
+   * the JSON forms older checkpoints hold: `{engine, firing}`, or a bare engine snapshot (before the firing list).
    */
   restore(snapshot: unknown): void {
     const now = this.deps.now();
-    const wrapped = serviceSnapshotSchema.safeParse(snapshot);
-    const saved = wrapped.success ? wrapped.data.firing : [];
-    const engineSnapshot = wrapped.success ? wrapped.data.engine : snapshot;
-    const result = this.engine.restore(engineSnapshot, now);
-    if (!result.ok) {
-      this.deps.log.error({ error: result.error }, 'alert state could not be restored: starting from ok');
+    let input = snapshot;
+    let saved: readonly AlertEvent[] = [];
+    if (!(snapshot instanceof Uint8Array)) {
+      const wrapped = serviceSnapshotSchema.safeParse(snapshot);
+      if (wrapped.success) ({ engine: input, firing: saved } = wrapped.data);
+    }
+    const parsed = readSnapshot(input);
+    if (!parsed.ok) {
+      this.deps.log.error({ error: parsed.error }, 'alert state could not be restored: starting from ok');
       return;
     }
-    const savedByKey = new Map(saved.map((e) => [alertKey(e), e] as const));
+    const result = this.engine.restoreSnapshot(parsed.snapshot, now);
+    saved = parsed.firing ?? saved;
+    const firingNow = new Map(this.engine.firing().map((f) => [alertKey(f), f] as const));
     const retained: AlertEvent[] = [];
-    for (const f of this.engine.firing()) {
-      const key = alertKey(f);
-      const e: AlertEvent = savedByKey.get(key) ?? {
-        device: f.device,
-        sensor: f.sensor,
-        rule: f.rule,
-        state: 'firing',
-        severity: f.severity,
-        value: f.value,
-        threshold: f.threshold,
-        ts: f.firedAt,
-        since: f.since,
-      };
-      savedByKey.delete(key);
+    const gone = new Map<string, AlertEvent>();
+    // The saved events first, in their order, so a snapshot taken right after a restore is the same bytes.
+    for (const e of saved) {
+      const key = alertKey(e);
+      if (firingNow.delete(key)) {
+        this.firingEvents.set(key, e);
+        retained.push(e);
+      } else if (!this.firingEvents.has(key)) gone.set(key, e);
+    }
+    for (const [key, f] of firingNow) {
+      const e: AlertEvent = { device: f.device, sensor: f.sensor, rule: f.rule, state: 'firing', severity: f.severity, value: f.value, threshold: f.threshold, ts: f.firedAt, since: f.since };
       this.firingEvents.set(key, e);
       retained.push(e);
     }
     if (retained.length > 0) this.deps.retain?.(retained);
     // Resolved like a rule change on hot reload: gateway time, the sensor's last value.
-    const parsed = parseSnapshot(engineSnapshot);
-    const lastValue = (e: AlertEvent) => (parsed.ok ? parsed.snapshot.sensors.find((x) => x.device === e.device && x.sensor === e.sensor)?.lastValue : undefined) ?? e.value;
-    const dropped = [...savedByKey.values()].map((e): AlertEvent => ({ ...e, state: 'resolved', value: lastValue(e), ts: now, since: now }));
+    const lastValue = (e: AlertEvent) => parsed.snapshot.sensors.find((x) => x.device === e.device && x.sensor === e.sensor)?.lastValue ?? e.value;
+    const dropped = [...gone.values()].map((e): AlertEvent => ({ ...e, state: 'resolved', value: lastValue(e), ts: now, since: now }));
     this.emit(dropped);
     this.deps.log.info({ sensors: result.sensors, alerts: result.alerts, firing: retained.length, resolvedByRuleChange: dropped.length }, 'alert state restored');
   }

@@ -1,11 +1,16 @@
 import { z } from 'zod';
 import { newSlot, sameAlert, type Slot } from './condition.js';
-import type { AlertRule } from './types.js';
+import { decodeAlertSnapshot } from './snapshot-binary-read.js';
+import type { AlertEvent, AlertRule } from './types.js';
 
 /**
- * The engine's alert state as JSON, written by the composition root at graceful shutdown and read back at
- * start, so a firing alert does not fire again (and a pending one keeps its start) across a restart.
- * Alerts are keyed by rule name + match + kind: a snapshot entry whose rule changed meanwhile is dropped.
+ * The engine's alert state, saved with every checkpoint and read back at start, so a firing alert does not fire
+ * again (and a pending one keeps its start) across a restart. Alerts are keyed by rule name + match + kind: a
+ * snapshot entry whose rule changed meanwhile is dropped.
+ *
+ * Two forms: version 2, a Buffer written straight from the live state (snapshot-binary.ts: what checkpoints hold
+ * now), and version 1, the JSON value below (engine.snapshot(); what older gateways left in state.db). Both read
+ * into the version 1 shape, which restore works from.
  */
 
 const phase = z.enum(['ok', 'pending', 'firing']);
@@ -47,6 +52,16 @@ export function parseSnapshot(input: unknown): { ok: true; snapshot: AlertSnapsh
   const r = alertSnapshotSchema.safeParse(input);
   if (r.success) return { ok: true, snapshot: r.data };
   return { ok: false, error: r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ') };
+}
+
+/**
+ * Validates either form: a binary snapshot (with the firing events it carries) or a version 1 JSON value (no
+ * firing events: the service keeps them next to it). Never throws.
+ */
+export function readSnapshot(input: unknown): { ok: true; snapshot: AlertSnapshot; firing: AlertEvent[] | undefined } | { ok: false; error: string } {
+  if (input instanceof Uint8Array) return decodeAlertSnapshot(input);
+  const parsed = parseSnapshot(input);
+  return parsed.ok ? { ok: true, snapshot: parsed.snapshot, firing: undefined } : parsed;
 }
 
 /** What the engine keeps per watched sensor, as far as a snapshot is concerned. */
