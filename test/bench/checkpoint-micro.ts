@@ -2,14 +2,14 @@
  * Checkpoint cost, split into its parts: `node --expose-gc --import tsx test/bench/checkpoint-micro.ts [repeats=5]`.
  * Builds the pipeline + alert state of the throughput bench (3,000 sensors at 10 Hz, ~600 dedup keys each) and
  * of the memory bench's many-sensor end (100,000 sensors, a few keys each), then times pipeline.snapshot()
- * (version 3: a Buffer), the alert snapshot, the store's serialisation (the alert JSON; the pipeline Buffer is
- * bound as is) and the SQLite write (sync=normal, WAL, body + pipeline blob) separately, and the whole
- * SqliteStateStore.save(). Medians of `repeats`.
+ * (version 3: a Buffer), the alert snapshot (version 2: a Buffer, as the service takes it, with its firing events), the store's serialisation (both Buffers are bound as is: only the `{}` body is JSON) and the SQLite write
+ * (sync=normal, WAL, two blobs) separately, and the whole SqliteStateStore.save(). Medians of `repeats`.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AlertEngine } from '../../gateway/alerts/engine.js';
+import type { AlertEvent } from '../../gateway/alerts/types.js';
 import { parseRules } from '../../gateway/alerts/rules-parse.js';
 import { createLogger } from '../../gateway/log.js';
 import { Pipeline } from '../../gateway/pipeline/pipeline.js';
@@ -24,9 +24,18 @@ const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
 function build(devices: number, messages: number, stepMs: number) {
   const parsed = parseRules(BENCH_RULES) as { rules?: unknown[] };
   const engine = new AlertEngine((parsed.rules ?? []) as ConstructorParameters<typeof AlertEngine>[0]);
+  // The firing events the service keeps (service.ts) and saves with the engine state: b-range fires on every b sensor.
+  const firing = new Map<string, AlertEvent>();
+  const track = (events: readonly AlertEvent[]) => {
+    for (const e of events) {
+      const key = `${e.rule}\u0000${e.device}\u0000${e.sensor}`;
+      if (e.state === 'firing') firing.set(key, e);
+      else firing.delete(key);
+    }
+  };
   const p = new Pipeline(
     { intervalMs: 10_000, allowedLatenessMs: 5_000, correctionHorizonMs: 900_000, dedupHorizonMs: 900_000 },
-    { window: () => {}, reading: (r) => engine.onReading(r) },
+    { window: () => {}, reading: (r) => track(engine.onReading(r)) },
   );
   const names = Array.from({ length: devices }, (_, i) => `dev-${String(i).padStart(6, '0')}`);
   for (let m = 0; m < messages; m++) {
@@ -46,27 +55,30 @@ function build(devices: number, messages: number, stepMs: number) {
       p.ingest(msg, ts);
     }
   }
-  return { p, engine };
+  return { p, engine, firing };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const ms = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e6;
 
 function measure(label: string, devices: number, messages: number, stepMs: number): void {
-  const { p, engine } = build(devices, messages, stepMs);
+  const { p, engine, firing } = build(devices, messages, stepMs);
   const dir = mkdtempSync(join(tmpdir(), 'bench-cp-'));
   const store = new SqliteStateStore({ dir, sync: 'normal', log: createLogger('silent') });
   const t = { snapshot: [] as number[], alerts: [] as number[], encode: [] as number[], save: [] as number[] };
   let pipelineBytes = 0;
+  let alertBytes = 0;
   let bodyBytes = 0;
+  let alertHint = 0;
   for (let i = 0; i < repeats; i++) {
     gc();
     let t0 = process.hrtime.bigint();
     const pipeline = p.snapshot();
     t.snapshot.push(ms(t0));
     t0 = process.hrtime.bigint();
-    const alerts = engine.snapshot();
+    const alerts = engine.encodeSnapshot(firing, alertHint);
     t.alerts.push(ms(t0));
+    alertHint = alertBytes = alerts.length;
     t0 = process.hrtime.bigint();
     const row = encodeCheckpoint(pipeline, alerts);
     t.encode.push(ms(t0));
@@ -83,8 +95,8 @@ function measure(label: string, devices: number, messages: number, stepMs: numbe
   const enc = median(t.encode);
   const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
   console.log(
-    `${label}: ${JSON.stringify(st)}\n  snapshot ${median(t.snapshot).toFixed(0)} ms (${mib(pipelineBytes)} binary), alert snapshot ${median(t.alerts).toFixed(0)} ms, ` +
-      `serialise ${enc.toFixed(0)} ms (alert JSON ${mib(bodyBytes)}; checkpoint ${mib(pipelineBytes + bodyBytes)}), ` +
+    `${label}: ${JSON.stringify(st)}, ${firing.size} alerts firing\n  snapshot ${median(t.snapshot).toFixed(0)} ms (${mib(pipelineBytes)} binary), alert snapshot ${median(t.alerts).toFixed(0)} ms (${mib(alertBytes)} binary), ` +
+      `serialise ${enc.toFixed(0)} ms (body JSON ${bodyBytes} B; checkpoint ${mib(pipelineBytes + alertBytes + bodyBytes)}), ` +
       `store.save (serialise + SQLite write) ${median(t.save).toFixed(0)} ms => SQLite write ~${(median(t.save) - enc).toFixed(0)} ms; ` +
       `whole checkpoint ~${(median(t.snapshot) + median(t.alerts) + median(t.save)).toFixed(0)} ms`,
   );

@@ -2,7 +2,7 @@
  * Heap per sensor of each in-memory part, in one process: `node --expose-gc --import tsx test/bench/memory-parts.ts [sensors] [horizonS]`.
  * Feeds every sensor at 1 Hz of event time until the horizons are full, then measures the retained heap after
  * each part is built, and what one checkpoint holds at once: the pipeline snapshot (version 3: a Buffer
- * outside the heap), the alert snapshot objects and the checkpoint body's JSON text. Explains the scale
+ * outside the heap), the alert snapshot (version 2: a Buffer outside the heap) and the checkpoint body's JSON text. Explains the scale
  * scenario's RSS (BENCHMARKS.md).
  */
 import { LiveView, SPARK_WINDOWS } from '../../gateway/admin/live/live-view.js';
@@ -66,8 +66,12 @@ const pipelineSnap = p.snapshot();
 const allocated = process.memoryUsage().heapUsed - rawBefore;
 const afterSnapshot = heap();
 const pipelineOffHeap = offHeap() - offHeap0;
-const snapAlerts = engine.snapshot();
+const offHeap1 = offHeap();
+const rawBeforeAlerts = process.memoryUsage().heapUsed;
+const snapAlerts = engine.encodeSnapshot();
+const allocatedAlerts = process.memoryUsage().heapUsed - rawBeforeAlerts;
 const afterAlertSnapshot = heap();
+const alertsOffHeap = offHeap() - offHeap1;
 const row = encodeCheckpoint(pipelineSnap, snapAlerts);
 const afterRow = heap();
 console.log(`${sensors} sensors, horizons ${horizonS}s, stats ${JSON.stringify(p.stats())}`);
@@ -81,5 +85,8 @@ console.log(
   `checkpoint: pipeline snapshot ${per(pipelineSnap.length)} off the heap (arrayBuffers +${(pipelineOffHeap / MiB).toFixed(0)} MiB), ` +
     `${per(afterSnapshot - beforeCheckpoint)} retained on the heap, >= ${(allocated / MiB).toFixed(1)} MiB allocated on the heap while taking it`,
 );
-console.log(`  alert snapshot objects: ${per(afterAlertSnapshot - afterSnapshot)}; body JSON (alerts): ${per(row.body.length)}`);
+console.log(
+  `  alert snapshot ${per(snapAlerts.length)} off the heap (arrayBuffers +${(alertsOffHeap / MiB).toFixed(0)} MiB), ${per(afterAlertSnapshot - afterSnapshot)} retained on the heap, ` +
+    `>= ${(allocatedAlerts / MiB).toFixed(1)} MiB allocated on the heap while taking it; body JSON: ${row.body.length} B`,
+);
 console.log(`  transient heap of one checkpoint (all of it held at once): ${per(afterRow - beforeCheckpoint)}`);
