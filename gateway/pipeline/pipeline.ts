@@ -185,7 +185,7 @@ export class Pipeline {
     const advanced = ts > s.maxTs;
     if (advanced) {
       s.maxTs = ts;
-      if (s.seen.length > s.seenHead) this.counts.dedupKeys -= evictSeen(s, ts - this.dedupHorizon);
+      if (s.seenCount > 0) this.counts.dedupKeys -= evictSeen(s, ts - this.dedupHorizon);
     }
     if (this.out.reading !== undefined) {
       const r = this.current;

@@ -1,6 +1,7 @@
 import { ByteReader } from './byte-codec.js';
 import { BINARY_VERSION, DELTA, MAGIC, PLAIN } from './snapshot-binary.js';
 import { PipelineSnapshotError } from './snapshot-error.js';
+import { loadSeen } from './seen-keys.js';
 import { DeviceState, SensorState } from './state.js';
 import { HEADER, readRecord } from './window.js';
 
@@ -46,7 +47,7 @@ function read(r: ByteReader, intervalMs: number): { devices: Map<string, DeviceS
       d.sensors.set(s.sensor, s);
       s.maxTs = r.num();
       s.lastArrival = r.num();
-      s.seen = readSeen(r);
+      loadSeen(s, readSeen(r));
       const open = readRecords(r);
       for (let at = 0; at < open.a.length; at += HEADER + open.a[at + 9]! + open.a[at + 10]!) s.open.push(readRecord(open.a, at));
       const sealed = readRecords(r);

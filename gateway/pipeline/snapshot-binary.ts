@@ -1,4 +1,5 @@
 import { ByteWriter } from './byte-codec.js';
+import { type SeenKeys, seenAt, seenSize, seenSlot } from './seen-keys.js';
 import type { DeviceState, SensorState } from './state.js';
 import { HEADER, type Win } from './window.js';
 
@@ -68,7 +69,7 @@ export function encodeSnapshot(intervalMs: number, devices: Map<string, DeviceSt
       N[1] = s.lastArrival;
       w.numAt(N, 0);
       w.numAt(N, 1);
-      writeSeen(w, s.seen, s.seenHead);
+      writeSeen(w, s);
       writeOpen(w, s.open);
       writeSealed(w, s.sealed, s.sealedCount);
     }
@@ -107,27 +108,30 @@ function writeSeqs(w: ByteWriter, seqs: Map<number, number>, delta: boolean): bo
   return true;
 }
 
-function writeSeen(w: ByteWriter, a: readonly number[], head: number): void {
-  w.uvar(a.length - head);
-  if (a.length === head) return w.u8(DELTA);
+function writeSeen(w: ByteWriter, s: SeenKeys): void {
+  const n = seenSize(s);
+  w.uvar(n);
+  if (n === 0) return w.u8(DELTA);
   const at = w.pos;
-  if (writeSeenDelta(w, a, head)) return;
+  if (writeSeenDelta(w, s)) return;
   w.pos = at;
   w.u8(PLAIN);
-  for (let i = head; i < a.length; i++) w.numAt(a, i);
+  for (let i = 0; i < n; i++) w.numAt(s.seen, seenSlot(s, i));
 }
 
 /** False when a difference is not > 0 or does not add back exactly (the caller rewinds). */
-function writeSeenDelta(w: ByteWriter, a: readonly number[], head: number): boolean {
+function writeSeenDelta(w: ByteWriter, s: SeenKeys): boolean {
+  const a = s.seen;
+  const n = seenSize(s);
   w.u8(DELTA);
-  w.numAt(a, head);
-  let prev = a[head] as number;
+  w.numAt(a, s.seenHead);
+  let prev = a[s.seenHead] as number;
   let run = 0;
   let runD = 0;
-  for (let i = head + 1; i <= a.length; i++) {
+  for (let i = 1; i <= n; i++) {
     let d = NaN;
-    if (i < a.length) {
-      const x = a[i] as number;
+    if (i < n) {
+      const x = seenAt(s, i);
       d = x - prev;
       const sum = prev + d;
       if (!(d > 0) || sum !== x || (x === 0 && 1 / sum !== 1 / x)) return false;

@@ -1,4 +1,5 @@
 import { PipelineSnapshotError } from './snapshot-error.js';
+import { loadSeen, seenKeys } from './seen-keys.js';
 import { DeviceState, SensorState } from './state.js';
 import { countRecords, HEADER, readRecord, recordLength, writeRecord } from './window.js';
 
@@ -61,10 +62,10 @@ function buildSnapshot(intervalMs: number, devices: Map<string, DeviceState>, pe
       for (const w of s.open) writeRecord(open, w);
       index.set(s, sensors.length);
       if (!delta) {
-        sensors.push([di, s.sensor, s.maxTs, s.lastArrival, s.seen.slice(s.seenHead), open, s.sealed.slice()]);
+        sensors.push([di, s.sensor, s.maxTs, s.lastArrival, seenKeys(s), open, s.sealed.slice()]);
         continue;
       }
-      const seen = encodeSeen(s.seen, s.seenHead);
+      const seen = encodeSeen(seenKeys(s));
       const sealed = s.sealed.slice();
       if (seen === undefined || !encodeRecords(open) || !encodeRecords(sealed)) return undefined;
       sensors.push([di, s.sensor, s.maxTs, s.lastArrival, seen, open, sealed]);
@@ -81,14 +82,14 @@ function buildSnapshot(intervalMs: number, devices: Map<string, DeviceState>, pe
  * sensor sampled at a steady rate (the common case) then takes a few entries whatever its number of keys.
  * undefined if a difference is not > 0 or does not add back exactly.
  */
-function encodeSeen(a: readonly number[], head: number): number[] | undefined {
+function encodeSeen(a: readonly number[]): number[] | undefined {
   const out: number[] = [];
-  if (head >= a.length) return out;
-  let prev = a[head] as number;
+  if (a.length === 0) return out;
+  let prev = a[0] as number;
   out.push(prev);
   let run = 0;
   let runD = 0;
-  for (let i = head + 1; i <= a.length; i++) {
+  for (let i = 1; i <= a.length; i++) {
     let d = NaN;
     if (i < a.length) {
       const x = a[i] as number;
@@ -210,7 +211,7 @@ export function restoreJsonSnapshot(
     const s = new SensorState(d!.name, name);
     s.maxTs = maxTs;
     s.lastArrival = lastArrival;
-    s.seen = delta ? (seen as number[]) : seen.slice();
+    loadSeen(s, seen as number[]);
     for (let at = 0; at < open.length; at += recordLength(open, at)) s.open.push(readRecord(open, at));
     s.sealed = sealed;
     s.sealedCount = nSealed;

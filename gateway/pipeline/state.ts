@@ -1,17 +1,21 @@
+import { NO_KEYS, type SeenKeys } from './seen-keys.js';
 import type { Win } from './window.js';
+
+export { evictSeen, insertSeen, seenSize } from './seen-keys.js';
 
 /**
  * Per-sensor and per-device state of the pipeline, kept compact for ~100k sensors: numbers in packed arrays,
  * one small object per sensor, no closure or object per reading.
  */
-export class SensorState {
+export class SensorState implements SeenKeys {
   /** Greatest event ts of an accepted reading (drives the watermark and all event-time eviction). */
   maxTs = -Infinity;
   /** Gateway time of the latest accepted reading (drives the idle close). */
   lastArrival = -Infinity;
-  /** Device-stamped ts already accepted, sorted ascending from `seenHead` (the dedup keys of this sensor). */
-  seen: number[] = [];
+  /** Device-stamped ts already accepted (the dedup keys of this sensor): a ring, see seen-keys.ts. */
+  seen: number[] = NO_KEYS;
   seenHead = 0;
+  seenCount = 0;
   /** Windows with changes not yet emitted, sorted by start. Usually one. */
   open: Win[] = [];
   /** Emitted windows retained for corrections: flat records (window.ts) sorted by start. */
@@ -34,46 +38,6 @@ export class DeviceState {
   seqs: Map<number, number> | null = null;
 
   constructor(readonly name: string) {}
-}
-
-/** Number of dedup keys a sensor holds. */
-export function seenSize(s: SensorState): number {
-  return s.seen.length - s.seenHead;
-}
-
-/** Records ts as seen; false if it already was (a duplicate). */
-export function insertSeen(s: SensorState, ts: number): boolean {
-  const a = s.seen;
-  const len = a.length;
-  if (len === s.seenHead || ts > (a[len - 1] as number)) {
-    a.push(ts); // in-order arrival: the common case
-    return true;
-  }
-  let lo = s.seenHead;
-  let hi = len;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if ((a[mid] as number) < ts) lo = mid + 1;
-    else hi = mid;
-  }
-  if (a[lo] === ts) return false;
-  a.splice(lo, 0, ts);
-  return true;
-}
-
-/** Forgets keys below `cutoff`; returns how many. Compacts the array once the dead head outweighs the rest. */
-export function evictSeen(s: SensorState, cutoff: number): number {
-  const a = s.seen;
-  const head0 = s.seenHead;
-  let head = head0;
-  while (head < a.length && (a[head] as number) < cutoff) head++;
-  if (head > 32 && head * 2 > a.length) {
-    s.seen = a.slice(head);
-    s.seenHead = 0;
-  } else {
-    s.seenHead = head;
-  }
-  return head - head0;
 }
 
 export const SEQ_NEW = 0;

@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Pipeline, PipelineSnapshotError } from '../../../gateway/pipeline/pipeline.js';
 import { restoreSnapshot, takeSnapshot } from '../../../gateway/pipeline/snapshot.js';
+import { seenKeys } from '../../../gateway/pipeline/seen-keys.js';
 import { DeviceState, SensorState } from '../../../gateway/pipeline/state.js';
 import type { DeviceMessage } from '../../../gateway/pipeline/types.js';
 import { Win, writeRecord } from '../../../gateway/pipeline/window.js';
@@ -57,9 +58,12 @@ const stateArb = fc.tuple(fc.uniqueArray(device, { selector: (d) => d.name, maxL
     for (const sv of dv.sensors) {
       const s = new SensorState(d.name, sv.name);
       Object.assign(s, { maxTs: sv.maxTs, lastArrival: sv.lastArrival, open: sv.open });
-      // A dead head (evicted keys not yet compacted) is not part of the state.
-      s.seen = [...Array<number>(sv.head).fill(-7), ...sv.seen];
-      s.seenHead = sv.head;
+      // The key ring turned by `head` slots, with `head` spare ones holding stale values: neither is part of the state.
+      const cap = sv.seen.length + sv.head;
+      s.seen = Array<number>(cap).fill(-7);
+      sv.seen.forEach((x, i) => (s.seen[(sv.head + i) % cap] = x));
+      s.seenHead = cap === 0 ? 0 : sv.head % cap;
+      s.seenCount = sv.seen.length;
       for (const w of sv.sealed) writeRecord(s.sealed, w);
       s.sealedCount = sv.sealed.length;
       s.sealedMaxStart = sv.sealed.at(-1)?.start ?? -Infinity;
@@ -85,7 +89,7 @@ function describeState({ devices, pending }: State) {
         sensor: s.sensor,
         maxTs: num(s.maxTs),
         lastArrival: num(s.lastArrival),
-        seen: s.seen.slice(s.seenHead).map(num),
+        seen: seenKeys(s).map(num),
         open: s.open.map((w) => [w.start, w.count, w.min, w.max, w.firstTs, w.first, w.lastTs, w.last, w.rev, ...w.partials, '|', ...(w.big ?? [])].map((x) => (typeof x === 'number' ? num(x) : x))),
         sealed: s.sealed.map(num),
         sealedCount: s.sealedCount,
@@ -103,6 +107,32 @@ const withCrc = (b: Buffer) => {
 };
 
 describe('pipeline snapshot version 3', () => {
+  it('writes the bytes the pipeline wrote before the dedup keys became a ring (fixture from commit b770fc2)', () => {
+    // In-order, out-of-order, duplicate, late and non-integer keys (DELTA and PLAIN lists), with evictions that
+    // wrap the ring around.
+    const p = new Pipeline({ intervalMs: 1000, allowedLatenessMs: 500, correctionHorizonMs: 3000, dedupHorizonMs: 5000 }, { window: () => {} });
+    const T0 = 1_700_000_000_000;
+    const feed: Array<[string, number]> = [];
+    for (let i = 0; i < 40; i++) feed.push(['steady', T0 + i * 250]);
+    for (const dt of [0, 1000, 3000, 2000, 2500, 1000, 4000, 3500, 9000, 8000, 8000.5, 6000, 7999.25]) feed.push(['late', T0 + dt]);
+    for (let i = 0; i < 12; i++) feed.push(['frac', T0 + i * 333.5]);
+    for (const [sensor, ts] of feed) p.ingest({ device: 'd', ts, tsFromDevice: true, seq: undefined, readings: [{ sensor, value: ts % 7 }] }, ts);
+    const expected = [
+      'R1dQUwOgHwECZAADDHN0ZWFkedjw2PzzxQHY8Nj888UBFQG41Nf888UBTugHAQGg2dj888UBEAAYABi4FwAAAQAwAwHA+9f888UB',
+      'EAAUAAi4FwwEAQAooB8QBBgABLgXCAQBADSgHxAAFAAAuBcEBAEAJAhsYXRloNnY/PPFAQEA9HNY/rx4QgYBgL3X/PPFAcA+AQAA',
+      'AAAAPZ9AAQAAAAAAAOg/AQAAAAAAAOA/AQAAAAAAPI9AAgGAutj888UBCAABAAAAAAAA4D8AAAEAAAAAAADgPwEAAAAAAADgPwAB',
+      'AAEAAAAAAADgP6AfBBgYABgAGAABABgCAcD71/zzxQEECAgACAAIBAEACKAfBAEAAAAAAAAZQAEAAAAAAAAZQAEAAAAAADqPQAEA',
+      'AAAAAAAZQAEAAAAAADqPQAEAAAAAAAAZQAQBAAEAAAAAAAAZQAhmcmFjAQBIZVf+vHhCAQBIZVf+vHhCDAGAwNb888UBKgEAAAAA',
+      'ANh0QAEB4J3X/PPFAQwBAAAAAAAA+D8BAAAAAAAAGkABAAAAAAAA+D8BAAAAAAAAGkABAAAAAADkhEABAAAAAAAA+D8AAQAwAwGA',
+      'wNb888UBDAQBAAAAAAAAFkAABOwUDAQBAAEAAAAAAAAjQKAfDAEAAAAAAADgPxQBAAAAAAAA4D8BAAAAAAAA4D8BAAAAAADchEAB',
+      'AAAAAAAABEAEAQAgoB8MAAEAAAAAAAASQAQA8BQIBAEAAQAAAAAAABpAAwJkDHN0ZWFkeQJkCGxhdGUCZAhmcmFjp+5JHw==',
+    ].join('');
+    expect(p.stats()).toEqual({ sensors: 3, openWindows: 4, retainedWindows: 8, dedupKeys: 39 });
+    expect(p.snapshot().toString('base64')).toBe(expected);
+    const again = new Pipeline({ intervalMs: 1000, allowedLatenessMs: 500, correctionHorizonMs: 3000, dedupHorizonMs: 5000 }, { window: () => {} }, Buffer.from(expected, 'base64'));
+    expect(again.snapshot().toString('base64')).toBe(expected);
+  });
+
   it('round-trips any state bit-exactly, and re-encodes to the same bytes', () => {
     fc.assert(
       fc.property(stateArb, (state) => {
