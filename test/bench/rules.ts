@@ -1,6 +1,7 @@
 /** Alert rules the bench gateway runs. */
 
-/** A few rules over every bench sensor, none violated by the generated values (evaluation cost, no events),
+/** A few rules over every bench sensor, none violated by the load generator's values (evaluation cost, no
+ * events; checkpoint-micro's `b` values of ~1000 do fire `b-range`, so its alert state holds firing alerts),
  * and `probe-hot` for the latency probe (latency.ts). */
 export const BENCH_RULES = `rules:
   - name: a-hot
