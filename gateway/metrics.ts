@@ -1,4 +1,4 @@
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /**
  * Every metric the gateway exposes on /metrics, in one place so names stay consistent with the docs.
@@ -47,6 +47,14 @@ export function createMetrics(registry = new Registry()) {
     ingestLogReplayed: counter('gateway_ingest_log_replayed_total', 'Logged publishes replayed at start after a crash'),
     ingestHeld: gauge('gateway_ingest_held', 'QoS 1 publishes waiting for a free ingest log (backpressure: PUBACK withheld)'),
     checkpoints: counter('gateway_checkpoints_total', 'State checkpoints, by result', ['result']),
+    // A checkpoint runs on the event loop: its time is a pause for every publish arriving meanwhile.
+    checkpointSeconds: new Histogram<'phase'>({
+      name: 'gateway_checkpoint_seconds',
+      help: 'Time of each saved checkpoint, by phase: capture (snapshots), outbox (commit emitted windows), save (state.db)',
+      labelNames: ['phase'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
   };
 }
 

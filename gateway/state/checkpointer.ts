@@ -62,9 +62,14 @@ export class Checkpointer {
       this.o.metrics.checkpoints.inc({ result: 'unchanged' });
       return true;
     }
+    const t0 = performance.now();
+    let t1 = t0;
+    let t2 = t0;
     try {
       const state = this.o.capture();
+      t1 = performance.now();
       this.o.commitEmitted();
+      t2 = performance.now();
       this.o.store.save({ pipeline: state.pipeline, alerts: state.alerts, savedAt: this.o.timers.now(), logPosition: position });
     } catch (err) {
       this.o.metrics.checkpoints.inc({ result: 'failed' });
@@ -73,6 +78,10 @@ export class Checkpointer {
     }
     this.savedVersion = version;
     this.o.metrics.checkpoints.inc({ result: 'saved' });
+    const h = this.o.metrics.checkpointSeconds;
+    h.observe({ phase: 'capture' }, (t1 - t0) / 1000);
+    h.observe({ phase: 'outbox' }, (t2 - t1) / 1000);
+    h.observe({ phase: 'save' }, (performance.now() - t2) / 1000);
     const t = this.o.log.totals();
     this.o.metrics.ingestLogEntries.set(t.entries);
     this.o.metrics.ingestLogBytes.set(t.bytes);

@@ -83,6 +83,8 @@ export interface GatewayOptions {
   readonly nodeArgs?: readonly string[];
   /** `durability:` keys, e.g. { checkpointInterval: '1h' } to take checkpoints out of a measurement. */
   readonly durability?: Record<string, string>;
+  /** `runtime:` keys, e.g. { heapGrowthPercent: '0' } for V8's own heap sizing. */
+  readonly runtime?: Record<string, string>;
   /** Name in the results (default 'gateway'), to tell configurations apart. */
   readonly name?: string;
 }
@@ -110,6 +112,7 @@ export async function startGateway(opts: GatewayOptions): Promise<ServerUnderTes
       `alerts:\n  rulesFile: ${join(dir, 'rules.yaml')}\n` +
       `influx:\n  url: ${opts.influxUrl}\n  database: ${opts.database}\n` +
       (opts.durability ? `durability:\n${Object.entries(opts.durability).map(([k, v]) => `  ${k}: ${v}\n`).join('')}` : '') +
+      (opts.runtime ? `runtime:\n${Object.entries(opts.runtime).map(([k, v]) => `  ${k}: ${v}\n`).join('')}` : '') +
       `buffer:\n  dir: ${join(dir, 'data')}\nhttp:\n  host: 127.0.0.1\n  port: ${httpPort}\nlog:\n  level: warn\n`,
   );
   const nodeArgs = opts.nodeArgs ?? (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean);
