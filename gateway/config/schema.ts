@@ -62,6 +62,8 @@ export const configSchema = z
         batchSize: z.number().int().min(1).max(100_000).default(5000),
         flushInterval: duration(10).default(1000),
         timeout: duration(100).default(10_000),
+        /** A backlog drains over this many parallel requests, split by series (order per series is kept). */
+        writeLanes: z.number().int().min(1).max(8).default(2),
       })
       .prefault({}),
     buffer: z

@@ -46,6 +46,7 @@ export function createOutbox(config: GatewayConfig, deps: CreateOutboxDeps): { o
     log,
     batchSize: config.influx.batchSize,
     flushIntervalMs: config.influx.flushInterval,
+    writeLanes: config.influx.writeLanes,
     maxBytes: config.buffer.maxBytes,
     ...(deps.timers ? { timers: deps.timers } : {}),
   });

@@ -4,6 +4,7 @@ import { PermanentWriteError, RetryableWriteError } from '../sink/errors.js';
 import type { BatchWriter } from '../sink/influx-writer.js';
 import { splitLines } from '../sink/line-protocol.js';
 import { retryDelayMs, type BackoffPolicy } from './backoff.js';
+import { splitBySeries } from './lanes.js';
 import type { OutboxStore, PeekLimit, StoredBatch } from './store.js';
 import { Wakeup, sleep, type Timers } from './timers.js';
 
@@ -18,6 +19,9 @@ export interface DrainerDeps {
   /** Several waiting batches go out as one request up to these limits (a backlog drains faster). */
   readonly maxRequestPoints: number;
   readonly maxRequestBytes: number;
+  /** A request of at least `minSplitPoints` points goes out as this many parallel requests by series (lanes.ts). */
+  readonly lanes: number;
+  readonly minSplitPoints: number;
   /** Called after every send so the owner refreshes gauges (and trims dead letters when some were added). */
   readonly onChange: (deadLettered: boolean) => void;
 }
@@ -49,9 +53,11 @@ interface Request {
   readonly lastId: number;
   readonly points: number;
   readonly body: Buffer;
+  /** What goes out: the body, or its lanes (split when the request is read, so a read-ahead splits off-peak). */
+  readonly parts: readonly Buffer[];
 }
 
-function toRequest(group: readonly StoredBatch[]): Request {
+function toRequest(group: readonly StoredBatch[], lanes: number): Request {
   let points = 0;
   const parts: Buffer[] = [];
   for (const b of group) {
@@ -59,7 +65,8 @@ function toRequest(group: readonly StoredBatch[]): Request {
     if (parts.length > 0) parts.push(NEWLINE);
     parts.push(b.body);
   }
-  return { group, lastId: group[group.length - 1]!.id, points, body: parts.length === 1 ? parts[0]! : Buffer.concat(parts) };
+  const body = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+  return { group, lastId: group[group.length - 1]!.id, points, body, parts: lanes > 1 ? splitBySeries(body, lanes) : [body] };
 }
 
 /**
@@ -145,10 +152,18 @@ export class Drainer {
         await sleep(this.d.timers, 60_000, this.wakeup);
         return;
       }
-      request = toRequest(group);
+      request = toRequest(group, this.lanesFor(group, solo));
     }
     if (request.lastId >= this.soloUntilId) this.soloUntilId = 0;
     await this.send(request, solo);
+  }
+
+  /** A backlog's large requests go out in lanes; live flushes and the one-by-one resend mode never split. */
+  private lanesFor(group: readonly StoredBatch[], solo: boolean): number {
+    if (solo || this.d.lanes <= 1) return 1;
+    let points = 0;
+    for (const b of group) points += b.points;
+    return points >= this.d.minSplitPoints ? this.d.lanes : 1;
   }
 
   private limit(): PeekLimit {
@@ -170,11 +185,14 @@ export class Drainer {
     const { group, points } = request;
     this.inFlightMaxId = request.lastId;
     let deadLettered = false;
+    const parts = request.parts;
     // Settles to the error instead of rejecting: a rejection while the read-ahead below runs would be unhandled.
-    const outcome = this.d.writer.write(request.body).then(
-      () => undefined,
-      (err: unknown) => ({ err }),
-    );
+    // Lanes settle together; a permanent error in any of them outranks a retryable one.
+    const outcome = Promise.allSettled(parts.map((p) => this.d.writer.write(p))).then((results) => {
+      const errors = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+      if (errors.length === 0) return undefined;
+      return { err: errors.find((e) => e instanceof PermanentWriteError) ?? errors[0] };
+    });
     // While InfluxDB parses and stores this request, read and join the next group (still one request in flight):
     // the gateway's share of each round trip then overlaps InfluxDB's instead of adding to it.
     const next = solo ? undefined : this.prefetch(request.lastId, outcome);
@@ -190,8 +208,9 @@ export class Drainer {
         this.ahead = ahead;
       } else if (failed.err instanceof PermanentWriteError) {
         this.succeeded(); // InfluxDB is up and answering; the data is the problem
-        if (group.length > 1) {
-          // Find the culprit batch by batch; resending lines InfluxDB already stored rewrites the same values.
+        if (group.length > 1 || parts.length > 1) {
+          // Find the culprit batch by batch, unsplit (refused line numbers are per request); resending lines
+          // InfluxDB already stored rewrites the same values.
           this.soloUntilId = this.inFlightMaxId;
           return;
         }
@@ -225,7 +244,7 @@ export class Drainer {
     if (settled) return undefined;
     try {
       const group = this.d.store.peek(this.limit(), afterId);
-      return group.length === 0 ? undefined : toRequest(group);
+      return group.length === 0 ? undefined : toRequest(group, this.lanesFor(group, false));
     } catch {
       return undefined;
     }

@@ -29,6 +29,9 @@ export interface OutboxOptions {
    */
   readonly maxRequestPoints?: number;
   readonly maxRequestBytes?: number;
+  /** Parallel requests a large request (>= minSplitPoints, i.e. a backlog) is split into by series; 1 = never. */
+  readonly writeLanes?: number;
+  readonly minSplitPoints?: number;
   readonly backoff?: Partial<BackoffPolicy>;
   readonly timers?: Timers;
   readonly random?: () => number;
@@ -86,6 +89,8 @@ export class Outbox {
       backoff: { ...DEFAULT_BACKOFF, ...o.backoff },
       maxRequestPoints: o.maxRequestPoints ?? Math.max(o.batchSize, 50_000),
       maxRequestBytes: o.maxRequestBytes ?? 8 * 1024 * 1024,
+      lanes: o.writeLanes ?? 2,
+      minSplitPoints: o.minSplitPoints ?? 10_000,
       onChange: (deadLettered) => this.afterDrain(deadLettered),
     });
     this.refreshGauges();

@@ -38,7 +38,8 @@ function points(n: number, offset: number): OutPoint[] {
   return out;
 }
 
-export async function runOutbox(influx: InfluxServer, backlog: number): Promise<OutboxFigures> {
+/** influx.writeLanes of the drain (the gateway's default is 2; BENCH_DRAIN_LANES=1 for one request at a time). */
+export async function runOutbox(influx: InfluxServer, backlog: number, lanes = Number(process.env.BENCH_DRAIN_LANES ?? 2)): Promise<OutboxFigures> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-outbox-'));
   try {
     const file = join(dir, 'outbox.db');
@@ -55,13 +56,13 @@ export async function runOutbox(influx: InfluxServer, backlog: number): Promise<
 
     const writer = new InfluxWriter({ url: influx.url, database: 'bench_drain', timeoutMs: 30_000 });
     await writer.ensureDatabase();
-    const drainer = new Outbox({ store: new SqliteOutboxStore({ file, sync: 'normal', log }), writer, metrics: createMetrics(), log, batchSize: BATCH, flushIntervalMs: 1000, maxBytes: 8 * 1024 ** 3 });
+    const drainer = new Outbox({ store: new SqliteOutboxStore({ file, sync: 'normal', log }), writer, metrics: createMetrics(), log, batchSize: BATCH, flushIntervalMs: 1000, maxBytes: 8 * 1024 ** 3, writeLanes: lanes });
     const t1 = performance.now();
     drainer.start();
     while (drainer.status().points > 0) await new Promise((r) => setTimeout(r, 5));
     const drainSecs = (performance.now() - t1) / 1000;
     await drainer.close();
-    console.log(`  outbox: drained ${backlog} points in ${drainSecs.toFixed(1)} s`);
+    console.log(`  outbox: drained ${backlog} points in ${drainSecs.toFixed(1)} s (${lanes} lanes)`);
     return { backlog, commitPointsPerSec: backlog / commitSecs, drainPointsPerSec: backlog / drainSecs };
   } finally {
     rmSync(dir, { recursive: true, force: true });
