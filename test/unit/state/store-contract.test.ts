@@ -149,15 +149,21 @@ describe.each(impls)('state store contract: $name', ({ open }) => {
   });
 });
 
+/** A state.db as an older gateway left it: the checkpoint table with the given columns after log_position. */
+function legacyStateDb(laterColumns: string) {
+  const dir = mkdtempSync(join(tmpdir(), 'state-old-'));
+  dirs.push(dir);
+  const old = new Database(join(dir, STATE_FILE));
+  old.exec(`
+    CREATE TABLE checkpoint (id INTEGER PRIMARY KEY CHECK (id = 1), saved_at INTEGER NOT NULL, body TEXT NOT NULL, log_position INTEGER NOT NULL DEFAULT 0${laterColumns});
+    CREATE TABLE ingest_log (position INTEGER PRIMARY KEY, received_at INTEGER NOT NULL, topic TEXT NOT NULL, payload BLOB NOT NULL);
+  `);
+  return { dir, old };
+}
+
 describe('state.db written before the pipeline column', () => {
   it('loads the JSON pipeline snapshot from the body, then takes binary ones', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'state-old-'));
-    dirs.push(dir);
-    const old = new Database(join(dir, STATE_FILE));
-    old.exec(`
-      CREATE TABLE checkpoint (id INTEGER PRIMARY KEY CHECK (id = 1), saved_at INTEGER NOT NULL, body TEXT NOT NULL, log_position INTEGER NOT NULL DEFAULT 0);
-      CREATE TABLE ingest_log (position INTEGER PRIMARY KEY, received_at INTEGER NOT NULL, topic TEXT NOT NULL, payload BLOB NOT NULL);
-    `);
+    const { dir, old } = legacyStateDb('');
     const v2 = { version: 2, intervalMs: 10_000, devices: [['d', null, []]], sensors: [], pending: [] };
     old.prepare('INSERT INTO checkpoint (id, saved_at, log_position, body) VALUES (1, 5, 3, ?)').run(JSON.stringify({ pipeline: v2, alerts: { rules: 1 } }));
     old.prepare('INSERT INTO ingest_log VALUES (4, 1000, ?, ?)').run('devices/d/telemetry', Buffer.from('{}'));
@@ -174,13 +180,7 @@ describe('state.db written before the pipeline column', () => {
 
 describe('state.db written before the alerts column', () => {
   it('loads the JSON alert snapshot from the body next to the pipeline blob, then takes binary ones', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'state-old-'));
-    dirs.push(dir);
-    const old = new Database(join(dir, STATE_FILE));
-    old.exec(`
-      CREATE TABLE checkpoint (id INTEGER PRIMARY KEY CHECK (id = 1), saved_at INTEGER NOT NULL, body TEXT NOT NULL, log_position INTEGER NOT NULL DEFAULT 0, pipeline BLOB);
-      CREATE TABLE ingest_log (position INTEGER PRIMARY KEY, received_at INTEGER NOT NULL, topic TEXT NOT NULL, payload BLOB NOT NULL);
-    `);
+    const { dir, old } = legacyStateDb(', pipeline BLOB');
     const alerts = { engine: { version: 1, savedAt: 5, sensors: [] }, firing: [] };
     old.prepare('INSERT INTO checkpoint (id, saved_at, log_position, body, pipeline) VALUES (1, 5, 0, ?, ?)').run(JSON.stringify({ alerts }), Buffer.from('v3'));
     old.close();
