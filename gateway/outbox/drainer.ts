@@ -4,7 +4,7 @@ import { PermanentWriteError, RetryableWriteError } from '../sink/errors.js';
 import type { BatchWriter } from '../sink/influx-writer.js';
 import { splitLines } from '../sink/line-protocol.js';
 import { retryDelayMs, type BackoffPolicy } from './backoff.js';
-import { splitBySeries } from './lanes.js';
+import { type LaneSettings, type Request, toRequest } from './request.js';
 import type { OutboxStore, PeekLimit, StoredBatch } from './store.js';
 import { Wakeup, sleep, type Timers } from './timers.js';
 
@@ -19,9 +19,8 @@ export interface DrainerDeps {
   /** Several waiting batches go out as one request up to these limits (a backlog drains faster). */
   readonly maxRequestPoints: number;
   readonly maxRequestBytes: number;
-  /** A request of at least `minSplitPoints` points goes out as this many parallel requests by series (lanes.ts). */
-  readonly lanes: number;
-  readonly minSplitPoints: number;
+  /** A request of at least `minSplitPoints` points goes out as `lanes` parallel requests by series (lanes.ts). */
+  readonly lanes: LaneSettings;
   /** Called after every send so the owner refreshes gauges (and trims dead letters when some were added). */
   readonly onChange: (deadLettered: boolean) => void;
 }
@@ -45,33 +44,11 @@ const SOLO: PeekLimit = { points: 1, bytes: 1, batches: 1 };
  * 8 MB body leaves in 6-20 ms, InfluxDB answers in ~450 ms.
  */
 const READ_AHEAD_AFTER_MS = 25;
-const NEWLINE = Buffer.from('\n');
-
-/** One request: a group of consecutive batches and their bodies joined. */
-interface Request {
-  readonly group: readonly StoredBatch[];
-  readonly lastId: number;
-  readonly points: number;
-  readonly body: Buffer;
-  /** What goes out: the body, or its lanes (split when the request is read, so a read-ahead splits off-peak). */
-  readonly parts: readonly Buffer[];
-}
-
-function toRequest(group: readonly StoredBatch[], lanes: number): Request {
-  let points = 0;
-  const parts: Buffer[] = [];
-  for (const b of group) {
-    points += b.points;
-    if (parts.length > 0) parts.push(NEWLINE);
-    parts.push(b.body);
-  }
-  const body = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
-  return { group, lastId: group[group.length - 1]!.id, points, body, parts: lanes > 1 ? splitBySeries(body, lanes) : [body] };
-}
 
 /**
- * Sends the outbox to InfluxDB: oldest first, one request in flight, so a later version of a window (a
- * correction) can never be overwritten by an older one. Accept -> delete; retryable -> keep and back off;
+ * Sends the outbox to InfluxDB: oldest first, one group in flight (a backlog's group as parallel lanes by
+ * series, settled together), so a later version of a window (a correction) can never be overwritten by an
+ * older one. Accept -> delete; retryable -> keep and back off;
  * permanent -> dead-letter (only the refused lines when InfluxDB said which) and go on with the next batch.
  *
  * While a request is in flight the next group is read from the store (read-ahead), so the gateway's share of
@@ -152,18 +129,10 @@ export class Drainer {
         await sleep(this.d.timers, 60_000, this.wakeup);
         return;
       }
-      request = toRequest(group, this.lanesFor(group, solo));
+      request = toRequest(group, solo ? undefined : this.d.lanes);
     }
     if (request.lastId >= this.soloUntilId) this.soloUntilId = 0;
     await this.send(request, solo);
-  }
-
-  /** A backlog's large requests go out in lanes; live flushes and the one-by-one resend mode never split. */
-  private lanesFor(group: readonly StoredBatch[], solo: boolean): number {
-    if (solo || this.d.lanes <= 1) return 1;
-    let points = 0;
-    for (const b of group) points += b.points;
-    return points >= this.d.minSplitPoints ? this.d.lanes : 1;
   }
 
   private limit(): PeekLimit {
@@ -244,7 +213,7 @@ export class Drainer {
     if (settled) return undefined;
     try {
       const group = this.d.store.peek(this.limit(), afterId);
-      return group.length === 0 ? undefined : toRequest(group, this.lanesFor(group, false));
+      return group.length === 0 ? undefined : toRequest(group, this.d.lanes);
     } catch {
       return undefined;
     }

@@ -89,8 +89,7 @@ export class Outbox {
       backoff: { ...DEFAULT_BACKOFF, ...o.backoff },
       maxRequestPoints: o.maxRequestPoints ?? Math.max(o.batchSize, 50_000),
       maxRequestBytes: o.maxRequestBytes ?? 8 * 1024 * 1024,
-      lanes: o.writeLanes ?? 2,
-      minSplitPoints: o.minSplitPoints ?? 10_000,
+      lanes: { lanes: o.writeLanes ?? 2, minSplitPoints: o.minSplitPoints ?? 10_000 },
       onChange: (deadLettered) => this.afterDrain(deadLettered),
     });
     this.refreshGauges();
