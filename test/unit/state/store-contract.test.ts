@@ -16,6 +16,16 @@ afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })))
 
 const rec = (i: number, bytes = 10) => ({ topic: `devices/d${i % 3}/telemetry`, payload: Buffer.alloc(bytes, i), receivedAt: 1_000 + i });
 
+/** Runs `check` on the store, and again on it reopened from its file when it has one; returns the store to go on with. */
+function checkAcrossReopen(store: Store, reopen: (() => Store) | undefined, check: (s: Store) => void): Store {
+  check(store);
+  if (!reopen) return store;
+  store.close();
+  const again = reopen();
+  check(again);
+  return again;
+}
+
 /** One suite, every implementation (STYLE.md habit 6). `reopen` is only possible for the file-backed one. */
 const impls: { name: string; open: () => { store: Store; reopen?: () => Store } }[] = [
   { name: 'memory', open: () => ({ store: new MemoryStateStore() }) },
@@ -105,13 +115,7 @@ describe.each(impls)('state store contract: $name', ({ open }) => {
       (cp.pipeline as Buffer)[1] = 9; // nor is a loaded one
       expect((s.load()!.pipeline as Buffer)[1]).toBe(1);
     };
-    check(store);
-    let again = store;
-    if (reopen) {
-      store.close();
-      again = reopen();
-      check(again);
-    }
+    const again = checkAcrossReopen(store, reopen, check);
     // A JSON pipeline snapshot replaces a binary one.
     again.save({ pipeline: { version: 2 }, alerts: null, savedAt: 8, logPosition: 1 });
     expect(again.load()).toEqual({ pipeline: { version: 2 }, alerts: null, savedAt: 8, logPosition: 1 });
@@ -134,13 +138,7 @@ describe.each(impls)('state store contract: $name', ({ open }) => {
       (cp.alerts as Buffer)[1] = 9; // nor is a loaded one
       expect((s.load()!.alerts as Buffer)[1]).toBe(0x57);
     };
-    check(store);
-    let again = store;
-    if (reopen) {
-      store.close();
-      again = reopen();
-      check(again);
-    }
+    const again = checkAcrossReopen(store, reopen, check);
     again.save({ pipeline: Buffer.from([1]), alerts: { engine: { version: 1 } }, savedAt: 10, logPosition: 1 });
     expect(again.load()).toEqual({ pipeline: Buffer.from([1]), alerts: { engine: { version: 1 } }, savedAt: 10, logPosition: 1 });
     again.save({ pipeline: { version: 2 }, alerts: Buffer.from([3]), savedAt: 11, logPosition: 1 });
