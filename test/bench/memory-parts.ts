@@ -57,21 +57,21 @@ const engine2 = new AlertEngine(engine.rules());
 for (let d = 0; d < devices; d++) for (const sensor of ['a', 'b', 'c']) engine2.onReading({ device: names[d]!, sensor, ts: T0, value: 1 });
 const afterEngine2 = heap();
 // One checkpoint as the checkpointer takes it: pipeline snapshot, alert snapshot, then the store's row.
-const offHeap = () => process.memoryUsage().arrayBuffers;
+/** Takes one snapshot part: its bytes, what it allocated on the heap without a GC in between (a lower bound, a
+ * scavenge may run), what it grew off the heap, and what stays retained on the heap after a full GC. */
+function part(take: () => Buffer) {
+  const before = heap();
+  const offHeap0 = process.memoryUsage().arrayBuffers;
+  const raw0 = process.memoryUsage().heapUsed;
+  const bytes = take();
+  const allocated = process.memoryUsage().heapUsed - raw0;
+  return { bytes, allocated, offHeap: process.memoryUsage().arrayBuffers - offHeap0, retained: heap() - before };
+}
 const beforeCheckpoint = heap();
-const offHeap0 = offHeap();
-const rawBefore = process.memoryUsage().heapUsed;
-const pipelineSnap = p.snapshot();
-// Without a GC in between: what snapshot() allocated on the heap (a lower bound, a scavenge may run).
-const allocated = process.memoryUsage().heapUsed - rawBefore;
-const afterSnapshot = heap();
-const pipelineOffHeap = offHeap() - offHeap0;
-const offHeap1 = offHeap();
-const rawBeforeAlerts = process.memoryUsage().heapUsed;
-const snapAlerts = engine.encodeSnapshot();
-const allocatedAlerts = process.memoryUsage().heapUsed - rawBeforeAlerts;
-const afterAlertSnapshot = heap();
-const alertsOffHeap = offHeap() - offHeap1;
+const pipelinePart = part(() => p.snapshot());
+const alertPart = part(() => engine.encodeSnapshot());
+const pipelineSnap = pipelinePart.bytes;
+const snapAlerts = alertPart.bytes;
 const row = encodeCheckpoint(pipelineSnap, snapAlerts);
 const afterRow = heap();
 console.log(`${sensors} sensors, horizons ${horizonS}s, stats ${JSON.stringify(p.stats())}`);
@@ -82,11 +82,11 @@ console.log(`live view: ${per(afterLive - afterPipelineAndAlerts)}`);
 // which made an earlier version of this script report ~0 for the live view.
 console.log(`kept: ${live.size} live sensors, ${engine.rules().length} rules, ${p.stats().sensors} pipeline sensors, ${engine2.rules().length}, ${typeof snapAlerts}, ${row.body.length}`);
 console.log(
-  `checkpoint: pipeline snapshot ${per(pipelineSnap.length)} off the heap (arrayBuffers +${(pipelineOffHeap / MiB).toFixed(0)} MiB), ` +
-    `${per(afterSnapshot - beforeCheckpoint)} retained on the heap, >= ${(allocated / MiB).toFixed(1)} MiB allocated on the heap while taking it`,
+  `checkpoint: pipeline snapshot ${per(pipelineSnap.length)} off the heap (arrayBuffers +${(pipelinePart.offHeap / MiB).toFixed(0)} MiB), ` +
+    `${per(pipelinePart.retained)} retained on the heap, >= ${(pipelinePart.allocated / MiB).toFixed(1)} MiB allocated on the heap while taking it`,
 );
 console.log(
-  `  alert snapshot ${per(snapAlerts.length)} off the heap (arrayBuffers +${(alertsOffHeap / MiB).toFixed(0)} MiB), ${per(afterAlertSnapshot - afterSnapshot)} retained on the heap, ` +
-    `>= ${(allocatedAlerts / MiB).toFixed(1)} MiB allocated on the heap while taking it; body JSON: ${row.body.length} B`,
+  `  alert snapshot ${per(snapAlerts.length)} off the heap (arrayBuffers +${(alertPart.offHeap / MiB).toFixed(0)} MiB), ${per(alertPart.retained)} retained on the heap, ` +
+    `>= ${(alertPart.allocated / MiB).toFixed(1)} MiB allocated on the heap while taking it; body JSON: ${row.body.length} B`,
 );
 console.log(`  transient heap of one checkpoint (all of it held at once): ${per(afterRow - beforeCheckpoint)}`);
