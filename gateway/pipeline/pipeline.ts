@@ -1,9 +1,9 @@
-import { type PipelineSnapshot, restoreSnapshot, takeSnapshot } from './snapshot.js';
+import { type PipelineCapture, type PipelineSnapshot, restoreSnapshot, SnapshotCapture } from './snapshot.js';
 import { checkSeq, DeviceState, evictSeen, insertSeen, SEQ_DUPLICATE, SEQ_LATE, SEQ_NEW, SensorState, seenSize } from './state.js';
 import type { DeviceMessage, PipelineSettings, Reading, WindowPoint } from './types.js';
 import { readRecord, recordLength, Win, writeRecord } from './window.js';
 
-export type { JsonPipelineSnapshot, PipelineSnapshot } from './snapshot.js';
+export type { JsonPipelineSnapshot, PipelineCapture, PipelineSnapshot } from './snapshot.js';
 export { PipelineSnapshotError } from './snapshot.js';
 
 /** Where the pipeline hands its results, synchronously. Callbacks must not throw (the runner contains failures). */
@@ -63,6 +63,8 @@ export class Pipeline {
   private readonly current: { device: string; sensor: string; ts: number; value: number } = { device: '', sensor: '', ts: 0, value: 0 };
   /** Size of the last snapshot: the next one starts with a buffer that fits. */
   private snapshotBytes = 0;
+  /** The snapshot being written while ingest goes on (beginSnapshot), if any. */
+  private capture: SnapshotCapture | null = null;
 
   constructor(
     settings: PipelineSettings,
@@ -103,7 +105,8 @@ export class Pipeline {
     if (d === undefined) {
       d = new DeviceState(msg.device);
       this.devices.set(msg.device, d);
-    }
+      this.capture?.exclude(d);
+    } else if (this.capture !== null) this.capture.preserve(d);
     const ts = msg.ts;
     if (!Number.isFinite(ts)) throw new RangeError(`non-finite ts from ${msg.device}`);
     const byTs = msg.tsFromDevice;
@@ -130,6 +133,7 @@ export class Pipeline {
       while (open.length > 0) {
         const end = open[0]!.start + this.interval;
         if (nowMs < (end > s.lastArrival ? end : s.lastArrival) + grace) break;
+        if (this.capture !== null) this.capture.preserve(this.devices.get(s.device)!);
         this.emitFirst(s);
       }
       if (open.length === 0) this.pending.delete(s);
@@ -137,13 +141,25 @@ export class Pipeline {
   }
 
   /**
-   * The whole state as a version 3 snapshot (a Buffer, see snapshot.ts); the checkpointer calls it every
-   * checkpointInterval. Cost is proportional to the state, not a hot-path call.
+   * The whole state as a version 3 snapshot (a Buffer, see snapshot.ts), in one go. Cost is proportional to the
+   * state: the checkpointer uses beginSnapshot, which spreads it over turns of the event loop.
    */
   snapshot(): Buffer {
-    const snap = takeSnapshot(this.interval, this.devices, this.pending, this.snapshotBytes);
-    this.snapshotBytes = snap.length;
-    return snap;
+    return this.beginSnapshot().finish();
+  }
+
+  /**
+   * Starts a snapshot of the state as it is now, to be written in steps while ingest and ticks go on (each
+   * change to a device not yet written writes it first: SnapshotCapture). Until `finish` or `abort`, no other
+   * snapshot can begin.
+   */
+  beginSnapshot(): PipelineCapture {
+    if (this.capture !== null) throw new Error('a pipeline snapshot is already being captured');
+    const c: SnapshotCapture = new SnapshotCapture(this.interval, this.devices, this.pending, this.snapshotBytes, (bytes) => {
+      if (this.capture === c) this.capture = null;
+      if (bytes > 0) this.snapshotBytes = bytes;
+    });
+    return (this.capture = c);
   }
 
   stats(): PipelineStats {

@@ -11,7 +11,7 @@ import { HEADER, type Win } from './window.js';
  *
  * Layout (num = byte-codec number, uvar = varint, str = string):
  *   "GWPS" 3  intervalMs:num  devices:uvar
- *   per device, in map order:  name:str  hasSeqs:u8 [seqMaxTs:num  n:uvar  mode:u8  n x (seq:num, ts:num)]
+ *   per device, in the order written (map order, or earlier for a device preserved: SnapshotCapture):  name:str  hasSeqs:u8 [seqMaxTs:num  n:uvar  mode:u8  n x (seq:num, ts:num)]
  *                              sensors:uvar
  *     per sensor, in map order: name:str  maxTs:num  lastArrival:num
  *                               seen: n:uvar mode:u8 items;  open: n:uvar mode:u8 records;  sealed: the same
@@ -40,51 +40,47 @@ export function isBinarySnapshot(x: unknown): x is Uint8Array {
   return x instanceof Uint8Array;
 }
 
-/** `sizeHint`: the previous snapshot's size, so the buffer rarely grows. */
-export function encodeSnapshot(intervalMs: number, devices: Map<string, DeviceState>, pending: Set<SensorState>, sizeHint = 0): Buffer {
-  const w = new ByteWriter(sizeHint * 1.1 + 65_536);
+export function writeHeader(w: ByteWriter, intervalMs: number, devices: number): void {
   for (const b of MAGIC) w.u8(b);
   w.u8(BINARY_VERSION);
   w.num(intervalMs);
-  // The rank of each pending sensor (1-based): the one transient object of a snapshot (~30 B per sensor).
-  w.uvar(devices.size);
-  for (const d of devices.values()) {
-    w.str(d.name);
-    if (d.seqs === null) w.u8(0);
-    else {
-      w.u8(1);
-      N[0] = d.seqMaxTs;
-      w.numAt(N, 0);
-      w.uvar(d.seqs.size);
-      const at = w.pos;
-      if (!writeSeqs(w, d.seqs, true)) {
-        w.pos = at;
-        writeSeqs(w, d.seqs, false);
-      }
-    }
-    w.uvar(d.sensors.size);
-    for (const s of d.sensors.values()) {
-      w.str(s.sensor);
-      N[0] = s.maxTs;
-      N[1] = s.lastArrival;
-      w.numAt(N, 0);
-      w.numAt(N, 1);
-      writeSeen(w, s);
-      writeOpen(w, s.open);
-      writeSealed(w, s.sealed, s.sealedCount);
-    }
-  }
-  writePending(w, pending);
-  return w.finish();
+  w.uvar(devices);
 }
 
-function writePending(w: ByteWriter, pending: Set<SensorState>): void {
-  w.uvar(pending.size);
-  // forEach, not for-of: the Set iterator allocated a result object per sensor here (~9 MiB at 100k sensors).
-  pending.forEach((s) => {
+export function writePending(w: ByteWriter, pending: readonly SensorState[]): void {
+  w.uvar(pending.length);
+  for (let i = 0; i < pending.length; i++) {
+    const s = pending[i]!;
     w.str(s.device);
     w.str(s.sensor);
-  });
+  }
+}
+
+export function writeDevice(w: ByteWriter, d: DeviceState): void {
+  w.str(d.name);
+  if (d.seqs === null) w.u8(0);
+  else {
+    w.u8(1);
+    N[0] = d.seqMaxTs;
+    w.numAt(N, 0);
+    w.uvar(d.seqs.size);
+    const at = w.pos;
+    if (!writeSeqs(w, d.seqs, true)) {
+      w.pos = at;
+      writeSeqs(w, d.seqs, false);
+    }
+  }
+  w.uvar(d.sensors.size);
+  for (const s of d.sensors.values()) {
+    w.str(s.sensor);
+    N[0] = s.maxTs;
+    N[1] = s.lastArrival;
+    w.numAt(N, 0);
+    w.numAt(N, 1);
+    writeSeen(w, s);
+    writeOpen(w, s.open);
+    writeSealed(w, s.sealed, s.sealedCount);
+  }
 }
 
 /** Scratch for numbers on their way to the writer (see ByteWriter.numAt): no boxed double per number. */

@@ -1,5 +1,8 @@
 import { decodeSnapshot } from './snapshot-binary-read.js';
-import { encodeSnapshot, isBinarySnapshot } from './snapshot-binary.js';
+import { isBinarySnapshot } from './snapshot-binary.js';
+import { encodeSnapshot } from './snapshot-capture.js';
+
+export { type PipelineCapture, SnapshotCapture } from './snapshot-capture.js';
 import { PipelineSnapshotError } from './snapshot-error.js';
 import { type JsonPipelineSnapshot, restoreJsonSnapshot } from './snapshot-json.js';
 import type { DeviceState, SensorState } from './state.js';
@@ -9,8 +12,8 @@ export type { DeviceSnapshot, JsonPipelineSnapshot, SensorSnapshot } from './sna
 
 /**
  * The pipeline's whole state, for graceful restart and crash replay: restoring it and continuing emits exactly
- * what an uninterrupted run would. Orders matter and are kept: devices and sensors in map order, pending
- * sensors in the order `tick` visits them.
+ * what an uninterrupted run would. Orders matter and are kept: sensors in map order, pending sensors in the
+ * order `tick` visits them (the order of devices decides nothing; a capture may write them out of map order).
  *
  * Written as version 3, a Buffer (snapshot-binary.ts): compact, built outside the V8 heap, every double
  * bit-exact. Versions 1 and 2 (JSON values, snapshot-json.ts) are what older gateways left in state.db; they

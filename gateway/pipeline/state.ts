@@ -36,6 +36,8 @@ export class DeviceState {
   seqMaxTs = -Infinity;
   /** seq -> ts of accepted seq-keyed messages, in insertion order (~ ts order) so eviction pops the front. */
   seqs: Map<number, number> | null = null;
+  /** The epoch of the last snapshot capture that wrote (or excluded) this device: see SnapshotCapture. */
+  snapEpoch = 0;
 
   constructor(readonly name: string) {}
 }
