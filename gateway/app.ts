@@ -115,7 +115,11 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   state.recover({
     process: processRecord,
     tick: (t) => pipeline.tick(t),
-    capture: () => ({ pipeline: pipeline.snapshot(), alerts: alerts.snapshot() }),
+    capture: () => {
+      const p = pipeline.beginSnapshot();
+      const a = alerts.snapshot(); // small: captured whole
+      return { step: () => p.step(16), finish: () => ({ pipeline: p.finish(), alerts: a }), abort: () => p.abort() };
+    },
     commitEmitted: () => outbox.flush(),
   });
   const gate: PublishGate = (_client, packet, done) => state.accept(packet.topic, packet.payload as Buffer, packet.qos, now(), done);

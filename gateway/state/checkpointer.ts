@@ -4,14 +4,28 @@ import type { TimerHandle, Timers } from '../outbox/timers.js';
 import type { CheckpointStore } from './checkpoint-store.js';
 import type { IngestLog } from './ingest-log.js';
 
+/**
+ * The state being captured for a checkpoint: begun synchronously (no publish is processed in between), then
+ * written in steps while ingest goes on, yet the state at the moment it began (Pipeline.beginSnapshot).
+ */
+export interface StateCapture {
+  /** Writes a little more (a few dozen devices); true when only `finish` is left. */
+  step(): boolean;
+  /** Writes the rest; the parts of the checkpoint. */
+  finish(): { pipeline: unknown; alerts: unknown };
+  abort(): void;
+}
+
 export interface CheckpointerOptions {
   readonly store: CheckpointStore;
   readonly log: IngestLog;
   readonly timers: Timers;
   /** durability.checkpointInterval. */
   readonly intervalMs: number;
-  /** The in-memory state, taken synchronously (no publish is processed in between). */
-  readonly capture: () => { pipeline: unknown; alerts: unknown };
+  /** Begins capturing the in-memory state. */
+  readonly capture: () => StateCapture;
+  /** How long one slice of a capture may hold the event loop (default 1 ms; steps are a few dozen µs). */
+  readonly sliceMs?: number;
   /**
    * Commits every window emitted so far to the outbox (outbox.flush()). Runs BEFORE the checkpoint commits:
    * a checkpoint must never cover a window that is only in memory, or a crash would lose it.
@@ -28,13 +42,23 @@ export interface CheckpointerOptions {
 /**
  * Saves the pipeline and alert state together with the ingest log position it covers: every
  * `checkpointInterval`, soon after the journal asks (the log is half full), and once more at a graceful stop
- * (which is nothing but a final checkpoint). The position is the last logged entry: the journal feeds every
- * logged entry to the pipeline in the same synchronous step as the append, so the state covers exactly the
- * entries up to it.
+ * (which is nothing but a final checkpoint). The position is the last logged entry when the capture begins:
+ * the journal feeds every logged entry to the pipeline in the same synchronous step as the append, so the
+ * state captured covers exactly the entries up to it.
+ *
+ * The periodic and requested checkpoints capture in slices of `sliceMs` on later turns of the event loop, so
+ * ingest pauses for the start of a capture and one slice at a time rather than for the whole state
+ * (BENCHMARKS.md, "Checkpoints in slices": that pause was the alert latency's p99). Entries logged meanwhile
+ * stay in the log and are covered by the next checkpoint. `checkpoint()` (stop, after a replay) captures in one go.
  */
 export class Checkpointer {
   private timer: TimerHandle | undefined;
   private soon: TimerHandle | undefined;
+  private slice: TimerHandle | undefined;
+  /** The sliced capture in progress, if any. */
+  private running: { capture: StateCapture; version: number; position: number } | undefined;
+  /** A checkpoint was asked for while one was running: another follows it. */
+  private again = false;
   private savedVersion = -1;
   private stopped = false;
 
@@ -45,53 +69,39 @@ export class Checkpointer {
     this.schedule();
   }
 
-  /** Coalesced: one checkpoint on the next turn of the event loop, not inside the caller's stack. */
+  /** Coalesced: a checkpoint begins on the next turn of the event loop, not inside the caller's stack. */
   request(): void {
-    if (this.soon !== undefined || this.stopped) return;
+    if (this.stopped) return;
+    if (this.running !== undefined) {
+      this.again = true;
+      return;
+    }
+    if (this.soon !== undefined) return;
     this.soon = this.o.timers.setTimeout(() => {
       this.soon = undefined;
-      this.checkpoint();
+      this.begin();
     }, 0);
   }
 
-  /** Returns false when the save failed (logged, counted; the log is kept, so nothing is lost, and it is retried). */
+  /**
+   * A whole checkpoint now, in one go (a sliced one in progress is dropped: this one covers more). Returns false
+   * when the save failed (logged, counted; the log is kept, so nothing is lost, and it is retried).
+   */
   checkpoint(): boolean {
-    const version = this.o.version();
-    const position = this.o.log.totals().lastPosition;
-    if (version === this.savedVersion && this.o.log.totals().entries === 0) {
-      this.o.metrics.checkpoints.inc({ result: 'unchanged' });
-      return true;
-    }
+    this.drop();
+    const started = this.open();
+    if (started === undefined) return true;
+    if (started === null) return false;
     const t0 = performance.now();
-    let t1 = t0;
-    let t2 = t0;
-    try {
-      const state = this.o.capture();
-      t1 = performance.now();
-      this.o.commitEmitted();
-      t2 = performance.now();
-      this.o.store.save({ pipeline: state.pipeline, alerts: state.alerts, savedAt: this.o.timers.now(), logPosition: position });
-    } catch (err) {
-      this.o.metrics.checkpoints.inc({ result: 'failed' });
-      this.o.logger.error({ err }, 'checkpoint failed: the ingest log is kept (and bounds PUBACKs) until one succeeds');
-      return false;
-    }
-    this.savedVersion = version;
-    this.o.metrics.checkpoints.inc({ result: 'saved' });
-    const h = this.o.metrics.checkpointSeconds;
-    h.observe({ phase: 'capture' }, (t1 - t0) / 1000);
-    h.observe({ phase: 'outbox' }, (t2 - t1) / 1000);
-    h.observe({ phase: 'save' }, (performance.now() - t2) / 1000);
-    const t = this.o.log.totals();
-    this.o.metrics.ingestLogEntries.set(t.entries);
-    this.o.metrics.ingestLogBytes.set(t.bytes);
-    this.o.onSaved?.();
-    return true;
+    if (this.attempt(() => { while (!started.capture.step()); }) === null) return (started.capture.abort(), false);
+    this.observe('slice', t0);
+    return this.commit(started);
   }
 
-  /** Stops the periodic checkpoints; the caller takes the final one. */
+  /** Stops the periodic checkpoints (and drops a sliced one in progress); the caller takes the final one. */
   stop(): void {
     this.stopped = true;
+    this.drop();
     for (const h of [this.timer, this.soon]) if (h !== undefined) this.o.timers.clearTimeout(h);
     this.timer = this.soon = undefined;
   }
@@ -100,8 +110,113 @@ export class Checkpointer {
     this.timer = this.o.timers.setTimeout(() => {
       this.timer = undefined;
       if (this.stopped) return;
-      this.checkpoint();
+      this.begin();
       this.schedule();
     }, this.o.intervalMs);
+  }
+
+  /** Begins a sliced checkpoint (unless one is running: then another follows it). */
+  private begin(): void {
+    if (this.running !== undefined) {
+      this.again = true;
+      return;
+    }
+    const started = this.open();
+    if (started === undefined || started === null) return;
+    this.running = started;
+    this.continue();
+  }
+
+  /** One slice, then either the next on a later turn or the save. */
+  private continue(): void {
+    const run = this.running!;
+    const t0 = performance.now();
+    const budget = this.o.sliceMs ?? 1;
+    const done = this.attempt(() => {
+      let last = false;
+      do last = run.capture.step();
+      while (!last && performance.now() - t0 < budget);
+      return last;
+    });
+    this.observe('slice', t0);
+    if (done === false) {
+      this.slice = this.o.timers.setTimeout(() => {
+        this.slice = undefined;
+        this.continue();
+      }, 0);
+      return;
+    }
+    this.running = undefined;
+    if (done === null) run.capture.abort();
+    else this.commit(run);
+    if (this.again && !this.stopped) {
+      this.again = false;
+      this.request();
+    }
+  }
+
+  /**
+   * Starts a capture and commits the windows emitted so far: undefined when there is nothing new to save,
+   * null when it failed.
+   */
+  private open(): { capture: StateCapture; version: number; position: number } | undefined | null {
+    const version = this.o.version();
+    const totals = this.o.log.totals();
+    if (version === this.savedVersion && totals.entries === 0) {
+      this.o.metrics.checkpoints.inc({ result: 'unchanged' });
+      return undefined;
+    }
+    const t0 = performance.now();
+    const capture = this.attempt(() => this.o.capture());
+    if (capture === null) return null;
+    this.observe('capture', t0);
+    const t1 = performance.now();
+    // Before the checkpoint commits: it must never cover a window that is only in memory.
+    if (this.attempt(() => this.o.commitEmitted()) === null) {
+      capture.abort();
+      return null;
+    }
+    this.observe('outbox', t1);
+    return { capture, version, position: totals.lastPosition };
+  }
+
+  /** Finishes the capture and saves it. */
+  private commit(run: { capture: StateCapture; version: number; position: number }): boolean {
+    const t0 = performance.now();
+    const saved = this.attempt(() => {
+      const parts = run.capture.finish();
+      this.o.store.save({ pipeline: parts.pipeline, alerts: parts.alerts, savedAt: this.o.timers.now(), logPosition: run.position });
+    });
+    if (saved === null) return false;
+    this.savedVersion = run.version;
+    this.o.metrics.checkpoints.inc({ result: 'saved' });
+    this.observe('save', t0);
+    const t = this.o.log.totals();
+    this.o.metrics.ingestLogEntries.set(t.entries);
+    this.o.metrics.ingestLogBytes.set(t.bytes);
+    this.o.onSaved?.();
+    return true;
+  }
+
+  /** Runs `f`; on an exception logs and counts a failed checkpoint and returns null. */
+  private attempt<T>(f: () => T): T | null {
+    try {
+      return f();
+    } catch (err) {
+      this.o.metrics.checkpoints.inc({ result: 'failed' });
+      this.o.logger.error({ err }, 'checkpoint failed: the ingest log is kept (and bounds PUBACKs) until one succeeds');
+      return null;
+    }
+  }
+
+  private drop(): void {
+    if (this.slice !== undefined) this.o.timers.clearTimeout(this.slice);
+    this.slice = undefined;
+    this.running?.capture.abort();
+    this.running = undefined;
+  }
+
+  private observe(phase: 'capture' | 'outbox' | 'slice' | 'save', since: number): void {
+    this.o.metrics.checkpointSeconds.observe({ phase }, (performance.now() - since) / 1000);
   }
 }

@@ -3,7 +3,7 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { Timers } from '../outbox/timers.js';
 import { parseIngestTopic } from '../pipeline/topics.js';
-import { Checkpointer } from './checkpointer.js';
+import { Checkpointer, type StateCapture } from './checkpointer.js';
 import type { CheckpointStore } from './checkpoint-store.js';
 import type { IngestLog, IngestRecord } from './ingest-log.js';
 import { IngestJournal, type AckCallback } from './journal.js';
@@ -16,13 +16,16 @@ export interface DurableStateDeps {
   readonly timers: Timers;
   /** Defaults to `{buffer.dir}/state.db`; unit tests pass a MemoryStateStore. */
   readonly store?: CheckpointStore & IngestLog;
+  /** How long one step of a checkpoint's capture may hold the event loop (Checkpointer; tests: 0, one step a turn). */
+  readonly checkpointSliceMs?: number;
 }
 
 export interface StateParts {
   /** Decode + pipeline for one publish (ingest.handle); must contain its own failures. */
   readonly process: (r: IngestRecord) => void;
   readonly tick: (t: number) => void;
-  readonly capture: () => { pipeline: unknown; alerts: unknown };
+  /** Begins capturing the pipeline and alert state for a checkpoint (Checkpointer). */
+  readonly capture: () => StateCapture;
   /** outbox.flush(): runs before each checkpoint commits. */
   readonly commitEmitted: () => void;
 }
@@ -69,6 +72,7 @@ export class DurableState {
       timers,
       intervalMs: d.checkpointInterval,
       capture: parts.capture,
+      ...(this.deps.checkpointSliceMs !== undefined ? { sliceMs: this.deps.checkpointSliceMs } : {}),
       commitEmitted: parts.commitEmitted,
       version: () => this.changes,
       onSaved: () => this.journal?.resume(),
