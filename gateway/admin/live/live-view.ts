@@ -146,6 +146,15 @@ export class LiveView {
     return out;
   }
 
+  /** Forgets what changed (a page that connects now gets a snapshot instead). */
+  discard(): void {
+    for (const rec of this.queue) {
+      rec.dirty = false;
+      rec.windowsDirty = false;
+    }
+    this.queue.length = 0;
+  }
+
   /** Every sensor seen, with its windows, sorted by device then sensor. */
   snapshot(): SensorView[] {
     const out: SensorView[] = [];

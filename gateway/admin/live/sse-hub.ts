@@ -7,7 +7,10 @@ import type { LiveView } from './live-view.js';
  * Server-Sent Events for the operator page. Every `flushMs` the hub advances the live view's clock, drains the
  * sensors that changed and sends them to every page in one `sensors` event; the firing alerts are sent as an
  * `alerts` event whenever that list changed. A page that connects first gets a `hello` with everything.
- * Work per flush is O(changed sensors + firing alerts), independent of the reading rate.
+ * Work per flush is O(changed sensors + firing alerts), independent of the reading rate, and next to nothing
+ * while no page is open: the changes wait in the live view's queue (one entry per sensor at most) and the first
+ * page to connect gets everything in its hello, so they are discarded then. Building those views for nobody
+ * every 500 ms took 5-10 ms at 3k sensors, a pause that showed in the alert latency's p99 (BENCHMARKS.md).
  *
  * Events (each `data:` is one JSON object):
  *   hello    { now, sensors: SensorView[], firing: FiringAlert[] }
@@ -64,6 +67,11 @@ export class SseHub {
       'x-accel-buffering': 'no',
     });
     const firing = this.opts.firing();
+    if (this.clients.size === 0) {
+      // The hello holds every sensor and alert: what changed while nobody watched is in it.
+      this.opts.live.discard();
+      this.lastFiring = JSON.stringify(firing);
+    }
     res.write('retry: 2000\n');
     res.write(event('hello', { now: this.opts.now(), sensors: this.opts.live.snapshot(), firing }));
     this.clients.add(res);
@@ -77,6 +85,7 @@ export class SseHub {
   flush(): void {
     const now = this.opts.now();
     this.opts.live.tick(now);
+    if (this.clients.size === 0) return;
     const changed = this.opts.live.drain();
     let out = '';
     if (changed.length > 0) out += event('sensors', { now, sensors: changed });
@@ -87,7 +96,7 @@ export class SseHub {
       out += `event: alerts\ndata: {"now":${now},"firing":${firingJson}}\n\n`;
     }
     if (out === '' && now - this.lastWrite >= (this.opts.heartbeatMs ?? 15_000)) out = ': keep-alive\n\n';
-    if (out === '' || this.clients.size === 0) return;
+    if (out === '') return;
     this.lastWrite = now;
     for (const res of this.clients) {
       if (res.writableLength > MAX_BUFFERED_BYTES) {
