@@ -150,15 +150,15 @@ export class Pipeline {
 
   /**
    * Starts a snapshot of the state as it is now, to be written in steps while ingest and ticks go on (each
-   * change to a device not yet written writes it first: SnapshotCapture). Until `finish` or `abort`, no other
-   * snapshot can begin.
+   * change to a device not yet written keeps a copy of it first: SnapshotCapture). Until `finish` or `abort`, no
+   * other snapshot can begin. `copyBudget`: bytes of such copies held at once (default COPY_BUDGET, 32 MiB).
    */
-  beginSnapshot(): PipelineCapture {
+  beginSnapshot(copyBudget?: number): PipelineCapture {
     if (this.capture !== null) throw new Error('a pipeline snapshot is already being captured');
     const c: SnapshotCapture = new SnapshotCapture(this.interval, this.devices, this.pending, this.snapshotBytes, (bytes) => {
       if (this.capture === c) this.capture = null;
       if (bytes > 0) this.snapshotBytes = bytes;
-    });
+    }, copyBudget);
     return (this.capture = c);
   }
 

@@ -1,6 +1,7 @@
 import { ByteWriter } from './byte-codec.js';
 import { writeDevice, writeHeader, writePending } from './snapshot-binary.js';
-import type { DeviceState, SensorState } from './state.js';
+import { DeviceState, SensorState } from './state.js';
+import { Win } from './window.js';
 
 /** `sizeHint`: the previous snapshot's size, so the buffer rarely grows. */
 export function encodeSnapshot(intervalMs: number, devices: Map<string, DeviceState>, pending: Set<SensorState>, sizeHint = 0): Buffer {
@@ -17,19 +18,26 @@ export interface PipelineCapture {
   abort(): void;
 }
 
+/** Bytes of state copies a capture may hold at once by default (see SnapshotCapture). */
+export const COPY_BUDGET = 32 * 1024 * 1024;
+
 /** Distinguishes captures: a device whose `snapEpoch` equals a capture's epoch is written (or excluded) already. */
 let lastEpoch = 0;
 
 /**
  * A snapshot written a few devices at a time while the pipeline keeps running, yet exactly the state at the
  * moment it began (copy-on-write at device granularity): before the pipeline changes a device the capture has
- * not written yet, it calls `preserve(d)`, which writes the device as it still is. The walk (`step`) writes the
- * others in map order; devices created after the start are marked excluded (`exclude`) and never written.
+ * not written yet, it calls `preserve(d)`, which copies the device as it still is (a few array copies) to be
+ * written by a later step. The steps write those copies, then walk the others in map order; devices created
+ * after the start are marked excluded (`exclude`) and never written.
  *
  * Why: written in one go, a checkpoint paused ingest for the whole encoding (~30 ms at 3k sensors with 15m
- * dedup horizons, ~0.3 s at 100k sensors), which set the alert latency's p99 (BENCHMARKS.md). Devices then
- * appear in the file in the order they were written, which restore does not depend on (map order of devices
- * decides nothing; sensors keep their order within a device, pending sensors theirs).
+ * dedup horizons, ~0.3 s at 100k sensors), which set the alert latency's p99 (BENCHMARKS.md). Writing a device
+ * inside `preserve` instead of copying it moved most of that work back onto the publishes right after the start
+ * (a busy gateway touches every device within ~100 ms), ~6x the cost of the copy. Copies are held up to
+ * COPY_BUDGET bytes; past it a device is written in place, so a capture never holds a second copy of a large
+ * state. Devices appear in the file in the order they were written, which restore does not depend on (map
+ * order of devices decides nothing; sensors keep their order within a device, pending sensors theirs).
  */
 export class SnapshotCapture implements PipelineCapture {
   readonly epoch = ++lastEpoch;
@@ -39,6 +47,10 @@ export class SnapshotCapture implements PipelineCapture {
   private left: number;
   /** The pending sensors at the start, in order: the set itself changes while the capture runs. */
   private readonly pending: SensorState[];
+  /** Copies made by `preserve`, not written yet, and their approximate size. */
+  private copies: DeviceState[] = [];
+  private copied = 0;
+  private copyBytes = 0;
 
   /** `onEnd(bytes)`: the capture finished (bytes > 0) or was aborted (0). */
   constructor(
@@ -47,6 +59,7 @@ export class SnapshotCapture implements PipelineCapture {
     pending: Set<SensorState>,
     sizeHint = 0,
     private readonly onEnd: (bytes: number) => void = () => {},
+    private readonly copyBudget = COPY_BUDGET,
   ) {
     this.w = new ByteWriter(sizeHint * 1.1 + 65_536);
     writeHeader(this.w, intervalMs, devices.size);
@@ -55,11 +68,15 @@ export class SnapshotCapture implements PipelineCapture {
     this.pending = Array.from(pending);
   }
 
-  /** Call before changing `d` while the capture runs: writes it now unless written or excluded already. */
+  /** Call before changing `d` while the capture runs: keeps it as it is now, unless done or excluded already. */
   preserve(d: DeviceState): void {
     if (d.snapEpoch === this.epoch) return;
     d.snapEpoch = this.epoch;
-    writeDevice(this.w, d);
+    if (this.copyBytes < this.copyBudget) {
+      const c = copyDevice(d);
+      this.copies.push(c.device);
+      this.copyBytes += c.bytes;
+    } else writeDevice(this.w, d);
   }
 
   /** A device created after the start: not part of this snapshot. */
@@ -67,13 +84,23 @@ export class SnapshotCapture implements PipelineCapture {
     d.snapEpoch = this.epoch;
   }
 
-  /** Visits up to `maxDevices` more devices of the start; true when all are written. */
+  /** Writes up to `maxDevices` more devices (copies first, then the walk); true when all are written. */
   step(maxDevices: number): boolean {
-    for (let k = 0; k < maxDevices && this.left > 0; k++) {
-      this.left--;
-      this.preserve(this.walk.next().value as DeviceState);
+    let k = 0;
+    for (; k < maxDevices && this.copied < this.copies.length; k++) writeDevice(this.w, this.copies[this.copied++]!);
+    if (this.copied === this.copies.length && this.copied > 0) {
+      this.copies = [];
+      this.copied = 0;
+      this.copyBytes = 0;
     }
-    return this.left === 0;
+    for (; k < maxDevices && this.left > 0; k++) {
+      this.left--;
+      const d = this.walk.next().value as DeviceState;
+      if (d.snapEpoch === this.epoch) continue;
+      d.snapEpoch = this.epoch;
+      writeDevice(this.w, d);
+    }
+    return this.left === 0 && this.copies.length === 0;
   }
 
   finish(): Buffer {
@@ -92,4 +119,43 @@ export class SnapshotCapture implements PipelineCapture {
   abort(): void {
     this.onEnd(0);
   }
+}
+
+/** A copy of `d` that later changes to `d` do not reach, and roughly how many bytes it holds. */
+function copyDevice(d: DeviceState): { device: DeviceState; bytes: number } {
+  const c = new DeviceState(d.name);
+  c.seqMaxTs = d.seqMaxTs;
+  let bytes = 64;
+  if (d.seqs !== null) {
+    c.seqs = new Map(d.seqs);
+    bytes += d.seqs.size * 40;
+  }
+  for (const s of d.sensors.values()) {
+    const x = new SensorState(s.device, s.sensor);
+    x.maxTs = s.maxTs;
+    x.lastArrival = s.lastArrival;
+    x.seen = s.seen.slice();
+    x.seenHead = s.seenHead;
+    x.seenCount = s.seenCount;
+    x.open = s.open.map(copyWin);
+    x.sealed = s.sealed.slice();
+    x.sealedCount = s.sealedCount;
+    c.sensors.set(s.sensor, x);
+    bytes += 160 + (x.seen.length + x.sealed.length) * 8 + x.open.length * 120;
+  }
+  return { device: c, bytes };
+}
+
+function copyWin(w: Win): Win {
+  const c = new Win(w.start, w.rev);
+  c.count = w.count;
+  c.min = w.min;
+  c.max = w.max;
+  c.firstTs = w.firstTs;
+  c.first = w.first;
+  c.lastTs = w.lastTs;
+  c.last = w.last;
+  c.partials = w.partials.slice();
+  c.big = w.big === null ? null : w.big.slice();
+  return c;
 }
