@@ -1,51 +1,111 @@
+import { splitLines } from '../sink/line-protocol.js';
+
 /**
- * Splits one request body of line protocol into `lanes` bodies by series (measurement + tag set: the bytes up to
- * the first unescaped space), so a backlog drains over parallel requests: InfluxDB 1.x parses each request on
- * one core, and on a 2-core box two requests at once store ~1.6x the points of one (BENCHMARKS.md, outbox).
+ * How a backlog drains over parallel requests by series: InfluxDB 1.x parses each request on one core, and on a
+ * 2-core box two requests at once store ~1.6x the points of one (BENCHMARKS.md, outbox).
  *
- * Order is what makes this safe: every line of a series goes to the same lane, in the order it had, so a later
- * version of a window (same series and time) still follows the earlier one within one request. The drainer
+ * The split is prepared when a batch is committed, where each line is still a string of its own: the lines are
+ * stored grouped by series bucket (a hash of the series key into SERIES_BUCKETS buckets), stably, with the byte
+ * offset where each bucket starts (`cuts`). A lane is a contiguous run of buckets, so at drain time a batch's part
+ * of a lane is one byte range of its stored body: no line is parsed or hashed while InfluxDB waits for the next
+ * request, and `influx.writeLanes` may change between runs (any lane count up to SERIES_BUCKETS maps buckets to
+ * lanes). A batch stored without cuts (an outbox.db of an older gateway) is grouped when it is read, with the same
+ * hash, so old and new batches of one request agree on the lane of a series.
+ *
+ * Order is what makes this safe: every line of a series is in one bucket, hence one lane, in the order it had, so
+ * a later version of a window (same series and time) still follows the earlier one within one request. The drainer
  * sends a group's lanes together and the next group only once all of them have settled.
  */
-const NEWLINE = 0x0a;
-const SPACE = 0x20;
-const BACKSLASH = 0x5c;
+export const SERIES_BUCKETS = 64;
 const KEY_TAIL = 24;
+const BACKSLASH = 0x5c;
 
-export function splitBySeries(body: Buffer, lanes: number): Buffer[] {
-  if (lanes <= 1) return [body];
-  const ranges: number[][] = Array.from({ length: lanes }, () => []);
-  const n = body.length;
-  let start = 0;
-  while (start < n) {
-    let end = body.indexOf(NEWLINE, start);
-    if (end < 0) end = n;
-    if (end > start) {
-      // The key ends at the first space that is not escaped ("\ " belongs to the key).
-      let keyEnd = body.indexOf(SPACE, start);
-      while (keyEnd > start && keyEnd < end && body[keyEnd - 1] === BACKSLASH) keyEnd = body.indexOf(SPACE, keyEnd + 1);
-      if (keyEnd < 0 || keyEnd > end) keyEnd = end;
-      // FNV-1a over the key's last bytes (where device and sensor tags sit): any function of the key alone keeps a
-      // series in one lane, and this one costs a few dozen steps per line.
-      let h = 0x811c9dc5;
-      for (let i = keyEnd > start + KEY_TAIL ? keyEnd - KEY_TAIL : start; i < keyEnd; i++) h = Math.imul(h ^ body[i]!, 0x01000193);
-      ranges[(h >>> 0) % lanes]!.push(start, end);
-    }
-    start = end + 1;
+/** Bucket of a line's series key (measurement + tag set: everything up to the first unescaped space). */
+export function seriesBucket(line: string): number {
+  let end = line.indexOf(' ');
+  while (end > 0 && line.charCodeAt(end - 1) === BACKSLASH) end = line.indexOf(' ', end + 1);
+  if (end < 0) end = line.length;
+  // FNV-1a over the key's last characters (where device and sensor tags sit), then a final mix so the bucket
+  // (the top bits) depends on every character: any function of the key alone keeps a series in one lane.
+  let h = 0x811c9dc5;
+  for (let i = end > KEY_TAIL ? end - KEY_TAIL : 0; i < end; i++) h = Math.imul(h ^ line.charCodeAt(i), 0x01000193);
+  h = Math.imul(h ^ (h >>> 16), 0x45d9f3b);
+  return (h ^ (h >>> 16)) >>> 26; // 6 bits: SERIES_BUCKETS = 64
+}
+
+/** A batch body as stored: lines grouped by series bucket; `cuts[k]` is the byte offset where bucket k starts. */
+export interface GroupedBody {
+  readonly body: string;
+  /** SERIES_BUCKETS + 1 offsets; the last is the body's UTF-8 length + 1 (as if every line ended in "\n"). */
+  readonly cuts: Uint32Array;
+}
+
+/** Called once per committed batch (influx.batchSize lines): a counting sort, stable within each bucket. */
+export function groupBySeries(lines: readonly string[]): GroupedBody {
+  const n = lines.length;
+  const buckets = new Uint8Array(n);
+  const count = new Uint32Array(SERIES_BUCKETS);
+  const cuts = new Uint32Array(SERIES_BUCKETS + 1);
+  for (let i = 0; i < n; i++) {
+    const line = lines[i]!;
+    const b = seriesBucket(line);
+    buckets[i] = b;
+    count[b]!++;
+    cuts[b + 1]! += Buffer.byteLength(line) + 1;
   }
-  // Copied straight into one buffer per lane: a subarray per line would be an object per point.
-  const out: Buffer[] = [];
-  for (const r of ranges) {
-    if (r.length === 0) continue;
-    let size = r.length / 2 - 1;
-    for (let k = 0; k < r.length; k += 2) size += r[k + 1]! - r[k]!;
-    const lane = Buffer.allocUnsafe(size);
-    let at = 0;
-    for (let k = 0; k < r.length; k += 2) {
-      if (k > 0) lane[at++] = NEWLINE;
-      at += body.copy(lane, at, r[k], r[k + 1]);
+  const next = new Uint32Array(SERIES_BUCKETS);
+  for (let b = 0; b < SERIES_BUCKETS; b++) {
+    cuts[b + 1]! += cuts[b]!;
+    if (b > 0) next[b] = next[b - 1]! + count[b - 1]!;
+  }
+  const ordered = new Array<string>(n);
+  for (let i = 0; i < n; i++) ordered[next[buckets[i]!]!++] = lines[i]!;
+  return { body: ordered.join('\n'), cuts };
+}
+
+/** Cuts that fit the body (checked on every read: a damaged or foreign BLOB must not cut lines apart). */
+export function validCuts(cuts: Uint32Array | undefined, bodyBytes: number): cuts is Uint32Array {
+  if (cuts === undefined || cuts.length !== SERIES_BUCKETS + 1 || cuts[0] !== 0 || cuts[SERIES_BUCKETS] !== bodyBytes + 1) return false;
+  for (let b = 0; b < SERIES_BUCKETS; b++) if (cuts[b + 1]! < cuts[b]!) return false;
+  return true;
+}
+
+/** A stored body without valid cuts (older gateway), grouped now: same hash, so it agrees with grouped batches. */
+export function regroup(body: Buffer): { body: Buffer; cuts: Uint32Array } {
+  const g = groupBySeries(splitLines(body.toString()));
+  return { body: Buffer.from(g.body), cuts: g.cuts };
+}
+
+const NEWLINE = 0x0a;
+
+/**
+ * The bodies of one request split into `lanes` (<= SERIES_BUCKETS) by series: lane l carries buckets
+ * [ceil(l*B/L), ceil((l+1)*B/L)) of every batch, in batch order. Empty lanes are left out.
+ */
+export function splitIntoLanes(batches: readonly { readonly body: Buffer; readonly cuts?: Uint32Array | undefined }[], lanes: number): Buffer[] {
+  const first = (l: number) => Math.ceil((l * SERIES_BUCKETS) / lanes);
+  const pieces: Buffer[][] = Array.from({ length: lanes }, () => []);
+  for (const batch of batches) {
+    const { body, cuts } = validCuts(batch.cuts, batch.body.length) ? (batch as { body: Buffer; cuts: Uint32Array }) : regroup(batch.body);
+    for (let l = 0; l < lanes; l++) {
+      const from = cuts[first(l)]!;
+      const to = cuts[first(l + 1)]!;
+      if (to > from) pieces[l]!.push(body.subarray(from, to - 1)); // without the line's trailing "\n"
     }
-    out.push(lane);
+  }
+  return pieces.filter((p) => p.length > 0).map(joinLines);
+}
+
+/** One buffer, pieces separated by "\n" (a list of subarrays would not fit the HTTP client's single body). */
+function joinLines(pieces: readonly Buffer[]): Buffer {
+  if (pieces.length === 1) return pieces[0]!;
+  let size = pieces.length - 1;
+  for (const p of pieces) size += p.length;
+  const out = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (const p of pieces) {
+    if (at > 0) out[at++] = NEWLINE;
+    at += p.copy(out, at);
   }
   return out;
 }

@@ -6,6 +6,7 @@ import type { OutPoint } from '../sink/point.js';
 import { DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
 import { Batcher, type ClosedBatch } from './batcher.js';
 import { Drainer } from './drainer.js';
+import { groupBySeries, SERIES_BUCKETS } from './lanes.js';
 import type { DeadLetter, OutboxStore } from './store.js';
 import { systemTimers, type TimerHandle, type Timers } from './timers.js';
 
@@ -155,14 +156,16 @@ export class Outbox {
   }
 
   private commit(b: ClosedBatch): void {
-    const body = b.lines.join('\n');
+    // Stored grouped by series so a backlog's drain splits it into lanes by byte ranges (lanes.ts).
+    const { body, cuts } = groupBySeries(b.lines);
     const batch = {
       createdMs: this.timers.now(),
       points: b.lines.length,
-      bytes: Buffer.byteLength(body),
+      bytes: cuts[SERIES_BUCKETS]! - 1,
       minTime: b.minTime,
       maxTime: b.maxTime,
       body,
+      cuts,
     };
     try {
       this.o.store.append(batch);

@@ -1,4 +1,4 @@
-import { splitBySeries } from './lanes.js';
+import { SERIES_BUCKETS, splitIntoLanes } from './lanes.js';
 import type { StoredBatch } from './store.js';
 
 /** When a request is split into lanes (lanes.ts): a backlog's large requests; live flushes stay whole. */
@@ -21,13 +21,16 @@ const NEWLINE = Buffer.from('\n');
 /** `lanes` undefined: never split (the one-by-one resend mode, whose refused line numbers are per request). */
 export function toRequest(group: readonly StoredBatch[], lanes: LaneSettings | undefined): Request {
   let points = 0;
+  for (const b of group) points += b.points;
+  const lastId = group[group.length - 1]!.id;
+  if (lanes !== undefined && lanes.lanes > 1 && points >= lanes.minSplitPoints) {
+    // Each batch's share of a lane is a byte range of its stored body: no joined copy, no line parsed.
+    return { group, lastId, points, parts: splitIntoLanes(group, Math.min(lanes.lanes, SERIES_BUCKETS)) };
+  }
   const bodies: Buffer[] = [];
   for (const b of group) {
-    points += b.points;
     if (bodies.length > 0) bodies.push(NEWLINE);
     bodies.push(b.body);
   }
-  const body = bodies.length === 1 ? bodies[0]! : Buffer.concat(bodies);
-  const split = lanes !== undefined && lanes.lanes > 1 && points >= lanes.minSplitPoints;
-  return { group, lastId: group[group.length - 1]!.id, points, parts: split ? splitBySeries(body, lanes.lanes) : [body] };
+  return { group, lastId, points, parts: [bodies.length === 1 ? bodies[0]! : Buffer.concat(bodies)] };
 }

@@ -13,37 +13,60 @@ import type {
   StoredBatch,
 } from './store.js';
 
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 
-/** Schema v1. The body comes last in each row so totals and drop scans read only the row's first page. */
+/**
+ * v1: batches and dead letters. The body comes last in each row so totals and drop scans read only the row's
+ * first page. v2: `cuts`, where each series bucket starts in the body (lanes.ts); rows of a v1 file keep NULL
+ * there and are grouped when the drain reads them. The column sits after the body, which only `peek` reads.
+ */
 function migrate(db: SqliteDatabase): void {
   const version = db.pragma('user_version', { simple: true }) as number;
   if (version > SCHEMA_VERSION) {
     throw new Error(`outbox schema version ${version} is newer than this gateway understands (${SCHEMA_VERSION})`);
   }
   if (version === SCHEMA_VERSION) return;
-  db.exec(`
-    CREATE TABLE IF NOT EXISTS outbox_batches (
-      id INTEGER PRIMARY KEY AUTOINCREMENT,
-      created_ms INTEGER NOT NULL,
-      points INTEGER NOT NULL,
-      bytes INTEGER NOT NULL,
-      min_time INTEGER NOT NULL,
-      max_time INTEGER NOT NULL,
-      body TEXT NOT NULL
-    );
-    CREATE TABLE IF NOT EXISTS outbox_dead_letters (
-      id INTEGER PRIMARY KEY AUTOINCREMENT,
-      batch_id INTEGER NOT NULL,
-      created_ms INTEGER NOT NULL,
-      failed_ms INTEGER NOT NULL,
-      points INTEGER NOT NULL,
-      bytes INTEGER NOT NULL,
-      error TEXT NOT NULL,
-      body TEXT NOT NULL
-    );
-    PRAGMA user_version = ${SCHEMA_VERSION};
-  `);
+  db.transaction(() => {
+    if (version < 1) {
+      db.exec(`
+        CREATE TABLE IF NOT EXISTS outbox_batches (
+          id INTEGER PRIMARY KEY AUTOINCREMENT,
+          created_ms INTEGER NOT NULL,
+          points INTEGER NOT NULL,
+          bytes INTEGER NOT NULL,
+          min_time INTEGER NOT NULL,
+          max_time INTEGER NOT NULL,
+          body TEXT NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS outbox_dead_letters (
+          id INTEGER PRIMARY KEY AUTOINCREMENT,
+          batch_id INTEGER NOT NULL,
+          created_ms INTEGER NOT NULL,
+          failed_ms INTEGER NOT NULL,
+          points INTEGER NOT NULL,
+          bytes INTEGER NOT NULL,
+          error TEXT NOT NULL,
+          body TEXT NOT NULL
+        );
+      `);
+    }
+    if (version < 2) db.exec('ALTER TABLE outbox_batches ADD COLUMN cuts BLOB');
+    db.pragma(`user_version = ${SCHEMA_VERSION}`);
+  })();
+}
+
+/** Uint32 offsets as a little-endian BLOB and back (a copy: a Buffer read from SQLite need not be 4-aligned). */
+function cutsBlob(cuts: Uint32Array | undefined): Buffer | null {
+  if (cuts === undefined) return null;
+  const blob = Buffer.allocUnsafe(cuts.length * 4);
+  for (let i = 0; i < cuts.length; i++) blob.writeUInt32LE(cuts[i]!, i * 4);
+  return blob;
+}
+function cutsOf(blob: unknown): Uint32Array | undefined {
+  if (!Buffer.isBuffer(blob) || blob.length % 4 !== 0) return undefined;
+  const out = new Uint32Array(blob.length / 4);
+  for (let i = 0; i < out.length; i++) out[i] = blob.readUInt32LE(i * 4);
+  return out;
 }
 
 interface BatchRow {
@@ -54,6 +77,7 @@ interface BatchRow {
   min_time: number;
   max_time: number;
   body: Buffer;
+  cuts: Buffer | null;
 }
 
 const toBatch = (r: BatchRow): StoredBatch => ({
@@ -64,6 +88,7 @@ const toBatch = (r: BatchRow): StoredBatch => ({
   minTime: r.min_time,
   maxTime: r.max_time,
   body: r.body,
+  cuts: cutsOf(r.cuts),
 });
 
 export interface SqliteOutboxStoreOptions {
@@ -85,7 +110,7 @@ export class SqliteOutboxStore implements OutboxStore {
   private points = 0;
   private bytes = 0;
   private readonly stmt: {
-    insert: Statement<[number, number, number, number, number, string]>;
+    insert: Statement<[number, number, number, number, number, string, Buffer | null]>;
     peek: Statement<[number, number]>;
     waitingUpTo: Statement<[number]>;
     delete: Statement<[number]>;
@@ -106,10 +131,10 @@ export class SqliteOutboxStore implements OutboxStore {
     this.movedAside = opened.movedAside;
     const p = <A extends unknown[]>(sql: string) => this.db.prepare<A>(sql);
     this.stmt = {
-      insert: p('INSERT INTO outbox_batches (created_ms, points, bytes, min_time, max_time, body) VALUES (?, ?, ?, ?, ?, ?)'),
+      insert: p('INSERT INTO outbox_batches (created_ms, points, bytes, min_time, max_time, body, cuts) VALUES (?, ?, ?, ?, ?, ?, ?)'),
       // The body as a BLOB: its UTF-8 bytes as stored, no decoding into a JS string (see StoredBatch).
       peek: p(
-        'SELECT id, created_ms, points, bytes, min_time, max_time, CAST(body AS BLOB) AS body FROM outbox_batches WHERE id > ? ORDER BY id LIMIT ?',
+        'SELECT id, created_ms, points, bytes, min_time, max_time, CAST(body AS BLOB) AS body, cuts FROM outbox_batches WHERE id > ? ORDER BY id LIMIT ?',
       ),
       waitingUpTo: p('SELECT count(*) AS n FROM outbox_batches WHERE id <= ?'),
       delete: p('DELETE FROM outbox_batches WHERE id = ?'),
@@ -135,7 +160,7 @@ export class SqliteOutboxStore implements OutboxStore {
   }
 
   append(b: NewBatch): number {
-    const r = this.stmt.insert.run(b.createdMs, b.points, b.bytes, b.minTime, b.maxTime, b.body);
+    const r = this.stmt.insert.run(b.createdMs, b.points, b.bytes, b.minTime, b.maxTime, b.body, cutsBlob(b.cuts));
     this.count++;
     this.points += b.points;
     this.bytes += b.bytes;

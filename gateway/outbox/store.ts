@@ -18,6 +18,8 @@ export interface BatchInfo {
 export interface NewBatch extends BatchInfo {
   /** Newline-separated line protocol. */
   readonly body: string;
+  /** Where each series bucket starts in the body (lanes.ts `groupBySeries`); absent: not grouped. */
+  readonly cuts?: Uint32Array;
 }
 
 /**
@@ -29,6 +31,8 @@ export interface StoredBatch extends BatchInfo {
   readonly id: number;
   /** Newline-separated line protocol, UTF-8. */
   readonly body: Buffer;
+  /** As appended; undefined for batches stored without (older files). The drain checks them before use. */
+  readonly cuts: Uint32Array | undefined;
 }
 
 export interface DroppedBatches {

@@ -1,42 +1,121 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { splitBySeries } from '../../../gateway/outbox/lanes.js';
+import { groupBySeries, regroup, SERIES_BUCKETS, seriesBucket, splitIntoLanes, validCuts } from '../../../gateway/outbox/lanes.js';
+import { toRequest } from '../../../gateway/outbox/request.js';
+import type { StoredBatch } from '../../../gateway/outbox/store.js';
 import { PermanentWriteError, RetryableWriteError } from '../../../gateway/sink/errors.js';
+import { splitLines } from '../../../gateway/sink/line-protocol.js';
 import { pt, setup } from './outbox-setup.js';
 
+/** The series key as InfluxDB reads it: up to the first unescaped space. */
 const seriesOf = (line: string) => /^((?:[^ \\]|\\.)*)/.exec(line)![1]!;
+const linesOf = (body: Buffer | string) => splitLines(body.toString());
+/** Lines of `lines` that belong to series `s`, in order. */
+const ofSeries = (lines: readonly string[], s: string) => lines.filter((l) => seriesOf(l) === s);
 
-describe('splitBySeries', () => {
-  const line = fc
-    .tuple(fc.constantFrom('m', 'telemetry', 'we\\ ird'), fc.constantFrom('a', 'b', 'c\\ d', 'e\\,f', 'g'), fc.integer({ min: 0, max: 99 }), fc.integer({ min: 0, max: 5 }))
-    .map(([m, tag, v, t]) => `${m},d=${tag} v=${v} ${t}`);
+// Names with escaped spaces and commas, non-ASCII (UTF-8 offsets differ from string offsets), and string fields
+// with a newline inside the quotes (a byte-level split on "\n" would cut such a line in two).
+const line = fc
+  .tuple(
+    fc.constantFrom('m', 'telemetry', 'we\\ ird', 'mé'),
+    fc.constantFrom('a', 'b', 'c\\ d', 'e\\,f', 'g', '日本', 'ü\\ x'),
+    fc.integer({ min: 0, max: 99 }),
+    fc.constantFrom('', ',s="x"', ',s="a\nb"', ',s="ö \\" y"'),
+    fc.integer({ min: 0, max: 5 }),
+  )
+  .map(([m, tag, v, str, t]) => `${m},d=${tag} v=${v}${str} ${t}`);
 
-  it('keeps every line, each series whole in one lane and in its original order', () => {
+/** A stored batch as the SQLite store returns it: grouped with cuts, or (`legacy`) as an older gateway stored it. */
+function stored(id: number, lines: readonly string[], legacy: boolean): StoredBatch {
+  const g = legacy ? { body: lines.join('\n'), cuts: undefined } : groupBySeries(lines);
+  const body = Buffer.from(g.body);
+  return { id, createdMs: 0, points: lines.length, bytes: body.length, minTime: 0, maxTime: 0, body, cuts: g.cuts };
+}
+
+describe('groupBySeries (at commit)', () => {
+  it('keeps every line, each series in order, and cuts the UTF-8 body exactly at the bucket borders', () => {
     fc.assert(
-      fc.property(fc.array(line, { minLength: 1, maxLength: 60 }), fc.integer({ min: 1, max: 4 }), (lines, lanes) => {
-        const parts = splitBySeries(Buffer.from(lines.join('\n')), lanes).map((b) => b.toString().split('\n'));
-        expect(parts.length).toBeLessThanOrEqual(lanes);
-        expect(parts.flat().sort()).toEqual([...lines].sort());
-        const laneOf = new Map<string, number>();
-        parts.forEach((p, i) => {
-          for (const l of p) {
-            expect(laneOf.get(seriesOf(l)) ?? i).toBe(i);
-            laneOf.set(seriesOf(l), i);
-          }
-        });
-        for (const p of parts) {
-          const s = seriesOf(p[0]!);
-          const inOrder = (ls: string[]) => ls.filter((l) => seriesOf(l) === s);
-          expect(inOrder(p)).toEqual(inOrder(lines));
+      fc.property(fc.array(line, { minLength: 1, maxLength: 80 }), (lines) => {
+        const { body, cuts } = groupBySeries(lines);
+        const bytes = Buffer.from(body);
+        expect(validCuts(cuts, bytes.length)).toBe(true);
+        const out = linesOf(bytes);
+        expect([...out].sort()).toEqual([...lines].sort());
+        for (const s of new Set(lines.map(seriesOf))) expect(ofSeries(out, s)).toEqual(ofSeries(lines, s));
+        for (let b = 0; b < SERIES_BUCKETS; b++) {
+          if (cuts[b + 1]! === cuts[b]!) continue;
+          const inBucket = linesOf(bytes.subarray(cuts[b]!, cuts[b + 1]! - 1));
+          expect(inBucket.length).toBeGreaterThan(0);
+          for (const l of inBucket) expect(seriesBucket(l)).toBe(b);
         }
       }),
     );
   });
 
-  it('one lane, or a body of one series, is not split', () => {
-    const body = Buffer.from('m,d=a v=1 1\nm,d=a v=2 2');
-    expect(splitBySeries(body, 1)).toEqual([body]);
-    expect(splitBySeries(body, 3).map(String)).toEqual(['m,d=a v=1 1\nm,d=a v=2 2']);
+  it('a series always lands in the same bucket, whatever else the line holds', () => {
+    expect(seriesBucket('m,d=a v=1 1')).toBe(seriesBucket('m,d=a v=2,s="x y" 99'));
+    expect(seriesBucket('m,d=a\\ b v=1 1')).toBe(seriesBucket('m,d=a\\ b w=3 2'));
+    const used = new Set(Array.from({ length: 1000 }, (_, i) => seriesBucket(`telemetry,device=dev-${i},gateway=g,sensor=s${i % 10} v=1 1`)));
+    expect(used.size).toBe(SERIES_BUCKETS); // spread over every bucket
+  });
+
+  it('refuses cuts that do not fit the body', () => {
+    const { body, cuts } = groupBySeries(['m,d=a v=1 1', 'm,d=b v=2 2', 'm,d=c v=3 3']);
+    const n = Buffer.byteLength(body);
+    expect(validCuts(cuts, n)).toBe(true);
+    expect(validCuts(undefined, n)).toBe(false);
+    expect(validCuts(cuts, n + 1)).toBe(false);
+    expect(validCuts(cuts.subarray(1), n)).toBe(false);
+    const swapped = Uint32Array.from(cuts);
+    const b = swapped.findIndex((c) => c > 0);
+    swapped[b - 1] = swapped[b]! + 1; // not ascending
+    expect(validCuts(swapped, n)).toBe(false);
+  });
+});
+
+describe('splitIntoLanes (at drain)', () => {
+  it('loses, duplicates and reorders no line of a series, each series in one lane, grouped and legacy batches alike', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.array(line, { minLength: 1, maxLength: 30 }), fc.boolean()), { minLength: 1, maxLength: 6 }),
+        fc.integer({ min: 1, max: 8 }),
+        (batches, lanes) => {
+          const group = batches.map(([lines, legacy], i) => stored(i + 1, lines, legacy));
+          const sent = batches.flatMap(([lines]) => lines);
+          const parts = splitIntoLanes(group, lanes).map(linesOf);
+          expect(parts.length).toBeLessThanOrEqual(lanes);
+          expect(parts.every((p) => p.length > 0)).toBe(true);
+          expect(parts.flat().sort()).toEqual([...sent].sort());
+          const laneOf = new Map<string, number>();
+          parts.forEach((p, i) => {
+            for (const l of p) {
+              expect(laneOf.get(seriesOf(l)) ?? i).toBe(i);
+              laneOf.set(seriesOf(l), i);
+            }
+          });
+          for (const [s, i] of laneOf) expect(ofSeries(parts[i]!, s)).toEqual(ofSeries(sent, s));
+        },
+      ),
+    );
+  });
+
+  it('a batch whose cuts do not fit its body is grouped again from its lines', () => {
+    const lines = ['m,d=a v=1 1', 'm,d=b v=2 2', 'm,d=a v=3 3'];
+    const good = stored(1, lines, false);
+    const bad = { ...good, cuts: Uint32Array.from(good.cuts!, (c, i) => (i === 0 ? c : c + 1)) };
+    expect(splitIntoLanes([bad], 2).map(String)).toEqual(splitIntoLanes([good], 2).map(String));
+    expect(regroup(Buffer.from(lines.join('\n'))).body.toString()).toBe(good.body.toString());
+  });
+
+  it('toRequest sends a small group, or any group without lanes, whole in stored order', () => {
+    const group = [stored(1, ['m,d=a v=1 1', 'm,d=b v=2 2'], false), stored(2, ['m,d=c v=3 3'], true)];
+    const whole = `${group[0]!.body.toString()}\nm,d=c v=3 3`;
+    expect(toRequest(group, undefined).parts.map(String)).toEqual([whole]);
+    expect(toRequest(group, { lanes: 2, minSplitPoints: 4 }).parts.map(String)).toEqual([whole]);
+    expect(toRequest(group, { lanes: 1, minSplitPoints: 1 }).parts.map(String)).toEqual([whole]);
+    const split = toRequest(group, { lanes: 2, minSplitPoints: 3 });
+    expect(split).toMatchObject({ lastId: 2, points: 3 });
+    expect(split.parts.flatMap(linesOf).sort()).toEqual(['m,d=a v=1 1', 'm,d=b v=2 2', 'm,d=c v=3 3']);
   });
 });
 
@@ -56,6 +135,31 @@ describe('Drainer lanes (a backlog drains over parallel requests)', () => {
     expect(s.store.totals().points).toBe(0);
     expect(await s.counter('pointsWritten')).toBe(40);
     await s.outbox.close();
+  });
+
+  it('a drain over any lane count delivers every appended line once, each series in append order', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 9 }), fc.integer({ min: 0, max: 3 })), { minLength: 1, maxLength: 120 }),
+        fc.integer({ min: 1, max: 4 }),
+        fc.integer({ min: 1, max: 12 }),
+        async (points, lanes, batchSize) => {
+          const s = setup({ batchSize, maxRequestPoints: 40, minSplitPoints: 5, writeLanes: lanes });
+          // Same series and time with a growing value: later versions of a window must follow earlier ones.
+          s.outbox.append(points.map(([dev, t], i) => pt(i, { tags: { d: `dev-${dev}` }, time: t * 1000 })));
+          s.outbox.flush();
+          s.outbox.start();
+          for (let i = 0; i < 40 && s.store.totals().points > 0; i++) await s.timers.advance(0);
+          expect(s.store.totals().points).toBe(0);
+          const sent = s.writer.bodies.flatMap(linesOf);
+          const appended = points.map(([dev, t], i) => `m,d=dev-${dev} v=${i} ${t * 1000}`);
+          expect([...sent].sort()).toEqual([...appended].sort());
+          for (const dev of new Set(points.map(([d]) => d))) expect(ofSeries(sent, `m,d=dev-${dev}`)).toEqual(ofSeries(appended, `m,d=dev-${dev}`));
+          await s.outbox.close();
+        },
+      ),
+      { numRuns: 60 },
+    );
   });
 
   it('small requests (live flushes) go out whole', async () => {
