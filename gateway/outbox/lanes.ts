@@ -76,13 +76,24 @@ export function regroup(body: Buffer): { body: Buffer; cuts: Uint32Array } {
   return { body: Buffer.from(g.body), cuts: g.cuts };
 }
 
-const NEWLINE = 0x0a;
+const NEWLINE = Buffer.from('\n');
+
+/** Buffers sent one after the other, "\n" between them (the HTTP client writes them in one writev, no joined copy). */
+export function withNewlines(pieces: readonly Buffer[]): Buffer[] {
+  const chunks: Buffer[] = [];
+  for (const p of pieces) {
+    if (chunks.length > 0) chunks.push(NEWLINE);
+    chunks.push(p);
+  }
+  return chunks;
+}
 
 /**
  * The bodies of one request split into `lanes` (<= SERIES_BUCKETS) by series: lane l carries buckets
- * [ceil(l*B/L), ceil((l+1)*B/L)) of every batch, in batch order. Empty lanes are left out.
+ * [ceil(l*B/L), ceil((l+1)*B/L)) of every batch, in batch order, as byte ranges of the stored bodies. Empty
+ * lanes are left out.
  */
-export function splitIntoLanes(batches: readonly { readonly body: Buffer; readonly cuts?: Uint32Array | undefined }[], lanes: number): Buffer[] {
+export function splitIntoLanes(batches: readonly { readonly body: Buffer; readonly cuts?: Uint32Array | undefined }[], lanes: number): Buffer[][] {
   const first = (l: number) => Math.ceil((l * SERIES_BUCKETS) / lanes);
   const pieces: Buffer[][] = Array.from({ length: lanes }, () => []);
   for (const batch of batches) {
@@ -93,19 +104,5 @@ export function splitIntoLanes(batches: readonly { readonly body: Buffer; readon
       if (to > from) pieces[l]!.push(body.subarray(from, to - 1)); // without the line's trailing "\n"
     }
   }
-  return pieces.filter((p) => p.length > 0).map(joinLines);
-}
-
-/** One buffer, pieces separated by "\n" (a list of subarrays would not fit the HTTP client's single body). */
-function joinLines(pieces: readonly Buffer[]): Buffer {
-  if (pieces.length === 1) return pieces[0]!;
-  let size = pieces.length - 1;
-  for (const p of pieces) size += p.length;
-  const out = Buffer.allocUnsafe(size);
-  let at = 0;
-  for (const p of pieces) {
-    if (at > 0) out[at++] = NEWLINE;
-    at += p.copy(out, at);
-  }
-  return out;
+  return pieces.filter((p) => p.length > 0).map(withNewlines);
 }

@@ -1,4 +1,5 @@
-import { SERIES_BUCKETS, splitIntoLanes } from './lanes.js';
+import type { WriteBody } from '../sink/influx-writer.js';
+import { SERIES_BUCKETS, splitIntoLanes, withNewlines } from './lanes.js';
 import type { StoredBatch } from './store.js';
 
 /** When a request is split into lanes (lanes.ts): a backlog's large requests; live flushes stay whole. */
@@ -13,10 +14,8 @@ export interface Request {
   readonly lastId: number;
   readonly points: number;
   /** The group's bodies joined, or split into lanes (done when the group is read, so a read-ahead splits off-peak). */
-  readonly parts: readonly Buffer[];
+  readonly parts: readonly WriteBody[];
 }
-
-const NEWLINE = Buffer.from('\n');
 
 /** `lanes` undefined: never split (the one-by-one resend mode, whose refused line numbers are per request). */
 export function toRequest(group: readonly StoredBatch[], lanes: LaneSettings | undefined): Request {
@@ -24,13 +23,8 @@ export function toRequest(group: readonly StoredBatch[], lanes: LaneSettings | u
   for (const b of group) points += b.points;
   const lastId = group[group.length - 1]!.id;
   if (lanes !== undefined && lanes.lanes > 1 && points >= lanes.minSplitPoints) {
-    // Each batch's share of a lane is a byte range of its stored body: no joined copy, no line parsed.
+    // Each batch's share of a lane is a byte range of its stored body: no copy, no line parsed.
     return { group, lastId, points, parts: splitIntoLanes(group, Math.min(lanes.lanes, SERIES_BUCKETS)) };
   }
-  const bodies: Buffer[] = [];
-  for (const b of group) {
-    if (bodies.length > 0) bodies.push(NEWLINE);
-    bodies.push(b.body);
-  }
-  return { group, lastId, points, parts: [bodies.length === 1 ? bodies[0]! : Buffer.concat(bodies)] };
+  return { group, lastId, points, parts: [withNewlines(group.map((b) => b.body))] };
 }

@@ -1,8 +1,8 @@
-import { Agent as HttpAgent } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
+import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { InfluxDB } from 'influx';
 import { ConstantBackoff } from 'influx/lib/src/backoff/constant.js';
-import { Pool, RequestError, ServiceNotAvailableError } from 'influx/lib/src/pool.js';
+import { RequestError, ServiceNotAvailableError } from 'influx/lib/src/pool.js';
 import { PermanentWriteError, RetryableWriteError, parseRetryAfter } from './errors.js';
 import { splitLines, type FieldType } from './line-protocol.js';
 import { parsePartialWrite, refusedByParse, refusedByTypes } from './partial-write.js';
@@ -15,13 +15,19 @@ export interface InfluxWriterOptions {
   readonly timeoutMs: number;
 }
 
+/**
+ * A request body of newline-separated line protocol: a string, UTF-8 bytes, or UTF-8 chunks sent one after the
+ * other (the outbox sends byte ranges of the bodies it read from disk as they are, separators included).
+ */
+export type WriteBody = string | Buffer | readonly Buffer[];
+
+/** The body as one string (the rare partial-write path and tests). */
+export const bodyText = (body: WriteBody): string => (typeof body === 'string' ? body : Buffer.isBuffer(body) ? body.toString() : Buffer.concat(body).toString());
+
 /** What the outbox needs from a sink; the InfluxDB writer is today's only implementation. */
 export interface BatchWriter {
-  /**
-   * Writes newline-separated line protocol (ms precision), as a string or as UTF-8 bytes (the outbox sends
-   * what it read from disk as it is). Throws RetryableWriteError or PermanentWriteError.
-   */
-  write(body: string | Buffer): Promise<void>;
+  /** Writes line protocol (ms precision). Throws RetryableWriteError or PermanentWriteError. */
+  write(body: WriteBody): Promise<void>;
   /** Cheap reachability check, never throws. */
   ping(timeoutMs?: number): Promise<boolean>;
   /** Releases sockets; called by Outbox.close(). */
@@ -32,21 +38,26 @@ const UNREACHABLE = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENO
 const TIMEOUT = new Set(['ETIMEDOUT', 'ESOCKETTIMEDOUT']);
 
 /**
- * Writes batches of pre-formatted line protocol to InfluxDB 1.x through node-influx's request pool.
+ * Writes batches of pre-formatted line protocol to InfluxDB 1.x: a plain HTTP POST to /write per batch, on a
+ * keep-alive agent; ping, CREATE DATABASE and SHOW FIELD KEYS go through node-influx.
  *
- * Why the raw pool rather than `InfluxDB.writePoints`: the outbox stores batches as line protocol text, and
- * writePoints would re-parse and re-serialise every point (measured several times slower, see
- * test/bench/outbox-micro.ts); `Pool.discard` posts our body as it is.
+ * Why not `InfluxDB.writePoints`: the outbox stores batches as line protocol text, and writePoints would re-parse
+ * and re-serialise every point (measured several times slower, see test/bench/outbox-micro.ts). Why not
+ * node-influx's `Pool.discard` either (used until the drain needed every byte): it copies the whole body once
+ * only to learn its length (`Buffer.from(body).length`), ~4 MB a request of a backlog, and takes a single body
+ * where the outbox has byte ranges of several stored batches. Errors are raised as the pool raises them
+ * (RequestError for 3xx/4xx, ServiceNotAvailableError for 5xx and timeouts), so `classify` reads both alike.
  *
- * Workaround for node-influx#642 (https://github.com/node-influx/node-influx/issues/642): after a network
+ * Workaround for node-influx#642, for the requests that still go through node-influx (https://github.com/node-influx/node-influx/issues/642): after a network
  * error the pool takes the host out for a backoff delay and then fails every request with "No host
  * available", even after InfluxDB is back. A constant backoff of 0 ms makes `Pool#_disableHost` keep the
  * host (it disables only when the delay is > 0), and `maxRetries: 0` leaves retrying to the outbox, which
  * owns backoff, ordering and counting.
  */
 export class InfluxWriter implements BatchWriter {
-  private readonly pool: Pool;
   private readonly client: InfluxDB;
+  private readonly request: (o: RequestOptions) => ClientRequest;
+  private readonly target: RequestOptions;
   private readonly auth: string | undefined;
   private readonly agent: HttpAgent;
   private databaseReady = false;
@@ -59,9 +70,17 @@ export class InfluxWriter implements BatchWriter {
     const poolOptions = { backoff: new ConstantBackoff({ delay: 0, jitter: 0 }), maxRetries: 0, requestTimeout: opts.timeoutMs };
     const path = u.pathname === '/' ? '' : u.pathname.replace(/\/$/, '');
     const hostOptions = { agent: this.agent };
-    this.pool = new Pool(poolOptions);
-    this.pool.addHost(`${u.protocol}//${u.host}${path}`, hostOptions);
-    this.auth = opts.username !== undefined ? `${opts.username}:${opts.password ?? ''}` : undefined;
+    this.auth = opts.username !== undefined ? `Basic ${Buffer.from(`${opts.username}:${opts.password ?? ''}`).toString('base64')}` : undefined;
+    this.request = https ? httpsRequest : httpRequest;
+    this.target = {
+      method: 'POST',
+      hostname: u.hostname,
+      port: Number(u.port || (https ? 443 : 80)),
+      path: `${path}/write?${new URLSearchParams({ db: opts.database, precision: 'ms' }).toString()}`,
+      agent: this.agent,
+      // Like the pool's: the socket may stay idle this long (InfluxDB answers a large write only when stored).
+      timeout: opts.timeoutMs,
+    };
     this.client = new InfluxDB({
       host: u.hostname,
       port: Number(u.port || (https ? 443 : 80)),
@@ -93,8 +112,8 @@ export class InfluxWriter implements BatchWriter {
     }
   }
 
-  async write(body: string | Buffer): Promise<void> {
-    if (body.length === 0) return;
+  async write(body: WriteBody): Promise<void> {
+    if (typeof body === 'string' || Buffer.isBuffer(body) ? body.length === 0 : body.every((c) => c.length === 0)) return;
     if (!this.databaseReady) await this.ensureDatabase();
     try {
       await this.post(body);
@@ -118,24 +137,52 @@ export class InfluxWriter implements BatchWriter {
     this.agent.destroy();
   }
 
-  private post(body: string | Buffer): Promise<void> {
-    return this.pool.discard({
-      method: 'POST',
-      path: '/write',
-      query: { db: this.opts.database, precision: 'ms' },
-      // Typed as a string, but the pool only takes Buffer.from(body).length and req.write(body), which take
-      // a Buffer as well: a Buffer skips encoding ~8 MB twice per request (content-length, then the socket).
-      body: body as string,
-      ...(this.auth !== undefined ? { auth: this.auth } : {}),
+  private post(body: WriteBody): Promise<void> {
+    const chunks = typeof body === 'string' ? [Buffer.from(body)] : Buffer.isBuffer(body) ? [body] : body;
+    let length = 0;
+    for (const c of chunks) length += c.length;
+    const headers: Record<string, string | number> = { 'content-length': length };
+    if (this.auth !== undefined) headers.authorization = this.auth;
+    return new Promise<void>((resolve, reject) => {
+      let settled = false;
+      const settle = (err?: unknown) => {
+        if (settled) return;
+        settled = true;
+        if (err === undefined) resolve();
+        else reject(err);
+      };
+      const req = this.request({ ...this.target, headers });
+      req.on('response', (res: IncomingMessage) => {
+        const status = res.statusCode ?? 0;
+        res.on('error', settle);
+        if (status >= 200 && status < 300) {
+          res.resume();
+          res.on('end', () => settle());
+          return;
+        }
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (s: string) => (text += s));
+        res.on('end', () => settle(status >= 500 ? new ServiceNotAvailableError(res.statusMessage ?? String(status)) : new RequestError(req, res, text)));
+      });
+      req.on('error', settle);
+      req.on('timeout', () => {
+        settle(new ServiceNotAvailableError('Request timed out'));
+        req.destroy();
+      });
+      // One writev for the chunks: each is a byte range of a stored batch, sent without a joined copy.
+      req.cork();
+      for (const c of chunks) req.write(c);
+      req.end();
     });
   }
 
   /** Turns a 400 "partial write" into a PermanentWriteError naming the refused lines when they can be known. */
-  private async refine(err: RetryableWriteError | PermanentWriteError, body: string | Buffer): Promise<Error> {
+  private async refine(err: RetryableWriteError | PermanentWriteError, body: WriteBody): Promise<Error> {
     if (!(err instanceof PermanentWriteError) || err.status !== 400) return err;
     const pw = parsePartialWrite(err.message);
     if (!pw) return err;
-    const lines = splitLines(body.toString());
+    const lines = splitLines(bodyText(body));
     let refused = refusedByParse(lines, pw);
     if (!refused) {
       try {

@@ -98,6 +98,17 @@ describe('InfluxWriter', () => {
     writer.close();
   });
 
+  it('writes a body given as chunks as one request, and numbers refused lines across the chunks', async () => {
+    const { writer, database } = newWriter();
+    const nl = Buffer.from('\n');
+    await writer.write([Buffer.from('m,a=1 v=1 1000'), nl, Buffer.from('m,a=2 v=2 2000\nm,a=1 v=3 3000')]);
+    expect(await influx.rows('SELECT count(v) AS v FROM m', database)).toEqual([{ time: '1970-01-01T00:00:00Z', v: 3 }]);
+    const err = (await caught(writer.write([Buffer.from('m,a=1 v=4 4000'), nl, Buffer.from('not a line'), nl, Buffer.from('m,a=1 v=5 5000')]))) as PermanentWriteError;
+    expect(err.refusedLines).toEqual([1]);
+    await writer.write([]); // nothing to send
+    writer.close();
+  });
+
   it('reads unparsable lines out of the answer', async () => {
     const { writer } = newWriter();
     const err = (await caught(writer.write('m v=1 1000\nnot a valid line\nm v=2 2000'))) as PermanentWriteError;
@@ -136,11 +147,15 @@ describe('InfluxWriter against a misbehaving HTTP server', () => {
   let server: Server;
   let url: string;
   let reply: (res: import('node:http').ServerResponse) => void = () => {};
+  const seen: { url: string; auth: string | undefined; length: string | undefined; body: string }[] = [];
   beforeAll(async () => {
     server = createServer((req, res) => {
-      req.resume();
+      let body = '';
+      req.setEncoding('utf8');
+      req.on('data', (s: string) => (body += s));
       req.on('end', () => {
-        if (req.url?.startsWith('/query')) {
+        seen.push({ url: req.url ?? '', auth: req.headers.authorization, length: req.headers['content-length'], body });
+        if (req.url?.includes('/query')) {
           res.writeHead(200, { 'content-type': 'application/json' }).end('{"results":[{"statement_id":0}]}');
           return;
         }
@@ -186,6 +201,21 @@ describe('InfluxWriter against a misbehaving HTTP server', () => {
     const err = (await caught(writer.write('m v=1 1'))) as RetryableWriteError;
     expect(err).toBeInstanceOf(RetryableWriteError);
     expect(err.reason).toBe('timeout');
+    writer.close();
+  });
+
+  it('posts to {path}/write with the database, ms precision, basic auth and the exact length', async () => {
+    reply = (res) => res.writeHead(204).end();
+    const writer = new InfluxWriter({ url: `${url}/influx/`, database: 'd b', username: 'u', password: 'p:w', timeoutMs: 5000 });
+    seen.length = 0;
+    await writer.write([Buffer.from('m v=1 1'), Buffer.from('\n'), Buffer.from('m,t=é v=2 2')]);
+    const w = seen.find((r) => r.url.includes('/write'))!;
+    expect(w).toEqual({
+      url: '/influx/write?db=d+b&precision=ms',
+      auth: `Basic ${Buffer.from('u:p:w').toString('base64')}`,
+      length: String(Buffer.byteLength('m v=1 1\nm,t=é v=2 2')),
+      body: 'm v=1 1\nm,t=é v=2 2',
+    });
     writer.close();
   });
 

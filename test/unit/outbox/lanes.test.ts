@@ -4,12 +4,13 @@ import { groupBySeries, regroup, SERIES_BUCKETS, seriesBucket, splitIntoLanes, v
 import { toRequest } from '../../../gateway/outbox/request.js';
 import type { StoredBatch } from '../../../gateway/outbox/store.js';
 import { PermanentWriteError, RetryableWriteError } from '../../../gateway/sink/errors.js';
+import { bodyText, type WriteBody } from '../../../gateway/sink/influx-writer.js';
 import { splitLines } from '../../../gateway/sink/line-protocol.js';
 import { pt, setup } from './outbox-setup.js';
 
 /** The series key as InfluxDB reads it: up to the first unescaped space. */
 const seriesOf = (line: string) => /^((?:[^ \\]|\\.)*)/.exec(line)![1]!;
-const linesOf = (body: Buffer | string) => splitLines(body.toString());
+const linesOf = (body: WriteBody) => splitLines(bodyText(body));
 /** Lines of `lines` that belong to series `s`, in order. */
 const ofSeries = (lines: readonly string[], s: string) => lines.filter((l) => seriesOf(l) === s);
 
@@ -103,16 +104,16 @@ describe('splitIntoLanes (at drain)', () => {
     const lines = ['m,d=a v=1 1', 'm,d=b v=2 2', 'm,d=a v=3 3'];
     const good = stored(1, lines, false);
     const bad = { ...good, cuts: Uint32Array.from(good.cuts!, (c, i) => (i === 0 ? c : c + 1)) };
-    expect(splitIntoLanes([bad], 2).map(String)).toEqual(splitIntoLanes([good], 2).map(String));
+    expect(splitIntoLanes([bad], 2).map(bodyText)).toEqual(splitIntoLanes([good], 2).map(bodyText));
     expect(regroup(Buffer.from(lines.join('\n'))).body.toString()).toBe(good.body.toString());
   });
 
   it('toRequest sends a small group, or any group without lanes, whole in stored order', () => {
     const group = [stored(1, ['m,d=a v=1 1', 'm,d=b v=2 2'], false), stored(2, ['m,d=c v=3 3'], true)];
     const whole = `${group[0]!.body.toString()}\nm,d=c v=3 3`;
-    expect(toRequest(group, undefined).parts.map(String)).toEqual([whole]);
-    expect(toRequest(group, { lanes: 2, minSplitPoints: 4 }).parts.map(String)).toEqual([whole]);
-    expect(toRequest(group, { lanes: 1, minSplitPoints: 1 }).parts.map(String)).toEqual([whole]);
+    expect(toRequest(group, undefined).parts.map(bodyText)).toEqual([whole]);
+    expect(toRequest(group, { lanes: 2, minSplitPoints: 4 }).parts.map(bodyText)).toEqual([whole]);
+    expect(toRequest(group, { lanes: 1, minSplitPoints: 1 }).parts.map(bodyText)).toEqual([whole]);
     const split = toRequest(group, { lanes: 2, minSplitPoints: 3 });
     expect(split).toMatchObject({ lastId: 2, points: 3 });
     expect(split.parts.flatMap(linesOf).sort()).toEqual(['m,d=a v=1 1', 'm,d=b v=2 2', 'm,d=c v=3 3']);

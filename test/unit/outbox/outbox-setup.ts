@@ -3,7 +3,7 @@ import { createMetrics } from '../../../gateway/metrics.js';
 import { MemoryOutboxStore } from '../../../gateway/outbox/memory-store.js';
 import { Outbox, type OutboxOptions } from '../../../gateway/outbox/outbox.js';
 import { RetryableWriteError } from '../../../gateway/sink/errors.js';
-import type { BatchWriter } from '../../../gateway/sink/influx-writer.js';
+import { bodyText, type BatchWriter, type WriteBody } from '../../../gateway/sink/influx-writer.js';
 import type { OutPoint } from '../../../gateway/sink/point.js';
 import { ManualTimers } from './manual-timers.js';
 
@@ -17,8 +17,8 @@ export class FakeWriter implements BatchWriter {
   online = false;
   pings = 0;
   constructor(private readonly store?: MemoryOutboxStore) {}
-  async write(body: string | Buffer): Promise<void> {
-    this.bodies.push(body.toString());
+  async write(body: WriteBody): Promise<void> {
+    this.bodies.push(bodyText(body));
     if (this.store) this.storeSnapshots.push(this.store.totals().points);
     const r = this.replies.shift() ?? 'ok';
     if (r === 'ok') return;
