@@ -45,22 +45,26 @@ export function groupBySeries(lines: readonly string[]): GroupedBody {
   const n = lines.length;
   const buckets = new Uint8Array(n);
   const count = new Uint32Array(SERIES_BUCKETS);
+  // Offsets in characters first: the same as UTF-8 bytes when the body is ASCII (checked once below).
   const cuts = new Uint32Array(SERIES_BUCKETS + 1);
   for (let i = 0; i < n; i++) {
     const line = lines[i]!;
     const b = seriesBucket(line);
     buckets[i] = b;
     count[b]!++;
-    cuts[b + 1]! += Buffer.byteLength(line) + 1;
+    cuts[b + 1]! += line.length + 1;
   }
   const next = new Uint32Array(SERIES_BUCKETS);
-  for (let b = 0; b < SERIES_BUCKETS; b++) {
-    cuts[b + 1]! += cuts[b]!;
-    if (b > 0) next[b] = next[b - 1]! + count[b - 1]!;
-  }
+  for (let b = 1; b < SERIES_BUCKETS; b++) next[b] = next[b - 1]! + count[b - 1]!;
   const ordered = new Array<string>(n);
   for (let i = 0; i < n; i++) ordered[next[buckets[i]!]!++] = lines[i]!;
-  return { body: ordered.join('\n'), cuts };
+  const body = ordered.join('\n');
+  if (Buffer.byteLength(body) !== body.length) {
+    cuts.fill(0);
+    for (let i = 0; i < n; i++) cuts[buckets[i]! + 1]! += Buffer.byteLength(lines[i]!) + 1;
+  }
+  for (let b = 0; b < SERIES_BUCKETS; b++) cuts[b + 1]! += cuts[b]!;
+  return { body, cuts };
 }
 
 /** Cuts that fit the body (checked on every read: a damaged or foreign BLOB must not cut lines apart). */
