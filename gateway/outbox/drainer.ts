@@ -196,7 +196,7 @@ export class Drainer {
   }
 
   /**
-   * The next group after `afterId` with its body joined, read once the request's body has left; undefined if
+   * The next group after `afterId`, split into its lanes, read once the request's body has left; undefined if
    * InfluxDB answered before that (a short request gains nothing from it). Never throws: a storage error
    * shows on the next peek.
    */
