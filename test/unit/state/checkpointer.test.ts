@@ -116,6 +116,7 @@ describe('Checkpointer, captures in slices', () => {
       intervalMs: 1000,
       capture: () => list.capture(),
       sliceMs: 0, // one step a turn
+      sliceGapMs: 0,
       commitEmitted: () => {},
       version: () => version,
       metrics,
