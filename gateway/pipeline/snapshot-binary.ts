@@ -11,7 +11,8 @@ import { HEADER, type Win } from './window.js';
  *
  * Layout (num = byte-codec number, uvar = varint, str = string):
  *   "GWPS" 3  intervalMs:num  devices:uvar
- *   per device, in the order written (map order, or earlier for a device preserved: SnapshotCapture):  name:str  hasSeqs:u8 [seqMaxTs:num  n:uvar  mode:u8  n x (seq:num, ts:num)]
+ *   per device, in the order written (snapshot-capture.ts: not always map order):
+ *                              name:str  hasSeqs:u8 [seqMaxTs:num  n:uvar  mode:u8  n x (seq:num, ts:num)]
  *                              sensors:uvar
  *     per sensor, in map order: name:str  maxTs:num  lastArrival:num
  *                               seen: n:uvar mode:u8 items;  open: n:uvar mode:u8 records;  sealed: the same
