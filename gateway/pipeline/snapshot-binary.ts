@@ -7,7 +7,7 @@ import { HEADER, type Win } from './window.js';
  * Pipeline snapshot version 3: the state written straight from the live maps into one Buffer (byte-codec.ts),
  * with no intermediate object or array per sensor. At 100k sensors the JSON snapshot (versions 1 and 2) made
  * every checkpoint build ~140 MiB of short-lived objects plus a ~40 MiB string, so V8 kept an old generation
- * of twice the retained state; this one allocates a Buffer outside the heap and a Map over the pending sensors.
+ * of twice the retained state; this one allocates a Buffer outside the heap and an array of the pending sensors.
  *
  * Layout (num = byte-codec number, uvar = varint, str = string):
  *   "GWPS" 3  intervalMs:num  devices:uvar
