@@ -1,69 +1,23 @@
 import { existsSync, readdirSync, writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { Outbox } from '../../gateway/outbox/outbox.js';
-import { SqliteOutboxStore } from '../../gateway/outbox/sqlite-store.js';
-import { InfluxWriter } from '../../gateway/sink/influx-writer.js';
+import { describe, expect, it, vi } from 'vitest';
 import type { OutPoint } from '../../gateway/sink/point.js';
-import { startInfluxd, type InfluxServer } from '../support/influxd.js';
-import { harness, point, type Harness } from '../support/outbox-harness.js';
+import { point } from '../support/outbox-harness.js';
+import { outboxSuite } from '../support/outbox-influx.js';
 
 /** Refusals, the size cap and damaged files, against a real influxd and real SQLite files. */
-let influx: InfluxServer;
-let h: Harness;
-let outbox: Outbox | undefined;
-let dbCounter = 0;
-
-beforeAll(async () => {
-  influx = await startInfluxd();
-});
-afterAll(async () => {
-  await influx?.dispose();
-});
-afterEach(async () => {
-  await outbox?.close();
-  outbox = undefined;
-  if (!influx.running) await influx.start();
-  h?.cleanup();
-});
-
-function build(opts: { batchSize?: number; maxBytes?: number; maxRequestPoints?: number } = {}) {
-  h ??= harness();
-  const database = `fail_${++dbCounter}`;
-  const store = new SqliteOutboxStore({ file: join(h.dir, 'outbox.db'), sync: 'normal', log: h.log });
-  const writer = new InfluxWriter({ url: influx.url, database, timeoutMs: 5000 });
-  outbox = new Outbox({
-    store,
-    writer,
-    metrics: h.metrics,
-    log: h.log,
-    batchSize: opts.batchSize ?? 100,
-    flushIntervalMs: 50,
-    maxBytes: opts.maxBytes ?? 64 * 1024 * 1024,
-    ...(opts.maxRequestPoints ? { maxRequestPoints: opts.maxRequestPoints } : {}),
-  });
-  return { outbox, database, store };
-}
+const s = outboxSuite('fail');
 
 /** A point whose `mean` field is written as an integer: conflicts with the float `mean` of `point()`. */
 const conflicting = (i: number): OutPoint => ({ ...point(i), fields: { mean: i, seq: i, revision: 0 }, intFields: ['mean', 'seq', 'revision'] });
 
-async function seqs(database: string): Promise<number[]> {
-  const rows = await influx.rows('SELECT seq FROM telemetry', database);
-  return rows.map((r) => r.seq as number).sort((a, b) => a - b);
-}
-
 describe('refused points', () => {
-  beforeEach(() => {
-    h = harness();
-  });
-
   it('a field type conflict (partial write) dead-letters only the refused points; the queue continues', async () => {
-    const { outbox, database } = build({ batchSize: 10, maxRequestPoints: 10 });
+    const { outbox, database } = s.build({ batchSize: 10, maxRequestPoints: 10 });
     outbox.start();
     outbox.append([0, 1, 2, 3, 4].map((i) => point(i)));
     outbox.flush();
-    await vi.waitFor(async () => expect(await seqs(database)).toEqual([0, 1, 2, 3, 4]), { timeout: 10_000, interval: 100 });
+    await vi.waitFor(async () => expect(await s.seqs(database)).toEqual([0, 1, 2, 3, 4]), { timeout: 10_000, interval: 100 });
 
     // Batch with 2 conflicting points among 8 good ones, then a clean batch behind it.
     const mixed = [5, 6, 7, 8, 9, 10, 11, 12, 13, 14].map((i) => (i === 7 || i === 12 ? conflicting(i) : point(i)));
@@ -72,10 +26,10 @@ describe('refused points', () => {
     outbox.flush();
 
     const expected = [0, 1, 2, 3, 4, 5, 6, 8, 9, 10, 11, 13, 14, 15, 16, 17];
-    await vi.waitFor(async () => expect(await seqs(database)).toEqual(expected), { timeout: 10_000, interval: 100 });
+    await vi.waitFor(async () => expect(await s.seqs(database)).toEqual(expected), { timeout: 10_000, interval: 100 });
     await vi.waitFor(() => expect(outbox.status().points).toBe(0), { timeout: 5000 });
-    expect(await h.counter('outboxDeadLettered')).toBe(2);
-    expect(await h.counter('pointsWritten')).toBe(16);
+    expect(await s.h.counter('outboxDeadLettered')).toBe(2);
+    expect(await s.h.counter('pointsWritten')).toBe(16);
     const letters = outbox.deadLetters();
     expect(letters).toHaveLength(1);
     expect(letters[0]!.points).toBe(2);
@@ -85,7 +39,7 @@ describe('refused points', () => {
   });
 
   it('conflicts merged into one multi-batch request are resolved batch by batch', async () => {
-    const { outbox, database } = build({ batchSize: 5, maxRequestPoints: 1000 });
+    const { outbox, database } = s.build({ batchSize: 5, maxRequestPoints: 1000 });
     outbox.append([0, 1].map((i) => point(i)));
     outbox.flush();
     outbox.append([2, 3, 4, 5, 6].map((i) => (i === 3 ? conflicting(i) : point(i))));
@@ -93,51 +47,50 @@ describe('refused points', () => {
     outbox.flush();
     outbox.start(); // the backlog goes out as one request first
     await vi.waitFor(() => expect(outbox.status().points).toBe(0), { timeout: 10_000 });
-    expect(await seqs(database)).toEqual([0, 1, 2, 4, 5, 6, 7, 8, 9]);
-    expect(await h.counter('outboxDeadLettered')).toBe(1);
+    expect(await s.seqs(database)).toEqual([0, 1, 2, 4, 5, 6, 7, 8, 9]);
+    expect(await s.h.counter('outboxDeadLettered')).toBe(1);
   });
 
   it('a refusal that names no line dead-letters the whole batch and the queue continues', async () => {
-    const { outbox, database } = build({ batchSize: 3, maxRequestPoints: 3 });
+    const { outbox, database } = s.build({ batchSize: 3, maxRequestPoints: 3 });
     outbox.start();
     outbox.append([point(0)]);
     outbox.flush();
-    await vi.waitFor(async () => expect(await seqs(database)).toEqual([0]), { timeout: 10_000, interval: 100 });
+    await vi.waitFor(async () => expect(await s.seqs(database)).toEqual([0]), { timeout: 10_000, interval: 100 });
     // A retention policy of 1h: points from 2023 are "beyond retention policy" (a partial write naming no line).
-    await influx.query(`ALTER RETENTION POLICY "autogen" ON "${database}" DURATION 1h SHARD DURATION 1h DEFAULT`);
+    await s.influx.query(`ALTER RETENTION POLICY "autogen" ON "${database}" DURATION 1h SHARD DURATION 1h DEFAULT`);
     const now = Date.now();
     outbox.append([point(1), point(2, { time: now }), point(3)]);
     outbox.append([point(4, { time: now + 1 })]);
     outbox.flush();
     await vi.waitFor(() => expect(outbox.status().points).toBe(0), { timeout: 10_000 });
-    expect(await h.counter('outboxDeadLettered')).toBe(3);
+    expect(await s.h.counter('outboxDeadLettered')).toBe(3);
     const letters = outbox.deadLetters();
     expect(letters[0]!.error).toMatch(/beyond retention policy dropped=2/);
     expect(letters[0]!.points).toBe(3);
-    expect((await seqs(database)).filter((s) => s > 0)).toEqual([2, 4]);
+    expect((await s.seqs(database)).filter((seq) => seq > 0)).toEqual([2, 4]);
   });
 });
 
 describe('size cap', () => {
   it('drops the oldest batches when buffer.maxBytes is reached, counts and logs them', async () => {
-    h = harness();
-    const { outbox, database } = build({ batchSize: 100, maxBytes: 1024 * 1024 });
-    await influx.stop();
+    const { outbox, database } = s.build({ batchSize: 100, maxBytes: 1024 * 1024 });
+    await s.influx.stop();
     outbox.start();
     // About 80 bytes a line: 30k points are ~2.4 MB, more than twice the cap.
     for (let i = 0; i < 30_000; i += 100) outbox.append(Array.from({ length: 100 }, (_, k) => point(i + k)));
     outbox.flush();
     const st = outbox.status();
     expect(st.bytes).toBeLessThanOrEqual(1024 * 1024);
-    const dropped = await h.counter('outboxDropped');
+    const dropped = await s.h.counter('outboxDropped');
     expect(dropped).toBeGreaterThan(10_000);
-    const logged = h.logLines().filter((l) => l.msg === 'outbox full (buffer.maxBytes): dropped the oldest points');
+    const logged = s.h.logLines().filter((l) => l.msg === 'outbox full (buffer.maxBytes): dropped the oldest points');
     expect(logged.length).toBeGreaterThan(0);
     expect(logged[0]).toMatchObject({ level: 50, from: expect.stringMatching(/^2023-/), to: expect.stringMatching(/^2023-/) });
 
-    await influx.start();
+    await s.influx.start();
     await vi.waitFor(() => expect(outbox.status().points).toBe(0), { timeout: 30_000, interval: 200 });
-    const got = await seqs(database);
+    const got = await s.seqs(database);
     // The newest points survive, the oldest went (besides the batch that was in flight at the time).
     expect(got.length).toBe(30_000 - dropped);
     expect(got[got.length - 1]).toBe(29_999);
@@ -148,39 +101,36 @@ describe('size cap', () => {
 
 describe('damaged outbox file', () => {
   it('moves a file that is not a database aside and starts fresh', async () => {
-    h = harness();
-    const file = join(h.dir, 'outbox.db');
+    const file = join(s.h.dir, 'outbox.db');
     writeFileSync(file, Buffer.alloc(8192, 'garbage! '));
-    const { outbox, database, store } = build();
+    const { outbox, database, store } = s.build();
     expect(store.movedAside).toMatch(/outbox\.db\.corrupt-/);
     expect(readFileSync(store.movedAside!, 'utf8').startsWith('garbage!')).toBe(true);
-    const err = h.logLines().find((l) => l.level === 50 && String(l.msg).includes('corrupt'));
+    const err = s.h.logLines().find((l) => l.level === 50 && String(l.msg).includes('corrupt'));
     expect(err).toMatchObject({ movedAside: store.movedAside });
     outbox.start();
     outbox.append([1, 2, 3].map((i) => point(i)));
-    await vi.waitFor(async () => expect(await seqs(database)).toEqual([1, 2, 3]), { timeout: 10_000, interval: 100 });
+    await vi.waitFor(async () => expect(await s.seqs(database)).toEqual([1, 2, 3]), { timeout: 10_000, interval: 100 });
   });
 
   it('moves a truncated database aside and starts fresh', async () => {
-    h = harness();
-    const file = join(h.dir, 'outbox.db');
+    const file = join(s.h.dir, 'outbox.db');
     {
-      await influx.stop();
-      const { outbox: first } = build({ batchSize: 100 });
+      await s.influx.stop();
+      const { outbox: first } = s.build({ batchSize: 100 });
       for (let i = 0; i < 5000; i += 100) first.append(Array.from({ length: 100 }, (_, k) => point(i + k)));
       await first.close();
-      outbox = undefined;
-      await influx.start();
+      await s.influx.start();
     }
     const full = readFileSync(file);
     writeFileSync(file, full.subarray(0, Math.floor(full.length / 2)));
-    const { outbox: second, database, store } = build();
+    const { outbox: second, database, store } = s.build();
     expect(store.movedAside).toBeDefined();
-    expect(readdirSync(h.dir).some((f) => f.startsWith('outbox.db.corrupt-'))).toBe(true);
+    expect(readdirSync(s.h.dir).some((f) => f.startsWith('outbox.db.corrupt-'))).toBe(true);
     expect(existsSync(file)).toBe(true);
     expect(store.totals().points).toBe(0);
     second.start();
     second.append([point(7)]);
-    await vi.waitFor(async () => expect(await seqs(database)).toEqual([7]), { timeout: 10_000, interval: 100 });
+    await vi.waitFor(async () => expect(await s.seqs(database)).toEqual([7]), { timeout: 10_000, interval: 100 });
   });
 });
