@@ -94,7 +94,7 @@ describe('size cap', () => {
     // The newest points survive, the oldest went (besides the batch that was in flight at the time).
     expect(got.length).toBe(30_000 - dropped);
     expect(got[got.length - 1]).toBe(29_999);
-    expect(got.filter((s) => s >= 100).length).toBeLessThan(30_000 - 100);
+    expect(got.filter((seq) => seq >= 100).length).toBeLessThan(30_000 - 100);
     expect(got).not.toContain(5000);
   });
 });
