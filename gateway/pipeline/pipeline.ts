@@ -1,7 +1,8 @@
 import { type PipelineCapture, type PipelineSnapshot, restoreSnapshot, SnapshotCapture } from './snapshot.js';
 import { checkSeq, DeviceState, evictSeen, insertSeen, SEQ_DUPLICATE, SEQ_LATE, SEQ_NEW, SensorState, seenSize } from './state.js';
 import type { DeviceMessage, PipelineSettings, Reading, WindowPoint } from './types.js';
-import { readRecord, recordLength, Win, writeRecord } from './window.js';
+import { evictRetained, retain, takeRetained } from './retained.js';
+import { Win } from './window.js';
 
 export type { JsonPipelineSnapshot, PipelineCapture, PipelineSnapshot } from './snapshot.js';
 export { PipelineSnapshotError } from './snapshot.js';
@@ -217,7 +218,8 @@ export class Pipeline {
       while (s.open.length > 0 && s.open[0]!.start + interval <= watermark);
       if (s.open.length === 0) this.pending.delete(s);
     }
-    if (advanced && s.sealedCount > 0) this.evictSealed(s, watermark - this.correction);
+    // Retained windows are evicted by event time only: end <= watermark - correctionHorizon.
+    if (advanced && s.sealedCount > 0) this.counts.retainedWindows -= evictRetained(s, watermark - this.correction, interval);
   }
 
   /** The open window of `s` starting at `start`: existing, reopened from the retained ones, or new. */
@@ -232,29 +234,13 @@ export class Pipeline {
     } else {
       this.pending.add(s);
     }
-    const w = start <= s.sealedMaxStart ? (this.reopen(s, start) ?? new Win(start, 0)) : new Win(start, 0);
+    let w = start <= s.sealedMaxStart ? takeRetained(s, start) : undefined;
+    if (w === undefined) w = new Win(start, 0);
+    else this.counts.retainedWindows--;
     if (i === open.length) open.push(w);
     else open.splice(i, 0, w);
     this.counts.openWindows++;
     return w;
-  }
-
-  /** Takes the retained window starting at `start` out of `sealed`, if there is one. Rare: late data only. */
-  private reopen(s: SensorState, start: number): Win | undefined {
-    const a = s.sealed;
-    for (let at = 0; at < a.length; at += recordLength(a, at)) {
-      const st = a[at] as number;
-      if (st > start) return undefined;
-      if (st === start) {
-        const w = readRecord(a, at);
-        a.splice(at, recordLength(a, at));
-        s.sealedCount--;
-        this.counts.retainedWindows--;
-        if (start === s.sealedMaxStart) s.sealedMaxStart = this.lastSealedStart(a);
-        return w;
-      }
-    }
-    return undefined;
   }
 
   /** Emits the oldest open window of `s` and retains it for corrections. The caller updates `pending`. */
@@ -263,42 +249,9 @@ export class Pipeline {
     this.counts.openWindows--;
     const point = w.point(s.device, s.sensor);
     w.rev++;
-    const a = s.sealed;
-    if (w.start > s.sealedMaxStart) {
-      writeRecord(a, w);
-      s.sealedMaxStart = w.start;
-    } else {
-      let at = 0;
-      while (at < a.length && (a[at] as number) < w.start) at += recordLength(a, at);
-      const rec: number[] = [];
-      writeRecord(rec, w);
-      a.splice(at, 0, ...rec);
-    }
-    s.sealedCount++;
+    retain(s, w);
     this.counts.retainedWindows++;
     this.out.window(point);
-  }
-
-  /** Drops retained windows whose end <= limit (watermark - correctionHorizon): event time only. */
-  private evictSealed(s: SensorState, limit: number): void {
-    const a = s.sealed;
-    let at = 0;
-    let k = 0;
-    while (at < a.length && (a[at] as number) + this.interval <= limit) {
-      at += recordLength(a, at);
-      k++;
-    }
-    if (k === 0) return;
-    a.splice(0, at);
-    s.sealedCount -= k;
-    this.counts.retainedWindows -= k;
-    if (a.length === 0) s.sealedMaxStart = -Infinity;
-  }
-
-  private lastSealedStart(a: readonly number[]): number {
-    let last = -Infinity;
-    for (let at = 0; at < a.length; at += recordLength(a, at)) last = a[at] as number;
-    return last;
   }
 
   private recount(): void {
