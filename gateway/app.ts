@@ -1,4 +1,4 @@
-import type { Aedes } from 'aedes';
+import { availableParallelism } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { buildAdmin, type AdminPlugin, type HealthReport } from './admin/server.js';
 import { createDeviceAccess, type DeviceAccess } from './auth/index.js';
@@ -8,8 +8,9 @@ import { operatorPage } from './admin/web/operator-page.js';
 import { AlertPublisher } from './alerts/publisher.js';
 import { AlertService } from './alerts/service.js';
 import type { AlertEvent } from './alerts/types.js';
-import { closeBroker, createBroker, type PublishGate } from './broker/broker.js';
-import { startListeners, type Listeners } from './broker/listeners.js';
+import type { BrokerFront } from './broker/front.js';
+import { InProcessBroker } from './broker/in-process.js';
+import { BrokerThread } from './broker/thread/broker-thread.js';
 import type { GatewayConfig } from './config/schema.js';
 import { Ingest } from './ingest.js';
 import { RateLimitedLog, type Logger } from './log.js';
@@ -24,10 +25,17 @@ import { DurableState } from './state/durable-state.js';
 import { StatsReporter } from './stats/reporter.js';
 import { systemTimers } from './outbox/timers.js';
 
+/** mqtt.brokerThread: `auto` gives aedes a thread of its own when the machine has a core to spare. */
+function useBrokerThread(mode: 'auto' | 'on' | 'off'): boolean {
+  return mode === 'on' || (mode === 'auto' && availableParallelism() > 1);
+}
+
 export interface GatewayDeps {
   readonly log: Logger;
   /** Gateway clock (ms). Tests may inject one; timers still run on real time. */
   readonly now?: () => number;
+  /** A part the gateway cannot run without failed while it runs (the broker thread): main.ts stops and exits. */
+  readonly onFatal?: (err: Error) => void;
   /** Extra admin routes (operator page, devices). */
   readonly adminPlugins?: readonly AdminPlugin[];
 }
@@ -37,7 +45,8 @@ export interface Gateway {
   readonly metrics: Metrics;
   readonly outbox: Outbox;
   readonly alerts: AlertService;
-  readonly broker: Aedes;
+  /** aedes, in this thread or in the broker thread (mqtt.brokerThread). */
+  readonly broker: BrokerFront;
   readonly admin: FastifyInstance;
   /** Device registry (hot-reloaded from auth.devicesFile), authentication and topic ACL. */
   readonly devices: DeviceAccess;
@@ -64,7 +73,6 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   // Checkpoints + ingest log (state.db): QoS 1 publishes are on disk before PUBACK (docs/durability.md).
   const state = new DurableState(config, { log, metrics, timers: { ...systemTimers, now } });
 
-  let broker: Aedes | undefined;
   // Alert events -> `alerts` points (outbox) + retained MQTT; MQTT waits for attach(broker) below.
   const alertPublisher = new AlertPublisher({ outbox, gatewayId: config.gatewayId, log });
   const publishAlerts = (events: readonly AlertEvent[]) => {
@@ -122,19 +130,9 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     },
     commitEmitted: () => outbox.flush(),
   });
-  const gate: PublishGate = (_client, packet, done) => state.accept(packet.topic, packet.payload as Buffer, packet.qos, now(), done);
-  broker = await createBroker({
-    log: log.child({ part: 'broker' }),
-    metrics,
-    gate,
-    connectTimeoutMs: config.mqtt.connectTimeout,
-    maxSubscriptions: config.mqtt.maxSubscriptions,
-    drainTimeoutMs: config.mqtt.drainTimeout,
-    authenticate: devices.auth.authenticate,
-    authorizeSubscribe: devices.auth.authorizeSubscribe,
-    authorizePublish: (client, packet) => devices.auth.authorizePublish(client, packet),
-  });
-  devices.attach(broker);
+  const gate = state.accept.bind(state);
+  const broker: BrokerFront = useBrokerThread(config.mqtt.brokerThread) ? new BrokerThread(config, { log, metrics, gate, now, ...(deps.onFatal ? { onFailure: deps.onFatal } : {}) }) : new InProcessBroker(config, { log, metrics, devices, gate, now });
+  await broker.started();
   alertPublisher.attach(broker);
 
   const health = (): HealthReport => {
@@ -143,7 +141,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
       status: o.influxUp ? 'ok' : 'degraded',
       gatewayId: config.gatewayId,
       uptimeSeconds: Math.max(0, Math.round((now() - startedAt) / 1000)), // the clock may have been set back
-      broker: { listening: listeners !== undefined, clients: broker?.connectedClients ?? 0 },
+      broker: { listening, clients: broker.connectedClients },
       influx: { url: config.influx.url, database: config.influx.database, up: o.influxUp, lastError: o.lastError ?? null },
       outbox: { points: o.points, bytes: o.bytes, batches: o.batches, oldestAgeSeconds: Math.round(o.oldestAgeMs / 1000), draining: o.points > 0 && o.draining, deadLetters: o.deadLetters },
       pipeline: pipeline.stats(),
@@ -159,7 +157,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
 
   // The gateway's own counters go to InfluxDB through the outbox, next to the data (docs/wire-contract.md).
   const stats = new StatsReporter({ metrics, outbox, gatewayId: config.gatewayId, intervalMs: config.pipeline.interval, log, timers: { ...systemTimers, now } });
-  let listeners: Listeners | undefined;
+  let listening = false;
   let ticker: NodeJS.Timeout | undefined;
   const ports = { mqtt: 0, ws: undefined as number | undefined, tls: undefined as number | undefined, http: 0 };
   let stopped = false;
@@ -176,10 +174,11 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     async start() {
       outbox.start();
       stats.start();
-      listeners = await startListeners(broker!, config.mqtt, log, undefined, (reason) => metrics.mqttRefused.inc({ reason }));
-      ports.mqtt = listeners.mqttPort;
-      ports.ws = listeners.wsPort;
-      ports.tls = listeners.tlsPort;
+      const bound = await broker.listen();
+      listening = true;
+      ports.mqtt = bound.mqtt;
+      ports.ws = bound.ws;
+      ports.tls = bound.tls;
       await admin.listen({ host: config.http.host, port: config.http.port });
       const address = admin.server.address();
       ports.http = typeof address === 'object' && address !== null ? address.port : config.http.port;
@@ -196,9 +195,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
       stopped = true;
       if (ticker) clearInterval(ticker);
       // Stop accepting first, so nothing reaches the pipeline after its state is saved.
-      const closingListeners = listeners?.close();
-      await closeBroker(broker!);
-      await closingListeners;
+      await broker.close();
       // The final checkpoint: logs what waits, commits emitted windows to the outbox, then saves the state.
       state.stop();
       await stats.stop();

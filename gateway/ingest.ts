@@ -1,8 +1,10 @@
 import { decodeSensorValue, decodeTelemetry, type DecodeLimits, type DecodeSink, type RejectReason } from './pipeline/decode.js';
-import { parseIngestTopic } from './pipeline/topics.js';
+import { parseIngestTopic, type IngestTopic } from './pipeline/topics.js';
 import type { DeviceMessage } from './pipeline/types.js';
 import type { RateLimitedLog } from './log.js';
 import type { Metrics } from './metrics.js';
+
+const TOPICS = 100_000;
 
 /** The part of the pipeline that ingest feeds: dedup + windows. */
 export interface MessageConsumer {
@@ -24,6 +26,8 @@ export class Ingest implements DecodeSink {
   private accepted = 0;
   private duplicate = 0;
   private late = 0;
+  /** Parsed topics: a device publishes on the same few all day (bounded: cleared when it grows past TOPICS). */
+  private readonly topics = new Map<string, IngestTopic | undefined>();
 
   constructor(
     private readonly limits: DecodeLimits,
@@ -36,8 +40,13 @@ export class Ingest implements DecodeSink {
 
   /** Returns false when the topic is not an ingest topic (the broker just routes it). */
   handle(topic: string, payload: Buffer, receivedAt: number): boolean {
-    const parsed = parseIngestTopic(topic);
-    if (parsed === undefined) return false;
+    let parsed = this.topics.get(topic);
+    if (parsed === undefined) {
+      parsed = parseIngestTopic(topic);
+      if (parsed === undefined) return false;
+      if (this.topics.size >= TOPICS) this.topics.clear();
+      this.topics.set(topic, parsed);
+    }
     this.received++;
     this.topic = topic;
     this.device = parsed.device;

@@ -24,9 +24,17 @@ async function main(): Promise<number | undefined> {
   applyRuntimeSettings(config.runtime);
   const log = createLogger(config.log.level);
   log.info({ config: source, gatewayId: config.gatewayId }, 'starting');
-  let gateway;
+  let gateway: Awaited<ReturnType<typeof buildGateway>> | undefined;
+  let stopping = false;
+  // The broker thread died: without MQTT the gateway is useless, so it saves its state and exits (a supervisor restarts it).
+  const onFatal = (err: Error) => {
+    if (stopping || gateway === undefined) return; // during the build, the build itself fails
+    stopping = true;
+    log.error({ err }, 'fatal: stopping');
+    gateway.stop().finally(() => process.exit(1));
+  };
   try {
-    gateway = await buildGateway(config, { log });
+    gateway = await buildGateway(config, { log, onFatal });
   } catch (err) {
     if (err instanceof DevicesFileError) {
       process.stderr.write(`gateway: ${err.message}\n`);
@@ -34,9 +42,9 @@ async function main(): Promise<number | undefined> {
     }
     throw err;
   }
-  await gateway.start();
+  const running = gateway;
+  await running.start();
 
-  let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) {
       log.warn({ signal }, 'second signal during shutdown: exiting at once');
@@ -44,7 +52,7 @@ async function main(): Promise<number | undefined> {
     }
     stopping = true;
     log.info({ signal }, 'stopping: no new connections, flushing state');
-    gateway.stop().then(
+    running.stop().then(
       () => {
         log.info('stopped');
         process.exit(0);

@@ -7,19 +7,25 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 export function createMetrics(registry = new Registry()) {
   // Hot paths count in plain fields and publish them into their counters here, when a counter is read
   // (scrape, stats report): prom-client's inc() costs a label-hash lookup per call.
-  const collectHooks: (() => void)[] = [];
-  const beforeCollect = () => {
-    for (const hook of collectHooks) hook();
+  const collectHooks: (() => void | Promise<void>)[] = [];
+  // A hook may be asynchronous (the broker thread's counters: a round trip to the thread).
+  const beforeCollect = (): void | Promise<void> => {
+    let waits: Promise<void>[] | undefined;
+    for (const hook of collectHooks) {
+      const wait = hook();
+      if (wait) (waits ??= []).push(wait);
+    }
+    if (waits) return Promise.all(waits).then(() => undefined);
   };
   const counter = <L extends string = never>(name: string, help: string, labelNames: readonly L[] = []) =>
     new Counter<L>({ name, help, labelNames, registers: [registry], collect: beforeCollect });
   const gauge = <L extends string = never>(name: string, help: string, labelNames: readonly L[] = []) =>
-    new Gauge<L>({ name, help, labelNames, registers: [registry] });
+    new Gauge<L>({ name, help, labelNames, registers: [registry], collect: beforeCollect });
 
   return {
     registry,
     /** Registers `hook` to run before any counter is read; it should `inc()` what it counted since last time. */
-    onCollect: (hook: () => void): void => {
+    onCollect: (hook: () => void | Promise<void>): void => {
       collectHooks.push(hook);
     },
     messagesReceived: counter('gateway_messages_received_total', 'MQTT publishes received on ingest topics'),
@@ -41,6 +47,7 @@ export function createMetrics(registry = new Registry()) {
     rulesReloads: counter('gateway_rules_reloads_total', 'Rules file reloads, by result', ['result']),
     authFailures: counter('gateway_auth_failures_total', 'Refused connections, publishes and subscriptions, by reason', ['reason']),
     connectedClients: gauge('gateway_mqtt_clients', 'MQTT clients connected'),
+    brokerHeld: counter('gateway_broker_held_total', 'Publishes the broker thread held back because the gateway thread had not yet taken the previous ones (backpressure: the client waits, nothing is dropped)'),
     mqttRefused: counter('gateway_mqtt_refused_total', 'Connections closed and subscriptions refused by the broker limits, by reason', ['reason']),
     ingestLogEntries: gauge('gateway_ingest_log_entries', 'QoS 1 publishes in the ingest log (acknowledged, not yet covered by a checkpoint)'),
     ingestLogBytes: gauge('gateway_ingest_log_bytes', 'Topic + payload bytes in the ingest log'),
@@ -59,6 +66,18 @@ export function createMetrics(registry = new Registry()) {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/**
+ * The metrics the broker side counts (broker/, auth/). In the broker thread (broker/thread/) they are forwarded
+ * to the gateway's registry, so they are typed by what the broker calls, not as prom-client objects.
+ */
+export interface BrokerMetrics {
+  readonly authFailures: { inc(labels: { reason: string }): void };
+  readonly mqttRefused: { inc(labels: { reason: string }): void };
+  readonly connectedClients: { inc(): void; dec(): void };
+  /** Broker thread only: a publish waited for room in the ring. */
+  readonly brokerHeld?: { inc(n: number): void };
+}
 
 export function enableProcessMetrics(registry: Registry): void {
   collectDefaultMetrics({ register: registry, prefix: 'gateway_process_' });

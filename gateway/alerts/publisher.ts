@@ -1,4 +1,4 @@
-import type { Aedes } from 'aedes';
+import type { BrokerFront } from '../broker/front.js';
 import type { Logger } from '../log.js';
 import type { OutPoint } from '../sink/point.js';
 import type { AlertEvent } from './types.js';
@@ -50,12 +50,12 @@ export interface AlertPublisherDeps {
  * topic, which bounds it by the number of alerts however long the replay.
  */
 export class AlertPublisher {
-  private broker: Aedes | null = null;
+  private broker: Pick<BrokerFront, 'publish'> | null = null;
   private queued = new Map<string, AlertEvent>();
 
   constructor(private readonly deps: AlertPublisherDeps) {}
 
-  attach(broker: Aedes): void {
+  attach(broker: Pick<BrokerFront, 'publish'>): void {
     this.broker = broker;
     const queued = this.queued;
     this.queued = new Map();
@@ -80,10 +80,10 @@ export class AlertPublisher {
     }
   }
 
-  private send(broker: Aedes, e: AlertEvent): void {
+  private send(broker: Pick<BrokerFront, 'publish'>, e: AlertEvent): void {
     const topic = alertTopic(e);
     // QoS 1 + retain: a subscriber that connects later still learns the current state [MQTT-3.3.1-5].
-    broker.publish({ cmd: 'publish', topic, payload: Buffer.from(alertPayload(e)), qos: 1, retain: true, dup: false }, (err) => {
+    broker.publish({ topic, payload: Buffer.from(alertPayload(e)), qos: 1, retain: true }, (err) => {
       if (err) this.deps.log.warn({ err, topic }, 'alert publish failed');
     });
   }

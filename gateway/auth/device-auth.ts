@@ -1,7 +1,7 @@
 import { TLSSocket } from 'node:tls';
 import type { Aedes, AedesOptions, AuthenticateError, Client, PublishPacket } from 'aedes';
 import { RateLimitedLog, type Logger } from '../log.js';
-import type { Metrics } from '../metrics.js';
+import type { BrokerMetrics } from '../metrics.js';
 import { canPublish, canSubscribe, type Principal } from './acl.js';
 import { decoyHash, verifySecret } from './password.js';
 import type { DeviceRegistry, RegistryChange } from './registry.js';
@@ -22,7 +22,7 @@ export type AuthFailureReason =
 export interface DeviceAuthOptions {
   readonly registry: DeviceRegistry;
   readonly anonymous: AnonymousMode;
-  readonly metrics: Metrics;
+  readonly metrics: BrokerMetrics;
   readonly log: Logger;
   readonly throttle?: FailureThrottle;
   readonly now?: () => number;

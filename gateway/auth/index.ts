@@ -1,7 +1,7 @@
 import type { Aedes } from 'aedes';
 import type { GatewayConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
-import type { Metrics } from '../metrics.js';
+import type { BrokerMetrics } from '../metrics.js';
 import { DeviceAuth } from './device-auth.js';
 import { DeviceRegistry, formatDeviceFileError } from './registry.js';
 import { DevicesFileWatcher } from './registry-watcher.js';
@@ -30,8 +30,10 @@ export interface DeviceAccess {
  * not start with a registry it cannot read), and hot-reloads it. A reload that fails validation keeps the previous
  * registry and logs every problem; removing the file empties the registry.
  */
-export function createDeviceAccess(config: GatewayConfig, deps: { log: Logger; metrics: Metrics }): DeviceAccess {
+export function createDeviceAccess(config: GatewayConfig, deps: { log: Logger; metrics: BrokerMetrics; announce?: boolean }): DeviceAccess {
   const { log } = deps;
+  // The broker thread keeps a second copy of the registry for its hooks: the gateway's copy reports the file.
+  const fileLog = deps.announce === false ? log.child({}, { level: 'silent' }) : log;
   const path = config.auth.devicesFile;
   const registry = new DeviceRegistry();
   const auth = new DeviceAuth({ registry, anonymous: config.auth.anonymous, metrics: deps.metrics, log });
@@ -39,14 +41,14 @@ export function createDeviceAccess(config: GatewayConfig, deps: { log: Logger; m
     path,
     onChange: (reload) => {
       if (!reload.ok) {
-        log.error({ file: path, problems: reload.errors.map((e) => formatDeviceFileError(path, e)) }, 'devices file invalid: keeping the previous registry');
+        fileLog.error({ file: path, problems: reload.errors.map((e) => formatDeviceFileError(path, e)) }, 'devices file invalid: keeping the previous registry');
         return;
       }
       const change = registry.replace(reload.devices);
       const closed = auth.applyChange(change);
-      log.info({ file: path, devices: registry.size, ...change, connectionsClosed: closed, missing: reload.missing || undefined }, 'device registry reloaded');
+      fileLog.info({ file: path, devices: registry.size, ...change, connectionsClosed: closed, missing: reload.missing || undefined }, 'device registry reloaded');
     },
-    onError: (err) => log.warn({ err, file: path }, 'devices file watch error'),
+    onError: (err) => fileLog.warn({ err, file: path }, 'devices file watch error'),
   });
   const first = watcher.start();
   if (!first.ok) {
@@ -54,8 +56,8 @@ export function createDeviceAccess(config: GatewayConfig, deps: { log: Logger; m
     throw new DevicesFileError(`invalid devices file ${path}:\n${first.errors.map((e) => `  ${formatDeviceFileError(path, e)}`).join('\n')}`);
   }
   registry.replace(first.devices);
-  if (first.missing) log.warn({ file: path }, 'devices file not found: no device can authenticate with a password until it is created');
-  log.info({ file: path, devices: registry.size, anonymous: config.auth.anonymous }, 'device registry loaded');
+  if (first.missing) fileLog.warn({ file: path }, 'devices file not found: no device can authenticate with a password until it is created');
+  fileLog.info({ file: path, devices: registry.size, anonymous: config.auth.anonymous }, 'device registry loaded');
   return {
     registry,
     auth,

@@ -1,6 +1,6 @@
 import { Aedes, type AedesOptions, type Client, type PublishPacket } from 'aedes';
 import { RateLimitedLog, type Logger } from '../log.js';
-import type { Metrics } from '../metrics.js';
+import type { BrokerMetrics } from '../metrics.js';
 import { limitSubscriptions, wasClosedForSize, type RefusedReason } from './limits.js';
 
 /**
@@ -12,7 +12,7 @@ export type PublishGate = (client: Client, packet: PublishPacket, done: (err?: E
 
 export interface BrokerDeps {
   readonly log: Logger;
-  readonly metrics: Metrics;
+  readonly metrics: BrokerMetrics;
   readonly gate: PublishGate;
   /** Connect-time hooks (authentication, ACL) from the devices module; permissive when absent. */
   readonly authenticate?: AedesOptions['authenticate'];

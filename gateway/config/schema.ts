@@ -32,6 +32,11 @@ export const configSchema = z
         maxSubscriptions: z.number().int().min(1).default(1000),
         /** A subscriber whose socket does not drain within this long is disconnected (aedes drainTimeout). */
         drainTimeout: duration(100).default(10_000),
+        /**
+         * Where aedes runs: `on` in a thread of its own (MQTT parsing and routing on one core, the pipeline on
+         * another), `off` in the gateway's thread, `auto` on when the machine has more than one core.
+         */
+        brokerThread: z.enum(['auto', 'on', 'off']).default('auto'),
         tls: tlsSchema.optional(),
       })
       .prefault({}),

@@ -48,3 +48,16 @@ export function parseIngestTopic(topic: string): IngestTopic | undefined {
   if (!isValidId(sensor)) return invalidId(device, 'sensor', sensor);
   return { kind: 'sensor', device, sensor };
 }
+
+/**
+ * parseIngestTopic(topic) !== undefined, without allocating: the broker thread asks it for every publish to
+ * decide what the gateway must see (ids are checked by the gateway, which counts bad ones as rejected).
+ */
+export function isIngestTopic(topic: string): boolean {
+  if (!topic.startsWith(PREFIX)) return false;
+  const a = topic.indexOf('/', PREFIX.length);
+  if (a < 0) return false;
+  const b = topic.indexOf('/', a + 1);
+  if (b < 0) return topic.length - a - 1 === 9 && topic.endsWith('telemetry');
+  return b - a - 1 === 7 && topic.startsWith('sensors', a + 1) && topic.indexOf('/', b + 1) < 0;
+}

@@ -2,7 +2,7 @@ import type { GatewayConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { Timers } from '../outbox/timers.js';
-import { parseIngestTopic } from '../pipeline/topics.js';
+import { isIngestTopic } from '../pipeline/topics.js';
 import { Checkpointer, type StateCapture } from './checkpointer.js';
 import type { CheckpointStore } from './checkpoint-store.js';
 import type { IngestLog, IngestRecord } from './ingest-log.js';
@@ -100,7 +100,7 @@ export class DurableState {
    */
   accept(topic: string, payload: Buffer, qos: number, receivedAt: number, done: AckCallback): void {
     const record = { topic, payload, receivedAt };
-    if (qos > 0 && parseIngestTopic(topic) !== undefined) return this.journal!.submit(record, done);
+    if (qos > 0 && isIngestTopic(topic)) return this.journal!.submit(record, done);
     this.process(record);
     done(null);
   }

@@ -53,6 +53,8 @@ export interface AckLatency {
 export interface LoadHandle {
   stats(): Promise<LoadStats>;
   stop(): Promise<LoadStats>;
+  /** Stops after every publish counted as sent has been written to its socket (exact counts for tests). */
+  finish(): Promise<LoadStats>;
 }
 
 const HIGH_WATER = 128 * 1024;
@@ -209,6 +211,15 @@ async function run(opts: LoadOptions): Promise<void> {
       post({ type: 'stopped', stats: s });
       setTimeout(() => process.exit(0), 50);
     }
+    if (m.type === 'finish') {
+      // Every publish counted as sent is handed to the kernel before the answer (destroy would drop what Node still buffers).
+      stopped = true;
+      const s = stats();
+      void Promise.all(conns.map((c) => new Promise<void>((resolve) => c.socket.end(resolve)))).then(() => {
+        post({ type: 'stopped', stats: s });
+        setTimeout(() => process.exit(0), 50);
+      });
+    }
   });
   process.on('disconnect', () => process.exit(0));
   post({ type: 'ready' });
@@ -239,6 +250,11 @@ export async function startLoad(opts: LoadOptions): Promise<LoadHandle> {
     stats: () => ask('stats'),
     async stop() {
       const s = await ask('stop');
+      if (child.exitCode === null) await new Promise((r) => child.once('exit', r));
+      return s;
+    },
+    async finish() {
+      const s = await ask('finish');
       if (child.exitCode === null) await new Promise((r) => child.once('exit', r));
       return s;
     },

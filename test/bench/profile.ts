@@ -34,8 +34,12 @@ try {
 } finally {
   await influx.dispose();
 }
-const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
-if (file === undefined) throw new Error('no profile written');
+// One profile per thread: the gateway's, and the broker thread's (mqtt.brokerThread).
+const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
+if (files.length === 0) throw new Error('no profile written');
+for (const file of files) report(file);
+
+function report(file: string): void {
 const prof = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { nodes: Node[]; samples: number[]; timeDeltas: number[] };
 const self = new Map<number, number>();
 prof.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (prof.timeDeltas[i] ?? 0)));
@@ -72,3 +76,4 @@ for (const n of prof.nodes) {
 for (const [k, t] of [...byPart].sort((x, y) => y[1] - x[1])) console.log(`${((100 * t) / total).toFixed(1).padStart(5)}%  ${k}`);
 console.log('');
 for (const [k, t] of [...byFn].sort((x, y) => y[1] - x[1]).slice(0, Number(process.env.TOP ?? 40))) console.log(`${((100 * t) / total).toFixed(1).padStart(5)}%  ${k}`);
+}

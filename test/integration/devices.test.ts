@@ -82,7 +82,8 @@ function closed(client: MqttClient): Promise<void> {
 
 const telemetry = (ts: number, readings: Record<string, number>) => JSON.stringify({ ts, readings });
 
-describe('devices: registry, authentication, ACL and transports', () => {
+// Authentication and ACL run where aedes runs (mqtt.brokerThread): on its own thread, and in the gateway's thread.
+describe.each(['on', 'off'] as const)('devices: registry, authentication, ACL and transports (brokerThread %s)', (brokerThread) => {
   let influx: InfluxServer;
   let tg: TestGateway;
   let dir: string;
@@ -121,6 +122,7 @@ describe('devices: registry, authentication, ACL and transports', () => {
           port: 0,
           wsPort: await freePort(),
           tls: { port: 0, cert: join(dir, 'server.crt'), key: join(dir, 'server.key'), ca: join(dir, 'ca.crt'), requireClientCert: false },
+          brokerThread,
         },
         auth: { devicesFile, anonymous: 'deny' },
       },

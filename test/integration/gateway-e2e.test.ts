@@ -12,14 +12,15 @@ import { referenceWindows, shuffle } from '../unit/pipeline/reference.js';
  * forms with duplicates, reordering, a backlog array, garbage and late readings; every window InfluxDB holds
  * must equal a reference computed here from the readings that should have been accepted.
  */
-describe('gateway core: MQTT in, exact windows out', () => {
+// Both places aedes can run (mqtt.brokerThread): its own thread, and the gateway's thread.
+describe.each(['on', 'off'] as const)('gateway core: MQTT in, exact windows out (brokerThread %s)', (brokerThread) => {
   let influx: InfluxServer;
   let tg: TestGateway;
   let clients: MqttClient[] = [];
 
   beforeAll(async () => {
     influx = await startInfluxd();
-    tg = await startTestGateway({ influxUrl: influx.url });
+    tg = await startTestGateway({ influxUrl: influx.url, overrides: { mqtt: { brokerThread } } });
   });
 
   afterAll(async () => {

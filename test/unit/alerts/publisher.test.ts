@@ -1,6 +1,6 @@
-import type { Aedes, PublishPacket } from 'aedes';
 import { describe, expect, it } from 'vitest';
 import { AlertPublisher, alertPayload } from '../../../gateway/alerts/publisher.js';
+import type { GatewayPublish } from '../../../gateway/broker/front.js';
 import type { AlertEvent } from '../../../gateway/alerts/types.js';
 import { createLogger } from '../../../gateway/log.js';
 import type { OutPoint } from '../../../gateway/sink/point.js';
@@ -22,11 +22,11 @@ function setup() {
   const points: OutPoint[] = [];
   const sent: { topic: string; qos: number; retain: boolean; payload: string }[] = [];
   const broker = {
-    publish(p: PublishPacket, cb: (err?: Error) => void) {
+    publish(p: GatewayPublish, cb: (err?: Error) => void) {
       sent.push({ topic: p.topic, qos: p.qos, retain: p.retain, payload: String(p.payload) });
       cb();
     },
-  } as unknown as Aedes;
+  };
   const pub = new AlertPublisher({ outbox: { append: (p) => void points.push(...p) }, gatewayId: 'gw', log: createLogger('silent') });
   return { points, sent, broker, pub };
 }

@@ -1,0 +1,67 @@
+import type { Aedes } from 'aedes';
+import type { GatewayConfig } from '../config/schema.js';
+import type { DeviceAccess } from '../auth/index.js';
+import type { Logger } from '../log.js';
+import type { BrokerMetrics } from '../metrics.js';
+import { closeBroker, createBroker } from './broker.js';
+import type { BrokerFront, GatewayPublish, IngestGate, ListeningPorts } from './front.js';
+import { startListeners, type Listeners } from './listeners.js';
+
+export interface InProcessBrokerDeps {
+  readonly log: Logger;
+  readonly metrics: BrokerMetrics;
+  readonly devices: DeviceAccess;
+  readonly gate: IngestGate;
+  readonly now: () => number;
+}
+
+/** aedes in the gateway's own thread (mqtt.brokerThread off): every publish goes through the gate synchronously. */
+export class InProcessBroker implements BrokerFront {
+  /** The aedes instance, for tests that look inside the broker. */
+  aedes: Aedes | undefined;
+  private listeners: Listeners | undefined;
+
+  constructor(
+    private readonly config: GatewayConfig,
+    private readonly deps: InProcessBrokerDeps,
+  ) {}
+
+  async started(): Promise<void> {
+    const { config, deps } = this;
+    const { devices, gate, now } = deps;
+    this.aedes = await createBroker({
+      log: deps.log.child({ part: 'broker' }),
+      metrics: deps.metrics,
+      gate: (_client, packet, done) => gate(packet.topic, packet.payload as Buffer, packet.qos, now(), done),
+      connectTimeoutMs: config.mqtt.connectTimeout,
+      maxSubscriptions: config.mqtt.maxSubscriptions,
+      drainTimeoutMs: config.mqtt.drainTimeout,
+      authenticate: devices.auth.authenticate,
+      authorizeSubscribe: devices.auth.authorizeSubscribe,
+      authorizePublish: (client, packet) => devices.auth.authorizePublish(client, packet),
+    });
+    devices.attach(this.aedes);
+  }
+
+  async listen(): Promise<ListeningPorts> {
+    const metrics = this.deps.metrics;
+    this.listeners = await startListeners(this.aedes!, this.config.mqtt, this.deps.log, undefined, (reason) => metrics.mqttRefused.inc({ reason }));
+    return { mqtt: this.listeners.mqttPort, ws: this.listeners.wsPort, tls: this.listeners.tlsPort };
+  }
+
+  publish(packet: GatewayPublish, done: (err?: Error) => void): void {
+    if (!this.aedes) return done(new Error('broker is not started'));
+    this.aedes.publish({ cmd: 'publish', topic: packet.topic, payload: packet.payload, qos: packet.qos, retain: packet.retain, dup: false }, (err) => done(err ?? undefined));
+  }
+
+  get connectedClients(): number {
+    return this.aedes?.connectedClients ?? 0;
+  }
+
+  async close(): Promise<void> {
+    // Stop accepting first, so nothing reaches the pipeline after its state is saved.
+    const closingListeners = this.listeners?.close();
+    if (this.aedes) await closeBroker(this.aedes);
+    await closingListeners;
+  }
+}

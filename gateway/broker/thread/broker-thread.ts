@@ -1,0 +1,258 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { GatewayConfig } from '../../config/schema.js';
+import type { Logger } from '../../log.js';
+import type { BrokerMetrics, Metrics } from '../../metrics.js';
+import { maxPacketBytes } from '../limits.js';
+import type { BrokerFront, GatewayPublish, IngestGate } from '../front.js';
+import type { BrokerThreadData, FromBroker, ListeningPorts, ToBroker } from './protocol.js';
+import { createRingBuffers, RingReader } from './publish-ring.js';
+
+export interface BrokerThreadDeps {
+  readonly log: Logger;
+  readonly metrics: BrokerMetrics & Pick<Metrics, 'onCollect'>;
+  /** The gateway's gate for each ingest publish (DurableState.accept), called on this thread. */
+  readonly gate: IngestGate;
+  readonly now: () => number;
+  /** The thread died while the gateway runs (not by close()): no MQTT any more, the gateway should stop. */
+  readonly onFailure?: (err: Error) => void;
+}
+
+/** Records read per turn of the event loop before timers, sockets and the outbox get their turn. */
+const BATCH = 256;
+const TURN_MS = 4;
+
+/** The compiled worker: next to this file in dist/, or dist/'s copy when this runs from source (vitest, tsx). */
+function workerFile(): URL {
+  const sibling = new URL('./broker-worker.js', import.meta.url);
+  if (existsSync(fileURLToPath(sibling))) return sibling;
+  return new URL('../../../dist/gateway/broker/thread/broker-worker.js', import.meta.url);
+}
+
+class BrokerThreadError extends Error {
+  constructor(
+    message: string,
+    readonly code?: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The gateway's side of the broker thread (broker-worker.ts): starts it, reads the publish ring on this thread
+ * and feeds each publish to the gate, sends acknowledgements back in batches, relays the thread's logs and
+ * counters, and publishes the gateway's own messages through it.
+ */
+export class BrokerThread implements BrokerFront {
+  private readonly worker: Worker;
+  private readonly reader: RingReader;
+  private readonly replies = new Map<number, (err?: Error) => void>();
+  private nextPublish = 1;
+  private readonly syncs = new Map<number, () => void>();
+  private nextSync = 1;
+  private acks: number[] = [];
+  private acksScheduled = false;
+  private pumping = false;
+  private stopped = false;
+  private closing: Promise<void> | undefined;
+  private readonly ready: Promise<void>;
+  private listening: ((m: FromBroker) => void) | undefined;
+  private closed: (() => void) | undefined;
+  private failed: Error | undefined;
+
+  constructor(
+    config: GatewayConfig,
+    private readonly deps: BrokerThreadDeps,
+  ) {
+    // Room for two of the largest packets the listeners let through, and a few MiB of small ones in flight.
+    const capacity = Math.max(8 << 20, (4 * (maxPacketBytes(config.mqtt.maxPayloadBytes) + 65_552) + 3) & ~3);
+    const ring = createRingBuffers(capacity);
+    this.reader = new RingReader(ring);
+    const data: BrokerThreadData = { config, ring, logLevel: deps.log.level };
+    this.worker = new Worker(workerFile(), { workerData: data, name: 'broker' });
+    // A read of the counters (scrape, stats report, tests) sees every refusal the thread counted before it.
+    deps.metrics.onCollect(() => this.syncMetrics());
+    this.ready = new Promise((resolve, reject) => {
+      this.worker.on('message', (m: FromBroker) => {
+        if (m.t === 'ready') resolve();
+        else if (m.t === 'failed') reject(new BrokerThreadError(m.message, m.code));
+        else this.onMessage(m);
+      });
+      const fail = (err: Error) => {
+        const first = this.failed === undefined;
+        this.failed ??= err;
+        reject(err);
+        this.listening?.({ t: 'listen-failed', message: err.message });
+        this.settle();
+        if (first && this.closing === undefined) {
+          deps.log.error({ err }, 'broker thread failed');
+          deps.onFailure?.(err);
+        }
+      };
+      this.worker.on('error', fail);
+      this.worker.on('exit', (code) => fail(new Error(`broker thread exited with code ${code}`)));
+    });
+  }
+
+  /** Resolves once aedes and the auth hooks exist in the thread. */
+  async started(): Promise<void> {
+    await this.ready;
+    this.pump();
+  }
+
+  get connectedClients(): number {
+    return this.reader.clients;
+  }
+
+  listen(): Promise<ListeningPorts> {
+    return new Promise((resolve, reject) => {
+      this.listening = (m) => {
+        this.listening = undefined;
+        if (m.t === 'listening') resolve(m.ports);
+        else if (m.t === 'listen-failed') reject(new BrokerThreadError(m.message, m.code));
+      };
+      this.send({ t: 'listen' });
+    });
+  }
+
+  private syncMetrics(): Promise<void> | undefined {
+    if (this.stopped || this.failed) return undefined;
+    const id = this.nextSync++;
+    return new Promise((resolve) => {
+      this.syncs.set(id, resolve);
+      this.send({ t: 'sync', id });
+    });
+  }
+
+  publish(packet: GatewayPublish, done: (err?: Error) => void): void {
+    if (this.stopped || this.failed) return done(new Error('broker is closed'));
+    const id = this.nextPublish++;
+    this.replies.set(id, done);
+    // A copy of its own: a pooled Buffer would be cloned with its whole pool.
+    this.send({ t: 'publish', id, topic: packet.topic, payload: new Uint8Array(packet.payload), qos: packet.qos, retain: packet.retain });
+  }
+
+  /** Closes the listeners and the broker, then takes the publishes still in the ring. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await this.ready.catch(() => undefined);
+      if (!this.failed) {
+        await new Promise<void>((resolve) => {
+          this.closed = resolve;
+          this.send({ t: 'close' });
+        });
+      }
+      this.stopped = true;
+      this.drain(Infinity);
+      this.flushAcks();
+      this.reader.wake();
+      await this.worker.terminate();
+      this.settle();
+    })();
+    return this.closing;
+  }
+
+  /** The thread is gone: nobody will answer what waits for it. */
+  private settle(): void {
+    this.closed?.();
+    for (const done of this.replies.values()) done(new Error('broker is closed'));
+    this.replies.clear();
+    for (const resolve of this.syncs.values()) resolve();
+    this.syncs.clear();
+  }
+
+  private send(m: ToBroker): void {
+    this.worker.postMessage(m);
+  }
+
+  private onMessage(m: FromBroker): void {
+    switch (m.t) {
+      case 'log':
+        this.relayLog(m.line);
+        break;
+      case 'metrics':
+        for (const op of m.ops) {
+          if (op.m === 'connectedClients') {
+            if (op.d > 0) this.deps.metrics.connectedClients.inc();
+            else this.deps.metrics.connectedClients.dec();
+          } else if (op.m === 'brokerHeld') this.deps.metrics.brokerHeld?.inc(op.n);
+          else this.deps.metrics[op.m].inc({ reason: op.reason });
+        }
+        break;
+      case 'published': {
+        const done = this.replies.get(m.id);
+        this.replies.delete(m.id);
+        done?.(m.error === undefined ? undefined : new Error(m.error));
+        break;
+      }
+      case 'listening':
+      case 'listen-failed':
+        this.listening?.(m);
+        break;
+      case 'synced':
+        this.syncs.get(m.id)?.();
+        this.syncs.delete(m.id);
+        break;
+      case 'closed':
+        this.closed?.();
+        break;
+    }
+  }
+
+  private relayLog(line: string): void {
+    const { level, msg, ...fields } = JSON.parse(line) as { level: number; msg?: string } & Record<string, unknown>;
+    const log = this.deps.log;
+    const name = log.levels.labels[level] ?? 'info';
+    const fn = (log as unknown as Record<string, (obj: object, msg?: string) => void>)[name];
+    fn?.call(log, fields, msg);
+  }
+
+  /** Reads the ring while it has records, a few ms per turn; sleeps on the ring when it is empty. */
+  private pump(): void {
+    if (this.pumping || this.stopped) return;
+    this.pumping = true;
+    const turn = () => {
+      if (this.stopped) return;
+      const full = this.drain(TURN_MS);
+      this.flushAcks();
+      if (full) setImmediate(turn);
+      else this.reader.waitForRecords().then(turn, turn);
+    };
+    turn();
+  }
+
+  /** Reads records for up to `ms`; true when it stopped with records left. */
+  private drain(ms: number): boolean {
+    const t0 = performance.now();
+    for (;;) {
+      if (this.reader.read(BATCH, this.onRecord) < BATCH) return false;
+      if (performance.now() - t0 >= ms) return true;
+    }
+  }
+
+  private readonly onRecord = (topic: string, payload: Buffer, qos: number, ackId: number): void => {
+    const receivedAt = this.deps.now();
+    if (ackId === 0) return this.deps.gate(topic, payload, qos, receivedAt, noop);
+    // The gate may keep a QoS 1 publish past this call (group commit): it gets its own copy of the payload.
+    this.deps.gate(topic, Buffer.from(payload), qos, receivedAt, (err) => this.ack(ackId, err));
+  };
+
+  private ack(id: number, err?: Error | null): void {
+    if (err) return this.send({ t: 'nack', id, message: err.message });
+    this.acks.push(id);
+    if (!this.acksScheduled) {
+      this.acksScheduled = true;
+      setImmediate(() => this.flushAcks());
+    }
+  }
+
+  private flushAcks(): void {
+    this.acksScheduled = false;
+    if (this.acks.length === 0 || this.failed) return;
+    this.send({ t: 'acks', ids: this.acks });
+    this.acks = [];
+  }
+}
+
+const noop = () => {};

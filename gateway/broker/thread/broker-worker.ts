@@ -1,0 +1,194 @@
+/**
+ * The broker thread (mqtt.brokerThread): aedes, its listeners and the device auth hooks run here, so MQTT
+ * parsing and routing take one core and decode, dedup, windows, alerts and the outbox take another. Each
+ * PUBLISH on a `devices/...` topic is copied into the publish ring for the gateway; a QoS >= 1 one is
+ * acknowledged (PUBACK) only when the gateway says it is logged (acks). Everything else is routed here
+ * without the gateway's involvement, as before.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import type { Aedes, Client, PublishPacket } from 'aedes';
+import { pino } from 'pino';
+import { createDeviceAccess, type DeviceAccess } from '../../auth/index.js';
+import type { BrokerMetrics } from '../../metrics.js';
+import { isIngestTopic } from '../../pipeline/topics.js';
+import { closeBroker, createBroker } from '../broker.js';
+import { startListeners, type Listeners } from '../listeners.js';
+import type { BrokerThreadData, FromBroker, MetricOp, ToBroker } from './protocol.js';
+import { RingWriter } from './publish-ring.js';
+
+type Done = (err?: Error | null) => void;
+
+const port = parentPort!;
+const data = workerData as BrokerThreadData;
+const config = data.config;
+const post = (m: FromBroker) => port.postMessage(m);
+
+// Logs go to the gateway's logger (one stream, and tests capture it): a JSON line each.
+const log = pino({ level: data.logLevel, base: null, timestamp: false }, { write: (line: string) => post({ t: 'log', line }) });
+
+/** Counter changes, sent in one message per turn of the event loop. */
+let ops: MetricOp[] = [];
+let flushing = false;
+/** Held publishes since the last flush: one op however many (a held ring holds every publish). */
+let heldSince = 0;
+const count = (op?: MetricOp) => {
+  if (!flushing) {
+    flushing = true;
+    setImmediate(flushMetrics);
+  }
+  if (op) ops.push(op);
+};
+function flushMetrics(): void {
+  flushing = false;
+  if (heldSince > 0) ops.push({ m: 'brokerHeld', n: heldSince });
+  heldSince = 0;
+  if (ops.length === 0) return;
+  post({ t: 'metrics', ops });
+  ops = [];
+}
+const metrics: BrokerMetrics = {
+  authFailures: { inc: ({ reason }) => count({ m: 'authFailures', reason }) },
+  mqttRefused: { inc: ({ reason }) => count({ m: 'mqttRefused', reason }) },
+  connectedClients: { inc: () => count({ m: 'connectedClients', d: 1 }), dec: () => count({ m: 'connectedClients', d: -1 }) },
+  brokerHeld: {
+    inc: (n) => {
+      heldSince += n;
+      count();
+    },
+  },
+};
+
+const ring = new RingWriter(data.ring);
+
+/** QoS >= 1 publishes handed to the gateway, by ack id, until it acknowledges them. */
+const waitingAck = new Map<number, Done>();
+let nextAckId = 1;
+/** Publishes that found the ring full, in arrival order; each one holds its client's socket until it is in. */
+const held: { topic: string; payload: Buffer; qos: number; done: Done }[] = [];
+let retry: NodeJS.Timeout | undefined;
+
+function hand(topic: string, payload: Buffer, qos: number, done: Done): boolean {
+  let id = 0;
+  if (qos > 0) {
+    id = nextAckId;
+    nextAckId = id === 0xffffffff ? 1 : id + 1;
+  }
+  if (!ring.push(topic, payload, qos, id)) return false;
+  if (qos > 0) waitingAck.set(id, done);
+  else done(null);
+  return true;
+}
+
+function handHeld(): void {
+  retry = undefined;
+  let i = 0;
+  while (i < held.length && hand(held[i]!.topic, held[i]!.payload, held[i]!.qos, held[i]!.done)) i++;
+  held.splice(0, i);
+  if (held.length > 0) retry = setTimeout(handHeld, 1);
+}
+
+
+function gate(_client: Client, packet: PublishPacket, done: Done): void {
+  const topic = packet.topic;
+  if (!isIngestTopic(topic)) return done(null);
+  const payload = packet.payload as Buffer;
+  if (held.length === 0 && hand(topic, payload, packet.qos, done)) return;
+  // Cannot happen with the ring sized from mqtt.maxPayloadBytes (broker-thread.ts); refused rather than held forever.
+  if (!ring.fits(topic, payload)) return done(new Error('publish larger than the broker thread ring'));
+  held.push({ topic, payload, qos: packet.qos, done });
+  metrics.brokerHeld!.inc(1);
+  retry ??= setTimeout(handHeld, 1);
+}
+
+let devices: DeviceAccess | undefined;
+let broker: Aedes | undefined;
+let listeners: Listeners | undefined;
+
+async function start(): Promise<void> {
+  devices = createDeviceAccess(config, { log: log.child({ part: 'auth' }), metrics, announce: false });
+  broker = await createBroker({
+    log: log.child({ part: 'broker' }),
+    metrics,
+    gate,
+    connectTimeoutMs: config.mqtt.connectTimeout,
+    maxSubscriptions: config.mqtt.maxSubscriptions,
+    drainTimeoutMs: config.mqtt.drainTimeout,
+    authenticate: devices.auth.authenticate,
+    authorizeSubscribe: devices.auth.authorizeSubscribe,
+    authorizePublish: (client, packet) => devices!.auth.authorizePublish(client, packet),
+  });
+  devices.attach(broker);
+  const b = broker;
+  const clients = () => ring.setClients(b.connectedClients);
+  b.on('client', clients);
+  b.on('clientDisconnect', clients);
+}
+
+async function listen(): Promise<void> {
+  listeners = await startListeners(broker!, config.mqtt, log, undefined, (reason) => metrics.mqttRefused.inc({ reason }));
+  post({ t: 'listening', ports: { mqtt: listeners.mqttPort, ws: listeners.wsPort, tls: listeners.tlsPort } });
+}
+
+async function close(): Promise<void> {
+  if (retry) clearTimeout(retry);
+  // Stop accepting first, as the in-process gateway does (app.ts stop).
+  const closingListeners = listeners?.close();
+  if (broker) await closeBroker(broker);
+  await closingListeners;
+  devices?.close();
+  for (const h of held.splice(0)) h.done(new Error('gateway is stopping'));
+  flushMetrics();
+  post({ t: 'closed' });
+}
+
+const codeOf = (err: unknown) => (typeof err === 'object' && err !== null && typeof (err as { code?: unknown }).code === 'string' ? (err as { code: string }).code : undefined);
+const messageOf = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+port.on('message', (m: ToBroker) => {
+  switch (m.t) {
+    case 'acks':
+      for (const id of m.ids) {
+        const done = waitingAck.get(id);
+        if (done) {
+          waitingAck.delete(id);
+          done(null);
+        }
+      }
+      break;
+    case 'nack': {
+      const done = waitingAck.get(m.id);
+      waitingAck.delete(m.id);
+      done?.(new Error(m.message));
+      break;
+    }
+    case 'publish':
+      broker!.publish({ cmd: 'publish', topic: m.topic, payload: Buffer.from(m.payload.buffer, m.payload.byteOffset, m.payload.byteLength), qos: m.qos, retain: m.retain, dup: false }, (err) =>
+        post(err ? { t: 'published', id: m.id, error: err.message } : { t: 'published', id: m.id }),
+      );
+      break;
+    case 'sync':
+      flushMetrics();
+      post({ t: 'synced', id: m.id });
+      break;
+    case 'listen':
+      listen().catch((err: unknown) => {
+        const code = codeOf(err);
+        post(code === undefined ? { t: 'listen-failed', message: messageOf(err) } : { t: 'listen-failed', message: messageOf(err), code });
+      });
+      break;
+    case 'close':
+      close().catch((err: unknown) => {
+        log.error({ err }, 'broker thread: close failed');
+        post({ t: 'closed' });
+      });
+      break;
+  }
+});
+
+start().then(
+  () => post({ t: 'ready' }),
+  (err: unknown) => {
+    const code = codeOf(err);
+    post(code === undefined ? { t: 'failed', message: messageOf(err) } : { t: 'failed', message: messageOf(err), code });
+  },
+);

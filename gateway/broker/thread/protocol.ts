@@ -1,0 +1,48 @@
+import type { GatewayConfig } from '../../config/schema.js';
+import type { RingBuffers } from './publish-ring.js';
+
+/**
+ * Messages between the gateway (pipeline thread) and its broker thread. Publishes do not travel here: they go
+ * through the ring (publish-ring.ts). These are the rare ones: acknowledgements, the gateway's own publishes
+ * (alerts), life cycle, and the broker's logs and counters.
+ */
+export interface BrokerThreadData {
+  readonly config: GatewayConfig;
+  readonly ring: RingBuffers;
+  /** The gateway logger's level: the thread logs through the gateway's logger at no lower level. */
+  readonly logLevel: string;
+}
+
+export interface ListeningPorts {
+  readonly mqtt: number;
+  readonly ws: number | undefined;
+  readonly tls: number | undefined;
+}
+
+/** A counter or gauge change in the broker thread, applied to the gateway's registry. */
+export type MetricOp =
+  | { readonly m: 'authFailures' | 'mqttRefused'; readonly reason: string }
+  | { readonly m: 'connectedClients'; readonly d: 1 | -1 }
+  | { readonly m: 'brokerHeld'; readonly n: number };
+
+export type ToBroker =
+  | { readonly t: 'listen' }
+  /** Publishes logged and processed: PUBACK them. */
+  | { readonly t: 'acks'; readonly ids: readonly number[] }
+  /** Publishes that cannot be acknowledged (the gateway is stopping): aedes closes their connections. */
+  | { readonly t: 'nack'; readonly id: number; readonly message: string }
+  | { readonly t: 'publish'; readonly id: number; readonly topic: string; readonly payload: Uint8Array; readonly qos: 0 | 1; readonly retain: boolean }
+  /** Send every counter change made so far, then answer `synced` (a metrics read waits for it). */
+  | { readonly t: 'sync'; readonly id: number }
+  | { readonly t: 'close' };
+
+export type FromBroker =
+  | { readonly t: 'ready' }
+  | { readonly t: 'failed'; readonly message: string; readonly code?: string }
+  | { readonly t: 'listening'; readonly ports: ListeningPorts }
+  | { readonly t: 'listen-failed'; readonly message: string; readonly code?: string }
+  | { readonly t: 'published'; readonly id: number; readonly error?: string }
+  | { readonly t: 'log'; readonly line: string }
+  | { readonly t: 'metrics'; readonly ops: readonly MetricOp[] }
+  | { readonly t: 'synced'; readonly id: number }
+  | { readonly t: 'closed' };

@@ -1,0 +1,224 @@
+/**
+ * The hand-over of publishes from the broker thread to the pipeline thread: a single-producer single-consumer
+ * ring of records in a SharedArrayBuffer. A record costs the producer one copy of topic + payload and the
+ * consumer one string decode and one Buffer view; no structured clone, no message event per publish.
+ *
+ * Layout: `control` (Int32Array over its own SharedArrayBuffer) holds the write and read offsets and a flag the
+ * consumer raises before it sleeps; `data` holds records aligned to 4 bytes:
+ *   i32 size (whole record incl. this header, aligned; WRAP = "continue at offset 0")
+ *   u32 ackId (0: nobody waits for an acknowledgement)
+ *   u16 topic bytes, u8 qos, u8 unused
+ *   u32 payload bytes
+ *   topic (UTF-8), payload
+ * The ring is never filled to the last byte, so write === read always means empty.
+ */
+const W = 0;
+const R = 1;
+const SLEEPING = 2;
+/** Connected MQTT clients, written by the broker thread (read by health without a round trip). */
+const CLIENTS = 3;
+const CONTROL_SLOTS = 4;
+const HEADER = 16;
+const WRAP = -1;
+
+export interface RingBuffers {
+  readonly control: SharedArrayBuffer;
+  readonly data: SharedArrayBuffer;
+}
+
+export function createRingBuffers(capacityBytes: number): RingBuffers {
+  if (!(Number.isSafeInteger(capacityBytes) && capacityBytes >= 1024 && capacityBytes % 4 === 0)) {
+    throw new RangeError(`ring capacity must be a multiple of 4 bytes, at least 1024, got ${capacityBytes}`);
+  }
+  return { control: new SharedArrayBuffer(CONTROL_SLOTS * 4), data: new SharedArrayBuffer(capacityBytes) };
+}
+
+const align = (n: number) => (n + 3) & ~3;
+
+/** Atomics.waitAsync (V8 since Node 16) is in TypeScript's ES2024 lib; this project targets ES2022. */
+type WaitAsync = (a: Int32Array, index: number, value: number) => { async: false; value: string } | { async: true; value: Promise<string> };
+const waitAsync = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync;
+
+/** The broker thread's end. */
+export class RingWriter {
+  private readonly control: Int32Array;
+  private readonly bytes: Buffer;
+  private readonly view: DataView;
+  private readonly capacity: number;
+
+  private readonly u8: Uint8Array;
+
+  constructor(buffers: RingBuffers) {
+    this.control = new Int32Array(buffers.control);
+    this.bytes = Buffer.from(buffers.data);
+    this.u8 = new Uint8Array(buffers.data);
+    this.view = new DataView(buffers.data);
+    this.capacity = buffers.data.byteLength;
+  }
+
+  /** Whether the publish can ever fit (an empty ring takes any record up to half its size). */
+  fits(topic: string, payload: Buffer): boolean {
+    return align(HEADER + 3 * topic.length + payload.length) + 8 <= this.capacity / 2;
+  }
+
+  /**
+   * Appends one publish; false when the ring has no room now (the caller waits and tries again, which holds the
+   * client's socket: backpressure, nothing dropped). Wakes the consumer if it sleeps.
+   */
+  push(topic: string, payload: Buffer, qos: number, ackId: number): boolean {
+    const cap = this.capacity;
+    const c = this.control;
+    let w = Atomics.load(c, W);
+    const r = Atomics.load(c, R);
+    const free = r > w ? r - w : cap - w + r;
+    // Room is checked for the topic's longest UTF-8 form (3 bytes a UTF-16 unit), so it is written only once.
+    const bound = align(HEADER + 3 * topic.length + payload.length);
+    // Contiguous room at w, or wrap to 0 (the tail of the buffer is skipped); keep 4 bytes free so full != empty.
+    let at = w;
+    if (w + bound > cap) {
+      if (free - (cap - w) <= bound + 4 || r <= bound) return false;
+      at = 0;
+    } else if (free <= bound + 4) return false;
+    const topicBytes = this.writeTopic(topic, at + HEADER);
+    this.u8.set(payload, at + HEADER + topicBytes);
+    const size = align(HEADER + topicBytes + payload.length);
+    const v = this.view;
+    v.setUint32(at + 4, ackId, true);
+    v.setUint16(at + 8, topicBytes, true);
+    v.setUint8(at + 10, qos);
+    v.setUint32(at + 12, payload.length, true);
+    v.setInt32(at, size, true);
+    if (at !== w) v.setInt32(w, WRAP, true);
+    w = at + size;
+    if (w === cap) w = 0;
+    // The store publishes the record (Atomics are sequentially consistent); then wake a sleeping consumer.
+    Atomics.store(c, W, w);
+    if (Atomics.load(c, SLEEPING) === 1 && Atomics.exchange(c, SLEEPING, 0) === 1) Atomics.notify(c, W);
+    return true;
+  }
+
+  /** Topics are short and nearly always ASCII: a loop beats a call into the UTF-8 encoder. */
+  private writeTopic(topic: string, at: number): number {
+    const u8 = this.u8;
+    const n = topic.length;
+    for (let i = 0; i < n; i++) {
+      const ch = topic.charCodeAt(i);
+      if (ch >= 0x80) return this.bytes.write(topic, at, 'utf8');
+      u8[at + i] = ch;
+    }
+    return n;
+  }
+
+  setClients(n: number): void {
+    Atomics.store(this.control, CLIENTS, n);
+  }
+}
+
+/** What the consumer sees of one record; `payload` is a view into the ring, valid only during the call. */
+export type RecordHandler = (topic: string, payload: Buffer, qos: number, ackId: number) => void;
+
+const TOPIC_SLOTS = 8192;
+
+/** The pipeline thread's end. */
+export class RingReader {
+  private readonly control: Int32Array;
+  private readonly u8: Uint8Array;
+  private readonly topics: ({ readonly bytes: Uint8Array; readonly topic: string } | undefined)[] = new Array(TOPIC_SLOTS).fill(undefined);
+  private readonly data: SharedArrayBuffer;
+  private readonly bytes: Buffer;
+  private readonly view: DataView;
+  private readonly capacity: number;
+
+  constructor(buffers: RingBuffers) {
+    this.control = new Int32Array(buffers.control);
+    this.data = buffers.data;
+    this.u8 = new Uint8Array(buffers.data);
+    this.bytes = Buffer.from(buffers.data);
+    this.view = new DataView(buffers.data);
+    this.capacity = buffers.data.byteLength;
+  }
+
+  /**
+   * The topic string of the bytes at `at`: a device publishes on the same few topics all day, so the strings are
+   * kept by a hash of their bytes and reused (no decode and no new string per publish, and the gateway's caches
+   * keyed by topic find them by identity).
+   */
+  private topicAt(at: number, len: number): string {
+    const u8 = this.u8;
+    let h = 0x811c9dc5 ^ len;
+    for (let i = 0; i < len; i++) h = Math.imul(h ^ u8[at + i]!, 0x01000193);
+    const slot = (h >>> 0) & (TOPIC_SLOTS - 1);
+    const e = this.topics[slot];
+    if (e !== undefined && e.bytes.length === len) {
+      const b = e.bytes;
+      let i = 0;
+      while (i < len && b[i] === u8[at + i]) i++;
+      if (i === len) return e.topic;
+    }
+    const topic = this.bytes.toString('utf8', at, at + len);
+    this.topics[slot] = { bytes: u8.slice(at, at + len), topic };
+    return topic;
+  }
+
+  isEmpty(): boolean {
+    return Atomics.load(this.control, R) === Atomics.load(this.control, W);
+  }
+
+  get clients(): number {
+    return Atomics.load(this.control, CLIENTS);
+  }
+
+  /**
+   * Hands up to `max` records to `handle` in ring order and frees each one after its call returns. Returns how
+   * many were read.
+   */
+  read(max: number, handle: RecordHandler): number {
+    const c = this.control;
+    const v = this.view;
+    let r = Atomics.load(c, R);
+    let n = 0;
+    while (n < max) {
+      const w = Atomics.load(c, W);
+      if (r === w) break;
+      let size = v.getInt32(r, true);
+      if (size === WRAP) {
+        r = 0;
+        size = v.getInt32(0, true);
+      }
+      const topicBytes = v.getUint16(r + 8, true);
+      const payloadAt = r + HEADER + topicBytes;
+      const topic = this.topicAt(r + HEADER, topicBytes);
+      const payload = Buffer.from(this.data, payloadAt, v.getUint32(r + 12, true));
+      try {
+        handle(topic, payload, v.getUint8(r + 10), v.getUint32(r + 4, true));
+      } finally {
+        r += size;
+        if (r === this.capacity) r = 0;
+        Atomics.store(c, R, r);
+      }
+      n++;
+    }
+    return n;
+  }
+
+  /** Ends a waitForRecords (the consumer stops). */
+  wake(): void {
+    Atomics.notify(this.control, W);
+  }
+
+  /**
+   * Resolves when a record may be waiting (at once if one is). The consumer calls it only after reading the
+   * ring empty; the producer clears the flag and notifies on its next push.
+   */
+  waitForRecords(): Promise<void> {
+    const c = this.control;
+    Atomics.store(c, SLEEPING, 1);
+    const w = Atomics.load(c, W);
+    if (w !== Atomics.load(c, R)) {
+      Atomics.store(c, SLEEPING, 0);
+      return Promise.resolve();
+    }
+    const wait = waitAsync(c, W, w);
+    return wait.async ? wait.value.then(() => undefined) : Promise.resolve();
+  }
+}

@@ -1,0 +1,55 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startLoad } from '../bench/loadgen.js';
+import { metricValue, startTestGateway, waitFor, type TestGateway } from '../support/gateway.js';
+import { connect, publish } from '../support/mqtt.js';
+
+/**
+ * The broker thread (mqtt.brokerThread: on) and the ring between it and the gateway's thread. The gateway's
+ * thread is this test's thread, so blocking it here is exactly a pipeline that falls behind the broker.
+ */
+describe('broker thread: publishes cross to the gateway thread', () => {
+  let tg: TestGateway;
+
+  beforeAll(async () => {
+    // InfluxDB is not needed: what is checked is the hand-over, the outbox just holds the windows.
+    tg = await startTestGateway({ influxUrl: 'http://127.0.0.1:9', overrides: { mqtt: { brokerThread: 'on' }, log: { level: 'warn' } } });
+  });
+
+  afterAll(async () => {
+    await tg?.dispose();
+  });
+
+  it('holds publishers while the gateway thread is busy: the ring fills, then nothing is lost', async () => {
+    const heldBefore = await metricValue(tg.gw, 'brokerHeld');
+    const receivedBefore = await metricValue(tg.gw, 'messagesReceived');
+    // A raw-socket generator in a child process, as fast as the broker reads (QoS 0: TCP is the only flow control).
+    const load = await startLoad({ port: tg.gw.ports.mqtt, connections: 8, devices: 80, qos: 0, rate: 0, t0: Date.now() - 3_600_000, stepMs: 10 });
+    await new Promise((r) => setTimeout(r, 300));
+    // Far longer than the ring (8 MiB, ~80k publishes of ~110 bytes) takes to fill at this rate.
+    const until = Date.now() + 2_000;
+    while (Date.now() < until);
+    await new Promise((r) => setTimeout(r, 300));
+    const sent = (await load.finish()).sent;
+    const received = await waitFor('every publish the generator wrote has reached the pipeline', async () => {
+      const n = (await metricValue(tg.gw, 'messagesReceived')) - receivedBefore;
+      return n >= sent ? n : undefined;
+    });
+    expect(received).toBe(sent);
+    expect(await metricValue(tg.gw, 'messagesRejected')).toBe(0);
+    // The ring did fill: the broker thread held publishes back rather than dropping them.
+    expect((await metricValue(tg.gw, 'brokerHeld')) - heldBefore).toBeGreaterThan(0);
+  });
+
+  it('acknowledges a QoS 1 publish after the gateway took it; health counts the thread\'s clients', async () => {
+    const client = await connect(tg.mqttUrl, { clientId: 'qos1-dev' });
+    await waitFor('the client counted', () => (tg.gw.broker.connectedClients === 1 ? true : undefined));
+    const before = await metricValue(tg.gw, 'readingsAccepted');
+    for (let i = 0; i < 20; i++) await publish(client, 'devices/qos1-dev/telemetry', JSON.stringify({ ts: Date.now() - 60_000 + i, readings: { t: i } }), 1);
+    // publish() resolved on each PUBACK: by then the reading was decoded and counted on the gateway thread.
+    expect((await metricValue(tg.gw, 'readingsAccepted')) - before).toBe(20);
+    const health = (await (await fetch(`${tg.httpUrl}/health`)).json()) as { broker: { listening: boolean; clients: number } };
+    expect(health.broker).toEqual({ listening: true, clients: 1 });
+    await client.endAsync();
+    await waitFor('the client gone', () => (tg.gw.broker.connectedClients === 0 ? true : undefined));
+  });
+});
