@@ -68,7 +68,9 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   enableProcessMetrics(metrics.registry);
   const startedAt = now();
 
-  const devices = createDeviceAccess(config, { log: log.child({ part: 'auth' }), metrics });
+  const threaded = useBrokerThread(config.mqtt.brokerThread);
+  // With the broker thread, its copy of the registry (the one that closes connections) reports the file.
+  const devices = createDeviceAccess(config, { log: log.child({ part: 'auth' }), metrics, announce: !threaded });
   const { outbox } = createOutbox(config, { metrics, log });
   // Checkpoints + ingest log (state.db): QoS 1 publishes are on disk before PUBACK (docs/durability.md).
   const state = new DurableState(config, { log, metrics, timers: { ...systemTimers, now } });
@@ -131,7 +133,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     commitEmitted: () => outbox.flush(),
   });
   const gate = state.accept.bind(state);
-  const broker: BrokerFront = useBrokerThread(config.mqtt.brokerThread) ? new BrokerThread(config, { log, metrics, gate, now, ...(deps.onFatal ? { onFailure: deps.onFatal } : {}) }) : new InProcessBroker(config, { log, metrics, devices, gate, now });
+  const broker: BrokerFront = threaded ? new BrokerThread(config, { log, metrics, gate, now, ...(deps.onFatal ? { onFailure: deps.onFatal } : {}) }) : new InProcessBroker(config, { log, metrics, devices, gate, now });
   await broker.started();
   alertPublisher.attach(broker);
 

@@ -32,7 +32,7 @@ export interface DeviceAccess {
  */
 export function createDeviceAccess(config: GatewayConfig, deps: { log: Logger; metrics: BrokerMetrics; announce?: boolean }): DeviceAccess {
   const { log } = deps;
-  // The broker thread keeps a second copy of the registry for its hooks: the gateway's copy reports the file.
+  // With the broker thread, the gateway keeps a second copy (device tags, health): only one of them reports the file.
   const fileLog = deps.announce === false ? log.child({}, { level: 'silent' }) : log;
   const path = config.auth.devicesFile;
   const registry = new DeviceRegistry();

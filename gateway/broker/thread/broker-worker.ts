@@ -105,7 +105,7 @@ let broker: Aedes | undefined;
 let listeners: Listeners | undefined;
 
 async function start(): Promise<void> {
-  devices = createDeviceAccess(config, { log: log.child({ part: 'auth' }), metrics, announce: false });
+  devices = createDeviceAccess(config, { log: log.child({ part: 'auth' }), metrics });
   broker = await createBroker({
     log: log.child({ part: 'broker' }),
     metrics,
