@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ID_PATTERN, isValidId, parseIngestTopic, type IngestTopic } from '../../../gateway/pipeline/topics.js';
+import { ID_PATTERN, isIngestTopic, isValidId, parseIngestTopic, type IngestTopic } from '../../../gateway/pipeline/topics.js';
 
 /** The contract as first written (split + regex): the indexOf version must agree with it on every topic. */
 function reference(topic: string): IngestTopic | undefined {
@@ -41,5 +41,29 @@ describe('ingest topic parsing', () => {
     fc.assert(fc.property(fc.oneof(fc.string({ maxLength: 70 }), fc.stringMatching(/^[A-Za-z0-9_.-]{0,66}$/), fc.string({ unit: 'binary', maxLength: 4 })), (id) => {
       expect(isValidId(id)).toBe(ID_PATTERN.test(id));
     }), { numRuns: 5000 });
+  });
+
+  it('isIngestTopic is parseIngestTopic(topic) !== undefined', () => {
+    // Topics glued from the contract's own pieces, so near misses (a piece missing, doubled or misspelled) are common.
+    const piece = fc.oneof(
+      { weight: 6, arbitrary: fc.constantFrom('devices', '/', 'telemetry', 'sensors', 'devices/', '/telemetry', '/sensors/') },
+      { weight: 3, arbitrary: fc.stringMatching(/^[A-Za-z0-9_.-]{1,8}$/) },
+      { weight: 1, arbitrary: fc.constantFrom('', 'bäd', '+', '#', 'x'.repeat(65), 'Devices', 'telemetr', 'sensorsx') },
+      { weight: 1, arbitrary: fc.string({ maxLength: 4 }) },
+    );
+    const glued = fc.array(piece, { minLength: 1, maxLength: 8 }).map((p) => p.join(''));
+    const shaped = fc
+      .tuple(fc.stringMatching(/^[A-Za-z0-9_.-]{0,6}$/), fc.constantFrom('telemetry', 'sensors', 'sensor', 'telemetry/', 'sensors/'), fc.array(piece, { maxLength: 2 }))
+      .map(([id, kind, rest]) => `devices/${id}/${kind}${rest.join('')}`);
+    let ingest = 0;
+    let other = 0;
+    fc.assert(fc.property(fc.oneof(glued, shaped, fc.string({ maxLength: 30 })), (t) => {
+      const expected = parseIngestTopic(t) !== undefined;
+      expect(isIngestTopic(t)).toBe(expected);
+      if (expected) ingest++;
+      else other++;
+    }), { numRuns: 10_000 });
+    expect(ingest).toBeGreaterThan(500);
+    expect(other).toBeGreaterThan(500);
   });
 });

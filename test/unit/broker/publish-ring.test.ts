@@ -1,0 +1,366 @@
+import { setImmediate as nextMacrotask } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import fc from 'fast-check';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createRingBuffers, RingReader, RingWriter, type RingBuffers } from '../../../gateway/broker/thread/publish-ring.js';
+
+interface Rec {
+  readonly topic: string;
+  readonly payload: Buffer;
+  readonly qos: number;
+  readonly ackId: number;
+}
+
+/** Reads up to `max` records, copying each payload: the handler's Buffer is a view into the ring. */
+function take(reader: RingReader, max: number): Rec[] {
+  const out: Rec[] = [];
+  const n = reader.read(max, (topic, payload, qos, ackId) => out.push({ topic, payload: Buffer.from(payload), qos, ackId }));
+  expect(n).toBe(out.length);
+  return out;
+}
+
+function expectSame(got: readonly Rec[], want: readonly Rec[]): void {
+  expect(got.length).toBe(want.length);
+  got.forEach((g, i) => {
+    const w = want[i]!;
+    expect(g.topic).toBe(w.topic);
+    expect(g.qos).toBe(w.qos);
+    expect(g.ackId).toBe(w.ackId);
+    expect(g.payload.equals(w.payload)).toBe(true);
+  });
+}
+
+/** The largest payload `fits` accepts with this topic, found through `fits` itself rather than its formula. */
+function largestFitting(writer: RingWriter, topic: string, capacity: number): number {
+  let lo = -1;
+  let hi = capacity;
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >> 1;
+    if (writer.fits(topic, Buffer.alloc(mid))) lo = mid;
+    else hi = mid;
+  }
+  return lo;
+}
+
+const align = (n: number) => (n + 3) & ~3;
+/** Bytes a record occupies (layout in publish-ring.ts: 16-byte header, UTF-8 topic, payload, 4-byte aligned). */
+const recordBytes = (r: Rec) => align(16 + Buffer.byteLength(r.topic, 'utf8') + r.payload.length);
+/** What push reserves before encoding the topic: 3 bytes per UTF-16 unit. */
+const reservedBytes = (topic: string, payloadLength: number) => align(16 + 3 * topic.length + payloadLength);
+
+// MQTT topics are well-formed UTF-8, so lone surrogates (which cannot round-trip) are out of scope.
+const roundTrips = (t: string) => Buffer.from(t, 'utf8').toString('utf8') === t;
+const topicArb = fc
+  .oneof(
+    fc.constantFrom('', '/', 'devices/dev-1/telemetry', 'devices/dev-1/sensors/temp', 'capteur/température', '设备/温度', '🌡️/👨‍👩‍👧‍👦', '\u0080\u07ff\u0800\uffff'),
+    fc.string({ unit: 'grapheme-ascii', maxLength: 40 }),
+    fc.string({ unit: 'grapheme', maxLength: 10 }),
+    fc.string({ unit: 'binary', maxLength: 10 }),
+    // Long runs of 3-byte characters: the case the 3-bytes-a-unit reservation exists for.
+    fc.string({ unit: fc.integer({ min: 0x800, max: 0xd7ff }).map((c) => String.fromCharCode(c)), minLength: 20, maxLength: 60 }),
+  )
+  .filter((t) => t.length <= 60 && roundTrips(t));
+
+type Size =
+  | { readonly kind: 'small'; readonly n: number }
+  | { readonly kind: 'permille'; readonly n: number }
+  | { readonly kind: 'largest' }
+  | { readonly kind: 'block'; readonly bytes: number };
+const sizeArb: fc.Arbitrary<Size> = fc.oneof(
+  { weight: 4, arbitrary: fc.integer({ min: 0, max: 48 }).map((n) => ({ kind: 'small' as const, n })) },
+  // Whole records whose size divides the power-of-two rings, so records end exactly at the end of the ring and
+  // exactly at the reader: the boundary cases of "full is not empty" that random sizes almost never meet.
+  { weight: 3, arbitrary: fc.constantFrom(32, 64, 128, 256).map((bytes) => ({ kind: 'block' as const, bytes })) },
+  { weight: 2, arbitrary: fc.integer({ min: 0, max: 1000 }).map((n) => ({ kind: 'permille' as const, n })) },
+  { weight: 1, arbitrary: fc.constant({ kind: 'largest' as const }) },
+);
+
+type Op =
+  | { readonly op: 'push'; readonly topic: number; readonly size: Size; readonly fill: number; readonly qos: number; readonly ackId: number; readonly retryAfterDrain: boolean }
+  | { readonly op: 'read'; readonly max: number };
+
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      op: fc.constant('push' as const),
+      topic: fc.nat(),
+      size: sizeArb,
+      fill: fc.nat({ max: 255 }),
+      qos: fc.constantFrom(0, 1, 2),
+      ackId: fc.oneof(fc.constant(0), fc.constant(0xffffffff), fc.nat({ max: 0xffffffff })),
+      retryAfterDrain: fc.boolean(),
+    }),
+  },
+  // Reads mostly take a few records, so the ring fills up and pushes meet a full ring; now and then one drains it.
+  { weight: 2, arbitrary: fc.record({ op: fc.constant('read' as const), max: fc.oneof({ weight: 6, arbitrary: fc.integer({ min: 0, max: 3 }) }, { weight: 1, arbitrary: fc.constant(1000) }) }) },
+);
+
+function payloadLength(size: Size, topic: string, largest: number): number {
+  switch (size.kind) {
+    case 'small':
+      return Math.min(size.n, largest);
+    case 'permille':
+      return Math.floor((largest * size.n) / 1000);
+    case 'largest':
+      return largest;
+    case 'block':
+      return Math.max(0, Math.min(size.bytes - 16 - Buffer.byteLength(topic, 'utf8'), largest));
+  }
+}
+
+describe('publish ring: model-based', () => {
+  it('hands every accepted publish to the reader once, in order, unchanged; refuses only when the ring is (nearly) full', () => {
+    const scenario = fc.record({
+      capacity: fc.oneof(fc.constantFrom(1024, 2048, 4096), fc.integer({ min: 256, max: 1024 }).map((n) => n * 4)),
+      topics: fc.array(topicArb, { minLength: 1, maxLength: 6 }),
+      ops: fc.array(opArb, { maxLength: 300, size: 'max' }),
+    });
+    fc.assert(
+      fc.property(scenario, ({ capacity, topics, ops }) => {
+        const buffers = createRingBuffers(capacity);
+        const writer = new RingWriter(buffers);
+        const reader = new RingReader(buffers);
+        const largest = topics.map((t) => largestFitting(writer, t, capacity));
+        const queue: Rec[] = [];
+        // The one tail a wrap may leave unused is shorter than the reservation of the record that wrapped.
+        let largestReserved = 0;
+
+        const drain = () => {
+          // One more than the model holds: a corrupt ring shows up as an extra record, not as a reader that never stops.
+          expectSame(take(reader, queue.length + 1), queue.splice(0));
+          expect(reader.isEmpty()).toBe(true);
+        };
+        const accept = (rec: Rec) => {
+          queue.push(rec);
+          largestReserved = Math.max(largestReserved, reservedBytes(rec.topic, rec.payload.length));
+        };
+
+        for (const o of ops) {
+          if (o.op === 'read') {
+            const want = queue.splice(0, Math.min(o.max, queue.length));
+            expectSame(take(reader, o.max), want);
+          } else {
+            const ti = o.topic % topics.length;
+            const topic = topics[ti]!;
+            const max = largest[ti]!;
+            const length = payloadLength(o.size, topic, max);
+            const payload = Buffer.alloc(length);
+            for (let i = 0; i < length; i++) payload[i] = (o.fill + i * 7) & 0xff;
+            const rec: Rec = { topic, payload, qos: o.qos, ackId: o.ackId };
+            expect(writer.fits(topic, payload)).toBe(true);
+            if (writer.push(topic, payload, o.qos, o.ackId)) {
+              accept(rec);
+            } else {
+              expect(queue.length).toBeGreaterThan(0);
+              // Refusing is allowed only when unread records plus what the ring may waste (this push's reservation,
+              // a skipped tail, the spare bytes that keep full distinct from empty) leave no room.
+              const live = queue.reduce((sum, r) => sum + recordBytes(r), 0);
+              const reserve = reservedBytes(topic, length);
+              expect(live + reserve + Math.max(reserve, largestReserved) + 4).toBeGreaterThanOrEqual(capacity);
+              if (o.retryAfterDrain) {
+                drain();
+                expect(writer.push(topic, payload, o.qos, o.ackId)).toBe(true);
+                accept(rec);
+              }
+            }
+          }
+          expect(reader.isEmpty()).toBe(queue.length === 0);
+        }
+        drain();
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe('publish ring: topic cache', () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  it('decodes a repeated topic once and hands out the same string', () => {
+    const buffers = createRingBuffers(1024);
+    const writer = new RingWriter(buffers);
+    const reader = new RingReader(buffers);
+    const topic = 'devices/dev-1/sensors/température';
+    // `===` on strings compares contents, so identity is observed through the decodes the reader does.
+    const decode = vi.spyOn(Buffer.prototype, 'toString');
+    const seen: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      expect(writer.push(topic, Buffer.from([i]), 1, i + 1)).toBe(true);
+      expect(reader.read(10, (t) => seen.push(t))).toBe(1);
+    }
+    expect(seen).toEqual(Array(5).fill(topic));
+    expect(decode.mock.calls.filter(([encoding]) => encoding === 'utf8')).toHaveLength(1);
+  });
+
+  it('reads back the right topic when more distinct topics than cache slots share them', () => {
+    const buffers = createRingBuffers(1024);
+    const writer = new RingWriter(buffers);
+    const reader = new RingReader(buffers);
+    const topicOf = (i: number) => (i % 3 === 0 ? `devices/d${i}/telemetry` : i % 3 === 1 ? `devices/d${i}/sensors/t` : `zone/é${i}/🌡️`);
+    const count = 20_000;
+    // Two passes: the second meets slots that hold other topics by then, so every lookup has to compare bytes.
+    for (const pass of [0, 1]) {
+      for (let i = 0; i < count; i++) {
+        const topic = topicOf(pass === 0 ? i : count - 1 - i);
+        expect(writer.push(topic, Buffer.from([i & 0xff]), 0, i)).toBe(true);
+        const [got] = take(reader, 1);
+        expect(got?.topic).toBe(topic);
+      }
+    }
+  });
+
+  it('tells apart topics that land in the same slot (same length, or one a prefix of the other)', () => {
+    // The reader's slot function, copied so the test is sure to build colliding pairs.
+    const slot = (s: string) => {
+      const b = Buffer.from(s, 'utf8');
+      let h = 0x811c9dc5 ^ b.length;
+      for (const x of b) h = Math.imul(h ^ x, 0x01000193);
+      return (h >>> 0) & 8191;
+    };
+    const collidingWith = (first: string, candidate: (i: number) => string) => {
+      // One in 8192 candidates is expected to collide; the bound only keeps a changed hash from looping forever.
+      for (let i = 1; i < 1_000_000; i++) if (slot(candidate(i)) === slot(first)) return candidate(i);
+      throw new Error(`no topic found in the slot of ${first}`);
+    };
+    const sameLength = (i: number) => `devices/${i.toString(36).padStart(6, '0')}/telemetry`;
+    const short = 'devices/dev-1/sensors/t';
+    const pairs = [
+      [sameLength(0), collidingWith(sameLength(0), sameLength)],
+      // The longer one first: it sits in the slot when the shorter one, its prefix, is looked up.
+      [collidingWith(short, (i) => `${short}${i.toString(36)}`), short],
+    ] as const;
+    const buffers = createRingBuffers(1024);
+    const writer = new RingWriter(buffers);
+    const reader = new RingReader(buffers);
+    for (const [a, b] of pairs) {
+      for (const t of [a, b, a, a, b, b, a]) {
+        expect(writer.push(t, Buffer.alloc(0), 0, 0)).toBe(true);
+        expect(take(reader, 1).map((r) => r.topic)).toEqual([t]);
+      }
+    }
+  });
+});
+
+describe('publish ring: waiting', () => {
+  const setup = () => {
+    const buffers = createRingBuffers(1024);
+    return { buffers, writer: new RingWriter(buffers), reader: new RingReader(buffers) };
+  };
+
+  it('resolves a wait on an empty ring when a publish arrives later', async () => {
+    const { writer, reader } = setup();
+    let resolved = false;
+    const waiting = reader.waitForRecords().then(() => {
+      resolved = true;
+    });
+    await nextMacrotask();
+    expect(resolved).toBe(false);
+    setTimeout(() => writer.push('devices/a/telemetry', Buffer.from('{}'), 1, 7), 5);
+    await waiting;
+    expectSame(take(reader, 10), [{ topic: 'devices/a/telemetry', payload: Buffer.from('{}'), qos: 1, ackId: 7 }]);
+  });
+
+  it('resolves at once when records are already waiting', async () => {
+    const { writer, reader } = setup();
+    expect(writer.push('t', Buffer.from([1]), 0, 0)).toBe(true);
+    await reader.waitForRecords();
+    expect(take(reader, 10)).toHaveLength(1);
+  });
+
+  it('wake() ends a pending wait without any record', async () => {
+    const { reader } = setup();
+    let resolved = false;
+    const waiting = reader.waitForRecords().then(() => {
+      resolved = true;
+    });
+    await nextMacrotask();
+    expect(resolved).toBe(false);
+    reader.wake();
+    await waiting;
+    expect(reader.isEmpty()).toBe(true);
+  });
+
+  it('carries publishes from a producer thread in order through many wraps', async () => {
+    const { buffers, reader } = setup();
+    const topics = ['devices/dev-1/telemetry', 'devices/dev-2/sensors/t', 'zone/température', '🌡️/1'];
+    const count = 5000;
+    const worker = startProducer(buffers, topics, count);
+    const failed = new Promise<never>((_, reject) => {
+      worker.once('error', (err) => {
+        reader.wake();
+        reject(err);
+      });
+    });
+    let next = 0;
+    try {
+      while (next < count) {
+        const n = reader.read(100, (topic, payload, qos, ackId) => {
+          const i = next++;
+          expect(topic).toBe(topics[i % topics.length]);
+          expect(payload.readUInt32LE(0)).toBe(i);
+          expect(payload.length).toBe(4 + (i % 50));
+          expect(payload.subarray(4).every((b) => b === (i & 0xff))).toBe(true);
+          expect(qos).toBe(i % 3);
+          expect(ackId).toBe(i);
+        });
+        if (n === 0) await Promise.race([reader.waitForRecords(), failed]);
+      }
+      expect(reader.isEmpty()).toBe(true);
+    } finally {
+      await worker.terminate();
+    }
+  });
+});
+
+/** A producer thread running the real RingWriter (loaded through tsx: the worker sees the source, not dist/). */
+function startProducer(buffers: RingBuffers, topics: readonly string[], count: number): Worker {
+  const tsx = import.meta.resolve('tsx/esm/api');
+  const ring = fileURLToPath(new URL('../../../gateway/broker/thread/publish-ring.ts', import.meta.url));
+  const source = `
+    const { workerData } = require('node:worker_threads');
+    const { buffers, topics, count, tsx, ring, parent } = workerData;
+    import(tsx).then(({ tsImport }) => tsImport(ring, parent)).then(({ RingWriter }) => {
+      const writer = new RingWriter(buffers);
+      const pause = new Int32Array(new SharedArrayBuffer(4));
+      for (let i = 0; i < count; i++) {
+        const payload = Buffer.alloc(4 + (i % 50), i & 0xff);
+        payload.writeUInt32LE(i, 0);
+        // A full ring is backpressure: back off briefly and try again.
+        while (!writer.push(topics[i % topics.length], payload, i % 3, i)) Atomics.wait(pause, 0, 0, 1);
+      }
+    });`;
+  return new Worker(source, { eval: true, workerData: { buffers, topics, count, tsx, ring, parent: import.meta.url } });
+}
+
+describe('publish ring: records too large for the ring', () => {
+  it('fits() is false past half the ring, and such a push is refused on an empty ring it would have to wrap', () => {
+    const capacity = 1024;
+    const buffers = createRingBuffers(capacity);
+    const writer = new RingWriter(buffers);
+    const reader = new RingReader(buffers);
+    const topic = 'devices/dev-1/telemetry';
+    const largest = largestFitting(writer, topic, capacity);
+    expect(reservedBytes(topic, largest) + 8).toBeLessThanOrEqual(capacity / 2);
+    expect(writer.fits(topic, Buffer.alloc(largest + 4))).toBe(false);
+    expect(writer.fits(topic, Buffer.alloc(capacity / 2))).toBe(false);
+    expect(writer.fits('', Buffer.alloc(capacity))).toBe(false);
+
+    // Move both offsets past the middle, so the ring is empty but a big record could only go in by wrapping.
+    const filler = Buffer.alloc(capacity / 2 + 64 - 16 - topic.length);
+    expect(writer.push(topic, filler, 0, 0)).toBe(true);
+    expect(take(reader, 1)).toHaveLength(1);
+    expect(reader.isEmpty()).toBe(true);
+    const oversized = Buffer.alloc(capacity / 2);
+    expect(writer.push(topic, oversized, 0, 0)).toBe(false);
+    expect(reader.isEmpty()).toBe(true);
+
+    // A record that fits still goes in at that position (it wraps) and reads back intact.
+    const ok = Buffer.alloc(largest, 0xab);
+    expect(writer.push(topic, ok, 2, 9)).toBe(true);
+    expectSame(take(reader, 10), [{ topic, payload: ok, qos: 2, ackId: 9 }]);
+  });
+});
