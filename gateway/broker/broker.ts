@@ -1,6 +1,7 @@
 import { Aedes, type AedesOptions, type Client, type PublishPacket } from 'aedes';
 import { RateLimitedLog, type Logger } from '../log.js';
 import type { BrokerMetrics } from '../metrics.js';
+import { cacheRoutes } from './route-cache.js';
 import { limitSubscriptions, wasClosedForSize, type RefusedReason } from './limits.js';
 
 /**
@@ -63,6 +64,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Aedes> {
   });
   options.authorizeSubscribe = subscriptions.authorizeSubscribe;
   const broker = await Aedes.createBroker(options);
+  if (!cacheRoutes(broker)) log.warn('aedes internals changed: publishes are routed without the per-topic cache (slower, not wrong)');
   broker.on('unsubscribe', (topics, client) => subscriptions.forget(client, topics));
   // The parser may report several errors for one connection before it closes (also after the size guard closed
   // it, listeners.ts): count each connection once.
