@@ -1,3 +1,5 @@
+import type { AuthFailureReason } from './auth/device-auth.js';
+import type { RefusedReason } from './broker/limits.js';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /**
@@ -7,26 +9,29 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 export function createMetrics(registry = new Registry()) {
   // Hot paths count in plain fields and publish them into their counters here, when a counter is read
   // (scrape, stats report): prom-client's inc() costs a label-hash lookup per call.
-  const collectHooks: (() => void | Promise<void>)[] = [];
-  // A hook may be asynchronous (the broker thread's counters: a round trip to the thread).
-  const beforeCollect = (): void | Promise<void> => {
-    let waits: Promise<void>[] | undefined;
-    for (const hook of collectHooks) {
-      const wait = hook();
-      if (wait) (waits ??= []).push(wait);
-    }
-    if (waits) return Promise.all(waits).then(() => undefined);
+  const collectHooks: (() => void)[] = [];
+  const beforeCollect = () => {
+    for (const hook of collectHooks) hook();
   };
-  const counter = <L extends string = never>(name: string, help: string, labelNames: readonly L[] = []) =>
-    new Counter<L>({ name, help, labelNames, registers: [registry], collect: beforeCollect });
-  const gauge = <L extends string = never>(name: string, help: string, labelNames: readonly L[] = []) =>
-    new Gauge<L>({ name, help, labelNames, registers: [registry], collect: beforeCollect });
+  // The broker's own metrics may be counted in the broker thread (shared memory, broker/thread/broker-counters.ts).
+  const brokerHooks: (() => void)[] = [];
+  const beforeBrokerCollect = () => {
+    for (const hook of brokerHooks) hook();
+  };
+  const counter = <L extends string = never>(name: string, help: string, labelNames: readonly L[] = [], collect: () => void = beforeCollect) =>
+    new Counter<L>({ name, help, labelNames, registers: [registry], collect });
+  const gauge = <L extends string = never>(name: string, help: string, labelNames: readonly L[] = [], collect?: () => void) =>
+    new Gauge<L>({ name, help, labelNames, registers: [registry], ...(collect ? { collect } : {}) });
 
   return {
     registry,
     /** Registers `hook` to run before any counter is read; it should `inc()` what it counted since last time. */
-    onCollect: (hook: () => void | Promise<void>): void => {
+    onCollect: (hook: () => void): void => {
       collectHooks.push(hook);
+    },
+    /** Registers `hook` to run before a broker metric is read (it moves the broker thread's counts in). */
+    onBrokerCollect: (hook: () => void): void => {
+      brokerHooks.push(hook);
     },
     messagesReceived: counter('gateway_messages_received_total', 'MQTT publishes received on ingest topics'),
     messagesRejected: counter('gateway_messages_rejected_total', 'Ingest messages (or array elements) rejected, by reason', ['reason']),
@@ -45,10 +50,10 @@ export function createMetrics(registry = new Registry()) {
     outboxDropped: counter('gateway_outbox_dropped_points_total', 'Points dropped because the outbox reached buffer.maxBytes'),
     alertsFired: counter('gateway_alerts_fired_total', 'Alerts that went to firing', ['rule', 'severity']),
     rulesReloads: counter('gateway_rules_reloads_total', 'Rules file reloads, by result', ['result']),
-    authFailures: counter('gateway_auth_failures_total', 'Refused connections, publishes and subscriptions, by reason', ['reason']),
-    connectedClients: gauge('gateway_mqtt_clients', 'MQTT clients connected'),
-    brokerHeld: counter('gateway_broker_held_total', 'Publishes the broker thread held back because the gateway thread had not yet taken the previous ones (backpressure: the client waits, nothing is dropped)'),
-    mqttRefused: counter('gateway_mqtt_refused_total', 'Connections closed and subscriptions refused by the broker limits, by reason', ['reason']),
+    authFailures: counter('gateway_auth_failures_total', 'Refused connections, publishes and subscriptions, by reason', ['reason'], beforeBrokerCollect),
+    connectedClients: gauge('gateway_mqtt_clients', 'MQTT clients connected', [], beforeBrokerCollect),
+    brokerHeld: counter('gateway_broker_held_total', 'Publishes the broker thread held back because the gateway thread had not yet taken the previous ones (backpressure: the client waits, nothing is dropped)', [], beforeBrokerCollect),
+    mqttRefused: counter('gateway_mqtt_refused_total', 'Connections closed and subscriptions refused by the broker limits, by reason', ['reason'], beforeBrokerCollect),
     ingestLogEntries: gauge('gateway_ingest_log_entries', 'QoS 1 publishes in the ingest log (acknowledged, not yet covered by a checkpoint)'),
     ingestLogBytes: gauge('gateway_ingest_log_bytes', 'Topic + payload bytes in the ingest log'),
     ingestLogReplayed: counter('gateway_ingest_log_replayed_total', 'Logged publishes replayed at start after a crash'),
@@ -72,8 +77,8 @@ export type Metrics = ReturnType<typeof createMetrics>;
  * to the gateway's registry, so they are typed by what the broker calls, not as prom-client objects.
  */
 export interface BrokerMetrics {
-  readonly authFailures: { inc(labels: { reason: string }): void };
-  readonly mqttRefused: { inc(labels: { reason: string }): void };
+  readonly authFailures: { inc(labels: { reason: AuthFailureReason }, n?: number): void };
+  readonly mqttRefused: { inc(labels: { reason: RefusedReason }, n?: number): void };
   readonly connectedClients: { inc(): void; dec(): void };
   /** Broker thread only: a publish waited for room in the ring. */
   readonly brokerHeld?: { inc(n: number): void };

@@ -3,7 +3,8 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { GatewayConfig } from '../../config/schema.js';
 import type { Logger } from '../../log.js';
-import type { BrokerMetrics, Metrics } from '../../metrics.js';
+import type { Metrics } from '../../metrics.js';
+import { CounterMirror, createCounterBuffer } from './broker-counters.js';
 import { maxPacketBytes } from '../limits.js';
 import type { BrokerFront, GatewayPublish, IngestGate } from '../front.js';
 import type { BrokerThreadData, FromBroker, ListeningPorts, ToBroker } from './protocol.js';
@@ -11,7 +12,7 @@ import { createRingBuffers, RingReader } from './publish-ring.js';
 
 export interface BrokerThreadDeps {
   readonly log: Logger;
-  readonly metrics: BrokerMetrics & Pick<Metrics, 'onCollect'>;
+  readonly metrics: Pick<Metrics, 'authFailures' | 'mqttRefused' | 'connectedClients' | 'brokerHeld' | 'onBrokerCollect'>;
   /** The gateway's gate for each ingest publish (DurableState.accept), called on this thread. */
   readonly gate: IngestGate;
   readonly now: () => number;
@@ -49,8 +50,6 @@ export class BrokerThread implements BrokerFront {
   private readonly reader: RingReader;
   private readonly replies = new Map<number, (err?: Error) => void>();
   private nextPublish = 1;
-  private readonly syncs = new Map<number, () => void>();
-  private nextSync = 1;
   private acks: number[] = [];
   private acksScheduled = false;
   private pumping = false;
@@ -69,10 +68,11 @@ export class BrokerThread implements BrokerFront {
     const capacity = Math.max(8 << 20, (4 * (maxPacketBytes(config.mqtt.maxPayloadBytes) + 65_552) + 3) & ~3);
     const ring = createRingBuffers(capacity);
     this.reader = new RingReader(ring);
-    const data: BrokerThreadData = { config, ring, logLevel: deps.log.level };
+    const counters = createCounterBuffer();
+    const mirror = new CounterMirror(counters, deps.metrics);
+    deps.metrics.onBrokerCollect(() => mirror.sync());
+    const data: BrokerThreadData = { config, ring, counters, logLevel: deps.log.level };
     this.worker = new Worker(workerFile(), { workerData: data, name: 'broker' });
-    // A read of the counters (scrape, stats report, tests) sees every refusal the thread counted before it.
-    deps.metrics.onCollect(() => this.syncMetrics());
     this.ready = new Promise((resolve, reject) => {
       this.worker.on('message', (m: FromBroker) => {
         if (m.t === 'ready') resolve();
@@ -116,15 +116,6 @@ export class BrokerThread implements BrokerFront {
     });
   }
 
-  private syncMetrics(): Promise<void> | undefined {
-    if (this.stopped || this.failed) return undefined;
-    const id = this.nextSync++;
-    return new Promise((resolve) => {
-      this.syncs.set(id, resolve);
-      this.send({ t: 'sync', id });
-    });
-  }
-
   publish(packet: GatewayPublish, done: (err?: Error) => void): void {
     if (this.stopped || this.failed) return done(new Error('broker is closed'));
     const id = this.nextPublish++;
@@ -158,8 +149,6 @@ export class BrokerThread implements BrokerFront {
     this.closed?.();
     for (const done of this.replies.values()) done(new Error('broker is closed'));
     this.replies.clear();
-    for (const resolve of this.syncs.values()) resolve();
-    this.syncs.clear();
   }
 
   private send(m: ToBroker): void {
@@ -171,15 +160,6 @@ export class BrokerThread implements BrokerFront {
       case 'log':
         this.relayLog(m.line);
         break;
-      case 'metrics':
-        for (const op of m.ops) {
-          if (op.m === 'connectedClients') {
-            if (op.d > 0) this.deps.metrics.connectedClients.inc();
-            else this.deps.metrics.connectedClients.dec();
-          } else if (op.m === 'brokerHeld') this.deps.metrics.brokerHeld?.inc(op.n);
-          else this.deps.metrics[op.m].inc({ reason: op.reason });
-        }
-        break;
       case 'published': {
         const done = this.replies.get(m.id);
         this.replies.delete(m.id);
@@ -189,10 +169,6 @@ export class BrokerThread implements BrokerFront {
       case 'listening':
       case 'listen-failed':
         this.listening?.(m);
-        break;
-      case 'synced':
-        this.syncs.get(m.id)?.();
-        this.syncs.delete(m.id);
         break;
       case 'closed':
         this.closed?.();

@@ -9,11 +9,11 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { Aedes, Client, PublishPacket } from 'aedes';
 import { pino } from 'pino';
 import { createDeviceAccess, type DeviceAccess } from '../../auth/index.js';
-import type { BrokerMetrics } from '../../metrics.js';
 import { isIngestTopic } from '../../pipeline/topics.js';
 import { closeBroker, createBroker } from '../broker.js';
 import { startListeners, type Listeners } from '../listeners.js';
-import type { BrokerThreadData, FromBroker, MetricOp, ToBroker } from './protocol.js';
+import { sharedBrokerMetrics } from './broker-counters.js';
+import type { BrokerThreadData, FromBroker, ToBroker } from './protocol.js';
 import { RingWriter } from './publish-ring.js';
 
 type Done = (err?: Error | null) => void;
@@ -26,37 +26,7 @@ const post = (m: FromBroker) => port.postMessage(m);
 // Logs go to the gateway's logger (one stream, and tests capture it): a JSON line each.
 const log = pino({ level: data.logLevel, base: null, timestamp: false }, { write: (line: string) => post({ t: 'log', line }) });
 
-/** Counter changes, sent in one message per turn of the event loop. */
-let ops: MetricOp[] = [];
-let flushing = false;
-/** Held publishes since the last flush: one op however many (a held ring holds every publish). */
-let heldSince = 0;
-const count = (op?: MetricOp) => {
-  if (!flushing) {
-    flushing = true;
-    setImmediate(flushMetrics);
-  }
-  if (op) ops.push(op);
-};
-function flushMetrics(): void {
-  flushing = false;
-  if (heldSince > 0) ops.push({ m: 'brokerHeld', n: heldSince });
-  heldSince = 0;
-  if (ops.length === 0) return;
-  post({ t: 'metrics', ops });
-  ops = [];
-}
-const metrics: BrokerMetrics = {
-  authFailures: { inc: ({ reason }) => count({ m: 'authFailures', reason }) },
-  mqttRefused: { inc: ({ reason }) => count({ m: 'mqttRefused', reason }) },
-  connectedClients: { inc: () => count({ m: 'connectedClients', d: 1 }), dec: () => count({ m: 'connectedClients', d: -1 }) },
-  brokerHeld: {
-    inc: (n) => {
-      heldSince += n;
-      count();
-    },
-  },
-};
+const metrics = sharedBrokerMetrics(data.counters);
 
 const ring = new RingWriter(data.ring);
 
@@ -137,7 +107,6 @@ async function close(): Promise<void> {
   await closingListeners;
   devices?.close();
   for (const h of held.splice(0)) h.done(new Error('gateway is stopping'));
-  flushMetrics();
   post({ t: 'closed' });
 }
 
@@ -165,10 +134,6 @@ port.on('message', (m: ToBroker) => {
       broker!.publish({ cmd: 'publish', topic: m.topic, payload: Buffer.from(m.payload.buffer, m.payload.byteOffset, m.payload.byteLength), qos: m.qos, retain: m.retain, dup: false }, (err) =>
         post(err ? { t: 'published', id: m.id, error: err.message } : { t: 'published', id: m.id }),
       );
-      break;
-    case 'sync':
-      flushMetrics();
-      post({ t: 'synced', id: m.id });
       break;
     case 'listen':
       listen().catch((err: unknown) => {

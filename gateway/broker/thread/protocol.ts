@@ -4,11 +4,13 @@ import type { RingBuffers } from './publish-ring.js';
 /**
  * Messages between the gateway (pipeline thread) and its broker thread. Publishes do not travel here: they go
  * through the ring (publish-ring.ts). These are the rare ones: acknowledgements, the gateway's own publishes
- * (alerts), life cycle, and the broker's logs and counters.
+ * (alerts), life cycle, and the broker's logs (its counters are in shared memory: broker-counters.ts).
  */
 export interface BrokerThreadData {
   readonly config: GatewayConfig;
   readonly ring: RingBuffers;
+  /** The thread's counters (broker-counters.ts). */
+  readonly counters: SharedArrayBuffer;
   /** The gateway logger's level: the thread logs through the gateway's logger at no lower level. */
   readonly logLevel: string;
 }
@@ -19,12 +21,6 @@ export interface ListeningPorts {
   readonly tls: number | undefined;
 }
 
-/** A counter or gauge change in the broker thread, applied to the gateway's registry. */
-export type MetricOp =
-  | { readonly m: 'authFailures' | 'mqttRefused'; readonly reason: string }
-  | { readonly m: 'connectedClients'; readonly d: 1 | -1 }
-  | { readonly m: 'brokerHeld'; readonly n: number };
-
 export type ToBroker =
   | { readonly t: 'listen' }
   /** Publishes logged and processed: PUBACK them. */
@@ -32,8 +28,6 @@ export type ToBroker =
   /** Publishes that cannot be acknowledged (the gateway is stopping): aedes closes their connections. */
   | { readonly t: 'nack'; readonly id: number; readonly message: string }
   | { readonly t: 'publish'; readonly id: number; readonly topic: string; readonly payload: Uint8Array; readonly qos: 0 | 1; readonly retain: boolean }
-  /** Send every counter change made so far, then answer `synced` (a metrics read waits for it). */
-  | { readonly t: 'sync'; readonly id: number }
   | { readonly t: 'close' };
 
 export type FromBroker =
@@ -43,6 +37,4 @@ export type FromBroker =
   | { readonly t: 'listen-failed'; readonly message: string; readonly code?: string }
   | { readonly t: 'published'; readonly id: number; readonly error?: string }
   | { readonly t: 'log'; readonly line: string }
-  | { readonly t: 'metrics'; readonly ops: readonly MetricOp[] }
-  | { readonly t: 'synced'; readonly id: number }
   | { readonly t: 'closed' };
