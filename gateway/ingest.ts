@@ -4,7 +4,7 @@ import type { DeviceMessage } from './pipeline/types.js';
 import type { RateLimitedLog } from './log.js';
 import type { Metrics } from './metrics.js';
 
-const TOPICS = 100_000;
+const TOPICS = 16_384;
 
 /** The part of the pipeline that ingest feeds: dedup + windows. */
 export interface MessageConsumer {

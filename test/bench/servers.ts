@@ -87,6 +87,8 @@ export interface GatewayOptions {
   readonly runtime?: Record<string, string>;
   /** Name in the results (default 'gateway'), to tell configurations apart. */
   readonly name?: string;
+  /** mqtt.brokerThread (default: BENCH_BROKER_THREAD, else the gateway's default, auto). */
+  readonly brokerThread?: 'auto' | 'on' | 'off';
 }
 
 function metric(text: string, name: string): number {
@@ -102,11 +104,13 @@ export async function startGateway(opts: GatewayOptions): Promise<ServerUnderTes
   if (!existsSync(main)) throw new Error('dist/gateway/main.js is missing: run `npm run build` first');
   const dir = mkdtempSync(join(tmpdir(), 'bench-gw-'));
   const [mqttPort, httpPort] = [await freePort(), await freePort()];
+  const brokerThread = opts.brokerThread ?? process.env.BENCH_BROKER_THREAD;
   const pipeline = Object.entries(opts.pipeline ?? {}).map(([k, v]) => `  ${k}: ${v}\n`).join('');
   writeFileSync(join(dir, 'rules.yaml'), opts.rules);
   writeFileSync(
     join(dir, 'gateway.yaml'),
     `gatewayId: bench\nmqtt:\n  host: 127.0.0.1\n  port: ${mqttPort}\n  wsPort: 0\n  maxConnections: 200000\n` +
+      (brokerThread ? `  brokerThread: ${brokerThread}\n` : '') +
       `auth:\n  devicesFile: ${join(dir, 'devices.yaml')}\n  anonymous: loopback\n` +
       (pipeline ? `pipeline:\n${pipeline}` : '') +
       `alerts:\n  rulesFile: ${join(dir, 'rules.yaml')}\n` +

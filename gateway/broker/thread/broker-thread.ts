@@ -20,6 +20,13 @@ export interface BrokerThreadDeps {
   readonly onFailure?: (err: Error) => void;
 }
 
+/**
+ * The broker thread's young generation: aedes' garbage is short-lived (a packet, its buffers), so small
+ * semi-spaces collect it as well, and a second isolate with V8's default (up to 48 MiB) costs RSS an edge box
+ * would rather spend on sensor state (BENCHMARKS.md, memory).
+ */
+const YOUNG_MB = 12;
+
 /** Records read per turn of the event loop before timers, sockets and the outbox get their turn. */
 const BATCH = 256;
 const TURN_MS = 4;
@@ -72,7 +79,7 @@ export class BrokerThread implements BrokerFront {
     const mirror = new CounterMirror(counters, deps.metrics);
     deps.metrics.onBrokerCollect(() => mirror.sync());
     const data: BrokerThreadData = { config, ring, counters, logLevel: deps.log.level };
-    this.worker = new Worker(workerFile(), { workerData: data, name: 'broker' });
+    this.worker = new Worker(workerFile(), { workerData: data, name: 'broker', resourceLimits: { maxYoungGenerationSizeMb: YOUNG_MB } });
     this.ready = new Promise((resolve, reject) => {
       this.worker.on('message', (m: FromBroker) => {
         if (m.t === 'ready') resolve();
