@@ -128,7 +128,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     capture: () => {
       const p = pipeline.beginSnapshot();
       const a = alerts.snapshot(); // small: captured whole
-      return { step: () => p.step(16), finish: () => ({ pipeline: p.finish(), alerts: a }), abort: () => p.abort() };
+      return { step: () => p.step(4), finish: () => ({ pipeline: p.finish(), alerts: a }), abort: () => p.abort() };
     },
     commitEmitted: () => outbox.flush(),
   });
