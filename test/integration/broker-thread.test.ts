@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BrokerThread } from '../../gateway/broker/thread/broker-thread.js';
 import { startLoad } from '../bench/loadgen.js';
 import { metricValue, startTestGateway, waitFor, type TestGateway } from '../support/gateway.js';
 import { connect, publish } from '../support/mqtt.js';
@@ -51,5 +52,26 @@ describe('broker thread: publishes cross to the gateway thread', () => {
     expect(health.broker).toEqual({ listening: true, clients: 1 });
     await client.endAsync();
     await waitFor('the client gone', () => (tg.gw.broker.connectedClients === 0 ? true : undefined));
+  });
+});
+
+describe('broker thread: when it dies', () => {
+  it('the gateway is told (main.ts then saves its state and exits 1), and stops cleanly', async () => {
+    const fatal: Error[] = [];
+    const tg = await startTestGateway({ influxUrl: 'http://127.0.0.1:9', overrides: { mqtt: { brokerThread: 'on' }, log: { level: 'warn' } }, deps: { onFatal: (err) => void fatal.push(err) } });
+    try {
+      const broker = tg.gw.broker;
+      expect(broker).toBeInstanceOf(BrokerThread);
+      // What an uncaught error in the thread ends in: the thread gone while the gateway runs.
+      await (broker as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+      await waitFor('the gateway told', () => (fatal.length > 0 ? true : undefined));
+      expect(fatal).toHaveLength(1);
+      expect(fatal[0]!.message).toMatch(/broker thread exited/);
+      expect(tg.logLines().some((l) => l.msg === 'broker thread failed')).toBe(true);
+      // The gateway's own publishes fail at once rather than waiting for a thread that is gone.
+      await expect(new Promise<void>((resolve, reject) => broker.publish({ topic: 'alerts/x', payload: Buffer.from('{}'), qos: 1, retain: false }, (err) => (err ? reject(err) : resolve())))).rejects.toThrow(/closed/);
+    } finally {
+      await tg.dispose();
+    }
   });
 });

@@ -71,7 +71,8 @@ export class BrokerThread implements BrokerFront {
     config: GatewayConfig,
     private readonly deps: BrokerThreadDeps,
   ) {
-    // Room for two of the largest packets the listeners let through, and a few MiB of small ones in flight.
+    // An empty ring takes any record up to half its size: four of the largest packets the listeners let through
+    // (with a longest topic), and at least 8 MiB of small ones in flight.
     const capacity = Math.max(8 << 20, (4 * (maxPacketBytes(config.mqtt.maxPayloadBytes) + 65_552) + 3) & ~3);
     const ring = createRingBuffers(capacity);
     this.reader = new RingReader(ring);

@@ -1,7 +1,7 @@
 /**
  * The broker thread (mqtt.brokerThread): aedes, its listeners and the device auth hooks run here, so MQTT
  * parsing and routing take one core and decode, dedup, windows, alerts and the outbox take another. Each
- * PUBLISH on a `devices/...` topic is copied into the publish ring for the gateway; a QoS >= 1 one is
+ * PUBLISH on an ingest topic (pipeline/topics.ts) is copied into the publish ring for the gateway; a QoS >= 1 one is
  * acknowledged (PUBACK) only when the gateway says it is logged (acks). Everything else is routed here
  * without the gateway's involvement, as before.
  */
@@ -56,7 +56,6 @@ function handHeld(): void {
   held.splice(0, i);
   if (held.length > 0) retry = setTimeout(handHeld, 1);
 }
-
 
 function gate(_client: Client, packet: PublishPacket, done: Done): void {
   const topic = packet.topic;
