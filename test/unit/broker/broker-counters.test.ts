@@ -7,13 +7,18 @@ async function value(metric: { get(): Promise<{ values: { value: number; labels:
   return values.filter((v) => reason === undefined || v.labels['reason'] === reason).reduce((s, v) => s + v.value, 0);
 }
 
+/** The broker thread's end and the gateway's registry, wired as BrokerThread wires them. */
+function setup() {
+  const buffer = createCounterBuffer();
+  const metrics = createMetrics();
+  const mirror = new CounterMirror(buffer, metrics);
+  metrics.onBrokerCollect(() => mirror.sync());
+  return { thread: sharedBrokerMetrics(buffer), metrics };
+}
+
 describe('broker counters in shared memory', () => {
   it('a metric read moves what the broker thread counted into the registry, once', async () => {
-    const buffer = createCounterBuffer();
-    const thread = sharedBrokerMetrics(buffer);
-    const metrics = createMetrics();
-    const mirror = new CounterMirror(buffer, metrics);
-    metrics.onBrokerCollect(() => mirror.sync());
+    const { thread, metrics } = setup();
 
     thread.authFailures.inc({ reason: 'bad_password' });
     thread.authFailures.inc({ reason: 'bad_password' });
@@ -40,11 +45,7 @@ describe('broker counters in shared memory', () => {
   });
 
   it('counts across the 32-bit wrap of a slot', async () => {
-    const buffer = createCounterBuffer();
-    const thread = sharedBrokerMetrics(buffer);
-    const metrics = createMetrics();
-    const mirror = new CounterMirror(buffer, metrics);
-    metrics.onBrokerCollect(() => mirror.sync());
+    const { thread, metrics } = setup();
     thread.brokerHeld!.inc(2 ** 31 - 10);
     expect(await value(metrics.brokerHeld)).toBe(2 ** 31 - 10);
     thread.brokerHeld!.inc(25); // the Int32 slot wraps to negative
