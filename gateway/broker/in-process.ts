@@ -17,8 +17,7 @@ export interface InProcessBrokerDeps {
 
 /** aedes in the gateway's own thread (mqtt.brokerThread off): every publish goes through the gate synchronously. */
 export class InProcessBroker implements BrokerFront {
-  /** The aedes instance, for tests that look inside the broker. */
-  aedes: Aedes | undefined;
+  private aedes: Aedes | undefined;
   private listeners: Listeners | undefined;
 
   constructor(
