@@ -45,6 +45,11 @@ export class CounterMirror {
     this.seen = new Int32Array(SLOTS);
   }
 
+  /** Connected clients now (the gauge's slot), for health without a metrics read. */
+  get clients(): number {
+    return Atomics.load(this.slots, CLIENTS);
+  }
+
   sync(): void {
     const m = this.metrics;
     for (let i = 0; i < SLOTS; i++) {

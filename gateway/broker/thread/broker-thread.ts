@@ -55,6 +55,7 @@ class BrokerThreadError extends Error {
 export class BrokerThread implements BrokerFront {
   private readonly worker: Worker;
   private readonly reader: RingReader;
+  private readonly counters: CounterMirror;
   private readonly replies = new Map<number, (err?: Error) => void>();
   private nextPublish = 1;
   private acks: number[] = [];
@@ -77,7 +78,7 @@ export class BrokerThread implements BrokerFront {
     const ring = createRingBuffers(capacity);
     this.reader = new RingReader(ring);
     const counters = createCounterBuffer();
-    const mirror = new CounterMirror(counters, deps.metrics);
+    const mirror = (this.counters = new CounterMirror(counters, deps.metrics));
     deps.metrics.onBrokerCollect(() => mirror.sync());
     const data: BrokerThreadData = { config, ring, counters, logLevel: deps.log.level };
     this.worker = new Worker(workerFile(), { workerData: data, name: 'broker', resourceLimits: { maxYoungGenerationSizeMb: YOUNG_MB } });
@@ -110,7 +111,7 @@ export class BrokerThread implements BrokerFront {
   }
 
   get connectedClients(): number {
-    return this.reader.clients;
+    return this.counters.clients;
   }
 
   listen(): Promise<ListeningPorts> {

@@ -87,10 +87,6 @@ async function start(): Promise<void> {
     authorizePublish: (client, packet) => devices!.auth.authorizePublish(client, packet),
   });
   devices.attach(broker);
-  const b = broker;
-  const clients = () => ring.setClients(b.connectedClients);
-  b.on('client', clients);
-  b.on('clientDisconnect', clients);
 }
 
 async function listen(): Promise<void> {

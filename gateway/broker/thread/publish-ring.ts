@@ -15,9 +15,7 @@
 const W = 0;
 const R = 1;
 const SLEEPING = 2;
-/** Connected MQTT clients, written by the broker thread (read by health without a round trip). */
-const CLIENTS = 3;
-const CONTROL_SLOTS = 4;
+const CONTROL_SLOTS = 3;
 const HEADER = 16;
 const WRAP = -1;
 
@@ -34,6 +32,8 @@ export function createRingBuffers(capacityBytes: number): RingBuffers {
 }
 
 const align = (n: number) => (n + 3) & ~3;
+/** Room a record reserves: its topic at its longest UTF-8 form (3 bytes a UTF-16 unit), so it is written once. */
+const reserved = (topic: string, payload: Buffer) => align(HEADER + 3 * topic.length + payload.length);
 
 /** Atomics.waitAsync (V8 since Node 16) is in TypeScript's ES2024 lib; this project targets ES2022. */
 type WaitAsync = (a: Int32Array, index: number, value: number) => { async: false; value: string } | { async: true; value: Promise<string> };
@@ -58,7 +58,7 @@ export class RingWriter {
 
   /** Whether the publish can ever fit (an empty ring takes any record up to half its size). */
   fits(topic: string, payload: Buffer): boolean {
-    return align(HEADER + 3 * topic.length + payload.length) + 8 <= this.capacity / 2;
+    return reserved(topic, payload) + 8 <= this.capacity / 2;
   }
 
   /**
@@ -71,8 +71,7 @@ export class RingWriter {
     let w = Atomics.load(c, W);
     const r = Atomics.load(c, R);
     const free = r > w ? r - w : cap - w + r;
-    // Room is checked for the topic's longest UTF-8 form (3 bytes a UTF-16 unit), so it is written only once.
-    const bound = align(HEADER + 3 * topic.length + payload.length);
+    const bound = reserved(topic, payload);
     // Contiguous room at w, or wrap to 0 (the tail of the buffer is skipped); keep 4 bytes free so full != empty.
     let at = w;
     if (w + bound > cap) {
@@ -107,10 +106,6 @@ export class RingWriter {
       u8[at + i] = ch;
     }
     return n;
-  }
-
-  setClients(n: number): void {
-    Atomics.store(this.control, CLIENTS, n);
   }
 }
 
@@ -162,10 +157,6 @@ export class RingReader {
 
   isEmpty(): boolean {
     return Atomics.load(this.control, R) === Atomics.load(this.control, W);
-  }
-
-  get clients(): number {
-    return Atomics.load(this.control, CLIENTS);
   }
 
   /**
