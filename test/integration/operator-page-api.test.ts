@@ -126,9 +126,10 @@ describe('operator page API with http.token set', () => {
     const ts = Date.now();
     await publish(device, 'devices/gh-1/telemetry', JSON.stringify({ ts, readings: { temperature: 21.25, humidity: 40 } }));
     await readUntil('21.25');
-    const sensorsEvent = text.split('\n\n').find((e) => e.startsWith('event: sensors') && e.includes('21.25'))!;
-    const data = JSON.parse(sensorsEvent.split('\ndata: ')[1]!) as { sensors: { device: string; sensor: string; value: number; ts: number }[] };
-    expect(data.sensors).toContainEqual(expect.objectContaining({ device: 'gh-1', sensor: 'temperature', value: 21.25, ts }));
+    // The stream's window was empty: new sensors arrive in a `window` event (then changes as `sensors` deltas).
+    const windowEvent = text.split('\n\n').find((e) => e.startsWith('event: window') && e.includes('21.25'))!;
+    const data = JSON.parse(windowEvent.split('\ndata: ')[1]!) as { window: { total: number; rows: { device: string; sensor: string; value: number; ts: number }[] } };
+    expect(data.window.rows).toContainEqual(expect.objectContaining({ device: 'gh-1', sensor: 'temperature', value: 21.25, ts }));
 
     // A reading above the rule fires it: the alert arrives on the stream too.
     await publish(device, 'devices/gh-1/telemetry', JSON.stringify({ ts: ts + 1, readings: { temperature: 31 } }));
@@ -140,6 +141,13 @@ describe('operator page API with http.token set', () => {
     expect(live.sensors.map((s) => `${s.device}/${s.sensor}`)).toEqual(['gh-1/humidity', 'gh-1/temperature']);
     expect(live.sensors[1]!.value).toBe(31);
     expect(live.firing.map((a) => a.rule)).toEqual(['hot']);
+
+    const win = async (q: string) => (await (await fetch(`${tg.httpUrl}/api/live/window?${q}`, { headers: bearer })).json()) as { total: number; rows: { sensor: string }[] };
+    expect(await win('q=HUMID')).toMatchObject({ total: 1, rows: [{ sensor: 'humidity' }] });
+    expect((await win('sort=value&dir=desc&limit=1')).rows.map((r) => r.sensor)).toEqual(['humidity']);
+    expect((await fetch(`${tg.httpUrl}/api/live/window`)).status).toBe(401);
+    // Browsers ask for it on every load, before any login.
+    expect((await fetch(`${tg.httpUrl}/favicon.ico`)).status).toBe(204);
 
     const preview = async (q: string) => (await (await fetch(`${tg.httpUrl}/api/thresholds/preview?${q}`, { headers: bearer })).json()) as { total: number; matches: unknown[] };
     expect(await preview('device=gh-*&sensor=temp*')).toMatchObject({ total: 1, matches: [{ device: 'gh-1', sensor: 'temperature' }] });

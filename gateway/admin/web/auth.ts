@@ -21,7 +21,8 @@ export interface AdminAuthOptions {
   readonly loginPage: string;
 }
 
-const OPEN_PATHS = new Set(['/health', '/login']);
+// /favicon.ico: browsers ask for it on every load, before any login; it is an empty answer (operator-page.ts).
+const OPEN_PATHS = new Set(['/health', '/login', '/favicon.ico']);
 
 export function adminAuth(opts: AdminAuthOptions): AdminPlugin {
   return (app) => {

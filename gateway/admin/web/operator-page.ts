@@ -2,6 +2,7 @@ import type { AlertService } from '../../alerts/service.js';
 import { compileGlob } from '../../alerts/glob.js';
 import type { Logger } from '../../log.js';
 import type { LiveView } from '../live/live-view.js';
+import { parseWindowQuery } from '../live/live-window.js';
 import { SseHub } from '../live/sse-hub.js';
 import type { AdminPlugin } from '../server.js';
 import { loadAssets, type Asset } from './assets.js';
@@ -12,7 +13,9 @@ import { adminAuth } from './auth.js';
  *   GET /                          the page (sensors view, thresholds editor)
  *   GET /ui/<file>                 its scripts and styles
  *   GET /api/live                  every sensor seen (SensorView) and the firing alerts, as JSON
- *   GET /api/live/events           the same, live: Server-Sent Events (see live/sse-hub.ts)
+ *   GET /api/live/events           a window of it, live: Server-Sent Events (see live/sse-hub.ts); ?q,sort,dir,offset,limit
+ *   GET /api/live/window           ?stream=<id>&q&sort&dir&offset&limit: a window of sensors; moves that stream's window
+ *   GET /favicon.ico               204, without the token (browsers ask on every load)
  *   GET /api/thresholds/preview    ?device=<glob>&sensor=<glob>: the sensors seen that a rule's match selects
  * plus the token check for the whole admin server (auth.ts). The rules themselves are read and written
  * through /api/thresholds (thresholds-api.ts).
@@ -67,9 +70,17 @@ export function operatorPage(deps: OperatorPageDeps): AdminPlugin {
 
     app.get('/api/live', async () => ({ gatewayId: deps.gatewayId, now: deps.now(), sensors: deps.live.snapshot(), firing: deps.alerts.firing() }));
 
+    app.get('/favicon.ico', async (_req, reply) => reply.code(204).header('cache-control', 'max-age=86400').send());
+
+    app.get('/api/live/window', async (req) => {
+      const params = req.query as Record<string, unknown>;
+      const stream = typeof params['stream'] === 'string' ? params['stream'] : undefined;
+      return hub.setQuery(stream, parseWindowQuery(params));
+    });
+
     app.get('/api/live/events', (req, reply) => {
       reply.hijack();
-      if (!hub.attach(req.raw, reply.raw)) {
+      if (!hub.attach(req.raw, reply.raw, parseWindowQuery(req.query as Record<string, unknown>))) {
         reply.raw.writeHead(503, { 'content-type': 'application/json', 'retry-after': '10' });
         reply.raw.end(JSON.stringify({ error: 'too many live pages open' }));
       }

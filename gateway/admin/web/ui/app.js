@@ -1,11 +1,13 @@
 // @ts-check
 import { startSensors } from './sensors.js';
 import { startThresholds } from './thresholds.js';
+import { startTips } from './tip.js';
 
 /** The page: two views behind tabs. The sensors view streams all the time; the rules load on first visit. */
 const tabs = /** @type {HTMLButtonElement[]} */ ([...document.querySelectorAll('.tab')]);
 const thresholds = startThresholds();
 startSensors();
+startTips();
 
 /** @param {string} view */
 function show(view) {

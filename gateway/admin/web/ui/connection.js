@@ -1,0 +1,29 @@
+// @ts-check
+/**
+ * What the page knows of the gateway: reachable (its live stream is open) or not, since when. The sensors view
+ * sets it from its EventSource; the banner, the tables (stale values, frozen ages) and the Save button follow it.
+ *
+ * @typedef {{ up: boolean, since: number, everUp: boolean }} GatewayState
+ */
+
+/** @type {Set<(s: GatewayState) => void>} */
+const listeners = new Set();
+/** @type {GatewayState} */
+let state = { up: false, since: Date.now(), everUp: false };
+
+/** @param {boolean} up */
+export function setGatewayUp(up) {
+  if (state.up === up && state.everUp) return;
+  state = { up, since: up === state.up ? state.since : Date.now(), everUp: state.everUp || up };
+  for (const fn of listeners) fn(state);
+}
+
+/** @param {(s: GatewayState) => void} fn */
+export function onGateway(fn) {
+  listeners.add(fn);
+  fn(state);
+}
+
+export function gatewayState() {
+  return state;
+}

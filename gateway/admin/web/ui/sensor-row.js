@@ -1,0 +1,105 @@
+// @ts-check
+import { el, formatAge, formatValue } from './util.js';
+
+/**
+ * One row of the sensors table, built from a SensorView and the alerts firing on it. Pure DOM building: the
+ * virtual table (sensors.js) decides which rows exist at all.
+ *
+ * @typedef {{ device: string, sensor: string, value: number | null, ts: number | null, perMinute: number, windows?: [number, number][], arrived: number | null, offlineAfterMs: number }} SensorView
+ * @typedef {{ rule: string, kind: string, device: string, sensor: string, severity: 'info' | 'warning' | 'critical', since: number, firedAt: number, value: number, threshold: number | null }} FiringAlert
+ * @typedef {{ now: number, frozen: boolean }} Clock  gateway time now; frozen: the gateway is unreachable (ages stop)
+ */
+
+const SEVERITY_RANK = { info: 1, warning: 2, critical: 3 };
+
+/**
+ * Online: the sensor's last arrival is within its own allowance (three of its usual gaps, computed on the
+ * gateway: SensorView.offlineAfterMs), and no noData alert fires on it.
+ * @param {SensorView} v @param {FiringAlert[]} firing @param {number} now
+ */
+export function isOnline(v, firing, now) {
+  if (firing.some((a) => a.kind === 'noData')) return false;
+  return v.arrived !== null && now - v.arrived <= v.offlineAfterMs;
+}
+
+/**
+ * @param {SensorView} v
+ * @param {FiringAlert[]} firing
+ * @param {Clock} clock
+ * @param {boolean} sameDevice  the row above is of the same device (its name is greyed out)
+ */
+export function buildRow(v, firing, clock, sameDevice) {
+  const online = isOnline(v, firing, clock.now);
+  const state = el('td', { class: `state ${online ? 'on' : 'off'}` }, el('span', { text: online ? 'online' : 'offline' }));
+  state.title = v.arrived === null ? 'no reading since the gateway started' : `last arrival ${formatAge(clock.now - v.arrived)}; offline after ${Math.round(v.offlineAfterMs / 1000)} s of silence`;
+  const age = el('td', { class: 'age' });
+  renderAge(age, v, clock);
+  let worst = '';
+  let rank = 0;
+  const badges = firing.map((a) => {
+    if (SEVERITY_RANK[a.severity] > rank) {
+      rank = SEVERITY_RANK[a.severity];
+      worst = a.severity;
+    }
+    const limit = a.threshold === null ? 'no data' : `limit ${formatValue(a.threshold)}`;
+    // A button, so that a tap (phone) or Enter shows the details as well as a hover does (tip.js).
+    return el('button', { type: 'button', class: `badge ${a.severity}`, 'data-tip': `${a.severity}: ${a.rule} (${limit}) since ${new Date(a.since).toLocaleString()}`, text: a.rule });
+  });
+  const tr = /** @type {HTMLTableRowElement} */ (
+    el(
+      'tr',
+      { 'data-device': v.device, 'data-sensor': v.sensor, class: `row${worst ? ` sev-${worst}` : ''}${sameDevice ? ' same-device' : ''}${online ? '' : ' offline'}` },
+      el('td', { class: 'device', 'data-sensor': v.sensor, text: v.device }),
+      el('td', { class: 'sensor', text: v.sensor }),
+      state,
+      el('td', { class: 'num value', text: v.value === null ? '–' : formatValue(v.value) }),
+      age,
+      el('td', { class: 'num rate', text: String(v.perMinute) }),
+      el('td', { class: 'spark-cell' }, ...spark(v.windows ?? [])),
+      el('td', { class: 'alert' }, ...(badges.length > 0 ? badges : [el('span', { class: 'state-ok', text: 'ok' })])),
+    )
+  );
+  return tr;
+}
+
+/** @param {HTMLElement} cell @param {SensorView} v @param {Clock} clock */
+export function renderAge(cell, v, clock) {
+  if (v.ts === null) {
+    cell.textContent = '–';
+    return;
+  }
+  const age = clock.now - v.ts;
+  cell.textContent = formatAge(age) + (clock.frozen ? ' (as of then)' : '');
+  cell.title = new Date(v.ts).toLocaleString();
+  cell.classList.toggle('stale', v.arrived !== null && clock.now - v.arrived > v.offlineAfterMs);
+}
+
+/** @param {[number, number][]} windows @returns {SVGElement[]} */
+function spark(windows) {
+  if (windows.length < 2) return [];
+  const w = 120;
+  const h = 26;
+  const means = windows.map((x) => x[1]);
+  const lo = Math.min(...means);
+  const hi = Math.max(...means);
+  const span = hi - lo || 1;
+  const step = w / (windows.length - 1);
+  const points = means.map((m, i) => [i * step, h - 3 - ((m - lo) / span) * (h - 6)]);
+  const ns = 'http://www.w3.org/2000/svg';
+  const svg = document.createElementNS(ns, 'svg');
+  svg.setAttribute('class', 'spark');
+  svg.setAttribute('width', String(w + 4));
+  svg.setAttribute('height', String(h));
+  svg.setAttribute('viewBox', `-2 0 ${w + 4} ${h}`);
+  svg.setAttribute('role', 'img');
+  svg.setAttribute('aria-label', `last ${windows.length} window means: ${formatValue(lo)} to ${formatValue(hi)}`);
+  const line = document.createElementNS(ns, 'polyline');
+  line.setAttribute('points', points.map(([x, y]) => `${x?.toFixed(1)},${y?.toFixed(1)}`).join(' '));
+  const last = points[points.length - 1] ?? [0, 0];
+  const dot = document.createElementNS(ns, 'circle');
+  dot.setAttribute('cx', String(last[0]));
+  dot.setAttribute('cy', String(last[1]));
+  dot.setAttribute('r', '2');
+  svg.append(line, dot);
+  return [svg];
+}
