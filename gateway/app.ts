@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { buildAdmin, type AdminPlugin, type HealthReport } from './admin/server.js';
@@ -5,6 +6,8 @@ import { createDeviceAccess, type DeviceAccess } from './auth/index.js';
 import { thresholdsApi } from './admin/thresholds-api.js';
 import { LiveView } from './admin/live/live-view.js';
 import { operatorPage } from './admin/web/operator-page.js';
+import { rulesHistoryApi } from './admin/rules-history-api.js';
+import { RULES_VERSIONS_KEPT, RulesHistory } from './alerts/rules-history.js';
 import { AlertPublisher } from './alerts/publisher.js';
 import { AlertService } from './alerts/service.js';
 import type { AlertEvent } from './alerts/types.js';
@@ -153,6 +156,8 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   };
   const admin = await buildAdmin({ log, registry: metrics.registry, health }, [
     thresholdsApi(alerts),
+    // The last versions of the rules file, in the data folder, to go back to (docs/operator-page.md).
+    rulesHistoryApi(alerts, new RulesHistory({ dir: join(config.buffer.dir, 'rules-history'), keep: RULES_VERSIONS_KEPT, now, current: () => alerts.fileText(), log })),
     operatorPage({ live, alerts, gatewayId: config.gatewayId, token: config.http.token, now, log }),
     ...(deps.adminPlugins ?? []),
   ]);

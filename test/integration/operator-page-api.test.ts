@@ -156,6 +156,31 @@ describe('operator page API with http.token set', () => {
     expect((await fetch(`${tg.httpUrl}/api/thresholds/preview?device=`, { headers: bearer })).status).toBe(400);
   });
 
+  it('keeps the last versions of the rules file in the data folder, to go back to', async () => {
+    const put = (body: string) => fetch(`${tg.httpUrl}/api/thresholds`, { method: 'PUT', headers: { ...bearer, 'content-type': 'application/yaml' }, body });
+    const versions = async () => ((await (await fetch(`${tg.httpUrl}/api/thresholds/versions`, { headers: bearer })).json()) as { versions: { id: string; etag: string }[] }).versions;
+    const original = readFileSync(tg.config.alerts.rulesFile, 'utf8');
+    const second = RULES.replace('above: 30', 'above: 31');
+    const third = RULES.replace('above: 30', 'above: 32');
+    expect((await put(second)).status).toBe(200);
+    expect((await put(third)).status).toBe(200); // two saves without a look at the history in between
+    const list = await versions();
+    expect(list, JSON.stringify(list)).toHaveLength(3);
+    const texts = await Promise.all(list.map(async (v) => (await fetch(`${tg.httpUrl}/api/thresholds/versions/${v.id}`, { headers: bearer })).text()));
+    expect(texts).toEqual([third, second, original]);
+    expect((await fetch(`${tg.httpUrl}/api/thresholds/versions/../../etc`, { headers: bearer })).status).toBe(404);
+    expect((await fetch(`${tg.httpUrl}/api/thresholds/versions`)).status).toBe(401);
+
+    // Going back is a validated save, with the same If-Match check as a PUT.
+    const restore = (id: string, ifMatch: string) => fetch(`${tg.httpUrl}/api/thresholds/versions/${id}/restore`, { method: 'POST', headers: { ...bearer, 'if-match': ifMatch } });
+    expect((await restore(list[2]!.id, list[1]!.etag)).status).toBe(412);
+    const back = await restore(list[2]!.id, list[0]!.etag);
+    expect(back.status).toBe(200);
+    expect(readFileSync(tg.config.alerts.rulesFile, 'utf8')).toBe(original);
+    await waitFor('the restored rule running', () => (tg.gw.alerts.rules().find((r) => r.name === 'hot' && r.kind === 'threshold' && r.above === 30) ? true : undefined));
+    expect((await versions())[0]!.etag).toBe(list[2]!.etag);
+  });
+
   it('ends open live streams on a graceful stop (the stop does not wait for them)', async () => {
     const stream = await fetch(`${tg.httpUrl}/api/live/events`, { headers: bearer });
     const reader = stream.body!.getReader();

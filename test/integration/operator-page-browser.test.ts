@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type Dialog, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startInfluxd, type InfluxServer } from '../support/influxd.js';
 import { startTestGateway, waitFor, type TestGateway } from '../support/gateway.js';
@@ -36,6 +36,14 @@ describe('operator page in chromium', () => {
   const consoleErrors: string[] = [];
   const rulesFile = () => readFileSync(tg.config.alerts.rulesFile, 'utf8');
   const row = (device: string, sensor: string) => page.locator(`tr[data-device="${device}"][data-sensor="${sensor}"]`);
+  /** Reloads the rules into the page, saying yes when it asks about unsaved edits. */
+  const reloadRules = async () => {
+    const yes = (d: Dialog) => void d.accept();
+    page.on('dialog', yes);
+    await page.click('#rules-reload');
+    await expect.poll(() => page.locator('#rules-dirty').isHidden(), { timeout: 20_000 }).toBe(true);
+    page.off('dialog', yes);
+  };
   const shot = (name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
 
   beforeAll(async () => {
@@ -183,8 +191,7 @@ describe('operator page in chromium', () => {
 
   it('edits the raw YAML: an error is shown at its line and changes nothing', async () => {
     const before = rulesFile();
-    await page.click('#rules-reload');
-    await expect.poll(() => page.locator('#rules-dirty').isHidden(), { timeout: 20_000 }).toBe(true);
+    await reloadRules();
     await page.click('.subtab[data-mode="yaml"]');
     const text = await page.locator('#yaml-text').inputValue();
     expect(text).toBe(before);
@@ -200,8 +207,7 @@ describe('operator page in chromium', () => {
   });
 
   it('refuses a save that another edit overtook (ETag / If-Match), with a clear message', async () => {
-    await page.click('#rules-reload');
-    await expect.poll(() => page.locator('#rules-dirty').isHidden(), { timeout: 20_000 }).toBe(true);
+    await reloadRules();
     // Someone else changes the file after the page loaded it.
     const other = RULES.replace('above: 2000', 'above: 2500');
     const put = await fetch(`${tg.httpUrl}/api/thresholds`, { method: 'PUT', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/yaml' }, body: other });
@@ -214,10 +220,108 @@ describe('operator page in chromium', () => {
     expect(await banner.textContent()).toContain('someone else changed the rules file');
     expect(rulesFile()).toBe(other);
 
-    await banner.locator('button').click();
+    // The conflict dialog opens by itself; taking their version shows it.
+    await page.locator('dialog.dialog[open] button[data-choice="theirs"]').click();
     await expect.poll(() => page.locator('#yaml-text').inputValue(), { timeout: 20_000 }).toBe(other);
     await page.click('.subtab[data-mode="form"]');
     expect(await page.locator('.rule[data-index="0"] input[name="above"]').inputValue()).toBe('2500');
+  });
+
+  it('asks before edits are lost: leaving the page, Reload and Delete', async () => {
+    await page.click('#tab-thresholds');
+    await reloadRules();
+    const unload = `(() => { const e = new Event('beforeunload', { cancelable: true }); window.dispatchEvent(e); return e.defaultPrevented; })()`;
+    expect(await page.evaluate(unload)).toBe(false); // nothing typed: leave freely
+    await page.click('.subtab[data-mode="form"]');
+    await page.click('#rule-add');
+    await page.locator('.rule[data-index="0"] input[name="above"]').fill('2100');
+    expect(await page.evaluate(unload)).toBe(true); // the browser asks before a reload, a close or a link
+
+    const dialogs: string[] = [];
+    page.once('dialog', (d) => (dialogs.push(d.message()), void d.dismiss()));
+    await page.click('#rules-reload');
+    await expect.poll(() => dialogs.length).toBe(1);
+    expect(dialogs[0]).toContain('unsaved edits are dropped');
+    expect(await page.locator('.rule[data-index="0"] input[name="above"]').inputValue()).toBe('2100');
+
+    page.once('dialog', (d) => (dialogs.push(d.message()), void d.dismiss()));
+    await page.locator('.rule[data-index="0"] .btn-link').click();
+    await expect.poll(() => dialogs.length).toBe(2);
+    expect(dialogs[1]).toContain('Delete the rule "barn-co2"');
+    expect(await page.locator('.rule').count()).toBe(2);
+    page.once('dialog', (d) => void d.accept());
+    await page.locator('.rule[data-index="1"] .btn-link').click();
+    await expect.poll(() => page.locator('.rule').count()).toBe(1);
+  });
+
+  it('a refused save (the file changed meanwhile) shows what differs, and lets me keep mine or take theirs', async () => {
+    // The form holds barn-co2 at 2100 (previous test), not saved. Someone else saves now.
+    const theirs = rulesFile().replace('severity: warning', 'severity: critical');
+    const put = await fetch(`${tg.httpUrl}/api/thresholds`, { method: 'PUT', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/yaml' }, body: theirs });
+    expect(put.status).toBe(200);
+    await page.click('#rules-save');
+    const dialog = page.locator('dialog.dialog[open]');
+    await dialog.waitFor();
+    await shot('thresholds-conflict');
+    expect(await dialog.locator('.diff .ins').allTextContents()).toEqual(expect.arrayContaining([expect.stringContaining('above: 2100')]));
+    expect(await dialog.locator('.diff .del').allTextContents()).toEqual(expect.arrayContaining([expect.stringContaining('severity: critical'), expect.stringContaining('above: 2500')]));
+    expect(rulesFile()).toBe(theirs);
+    // Take theirs: my edits go, the page shows their file.
+    await dialog.locator('button[data-choice="theirs"]').click();
+    await expect.poll(() => page.locator('.rule[data-index="0"] select[name="severity"]').inputValue(), { timeout: 20_000 }).toBe('critical');
+    expect(await page.locator('.rule').count()).toBe(1);
+
+    // Again, and this time keep mine: saved over theirs.
+    await page.locator('.rule[data-index="0"] input[name="above"]').fill('2200');
+    const other = rulesFile().replace('severity: critical', 'severity: info');
+    expect((await fetch(`${tg.httpUrl}/api/thresholds`, { method: 'PUT', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/yaml' }, body: other })).status).toBe(200);
+    await page.click('#rules-save');
+    await dialog.locator('button[data-choice="mine"]').click();
+    await page.locator('#rules-banner.ok').waitFor();
+    expect(rulesFile()).toContain('above: 2200');
+    expect(rulesFile()).toContain('severity: "critical"'); // mine, whole: their "info" is overwritten
+  });
+
+  it('goes back to an earlier version of the rules file (kept by the gateway)', async () => {
+    await page.click('#rules-history');
+    const dialog = page.locator('dialog.dialog[open]');
+    await dialog.locator('.versions li').nth(2).waitFor();
+    // The version before the last save: theirs, with severity info.
+    await dialog.locator('.versions li').nth(1).locator('button').click();
+    await dialog.locator('.diff').waitFor();
+    expect(await dialog.locator('.diff .ins').allTextContents()).toEqual(expect.arrayContaining([expect.stringContaining('severity: info')]));
+    await dialog.locator('button', { hasText: 'Go back to this version' }).click();
+    await page.locator('#rules-banner.ok').filter({ hasText: 'Went back' }).waitFor();
+    expect(rulesFile()).toContain('severity: info');
+    expect(rulesFile()).toContain('above: 2500'); // theirs, whole: my 2200 is gone again
+  });
+
+  it('YAML errors: one missing } is one error; a click scrolls to its line; markers follow edits', async () => {
+    await page.click('.subtab[data-mode="yaml"]');
+    // A long file, so that the error line is off screen.
+    const lines = rulesFile().split('\n');
+    const padded = [lines[0]!, ...Array.from({ length: 60 }, (_, i) => `# note ${i}`), ...lines.slice(1)].join('\n');
+    const broken = padded.replace(/match: \{ device: "barn-\*", sensor: co2 \}/, 'match: { device: "barn-*", sensor: co2');
+    expect(broken).not.toBe(padded);
+    await page.locator('#yaml-text').fill(broken);
+    await page.click('#rules-save');
+    await page.locator('#yaml-errors li').first().waitFor();
+    expect(await page.locator('#yaml-errors li').count()).toBe(1);
+    const text = (await page.locator('#yaml-errors li').textContent())!;
+    const line = Number(/line (\d+)/.exec(text)![1]);
+    await page.evaluate(`document.getElementById('yaml-text').scrollTop = 0`);
+    await page.locator('#yaml-errors li').click();
+    const scrolled: number = await page.evaluate(`document.getElementById('yaml-text').scrollTop`);
+    expect(scrolled).toBeGreaterThan(0);
+    expect(await page.locator(`#yaml-gutter div:nth-child(${line})`).getAttribute('class')).toBe('err');
+    // Two lines added at the top: the marker moves down with its line.
+    await page.evaluate(`(() => { const t = document.getElementById('yaml-text'); t.setSelectionRange(0, 0); t.focus(); })()`);
+    await page.keyboard.press('Enter');
+    await page.keyboard.press('Enter');
+    expect(await page.locator(`#yaml-gutter div:nth-child(${line + 2})`).getAttribute('class')).toBe('err');
+    expect(await page.locator(`#yaml-gutter div:nth-child(${line})`).getAttribute('class')).toBeNull();
+    expect(await page.locator('#yaml-errors li').textContent()).toContain(`line ${line + 2}`);
+    await reloadRules();
   });
 
   it('logged no console errors (the favicon included: it answers without the token)', () => {

@@ -105,7 +105,7 @@ rules:
     expect(errorsOf('- a\n- b\n')).toMatchObject([{ path: '(file)', message: expect.stringContaining('expected object') }]);
   });
 
-  it('reports every YAML syntax error with its position, including duplicate keys', () => {
+  it('reports YAML syntax errors with their position: every duplicate key, and the first other error', () => {
     const errors = errorsOf('rules:\n  - name: a\n    above: 1\n    above: 2\n  - name: [b\n');
     expect(errors.length).toBeGreaterThanOrEqual(2);
     expect(errors.every((e) => e.path === '(file)' && typeof e.line === 'number' && typeof e.column === 'number')).toBe(true);
@@ -115,5 +115,17 @@ rules:
   it('formats errors as file:line:column: path: message', () => {
     expect(formatRuleError('t.yaml', { path: 'rules[0].above', line: 3, column: 12, message: 'bad' })).toBe('t.yaml:3:12: rules[0].above: bad');
     expect(formatRuleError('t.yaml', { path: '(file)', message: 'empty' })).toBe('t.yaml: (file): empty');
+  });
+});
+
+describe('parseRules: syntax errors', () => {
+  it('reports one error for one missing }, not the cascade the parser recovers into', () => {
+    const text = 'rules:\n  - name: a\n    match: { device: "gh-*", sensor: temperature\n    above: 30\n  - name: b\n    match: { device: "x", sensor: y }\n    above: 1\n';
+    const r = parseRules(text);
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.errors).toHaveLength(1);
+    expect(r.errors[0]).toMatchObject({ path: '(file)', line: 4 });
+    expect(r.errors[0]!.message).toMatch(/end with a \}.*later syntax errors are not listed/);
   });
 });

@@ -1,5 +1,7 @@
 // @ts-check
 import { FIELD_OF_PATH, draftFromRule, headerOf, newDraft, rulesToYaml } from './rules-yaml.js';
+import { onGateway } from './connection.js';
+import { showConflict, showHistory } from './rules-dialogs.js';
 import { api, debounce, el } from './util.js';
 import { yamlEditor } from './yaml-editor.js';
 
@@ -117,6 +119,7 @@ export function startThresholds() {
     const kindSelect = select(['threshold', 'noData']);
     const del = el('button', { type: 'button', class: 'btn-link', title: 'Delete this rule', text: 'Delete' });
     del.addEventListener('click', () => {
+      if (!confirm(`Delete the rule "${d.name || `#${i + 1}`}"? (Nothing is saved until you press Save.)`)) return;
       drafts.splice(i, 1);
       formDirty = true;
       setDirty();
@@ -221,10 +224,19 @@ export function startThresholds() {
     if (mode === 'yaml') yaml.refresh();
   }
 
-  async function save() {
+  /** @param {string} [over] an ETag to save over (the conflict dialog's "keep mine") */
+  async function save(over) {
     banner.hidden = true;
     const body = mode === 'form' ? rulesToYaml(drafts, headerOf(fileText)) : yaml.text;
-    const res = await api('/api/thresholds', { method: 'PUT', headers: { 'content-type': 'application/yaml', 'if-match': etag || '*' }, body });
+    /** @type {Response} */
+    let res;
+    try {
+      res = await api('/api/thresholds', { method: 'PUT', headers: { 'content-type': 'application/yaml', 'if-match': over ?? (etag || '*') }, body });
+    } catch {
+      // fetch() rejects only when no answer came: the gateway is down or unreachable.
+      showBanner('error', 'Not saved: the gateway did not answer (stopped, or the network is down). Your edits are kept in this page; save again once it is back.');
+      return;
+    }
     if (res.ok) {
       const r = await res.json();
       await load();
@@ -233,9 +245,16 @@ export function startThresholds() {
     }
     const errors = /** @type {RuleError[]} */ ((await res.json().catch(() => ({ errors: [] }))).errors ?? []);
     if (res.status === 412) {
-      const reload = el('button', { type: 'button', class: 'btn', text: 'Reload the current rules' });
-      reload.addEventListener('click', () => void load().then(() => (banner.hidden = true)));
-      showBanner('error', 'Not saved: someone else changed the rules file after you loaded it (another page, or an edit on the gateway). Reload to see the current rules, then make your change again.', [reload]);
+      const again = el('button', { type: 'button', class: 'btn', text: 'Compare and choose' });
+      const conflict = () =>
+        void showConflict({
+          mine: body,
+          onKeepMine: (theirs) => void save(theirs),
+          onTakeTheirs: () => void load().then(() => (banner.hidden = true)),
+        });
+      again.addEventListener('click', conflict);
+      showBanner('error', 'Not saved: someone else changed the rules file after you loaded it (another page, or an edit on the gateway). Your edits are still here.', [again]);
+      conflict();
       return;
     }
     const rest = mode === 'form' ? showFormErrors(errors) : errors;
@@ -253,10 +272,35 @@ export function startThresholds() {
     renderForm();
     cards[cards.length - 1]?.inputs.get('name')?.focus();
   });
-  $('rules-save').addEventListener('click', () => void save().catch((err) => showBanner('error', `Save failed: ${err.message}`)));
+  const saveButton = /** @type {HTMLButtonElement} */ ($('rules-save'));
+  saveButton.addEventListener('click', () => void save().catch((err) => showBanner('error', `Save failed: ${err.message}`)));
   $('rules-reload').addEventListener('click', () => {
+    if ((formDirty || yamlDirty) && !confirm('Reload the rules from the gateway? Your unsaved edits are dropped.')) return;
     banner.hidden = true;
     void load();
+  });
+  $('rules-history').addEventListener('click', () =>
+    void showHistory({
+      current: fileText,
+      etag: () => etag,
+      dirty: () => formDirty || yamlDirty,
+      onRestored: (n) => void load().then(() => showBanner('ok', `Went back to the earlier version. ${n} rule${n === 1 ? '' : 's'} running now.`)),
+      onError: (msg) => showBanner('error', msg),
+    }).catch((err) => showBanner('error', `Could not list the versions: ${err.message}`)),
+  );
+  // While the gateway does not answer, a save cannot work: say so on the button instead of failing.
+  const saveReason = $('rules-save-reason');
+  onGateway((g) => {
+    const down = !g.up && g.everUp;
+    saveButton.disabled = down;
+    saveReason.hidden = !down;
+    saveReason.textContent = down ? 'Saving is off: the gateway does not answer. Your edits are kept.' : '';
+  });
+  // Typed changes are not lost to a reload, a closed tab or a link: the browser asks first (HTML: beforeunload).
+  window.addEventListener('beforeunload', (e) => {
+    if (!(formDirty || yamlDirty)) return;
+    e.preventDefault();
+    e.returnValue = '';
   });
 
   return {
