@@ -324,10 +324,52 @@ describe('operator page in chromium', () => {
     await reloadRules();
   });
 
+  it('a stopped gateway looks stopped; after its restart, silent devices with firing noData alerts are listed', async () => {
+    const rules = `${RULES}  - name: quiet\n    match: { device: "quiet-*", sensor: "*" }\n    noData: 1s\n    severity: warning\n`;
+    const put = await fetch(`${tg.httpUrl}/api/thresholds`, { method: 'PUT', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/yaml', 'if-match': '*' }, body: rules });
+    expect(put.status).toBe(200);
+    await page.click('#tab-thresholds');
+    await reloadRules();
+    for (const d of ['quiet-1', 'quiet-2']) await publish(devices, `devices/${d}/telemetry`, JSON.stringify({ ts: Date.now(), readings: { temperature: 12 } }));
+    await waitFor('both noData alerts firing', () => (tg.gw.alerts.firing().filter((a) => a.rule === 'quiet').length === 2 ? true : undefined));
+    await page.click('#tab-sensors');
+    await row('quiet-1', 'temperature').locator('.badge.warning').waitFor();
+    expect(await row('quiet-1', 'temperature').locator('td.state').textContent()).toBe('offline');
+
+    // Stopped: a clear banner, values marked stale, ages stop, saving off with the reason.
+    const port = Number(new URL(tg.httpUrl).port);
+    await tg.stop();
+    const banner = page.locator('#gw-banner');
+    await banner.waitFor();
+    expect(await banner.textContent()).toContain('Lost contact with the gateway');
+    expect(await banner.getAttribute('role')).toBe('alert');
+    expect(await page.locator('body').getAttribute('class')).toContain('gw-down');
+    expect(await page.locator('#conn').textContent()).toBe('gateway unreachable');
+    expect(await row('gh-1', 'temperature').locator('td.age').textContent()).toContain('as of then');
+    await shot('sensors-gateway-down');
+    await page.click('#tab-thresholds');
+    expect(await page.locator('#rules-save').isDisabled()).toBe(true);
+    expect(await page.locator('#rules-save-reason').textContent()).toContain('the gateway does not answer');
+
+    // Restarted on the same folder and port: the page reconnects by itself; the silent devices are listed
+    // from the restored alert state, though they have sent nothing since.
+    tg = await startTestGateway({ influxUrl: influx.url, dir: tg.dir, overrides: { http: { host: '127.0.0.1', port, token: TOKEN } } });
+    await page.locator('#conn.conn-on').waitFor({ timeout: 20_000 });
+    expect(await banner.isHidden()).toBe(true);
+    expect(await page.locator('#rules-save').isDisabled()).toBe(false);
+    await page.click('#tab-sensors');
+    await page.fill('#sensor-search', 'quiet');
+    for (const d of ['quiet-1', 'quiet-2']) await row(d, 'temperature').locator('.badge.warning').waitFor({ timeout: 20_000 });
+    expect(await row('quiet-2', 'temperature').locator('td.value').textContent()).toBe('–');
+    expect(await page.locator('#sensor-summary').textContent()).toMatch(/^2 sensors matching/);
+    await page.fill('#sensor-search', '');
+  });
+
   it('logged no console errors (the favicon included: it answers without the token)', () => {
     // Chromium logs every refused fetch: the 401s asked for in the first test, the 400s and the 412 of the
     // refused saves. Nothing else may be logged.
-    const expected = /Failed to load resource: the server responded with a status of (401|400|412)\b/;
+    // And the refused connections while the gateway was stopped (the live stream retrying).
+    const expected = /Failed to load resource: (the server responded with a status of (401|400|412)\b|net::ERR_CONNECTION_REFUSED)/;
     expect(consoleErrors.filter((e) => !expected.test(e))).toEqual([]);
   });
 });
