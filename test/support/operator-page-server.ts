@@ -19,7 +19,7 @@ export interface PageServer {
   close(): Promise<void>;
 }
 
-export async function startPageServer(opts: { sensors: number; feedPerSecond: number; port?: number }): Promise<PageServer> {
+export async function startPageServer(opts: { sensors: number; feedPerSecond: number; port?: number; token?: string }): Promise<PageServer> {
   const live = new LiveView(Date.now());
   const devices = Math.ceil(opts.sensors / 3);
   const kinds = ['temperature', 'humidity', 'co2'];
@@ -34,7 +34,7 @@ export async function startPageServer(opts: { sensors: number; feedPerSecond: nu
   const firing: FiringAlert[] = [];
   const alerts = { firing: () => firing } as unknown as AlertService;
   const app: FastifyInstance = await buildAdmin({ log: createLogger('silent'), registry: new Registry(), health: () => ({ status: 'ok' }) }, [
-    operatorPage({ live, alerts, gatewayId: 'bench-gw', token: undefined, now: () => Date.now(), log: createLogger('silent') }),
+    operatorPage({ live, alerts, gatewayId: 'bench-gw', token: opts.token, now: () => Date.now(), log: createLogger('silent') }),
   ]);
   await app.listen({ host: '127.0.0.1', port: opts.port ?? 0 });
   const address = app.server.address();

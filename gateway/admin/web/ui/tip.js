@@ -34,8 +34,8 @@ export function startTips() {
 
   document.addEventListener('click', (e) => {
     const t = tipOf(e.target);
+    // A tap fires mouseover then click: a click shows (never toggles), a click elsewhere closes.
     if (t === null) hide();
-    else if (t === owner) hide();
     else show(t);
   });
   document.addEventListener('mouseover', (e) => {

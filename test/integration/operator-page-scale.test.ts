@@ -1,0 +1,82 @@
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startPageServer, type PageServer } from '../support/operator-page-server.js';
+
+/**
+ * The sensors view with many sensors, and on a phone, in Debian's chromium: the page alone over a synthetic live
+ * view (test/support/operator-page-server.ts; no MQTT, no InfluxDB), so it is cheap. Timing is measured by
+ * test/bench/operator-page-100k.ts, not here: these assert what is in the page.
+ */
+const CHROMIUM = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
+const SENSORS = 6000;
+
+describe('operator page with 6,000 sensors, desktop and phone', () => {
+  let server: PageServer;
+  let browser: Browser;
+  const errors: string[] = [];
+  const open = async (context: BrowserContext, path = '/'): Promise<Page> => {
+    const page = await context.newPage();
+    page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(server.url + path);
+    await page.locator('#conn.conn-on').waitFor();
+    return page;
+  };
+
+  beforeAll(async () => {
+    server = await startPageServer({ sensors: SENSORS, feedPerSecond: 3000 });
+    server.firing.push({ rule: 'co2-high', kind: 'threshold', device: 'dev-000001', sensor: 'co2', severity: 'critical', since: Date.now() - 60_000, firedAt: Date.now() - 60_000, value: 2400, threshold: 2000 });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  it('keeps only the visible rows in the page, and fetches the others as it scrolls', async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const page = await open(context);
+    await page.locator('tr.row[data-device="dev-000000"]').first().waitFor();
+    expect(await page.locator('#sensor-summary').textContent()).toContain(`${SENSORS} sensors`);
+    const inDom = await page.locator('#sensor-rows tr.row').count();
+    expect(inDom).toBeLessThan(60);
+    // The scroll bar covers every sensor: scrolling to the end shows the last device.
+    await page.evaluate(`(() => { const s = document.getElementById('sensor-scroll'); s.scrollTop = s.scrollHeight; })()`);
+    await page.locator('tr.row[data-device="dev-001999"][data-sensor="temperature"]').waitFor();
+    expect(await page.locator('#sensor-rows tr.row').count()).toBeLessThan(60);
+    // An alert sorts first when ordered by alert.
+    await page.click('th[data-sort="alert"] button');
+    await expect.poll(() => page.locator('tr.row[data-device]').first().getAttribute('data-device')).toBe('dev-000001');
+    await context.close();
+  });
+
+  it('fits a 390 px phone: the top bar, the essential columns, and tooltips by touch', async () => {
+    const context = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
+    const page = await open(context, '/?q=dev-000001&sort=alert');
+    await page.locator('tr.row[data-device="dev-000001"]').first().waitFor();
+    const overflow: number = await page.evaluate(`document.documentElement.scrollWidth`);
+    expect(overflow).toBeLessThanOrEqual(390);
+    const bar: { right: number } = await page.evaluate(`(() => { const r = document.getElementById('conn').getBoundingClientRect(); return { right: r.right }; })()`);
+    expect(bar.right).toBeLessThanOrEqual(390);
+    // Value and alert columns are shown; the table is no wider than the screen.
+    const table: { width: number; value: boolean; alert: boolean } = await page.evaluate(`(() => {
+      const t = document.querySelector('table.sensors');
+      const vis = (sel) => { const e = document.querySelector(sel); return !!e && e.getBoundingClientRect().width > 0 && e.getBoundingClientRect().right <= 392; };
+      return { width: t.getBoundingClientRect().width, value: vis('tr.row td.value'), alert: vis('tr.row td.alert') };
+    })()`);
+    expect(table.width).toBeLessThanOrEqual(390);
+    expect(table.value && table.alert).toBe(true);
+    // The alert's details open with a tap (there is no hover on a phone).
+    await page.locator('tr.row[data-sensor="co2"] .badge.critical').first().tap();
+    const tip = page.locator('#tip');
+    await tip.waitFor();
+    expect(await tip.textContent()).toContain('critical: co2-high (limit 2000)');
+    await page.screenshot({ path: 'test-artifacts/operator-page/phone-sensors.png' });
+    await context.close();
+  });
+
+  it('logged no console errors', () => {
+    expect(errors).toEqual([]);
+  });
+});
