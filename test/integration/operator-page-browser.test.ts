@@ -183,6 +183,9 @@ describe('operator page in chromium', () => {
     await err.waitFor();
     expect(await err.textContent()).toMatch(/number/i);
     expect(await rule.locator('input[name="above"]').getAttribute('class')).toContain('invalid');
+    expect(await rule.locator('input[name="above"]').getAttribute('aria-invalid')).toBe('true');
+    const described = (await rule.locator('input[name="above"]').getAttribute('aria-describedby'))!;
+    expect(await page.locator(`#${described}`).textContent()).toMatch(/number/i);
     expect(await page.locator('#rules-banner.error').textContent()).toContain('The rules file was not changed');
     await shot('thresholds-form-error');
     expect(rulesFile()).toBe(before);

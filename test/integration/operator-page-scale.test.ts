@@ -76,6 +76,47 @@ describe('operator page with 6,000 sensors, desktop and phone', () => {
     await context.close();
   });
 
+  it('is usable by keyboard and readable: ARIA tabs with arrow keys, text contrast >= 4.5:1, control borders >= 3:1', async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const page = await open(context);
+    await page.locator('tr.row[data-device]').first().waitFor();
+    await page.focus('#tab-sensors');
+    await page.keyboard.press('ArrowRight');
+    expect(await page.locator('#tab-thresholds').getAttribute('aria-selected')).toBe('true');
+    expect(await page.evaluate(`document.activeElement.id`)).toBe('tab-thresholds');
+    expect(await page.locator('#view-sensors').isHidden()).toBe(true);
+    expect(await page.locator('#tab-sensors').getAttribute('tabindex')).toBe('-1');
+    await page.keyboard.press('ArrowLeft');
+    expect(await page.locator('#tab-sensors').getAttribute('aria-selected')).toBe('true');
+    expect(await page.locator('#gw-banner').getAttribute('role')).toBe('alert');
+    expect(await page.locator('#sensor-summary').getAttribute('aria-live')).toBe('polite');
+    // Every visible text node against the first opaque background behind it (WCAG 2.1 relative luminance).
+    const low: string[] = await page.evaluate(`(() => {
+      const rgb = (c) => (c.match(/[\\d.]+/g) || []).map(Number);
+      const lum = ([r, g, b]) => [r, g, b].map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; }).reduce((s, v, i) => s + v * [0.2126, 0.7152, 0.0722][i], 0);
+      const ratio = (a, b) => { const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p); return (x + 0.05) / (y + 0.05); };
+      const bg = (e) => { for (; e; e = e.parentElement) { const c = rgb(getComputedStyle(e).backgroundColor); if (c.length === 3 || c[3] > 0.9) return c.slice(0, 3); } return [255, 255, 255]; };
+      const out = [];
+      const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+      for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+        const e = n.parentElement;
+        if (!n.textContent.trim() || !e || !e.getClientRects().length || getComputedStyle(e).visibility === 'hidden') continue;
+        const c = rgb(getComputedStyle(e).color);
+        if (c[3] === 0) continue; // transparent text (repeated device names) is not read
+        const r = ratio(c.slice(0, 3), bg(e));
+        if (r < 4.5) out.push(e.tagName + '.' + e.className + ' "' + n.textContent.trim().slice(0, 20) + '" ' + r.toFixed(2));
+      }
+      for (const e of document.querySelectorAll('input, select, button.btn')) {
+        if (!e.getClientRects().length) continue;
+        const r = ratio(rgb(getComputedStyle(e).borderTopColor).slice(0, 3), bg(e.parentElement));
+        if (getComputedStyle(e).borderTopWidth !== '0px' && r < 3) out.push(e.tagName + '#' + e.id + ' border ' + r.toFixed(2));
+      }
+      return out;
+    })()`);
+    expect(low).toEqual([]);
+    await context.close();
+  });
+
   it('logged no console errors', () => {
     expect(errors).toEqual([]);
   });

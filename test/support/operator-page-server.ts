@@ -35,6 +35,14 @@ export async function startPageServer(opts: { sensors: number; feedPerSecond: nu
   const alerts = { firing: () => firing } as unknown as AlertService;
   const app: FastifyInstance = await buildAdmin({ log: createLogger('silent'), registry: new Registry(), health: () => ({ status: 'ok' }) }, [
     operatorPage({ live, alerts, gatewayId: 'bench-gw', token: opts.token, now: () => Date.now(), log: createLogger('silent') }),
+    // The thresholds view loads these: an empty rules file.
+    (a) => {
+      a.get('/api/thresholds', async (req, reply) => {
+        reply.header('etag', '"empty"');
+        if ((req.query as Record<string, unknown>)['format'] === 'yaml') return reply.type('application/yaml').send('rules: []\n');
+        return { rules: [], status: { ruleCount: 0, source: 'thresholds.yaml', loadedAt: null, errors: [] }, etag: '"empty"' };
+      });
+    },
   ]);
   await app.listen({ host: '127.0.0.1', port: opts.port ?? 0 });
   const address = app.server.address();

@@ -104,7 +104,8 @@ export function startThresholds() {
         if (f === 'device' || f === 'sensor') refreshPreview();
         if (f === 'kind') toggleKind();
       });
-      const err = el('div', { class: 'field-error' });
+      const err = el('div', { class: 'field-error', id: `err-${i}-${f}` });
+      input.setAttribute('aria-describedby', err.id);
       err.hidden = true;
       inputs.set(f, input);
       errors.set(f, err);
@@ -170,6 +171,7 @@ export function startThresholds() {
       for (const [f, e] of c.errors) {
         e.hidden = true;
         c.inputs.get(f)?.classList.remove('invalid');
+        c.inputs.get(f)?.removeAttribute('aria-invalid');
       }
     }
   }
@@ -193,6 +195,8 @@ export function startThresholds() {
         errEl.textContent = e.message;
         errEl.hidden = false;
         card.inputs.get(f)?.classList.add('invalid');
+        // Announced with the field: aria-invalid, and the message as its description.
+        card.inputs.get(f)?.setAttribute('aria-invalid', 'true');
       } else {
         card.ruleError.textContent = m[2] ? `${m[2]}: ${e.message}` : e.message;
         card.ruleError.hidden = false;
@@ -218,7 +222,10 @@ export function startThresholds() {
       yaml.markErrors([]);
     }
     mode = next;
-    for (const b of modeButtons) b.setAttribute('aria-selected', String(b.dataset['mode'] === mode));
+    for (const b of modeButtons) {
+      b.setAttribute('aria-selected', String(b.dataset['mode'] === mode));
+      b.tabIndex = b.dataset['mode'] === mode ? 0 : -1;
+    }
     $('mode-form').hidden = mode !== 'form';
     $('mode-yaml').hidden = mode !== 'yaml';
     if (mode === 'yaml') yaml.refresh();
@@ -264,7 +271,17 @@ export function startThresholds() {
     showBanner('error', `Not saved: ${n} problem${n === 1 ? '' : 's'} ${mode === 'form' ? 'marked below' : 'listed below the editor'}. The rules file was not changed.${detail}`);
   }
 
-  for (const b of modeButtons) b.addEventListener('click', () => setMode(b.dataset['mode'] ?? 'form'));
+  for (const b of modeButtons) {
+    b.addEventListener('click', () => setMode(b.dataset['mode'] ?? 'form'));
+    // Arrow keys move between the two modes (ARIA tabs).
+    b.addEventListener('keydown', (e) => {
+      if (e.key !== 'ArrowLeft' && e.key !== 'ArrowRight') return;
+      e.preventDefault();
+      const other = modeButtons.find((x) => x !== b);
+      setMode(other?.dataset['mode'] ?? 'form');
+      modeButtons.find((x) => x.dataset['mode'] === mode)?.focus();
+    });
+  }
   $('rule-add').addEventListener('click', () => {
     drafts.push(newDraft(drafts.length + 1));
     formDirty = true;
