@@ -154,11 +154,14 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
       devices: { registered: devices.registry.size, file: config.auth.devicesFile, anonymous: config.auth.anonymous },
     };
   };
+  /** Messages rejected since the start, by reason (the counter's labels): the operator page's health panel. */
+  const rejectedByReason = async (m: Metrics): Promise<Record<string, number>> =>
+    Object.fromEntries((await m.messagesRejected.get()).values.map((v) => [String(v.labels['reason'] ?? 'unknown'), v.value]));
   const admin = await buildAdmin({ log, registry: metrics.registry, health }, [
     thresholdsApi(alerts),
     // The last versions of the rules file, in the data folder, to go back to (docs/operator-page.md).
     rulesHistoryApi(alerts, new RulesHistory({ dir: join(config.buffer.dir, 'rules-history'), keep: RULES_VERSIONS_KEPT, now, current: () => alerts.fileText(), log })),
-    operatorPage({ live, alerts, gatewayId: config.gatewayId, token: config.http.token, now, log }),
+    operatorPage({ live, alerts, gatewayId: config.gatewayId, token: config.http.token, now, log, health: async () => ({ ...health(), rejected: await rejectedByReason(metrics) }) }),
     ...(deps.adminPlugins ?? []),
   ]);
 

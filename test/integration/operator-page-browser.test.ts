@@ -230,6 +230,20 @@ describe('operator page in chromium', () => {
     expect(await page.locator('.rule[data-index="0"] input[name="above"]').inputValue()).toBe('2500');
   });
 
+  it("shows the gateway's own health, live: InfluxDB, outbox, MQTT clients, rejected messages by reason, rules file", async () => {
+    await publish(devices, 'devices/gh-1/telemetry', '{not json');
+    await page.click('#tab-health');
+    const card = (title: string) => page.locator(`#health-cards section[aria-label="${title}"]`);
+    await card('InfluxDB').filter({ hasText: 'up' }).waitFor();
+    expect(await card('MQTT').locator('dd').first().textContent()).toBe('2'); // sim + watcher
+    await card('Rejected messages (since start)').locator('dt').first().waitFor();
+    await expect.poll(() => card('Rejected messages (since start)').textContent(), { timeout: 20_000 }).toMatch(/malformed|json|decode/i);
+    expect(await card('Rules file').textContent()).toContain('rules running');
+    expect(await card('Outbox (store and forward)').textContent()).toContain('dead letters');
+    await shot('health');
+    await page.click('#tab-sensors');
+  });
+
   it('asks before edits are lost: leaving the page, Reload and Delete', async () => {
     await page.click('#tab-thresholds');
     await reloadRules();

@@ -23,6 +23,7 @@ import { DEFAULT_QUERY, LiveWindows, type LiveWindow, type WindowQuery } from '.
  *   window   { now, window: LiveWindow }           (the page's window again: new sensors, or a moving order)
  *   alerts   { now, firing: FiringAlert[] }
  *   summary  { now, sensors, devices, offline }    (when it changed; checked every `resortMs`)
+ *   health   { now, health }                       (when it changed; checked every `resortMs`)
  */
 export interface SseHubOptions {
   readonly live: LiveView;
@@ -35,6 +36,8 @@ export interface SseHubOptions {
   /** A comment line this often keeps proxies from closing a quiet stream. */
   readonly heartbeatMs?: number;
   readonly maxClients?: number;
+  /** The gateway's health (what /health gives, plus rejected messages by reason), sent every resortMs when it changed. */
+  readonly health?: () => Promise<Record<string, unknown>>;
 }
 
 /** A page that cannot keep up (this much unsent) is dropped; EventSource reconnects and gets a fresh hello. */
@@ -59,6 +62,8 @@ export class SseHub {
   private summaryAt = Number.NEGATIVE_INFINITY;
   private lastSize = -1;
   private lastWrite = 0;
+  private lastHealth = '';
+  private healthBusy = false;
 
   constructor(private readonly opts: SseHubOptions) {
     this.windows = new LiveWindows(opts.live);
@@ -109,6 +114,7 @@ export class SseHub {
     res.write(event('hello', { now, stream: client.id, query, window, firing, summary }));
     this.clients.set(client.id, client);
     const drop = () => this.clients.delete(client.id);
+    void this.sendHealth(true);
     req.on('close', drop);
     res.on('error', drop);
     return true;
@@ -129,6 +135,26 @@ export class SseHub {
       client.stale = false;
     }
     return window;
+  }
+
+  /**
+   * Sends the health to every page when it changed (`all`: to every page whatever, e.g. the one that just
+   * connected). Asynchronous (metrics are read through prom-client's async API); one at a time.
+   */
+  async sendHealth(all: boolean): Promise<void> {
+    if (this.opts.health === undefined || this.healthBusy) return;
+    this.healthBusy = true;
+    try {
+      const json = JSON.stringify(await this.opts.health());
+      if (json === this.lastHealth && !all) return;
+      this.lastHealth = json;
+      const out = `event: health\ndata: {"now":${this.opts.now()},"health":${json}}\n\n`;
+      for (const c of this.clients.values()) c.res.write(out);
+    } catch (err) {
+      this.opts.log.warn({ err }, 'operator page: health could not be read');
+    } finally {
+      this.healthBusy = false;
+    }
   }
 
   /** One batch: called by the timer; public so tests can drive it. */
@@ -159,6 +185,7 @@ export class SseHub {
     let summaryOut = '';
     if (added || now - this.summaryAt >= resortMs) {
       this.summaryAt = now;
+      void this.sendHealth(false);
       const summary = JSON.stringify({ now, ...this.windows.devices(now) });
       const key = summary.slice(summary.indexOf(','));
       if (key !== this.lastSummary) {

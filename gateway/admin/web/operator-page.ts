@@ -28,6 +28,8 @@ export interface OperatorPageDeps {
   readonly token: string | undefined;
   readonly now: () => number;
   readonly log: Logger;
+  /** The health shown on the page (as /health, plus rejected messages by reason); none: no health panel data. */
+  readonly health?: () => Promise<Record<string, unknown>>;
   /** Live batch period; default 500 ms. */
   readonly flushMs?: number;
 }
@@ -54,7 +56,7 @@ export function operatorPage(deps: OperatorPageDeps): AdminPlugin {
     };
     await adminAuth({ token: deps.token, loginPage: asset('login.html').body.toString('utf8') })(app);
 
-    const hub = new SseHub({ live: deps.live, firing: () => deps.alerts.firing(), now: deps.now, log: deps.log.child({ part: 'operator-page' }), flushMs: deps.flushMs ?? 500 });
+    const hub = new SseHub({ live: deps.live, firing: () => deps.alerts.firing(), now: deps.now, log: deps.log.child({ part: 'operator-page' }), flushMs: deps.flushMs ?? 500, ...(deps.health ? { health: deps.health } : {}) });
     hub.start();
     app.addHook('preClose', async () => hub.stop());
 

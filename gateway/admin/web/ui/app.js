@@ -1,4 +1,5 @@
 // @ts-check
+import { startHealth } from './health.js';
 import { startSensors } from './sensors.js';
 import { startThresholds } from './thresholds.js';
 import { startTips } from './tip.js';
@@ -8,6 +9,7 @@ import { ariaTabs } from './tabs.js';
 const thresholds = startThresholds();
 startSensors();
 startTips();
+startHealth();
 
 ariaTabs(/** @type {HTMLElement} */ (document.querySelector('.tabs')), (view) => {
   if (view === 'thresholds') thresholds.shown();

@@ -27,3 +27,15 @@ export function onGateway(fn) {
 export function gatewayState() {
   return state;
 }
+
+/** The gateway's health as the live stream last sent it (the `health` event: what /health gives, and more). */
+/** @type {Set<(h: Record<string, any>, now: number) => void>} */
+const healthListeners = new Set();
+/** @param {Record<string, any>} h @param {number} now */
+export function setHealth(h, now) {
+  for (const fn of healthListeners) fn(h, now);
+}
+/** @param {(h: Record<string, any>, now: number) => void} fn */
+export function onHealth(fn) {
+  healthListeners.add(fn);
+}

@@ -1,5 +1,5 @@
 // @ts-check
-import { gatewayState, onGateway, setGatewayUp } from './connection.js';
+import { gatewayState, onGateway, setGatewayUp, setHealth } from './connection.js';
 import { buildRow } from './sensor-row.js';
 import { api, debounce, el } from './util.js';
 
@@ -222,6 +222,7 @@ export function startSensors() {
       if (visible) schedule();
     });
     on('alerts', (msg) => setFiring(msg.firing));
+    on('health', (msg) => setHealth(msg.health, msg.now));
     on('summary', (msg) => {
       summary = msg;
       renderSummary();
