@@ -7,6 +7,9 @@ import { thresholdsApi } from './admin/thresholds-api.js';
 import { LiveView } from './admin/live/live-view.js';
 import { operatorPage } from './admin/web/operator-page.js';
 import { rulesHistoryApi } from './admin/rules-history-api.js';
+import { alertsViewApi } from './admin/alerts-view-api.js';
+import { AlertHistory } from './alerts/alert-history.js';
+import { AlertSilencer } from './alerts/silences.js';
 import { RULES_VERSIONS_KEPT, RulesHistory } from './alerts/rules-history.js';
 import { AlertPublisher } from './alerts/publisher.js';
 import { AlertService } from './alerts/service.js';
@@ -80,9 +83,13 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
 
   // Alert events -> `alerts` points (outbox) + retained MQTT; MQTT waits for attach(broker) below.
   const alertPublisher = new AlertPublisher({ outbox, gatewayId: config.gatewayId, log });
+  // Silenced rules publish nothing (alerts/silences.ts); every change goes to the page's history.
+  const alertHistory = new AlertHistory();
+  const silencer = new AlertSilencer((events) => alertPublisher.publish(events), () => alerts.firing());
   const publishAlerts = (events: readonly AlertEvent[]) => {
     state.touch();
-    alertPublisher.publish(events);
+    const held = silencer.publish(events, now());
+    alertHistory.record(events, held, now());
   };
   const alerts = new AlertService({ rulesFile: config.alerts.rulesFile, log: log.child({ part: 'alerts' }), metrics, now, publish: publishAlerts, retain: (events) => alertPublisher.retain(events) });
   alerts.start();
@@ -159,6 +166,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     Object.fromEntries((await m.messagesRejected.get()).values.map((v) => [String(v.labels['reason'] ?? 'unknown'), v.value]));
   const admin = await buildAdmin({ log, registry: metrics.registry, health }, [
     thresholdsApi(alerts),
+    alertsViewApi({ alerts, history: alertHistory, silencer, now }),
     // The last versions of the rules file, in the data folder, to go back to (docs/operator-page.md).
     rulesHistoryApi(alerts, new RulesHistory({ dir: join(config.buffer.dir, 'rules-history'), keep: RULES_VERSIONS_KEPT, now, current: () => alerts.fileText(), log })),
     operatorPage({ live, alerts, gatewayId: config.gatewayId, token: config.http.token, now, log, health: async () => ({ ...health(), rejected: await rejectedByReason(metrics) }) }),

@@ -1,0 +1,50 @@
+import type { AlertHistory } from '../alerts/alert-history.js';
+import type { AlertService } from '../alerts/service.js';
+import type { AlertSilencer } from '../alerts/silences.js';
+import type { AdminPlugin } from './server.js';
+
+/**
+ * The operator page's alerts view, server side:
+ *   GET    /api/alerts/history?rule=<name>&limit=<n>   recent state changes, newest first (alert-history.ts)
+ *   GET    /api/alerts/silences                        [{ rule, until }]
+ *   PUT    /api/alerts/silences/<rule>  { "minutes": n }   silences a rule for n minutes (1 to 10080: a week)
+ *   DELETE /api/alerts/silences/<rule>                 ends a silence now
+ * What a silence does: alerts/silences.ts and docs/alerts.md.
+ */
+export const MAX_SILENCE_MINUTES = 7 * 24 * 60;
+
+export function alertsViewApi(deps: { alerts: AlertService; history: AlertHistory; silencer: AlertSilencer; now: () => number }): AdminPlugin {
+  return async (app) => {
+    // Silences end on time even when no alert changes and nobody looks.
+    const timer = setInterval(() => deps.silencer.sweep(deps.now()), 1000);
+    timer.unref();
+    app.addHook('onClose', async () => clearInterval(timer));
+
+    app.get('/api/alerts/history', async (req) => {
+      const q = req.query as Record<string, unknown>;
+      const rule = typeof q['rule'] === 'string' && q['rule'] !== '' ? q['rule'] : undefined;
+      const limit = Math.min(500, Math.max(1, Number.parseInt(String(q['limit'] ?? '50'), 10) || 50));
+      return { entries: deps.history.recent(rule, limit) };
+    });
+
+    app.get('/api/alerts/silences', async () => ({ now: deps.now(), silences: deps.silencer.list(deps.now()) }));
+
+    app.put('/api/alerts/silences/:rule', async (req, reply) => {
+      const rule = (req.params as { rule: string }).rule;
+      if (!deps.alerts.rules().some((r) => r.name === rule)) return reply.code(404).send({ error: `no rule named ${JSON.stringify(rule)}` });
+      const minutes = (req.body as { minutes?: unknown } | undefined)?.minutes;
+      if (typeof minutes !== 'number' || !Number.isInteger(minutes) || minutes < 1 || minutes > MAX_SILENCE_MINUTES) {
+        return reply.code(400).send({ error: `minutes must be a whole number from 1 to ${MAX_SILENCE_MINUTES}` });
+      }
+      const until = deps.now() + minutes * 60_000;
+      deps.silencer.silence(rule, until);
+      return { rule, until };
+    });
+
+    app.delete('/api/alerts/silences/:rule', async (req, reply) => {
+      const rule = (req.params as { rule: string }).rule;
+      if (!deps.silencer.lift(rule, deps.now())) return reply.code(404).send({ error: `${JSON.stringify(rule)} is not silenced` });
+      return reply.code(204).send();
+    });
+  };
+}
