@@ -91,7 +91,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     const held = silencer.publish(events, now());
     alertHistory.record(events, held, now());
   };
-  const alerts = new AlertService({ rulesFile: config.alerts.rulesFile, log: log.child({ part: 'alerts' }), metrics, now, publish: publishAlerts, retain: (events) => alertPublisher.retain(events) });
+  const alerts = new AlertService({ rulesFile: config.alerts.rulesFile, log: log.child({ part: 'alerts' }), metrics, now, publish: publishAlerts, retain: (events) => (silencer.noteRetained(events), alertPublisher.retain(events)) });
   alerts.start();
   // The operator page's live view: last value, rate and window means per sensor (O(1) per reading).
   const live = new LiveView(now());

@@ -36,6 +36,11 @@ export class AlertSilencer {
     return held;
   }
 
+  /** Firing states re-published at a restore (AlertService's `retain`): they count as published. */
+  noteRetained(events: readonly AlertEvent[]): void {
+    for (const e of events) if (e.state === 'firing') this.published.set(keyOf(e), e);
+  }
+
   /** Silences `rule` until `until` (epoch ms; a later call replaces it). */
   silence(rule: string, until: number): void {
     this.silences.set(rule, until);

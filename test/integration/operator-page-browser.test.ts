@@ -382,6 +382,47 @@ describe('operator page in chromium', () => {
     await page.fill('#sensor-search', '');
   });
 
+  it('alerts view: firing alerts worst first, filter, a rule silenced (shown, marked, publishes nothing) and its recent changes', async () => {
+    // The gateway was restarted (previous test): a new device connection and a new MQTT watcher.
+    const sim = await connect(tg.mqttUrl, { clientId: 'sim-2' });
+    const seen: { topic: string; state: string }[] = [];
+    const watch = await connect(tg.mqttUrl, { clientId: 'watcher-2' });
+    watch.on('message', (topic, payload) => seen.push({ topic, state: String((JSON.parse(payload.toString()) as { state: string }).state) }));
+    await watch.subscribeAsync('alerts/#', { qos: 1 });
+    try {
+      await page.click('#tab-alerts');
+      await page.locator('#alert-rows tr[data-rule="quiet"][data-device="quiet-1"]').waitFor();
+      expect(await page.locator('#alert-rows tr').count()).toBe(2);
+      await page.fill('#alert-filter', 'QUIET-2');
+      await expect.poll(() => page.locator('#alert-rows tr').count()).toBe(1);
+      await page.fill('#alert-filter', '');
+
+      const line = page.locator('#alert-rules li[data-rule="quiet"]');
+      await line.locator('select').selectOption('60');
+      await line.locator('button[data-action="silence"]').click();
+      await line.locator('button[data-action="unsilence"]').waitFor();
+      await page.locator('#alert-rows tr.silenced[data-device="quiet-1"] .silence-state').filter({ hasText: 'silenced until' }).waitFor();
+      await shot('alerts-silenced');
+
+      // quiet-1 speaks again: its alert resolves in the gateway, but nothing is published while silenced.
+      await waitFor('retained firing states', () => (seen.filter((m) => m.state === 'firing').length >= 2 ? true : undefined));
+      await publish(sim, 'devices/quiet-1/telemetry', JSON.stringify({ ts: Date.now(), readings: { temperature: 13 } }));
+      await waitFor('quiet-1 resolved in the gateway', () => (tg.gw.alerts.firing().some((a) => a.device === 'quiet-1') ? undefined : true));
+      await expect.poll(() => page.locator('#alert-rows tr').count(), { timeout: 20_000 }).toBe(1);
+      await line.locator('button', { hasText: 'Recent changes' }).click();
+      await line.locator('.history li').filter({ hasText: 'resolved' }).filter({ hasText: 'silenced: not published' }).waitFor();
+      expect(seen.filter((m) => m.topic === 'alerts/quiet-1/temperature/quiet').map((m) => m.state)).toEqual(['firing']);
+
+      // Ending the silence publishes what changed meanwhile.
+      await line.locator('button[data-action="unsilence"]').click();
+      await waitFor('the resolve published', () => (seen.some((m) => m.topic === 'alerts/quiet-1/temperature/quiet' && m.state === 'resolved') ? true : undefined));
+      await page.click('#tab-sensors');
+    } finally {
+      await sim.endAsync();
+      await watch.endAsync();
+    }
+  });
+
   it('logged no console errors (the favicon included: it answers without the token)', () => {
     // Chromium logs every refused fetch: the 401s asked for in the first test, the 400s and the 412 of the
     // refused saves. Nothing else may be logged.

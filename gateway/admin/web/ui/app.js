@@ -1,4 +1,5 @@
 // @ts-check
+import { startAlerts } from './alerts.js';
 import { startHealth } from './health.js';
 import { startSensors } from './sensors.js';
 import { startThresholds } from './thresholds.js';
@@ -10,8 +11,10 @@ const thresholds = startThresholds();
 startSensors();
 startTips();
 startHealth();
+const alertsView = startAlerts();
 
 ariaTabs(/** @type {HTMLElement} */ (document.querySelector('.tabs')), (view) => {
   if (view === 'thresholds') thresholds.shown();
+  alertsView.shown(view === 'alerts');
   if (location.hash !== `#${view}`) history.replaceState(null, '', `${location.pathname}${location.search}#${view}`);
 }, location.hash.slice(1) || 'sensors');

@@ -39,3 +39,15 @@ export function setHealth(h, now) {
 export function onHealth(fn) {
   healthListeners.add(fn);
 }
+
+/** The alerts firing now, as the live stream last sent them. */
+/** @type {Set<(firing: any[]) => void>} */
+const firingListeners = new Set();
+/** @param {any[]} firing */
+export function setFiringList(firing) {
+  for (const fn of firingListeners) fn(firing);
+}
+/** @param {(firing: any[]) => void} fn */
+export function onFiring(fn) {
+  firingListeners.add(fn);
+}

@@ -1,5 +1,5 @@
 // @ts-check
-import { gatewayState, onGateway, setGatewayUp, setHealth } from './connection.js';
+import { gatewayState, onGateway, setFiringList, setGatewayUp, setHealth } from './connection.js';
 import { buildRow } from './sensor-row.js';
 import { api, debounce, el } from './util.js';
 
@@ -167,6 +167,7 @@ export function startSensors() {
 
   /** @param {FiringAlert[]} firing */
   function setFiring(firing) {
+    setFiringList(firing);
     firingCount = firing.length;
     firingBySensor = new Map();
     for (const a of firing) {
