@@ -8,6 +8,7 @@ import { LiveView } from './admin/live/live-view.js';
 import { operatorPage } from './admin/web/operator-page.js';
 import { rulesHistoryApi } from './admin/rules-history-api.js';
 import { alertsViewApi } from './admin/alerts-view-api.js';
+import { rulesDryRunApi } from './admin/rules-dry-run.js';
 import { AlertHistory } from './alerts/alert-history.js';
 import { AlertSilencer } from './alerts/silences.js';
 import { RULES_VERSIONS_KEPT, RulesHistory } from './alerts/rules-history.js';
@@ -165,6 +166,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   const rejectedByReason = async (m: Metrics): Promise<Record<string, number>> =>
     Object.fromEntries((await m.messagesRejected.get()).values.map((v) => [String(v.labels['reason'] ?? 'unknown'), v.value]));
   const admin = await buildAdmin({ log, registry: metrics.registry, health }, [
+    rulesDryRunApi(live, now),
     thresholdsApi(alerts),
     alertsViewApi({ alerts, history: alertHistory, silencer, now }),
     // The last versions of the rules file, in the data folder, to go back to (docs/operator-page.md).

@@ -156,6 +156,28 @@ describe('operator page API with http.token set', () => {
     expect((await fetch(`${tg.httpUrl}/api/thresholds/preview?device=`, { headers: bearer })).status).toBe(400);
   });
 
+  it('dry-runs a rules change against the recent windows (PUT ?dryRun=1): how often it would fire, where; nothing written', async () => {
+    const before = readFileSync(tg.config.alerts.rulesFile, 'utf8');
+    const body = 'rules:\n  - name: warm\n    match: { device: "gh-*", sensor: temperature }\n    above: 25\n  - name: never\n    match: { device: "gh-*", sensor: "*" }\n    above: 1000\n';
+    const run = async () => {
+      const res = await fetch(`${tg.httpUrl}/api/thresholds?dryRun=1`, { method: 'PUT', headers: { ...bearer, 'content-type': 'application/yaml' }, body });
+      expect(res.status).toBe(200);
+      return (await res.json()) as { dryRun: boolean; fires: number; rules: { name: string; fires: number; sensors: { device: string; sensor: string }[] }[] };
+    };
+    // The 31 published above lands in a window mean once its window closes (1 s windows in the test config).
+    const result = await waitFor('a dry run that sees the 31', async () => {
+      const r = await run();
+      return r.fires > 0 ? r : undefined;
+    });
+    expect(result.dryRun).toBe(true);
+    expect(result.rules[0]).toMatchObject({ name: 'warm', fires: 1, sensors: [{ device: 'gh-1', sensor: 'temperature' }] });
+    expect(result.rules[1]).toMatchObject({ name: 'never', fires: 0, sensors: [] });
+    const bad = await fetch(`${tg.httpUrl}/api/thresholds?dryRun=1`, { method: 'PUT', headers: { ...bearer, 'content-type': 'application/yaml' }, body: 'rules: [{ name: x }]' });
+    expect(bad.status).toBe(400);
+    expect(readFileSync(tg.config.alerts.rulesFile, 'utf8')).toBe(before);
+    expect(tg.gw.alerts.rules().map((r) => r.name)).toEqual(['hot']);
+  });
+
   it('keeps the last versions of the rules file in the data folder, to go back to', async () => {
     const put = (body: string) => fetch(`${tg.httpUrl}/api/thresholds`, { method: 'PUT', headers: { ...bearer, 'content-type': 'application/yaml' }, body });
     const versions = async () => ((await (await fetch(`${tg.httpUrl}/api/thresholds/versions`, { headers: bearer })).json()) as { versions: { id: string; etag: string }[] }).versions;

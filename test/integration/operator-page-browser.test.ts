@@ -150,6 +150,11 @@ describe('operator page in chromium', () => {
     await added.locator('select[name="severity"]').selectOption('critical');
     await added.locator('.preview').filter({ hasText: '2 sensors' }).waitFor();
     expect(await added.locator('.preview').textContent()).toContain('gh-1/temperature, gh-2/temperature');
+    // Before saving: how often would it have fired on the recent data? (gh-1 stays near 20: never.)
+    await page.click('#rules-dry-run');
+    await page.locator('#rules-banner.ok').filter({ hasText: 'Dry run' }).waitFor();
+    expect(await page.locator('#rules-banner').textContent()).toContain('would not have fired');
+    expect(tg.gw.alerts.rules().map((r) => r.name)).toEqual(['barn-co2']);
     await page.click('#rules-save');
     await page.locator('#rules-banner.ok').waitFor();
     expect(await page.locator('#rules-banner').textContent()).toContain('2 rules running');

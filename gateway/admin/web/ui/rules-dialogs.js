@@ -99,3 +99,17 @@ export async function showHistory({ current, etag, dirty, onRestored, onError })
   if (versions.length === 0) list.append(el('li', { class: 'hint', text: 'No versions recorded yet.' }));
   d.showModal();
 }
+
+/**
+ * The answer of PUT /api/thresholds?dryRun=1 in words: "would have fired N times since HH:MM", per rule with
+ * the sensors.
+ * @param {{ from: number | null, fires: number, rules: { name: string, fires: number, sensors: { device: string, sensor: string, fires: number }[] }[] }} r
+ */
+export function dryRunText(r) {
+  const since = r.from === null ? 'in the recent windows the gateway holds' : `since ${new Date(r.from).toLocaleTimeString()} (the recent window means the gateway holds)`;
+  if (r.fires === 0) return `Dry run: these rules would not have fired ${since}.`;
+  const parts = r.rules
+    .filter((x) => x.fires > 0)
+    .map((x) => `${x.name}: ${x.fires} time${x.fires === 1 ? '' : 's'} on ${x.sensors.map((s) => `${s.device}/${s.sensor}`).join(', ')}${x.sensors.length < x.fires ? ', …' : ''}`);
+  return `Dry run: these rules would have fired ${r.fires} time${r.fires === 1 ? '' : 's'} ${since}. ${parts.join('; ')}.`;
+}

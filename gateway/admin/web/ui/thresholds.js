@@ -1,7 +1,7 @@
 // @ts-check
 import { FIELD_OF_PATH, draftFromRule, headerOf, newDraft, rulesToYaml } from './rules-yaml.js';
 import { onGateway } from './connection.js';
-import { showConflict, showHistory } from './rules-dialogs.js';
+import { dryRunText, showConflict, showHistory } from './rules-dialogs.js';
 import { api, debounce, el } from './util.js';
 import { yamlEditor } from './yaml-editor.js';
 
@@ -295,6 +295,14 @@ export function startThresholds() {
     if ((formDirty || yamlDirty) && !confirm('Reload the rules from the gateway? Your unsaved edits are dropped.')) return;
     banner.hidden = true;
     void load();
+  });
+  $('rules-dry-run').addEventListener('click', async () => {
+    const body = mode === 'form' ? rulesToYaml(drafts, headerOf(fileText)) : yaml.text;
+    const res = await api('/api/thresholds?dryRun=1', { method: 'PUT', headers: { 'content-type': 'application/yaml' }, body }).catch(() => undefined);
+    if (res === undefined) return showBanner('error', 'Dry run: the gateway did not answer.');
+    const out = await res.json().catch(() => ({}));
+    if (res.ok) showBanner('ok', dryRunText(out));
+    else showBanner('error', `Dry run: the rules are not valid (${(out.errors ?? []).length} problem${(out.errors ?? []).length === 1 ? '' : 's'}); Save shows where.`);
   });
   $('rules-history').addEventListener('click', () =>
     void showHistory({
