@@ -24,7 +24,8 @@ describe('operator page with 6,000 sensors, desktop and phone', () => {
   };
 
   beforeAll(async () => {
-    server = await startPageServer({ sensors: SENSORS, feedPerSecond: 3000 });
+    const rule = { kind: 'threshold', name: 'temp-high', match: { device: 'dev-*', sensor: 'temperature' }, severity: 'warning', above: 26, below: null, hysteresis: 0, forMs: 0 };
+    server = await startPageServer({ sensors: SENSORS, feedPerSecond: 3000, rules: [rule] });
     server.firing.push({ rule: 'co2-high', kind: 'threshold', device: 'dev-000001', sensor: 'co2', severity: 'critical', since: Date.now() - 60_000, firedAt: Date.now() - 60_000, value: 2400, threshold: 2000 });
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] });
   });
@@ -39,6 +40,9 @@ describe('operator page with 6,000 sensors, desktop and phone', () => {
     const page = await open(context);
     await page.locator('tr.row[data-device="dev-000000"]').first().waitFor();
     expect(await page.locator('#sensor-summary').textContent()).toContain(`${SENSORS} sensors`);
+    // The rule's limit is drawn on the sparklines of the sensors it watches, not on the others.
+    await page.locator('tr.row[data-device="dev-000000"][data-sensor="temperature"] svg.spark line.limit').waitFor({ state: 'attached' });
+    expect(await page.locator('tr.row[data-device="dev-000000"][data-sensor="co2"] svg.spark line.limit').count()).toBe(0);
     const inDom = await page.locator('#sensor-rows tr.row').count();
     expect(inDom).toBeLessThan(60);
     // The scroll bar covers every sensor: scrolling to the end shows the last device.
@@ -82,11 +86,14 @@ describe('operator page with 6,000 sensors, desktop and phone', () => {
     await page.locator('tr.row[data-device]').first().waitFor();
     await page.focus('#tab-sensors');
     await page.keyboard.press('ArrowRight');
+    await page.keyboard.press('ArrowRight');
     expect(await page.locator('#tab-thresholds').getAttribute('aria-selected')).toBe('true');
     expect(await page.evaluate(`document.activeElement.id`)).toBe('tab-thresholds');
     expect(await page.locator('#view-sensors').isHidden()).toBe(true);
     expect(await page.locator('#tab-sensors').getAttribute('tabindex')).toBe('-1');
-    await page.keyboard.press('ArrowLeft');
+    await page.keyboard.press('End');
+    expect(await page.locator('#tab-health').getAttribute('aria-selected')).toBe('true');
+    await page.keyboard.press('ArrowRight'); // wraps round
     expect(await page.locator('#tab-sensors').getAttribute('aria-selected')).toBe('true');
     expect(await page.locator('#gw-banner').getAttribute('role')).toBe('alert');
     expect(await page.locator('#sensor-summary').getAttribute('aria-live')).toBe('polite');

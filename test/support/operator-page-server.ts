@@ -19,7 +19,7 @@ export interface PageServer {
   close(): Promise<void>;
 }
 
-export async function startPageServer(opts: { sensors: number; feedPerSecond: number; port?: number; token?: string }): Promise<PageServer> {
+export async function startPageServer(opts: { sensors: number; feedPerSecond: number; port?: number; token?: string; rules?: readonly Record<string, unknown>[] }): Promise<PageServer> {
   const live = new LiveView(Date.now());
   const devices = Math.ceil(opts.sensors / 3);
   const kinds = ['temperature', 'humidity', 'co2'];
@@ -35,12 +35,13 @@ export async function startPageServer(opts: { sensors: number; feedPerSecond: nu
   const alerts = { firing: () => firing } as unknown as AlertService;
   const app: FastifyInstance = await buildAdmin({ log: createLogger('silent'), registry: new Registry(), health: () => ({ status: 'ok' }) }, [
     operatorPage({ live, alerts, gatewayId: 'bench-gw', token: opts.token, now: () => Date.now(), log: createLogger('silent') }),
-    // The thresholds view loads these: an empty rules file.
+    // The thresholds view and the sparklines' limit lines load these: `opts.rules` as running rules.
     (a) => {
+      a.get('/api/alerts/silences', async () => ({ now: Date.now(), silences: [] }));
       a.get('/api/thresholds', async (req, reply) => {
         reply.header('etag', '"empty"');
         if ((req.query as Record<string, unknown>)['format'] === 'yaml') return reply.type('application/yaml').send('rules: []\n');
-        return { rules: [], status: { ruleCount: 0, source: 'thresholds.yaml', loadedAt: null, errors: [] }, etag: '"empty"' };
+        return { rules: opts.rules ?? [], status: { ruleCount: opts.rules?.length ?? 0, source: 'thresholds.yaml', loadedAt: null, errors: [] }, etag: '"empty"' };
       });
     },
   ]);

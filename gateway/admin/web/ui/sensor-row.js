@@ -27,8 +27,9 @@ export function isOnline(v, firing, now) {
  * @param {FiringAlert[]} firing
  * @param {Clock} clock
  * @param {boolean} sameDevice  the row above is of the same device (its name is greyed out)
+ * @param {number[]} [limits]  the `above`/`below` of the threshold rules that watch this sensor (lines on the sparkline)
  */
-export function buildRow(v, firing, clock, sameDevice) {
+export function buildRow(v, firing, clock, sameDevice, limits = []) {
   const online = isOnline(v, firing, clock.now);
   const state = el('td', { class: `state ${online ? 'on' : 'off'}` }, el('span', { text: online ? 'online' : 'offline' }));
   state.title = v.arrived === null ? 'no reading since the gateway started' : `last arrival ${formatAge(clock.now - v.arrived)}; offline after ${Math.round(v.offlineAfterMs / 1000)} s of silence`;
@@ -55,7 +56,7 @@ export function buildRow(v, firing, clock, sameDevice) {
       el('td', { class: 'num value', text: v.value === null ? '–' : formatValue(v.value) }),
       age,
       el('td', { class: 'num rate', text: String(v.perMinute) }),
-      el('td', { class: 'spark-cell' }, ...spark(v.windows ?? [])),
+      el('td', { class: 'spark-cell' }, ...spark(v.windows ?? [], limits)),
       el('td', { class: 'alert' }, ...(badges.length > 0 ? badges : [el('span', { class: 'state-ok', text: 'ok' })])),
     )
   );
@@ -74,14 +75,22 @@ export function renderAge(cell, v, clock) {
   cell.classList.toggle('stale', v.arrived !== null && clock.now - v.arrived > v.offlineAfterMs);
 }
 
-/** @param {[number, number][]} windows @returns {SVGElement[]} */
-function spark(windows) {
+/**
+ * The last window means as a line; a rule's limit as a dashed line when it is near enough to the data (within
+ * one data span) to be drawn without flattening it.
+ * @param {[number, number][]} windows @param {number[]} limits @returns {SVGElement[]}
+ */
+function spark(windows, limits) {
   if (windows.length < 2) return [];
   const w = 120;
   const h = 26;
   const means = windows.map((x) => x[1]);
-  const lo = Math.min(...means);
-  const hi = Math.max(...means);
+  let lo = Math.min(...means);
+  let hi = Math.max(...means);
+  const dataSpan = hi - lo || Math.abs(hi) * 0.1 || 1;
+  const shown = limits.filter((l) => l >= lo - dataSpan && l <= hi + dataSpan);
+  lo = Math.min(lo, ...shown);
+  hi = Math.max(hi, ...shown);
   const span = hi - lo || 1;
   const step = w / (windows.length - 1);
   const points = means.map((m, i) => [i * step, h - 3 - ((m - lo) / span) * (h - 6)]);
@@ -101,5 +110,16 @@ function spark(windows) {
   dot.setAttribute('cy', String(last[1]));
   dot.setAttribute('r', '2');
   svg.append(line, dot);
+  for (const l of shown) {
+    const y = (h - 3 - ((l - lo) / span) * (h - 6)).toFixed(1);
+    const limit = document.createElementNS(ns, 'line');
+    limit.setAttribute('class', 'limit');
+    limit.setAttribute('x1', '0');
+    limit.setAttribute('x2', String(w));
+    limit.setAttribute('y1', y);
+    limit.setAttribute('y2', y);
+    svg.append(limit);
+  }
+  if (shown.length > 0) svg.setAttribute('aria-label', `${svg.getAttribute('aria-label')}; limit ${shown.map(formatValue).join(', ')}`);
   return [svg];
 }

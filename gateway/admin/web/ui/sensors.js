@@ -1,7 +1,7 @@
 // @ts-check
 import { gatewayState, onGateway, setFiringList, setGatewayUp, setHealth } from './connection.js';
 import { buildRow } from './sensor-row.js';
-import { api, debounce, el } from './util.js';
+import { api, compileGlob, debounce, el } from './util.js';
 
 /**
  * Sensors view: a virtual table over a window of the gateway's live view. The gateway filters and sorts
@@ -97,7 +97,7 @@ export function startSensors() {
       const same = i > first && prev?.device === v.device;
       let b = built.get(v);
       if (b === undefined || b.same !== same) {
-        b = { tr: buildRow(v, firingBySensor.get(keyOf(v.device, v.sensor)) ?? [], c, same), same };
+        b = { tr: buildRow(v, firingBySensor.get(keyOf(v.device, v.sensor)) ?? [], c, same, limitsOf(v.device, v.sensor)), same };
         built.set(v, b);
       }
       trs.push(b.tr);
@@ -164,6 +164,38 @@ export function startSensors() {
     requested = -1;
     fetchWindow(0);
   }
+
+  /** The threshold rules' limits, for the lines on the sparklines (refreshed every 30 s). @type {{ device: (s: string) => boolean, sensor: (s: string) => boolean, limits: number[] }[]} */
+  let limitRules = [];
+  /** @type {Map<string, number[]>} */
+  let limitCache = new Map();
+  /** @param {string} device @param {string} sensor */
+  function limitsOf(device, sensor) {
+    const k = keyOf(device, sensor);
+    let l = limitCache.get(k);
+    if (l === undefined) {
+      l = limitRules.filter((r) => r.device(device) && r.sensor(sensor)).flatMap((r) => r.limits);
+      limitCache.set(k, l);
+    }
+    return l;
+  }
+  async function loadLimits() {
+    const res = await api('/api/thresholds');
+    if (!res.ok) return;
+    const { rules } = await res.json();
+    limitRules = rules
+      .filter((/** @type {{ kind: string }} */ r) => r.kind === 'threshold')
+      .map((/** @type {{ match: { device: string, sensor: string }, above: number | null, below: number | null }} */ r) => ({
+        device: compileGlob(r.match.device),
+        sensor: compileGlob(r.match.sensor),
+        limits: [r.above, r.below].filter((x) => x !== null),
+      }));
+    limitCache = new Map();
+    built = new WeakMap();
+    schedule();
+  }
+  void loadLimits().catch(() => undefined);
+  setInterval(() => void loadLimits().catch(() => undefined), 30_000);
 
   /** @param {FiringAlert[]} firing */
   function setFiring(firing) {
