@@ -171,7 +171,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     alertsViewApi({ alerts, history: alertHistory, silencer, now }),
     // The last versions of the rules file, in the data folder, to go back to (docs/operator-page.md).
     rulesHistoryApi(alerts, new RulesHistory({ dir: join(config.buffer.dir, 'rules-history'), keep: RULES_VERSIONS_KEPT, now, current: () => alerts.fileText(), log })),
-    operatorPage({ live, alerts, gatewayId: config.gatewayId, token: config.http.token, now, log, health: async () => ({ ...health(), rejected: await rejectedByReason(metrics) }) }),
+    operatorPage({ live, alerts, gatewayId: config.gatewayId, token: config.http.token, ...(config.http.grafanaUrl ? { grafanaUrl: config.http.grafanaUrl } : {}), now, log, health: async () => ({ ...health(), rejected: await rejectedByReason(metrics) }) }),
     ...(deps.adminPlugins ?? []),
   ]);
 

@@ -82,6 +82,14 @@ export const configSchema = z
         host: z.string().default('127.0.0.1'),
         port: port.default(8080),
         token: z.string().min(16).optional(),
+        /**
+         * A Grafana panel per sensor on the operator page: a URL template where `{device}` and `{sensor}` are
+         * replaced (URL-encoded), e.g. http://grafana:3000/d/gw/sensor?var-device={device}&var-sensor={sensor}.
+         */
+        grafanaUrl: z
+          .string()
+          .regex(/^https?:\/\/[^\s]+$/, 'must be an http:// or https:// URL (with {device} and {sensor} where they go)')
+          .optional(),
       })
       .prefault({}),
     durability: z

@@ -25,7 +25,7 @@ describe('operator page with 6,000 sensors, desktop and phone', () => {
 
   beforeAll(async () => {
     const rule = { kind: 'threshold', name: 'temp-high', match: { device: 'dev-*', sensor: 'temperature' }, severity: 'warning', above: 26, below: null, hysteresis: 0, forMs: 0 };
-    server = await startPageServer({ sensors: SENSORS, feedPerSecond: 3000, rules: [rule] });
+    server = await startPageServer({ sensors: SENSORS, feedPerSecond: 3000, rules: [rule], grafanaUrl: 'http://grafana.test:3000/d/gw/sensor?var-device={device}&var-sensor={sensor}' });
     server.firing.push({ rule: 'co2-high', kind: 'threshold', device: 'dev-000001', sensor: 'co2', severity: 'critical', since: Date.now() - 60_000, firedAt: Date.now() - 60_000, value: 2400, threshold: 2000 });
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] });
   });
@@ -43,6 +43,8 @@ describe('operator page with 6,000 sensors, desktop and phone', () => {
     // The rule's limit is drawn on the sparklines of the sensors it watches, not on the others.
     await page.locator('tr.row[data-device="dev-000000"][data-sensor="temperature"] svg.spark line.limit').waitFor({ state: 'attached' });
     expect(await page.locator('tr.row[data-device="dev-000000"][data-sensor="co2"] svg.spark line.limit').count()).toBe(0);
+    // http.grafanaUrl: a link per sensor to its panel.
+    expect(await page.locator('tr.row[data-device="dev-000000"][data-sensor="co2"] a.grafana').getAttribute('href')).toBe('http://grafana.test:3000/d/gw/sensor?var-device=dev-000000&var-sensor=co2');
     const inDom = await page.locator('#sensor-rows tr.row').count();
     expect(inDom).toBeLessThan(60);
     // The scroll bar covers every sensor: scrolling to the end shows the last device.

@@ -30,6 +30,8 @@ export interface OperatorPageDeps {
   readonly log: Logger;
   /** The health shown on the page (as /health, plus rejected messages by reason); none: no health panel data. */
   readonly health?: () => Promise<Record<string, unknown>>;
+  /** http.grafanaUrl: a link per sensor, `{device}` and `{sensor}` filled in by the page. */
+  readonly grafanaUrl?: string;
   /** Live batch period; default 500 ms. */
   readonly flushMs?: number;
 }
@@ -61,7 +63,7 @@ export function operatorPage(deps: OperatorPageDeps): AdminPlugin {
     app.addHook('preClose', async () => hub.stop());
 
     const logout = deps.token === undefined ? '' : '<form class="logout" method="post" action="/logout"><button type="submit">Log out</button></form>';
-    const index = asset('index.html').body.toString('utf8').replaceAll('%GATEWAY_ID%', escapeHtml(deps.gatewayId)).replace('<!--LOGOUT-->', logout);
+    const index = asset('index.html').body.toString('utf8').replaceAll('%GATEWAY_ID%', escapeHtml(deps.gatewayId)).replace('<!--LOGOUT-->', logout).replace('<!--GRAFANA-->', deps.grafanaUrl === undefined ? '' : `<meta name="grafana-url" content="${escapeHtml(deps.grafanaUrl)}">`);
     app.get('/', async (_req, reply) => reply.headers(PAGE_HEADERS).type('text/html; charset=utf-8').send(index));
 
     app.get('/ui/:file', async (req, reply) => {

@@ -11,6 +11,8 @@ import { el, formatAge, formatValue } from './util.js';
  */
 
 const SEVERITY_RANK = { info: 1, warning: 2, critical: 3 };
+/** http.grafanaUrl, given to the page in a meta tag: `{device}` and `{sensor}` are filled in per row. */
+const GRAFANA = document.querySelector('meta[name="grafana-url"]')?.getAttribute('content') ?? '';
 
 /**
  * Online: the sensor's last arrival is within its own allowance (three of its usual gaps, computed on the
@@ -56,11 +58,18 @@ export function buildRow(v, firing, clock, sameDevice, limits = []) {
       el('td', { class: 'num value', text: v.value === null ? '–' : formatValue(v.value) }),
       age,
       el('td', { class: 'num rate', text: String(v.perMinute) }),
-      el('td', { class: 'spark-cell' }, ...spark(v.windows ?? [], limits)),
+      el('td', { class: 'spark-cell' }, ...spark(v.windows ?? [], limits), ...grafanaLink(v)),
       el('td', { class: 'alert' }, ...(badges.length > 0 ? badges : [el('span', { class: 'state-ok', text: 'ok' })])),
     )
   );
   return tr;
+}
+
+/** @param {SensorView} v */
+function grafanaLink(v) {
+  if (GRAFANA === '') return [];
+  const href = GRAFANA.replaceAll('{device}', encodeURIComponent(v.device)).replaceAll('{sensor}', encodeURIComponent(v.sensor));
+  return [el('a', { class: 'grafana', href, target: '_blank', rel: 'noopener noreferrer', title: `${v.device}/${v.sensor} in Grafana`, text: 'Grafana' })];
 }
 
 /** @param {HTMLElement} cell @param {SensorView} v @param {Clock} clock */
