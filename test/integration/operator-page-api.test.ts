@@ -28,6 +28,12 @@ describe('admin config: a non-loopback admin server needs a token', () => {
     expect(config.http.token!.length).toBeGreaterThanOrEqual(16);
   });
 
+  it('accepts the http.grafanaUrl snippet of docs/operator-page.md', () => {
+    const doc = readFileSync('docs/operator-page.md', 'utf8');
+    const snippet = [...doc.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]!.replace(/^ {4}/gm, '')).find((s) => s.includes('grafanaUrl'))!;
+    expect(validateConfig(parse(snippet) as Record<string, unknown>, 'docs/operator-page.md').http.grafanaUrl).toContain('{device}');
+  });
+
   it('accepts it with a token, and loopback hosts without one', () => {
     expect(validateConfig({ http: { host: '0.0.0.0', token: TOKEN } }, 'x').http.token).toBe(TOKEN);
     for (const host of ['127.0.0.1', '127.1.2.3', '::1', '[::1]', 'localhost']) expect(validateConfig({ http: { host } }, 'x').http.host).toBe(host);
