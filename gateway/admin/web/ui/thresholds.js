@@ -1,7 +1,7 @@
 // @ts-check
 import { FIELD_OF_PATH, draftFromRule, headerOf, newDraft, rulesToYaml } from './rules-yaml.js';
-import { onGateway } from './connection.js';
-import { dryRunText, showConflict, showHistory } from './rules-dialogs.js';
+import { showConflict } from './rules-dialogs.js';
+import { wireRulesToolbar } from './rules-toolbar.js';
 import { api, debounce, el } from './util.js';
 import { yamlEditor } from './yaml-editor.js';
 
@@ -296,36 +296,14 @@ export function startThresholds() {
     banner.hidden = true;
     void load();
   });
-  $('rules-dry-run').addEventListener('click', async () => {
-    const body = mode === 'form' ? rulesToYaml(drafts, headerOf(fileText)) : yaml.text;
-    const res = await api('/api/thresholds?dryRun=1', { method: 'PUT', headers: { 'content-type': 'application/yaml' }, body }).catch(() => undefined);
-    if (res === undefined) return showBanner('error', 'Dry run: the gateway did not answer.');
-    const out = await res.json().catch(() => ({}));
-    if (res.ok) showBanner('ok', dryRunText(out));
-    else showBanner('error', `Dry run: the rules are not valid (${(out.errors ?? []).length} problem${(out.errors ?? []).length === 1 ? '' : 's'}); Save shows where.`);
-  });
-  $('rules-history').addEventListener('click', () =>
-    void showHistory({
-      current: fileText,
-      etag: () => etag,
-      dirty: () => formDirty || yamlDirty,
-      onRestored: (n) => void load().then(() => showBanner('ok', `Went back to the earlier version. ${n} rule${n === 1 ? '' : 's'} running now.`)),
-      onError: (msg) => showBanner('error', msg),
-    }).catch((err) => showBanner('error', `Could not list the versions: ${err.message}`)),
-  );
-  // While the gateway does not answer, a save cannot work: say so on the button instead of failing.
-  const saveReason = $('rules-save-reason');
-  onGateway((g) => {
-    const down = !g.up && g.everUp;
-    saveButton.disabled = down;
-    saveReason.hidden = !down;
-    saveReason.textContent = down ? 'Saving is off: the gateway does not answer. Your edits are kept.' : '';
-  });
-  // Typed changes are not lost to a reload, a closed tab or a link: the browser asks first (HTML: beforeunload).
-  window.addEventListener('beforeunload', (e) => {
-    if (!(formDirty || yamlDirty)) return;
-    e.preventDefault();
-    e.returnValue = '';
+  wireRulesToolbar({
+    body: () => (mode === 'form' ? rulesToYaml(drafts, headerOf(fileText)) : yaml.text),
+    fileText: () => fileText,
+    etag: () => etag,
+    dirty: () => formDirty || yamlDirty,
+    load,
+    showBanner,
+    saveButton,
   });
 
   return {
