@@ -384,6 +384,8 @@ describe('operator page in chromium', () => {
     for (const d of ['quiet-1', 'quiet-2']) await row(d, 'temperature').locator('.badge.warning').waitFor({ timeout: 20_000 });
     expect(await row('quiet-2', 'temperature').locator('td.value').textContent()).toBe('–');
     expect(await page.locator('#sensor-summary').textContent()).toMatch(/^2 sensors matching/);
+    // Devices whose sensors all have noData firing count as offline in the summary too.
+    await expect.poll(() => page.locator('#sensor-summary .offline-count').textContent(), { timeout: 20_000 }).toMatch(/^[2-9]\d* offline$/);
     await page.fill('#sensor-search', '');
   });
 

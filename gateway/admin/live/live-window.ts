@@ -95,11 +95,15 @@ export class LiveWindows {
     return { window: { total: matched.length, offset: q.offset, rows: records.map((r) => this.live.viewOf(r, true)) }, records };
   }
 
-  /** Devices seen and how many are offline: every sensor of theirs silent past its allowance. */
-  devices(now: number): { devices: number; offline: number; sensors: number } {
+  /**
+   * Devices seen and how many are offline: every sensor of theirs silent past its allowance, or with a noData
+   * alert firing on it (as the page shows each sensor).
+   */
+  devices(now: number, firing: readonly FiringAlert[] = []): { devices: number; offline: number; sensors: number } {
+    const noData = new Set(firing.filter((a) => a.kind === 'noData').map((a) => `${a.device}\u0000${a.sensor}`));
     const online = new Map<string, boolean>();
     this.live.forEach((r) => {
-      const on = now - r.arrived <= silenceAllowance(r.interval);
+      const on = now - r.arrived <= silenceAllowance(r.interval) && (noData.size === 0 || !noData.has(`${r.device}\u0000${r.sensor}`));
       if (on || !online.has(r.device)) online.set(r.device, on || (online.get(r.device) ?? false));
     });
     let offline = 0;

@@ -109,7 +109,7 @@ export class SseHub {
     const client: Client = { id: randomUUID(), res, query, visible: new Set(), sortedAt: now, stale: false };
     const { window, records } = this.windows.query(query, firing, now);
     client.visible = new Set(records);
-    const summary = this.windows.devices(now);
+    const summary = this.windows.devices(now, firing);
     res.write('retry: 2000\n');
     res.write(event('hello', { now, stream: client.id, query, window, firing, summary }));
     this.clients.set(client.id, client);
@@ -186,7 +186,7 @@ export class SseHub {
     if (added || now - this.summaryAt >= resortMs) {
       this.summaryAt = now;
       void this.sendHealth(false);
-      const summary = JSON.stringify({ now, ...this.windows.devices(now) });
+      const summary = JSON.stringify({ now, ...this.windows.devices(now, firing) });
       const key = summary.slice(summary.indexOf(','));
       if (key !== this.lastSummary) {
         this.lastSummary = key;

@@ -58,6 +58,9 @@ describe('LiveWindows', () => {
     const lastSlow = T0 + 10_000 + 120_000;
     expect(windows.devices(lastSlow + 1000)).toEqual({ devices: 3, offline: 1, sensors: 3 }); // fast: silent 111 s
     expect(windows.devices(lastSlow + 200_000)).toEqual({ devices: 3, offline: 3, sensors: 3 });
+    // A noData alert firing on a device's only sensor makes it offline whatever the silence so far.
+    const noData = { rule: 'quiet', kind: 'noData', device: 'slow', sensor: 's', severity: 'warning', since: 0, firedAt: 0, value: 0, threshold: null } as FiringAlert;
+    expect(windows.devices(lastSlow + 1000, [noData])).toEqual({ devices: 3, offline: 2, sensors: 3 });
   });
 
   it('parses URL parameters leniently: bad values fall back to defaults, limits are capped', () => {
