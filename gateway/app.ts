@@ -168,7 +168,14 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   const admin = await buildAdmin({ log, registry: metrics.registry, health }, [
     rulesDryRunApi(live, now),
     thresholdsApi(alerts),
-    alertsViewApi({ alerts, history: alertHistory, silencer, now }),
+    alertsViewApi({
+      alerts,
+      history: alertHistory,
+      silencer,
+      now,
+      gatewayId: config.gatewayId,
+      influx: { url: config.influx.url, database: config.influx.database, username: config.influx.username, password: config.influx.password, timeoutMs: config.influx.timeout },
+    }),
     // The last versions of the rules file, in the data folder, to go back to (docs/operator-page.md).
     rulesHistoryApi(alerts, new RulesHistory({ dir: join(config.buffer.dir, 'rules-history'), keep: RULES_VERSIONS_KEPT, now, current: () => alerts.fileText(), log })),
     operatorPage({ live, alerts, gatewayId: config.gatewayId, token: config.http.token, ...(config.http.grafanaUrl ? { grafanaUrl: config.http.grafanaUrl } : {}), now, log, health: async () => ({ ...health(), rejected: await rejectedByReason(metrics) }) }),

@@ -1,4 +1,5 @@
 import type { AlertHistory } from '../alerts/alert-history.js';
+import { queryAlertHistory, type InfluxTarget } from './alerts-influx-history.js';
 import type { AlertService } from '../alerts/service.js';
 import type { AlertSilencer } from '../alerts/silences.js';
 import type { AdminPlugin } from './server.js';
@@ -6,6 +7,8 @@ import type { AdminPlugin } from './server.js';
 /**
  * The operator page's alerts view, server side:
  *   GET    /api/alerts/history?rule=<name>&limit=<n>   recent state changes, newest first (alert-history.ts)
+ *   GET    /api/alerts/history/stored?rule=<name>&limit=<n>   the same from InfluxDB's `alerts` measurement (last
+ *                                                     7 days; survives restarts); 502 with the reason when InfluxDB does not answer
  *   GET    /api/alerts/silences                        [{ rule, until }]
  *   PUT    /api/alerts/silences/<rule>  { "minutes": n }   silences a rule for n minutes (1 to 10080: a week)
  *   DELETE /api/alerts/silences/<rule>                 ends a silence now
@@ -13,7 +16,7 @@ import type { AdminPlugin } from './server.js';
  */
 export const MAX_SILENCE_MINUTES = 7 * 24 * 60;
 
-export function alertsViewApi(deps: { alerts: AlertService; history: AlertHistory; silencer: AlertSilencer; now: () => number }): AdminPlugin {
+export function alertsViewApi(deps: { alerts: AlertService; history: AlertHistory; silencer: AlertSilencer; now: () => number; influx?: InfluxTarget; gatewayId?: string }): AdminPlugin {
   return async (app) => {
     // Silences end on time even when no alert changes and nobody looks.
     const timer = setInterval(() => deps.silencer.sweep(deps.now()), 1000);
@@ -25,6 +28,19 @@ export function alertsViewApi(deps: { alerts: AlertService; history: AlertHistor
       const rule = typeof q['rule'] === 'string' && q['rule'] !== '' ? q['rule'] : undefined;
       const limit = Math.min(500, Math.max(1, Number.parseInt(String(q['limit'] ?? '50'), 10) || 50));
       return { entries: deps.history.recent(rule, limit) };
+    });
+
+    app.get('/api/alerts/history/stored', async (req, reply) => {
+      const q = req.query as Record<string, unknown>;
+      const rule = q['rule'];
+      if (typeof rule !== 'string' || rule === '' || rule.length > 256) return reply.code(400).send({ error: 'rule: a rule name of 1 to 256 characters' });
+      if (deps.influx === undefined || deps.gatewayId === undefined) return reply.code(404).send({ error: 'no InfluxDB configured' });
+      const limit = Math.min(200, Math.max(1, Number.parseInt(String(q['limit'] ?? '20'), 10) || 20));
+      try {
+        return { entries: await queryAlertHistory(deps.influx, deps.gatewayId, rule, limit) };
+      } catch (err) {
+        return reply.code(502).send({ error: `InfluxDB: ${(err as Error).message}` });
+      }
     });
 
     app.get('/api/alerts/silences', async () => ({ now: deps.now(), silences: deps.silencer.list(deps.now()) }));

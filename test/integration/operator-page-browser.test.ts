@@ -419,6 +419,21 @@ describe('operator page in chromium', () => {
       await line.locator('button', { hasText: 'Recent changes' }).click();
       await line.locator('.history li').filter({ hasText: 'resolved' }).filter({ hasText: 'silenced: not published' }).waitFor();
       expect(seen.filter((m) => m.topic === 'alerts/quiet-1/temperature/quiet').map((m) => m.state)).toEqual(['firing']);
+      // The long history, from InfluxDB's alerts measurement (written through the outbox before the restart).
+      // The outbox may not have delivered them yet: close and reopen the list until they are there.
+      const recent = line.locator('button', { hasText: 'Recent changes' });
+      await expect
+        .poll(
+          async () => {
+            await recent.click();
+            await recent.click();
+            await line.locator('.history li.history-head').nth(1).waitFor();
+            await line.locator('.history li').last().waitFor();
+            return line.locator('.history li.stored').filter({ hasText: 'quiet-1 / temperature firing' }).count();
+          },
+          { timeout: 20_000, interval: 500 },
+        )
+        .toBeGreaterThan(0);
 
       // Ending the silence publishes what changed meanwhile.
       await line.locator('button[data-action="unsilence"]').click();

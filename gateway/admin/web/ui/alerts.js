@@ -61,14 +61,27 @@ export function startAlerts() {
           history.hidden = !open;
           showHistory.setAttribute('aria-expanded', String(open));
           if (!open) return;
-          const res = await api(`/api/alerts/history?rule=${encodeURIComponent(r.name)}&limit=20`);
+          const [res, stored] = await Promise.all([
+            api(`/api/alerts/history?rule=${encodeURIComponent(r.name)}&limit=20`),
+            api(`/api/alerts/history/stored?rule=${encodeURIComponent(r.name)}&limit=20`).catch(() => undefined),
+          ]);
           const { entries } = await res.json();
+          const storedBody = stored === undefined ? { error: 'the gateway did not answer' } : await stored.json().catch(() => ({ error: `HTTP ${stored.status}` }));
           history.replaceChildren(
+            el('li', { class: 'history-head', text: 'Since the gateway started' }),
             ...(entries.length === 0
               ? [el('li', { class: 'hint', text: 'No changes since the gateway started.' })]
               : entries.map((/** @type {{ event: any, silenced: boolean, at: number }} */ h) =>
                   el('li', { text: `${new Date(h.at).toLocaleString()}: ${h.event.device} / ${h.event.sensor} ${h.event.state} (value ${formatValue(h.event.value)})${h.silenced ? ', silenced: not published' : ''}` }),
                 )),
+            el('li', { class: 'history-head', text: 'Stored in InfluxDB (alerts measurement, last 7 days)' }),
+            ...(storedBody.error !== undefined
+              ? [el('li', { class: 'hint', text: `Not available: ${storedBody.error}` })]
+              : storedBody.entries.length === 0
+                ? [el('li', { class: 'hint', text: 'None stored.' })]
+                : storedBody.entries.map((/** @type {{ time: number, device: string, sensor: string, state: string, value: number | null }} */ h) =>
+                    el('li', { class: 'stored', text: `${new Date(h.time).toLocaleString()}: ${h.device} / ${h.sensor} ${h.state}${h.value === null ? '' : ` (value ${formatValue(h.value)})`}` }),
+                  )),
           );
         });
         const control = until
