@@ -90,6 +90,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   const publishAlerts = (events: readonly AlertEvent[]) => {
     state.touch();
     const held = silencer.publish(events, now());
+    for (const e of held) metrics.alertsSilenced.inc({ rule: e.rule });
     alertHistory.record(events, held, now());
   };
   const alerts = new AlertService({ rulesFile: config.alerts.rulesFile, log: log.child({ part: 'alerts' }), metrics, now, publish: publishAlerts, retain: (events) => (silencer.noteRetained(events), alertPublisher.retain(events)) });
@@ -162,11 +163,12 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
       devices: { registered: devices.registry.size, file: config.auth.devicesFile, anonymous: config.auth.anonymous },
     };
   };
+  const adminRejected = (reason: string) => metrics.adminRejected.inc({ reason });
   /** Messages rejected since the start, by reason (the counter's labels): the operator page's health panel. */
   const rejectedByReason = async (m: Metrics): Promise<Record<string, number>> =>
     Object.fromEntries((await m.messagesRejected.get()).values.map((v) => [String(v.labels['reason'] ?? 'unknown'), v.value]));
   const admin = await buildAdmin({ log, registry: metrics.registry, health }, [
-    rulesDryRunApi(live, now),
+    rulesDryRunApi(live, now, adminRejected),
     thresholdsApi(alerts),
     alertsViewApi({
       alerts,
@@ -175,9 +177,10 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
       now,
       gatewayId: config.gatewayId,
       influx: { url: config.influx.url, database: config.influx.database, username: config.influx.username, password: config.influx.password, timeoutMs: config.influx.timeout },
+      rejected: adminRejected,
     }),
     // The last versions of the rules file, in the data folder, to go back to (docs/operator-page.md).
-    rulesHistoryApi(alerts, new RulesHistory({ dir: join(config.buffer.dir, 'rules-history'), keep: RULES_VERSIONS_KEPT, now, current: () => alerts.fileText(), log })),
+    rulesHistoryApi(alerts, new RulesHistory({ dir: join(config.buffer.dir, 'rules-history'), keep: RULES_VERSIONS_KEPT, now, current: () => alerts.fileText(), log }), adminRejected),
     operatorPage({ live, alerts, gatewayId: config.gatewayId, token: config.http.token, ...(config.http.grafanaUrl ? { grafanaUrl: config.http.grafanaUrl } : {}), now, log, health: async () => ({ ...health(), rejected: await rejectedByReason(metrics) }) }),
     ...(deps.adminPlugins ?? []),
   ]);

@@ -82,7 +82,7 @@ export function dryRun(rules: readonly AlertRule[], live: LiveView, now: number)
  * Answers `PUT /api/thresholds?dryRun=1` before the save route runs (a preHandler: the body is parsed by the
  * thresholds API's own parsers), so the save route itself stays as it is.
  */
-export function rulesDryRunApi(live: LiveView, now: () => number): AdminPlugin {
+export function rulesDryRunApi(live: LiveView, now: () => number, rejected: (reason: string) => void = () => {}): AdminPlugin {
   return async (app) => {
     app.addHook('preHandler', async (req, reply) => {
       if (req.method !== 'PUT' || req.url.split('?', 1)[0] !== '/api/thresholds') return;
@@ -90,6 +90,7 @@ export function rulesDryRunApi(live: LiveView, now: () => number): AdminPlugin {
       if (flag !== '1' && flag !== 'true') return;
       const checked = validateRulesBody(typeof req.body === 'string' ? req.body : '', req.headers['content-type']);
       if (!checked.ok) {
+        rejected(checked.reason === 'unsupported-media-type' ? 'dry_run_media_type' : 'dry_run_invalid');
         const errors: readonly RuleError[] = checked.errors;
         return reply.code(checked.reason === 'unsupported-media-type' ? 415 : 400).send({ errors });
       }

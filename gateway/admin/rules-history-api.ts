@@ -11,7 +11,7 @@ import type { AdminPlugin } from './server.js';
  * A save through PUT /api/thresholds is recorded by the onResponse hook below; edits on disk are recorded when
  * the history is next asked for.
  */
-export function rulesHistoryApi(alerts: AlertService, history: RulesHistory): AdminPlugin {
+export function rulesHistoryApi(alerts: AlertService, history: RulesHistory, rejected: (reason: string) => void = () => {}): AdminPlugin {
   return async (app) => {
     await history.check();
     app.addHook('onResponse', async (req, reply) => {
@@ -23,12 +23,12 @@ export function rulesHistoryApi(alerts: AlertService, history: RulesHistory): Ad
     });
     app.get('/api/thresholds/versions/:id', async (req, reply) => {
       const text = history.text((req.params as { id: string }).id);
-      if (text === undefined) return reply.code(404).send({ error: 'no such version' });
+      if (text === undefined) return (rejected('version_not_found'), reply.code(404).send({ error: 'no such version' }));
       return reply.type('application/yaml').send(text);
     });
     app.post('/api/thresholds/versions/:id/restore', async (req, reply) => {
       const text = history.text((req.params as { id: string }).id);
-      if (text === undefined) return reply.code(404).send({ error: 'no such version' });
+      if (text === undefined) return (rejected('version_not_found'), reply.code(404).send({ error: 'no such version' }));
       const ifMatch = req.headers['if-match'];
       const result = await alerts.put(text, 'application/yaml', Array.isArray(ifMatch) ? ifMatch[0] : ifMatch);
       if (!result.ok) return reply.code(result.status).send({ errors: result.errors });

@@ -197,6 +197,8 @@ describe('operator page API with http.token set', () => {
     const texts = await Promise.all(list.map(async (v) => (await fetch(`${tg.httpUrl}/api/thresholds/versions/${v.id}`, { headers: bearer })).text()));
     expect(texts).toEqual([third, second, original]);
     expect((await fetch(`${tg.httpUrl}/api/thresholds/versions/../../etc`, { headers: bearer })).status).toBe(404);
+    expect((await fetch(`${tg.httpUrl}/api/thresholds/versions/1700000000000-00000000000000000000000000000000`, { headers: bearer })).status).toBe(404);
+    expect(await (await fetch(`${tg.httpUrl}/metrics`, { headers: bearer })).text()).toMatch(/gateway_admin_rejected_total\{reason="version_not_found"\} 1/);
     expect((await fetch(`${tg.httpUrl}/api/thresholds/versions`)).status).toBe(401);
 
     // Going back is a validated save, with the same If-Match check as a PUT.
