@@ -135,4 +135,25 @@ describe('SseHub', () => {
       expect(page.events().slice(1).map(([name]) => name)).toEqual(['sensors', 'alerts', 'summary']);
     }
   });
+
+  it('sends the health on connect, then only when it changed (checked every resortMs)', async () => {
+    const live = new LiveView(T0);
+    let now = T0;
+    let status = 'ok';
+    const hub = new SseHub({ live, firing: () => [], now: () => now, log: createLogger('silent'), resortMs: 1000, health: async () => ({ status }) });
+    const page = new Page();
+    hub.attach(new EventEmitter() as IncomingMessage, page as unknown as ServerResponse);
+    const health = () => page.events().filter(([n]) => n === 'health').map(([, d]) => (d as { health: { status: string } }).health.status);
+    await new Promise((r) => setImmediate(r));
+    expect(health()).toEqual(['ok']);
+    now += 1000;
+    hub.flush();
+    await new Promise((r) => setImmediate(r));
+    expect(health()).toEqual(['ok']); // unchanged: not sent again
+    status = 'degraded';
+    now += 1000;
+    hub.flush();
+    await new Promise((r) => setImmediate(r));
+    expect(health()).toEqual(['ok', 'degraded']);
+  });
 });
