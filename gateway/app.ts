@@ -181,7 +181,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     }),
     // The last versions of the rules file, in the data folder, to go back to (docs/operator-page.md).
     rulesHistoryApi(alerts, new RulesHistory({ dir: join(config.buffer.dir, 'rules-history'), keep: RULES_VERSIONS_KEPT, now, current: () => alerts.fileText(), log }), adminRejected),
-    operatorPage({ live, alerts, gatewayId: config.gatewayId, token: config.http.token, ...(config.http.grafanaUrl ? { grafanaUrl: config.http.grafanaUrl } : {}), now, log, health: async () => ({ ...health(), rejected: await rejectedByReason(metrics) }) }),
+    operatorPage({ live, alerts, gatewayId: config.gatewayId, token: config.http.token, ...(config.http.grafanaUrl ? { grafanaUrl: config.http.grafanaUrl } : {}), units: config.http.units, now, log, health: async () => ({ ...health(), rejected: await rejectedByReason(metrics) }) }),
     ...(deps.adminPlugins ?? []),
   ]);
 

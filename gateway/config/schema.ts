@@ -90,6 +90,8 @@ export const configSchema = z
           .string()
           .regex(/^https?:\/\/[^\s]+$/, 'must be an http:// or https:// URL (with {device} and {sensor} where they go)')
           .optional(),
+        /** Units shown next to values on the operator page, by sensor name glob (the first match wins): `{ "temp*": "°C" }`. */
+        units: z.record(z.string().min(1).max(256), z.string().min(1).max(16)).default({}),
       })
       .prefault({}),
     durability: z

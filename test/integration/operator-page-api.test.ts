@@ -28,10 +28,13 @@ describe('admin config: a non-loopback admin server needs a token', () => {
     expect(config.http.token!.length).toBeGreaterThanOrEqual(16);
   });
 
-  it('accepts the http.grafanaUrl snippet of docs/operator-page.md', () => {
+  it('accepts the http.grafanaUrl and http.units snippets of docs/operator-page.md', () => {
     const doc = readFileSync('docs/operator-page.md', 'utf8');
-    const snippet = [...doc.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]!.replace(/^ {4}/gm, '')).find((s) => s.includes('grafanaUrl'))!;
-    expect(validateConfig(parse(snippet) as Record<string, unknown>, 'docs/operator-page.md').http.grafanaUrl).toContain('{device}');
+    const snippets = [...doc.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]!.replace(/^ {4}/gm, ''));
+    const grafana = snippets.find((s) => s.includes('grafanaUrl'))!;
+    expect(validateConfig(parse(grafana) as Record<string, unknown>, 'docs/operator-page.md').http.grafanaUrl).toContain('{device}');
+    const units = snippets.find((s) => s.includes('units:'))!;
+    expect(validateConfig(parse(units) as Record<string, unknown>, 'docs/operator-page.md').http.units).toEqual({ 'temp*': '°C', humidity: '%', co2: 'ppm' });
   });
 
   it('accepts it with a token, and loopback hosts without one', () => {

@@ -19,7 +19,7 @@ export interface PageServer {
   close(): Promise<void>;
 }
 
-export async function startPageServer(opts: { sensors: number; feedPerSecond: number; port?: number; token?: string; grafanaUrl?: string; rules?: readonly Record<string, unknown>[] }): Promise<PageServer> {
+export async function startPageServer(opts: { sensors: number; feedPerSecond: number; port?: number; token?: string; grafanaUrl?: string; units?: Record<string, string>; rules?: readonly Record<string, unknown>[] }): Promise<PageServer> {
   const live = new LiveView(Date.now());
   const devices = Math.ceil(opts.sensors / 3);
   const kinds = ['temperature', 'humidity', 'co2'];
@@ -34,7 +34,7 @@ export async function startPageServer(opts: { sensors: number; feedPerSecond: nu
   const firing: FiringAlert[] = [];
   const alerts = { firing: () => firing } as unknown as AlertService;
   const app: FastifyInstance = await buildAdmin({ log: createLogger('silent'), registry: new Registry(), health: () => ({ status: 'ok' }) }, [
-    operatorPage({ live, alerts, gatewayId: 'bench-gw', token: opts.token, ...(opts.grafanaUrl ? { grafanaUrl: opts.grafanaUrl } : {}), now: () => Date.now(), log: createLogger('silent') }),
+    operatorPage({ live, alerts, gatewayId: 'bench-gw', token: opts.token, ...(opts.grafanaUrl ? { grafanaUrl: opts.grafanaUrl } : {}), ...(opts.units ? { units: opts.units } : {}), now: () => Date.now(), log: createLogger('silent') }),
     // The thresholds view and the sparklines' limit lines load these: `opts.rules` as running rules.
     (a) => {
       a.get('/api/alerts/silences', async () => ({ now: Date.now(), silences: [] }));

@@ -32,6 +32,8 @@ export interface OperatorPageDeps {
   readonly health?: () => Promise<Record<string, unknown>>;
   /** http.grafanaUrl: a link per sensor, `{device}` and `{sensor}` filled in by the page. */
   readonly grafanaUrl?: string;
+  /** http.units: sensor name glob -> unit, shown next to values. */
+  readonly units?: Readonly<Record<string, string>>;
   /** Live batch period; default 500 ms. */
   readonly flushMs?: number;
 }
@@ -63,7 +65,8 @@ export function operatorPage(deps: OperatorPageDeps): AdminPlugin {
     app.addHook('preClose', async () => hub.stop());
 
     const logout = deps.token === undefined ? '' : '<form class="logout" method="post" action="/logout"><button type="submit">Log out</button></form>';
-    const index = asset('index.html').body.toString('utf8').replaceAll('%GATEWAY_ID%', escapeHtml(deps.gatewayId)).replace('<!--LOGOUT-->', logout).replace('<!--GRAFANA-->', deps.grafanaUrl === undefined ? '' : `<meta name="grafana-url" content="${escapeHtml(deps.grafanaUrl)}">`);
+    const index = asset('index.html').body.toString('utf8').replaceAll('%GATEWAY_ID%', escapeHtml(deps.gatewayId)).replace('<!--LOGOUT-->', logout).replace('<!--GRAFANA-->', deps.grafanaUrl === undefined ? '' : `<meta name="grafana-url" content="${escapeHtml(deps.grafanaUrl)}">`)
+      .replace('<!--UNITS-->', `<meta name="units" content="${escapeHtml(JSON.stringify(deps.units ?? {}))}">`);
     app.get('/', async (_req, reply) => reply.headers(PAGE_HEADERS).type('text/html; charset=utf-8').send(index));
 
     app.get('/ui/:file', async (req, reply) => {

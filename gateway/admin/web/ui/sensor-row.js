@@ -1,5 +1,5 @@
 // @ts-check
-import { el, formatAge, formatValue } from './util.js';
+import { compileGlob, el, formatAge, formatValue } from './util.js';
 
 /**
  * One row of the sensors table, built from a SensorView and the alerts firing on it. Pure DOM building: the
@@ -13,6 +13,21 @@ import { el, formatAge, formatValue } from './util.js';
 const SEVERITY_RANK = { info: 1, warning: 2, critical: 3 };
 /** http.grafanaUrl, given to the page in a meta tag: `{device}` and `{sensor}` are filled in per row. */
 const GRAFANA = document.querySelector('meta[name="grafana-url"]')?.getAttribute('content') ?? '';
+/** http.units (sensor name glob -> unit), given in a meta tag; the first glob that matches wins. */
+const UNITS = Object.entries(/** @type {Record<string, string>} */ (JSON.parse(document.querySelector('meta[name="units"]')?.getAttribute('content') || '{}'))).map(
+  ([glob, unit]) => /** @type {const} */ ([compileGlob(glob), unit]),
+);
+/** @type {Map<string, string>} */
+const unitCache = new Map();
+/** @param {string} sensor */
+export function unitOf(sensor) {
+  let u = unitCache.get(sensor);
+  if (u === undefined) {
+    u = UNITS.find(([m]) => m(sensor))?.[1] ?? '';
+    unitCache.set(sensor, u);
+  }
+  return u;
+}
 
 /**
  * Online: the sensor's last arrival is within its own allowance (three of its usual gaps, computed on the
@@ -55,7 +70,7 @@ export function buildRow(v, firing, clock, sameDevice, limits = []) {
       el('td', { class: 'device', 'data-sensor': v.sensor, text: v.device }),
       el('td', { class: 'sensor', text: v.sensor }),
       state,
-      el('td', { class: 'num value', text: v.value === null ? '–' : formatValue(v.value) }),
+      el('td', { class: 'num value' }, v.value === null ? '–' : formatValue(v.value), ...(v.value !== null && unitOf(v.sensor) ? [el('span', { class: 'unit', text: ` ${unitOf(v.sensor)}` })] : [])),
       age,
       el('td', { class: 'num rate', text: String(v.perMinute) }),
       el('td', { class: 'spark-cell' }, ...spark(v.windows ?? [], limits), ...grafanaLink(v)),
