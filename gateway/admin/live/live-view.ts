@@ -76,7 +76,8 @@ class SensorRecord {
    * One buffer, by offset: the readings per 10 s bucket (SLOTS, from COUNTS), then the ring of window starts
    * (from W_START) and of their means (from W_MEAN), `wLen` valid entries ending at `wHead - 1`. Each typed
    * array costs a header and an ArrayBuffer on top of its elements: with three per sensor the live view took
-   * 843 B a sensor, with one 411 B (test/bench/memory-parts.ts, 100k sensors). Counts are integers, exact in a float64.
+   * 843 B a sensor, with one 411 B (test/bench/memory-parts.ts, 100k sensors; 443 B with `arrived` and
+   * `interval` below). Counts are integers, exact in a float64.
    */
   readonly buf = new Float64Array(SLOTS + 2 * SPARK_WINDOWS);
   wHead = 0;
