@@ -36,6 +36,8 @@ export interface WindowResult {
 }
 
 export const MAX_WINDOW_ROWS = 500;
+/** How long one filtered, sorted list of sensors serves further windows of the same query. */
+export const ORDER_TTL_MS = 1000;
 export const DEFAULT_QUERY: WindowQuery = { q: '', sort: 'device', desc: false, offset: 0, limit: 200 };
 
 const SEVERITY_RANK: Record<Severity, number> = { info: 1, warning: 2, critical: 3 };
@@ -64,6 +66,7 @@ export class LiveWindows {
   private byName: LiveRecord[] = [];
   private lower: string[] = [];
   private indexedSize = -1;
+  private readonly cache = new Map<string, { at: number; size: number; matched: LiveRecord[] }>();
 
   constructor(private readonly live: LiveView) {}
 
@@ -71,6 +74,21 @@ export class LiveWindows {
   query(q: WindowQuery, firing: readonly FiringAlert[], now: number): WindowResult {
     for (const a of firing) if (!this.live.has(a.device, a.sensor)) this.live.ensure(a.device, a.sensor);
     this.reindex();
+    const matched = this.ordered(q, firing, now);
+    const records = matched.slice(q.offset, q.offset + q.limit);
+    return { window: { total: matched.length, offset: q.offset, rows: records.map((r) => this.live.viewOf(r, true)) }, records };
+  }
+
+  /**
+   * The matching sensors in order. Cached for ORDER_TTL_MS per (filter, order) while no sensor was added: pages
+   * scrolling through one order, and pages showing the same order, share one sort (at 100k sensors one costs
+   * tens of ms; 64 pages re-sorting by value every 2 s each would be seconds of CPU).
+   */
+  private ordered(q: WindowQuery, firing: readonly FiringAlert[], now: number): LiveRecord[] {
+    const key = `${q.sort}\u0000${q.desc}\u0000${q.q.toLowerCase()}`;
+    const hit = this.cache.get(key);
+    if (hit !== undefined && hit.size === this.live.size && now - hit.at < ORDER_TTL_MS && now >= hit.at) return hit.matched;
+    if (this.cache.size >= 32) this.cache.clear();
     const needle = q.q.toLowerCase();
     let matched: LiveRecord[];
     if (needle === '') matched = this.byName.slice();
@@ -91,8 +109,8 @@ export class LiveWindows {
         return ka === kb ? 0 : ka < kb ? -sign : sign;
       });
     } else if (q.desc) matched.reverse();
-    const records = matched.slice(q.offset, q.offset + q.limit);
-    return { window: { total: matched.length, offset: q.offset, rows: records.map((r) => this.live.viewOf(r, true)) }, records };
+    this.cache.set(key, { at: now, size: this.live.size, matched });
+    return matched;
   }
 
   /**

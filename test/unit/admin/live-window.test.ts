@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BUCKET_MS, LiveView, MIN_ALLOWANCE_MS, UNKNOWN_CADENCE_ALLOWANCE_MS } from '../../../gateway/admin/live/live-view.js';
-import { DEFAULT_QUERY, LiveWindows, MAX_WINDOW_ROWS, parseWindowQuery } from '../../../gateway/admin/live/live-window.js';
+import { DEFAULT_QUERY, LiveWindows, MAX_WINDOW_ROWS, ORDER_TTL_MS, parseWindowQuery } from '../../../gateway/admin/live/live-window.js';
 import type { FiringAlert } from '../../../gateway/alerts/types.js';
 
 const T0 = 1_700_000_000_000 - (1_700_000_000_000 % BUCKET_MS);
@@ -37,6 +37,17 @@ describe('LiveWindows', () => {
     expect(page.total).toBe(4);
     expect(page.offset).toBe(1);
     expect(names(page.rows)).toEqual(['gh-1/humidity', 'gh-1/temperature']);
+  });
+
+  it('shares one sort between windows of the same query for ORDER_TTL_MS, and sorts again once a sensor is added', () => {
+    const { live, windows } = fill();
+    const byValue = (offset: number, now: number) => windows.query({ ...DEFAULT_QUERY, sort: 'value', offset, limit: 2 }, [], now).window.rows.map((r) => r.value);
+    expect(byValue(0, T0)).toEqual([21, 25]);
+    live.onReading({ device: 'gh-2', sensor: 'temperature', ts: T0 + 1, value: 1 }); // changes the order, adds no sensor
+    expect(byValue(2, T0 + 10)).toEqual([60, 900]); // the next page of the same (cached) order: consistent while scrolling
+    expect(byValue(0, T0 + ORDER_TTL_MS)).toEqual([1, 21]); // expired: sorted again
+    live.onReading({ device: 'a', sensor: 'new', ts: T0, value: -5 });
+    expect(byValue(0, T0 + ORDER_TTL_MS + 1)).toEqual([-5, 1]); // a new sensor: sorted again at once
   });
 
   it("calls a device offline by its own cadence: three of its usual gaps, at least 10 s", () => {
