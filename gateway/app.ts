@@ -22,6 +22,7 @@ import type { WindowPoint } from './pipeline/types.js';
 import { windowToPoint } from './sink/point.js';
 import type { IngestRecord } from './state/ingest-log.js';
 import { DurableState } from './state/durable-state.js';
+import { SparkplugService } from './sparkplug/service.js';
 import { StatsReporter } from './stats/reporter.js';
 import { systemTimers } from './outbox/timers.js';
 
@@ -109,9 +110,19 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
       live.onReading(r);
     },
   };
-  const pipeline = state.restore({ pipeline: (snap) => new Pipeline(settings, output, snap as PipelineSnapshot | undefined), alerts });
+  // Sparkplug B edge nodes (docs/sparkplug.md): the host state machine feeds the same ingest as JSON devices.
+  const sp = config.sparkplug;
+  const sparkplug = new SparkplugService({
+    settings: { reorderTimeoutMs: sp.reorderTimeout, rebirthBackoffMs: sp.rebirthBackoff, rebirthBackoffMaxMs: sp.rebirthBackoffMax },
+    registry: metrics.registry,
+    maxPayloadBytes: config.mqtt.maxPayloadBytes,
+    now,
+    stale: (device) => alerts.staleNow(device, now()),
+    log: new RateLimitedLog(log.child({ part: 'sparkplug' })),
+  });
+  const pipeline = state.restore({ pipeline: (snap) => new Pipeline(settings, output, snap as PipelineSnapshot | undefined), alerts, sparkplug });
 
-  const ingest = new Ingest({ maxPayloadBytes: config.mqtt.maxPayloadBytes }, pipeline, metrics, new RateLimitedLog(log.child({ part: 'ingest' })));
+  const ingest = new Ingest({ maxPayloadBytes: config.mqtt.maxPayloadBytes }, pipeline, metrics, new RateLimitedLog(log.child({ part: 'ingest' })), sparkplug);
   const processRecord = (r: IngestRecord) => {
     try {
       ingest.handle(r.topic, r.payload, r.receivedAt);
@@ -124,11 +135,15 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   // Replays the ingest log after the restored checkpoint (after a crash), before any socket opens.
   state.recover({
     process: processRecord,
-    tick: (t) => pipeline.tick(t),
+    tick: (t) => {
+      pipeline.tick(t);
+      sparkplug.tick(t);
+    },
     capture: () => {
       const p = pipeline.beginSnapshot();
       const a = alerts.snapshot(); // small: captured whole
-      return { step: () => p.step(4), finish: () => ({ pipeline: p.finish(), alerts: a }), abort: () => p.abort() };
+      const s = sparkplug.snapshot(); // one entry per edge node: captured whole
+      return { step: () => p.step(4), finish: () => ({ pipeline: p.finish(), alerts: a, sparkplug: s }), abort: () => p.abort() };
     },
     commitEmitted: () => outbox.flush(),
   });
@@ -136,6 +151,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   const broker: BrokerFront = threaded ? new BrokerThread(config, { log, metrics, gate, now, ...(deps.onFatal ? { onFailure: deps.onFatal } : {}) }) : new InProcessBroker(config, { log, metrics, devices, gate, now });
   await broker.started();
   alertPublisher.attach(broker);
+  sparkplug.attach(broker);
 
   const health = (): HealthReport => {
     const o = outbox.status();
@@ -149,6 +165,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
       pipeline: pipeline.stats(),
       alerts: { firing: alerts.firing().length, rules: alerts.status() },
       devices: { registered: devices.registry.size, file: config.auth.devicesFile, anonymous: config.auth.anonymous },
+      sparkplug: sparkplug.status(),
     };
   };
   const admin = await buildAdmin({ log, registry: metrics.registry, health }, [
@@ -190,6 +207,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
         const t = now();
         pipeline.tick(state.tickTime(t));
         alerts.tick(t);
+        sparkplug.tick(t);
       }, config.pipeline.tick);
     },
     async stop() {

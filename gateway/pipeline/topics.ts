@@ -1,7 +1,10 @@
+import { isSparkplugIngestTopic } from '../sparkplug/topic.js';
+
 /**
  * The ingest topics of the wire contract:
  *   devices/{device}/telemetry          JSON object or array of objects with `readings`
  *   devices/{device}/sensors/{sensor}   a bare number or {"ts"?, "value"}
+ * and the Sparkplug B topics `spBv1.0/{group}/{N|D}{BIRTH|DATA|DEATH}/{edge}[/{device}]` (sparkplug/topic.ts).
  * Any other topic is not ingest: the broker routes it like any MQTT broker would.
  */
 export const ID_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -50,11 +53,11 @@ export function parseIngestTopic(topic: string): IngestTopic | undefined {
 }
 
 /**
- * parseIngestTopic(topic) !== undefined, without allocating: the broker thread asks it for every publish to
+ * parseIngestTopic(topic) !== undefined or a Sparkplug B message (sparkplug/topic.ts), without allocating: the broker thread asks it for every publish to
  * decide what the gateway must see (ids are checked by the gateway, which counts bad ones as rejected).
  */
 export function isIngestTopic(topic: string): boolean {
-  if (!topic.startsWith(PREFIX)) return false;
+  if (!topic.startsWith(PREFIX)) return isSparkplugIngestTopic(topic);
   const a = topic.indexOf('/', PREFIX.length);
   if (a < 0) return false;
   const b = topic.indexOf('/', a + 1);

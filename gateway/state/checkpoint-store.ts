@@ -14,6 +14,11 @@ export interface Checkpoint {
    * gateway, a JSON value. Stores give back a copy of what was saved, of the same kind.
    */
   readonly alerts: unknown;
+  /**
+   * The Sparkplug host part (sparkplug/host-snapshot.ts): a JSON value with its own version, absent in a
+   * checkpoint written before it existed. Stores give back a copy.
+   */
+  readonly sparkplug?: unknown;
   readonly savedAt: number;
   /**
    * The state includes the effect of every ingest log entry up to this position and of none after it: a

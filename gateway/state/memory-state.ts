@@ -48,5 +48,5 @@ export class MemoryStateStore implements CheckpointStore, IngestLog {
  */
 function copy(cp: Checkpoint): Checkpoint {
   const part = (x: unknown): unknown => (x instanceof Uint8Array ? Buffer.from(x) : x === undefined ? undefined : JSON.parse(JSON.stringify(x)));
-  return { pipeline: part(cp.pipeline), alerts: part(cp.alerts), savedAt: cp.savedAt, logPosition: cp.logPosition };
+  return { pipeline: part(cp.pipeline), alerts: part(cp.alerts), ...(cp.sparkplug !== undefined ? { sparkplug: part(cp.sparkplug) } : {}), savedAt: cp.savedAt, logPosition: cp.logPosition };
 }

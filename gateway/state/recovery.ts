@@ -7,6 +7,8 @@ export interface RestoreParts<P> {
   /** Builds the pipeline, from a snapshot when there is one; throws when the snapshot does not fit. */
   readonly pipeline: (snapshot?: unknown) => P;
   readonly alerts: { restore(snapshot: unknown): void };
+  /** The Sparkplug host (its own checkpoint part); a part that does not restore is logged and starts empty. */
+  readonly sparkplug?: { restore(snapshot: unknown): void };
 }
 
 /**
@@ -26,6 +28,11 @@ export function restoreCheckpoint<P>(store: CheckpointStore, parts: RestoreParts
     pipeline = parts.pipeline();
   }
   parts.alerts.restore(cp.alerts);
+  try {
+    parts.sparkplug?.restore(cp.sparkplug);
+  } catch (err) {
+    log.error({ err }, 'sparkplug host state could not be restored: edge nodes will be asked to rebirth');
+  }
   return { pipeline, position: cp.logPosition };
 }
 

@@ -53,13 +53,13 @@ export class SqliteStateStore implements CheckpointStore, IngestLog {
     this.insert = this.db.prepare('INSERT INTO ingest_log (position, received_at, topic, payload) VALUES (?, ?, ?, ?)');
     this.page = this.db.prepare('SELECT position, received_at, topic, payload FROM ingest_log WHERE position > ? ORDER BY position LIMIT ?');
     const upsert = this.db.prepare(
-      'INSERT INTO checkpoint (id, saved_at, log_position, body, pipeline, alerts) VALUES (1, ?, ?, ?, ?, ?) ' +
+      'INSERT INTO checkpoint (id, saved_at, log_position, body, pipeline, alerts, sparkplug) VALUES (1, ?, ?, ?, ?, ?, ?) ' +
         'ON CONFLICT(id) DO UPDATE SET saved_at = excluded.saved_at, log_position = excluded.log_position, body = excluded.body, ' +
-        'pipeline = excluded.pipeline, alerts = excluded.alerts',
+        'pipeline = excluded.pipeline, alerts = excluded.alerts, sparkplug = excluded.sparkplug',
     );
     const truncate = this.db.prepare('DELETE FROM ingest_log WHERE position <= ?');
     this.saveTx = this.db.transaction((cp: Checkpoint, row: CheckpointRow) => {
-      upsert.run(cp.savedAt, cp.logPosition, row.body, row.pipeline, row.alerts);
+      upsert.run(cp.savedAt, cp.logPosition, row.body, row.pipeline, row.alerts, cp.sparkplug === undefined ? null : JSON.stringify(cp.sparkplug));
       truncate.run(cp.logPosition);
     });
   }
@@ -97,13 +97,19 @@ export class SqliteStateStore implements CheckpointStore, IngestLog {
   }
 
   load(): Checkpoint | undefined {
-    const row = this.db.prepare('SELECT saved_at, log_position, body, pipeline, alerts FROM checkpoint WHERE id = 1').get() as
-      | { saved_at: number; log_position: number; body: string; pipeline: Buffer | null; alerts: Buffer | null }
+    const row = this.db.prepare('SELECT saved_at, log_position, body, pipeline, alerts, sparkplug FROM checkpoint WHERE id = 1').get() as
+      | { saved_at: number; log_position: number; body: string; pipeline: Buffer | null; alerts: Buffer | null; sparkplug: string | null }
       | undefined;
     if (!row) return undefined;
     const body = JSON.parse(row.body) as { pipeline?: unknown; alerts?: unknown };
     // A checkpoint written before a column existed has that part's (JSON) snapshot in the body.
-    return { pipeline: row.pipeline ?? body.pipeline, alerts: row.alerts ?? body.alerts, savedAt: row.saved_at, logPosition: row.log_position };
+    return {
+      pipeline: row.pipeline ?? body.pipeline,
+      alerts: row.alerts ?? body.alerts,
+      ...(row.sparkplug !== null ? { sparkplug: JSON.parse(row.sparkplug) as unknown } : {}),
+      savedAt: row.saved_at,
+      logPosition: row.log_position,
+    };
   }
 
   save(cp: Checkpoint): void {
@@ -164,4 +170,6 @@ function migrate(db: SqliteDatabase): void {
   if (!cols.some((c) => c.name === 'pipeline')) db.exec('ALTER TABLE checkpoint ADD COLUMN pipeline BLOB');
   // Before alert snapshot version 2 the alert snapshot was JSON inside `body`; load() still reads that.
   if (!cols.some((c) => c.name === 'alerts')) db.exec('ALTER TABLE checkpoint ADD COLUMN alerts BLOB');
+  // The Sparkplug host part (JSON text, sparkplug/host-snapshot.ts); NULL in checkpoints written before it.
+  if (!cols.some((c) => c.name === 'sparkplug')) db.exec('ALTER TABLE checkpoint ADD COLUMN sparkplug TEXT');
 }

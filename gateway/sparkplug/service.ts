@@ -1,0 +1,141 @@
+import type { Registry } from 'prom-client';
+import type { BrokerFront, GatewayPublish } from '../broker/front.js';
+import type { RateLimitedLog } from '../log.js';
+import type { DecodeSink } from '../pipeline/decode.js';
+import { decodePayload, encodePayload } from './codec.js';
+import { DataType } from './datatypes.js';
+import { decodeHostSnapshot, encodeHostSnapshot, type SparkplugSnapshotV1 } from './host-snapshot.js';
+import { SparkplugHost, type EdgeNodeStatus, type HostSettings } from './host.js';
+import { mapMetrics, type MappingSink } from './mapping.js';
+import { createSparkplugMetrics, type SparkplugMetrics } from './metrics.js';
+import { ncmdTopic, parseSparkplugTopic, type SparkplugTopic } from './topic.js';
+
+export interface SparkplugDeps {
+  readonly settings: HostSettings;
+  readonly registry: Registry;
+  readonly maxPayloadBytes: number;
+  /** Gateway clock, for the NCMD's timestamp only (message times come from the caller). */
+  readonly now: () => number;
+  /** NDEATH/DDEATH: the device's sensors are stale now (noData rules fire at once). */
+  readonly stale: (device: string) => void;
+  readonly log: RateLimitedLog;
+}
+
+const TOPICS = 16_384;
+
+/**
+ * The gateway as a Sparkplug B host application (docs/sparkplug.md): spBv1.0 publishes -> decode -> the host
+ * state machine -> readings into the same sink as every other ingest topic; rebirth requests out through the
+ * broker. Called synchronously by Ingest for each publish on a Sparkplug topic, and by the gateway tick.
+ */
+export class SparkplugService {
+  readonly host: SparkplugHost;
+  readonly metrics: SparkplugMetrics;
+  private readonly topics = new Map<string, SparkplugTopic | undefined>();
+  private broker: Pick<BrokerFront, 'publish'> | null = null;
+  /** Rebirth requests made before the broker is attached (ingest log replay at start), one per node. */
+  private queued = new Map<string, GatewayPublish>();
+  private sink: DecodeSink | undefined;
+  private receivedAt = 0;
+  private readonly mapping: MappingSink = {
+    message: (msg) => this.sink!.message(msg),
+    skip: (reason, detail) => {
+      this.metrics.skipped.inc({ reason });
+      if (reason === 'unsafe_integer' || reason === 'bad_value' || reason === 'bad_timestamp' || reason === 'unknown_type' || reason === 'bad_name') {
+        this.deps.log.warn(`sparkplug:${reason}`, { reason, detail }, 'sparkplug metric refused');
+      }
+    },
+  };
+
+  constructor(private readonly deps: SparkplugDeps) {
+    this.host = new SparkplugHost(deps.settings, {
+      metrics: (device, metrics, payloadTs) => mapMetrics(device, metrics, payloadTs, this.receivedAt, this.mapping),
+      rebirth: (group, edge, reason) => {
+        this.metrics.rebirths.inc({ reason });
+        this.sendRebirth(group, edge);
+      },
+      stale: (device) => deps.stale(device),
+      event: (e) => this.metrics.events.inc({ event: e }),
+    });
+    this.metrics = createSparkplugMetrics(deps.registry, () => this.counts());
+  }
+
+  /** Returns false when `topic` is not a Sparkplug ingest topic. */
+  handle(topic: string, payload: Buffer, receivedAt: number, sink: DecodeSink): boolean {
+    let t = this.topics.get(topic);
+    if (t === undefined) {
+      t = parseSparkplugTopic(topic);
+      if (t === undefined) return false;
+      if (this.topics.size >= TOPICS) this.topics.clear();
+      this.topics.set(topic, t);
+    }
+    if (t.kind === 'invalid') {
+      sink.reject('bad_topic', t.detail);
+      return true;
+    }
+    this.metrics.messages.inc({ type: t.type });
+    if (payload.length > this.deps.maxPayloadBytes) {
+      sink.reject('payload_too_large', `payload of ${payload.length} bytes exceeds mqtt.maxPayloadBytes (${this.deps.maxPayloadBytes})`);
+      return true;
+    }
+    const decoded = decodePayload(payload);
+    if (!decoded.ok) {
+      sink.reject('bad_payload', decoded.detail);
+      return true;
+    }
+    this.sink = sink;
+    this.receivedAt = receivedAt;
+    this.host.handle(t.type, t.group, t.edge, t.device, decoded.payload, receivedAt);
+    return true;
+  }
+
+  tick(now: number): void {
+    this.host.tick(now);
+  }
+
+  /** The broker, once the gateway has restored and replayed its state; queued rebirth requests go out now. */
+  attach(broker: Pick<BrokerFront, 'publish'>): void {
+    this.broker = broker;
+    const queued = this.queued;
+    this.queued = new Map();
+    for (const p of queued.values()) this.send(p);
+  }
+
+  snapshot(): SparkplugSnapshotV1 {
+    return encodeHostSnapshot(this.host.edgeNodes());
+  }
+
+  /** Restores the checkpoint's part (undefined: a checkpoint written before it existed, or none). Throws when malformed. */
+  restore(snapshot: unknown): void {
+    if (snapshot === undefined || snapshot === null) return;
+    this.host.restore(decodeHostSnapshot(snapshot));
+  }
+
+  status(): { online: number; offline: number; nodes: EdgeNodeStatus[] } {
+    const nodes = this.host.status();
+    const online = nodes.filter((n) => n.online).length;
+    return { online, offline: nodes.length - online, nodes };
+  }
+
+  private counts(): { online: number; offline: number } {
+    const { online, offline } = this.status();
+    return { online, offline };
+  }
+
+  /** NCMD `Node Control/Rebirth = true` (spec 6.4.x; NCMD is QoS 0, not retained [tck-id-topics-ncmd-mqtt]). */
+  private sendRebirth(group: string, edge: string): void {
+    const payload = encodePayload({
+      timestamp: this.deps.now(),
+      metrics: [{ name: 'Node Control/Rebirth', datatype: DataType.Boolean, value: { case: 'booleanValue', value: true } }],
+    });
+    const p: GatewayPublish = { topic: ncmdTopic(group, edge), payload: Buffer.from(payload), qos: 0, retain: false };
+    if (this.broker === null) this.queued.set(p.topic, p);
+    else this.send(p);
+  }
+
+  private send(p: GatewayPublish): void {
+    this.broker!.publish(p, (err) => {
+      if (err) this.deps.log.warn(`sparkplug:ncmd`, { err: err.message, topic: p.topic }, 'rebirth request publish failed');
+    });
+  }
+}

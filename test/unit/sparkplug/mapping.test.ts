@@ -1,0 +1,79 @@
+import { describe, expect, it } from 'vitest';
+import type { DeviceMessage } from '../../../gateway/pipeline/types.js';
+import { DataType } from '../../../gateway/sparkplug/datatypes.js';
+import { decodeHostSnapshot, encodeHostSnapshot } from '../../../gateway/sparkplug/host-snapshot.js';
+import { mapMetrics } from '../../../gateway/sparkplug/mapping.js';
+import { bdSeq, dbl, payload, recordingHost } from './host-helpers.js';
+
+const NOW = Date.UTC(2026, 11, 5, 8, 0, 0);
+
+function map(metrics: Parameters<typeof payload>[1], payloadTs?: number) {
+  const p = payload(0, metrics, payloadTs);
+  const messages: DeviceMessage[] = [];
+  const skipped: string[] = [];
+  mapMetrics('g/e/d', p.metrics.map((m) => ({ name: m.name!, datatype: m.datatype ?? DataType.Double, metric: m })), p.timestamp, NOW, {
+    message: (m) => messages.push(m),
+    skip: (reason) => skipped.push(reason),
+  });
+  return { messages, skipped };
+}
+
+describe('Sparkplug metrics -> readings', () => {
+  it('time is the metric timestamp, else the payload timestamp, else arrival', () => {
+    const { messages } = map([{ ...dbl('a', undefined, 1), timestamp: BigInt(NOW - 5) }, dbl('b', undefined, 2)], NOW - 9);
+    expect(messages).toEqual([
+      { device: 'g/e/d', ts: NOW - 5, tsFromDevice: true, seq: undefined, readings: [{ sensor: 'a', value: 1 }] },
+      { device: 'g/e/d', ts: NOW - 9, tsFromDevice: true, seq: undefined, readings: [{ sensor: 'b', value: 2 }] },
+    ]);
+    expect(map([dbl('c', undefined, 3)]).messages[0]).toMatchObject({ ts: NOW, tsFromDevice: false });
+  });
+
+  it('booleans are 0 and 1; names keep their /', () => {
+    const { messages } = map([{ name: 'Motor/Running', datatype: DataType.Boolean, value: { case: 'booleanValue', value: true } }]);
+    expect(messages[0]!.readings).toEqual([{ sensor: 'Motor/Running', value: 1 }]);
+  });
+
+  it('null and transient metrics are skipped, historical ones marked', () => {
+    const { messages, skipped } = map([
+      { ...dbl('n', undefined, 1), isNull: true },
+      { ...dbl('t', undefined, 1), isTransient: true },
+      { ...dbl('h', undefined, 4), isHistorical: true },
+    ]);
+    expect(skipped).toEqual(['null', 'transient']);
+    expect(messages).toHaveLength(1);
+    expect(messages[0]).toMatchObject({ historical: true, readings: [{ sensor: 'h', value: 4 }] });
+  });
+
+  it('strings are counted, not windowed; timestamps before 2000 or a day ahead are refused', () => {
+    const { messages, skipped } = map([
+      { name: 's', datatype: DataType.String, value: { case: 'stringValue', value: 'x' } },
+      { ...dbl('old', undefined, 1), timestamp: 5n },
+      { ...dbl('ahead', undefined, 1), timestamp: BigInt(NOW + 2 * 86_400_000) },
+      { ...dbl('huge', undefined, 1), timestamp: 2n ** 60n },
+    ]);
+    expect(messages).toEqual([]);
+    expect(skipped).toEqual(['string', 'bad_timestamp', 'bad_timestamp', 'bad_timestamp']);
+  });
+});
+
+describe('Sparkplug checkpoint part', () => {
+  it('round-trips sessions, devices and alias maps; DATA decodes after a restore', () => {
+    const a = recordingHost();
+    a.host.handle('NBIRTH', 'g', 'e', undefined, payload(0, [bdSeq(7), dbl('Temp', 1, 1)]), 1);
+    a.host.handle('DBIRTH', 'g', 'e', 'd', payload(1, [dbl('Motor/Speed', 2, 1)]), 1);
+    const snap = JSON.parse(JSON.stringify(encodeHostSnapshot(a.host.edgeNodes()))) as unknown;
+    const b = recordingHost();
+    b.host.restore(decodeHostSnapshot(snap));
+    b.host.handle('DDATA', 'g', 'e', 'd', payload(2, [dbl(undefined, 2, 5)]), 2);
+    expect(b.data).toEqual([{ device: 'g/e/d', names: ['Motor/Speed'], payloadTs: undefined }]);
+    expect(b.rebirths).toEqual([]);
+    b.host.handle('NDEATH', 'g', 'e', undefined, payload(undefined, [bdSeq(7)]), 3);
+    expect(b.stale).toEqual(['g/e', 'g/e/d']);
+  });
+
+  it('refuses a malformed part', () => {
+    expect(() => decodeHostSnapshot({ v: 2, nodes: [] })).toThrow(/version 1/);
+    expect(() => decodeHostSnapshot({ v: 1, nodes: [{ group: 'g', edge: 'e', online: true, bdSeq: -1, lastSeq: 0, devices: [], aliases: [], names: [] }] })).toThrow(/bdSeq/);
+    expect(() => decodeHostSnapshot({ v: 1, nodes: [{ group: 'g', edge: 'e', online: true, bdSeq: 1, lastSeq: 300, devices: [], aliases: [], names: [] }] })).toThrow(/lastSeq/);
+  });
+});
