@@ -88,7 +88,7 @@ export class SparkplugHost {
     }
     switch (type) {
       case 'NBIRTH':
-        return this.nodeBirth(n, p, now);
+        return this.nodeBirth(n, p);
       case 'NDEATH':
         return this.nodeDeath(n, p);
       case 'DBIRTH':
@@ -129,7 +129,8 @@ export class SparkplugHost {
     for (const n of nodes) this.nodes.set(`${n.group}/${n.edge}`, n);
   }
 
-  private nodeBirth(n: EdgeNode, p: SpPayload, now: number): void {
+  /** NBIRTH begins a new session: everything of the previous one is forgotten (spec 5.7), its bdSeq kept. */
+  private nodeBirth(n: EdgeNode, p: SpPayload): void {
     resetSession(n);
     n.online = true;
     n.bdSeq = bdSeqOf(p);
@@ -137,7 +138,6 @@ export class SparkplugHost {
     n.lastSeq = p.seq ?? 0;
     this.out.event('node_birth');
     this.birthMetrics(n, undefined, p);
-    void now;
   }
 
   private deviceBirth(n: EdgeNode, device: string, p: SpPayload, now: number): void {

@@ -67,6 +67,17 @@ describe.each(impls)('state store contract: $name', ({ open }) => {
     store.close();
   });
 
+  it('keeps the Sparkplug part (JSON) beside the others, and leaves it out when a checkpoint has none', () => {
+    const { store } = open();
+    store.append([rec(1)]);
+    const sparkplug = { v: 1, nodes: [{ group: 'g', edge: 'e', online: true, bdSeq: 3, lastSeq: 9, devices: [['d', true]], aliases: [[1, 'd', 'Motor/Speed', 10]], names: [] }] };
+    store.save({ pipeline: Buffer.from([1, 2]), alerts: Buffer.from([3]), sparkplug, savedAt: 5, logPosition: 1 });
+    expect(store.load()).toEqual({ pipeline: Buffer.from([1, 2]), alerts: Buffer.from([3]), sparkplug, savedAt: 5, logPosition: 1 });
+    store.save({ pipeline: null, alerts: null, savedAt: 6, logPosition: 1 });
+    expect(store.load()).toEqual({ pipeline: null, alerts: null, savedAt: 6, logPosition: 1 });
+    store.close();
+  });
+
   it('never reuses a position, also after the log was emptied', () => {
     const { store, reopen } = open();
     store.append([rec(1), rec(2)]);
