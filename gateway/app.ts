@@ -114,6 +114,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   const sp = config.sparkplug;
   const sparkplug = new SparkplugService({
     settings: { reorderTimeoutMs: sp.reorderTimeout, rebirthBackoffMs: sp.rebirthBackoff, rebirthBackoffMaxMs: sp.rebirthBackoffMax },
+    hostId: sp.hostId,
     registry: metrics.registry,
     maxPayloadBytes: config.mqtt.maxPayloadBytes,
     now,
@@ -214,6 +215,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
       if (stopped) return;
       stopped = true;
       if (ticker) clearInterval(ticker);
+      await sparkplug.offline();
       // Stop accepting first, so nothing reaches the pipeline after its state is saved.
       await broker.close();
       // The final checkpoint: logs what waits, commits emitted windows to the outbox, then saves the state.

@@ -20,7 +20,7 @@ export interface SpMetric {
 
 export interface SpPayload {
   readonly timestamp: number | undefined;
-  /** 0-255; absent in NDEATH (spec 6.4.1). */
+  /** 0-255; absent in NDEATH (spec 6.4.5 "Payload", [tck-id-payloads-ndeath-seq]). */
   readonly seq: number | undefined;
   readonly metrics: readonly SpMetric[];
 }

@@ -1,7 +1,7 @@
 import type { Payload_Metric } from './proto/sparkplug_b_pb.js';
 import { decodeArray, isArrayType } from './arrays.js';
 
-/** Metric datatype codes, Sparkplug 3.0 section 6.4.16 ("Datatype Details"). */
+/** Metric datatype codes, Sparkplug 3.0 section 6.4.16 ("Data Types"), details in 6.4.17. */
 export const DataType = {
   Unknown: 0, Int8: 1, Int16: 2, Int32: 3, Int64: 4, UInt8: 5, UInt16: 6, UInt32: 7, UInt64: 8,
   Float: 9, Double: 10, Boolean: 11, String: 12, DateTime: 13, Text: 14, UUID: 15, DataSet: 16, Bytes: 17,
@@ -34,7 +34,7 @@ function safe(x: bigint): number | SkipReason {
 
 /**
  * An integer of `bits` bits. Signed types arrive as two's complement in the unsigned wire field (int_value is a
- * uint32, long_value a uint64; spec 6.4.16); UInt32 may come in either field (Ignition and Tahu send long_value).
+ * uint32, long_value a uint64; spec 6.4.17); UInt32 may come in either field (Ignition and Tahu send long_value).
  */
 function integer(v: Value, bits: number, signed: boolean): number | SkipReason {
   if (v.case === 'intValue') {

@@ -14,9 +14,9 @@ export interface EdgeNode {
   readonly group: string;
   readonly edge: string;
   online: boolean;
-  /** The bdSeq metric of the NBIRTH that began the session (spec 5.9: matches the will's). */
+  /** The bdSeq metric of the NBIRTH that began the session (its will, the NDEATH, carries the same: [tck-id-payloads-ndeath-bdseq]). */
   bdSeq: number | undefined;
-  /** The seq of the last message in order; the next is (lastSeq + 1) mod 256 (spec 6.4.1). */
+  /** The seq of the last message in order; the next is (lastSeq + 1) mod 256 ([tck-id-payloads-sequence-num-incrementing]). */
   lastSeq: number | undefined;
   /** Device id -> online. A DBIRTH adds one, a DDEATH marks it offline, an NBIRTH forgets them all. */
   devices: Map<string, boolean>;
@@ -42,7 +42,7 @@ export function deviceId(node: Pick<EdgeNode, 'group' | 'edge'>, device: string 
   return device === undefined ? `${node.group}/${node.edge}` : `${node.group}/${node.edge}/${device}`;
 }
 
-/** Forgets everything of the previous session: an NBIRTH starts a new one (spec 5.7, [tck-id-operational-behavior-...]). */
+/** Forgets everything of the previous session: an NBIRTH starts a new one (spec 5.4 "Edge Node Session Establishment"). */
 export function resetSession(n: EdgeNode): void {
   n.devices.clear();
   n.aliases.clear();
@@ -62,7 +62,7 @@ export function forgetDevice(n: EdgeNode, device: string): void {
 export type SeqVerdict = 'in_order' | 'late_fill' | 'gap' | 'missing';
 
 /**
- * Sequence check (spec 6.4.1: seq 0-255, wrapping, one counter for the node and its devices). In order: fine.
+ * Sequence check (spec 5.9 "Sparkplug Host Application Message Ordering"; seq 0-255, wrapping, one counter for the node and its devices, 6.4.5). In order: fine.
  * A seq still awaited (arrived late but within the reorder timeout): fills the hole. Anything else: a gap; the
  * seqs skipped are awaited until `now + reorderMs`, and the message itself is taken (the pipeline's results do
  * not depend on arrival order).

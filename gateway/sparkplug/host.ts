@@ -55,7 +55,7 @@ export interface EdgeNodeStatus {
 
 const BDSEQ = 'bdSeq';
 
-/** Control metrics of births (spec 6.4.x "Node Control/Rebirth", "bdSeq"): state of the protocol, not readings. */
+/** Control metrics of births (spec 6.4, "NBIRTH": "bdSeq", "Node Control/Rebirth"): state of the protocol, not readings. */
 function isControl(name: string): boolean {
   return name === BDSEQ || name.startsWith('Node Control/') || name.startsWith('Device Control/');
 }
@@ -129,7 +129,7 @@ export class SparkplugHost {
     for (const n of nodes) this.nodes.set(`${n.group}/${n.edge}`, n);
   }
 
-  /** NBIRTH begins a new session: everything of the previous one is forgotten (spec 5.7), its bdSeq kept. */
+  /** NBIRTH begins a new session: everything of the previous one is forgotten (spec 5.4 "Edge Node Session Establishment"), its bdSeq kept. */
   private nodeBirth(n: EdgeNode, p: SpPayload): void {
     resetSession(n);
     n.online = true;
@@ -193,7 +193,8 @@ export class SparkplugHost {
     if (unknown) this.requestRebirth(n, 'unknown_alias', now);
   }
 
-  /** NDEATH counts only for the session it belongs to: its bdSeq must match the NBIRTH's (spec 5.9). */
+  /** NDEATH counts only for the session it belongs to: its bdSeq must match the NBIRTH's (spec 5.5 "Edge Node Session Termination",
+   * [tck-id-payloads-ndeath-bdseq]); a will that follows an NDEATH the node sent itself is ignored as well. */
   private nodeDeath(n: EdgeNode, p: SpPayload): void {
     const bdSeq = bdSeqOf(p);
     if (!n.online || (n.bdSeq !== undefined && bdSeq !== n.bdSeq)) return this.out.event('death_ignored');

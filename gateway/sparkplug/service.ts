@@ -8,10 +8,12 @@ import { decodeHostSnapshot, encodeHostSnapshot, type SparkplugSnapshotV1 } from
 import { SparkplugHost, type EdgeNodeStatus, type HostSettings } from './host.js';
 import { mapMetrics, type MappingSink } from './mapping.js';
 import { createSparkplugMetrics, type SparkplugMetrics } from './metrics.js';
-import { ncmdTopic, parseSparkplugTopic, type SparkplugTopic } from './topic.js';
+import { ncmdTopic, parseSparkplugTopic, stateTopic, type SparkplugTopic } from './topic.js';
 
 export interface SparkplugDeps {
   readonly settings: HostSettings;
+  /** sparkplug.hostId: the gateway announces itself as this primary host application (Sparkplug 3.0 section 4.2.3). */
+  readonly hostId?: string | undefined;
   readonly registry: Registry;
   readonly maxPayloadBytes: number;
   /** Gateway clock, for the NCMD's timestamp only (message times come from the caller). */
@@ -36,6 +38,8 @@ export class SparkplugService {
   /** Rebirth requests made before the broker is attached (ingest log replay at start), one per node. */
   private queued = new Map<string, GatewayPublish>();
   private sink: DecodeSink | undefined;
+  /** The timestamp of the STATE message last published. */
+  private stateTs: number | undefined;
   private receivedAt = 0;
   private readonly mapping: MappingSink = {
     message: (msg) => this.sink!.message(msg),
@@ -99,6 +103,29 @@ export class SparkplugService {
     const queued = this.queued;
     this.queued = new Map();
     for (const p of queued.values()) this.send(p);
+    if (this.deps.hostId !== undefined) {
+      // The gateway is the broker: it sees every publish without subscribing, so it is ready once attached.
+      this.stateTs = this.deps.now();
+      this.send(this.statePublish(true));
+    }
+  }
+
+  /**
+   * Graceful stop, before the broker closes: the retained STATE says offline (what a will would say; the gateway
+   * is the broker, so it has no MQTT connection to leave one). Edge nodes waiting for their primary host then
+   * disconnect or buffer. Its timestamp is now [tck-id-host-topic-phid-death-payload-disconnect-clean].
+   */
+  offline(): Promise<void> {
+    const broker = this.broker;
+    if (this.deps.hostId === undefined || broker === null) return Promise.resolve();
+    this.stateTs = this.deps.now();
+    return new Promise((resolve) => broker.publish(this.statePublish(false), () => resolve()));
+  }
+
+  /** `spBv1.0/STATE/{hostId}`, JSON `{"online", "timestamp"}`, QoS 1, retained ([tck-id-host-topic-phid-birth-payload], [tck-id-host-topic-phid-death-qos]). */
+  private statePublish(online: boolean): GatewayPublish {
+    const payload = Buffer.from(JSON.stringify({ online, timestamp: this.stateTs }));
+    return { topic: stateTopic(this.deps.hostId!), payload, qos: 1, retain: true };
   }
 
   snapshot(): SparkplugSnapshotV1 {
@@ -122,7 +149,7 @@ export class SparkplugService {
     return { online, offline };
   }
 
-  /** NCMD `Node Control/Rebirth = true` (spec 6.4.x; NCMD is QoS 0, not retained [tck-id-topics-ncmd-mqtt]). */
+  /** NCMD `Node Control/Rebirth = true` (spec 4.2.1 NCMD: QoS 0, not retained [tck-id-topics-ncmd-mqtt], with a timestamp [tck-id-topics-ncmd-timestamp]). */
   private sendRebirth(group: string, edge: string): void {
     const payload = encodePayload({
       timestamp: this.deps.now(),

@@ -2,7 +2,7 @@
  * Sparkplug B topic namespace (Sparkplug 3.0, chapter 4.1 "Topic Namespace Elements"):
  *   spBv1.0/{group_id}/{message_type}/{edge_node_id}[/{device_id}]
  * NBIRTH, NDATA, NDEATH (and NCMD) name an edge node and have no device level; DBIRTH, DDATA, DDEATH (and DCMD)
- * have one. Host state is `spBv1.0/STATE/{host_id}` (chapter 7). Ids are UTF-8 strings without `/`, `+` or `#`
+ * have one. Host state is `spBv1.0/STATE/{host_id}` (section 4.2.3). Ids are UTF-8 strings without `/`, `+` or `#`
  * [tck-id-topic-structure-namespace-valid-group-id]; we also refuse empty ids and ids over 128 characters.
  */
 export const NAMESPACE = 'spBv1.0/';

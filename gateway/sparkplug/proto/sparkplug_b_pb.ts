@@ -41,7 +41,7 @@ export type Payload = Message<"org.eclipse.tahu.protobuf.Payload"> & {
   metrics: Payload_Metric[];
 
   /**
-   * 0-255, wrapping; absent only in NDEATH (spec 6.4.1, [tck-id-payloads-sequence-num-always-included]).
+   * 0-255, wrapping; absent only in NDEATH (spec 6.4.5, [tck-id-payloads-sequence-num-always-included]).
    *
    * @generated from field: optional uint64 seq = 3;
    */
@@ -495,7 +495,7 @@ export const Payload_MetaDataSchema: GenMessage<Payload_MetaData> = /*@__PURE__*
  */
 export type Payload_Metric = Message<"org.eclipse.tahu.protobuf.Payload.Metric"> & {
   /**
-   * The name is sent in births (and may be in DATA); DATA usually carries only the alias (spec 6.4.6 and 10.2.2).
+   * The name is sent in births (and may be in DATA); DATA usually carries only the alias (spec 6.4.6).
    *
    * @generated from field: optional string name = 1;
    */
