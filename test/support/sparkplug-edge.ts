@@ -1,4 +1,4 @@
-import type { MqttClient } from 'mqtt';
+import type { IClientOptions, MqttClient } from 'mqtt';
 import { decodePayload, encodePayload, type MetricInit, type SpPayload } from '../../gateway/sparkplug/codec.js';
 import { DataType } from '../../gateway/sparkplug/datatypes.js';
 import type { Reading } from '../../gateway/pipeline/types.js';
@@ -14,6 +14,8 @@ export class TestEdgeNode {
   /** The next seq to send. */
   seq = 0;
   readonly commands: { topic: string; payload: SpPayload }[] = [];
+  /** Host STATE messages received (spBv1.0/STATE/#). */
+  readonly states: { topic: string; state: { online: boolean; timestamp: number }; retain: boolean }[] = [];
 
   private constructor(
     readonly client: MqttClient,
@@ -21,17 +23,21 @@ export class TestEdgeNode {
     readonly edge: string,
     readonly bdSeq: number,
   ) {
-    client.on('message', (topic, payload) => {
+    client.on('message', (topic, payload, packet) => {
+      if (topic.startsWith('spBv1.0/STATE/')) {
+        this.states.push({ topic, state: JSON.parse(payload.toString()) as { online: boolean; timestamp: number }, retain: packet.retain });
+        return;
+      }
       const d = decodePayload(payload);
       if (d.ok) this.commands.push({ topic, payload: d.payload });
     });
   }
 
-  static async connect(url: string, group: string, edge: string, bdSeq: number): Promise<TestEdgeNode> {
+  static async connect(url: string, group: string, edge: string, bdSeq: number, opts: IClientOptions = {}): Promise<TestEdgeNode> {
     const will = { topic: `spBv1.0/${group}/NDEATH/${edge}`, payload: Buffer.from(deathPayload(bdSeq)), qos: 1 as const, retain: false };
-    const client = await connect(url, { clientId: `${edge}-${bdSeq}`, will, clean: true });
+    const client = await connect(url, { clientId: `${edge}-${bdSeq}`, will, clean: true, ...opts });
     const node = new TestEdgeNode(client, group, edge, bdSeq);
-    await client.subscribeAsync([`spBv1.0/${group}/NCMD/${edge}`, `spBv1.0/${group}/DCMD/${edge}/+`], { qos: 0 });
+    await client.subscribeAsync([`spBv1.0/${group}/NCMD/${edge}`, `spBv1.0/${group}/DCMD/${edge}/+`, 'spBv1.0/STATE/#'], { qos: 1 });
     return node;
   }
 
