@@ -118,7 +118,10 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     registry: metrics.registry,
     maxPayloadBytes: config.mqtt.maxPayloadBytes,
     now,
-    stale: (device) => alerts.staleNow(device, now()),
+    stale: (device) => {
+      alerts.staleNow(device, now());
+      live.markOffline(device);
+    },
     log: new RateLimitedLog(log.child({ part: 'sparkplug' })),
   });
   const pipeline = state.restore({ pipeline: (snap) => new Pipeline(settings, output, snap as PipelineSnapshot | undefined), alerts, sparkplug });

@@ -198,6 +198,9 @@ describe('Sparkplug B edge nodes into the gateway', () => {
     await expectExact('plant1/e5', expected.filter((r) => r.device.startsWith('plant1/e5')));
     expect(await alertPoints('plant1/e5')).toEqual([]);
     expect(alive.commands).toEqual([]);
+    // The operator page's live view shows the dead node's sensors offline, the living one's not.
+    const live = (await (await fetch(`${tg.httpUrl}/api/live`)).json()) as { sensors: { device: string; sensor: string; offline?: boolean }[] };
+    expect(live.sensors.filter((v) => v.offline).map((v) => `${v.device} ${v.sensor}`)).toEqual(['plant1/e4 Temp', 'plant1/e4/d Motor/Speed']);
     const health = (await (await fetch(`${tg.httpUrl}/health`)).json()) as { sparkplug: { nodes: { edge: string; online: boolean }[] } };
     expect(health.sparkplug.nodes.map((x) => [x.edge, x.online]).sort()).toEqual([['e4', false], ['e5', true]]);
     const metrics = await (await fetch(`${tg.httpUrl}/metrics`)).text();
