@@ -59,7 +59,7 @@ export function forgetDevice(n: EdgeNode, device: string): void {
   for (const k of n.names.keys()) if (k.startsWith(prefix)) n.names.delete(k);
 }
 
-export type SeqVerdict = 'in_order' | 'late_fill' | 'gap' | 'missing';
+export type SeqVerdict = 'in_order' | 'repeat' | 'late_fill' | 'gap' | 'missing';
 
 /**
  * Sequence check (spec 5.9 "Sparkplug Host Application Message Ordering"; seq 0-255, wrapping, one counter for the node and its devices, 6.4.5). In order: fine.
@@ -78,6 +78,8 @@ export function checkSeq(n: EdgeNode, seq: number | undefined, now: number, reor
     n.lastSeq = seq;
     return 'in_order';
   }
+  // The last message again (a QoS 1 resend): no gap; its readings are deduplicated downstream.
+  if (seq === n.lastSeq) return 'repeat';
   if (n.missing.delete(seq)) return 'late_fill';
   for (let s = expected; s !== seq; s = (s + 1) & 255) n.missing.set(s, now + reorderMs);
   n.lastSeq = seq;

@@ -29,10 +29,10 @@ export const REBIRTH_REASONS: readonly RebirthReason[] = ['seq_gap', 'no_birth',
 /** Things counted (gateway_sparkplug_events_total{event}). */
 export type HostEvent =
   | 'node_birth' | 'device_birth' | 'node_death' | 'device_death' | 'death_ignored'
-  | 'seq_gap' | 'seq_late_fill' | 'unknown_alias' | 'duplicate_alias' | 'no_birth' | 'rebirth_suppressed' | 'no_bdseq';
+  | 'seq_gap' | 'seq_late_fill' | 'seq_repeat' | 'unknown_alias' | 'duplicate_alias' | 'no_birth' | 'rebirth_suppressed' | 'no_bdseq';
 export const HOST_EVENTS: readonly HostEvent[] = [
   'node_birth', 'device_birth', 'node_death', 'device_death', 'death_ignored',
-  'seq_gap', 'seq_late_fill', 'unknown_alias', 'duplicate_alias', 'no_birth', 'rebirth_suppressed', 'no_bdseq',
+  'seq_gap', 'seq_late_fill', 'seq_repeat', 'unknown_alias', 'duplicate_alias', 'no_birth', 'rebirth_suppressed', 'no_bdseq',
 ];
 
 export interface HostOutput {
@@ -230,6 +230,7 @@ export class SparkplugHost {
         this.requestRebirth(n, 'seq_gap', now);
       }
     } else if (verdict === 'late_fill') this.out.event('seq_late_fill');
+    else if (verdict === 'repeat') this.out.event('seq_repeat');
     return true;
   }
 

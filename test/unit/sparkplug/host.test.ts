@@ -72,6 +72,16 @@ describe('Sparkplug host: sequence numbers', () => {
     expect(r.rebirths).toEqual([]);
   });
 
+  it('the last seq repeated (a resend) is no gap', () => {
+    const r = born();
+    r.host.handle('NDATA', G, E, undefined, payload(2, [dbl(undefined, 1, 1)]), 2000);
+    r.host.handle('NDATA', G, E, undefined, payload(2, [dbl(undefined, 1, 1)]), 2001);
+    r.host.handle('NDATA', G, E, undefined, payload(3, [dbl(undefined, 1, 1)]), 2002);
+    r.host.tick(10_000);
+    expect(r.events).toEqual(['node_birth', 'device_birth', 'seq_repeat']);
+    expect(r.rebirths).toEqual([]);
+  });
+
   it('a gap filled within the reorder timeout asks for nothing', () => {
     const r = born();
     r.host.handle('NDATA', G, E, undefined, payload(3, [dbl(undefined, 1, 1)]), 2000); // 2 missing
