@@ -1,4 +1,4 @@
-import type { DeviceMessage } from '../pipeline/types.js';
+import type { DeviceMessage, SensorValue } from '../pipeline/types.js';
 import { MAX_AHEAD_MS, MIN_TS } from '../pipeline/timestamp.js';
 import { metricNumber, type SkipReason } from './datatypes.js';
 import type { ResolvedMetric } from './host.js';
@@ -6,7 +6,7 @@ import type { ResolvedMetric } from './host.js';
 /**
  * Sparkplug metrics -> pipeline messages (docs/sparkplug.md, "Mapping"): one reading per numeric metric, on the
  * device `{group}/{edge}[/{device}]`, sensor = the metric's name; time = the metric's timestamp, else the
- * payload's, else the arrival. The same dedup, windows, alerts and outbox as every other reading follow.
+ * payload's, else the arrival. Consecutive metrics of the same time go as one message. The same dedup, windows, alerts and outbox as every other reading follow.
  */
 export interface MappingSink {
   message(msg: DeviceMessage): void;
@@ -18,6 +18,16 @@ export interface MappingSink {
 const MAX_NAME = 256;
 
 export function mapMetrics(device: string, metrics: readonly ResolvedMetric[], payloadTs: number | undefined, receivedAt: number, sink: MappingSink): void {
+  // Metrics of one time and kind share one message (a DDATA's metrics usually all carry the payload's time).
+  let readings: SensorValue[] = [];
+  let ts = 0;
+  let fromDevice = false;
+  let historical = false;
+  const flush = () => {
+    if (readings.length === 0) return;
+    sink.message({ device, ts, tsFromDevice: fromDevice, seq: undefined, readings, ...(historical ? { historical: true } : {}) });
+    readings = [];
+  };
   for (const { name, datatype, metric: m } of metrics) {
     if (m.isNull) {
       sink.skip('null', name);
@@ -36,22 +46,20 @@ export function mapMetrics(device: string, metrics: readonly ResolvedMetric[], p
       sink.skip(value, `${name}: datatype ${datatype}, value ${m.value.case ?? 'none'}`);
       continue;
     }
-    const fromDevice = m.timestamp ?? payloadTs;
-    let ts = receivedAt;
-    if (fromDevice !== undefined) {
-      if (!(fromDevice >= MIN_TS && fromDevice <= receivedAt + MAX_AHEAD_MS)) {
-        sink.skip('bad_timestamp', `${name}: timestamp ${fromDevice} is before 2000 or more than a day ahead`);
+    const stamped = m.timestamp ?? payloadTs;
+    let t = receivedAt;
+    if (stamped !== undefined) {
+      if (!(stamped >= MIN_TS && stamped <= receivedAt + MAX_AHEAD_MS)) {
+        sink.skip('bad_timestamp', `${name}: timestamp ${stamped} is before 2000 or more than a day ahead`);
         continue;
       }
-      ts = fromDevice;
+      t = stamped;
     }
-    sink.message({
-      device,
-      ts,
-      tsFromDevice: fromDevice !== undefined,
-      seq: undefined,
-      readings: [{ sensor: name, value: value === 0 ? 0 : value }],
-      ...(m.historical ? { historical: true } : {}),
-    });
+    if (readings.length > 0 && (t !== ts || (stamped !== undefined) !== fromDevice || m.historical !== historical)) flush();
+    ts = t;
+    fromDevice = stamped !== undefined;
+    historical = m.historical;
+    readings.push({ sensor: name, value: value === 0 ? 0 : value });
   }
+  flush();
 }

@@ -28,6 +28,15 @@ describe('Sparkplug metrics -> readings', () => {
     expect(map([dbl('c', undefined, 3)]).messages[0]).toMatchObject({ ts: NOW, tsFromDevice: false });
   });
 
+  it('consecutive metrics of the same time and kind go as one message', () => {
+    const { messages } = map([dbl('a', undefined, 1), dbl('b', undefined, 2), { ...dbl('c', undefined, 3), isHistorical: true }, { ...dbl('d', undefined, 4), timestamp: BigInt(NOW - 1) }], NOW - 9);
+    expect(messages.map((m) => [m.ts, m.historical === true, m.readings.map((r) => r.sensor)])).toEqual([
+      [NOW - 9, false, ['a', 'b']],
+      [NOW - 9, true, ['c']],
+      [NOW - 1, false, ['d']],
+    ]);
+  });
+
   it('booleans are 0 and 1; names keep their /', () => {
     const { messages } = map([{ name: 'Motor/Running', datatype: DataType.Boolean, value: { case: 'booleanValue', value: true } }]);
     expect(messages[0]!.readings).toEqual([{ sensor: 'Motor/Running', value: 1 }]);
