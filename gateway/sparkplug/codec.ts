@@ -1,4 +1,5 @@
 import { create, fromBinary, isFieldSet, toBinary, type MessageInitShape } from '@bufbuild/protobuf';
+import { scanPayload } from './fast-decode.js';
 import { PayloadSchema, Payload_MetricSchema, type Payload_Metric } from './proto/sparkplug_b_pb.js';
 
 /**
@@ -34,7 +35,14 @@ function toSafe(x: bigint): number {
   return x > MAX ? Number.NaN : Number(x);
 }
 
+/** Decodes a payload: the fast scanner when it can (fast-decode.ts), else protobuf-es. */
 export function decodePayload(bytes: Uint8Array): Decoded {
+  const fast = scanPayload(bytes);
+  return fast !== undefined ? { ok: true, payload: fast } : decodePayloadFull(bytes);
+}
+
+/** The full decoder (protobuf-es + checks): the definition the fast scanner must agree with. Exported for tests. */
+export function decodePayloadFull(bytes: Uint8Array): Decoded {
   let p;
   try {
     p = fromBinary(PayloadSchema, bytes);
