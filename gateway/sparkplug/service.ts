@@ -7,7 +7,7 @@ import { DataType } from './datatypes.js';
 import { decodeHostSnapshot, encodeHostSnapshot, type SparkplugSnapshotV1 } from './host-snapshot.js';
 import { SparkplugHost, type EdgeNodeStatus, type HostSettings } from './host.js';
 import { mapMetrics, type MappingSink } from './mapping.js';
-import { createSparkplugMetrics, type SparkplugMetrics } from './metrics.js';
+import { createSparkplugMetrics, LabelCounts, type SparkplugMetrics } from './metrics.js';
 import { ncmdTopic, parseSparkplugTopic, stateTopic, type SparkplugTopic } from './topic.js';
 
 export interface SparkplugDeps {
@@ -34,6 +34,7 @@ export class SparkplugService {
   readonly host: SparkplugHost;
   readonly metrics: SparkplugMetrics;
   private readonly topics = new Map<string, SparkplugTopic | undefined>();
+  private readonly counts = { messages: new LabelCounts(), events: new LabelCounts(), skipped: new LabelCounts() };
   private broker: Pick<BrokerFront, 'publish'> | null = null;
   /** Rebirth requests made before the broker is attached (ingest log replay at start), one per node. */
   private queued = new Map<string, GatewayPublish>();
@@ -44,7 +45,7 @@ export class SparkplugService {
   private readonly mapping: MappingSink = {
     message: (msg) => this.sink!.message(msg),
     skip: (reason, detail) => {
-      this.metrics.skipped.inc({ reason });
+      this.counts.skipped.inc(reason);
       if (reason === 'unsafe_integer' || reason === 'bad_value' || reason === 'bad_timestamp' || reason === 'unknown_type' || reason === 'bad_name') {
         this.deps.log.warn(`sparkplug:${reason}`, { reason, detail }, 'sparkplug metric refused');
       }
@@ -59,9 +60,9 @@ export class SparkplugService {
         this.sendRebirth(group, edge);
       },
       stale: (device) => deps.stale(device),
-      event: (e) => this.metrics.events.inc({ event: e }),
+      event: (e) => this.counts.events.inc(e),
     });
-    this.metrics = createSparkplugMetrics(deps.registry, () => this.counts());
+    this.metrics = createSparkplugMetrics(deps.registry, () => this.nodeCounts(), () => this.publishCounts());
   }
 
   /** Returns false when `topic` is not a Sparkplug ingest topic. */
@@ -77,7 +78,7 @@ export class SparkplugService {
       sink.reject('bad_topic', t.detail);
       return true;
     }
-    this.metrics.messages.inc({ type: t.type });
+    this.counts.messages.inc(t.type);
     if (payload.length > this.deps.maxPayloadBytes) {
       sink.reject('payload_too_large', `payload of ${payload.length} bytes exceeds mqtt.maxPayloadBytes (${this.deps.maxPayloadBytes})`);
       return true;
@@ -144,7 +145,13 @@ export class SparkplugService {
     return { online, offline: nodes.length - online, nodes };
   }
 
-  private counts(): { online: number; offline: number } {
+  private publishCounts(): void {
+    this.counts.messages.moveTo(this.metrics.messages, 'type');
+    this.counts.events.moveTo(this.metrics.events, 'event');
+    this.counts.skipped.moveTo(this.metrics.skipped, 'reason');
+  }
+
+  private nodeCounts(): { online: number; offline: number } {
     const { online, offline } = this.status();
     return { online, offline };
   }
