@@ -54,6 +54,8 @@ export interface EdgeNodeStatus {
 }
 
 const BDSEQ = 'bdSeq';
+/** Edge nodes seen without a birth (their rebirth backoff), at most this many: cleared when full. */
+const MAX_STRANGERS = 10_000;
 
 /** Control metrics of births (spec 6.4, "NBIRTH": "bdSeq", "Node Control/Rebirth"): state of the protocol, not readings. */
 function isControl(name: string): boolean {
@@ -71,7 +73,13 @@ function bdSeqOf(p: SpPayload): number | undefined {
 }
 
 export class SparkplugHost {
+  /** Edge nodes that were born (checkpointed, in /health). */
   private readonly nodes = new Map<string, EdgeNode>();
+  /**
+   * Edge nodes that sent DATA but never a birth, only to pace their rebirth requests. Kept apart and bounded, so
+   * that a client inventing edge node or group ids cannot grow the host's state or its checkpoint.
+   */
+  private readonly strangers = new Map<string, EdgeNode>();
 
   constructor(
     private readonly settings: HostSettings,
@@ -83,8 +91,16 @@ export class SparkplugHost {
     let n = this.nodes.get(key);
     if (n === undefined) {
       if (type === 'NDEATH' || type === 'DDEATH') return this.out.event('death_ignored');
-      n = newEdgeNode(group, edge);
-      this.nodes.set(key, n);
+      n = this.strangers.get(key);
+      if (type === 'NBIRTH') {
+        this.strangers.delete(key);
+        n ??= newEdgeNode(group, edge);
+        this.nodes.set(key, n);
+      } else if (n === undefined) {
+        if (this.strangers.size >= MAX_STRANGERS) this.strangers.clear();
+        n = newEdgeNode(group, edge);
+        this.strangers.set(key, n);
+      }
     }
     switch (type) {
       case 'NBIRTH':

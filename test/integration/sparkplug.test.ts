@@ -178,8 +178,16 @@ describe('Sparkplug B edge nodes into the gateway', () => {
     // e5: a new session (bdSeq 2) must survive the will of its previous one (bdSeq 1).
     const alive = await edge(tg, 'e5', 2);
     await alive.nbirth([double({ name: 'Temp', alias: 1 }, base, 3)]);
-    expected.push(reading('plant1/e5', 'Temp', base, 3));
-    await waitFor('births processed', async () => ((await metricValue(tg!.gw, 'readingsAccepted')) === 3 ? true : undefined));
+    await alive.send('DBIRTH', 'x', [double({ name: 'Level', alias: 2 }, base, 9)]);
+    expected.push(reading('plant1/e5', 'Temp', base, 3), reading('plant1/e5/x', 'Level', base, 9));
+    await waitFor('births processed', async () => ((await metricValue(tg!.gw, 'readingsAccepted')) === 4 ? true : undefined));
+    // DDEATH: one device of a living node goes stale.
+    await alive.send('DDEATH', 'x', []);
+    const x = await waitFor('noData firing for e5/x', async () => {
+      const rows = await alertPoints('plant1/e5/x');
+      return rows.length >= 1 ? rows : undefined;
+    });
+    expect(x.map((r) => [r['rule'], r['sensor'], r['state']])).toEqual([['silent', 'Level', 'firing']]);
     await alive.ndeath(1);
     dying.kill();
     const firing = await waitFor('noData firing for e4', async () => {
@@ -200,12 +208,27 @@ describe('Sparkplug B edge nodes into the gateway', () => {
     expect(alive.commands).toEqual([]);
     // The operator page's live view shows the dead node's sensors offline, the living one's not.
     const live = (await (await fetch(`${tg.httpUrl}/api/live`)).json()) as { sensors: { device: string; sensor: string; offline?: boolean }[] };
-    expect(live.sensors.filter((v) => v.offline).map((v) => `${v.device} ${v.sensor}`)).toEqual(['plant1/e4 Temp', 'plant1/e4/d Motor/Speed']);
+    expect(live.sensors.filter((v) => v.offline).map((v) => `${v.device} ${v.sensor}`)).toEqual(['plant1/e4 Temp', 'plant1/e4/d Motor/Speed', 'plant1/e5/x Level']);
     const health = (await (await fetch(`${tg.httpUrl}/health`)).json()) as { sparkplug: { nodes: { edge: string; online: boolean }[] } };
     expect(health.sparkplug.nodes.map((x) => [x.edge, x.online]).sort()).toEqual([['e4', false], ['e5', true]]);
     const metrics = await (await fetch(`${tg.httpUrl}/metrics`)).text();
     expect(metrics).toContain('gateway_sparkplug_events_total{event="death_ignored"} 1');
     expect(metrics).toContain('gateway_sparkplug_events_total{event="node_death"} 1');
+    expect(metrics).toContain('gateway_sparkplug_events_total{event="device_death"} 1');
+  });
+
+  it('NDEATH by will with aedes in the gateway thread (mqtt.brokerThread off) fires noData at once too', async () => {
+    tg = await start({ mqtt: { brokerThread: 'off' } });
+    const n = await edge(tg, 'e8', 9);
+    await n.nbirth([double({ name: 'Temp', alias: 1 }, base, 1)]);
+    await waitFor('birth processed', async () => ((await metricValue(tg!.gw, 'readingsAccepted')) === 1 ? true : undefined));
+    n.kill();
+    const rows = await waitFor('noData firing for e8', async () => {
+      const r = await alertPoints('plant1/e8');
+      return r.length >= 1 ? r : undefined;
+    });
+    expect(rows.map((r) => [r['rule'], r['sensor'], r['state']])).toEqual([['silent', 'Temp', 'firing']]);
+    await expectExact('plant1/e8', [reading('plant1/e8', 'Temp', base, 1)]);
   });
 
   it('historical metrics correct an emitted window without touching alert state', async () => {

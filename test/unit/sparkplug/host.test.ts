@@ -55,6 +55,15 @@ describe('Sparkplug host: births and data', () => {
     expect(b.rebirths).toEqual([{ node: 'plant1/edge-1', reason: 'no_birth' }]);
   });
 
+  it('nodes without a birth are not listed nor checkpointed; their birth makes them known', () => {
+    const r = recordingHost();
+    for (let i = 0; i < 20_000; i++) r.host.handle('NDATA', `g${i}`, E, undefined, payload(0, []), 1000);
+    expect(r.host.status()).toEqual([]);
+    expect([...r.host.edgeNodes()]).toEqual([]);
+    r.host.handle('NBIRTH', 'g19999', E, undefined, payload(0, [bdSeq(1)]), 1001);
+    expect(r.host.status()).toEqual([{ group: 'g19999', edge: E, online: true, devices: 0, devicesOnline: 0 }]);
+  });
+
   it('DATA may name its metrics instead of aliasing them', () => {
     const r = born();
     r.host.handle('DDATA', G, E, 'press', payload(2, [{ name: 'Motor/Speed', value: { case: 'doubleValue', value: 1 } }]), 2000);
