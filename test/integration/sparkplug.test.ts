@@ -91,6 +91,10 @@ describe('Sparkplug B edge nodes into the gateway', () => {
       await n.send('DDATA', 'press', [double({ alias: 2 }, ts, 1500 + i), { alias: 3n, timestamp: BigInt(ts), value: { case: 'booleanValue', value: i % 2 === 0 } }]);
       expected.push(reading('plant1/e1', 'Temp', ts, 20 + i / 10), reading('plant1/e1/press', 'Motor/Speed', ts, 1500 + i), reading('plant1/e1/press', 'Motor/Running', ts, i % 2 === 0 ? 1 : 0));
     }
+    // A rule matching `plant1/*/*` / `Motor/*` fires on a device metric whose name holds a `/`.
+    const fastTs = base + 21 * 150;
+    await n.send('DDATA', 'press', [double({ alias: 2 }, fastTs, 6000)]);
+    expected.push(reading('plant1/e1/press', 'Motor/Speed', fastTs, 6000));
     // Garbage on a Sparkplug topic is refused like any other bad payload.
     const raw = await connect(tg.mqttUrl, { clientId: 'garbage' });
     await raw.publishAsync('spBv1.0/plant1/DDATA/e1/press', Buffer.from([0x0a, 0xff, 0xff]), { qos: 1 });
@@ -99,6 +103,11 @@ describe('Sparkplug B edge nodes into the gateway', () => {
     expect(await metricValue(tg.gw, 'messagesRejected', { reason: 'bad_payload' })).toBe(1);
     expect(await metricValue(tg.gw, 'readingsAccepted')).toBe(expected.length);
     expect(n.commands).toEqual([]);
+    const fired = await waitFor('the fast alert', async () => {
+      const rows = await alertPoints('plant1/e1/press');
+      return rows.length > 0 ? rows : undefined;
+    });
+    expect(fired.map((r) => [r['rule'], r['sensor'], r['state']])).toEqual([['fast', 'Motor/Speed', 'firing']]);
     const health = (await (await fetch(`${tg.httpUrl}/health`)).json()) as { sparkplug: unknown };
     expect(health.sparkplug).toEqual({ online: 1, offline: 0, nodes: [{ group: 'plant1', edge: 'e1', online: true, devices: 1, devicesOnline: 1 }] });
     const metrics = await (await fetch(`${tg.httpUrl}/metrics`)).text();
