@@ -13,6 +13,8 @@ import { connect } from './mqtt.js';
 export class TestEdgeNode {
   /** The next seq to send. */
   seq = 0;
+  /** QoS of births, data and DDEATH (Sparkplug allows 0 or 1 for them). */
+  qos: 0 | 1 = 0;
   readonly commands: { topic: string; payload: SpPayload }[] = [];
   /** Host STATE messages received (spBv1.0/STATE/#). */
   readonly states: { topic: string; state: { online: boolean; timestamp: number }; retain: boolean }[] = [];
@@ -56,7 +58,7 @@ export class TestEdgeNode {
     this.seq = (this.seq + 1) & 255;
     const topic = `spBv1.0/${this.group}/${type}/${this.edge}${device === undefined ? '' : `/${device}`}`;
     const payload = encodePayload({ seq, metrics, ...(timestamp !== undefined ? { timestamp } : {}) });
-    await this.client.publishAsync(topic, Buffer.from(payload), { qos: 0 });
+    await this.client.publishAsync(topic, Buffer.from(payload), { qos: this.qos });
   }
 
   /** Publishes an NDEATH of another session (an old will) by hand. */
