@@ -6,12 +6,12 @@ import type { Metrics } from './metrics.js';
 
 const TOPICS = 16_384;
 
-/** The part of the pipeline that ingest feeds: dedup + windows. */
-/** Sparkplug B topics (sparkplug/service.ts): false when the topic is not one. */
+/** Sparkplug B topics (sparkplug/service.ts): decodes into `sink`; false when the topic is not one. */
 export interface SparkplugIngest {
   handle(topic: string, payload: Buffer, receivedAt: number, sink: DecodeSink): boolean;
 }
 
+/** The part of the pipeline that ingest feeds: dedup + windows. */
 export interface MessageConsumer {
   ingest(msg: DeviceMessage, arrivalMs: number): { readonly accepted: number; readonly duplicate: number; readonly late: number };
 }
