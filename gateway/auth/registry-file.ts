@@ -57,9 +57,10 @@ function deviceIndex(seq: YAMLSeq, id: string): number {
 
 /** Applies one edit to the registry text and returns the new text, validated. Pure: no I/O. */
 export function applyEdit(text: string | undefined, edit: Edit): string {
-  const doc: Document = parseDocument(text ?? NEW_FILE);
-  const before = parseDevices(String(doc));
+  // Validated (within the YAML limits) before the document model is built from it: composing recurses.
+  const before = parseDevices(text ?? NEW_FILE);
   if (!before.ok) throw new RegistryEditError('the devices file is invalid; fix it first', before.errors);
+  const doc: Document = parseDocument(text ?? NEW_FILE, { uniqueKeys: true });
   let seq = doc.get('devices', true);
   if (!isSeq(seq)) {
     seq = doc.createNode([]) as YAMLSeq;

@@ -81,6 +81,21 @@ describe('RulesFileWatcher', () => {
     expect(watcher!.status().errors).toEqual([]);
   });
 
+  it('reports an over-limit edit (alias bomb, deep nesting) with a position and keeps the last good rules', async () => {
+    const first = start();
+    const bomb = ['a: &a [x, x, x, x, x, x, x, x, x, x]', ...'bcdefgh'.split('').map((c, i) => `${c}: &${c} [${Array(10).fill('*' + 'abcdefg'[i]).join(', ')}]`), 'rules: *h'].join('\n');
+    for (const text of [bomb, 'rules: ' + '['.repeat(5000)]) {
+      changes = [];
+      writeFileSync(file, text);
+      watcher!.reload();
+      expect(changes).toHaveLength(1);
+      const c = changes[0]!;
+      expect(c.ok).toBe(false);
+      if (!c.ok) expect(c.errors[0]).toMatchObject({ path: '(file)', line: expect.any(Number), message: expect.stringMatching(/limit max(AliasCount|Depth)/) });
+      expect(watcher!.status()).toMatchObject({ etag: first.etag, ruleCount: 1 });
+    }
+  });
+
   it('reload() applies a write at once, and the watch event for the same text adds no second callback', async () => {
     start();
     await writeRulesFileAtomic(file, 'rules: [{ name: put, above: 3 }]\n');

@@ -69,6 +69,28 @@ describe('devices file parsing', () => {
   });
 });
 
+describe('devices file within the YAML limits', () => {
+  const shared = (n: number) => 'tags: &t { site: north }\ndevices:\n' + Array.from({ length: n }, (_, i) => `  - { id: d${i}, tags: *t }`).join('\n') + '\n';
+
+  it('reads 101 devices sharing one anchored tag map', () => {
+    const r = parseDevices(shared(101).replace(/^tags:/, '# shared\nx-unused:'));
+    // An unknown top-level key is refused by the schema; the anchor works inside the list too.
+    expect(r.ok).toBe(false);
+    const inside = parseDevices('devices:\n  - { id: d0, tags: &t { site: north } }\n' + Array.from({ length: 100 }, (_, i) => `  - { id: d${i + 1}, tags: *t }`).join('\n') + '\n');
+    expect(inside.ok).toBe(true);
+    if (inside.ok) expect([...inside.devices.values()].every((d) => d.tags?.['site'] === 'north')).toBe(true);
+  });
+
+  it('refuses an alias bomb and deep nesting with a located error instead of throwing', () => {
+    const bomb = parseDevices('devices:\n  - { id: d0, tags: &t { site: north } }\n' + Array.from({ length: 1000 }, (_, i) => `  - { id: d${i + 1}, tags: *t }`).join('\n') + '\n');
+    expect(bomb.ok).toBe(false);
+    if (!bomb.ok) expect(bomb.errors[0]).toMatchObject({ path: '(file)', line: 3, message: expect.stringContaining('maxAliasCount') });
+    const deep = parseDevices('devices: ' + '{a: '.repeat(3000));
+    expect(deep.ok).toBe(false);
+    if (!deep.ok) expect(deep.errors[0]!.message).toContain('maxDepth');
+  });
+});
+
 describe('DeviceRegistry', () => {
   it('looks up devices and tags and swaps the whole map on replace, reporting what changed', () => {
     const reg = new DeviceRegistry(ok(`devices:\n  - { id: a, passwordHash: "${H1}", tags: { site: n } }\n  - { id: b, passwordHash: "${H1}" }\n  - { id: c }\n`));
