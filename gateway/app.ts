@@ -158,11 +158,22 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
       devices: { registered: devices.registry.size, file: config.auth.devicesFile, anonymous: config.auth.anonymous, errors: devices.fileErrors() },
     };
   };
-  const admin = await buildAdmin({ log, registry: metrics.registry, health }, [
-    thresholdsApi(alerts),
-    operatorPage({ live, alerts, gatewayId: config.gatewayId, token: config.http.token, now, log }),
-    ...(deps.adminPlugins ?? []),
-  ]);
+  const admin = await buildAdmin(
+    {
+      log,
+      registry: metrics.registry,
+      health,
+      bindHost: config.http.host,
+      allowedHosts: config.http.allowedHosts,
+      maxBodyBytes: config.http.maxBodyBytes,
+      onRejected: (reason) => metrics.adminRejected.inc({ reason }),
+    },
+    [
+      thresholdsApi(alerts),
+      operatorPage({ live, alerts, gatewayId: config.gatewayId, token: config.http.token, now, log }),
+      ...(deps.adminPlugins ?? []),
+    ],
+  );
 
   // The gateway's own counters go to InfluxDB through the outbox, next to the data (docs/wire-contract.md).
   const stats = new StatsReporter({ metrics, outbox, gatewayId: config.gatewayId, intervalMs: config.pipeline.interval, log, timers: { ...systemTimers, now } });
