@@ -148,5 +148,9 @@ describe('registry edits (CLI)', () => {
       expect((err as RegistryEditError).errors).toEqual([{ path: 'devices[1].tags.sensor', message: expect.stringMatching(/reserved/) }]);
     }
     expect(() => applyEdit('devices: 3\n', { op: 'add', id: 'x', passwordHash: H1 })).toThrow(/invalid; fix it first/);
+    // A file over the YAML limits is refused the same way, before the document model (which recurses) is built.
+    for (const text of ['devices: ' + '['.repeat(20_000), 'devices: ' + '[{a: '.repeat(5000)]) {
+      expect(() => applyEdit(text, { op: 'add', id: 'x', passwordHash: H1 }), text.slice(0, 20)).toThrow(RegistryEditError);
+    }
   });
 });
