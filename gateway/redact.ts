@@ -34,11 +34,12 @@ export function redactUrl(url: string): string {
 }
 
 /**
- * The same for URLs inside free text (an error message that quotes a URL). Linear: no nested quantifiers.
+ * The same for URLs inside free text (an error message that quotes a URL). Linear: every repetition that can
+ * restart at each position is bounded (scheme 32, user and password 256 characters).
  * `scheme://user:password@` and `secret-param=value` (after `?` or `&`) lose their secret part.
  */
 export function redactSecrets(text: string): string {
   return text
-    .replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^\s/?#@:]*):[^\s/?#@]*@/gi, `$1:${MASK}@`)
+    .replace(/(\b[a-z][a-z0-9+.-]{0,31}:\/\/[^\s/?#@:]{0,256}):[^\s/?#@]{0,256}@/gi, `$1:${MASK}@`)
     .replace(/([?&])([^=&#\s]+)=([^&#\s]*)/g, (all, sep: string, key: string) => (SECRET_PARAM.test(key) ? `${sep}${key}=${MASK}` : all));
 }
