@@ -41,5 +41,5 @@ export function redactUrl(url: string): string {
 export function redactSecrets(text: string): string {
   return text
     .replace(/(\b[a-z][a-z0-9+.-]{0,31}:\/\/[^\s/?#@:]{0,256}):[^\s/?#@]{0,256}@/gi, `$1:${MASK}@`)
-    .replace(/([?&])([^=&#\s]+)=([^&#\s]*)/g, (all, sep: string, key: string) => (SECRET_PARAM.test(key) ? `${sep}${key}=${MASK}` : all));
+    .replace(/([?&])([^=&#\s]{1,64})=([^&#\s?]*)/g, (all, sep: string, key: string) => (SECRET_PARAM.test(key) ? `${sep}${key}=${MASK}` : all));
 }

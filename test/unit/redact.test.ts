@@ -23,3 +23,11 @@ describe('redactSecrets', () => {
     expect(redactSecrets('nothing secret: a=b, see http://h:80/x')).toBe('nothing secret: a=b, see http://h:80/x');
   });
 });
+
+describe('redactSecrets on hostile text', () => {
+  it('handles long runs of the characters its patterns start on (each repetition is bounded: no quadratic scan)', () => {
+    for (const text of ['?'.repeat(50_000), '?a='.repeat(20_000), 'a://'.repeat(20_000)]) expect(redactSecrets(text)).toBe(text);
+    expect(redactSecrets('?p='.repeat(3))).toBe('?p=***'.repeat(3));
+    expect(redactSecrets('a.'.repeat(10) + '://x:y@h')).toBe('a.'.repeat(10) + '://x:***@h');
+  });
+});
