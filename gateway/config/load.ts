@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { parseYamlSafe } from './safe-yaml.js';
 import { configSchema, type GatewayConfig } from './schema.js';
+import { readBoundedText } from './read-bounded.js';
 
 export const DEFAULT_CONFIG_PATH = 'config/gateway.yaml';
 
@@ -109,7 +109,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): { config: Gate
   const source = named && named !== '' ? named : DEFAULT_CONFIG_PATH;
   let text: string;
   try {
-    text = readFileSync(source, 'utf8');
+    text = readBoundedText(source);
   } catch (err) {
     if (!named && (err as NodeJS.ErrnoException).code === 'ENOENT') text = '{}';
     else throw new ConfigError(source, [{ path: '(file)', message: `cannot read: ${(err as Error).message}` }]);

@@ -1,4 +1,4 @@
-import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, renameSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -126,5 +126,28 @@ describe('RulesFileWatcher without a directory', () => {
     expect(w.start()).toMatchObject({ ok: false, errors: [{ path: '(file)' }] });
     expect(errors).toHaveLength(1);
     w.close();
+  });
+});
+
+describe('RulesFileWatcher and a file over the size limit', () => {
+  it('refuses it from its size, without reading it, and keeps the last good rules', () => {
+    const d = mkdtempSync(join(tmpdir(), 'alerts-big-'));
+    const f = join(d, 'thresholds.yaml');
+    try {
+      writeFileSync(f, 'rules: [{ name: a, above: 1 }]\n');
+      const seen: RulesChange[] = [];
+      const w = new RulesFileWatcher({ path: f, debounceMs: 50, onChange: (c) => seen.push(c) });
+      expect(w.start().ok).toBe(true);
+      // Sparse: 9 MiB by its size, nothing written.
+      truncateSync(f, 9 * 1024 * 1024);
+      w.reload();
+      w.close();
+      expect(seen).toHaveLength(1);
+      expect(seen[0]!.ok).toBe(false);
+      if (!seen[0]!.ok) expect(seen[0]!.errors[0]!.message).toMatch(/cannot read: the file is 9437184 bytes, more than the limit of 8388608 bytes/);
+      expect(w.status().ruleCount).toBe(1);
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
   });
 });
