@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DevicesFileError } from '../../gateway/auth/index.js';
 import { startTestGateway, waitFor, type TestGateway } from '../support/gateway.js';
+import { portsOf, prepareGateway, spawnGateway } from '../support/process.js';
 
 /**
  * The admin server and the watched files against hostile input, on a real gateway over real HTTP: bodies that
@@ -195,3 +196,33 @@ describe('admin edges: start-up and secrets', () => {
     }
   });
 });
+
+describe('admin edges: the real process (npm run build first)', () => {
+  it('survives repeated hostile bodies and over-limit file edits, then takes a normal PUT', async () => {
+    // Before the YAML limits, the 5th to 10th of these requests aborted the process (V8 out of memory after
+    // repeated stack exhaustion in the YAML composer), and an alias bomb in a watched file ended it too.
+    const dir = mkdtempSync(join(tmpdir(), 'gw-edges-proc-'));
+    const f = await prepareGateway(dir, NO_INFLUX);
+    const gp = await spawnGateway(f.configFile, { ports: portsOf(f) });
+    try {
+      const put = (body: string) => fetch(`${gp.httpUrl}/api/thresholds`, { method: 'PUT', headers: { 'content-type': 'application/yaml' }, body });
+      for (let i = 0; i < 30; i++) {
+        const res = await put(i % 3 === 2 ? billionLaughs : 'rules: ' + (i % 3 ? '{a: ' : '[').repeat(5000));
+        expect(res.status).toBe(400);
+        await res.arrayBuffer();
+      }
+      writeFileSync(join(dir, 'thresholds.yaml'), sharedMatch(1000));
+      writeFileSync(join(dir, 'devices.yaml'), 'devices: ' + '['.repeat(10_000));
+      await waitFor('both reloads refused', async () => ((await gp.metric('gateway_rules_reloads_total')) === 1 && (await gp.metric('gateway_devices_reloads_total')) === 1 ? true : undefined));
+      const ok = await put(RULES);
+      expect(ok.status).toBe(200);
+      expect(await gp.metric('gateway_admin_rejected_total')).toBe(30);
+      expect((await fetch(`${gp.httpUrl}/health`)).status).toBe(200);
+    } finally {
+      const { code } = await gp.kill('SIGTERM');
+      rmSync(dir, { recursive: true, force: true });
+      expect(code).toBe(0);
+    }
+  });
+});
+
