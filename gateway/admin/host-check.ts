@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { RateLimitedLog } from '../log.js';
 
 /**
  * DNS rebinding and cross-site writes. A page on `evil.example` whose name is re-pointed at 127.0.0.1 is, to the
@@ -20,6 +21,8 @@ export interface HostCheckOptions {
   /** http.allowedHosts. */
   readonly allowedHosts: readonly string[];
   readonly onRejected: (reason: 'host' | 'origin') => void;
+  /** At most a few lines per reason every 10 s: a page retrying in a loop must not flood the log. */
+  readonly log: RateLimitedLog;
 }
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -44,6 +47,8 @@ export function registerHostCheck(app: FastifyInstance, opts: HostCheckOptions):
   const allowed = hostChecker(opts);
   const refuse = (reply: FastifyReply, reason: 'host' | 'origin', status: number, message: string) => {
     opts.onRejected(reason);
+    const req = reply.request;
+    opts.log.warn(`admin-${reason}`, { reason, host: req.headers.host, origin: req.headers.origin, method: req.method, url: req.url, from: req.ip }, `admin request refused: ${reason} not allowed`);
     return reply.code(status).header('connection', 'close').send({ error: reason === 'host' ? 'host not allowed' : 'origin not allowed', message });
   };
   app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {

@@ -1,6 +1,6 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
-import type { Logger } from '../log.js';
+import { RateLimitedLog, type Logger } from '../log.js';
 import { registerHostCheck } from './host-check.js';
 
 /** What /health reports; each part of the gateway contributes its own section. */
@@ -42,7 +42,12 @@ export async function buildAdmin(deps: AdminDeps, plugins: readonly AdminPlugin[
   const rejected = deps.onRejected ?? (() => {});
   app.decorate('rejected', rejected);
   // First of all hooks: a request for a name this server does not answer to reaches nothing else.
-  registerHostCheck(app, { bindHost: deps.bindHost ?? '127.0.0.1', allowedHosts: deps.allowedHosts ?? [], onRejected: rejected });
+  registerHostCheck(app, {
+    bindHost: deps.bindHost ?? '127.0.0.1',
+    allowedHosts: deps.allowedHosts ?? [],
+    onRejected: rejected,
+    log: new RateLimitedLog(deps.log.child({ part: 'admin' })),
+  });
   app.get('/health', async (_req, reply) => {
     const report = deps.health();
     // 200 even when degraded (InfluxDB down): the gateway is doing its job by buffering, and a supervisor

@@ -156,6 +156,12 @@ describe('admin edges on a running gateway', () => {
     expect((await raw(`${tg.httpUrl}/api/live`, { headers: { host: `localhost:${port}` } })).status).toBe(200);
     expect(await metric('gateway_admin_rejected_total', 'reason="host"')).toBe(2);
     expect(await metric('gateway_admin_rejected_total', 'reason="origin"')).toBe(1);
+    const logged = tg.logLines().filter((l) => String(l['msg']).startsWith('admin request refused'));
+    expect(logged.map((l) => [l['reason'], l['host']])).toEqual([
+      ['host', `evil.example:${port}`],
+      ['host', `evil.example:${port}`],
+      ['origin', `127.0.0.1:${port}`],
+    ]);
   });
 });
 
