@@ -14,6 +14,7 @@ import { BrokerThread } from './broker/thread/broker-thread.js';
 import type { GatewayConfig } from './config/schema.js';
 import { Ingest } from './ingest.js';
 import { RateLimitedLog, type Logger } from './log.js';
+import { redactSecrets, redactUrl } from './redact.js';
 import { createMetrics, enableProcessMetrics, type Metrics } from './metrics.js';
 import { createOutbox } from './outbox/create.js';
 import type { Outbox } from './outbox/outbox.js';
@@ -70,7 +71,12 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
 
   const threaded = useBrokerThread(config.mqtt.brokerThread);
   // With the broker thread, its copy of the registry (the one that closes connections) reports the file.
-  const devices = createDeviceAccess(config, { log: log.child({ part: 'auth' }), metrics, announce: !threaded });
+  const devices = createDeviceAccess(config, {
+    log: log.child({ part: 'auth' }),
+    metrics,
+    announce: !threaded,
+    onReload: (result) => metrics.devicesReloads.inc({ result }),
+  });
   const { outbox } = createOutbox(config, { metrics, log });
   // Checkpoints + ingest log (state.db): QoS 1 publishes are on disk before PUBACK (docs/durability.md).
   const state = new DurableState(config, { log, metrics, timers: { ...systemTimers, now } });
@@ -144,18 +150,30 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
       gatewayId: config.gatewayId,
       uptimeSeconds: Math.max(0, Math.round((now() - startedAt) / 1000)), // the clock may have been set back
       broker: { listening, clients: broker.connectedClients },
-      influx: { url: config.influx.url, database: config.influx.database, up: o.influxUp, lastError: o.lastError ?? null },
+      // Userinfo passwords and credential query parameters are masked (redact.ts): /health is open even with a token.
+      influx: { url: redactUrl(config.influx.url), database: config.influx.database, up: o.influxUp, lastError: o.lastError === undefined ? null : redactSecrets(o.lastError) },
       outbox: { points: o.points, bytes: o.bytes, batches: o.batches, oldestAgeSeconds: Math.round(o.oldestAgeMs / 1000), draining: o.points > 0 && o.draining, deadLetters: o.deadLetters },
       pipeline: pipeline.stats(),
       alerts: { firing: alerts.firing().length, rules: alerts.status() },
-      devices: { registered: devices.registry.size, file: config.auth.devicesFile, anonymous: config.auth.anonymous },
+      devices: { registered: devices.registry.size, file: config.auth.devicesFile, anonymous: config.auth.anonymous, errors: devices.fileErrors() },
     };
   };
-  const admin = await buildAdmin({ log, registry: metrics.registry, health }, [
-    thresholdsApi(alerts),
-    operatorPage({ live, alerts, gatewayId: config.gatewayId, token: config.http.token, now, log }),
-    ...(deps.adminPlugins ?? []),
-  ]);
+  const admin = await buildAdmin(
+    {
+      log,
+      registry: metrics.registry,
+      health,
+      bindHost: config.http.host,
+      allowedHosts: config.http.allowedHosts,
+      maxBodyBytes: config.http.maxBodyBytes,
+      onRejected: (reason) => metrics.adminRejected.inc({ reason }),
+    },
+    [
+      thresholdsApi(alerts),
+      operatorPage({ live, alerts, gatewayId: config.gatewayId, token: config.http.token, now, log }),
+      ...(deps.adminPlugins ?? []),
+    ],
+  );
 
   // The gateway's own counters go to InfluxDB through the outbox, next to the data (docs/wire-contract.md).
   const stats = new StatsReporter({ metrics, outbox, gatewayId: config.gatewayId, intervalMs: config.pipeline.interval, log, timers: { ...systemTimers, now } });

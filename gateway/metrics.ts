@@ -50,6 +50,8 @@ export function createMetrics(registry = new Registry()) {
     outboxDropped: counter('gateway_outbox_dropped_points_total', 'Points dropped because the outbox reached buffer.maxBytes'),
     alertsFired: counter('gateway_alerts_fired_total', 'Alerts that went to firing', ['rule', 'severity']),
     rulesReloads: counter('gateway_rules_reloads_total', 'Rules file reloads, by result', ['result']),
+    devicesReloads: counter('gateway_devices_reloads_total', 'Devices file reloads while running, by result (applied, invalid: the previous registry stays)', ['result']),
+    adminRejected: counter('gateway_admin_rejected_total', 'Admin HTTP requests refused, by reason (host, origin, login_throttled, body_too_large, media_type, invalid_body)', ['reason']),
     authFailures: counter('gateway_auth_failures_total', 'Refused connections, publishes and subscriptions, by reason', ['reason'], beforeBrokerCollect),
     connectedClients: gauge('gateway_mqtt_clients', 'MQTT clients connected', [], beforeBrokerCollect),
     brokerHeld: counter('gateway_broker_held_total', 'Publishes the broker thread held back because the gateway thread had not yet taken the previous ones (backpressure: the client waits, nothing is dropped)', [], beforeBrokerCollect),

@@ -1,5 +1,9 @@
 import type { AlertService } from '../alerts/service.js';
-import type { AdminPlugin } from './server.js';
+import type { FastifyError } from 'fastify';
+import type { AdminPlugin, AdminRejectReason } from './server.js';
+
+/** PUT refusals by status, for gateway_admin_rejected_total{reason}. */
+const REFUSED: Readonly<Record<number, AdminRejectReason>> = { 400: 'invalid_body', 413: 'body_too_large', 415: 'media_type' };
 
 /**
  * Threshold rules over HTTP:
@@ -7,6 +11,9 @@ import type { AdminPlugin } from './server.js';
  *   PUT  /api/thresholds  YAML or JSON body; validated (400 with every error and its path), refused when
  *                         If-Match names an older version (412), written atomically, then applied
  *   GET  /api/alerts      what is firing now
+ * Bodies are bounded before and around the YAML parser: http.maxBodyBytes (413, before the body is read), then
+ * the YAML limits (config/safe-yaml.ts: nesting depth, alias expansions; 400 naming the limit). Every refusal
+ * has the same shape, `{errors: [{path, message}]}`, and is counted (gateway_admin_rejected_total{reason}).
  */
 export function thresholdsApi(alerts: AlertService): AdminPlugin {
   // An encapsulated context (app.register): the raw-string body parsers below, JSON included, then apply
@@ -19,6 +26,23 @@ export function thresholdsApi(alerts: AlertService): AdminPlugin {
         { parseAs: 'string' },
         (_req, body, done) => done(null, body),
       );
+      // Refusals fastify makes itself (body too large, a content type without a parser, a bad encoding) get the
+      // API's error shape; anything else is a server error as usual.
+      scope.setErrorHandler((err: FastifyError, _req, reply) => {
+        const status = err.statusCode ?? 500;
+        if (status < 400 || status >= 500) return reply.send(err);
+        const message =
+          err.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
+            ? `the body is larger than http.maxBodyBytes (${scope.initialConfig.bodyLimit} bytes)`
+            : err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
+              ? 'unsupported content type; send application/yaml or application/json'
+              : err.message;
+        return reply.code(status).send({ errors: [{ path: '(body)', message }] });
+      });
+      scope.addHook('onResponse', async (req, reply) => {
+        const reason = req.method === 'PUT' ? REFUSED[reply.statusCode] : undefined;
+        if (reason) scope.rejected(reason);
+      });
 
       scope.get('/api/thresholds', async (req, reply) => {
         const file = alerts.fileText();

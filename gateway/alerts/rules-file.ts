@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { writeFileAtomic } from '../config/atomic-write.js';
 import { parseRules } from './rules-parse.js';
 import type { AlertRule, RuleError, RulesResult } from './types.js';
+import { readBoundedText } from '../config/read-bounded.js';
 
 /**
  * The rules file on disk: load, content hash (ETag), atomic replace, and validation of admin-API PUT bodies.
@@ -20,7 +20,7 @@ export function rulesETag(text: string): string {
 export function loadRulesFile(path: string): LoadedRules {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readBoundedText(path);
   } catch (err) {
     return { ok: false, source: path, etag: null, errors: [{ path: '(file)', message: `cannot read: ${(err as Error).message}` }] };
   }

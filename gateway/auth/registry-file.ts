@@ -1,8 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { writeFileAtomic } from '../config/atomic-write.js';
 import { isMap, isSeq, parseDocument, YAMLSeq, type Document } from 'yaml';
 import { parseDevices, type DeviceFileError, type DeviceRecord, type ParsedDevices } from './registry.js';
+import { readBoundedText } from '../config/read-bounded.js';
 
 /**
  * The registry file on disk: load (gateway) and edit (devices CLI). Edits go through the YAML document model so
@@ -15,7 +15,7 @@ export type LoadedDevices = ParsedDevices & { readonly source: string; readonly 
 export function loadDevicesFile(path: string): LoadedDevices {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readBoundedText(path);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { ok: true, devices: new Map(), source: path, missing: true };
     return { ok: false, source: path, missing: false, errors: [{ path: '(file)', message: `cannot read: ${(err as Error).message}` }] };
@@ -57,9 +57,10 @@ function deviceIndex(seq: YAMLSeq, id: string): number {
 
 /** Applies one edit to the registry text and returns the new text, validated. Pure: no I/O. */
 export function applyEdit(text: string | undefined, edit: Edit): string {
-  const doc: Document = parseDocument(text ?? NEW_FILE);
-  const before = parseDevices(String(doc));
+  // Validated (within the YAML limits) before the document model is built from it: composing recurses.
+  const before = parseDevices(text ?? NEW_FILE);
   if (!before.ok) throw new RegistryEditError('the devices file is invalid; fix it first', before.errors);
+  const doc: Document = parseDocument(text ?? NEW_FILE, { uniqueKeys: true });
   let seq = doc.get('devices', true);
   if (!isSeq(seq)) {
     seq = doc.createNode([]) as YAMLSeq;

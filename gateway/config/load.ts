@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
-import { parseDocument } from 'yaml';
+import { parseYamlSafe } from './safe-yaml.js';
 import { configSchema, type GatewayConfig } from './schema.js';
+import { readBoundedText } from './read-bounded.js';
 
 export const DEFAULT_CONFIG_PATH = 'config/gateway.yaml';
 
@@ -55,19 +55,16 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
-/** Parses YAML text into a plain tree, reporting syntax errors with line and column. */
+/** Parses YAML text into a plain tree (within the YAML limits, safe-yaml.ts), reporting errors with line and column. */
 export function parseYaml(text: string, source: string): unknown {
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
-  if (doc.errors.length > 0) {
+  const parsed = parseYamlSafe(text);
+  if (!parsed.ok) {
     throw new ConfigError(
       source,
-      doc.errors.map((e) => ({
-        path: '(file)',
-        message: e.linePos ? `line ${e.linePos[0].line}, column ${e.linePos[0].col}: ${e.code}: ${e.message.split('\n')[0]}` : e.message,
-      })),
+      parsed.errors.map((e) => ({ path: '(file)', message: e.line !== undefined ? `line ${e.line}, column ${e.column ?? 1}: ${e.code}: ${e.message}` : `${e.code}: ${e.message}` })),
     );
   }
-  return doc.toJS() ?? {};
+  return parsed.value ?? {};
 }
 
 /** Validates a raw tree (from YAML, plus env overrides) into a frozen config. */
@@ -112,7 +109,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): { config: Gate
   const source = named && named !== '' ? named : DEFAULT_CONFIG_PATH;
   let text: string;
   try {
-    text = readFileSync(source, 'utf8');
+    text = readBoundedText(source);
   } catch (err) {
     if (!named && (err as NodeJS.ErrnoException).code === 'ENOENT') text = '{}';
     else throw new ConfigError(source, [{ path: '(file)', message: `cannot read: ${(err as Error).message}` }]);

@@ -82,6 +82,16 @@ export const configSchema = z
         host: z.string().default('127.0.0.1'),
         port: port.default(8080),
         token: z.string().min(16).optional(),
+        /**
+         * Host names (beyond loopback names and IP literals) the admin server answers to: any other `Host` is
+         * refused, so a page on a DNS-rebound name cannot drive the API (docs/operator-page.md).
+         */
+        allowedHosts: z
+          .array(z.string().regex(/^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/, 'must be a host name without port or scheme, e.g. gateway.example.com'))
+          .max(100)
+          .default([]),
+        /** Largest request body (PUT /api/thresholds, the login form); larger ones are refused with 413 before they are read. */
+        maxBodyBytes: size(1024).default(256 * 1024),
       })
       .prefault({}),
     durability: z

@@ -1,4 +1,4 @@
-import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, renameSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -81,6 +81,21 @@ describe('RulesFileWatcher', () => {
     expect(watcher!.status().errors).toEqual([]);
   });
 
+  it('reports an over-limit edit (alias bomb, deep nesting) with a position and keeps the last good rules', async () => {
+    const first = start();
+    const bomb = ['a: &a [x, x, x, x, x, x, x, x, x, x]', ...'bcdefgh'.split('').map((c, i) => `${c}: &${c} [${Array(10).fill('*' + 'abcdefg'[i]).join(', ')}]`), 'rules: *h'].join('\n');
+    for (const text of [bomb, 'rules: ' + '['.repeat(5000)]) {
+      changes = [];
+      writeFileSync(file, text);
+      watcher!.reload();
+      expect(changes).toHaveLength(1);
+      const c = changes[0]!;
+      expect(c.ok).toBe(false);
+      if (!c.ok) expect(c.errors[0]).toMatchObject({ path: '(file)', line: expect.any(Number), message: expect.stringMatching(/limit max(AliasCount|Depth)/) });
+      expect(watcher!.status()).toMatchObject({ etag: first.etag, ruleCount: 1 });
+    }
+  });
+
   it('reload() applies a write at once, and the watch event for the same text adds no second callback', async () => {
     start();
     await writeRulesFileAtomic(file, 'rules: [{ name: put, above: 3 }]\n');
@@ -111,5 +126,28 @@ describe('RulesFileWatcher without a directory', () => {
     expect(w.start()).toMatchObject({ ok: false, errors: [{ path: '(file)' }] });
     expect(errors).toHaveLength(1);
     w.close();
+  });
+});
+
+describe('RulesFileWatcher and a file over the size limit', () => {
+  it('refuses it from its size, without reading it, and keeps the last good rules', () => {
+    const d = mkdtempSync(join(tmpdir(), 'alerts-big-'));
+    const f = join(d, 'thresholds.yaml');
+    try {
+      writeFileSync(f, 'rules: [{ name: a, above: 1 }]\n');
+      const seen: RulesChange[] = [];
+      const w = new RulesFileWatcher({ path: f, debounceMs: 50, onChange: (c) => seen.push(c) });
+      expect(w.start().ok).toBe(true);
+      // Sparse: 9 MiB by its size, nothing written.
+      truncateSync(f, 9 * 1024 * 1024);
+      w.reload();
+      w.close();
+      expect(seen).toHaveLength(1);
+      expect(seen[0]!.ok).toBe(false);
+      if (!seen[0]!.ok) expect(seen[0]!.errors[0]!.message).toMatch(/cannot read: the file is 9437184 bytes, more than the limit of 8388608 bytes/);
+      expect(w.status().ruleCount).toBe(1);
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
   });
 });

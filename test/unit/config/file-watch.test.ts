@@ -94,6 +94,29 @@ describe('FileWatch', () => {
     await until(() => seen.includes('three\n'), 'the next change');
   });
 
+  it('contains a throwing read: the error goes to onError, no onChange, and later changes are still reported', async () => {
+    let reads = 0;
+    watch = new FileWatch({
+      path: file,
+      debounceMs: 30,
+      read: () => {
+        reads++;
+        if (reads === 2) throw new ReferenceError('parser bug');
+        return readText();
+      },
+      onChange: (v) => seen.push(v),
+      onError: (e) => errors.push(e),
+    });
+    watch.start();
+    writeFileSync(file, 'two\n');
+    // From a timer an exception would end the process: it must come back as onError.
+    expect(() => watch!.reload()).not.toThrow();
+    expect(errors).toEqual([new ReferenceError('parser bug')]);
+    expect(seen).toEqual([]);
+    writeFileSync(file, 'three\n');
+    await until(() => seen.includes('three\n'), 'the next change');
+  });
+
   it('reports a directory that cannot be watched to onError instead of throwing', () => {
     file = join(dir, 'no-such-dir', 'x.yaml');
     expect(start()).toBe('missing');

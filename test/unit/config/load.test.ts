@@ -63,6 +63,15 @@ describe('config', () => {
     expect(problems[0]!.message).toMatch(/line \d+, column \d+/);
   });
 
+  it('refuses over-limit YAML (deep nesting, alias bomb) as a ConfigError with the position, and accepts shared aliases', () => {
+    const deep = problemsOf(() => parseYaml('mqtt: ' + '['.repeat(5000), 'deep.yaml'));
+    expect(deep[0]!.message).toMatch(/^line 1, column \d+: YAML_LIMIT: collections nested more than 64 levels/);
+    const bomb = 'a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n' + 'bcdefgh'.split('').map((c, i) => `${c}: &${c} [${Array(10).fill('*' + 'abcdefg'[i]).join(', ')}]`).join('\n') + '\n';
+    expect(problemsOf(() => parseYaml(bomb, 'bomb.yaml'))[0]!.message).toContain('maxAliasCount');
+    const shared = parseYaml('d: &d 5s\npipeline: { allowedLateness: *d, tick: 250ms }\n', 'ok.yaml') as Record<string, unknown>;
+    expect(validateConfig({ pipeline: shared['pipeline'] }, 'ok.yaml').pipeline.allowedLateness).toBe(5000);
+  });
+
   it('applies environment overrides, and refuses a non-integer port', () => {
     const c = validateConfig({}, 'x', { GATEWAY_MQTT_PORT: '0', GATEWAY_INFLUX_URL: 'http://10.0.0.1:8086', GATEWAY_DATA_DIR: '/tmp/d' });
     expect(c.mqtt.port).toBe(0);
