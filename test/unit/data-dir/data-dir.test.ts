@@ -9,12 +9,15 @@ import { openDatabase } from '../../../gateway/outbox/db.js';
 
 const modeOf = (p: string) => statSync(p).mode & 0o777;
 
-/** Name, mode, size, mtime and bytes of everything in a folder: what "touches nothing" compares. */
+/**
+ * Name, mode, size, mtime and bytes of everything in a folder: what "touches nothing" compares. The lock file is
+ * only stat'ed: closing a descriptor of it in the holding process would drop the lock (POSIX fcntl).
+ */
 function folderState(dir: string) {
   return readdirSync(dir).sort().map((name) => {
     const p = join(dir, name);
     const s = statSync(p);
-    return { name, mode: s.mode & 0o777, size: s.size, mtimeMs: s.mtimeMs, bytes: readFileSync(p).toString('base64') };
+    return { name, mode: s.mode & 0o777, size: s.size, mtimeMs: s.mtimeMs, bytes: name === LOCK_FILE ? undefined : readFileSync(p).toString('base64') };
   });
 }
 
