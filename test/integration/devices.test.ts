@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
@@ -275,5 +275,40 @@ describe('devices: TLS with required client certificates', () => {
     expect(await connackCode(url, { clientId: 'c', ca: certs.ca, ...certs.clientCert('gh-cert') })).toBe(0);
     expect(await handshakeError(url, { clientId: 'n', ca: certs.ca })).toMatch(/certificate required/);
     expect(await handshakeError(url, { clientId: 'r', ca: certs.ca, ...certs.clientCert('rogue') })).toMatch(/alert|certificate|closed before CONNACK/);
+  });
+});
+
+describe('devices CLI: the file holds password hashes, so it stays owner-only', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'gw-devmode-'));
+  });
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+  const modeOf = (f: string) => (statSync(f).mode & 0o777).toString(8);
+
+  it('add on an existing file of mode 0644 with hashes: tightened to 0600, and said on stderr', async () => {
+    const file = join(dir, 'devices.yaml');
+    writeFileSync(file, `devices:\n  - id: old\n    passwordHash: ${JSON.stringify(await hashSecret('old-secret-0123456789'))}\n`);
+    chmodSync(file, 0o644);
+    const r = devicesCli(file, 'add', 'newer');
+    expect(r.status, r.stderr).toBe(0);
+    expect(modeOf(file)).toBe('600');
+    expect(r.stderr).toContain(`${file} was mode 0644 (readable by others) and holds password hashes: it is now 0600, owner-only`);
+    expect(readFileSync(file, 'utf8')).toMatch(/id: old[\s\S]*id: newer/);
+    // Already owner-only: nothing to say.
+    const again = devicesCli(file, 'rotate', 'old');
+    expect(again.status, again.stderr).toBe(0);
+    expect(again.stderr).not.toContain('readable by others');
+    expect(modeOf(file)).toBe('600');
+  });
+
+  it('a new file is created 0600', () => {
+    const file = join(dir, 'fresh', 'devices.yaml');
+    const r = devicesCli(file, 'add', 'first');
+    expect(r.status, r.stderr).toBe(0);
+    expect(modeOf(file)).toBe('600');
+    expect(r.stderr).not.toContain('readable by others');
   });
 });
