@@ -57,7 +57,7 @@ async function main(): Promise<number | undefined> {
       process.exit(1);
     }
     if (decision === 'same') {
-      log.info({ signal, withinMs: STOP_SIGNAL_COALESCE_MS }, 'signal received again: already stopping (send it once more to exit at once)');
+      log.info({ signal, coalesceMs: STOP_SIGNAL_COALESCE_MS }, 'signal received again: already stopping (send it once more to exit at once)');
       return;
     }
     if (stopping) {

@@ -1,5 +1,5 @@
-import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
@@ -8,6 +8,7 @@ import { hashSecret } from '../../gateway/auth/password.js';
 import { freePort, startInfluxd, type InfluxServer } from '../support/influxd.js';
 import { metricValue, startTestGateway, waitFor, type TestGateway } from '../support/gateway.js';
 import { connect } from '../support/mqtt.js';
+import { devicesCli } from '../support/devices-cli.js';
 
 /**
  * Devices end to end: real aedes through buildGateway, real MQTT.js clients over TCP, TLS and WebSocket, the
@@ -33,12 +34,6 @@ function makeCerts(dir: string) {
   ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'rogue.key', '-out', 'rogue.crt', '-days', '1', '-subj', '/CN=gh-cert');
   const read = (f: string) => readFileSync(join(dir, f));
   return { dir, ca: read('ca.crt'), clientCert: (name: string) => ({ cert: read(`${name}.crt`), key: read(`${name}.key`) }) };
-}
-
-/** Runs the devices CLI as an operator would (tsx instead of the compiled dist/ build). */
-function devicesCli(file: string, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'devices/cli.ts', '--file', file, ...args], { encoding: 'utf8', timeout: 60_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 function lastJsonLine(stdout: string): { id: string; password: string } {
@@ -275,40 +270,5 @@ describe('devices: TLS with required client certificates', () => {
     expect(await connackCode(url, { clientId: 'c', ca: certs.ca, ...certs.clientCert('gh-cert') })).toBe(0);
     expect(await handshakeError(url, { clientId: 'n', ca: certs.ca })).toMatch(/certificate required/);
     expect(await handshakeError(url, { clientId: 'r', ca: certs.ca, ...certs.clientCert('rogue') })).toMatch(/alert|certificate|closed before CONNACK/);
-  });
-});
-
-describe('devices CLI: the file holds password hashes, so it stays owner-only', () => {
-  let dir: string;
-  beforeAll(() => {
-    dir = mkdtempSync(join(tmpdir(), 'gw-devmode-'));
-  });
-  afterAll(() => {
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
-  const modeOf = (f: string) => (statSync(f).mode & 0o777).toString(8);
-
-  it('add on an existing file of mode 0644 with hashes: tightened to 0600, and said on stderr', async () => {
-    const file = join(dir, 'devices.yaml');
-    writeFileSync(file, `devices:\n  - id: old\n    passwordHash: ${JSON.stringify(await hashSecret('old-secret-0123456789'))}\n`);
-    chmodSync(file, 0o644);
-    const r = devicesCli(file, 'add', 'newer');
-    expect(r.status, r.stderr).toBe(0);
-    expect(modeOf(file)).toBe('600');
-    expect(r.stderr).toContain(`${file} was mode 0644 (readable by others) and holds password hashes: it is now 0600, owner-only`);
-    expect(readFileSync(file, 'utf8')).toMatch(/id: old[\s\S]*id: newer/);
-    // Already owner-only: nothing to say.
-    const again = devicesCli(file, 'rotate', 'old');
-    expect(again.status, again.stderr).toBe(0);
-    expect(again.stderr).not.toContain('readable by others');
-    expect(modeOf(file)).toBe('600');
-  });
-
-  it('a new file is created 0600', () => {
-    const file = join(dir, 'fresh', 'devices.yaml');
-    const r = devicesCli(file, 'add', 'first');
-    expect(r.status, r.stderr).toBe(0);
-    expect(modeOf(file)).toBe('600');
-    expect(r.stderr).not.toContain('readable by others');
   });
 });
