@@ -87,6 +87,23 @@ describe('data folder: lock and owner-only modes', () => {
     lock.release();
   });
 
+  it('a folder shared with other files keeps its mode and their modes; the gateway files are tightened', () => {
+    const dir = folder();
+    mkdirSync(dir, { mode: 0o755 });
+    chmodSync(dir, 0o755);
+    for (const f of ['notes.txt', 'state.db', 'outbox.db.corrupt-2026-12-05T06-00-00-000Z-wal']) {
+      writeFileSync(join(dir, f), '');
+      chmodSync(join(dir, f), 0o644);
+    }
+    const lock = openDataDir(dir, { log });
+    expect(modeOf(dir)).toBe(0o755);
+    expect(modeOf(join(dir, 'notes.txt'))).toBe(0o644);
+    expect(modeOf(join(dir, 'state.db'))).toBe(0o600);
+    expect(modeOf(join(dir, 'outbox.db.corrupt-2026-12-05T06-00-00-000Z-wal'))).toBe(0o600);
+    expect(lines.map((l) => (JSON.parse(l) as { msg: string }).msg)).toContain('data folder is readable by others and holds other files: its mode is left as it is (give the gateway a folder of its own)');
+    lock.release();
+  });
+
   it('new SQLite files and their -wal and -shm are created 0600', () => {
     const dir = folder();
     const lock = openDataDir(dir, { log });
