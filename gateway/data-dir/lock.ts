@@ -76,7 +76,8 @@ export function lockDataDir(dir: string, opts: { now?: () => number } = {}): Dat
     db.close();
     const code = (err as { code?: unknown }).code;
     if (typeof code === 'string' && BUSY.test(code)) throw new DataDirLockedError(dir, readHolder(dir));
-    throw err;
+    // Not a lock held by someone (e.g. the file is not empty and not a database): say which file, keep the cause.
+    throw new Error(`cannot lock the data folder: ${file}: ${(err as Error).message}`, { cause: err });
   }
   const holder: LockHolder = { pid: process.pid, host: hostname(), startedAt: new Date((opts.now ?? Date.now)()).toISOString() };
   const holderFile = join(dir, HOLDER_FILE);
