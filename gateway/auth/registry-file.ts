@@ -25,9 +25,9 @@ export function loadDevicesFile(path: string): LoadedDevices {
 
 /**
  * Writes the devices file atomically (see writeFileAtomic). Secrets never touch the file, but the hashes are still
- * private (an offline guess per hash is what scrypt only slows down): a new file gets mode 0600, and an existing
- * one readable by group or others is written owner-only. Resolves with the mode it had when this write took
- * group/other bits away, else undefined.
+ * private (whoever reads one can guess its secret offline; scrypt only slows that down): a new file gets mode 0600,
+ * and an existing one readable by group or others is written owner-only. Resolves with the mode it had when this
+ * write took group/other bits away, else undefined.
  */
 export async function writeDevicesFileAtomic(path: string, text: string): Promise<number | undefined> {
   const before = await stat(path).then((s) => s.mode & 0o777, () => undefined);
