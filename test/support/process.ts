@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -9,10 +9,12 @@ import { testConfigTree, waitFor } from './gateway.js';
 /**
  * The real gateway as a child process: `node dist/gateway/main.js` with GATEWAY_CONFIG pointing at a YAML file
  * in the test's folder (run `npm run build` first; `npm test` does). Ports are picked free once per folder and
- * kept across restarts, so MQTT clients reconnect to the same address. Crash tests kill it with SIGKILL.
+ * kept across restarts, so MQTT clients reconnect to the same address. Crash tests kill it with SIGKILL. Signal tests
+ * start it with `npm start` instead, as the README does (spawnGateway's `npmStart`).
  */
 export const MAIN = join(process.cwd(), 'dist/gateway/main.js');
 
+let npmPackage: string | undefined;
 /** Running children, and whether each leads a process group of its own (npm start). */
 const live = new Map<ChildProcess, boolean>();
 process.once('exit', () => {
@@ -26,9 +28,9 @@ process.once('exit', () => {
       }
     }
   }
+  if (npmPackage) rmSync(npmPackage, { recursive: true, force: true });
 });
 
-let npmPackage: string | undefined;
 /**
  * A package folder whose `start` script is the repo's, verbatim (`tsc -p tsconfig.build.json && exec node
  * dist/gateway/main.js`), with `dist` linked to the repo's build and a `tsc` that does nothing: `npm start` there
