@@ -1,7 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { stringify } from 'yaml';
 import { freePort } from './influxd.js';
 import { testConfigTree, waitFor } from './gateway.js';
@@ -14,7 +13,6 @@ import { testConfigTree, waitFor } from './gateway.js';
  */
 export const MAIN = join(process.cwd(), 'dist/gateway/main.js');
 
-let npmPackage: string | undefined;
 /** Running children, and whether each leads a process group of its own (npm start). */
 const live = new Map<ChildProcess, boolean>();
 process.once('exit', () => {
@@ -28,25 +26,24 @@ process.once('exit', () => {
       }
     }
   }
-  if (npmPackage) rmSync(npmPackage, { recursive: true, force: true });
 });
 
 /**
- * A package folder whose `start` script is the repo's, verbatim (`tsc -p tsconfig.build.json && exec node
- * dist/gateway/main.js`), with `dist` linked to the repo's build and a `tsc` that does nothing: `npm start` there
- * runs npm, its `sh -c` and the exec exactly as in the repo, without recompiling dist/ while other test files run
- * their gateways from it.
+ * A package folder (`npm-start/` next to the test's config, removed with it) whose `start` script is the repo's,
+ * verbatim (`tsc -p tsconfig.build.json && exec node dist/gateway/main.js`), with `dist` linked to the repo's build
+ * and a `tsc` that does nothing: `npm start` there runs npm, its `sh -c` and the exec exactly as in the repo, without
+ * recompiling dist/ while other test files run their gateways from it.
  */
-function npmStartPackage(): string {
-  if (npmPackage) return npmPackage;
+function npmStartPackage(configFile: string): string {
+  const dir = join(dirname(configFile), 'npm-start');
+  if (existsSync(join(dir, 'package.json'))) return dir;
   const repo = JSON.parse(readFileSync(join(process.cwd(), 'package.json'), 'utf8')) as { scripts: { start: string } };
-  const dir = mkdtempSync(join(tmpdir(), 'gw-npm-start-'));
-  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'gateway-npm-start', private: true, type: 'module', scripts: { start: repo.scripts.start } }));
-  symlinkSync(join(process.cwd(), 'dist'), join(dir, 'dist'));
   mkdirSync(join(dir, 'node_modules/.bin'), { recursive: true });
+  symlinkSync(join(process.cwd(), 'dist'), join(dir, 'dist'));
   writeFileSync(join(dir, 'node_modules/.bin/tsc'), '#!/bin/sh\nexit 0\n');
   chmodSync(join(dir, 'node_modules/.bin/tsc'), 0o755);
-  return (npmPackage = dir);
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'gateway-npm-start', private: true, type: 'module', scripts: { start: repo.scripts.start } }));
+  return dir;
 }
 
 export interface GatewayProcess {
@@ -100,7 +97,7 @@ export async function spawnGateway(configFile: string, opts: { ready?: boolean; 
   if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`npm run build\` first`);
   const env = { ...process.env, GATEWAY_CONFIG: configFile };
   const child = opts.npmStart
-    ? spawn('npm', ['start'], { cwd: npmStartPackage(), env, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+    ? spawn('npm', ['start'], { cwd: npmStartPackage(configFile), env, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
     : spawn(process.execPath, [MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   live.set(child, opts.npmStart === true);
   let out = '';
