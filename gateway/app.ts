@@ -16,6 +16,7 @@ import { Ingest } from './ingest.js';
 import { RateLimitedLog, type Logger } from './log.js';
 import { redactSecrets, redactUrl } from './redact.js';
 import { createMetrics, enableProcessMetrics, type Metrics } from './metrics.js';
+import { openDataDir } from './data-dir/open.js';
 import { createOutbox } from './outbox/create.js';
 import type { Outbox } from './outbox/outbox.js';
 import { Pipeline, type PipelineSnapshot } from './pipeline/pipeline.js';
@@ -60,11 +61,15 @@ export interface Gateway {
 
 /**
  * Wires the parts of the gateway: broker -> ingest -> pipeline -> (alerts, outbox) -> InfluxDB, plus the admin
- * app. Opens the SQLite files and restores the last checkpoint, but opens no socket until start().
+ * app. Locks the data folder (DataDirLockedError when another process holds it), opens the SQLite files and
+ * restores the last checkpoint, but opens no socket until start(). The lock is held until stop() returns (or the
+ * process ends, also when the build fails).
  */
 export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Promise<Gateway> {
   const log = deps.log;
   const now = deps.now ?? Date.now;
+  // Before anything in buffer.dir is read: two gateways on one folder would replay and emit each other's state.
+  const dataDir = openDataDir(config.buffer.dir, { log, now });
   const metrics = createMetrics();
   enableProcessMetrics(metrics.registry);
   const startedAt = now();
@@ -223,6 +228,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
       devices.close();
       await outbox.close();
       state.close();
+      dataDir.release(); // after the last write to the folder
       await admin.close();
     },
   };

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, renameSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, renameSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Logger } from '../log.js';
@@ -45,6 +45,8 @@ export function isCorruption(err: unknown): boolean {
 }
 
 function openOnce(opts: OpenDatabaseOptions): SqliteDatabase {
+  // Owner-only (0600): SQLite would create the file 0644, and gives its -wal and -shm the database file's mode.
+  if (!existsSync(opts.file)) closeSync(openSync(opts.file, 'a', 0o600));
   const db = new Database(opts.file);
   try {
     const mode = db.pragma('journal_mode = WAL', { simple: true });
@@ -77,7 +79,7 @@ function moveAside(file: string, at: number): string {
 }
 
 export function openDatabase(opts: OpenDatabaseOptions): OpenedDatabase {
-  mkdirSync(dirname(opts.file), { recursive: true });
+  mkdirSync(dirname(opts.file), { recursive: true, mode: 0o700 });
   try {
     return { db: openOnce(opts) };
   } catch (err) {

@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +8,7 @@ import { hashSecret } from '../../gateway/auth/password.js';
 import { freePort, startInfluxd, type InfluxServer } from '../support/influxd.js';
 import { metricValue, startTestGateway, waitFor, type TestGateway } from '../support/gateway.js';
 import { connect } from '../support/mqtt.js';
+import { devicesCli } from '../support/devices-cli.js';
 
 /**
  * Devices end to end: real aedes through buildGateway, real MQTT.js clients over TCP, TLS and WebSocket, the
@@ -33,12 +34,6 @@ function makeCerts(dir: string) {
   ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'rogue.key', '-out', 'rogue.crt', '-days', '1', '-subj', '/CN=gh-cert');
   const read = (f: string) => readFileSync(join(dir, f));
   return { dir, ca: read('ca.crt'), clientCert: (name: string) => ({ cert: read(`${name}.crt`), key: read(`${name}.key`) }) };
-}
-
-/** Runs the devices CLI as an operator would (tsx instead of the compiled dist/ build). */
-function devicesCli(file: string, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'devices/cli.ts', '--file', file, ...args], { encoding: 'utf8', timeout: 60_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 function lastJsonLine(stdout: string): { id: string; password: string } {
