@@ -23,7 +23,7 @@ import { windowToPoint } from './sink/point.js';
 import type { IngestRecord } from './state/ingest-log.js';
 import { DurableState } from './state/durable-state.js';
 import { StatsReporter } from './stats/reporter.js';
-import { systemTimers } from './outbox/timers.js';
+import { systemTimers } from './time/timers.js';
 
 /** mqtt.brokerThread: `auto` gives aedes a thread of its own when the machine has a core to spare. */
 function useBrokerThread(mode: 'auto' | 'on' | 'off'): boolean {

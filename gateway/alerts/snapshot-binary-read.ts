@@ -1,4 +1,4 @@
-import { ByteReader } from '../pipeline/byte-codec.js';
+import { ByteReader } from '../persist/byte-codec.js';
 import { BELOW, BINARY_VERSION, DELTA, FIRING, MAGIC, PENDING, PLAIN } from './snapshot-binary.js';
 import type { AlertSnapshot, SavedAlert, SavedSensor } from './snapshot.js';
 import { SEVERITIES, type AlertEvent } from './types.js';

@@ -1,4 +1,4 @@
-import { ByteWriter, keepWriterMap } from '../pipeline/byte-codec.js';
+import { ByteWriter, keepWriterMap } from '../persist/byte-codec.js';
 import type { SensorAlerts } from './snapshot.js';
 import { SEVERITIES, type AlertEvent, type AlertRule } from './types.js';
 

@@ -5,7 +5,7 @@ import type { Metrics } from '../metrics.js';
 import { InfluxWriter, type BatchWriter } from '../sink/influx-writer.js';
 import { Outbox } from './outbox.js';
 import { SqliteOutboxStore } from './sqlite-store.js';
-import type { Timers } from './timers.js';
+import type { Timers } from '../time/timers.js';
 
 export interface CreateOutboxDeps {
   readonly metrics: Metrics;

@@ -1,6 +1,6 @@
 import type { Statement } from 'better-sqlite3';
 import type { Logger } from '../log.js';
-import { openDatabase, type SqliteDatabase, type SyncMode } from './db.js';
+import { openDatabase, type SqliteDatabase, type SyncMode } from '../persist/sqlite.js';
 import type {
   DeadLetter,
   DeadLetterTotals,

@@ -1,4 +1,4 @@
-import { ByteReader } from './byte-codec.js';
+import { ByteReader } from '../persist/byte-codec.js';
 import { BINARY_VERSION, DELTA, MAGIC, PLAIN } from './snapshot-binary.js';
 import { PipelineSnapshotError } from './snapshot-error.js';
 import { loadSeen } from './seen-keys.js';

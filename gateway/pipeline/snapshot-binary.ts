@@ -1,4 +1,4 @@
-import { ByteWriter } from './byte-codec.js';
+import { ByteWriter } from '../persist/byte-codec.js';
 import { type SeenKeys, seenSize, seenSlot } from './seen-keys.js';
 import type { DeviceState, SensorState } from './state.js';
 import { HEADER, type Win } from './window.js';

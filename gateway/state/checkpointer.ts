@@ -1,6 +1,6 @@
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import type { TimerHandle, Timers } from '../outbox/timers.js';
+import type { TimerHandle, Timers } from '../time/timers.js';
 import type { CheckpointStore } from './checkpoint-store.js';
 import type { IngestLog } from './ingest-log.js';
 

@@ -1,8 +1,8 @@
 import type { GatewayConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import type { Timers } from '../outbox/timers.js';
-import { isIngestTopic } from '../pipeline/topics.js';
+import type { Timers } from '../time/timers.js';
+import { isIngestTopic } from '../wire/topics.js';
 import { Checkpointer, type StateCapture } from './checkpointer.js';
 import type { CheckpointStore } from './checkpoint-store.js';
 import type { IngestLog, IngestRecord } from './ingest-log.js';

@@ -1,6 +1,6 @@
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import type { TimerHandle, Timers } from '../outbox/timers.js';
+import type { TimerHandle, Timers } from '../time/timers.js';
 import { recordBytes, type IngestLog, type IngestRecord } from './ingest-log.js';
 
 /** aedes' callback for one PUBLISH: PUBACK is sent when it is called without an error. */

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { Statement } from 'better-sqlite3';
 import type { Logger } from '../log.js';
-import { openDatabase, type SqliteDatabase, type SyncMode } from '../outbox/db.js';
+import { openDatabase, type SqliteDatabase, type SyncMode } from '../persist/sqlite.js';
 import type { Checkpoint, CheckpointStore } from './checkpoint-store.js';
 import { recordBytes, type IngestLog, type IngestLogTotals, type IngestRecord, type LoggedRecord } from './ingest-log.js';
 

@@ -9,7 +9,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { Aedes, Client, PublishPacket } from 'aedes';
 import { pino } from 'pino';
 import { createDeviceAccess, type DeviceAccess } from '../../auth/index.js';
-import { isIngestTopic } from '../../pipeline/topics.js';
+import { isIngestTopic } from '../../wire/topics.js';
 import { closeBroker, createBroker } from '../broker.js';
 import { startListeners, type Listeners } from '../listeners.js';
 import { sharedBrokerMetrics } from './broker-counters.js';

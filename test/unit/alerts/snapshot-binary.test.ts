@@ -4,7 +4,7 @@ import { AlertEngine } from '../../../gateway/alerts/engine.js';
 import { decodeAlertSnapshot } from '../../../gateway/alerts/snapshot-binary-read.js';
 import { readSnapshot } from '../../../gateway/alerts/snapshot.js';
 import type { AlertEvent, AlertRule } from '../../../gateway/alerts/types.js';
-import { ByteWriter } from '../../../gateway/pipeline/byte-codec.js';
+import { ByteWriter } from '../../../gateway/persist/byte-codec.js';
 import { manualClock, reading } from './helpers.js';
 
 /**

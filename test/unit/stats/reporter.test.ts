@@ -3,7 +3,7 @@ import { Counter } from 'prom-client';
 import { createLogger } from '../../../gateway/log.js';
 import { createMetrics, type Metrics } from '../../../gateway/metrics.js';
 import type { OutboxStatus } from '../../../gateway/outbox/outbox.js';
-import type { Timers } from '../../../gateway/outbox/timers.js';
+import type { Timers } from '../../../gateway/time/timers.js';
 import { formatPoint } from '../../../gateway/sink/line-protocol.js';
 import type { OutPoint } from '../../../gateway/sink/point.js';
 import { StatsReporter } from '../../../gateway/stats/reporter.js';
