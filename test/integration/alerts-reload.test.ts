@@ -5,7 +5,7 @@ import { startInfluxd, type InfluxServer } from '../support/influxd.js';
 import { metricValue, startTestGateway, waitFor, type TestGateway } from '../support/gateway.js';
 import { connect } from '../support/mqtt.js';
 import { storedWindows } from '../support/telemetry.js';
-import { referenceWindows } from '../unit/pipeline/reference.js';
+import { referenceWindows } from '../support/reference.js';
 import { alertSubscriber, baseTs, replaceFile, sendReading, type AlertSubscriber } from './alerts-helpers.js';
 
 /**

@@ -8,7 +8,7 @@ import { waitFor } from '../support/gateway.js';
 import { startInfluxd, type InfluxServer } from '../support/influxd.js';
 import { portsOf, prepareGateway, spawnGateway, type GatewayProcess } from '../support/process.js';
 import { storedWindows } from '../support/telemetry.js';
-import { referenceWindows } from '../unit/pipeline/reference.js';
+import { referenceWindows } from '../support/reference.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

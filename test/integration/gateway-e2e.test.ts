@@ -5,7 +5,7 @@ import { startInfluxd, type InfluxServer } from '../support/influxd.js';
 import { metricValue, startTestGateway, waitFor, type TestGateway } from '../support/gateway.js';
 import { connect, publish } from '../support/mqtt.js';
 import { storedWindows } from '../support/telemetry.js';
-import { referenceWindows, shuffle } from '../unit/pipeline/reference.js';
+import { referenceWindows, shuffle } from '../support/reference.js';
 
 /**
  * The gateway core end to end: real aedes, real MQTT clients, real InfluxDB. Several devices publish both topic

@@ -11,7 +11,7 @@ import { startInfluxd, type InfluxServer } from '../support/influxd.js';
 import { connect, publish } from '../support/mqtt.js';
 import { portsOf, prepareGateway, spawnGateway, MAIN } from '../support/process.js';
 import { storedWindows } from '../support/telemetry.js';
-import { referenceWindows } from '../unit/pipeline/reference.js';
+import { referenceWindows } from '../support/reference.js';
 
 /**
  * The real gateway process (`node dist/gateway/main.js`): exit codes of a graceful stop and of a bad config,

@@ -5,7 +5,7 @@ import { startTestGateway, waitFor, type TestGateway } from '../support/gateway.
 import { startInfluxd, type InfluxServer } from '../support/influxd.js';
 import { connect, publish } from '../support/mqtt.js';
 import { storedWindows } from '../support/telemetry.js';
-import { referenceWindows } from '../unit/pipeline/reference.js';
+import { referenceWindows } from '../support/reference.js';
 
 /**
  * Issue 3, store-and-forward across graceful restarts: InfluxDB is down while devices publish; the gateway is

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { Pipeline, type PipelineSnapshot } from '../../../gateway/pipeline/pipeline.js';
 import { restoreSnapshot, takeSnapshot } from '../../../gateway/pipeline/snapshot.js';
 import type { DeviceMessage, PipelineSettings, Reading, WindowPoint } from '../../../gateway/pipeline/types.js';
-import { finalWindows, referenceWindows, shuffle } from './reference.js';
+import { finalWindows, referenceWindows, shuffle } from '../../support/reference.js';
 import { copyOf, jsonSnapshotOf } from './snapshot-support.js';
 
 /**

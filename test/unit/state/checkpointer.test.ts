@@ -3,7 +3,7 @@ import { createLogger } from '../../../gateway/log.js';
 import { createMetrics } from '../../../gateway/metrics.js';
 import { Checkpointer } from '../../../gateway/state/checkpointer.js';
 import { MemoryStateStore } from '../../../gateway/state/memory-state.js';
-import { ManualTimers } from '../outbox/manual-timers.js';
+import { ManualTimers } from '../../support/manual-timers.js';
 
 async function counts(metrics: ReturnType<typeof createMetrics>) {
   const h = await metrics.checkpointSeconds.get();

@@ -4,7 +4,7 @@ import { createMetrics } from '../../../gateway/metrics.js';
 import type { IngestRecord } from '../../../gateway/state/ingest-log.js';
 import { IngestJournal } from '../../../gateway/state/journal.js';
 import { MemoryStateStore } from '../../../gateway/state/memory-state.js';
-import { ManualTimers } from '../outbox/manual-timers.js';
+import { ManualTimers } from '../../support/manual-timers.js';
 
 function setup(o: { maxBytes?: number; maxAgeMs?: number; maxGroup?: number } = {}) {
   const timers = new ManualTimers();

@@ -7,8 +7,8 @@ import { Pipeline, type PipelineSnapshot } from '../../../gateway/pipeline/pipel
 import type { Reading, WindowPoint } from '../../../gateway/pipeline/types.js';
 import { DurableState } from '../../../gateway/state/durable-state.js';
 import { MemoryStateStore } from '../../../gateway/state/memory-state.js';
-import { referenceWindows, windowKey } from '../pipeline/reference.js';
-import { ManualTimers } from '../outbox/manual-timers.js';
+import { referenceWindows, windowKey } from '../../support/reference.js';
+import { ManualTimers } from '../../support/manual-timers.js';
 
 const config = validateConfig(
   { pipeline: { interval: '1s', allowedLateness: '500ms', correctionHorizon: '30s', dedupHorizon: '60s' }, durability: { checkpointInterval: '200ms', commitDelay: '2ms' } },

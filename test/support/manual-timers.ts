@@ -1,4 +1,4 @@
-import type { Timers } from '../../../gateway/time/timers.js';
+import type { Timers } from '../../gateway/time/timers.js';
 
 /** Timers driven by the test: `advance(ms)` fires due timers in time order, letting promises settle between. */
 export class ManualTimers implements Timers {
