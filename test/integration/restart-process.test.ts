@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../gateway/log.js';
 import type { Reading } from '../../gateway/pipeline/types.js';
 import { SqliteStateStore } from '../../gateway/state/sqlite-state.js';
-import { waitFor } from '../support/gateway.js';
+import { waitFor } from '../support/wait.js';
 import { startInfluxd, type InfluxServer } from '../support/influxd.js';
 import { connect, publish } from '../support/mqtt.js';
 import { portsOf, prepareGateway, spawnGateway, MAIN } from '../support/process.js';

@@ -3,7 +3,8 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { freePort } from './influxd.js';
-import { testConfigTree, waitFor } from './gateway.js';
+import { testConfigTree } from './gateway.js';
+import { waitFor } from './wait.js';
 
 /**
  * The real gateway as a child process: `node dist/gateway/main.js` with GATEWAY_CONFIG pointing at a YAML file
