@@ -56,10 +56,11 @@ export async function prepareGateway(dir: string, influxUrl: string, overrides: 
   return { dir, configFile, mqttPort, httpPort };
 }
 
-/** Spawns the gateway; with `ready` (default) resolves once /health answers. */
-export async function spawnGateway(configFile: string, opts: { ready?: boolean; ports?: { mqtt: number; http: number } } = {}): Promise<GatewayProcess> {
-  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`npm run build\` first`);
-  const child = spawn(process.execPath, [MAIN], { env: { ...process.env, GATEWAY_CONFIG: configFile }, stdio: ['ignore', 'pipe', 'pipe'] });
+/** Spawns the gateway (`main`: another copy of main.js); with `ready` (default) resolves once /health answers. */
+export async function spawnGateway(configFile: string, opts: { ready?: boolean; ports?: { mqtt: number; http: number }; main?: string } = {}): Promise<GatewayProcess> {
+  const main = opts.main ?? MAIN;
+  if (!existsSync(main)) throw new Error(`${main} is missing: run \`npm run build\` first`);
+  const child = spawn(process.execPath, [main], { env: { ...process.env, GATEWAY_CONFIG: configFile }, stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(child);
   let out = '';
   child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
