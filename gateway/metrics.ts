@@ -1,4 +1,3 @@
-import type { AuthFailureReason } from './auth/device-auth.js';
 import type { RefusedReason } from './broker/limits.js';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
@@ -71,6 +70,16 @@ export function createMetrics(registry = new Registry()) {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/** Values of gateway_auth_failures_total{reason}. */
+export type AuthFailureReason =
+  | 'bad_password'
+  | 'unknown_device'
+  | 'anonymous_refused'
+  | 'certificate_refused'
+  | 'client_id_taken'
+  | 'publish_denied'
+  | 'subscribe_denied';
 
 /**
  * The metrics the broker side counts (broker/, auth/). In the broker thread (broker/thread/) they are forwarded

@@ -6,7 +6,7 @@ import { DeviceAuth } from './device-auth.js';
 import { DeviceRegistry, formatDeviceFileError } from './registry.js';
 import { DevicesFileWatcher } from './registry-watcher.js';
 
-export { DeviceAuth, type AnonymousMode, type AuthFailureReason } from './device-auth.js';
+export { DeviceAuth, type AnonymousMode } from './device-auth.js';
 export { canPublish, canSubscribe, type Principal } from './acl.js';
 export { DeviceRegistry, type DeviceRecord, type RegistryChange } from './registry.js';
 
