@@ -58,6 +58,7 @@ export function createMetrics(registry = new Registry()) {
     ingestLogReplayed: counter('gateway_ingest_log_replayed_total', 'Logged publishes replayed at start after a crash'),
     ingestHeld: gauge('gateway_ingest_held', 'QoS 1 publishes waiting for a free ingest log (backpressure: PUBACK withheld)'),
     checkpoints: counter('gateway_checkpoints_total', 'State checkpoints, by result', ['result']),
+    databasesMovedAside: counter('gateway_databases_moved_aside_total', 'SQLite files moved aside at start and replaced by a fresh one (their data is not forwarded), by database and reason (corrupt, unknown)', ['database', 'reason']),
     // A checkpoint runs on the event loop: its time is a pause for every publish arriving meanwhile.
     checkpointSeconds: new Histogram<'phase'>({
       name: 'gateway_checkpoint_seconds',

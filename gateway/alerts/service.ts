@@ -1,10 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { z } from 'zod';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { Reading } from '../pipeline/types.js';
 import { AlertEngine, NO_EVENTS } from './engine.js';
-import { readSnapshot } from './snapshot.js';
+import { decodeAlertSnapshot } from './snapshot-binary-read.js';
 import { rulesETag, validateRulesBody, writeRulesFileAtomic } from './rules-file.js';
 import { formatRuleError } from './rules-parse.js';
 import type { AlertEvent, AlertRule, FiringAlert, RuleError } from './types.js';
@@ -23,24 +22,6 @@ export interface AlertServiceDeps {
    */
   readonly retain?: (events: readonly AlertEvent[]) => void;
 }
-
-/** What snapshot() returns: the engine's state plus the firing events, so a restart re-publishes them verbatim. */
-const serviceSnapshotSchema = z.object({
-  engine: z.unknown(),
-  firing: z.array(
-    z.object({
-      device: z.string(),
-      sensor: z.string(),
-      rule: z.string(),
-      state: z.literal('firing'),
-      severity: z.enum(['info', 'warning', 'critical']),
-      value: z.number(),
-      threshold: z.number().nullable(),
-      ts: z.number(),
-      since: z.number(),
-    }),
-  ),
-});
 
 const alertKey = (a: { rule: string; device: string; sensor: string }) => `${a.rule}\u0000${a.device}\u0000${a.sensor}`;
 
@@ -107,7 +88,7 @@ export class AlertService {
 
   /**
    * The checkpoint's alert part: the engine's state and the firing events (to re-publish verbatim after a
-   * restart), as one Buffer (alert snapshot version 2, snapshot-binary.ts).
+   * restart), as one Buffer (snapshot-binary.ts).
    */
   snapshot(): Buffer {
     const bytes = this.engine.encodeSnapshot(this.firingEvents, this.snapshotBytes);
@@ -118,24 +99,17 @@ export class AlertService {
   /**
    * Restores the state saved by snapshot(), under the rules loaded by start(). Alerts still firing get their
    * retained MQTT message back (the same payload, not a new event). Alerts that were firing but whose rule was
-   * removed or changed while the gateway was down are resolved, as a hot reload would have done. Also accepts
-   * the JSON forms older checkpoints hold: `{engine, firing}`, or a bare engine snapshot (before the firing list).
+   * removed or changed while the gateway was down are resolved, as a hot reload would have done.
    */
-  restore(snapshot: unknown): void {
+  restore(bytes: Uint8Array): void {
     const now = this.deps.now();
-    let input = snapshot;
-    let saved: readonly AlertEvent[] = [];
-    if (!(snapshot instanceof Uint8Array)) {
-      const wrapped = serviceSnapshotSchema.safeParse(snapshot);
-      if (wrapped.success) ({ engine: input, firing: saved } = wrapped.data);
-    }
-    const parsed = readSnapshot(input);
+    const parsed = decodeAlertSnapshot(bytes);
     if (!parsed.ok) {
       this.deps.log.error({ error: parsed.error }, 'alert state could not be restored: starting from ok');
       return;
     }
     const result = this.engine.restoreSnapshot(parsed.snapshot, now);
-    saved = parsed.firing ?? saved;
+    const saved = parsed.firing;
     const firingNow = new Map(this.engine.firing().map((f) => [alertKey(f), f] as const));
     const retained: AlertEvent[] = [];
     const gone = new Map<string, AlertEvent>();

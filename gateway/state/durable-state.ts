@@ -1,6 +1,7 @@
 import type { GatewayConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
+import type { MovedAside } from '../persist/sqlite.js';
 import type { Timers } from '../time/timers.js';
 import { isIngestTopic } from '../wire/topics.js';
 import { Checkpointer, type StateCapture } from './checkpointer.js';
@@ -18,6 +19,8 @@ export interface DurableStateDeps {
   readonly store?: CheckpointStore & IngestLog;
   /** How long one step of a checkpoint's capture may hold the event loop (Checkpointer; tests: 0, one step a turn). */
   readonly checkpointSliceMs?: number;
+  /** Told when state.db was moved aside (persist/sqlite.ts). */
+  readonly onMovedAside?: (moved: MovedAside) => void;
 }
 
 export interface StateParts {
@@ -52,7 +55,14 @@ export class DurableState {
     private readonly config: GatewayConfig,
     private readonly deps: DurableStateDeps,
   ) {
-    this.store = deps.store ?? new SqliteStateStore({ dir: config.buffer.dir, sync: config.durability.sync, log: deps.log.child({ part: 'state' }) });
+    this.store =
+      deps.store ??
+      new SqliteStateStore({
+        dir: config.buffer.dir,
+        sync: config.durability.sync,
+        log: deps.log.child({ part: 'state' }),
+        ...(deps.onMovedAside ? { onMovedAside: deps.onMovedAside } : {}),
+      });
   }
 
   restore<P>(parts: RestoreParts<P>): P {
