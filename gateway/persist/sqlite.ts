@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Logger } from '../log.js';
 import type { DatabaseFormat } from './formats.js';
+import { GatewayError } from '../errors.js';
 
 export type SqliteDatabase = Database.Database;
 export type SyncMode = 'normal' | 'full';
@@ -56,13 +57,14 @@ export interface OpenedDatabase {
 const CORRUPTION = /^SQLITE_(CORRUPT|NOTADB)/;
 
 /** A file that is not what it should be; `reason` says whether it is damaged or of an unknown format. */
-export class DatabaseFileError extends Error {
+export class DatabaseFileError extends GatewayError {
   override readonly name = 'DatabaseFileError';
+  override readonly code = 'GATEWAY_DATABASE_FILE';
   constructor(
     message: string,
     readonly reason: MoveReason,
   ) {
-    super(message);
+    super('GATEWAY_DATABASE_FILE', message);
   }
 }
 
