@@ -19,7 +19,7 @@ export interface Checkpoint extends CheckpointParts {
 }
 
 /**
- * Where checkpoints live (SQLite today, next to the ingest log; a JetStream-backed store later, see ROADMAP).
+ * Where checkpoints live (SQLite today, next to the ingest log; another store later: docs/durability.md, "Interfaces").
  * Called by the Checkpointer only: periodically, when the ingest log fills up, and at a graceful stop.
  */
 export interface CheckpointStore {

@@ -34,7 +34,7 @@ export interface StateParts {
 }
 
 /**
- * The gateway's durability (issues 3 and 10) behind four calls for the composition root:
+ * The gateway's durability (docs/durability.md) behind four calls for the composition root:
  *   restore(parts)  -> the pipeline of the last checkpoint;
  *   recover(parts)  -> replays the ingest log after it and checkpoints (before any socket opens);
  *   accept(...)     -> the publish gate: QoS >= 1 ingest publishes are logged before PUBACK (group commit),
