@@ -2,8 +2,8 @@
  * Checkpoint cost, split into its parts: `node --expose-gc --import tsx test/bench/checkpoint-micro.ts [repeats=5]`.
  * Builds the pipeline + alert state of the throughput bench (3,000 sensors at 10 Hz, ~600 dedup keys each) and
  * of the memory bench's many-sensor end (100,000 sensors, a few keys each), then times pipeline.snapshot()
- * (version 3: a Buffer), the alert snapshot (version 2: a Buffer, as the service takes it, with its firing events), the store's serialisation (both Buffers are bound as is: only the `{}` body is JSON) and the SQLite write
- * (sync=normal, WAL, two blobs) separately, and the whole SqliteStateStore.save(). Medians of `repeats`.
+ * (a Buffer), the alert snapshot (a Buffer, as the service takes it, with its firing events) and
+ * SqliteStateStore.save() (sync=normal, WAL, two blobs bound as they are). Medians of `repeats`.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
