@@ -1,4 +1,4 @@
-import type { ByteReader } from '../persist/byte-codec.js';
+import { ByteFormatError, type ByteReader } from '../persist/byte-codec.js';
 import { FORMATS } from '../persist/formats.js';
 import { readBlob, readDelta } from '../persist/frame.js';
 import { BELOW, FIRING, PENDING } from './snapshot-binary.js';
@@ -22,9 +22,8 @@ export function decodeAlertSnapshot(bytes: Uint8Array): DecodeResult {
   }
 }
 
-class Malformed extends Error {}
 const fail = (why: string): never => {
-  throw new Malformed(why);
+  throw new ByteFormatError(why);
 };
 
 /** A saved alert whose rule, kind and match are filled in from the rule table that follows the devices. */

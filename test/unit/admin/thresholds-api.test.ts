@@ -9,7 +9,7 @@ import { rulesETag } from '../../../gateway/alerts/rules-file.js';
 import { AlertService } from '../../../gateway/alerts/service.js';
 import { createLogger } from '../../../gateway/log.js';
 import { createMetrics } from '../../../gateway/metrics.js';
-import { manualClock, reading } from '../alerts/helpers.js';
+import { manualClock } from '../../support/manual-timers.js';
 
 /**
  * The admin routes without a socket (fastify's inject): how the thresholds API maps AlertService's outcomes and
@@ -86,7 +86,7 @@ describe('admin routes (inject)', () => {
   });
 
   it('GET /api/alerts lists what fires; /health and /metrics answer', async () => {
-    alerts.onReading(reading('d', 't', 1, 31));
+    alerts.onReading({ device: 'd', sensor: 't', ts: 1, value: 31 });
     expect((await app.inject({ method: 'GET', url: '/api/alerts' })).json()).toMatchObject({ firing: [{ rule: 'hot', device: 'd', sensor: 't' }] });
     expect((await app.inject({ method: 'GET', url: '/health' })).json()).toEqual({ status: 'ok', gatewayId: 'g' });
     expect((await app.inject({ method: 'GET', url: '/metrics' })).body).toContain('gateway_alerts_fired_total{rule="hot",severity="warning"} 1');

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { AlertEngine, NO_EVENTS } from '../../../gateway/alerts/engine.js';
 import type { AlertEvent } from '../../../gateway/alerts/types.js';
-import { manualClock, reading, rulesFrom } from './helpers.js';
+import { reading, rulesFrom } from './helpers.js';
+import { manualClock } from '../../support/manual-timers.js';
 
 const HOT = `
 rules:

@@ -6,7 +6,8 @@ import { AlertService } from '../../../gateway/alerts/service.js';
 import type { AlertEvent } from '../../../gateway/alerts/types.js';
 import { createLogger } from '../../../gateway/log.js';
 import { createMetrics } from '../../../gateway/metrics.js';
-import { manualClock, reading } from './helpers.js';
+import { reading } from './helpers.js';
+import { manualClock } from '../../support/manual-timers.js';
 
 /**
  * The checkpoint's alert part as the service takes and restores it: a Buffer carrying the firing events, which

@@ -4,7 +4,8 @@ import { AlertEngine } from '../../../gateway/alerts/engine.js';
 import { decodeAlertSnapshot } from '../../../gateway/alerts/snapshot-binary-read.js';
 import type { AlertEvent, AlertRule } from '../../../gateway/alerts/types.js';
 import { ByteWriter } from '../../../gateway/persist/byte-codec.js';
-import { manualClock, reading } from './helpers.js';
+import { reading } from './helpers.js';
+import { manualClock } from '../../support/manual-timers.js';
 
 /**
  * The alert snapshot (snapshot-binary.ts): random engine states round-trip bit-exactly, re-encoding a
