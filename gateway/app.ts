@@ -19,13 +19,14 @@ import { createMetrics, enableProcessMetrics, type Metrics } from './metrics.js'
 import { openDataDir } from './data-dir/open.js';
 import { createOutbox } from './outbox/create.js';
 import type { Outbox } from './outbox/outbox.js';
-import { Pipeline, type PipelineSnapshot } from './pipeline/pipeline.js';
+import type { MovedAside } from './persist/sqlite.js';
+import { Pipeline } from './pipeline/pipeline.js';
 import type { WindowPoint } from './pipeline/types.js';
 import { windowToPoint } from './sink/point.js';
 import type { IngestRecord } from './state/ingest-log.js';
 import { DurableState } from './state/durable-state.js';
 import { StatsReporter } from './stats/reporter.js';
-import { systemTimers } from './outbox/timers.js';
+import { systemTimers } from './time/timers.js';
 
 /** mqtt.brokerThread: `auto` gives aedes a thread of its own when the machine has a core to spare. */
 function useBrokerThread(mode: 'auto' | 'on' | 'off'): boolean {
@@ -82,9 +83,16 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     announce: !threaded,
     onReload: (result) => metrics.devicesReloads.inc({ result }),
   });
-  const { outbox } = createOutbox(config, { metrics, log });
+  // A SQLite file found corrupt or of an unknown format is moved aside at open: counted, and shown in /health
+  // (status degraded) until the next start, for its data is lost to InfluxDB (docs/durability.md).
+  const movedAside: MovedAside[] = [];
+  const onMovedAside = (m: MovedAside) => {
+    movedAside.push(m);
+    metrics.databasesMovedAside.inc({ database: m.database, reason: m.reason });
+  };
+  const { outbox } = createOutbox(config, { metrics, log, onMovedAside });
   // Checkpoints + ingest log (state.db): QoS 1 publishes are on disk before PUBACK (docs/durability.md).
-  const state = new DurableState(config, { log, metrics, timers: { ...systemTimers, now } });
+  const state = new DurableState(config, { log, metrics, timers: { ...systemTimers, now }, onMovedAside });
 
   // Alert events -> `alerts` points (outbox) + retained MQTT; MQTT waits for attach(broker) below.
   const alertPublisher = new AlertPublisher({ outbox, gatewayId: config.gatewayId, log });
@@ -120,7 +128,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
       live.onReading(r);
     },
   };
-  const pipeline = state.restore({ pipeline: (snap) => new Pipeline(settings, output, snap as PipelineSnapshot | undefined), alerts });
+  const pipeline = state.restore({ pipeline: (snap) => new Pipeline(settings, output, snap), alerts });
 
   const ingest = new Ingest({ maxPayloadBytes: config.mqtt.maxPayloadBytes }, pipeline, metrics, new RateLimitedLog(log.child({ part: 'ingest' })));
   const processRecord = (r: IngestRecord) => {
@@ -151,7 +159,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   const health = (): HealthReport => {
     const o = outbox.status();
     return {
-      status: o.influxUp ? 'ok' : 'degraded',
+      status: o.influxUp && movedAside.length === 0 ? 'ok' : 'degraded',
       gatewayId: config.gatewayId,
       uptimeSeconds: Math.max(0, Math.round((now() - startedAt) / 1000)), // the clock may have been set back
       broker: { listening, clients: broker.connectedClients },
@@ -161,6 +169,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
       pipeline: pipeline.stats(),
       alerts: { firing: alerts.firing().length, rules: alerts.status() },
       devices: { registered: devices.registry.size, file: config.auth.devicesFile, anonymous: config.auth.anonymous, errors: devices.fileErrors() },
+      storage: { movedAside: movedAside.map((m) => ({ database: m.database, reason: m.reason, movedTo: m.movedTo, detail: m.detail, at: new Date(m.at).toISOString() })) },
     };
   };
   const admin = await buildAdmin(

@@ -1,5 +1,5 @@
 import { decodeSensorValue, decodeTelemetry, type DecodeLimits, type DecodeSink, type RejectReason } from './pipeline/decode.js';
-import { parseIngestTopic, type IngestTopic } from './pipeline/topics.js';
+import { parseIngestTopic, type IngestTopic } from './wire/topics.js';
 import type { DeviceMessage } from './pipeline/types.js';
 import type { RateLimitedLog } from './log.js';
 import type { Metrics } from './metrics.js';

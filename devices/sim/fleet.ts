@@ -2,6 +2,7 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { DeviceModel } from './device.js';
 import { NO_FAULTS, type FaultOptions, type Outgoing } from './faults.js';
 import { createRng, deriveSeed } from './rng.js';
+import { telemetryTopic } from '../../gateway/wire/topics.js';
 
 export interface DeviceCredential {
   readonly id: string;
@@ -90,7 +91,7 @@ export function createFleet(options: FleetOptions): Fleet {
     const skewMs = skew > 0 ? Math.round((fleetRng() * 2 - 1) * skew) : 0;
     const offlinePhaseMs = faults.offlineEveryMs > 0 ? Math.floor(fleetRng() * faults.offlineEveryMs) : 0;
     const model = new DeviceModel({ id: cred.id, sensors: options.sensors, faults, skewMs, offlinePhaseMs }, createRng(deriveSeed(seed, i)));
-    return { model, topic: `devices/${cred.id}/telemetry`, client: undefined, nextAt: 0, linkDown: false };
+    return { model, topic: telemetryTopic(cred.id), client: undefined, nextAt: 0, linkDown: false };
   });
 
   let sent = 0;

@@ -9,6 +9,8 @@
  *   `alerts/` (only the gateway does) nor subscribe to `#`, `$SYS/#` or any other tree.
  */
 
+import { ALERTS_ROOT, DEVICES_ROOT } from '../wire/topics.js';
+
 export type Principal =
   | { readonly kind: 'device'; readonly id: string; readonly via: 'password' | 'certificate' }
   | { readonly kind: 'anonymous' };
@@ -16,18 +18,19 @@ export type Principal =
 export type AclDecision = { readonly ok: true } | { readonly ok: false; readonly reason: 'publish_denied' | 'subscribe_denied'; readonly detail: string };
 
 const ALLOW: AclDecision = { ok: true };
+const DEVICES = `${DEVICES_ROOT}/`;
 
 export function canPublish(who: Principal, topic: string): AclDecision {
   if (who.kind === 'anonymous') {
-    if (topic.startsWith('devices/') && topic.length > 'devices/'.length) return ALLOW;
+    if (topic.startsWith(DEVICES) && topic.length > DEVICES.length) return ALLOW;
     return { ok: false, reason: 'publish_denied', detail: 'anonymous clients may publish only below devices/' };
   }
   // `devices/{id}/x`: the id level must be exactly the device's id and something must follow it.
-  const prefixLen = 8 + who.id.length; // 'devices/'.length + id
+  const prefixLen = DEVICES.length + who.id.length;
   if (
     topic.length > prefixLen + 1 &&
-    topic.startsWith('devices/') &&
-    topic.startsWith(who.id, 8) &&
+    topic.startsWith(DEVICES) &&
+    topic.startsWith(who.id, DEVICES.length) &&
     topic.charCodeAt(prefixLen) === 47 /* '/' */
   ) {
     return ALLOW;
@@ -47,9 +50,9 @@ export function isWithin(filter: string, root: string): boolean {
 
 export function canSubscribe(who: Principal, filter: string): AclDecision {
   if (who.kind === 'anonymous') {
-    if (isWithin(filter, 'devices') || isWithin(filter, 'alerts')) return ALLOW;
+    if (isWithin(filter, DEVICES_ROOT) || isWithin(filter, ALERTS_ROOT)) return ALLOW;
     return { ok: false, reason: 'subscribe_denied', detail: 'anonymous clients may subscribe only below devices/ and alerts/' };
   }
-  if (isWithin(filter, `devices/${who.id}`) || isWithin(filter, `alerts/${who.id}`)) return ALLOW;
+  if (isWithin(filter, `${DEVICES_ROOT}/${who.id}`) || isWithin(filter, `${ALERTS_ROOT}/${who.id}`)) return ALLOW;
   return { ok: false, reason: 'subscribe_denied', detail: `device may subscribe only to devices/${who.id}/# and alerts/${who.id}/#` };
 }

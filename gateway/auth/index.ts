@@ -5,14 +5,18 @@ import type { BrokerMetrics } from '../metrics.js';
 import { DeviceAuth } from './device-auth.js';
 import { DeviceRegistry, formatDeviceFileError } from './registry.js';
 import { DevicesFileWatcher } from './registry-watcher.js';
+import { GatewayError } from '../errors.js';
 
-export { DeviceAuth, type AnonymousMode, type AuthFailureReason } from './device-auth.js';
+export { DeviceAuth, type AnonymousMode } from './device-auth.js';
 export { canPublish, canSubscribe, type Principal } from './acl.js';
 export { DeviceRegistry, type DeviceRecord, type RegistryChange } from './registry.js';
 
 /** The registry file is unusable at startup. main() reports it like a config error. */
-export class DevicesFileError extends Error {
-  readonly code = 'GATEWAY_DEVICES_INVALID';
+export class DevicesFileError extends GatewayError {
+  override readonly code = 'GATEWAY_DEVICES_INVALID';
+  constructor(message: string, options?: ErrorOptions) {
+    super('GATEWAY_DEVICES_INVALID', message, options);
+  }
 }
 
 export interface DeviceAccess {

@@ -3,6 +3,7 @@ import { writeFileAtomic } from '../config/atomic-write.js';
 import { isMap, isSeq, parseDocument, YAMLSeq, type Document } from 'yaml';
 import { parseDevices, type DeviceFileError, type DeviceRecord, type ParsedDevices } from './registry.js';
 import { readBoundedText } from '../config/read-bounded.js';
+import { GatewayError } from '../errors.js';
 
 /**
  * The registry file on disk: load (gateway) and edit (devices CLI). Edits go through the YAML document model so
@@ -36,12 +37,13 @@ export async function writeDevicesFileAtomic(path: string, text: string): Promis
 }
 
 /** A registry edit that cannot be applied (unknown id, duplicate, invalid file). The CLI exits with code 1. */
-export class RegistryEditError extends Error {
+export class RegistryEditError extends GatewayError {
+  override readonly code = 'GATEWAY_REGISTRY_EDIT';
   constructor(
     message: string,
     readonly errors: readonly DeviceFileError[] = [],
   ) {
-    super(message);
+    super('GATEWAY_REGISTRY_EDIT', message);
   }
 }
 

@@ -1,6 +1,7 @@
 import { parseYamlSafe } from './safe-yaml.js';
 import { configSchema, type GatewayConfig } from './schema.js';
 import { readBoundedText } from './read-bounded.js';
+import { GatewayError } from '../errors.js';
 
 export const DEFAULT_CONFIG_PATH = 'config/gateway.yaml';
 
@@ -11,13 +12,13 @@ export interface ConfigProblem {
 }
 
 /** A config that cannot be used. main() prints every problem and exits with code 2. */
-export class ConfigError extends Error {
-  readonly code = 'GATEWAY_CONFIG_INVALID';
+export class ConfigError extends GatewayError {
+  override readonly code = 'GATEWAY_CONFIG_INVALID';
   constructor(
     readonly source: string,
     readonly problems: readonly ConfigProblem[],
   ) {
-    super(`invalid configuration in ${source}:\n${problems.map((p) => `  ${p.path}: ${p.message}`).join('\n')}`);
+    super('GATEWAY_CONFIG_INVALID', `invalid configuration in ${source}:\n${problems.map((p) => `  ${p.path}: ${p.message}`).join('\n')}`);
   }
 }
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ID_PATTERN } from '../wire/topics.js';
 import { duration, size } from './zod-units.js';
 
 /**
@@ -6,7 +7,7 @@ import { duration, size } from './zod-units.js';
  * parsed here so the rest of the code sees milliseconds and bytes. Defaults mirror config/gateway.yaml.
  */
 const port = z.number().int().min(0).max(65535);
-const id = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must match ^[A-Za-z0-9_.-]{1,64}$');
+const id = z.string().regex(ID_PATTERN, `must match ${ID_PATTERN.source}`);
 
 const tlsSchema = z.strictObject({
   port,

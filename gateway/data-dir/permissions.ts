@@ -7,15 +7,15 @@ const GROUP_OTHER = 0o077;
 
 /**
  * The gateway's own files in `buffer.dir`: state.db and outbox.db with their -wal/-shm/-journal, copies moved aside
- * as corrupt (`outbox.db.corrupt-<time>[-wal]`, gateway/outbox/db.ts), the lock and its holder file (lock.ts).
+ * as corrupt or unknown (`outbox.db.corrupt-<time>[-wal]`, persist/sqlite.ts), the lock and its holder file (lock.ts).
  */
-const GATEWAY_FILE = /^(?:(?:state|outbox)\.db(?:\.corrupt-[^/]*)?(?:-wal|-shm|-journal)?|gateway\.lock(?:\.json(?:\.\d+\.tmp)?)?)$/;
+const GATEWAY_FILE = /^(?:(?:state|outbox)\.db(?:\.(?:corrupt|unknown)-[^/]*)?(?:-wal|-shm|-journal)?|gateway\.lock(?:\.json(?:\.\d+\.tmp)?)?)$/;
 
 /**
  * Makes the data folder owner-only: every gateway file in it (above) loses its group/other bits (0600 for the
  * database files), and so does the folder (0700) when it holds nothing else. The files hold every reading not yet in
  * InfluxDB and the pipeline's state; nothing else on the machine needs to read them. New files are created
- * owner-only (gateway/outbox/db.ts, lock.ts); this tightens what an older version or another tool left, logged once
+ * owner-only (persist/sqlite.ts, lock.ts); this tightens what an older version or another tool left, logged once
  * per start. A folder shared with other files (`buffer.dir: .`) keeps its mode, with a warning: changing it could
  * lock others out of their files. A chmod that fails (a file of another user) is logged, not fatal.
  *

@@ -6,7 +6,7 @@ import { splitLines } from '../sink/line-protocol.js';
 import { retryDelayMs, type BackoffPolicy } from './backoff.js';
 import { type LaneSettings, type Request, toRequest } from './request.js';
 import type { OutboxStore, PeekLimit, StoredBatch } from './store.js';
-import { Wakeup, sleep, type Timers } from './timers.js';
+import { Wakeup, sleep, type Timers } from '../time/timers.js';
 
 export interface DrainerDeps {
   readonly store: OutboxStore;

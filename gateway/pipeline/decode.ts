@@ -1,5 +1,5 @@
 import { scanTelemetry } from './fast-decode.js';
-import { isValidId } from './topics.js';
+import { isValidId } from '../wire/topics.js';
 import { MAX_AHEAD_MS, MIN_TS, parseRfc3339 } from './timestamp.js';
 import type { DeviceMessage, SensorValue } from './types.js';
 

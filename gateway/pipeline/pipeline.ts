@@ -4,7 +4,7 @@ import type { DeviceMessage, PipelineSettings, Reading, WindowPoint } from './ty
 import { evictRetained, retain, takeRetained } from './retained.js';
 import { Win } from './window.js';
 
-export type { JsonPipelineSnapshot, PipelineCapture, PipelineSnapshot } from './snapshot.js';
+export type { PipelineCapture, PipelineSnapshot } from './snapshot.js';
 export { PipelineSnapshotError } from './snapshot.js';
 
 /** Where the pipeline hands its results, synchronously. Callbacks must not throw (the runner contains failures). */

@@ -5,8 +5,8 @@ import type { IngestLog, IngestRecord } from './ingest-log.js';
 
 export interface RestoreParts<P> {
   /** Builds the pipeline, from a snapshot when there is one; throws when the snapshot does not fit. */
-  readonly pipeline: (snapshot?: unknown) => P;
-  readonly alerts: { restore(snapshot: unknown): void };
+  readonly pipeline: (snapshot?: Uint8Array) => P;
+  readonly alerts: { restore(snapshot: Uint8Array): void };
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { OutboxStatus } from '../outbox/outbox.js';
-import { systemTimers, type TimerHandle, type Timers } from '../outbox/timers.js';
+import { systemTimers, type TimerHandle, type Timers } from '../time/timers.js';
 import type { OutPoint } from '../sink/point.js';
 import { Counter } from 'prom-client';
 import { counterField, reasonBaselines, statsToPoints, type StatsSample } from './schema.js';

@@ -5,12 +5,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HOLDER_FILE, LOCK_FILE, lockDataDir } from '../../gateway/data-dir/lock.js';
 import type { Reading } from '../../gateway/pipeline/types.js';
-import { waitFor } from '../support/gateway.js';
+import { waitFor } from '../support/wait.js';
 import { startInfluxd, type InfluxServer } from '../support/influxd.js';
 import { connect, publish } from '../support/mqtt.js';
 import { MAIN, portsOf, prepareGateway, spawnGateway } from '../support/process.js';
 import { storedWindows, windowMismatches } from '../support/telemetry.js';
-import { referenceWindows } from '../unit/pipeline/reference.js';
+import { referenceWindows } from '../support/reference.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

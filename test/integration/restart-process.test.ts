@@ -6,13 +6,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../gateway/log.js';
 import type { Reading } from '../../gateway/pipeline/types.js';
 import { SqliteStateStore } from '../../gateway/state/sqlite-state.js';
-import { waitFor } from '../support/gateway.js';
+import { waitFor } from '../support/wait.js';
 import { httpGate } from '../support/http-gate.js';
 import { startInfluxd, type InfluxServer } from '../support/influxd.js';
 import { connect, publish } from '../support/mqtt.js';
 import { portsOf, prepareGateway, spawnGateway, MAIN } from '../support/process.js';
 import { storedWindows, windowMismatches } from '../support/telemetry.js';
-import { referenceWindows } from '../unit/pipeline/reference.js';
+import { referenceWindows } from '../support/reference.js';
 
 /**
  * The real gateway process (`node dist/gateway/main.js`, or `npm start`): exit codes of a graceful stop and of a

@@ -4,7 +4,8 @@ import vm from 'node:vm';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { maxPacketBytes } from '../../gateway/broker/limits.js';
-import { metricValue, startTestGateway, waitFor, type TestGateway } from '../support/gateway.js';
+import { metricValue, startTestGateway, type TestGateway } from '../support/gateway.js';
+import { waitFor } from '../support/wait.js';
 import { connect, publish } from '../support/mqtt.js';
 import { connectPacket, remainingLength, subscribePacket } from '../support/mqtt-wire.js';
 

@@ -3,7 +3,8 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileS
 import { dirname, join } from 'node:path';
 import { stringify } from 'yaml';
 import { freePort } from './influxd.js';
-import { testConfigTree, waitFor } from './gateway.js';
+import { testConfigTree } from './gateway.js';
+import { waitFor } from './wait.js';
 
 /**
  * The real gateway as a child process: `node dist/gateway/main.js` with GATEWAY_CONFIG pointing at a YAML file
@@ -90,15 +91,20 @@ export async function prepareGateway(dir: string, influxUrl: string, overrides: 
 }
 
 /**
- * Spawns the gateway; with `ready` (default) resolves once /health answers. With `npmStart` it is started as the
- * README says, `npm start` (see npmStartPackage), in a process group of its own, like a terminal's foreground job.
+ * Spawns the gateway (`main`: another copy of main.js); with `ready` (default) resolves once /health answers. With
+ * `npmStart` it is started as the README says, `npm start` (see npmStartPackage), in a process group of its own, like
+ * a terminal's foreground job.
  */
-export async function spawnGateway(configFile: string, opts: { ready?: boolean; ports?: { mqtt: number; http: number }; npmStart?: boolean } = {}): Promise<GatewayProcess> {
-  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`npm run build\` first`);
+export async function spawnGateway(
+  configFile: string,
+  opts: { ready?: boolean; ports?: { mqtt: number; http: number }; npmStart?: boolean; main?: string } = {},
+): Promise<GatewayProcess> {
+  const main = opts.main ?? MAIN;
+  if (!existsSync(main)) throw new Error(`${main} is missing: run \`npm run build\` first`);
   const env = { ...process.env, GATEWAY_CONFIG: configFile };
   const child = opts.npmStart
     ? spawn('npm', ['start'], { cwd: npmStartPackage(configFile), env, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
-    : spawn(process.execPath, [MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    : spawn(process.execPath, [main], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   live.set(child, opts.npmStart === true);
   let out = '';
   child.stdout!.on('data', (b: Buffer) => (out += b.toString()));

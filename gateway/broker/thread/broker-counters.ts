@@ -1,4 +1,4 @@
-import type { AuthFailureReason } from '../../auth/device-auth.js';
+import type { AuthFailureReason } from '../../metrics.js';
 import type { BrokerMetrics } from '../../metrics.js';
 import type { RefusedReason } from '../limits.js';
 

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { DataDirLockedError, HOLDER_FILE, LOCK_FILE } from '../../../gateway/data-dir/lock.js';
 import { openDataDir } from '../../../gateway/data-dir/open.js';
 import { createLogger } from '../../../gateway/log.js';
-import { openDatabase } from '../../../gateway/outbox/db.js';
+import { openDatabase } from '../../../gateway/persist/sqlite.js';
 
 const modeOf = (p: string) => statSync(p).mode & 0o777;
 
@@ -107,7 +107,7 @@ describe('data folder: lock and owner-only modes', () => {
   it('new SQLite files and their -wal and -shm are created 0600', () => {
     const dir = folder();
     const lock = openDataDir(dir, { log });
-    const { db } = openDatabase({ file: join(dir, 'outbox.db'), sync: 'normal', log, migrate: (d) => d.exec('CREATE TABLE IF NOT EXISTS t (x)') });
+    const { db } = openDatabase({ file: join(dir, 'outbox.db'), format: { name: 'test', userVersion: 1 }, migrations: ['CREATE TABLE t (x)'], sync: 'normal', log });
     db.exec('INSERT INTO t VALUES (1)');
     for (const f of ['outbox.db', 'outbox.db-wal', 'outbox.db-shm']) expect(modeOf(join(dir, f)), f).toBe(0o600);
     db.close();

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Pipeline, PipelineSnapshotError } from '../../../gateway/pipeline/pipeline.js';
+import { restoreSnapshot, takeSnapshot } from '../../../gateway/pipeline/snapshot.js';
 import type { DeviceMessage, PipelineSettings, Reading, WindowPoint } from '../../../gateway/pipeline/types.js';
-import { jsonSnapshotOf } from './snapshot-support.js';
 
 const T0 = 1_699_999_200_000; // 2023-11-14T22:00Z: a multiple of every interval used here
 
@@ -234,15 +234,18 @@ describe('snapshot', () => {
     const h = harness();
     h.one(T0 + 1, 1);
     const bin = h.p.snapshot();
-    const snap = jsonSnapshotOf(bin, 10_000);
     const out = { window: () => {} };
     const settings = { intervalMs: 10_000, allowedLatenessMs: 0, correctionHorizonMs: 0, dedupHorizonMs: 0 };
     expect(() => new Pipeline({ ...settings, intervalMs: 60_000 }, out, bin)).toThrow(PipelineSnapshotError);
     expect(new Pipeline(settings, out, bin).stats()).toEqual({ sensors: 1, openWindows: 1, retainedWindows: 0, dedupKeys: 1 });
-    expect(() => new Pipeline({ ...settings, intervalMs: 60_000 }, out, snap)).toThrow(PipelineSnapshotError);
-    expect(() => new Pipeline(settings, out, { ...snap, pending: [] })).toThrow(PipelineSnapshotError);
-    expect(() => new Pipeline(settings, out, { ...snap, sensors: [[0, 't', T0, T0, [], [1, 2, 3], []]] })).toThrow(PipelineSnapshotError);
-    expect(new Pipeline(settings, out, snap).stats()).toEqual({ sensors: 1, openWindows: 1, retainedWindows: 0, dedupKeys: 1 });
+    // Truncated, or one byte changed: refused by the checksum before anything is decoded.
+    expect(() => new Pipeline(settings, out, bin.subarray(0, bin.length - 1))).toThrow(PipelineSnapshotError);
+    const flipped = Buffer.from(bin);
+    flipped[8] = flipped[8]! ^ 1;
+    expect(() => new Pipeline(settings, out, flipped)).toThrow(PipelineSnapshotError);
+    // Well-formed bytes of a state the pipeline cannot reach: an open window whose sensor is not pending.
+    const { devices } = restoreSnapshot(bin, 10_000);
+    expect(() => new Pipeline(settings, out, takeSnapshot(10_000, devices, new Set()))).toThrow(PipelineSnapshotError);
   });
 
   it('rejects settings that make no sense', () => {

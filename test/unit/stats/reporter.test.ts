@@ -3,48 +3,25 @@ import { Counter } from 'prom-client';
 import { createLogger } from '../../../gateway/log.js';
 import { createMetrics, type Metrics } from '../../../gateway/metrics.js';
 import type { OutboxStatus } from '../../../gateway/outbox/outbox.js';
-import type { Timers } from '../../../gateway/outbox/timers.js';
 import { formatPoint } from '../../../gateway/sink/line-protocol.js';
 import type { OutPoint } from '../../../gateway/sink/point.js';
 import { StatsReporter } from '../../../gateway/stats/reporter.js';
+import { ManualTimers } from '../../support/manual-timers.js';
 import { STATS_MEASUREMENT, counterField, statsToPoints } from '../../../gateway/stats/schema.js';
-
-/** A clock and one-shot timers that only move when the test says so. */
-function manualTimers(start = 1_000_000) {
-  let now = start;
-  const pending = new Map<number, { at: number; fn: () => void }>();
-  let next = 1;
-  const timers: Timers = {
-    now: () => now,
-    setTimeout: (fn, ms) => (pending.set(next, { at: now + ms, fn }), next++),
-    clearTimeout: (h) => void pending.delete(h as number),
-  };
-  const advance = async (ms: number) => {
-    now += ms;
-    for (const [h, t] of [...pending]) {
-      if (t.at <= now) {
-        pending.delete(h);
-        t.fn();
-      }
-    }
-    await new Promise((r) => setImmediate(r));
-  };
-  return { timers, advance, pendingCount: () => pending.size };
-}
 
 const STATUS: OutboxStatus = { points: 7, bytes: 900, batches: 1, oldestAgeMs: 2500, openPoints: 3, draining: true, influxUp: false, deadLetters: 2, lastError: 'ECONNREFUSED' };
 
 function setup() {
   const metrics = createMetrics();
   const appended: OutPoint[][] = [];
-  const clock = manualTimers();
+  const clock = new ManualTimers(1_000_000);
   const reporter = new StatsReporter({
     metrics,
     outbox: { status: () => STATUS, append: (p) => void appended.push([...p]) },
     gatewayId: 'edge-7',
     intervalMs: 10_000,
     log: createLogger('silent'),
-    timers: clock.timers,
+    timers: clock,
   });
   return { metrics, appended, clock, reporter };
 }
@@ -91,7 +68,7 @@ describe('gateway stats reporter', () => {
     await reporter.stop();
     expect(appended).toHaveLength(3);
     expect(main(appended[2]!).fields).toMatchObject({ messages_received: 6 });
-    expect(clock.pendingCount()).toBe(0);
+    expect(clock.timerCount).toBe(0);
     await clock.advance(60_000);
     expect(appended).toHaveLength(3);
   });
