@@ -55,3 +55,18 @@ export function parseRetryAfter(value: string | string[] | undefined, now = Date
   const at = Date.parse(v);
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
+
+const UNREACHABLE = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL']);
+const TIMEOUT = new Set(['ETIMEDOUT', 'ESOCKETTIMEDOUT']);
+
+/** A request that got no HTTP answer: unreachable (probe with ping while backing off), timed out, or cut off. */
+export function networkError(err: unknown): RetryableWriteError {
+  if (err instanceof RetryableWriteError) return err;
+  const e = err as NodeJS.ErrnoException;
+  const code = typeof e?.code === 'string' ? e.code : undefined;
+  const text = e?.message ?? String(err);
+  if (code && UNREACHABLE.has(code)) return new RetryableWriteError(`InfluxDB unreachable: ${text}`, 'unreachable', undefined, code);
+  if (code && TIMEOUT.has(code)) return new RetryableWriteError(`InfluxDB timed out: ${text}`, 'timeout', undefined, code);
+  // Anything else from the network stack (ECONNRESET, EPIPE, socket hang up, ...) is worth another try.
+  return new RetryableWriteError(`InfluxDB request failed: ${text}`, 'network', undefined, code);
+}

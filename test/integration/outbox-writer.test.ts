@@ -185,13 +185,17 @@ describe('InfluxWriter against a misbehaving HTTP server', () => {
     writer.close();
   });
 
-  it('HTTP 413 and other 4xx are permanent with the server text', async () => {
+  it('HTTP 413 on a single line refuses that line with the server text; other 4xx are permanent', async () => {
     reply = (res) => res.writeHead(413, { 'x-influxdb-error': 'request entity too large' }).end('{"error":"request entity too large"}');
     const { writer } = newWriter(url);
     const err = (await caught(writer.write('m v=1 1'))) as PermanentWriteError;
     expect(err).toBeInstanceOf(PermanentWriteError);
     expect(err.status).toBe(413);
-    expect(err.message).toBe('request entity too large');
+    expect(err.refusedLines).toEqual([0]);
+    expect(err.message).toBe('request too large (413) even as a single line: request entity too large');
+    reply = (res) => res.writeHead(418, { 'x-influxdb-error': 'teapot' }).end();
+    const other = (await caught(writer.write('m v=1 1'))) as PermanentWriteError;
+    expect([other.status, other.message, other.refusedLines]).toEqual([418, 'teapot', undefined]);
     writer.close();
   });
 
