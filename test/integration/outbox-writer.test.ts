@@ -172,9 +172,12 @@ describe('InfluxWriter against a misbehaving HTTP server', () => {
 
   it.each([
     [503, {}, 'server', undefined],
+    [503, { 'retry-after': '12' }, 'server', 12_000],
     [500, {}, 'server', undefined],
     [429, { 'retry-after': '7' }, 'throttled', 7000],
     [401, {}, 'auth', undefined],
+    [403, {}, 'auth', undefined],
+    [404, {}, 'database', undefined], // not "database not found": a URL that is not InfluxDB's; kept, not dead-lettered
   ] as const)('HTTP %i is retryable', async (status, headers, reason, retryAfterMs) => {
     reply = (res) => res.writeHead(status, { ...headers, 'x-influxdb-error': 'nope' }).end('{"error":"nope"}');
     const { writer } = newWriter(url);
@@ -196,6 +199,38 @@ describe('InfluxWriter against a misbehaving HTTP server', () => {
     reply = (res) => res.writeHead(418, { 'x-influxdb-error': 'teapot' }).end();
     const other = (await caught(writer.write('m v=1 1'))) as PermanentWriteError;
     expect([other.status, other.message, other.refusedLines]).toEqual([418, 'teapot', undefined]);
+    writer.close();
+  });
+
+  it('HTTP 413: halves until each part fits, every line sent once to be stored', async () => {
+    const stored: string[] = [];
+    reply = (res) => {
+      const body = seen[seen.length - 1]!.body;
+      if (body.length > 40) return void res.writeHead(413, { 'x-influxdb-error': 'Request Entity Too Large' }).end();
+      stored.push(...body.split('\n'));
+      res.writeHead(204).end();
+    };
+    const { writer } = newWriter(url);
+    const lines = Array.from({ length: 9 }, (_, i) => `m v=${i} ${i}`);
+    await writer.write(lines.join('\n'));
+    expect(stored).toEqual(lines);
+    writer.close();
+  });
+
+  it('HTTP 422 (not an answer 1.x documents) refuses the whole request', async () => {
+    reply = (res) => res.writeHead(422, { 'x-influxdb-error': 'odd' }).end();
+    const { writer } = newWriter(url);
+    const err = (await caught(writer.write('m v=1 1\nm v=2 2'))) as PermanentWriteError;
+    expect([err.status, err.refusedLines, err.message]).toEqual([422, undefined, 'odd']);
+    writer.close();
+  });
+
+  it('a token is sent as "Token" (1.8+), a retention policy as rp', async () => {
+    reply = (res) => res.writeHead(204).end();
+    const writer = new InfluxWriter({ url, database: 'd', retentionPolicy: 'week', token: 'user:secret', timeoutMs: 5000 });
+    seen.length = 0;
+    await writer.write('m v=1 1');
+    expect(seen.find((r) => r.url.includes('/write'))).toMatchObject({ url: '/write?db=d&rp=week&precision=ms', auth: 'Token user:secret' });
     writer.close();
   });
 
