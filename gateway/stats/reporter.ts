@@ -4,6 +4,7 @@ import type { OutboxStatus } from '../outbox/outbox.js';
 import { systemTimers, type TimerHandle, type Timers } from '../outbox/timers.js';
 import type { OutPoint } from '../sink/point.js';
 import { Counter } from 'prom-client';
+import { REJECT_REASONS } from '../pipeline/decode.js';
 import { counterField, reasonBaselines, statsToPoints, type StatsSample } from './schema.js';
 
 export interface StatsReporterOptions {
@@ -105,7 +106,16 @@ export class StatsReporter {
       const sample = await this.sample();
       const fresh = Object.keys(sample.rejectedByReason).filter((r) => !this.reasonsSeen.has(r));
       for (const r of fresh) this.reasonsSeen.add(r);
-      const baselines = this.previousTime === undefined ? [] : reasonBaselines(fresh, this.o.gatewayId, this.previousTime);
+      // The first sample of a process also carries a 0 for every known reason not yet counted: InfluxDB 3 fixes a
+      // table's tag columns when it is created and refuses a write that brings a new tag
+      // (https://docs.influxdata.com/influxdb3/core/admin/tables/), so the `reason` tag must be in the first write of
+      // `gateway_stats`, ahead of the {gateway} line. True to the counters (0 at start), and a baseline for
+      // non_negative_difference.
+      const baselines =
+        this.previousTime === undefined
+          ? reasonBaselines(REJECT_REASONS.filter((r) => !(r in sample.rejectedByReason)), this.o.gatewayId, time)
+          : reasonBaselines(fresh, this.o.gatewayId, this.previousTime);
+      if (this.previousTime === undefined) for (const r of REJECT_REASONS) this.reasonsSeen.add(r);
       this.o.outbox.append([...baselines, ...statsToPoints(sample, this.o.gatewayId, time)]);
       this.previousTime = time;
     } catch (err) {
