@@ -96,6 +96,17 @@ const retry = (message: string, reason: RetryableWriteError['reason'], retryAfte
 
 const whole = (a: HttpAnswer): Refusal => ({ kind: 'refused', status: a.status, message: errorText(a), partial: false });
 
+/**
+ * InfluxDB 3's partial-write body (readV3Partial). Read in every dialect: 3.x answers its v1- and v2-compatible write
+ * APIs the same way, and so may Cloud Serverless's v2 API ("Partial writes will now always return a 400 status
+ * code", https://www.influxdata.com/blog/handling-partial-writes-influxdb-3.0/).
+ */
+function v3Partial(a: HttpAnswer, lines: () => readonly string[]): Refusal | undefined {
+  if (!a.text.includes('"data"')) return undefined;
+  const p = readV3Partial(a.text, lines().length);
+  return p && { kind: 'refused', status: a.status, message: p.message, partial: true, named: p.lines, cut: p.cut };
+}
+
 const basic = (o: DialectOptions) => (o.username !== undefined ? `Basic ${Buffer.from(`${o.username}:${o.password ?? ''}`).toString('base64')}` : undefined);
 
 export function createDialect(o: DialectOptions): Dialect {
@@ -124,12 +135,12 @@ function v1(o: DialectOptions): Dialect {
     authorization: o.token !== undefined ? `Token ${o.token}` : basic(o),
     createsDatabase: true,
     queryDatabase: o.database,
-    read(a) {
+    read(a, lines) {
       const c = common(a, target);
       if (c) return c;
       const text = errorText(a);
       if (a.status === 400 && text.startsWith('partial write:')) return { kind: 'refused', status: 400, message: text, partial: true };
-      return whole(a);
+      return (a.status === 400 && v3Partial(a, lines)) || whole(a);
     },
   };
 }
@@ -161,6 +172,8 @@ function v2(o: DialectOptions): Dialect {
       const text = errorText(a);
       if (a.status === 422) return { kind: 'refused', status: 422, message: text, partial: true };
       if (a.status === 400) {
+        const v3 = v3Partial(a, lines);
+        if (v3) return v3;
         const named = readV2Invalid(text, lines());
         return named === undefined ? whole(a) : { kind: 'refused', status: 400, message: text, partial: false, named };
       }
@@ -189,11 +202,7 @@ function v3(o: DialectOptions): Dialect {
     read(a, lines) {
       const c = common(a, target);
       if (c) return c;
-      if (a.status === 400) {
-        const p = readV3Partial(a.text, lines().length);
-        if (p) return { kind: 'refused', status: 400, message: p.message, partial: true, named: p.lines, cut: p.cut };
-      }
-      return whole(a);
+      return (a.status === 400 && v3Partial(a, lines)) || whole(a);
     },
   };
 }

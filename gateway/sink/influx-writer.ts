@@ -172,7 +172,7 @@ export class InfluxWriter implements BatchWriter {
 
   /** A 1.x-engine "partial write: ... dropped=N" (v1 400, v2 422): which lines, when it can be known. */
   private async refine(r: Refusal, lines: readonly string[]): Promise<number[] | undefined> {
-    const pw = parsePartialWrite(r.message.replace(/^failure writing points to database: /, ''));
+    const pw = parsePartialWrite(r.message);
     if (!pw) return undefined;
     const byParse = refusedByParse(lines, pw);
     if (byParse) return byParse;

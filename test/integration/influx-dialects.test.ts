@@ -136,6 +136,14 @@ describe('v2: refusals', () => {
     expect(fake.writes.map((w) => w.status)).toEqual([400, 400, 204]);
   });
 
+  it('400 with InfluxDB 3\'s partial-write body (3.x and Cloud Serverless behind the v2 API): the listed lines refused, nothing resent', async () => {
+    const { fake, writer } = await setup('v2');
+    fake.script.push({ status: 400, body: JSON.stringify({ error: 'partial write of line protocol occurred', data: [{ original_line: 'x', line_number: 2, error_message: 'invalid column type' }] }) });
+    const err = (await caught(writer.write(lines(3).join('\n')))) as PermanentWriteError;
+    expect([err.status, err.refusedLines]).toEqual([400, [1]]);
+    expect(fake.writes).toHaveLength(1);
+  });
+
   it('400 that names no line of the request: the whole request is refused', async () => {
     const { fake, writer } = await setup('v2');
     fake.script.push({ status: 400, body: '{"code":"invalid","message":"precision not supported"}' });

@@ -217,6 +217,14 @@ describe('InfluxWriter against a misbehaving HTTP server', () => {
     writer.close();
   });
 
+  it('HTTP 400 with InfluxDB 3\'s partial-write body (its v1-compatible /write): the listed lines refused', async () => {
+    reply = (res) => res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'partial write of line protocol occurred', data: [{ original_line: 'm v=2 2', line_number: 2, error_message: 'bad' }] }));
+    const { writer } = newWriter(url);
+    const err = (await caught(writer.write('m v=1 1\nm v=2 2'))) as PermanentWriteError;
+    expect([err.status, err.refusedLines, err.message]).toEqual([400, [1], 'partial write of line protocol occurred: line 2: bad']);
+    writer.close();
+  });
+
   it('HTTP 422 (not an answer 1.x documents) refuses the whole request', async () => {
     reply = (res) => res.writeHead(422, { 'x-influxdb-error': 'odd' }).end();
     const { writer } = newWriter(url);

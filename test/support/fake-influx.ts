@@ -10,7 +10,8 @@ import { parseLine, splitLines, type FieldType } from '../../gateway/sink/line-p
  *   POST /api/v2/write?org=&bucket=&precision=, `Authorization: Token <token>`.
  *   204 all written; 400 `{"code":"invalid","message":"unable to parse '<first malformed line>': ..."}` and nothing
  *   written; 401; 404 bucket not found; 413; 422 `{"code":"unprocessable entity","message":"failure writing points
- *   to database: partial write: ... dropped=N"}` with the other lines written; 503 with Retry-After.
+ *   to database: partial write: ... dropped=N for database: <id> for retention policy: autogen"}` with the other
+ *   lines written; 503 with Retry-After.
  *   GET /query (the v1-compatible API over a DBRP mapping) answers SHOW FIELD KEYS.
  * v3 (https://docs.influxdata.com/influxdb3/core/write-data/http-api/v3-write-lp/,
  *     https://docs.influxdata.com/influxdb3/core/write-data/troubleshoot/):
@@ -138,7 +139,7 @@ export class FakeInflux {
       } else this.store(l);
     }
     if (dropped === 0) return reply(204);
-    reply(422, { code: 'unprocessable entity', message: `failure writing points to database: partial write: ${first} dropped=${dropped}` });
+    reply(422, { code: 'unprocessable entity', message: `failure writing points to database: partial write: ${first} dropped=${dropped} for database: 9f282d63c7d3a5c0 for retention policy: autogen` });
   }
 
   private writeV3(lines: string[], reply: (s: number, p?: unknown) => void): void {
