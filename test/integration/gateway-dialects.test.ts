@@ -81,3 +81,19 @@ describe.each(['v2', 'v3'] as const)('gateway with influx.api %s', (api: FakeApi
     expect(tg.logLines().some((l) => String(l.err ?? '').includes('401'))).toBe(true);
   });
 });
+
+describe('gateway with influx.api v2 and no bucket', () => {
+  it('kept (the gateway creates no bucket), /health and the log name the bucket', async () => {
+    const api = 'v2';
+    fake = await startFakeInflux({ api, token: TOKEN, org: 'acme', buckets: [] });
+    tg = await startTestGateway({ influxUrl: fake.url, overrides: { mqtt: { brokerThread: 'off' }, influx: { url: fake.url, api, org: 'acme', token: TOKEN, flushInterval: '100ms', timeout: '2s' } } });
+    const url = tg.httpUrl;
+    const health = await waitFor('health to name the missing bucket', async () => {
+      const h = (await (await fetch(`${url}/health`)).json()) as { status: string; influx: { lastError: string | null } };
+      return h.influx.lastError?.includes('404') ? h : undefined;
+    });
+    expect(health).toMatchObject({ status: 'degraded', influx: { lastError: 'InfluxDB answered 404 for bucket "iot" (org "acme"): bucket "iot" not found' } });
+    expect(tg.logLines().some((l) => l.msg === 'InfluxDB write failed, will retry' && String(l.err).includes('bucket "iot" not found'))).toBe(true);
+    expect(fake.writes.every((w) => w.status === 404)).toBe(true);
+  });
+});
