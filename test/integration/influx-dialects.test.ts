@@ -108,6 +108,14 @@ describe.each(['v2', 'v3'] as const)('%s: answers every dialect reads alike', (a
     expect(err.retryAfterMs).toBeLessThanOrEqual(120_000);
   });
 
+  it('another 4xx (v3: 422, which it does not document for writes; v2: 405): the whole request is refused', async () => {
+    const { fake, writer } = await setup(api);
+    const status = api === 'v3' ? 422 : 405;
+    fake.script.push({ status, body: '{"error":"odd"}' });
+    const err = (await caught(writer.write(lines(2).join('\n')))) as PermanentWriteError;
+    expect([err.status, err.refusedLines, err.message]).toEqual([status, undefined, 'odd']);
+  });
+
   it('500: kept (server), backoff', async () => {
     const { fake, writer } = await setup(api);
     fake.script.push({ status: 500, body: '{"code":"internal error","message":"boom"}' });
