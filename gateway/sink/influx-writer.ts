@@ -87,7 +87,8 @@ export class InfluxWriter implements BatchWriter {
     if (refused.size === 0) return;
     const indexes = [...refused.keys()].sort((a, b) => a - b);
     const reasons = [...new Set([...refused.values()].map((r) => r.message))];
-    throw new PermanentWriteError(reasons.join('; '), refused.values().next().value!.status, indexes);
+    const text = reasons.length <= 4 ? reasons.join('; ') : `${reasons.slice(0, 3).join('; ')}; ${reasons.at(-1)} (and ${reasons.length - 4} more reasons)`;
+    throw new PermanentWriteError(text, refused.values().next().value!.status, indexes);
   }
 
   close(): void {
@@ -138,7 +139,10 @@ export class InfluxWriter implements BatchWriter {
     const restIdx = lines().flatMap((_, i) => (refused.has(i) ? [] : [i]));
     if (restIdx.length === 0) return refused;
     if (resends >= MAX_RESENDS) {
-      for (const i of restIdx) refused.set(i, { ...r, message: `${r.message} (and ${MAX_RESENDS} more malformed lines before it: gave up)` });
+      // Never stored, not known to be bad: kept with the reason, so nothing is lost (the gateway never formats a
+      // malformed line itself; this takes a damaged outbox file).
+      const message = `not sent: InfluxDB refused ${MAX_RESENDS + 1} malformed lines of this request one at a time (it names only the first); the rest is kept here unsent`;
+      for (const i of restIdx) refused.set(i, { status: r.status, message });
       return refused;
     }
     const rest = restIdx.map((i) => lines()[i]!);

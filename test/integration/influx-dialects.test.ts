@@ -214,3 +214,15 @@ describe('v3: refusals', () => {
     expect(fake.stored).toEqual(['t,device=a,sensor=s mean=1 1', 't,device=a,sensor=s mean=2 2']);
   });
 });
+
+describe('v2: many malformed lines', () => {
+  it('after 33 rounds (each naming one line) the unsent rest is dead-lettered with its own reason, nothing stored twice', async () => {
+    const { fake, writer } = await setup('v2');
+    const body = [...Array.from({ length: 40 }, (_, i) => `bad line ${i}`), ...lines(2)];
+    const err = (await caught(writer.write(body.join('\n')))) as PermanentWriteError;
+    expect(err.refusedLines).toEqual(body.map((_, i) => i));
+    expect(err.message).toMatch(/^unable to parse 'bad line 0'.*; not sent: InfluxDB refused 33 malformed lines .* \(and 30 more reasons\)$/);
+    expect(fake.writes).toHaveLength(33);
+    expect(fake.stored).toEqual([]);
+  });
+});
