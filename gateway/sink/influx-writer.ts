@@ -55,14 +55,19 @@ export class InfluxWriter implements BatchWriter {
     this.http = new InfluxHttp(opts.url, this.dialect.authorization, opts.timeoutMs);
   }
 
-  /** v1: CREATE DATABASE (idempotent); before the first write and when a write says it is missing. No-op otherwise. */
+  /**
+   * v1: CREATE DATABASE (idempotent); before the first write and when a write says it is missing. No-op otherwise.
+   * A 403 (not an admin) is not an error here: the write then says whether the database exists.
+   */
   async ensureDatabase(): Promise<void> {
     if (!this.dialect.createsDatabase || this.dialect.queryDatabase === undefined) return;
     const q = `CREATE DATABASE "${escapeIdent(this.dialect.queryDatabase)}"`;
     const a = await this.http.request('POST', '/query', { q }, '', { contentType: 'application/x-www-form-urlencoded' }).catch((err: unknown) => {
       throw networkError(err);
     });
-    if (a.status < 200 || a.status >= 300) {
+    // A user without the admin right may still write to an existing database: let the write's answer decide.
+    if (a.status === 403) this.databaseReady = true;
+    else if (a.status < 200 || a.status >= 300) {
       const r = this.dialect.read(a, () => []);
       throw r.kind === 'retry' ? r.error : new RetryableWriteError(`InfluxDB refused CREATE DATABASE (${a.status}): ${errorText(a)}`, 'database');
     }

@@ -147,6 +147,8 @@ describe('InfluxWriter against a misbehaving HTTP server', () => {
   let server: Server;
   let url: string;
   let reply: (res: import('node:http').ServerResponse) => void = () => {};
+  const queryOk = (res: import('node:http').ServerResponse) => void res.writeHead(200, { 'content-type': 'application/json' }).end('{"results":[{"statement_id":0}]}');
+  let queryReply = queryOk;
   const seen: { url: string; auth: string | undefined; length: string | undefined; body: string }[] = [];
   beforeAll(async () => {
     server = createServer((req, res) => {
@@ -156,7 +158,7 @@ describe('InfluxWriter against a misbehaving HTTP server', () => {
       req.on('end', () => {
         seen.push({ url: req.url ?? '', auth: req.headers.authorization, length: req.headers['content-length'], body });
         if (req.url?.includes('/query')) {
-          res.writeHead(200, { 'content-type': 'application/json' }).end('{"results":[{"statement_id":0}]}');
+          queryReply(res);
           return;
         }
         reply(res);
@@ -239,6 +241,21 @@ describe('InfluxWriter against a misbehaving HTTP server', () => {
     seen.length = 0;
     await writer.write('m v=1 1');
     expect(seen.find((r) => r.url.includes('/write'))).toMatchObject({ url: '/write?db=d&rp=week&precision=ms', auth: 'Token user:secret' });
+    writer.close();
+  });
+
+  it('CREATE DATABASE refused with 403 (a user without the admin right): the write goes ahead and decides', async () => {
+    queryReply = (res) => void res.writeHead(403, { 'x-influxdb-error': 'requires admin privilege' }).end();
+    reply = (res) => res.writeHead(204).end();
+    const { writer } = newWriter(url);
+    seen.length = 0;
+    await writer.write('m v=1 1');
+    expect(seen.map((r) => r.url.split('?')[0])).toEqual(['/query', '/write']);
+    reply = (res) => res.writeHead(404, { 'x-influxdb-error': 'database not found: "w"' }).end();
+    const err = (await caught(writer.write('m v=2 2'))) as RetryableWriteError;
+    expect(err.reason).toBe('database');
+    expect(err.message).toMatch(/^InfluxDB answered 404 for database "w_\d+": database not found: "w"$/);
+    queryReply = queryOk;
     writer.close();
   });
 
