@@ -28,7 +28,7 @@ afterEach(async () => {
   h = undefined;
 });
 
-async function build(api: FakeApi, o: { batchSize?: number; maxRequestPoints?: number; writeLanes?: number } = {}) {
+async function build(api: FakeApi, o: { batchSize?: number; maxRequestPoints?: number; minSplitPoints?: number; writeLanes?: number } = {}) {
   fake = await startFakeInflux({ api, token: TOKEN, org: 'acme', buckets: ['iot'] });
   h = harness();
   const store = new SqliteOutboxStore({ file: join(h.dir, 'outbox.db'), sync: 'normal', log: h.log });
@@ -42,7 +42,7 @@ async function build(api: FakeApi, o: { batchSize?: number; maxRequestPoints?: n
     flushIntervalMs: 50,
     maxBytes: 64 * 1024 * 1024,
     backoff: { initialMs: 50, maxMs: 200, probeIntervalMs: 50 },
-    ...(o.maxRequestPoints ? { maxRequestPoints: o.maxRequestPoints, minSplitPoints: o.maxRequestPoints } : {}),
+    ...(o.maxRequestPoints ? { maxRequestPoints: o.maxRequestPoints, minSplitPoints: o.minSplitPoints ?? o.maxRequestPoints } : {}),
     ...(o.writeLanes ? { writeLanes: o.writeLanes } : {}),
   });
   return { fake, h, store, outbox };
@@ -93,6 +93,24 @@ describe.each(['v2', 'v3'] as const)('outbox with influx.api %s', (api) => {
     for (const d of letters) expect(d.error).toMatch(api === 'v2' ? /partial write: field type conflict/ : /partial write of line protocol occurred: line \d+: invalid column type for column 'mean'/);
     expect(await h.counter('outboxDeadLettered')).toBe(2);
     expect(await h.counter('pointsWritten')).toBe(29);
+  });
+});
+
+describe.each(['v2', 'v3'] as const)('outbox with influx.api %s, a backlog split into lanes', (api) => {
+  it('a partial write in one lane: accepted lines of both lanes stored once, the refused ones dead-lettered', async () => {
+    const { fake, h, outbox } = await build(api, { batchSize: 10, maxRequestPoints: 1000, minSplitPoints: 20, writeLanes: 2 });
+    // Every device's first point is a float; its later conflicting ones are refused whatever lane it is in.
+    const pts = range(0, 60).map((i) => (i >= 10 && i % 7 === 0 ? conflicting(i) : point(i)));
+    outbox.append(pts);
+    outbox.flush();
+    outbox.start();
+    await vi.waitFor(() => expect(outbox.status().points).toBe(0), { timeout: 10_000, interval: 20 });
+    const refused = pts.filter((_, i) => i >= 10 && i % 7 === 0).map(lineOf);
+    expect(fake.writes.length).toBeGreaterThan(1); // lanes
+    expect(fake.writes.every((w) => w.lines.length < 60)).toBe(true);
+    expect([...fake.stored].sort()).toEqual(pts.map(lineOf).filter((l) => !refused.includes(l)).sort());
+    expect(outbox.deadLetters().flatMap((d) => d.body.split('\n')).sort()).toEqual([...refused].sort());
+    expect(await h.counter('pointsWritten')).toBe(60 - refused.length);
   });
 });
 
