@@ -25,13 +25,14 @@ export class RetryableWriteError extends Error {
 export class PermanentWriteError extends Error {
   override readonly name = 'PermanentWriteError';
   constructor(
-    /** InfluxDB's own error text (X-Influxdb-Error), so the dead letter says why. */
+    /** InfluxDB's own error text (1.x: X-Influxdb-Error; 2.x/3.x: the JSON body), so the dead letter says why. */
     message: string,
     readonly status: number,
     /**
-     * For an InfluxDB 1.x partial write (HTTP 400 "partial write: ... dropped=N"): the indexes of the refused
-     * lines of the request when they could be identified; the other lines were stored. Undefined when the
-     * answer does not say which lines InfluxDB dropped: then the whole batch counts as refused.
+     * The 0-based indexes of the refused lines of the request, when known (a partial write that names them or
+     * whose refused lines could be worked out, a v2 400 naming a malformed line, a single line too large); every
+     * other line was stored. Undefined when the whole request was refused, or when InfluxDB stored some lines
+     * without saying which it refused: then the whole batch counts as refused.
      */
     readonly refusedLines?: readonly number[],
   ) {
