@@ -109,14 +109,15 @@ export class StatsReporter {
       // The first sample of a process also carries a 0 for every known reason not yet counted: InfluxDB 3 fixes a
       // table's tag columns when it is created and refuses a write that brings a new tag
       // (https://docs.influxdata.com/influxdb3/core/admin/tables/), so the `reason` tag must be in the first write of
-      // `gateway_stats`, ahead of the {gateway} line. True to the counters (0 at start), and a baseline for
-      // non_negative_difference.
+      // `gateway_stats`, ahead of the {gateway} line (reason lines go first in every sample). True to the counters (0
+      // at start), and a baseline for non_negative_difference.
       const baselines =
         this.previousTime === undefined
           ? reasonBaselines(REJECT_REASONS.filter((r) => !(r in sample.rejectedByReason)), this.o.gatewayId, time)
           : reasonBaselines(fresh, this.o.gatewayId, this.previousTime);
       if (this.previousTime === undefined) for (const r of REJECT_REASONS) this.reasonsSeen.add(r);
-      this.o.outbox.append([...baselines, ...statsToPoints(sample, this.o.gatewayId, time)]);
+      const points = statsToPoints(sample, this.o.gatewayId, time);
+      this.o.outbox.append([...baselines, ...points.filter((p) => p.tags['reason'] !== undefined), ...points.filter((p) => p.tags['reason'] === undefined)]);
       this.previousTime = time;
     } catch (err) {
       this.o.log.warn({ err }, 'gateway stats sample failed');
