@@ -18,8 +18,10 @@ import { parseLine, splitLines, type FieldType } from '../../gateway/sink/line-p
  *   POST /api/v3/write_lp?db=&precision=&accept_partial=&no_sync=, `Authorization: Bearer <token>`.
  *   204; 400 `{"error":"partial write of line protocol occurred","data":[{"original_line","line_number","error_message"}]}`
  *   listing up to 100 refused lines (1-based) with the others written; 401; 404; 503 with Retry-After.
- *   Schema: a field type conflict, a tag and a field of the same name, and a new tag on an existing table are refused
- *   (the texts of the last two are this fake's own words).
+ *   Schema: a field type conflict, a tag and a field of the same name, and a new tag on an existing table are refused.
+ *   The first line stored for a table fixes its tags, even within one request, as InfluxDB 3's write validator does
+ *   (influxdb3_write/src/write_buffer/validator.rs, `validate_and_qualify_v1_line`: "Detected a new tag '<key>' in
+ *   write. The tag set is immutable on first write to the table."); the tag/field clash text is this fake's own.
  *
  * `script` answers the next write requests with a canned status instead (an outage, throttling); `stop()` and
  * `start()` take the listener away and bring it back on the same port.
@@ -170,7 +172,7 @@ export class FakeInflux {
     if (v3) {
       const table = this.tags.get(p.measurement);
       const added = table ? keys.filter((k) => !table.has(k)) : [];
-      if (added.length > 0) return `table '${p.measurement}' has no tag column '${added[0]}': tags cannot be added to an existing table by a write`;
+      if (added.length > 0) return `Detected a new tag '${added[0]}' in write. The tag set is immutable on first write to the table.`;
       for (const k of keys) if (known?.has(k)) return `column '${k}' is both a tag and a field`;
     }
     return '';

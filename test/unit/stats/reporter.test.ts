@@ -37,17 +37,31 @@ const STATUS: OutboxStatus = { points: 7, bytes: 900, batches: 1, oldestAgeMs: 2
 
 function setup() {
   const metrics = createMetrics();
+  // One entry per sample; `flushedAt` records where in it the reporter committed a batch (the first sample's baselines).
   const appended: OutPoint[][] = [];
+  const flushedAt: [number, number][] = [];
+  let merge = false;
   const clock = manualTimers();
   const reporter = new StatsReporter({
     metrics,
-    outbox: { status: () => STATUS, append: (p) => void appended.push([...p]) },
+    outbox: {
+      status: () => STATUS,
+      append: (p) => {
+        if (merge) appended.at(-1)!.push(...p);
+        else appended.push([...p]);
+        merge = false;
+      },
+      flush: () => {
+        flushedAt.push([appended.length - 1, appended.at(-1)!.length]);
+        merge = true;
+      },
+    },
     gatewayId: 'edge-7',
     intervalMs: 10_000,
     log: createLogger('silent'),
     timers: clock.timers,
   });
-  return { metrics, appended, clock, reporter };
+  return { metrics, appended, flushedAt, clock, reporter };
 }
 
 const main = (batch: OutPoint[]) => batch.find((p) => p.tags['reason'] === undefined)!;
@@ -97,8 +111,8 @@ describe('gateway stats reporter', () => {
     expect(appended).toHaveLength(3);
   });
 
-  it('writes rejections per reason: a 0 for every known reason in the first sample (ahead of the {gateway} line), counts after', async () => {
-    const { metrics, appended, clock, reporter } = setup();
+  it('writes rejections per reason: a 0 for every known reason before the first sample, in a batch of its own; counts after', async () => {
+    const { metrics, appended, flushedAt, clock, reporter } = setup();
     reporter.start();
     await clock.advance(0);
     metrics.messagesRejected.inc({ reason: 'invalid_json' }, 3);
@@ -111,7 +125,8 @@ describe('gateway stats reporter', () => {
     const reasons = (batch: OutPoint[]) => batch.filter((p) => p.tags['reason'] !== undefined).map((p) => [p.tags['reason'], p.fields['rejected'], p.time]);
     // InfluxDB 3 fixes a table's tags at its first write: the `reason` tag must be in the first lines of gateway_stats.
     expect(reasons(appended[0]!)).toEqual([...REJECT_REASONS].sort().map((r) => [r, 0, 1_000_000]));
-    for (const batch of appended) expect(batch.at(-1)!.tags['reason']).toBeUndefined(); // the {gateway} line last
+    // The baselines alone, committed before the first {gateway} line: the first line of gateway_stats has `reason`.
+    expect(flushedAt).toEqual([[0, REJECT_REASONS.length]]);
     expect(reasons(appended[1]!)).toEqual([['invalid_json', 3, 1_010_000]]);
     expect(reasons(appended[2]!)).toEqual([['bad_value', 1, 1_020_000], ['invalid_json', 4, 1_020_000]]);
     expect(main(appended[2]!).fields['messages_rejected']).toBe(5);
