@@ -1,5 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, validateConfig } from '../../../gateway/config/load.js';
+import { ConfigError, parseYaml, validateConfig } from '../../../gateway/config/load.js';
 
 /** The influx section's dialect keys and secrets (docs/influxdb.md). */
 describe('influx config', () => {
@@ -32,5 +33,12 @@ describe('influx config', () => {
     expect(problems({ influx: { api: 'v2' } })).toEqual(['influx.org']);
     expect(problems({ influx: { api: 'v4' } })).toEqual(['influx.api']);
     expect(validateConfig({ influx: { api: 'v2', org: 'acme', bucket: 'b' } }, 'test').influx).toMatchObject({ org: 'acme', bucket: 'b' });
+  });
+
+  it('accepts the snippet of docs/influxdb.md, as shown and with its commented keys set', () => {
+    const snippet = /```yaml\n([\s\S]*?)```/.exec(readFileSync('docs/influxdb.md', 'utf8'))![1]!;
+    expect(validateConfig(parseYaml(snippet, 'docs'), 'docs').influx).toMatchObject({ api: 'v3', url: 'http://127.0.0.1:8181', database: 'iot' });
+    const all = validateConfig(parseYaml(snippet.replace(/^(\s*)# (\w+:)/gm, '$1$2'), 'docs'), 'docs').influx;
+    expect(all).toMatchObject({ org: 'acme', bucket: 'iot', retentionPolicy: 'week', token: '...' });
   });
 });
