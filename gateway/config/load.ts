@@ -29,6 +29,10 @@ const ENV_OVERRIDES: ReadonlyArray<readonly [string, readonly string[], 'int' | 
   ['GATEWAY_HTTP_PORT', ['http', 'port'], 'int'],
   ['GATEWAY_INFLUX_URL', ['influx', 'url'], 'string'],
   ['GATEWAY_INFLUX_DATABASE', ['influx', 'database'], 'string'],
+  // Secrets: from the environment rather than the file (never logged, never in /health or error texts).
+  ['GATEWAY_INFLUX_TOKEN', ['influx', 'token'], 'string'],
+  ['GATEWAY_INFLUX_USERNAME', ['influx', 'username'], 'string'],
+  ['GATEWAY_INFLUX_PASSWORD', ['influx', 'password'], 'string'],
   ['GATEWAY_DATA_DIR', ['buffer', 'dir'], 'string'],
 ];
 

@@ -61,15 +61,30 @@ export const configSchema = z
     influx: z
       .strictObject({
         url: z.url().default('http://127.0.0.1:8086'),
+        /** Which write API: v1 (/write, 1.x), v2 (/api/v2/write: 2.x, 1.8+, 3.x, Cloud) or v3 (/api/v3/write_lp: 3.x). */
+        api: z.enum(['v1', 'v2', 'v3']).default('v1'),
         database: z.string().min(1).default('iot'),
+        /** v1 only: the retention policy written to; absent: the database's default. */
+        retentionPolicy: z.string().min(1).optional(),
+        /** v2 only: the organization (required by 2.x and Cloud; 1.8 ignores it). */
+        org: z.string().min(1).optional(),
+        /** v2 only: the bucket; absent: `database`. The gateway does not create buckets. */
+        bucket: z.string().min(1).optional(),
         measurement: z.string().min(1).default('telemetry'),
         username: z.string().optional(),
         password: z.string().optional(),
+        /** API token (v2: `Token`, v3: `Bearer`, v1: `Token`, for 1.8+). Better from GATEWAY_INFLUX_TOKEN than in the file. */
+        token: z.string().min(1).optional(),
         batchSize: z.number().int().min(1).max(100_000).default(5000),
         flushInterval: duration(10).default(1000),
         timeout: duration(100).default(10_000),
         /** A backlog drains over this many parallel requests, split by series (order per series is kept). */
         writeLanes: z.number().int().min(1).max(8).default(2),
+      })
+      .superRefine((i, ctx) => {
+        if (i.api === 'v2' && i.org === undefined) {
+          ctx.addIssue({ code: 'custom', path: ['org'], message: 'required with api v2 (InfluxDB 2.x and Cloud need it; for 1.8 any value will do)' });
+        }
       })
       .prefault({}),
     buffer: z

@@ -37,10 +37,15 @@ export function createOutbox(config: GatewayConfig, deps: CreateOutboxDeps): { o
   const writer =
     deps.writer ??
     new InfluxWriter({
+      api: config.influx.api,
       url: config.influx.url,
       database: config.influx.database,
+      retentionPolicy: config.influx.retentionPolicy,
+      org: config.influx.org,
+      bucket: config.influx.bucket,
       username: config.influx.username,
       password: config.influx.password,
+      token: config.influx.token,
       timeoutMs: config.influx.timeout,
     });
   const outbox = new Outbox({
