@@ -68,7 +68,9 @@ describe.each(['on', 'off'] as const)('robustness: MQTT protocol abuse (brokerTh
       expect(await closedWithin(r, 5000)).toBe(true);
     }
     // 0xff... declares a length of 256 MB: the size guard closes that one before the parser can refuse it.
-    expect((await refused('protocol_error')) + (await refused('packet_too_large'))).toBe(before + 3);
+    // aedes closes the socket before it reports the error that gets it counted: with the broker thread, the
+    // client may see the close a moment before the count.
+    await waitFor('three refusals counted', async () => ((await refused('protocol_error')) + (await refused('packet_too_large')) === before + 3 ? true : undefined));
     expect(await refused('protocol_error')).toBeGreaterThanOrEqual(2);
     await deviceStillServed();
   });
@@ -81,7 +83,7 @@ describe.each(['on', 'off'] as const)('robustness: MQTT protocol abuse (brokerTh
     expect(await closedWithin(silent, 5000)).toBe(true);
     expect(await closedWithin(partial, 5000)).toBe(true);
     expect(partial.received().length).toBe(0); // no CONNACK
-    expect(await refused('connect_timeout')).toBe(before + 2);
+    await waitFor('both counted', async () => ((await refused('connect_timeout')) === before + 2 ? true : undefined)); // counted just after the close
     await deviceStillServed();
   });
 
@@ -215,7 +217,8 @@ describe.each(['on', 'off'] as const)('robustness: MQTT protocol abuse (brokerTh
     const acked = socks.filter((s) => !s.isClosed() && s.received()[0] === 0x20);
     expect(acked).toHaveLength(MAX_CONNECTIONS - open);
     expect(socks.filter((s) => s.isClosed())).toHaveLength(attempts - (MAX_CONNECTIONS - open));
-    expect(await refused('max_connections')).toBe(before + attempts - (MAX_CONNECTIONS - open));
+    // Node closes a dropped socket before it emits 'drop' (counted then): wait for the count.
+    await waitFor('the drops counted', async () => ((await refused('max_connections')) === before + attempts - (MAX_CONNECTIONS - open) ? true : undefined));
     await deviceStillServed();
     for (const s of socks) s.socket.destroy();
     // Freed slots can be used again.
