@@ -1,9 +1,10 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { hashSecret } from '../../gateway/auth/password.js';
 import { metricValue, startTestGateway, waitFor, type TestGateway } from '../support/gateway.js';
+import { freePort } from '../support/influxd.js';
 import { connect, publish } from '../support/mqtt.js';
 import { connectPacket, publishPacket, subscribePacket } from '../support/mqtt-wire.js';
 import { closedWithin, raw, type Raw } from '../support/raw-socket.js';
@@ -47,11 +48,15 @@ describe.each(['on', 'off'] as const)('broker and pipeline limits (brokerThread 
     await waitFor('the reading accepted', async () => ((await metricValue(tg.gw, 'readingsAccepted')) === before + 1 ? true : undefined));
   }
 
-  /** The retained messages a new subscriber to `filter` gets, fenced by a live marker published after its SUBACK. */
-  async function retainedOf(filter: string): Promise<Map<string, number>> {
+  /**
+   * The retained messages a new subscriber to `filter` gets. aedes sends them after the SUBACK, from one stream:
+   * once `expected` have come, a live message published then (the fence) comes after any other of them.
+   */
+  async function retainedOf(filter: string, expected: number): Promise<Map<string, number>> {
     const sub = await connect(tg.mqttUrl, { clientId: `peek-${sent++}` });
     const got = collect(sub);
     await sub.subscribeAsync([filter, 'devices/fence/#'], { qos: 1 });
+    await waitFor('the retained messages', () => (got.filter((m) => m.retain).length >= expected ? true : undefined));
     await publish(device, `devices/fence/x/${sent}`, 'x');
     await waitFor('the fence', () => (got.some((m) => m.topic.startsWith('devices/fence/')) ? true : undefined));
     await sub.endAsync();
@@ -63,6 +68,7 @@ describe.each(['on', 'off'] as const)('broker and pipeline limits (brokerThread 
       influxUrl: 'http://127.0.0.1:9',
       overrides: {
         mqtt: {
+          wsPort: await freePort(),
           maxPayloadBytes: MAX_PAYLOAD,
           maxRetainedMessages: RETAINED.messages,
           maxRetainedBytes: RETAINED.bytes,
@@ -88,6 +94,7 @@ describe.each(['on', 'off'] as const)('broker and pipeline limits (brokerThread 
 
   it('bounds the retained store by count and bytes; updates and deletes still work, refused ones are still delivered', async () => {
     const live = await connect(tg.mqttUrl, { clientId: 'live-1' });
+    onTestFinished(() => void live.end(true));
     const got = collect(live);
     await live.subscribeAsync(`${R}#`, { qos: 1 });
     const before = await refused('retained_limit');
@@ -102,12 +109,12 @@ describe.each(['on', 'off'] as const)('broker and pipeline limits (brokerThread 
     await waitFor('every publish delivered live', () => (got.length === 1 + RETAINED.messages + 3 ? true : undefined));
     expect(got.map((m) => m.topic)).toContain(`${R}big`);
     expect(got.map((m) => m.topic)).toContain(`${R}5`);
-    expect(await retainedOf(`${R}#`)).toEqual(new Map([[`${R}0`, 200], [`${R}1`, 100], [`${R}2`, 100], [`${R}3`, 100], [`${R}4`, 100]]));
+    expect(await retainedOf(`${R}#`, 5)).toEqual(new Map([[`${R}0`, 200], [`${R}1`, 100], [`${R}2`, 100], [`${R}3`, 100], [`${R}4`, 100]]));
 
     // A delete always works and frees its slot.
     await publish(device, `${R}1`, Buffer.alloc(0), 1, true);
     await publish(device, `${R}5`, Buffer.alloc(100, 0x63), 1, true);
-    expect(await retainedOf(`${R}#`)).toEqual(new Map([[`${R}0`, 200], [`${R}2`, 100], [`${R}3`, 100], [`${R}4`, 100], [`${R}5`, 100]]));
+    expect(await retainedOf(`${R}#`, 5)).toEqual(new Map([[`${R}0`, 200], [`${R}2`, 100], [`${R}3`, 100], [`${R}4`, 100], [`${R}5`, 100]]));
     expect(await refused('retained_limit')).toBe(before + 3);
     await waitFor('the refusals logged', () => (lines('retained message not stored: mqtt.maxRetainedMessages or mqtt.maxRetainedBytes reached').length === 3 ? true : undefined));
     await live.endAsync();
@@ -140,6 +147,24 @@ describe.each(['on', 'off'] as const)('broker and pipeline limits (brokerThread 
     expect(await refused('queue_full')).toBe(before + 1);
     expect(await refused('slow_consumer')).toBe(drainBefore);
     await chatty.endAsync();
+  });
+
+  it('bounds the send queue over WebSocket as well', async () => {
+    const before = await refused('queue_full');
+    const sub = await connect(`ws://127.0.0.1:${tg.gw.ports.ws}`, { clientId: 'ws-never-reads' });
+    const closed = new Promise<void>((res) => sub.once('close', () => res()));
+    await sub.subscribeAsync('devices/wsblobs/#', { qos: 0 });
+    // The client stops reading: its WebSocket stream stops its socket, and the gateway's side fills up.
+    sub.stream.pause();
+    const chatty = await connect(tg.mqttUrl, { clientId: 'chatty-2' });
+    const payload = Buffer.alloc(MAX_PAYLOAD - 100, 0x61);
+    for (let i = 0; i < 2048 && (await refused('queue_full')) === before; i++) await publish(chatty, `devices/wsblobs/x/${i % 7}`, payload, 1);
+    await waitFor('the stuck WebSocket subscriber disconnected', async () => ((await refused('queue_full')) === before + 1 ? true : undefined));
+    sub.stream.resume();
+    await closed;
+    sub.end(true);
+    await chatty.endAsync();
+    await deviceStillServed();
   });
 
   it('refuses topic filters longer than mqtt.maxTopicFilterBytes with 128; the others are granted', async () => {
