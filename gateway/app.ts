@@ -120,6 +120,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     allowedLatenessMs: config.pipeline.allowedLateness,
     correctionHorizonMs: config.pipeline.correctionHorizon,
     dedupHorizonMs: config.pipeline.dedupHorizon,
+    maxSensorsPerDevice: config.pipeline.maxSensorsPerDevice,
   };
   const output = {
     window: emitWindow,

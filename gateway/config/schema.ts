@@ -33,6 +33,18 @@ export const configSchema = z
         maxSubscriptions: z.number().int().min(1).default(1000),
         /** A subscriber whose socket does not drain within this long is disconnected (aedes drainTimeout). */
         drainTimeout: duration(100).default(10_000),
+        /** Bytes waiting to be written to one client; beyond it the client is disconnected (a subscriber that reads too slowly). */
+        maxQueuedBytes: size(64 * 1024).default(16 * 1024 ** 2),
+        /** Longest topic filter in a SUBSCRIBE, in UTF-8 bytes; a longer one gets return code 128. */
+        maxTopicFilterBytes: z.number().int().min(16).max(65_535).default(1024),
+        /** Topics that clients keep a retained message on; a retained publish on a new topic beyond it is not stored. */
+        maxRetainedMessages: z.number().int().min(0).default(10_000),
+        /** Topic + payload bytes of all retained messages clients keep; beyond it a retained publish is not stored. */
+        maxRetainedBytes: size(0).default(64 * 1024 ** 2),
+        /** Connections one device (authenticated device id) may hold at once. */
+        maxConnectionsPerDevice: z.number().int().min(1).default(10),
+        /** Connections one source address may hold at once (all clients behind a reverse proxy share its address). */
+        maxConnectionsPerAddress: z.number().int().min(1).default(1000),
         /**
          * Where aedes runs: `on` in a thread of its own (MQTT parsing and routing on one core, the pipeline on
          * another), `off` in the gateway's thread, `auto` on when the machine has more than one core.
@@ -55,6 +67,8 @@ export const configSchema = z
         dedupHorizon: duration().default(900_000),
         /** How often the gateway clock closes idle windows. */
         tick: duration(10).default(250),
+        /** Distinct sensor names one device may have; readings of further names are rejected (too_many_sensors). */
+        maxSensorsPerDevice: z.number().int().min(1).default(1000),
       })
       .prefault({}),
     alerts: z.strictObject({ rulesFile: z.string().default('config/thresholds.yaml') }).prefault({}),
@@ -135,6 +149,9 @@ export const configSchema = z
       .prefault({}),
   })
   .superRefine((c, ctx) => {
+    if (c.mqtt.maxQueuedBytes < c.mqtt.maxPayloadBytes) {
+      ctx.addIssue({ code: 'custom', path: ['mqtt', 'maxQueuedBytes'], message: 'must be at least mqtt.maxPayloadBytes (one message must fit)' });
+    }
     if (c.pipeline.dedupHorizon < c.pipeline.interval) {
       ctx.addIssue({ code: 'custom', path: ['pipeline', 'dedupHorizon'], message: 'must be at least pipeline.interval' });
     }

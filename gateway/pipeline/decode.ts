@@ -27,11 +27,13 @@ export type RejectReason =
   | 'bad_id'
   | 'bad_value'
   | 'bad_timestamp'
-  | 'bad_seq';
+  | 'bad_seq'
+  /** Not decoding's: the pipeline refuses readings of new sensor names beyond pipeline.maxSensorsPerDevice. */
+  | 'too_many_sensors';
 
 export const REJECT_REASONS: readonly RejectReason[] = [
   'payload_too_large', 'invalid_json', 'bad_topic', 'bad_shape', 'unknown_field', 'no_readings',
-  'bad_id', 'bad_value', 'bad_timestamp', 'bad_seq',
+  'bad_id', 'bad_value', 'bad_timestamp', 'bad_seq', 'too_many_sensors',
 ];
 
 export interface DecodeSink {

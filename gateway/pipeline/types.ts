@@ -50,4 +50,9 @@ export interface PipelineSettings {
   readonly allowedLatenessMs: number;
   readonly correctionHorizonMs: number;
   readonly dedupHorizonMs: number;
+  /**
+   * Distinct sensors one device may have (pipeline.maxSensorsPerDevice); readings of a further name are refused
+   * (IngestOutcome.tooManySensors), those of known sensors are not. Default: no bound.
+   */
+  readonly maxSensorsPerDevice?: number;
 }

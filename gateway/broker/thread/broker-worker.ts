@@ -8,9 +8,10 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Aedes, Client, PublishPacket } from 'aedes';
 import { pino } from 'pino';
-import { createDeviceAccess, type DeviceAccess } from '../../auth/index.js';
+import { createDeviceAccess, deviceIdOf, type DeviceAccess } from '../../auth/index.js';
 import { isIngestTopic } from '../../wire/topics.js';
 import { closeBroker, createBroker } from '../broker.js';
+import { brokerLimits } from '../limits.js';
 import { startListeners, type Listeners } from '../listeners.js';
 import { sharedBrokerMetrics } from './broker-counters.js';
 import type { BrokerThreadData, FromBroker, ToBroker } from './protocol.js';
@@ -80,8 +81,9 @@ async function start(): Promise<void> {
     metrics,
     gate,
     connectTimeoutMs: config.mqtt.connectTimeout,
-    maxSubscriptions: config.mqtt.maxSubscriptions,
+    limits: brokerLimits(config.mqtt),
     drainTimeoutMs: config.mqtt.drainTimeout,
+    deviceOf: (client) => deviceIdOf(devices!.auth.principalOf(client)),
     authenticate: devices.auth.authenticate,
     authorizeSubscribe: devices.auth.authorizeSubscribe,
     authorizePublish: (client, packet) => devices!.auth.authorizePublish(client, packet),
