@@ -14,17 +14,20 @@ import { BrokerThread } from './broker/thread/broker-thread.js';
 import type { GatewayConfig } from './config/schema.js';
 import { Ingest } from './ingest.js';
 import { RateLimitedLog, type Logger } from './log.js';
+import { redactSecrets, redactUrl } from './redact.js';
 import { createMetrics, enableProcessMetrics, type Metrics } from './metrics.js';
+import { openDataDir } from './data-dir/open.js';
 import { createOutbox } from './outbox/create.js';
 import type { Outbox } from './outbox/outbox.js';
-import { Pipeline, type PipelineSnapshot } from './pipeline/pipeline.js';
+import type { MovedAside } from './persist/sqlite.js';
+import { Pipeline } from './pipeline/pipeline.js';
 import type { WindowPoint } from './pipeline/types.js';
 import { windowToPoint } from './sink/point.js';
 import type { IngestRecord } from './state/ingest-log.js';
 import { DurableState } from './state/durable-state.js';
 import { SparkplugService } from './sparkplug/service.js';
 import { StatsReporter } from './stats/reporter.js';
-import { systemTimers } from './outbox/timers.js';
+import { systemTimers } from './time/timers.js';
 
 /** mqtt.brokerThread: `auto` gives aedes a thread of its own when the machine has a core to spare. */
 function useBrokerThread(mode: 'auto' | 'on' | 'off'): boolean {
@@ -60,21 +63,37 @@ export interface Gateway {
 
 /**
  * Wires the parts of the gateway: broker -> ingest -> pipeline -> (alerts, outbox) -> InfluxDB, plus the admin
- * app. Opens the SQLite files and restores the last checkpoint, but opens no socket until start().
+ * app. Locks the data folder (DataDirLockedError when another process holds it), opens the SQLite files and
+ * restores the last checkpoint, but opens no socket until start(). The lock is held until stop() returns (or the
+ * process ends, also when the build fails).
  */
 export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Promise<Gateway> {
   const log = deps.log;
   const now = deps.now ?? Date.now;
+  // Before anything in buffer.dir is read: two gateways on one folder would replay and emit each other's state.
+  const dataDir = openDataDir(config.buffer.dir, { log, now });
   const metrics = createMetrics();
   enableProcessMetrics(metrics.registry);
   const startedAt = now();
 
   const threaded = useBrokerThread(config.mqtt.brokerThread);
   // With the broker thread, its copy of the registry (the one that closes connections) reports the file.
-  const devices = createDeviceAccess(config, { log: log.child({ part: 'auth' }), metrics, announce: !threaded });
-  const { outbox } = createOutbox(config, { metrics, log });
+  const devices = createDeviceAccess(config, {
+    log: log.child({ part: 'auth' }),
+    metrics,
+    announce: !threaded,
+    onReload: (result) => metrics.devicesReloads.inc({ result }),
+  });
+  // A SQLite file found corrupt or of an unknown format is moved aside at open: counted, and shown in /health
+  // (status degraded) until the next start, for its data is lost to InfluxDB (docs/durability.md).
+  const movedAside: MovedAside[] = [];
+  const onMovedAside = (m: MovedAside) => {
+    movedAside.push(m);
+    metrics.databasesMovedAside.inc({ database: m.database, reason: m.reason });
+  };
+  const { outbox } = createOutbox(config, { metrics, log, onMovedAside });
   // Checkpoints + ingest log (state.db): QoS 1 publishes are on disk before PUBACK (docs/durability.md).
-  const state = new DurableState(config, { log, metrics, timers: { ...systemTimers, now } });
+  const state = new DurableState(config, { log, metrics, timers: { ...systemTimers, now }, onMovedAside });
 
   // Alert events -> `alerts` points (outbox) + retained MQTT; MQTT waits for attach(broker) below.
   const alertPublisher = new AlertPublisher({ outbox, gatewayId: config.gatewayId, log });
@@ -102,6 +121,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     allowedLatenessMs: config.pipeline.allowedLateness,
     correctionHorizonMs: config.pipeline.correctionHorizon,
     dedupHorizonMs: config.pipeline.dedupHorizon,
+    maxSensorsPerDevice: config.pipeline.maxSensorsPerDevice,
   };
   const output = {
     window: emitWindow,
@@ -124,7 +144,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     },
     log: new RateLimitedLog(log.child({ part: 'sparkplug' })),
   });
-  const pipeline = state.restore({ pipeline: (snap) => new Pipeline(settings, output, snap as PipelineSnapshot | undefined), alerts, sparkplug });
+  const pipeline = state.restore({ pipeline: (snap) => new Pipeline(settings, output, snap), alerts, sparkplug });
 
   const ingest = new Ingest({ maxPayloadBytes: config.mqtt.maxPayloadBytes }, pipeline, metrics, new RateLimitedLog(log.child({ part: 'ingest' })), sparkplug);
   const processRecord = (r: IngestRecord) => {
@@ -160,23 +180,36 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   const health = (): HealthReport => {
     const o = outbox.status();
     return {
-      status: o.influxUp ? 'ok' : 'degraded',
+      status: o.influxUp && movedAside.length === 0 ? 'ok' : 'degraded',
       gatewayId: config.gatewayId,
       uptimeSeconds: Math.max(0, Math.round((now() - startedAt) / 1000)), // the clock may have been set back
       broker: { listening, clients: broker.connectedClients },
-      influx: { url: config.influx.url, database: config.influx.database, up: o.influxUp, lastError: o.lastError ?? null },
+      // Userinfo passwords and credential query parameters are masked (redact.ts): /health is open even with a token.
+      influx: { url: redactUrl(config.influx.url), database: config.influx.database, up: o.influxUp, lastError: o.lastError === undefined ? null : redactSecrets(o.lastError) },
       outbox: { points: o.points, bytes: o.bytes, batches: o.batches, oldestAgeSeconds: Math.round(o.oldestAgeMs / 1000), draining: o.points > 0 && o.draining, deadLetters: o.deadLetters },
       pipeline: pipeline.stats(),
       alerts: { firing: alerts.firing().length, rules: alerts.status() },
-      devices: { registered: devices.registry.size, file: config.auth.devicesFile, anonymous: config.auth.anonymous },
+      devices: { registered: devices.registry.size, file: config.auth.devicesFile, anonymous: config.auth.anonymous, errors: devices.fileErrors() },
       sparkplug: sparkplug.status(),
+      storage: { movedAside: movedAside.map((m) => ({ database: m.database, reason: m.reason, movedTo: m.movedTo, detail: m.detail, at: new Date(m.at).toISOString() })) },
     };
   };
-  const admin = await buildAdmin({ log, registry: metrics.registry, health }, [
-    thresholdsApi(alerts),
-    operatorPage({ live, alerts, gatewayId: config.gatewayId, token: config.http.token, now, log }),
-    ...(deps.adminPlugins ?? []),
-  ]);
+  const admin = await buildAdmin(
+    {
+      log,
+      registry: metrics.registry,
+      health,
+      bindHost: config.http.host,
+      allowedHosts: config.http.allowedHosts,
+      maxBodyBytes: config.http.maxBodyBytes,
+      onRejected: (reason) => metrics.adminRejected.inc({ reason }),
+    },
+    [
+      thresholdsApi(alerts),
+      operatorPage({ live, alerts, gatewayId: config.gatewayId, token: config.http.token, now, log }),
+      ...(deps.adminPlugins ?? []),
+    ],
+  );
 
   // The gateway's own counters go to InfluxDB through the outbox, next to the data (docs/wire-contract.md).
   const stats = new StatsReporter({ metrics, outbox, gatewayId: config.gatewayId, intervalMs: config.pipeline.interval, log, timers: { ...systemTimers, now } });
@@ -228,6 +261,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
       devices.close();
       await outbox.close();
       state.close();
+      dataDir.release(); // after the last write to the folder
       await admin.close();
     },
   };

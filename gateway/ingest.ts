@@ -1,5 +1,5 @@
 import { decodeSensorValue, decodeTelemetry, type DecodeLimits, type DecodeSink, type RejectReason } from './pipeline/decode.js';
-import { parseIngestTopic, type IngestTopic } from './pipeline/topics.js';
+import { parseIngestTopic, type IngestTopic } from './wire/topics.js';
 import type { DeviceMessage } from './pipeline/types.js';
 import type { RateLimitedLog } from './log.js';
 import type { Metrics } from './metrics.js';
@@ -13,7 +13,7 @@ export interface SparkplugIngest {
 
 /** The part of the pipeline that ingest feeds: dedup + windows. */
 export interface MessageConsumer {
-  ingest(msg: DeviceMessage, arrivalMs: number): { readonly accepted: number; readonly duplicate: number; readonly late: number };
+  ingest(msg: DeviceMessage, arrivalMs: number): { readonly accepted: number; readonly duplicate: number; readonly late: number; readonly tooManySensors?: number };
 }
 
 /**
@@ -85,10 +85,17 @@ export class Ingest implements DecodeSink {
     this.accepted += outcome.accepted;
     this.duplicate += outcome.duplicate;
     this.late += outcome.late;
+    const refused = outcome.tooManySensors ?? 0;
+    // One count per refused reading, like bad_id or bad_value; one inc per message, not per reading.
+    if (refused > 0) this.rejectMany('too_many_sensors', refused, `${refused} reading(s) of new sensor names beyond pipeline.maxSensorsPerDevice`);
   }
 
   reject(reason: RejectReason, detail: string): void {
-    this.metrics.messagesRejected.inc({ reason });
+    this.rejectMany(reason, 1, detail);
+  }
+
+  private rejectMany(reason: RejectReason, n: number, detail: string): void {
+    this.metrics.messagesRejected.inc({ reason }, n);
     this.rejectLog.warn(`${this.device}:${reason}`, { device: this.device, topic: this.topic, reason, detail }, 'message rejected');
   }
 

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parseDuration } from '../../gateway/config/units.js';
-import { ID_PATTERN } from '../../gateway/pipeline/topics.js';
+import { ID_PATTERN } from '../../gateway/wire/topics.js';
 import type { DeviceCredential, FleetOptions } from './fleet.js';
 
 /** The simulator's command-line options as commander hands them over (all strings, flags as booleans). */

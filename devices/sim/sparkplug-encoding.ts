@@ -1,6 +1,7 @@
 import type { IClientOptions } from 'mqtt';
 import { decodePayload, encodePayload, type MetricInit } from '../../gateway/sparkplug/codec.js';
 import { DataType } from '../../gateway/sparkplug/datatypes.js';
+import { telemetryTopic } from '../../gateway/wire/topics.js';
 import type { Outgoing, TelemetryMessage } from './faults.js';
 
 /** One MQTT publish of a simulated device. */
@@ -29,7 +30,7 @@ export const jsonEncoding: WireEncoding = {
   connectOptions: () => ({}),
   subscriptions: () => [],
   connected: () => ({ publishes: [] }),
-  encode: (id, out) => [{ topic: `devices/${id}/telemetry`, payload: Buffer.from(JSON.stringify(out.payload)) }],
+  encode: (id, out) => [{ topic: telemetryTopic(id), payload: Buffer.from(JSON.stringify(out.payload)) }],
   command: () => [],
 };
 

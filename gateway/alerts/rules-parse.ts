@@ -51,8 +51,7 @@ export function parseRules(text: string, _source = '(rules)'): RulesResult {
   if (!parsed.ok) {
     return { ok: false, errors: parsed.errors.map((e) => ({ path: '(file)', line: e.line, column: e.column, message: `${e.message} (${e.code})` })) };
   }
-  const { doc, lc } = parsed;
-  const raw: unknown = doc.toJS();
+  const { doc, lc, value: raw } = parsed;
   if (raw === null || raw === undefined) {
     // An empty file is more likely a half-written one than a wish to drop every alert.
     return { ok: false, errors: [{ path: '(file)', message: 'the file is empty; write `rules: []` to run without alerts' }] };

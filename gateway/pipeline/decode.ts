@@ -1,5 +1,5 @@
 import { scanTelemetry } from './fast-decode.js';
-import { isValidId } from './topics.js';
+import { isValidId } from '../wire/topics.js';
 import { MAX_AHEAD_MS, MIN_TS, parseRfc3339 } from './timestamp.js';
 import type { DeviceMessage, SensorValue } from './types.js';
 
@@ -29,11 +29,13 @@ export type RejectReason =
   | 'bad_value'
   | 'bad_timestamp'
   | 'bad_seq'
-  | 'bad_payload';
+  | 'bad_payload'
+  /** Not decoding's: the pipeline refuses readings of new sensor names beyond pipeline.maxSensorsPerDevice. */
+  | 'too_many_sensors';
 
 export const REJECT_REASONS: readonly RejectReason[] = [
   'payload_too_large', 'invalid_json', 'bad_topic', 'bad_shape', 'unknown_field', 'no_readings',
-  'bad_id', 'bad_value', 'bad_timestamp', 'bad_seq', 'bad_payload',
+  'bad_id', 'bad_value', 'bad_timestamp', 'bad_seq', 'bad_payload', 'too_many_sensors',
 ];
 
 export interface DecodeSink {

@@ -1,6 +1,6 @@
 /**
  * The domain types that flow through the pipeline. Everything here is plain data: serialisable, no
- * broker or sink types, so the same pipeline can later run behind another ingest log (see ROADMAP).
+ * broker or sink types, so the same pipeline can later run behind another ingest log (docs/durability.md, "Interfaces").
  */
 
 /** One decoded message object from a device: one element of a telemetry array, or one sensor publish. */
@@ -55,4 +55,9 @@ export interface PipelineSettings {
   readonly allowedLatenessMs: number;
   readonly correctionHorizonMs: number;
   readonly dedupHorizonMs: number;
+  /**
+   * Distinct sensors one device may have (pipeline.maxSensorsPerDevice); readings of a further name are refused
+   * (IngestOutcome.tooManySensors), those of known sensors are not. Default: no bound.
+   */
+  readonly maxSensorsPerDevice?: number;
 }

@@ -4,7 +4,7 @@ import type { RateLimitedLog } from '../log.js';
 import type { DecodeSink } from '../pipeline/decode.js';
 import { decodePayload, encodePayload } from './codec.js';
 import { DataType } from './datatypes.js';
-import { decodeHostSnapshot, encodeHostSnapshot, type SparkplugSnapshotV1 } from './host-snapshot.js';
+import { decodeHostSnapshot, encodeHostSnapshot } from './host-snapshot.js';
 import { SparkplugHost, type EdgeNodeStatus, type HostSettings } from './host.js';
 import { mapMetrics, type MappingSink } from './mapping.js';
 import { createSparkplugMetrics, LabelCounts, type SparkplugMetrics } from './metrics.js';
@@ -129,13 +129,13 @@ export class SparkplugService {
     return { topic: stateTopic(this.deps.hostId!), payload, qos: 1, retain: true };
   }
 
-  snapshot(): SparkplugSnapshotV1 {
+  /** The checkpoint's part (FORMATS.sparkplugSnapshot): one entry per edge node, captured whole. */
+  snapshot(): Buffer {
     return encodeHostSnapshot(this.host.edgeNodes());
   }
 
-  /** Restores the checkpoint's part (undefined: a checkpoint written before it existed, or none). Throws when malformed. */
-  restore(snapshot: unknown): void {
-    if (snapshot === undefined || snapshot === null) return;
+  /** Restores the checkpoint's part. Throws ByteFormatError when the bytes are not a version 1 host snapshot. */
+  restore(snapshot: Uint8Array): void {
     this.host.restore(decodeHostSnapshot(snapshot));
   }
 

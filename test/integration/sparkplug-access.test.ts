@@ -4,11 +4,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashSecret } from '../../gateway/auth/password.js';
 import { encodePayload } from '../../gateway/sparkplug/codec.js';
-import { metricValue, startTestGateway, waitFor, type TestGateway } from '../support/gateway.js';
+import { metricValue, startTestGateway, type TestGateway } from '../support/gateway.js';
 import { startInfluxd, type InfluxServer } from '../support/influxd.js';
 import { double, reading, TestEdgeNode } from '../support/sparkplug-edge.js';
 import { storedWindows } from '../support/telemetry.js';
-import { referenceWindows } from '../unit/pipeline/reference.js';
+import { referenceWindows } from '../support/reference.js';
+import { waitFor } from '../support/wait.js';
 
 /** A registered edge node (the device of the same id) under `auth.anonymous: deny`, and the primary host STATE. */
 describe('Sparkplug B: registered edge nodes and the primary host STATE', () => {

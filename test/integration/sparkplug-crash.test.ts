@@ -3,12 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Reading } from '../../gateway/pipeline/types.js';
-import { waitFor } from '../support/gateway.js';
 import { startInfluxd, type InfluxServer } from '../support/influxd.js';
 import { portsOf, prepareGateway, spawnGateway } from '../support/process.js';
 import { double, reading, TestEdgeNode } from '../support/sparkplug-edge.js';
 import { storedWindows } from '../support/telemetry.js';
-import { referenceWindows } from '../unit/pipeline/reference.js';
+import { referenceWindows } from '../support/reference.js';
+import { waitFor } from '../support/wait.js';
 
 /**
  * The gateway process killed (SIGKILL) after an edge node's QoS 1 births and data, before any checkpoint: the

@@ -3,7 +3,8 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFleet } from '../../devices/sim/fleet.js';
 import { startInfluxd, type InfluxServer } from '../support/influxd.js';
-import { metricValue, startTestGateway, waitFor, type TestGateway } from '../support/gateway.js';
+import { metricValue, startTestGateway, type TestGateway } from '../support/gateway.js';
+import { waitFor } from '../support/wait.js';
 
 /** `simulate --sparkplug`: simulated Sparkplug B edge nodes with the same fault flags, against the real gateway. */
 describe('fleet simulator as Sparkplug B edge nodes', () => {

@@ -2,12 +2,13 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Reading } from '../../gateway/pipeline/types.js';
 import { encodePayload } from '../../gateway/sparkplug/codec.js';
 import { DataType } from '../../gateway/sparkplug/datatypes.js';
-import { metricValue, startTestGateway, waitFor, type TestGateway } from '../support/gateway.js';
+import { metricValue, startTestGateway, type TestGateway } from '../support/gateway.js';
 import { startInfluxd, type InfluxServer } from '../support/influxd.js';
 import { connect } from '../support/mqtt.js';
 import { double, reading, TestEdgeNode } from '../support/sparkplug-edge.js';
 import { storedWindows } from '../support/telemetry.js';
-import { referenceWindows } from '../unit/pipeline/reference.js';
+import { referenceWindows } from '../support/reference.js';
+import { waitFor } from '../support/wait.js';
 
 /**
  * The gateway as a Sparkplug B host, end to end: a real edge node (MQTT.js + our schema, support/sparkplug-edge.ts)

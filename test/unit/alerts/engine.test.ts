@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { AlertEngine, NO_EVENTS } from '../../../gateway/alerts/engine.js';
 import type { AlertEvent } from '../../../gateway/alerts/types.js';
-import { manualClock, reading, rulesFrom } from './helpers.js';
+import { reading, rulesFrom } from './helpers.js';
+import { manualClock } from '../../support/manual-timers.js';
 
 const HOT = `
 rules:
@@ -291,7 +292,7 @@ rules:
 });
 
 describe('snapshot / restore', () => {
-  it('round-trips through JSON: a firing alert does not fire again, and resolves normally', () => {
+  it('round-trips through its bytes: a firing alert does not fire again, and resolves normally', () => {
     const rules = rulesFrom(`
 rules:
   - { name: hot, above: 35, hysteresis: 1 }
@@ -303,10 +304,10 @@ rules:
     feed(a, 'd', 't', [[1_000, 40]]);
     a.tick(61_000);
     expect(a.firing().map((f) => f.rule).sort()).toEqual(['hot', 'silent']);
-    const json = JSON.parse(JSON.stringify(a.snapshot())) as unknown;
+    const bytes = a.encodeSnapshot();
 
     const b = new AlertEngine(rules, { now: clock.now });
-    expect(b.restore(json, 500_000)).toEqual({ ok: true, sensors: 1, alerts: 3 });
+    expect(b.restore(bytes, 500_000)).toEqual({ ok: true, sensors: 1, alerts: 3 });
     expect(b.firing()).toEqual(a.firing());
     expect(feed(b, 'd', 't', [[500, 99]])).toEqual([]); // late relative to the saved newest ts
     // Still firing: no new firing event; the pending `slow` kept its start (1s) and fires at 61s.
@@ -321,7 +322,7 @@ rules:
     const clock = manualClock(0);
     const a = new AlertEngine(rulesFrom(`rules: [{ name: hot, above: 1 }, { name: silent, noData: 1m }]`), { now: clock.now });
     feed(a, 'd', 't', [[0, 5]]);
-    const snap = a.snapshot();
+    const snap = a.encodeSnapshot();
     const b = new AlertEngine(rulesFrom(`rules: [{ name: hot, match: { device: "e*" }, above: 1 }, { name: silent, noData: 1m }]`));
     expect(b.restore(snap, 1_000_000)).toEqual({ ok: true, sensors: 1, alerts: 0 });
     expect(b.firing()).toEqual([]);
@@ -332,7 +333,7 @@ rules:
   it('rejects a malformed snapshot without touching state', () => {
     const e = new AlertEngine(rulesFrom(HOT));
     feed(e, 'gh-1', 'temperature', [[1, 40]]);
-    const r = e.restore({ version: 2, sensors: [] });
+    const r = e.restore(Buffer.from(JSON.stringify({ version: 2, sensors: [] })));
     expect(r.ok).toBe(false);
     expect(e.firing()).toHaveLength(1);
   });

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { DeviceMessage } from '../../../gateway/pipeline/types.js';
 import { DataType } from '../../../gateway/sparkplug/datatypes.js';
-import { decodeHostSnapshot, encodeHostSnapshot } from '../../../gateway/sparkplug/host-snapshot.js';
 import { mapMetrics } from '../../../gateway/sparkplug/mapping.js';
 import { bdSeq, dbl, payload, recordingHost } from './host-helpers.js';
 
@@ -62,27 +61,5 @@ describe('Sparkplug metrics -> readings', () => {
     ]);
     expect(messages).toEqual([]);
     expect(skipped).toEqual(['string', 'bad_timestamp', 'bad_timestamp', 'bad_timestamp']);
-  });
-});
-
-describe('Sparkplug checkpoint part', () => {
-  it('round-trips sessions, devices and alias maps; DATA decodes after a restore', () => {
-    const a = recordingHost();
-    a.host.handle('NBIRTH', 'g', 'e', undefined, payload(0, [bdSeq(7), dbl('Temp', 1, 1)]), 1);
-    a.host.handle('DBIRTH', 'g', 'e', 'd', payload(1, [dbl('Motor/Speed', 2, 1)]), 1);
-    const snap = JSON.parse(JSON.stringify(encodeHostSnapshot(a.host.edgeNodes()))) as unknown;
-    const b = recordingHost();
-    b.host.restore(decodeHostSnapshot(snap));
-    b.host.handle('DDATA', 'g', 'e', 'd', payload(2, [dbl(undefined, 2, 5)]), 2);
-    expect(b.data).toEqual([{ device: 'g/e/d', names: ['Motor/Speed'], payloadTs: undefined }]);
-    expect(b.rebirths).toEqual([]);
-    b.host.handle('NDEATH', 'g', 'e', undefined, payload(undefined, [bdSeq(7)]), 3);
-    expect(b.stale).toEqual(['g/e', 'g/e/d']);
-  });
-
-  it('refuses a malformed part', () => {
-    expect(() => decodeHostSnapshot({ v: 2, nodes: [] })).toThrow(/version 1/);
-    expect(() => decodeHostSnapshot({ v: 1, nodes: [{ group: 'g', edge: 'e', online: true, bdSeq: -1, lastSeq: 0, devices: [], aliases: [], names: [] }] })).toThrow(/bdSeq/);
-    expect(() => decodeHostSnapshot({ v: 1, nodes: [{ group: 'g', edge: 'e', online: true, bdSeq: 1, lastSeq: 300, devices: [], aliases: [], names: [] }] })).toThrow(/lastSeq/);
   });
 });

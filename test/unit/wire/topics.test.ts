@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseSparkplugTopic } from '../../../gateway/sparkplug/topic.js';
-import { ID_PATTERN, isIngestTopic, isValidId, parseIngestTopic, type IngestTopic } from '../../../gateway/pipeline/topics.js';
+import { ID_PATTERN, isIngestTopic, isValidId, parseIngestTopic, type IngestTopic } from '../../../gateway/wire/topics.js';
 
 /** The contract as first written (split + regex): the indexOf version must agree with it on every topic. */
 function reference(topic: string): IngestTopic | undefined {
