@@ -68,9 +68,13 @@ describe('Sparkplug checkpoint part (FORMATS.sparkplugSnapshot)', () => {
     expect(() => decodeHostSnapshot(encodeHostSnapshotAs(FORMATS.alertSnapshot))).toThrow(/not a binary sparkplug host snapshot/);
     expect(() => decodeHostSnapshot(encodeHostSnapshotAs({ ...FORMATS.sparkplugSnapshot, version: 2 }))).toThrow(/unknown version 2/);
     expect(() => decodeHostSnapshot(blob((w) => (w.uvar(1), node(w, 8, (x) => (x.uvar(0), x.uvar(0), x.uvar(0))))))).toThrow(/bad node flags 8/);
-    expect(() => decodeHostSnapshot(blob((w) => (w.uvar(1), node(w, 0, (x) => (x.uvar(1), x.str('d'), x.u8(2), x.uvar(0), x.uvar(0))))))).toThrow(/device online flag 2/);
+    expect(() => decodeHostSnapshot(blob((w) => (w.uvar(1), node(w, 0, (x) => (x.uvar(1), x.str('d'), x.u8(2), x.uvar(0), x.uvar(0))))))).toThrow(
+      /device online flag 2/,
+    );
     expect(() => decodeHostSnapshot(blob((w) => (w.uvar(1_000_000), node(w, 0))))).toThrow(/exceeds the remaining/);
-    expect(() => decodeHostSnapshot(blob((w) => (w.uvar(2), node(w, 0, (x) => (x.uvar(0), x.uvar(0), x.uvar(0))), node(w, 0, (x) => (x.uvar(0), x.uvar(0), x.uvar(0))))))).toThrow(/twice/);
+    expect(() =>
+      decodeHostSnapshot(blob((w) => (w.uvar(2), node(w, 0, (x) => (x.uvar(0), x.uvar(0), x.uvar(0))), node(w, 0, (x) => (x.uvar(0), x.uvar(0), x.uvar(0)))))),
+    ).toThrow(/twice/);
     expect(() => decodeHostSnapshot(blob((w) => (w.uvar(0), w.u8(0))))).toThrow(/trailing bytes/);
   });
 });

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { DeviceMessage } from '../../../gateway/pipeline/types.js';
 import { DataType } from '../../../gateway/sparkplug/datatypes.js';
 import { mapMetrics } from '../../../gateway/sparkplug/mapping.js';
-import { bdSeq, dbl, payload, recordingHost } from './host-helpers.js';
+import { dbl, payload } from './host-helpers.js';
 
 const NOW = Date.UTC(2026, 11, 5, 8, 0, 0);
 
