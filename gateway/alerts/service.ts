@@ -90,6 +90,12 @@ export class AlertService {
     if (events !== NO_EVENTS && events.length > 0) this.flushEvents();
   }
 
+  /** The device's sensors are stale now (Sparkplug NDEATH/DDEATH): noData rules fire at once. */
+  staleNow(device: string, now: number): void {
+    const events = this.engine.staleNow(device, now, this.events);
+    if (events !== NO_EVENTS && events.length > 0) this.flushEvents();
+  }
+
   /**
    * The checkpoint's alert part: the engine's state and the firing events (to re-publish verbatim after a
    * restart), as one Buffer (snapshot-binary.ts).

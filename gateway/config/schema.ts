@@ -135,6 +135,17 @@ export const configSchema = z
         logMaxAge: duration(1000).default(60_000),
       })
       .prefault({}),
+    sparkplug: z
+      .strictObject({
+        /** A skipped Sparkplug seq may still arrive this long before the edge node is asked to rebirth. */
+        reorderTimeout: duration().default(2000),
+        /** Wait before repeating an unanswered rebirth request; doubles each time up to rebirthBackoffMax. */
+        rebirthBackoff: duration(100).default(5000),
+        rebirthBackoffMax: duration(100).default(60_000),
+        /** Primary host id: publishes retained spBv1.0/STATE/{hostId} (Sparkplug 3.0 section 4.2.3). Off when unset. */
+        hostId: z.string().regex(/^[^/+#]{1,64}$/, 'must be 1-64 characters without / + #').optional(),
+      })
+      .prefault({}),
     runtime: z
       .strictObject({
         /**
