@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import type { FastifyInstance } from 'fastify';
-import { buildAdmin, type AdminPlugin, type HealthReport } from './admin/server.js';
+import { buildAdmin, type AdminPlugin, type AdminRejectReason, type HealthReport } from './admin/server.js';
 import { createDeviceAccess, type DeviceAccess } from './auth/index.js';
 import { thresholdsApi } from './admin/thresholds-api.js';
 import { LiveView } from './admin/live/live-view.js';
@@ -21,16 +21,20 @@ import { BrokerThread } from './broker/thread/broker-thread.js';
 import type { GatewayConfig } from './config/schema.js';
 import { Ingest } from './ingest.js';
 import { RateLimitedLog, type Logger } from './log.js';
+import { redactSecrets, redactUrl } from './redact.js';
 import { createMetrics, enableProcessMetrics, type Metrics } from './metrics.js';
+import { openDataDir } from './data-dir/open.js';
 import { createOutbox } from './outbox/create.js';
 import type { Outbox } from './outbox/outbox.js';
-import { Pipeline, type PipelineSnapshot } from './pipeline/pipeline.js';
+import type { MovedAside } from './persist/sqlite.js';
+import { Pipeline } from './pipeline/pipeline.js';
 import type { WindowPoint } from './pipeline/types.js';
 import { windowToPoint } from './sink/point.js';
 import type { IngestRecord } from './state/ingest-log.js';
 import { DurableState } from './state/durable-state.js';
+import { SparkplugService } from './sparkplug/service.js';
 import { StatsReporter } from './stats/reporter.js';
-import { systemTimers } from './outbox/timers.js';
+import { systemTimers } from './time/timers.js';
 
 /** mqtt.brokerThread: `auto` gives aedes a thread of its own when the machine has a core to spare. */
 function useBrokerThread(mode: 'auto' | 'on' | 'off'): boolean {
@@ -66,21 +70,37 @@ export interface Gateway {
 
 /**
  * Wires the parts of the gateway: broker -> ingest -> pipeline -> (alerts, outbox) -> InfluxDB, plus the admin
- * app. Opens the SQLite files and restores the last checkpoint, but opens no socket until start().
+ * app. Locks the data folder (DataDirLockedError when another process holds it), opens the SQLite files and
+ * restores the last checkpoint, but opens no socket until start(). The lock is held until stop() returns (or the
+ * process ends, also when the build fails).
  */
 export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Promise<Gateway> {
   const log = deps.log;
   const now = deps.now ?? Date.now;
+  // Before anything in buffer.dir is read: two gateways on one folder would replay and emit each other's state.
+  const dataDir = openDataDir(config.buffer.dir, { log, now });
   const metrics = createMetrics();
   enableProcessMetrics(metrics.registry);
   const startedAt = now();
 
   const threaded = useBrokerThread(config.mqtt.brokerThread);
   // With the broker thread, its copy of the registry (the one that closes connections) reports the file.
-  const devices = createDeviceAccess(config, { log: log.child({ part: 'auth' }), metrics, announce: !threaded });
-  const { outbox } = createOutbox(config, { metrics, log });
+  const devices = createDeviceAccess(config, {
+    log: log.child({ part: 'auth' }),
+    metrics,
+    announce: !threaded,
+    onReload: (result) => metrics.devicesReloads.inc({ result }),
+  });
+  // A SQLite file found corrupt or of an unknown format is moved aside at open: counted, and shown in /health
+  // (status degraded) until the next start, for its data is lost to InfluxDB (docs/durability.md).
+  const movedAside: MovedAside[] = [];
+  const onMovedAside = (m: MovedAside) => {
+    movedAside.push(m);
+    metrics.databasesMovedAside.inc({ database: m.database, reason: m.reason });
+  };
+  const { outbox } = createOutbox(config, { metrics, log, onMovedAside });
   // Checkpoints + ingest log (state.db): QoS 1 publishes are on disk before PUBACK (docs/durability.md).
-  const state = new DurableState(config, { log, metrics, timers: { ...systemTimers, now } });
+  const state = new DurableState(config, { log, metrics, timers: { ...systemTimers, now }, onMovedAside });
 
   // Alert events -> `alerts` points (outbox) + retained MQTT; MQTT waits for attach(broker) below.
   const alertPublisher = new AlertPublisher({ outbox, gatewayId: config.gatewayId, log });
@@ -113,6 +133,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     allowedLatenessMs: config.pipeline.allowedLateness,
     correctionHorizonMs: config.pipeline.correctionHorizon,
     dedupHorizonMs: config.pipeline.dedupHorizon,
+    maxSensorsPerDevice: config.pipeline.maxSensorsPerDevice,
   };
   const output = {
     window: emitWindow,
@@ -121,9 +142,23 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
       live.onReading(r);
     },
   };
-  const pipeline = state.restore({ pipeline: (snap) => new Pipeline(settings, output, snap as PipelineSnapshot | undefined), alerts });
+  // Sparkplug B edge nodes (docs/sparkplug.md): the host state machine feeds the same ingest as JSON devices.
+  const sp = config.sparkplug;
+  const sparkplug = new SparkplugService({
+    settings: { reorderTimeoutMs: sp.reorderTimeout, rebirthBackoffMs: sp.rebirthBackoff, rebirthBackoffMaxMs: sp.rebirthBackoffMax },
+    hostId: sp.hostId,
+    registry: metrics.registry,
+    maxPayloadBytes: config.mqtt.maxPayloadBytes,
+    now,
+    stale: (device) => {
+      alerts.staleNow(device, now());
+      live.markOffline(device);
+    },
+    log: new RateLimitedLog(log.child({ part: 'sparkplug' })),
+  });
+  const pipeline = state.restore({ pipeline: (snap) => new Pipeline(settings, output, snap), alerts, sparkplug });
 
-  const ingest = new Ingest({ maxPayloadBytes: config.mqtt.maxPayloadBytes }, pipeline, metrics, new RateLimitedLog(log.child({ part: 'ingest' })));
+  const ingest = new Ingest({ maxPayloadBytes: config.mqtt.maxPayloadBytes }, pipeline, metrics, new RateLimitedLog(log.child({ part: 'ingest' })), sparkplug);
   const processRecord = (r: IngestRecord) => {
     try {
       ingest.handle(r.topic, r.payload, r.receivedAt);
@@ -136,11 +171,15 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   // Replays the ingest log after the restored checkpoint (after a crash), before any socket opens.
   state.recover({
     process: processRecord,
-    tick: (t) => pipeline.tick(t),
+    tick: (t) => {
+      pipeline.tick(t);
+      sparkplug.tick(t);
+    },
     capture: () => {
       const p = pipeline.beginSnapshot();
       const a = alerts.snapshot(); // small: captured whole
-      return { step: () => p.step(4), finish: () => ({ pipeline: p.finish(), alerts: a }), abort: () => p.abort() };
+      const s = sparkplug.snapshot(); // one entry per edge node: captured whole
+      return { step: () => p.step(4), finish: () => ({ pipeline: p.finish(), alerts: a, sparkplug: s }), abort: () => p.abort() };
     },
     commitEmitted: () => outbox.flush(),
   });
@@ -148,42 +187,57 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   const broker: BrokerFront = threaded ? new BrokerThread(config, { log, metrics, gate, now, ...(deps.onFatal ? { onFailure: deps.onFatal } : {}) }) : new InProcessBroker(config, { log, metrics, devices, gate, now });
   await broker.started();
   alertPublisher.attach(broker);
+  sparkplug.attach(broker);
 
   const health = (): HealthReport => {
     const o = outbox.status();
     return {
-      status: o.influxUp ? 'ok' : 'degraded',
+      status: o.influxUp && movedAside.length === 0 ? 'ok' : 'degraded',
       gatewayId: config.gatewayId,
       uptimeSeconds: Math.max(0, Math.round((now() - startedAt) / 1000)), // the clock may have been set back
       broker: { listening, clients: broker.connectedClients },
-      influx: { url: config.influx.url, database: config.influx.database, up: o.influxUp, lastError: o.lastError ?? null },
+      // Userinfo passwords and credential query parameters are masked (redact.ts): /health is open even with a token.
+      influx: { url: redactUrl(config.influx.url), database: config.influx.database, up: o.influxUp, lastError: o.lastError === undefined ? null : redactSecrets(o.lastError) },
       outbox: { points: o.points, bytes: o.bytes, batches: o.batches, oldestAgeSeconds: Math.round(o.oldestAgeMs / 1000), draining: o.points > 0 && o.draining, deadLetters: o.deadLetters },
       pipeline: pipeline.stats(),
       alerts: { firing: alerts.firing().length, rules: alerts.status() },
-      devices: { registered: devices.registry.size, file: config.auth.devicesFile, anonymous: config.auth.anonymous },
+      devices: { registered: devices.registry.size, file: config.auth.devicesFile, anonymous: config.auth.anonymous, errors: devices.fileErrors() },
+      sparkplug: sparkplug.status(),
+      storage: { movedAside: movedAside.map((m) => ({ database: m.database, reason: m.reason, movedTo: m.movedTo, detail: m.detail, at: new Date(m.at).toISOString() })) },
     };
   };
-  const adminRejected = (reason: string) => metrics.adminRejected.inc({ reason });
+  const adminRejected = (reason: AdminRejectReason) => metrics.adminRejected.inc({ reason });
   /** Messages rejected since the start, by reason (the counter's labels): the operator page's health panel. */
   const rejectedByReason = async (m: Metrics): Promise<Record<string, number>> =>
     Object.fromEntries((await m.messagesRejected.get()).values.map((v) => [String(v.labels['reason'] ?? 'unknown'), v.value]));
-  const admin = await buildAdmin({ log, registry: metrics.registry, health }, [
-    rulesDryRunApi(live, now, adminRejected),
-    thresholdsApi(alerts),
-    alertsViewApi({
-      alerts,
-      history: alertHistory,
-      silencer,
-      now,
-      gatewayId: config.gatewayId,
-      influx: { url: config.influx.url, database: config.influx.database, username: config.influx.username, password: config.influx.password, timeoutMs: config.influx.timeout },
-      rejected: adminRejected,
-    }),
-    // The last versions of the rules file, in the data folder, to go back to (docs/operator-page.md).
-    rulesHistoryApi(alerts, new RulesHistory({ dir: join(config.buffer.dir, 'rules-history'), keep: RULES_VERSIONS_KEPT, now, current: () => alerts.fileText(), log }), adminRejected),
-    operatorPage({ live, alerts, gatewayId: config.gatewayId, token: config.http.token, ...(config.http.grafanaUrl ? { grafanaUrl: config.http.grafanaUrl } : {}), units: config.http.units, now, log, health: async () => ({ ...health(), rejected: await rejectedByReason(metrics) }) }),
-    ...(deps.adminPlugins ?? []),
-  ]);
+  const admin = await buildAdmin(
+    {
+      log,
+      registry: metrics.registry,
+      health,
+      bindHost: config.http.host,
+      allowedHosts: config.http.allowedHosts,
+      maxBodyBytes: config.http.maxBodyBytes,
+      onRejected: adminRejected,
+    },
+    [
+      rulesDryRunApi(live, now, adminRejected),
+      thresholdsApi(alerts),
+      alertsViewApi({
+        alerts,
+        history: alertHistory,
+        silencer,
+        now,
+        gatewayId: config.gatewayId,
+        influx: { url: config.influx.url, database: config.influx.database, username: config.influx.username, password: config.influx.password, timeoutMs: config.influx.timeout },
+        rejected: adminRejected,
+      }),
+      // The last versions of the rules file, in the data folder, to go back to (docs/operator-page.md).
+      rulesHistoryApi(alerts, new RulesHistory({ dir: join(config.buffer.dir, 'rules-history'), keep: RULES_VERSIONS_KEPT, now, current: () => alerts.fileText(), log }), adminRejected),
+      operatorPage({ live, alerts, gatewayId: config.gatewayId, token: config.http.token, ...(config.http.grafanaUrl ? { grafanaUrl: config.http.grafanaUrl } : {}), units: config.http.units, now, log, health: async () => ({ ...health(), rejected: await rejectedByReason(metrics) }) }),
+      ...(deps.adminPlugins ?? []),
+    ],
+  );
 
   // The gateway's own counters go to InfluxDB through the outbox, next to the data (docs/wire-contract.md).
   const stats = new StatsReporter({ metrics, outbox, gatewayId: config.gatewayId, intervalMs: config.pipeline.interval, log, timers: { ...systemTimers, now } });
@@ -218,12 +272,14 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
         const t = now();
         pipeline.tick(state.tickTime(t));
         alerts.tick(t);
+        sparkplug.tick(t);
       }, config.pipeline.tick);
     },
     async stop() {
       if (stopped) return;
       stopped = true;
       if (ticker) clearInterval(ticker);
+      await sparkplug.offline();
       // Stop accepting first, so nothing reaches the pipeline after its state is saved.
       await broker.close();
       // The final checkpoint: logs what waits, commits emitted windows to the outbox, then saves the state.
@@ -233,6 +289,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
       devices.close();
       await outbox.close();
       state.close();
+      dataDir.release(); // after the last write to the folder
       await admin.close();
     },
   };

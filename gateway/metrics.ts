@@ -1,4 +1,3 @@
-import type { AuthFailureReason } from './auth/device-auth.js';
 import type { RefusedReason } from './broker/limits.js';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
@@ -51,7 +50,12 @@ export function createMetrics(registry = new Registry()) {
     alertsFired: counter('gateway_alerts_fired_total', 'Alerts that went to firing', ['rule', 'severity']),
     rulesReloads: counter('gateway_rules_reloads_total', 'Rules file reloads, by result', ['result']),
     alertsSilenced: counter('gateway_alerts_silenced_total', 'Alert state changes not published because their rule was silenced (operator page)', ['rule']),
-    adminRejected: counter('gateway_admin_rejected_total', 'Operator page API requests refused for bad input (silences, rule versions, dry runs, stored history), by reason', ['reason']),
+    devicesReloads: counter('gateway_devices_reloads_total', 'Devices file reloads while running, by result (applied, invalid: the previous registry stays)', ['result']),
+    adminRejected: counter(
+      'gateway_admin_rejected_total',
+      'Admin HTTP requests refused, by reason: host, origin, login_throttled, body_too_large, media_type, invalid_body (admin server); bad input to the operator page APIs (silences, rule versions, dry runs, stored history) by their own reasons',
+      ['reason'],
+    ),
     authFailures: counter('gateway_auth_failures_total', 'Refused connections, publishes and subscriptions, by reason', ['reason'], beforeBrokerCollect),
     connectedClients: gauge('gateway_mqtt_clients', 'MQTT clients connected', [], beforeBrokerCollect),
     brokerHeld: counter('gateway_broker_held_total', 'Publishes the broker thread held back because the gateway thread had not yet taken the previous ones (backpressure: the client waits, nothing is dropped)', [], beforeBrokerCollect),
@@ -61,6 +65,7 @@ export function createMetrics(registry = new Registry()) {
     ingestLogReplayed: counter('gateway_ingest_log_replayed_total', 'Logged publishes replayed at start after a crash'),
     ingestHeld: gauge('gateway_ingest_held', 'QoS 1 publishes waiting for a free ingest log (backpressure: PUBACK withheld)'),
     checkpoints: counter('gateway_checkpoints_total', 'State checkpoints, by result', ['result']),
+    databasesMovedAside: counter('gateway_databases_moved_aside_total', 'SQLite files moved aside at start and replaced by a fresh one (their data is not forwarded), by database and reason (corrupt, unknown)', ['database', 'reason']),
     // A checkpoint runs on the event loop: its time is a pause for every publish arriving meanwhile.
     checkpointSeconds: new Histogram<'phase'>({
       name: 'gateway_checkpoint_seconds',
@@ -73,6 +78,16 @@ export function createMetrics(registry = new Registry()) {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/** Values of gateway_auth_failures_total{reason}. */
+export type AuthFailureReason =
+  | 'bad_password'
+  | 'unknown_device'
+  | 'anonymous_refused'
+  | 'certificate_refused'
+  | 'client_id_taken'
+  | 'publish_denied'
+  | 'subscribe_denied';
 
 /**
  * The metrics the broker side counts (broker/, auth/). In the broker thread (broker/thread/) they are forwarded

@@ -2,7 +2,7 @@ import type { AlertHistory } from '../alerts/alert-history.js';
 import { queryAlertHistory, type InfluxTarget } from './alerts-influx-history.js';
 import type { AlertService } from '../alerts/service.js';
 import type { AlertSilencer } from '../alerts/silences.js';
-import type { AdminPlugin } from './server.js';
+import type { AdminPlugin, AdminRejectReason } from './server.js';
 
 /**
  * The operator page's alerts view, server side:
@@ -16,7 +16,7 @@ import type { AdminPlugin } from './server.js';
  */
 export const MAX_SILENCE_MINUTES = 7 * 24 * 60;
 
-export function alertsViewApi(deps: { alerts: AlertService; history: AlertHistory; silencer: AlertSilencer; now: () => number; influx?: InfluxTarget; gatewayId?: string; rejected?: (reason: string) => void }): AdminPlugin {
+export function alertsViewApi(deps: { alerts: AlertService; history: AlertHistory; silencer: AlertSilencer; now: () => number; influx?: InfluxTarget; gatewayId?: string; rejected?: (reason: AdminRejectReason) => void }): AdminPlugin {
   const reject = deps.rejected ?? (() => {});
   return async (app) => {
     // Silences end on time even when no alert changes and nobody looks.

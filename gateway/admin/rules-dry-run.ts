@@ -1,8 +1,8 @@
 import { compileGlob } from '../alerts/glob.js';
-import { validateRulesBody } from '../alerts/rules-file.js';
+import { rulesFormatOf, validateRulesText } from '../alerts/rules-file.js';
 import type { AlertRule, RuleError } from '../alerts/types.js';
 import type { LiveView } from './live/live-view.js';
-import type { AdminPlugin } from './server.js';
+import type { AdminPlugin, AdminRejectReason } from './server.js';
 
 /**
  * A dry run of a rules file against what the gateway holds of the recent past: `PUT /api/thresholds?dryRun=1`
@@ -82,17 +82,24 @@ export function dryRun(rules: readonly AlertRule[], live: LiveView, now: number)
  * Answers `PUT /api/thresholds?dryRun=1` before the save route runs (a preHandler: the body is parsed by the
  * thresholds API's own parsers), so the save route itself stays as it is.
  */
-export function rulesDryRunApi(live: LiveView, now: () => number, rejected: (reason: string) => void = () => {}): AdminPlugin {
+export function rulesDryRunApi(live: LiveView, now: () => number, rejected: (reason: AdminRejectReason) => void = () => {}): AdminPlugin {
   return async (app) => {
     app.addHook('preHandler', async (req, reply) => {
       if (req.method !== 'PUT' || req.url.split('?', 1)[0] !== '/api/thresholds') return;
       const flag = (req.query as Record<string, unknown>)['dryRun'];
       if (flag !== '1' && flag !== 'true') return;
-      const checked = validateRulesBody(typeof req.body === 'string' ? req.body : '', req.headers['content-type']);
+      const type = req.headers['content-type'];
+      const format = rulesFormatOf(type);
+      if (format === undefined) {
+        rejected('media_type');
+        const errors: readonly RuleError[] = [{ path: '(body)', message: `unsupported content type ${JSON.stringify(type)}; send application/yaml or application/json` }];
+        return reply.code(415).send({ errors });
+      }
+      const checked = validateRulesText(typeof req.body === 'string' ? req.body : '', format);
       if (!checked.ok) {
-        rejected(checked.reason === 'unsupported-media-type' ? 'dry_run_media_type' : 'dry_run_invalid');
+        rejected('invalid_body');
         const errors: readonly RuleError[] = checked.errors;
-        return reply.code(checked.reason === 'unsupported-media-type' ? 415 : 400).send({ errors });
+        return reply.code(400).send({ errors });
       }
       return reply.send(dryRun(checked.rules, live, now()));
     });

@@ -1,6 +1,7 @@
 import type { RulesHistory } from '../alerts/rules-history.js';
 import type { AlertService } from '../alerts/service.js';
-import type { AdminPlugin } from './server.js';
+import type { AdminPlugin, AdminRejectReason } from './server.js';
+import { ifMatchTags } from './thresholds-api.js';
 
 /**
  * Earlier versions of the rules file (alerts/rules-history.ts) over HTTP:
@@ -11,7 +12,7 @@ import type { AdminPlugin } from './server.js';
  * A save through PUT /api/thresholds is recorded by the onResponse hook below; edits on disk are recorded when
  * the history is next asked for.
  */
-export function rulesHistoryApi(alerts: AlertService, history: RulesHistory, rejected: (reason: string) => void = () => {}): AdminPlugin {
+export function rulesHistoryApi(alerts: AlertService, history: RulesHistory, rejected: (reason: AdminRejectReason) => void = () => {}): AdminPlugin {
   return async (app) => {
     await history.check();
     app.addHook('onResponse', async (req, reply) => {
@@ -30,8 +31,9 @@ export function rulesHistoryApi(alerts: AlertService, history: RulesHistory, rej
       const text = history.text((req.params as { id: string }).id);
       if (text === undefined) return (rejected('version_not_found'), reply.code(404).send({ error: 'no such version' }));
       const ifMatch = req.headers['if-match'];
-      const result = await alerts.put(text, 'application/yaml', Array.isArray(ifMatch) ? ifMatch[0] : ifMatch);
-      if (!result.ok) return reply.code(result.status).send({ errors: result.errors });
+      const result = await alerts.replaceRules(text, 'yaml', ifMatchTags(Array.isArray(ifMatch) ? ifMatch[0] : ifMatch));
+      if (result.kind === 'invalid') return reply.code(400).send({ errors: result.errors });
+      if (result.kind === 'conflict') return reply.code(412).send({ errors: [{ path: '(file)', message: 'the rules file was changed by another edit since you loaded it: reload, then restore again' }] });
       await history.check();
       reply.header('etag', result.etag);
       return { ok: true, ruleCount: result.ruleCount, etag: result.etag };

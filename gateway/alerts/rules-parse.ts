@@ -54,11 +54,10 @@ export function parseRules(text: string, _source = '(rules)'): RulesResult {
     const dup = parsed.errors.filter((e) => e.code === 'DUPLICATE_KEY');
     const others = parsed.errors.filter((e) => e.code !== 'DUPLICATE_KEY');
     const more = others.length > 1 ? ' (later syntax errors are not listed: they usually follow from this one)' : '';
-    const shown = [...dup, ...others.slice(0, 1)].sort((a, b) => a.line - b.line || a.column - b.column);
+    const shown = [...dup, ...others.slice(0, 1)].sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0));
     return { ok: false, errors: shown.map((e) => ({ path: '(file)', line: e.line, column: e.column, message: `${e.message} (${e.code})${e === others[0] ? more : ''}` })) };
   }
-  const { doc, lc } = parsed;
-  const raw: unknown = doc.toJS();
+  const { doc, lc, value: raw } = parsed;
   if (raw === null || raw === undefined) {
     // An empty file is more likely a half-written one than a wish to drop every alert.
     return { ok: false, errors: [{ path: '(file)', message: 'the file is empty; write `rules: []` to run without alerts' }] };

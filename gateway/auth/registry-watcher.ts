@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { FileWatch, type FileRead } from '../config/file-watch.js';
 import { parseDevices, type DeviceFileError, type DeviceRecord } from './registry.js';
+import { readBoundedText } from '../config/read-bounded.js';
 
 export type DevicesReload =
   | { readonly ok: true; readonly devices: ReadonlyMap<string, DeviceRecord>; readonly missing: boolean }
@@ -56,7 +56,7 @@ export class DevicesFileWatcher {
   private read(): FileRead<DevicesReload> {
     let text: string;
     try {
-      text = readFileSync(this.path, 'utf8');
+      text = readBoundedText(this.path);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { key: 'missing', value: { ok: true, devices: new Map(), missing: true } };
       const message = (err as Error).message;

@@ -29,8 +29,8 @@ export const formatDeviceFileError: (source: string, e: DeviceFileError) => stri
 export function parseDevices(text: string): ParsedDevices {
   const parsed = parseYamlLocated(text);
   if (!parsed.ok) return { ok: false, errors: parsed.errors.map((e) => ({ path: '(file)', line: e.line, column: e.column, message: e.message })) };
-  const { doc, lc } = parsed;
-  const result = devicesFileSchema.safeParse(doc.toJS() ?? {});
+  const { doc, lc, value } = parsed;
+  const result = devicesFileSchema.safeParse(value ?? {});
   if (!result.success) {
     return {
       ok: false,

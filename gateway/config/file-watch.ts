@@ -28,7 +28,7 @@ export interface FileWatchOptions<T> {
  * and filters by file name, because editors and writeFileAtomic replace the file by rename, which ends a watch
  * on the old inode. File events are debounced; a read whose key equals the previous one is dropped (so an
  * atomic write followed by reload() and then its watch event yields one callback). Errors are contained:
- * a throwing onChange or a failing watch goes to onError, never to the caller or the event loop.
+ * a throwing read or onChange, or a failing watch, goes to onError, never to the caller or the event loop.
  * Timers and the watch are unref'd / non-persistent: they never keep the process alive.
  */
 export class FileWatch<T> {
@@ -65,9 +65,11 @@ export class FileWatch<T> {
   reload(): void {
     this.cancel();
     const before = this.lastKey;
-    const value = this.read();
-    if (this.lastKey !== null && this.lastKey === before) return;
     try {
+      // read() must not throw; if it does anyway (a bug), it is contained like a throwing onChange: this runs
+      // from a timer, where an exception would end the process, and the last good content stays in force.
+      const value = this.read();
+      if (this.lastKey !== null && this.lastKey === before) return;
       this.opts.onChange(value);
     } catch (err) {
       this.opts.onError?.(err);

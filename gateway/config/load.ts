@@ -1,6 +1,7 @@
-import { readFileSync } from 'node:fs';
-import { parseDocument } from 'yaml';
+import { parseYamlSafe } from './safe-yaml.js';
 import { configSchema, type GatewayConfig } from './schema.js';
+import { readBoundedText } from './read-bounded.js';
+import { GatewayError } from '../errors.js';
 
 export const DEFAULT_CONFIG_PATH = 'config/gateway.yaml';
 
@@ -11,13 +12,13 @@ export interface ConfigProblem {
 }
 
 /** A config that cannot be used. main() prints every problem and exits with code 2. */
-export class ConfigError extends Error {
-  readonly code = 'GATEWAY_CONFIG_INVALID';
+export class ConfigError extends GatewayError {
+  override readonly code = 'GATEWAY_CONFIG_INVALID';
   constructor(
     readonly source: string,
     readonly problems: readonly ConfigProblem[],
   ) {
-    super(`invalid configuration in ${source}:\n${problems.map((p) => `  ${p.path}: ${p.message}`).join('\n')}`);
+    super('GATEWAY_CONFIG_INVALID', `invalid configuration in ${source}:\n${problems.map((p) => `  ${p.path}: ${p.message}`).join('\n')}`);
   }
 }
 
@@ -28,6 +29,10 @@ const ENV_OVERRIDES: ReadonlyArray<readonly [string, readonly string[], 'int' | 
   ['GATEWAY_HTTP_PORT', ['http', 'port'], 'int'],
   ['GATEWAY_INFLUX_URL', ['influx', 'url'], 'string'],
   ['GATEWAY_INFLUX_DATABASE', ['influx', 'database'], 'string'],
+  // Secrets: from the environment rather than the file (never logged, never in /health or error texts).
+  ['GATEWAY_INFLUX_TOKEN', ['influx', 'token'], 'string'],
+  ['GATEWAY_INFLUX_USERNAME', ['influx', 'username'], 'string'],
+  ['GATEWAY_INFLUX_PASSWORD', ['influx', 'password'], 'string'],
   ['GATEWAY_DATA_DIR', ['buffer', 'dir'], 'string'],
 ];
 
@@ -55,19 +60,16 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
-/** Parses YAML text into a plain tree, reporting syntax errors with line and column. */
+/** Parses YAML text into a plain tree (within the YAML limits, safe-yaml.ts), reporting errors with line and column. */
 export function parseYaml(text: string, source: string): unknown {
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
-  if (doc.errors.length > 0) {
+  const parsed = parseYamlSafe(text);
+  if (!parsed.ok) {
     throw new ConfigError(
       source,
-      doc.errors.map((e) => ({
-        path: '(file)',
-        message: e.linePos ? `line ${e.linePos[0].line}, column ${e.linePos[0].col}: ${e.code}: ${e.message.split('\n')[0]}` : e.message,
-      })),
+      parsed.errors.map((e) => ({ path: '(file)', message: e.line !== undefined ? `line ${e.line}, column ${e.column ?? 1}: ${e.code}: ${e.message}` : `${e.code}: ${e.message}` })),
     );
   }
-  return doc.toJS() ?? {};
+  return parsed.value ?? {};
 }
 
 /** Validates a raw tree (from YAML, plus env overrides) into a frozen config. */
@@ -112,7 +114,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): { config: Gate
   const source = named && named !== '' ? named : DEFAULT_CONFIG_PATH;
   let text: string;
   try {
-    text = readFileSync(source, 'utf8');
+    text = readBoundedText(source);
   } catch (err) {
     if (!named && (err as NodeJS.ErrnoException).code === 'ENOENT') text = '{}';
     else throw new ConfigError(source, [{ path: '(file)', message: `cannot read: ${(err as Error).message}` }]);

@@ -1,4 +1,5 @@
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { isMap, isScalar, isSeq, type Document, type LineCounter, type Node } from 'yaml';
+import { parseYamlSafe, type SafeYaml } from './safe-yaml.js';
 import type { $ZodIssueUnrecognizedKeys } from 'zod/v4/core';
 
 /**
@@ -30,28 +31,12 @@ export function formatLocatedError(source: string, e: LocatedError): string {
   return `${where}: ${e.path}: ${e.message}`;
 }
 
-export interface YamlSyntaxError {
-  readonly line: number;
-  readonly column: number;
-  /** The first line of the parser's message (the rest is a source excerpt). */
-  readonly message: string;
-  readonly code: string;
-}
-
-/** Parses with positions kept; duplicate keys are errors. Never throws. */
-export function parseYamlLocated(
-  text: string,
-): { readonly ok: true; readonly doc: Document; readonly lc: LineCounter } | { readonly ok: false; readonly errors: YamlSyntaxError[] } {
-  const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
-  if (doc.errors.length === 0) return { ok: true, doc, lc };
-  return {
-    ok: false,
-    errors: doc.errors.map((e) => {
-      const { line, col } = lc.linePos(e.pos[0]);
-      return { line, column: col, message: e.message.split('\n')[0]!, code: e.code };
-    }),
-  };
+/**
+ * Parses with positions kept, within the YAML limits (safe-yaml.ts); duplicate keys are errors. `value` is the
+ * document as plain values. Never throws.
+ */
+export function parseYamlLocated(text: string): SafeYaml {
+  return parseYamlSafe(text);
 }
 
 /** The node at `path`, or the deepest existing ancestor of it (`exact` false). */

@@ -39,6 +39,8 @@ export interface SensorView {
   readonly arrived: number | null;
   /** How long this sensor may stay silent before the page calls it offline: its own cadence, see `silenceAllowance`. */
   readonly offlineAfterMs: number;
+  /** Present (true) while the sensor's source announced its death (Sparkplug NDEATH/DDEATH) and sent nothing since. */
+  readonly offline?: true;
 }
 
 /** What the window queries (live-window.ts) read of a sensor; the live view's records, read-only. */
@@ -49,6 +51,8 @@ export interface LiveRecord {
   readonly ts: number | null;
   readonly arrived: number;
   readonly interval: number;
+  /** Sparkplug death announced and nothing received since (markOffline). */
+  readonly offline: boolean;
 }
 
 /** Silence allowed when a sensor's cadence is not known yet (one reading so far). */
@@ -70,6 +74,7 @@ class SensorRecord {
   ts: number | null = null;
   dirty = false;
   windowsDirty = false;
+  offline = false;
   /** Bucket number (gateway time / BUCKET_MS) that `buf[COUNTS + newest % SLOTS]` holds; -Infinity: never counted. */
   newest = Number.NEGATIVE_INFINITY;
   /**
@@ -109,6 +114,7 @@ export class LiveView {
   /** Hot path: one call per accepted reading. */
   onReading(r: Reading): void {
     const rec = this.record(r.device, r.sensor);
+    rec.offline = false;
     if (rec.ts === null || r.ts >= rec.ts) {
       rec.value = r.value;
       rec.ts = r.ts;
@@ -149,6 +155,16 @@ export class LiveView {
     }
     rec.windowsDirty = true;
     this.markDirty(rec);
+  }
+
+  /** Every sensor of `device` is offline (Sparkplug NDEATH/DDEATH) until its next reading. */
+  markOffline(device: string): void {
+    const sensors = this.devices.get(device);
+    if (sensors === undefined) return;
+    for (const rec of sensors.values()) {
+      rec.offline = true;
+      this.markDirty(rec);
+    }
   }
 
   /**
@@ -269,7 +285,7 @@ export class LiveView {
   }
 
   private view(rec: SensorRecord, withWindows: boolean): SensorView {
-    const base = {
+    const base: SensorView = {
       device: rec.device,
       sensor: rec.sensor,
       value: rec.value,
@@ -277,6 +293,7 @@ export class LiveView {
       perMinute: this.perMinute(rec),
       arrived: rec.arrived === Number.NEGATIVE_INFINITY ? null : rec.arrived,
       offlineAfterMs: silenceAllowance(rec.interval),
+      ...(rec.offline ? { offline: true as const } : {}),
     };
     if (!withWindows) return base;
     const windows: [number, number][] = [];

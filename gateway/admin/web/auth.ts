@@ -1,5 +1,6 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { FailureThrottle } from '../../auth/throttle.js';
 import type { AdminPlugin } from '../server.js';
 
 /**
@@ -12,6 +13,11 @@ import type { AdminPlugin } from '../server.js';
  *
  * The cookie holds HMAC(token, "operator-session"), never the token itself: it stays valid across restarts
  * and becomes invalid when the token changes. It is HttpOnly and SameSite=Strict (no cross-site writes).
+ *
+ * Guessing is slowed per source address (LOGIN_THROTTLE, the MQTT auth throttle's backoff): after 5 wrong
+ * tokens, the next attempt from that address is heard only 1 s later, then 2 s, 4 s, ... up to 60 s; earlier
+ * attempts get 429 with Retry-After and are counted (gateway_admin_rejected_total{reason="login_throttled"}).
+ * A right token clears the address. Bearer requests are not throttled: a wrong one gets 401 and nothing else.
  */
 export const SESSION_COOKIE = 'gw_session';
 
@@ -19,7 +25,13 @@ export interface AdminAuthOptions {
   readonly token: string | undefined;
   /** The login form (HTML) with an `<!--ERROR-->` marker. */
   readonly loginPage: string;
+  /** Wall clock for the login throttle (ms); tests pass their own. */
+  readonly now?: () => number;
+  readonly throttle?: FailureThrottle;
 }
+
+/** Login backoff: 5 wrong tokens free, then 1 s after the next, doubling to 60 s; forgotten 10 minutes after the last one. */
+export const LOGIN_THROTTLE = { freeFailures: 5, baseDelayMs: 1000, maxDelayMs: 60_000, forgetAfterMs: 10 * 60_000, maxEntries: 10_000 } as const;
 
 // /favicon.ico: browsers ask for it on every load, before any login; it is an empty answer (operator-page.ts).
 const OPEN_PATHS = new Set(['/health', '/login', '/favicon.ico']);
@@ -45,15 +57,36 @@ export function adminAuth(opts: AdminAuthOptions): AdminPlugin {
       return refuse(req, reply, path);
     });
 
+    const loginPage = (error: string) =>
+      opts.loginPage.replace('<!--ERROR-->', error === '' ? '' : `<p class="login-error" role="alert">${error}</p>`);
     app.get('/login', async (req, reply) => {
       const failed = (req.query as Record<string, unknown>)['failed'] !== undefined;
-      const html = opts.loginPage.replace('<!--ERROR-->', failed ? '<p class="login-error" role="alert">That token is not right.</p>' : '');
+      const html = loginPage(failed ? 'That token is not right.' : '');
       return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(html);
     });
 
+    const throttle = opts.throttle ?? new FailureThrottle(LOGIN_THROTTLE);
+    const now = opts.now ?? Date.now;
     app.post('/login', async (req, reply) => {
+      const t = now();
+      const wait = throttle.retryAfter(req.ip, t);
+      if (wait > 0) {
+        // Refused before the token is even compared: a guess made now tells nothing.
+        app.rejected('login_throttled');
+        const seconds = Math.ceil(wait / 1000);
+        return reply
+          .code(429)
+          .header('retry-after', String(seconds))
+          .header('cache-control', 'no-store')
+          .type('text/html; charset=utf-8')
+          .send(loginPage(`Too many wrong tokens from your address: try again in ${seconds} s.`));
+      }
       const given = (req.body as Record<string, unknown> | undefined)?.['token'];
-      if (typeof given !== 'string' || !timingSafeEqual(digest(given), tokenDigest)) return reply.redirect('/login?failed', 303);
+      if (typeof given !== 'string' || !timingSafeEqual(digest(given), tokenDigest)) {
+        throttle.fail(req.ip, t);
+        return reply.redirect('/login?failed', 303);
+      }
+      throttle.succeed(req.ip);
       reply.header('set-cookie', `${SESSION_COOKIE}=${session}; Path=/; HttpOnly; SameSite=Strict`);
       return reply.redirect('/', 303);
     });

@@ -100,8 +100,9 @@ export function operatorPage(deps: OperatorPageDeps): AdminPlugin {
       if (typeof device !== 'string' || typeof sensor !== 'string' || device === '' || sensor === '' || device.length > 256 || sensor.length > 256) {
         return reply.code(400).send({ error: 'device and sensor must be globs of 1 to 256 characters' });
       }
-      const matchDevice = compileGlob(device);
-      const matchSensor = compileGlob(sensor);
+      // Each distinct name is matched once (a device has many sensors, a sensor name recurs on many devices).
+      const matchDevice = memo(compileGlob(device));
+      const matchSensor = memo(compileGlob(sensor));
       const matches: { device: string; sensor: string }[] = [];
       let total = 0;
       for (const k of deps.live.keys()) {
@@ -112,6 +113,15 @@ export function operatorPage(deps: OperatorPageDeps): AdminPlugin {
       matches.sort((a, b) => (a.device === b.device ? (a.sensor < b.sensor ? -1 : 1) : a.device < b.device ? -1 : 1));
       return { device, sensor, total, matches };
     });
+  };
+}
+
+function memo(match: (s: string) => boolean): (s: string) => boolean {
+  const seen = new Map<string, boolean>();
+  return (s) => {
+    let r = seen.get(s);
+    if (r === undefined) seen.set(s, (r = match(s)));
+    return r;
   };
 }
 

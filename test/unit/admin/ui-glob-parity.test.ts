@@ -20,4 +20,14 @@ describe('the operator page glob', () => {
       { numRuns: 500 },
     );
   });
+
+  it('decides adversarial globs like the gateway (both are linear: no backtracking regular expression)', () => {
+    const cases: Array<[string, string]> = [
+      ['*a*a*a*a*a*a*a*b', 'a'.repeat(64)],
+      ['*' + 'a*'.repeat(60) + 'b', 'a'.repeat(2000)],
+      ['*' + 'a*'.repeat(60) + 'b', 'a'.repeat(2000) + 'b'],
+    ];
+    for (const [glob, name] of cases) expect(pageGlob(glob)(name), glob).toBe(serverGlob(glob)(name));
+    expect(pageGlob(cases[2]![0])(cases[2]![1])).toBe(true);
+  });
 });

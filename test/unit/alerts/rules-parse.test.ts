@@ -8,6 +8,12 @@ function errorsOf(text: string): RuleError[] {
   return [...r.errors];
 }
 
+/** A first rule that anchors its match, then `n` rules that reuse it (`match: *m`). */
+const SHARED = (n: number) =>
+  'rules:\n  - { name: first, match: &m { device: "gh-*", sensor: temperature }, above: 30 }\n' +
+  Array.from({ length: n }, (_, i) => `  - { name: r${i}, match: *m, above: 30 }`).join('\n') +
+  '\n';
+
 describe('parseRules', () => {
   it('normalises a valid file: defaults, durations in ms, one kind per rule', () => {
     const r = parseRules(
@@ -115,6 +121,20 @@ rules:
   it('formats errors as file:line:column: path: message', () => {
     expect(formatRuleError('t.yaml', { path: 'rules[0].above', line: 3, column: 12, message: 'bad' })).toBe('t.yaml:3:12: rules[0].above: bad');
     expect(formatRuleError('t.yaml', { path: '(file)', message: 'empty' })).toBe('t.yaml: (file): empty');
+  });
+
+  it('loads 101 rules sharing one anchored match (more than the yaml package default of 100 aliases)', () => {
+    const r = parseRules(SHARED(101), 't.yaml');
+    expect(r.ok).toBe(true);
+    if (r.ok) expect(r.rules.map((x) => x.match)).toEqual(Array(102).fill({ device: 'gh-*', sensor: 'temperature' }));
+  });
+
+  it('reports alias expansion beyond the limit and deep nesting as located errors, never a throw', () => {
+    const aliases = errorsOf(SHARED(1000));
+    expect(aliases).toEqual([{ path: '(file)', line: 3, column: 24, message: 'aliases expand to more than 1000 nodes (limit maxAliasCount) (YAML_LIMIT)' }]);
+    const deep = errorsOf('rules: ' + '['.repeat(5000) + ']'.repeat(5000));
+    expect(deep).toHaveLength(1);
+    expect(deep[0]!.message).toContain('nested more than 64 levels');
   });
 });
 

@@ -69,6 +69,27 @@ describe('devices file parsing', () => {
   });
 });
 
+describe('devices file within the YAML limits', () => {
+  it('reads 101 devices that share one anchored tag map', () => {
+    const text = 'devices:\n  - { id: d0, tags: &t { site: north } }\n' + Array.from({ length: 100 }, (_, i) => `  - { id: d${i + 1}, tags: *t }`).join('\n') + '\n';
+    const r = parseDevices(text);
+    expect(r.ok).toBe(true);
+    if (r.ok) {
+      expect(r.devices.size).toBe(101);
+      expect([...r.devices.values()].every((d) => d.tags?.['site'] === 'north')).toBe(true);
+    }
+  });
+
+  it('refuses an alias bomb and deep nesting with a located error instead of throwing', () => {
+    const bomb = parseDevices('devices:\n  - { id: d0, tags: &t { site: north } }\n' + Array.from({ length: 1000 }, (_, i) => `  - { id: d${i + 1}, tags: *t }`).join('\n') + '\n');
+    expect(bomb.ok).toBe(false);
+    if (!bomb.ok) expect(bomb.errors[0]).toMatchObject({ path: '(file)', line: 3, message: expect.stringContaining('maxAliasCount') });
+    const deep = parseDevices('devices: ' + '{a: '.repeat(3000));
+    expect(deep.ok).toBe(false);
+    if (!deep.ok) expect(deep.errors[0]!.message).toContain('maxDepth');
+  });
+});
+
 describe('DeviceRegistry', () => {
   it('looks up devices and tags and swaps the whole map on replace, reporting what changed', () => {
     const reg = new DeviceRegistry(ok(`devices:\n  - { id: a, passwordHash: "${H1}", tags: { site: n } }\n  - { id: b, passwordHash: "${H1}" }\n  - { id: c }\n`));
@@ -126,5 +147,9 @@ describe('registry edits (CLI)', () => {
       expect((err as RegistryEditError).errors).toEqual([{ path: 'devices[1].tags.sensor', message: expect.stringMatching(/reserved/) }]);
     }
     expect(() => applyEdit('devices: 3\n', { op: 'add', id: 'x', passwordHash: H1 })).toThrow(/invalid; fix it first/);
+    // A file over the YAML limits is refused the same way, before the document model (which recurses) is built.
+    for (const text of ['devices: ' + '['.repeat(20_000), 'devices: ' + '[{a: '.repeat(5000)]) {
+      expect(() => applyEdit(text, { op: 'add', id: 'x', passwordHash: H1 }), text.slice(0, 20)).toThrow(RegistryEditError);
+    }
   });
 });

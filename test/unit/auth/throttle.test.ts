@@ -34,4 +34,21 @@ describe('failure throttle', () => {
     for (let i = 0; i < 2000; i++) last = t.fail('x', i);
     expect(last).toBe(5000);
   });
+
+  it('tells how long an address must still wait (the admin login), with free failures first, and forgets it on success', () => {
+    const t = new FailureThrottle({ freeFailures: 2, baseDelayMs: 1000, maxDelayMs: 4000 });
+    t.fail('a', 0);
+    t.fail('a', 0);
+    expect(t.retryAfter('a', 0)).toBe(0);
+    t.fail('a', 10);
+    expect(t.retryAfter('a', 10)).toBe(1000);
+    expect(t.retryAfter('a', 600)).toBe(410);
+    expect(t.retryAfter('a', 1010)).toBe(0);
+    for (let i = 0; i < 5; i++) t.fail('a', 2000);
+    expect(t.retryAfter('a', 2000)).toBe(4000);
+    expect(t.retryAfter('b', 2000)).toBe(0);
+    t.succeed('a');
+    expect(t.retryAfter('a', 2001)).toBe(0);
+    expect(t.failures('a', 2001)).toBe(0);
+  });
 });

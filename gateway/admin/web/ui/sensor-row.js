@@ -5,7 +5,7 @@ import { compileGlob, el, formatAge, formatValue } from './util.js';
  * One row of the sensors table, built from a SensorView and the alerts firing on it. Pure DOM building: the
  * virtual table (sensors.js) decides which rows exist at all.
  *
- * @typedef {{ device: string, sensor: string, value: number | null, ts: number | null, perMinute: number, windows?: [number, number][], arrived: number | null, offlineAfterMs: number }} SensorView
+ * @typedef {{ device: string, sensor: string, value: number | null, ts: number | null, perMinute: number, windows?: [number, number][], arrived: number | null, offlineAfterMs: number, offline?: true }} SensorView
  * @typedef {{ rule: string, kind: string, device: string, sensor: string, severity: 'info' | 'warning' | 'critical', since: number, firedAt: number, value: number, threshold: number | null }} FiringAlert
  * @typedef {{ now: number, frozen: boolean }} Clock  gateway time now; frozen: the gateway is unreachable (ages stop)
  */
@@ -89,6 +89,13 @@ function grafanaLink(v) {
 
 /** @param {HTMLElement} cell @param {SensorView} v @param {Clock} clock */
 export function renderAge(cell, v, clock) {
+  // Its Sparkplug edge node or device died (NDEATH/DDEATH): offline until it sends again.
+  cell.classList.toggle('offline', v.offline === true);
+  if (v.offline === true) {
+    cell.textContent = 'offline';
+    cell.title = v.ts === null ? '' : `last reading ${new Date(v.ts).toLocaleString()}`;
+    return;
+  }
   if (v.ts === null) {
     cell.textContent = '–';
     return;
