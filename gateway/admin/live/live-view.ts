@@ -69,6 +69,14 @@ export function silenceAllowance(interval: number): number {
   return interval > 0 ? Math.max(MIN_ALLOWANCE_MS, 3 * interval) : UNKNOWN_CADENCE_ALLOWANCE_MS;
 }
 
+/**
+ * Online: heard from within its cadence allowance and no death announced since (a Sparkplug NDEATH/DDEATH,
+ * `markOffline`, counts at once rather than after the silence allowance). The page's isOnline (sensor-row.js) is the same rule.
+ */
+export function isOnline(rec: LiveRecord, now: number): boolean {
+  return !rec.offline && now - rec.arrived <= silenceAllowance(rec.interval);
+}
+
 class SensorRecord {
   value: number | null = null;
   ts: number | null = null;

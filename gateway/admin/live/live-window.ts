@@ -1,5 +1,5 @@
 import type { FiringAlert, Severity } from '../../alerts/types.js';
-import { silenceAllowance, type LiveRecord, type LiveView, type SensorView } from './live-view.js';
+import { isOnline, type LiveRecord, type LiveView, type SensorView } from './live-view.js';
 
 /**
  * Windowed queries over the live view: the operator page asks for the rows it can show (filtered, sorted,
@@ -114,14 +114,14 @@ export class LiveWindows {
   }
 
   /**
-   * Devices seen and how many are offline: every sensor of theirs silent past its allowance, or with a noData
-   * alert firing on it (as the page shows each sensor).
+   * Devices seen and how many are offline: every sensor of theirs silent past its allowance, dead by Sparkplug
+   * (markOffline), or with a noData alert firing on it (as the page shows each sensor).
    */
   devices(now: number, firing: readonly FiringAlert[] = []): { devices: number; offline: number; sensors: number } {
     const noData = new Set(firing.filter((a) => a.kind === 'noData').map((a) => `${a.device}\u0000${a.sensor}`));
     const online = new Map<string, boolean>();
     this.live.forEach((r) => {
-      const on = now - r.arrived <= silenceAllowance(r.interval) && (noData.size === 0 || !noData.has(`${r.device}\u0000${r.sensor}`));
+      const on = isOnline(r, now) && (noData.size === 0 || !noData.has(`${r.device}\u0000${r.sensor}`));
       if (on || !online.has(r.device)) online.set(r.device, on || (online.get(r.device) ?? false));
     });
     let offline = 0;
@@ -150,7 +150,7 @@ export class LiveWindows {
         return (r) => this.live.viewOf(r, false).perMinute;
       case 'state':
         // Offline first when ascending: the sensors that need a look.
-        return (r) => (now - r.arrived <= silenceAllowance(r.interval) ? 1 : 0);
+        return (r) => (isOnline(r, now) ? 1 : 0);
       case 'alert': {
         const rank = new Map<string, number>();
         for (const a of firing) {

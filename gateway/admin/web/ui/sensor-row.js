@@ -31,10 +31,12 @@ export function unitOf(sensor) {
 
 /**
  * Online: the sensor's last arrival is within its own allowance (three of its usual gaps, computed on the
- * gateway: SensorView.offlineAfterMs), and no noData alert fires on it.
+ * gateway: SensorView.offlineAfterMs), its source announced no death since (Sparkplug NDEATH/DDEATH:
+ * SensorView.offline), and no noData alert fires on it. The gateway's count (live-view.ts isOnline) agrees.
  * @param {SensorView} v @param {FiringAlert[]} firing @param {number} now
  */
 export function isOnline(v, firing, now) {
+  if (v.offline === true) return false;
   if (firing.some((a) => a.kind === 'noData')) return false;
   return v.arrived !== null && now - v.arrived <= v.offlineAfterMs;
 }
@@ -49,7 +51,7 @@ export function isOnline(v, firing, now) {
 export function buildRow(v, firing, clock, sameDevice, limits = []) {
   const online = isOnline(v, firing, clock.now);
   const state = el('td', { class: `state ${online ? 'on' : 'off'}` }, el('span', { text: online ? 'online' : 'offline' }));
-  state.title = v.arrived === null ? 'no reading since the gateway started' : `last arrival ${formatAge(clock.now - v.arrived)}; offline after ${Math.round(v.offlineAfterMs / 1000)} s of silence`;
+  state.title = v.offline === true ? 'its Sparkplug edge node or device announced its death' : v.arrived === null ? 'no reading since the gateway started' : `last arrival ${formatAge(clock.now - v.arrived)}; offline after ${Math.round(v.offlineAfterMs / 1000)} s of silence`;
   const age = el('td', { class: 'age' });
   renderAge(age, v, clock);
   let worst = '';
