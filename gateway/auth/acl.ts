@@ -7,10 +7,14 @@
  * - An anonymous client (a local tool, see auth.anonymous) may publish anywhere below `devices/` (it can inject
  *   test data for any device) and subscribe below `devices/` and `alerts/` (monitoring); it may not publish on
  *   `alerts/` (only the gateway does) nor subscribe to `#`, `$SYS/#` or any other tree.
+ * - A reader (a registry entry with `role: reader`, roles.ts) subscribes to `devices/#` and `alerts/#` and publishes
+ *   nothing.
  */
+import { readerCanPublish, readerCanSubscribe } from './roles.js';
 
 export type Principal =
   | { readonly kind: 'device'; readonly id: string; readonly via: 'password' | 'certificate' }
+  | { readonly kind: 'reader'; readonly id: string; readonly via: 'password' | 'certificate' }
   | { readonly kind: 'anonymous' };
 
 export type AclDecision = { readonly ok: true } | { readonly ok: false; readonly reason: 'publish_denied' | 'subscribe_denied'; readonly detail: string };
@@ -18,6 +22,7 @@ export type AclDecision = { readonly ok: true } | { readonly ok: false; readonly
 const ALLOW: AclDecision = { ok: true };
 
 export function canPublish(who: Principal, topic: string): AclDecision {
+  if (who.kind === 'reader') return readerCanPublish();
   if (who.kind === 'anonymous') {
     if (topic.startsWith('devices/') && topic.length > 'devices/'.length) return ALLOW;
     return { ok: false, reason: 'publish_denied', detail: 'anonymous clients may publish only below devices/' };
@@ -46,6 +51,7 @@ export function isWithin(filter: string, root: string): boolean {
 }
 
 export function canSubscribe(who: Principal, filter: string): AclDecision {
+  if (who.kind === 'reader') return readerCanSubscribe(filter);
   if (who.kind === 'anonymous') {
     if (isWithin(filter, 'devices') || isWithin(filter, 'alerts')) return ALLOW;
     return { ok: false, reason: 'subscribe_denied', detail: 'anonymous clients may subscribe only below devices/ and alerts/' };
