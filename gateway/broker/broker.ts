@@ -3,6 +3,8 @@ import { RateLimitedLog, type Logger } from '../log.js';
 import type { BrokerMetrics } from '../metrics.js';
 import { cacheRoutes } from './route-cache.js';
 import { limitSubscriptions, wasClosedForSize, type RefusedReason } from './limits.js';
+import { isProtocolVersionRefusal, isSupportedProtocolLevel, SUPPORTED_PROTOCOLS } from './protocol-version.js';
+import { remoteAddressOf } from '../auth/device-auth.js';
 
 /**
  * Called for every PUBLISH a client sends, before aedes acknowledges or routes it. aedes sends PUBACK only after
@@ -31,6 +33,7 @@ export interface BrokerDeps {
 function refusedReason(err: Error): RefusedReason | undefined {
   if (err.message === 'connect did not arrive in time') return 'connect_timeout';
   if (err.message === 'drain timeout') return 'slow_consumer';
+  if (isProtocolVersionRefusal(err)) return 'protocol_version';
   // mqtt-packet parse errors (bad header flags, malformed lengths, unknown packet types...) and aedes' own
   // refusals of packets before CONNECT.
   if (/^(Invalid|Malformed|Packet|Cannot parse|Unknown|Not supported|Connect flag|Will |Client queue limit)/.test(err.message)) return 'protocol_error';
@@ -63,6 +66,13 @@ export async function createBroker(deps: BrokerDeps): Promise<Aedes> {
     refusedLog.warn(`subscriptions:${client.id}`, { clientId: client.id, topic: topic.slice(0, 200), max: deps.maxSubscriptions }, 'subscription refused: too many subscriptions for one client');
   });
   options.authorizeSubscribe = subscriptions.authorizeSubscribe;
+  // aedes refuses an MQTT 5 CONNECT after this hook, once the socket may be gone: note who asked, while it is known.
+  const askedFor = new WeakMap<Client, { address: string; protocolLevel: number; clientId: string }>();
+  options.preConnect = (client, packet, done) => {
+    const level = packet.protocolVersion ?? 4;
+    if (!isSupportedProtocolLevel(level)) askedFor.set(client, { address: remoteAddressOf(client), protocolLevel: level, clientId: packet.clientId });
+    done(null, true);
+  };
   const broker = await Aedes.createBroker(options);
   if (!cacheRoutes(broker)) log.warn('aedes internals changed: publishes are routed without the per-topic cache (slower, not wrong)');
   broker.on('unsubscribe', (topics, client) => subscriptions.forget(client, topics));
@@ -84,7 +94,12 @@ export async function createBroker(deps: BrokerDeps): Promise<Aedes> {
     if (reason === 'slow_consumer') log.warn({ clientId: client.id, reason }, 'subscriber disconnected: its socket did not drain in time (mqtt.drainTimeout)');
     else log.debug({ clientId: client.id, err: err.message, reason }, 'client error');
   });
-  broker.on('connectionError', (client, err) => log.debug({ err: err.message, reason: countRefusal(client, err) }, 'connection error before CONNECT'));
+  broker.on('connectionError', (client, err) => {
+    const reason = countRefusal(client, err);
+    if (reason !== 'protocol_version') return log.debug({ err: err.message, reason }, 'connection error before CONNECT');
+    const asked = askedFor.get(client) ?? { address: remoteAddressOf(client) };
+    refusedLog.warn(`protocol:${asked.address}`, { reason, ...asked, err: err.message }, `MQTT connection refused: unsupported protocol version (this broker speaks ${SUPPORTED_PROTOCOLS}; MQTT 5 is not supported)`);
+  });
   return broker;
 }
 

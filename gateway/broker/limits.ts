@@ -13,6 +13,7 @@ export type RefusedReason =
   | 'too_many_subscriptions'
   | 'connect_timeout'
   | 'protocol_error'
+  | 'protocol_version'
   | 'slow_consumer';
 
 /**
