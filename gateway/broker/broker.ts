@@ -27,6 +27,8 @@ export interface BrokerDeps {
   readonly maxSubscriptions?: number;
   /** mqtt.drainTimeout: a subscriber whose socket does not drain within this long is disconnected. */
   readonly drainTimeoutMs?: number;
+  /** Sessions, retained messages and wills (persistence/open.ts); aedes keeps them in memory when absent. */
+  readonly persistence?: AedesOptions['persistence'];
 }
 
 /** aedes reports limit violations as error messages; these become gateway_mqtt_refused_total reasons. */
@@ -59,6 +61,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Aedes> {
   };
   if (deps.authenticate) options.authenticate = deps.authenticate;
   if (deps.drainTimeoutMs !== undefined) options.drainTimeout = deps.drainTimeoutMs;
+  if (deps.persistence !== undefined) options.persistence = deps.persistence;
   // One SUBSCRIBE may carry thousands of refused filters: a few lines per client, then a count of the rest.
   const refusedLog = new RateLimitedLog(log);
   const subscriptions = limitSubscriptions(deps.maxSubscriptions ?? Infinity, deps.authorizeSubscribe, (client, topic) => {

@@ -6,6 +6,7 @@ import type { BrokerMetrics } from '../metrics.js';
 import { closeBroker, createBroker } from './broker.js';
 import type { BrokerFront, GatewayPublish, IngestGate, ListeningPorts } from './front.js';
 import { startListeners, type Listeners } from './listeners.js';
+import { openBrokerPersistence, type OpenedPersistence } from './persistence/open.js';
 
 export interface InProcessBrokerDeps {
   readonly log: Logger;
@@ -19,6 +20,7 @@ export interface InProcessBrokerDeps {
 export class InProcessBroker implements BrokerFront {
   private aedes: Aedes | undefined;
   private listeners: Listeners | undefined;
+  private store: OpenedPersistence | undefined;
 
   constructor(
     private readonly config: GatewayConfig,
@@ -28,7 +30,9 @@ export class InProcessBroker implements BrokerFront {
   async started(): Promise<void> {
     const { config, deps } = this;
     const { devices, gate, now } = deps;
+    this.store = await openBrokerPersistence(config.mqtt.sessions, config.buffer.dir, deps.log.child({ part: 'broker' }));
     this.aedes = await createBroker({
+      persistence: this.store.persistence,
       log: deps.log.child({ part: 'broker' }),
       metrics: deps.metrics,
       gate: (_client, packet, done) => gate(packet.topic, packet.payload as Buffer, packet.qos, now(), done),
@@ -62,5 +66,6 @@ export class InProcessBroker implements BrokerFront {
     const closingListeners = this.listeners?.close();
     if (this.aedes) await closeBroker(this.aedes);
     await closingListeners;
+    await this.store?.close();
   }
 }

@@ -12,6 +12,7 @@ import { createDeviceAccess, type DeviceAccess } from '../../auth/index.js';
 import { isIngestTopic } from '../../pipeline/topics.js';
 import { closeBroker, createBroker } from '../broker.js';
 import { startListeners, type Listeners } from '../listeners.js';
+import { openBrokerPersistence, type OpenedPersistence } from '../persistence/open.js';
 import { sharedBrokerMetrics } from './broker-counters.js';
 import type { BrokerThreadData, FromBroker, ToBroker } from './protocol.js';
 import { RingWriter } from './publish-ring.js';
@@ -72,10 +73,14 @@ function gate(_client: Client, packet: PublishPacket, done: Done): void {
 let devices: DeviceAccess | undefined;
 let broker: Aedes | undefined;
 let listeners: Listeners | undefined;
+let store: OpenedPersistence | undefined;
 
 async function start(): Promise<void> {
   devices = createDeviceAccess(config, { log: log.child({ part: 'auth' }), metrics });
+  // The persistence lives where aedes runs: this thread.
+  store = await openBrokerPersistence(config.mqtt.sessions, config.buffer.dir, log.child({ part: 'broker' }));
   broker = await createBroker({
+    persistence: store.persistence,
     log: log.child({ part: 'broker' }),
     metrics,
     gate,
@@ -100,6 +105,7 @@ async function close(): Promise<void> {
   const closingListeners = listeners?.close();
   if (broker) await closeBroker(broker);
   await closingListeners;
+  await store?.close();
   devices?.close();
   for (const h of held.splice(0)) h.done(new Error('gateway is stopping'));
   post({ t: 'closed' });
