@@ -1,4 +1,4 @@
-import { Aedes, type AedesOptions, type Client, type PublishPacket } from 'aedes';
+import { Aedes, type AedesOptions, type AuthenticateError, type Client, type PublishPacket } from 'aedes';
 import { RateLimitedLog, type Logger } from '../log.js';
 import type { BrokerMetrics } from '../metrics.js';
 import { cacheRoutes } from './route-cache.js';
@@ -59,7 +59,6 @@ export async function createBroker(deps: BrokerDeps): Promise<Aedes> {
       deps.gate(client, packet, done);
     },
   };
-  if (deps.authenticate) options.authenticate = deps.authenticate;
   if (deps.drainTimeoutMs !== undefined) options.drainTimeout = deps.drainTimeoutMs;
   if (deps.persistence !== undefined) options.persistence = deps.persistence;
   // One SUBSCRIBE may carry thousands of refused filters: a few lines per client, then a count of the rest.
@@ -71,11 +70,14 @@ export async function createBroker(deps: BrokerDeps): Promise<Aedes> {
   options.authorizeSubscribe = subscriptions.authorizeSubscribe;
   // aedes refuses an MQTT 5 CONNECT after this hook, once the socket may be gone: note who asked, while it is known.
   const askedFor = new WeakMap<Client, { address: string; protocolLevel: number; clientId: string }>();
+  const wills = new WeakMap<Client, PublishPacket>();
   options.preConnect = (client, packet, done) => {
     const level = packet.protocolVersion ?? 4;
     if (!isSupportedProtocolLevel(level)) askedFor.set(client, { address: remoteAddressOf(client), protocolLevel: level, clientId: packet.clientId });
+    if (packet.will) wills.set(client, { ...packet.will, cmd: 'publish', qos: packet.will.qos ?? 0, dup: false, retain: packet.will.retain ?? false } as PublishPacket);
     done(null, true);
   };
+  if (deps.authenticate) options.authenticate = authorizeWillAtConnect(deps.authenticate, wills, deps.authorizePublish);
   const broker = await Aedes.createBroker(options);
   if (!cacheRoutes(broker)) log.warn('aedes internals changed: publishes are routed without the per-topic cache (slower, not wrong)');
   broker.on('unsubscribe', (topics, client) => subscriptions.forget(client, topics));
@@ -104,6 +106,28 @@ export async function createBroker(deps: BrokerDeps): Promise<Aedes> {
     refusedLog.warn(`protocol:${asked.address}`, { reason, ...asked, err: err.message }, `MQTT connection refused: unsupported protocol version (this broker speaks ${SUPPORTED_PROTOCOLS}; MQTT 5 is not supported)`);
   });
   return broker;
+}
+
+/**
+ * A will is checked against the client's publish rules when it connects, not only when it is published: aedes stores
+ * wills with the session (mqtt.sessions: disk), and one left by a client of a broker that was killed is published
+ * after the restart without its client (authorizePublish gets null: nobody to check against). A client that may
+ * not publish its will is refused with CONNACK 5 (not authorized) and counted as publish_denied.
+ */
+function authorizeWillAtConnect(
+  authenticate: NonNullable<AedesOptions['authenticate']>,
+  wills: WeakMap<Client, PublishPacket>,
+  authorizePublish: BrokerDeps['authorizePublish'],
+): NonNullable<AedesOptions['authenticate']> {
+  return (client, username, password, done) =>
+    authenticate(client, username, password, (err, ok) => {
+      const will = wills.get(client);
+      wills.delete(client);
+      if (err || !ok || !will || !authorizePublish) return done(err, ok);
+      const refused = authorizePublish(client, will);
+      if (!refused) return done(null, true);
+      done(Object.assign(new Error(`will refused: ${refused.message}`), { returnCode: 5 }) as AuthenticateError, false);
+    });
 }
 
 export function closeBroker(broker: Aedes): Promise<void> {

@@ -123,4 +123,16 @@ describe.each(['on', 'off'] as const)('readers: dashboards with a credential (br
     expect(JSON.parse(retained[0]!)).toMatchObject({ state: 'firing', value: -3 });
     expect(seen.filter((s) => s.includes('99'))).toEqual([]);
   });
+
+  it('checks a will at CONNECT against the publish rules (wills are stored with the session): 5 when not allowed', async () => {
+    const denied = await metricValue(tg.gw, 'authFailures', { reason: 'publish_denied' });
+    const will = (topic: string) => ({ topic, payload: Buffer.from('gone'), qos: 1 as const, retain: true });
+    const device = { username: 'gh-1', password: 'gh-1-secret' };
+    await expect(connect(tg.mqttUrl, { clientId: 'w1', ...device, will: will('alerts/gh-1/temperature/frost') })).rejects.toMatchObject({ code: 5 });
+    await expect(connect(tg.mqttUrl, { clientId: 'w2', ...device, will: will('devices/other/status') })).rejects.toMatchObject({ code: 5 });
+    await expect(connect(tg.mqttUrl, { clientId: 'w3', username: reader.id, password: reader.password, will: will('devices/gh-1/status') })).rejects.toMatchObject({ code: 5 });
+    expect(await metricValue(tg.gw, 'authFailures', { reason: 'publish_denied' })).toBe(denied + 3);
+    const ok = track(await connect(tg.mqttUrl, { clientId: 'w4', ...device, will: will('devices/gh-1/status') }));
+    expect(ok.connected).toBe(true);
+  });
 });
