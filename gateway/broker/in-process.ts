@@ -30,7 +30,10 @@ export class InProcessBroker implements BrokerFront {
   async started(): Promise<void> {
     const { config, deps } = this;
     const { devices, gate, now } = deps;
-    this.store = await openBrokerPersistence(config.mqtt.sessions, config.buffer.dir, deps.log.child({ part: 'broker' }));
+    this.store = await openBrokerPersistence(config.mqtt.sessions, config.buffer.dir, deps.log.child({ part: 'broker' }), {
+      maxQueuedPerSession: config.mqtt.maxQueuedPerSession,
+      onQueueFull: () => deps.metrics.mqttRefused.inc({ reason: 'session_queue_full' }),
+    });
     this.aedes = await createBroker({
       persistence: this.store.persistence,
       log: deps.log.child({ part: 'broker' }),

@@ -14,6 +14,7 @@ export type RefusedReason =
   | 'connect_timeout'
   | 'protocol_error'
   | 'protocol_version'
+  | 'session_queue_full'
   | 'slow_consumer';
 
 /**

@@ -43,6 +43,8 @@ export const configSchema = z
          * restarts and kills; `memory` forgets them at every restart (broker/persistence/open.ts).
          */
         sessions: z.enum(['disk', 'memory']).default('disk'),
+        /** Messages stored for one persistent session while it is away; newer ones are dropped for it, counted. */
+        maxQueuedPerSession: z.number().int().min(1).default(10_000),
         tls: tlsSchema.optional(),
       })
       .prefault({}),

@@ -8,6 +8,11 @@ declare module 'aedes-persistence-level' {
 
   export interface LevelPersistence {
     setup(broker: unknown): Promise<void>;
+    outgoingEnqueue(sub: { clientId: string }, packet: unknown): Promise<unknown>;
+    outgoingUpdate(client: { id: string }, packet: unknown): Promise<unknown>;
+    outgoingEnqueueCombi(subs: readonly { clientId: string }[] | null | undefined, packet: unknown): Promise<unknown>;
+    outgoingClearMessageId(client: { id: string }, packet: unknown): Promise<{ brokerId?: string; brokerCounter?: number } | undefined>;
+    outgoingStream(client: { id: string }): AsyncIterable<{ brokerId?: string; brokerCounter?: number }>;
     /** Closes the LevelDB handle (aedes.close() does not). */
     destroy(): Promise<void>;
   }

@@ -2,7 +2,8 @@ import { chmodSync, existsSync, mkdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import aedesPersistenceLevel, { type LevelPersistence } from 'aedes-persistence-level';
 import { ClassicLevel } from 'classic-level';
-import type { Logger } from '../../log.js';
+import { RateLimitedLog, type Logger } from '../../log.js';
+import { boundSessionQueues } from './bounded-queues.js';
 
 /**
  * Where aedes keeps its state: the subscriptions of persistent sessions (clean=false [MQTT-3.1.2-4]), the QoS 1/2
@@ -40,7 +41,20 @@ async function openLevel(dir: string): Promise<ClassicLevel<string, unknown>> {
   return db;
 }
 
-export async function openBrokerPersistence(store: SessionStore, bufferDir: string, log: Logger, now: () => number = Date.now): Promise<OpenedPersistence> {
+export interface SessionLimits {
+  /** mqtt.maxQueuedPerSession: messages stored for one persistent session (bounded-queues.ts). */
+  readonly maxQueuedPerSession: number;
+  /** Counts a message a full session did not get (gateway_mqtt_refused_total{reason="session_queue_full"}). */
+  readonly onQueueFull: () => void;
+}
+
+export async function openBrokerPersistence(
+  store: SessionStore,
+  bufferDir: string,
+  log: Logger,
+  limits?: SessionLimits,
+  now: () => number = Date.now,
+): Promise<OpenedPersistence> {
   if (store === 'memory') return { persistence: undefined, close: async () => undefined };
   const dir = join(bufferDir, BROKER_STATE_DIR);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -58,6 +72,13 @@ export async function openBrokerPersistence(store: SessionStore, bufferDir: stri
     db = await openLevel(dir);
   }
   const persistence = aedesPersistenceLevel(db);
+  if (limits) {
+    const full = new RateLimitedLog(log);
+    boundSessionQueues(persistence, limits.maxQueuedPerSession, (clientId) => {
+      limits.onQueueFull();
+      full.warn(`queue:${clientId}`, { clientId, max: limits.maxQueuedPerSession, reason: 'session_queue_full' }, 'persistent session queue full: newest message not queued for it (mqtt.maxQueuedPerSession)');
+    });
+  }
   return {
     persistence,
     async close() {

@@ -78,7 +78,10 @@ let store: OpenedPersistence | undefined;
 async function start(): Promise<void> {
   devices = createDeviceAccess(config, { log: log.child({ part: 'auth' }), metrics });
   // The persistence lives where aedes runs: this thread.
-  store = await openBrokerPersistence(config.mqtt.sessions, config.buffer.dir, log.child({ part: 'broker' }));
+  store = await openBrokerPersistence(config.mqtt.sessions, config.buffer.dir, log.child({ part: 'broker' }), {
+    maxQueuedPerSession: config.mqtt.maxQueuedPerSession,
+    onQueueFull: () => metrics.mqttRefused.inc({ reason: 'session_queue_full' }),
+  });
   broker = await createBroker({
     persistence: store.persistence,
     log: log.child({ part: 'broker' }),
