@@ -51,7 +51,8 @@ export async function createBroker(deps: BrokerDeps): Promise<Aedes> {
     // under load (seen in our benchmark; mcollina/mqemitter#204, moscajs/aedes#193). Uncapped, a delivery is a
     // write into the subscriber's socket, and a subscriber that stops reading is cut off by drainTimeout.
     concurrency: 0,
-    // aedes calls authorizePublish with client === null for wills and its own $SYS traffic.
+    // aedes calls authorizePublish with client === null for the stored wills of clients it no longer knows (those
+    // of a previous run: checked when their client connected, authorizeWillAtConnect) and for its own $SYS traffic.
     authorizePublish: (client, packet, done) => {
       if (client === null) return done(null);
       const refused = deps.authorizePublish?.(client, packet);
@@ -73,7 +74,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Aedes> {
   const wills = new WeakMap<Client, PublishPacket>();
   options.preConnect = (client, packet, done) => {
     const level = packet.protocolVersion ?? 4;
-    if (!isSupportedProtocolLevel(level)) askedFor.set(client, { address: remoteAddressOf(client), protocolLevel: level, clientId: packet.clientId });
+    if (!isSupportedProtocolLevel(level)) askedFor.set(client, { address: remoteAddressOf(client), protocolLevel: level, clientId: packet.clientId.slice(0, 200) });
     if (packet.will) wills.set(client, { ...packet.will, cmd: 'publish', qos: packet.will.qos ?? 0, dup: false, retain: packet.will.retain ?? false } as PublishPacket);
     done(null, true);
   };
