@@ -86,7 +86,7 @@ describe('third-party MQTT clients', () => {
     });
   });
 
-  it('with MQTT 5, each client is refused with the code it understands; every refusal is counted and logged', async () => {
+  it('with MQTT 5, each client is refused with the code it understands (TCP and WebSocket); every refusal is counted and logged', async () => {
     const before = await metricValue(tg.gw, 'mqttRefused', { reason: 'protocol_version' });
     const received = await metricValue(tg.gw, 'messagesReceived');
 
@@ -102,15 +102,20 @@ describe('third-party MQTT clients', () => {
     const err = await new Promise<Error & { code?: number }>((resolve) => js.once('error', resolve));
     js.end(true);
     expect(err).toMatchObject({ code: 1, message: 'Connection refused: Unacceptable protocol version' });
+    // The same over WebSocket (subprotocol `mqtt`, path /mqtt).
+    const ws = mqtt.connect(`ws://127.0.0.1:${tg.gw.ports.ws}/mqtt`, { clientId: 'mqttjs-5-ws', protocolVersion: 5, username: 'gh-1', password: SECRET, reconnectPeriod: 0 });
+    const wsErr = await new Promise<Error & { code?: number }>((resolve) => ws.once('error', resolve));
+    ws.end(true);
+    expect(wsErr).toMatchObject({ code: 1 });
 
     // Counted once the CONNACK is written, which the client may see first.
-    await waitFor('three refusals counted', async () => ((await metricValue(tg.gw, 'mqttRefused', { reason: 'protocol_version' })) === before + 3 ? true : undefined));
+    await waitFor('four refusals counted', async () => ((await metricValue(tg.gw, 'mqttRefused', { reason: 'protocol_version' })) === before + 4 ? true : undefined));
     expect(await metricValue(tg.gw, 'messagesReceived')).toBe(received);
     const logged = await waitFor('refusal logged', () => {
       const lines = tg.logLines().filter((l) => typeof l['msg'] === 'string' && (l['msg'] as string).startsWith('MQTT connection refused: unsupported protocol version'));
-      return lines.length >= 3 ? lines : undefined;
+      return lines.length >= 4 ? lines : undefined;
     });
-    expect(logged.map((l) => l['clientId']).sort()).toEqual(['mosq-5', 'mqttjs-5', 'paho-5']);
+    expect(logged.map((l) => l['clientId']).sort()).toEqual(['mosq-5', 'mqttjs-5', 'mqttjs-5-ws', 'paho-5']);
     expect(logged[0]).toMatchObject({ level: 40, reason: 'protocol_version', address: '127.0.0.1', protocolLevel: 5 });
   });
 });
