@@ -3,14 +3,15 @@
  * `devices add|list|remove|rotate`: edits the device registry (auth.devicesFile of the gateway config; GATEWAY_CONFIG
  * names the config, as for the gateway; --file overrides). A running gateway picks each change up within about a
  * second. `add` and `rotate` print `{"id": "...", "password": "..."}` as the last line of stdout: the only time the
- * secret is shown, since the file keeps only its scrypt hash.
+ * secret is shown, since the file keeps only its scrypt hash. Every edit leaves the file owner-only (0600): one that
+ * was readable by others is tightened, and the CLI says so on stderr.
  * Exit codes: 0 done, 1 the edit was refused (unknown or duplicate id, invalid file or tag), 2 the config is unusable.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { ConfigError, loadConfig } from '../gateway/config/load.js';
 import { generateSecret, hashSecret } from '../gateway/auth/password.js';
 import { formatDeviceFileError } from '../gateway/auth/registry.js';
-import { editDevicesFile, loadDevicesFile, RegistryEditError } from '../gateway/auth/registry-file.js';
+import { editDevicesFile, loadDevicesFile, RegistryEditError, type Edit } from '../gateway/auth/registry-file.js';
 import { ROLES, type Role } from '../gateway/auth/roles.js';
 
 interface Globals {
@@ -40,9 +41,11 @@ function parseTag(text: string, previous: Record<string, string> = {}): Record<s
   return { ...previous, [text.slice(0, eq)]: text.slice(eq + 1) };
 }
 
-async function edit(file: string, run: () => Promise<void>): Promise<void> {
+/** Applies one edit; says so when the file was readable by others and is now owner-only (it holds password hashes). */
+async function edit(file: string, change: Edit): Promise<void> {
   try {
-    await run();
+    const { tightenedFrom } = await editDevicesFile(file, change);
+    if (tightenedFrom !== undefined) process.stderr.write(`devices: ${file} was mode ${tightenedFrom.toString(8).padStart(4, '0')} (readable by others) and holds password hashes: it is now 0600, owner-only\n`);
   } catch (err) {
     if (!(err instanceof RegistryEditError)) throw err;
     process.stderr.write(`devices: ${err.message}\n`);
@@ -63,13 +66,14 @@ program
   .description('register a device (or a reader) with a new random secret (printed once, as JSON on the last line)')
   .argument('<id>', 'device id: the MQTT username and the {device} of its topics')
   .option('-t, --tag <key=value>', 'InfluxDB tag on the device\'s points (repeatable)', parseTag, {})
-  .addOption(new Option('-r, --role <role>', 'device: publishes its own readings; reader: subscribes to devices/# and alerts/#, publishes nothing').choices(ROLES).default('device'))
+  .addOption(new Option('-r, --role <role>', 'device: publishes its own readings; reader: subscribes to devices/#, alerts/# and spBv1.0/#, publishes nothing').choices(ROLES).default('device'))
   .action(async (id: string, opts: { tag: Record<string, string>; role: Role }) => {
     const file = devicesFile(program);
     const password = generateSecret();
     const passwordHash = await hashSecret(password);
-    await edit(file, () => editDevicesFile(file, { op: 'add', id, passwordHash, tags: opts.tag, role: opts.role }).then(() => undefined));
-    process.stderr.write(`added ${opts.role === 'reader' ? 'reader ' : ''}${id} to ${file}; store the password now, it is not shown again\n`);
+    await edit(file, { op: 'add', id, passwordHash, tags: opts.tag, role: opts.role });
+    process.stderr.write(`added ${opts.role === 'reader' ? 'reader ' : ''}${id} to ${file}; store the password now, it is not shown again
+`);
     printSecret(id, password);
   });
 
@@ -81,7 +85,7 @@ program
     const file = devicesFile(program);
     const password = generateSecret();
     const passwordHash = await hashSecret(password);
-    await edit(file, () => editDevicesFile(file, { op: 'rotate', id, passwordHash }).then(() => undefined));
+    await edit(file, { op: 'rotate', id, passwordHash });
     process.stderr.write(`rotated the secret of ${id} in ${file}; its connections with the old secret will be closed\n`);
     printSecret(id, password);
   });
@@ -92,7 +96,7 @@ program
   .argument('<id>')
   .action(async (id: string) => {
     const file = devicesFile(program);
-    await edit(file, () => editDevicesFile(file, { op: 'remove', id }).then(() => undefined));
+    await edit(file, { op: 'remove', id });
     process.stdout.write(`removed ${id} from ${file}\n`);
   });
 

@@ -16,15 +16,18 @@ import { Ingest } from './ingest.js';
 import { RateLimitedLog, type Logger } from './log.js';
 import { redactSecrets, redactUrl } from './redact.js';
 import { createMetrics, enableProcessMetrics, type Metrics } from './metrics.js';
+import { openDataDir } from './data-dir/open.js';
 import { createOutbox } from './outbox/create.js';
 import type { Outbox } from './outbox/outbox.js';
-import { Pipeline, type PipelineSnapshot } from './pipeline/pipeline.js';
+import type { MovedAside } from './persist/sqlite.js';
+import { Pipeline } from './pipeline/pipeline.js';
 import type { WindowPoint } from './pipeline/types.js';
 import { windowToPoint } from './sink/point.js';
 import type { IngestRecord } from './state/ingest-log.js';
 import { DurableState } from './state/durable-state.js';
+import { SparkplugService } from './sparkplug/service.js';
 import { StatsReporter } from './stats/reporter.js';
-import { systemTimers } from './outbox/timers.js';
+import { systemTimers } from './time/timers.js';
 
 /** mqtt.brokerThread: `auto` gives aedes a thread of its own when the machine has a core to spare. */
 function useBrokerThread(mode: 'auto' | 'on' | 'off'): boolean {
@@ -60,11 +63,15 @@ export interface Gateway {
 
 /**
  * Wires the parts of the gateway: broker -> ingest -> pipeline -> (alerts, outbox) -> InfluxDB, plus the admin
- * app. Opens the SQLite files and restores the last checkpoint, but opens no socket until start().
+ * app. Locks the data folder (DataDirLockedError when another process holds it), opens the SQLite files and
+ * restores the last checkpoint, but opens no socket until start(). The lock is held until stop() returns (or the
+ * process ends, also when the build fails).
  */
 export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Promise<Gateway> {
   const log = deps.log;
   const now = deps.now ?? Date.now;
+  // Before anything in buffer.dir is read: two gateways on one folder would replay and emit each other's state.
+  const dataDir = openDataDir(config.buffer.dir, { log, now });
   const metrics = createMetrics();
   enableProcessMetrics(metrics.registry);
   const startedAt = now();
@@ -77,9 +84,16 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     announce: !threaded,
     onReload: (result) => metrics.devicesReloads.inc({ result }),
   });
-  const { outbox } = createOutbox(config, { metrics, log });
+  // A SQLite file found corrupt or of an unknown format is moved aside at open: counted, and shown in /health
+  // (status degraded) until the next start, for its data is lost to InfluxDB (docs/durability.md).
+  const movedAside: MovedAside[] = [];
+  const onMovedAside = (m: MovedAside) => {
+    movedAside.push(m);
+    metrics.databasesMovedAside.inc({ database: m.database, reason: m.reason });
+  };
+  const { outbox } = createOutbox(config, { metrics, log, onMovedAside });
   // Checkpoints + ingest log (state.db): QoS 1 publishes are on disk before PUBACK (docs/durability.md).
-  const state = new DurableState(config, { log, metrics, timers: { ...systemTimers, now } });
+  const state = new DurableState(config, { log, metrics, timers: { ...systemTimers, now }, onMovedAside });
 
   // Alert events -> `alerts` points (outbox) + retained MQTT; MQTT waits for attach(broker) below.
   const alertPublisher = new AlertPublisher({ outbox, gatewayId: config.gatewayId, log });
@@ -107,6 +121,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     allowedLatenessMs: config.pipeline.allowedLateness,
     correctionHorizonMs: config.pipeline.correctionHorizon,
     dedupHorizonMs: config.pipeline.dedupHorizon,
+    maxSensorsPerDevice: config.pipeline.maxSensorsPerDevice,
   };
   const output = {
     window: emitWindow,
@@ -115,9 +130,23 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
       live.onReading(r);
     },
   };
-  const pipeline = state.restore({ pipeline: (snap) => new Pipeline(settings, output, snap as PipelineSnapshot | undefined), alerts });
+  // Sparkplug B edge nodes (docs/sparkplug.md): the host state machine feeds the same ingest as JSON devices.
+  const sp = config.sparkplug;
+  const sparkplug = new SparkplugService({
+    settings: { reorderTimeoutMs: sp.reorderTimeout, rebirthBackoffMs: sp.rebirthBackoff, rebirthBackoffMaxMs: sp.rebirthBackoffMax },
+    hostId: sp.hostId,
+    registry: metrics.registry,
+    maxPayloadBytes: config.mqtt.maxPayloadBytes,
+    now,
+    stale: (device) => {
+      alerts.staleNow(device, now());
+      live.markOffline(device);
+    },
+    log: new RateLimitedLog(log.child({ part: 'sparkplug' })),
+  });
+  const pipeline = state.restore({ pipeline: (snap) => new Pipeline(settings, output, snap), alerts, sparkplug });
 
-  const ingest = new Ingest({ maxPayloadBytes: config.mqtt.maxPayloadBytes }, pipeline, metrics, new RateLimitedLog(log.child({ part: 'ingest' })));
+  const ingest = new Ingest({ maxPayloadBytes: config.mqtt.maxPayloadBytes }, pipeline, metrics, new RateLimitedLog(log.child({ part: 'ingest' })), sparkplug);
   const processRecord = (r: IngestRecord) => {
     try {
       ingest.handle(r.topic, r.payload, r.receivedAt);
@@ -130,11 +159,15 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   // Replays the ingest log after the restored checkpoint (after a crash), before any socket opens.
   state.recover({
     process: processRecord,
-    tick: (t) => pipeline.tick(t),
+    tick: (t) => {
+      pipeline.tick(t);
+      sparkplug.tick(t);
+    },
     capture: () => {
       const p = pipeline.beginSnapshot();
       const a = alerts.snapshot(); // small: captured whole
-      return { step: () => p.step(4), finish: () => ({ pipeline: p.finish(), alerts: a }), abort: () => p.abort() };
+      const s = sparkplug.snapshot(); // one entry per edge node: captured whole
+      return { step: () => p.step(4), finish: () => ({ pipeline: p.finish(), alerts: a, sparkplug: s }), abort: () => p.abort() };
     },
     commitEmitted: () => outbox.flush(),
   });
@@ -142,11 +175,12 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   const broker: BrokerFront = threaded ? new BrokerThread(config, { log, metrics, gate, now, ...(deps.onFatal ? { onFailure: deps.onFatal } : {}) }) : new InProcessBroker(config, { log, metrics, devices, gate, now });
   await broker.started();
   alertPublisher.attach(broker);
+  sparkplug.attach(broker);
 
   const health = (): HealthReport => {
     const o = outbox.status();
     return {
-      status: o.influxUp ? 'ok' : 'degraded',
+      status: o.influxUp && movedAside.length === 0 ? 'ok' : 'degraded',
       gatewayId: config.gatewayId,
       uptimeSeconds: Math.max(0, Math.round((now() - startedAt) / 1000)), // the clock may have been set back
       broker: { listening, clients: broker.connectedClients },
@@ -156,6 +190,8 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
       pipeline: pipeline.stats(),
       alerts: { firing: alerts.firing().length, rules: alerts.status() },
       devices: { registered: devices.registry.size, file: config.auth.devicesFile, anonymous: config.auth.anonymous, errors: devices.fileErrors() },
+      sparkplug: sparkplug.status(),
+      storage: { movedAside: movedAside.map((m) => ({ database: m.database, reason: m.reason, movedTo: m.movedTo, detail: m.detail, at: new Date(m.at).toISOString() })) },
     };
   };
   const admin = await buildAdmin(
@@ -208,12 +244,14 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
         const t = now();
         pipeline.tick(state.tickTime(t));
         alerts.tick(t);
+        sparkplug.tick(t);
       }, config.pipeline.tick);
     },
     async stop() {
       if (stopped) return;
       stopped = true;
       if (ticker) clearInterval(ticker);
+      await sparkplug.offline();
       // Stop accepting first, so nothing reaches the pipeline after its state is saved.
       await broker.close();
       // The final checkpoint: logs what waits, commits emitted windows to the outbox, then saves the state.
@@ -223,6 +261,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
       devices.close();
       await outbox.close();
       state.close();
+      dataDir.release(); // after the last write to the folder
       await admin.close();
     },
   };

@@ -1,14 +1,19 @@
 import { decodeSensorValue, decodeTelemetry, type DecodeLimits, type DecodeSink, type RejectReason } from './pipeline/decode.js';
-import { parseIngestTopic, type IngestTopic } from './pipeline/topics.js';
+import { parseIngestTopic, type IngestTopic } from './wire/topics.js';
 import type { DeviceMessage } from './pipeline/types.js';
 import type { RateLimitedLog } from './log.js';
 import type { Metrics } from './metrics.js';
 
 const TOPICS = 16_384;
 
+/** Sparkplug B topics (sparkplug/service.ts): decodes into `sink`; false when the topic is not one. */
+export interface SparkplugIngest {
+  handle(topic: string, payload: Buffer, receivedAt: number, sink: DecodeSink): boolean;
+}
+
 /** The part of the pipeline that ingest feeds: dedup + windows. */
 export interface MessageConsumer {
-  ingest(msg: DeviceMessage, arrivalMs: number): { readonly accepted: number; readonly duplicate: number; readonly late: number };
+  ingest(msg: DeviceMessage, arrivalMs: number): { readonly accepted: number; readonly duplicate: number; readonly late: number; readonly tooManySensors?: number };
 }
 
 /**
@@ -34,6 +39,7 @@ export class Ingest implements DecodeSink {
     private readonly consumer: MessageConsumer,
     private readonly metrics: Metrics,
     private readonly rejectLog: RateLimitedLog,
+    private readonly sparkplug?: SparkplugIngest,
   ) {
     metrics.onCollect(() => this.publishCounts());
   }
@@ -43,7 +49,7 @@ export class Ingest implements DecodeSink {
     let parsed = this.topics.get(topic);
     if (parsed === undefined) {
       parsed = parseIngestTopic(topic);
-      if (parsed === undefined) return false;
+      if (parsed === undefined) return this.sparkplug !== undefined && this.handleSparkplug(this.sparkplug, topic, payload, receivedAt);
       if (this.topics.size >= TOPICS) this.topics.clear();
       this.topics.set(topic, parsed);
     }
@@ -65,15 +71,31 @@ export class Ingest implements DecodeSink {
     return true;
   }
 
+  private handleSparkplug(sp: SparkplugIngest, topic: string, payload: Buffer, receivedAt: number): boolean {
+    this.topic = topic;
+    this.device = topic;
+    this.receivedAt = receivedAt;
+    if (!sp.handle(topic, payload, receivedAt, this)) return false;
+    this.received++;
+    return true;
+  }
+
   message(msg: DeviceMessage): void {
     const outcome = this.consumer.ingest(msg, this.receivedAt);
     this.accepted += outcome.accepted;
     this.duplicate += outcome.duplicate;
     this.late += outcome.late;
+    const refused = outcome.tooManySensors ?? 0;
+    // One count per refused reading, like bad_id or bad_value; one inc per message, not per reading.
+    if (refused > 0) this.rejectMany('too_many_sensors', refused, `${refused} reading(s) of new sensor names beyond pipeline.maxSensorsPerDevice`);
   }
 
   reject(reason: RejectReason, detail: string): void {
-    this.metrics.messagesRejected.inc({ reason });
+    this.rejectMany(reason, 1, detail);
+  }
+
+  private rejectMany(reason: RejectReason, n: number, detail: string): void {
+    this.metrics.messagesRejected.inc({ reason }, n);
     this.rejectLog.warn(`${this.device}:${reason}`, { device: this.device, topic: this.topic, reason, detail }, 'message rejected');
   }
 

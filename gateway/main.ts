@@ -1,13 +1,16 @@
 import { ConfigError, loadConfig } from './config/load.js';
 import { buildGateway } from './app.js';
 import { DevicesFileError } from './auth/index.js';
+import { DataDirLockedError } from './data-dir/lock.js';
+import { StopSignals, STOP_SIGNAL_COALESCE_MS } from './lifecycle/stop-signals.js';
 import { createLogger } from './log.js';
 import { applyRuntimeSettings } from './runtime.js';
 
 /**
  * Composition root: load config, build the gateway, listen, and stop gracefully on SIGTERM/SIGINT.
- * Exit codes: 0 after a graceful stop, 2 for an unusable configuration (gateway config or devices file), 1 for
- * any other failure to start.
+ * Exit codes: 0 after a graceful stop, 2 for an unusable configuration (gateway config or devices file) or a data
+ * folder held by another gateway process, 1 for any other failure to start, a fatal error while running, or a
+ * stop forced by a repeated signal (lifecycle/stop-signals.ts).
  */
 async function main(): Promise<number | undefined> {
   let loaded;
@@ -36,7 +39,7 @@ async function main(): Promise<number | undefined> {
   try {
     gateway = await buildGateway(config, { log, onFatal });
   } catch (err) {
-    if (err instanceof DevicesFileError) {
+    if (err instanceof DevicesFileError || err instanceof DataDirLockedError) {
       process.stderr.write(`gateway: ${err.message}\n`);
       return 2;
     }
@@ -45,10 +48,21 @@ async function main(): Promise<number | undefined> {
   const running = gateway;
   await running.start();
 
+  // Copies of one stop request (a terminal signals npm and the gateway alike, npm forwards) are one request.
+  const signals = new StopSignals();
   const stop = (signal: NodeJS.Signals) => {
-    if (stopping) {
-      log.warn({ signal }, 'second signal during shutdown: exiting at once');
+    const decision = signals.receive(Date.now());
+    if (decision === 'force') {
+      log.warn({ signal }, 'signal repeated during shutdown: exiting at once without saving state');
       process.exit(1);
+    }
+    if (decision === 'same') {
+      log.info({ signal, coalesceMs: STOP_SIGNAL_COALESCE_MS }, 'signal received again: already stopping (send it once more to exit at once)');
+      return;
+    }
+    if (stopping) {
+      log.info({ signal }, 'already stopping after a fatal error');
+      return;
     }
     stopping = true;
     log.info({ signal }, 'stopping: no new connections, flushing state');

@@ -1,4 +1,3 @@
-import type { AuthFailureReason } from './auth/device-auth.js';
 import type { RefusedReason } from './broker/limits.js';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
@@ -61,6 +60,7 @@ export function createMetrics(registry = new Registry()) {
     ingestLogReplayed: counter('gateway_ingest_log_replayed_total', 'Logged publishes replayed at start after a crash'),
     ingestHeld: gauge('gateway_ingest_held', 'QoS 1 publishes waiting for a free ingest log (backpressure: PUBACK withheld)'),
     checkpoints: counter('gateway_checkpoints_total', 'State checkpoints, by result', ['result']),
+    databasesMovedAside: counter('gateway_databases_moved_aside_total', 'SQLite files moved aside at start and replaced by a fresh one (their data is not forwarded), by database and reason (corrupt, unknown)', ['database', 'reason']),
     // A checkpoint runs on the event loop: its time is a pause for every publish arriving meanwhile.
     checkpointSeconds: new Histogram<'phase'>({
       name: 'gateway_checkpoint_seconds',
@@ -73,6 +73,16 @@ export function createMetrics(registry = new Registry()) {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/** Values of gateway_auth_failures_total{reason}. */
+export type AuthFailureReason =
+  | 'bad_password'
+  | 'unknown_device'
+  | 'anonymous_refused'
+  | 'certificate_refused'
+  | 'client_id_taken'
+  | 'publish_denied'
+  | 'subscribe_denied';
 
 /**
  * The metrics the broker side counts (broker/, auth/). In the broker thread (broker/thread/) they are forwarded

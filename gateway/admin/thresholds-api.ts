@@ -1,9 +1,26 @@
-import type { AlertService } from '../alerts/service.js';
 import type { FastifyError } from 'fastify';
+import { rulesFormatOf } from '../alerts/rules-file.js';
+import type { AlertService, ReplaceResult } from '../alerts/service.js';
 import type { AdminPlugin, AdminRejectReason } from './server.js';
 
 /** PUT refusals by status, for gateway_admin_rejected_total{reason}. */
 const REFUSED: Readonly<Record<number, AdminRejectReason>> = { 400: 'invalid_body', 413: 'body_too_large', 415: 'media_type' };
+
+/**
+ * The ETags an If-Match header accepts, or undefined when it accepts any version (absent or `*`). A list is
+ * allowed; the comparison is strong, so weak (W/) tags never match a current ETag (RFC 9110 13.1.1).
+ */
+export function ifMatchTags(header: string | undefined): string[] | undefined {
+  if (header === undefined || header.trim() === '*') return undefined;
+  return header.split(',').map((t) => t.trim());
+}
+
+/** The HTTP answer to each outcome of AlertService.replaceRules. */
+function replaceStatus(r: ReplaceResult): 200 | 400 | 412 {
+  return r.kind === 'replaced' ? 200 : r.kind === 'invalid' ? 400 : 412;
+}
+
+const CONFLICT = { path: '(file)', message: 'the rules file was changed by another edit since you loaded it: reload, then apply your change again' };
 
 /**
  * Threshold rules over HTTP:
@@ -20,7 +37,7 @@ export function thresholdsApi(alerts: AlertService): AdminPlugin {
   // to these routes only, and other admin plugins keep fastify's JSON parser.
   return async (app) => {
     await app.register(async (scope) => {
-      // Bodies are validated by validateRulesBody, which needs the raw text (YAML keeps comments; errors get lines).
+      // Bodies are validated by AlertService.replaceRules, which needs the raw text (YAML keeps comments; errors get lines).
       scope.addContentTypeParser(
         ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml', 'text/plain', 'application/json'],
         { parseAs: 'string' },
@@ -56,9 +73,17 @@ export function thresholdsApi(alerts: AlertService): AdminPlugin {
 
       scope.put('/api/thresholds', async (req, reply) => {
         const body = typeof req.body === 'string' ? req.body : '';
+        const type = req.headers['content-type'];
+        const format = rulesFormatOf(type);
+        if (format === undefined) {
+          const message = `unsupported content type ${JSON.stringify(type)}; send application/yaml or application/json`;
+          return reply.code(415).send({ errors: [{ path: '(body)', message }] });
+        }
         const ifMatch = req.headers['if-match'];
-        const result = await alerts.put(body, req.headers['content-type'], Array.isArray(ifMatch) ? ifMatch[0] : ifMatch);
-        if (!result.ok) return reply.code(result.status).send({ errors: result.errors });
+        const result = await alerts.replaceRules(body, format, ifMatchTags(Array.isArray(ifMatch) ? ifMatch[0] : ifMatch));
+        reply.code(replaceStatus(result));
+        if (result.kind === 'invalid') return { errors: result.errors };
+        if (result.kind === 'conflict') return { errors: [CONFLICT] };
         reply.header('etag', result.etag);
         return { ok: true, ruleCount: result.ruleCount, etag: result.etag };
       });

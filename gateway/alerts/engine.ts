@@ -1,8 +1,9 @@
 import type { Reading } from '../pipeline/types.js';
-import { newSlot, sameAlert, stepNoDataReading, stepNoDataTick, stepThreshold, thresholdOf, type Slot, type Transition } from './condition.js';
+import { newSlot, sameAlert, stepNoDataReading, stepNoDataStale, stepNoDataTick, stepThreshold, thresholdOf, type Slot, type Transition } from './condition.js';
 import { compileGlob, type Matcher } from './glob.js';
-import { readSnapshot, restoreSensors, toSnapshot, type AlertSnapshot, type RestoreResult } from './snapshot.js';
+import { restoreSensors, toSnapshot, type AlertSnapshot, type RestoreResult } from './snapshot.js';
 import { encodeAlertSnapshot } from './snapshot-binary.js';
+import { decodeAlertSnapshot } from './snapshot-binary-read.js';
 import type { AlertEvent, AlertRule, FiringAlert } from './types.js';
 
 /**
@@ -117,6 +118,24 @@ export class AlertEngine {
   }
 
   /**
+   * Every sensor of `device` is stale as of `now` (its Sparkplug edge node or device died): their noData rules
+   * fire at once instead of after their noData silence. A sensor no rule has seen yet has nothing to fire.
+   */
+  staleNow(device: string, now: number = this.clock(), out?: AlertEvent[]): readonly AlertEvent[] {
+    const sensors = this.devices.get(device);
+    let events = out;
+    if (sensors) {
+      for (const e of sensors.values()) {
+        if (e === null || !e.hasNoData) continue;
+        for (const s of e.slots) {
+          if (s.rule.kind === 'noData' && stepNoDataStale(s, e.lastSeen, now) !== null) (events ??= []).push(this.event(e, s, 'fired', e.lastValue, now));
+        }
+      }
+    }
+    return events ?? NO_EVENTS;
+  }
+
+  /**
    * Atomically replaces the rules. An alert keeps its state when its rule keeps name, match and kind (other
    * parameters take effect from the sensor's next reading); alerts of removed or re-matched rules are
    * dropped, and those that were firing are resolved: the returned events (ts = since = now, value = the
@@ -187,13 +206,13 @@ export class AlertEngine {
     return list;
   }
 
-  /** The alert state as a version 1 JSON value (see snapshot.ts): tests and tools; checkpoints use encodeSnapshot. */
+  /** The alert state as a plain value (see snapshot.ts): tests and tools; checkpoints use encodeSnapshot. */
   snapshot(): AlertSnapshot {
     return toSnapshot(this.entries(), this.clock());
   }
 
   /**
-   * The alert state as a version 2 Buffer written straight from the live maps, with the caller's firing events
+   * The alert state as bytes written straight from the live maps, with the caller's firing events
    * (snapshot-binary.ts). Called by every checkpoint. `sizeHint`: the previous snapshot's byte length.
    */
   encodeSnapshot(firing: ReadonlyMap<unknown, AlertEvent> = new Map(), sizeHint?: number): Buffer {
@@ -201,17 +220,17 @@ export class AlertEngine {
   }
 
   /**
-   * Replaces all state with a snapshot of either form (a Buffer or a version 1 JSON value), under the current
+   * Replaces all state with the one `bytes` hold (encodeSnapshot), under the current
    * rules: call after setRules/constructor and before the first reading. Saved alerts whose rule no longer
    * exists (same name, match and kind) are dropped. The gateway cannot know what sensors sent while it was
    * down, so noData silence is measured from `now`. A malformed snapshot is an error result; state is untouched.
    */
-  restore(input: unknown, now: number = this.clock()): RestoreResult {
-    const parsed = readSnapshot(input);
+  restore(bytes: Uint8Array, now: number = this.clock()): RestoreResult {
+    const parsed = decodeAlertSnapshot(bytes);
     return parsed.ok ? this.restoreSnapshot(parsed.snapshot, now) : parsed;
   }
 
-  /** restore() of a snapshot readSnapshot has validated. */
+  /** restore() of a decoded snapshot (decodeAlertSnapshot). */
   restoreSnapshot(snapshot: AlertSnapshot, now: number = this.clock()): Extract<RestoreResult, { ok: true }> {
     this.devices.clear();
     this.silentCandidates.clear();

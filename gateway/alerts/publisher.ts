@@ -1,11 +1,12 @@
 import type { BrokerFront } from '../broker/front.js';
 import type { Logger } from '../log.js';
 import type { OutPoint } from '../sink/point.js';
+import { alertTopic as topicOf } from '../wire/topics.js';
 import type { AlertEvent } from './types.js';
 
 /** MQTT topic of an alert's state; the retained message there is always the current state. */
 export function alertTopic(e: AlertEvent): string {
-  return `alerts/${e.device}/${e.sensor}/${e.rule}`;
+  return topicOf(e.device, e.sensor, e.rule);
 }
 
 /** The JSON payload published on the alert topic (documented in docs/alerts.md). */

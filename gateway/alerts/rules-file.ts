@@ -43,37 +43,35 @@ export type BodyResult =
     }
   | {
       readonly ok: false;
-      /** 'unsupported-media-type' -> HTTP 415; 'invalid' -> HTTP 400 (or 422) with `errors`. */
-      readonly reason: 'unsupported-media-type' | 'invalid';
       readonly errors: readonly RuleError[];
     };
 
+/** The two forms a rules text may come in: YAML (what the file holds) and strict JSON (a subset of YAML). */
+export type RulesFormat = 'yaml' | 'json';
+
 const YAML_TYPES = new Set(['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml', 'text/plain']);
 
-/**
- * Validates a PUT /api/thresholds body. `contentType` is the raw header (parameters like `; charset=utf-8`
- * are ignored); absent means YAML. JSON bodies must be strict JSON; they are stored as sent, since JSON is
- * valid YAML and the file then round-trips through the same parser with line/column errors.
- */
-export function validateRulesBody(text: string, contentType: string | undefined): BodyResult {
+/** The format a media type (a Content-Type header: parameters like `; charset=utf-8` ignored) names, if any; absent means YAML. */
+export function rulesFormatOf(contentType: string | undefined): RulesFormat | undefined {
   const type = (contentType ?? 'application/yaml').split(';')[0]!.trim().toLowerCase();
-  const isJson = type === 'application/json' || type.endsWith('+json');
-  if (!isJson && !YAML_TYPES.has(type)) {
-    return {
-      ok: false,
-      reason: 'unsupported-media-type',
-      errors: [{ path: '(body)', message: `unsupported content type ${JSON.stringify(type)}; send application/yaml or application/json` }],
-    };
-  }
-  if (isJson) {
+  if (type === 'application/json' || type.endsWith('+json')) return 'json';
+  return YAML_TYPES.has(type) ? 'yaml' : undefined;
+}
+
+/**
+ * Validates a new rules text. JSON must be strict JSON; it is stored as sent, since JSON is valid YAML and the
+ * file then round-trips through the same parser with line/column errors.
+ */
+export function validateRulesText(text: string, format: RulesFormat): BodyResult {
+  if (format === 'json') {
     try {
       JSON.parse(text);
     } catch (err) {
-      return { ok: false, reason: 'invalid', errors: [{ path: '(file)', ...jsonErrorPosition(text, err as Error), message: (err as Error).message }] };
+      return { ok: false, errors: [{ path: '(file)', ...jsonErrorPosition(text, err as Error), message: (err as Error).message }] };
     }
   }
   const parsed = parseRules(text, '(body)');
-  if (!parsed.ok) return { ok: false, reason: 'invalid', errors: parsed.errors };
+  if (!parsed.ok) return { ok: false, errors: parsed.errors };
   return { ok: true, rules: parsed.rules, fileText: text, etag: rulesETag(text) };
 }
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { duration } from '../config/zod-units.js';
+import { ID_PATTERN } from '../wire/topics.js';
 import { SEVERITIES, type AlertRule, type Severity } from './types.js';
 
 /**
@@ -8,7 +9,8 @@ import { SEVERITIES, type AlertRule, type Severity } from './types.js';
  * when the rule's individual keys are valid, so one typo yields one error rather than a cascade.
  */
 
-export const RULE_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+/** A rule's name is a level of its alert topic (alerts/{device}/{sensor}/{rule}): a wire contract id. */
+export const RULE_NAME = ID_PATTERN;
 
 const glob = z
   .string()
@@ -20,7 +22,7 @@ const finite = z.number().refine(Number.isFinite, 'must be a finite number');
 
 const ruleSchema = z
   .strictObject({
-    name: z.string().regex(RULE_NAME, 'must match ^[A-Za-z0-9_.-]{1,64}$'),
+    name: z.string().regex(RULE_NAME, `must match ${ID_PATTERN.source}`),
     match: z.strictObject({ device: glob.default('*'), sensor: glob.default('*') }).prefault({}),
     above: finite.optional(),
     below: finite.optional(),

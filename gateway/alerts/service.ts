@@ -1,11 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { z } from 'zod';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { Reading } from '../pipeline/types.js';
 import { AlertEngine, NO_EVENTS } from './engine.js';
-import { readSnapshot } from './snapshot.js';
-import { rulesETag, validateRulesBody, writeRulesFileAtomic } from './rules-file.js';
+import { decodeAlertSnapshot } from './snapshot-binary-read.js';
+import { rulesETag, validateRulesText, writeRulesFileAtomic, type RulesFormat } from './rules-file.js';
 import { formatRuleError } from './rules-parse.js';
 import type { AlertEvent, AlertRule, FiringAlert, RuleError } from './types.js';
 import { RulesFileWatcher, type RulesLoadStatus } from './watcher.js';
@@ -24,29 +23,15 @@ export interface AlertServiceDeps {
   readonly retain?: (events: readonly AlertEvent[]) => void;
 }
 
-/** What snapshot() returns: the engine's state plus the firing events, so a restart re-publishes them verbatim. */
-const serviceSnapshotSchema = z.object({
-  engine: z.unknown(),
-  firing: z.array(
-    z.object({
-      device: z.string(),
-      sensor: z.string(),
-      rule: z.string(),
-      state: z.literal('firing'),
-      severity: z.enum(['info', 'warning', 'critical']),
-      value: z.number(),
-      threshold: z.number().nullable(),
-      ts: z.number(),
-      since: z.number(),
-    }),
-  ),
-});
-
 const alertKey = (a: { rule: string; device: string; sensor: string }) => `${a.rule}\u0000${a.device}\u0000${a.sensor}`;
 
-export type PutResult =
-  | { readonly ok: true; readonly etag: string; readonly ruleCount: number }
-  | { readonly ok: false; readonly status: 400 | 412 | 415 | 428; readonly errors: readonly RuleError[] };
+/** What replaceRules did. */
+export type ReplaceResult =
+  | { readonly kind: 'replaced'; readonly etag: string; readonly ruleCount: number }
+  /** The file is no longer the version the caller expected (another edit came first); nothing was written. */
+  | { readonly kind: 'conflict'; readonly currentEtag: string | undefined }
+  /** The text is not a valid rules file: every problem, with its path (and line/column); nothing was written. */
+  | { readonly kind: 'invalid'; readonly errors: readonly RuleError[] };
 
 /**
  * Alerts as a running part of the gateway: the pure engine, fed by every accepted reading and the gateway
@@ -59,8 +44,8 @@ export class AlertService {
   private readonly events: AlertEvent[] = [];
   /** The firing event of every alert firing now (rule/device/sensor key): the retained messages to restore. */
   private readonly firingEvents = new Map<string, AlertEvent>();
-  /** PUTs run one at a time, so an If-Match check and the write it guards cannot interleave with another PUT. */
-  private putQueue: Promise<unknown> = Promise.resolve();
+  /** Replacements run one at a time, so a version check and the write it guards cannot interleave with another. */
+  private replaceQueue: Promise<unknown> = Promise.resolve();
   /** The last snapshot's byte length: the next one's buffer is sized from it. */
   private snapshotBytes = 0;
 
@@ -105,9 +90,15 @@ export class AlertService {
     if (events !== NO_EVENTS && events.length > 0) this.flushEvents();
   }
 
+  /** The device's sensors are stale now (Sparkplug NDEATH/DDEATH): noData rules fire at once. */
+  staleNow(device: string, now: number): void {
+    const events = this.engine.staleNow(device, now, this.events);
+    if (events !== NO_EVENTS && events.length > 0) this.flushEvents();
+  }
+
   /**
    * The checkpoint's alert part: the engine's state and the firing events (to re-publish verbatim after a
-   * restart), as one Buffer (alert snapshot version 2, snapshot-binary.ts).
+   * restart), as one Buffer (snapshot-binary.ts).
    */
   snapshot(): Buffer {
     const bytes = this.engine.encodeSnapshot(this.firingEvents, this.snapshotBytes);
@@ -118,24 +109,17 @@ export class AlertService {
   /**
    * Restores the state saved by snapshot(), under the rules loaded by start(). Alerts still firing get their
    * retained MQTT message back (the same payload, not a new event). Alerts that were firing but whose rule was
-   * removed or changed while the gateway was down are resolved, as a hot reload would have done. Also accepts
-   * the JSON forms older checkpoints hold: `{engine, firing}`, or a bare engine snapshot (before the firing list).
+   * removed or changed while the gateway was down are resolved, as a hot reload would have done.
    */
-  restore(snapshot: unknown): void {
+  restore(bytes: Uint8Array): void {
     const now = this.deps.now();
-    let input = snapshot;
-    let saved: readonly AlertEvent[] = [];
-    if (!(snapshot instanceof Uint8Array)) {
-      const wrapped = serviceSnapshotSchema.safeParse(snapshot);
-      if (wrapped.success) ({ engine: input, firing: saved } = wrapped.data);
-    }
-    const parsed = readSnapshot(input);
+    const parsed = decodeAlertSnapshot(bytes);
     if (!parsed.ok) {
       this.deps.log.error({ error: parsed.error }, 'alert state could not be restored: starting from ok');
       return;
     }
     const result = this.engine.restoreSnapshot(parsed.snapshot, now);
-    saved = parsed.firing ?? saved;
+    const saved = parsed.firing;
     const firingNow = new Map(this.engine.firing().map((f) => [alertKey(f), f] as const));
     const retained: AlertEvent[] = [];
     const gone = new Map<string, AlertEvent>();
@@ -183,34 +167,26 @@ export class AlertService {
   }
 
   /**
-   * PUT /api/thresholds: validates the body, refuses a stale If-Match (another edit overtook this one), writes
-   * the file atomically and applies it at once (the watcher's own event for this write is then a no-op).
+   * Replaces the rules file with `text` (the admin API's write): validates it, refuses it when `expectedEtags`
+   * is given and the file's current ETag is none of them (another edit overtook this one), writes it atomically
+   * and applies it at once (the watcher's own event for this write is then a no-op).
    */
-  put(body: string, contentType: string | undefined, ifMatch: string | undefined): Promise<PutResult> {
-    const run = this.putQueue.then(() => this.putNow(body, contentType, ifMatch));
-    this.putQueue = run.catch(() => undefined);
+  replaceRules(text: string, format: RulesFormat, expectedEtags?: readonly string[]): Promise<ReplaceResult> {
+    const run = this.replaceQueue.then(() => this.replaceNow(text, format, expectedEtags));
+    this.replaceQueue = run.catch(() => undefined);
     return run;
   }
 
-  private async putNow(body: string, contentType: string | undefined, ifMatch: string | undefined): Promise<PutResult> {
-    const checked = validateRulesBody(body, contentType);
-    if (!checked.ok) {
-      return { ok: false, status: checked.reason === 'unsupported-media-type' ? 415 : 400, errors: checked.errors };
-    }
-    if (ifMatch !== undefined && ifMatch.trim() !== '*') {
+  private async replaceNow(text: string, format: RulesFormat, expectedEtags: readonly string[] | undefined): Promise<ReplaceResult> {
+    const checked = validateRulesText(text, format);
+    if (!checked.ok) return { kind: 'invalid', errors: checked.errors };
+    if (expectedEtags !== undefined) {
       const current = this.fileText()?.etag;
-      // A list of ETags is allowed; the comparison is strong, so weak (W/) tags never match (RFC 9110 13.1.1).
-      if (current === undefined || !ifMatch.split(',').some((t) => t.trim() === current)) {
-        return {
-          ok: false,
-          status: 412,
-          errors: [{ path: '(file)', message: 'the rules file was changed by another edit since you loaded it: reload, then apply your change again' }],
-        };
-      }
+      if (current === undefined || !expectedEtags.includes(current)) return { kind: 'conflict', currentEtag: current };
     }
     await writeRulesFileAtomic(this.deps.rulesFile, checked.fileText);
     this.watcher.reload();
-    return { ok: true, etag: checked.etag, ruleCount: checked.rules.length };
+    return { kind: 'replaced', etag: checked.etag, ruleCount: checked.rules.length };
   }
 
   close(): void {

@@ -1,43 +1,40 @@
-import { ByteReader } from '../pipeline/byte-codec.js';
-import { BELOW, BINARY_VERSION, DELTA, FIRING, MAGIC, PENDING, PLAIN } from './snapshot-binary.js';
+import { ByteFormatError, type ByteReader } from '../persist/byte-codec.js';
+import { FORMATS } from '../persist/formats.js';
+import { readBlob, readDelta } from '../persist/frame.js';
+import { BELOW, FIRING, PENDING } from './snapshot-binary.js';
 import type { AlertSnapshot, SavedAlert, SavedSensor } from './snapshot.js';
 import { SEVERITIES, type AlertEvent } from './types.js';
 
 export type DecodeResult = { readonly ok: true; readonly snapshot: AlertSnapshot; readonly firing: AlertEvent[] } | { readonly ok: false; readonly error: string };
 
 /**
- * Reads a version 2 alert snapshot (layout in snapshot-binary.ts) into the version 1 shape that restore works
- * from, plus the firing events. Called once, at start. The CRC trailer refuses a torn or damaged buffer before
+ * Reads an alert snapshot (layout in snapshot-binary.ts) into the state that restore works from, plus the firing
+ * events. Called once, at start. The CRC trailer refuses a torn or damaged buffer before
  * anything is decoded; the checks below refuse what the writer never produces (unknown tags, duplicate names,
  * dangling rule indices, trailing bytes), so a bad snapshot is an error result, never a wrong state or a throw.
  */
 export function decodeAlertSnapshot(bytes: Uint8Array): DecodeResult {
   try {
-    const { snapshot, firing } = read(new ByteReader(bytes));
+    const { snapshot, firing } = readBlob(bytes, FORMATS.alertSnapshot, read);
     return { ok: true, snapshot, firing };
   } catch (err) {
     return { ok: false, error: `alert snapshot rejected: ${(err as Error).message}` };
   }
 }
 
-class Malformed extends Error {}
 const fail = (why: string): never => {
-  throw new Malformed(why);
+  throw new ByteFormatError(why);
 };
 
 /** A saved alert whose rule, kind and match are filled in from the rule table that follows the devices. */
 type Mutable = { -readonly [K in keyof SavedAlert]: SavedAlert[K] };
 
 function read(r: ByteReader): { snapshot: AlertSnapshot; firing: AlertEvent[] } {
-  for (const b of MAGIC) if (r.u8() !== b) fail('not a binary alert snapshot');
-  const version = r.u8();
-  if (version !== BINARY_VERSION) fail(`unknown version ${version}`);
-  const mode = r.u8();
-  if (mode !== DELTA && mode !== PLAIN) fail(`bad mode ${mode}`);
+  const delta = readDelta(r, 'times');
   const savedAt = r.num();
   let prev = savedAt;
   const time = (): number => {
-    if (mode === PLAIN) return r.num();
+    if (!delta) return r.num();
     prev += r.num();
     if (!Number.isFinite(prev)) fail('time out of range');
     return prev;
@@ -120,6 +117,5 @@ function read(r: ByteReader): { snapshot: AlertSnapshot; firing: AlertEvent[] } 
     const since = time();
     firing.push({ device, sensor, rule, state: 'firing', severity, value, threshold, ts, since });
   }
-  if (r.remaining !== 0) fail('trailing bytes');
-  return { snapshot: { version: 1, savedAt, sensors }, firing };
+  return { snapshot: { savedAt, sensors }, firing };
 }

@@ -1,14 +1,17 @@
-import { ByteWriter, keepWriterMap } from '../pipeline/byte-codec.js';
+import { ByteWriter, keepWriterMap } from '../persist/byte-codec.js';
+import { FORMATS } from '../persist/formats.js';
+import { exact, writeDeltaOrPlain, writeHeader } from '../persist/frame.js';
 import type { SensorAlerts } from './snapshot.js';
 import { SEVERITIES, type AlertEvent, type AlertRule } from './types.js';
 
 /**
- * Alert snapshot version 2: the engine's state and the service's firing events written straight from the live
- * maps into one Buffer (byte-codec.ts), with no object per sensor. Called by the checkpointer every few seconds:
- * at 100k sensors the JSON form (version 1) built ~13 MiB of objects and ~8 MiB of JSON text per checkpoint.
+ * The alert snapshot's layout (FORMATS.alertSnapshot; framing, CRC and DELTA/PLAIN fallback in persist/frame.ts):
+ * the engine's state and the service's firing events written straight from the live maps into one Buffer, with
+ * no object per sensor. Called by the checkpointer every few seconds: at 100k sensors a JSON form built ~13 MiB
+ * of objects and ~8 MiB of JSON text per checkpoint.
  *
  * Layout (num = byte-codec number, uvar = varint, str = string, time = see below):
- *   "GWAS" 2  mode:u8  savedAt:num
+ *   header  mode:u8  savedAt:num
  *   per device with at least one watched sensor, in map order:  sensors:uvar (>= 1)  name:str
  *     per watched sensor, in map order:  name:str  newestTs:time  lastValue:num  alerts:uvar
  *       per alert that is not ok, in slot order:  rule:uvar (index in the rule table)  state:u8  since:time  firedAt:time
@@ -21,13 +24,9 @@ import { SEVERITIES, type AlertEvent, type AlertRule } from './types.js';
  * index in SEVERITIES.
  * time, DELTA mode: the difference to the previous time written (the first: to savedAt), so the timestamps of a
  * sensor and its neighbours take a byte or two. When some difference does not add back exactly (never for
- * integer epoch-ms), the writer rewinds and writes the whole body again in PLAIN mode: each time as a num.
+ * integer epoch-ms), the whole body is written in PLAIN mode instead: each time as a num.
  * Rules are a table rather than repeated per alert: a few rules watch many sensors.
  */
-export const MAGIC = [0x47, 0x57, 0x41, 0x53]; // "GWAS"
-export const BINARY_VERSION = 2;
-export const PLAIN = 0;
-export const DELTA = 1;
 export const PENDING = 1;
 export const FIRING = 2;
 export const BELOW = 4;
@@ -41,14 +40,13 @@ export type LiveSensors = ReadonlyMap<string, ReadonlyMap<string, SensorAlerts |
  */
 export function encodeAlertSnapshot(savedAt: number, devices: LiveSensors, firing: ReadonlyMap<unknown, AlertEvent>, sizeHint = 0): Buffer {
   const w = new ByteWriter(sizeHint * 1.1 + 4096);
-  for (const b of MAGIC) w.u8(b);
-  w.u8(BINARY_VERSION);
-  const at = w.pos;
-  if (!new BodyWriter(w, true).write(savedAt, devices, firing)) {
-    w.pos = at;
-    new BodyWriter(w, false).write(savedAt, devices, firing);
-  }
+  writeHeader(w, FORMATS.alertSnapshot);
+  writeDeltaOrPlain(w, writeBody, { savedAt, devices, firing });
   return w.finish();
+}
+
+function writeBody(w: ByteWriter, delta: boolean, state: { savedAt: number; devices: LiveSensors; firing: ReadonlyMap<unknown, AlertEvent> }): boolean {
+  return new BodyWriter(w, delta).write(state.savedAt, state.devices, state.firing);
 }
 
 /**
@@ -57,12 +55,9 @@ export function encodeAlertSnapshot(savedAt: number, devices: LiveSensors, firin
  */
 const T = new Float64Array(2);
 
-/** `sum` (a decoded prev + difference) is `x` bit for bit: -0 and 0 are === but not the same double. */
-const exact = (sum: number, x: number): boolean => sum === x && (x !== 0 || 1 / sum === 1 / x);
-
 /** One pass over the state. Map.forEach with `this` as thisArg: no closure and no iterator result per entry. */
 class BodyWriter {
-  /** False once a DELTA difference did not add back exactly: the caller rewinds and writes PLAIN. */
+  /** False once a DELTA difference did not add back exactly: writeDeltaOrPlain rewinds and writes PLAIN. */
   private ok = true;
   private count = 0;
   private readonly rules = new Map<AlertRule, number>();
@@ -74,7 +69,6 @@ class BodyWriter {
 
   write(savedAt: number, devices: LiveSensors, firing: ReadonlyMap<unknown, AlertEvent>): boolean {
     const w = this.w;
-    w.u8(this.delta ? DELTA : PLAIN);
     T[0] = T[1] = savedAt;
     w.numAt(T, 0);
     devices.forEach(this.device, this);

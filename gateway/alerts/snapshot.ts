@@ -1,68 +1,39 @@
-import { z } from 'zod';
 import { newSlot, sameAlert, type Slot } from './condition.js';
-import { decodeAlertSnapshot } from './snapshot-binary-read.js';
-import type { AlertEvent, AlertRule } from './types.js';
+import type { AlertRule } from './types.js';
 
 /**
- * The engine's alert state, saved with every checkpoint and read back at start, so a firing alert does not fire
- * again (and a pending one keeps its start) across a restart. Alerts are keyed by rule name + match + kind: a
- * snapshot entry whose rule changed meanwhile is dropped.
- *
- * Two forms: version 2, a Buffer written straight from the live state (snapshot-binary.ts: what checkpoints hold
- * now), and version 1, the JSON value below (engine.snapshot(); what older gateways left in state.db). Both read
- * into the version 1 shape, which restore works from.
+ * The engine's alert state, saved with every checkpoint (as bytes: snapshot-binary.ts) and read back at start,
+ * so a firing alert does not fire again (and a pending one keeps its start) across a restart. Alerts are keyed
+ * by rule name + match + kind: a saved alert whose rule changed meanwhile is dropped. The types below are the
+ * decoded state that restore works from (and what AlertEngine.snapshot() shows tests and tools).
  */
+export interface SavedAlert {
+  readonly rule: string;
+  readonly kind: 'threshold' | 'noData';
+  readonly match: { readonly device: string; readonly sensor: string };
+  readonly phase: 'ok' | 'pending' | 'firing';
+  readonly since: number;
+  readonly firedAt: number;
+  readonly side: 'above' | 'below';
+}
 
-const phase = z.enum(['ok', 'pending', 'firing']);
-
-const savedAlert = z.object({
-  rule: z.string(),
-  kind: z.enum(['threshold', 'noData']),
-  match: z.object({ device: z.string(), sensor: z.string() }),
-  phase,
-  since: z.number(),
-  firedAt: z.number(),
-  side: z.enum(['above', 'below']),
-});
-
-const savedSensor = z.object({
-  device: z.string(),
-  sensor: z.string(),
+export interface SavedSensor {
+  readonly device: string;
+  readonly sensor: string;
   /** Newest reading ts seen: readings older than this stay "late" after the restart. */
-  newestTs: z.number(),
-  lastValue: z.number(),
-  alerts: z.array(savedAlert),
-});
+  readonly newestTs: number;
+  readonly lastValue: number;
+  readonly alerts: readonly SavedAlert[];
+}
 
-export const alertSnapshotSchema = z.object({
-  version: z.literal(1),
-  savedAt: z.number(),
-  sensors: z.array(savedSensor),
-});
-
-export type AlertSnapshot = z.infer<typeof alertSnapshotSchema>;
-export type SavedSensor = z.infer<typeof savedSensor>;
-export type SavedAlert = z.infer<typeof savedAlert>;
+export interface AlertSnapshot {
+  readonly savedAt: number;
+  readonly sensors: readonly SavedSensor[];
+}
 
 export type RestoreResult =
   | { readonly ok: true; readonly sensors: number; readonly alerts: number }
   | { readonly ok: false; readonly error: string };
-
-export function parseSnapshot(input: unknown): { ok: true; snapshot: AlertSnapshot } | { ok: false; error: string } {
-  const r = alertSnapshotSchema.safeParse(input);
-  if (r.success) return { ok: true, snapshot: r.data };
-  return { ok: false, error: r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ') };
-}
-
-/**
- * Validates either form: a binary snapshot (with the firing events it carries) or a version 1 JSON value (no
- * firing events: the service keeps them next to it). Never throws.
- */
-export function readSnapshot(input: unknown): { ok: true; snapshot: AlertSnapshot; firing: AlertEvent[] | undefined } | { ok: false; error: string } {
-  if (input instanceof Uint8Array) return decodeAlertSnapshot(input);
-  const parsed = parseSnapshot(input);
-  return parsed.ok ? { ok: true, snapshot: parsed.snapshot, firing: undefined } : parsed;
-}
 
 /** What the engine keeps per watched sensor, as far as a snapshot is concerned. */
 export interface SensorAlerts {
@@ -87,7 +58,7 @@ export function toSnapshot(entries: Iterable<SensorAlerts>, savedAt: number): Al
         .map((s) => ({ rule: s.rule.name, kind: s.rule.kind, match: { ...s.rule.match }, phase: s.phase, since: s.since, firedAt: s.firedAt, side: s.side })),
     });
   }
-  return { version: 1, savedAt, sensors };
+  return { savedAt, sensors };
 }
 
 /**

@@ -1,23 +1,13 @@
 import { TLSSocket } from 'node:tls';
 import type { Aedes, AedesOptions, AuthenticateError, Client, PublishPacket } from 'aedes';
 import { RateLimitedLog, type Logger } from '../log.js';
-import type { BrokerMetrics } from '../metrics.js';
+import type { AuthFailureReason, BrokerMetrics } from '../metrics.js';
 import { canPublish, canSubscribe, type Principal } from './acl.js';
 import { decoyHash, verifySecret } from './password.js';
 import type { DeviceRecord, DeviceRegistry, RegistryChange } from './registry.js';
 import { FailureThrottle } from './throttle.js';
 
 export type AnonymousMode = 'loopback' | 'allow' | 'deny';
-
-/** Values of gateway_auth_failures_total{reason}. */
-export type AuthFailureReason =
-  | 'bad_password'
-  | 'unknown_device'
-  | 'anonymous_refused'
-  | 'certificate_refused'
-  | 'client_id_taken'
-  | 'publish_denied'
-  | 'subscribe_denied';
 
 export interface DeviceAuthOptions {
   readonly registry: DeviceRegistry;

@@ -2,17 +2,27 @@ import type { Aedes } from 'aedes';
 import type { GatewayConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { BrokerMetrics } from '../metrics.js';
+import type { Principal } from './acl.js';
 import { DeviceAuth } from './device-auth.js';
 import { DeviceRegistry, formatDeviceFileError } from './registry.js';
 import { DevicesFileWatcher } from './registry-watcher.js';
+import { GatewayError } from '../errors.js';
 
-export { DeviceAuth, type AnonymousMode, type AuthFailureReason } from './device-auth.js';
+export { DeviceAuth, type AnonymousMode } from './device-auth.js';
 export { canPublish, canSubscribe, type Principal } from './acl.js';
 export { DeviceRegistry, type DeviceRecord, type RegistryChange } from './registry.js';
 
+/** The device id of an authenticated principal; undefined for anonymous clients (and unauthenticated ones). */
+export function deviceIdOf(who: Principal | undefined): string | undefined {
+  return who?.kind === 'device' ? who.id : undefined;
+}
+
 /** The registry file is unusable at startup. main() reports it like a config error. */
-export class DevicesFileError extends Error {
-  readonly code = 'GATEWAY_DEVICES_INVALID';
+export class DevicesFileError extends GatewayError {
+  override readonly code = 'GATEWAY_DEVICES_INVALID';
+  constructor(message: string, options?: ErrorOptions) {
+    super('GATEWAY_DEVICES_INVALID', message, options);
+  }
 }
 
 export interface DeviceAccess {

@@ -1,9 +1,10 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { writeFileAtomic } from '../config/atomic-write.js';
 import { isMap, isSeq, parseDocument, YAMLSeq, type Document } from 'yaml';
 import { parseDevices, type DeviceFileError, type DeviceRecord, type ParsedDevices } from './registry.js';
 import { readBoundedText } from '../config/read-bounded.js';
 import type { Role } from './roles.js';
+import { GatewayError } from '../errors.js';
 
 /**
  * The registry file on disk: load (gateway) and edit (devices CLI). Edits go through the YAML document model so
@@ -26,19 +27,24 @@ export function loadDevicesFile(path: string): LoadedDevices {
 
 /**
  * Writes the devices file atomically (see writeFileAtomic). Secrets never touch the file, but the hashes are still
- * private: a new file gets mode 0600.
+ * private (whoever reads one can guess its secret offline; scrypt only slows that down): a new file gets mode 0600,
+ * and an existing one readable by group or others is written owner-only. Resolves with the mode it had when this
+ * write took group/other bits away, else undefined.
  */
-export function writeDevicesFileAtomic(path: string, text: string): Promise<void> {
-  return writeFileAtomic(path, text, { newFileMode: 0o600, createDir: true });
+export async function writeDevicesFileAtomic(path: string, text: string): Promise<number | undefined> {
+  const before = await stat(path).then((s) => s.mode & 0o777, () => undefined);
+  await writeFileAtomic(path, text, { newFileMode: 0o600, createDir: true, clearModeBits: 0o077 });
+  return before !== undefined && (before & 0o077) !== 0 ? before : undefined;
 }
 
 /** A registry edit that cannot be applied (unknown id, duplicate, invalid file). The CLI exits with code 1. */
-export class RegistryEditError extends Error {
+export class RegistryEditError extends GatewayError {
+  override readonly code = 'GATEWAY_REGISTRY_EDIT';
   constructor(
     message: string,
     readonly errors: readonly DeviceFileError[] = [],
   ) {
-    super(message);
+    super('GATEWAY_REGISTRY_EDIT', message);
   }
 }
 
@@ -99,14 +105,21 @@ export function applyEdit(text: string | undefined, edit: Edit): string {
   return out;
 }
 
-/** Reads the file (absent: a new one), applies the edit, writes it atomically. Returns the device records after. */
-export async function editDevicesFile(path: string, edit: Edit): Promise<ReadonlyMap<string, DeviceRecord>> {
+export interface EditResult {
+  /** The device records after the edit. */
+  readonly devices: ReadonlyMap<string, DeviceRecord>;
+  /** The file's mode before, when the edit made it owner-only (it was readable by group or others). */
+  readonly tightenedFrom: number | undefined;
+}
+
+/** Reads the file (absent: a new one), applies the edit, writes it atomically (owner-only, see writeDevicesFileAtomic). */
+export async function editDevicesFile(path: string, edit: Edit): Promise<EditResult> {
   const text = await readFile(path, 'utf8').catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT') return undefined;
     throw err;
   });
   const next = applyEdit(text, edit);
-  await writeDevicesFileAtomic(path, next);
+  const tightenedFrom = await writeDevicesFileAtomic(path, next);
   const parsed = parseDevices(next);
-  return parsed.ok ? parsed.devices : new Map();
+  return { devices: parsed.ok ? parsed.devices : new Map(), tightenedFrom };
 }

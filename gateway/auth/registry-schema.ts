@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ID_PATTERN } from '../pipeline/topics.js';
+import { ID_PATTERN } from '../wire/topics.js';
 import { parseHash } from './password.js';
 import { ROLES } from './roles.js';
 

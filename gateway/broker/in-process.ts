@@ -1,9 +1,10 @@
 import type { Aedes } from 'aedes';
 import type { GatewayConfig } from '../config/schema.js';
-import type { DeviceAccess } from '../auth/index.js';
+import { deviceIdOf, type DeviceAccess } from '../auth/index.js';
 import type { Logger } from '../log.js';
 import type { BrokerMetrics } from '../metrics.js';
 import { closeBroker, createBroker } from './broker.js';
+import { brokerLimits } from './limits.js';
 import type { BrokerFront, GatewayPublish, IngestGate, ListeningPorts } from './front.js';
 import { startListeners, type Listeners } from './listeners.js';
 import { openBrokerPersistence, type OpenedPersistence } from './persistence/open.js';
@@ -40,8 +41,9 @@ export class InProcessBroker implements BrokerFront {
       metrics: deps.metrics,
       gate: (_client, packet, done) => gate(packet.topic, packet.payload as Buffer, packet.qos, now(), done),
       connectTimeoutMs: config.mqtt.connectTimeout,
-      maxSubscriptions: config.mqtt.maxSubscriptions,
+      limits: brokerLimits(config.mqtt),
       drainTimeoutMs: config.mqtt.drainTimeout,
+      deviceOf: (client) => deviceIdOf(devices.auth.principalOf(client)),
       authenticate: devices.auth.authenticate,
       authorizeSubscribe: devices.auth.authorizeSubscribe,
       authorizePublish: (client, packet) => devices.auth.authorizePublish(client, packet),

@@ -1,21 +1,51 @@
 import type { Duplex } from 'node:stream';
 import type { AedesOptions, Client } from 'aedes';
+import type { GatewayConfig } from '../config/schema.js';
 
 /**
  * Broker limits that aedes does not have as options: the size of one MQTT packet and the number of subscriptions
- * of one client. Both exist so that one hostile or broken client costs the gateway a bounded amount of memory.
+ * of one client here; the retained store (retained-budget.ts), connections per address and per device
+ * (connection-counts.ts), bytes queued per client and topic filter length (broker.ts). All exist so that one
+ * hostile or broken client costs the gateway a bounded amount of memory.
  */
 
-/** Why the broker closed a connection or refused a subscription (label of gateway_mqtt_refused_total). */
-export type RefusedReason =
-  | 'packet_too_large'
-  | 'max_connections'
-  | 'too_many_subscriptions'
-  | 'connect_timeout'
-  | 'protocol_error'
-  | 'protocol_version'
-  | 'session_queue_full'
-  | 'slow_consumer';
+/**
+ * Why the broker closed a connection or refused a subscription or a retained message (label of
+ * gateway_mqtt_refused_total). The broker thread counts them in shared memory in this order (broker-counters.ts).
+ */
+export const REFUSED_REASONS = [
+  'packet_too_large',
+  'max_connections',
+  'too_many_subscriptions',
+  'connect_timeout',
+  'protocol_error',
+  'slow_consumer',
+  'queue_full',
+  'filter_too_long',
+  'retained_limit',
+  'max_connections_per_device',
+  'max_connections_per_address',
+  'invalid_topic',
+  'tls_handshake',
+  'protocol_version',
+  'session_queue_full',
+] as const;
+export type RefusedReason = (typeof REFUSED_REASONS)[number];
+
+/** The limits broker.ts enforces in aedes' hooks (the listeners enforce the connection and packet ones). */
+export interface BrokerLimits {
+  readonly maxSubscriptions: number;
+  readonly maxQueuedBytes: number;
+  readonly maxTopicFilterBytes: number;
+  readonly maxRetainedMessages: number;
+  readonly maxRetainedBytes: number;
+  readonly maxConnectionsPerDevice: number;
+}
+
+export function brokerLimits(mqtt: GatewayConfig['mqtt']): BrokerLimits {
+  const { maxSubscriptions, maxQueuedBytes, maxTopicFilterBytes, maxRetainedMessages, maxRetainedBytes, maxConnectionsPerDevice } = mqtt;
+  return { maxSubscriptions, maxQueuedBytes, maxTopicFilterBytes, maxRetainedMessages, maxRetainedBytes, maxConnectionsPerDevice };
+}
 
 /**
  * Room for everything in a PUBLISH besides the payload: topic (at most 65,535 bytes [MQTT-1.5.3]), its length,

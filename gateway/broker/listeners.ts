@@ -6,7 +6,8 @@ import { createServer as createTlsServer, type Server as TlsServer } from 'node:
 import type { Aedes } from 'aedes';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { GatewayConfig } from '../config/schema.js';
-import type { Logger } from '../log.js';
+import { RateLimitedLog, type Logger } from '../log.js';
+import { ConnectionCounts } from './connection-counts.js';
 import { maxPacketBytes, watchPacketSizes, type RefusedReason } from './limits.js';
 
 /** The sockets the broker listens on. Port 0 in the config means "any free port" (tests); read the bound ports here. */
@@ -35,7 +36,8 @@ function closeServer(server: NetServer | HttpServer | TlsServer): Promise<void> 
 
 /**
  * `onRefused` counts connections the limits close (gateway_mqtt_refused_total): a packet over
- * maxPacketBytes(mqtt.maxPayloadBytes), or a connection beyond mqtt.maxConnections.
+ * maxPacketBytes(mqtt.maxPayloadBytes), a connection beyond mqtt.maxConnections or mqtt.maxConnectionsPerAddress,
+ * a failed TLS handshake. Each is logged, at most a few lines per kind every 10 s (RateLimitedLog).
  */
 export async function startListeners(
   broker: Aedes,
@@ -45,21 +47,31 @@ export async function startListeners(
   onRefused: (reason: RefusedReason) => void = () => {},
 ): Promise<Listeners> {
   const maxPacket = maxPacketBytes(mqtt.maxPayloadBytes);
-  // Every transport goes through here, so one packet-size guard covers TCP, TLS and WebSocket.
-  const handle = (conn: Duplex, req?: IncomingMessage) => {
+  const refusedLog = new RateLimitedLog(log);
+  const perAddress = new ConnectionCounts(mqtt.maxConnectionsPerAddress);
+  // Every transport goes through here, so one packet-size guard and one count per address cover TCP, TLS and
+  // WebSocket. `socket` is the TCP socket under the connection (for WebSocket, the upgraded request's).
+  const handle = (conn: Duplex, socket: Socket, req?: IncomingMessage) => {
+    const remote = socket.remoteAddress ?? 'unknown';
+    if (!perAddress.takeFor(remote, socket)) {
+      onRefused('max_connections_per_address');
+      refusedLog.warn(`address:${remote}`, { remote, max: mqtt.maxConnectionsPerAddress }, 'MQTT connection refused: mqtt.maxConnectionsPerAddress reached');
+      conn.destroy();
+      return;
+    }
     broker.handle(conn, req);
     watchPacketSizes(conn, maxPacket, (declared) => {
       onRefused('packet_too_large');
-      log.warn({ declared, max: maxPacket, remote: (conn as Socket).remoteAddress ?? req?.socket.remoteAddress }, 'MQTT packet over the size limit: connection closed');
+      refusedLog.warn('packet_too_large', { declared, max: maxPacket, remote }, 'MQTT packet over the size limit: connection closed');
     });
   };
   const dropped = () => {
     onRefused('max_connections');
-    log.warn({ max: mqtt.maxConnections }, 'MQTT connection refused: mqtt.maxConnections reached');
+    refusedLog.warn('max_connections', { max: mqtt.maxConnections }, 'MQTT connection refused: mqtt.maxConnections reached');
   };
   // Nagle's algorithm would hold an alert event or a PUBACK until the peer's delayed ACK (up to 40 ms on
   // Linux) whenever a previous small packet is still unacknowledged; MQTT's packets are small and latency-bound.
-  const tcp = createNetServer({ noDelay: true }, (socket) => handle(socket));
+  const tcp = createNetServer({ noDelay: true }, (socket) => handle(socket, socket));
   tcp.maxConnections = mqtt.maxConnections;
   tcp.on('drop', dropped);
   const mqttPort = await listen(tcp, mqtt.port, mqtt.host);
@@ -80,7 +92,7 @@ export async function startListeners(
       }
       const stream = createWebSocketStream(ws);
       stream.on('error', () => stream.destroy());
-      handle(stream, req);
+      handle(stream, req.socket as Socket, req);
     });
     wsPort = await listen(http, mqtt.wsPort, mqtt.host);
     log.info({ port: wsPort, host: mqtt.host }, 'MQTT listening (WebSocket)');
@@ -99,11 +111,16 @@ export async function startListeners(
         ...(t.ca ? { ca: readFileSync(t.ca), requestCert: true, rejectUnauthorized: t.requireClientCert } : {}),
         noDelay: true,
       },
-      (socket) => handle(socket),
+      (socket) => handle(socket, socket),
     );
     tls.maxConnections = mqtt.maxConnections;
     tls.on('drop', dropped);
-    tls.on('tlsClientError', (err) => log.debug({ err: err.message }, 'TLS handshake failed'));
+    // A wrong CA, a missing or foreign client certificate, plain MQTT on this port, a socket closed mid-handshake.
+    tls.on('tlsClientError', (err: Error & { code?: string }, socket) => {
+      onRefused('tls_handshake');
+      const code = err.code ?? 'unknown';
+      refusedLog.warn(`tls:${code}`, { code, err: err.message, remote: socket.remoteAddress }, 'TLS handshake failed');
+    });
     tlsPort = await listen(tls, t.port, mqtt.host);
     log.info({ port: tlsPort, host: mqtt.host, clientCerts: t.ca ? (t.requireClientCert ? 'required' : 'optional') : 'off' }, 'MQTT listening (TLS)');
   }

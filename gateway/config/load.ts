@@ -1,6 +1,7 @@
 import { parseYamlSafe } from './safe-yaml.js';
 import { configSchema, type GatewayConfig } from './schema.js';
 import { readBoundedText } from './read-bounded.js';
+import { GatewayError } from '../errors.js';
 
 export const DEFAULT_CONFIG_PATH = 'config/gateway.yaml';
 
@@ -11,13 +12,13 @@ export interface ConfigProblem {
 }
 
 /** A config that cannot be used. main() prints every problem and exits with code 2. */
-export class ConfigError extends Error {
-  readonly code = 'GATEWAY_CONFIG_INVALID';
+export class ConfigError extends GatewayError {
+  override readonly code = 'GATEWAY_CONFIG_INVALID';
   constructor(
     readonly source: string,
     readonly problems: readonly ConfigProblem[],
   ) {
-    super(`invalid configuration in ${source}:\n${problems.map((p) => `  ${p.path}: ${p.message}`).join('\n')}`);
+    super('GATEWAY_CONFIG_INVALID', `invalid configuration in ${source}:\n${problems.map((p) => `  ${p.path}: ${p.message}`).join('\n')}`);
   }
 }
 
@@ -28,6 +29,10 @@ const ENV_OVERRIDES: ReadonlyArray<readonly [string, readonly string[], 'int' | 
   ['GATEWAY_HTTP_PORT', ['http', 'port'], 'int'],
   ['GATEWAY_INFLUX_URL', ['influx', 'url'], 'string'],
   ['GATEWAY_INFLUX_DATABASE', ['influx', 'database'], 'string'],
+  // Secrets: from the environment rather than the file (never logged, never in /health or error texts).
+  ['GATEWAY_INFLUX_TOKEN', ['influx', 'token'], 'string'],
+  ['GATEWAY_INFLUX_USERNAME', ['influx', 'username'], 'string'],
+  ['GATEWAY_INFLUX_PASSWORD', ['influx', 'password'], 'string'],
   ['GATEWAY_DATA_DIR', ['buffer', 'dir'], 'string'],
 ];
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ID_PATTERN } from '../wire/topics.js';
 import { duration, size } from './zod-units.js';
 
 /**
@@ -6,7 +7,7 @@ import { duration, size } from './zod-units.js';
  * parsed here so the rest of the code sees milliseconds and bytes. Defaults mirror config/gateway.yaml.
  */
 const port = z.number().int().min(0).max(65535);
-const id = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must match ^[A-Za-z0-9_.-]{1,64}$');
+const id = z.string().regex(ID_PATTERN, `must match ${ID_PATTERN.source}`);
 
 const tlsSchema = z.strictObject({
   port,
@@ -32,6 +33,18 @@ export const configSchema = z
         maxSubscriptions: z.number().int().min(1).default(1000),
         /** A subscriber whose socket does not drain within this long is disconnected (aedes drainTimeout). */
         drainTimeout: duration(100).default(10_000),
+        /** Bytes waiting to be written to one client; beyond it the client is disconnected (a subscriber that reads too slowly). */
+        maxQueuedBytes: size(64 * 1024).default(16 * 1024 ** 2),
+        /** Longest topic filter in a SUBSCRIBE, in UTF-8 bytes; a longer one gets return code 128. */
+        maxTopicFilterBytes: z.number().int().min(16).max(65_535).default(1024),
+        /** Topics that clients keep a retained message on; a retained publish on a new topic beyond it is not stored. */
+        maxRetainedMessages: z.number().int().min(0).default(10_000),
+        /** Topic + payload bytes of all retained messages clients keep; beyond it a retained publish is not stored. */
+        maxRetainedBytes: size(0).default(64 * 1024 ** 2),
+        /** Connections one device (authenticated device id) may hold at once. */
+        maxConnectionsPerDevice: z.number().int().min(1).default(10),
+        /** Connections one source address may hold at once (all clients behind a reverse proxy share its address). */
+        maxConnectionsPerAddress: z.number().int().min(1).default(1000),
         /**
          * Where aedes runs: `on` in a thread of its own (MQTT parsing and routing on one core, the pipeline on
          * another), `off` in the gateway's thread, `auto` on when the machine has more than one core.
@@ -62,21 +75,38 @@ export const configSchema = z
         dedupHorizon: duration().default(900_000),
         /** How often the gateway clock closes idle windows. */
         tick: duration(10).default(250),
+        /** Distinct sensor names one device may have; readings of further names are rejected (too_many_sensors). */
+        maxSensorsPerDevice: z.number().int().min(1).default(1000),
       })
       .prefault({}),
     alerts: z.strictObject({ rulesFile: z.string().default('config/thresholds.yaml') }).prefault({}),
     influx: z
       .strictObject({
         url: z.url().default('http://127.0.0.1:8086'),
+        /** Which write API: v1 (/write, 1.x), v2 (/api/v2/write: 2.x, 1.8+, 3.x, Cloud) or v3 (/api/v3/write_lp: 3.x). */
+        api: z.enum(['v1', 'v2', 'v3']).default('v1'),
         database: z.string().min(1).default('iot'),
+        /** v1 only: the retention policy written to; absent: the database's default. */
+        retentionPolicy: z.string().min(1).optional(),
+        /** v2 only: the organization (required by 2.x and Cloud; 1.8 ignores it). */
+        org: z.string().min(1).optional(),
+        /** v2 only: the bucket; absent: `database`. The gateway does not create buckets. */
+        bucket: z.string().min(1).optional(),
         measurement: z.string().min(1).default('telemetry'),
         username: z.string().optional(),
         password: z.string().optional(),
+        /** API token (v2: `Token`, v3: `Bearer`, v1: `Token`, for 1.8+). Better from GATEWAY_INFLUX_TOKEN than in the file. */
+        token: z.string().min(1).optional(),
         batchSize: z.number().int().min(1).max(100_000).default(5000),
         flushInterval: duration(10).default(1000),
         timeout: duration(100).default(10_000),
         /** A backlog drains over this many parallel requests, split by series (order per series is kept). */
         writeLanes: z.number().int().min(1).max(8).default(2),
+      })
+      .superRefine((i, ctx) => {
+        if (i.api === 'v2' && i.org === undefined) {
+          ctx.addIssue({ code: 'custom', path: ['org'], message: 'required with api v2 (InfluxDB 2.x and Cloud need it; for 1.8 any value will do)' });
+        }
       })
       .prefault({}),
     buffer: z
@@ -113,6 +143,17 @@ export const configSchema = z
         logMaxAge: duration(1000).default(60_000),
       })
       .prefault({}),
+    sparkplug: z
+      .strictObject({
+        /** A skipped Sparkplug seq may still arrive this long before the edge node is asked to rebirth. */
+        reorderTimeout: duration().default(2000),
+        /** Wait before repeating an unanswered rebirth request; doubles each time up to rebirthBackoffMax. */
+        rebirthBackoff: duration(100).default(5000),
+        rebirthBackoffMax: duration(100).default(60_000),
+        /** Primary host id: publishes retained spBv1.0/STATE/{hostId} (Sparkplug 3.0 section 4.2.3). Off when unset. */
+        hostId: z.string().regex(/^[^/+#]{1,64}$/, 'must be 1-64 characters without / + #').optional(),
+      })
+      .prefault({}),
     runtime: z
       .strictObject({
         /**
@@ -127,6 +168,9 @@ export const configSchema = z
       .prefault({}),
   })
   .superRefine((c, ctx) => {
+    if (c.mqtt.maxQueuedBytes < c.mqtt.maxPayloadBytes) {
+      ctx.addIssue({ code: 'custom', path: ['mqtt', 'maxQueuedBytes'], message: 'must be at least mqtt.maxPayloadBytes (one message must fit)' });
+    }
     if (c.pipeline.dedupHorizon < c.pipeline.interval) {
       ctx.addIssue({ code: 'custom', path: ['pipeline', 'dedupHorizon'], message: 'must be at least pipeline.interval' });
     }

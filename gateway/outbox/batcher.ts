@@ -1,4 +1,4 @@
-import type { Timers, TimerHandle } from './timers.js';
+import type { Timers, TimerHandle } from '../time/timers.js';
 
 /** One closed batch, ready to commit. */
 export interface ClosedBatch {

@@ -4,9 +4,9 @@ import { PermanentWriteError, RetryableWriteError } from '../sink/errors.js';
 import type { BatchWriter } from '../sink/influx-writer.js';
 import { splitLines } from '../sink/line-protocol.js';
 import { retryDelayMs, type BackoffPolicy } from './backoff.js';
-import { type LaneSettings, type Request, toRequest } from './request.js';
+import { type LaneSettings, type Request, refusedByBatch, toRequest } from './request.js';
 import type { OutboxStore, PeekLimit, StoredBatch } from './store.js';
-import { Wakeup, sleep, type Timers } from './timers.js';
+import { Wakeup, sleep, type Timers } from '../time/timers.js';
 
 export interface DrainerDeps {
   readonly store: OutboxStore;
@@ -160,7 +160,7 @@ export class Drainer {
     const outcome = Promise.allSettled(parts.map((p) => this.d.writer.write(p))).then((results) => {
       const errors = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
       if (errors.length === 0) return undefined;
-      return { err: errors.find((e) => e instanceof PermanentWriteError) ?? errors[0] };
+      return { err: errors.find((e) => e instanceof PermanentWriteError) ?? errors[0], results };
     });
     // While InfluxDB parses and stores this request, read and join the next group (still one request in flight):
     // the gateway's share of each round trip then overlaps InfluxDB's instead of adding to it.
@@ -178,8 +178,15 @@ export class Drainer {
       } else if (failed.err instanceof PermanentWriteError) {
         this.succeeded(); // InfluxDB is up and answering; the data is the problem
         if (group.length > 1 || parts.length > 1) {
-          // Find the culprit batch by batch, unsplit (refused line numbers are per request); resending lines
-          // InfluxDB already stored rewrites the same values.
+          // InfluxDB named every refused line: dead-letter exactly those, acknowledge the rest, send nothing again.
+          const split = refusedByBatch(request, failed.results);
+          if (split !== undefined) {
+            deadLettered = this.settleSplit(request, split);
+            this.ahead = ahead;
+            return;
+          }
+          // Otherwise find the culprit batch by batch, unsplit (refused line numbers are per request); resending
+          // lines InfluxDB already stored rewrites the same values.
           this.soloUntilId = this.inFlightMaxId;
           return;
         }
@@ -226,6 +233,20 @@ export class Drainer {
       this.influxUp = true;
       this.d.metrics.influxUp.set(1);
     }
+  }
+
+  /** Acknowledges the batches without refused lines, dead-letters the refused lines of the others. */
+  private settleSplit(request: Request, split: ReadonlyMap<number, PermanentWriteError>): boolean {
+    const clean = request.group.filter((b) => !split.has(b.id));
+    if (clean.length > 0) {
+      this.d.store.ack(clean.map((b) => b.id));
+      this.d.metrics.pointsWritten.inc(clean.reduce((n, b) => n + b.points, 0));
+    }
+    for (const b of request.group) {
+      const err = split.get(b.id);
+      if (err) this.deadLetter(b, err);
+    }
+    return split.size > 0;
   }
 
   private deadLetter(batch: StoredBatch, err: PermanentWriteError): void {

@@ -9,8 +9,8 @@ import { splitLines } from '../sink/line-protocol.js';
  * offset where each bucket starts (`cuts`). A lane is a contiguous run of buckets, so at drain time a batch's part
  * of a lane is one byte range of its stored body: no line is parsed or hashed while InfluxDB waits for the next
  * request, and `influx.writeLanes` may change between runs (any lane count up to SERIES_BUCKETS maps buckets to
- * lanes). A batch stored without cuts (an outbox.db of an older gateway) is grouped when it is read, with the same
- * hash, so old and new batches of one request agree on the lane of a series.
+ * lanes). A batch whose stored cuts do not fit its body (a damaged row) is grouped again when it is read, with the
+ * same hash, so every batch of one request agrees on the lane of a series.
  *
  * Order is what makes this safe: every line of a series is in one bucket, hence one lane, in the order it had, so
  * a later version of a window (same series and time) still follows the earlier one within one request. The drainer
@@ -68,13 +68,13 @@ export function groupBySeries(lines: readonly string[]): GroupedBody {
 }
 
 /** Cuts that fit the body (checked on every read: a damaged or foreign BLOB must not cut lines apart). */
-export function validCuts(cuts: Uint32Array | undefined, bodyBytes: number): cuts is Uint32Array {
-  if (cuts === undefined || cuts.length !== SERIES_BUCKETS + 1 || cuts[0] !== 0 || cuts[SERIES_BUCKETS] !== bodyBytes + 1) return false;
+export function validCuts(cuts: Uint32Array, bodyBytes: number): boolean {
+  if (cuts.length !== SERIES_BUCKETS + 1 || cuts[0] !== 0 || cuts[SERIES_BUCKETS] !== bodyBytes + 1) return false;
   for (let b = 0; b < SERIES_BUCKETS; b++) if (cuts[b + 1]! < cuts[b]!) return false;
   return true;
 }
 
-/** A stored body without valid cuts (older gateway), grouped now: same hash, so it agrees with grouped batches. */
+/** A stored body without valid cuts (a damaged row), grouped now: same hash, so it agrees with grouped batches. */
 export function regroup(body: Buffer): { body: Buffer; cuts: Uint32Array } {
   const g = groupBySeries(splitLines(body.toString()));
   return { body: Buffer.from(g.body), cuts: g.cuts };
@@ -97,11 +97,11 @@ export function withNewlines(pieces: readonly Buffer[]): Buffer[] {
  * [ceil(l*B/L), ceil((l+1)*B/L)) of every batch, in batch order, as byte ranges of the stored bodies. Empty
  * lanes are left out.
  */
-export function splitIntoLanes(batches: readonly { readonly body: Buffer; readonly cuts?: Uint32Array | undefined }[], lanes: number): Buffer[][] {
+export function splitIntoLanes(batches: readonly { readonly body: Buffer; readonly cuts: Uint32Array }[], lanes: number): Buffer[][] {
   const first = (l: number) => Math.ceil((l * SERIES_BUCKETS) / lanes);
   const pieces: Buffer[][] = Array.from({ length: lanes }, () => []);
   for (const batch of batches) {
-    const { body, cuts } = validCuts(batch.cuts, batch.body.length) ? (batch as { body: Buffer; cuts: Uint32Array }) : regroup(batch.body);
+    const { body, cuts } = validCuts(batch.cuts, batch.body.length) ? batch : regroup(batch.body);
     for (let l = 0; l < lanes; l++) {
       const from = cuts[first(l)]!;
       const to = cuts[first(l + 1)]!;

@@ -20,7 +20,7 @@ export class MemoryOutboxStore implements OutboxStore {
 
   append(b: NewBatch): number {
     const id = this.nextId++;
-    this.batches.push({ ...b, id, body: Buffer.from(b.body), cuts: b.cuts && Uint32Array.from(b.cuts) });
+    this.batches.push({ ...b, id, body: Buffer.from(b.body), cuts: Uint32Array.from(b.cuts) });
     return id;
   }
 

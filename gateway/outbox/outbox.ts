@@ -8,7 +8,7 @@ import { Batcher, type ClosedBatch } from './batcher.js';
 import { Drainer } from './drainer.js';
 import { groupBySeries, SERIES_BUCKETS } from './lanes.js';
 import type { DeadLetter, OutboxStore } from './store.js';
-import { systemTimers, type TimerHandle, type Timers } from './timers.js';
+import { systemTimers, type TimerHandle, type Timers } from '../time/timers.js';
 
 export interface OutboxOptions {
   readonly store: OutboxStore;

@@ -1,4 +1,6 @@
+import { PermanentWriteError } from '../sink/errors.js';
 import type { WriteBody } from '../sink/influx-writer.js';
+import { attribute } from './attribute.js';
 import { SERIES_BUCKETS, splitIntoLanes, withNewlines } from './lanes.js';
 import type { StoredBatch } from './store.js';
 
@@ -27,4 +29,31 @@ export function toRequest(group: readonly StoredBatch[], lanes: LaneSettings | u
     return { group, lastId, points, parts: splitIntoLanes(group, Math.min(lanes.lanes, SERIES_BUCKETS)) };
   }
   return { group, lastId, points, parts: [withNewlines(group.map((b) => b.body))] };
+}
+
+/**
+ * The refused lines of a request whose parts all settled (stored, or refused with every refused line named), per
+ * batch id, as one PermanentWriteError per batch (its lines numbered within the batch). Undefined when a part is
+ * still to be retried, when InfluxDB did not name the refused lines, or when they cannot be placed.
+ */
+export function refusedByBatch(request: Request, results: readonly PromiseSettledResult<unknown>[]): Map<number, PermanentWriteError> | undefined {
+  const perPart: (readonly number[])[] = [];
+  const errors: (PermanentWriteError | undefined)[] = [];
+  for (const r of results) {
+    if (r.status === 'fulfilled') {
+      perPart.push([]);
+      errors.push(undefined);
+      continue;
+    }
+    const e = r.reason as unknown;
+    if (!(e instanceof PermanentWriteError) || e.refusedLines === undefined) return undefined;
+    perPart.push(e.refusedLines);
+    errors.push(e);
+  }
+  const chunks = request.parts.map((p) => (typeof p === 'string' ? [Buffer.from(p)] : Buffer.isBuffer(p) ? [p] : p));
+  const byBatch = attribute(request.group, chunks, perPart);
+  if (byBatch === undefined) return undefined;
+  const reasons = [...new Set(errors.flatMap((e) => (e ? [e.message] : [])))].join('; ');
+  const status = errors.find((e) => e !== undefined)?.status ?? 400;
+  return new Map([...byBatch].map(([id, lines]) => [id, new PermanentWriteError(reasons, status, lines)]));
 }

@@ -1,6 +1,7 @@
 import type { Statement } from 'better-sqlite3';
 import type { Logger } from '../log.js';
-import { openDatabase, type SqliteDatabase, type SyncMode } from './db.js';
+import { FORMATS } from '../persist/formats.js';
+import { openDatabase, type MovedAside, type SqliteDatabase, type SyncMode } from '../persist/sqlite.js';
 import type {
   DeadLetter,
   DeadLetterTotals,
@@ -13,58 +14,43 @@ import type {
   StoredBatch,
 } from './store.js';
 
-const SCHEMA_VERSION = 2;
-
 /**
- * v1: batches and dead letters. The body comes last in each row so totals and drop scans read only the row's
- * first page. v2: `cuts`, where each series bucket starts in the body (lanes.ts); rows of a v1 file keep NULL
- * there and are grouped when the drain reads them. The column sits after the body, which only `peek` reads.
+ * FORMATS.outboxDatabase, version 1: batches and dead letters. The body comes last but one in each row so
+ * totals and drop scans read only the row's first page; `cuts` (where each series bucket starts in the body,
+ * lanes.ts) sits after it, read by `peek` only.
  */
-function migrate(db: SqliteDatabase): void {
-  const version = db.pragma('user_version', { simple: true }) as number;
-  if (version > SCHEMA_VERSION) {
-    throw new Error(`outbox schema version ${version} is newer than this gateway understands (${SCHEMA_VERSION})`);
-  }
-  if (version === SCHEMA_VERSION) return;
-  db.transaction(() => {
-    if (version < 1) {
-      db.exec(`
-        CREATE TABLE IF NOT EXISTS outbox_batches (
-          id INTEGER PRIMARY KEY AUTOINCREMENT,
-          created_ms INTEGER NOT NULL,
-          points INTEGER NOT NULL,
-          bytes INTEGER NOT NULL,
-          min_time INTEGER NOT NULL,
-          max_time INTEGER NOT NULL,
-          body TEXT NOT NULL
-        );
-        CREATE TABLE IF NOT EXISTS outbox_dead_letters (
-          id INTEGER PRIMARY KEY AUTOINCREMENT,
-          batch_id INTEGER NOT NULL,
-          created_ms INTEGER NOT NULL,
-          failed_ms INTEGER NOT NULL,
-          points INTEGER NOT NULL,
-          bytes INTEGER NOT NULL,
-          error TEXT NOT NULL,
-          body TEXT NOT NULL
-        );
-      `);
-    }
-    if (version < 2) db.exec('ALTER TABLE outbox_batches ADD COLUMN cuts BLOB');
-    db.pragma(`user_version = ${SCHEMA_VERSION}`);
-  })();
-}
+const MIGRATIONS = [
+  `CREATE TABLE outbox_batches (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     created_ms INTEGER NOT NULL,
+     points INTEGER NOT NULL,
+     bytes INTEGER NOT NULL,
+     min_time INTEGER NOT NULL,
+     max_time INTEGER NOT NULL,
+     body TEXT NOT NULL,
+     cuts BLOB NOT NULL
+   );
+   CREATE TABLE outbox_dead_letters (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     batch_id INTEGER NOT NULL,
+     created_ms INTEGER NOT NULL,
+     failed_ms INTEGER NOT NULL,
+     points INTEGER NOT NULL,
+     bytes INTEGER NOT NULL,
+     error TEXT NOT NULL,
+     body TEXT NOT NULL
+   );`,
+];
 
 /** Uint32 offsets as a little-endian BLOB and back (a copy: a Buffer read from SQLite need not be 4-aligned). */
-function cutsBlob(cuts: Uint32Array | undefined): Buffer | null {
-  if (cuts === undefined) return null;
+function cutsBlob(cuts: Uint32Array): Buffer {
   const blob = Buffer.allocUnsafe(cuts.length * 4);
   for (let i = 0; i < cuts.length; i++) blob.writeUInt32LE(cuts[i]!, i * 4);
   return blob;
 }
-function cutsOf(blob: unknown): Uint32Array | undefined {
-  if (!Buffer.isBuffer(blob) || blob.length % 4 !== 0) return undefined;
-  const out = new Uint32Array(blob.length / 4);
+/** A damaged BLOB reads as no cuts; the drain then groups the body again (lanes.ts validCuts). */
+function cutsOf(blob: Buffer): Uint32Array {
+  const out = new Uint32Array(blob.length % 4 === 0 ? blob.length / 4 : 0);
   for (let i = 0; i < out.length; i++) out[i] = blob.readUInt32LE(i * 4);
   return out;
 }
@@ -77,7 +63,7 @@ interface BatchRow {
   min_time: number;
   max_time: number;
   body: Buffer;
-  cuts: Buffer | null;
+  cuts: Buffer;
 }
 
 const toBatch = (r: BatchRow): StoredBatch => ({
@@ -97,6 +83,7 @@ export interface SqliteOutboxStoreOptions {
   readonly log: Logger;
   readonly integrityCheck?: 'quick' | 'none';
   readonly now?: () => number;
+  readonly onMovedAside?: (moved: MovedAside) => void;
 }
 
 /**
@@ -104,13 +91,13 @@ export interface SqliteOutboxStoreOptions {
  * path never runs an aggregate query; every mutation is one short transaction.
  */
 export class SqliteOutboxStore implements OutboxStore {
-  readonly movedAside: string | undefined;
+  readonly movedAside: MovedAside | undefined;
   private readonly db: SqliteDatabase;
   private count = 0;
   private points = 0;
   private bytes = 0;
   private readonly stmt: {
-    insert: Statement<[number, number, number, number, number, string, Buffer | null]>;
+    insert: Statement<[number, number, number, number, number, string, Buffer]>;
     peek: Statement<[number, number]>;
     waitingUpTo: Statement<[number]>;
     delete: Statement<[number]>;
@@ -126,7 +113,7 @@ export class SqliteOutboxStore implements OutboxStore {
   };
 
   constructor(opts: SqliteOutboxStoreOptions) {
-    const opened = openDatabase({ ...opts, migrate });
+    const opened = openDatabase({ ...opts, format: FORMATS.outboxDatabase, migrations: MIGRATIONS });
     this.db = opened.db;
     this.movedAside = opened.movedAside;
     const p = <A extends unknown[]>(sql: string) => this.db.prepare<A>(sql);

@@ -18,8 +18,8 @@ export interface BatchInfo {
 export interface NewBatch extends BatchInfo {
   /** Newline-separated line protocol. */
   readonly body: string;
-  /** Where each series bucket starts in the body (lanes.ts `groupBySeries`); absent: not grouped. */
-  readonly cuts?: Uint32Array;
+  /** Where each series bucket starts in the body (lanes.ts `groupBySeries`). */
+  readonly cuts: Uint32Array;
 }
 
 /**
@@ -31,8 +31,8 @@ export interface StoredBatch extends BatchInfo {
   readonly id: number;
   /** Newline-separated line protocol, UTF-8. */
   readonly body: Buffer;
-  /** As appended; undefined for batches stored without (older files). The drain checks them before use. */
-  readonly cuts: Uint32Array | undefined;
+  /** As appended. The drain checks them before use (lanes.ts validCuts): a damaged row must not cut lines apart. */
+  readonly cuts: Uint32Array;
 }
 
 export interface DroppedBatches {

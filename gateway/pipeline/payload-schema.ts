@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ID_PATTERN } from './topics.js';
+import { ID_PATTERN } from '../wire/topics.js';
 import { MAX_AHEAD_MS, MIN_TS, parseRfc3339 } from './timestamp.js';
 
 /**

@@ -4,7 +4,7 @@ import type { DeviceMessage, PipelineSettings, Reading, WindowPoint } from './ty
 import { evictRetained, retain, takeRetained } from './retained.js';
 import { Win } from './window.js';
 
-export type { JsonPipelineSnapshot, PipelineCapture, PipelineSnapshot } from './snapshot.js';
+export type { PipelineCapture, PipelineSnapshot } from './snapshot.js';
 export { PipelineSnapshotError } from './snapshot.js';
 
 /** Where the pipeline hands its results, synchronously. Callbacks must not throw (the runner contains failures). */
@@ -23,6 +23,8 @@ export interface IngestOutcome {
   accepted: number;
   duplicate: number;
   late: number;
+  /** Readings of a sensor name the device may not add (maxSensorsPerDevice reached); nothing of them is kept. */
+  tooManySensors: number;
 }
 
 export interface PipelineStats {
@@ -55,13 +57,16 @@ export class Pipeline {
   private readonly lateness: number;
   private readonly correction: number;
   private readonly dedupHorizon: number;
+  private readonly maxSensors: number;
   private devices: Map<string, DeviceState>;
   /** Sensors with unemitted windows, in the order `tick` visits them. */
   private pending: Set<SensorState>;
-  private readonly outcome: IngestOutcome = { accepted: 0, duplicate: 0, late: 0 };
+  private readonly outcome: IngestOutcome = { accepted: 0, duplicate: 0, late: 0, tooManySensors: 0 };
   private readonly counts: PipelineStats = { sensors: 0, openWindows: 0, retainedWindows: 0, dedupKeys: 0 };
   /** The object handed to `out.reading`, reused (see PipelineOutput.reading). */
   private readonly current: { device: string; sensor: string; ts: number; value: number } = { device: '', sensor: '', ts: 0, value: 0 };
+  /** The message being ingested is history (DeviceMessage.historical): no `out.reading` for its readings. */
+  private historical = false;
   /** Size of the last snapshot: the next one starts with a buffer that fits. */
   private snapshotBytes = 0;
   /** The snapshot being written while ingest goes on (beginSnapshot), if any. */
@@ -81,6 +86,7 @@ export class Pipeline {
     this.lateness = allowedLatenessMs;
     this.correction = correctionHorizonMs;
     this.dedupHorizon = dedupHorizonMs;
+    this.maxSensors = settings.maxSensorsPerDevice ?? Infinity;
     if (snapshot === undefined) {
       this.devices = new Map();
       this.pending = new Set();
@@ -99,6 +105,7 @@ export class Pipeline {
     o.accepted = 0;
     o.duplicate = 0;
     o.late = 0;
+    o.tooManySensors = 0;
     const readings = msg.readings;
     const n = readings.length;
     if (n === 0) return o;
@@ -119,6 +126,7 @@ export class Pipeline {
       else if (verdict === SEQ_DUPLICATE) o.duplicate = n;
       if (verdict !== SEQ_NEW) return o;
     }
+    this.historical = msg.historical === true;
     for (let i = 0; i < n; i++) {
       const r = readings[i]!;
       this.one(d, r.sensor, ts, r.value, arrivalMs, byTs);
@@ -172,6 +180,11 @@ export class Pipeline {
     if (value === 0) value = 0; // -0 and 0 must aggregate alike
     let s = d.sensors.get(sensor);
     if (s === undefined) {
+      // Checked before any state is made for it: a device inventing names costs nothing past the bound.
+      if (d.sensors.size >= this.maxSensors) {
+        this.outcome.tooManySensors++;
+        return;
+      }
       s = new SensorState(d.name, sensor);
       d.sensors.set(sensor, s);
       this.counts.sensors++;
@@ -204,7 +217,7 @@ export class Pipeline {
       s.maxTs = ts;
       if (s.seenCount > 0) this.counts.dedupKeys -= evictSeen(s, ts - this.dedupHorizon);
     }
-    if (this.out.reading !== undefined) {
+    if (this.out.reading !== undefined && !this.historical) {
       const r = this.current;
       r.device = d.name;
       r.sensor = sensor;

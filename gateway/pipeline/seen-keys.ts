@@ -3,7 +3,7 @@
  * JS array, whose length is the ring's capacity. Called for every device-stamped reading, so the fields live on
  * SensorState (state.ts) rather than in an object of their own (~48 B more per sensor).
  *
- * Why this shape (issue 8, BENCHMARKS.md "Dedup keys as a ring"): at 1 Hz and a 1m horizon a sensor holds ~61
+ * Why this shape (BENCHMARKS.md "Dedup keys as a ring"): at 1 Hz and a 1m horizon a sensor holds ~61
  * keys (488 B). The former push-at-the-end array evicted by advancing a head index and compacted only once the
  * dead head outweighed the rest, so it held up to twice the live keys plus V8's growth slack (1.5x + 16):
  * ~1.1-1.6 KB per sensor. The ring reuses the evicted slots, grows by 1/8 (+4) and is shrunk once eviction

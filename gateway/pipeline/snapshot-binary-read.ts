@@ -1,19 +1,20 @@
-import { ByteReader } from './byte-codec.js';
-import { BINARY_VERSION, DELTA, MAGIC, PLAIN } from './snapshot-binary.js';
+import type { ByteReader } from '../persist/byte-codec.js';
+import { FORMATS } from '../persist/formats.js';
+import { readBlob, readDelta } from '../persist/frame.js';
 import { PipelineSnapshotError } from './snapshot-error.js';
 import { loadSeen } from './seen-keys.js';
 import { DeviceState, SensorState } from './state.js';
 import { HEADER, readRecord } from './window.js';
 
 /**
- * Reads a version 3 snapshot (layout in snapshot-binary.ts) back into live state. Called once, at start. The
+ * Reads a pipeline snapshot (layout in snapshot-binary.ts) back into live state. Called once, at start. The
  * CRC trailer refuses a torn or damaged file before anything is decoded; the checks below refuse whatever
  * else would not be a state the pipeline can reach (duplicate names, unsorted keys or windows, a pending list
  * that disagrees with the open windows), so a bad snapshot is a PipelineSnapshotError, never a wrong state.
  */
 export function decodeSnapshot(bytes: Uint8Array, intervalMs: number): { devices: Map<string, DeviceState>; pending: Set<SensorState> } {
   try {
-    return read(new ByteReader(bytes), intervalMs);
+    return readBlob(bytes, FORMATS.pipelineSnapshot, (r) => read(r, intervalMs));
   } catch (err) {
     if (err instanceof PipelineSnapshotError) throw err;
     throw new PipelineSnapshotError(`pipeline snapshot rejected: ${(err as Error).message}`, { cause: err });
@@ -25,9 +26,6 @@ const fail = (why: string): never => {
 };
 
 function read(r: ByteReader, intervalMs: number): { devices: Map<string, DeviceState>; pending: Set<SensorState> } {
-  for (const b of MAGIC) if (r.u8() !== b) fail('not a binary pipeline snapshot');
-  const version = r.u8();
-  if (version !== BINARY_VERSION) fail(`unknown version ${version}`);
   const interval = r.num();
   if (interval !== intervalMs) fail(`taken with interval ${interval}ms, configured ${intervalMs}ms`);
   const nDevices = r.count(3);
@@ -68,20 +66,18 @@ function read(r: ByteReader, intervalMs: number): { devices: Map<string, DeviceS
     pending.add(s!);
   }
   if (pending.size !== withOpen) fail('a sensor has open windows but is not pending');
-  if (r.remaining !== 0) fail('trailing bytes');
   return { devices, pending };
 }
 
 function readSeqs(r: ByteReader, d: DeviceState): void {
   d.seqMaxTs = r.num();
   const n = r.count(2);
-  const mode = r.u8();
-  if (mode !== DELTA && mode !== PLAIN) fail(`bad seq list mode of device ${d.name}`);
+  const delta = readDelta(r, `seq list of device ${d.name}`);
   const seqs = (d.seqs = new Map());
   let prev = 0;
   for (let i = 0; i < n; i++) {
     const seq = r.num();
-    const ts = mode === DELTA ? (prev += r.num()) : r.num();
+    const ts = delta ? (prev += r.num()) : r.num();
     if (!Number.isFinite(ts)) fail(`bad seq state of device ${d.name}`);
     seqs.set(seq, ts);
   }
@@ -91,16 +87,16 @@ function readSeqs(r: ByteReader, d: DeviceState): void {
 /** Dedup keys, strictly ascending. */
 function readSeen(r: ByteReader): number[] {
   const n = r.uvar();
-  const mode = r.u8();
+  const delta = readDelta(r, 'dedup list');
   const out: number[] = [];
   let prev = -Infinity;
   const push = (x: number) => {
     if (!(x > prev) || !Number.isFinite(x)) fail('dedup keys not ascending');
     out.push((prev = x));
   };
-  if (mode === PLAIN) {
+  if (!delta) {
     for (let i = 0; i < n; i++) push(r.num());
-  } else if (mode === DELTA) {
+  } else {
     if (n > 0) push(r.num());
     while (out.length < n) {
       const e = r.num();
@@ -111,20 +107,19 @@ function readSeen(r: ByteReader): number[] {
         for (let k = 0; k > e; k--) push(prev + d);
       } else fail('bad dedup key entry');
     }
-  } else fail('bad dedup list mode');
+  }
   return out;
 }
 
 /** A list of window records (window.ts layout) as one flat array, starts strictly ascending. */
 function readRecords(r: ByteReader): { a: number[]; n: number; lastStart: number } {
   const n = r.count(11);
-  const mode = r.u8();
-  if (mode !== DELTA && mode !== PLAIN) fail('bad window list mode');
+  const delta = readDelta(r, 'window list');
   const a: number[] = [];
   let prev = 0;
   let lastStart = -Infinity;
   for (let i = 0; i < n; i++) {
-    const start = mode === DELTA ? prev + r.num() : r.num();
+    const start = delta ? prev + r.num() : r.num();
     const count = r.num();
     const min = r.num();
     const max = r.num();
@@ -135,7 +130,7 @@ function readRecords(r: ByteReader): { a: number[]; n: number; lastStart: number
     const rev = r.num();
     const np = r.count();
     const nb = r.count();
-    if (mode === DELTA) {
+    if (delta) {
       firstTs += start;
       lastTs += start;
     }

@@ -1,16 +1,19 @@
-import { ByteWriter } from './byte-codec.js';
+import type { ByteWriter } from '../persist/byte-codec.js';
+import { FORMATS } from '../persist/formats.js';
+import { exact, writeDeltaOrPlain, writeHeader as writeFrame } from '../persist/frame.js';
 import { type SeenKeys, seenSize, seenSlot } from './seen-keys.js';
 import type { DeviceState, SensorState } from './state.js';
 import { HEADER, type Win } from './window.js';
 
 /**
- * Pipeline snapshot version 3: the state written straight from the live maps into one Buffer (byte-codec.ts),
- * with no intermediate object or array per sensor. At 100k sensors the JSON snapshot (versions 1 and 2) made
- * every checkpoint build ~140 MiB of short-lived objects plus a ~40 MiB string, so V8 kept an old generation
- * of twice the retained state; this one allocates a Buffer outside the heap and an array of the pending sensors.
+ * The pipeline snapshot's layout (FORMATS.pipelineSnapshot; framing, CRC and DELTA/PLAIN fallback in
+ * persist/frame.ts): the state written straight from the live maps into one Buffer, with no intermediate object
+ * or array per sensor. At 100k sensors a JSON snapshot made every checkpoint build ~140 MiB of short-lived
+ * objects plus a ~40 MiB string, so V8 kept an old generation of twice the retained state; this one allocates a
+ * Buffer outside the heap and an array of the pending sensors.
  *
- * Layout (num = byte-codec number, uvar = varint, str = string):
- *   "GWPS" 3  intervalMs:num  devices:uvar
+ * Layout (num = byte-codec number, uvar = varint, str = string, mode = DELTA or PLAIN):
+ *   header  intervalMs:num  devices:uvar
  *   per device, in the order written (snapshot-capture.ts: not always map order):
  *                              name:str  hasSeqs:u8 [seqMaxTs:num  n:uvar  mode:u8  n x (seq:num, ts:num)]
  *                              sensors:uvar
@@ -19,31 +22,17 @@ import { HEADER, type Win } from './window.js';
  *   pending:uvar  per pending sensor, in the order `tick` visits them: device:str sensor:str
  *   CRC-32
  * Each list is written in DELTA mode when every difference adds back exactly (always, for integer epoch-ms
- * timestamps), else in PLAIN mode: the writer rewinds and writes the list again.
+ * timestamps), else in PLAIN mode.
  *  - seen, DELTA: the first key, then differences to the previous key (> 0, keys ascend); a run of n >= 3 equal
- *    differences d is written -n, d (as in version 2): a steady sensor's keys take a few bytes.
+ *    differences d is written -n, d: a steady sensor's keys take a few bytes.
  *  - seqs, DELTA: ts as the difference to the previous pair's ts (the first: to 0).
  *  - records (window.ts layout), DELTA: start as the difference to the previous record's start (the first: to 0),
  *    firstTs and lastTs as offsets from the start.
  * Pending sensors are named rather than numbered: an index would need a Map over all sensors while writing
  * (~16 MiB of garbage at 100k sensors, and a third of the time), names cost a few bytes each.
  */
-export const MAGIC = [0x47, 0x57, 0x50, 0x53]; // "GWPS"
-export const BINARY_VERSION = 3;
-export const PLAIN = 0;
-export const DELTA = 1;
-
-/** `sum` (a decoded prev + difference) is `x` bit for bit: -0 and 0 are === but not the same double. */
-const exact = (sum: number, x: number): boolean => sum === x && (x !== 0 || 1 / sum === 1 / x);
-
-/** Whether `x` looks like a version 3 snapshot (as opposed to a version 1/2 JSON value). */
-export function isBinarySnapshot(x: unknown): x is Uint8Array {
-  return x instanceof Uint8Array;
-}
-
 export function writeHeader(w: ByteWriter, intervalMs: number, devices: number): void {
-  for (const b of MAGIC) w.u8(b);
-  w.u8(BINARY_VERSION);
+  writeFrame(w, FORMATS.pipelineSnapshot);
   w.num(intervalMs);
   w.uvar(devices);
 }
@@ -65,11 +54,7 @@ export function writeDevice(w: ByteWriter, d: DeviceState): void {
     N[0] = d.seqMaxTs;
     w.numAt(N, 0);
     w.uvar(d.seqs.size);
-    const at = w.pos;
-    if (!writeSeqs(w, d.seqs, true)) {
-      w.pos = at;
-      writeSeqs(w, d.seqs, false);
-    }
+    writeDeltaOrPlain(w, writeSeqs, d.seqs);
   }
   w.uvar(d.sensors.size);
   for (const s of d.sensors.values()) {
@@ -78,17 +63,19 @@ export function writeDevice(w: ByteWriter, d: DeviceState): void {
     N[1] = s.lastArrival;
     w.numAt(N, 0);
     w.numAt(N, 1);
-    writeSeen(w, s);
-    writeOpen(w, s.open);
-    writeSealed(w, s.sealed, s.sealedCount);
+    w.uvar(seenSize(s));
+    writeDeltaOrPlain(w, writeSeen, s);
+    w.uvar(s.open.length);
+    writeDeltaOrPlain(w, writeOpen, s.open);
+    w.uvar(s.sealedCount);
+    writeDeltaOrPlain(w, writeSealed, s.sealed);
   }
 }
 
 /** Scratch for numbers on their way to the writer (see ByteWriter.numAt): no boxed double per number. */
 const N = new Float64Array(12);
 
-function writeSeqs(w: ByteWriter, seqs: Map<number, number>, delta: boolean): boolean {
-  w.u8(delta ? DELTA : PLAIN);
+function writeSeqs(w: ByteWriter, delta: boolean, seqs: Map<number, number>): boolean {
   N[2] = 0; // the previous ts
   for (const [seq, ts] of seqs) {
     N[0] = seq;
@@ -105,15 +92,12 @@ function writeSeqs(w: ByteWriter, seqs: Map<number, number>, delta: boolean): bo
   return true;
 }
 
-function writeSeen(w: ByteWriter, s: SeenKeys): void {
+function writeSeen(w: ByteWriter, delta: boolean, s: SeenKeys): boolean {
   const n = seenSize(s);
-  w.uvar(n);
-  if (n === 0) return w.u8(DELTA);
-  const at = w.pos;
-  if (writeSeenDelta(w, s)) return;
-  w.pos = at;
-  w.u8(PLAIN);
+  if (n === 0) return true;
+  if (delta) return writeSeenDelta(w, s);
   for (let i = 0; i < n; i++) w.numAt(s.seen, seenSlot(s, i));
+  return true;
 }
 
 /**
@@ -125,7 +109,6 @@ function writeSeenDelta(w: ByteWriter, s: SeenKeys): boolean {
   const a = s.seen;
   const h = s.seenHead;
   const n = seenSize(s);
-  w.u8(DELTA);
   w.numAt(a, h);
   N[3] = a[h] as number;
   N[4] = 0;
@@ -198,16 +181,7 @@ function writeHead(w: ByteWriter, delta: boolean): boolean {
   return true;
 }
 
-function writeOpen(w: ByteWriter, open: readonly Win[]): void {
-  w.uvar(open.length);
-  const at = w.pos;
-  if (writeOpenList(w, open, true)) return;
-  w.pos = at;
-  writeOpenList(w, open, false);
-}
-
-function writeOpenList(w: ByteWriter, open: readonly Win[], delta: boolean): boolean {
-  w.u8(delta ? DELTA : PLAIN);
+function writeOpen(w: ByteWriter, delta: boolean, open: readonly Win[]): boolean {
   N[11] = 0;
   for (let i = 0; i < open.length; i++) {
     const x = open[i]!;
@@ -229,16 +203,7 @@ function writeOpenList(w: ByteWriter, open: readonly Win[], delta: boolean): boo
   return true;
 }
 
-function writeSealed(w: ByteWriter, a: readonly number[], n: number): void {
-  w.uvar(n);
-  const at = w.pos;
-  if (writeSealedList(w, a, true)) return;
-  w.pos = at;
-  writeSealedList(w, a, false);
-}
-
-function writeSealedList(w: ByteWriter, a: readonly number[], delta: boolean): boolean {
-  w.u8(delta ? DELTA : PLAIN);
+function writeSealed(w: ByteWriter, delta: boolean, a: readonly number[]): boolean {
   N[11] = 0;
   for (let i = 0; i < a.length; ) {
     for (let k = 0; k < HEADER; k++) N[k] = a[i + k]!;

@@ -1,4 +1,4 @@
-import { ByteWriter } from './byte-codec.js';
+import { ByteWriter } from '../persist/byte-codec.js';
 import { writeDevice, writeHeader, writePending } from './snapshot-binary.js';
 import { DeviceState, SensorState } from './state.js';
 import { Win } from './window.js';

@@ -1,6 +1,6 @@
 /**
  * The domain types that flow through the pipeline. Everything here is plain data: serialisable, no
- * broker or sink types, so the same pipeline can later run behind another ingest log (see ROADMAP).
+ * broker or sink types, so the same pipeline can later run behind another ingest log (docs/durability.md, "Interfaces").
  */
 
 /** One decoded message object from a device: one element of a telemetry array, or one sensor publish. */
@@ -13,6 +13,11 @@ export interface DeviceMessage {
   /** The device's message sequence number, when sent; dedup keys the message by (device, seq) if it sent no ts. */
   readonly seq: number | undefined;
   readonly readings: readonly SensorValue[];
+  /**
+   * Replayed history (Sparkplug `is_historical`): the readings go into their windows (correcting emitted ones
+   * like any late data) but are not handed to `PipelineOutput.reading`, so alert state and live values stay.
+   */
+  readonly historical?: boolean;
 }
 
 export interface SensorValue {
@@ -50,4 +55,9 @@ export interface PipelineSettings {
   readonly allowedLatenessMs: number;
   readonly correctionHorizonMs: number;
   readonly dedupHorizonMs: number;
+  /**
+   * Distinct sensors one device may have (pipeline.maxSensorsPerDevice); readings of a further name are refused
+   * (IngestOutcome.tooManySensors), those of known sensors are not. Default: no bound.
+   */
+  readonly maxSensorsPerDevice?: number;
 }

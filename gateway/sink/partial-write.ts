@@ -25,10 +25,16 @@ export interface PartialWrite {
   readonly typeConflict: boolean;
 }
 
-const DROPPED = /dropped=(\d+)\s*$/;
+/**
+ * 1.x ends with `dropped=N`; 2.x (its 422) adds the target: "... dropped=4 for database: 9f282d63c7d3a5c0 for
+ * retention policy: autogen", after "failure writing points to database: "
+ * (https://docs.influxdata.com/influxdb/v2/write-data/troubleshoot/#troubleshoot-rejected-points).
+ */
+const DROPPED = /dropped=(\d+)(?:\s+for database: [\s\S]*)?\s*$/;
 const UNPARSABLE = /unable to parse '([\s\S]*?)': [^\n]*/g;
 
-export function parsePartialWrite(message: string): PartialWrite | undefined {
+export function parsePartialWrite(text: string): PartialWrite | undefined {
+  const message = text.replace(/^failure writing points to database: /, '');
   if (!message.startsWith('partial write:')) return undefined;
   const dropped = Number(DROPPED.exec(message)?.[1] ?? NaN);
   const unparsable = [...message.matchAll(UNPARSABLE)].map((m) => m[1]!);

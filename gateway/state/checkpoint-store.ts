@@ -1,19 +1,17 @@
 /**
- * The state that lives in memory between emissions: open windows, retained aggregates for corrections, dedup
- * keys (the pipeline snapshot) and alert state. Opaque here: each part validates its own snapshot when it
- * restores it.
+ * The state that lives in memory between emissions, as the bytes of each part's format (persist/formats.ts).
+ * Opaque here: each part validates its own bytes when it restores them. Stores give back copies.
  */
-export interface Checkpoint {
-  /**
-   * The pipeline snapshot: a Buffer (version 3, binary, stored as bytes) or, in a checkpoint written by an older
-   * gateway, a JSON value (versions 1 and 2). Stores give back a copy of what was saved, of the same kind.
-   */
-  readonly pipeline: unknown;
-  /**
-   * The alert snapshot: a Buffer (version 2, binary, stored as bytes) or, in a checkpoint written by an older
-   * gateway, a JSON value. Stores give back a copy of what was saved, of the same kind.
-   */
-  readonly alerts: unknown;
+export interface CheckpointParts {
+  /** Open windows, retained aggregates for corrections, dedup keys (FORMATS.pipelineSnapshot). */
+  readonly pipeline: Uint8Array;
+  /** Alert state and the firing events (FORMATS.alertSnapshot). */
+  readonly alerts: Uint8Array;
+  /** Edge node sessions, devices and alias maps of the Sparkplug host (FORMATS.sparkplugSnapshot). */
+  readonly sparkplug: Uint8Array;
+}
+
+export interface Checkpoint extends CheckpointParts {
   readonly savedAt: number;
   /**
    * The state includes the effect of every ingest log entry up to this position and of none after it: a
@@ -23,7 +21,7 @@ export interface Checkpoint {
 }
 
 /**
- * Where checkpoints live (SQLite today, next to the ingest log; a JetStream-backed store later, see ROADMAP).
+ * Where checkpoints live (SQLite today, next to the ingest log; another store later: docs/durability.md, "Interfaces").
  * Called by the Checkpointer only: periodically, when the ingest log fills up, and at a graceful stop.
  */
 export interface CheckpointStore {

@@ -1,7 +1,7 @@
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import type { TimerHandle, Timers } from '../outbox/timers.js';
-import type { CheckpointStore } from './checkpoint-store.js';
+import type { TimerHandle, Timers } from '../time/timers.js';
+import type { CheckpointParts, CheckpointStore } from './checkpoint-store.js';
 import type { IngestLog } from './ingest-log.js';
 
 /**
@@ -12,7 +12,7 @@ export interface StateCapture {
   /** Writes a little more (a few dozen devices); true when only `finish` is left. */
   step(): boolean;
   /** Writes the rest; the parts of the checkpoint. */
-  finish(): { pipeline: unknown; alerts: unknown };
+  finish(): CheckpointParts;
   abort(): void;
 }
 
@@ -190,7 +190,7 @@ export class Checkpointer {
     const t0 = performance.now();
     const saved = this.attempt(() => {
       const parts = run.capture.finish();
-      this.o.store.save({ pipeline: parts.pipeline, alerts: parts.alerts, savedAt: this.o.timers.now(), logPosition: run.position });
+      this.o.store.save({ pipeline: parts.pipeline, alerts: parts.alerts, sparkplug: parts.sparkplug, savedAt: this.o.timers.now(), logPosition: run.position });
     });
     if (saved === null) return false;
     this.savedVersion = run.version;

@@ -1,8 +1,9 @@
 import type { GatewayConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import type { Timers } from '../outbox/timers.js';
-import { isIngestTopic } from '../pipeline/topics.js';
+import type { MovedAside } from '../persist/sqlite.js';
+import type { Timers } from '../time/timers.js';
+import { isIngestTopic } from '../wire/topics.js';
 import { Checkpointer, type StateCapture } from './checkpointer.js';
 import type { CheckpointStore } from './checkpoint-store.js';
 import type { IngestLog, IngestRecord } from './ingest-log.js';
@@ -18,6 +19,8 @@ export interface DurableStateDeps {
   readonly store?: CheckpointStore & IngestLog;
   /** How long one step of a checkpoint's capture may hold the event loop (Checkpointer; tests: 0, one step a turn). */
   readonly checkpointSliceMs?: number;
+  /** Told when state.db was moved aside (persist/sqlite.ts). */
+  readonly onMovedAside?: (moved: MovedAside) => void;
 }
 
 export interface StateParts {
@@ -31,7 +34,7 @@ export interface StateParts {
 }
 
 /**
- * The gateway's durability (issues 3 and 10) behind four calls for the composition root:
+ * The gateway's durability (docs/durability.md) behind four calls for the composition root:
  *   restore(parts)  -> the pipeline of the last checkpoint;
  *   recover(parts)  -> replays the ingest log after it and checkpoints (before any socket opens);
  *   accept(...)     -> the publish gate: QoS >= 1 ingest publishes are logged before PUBACK (group commit),
@@ -52,7 +55,14 @@ export class DurableState {
     private readonly config: GatewayConfig,
     private readonly deps: DurableStateDeps,
   ) {
-    this.store = deps.store ?? new SqliteStateStore({ dir: config.buffer.dir, sync: config.durability.sync, log: deps.log.child({ part: 'state' }) });
+    this.store =
+      deps.store ??
+      new SqliteStateStore({
+        dir: config.buffer.dir,
+        sync: config.durability.sync,
+        log: deps.log.child({ part: 'state' }),
+        ...(deps.onMovedAside ? { onMovedAside: deps.onMovedAside } : {}),
+      });
   }
 
   restore<P>(parts: RestoreParts<P>): P {

@@ -1,6 +1,6 @@
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import type { TimerHandle, Timers } from '../outbox/timers.js';
+import type { TimerHandle, Timers } from '../time/timers.js';
 import { recordBytes, type IngestLog, type IngestRecord } from './ingest-log.js';
 
 /** aedes' callback for one PUBLISH: PUBACK is sent when it is called without an error. */
@@ -30,7 +30,7 @@ interface Waiting {
 }
 
 /**
- * Durable acknowledgement of QoS 1 publishes (issue 10), as a group commit: the publish gate hands each one
+ * Durable acknowledgement of QoS 1 publishes (docs/durability.md), as a group commit: the publish gate hands each one
  * here with aedes' callback; the publishes that arrive within `commitDelayMs` (or up to `maxGroup`) are written
  * to the ingest log in one transaction, then fed to the pipeline in log order, then acknowledged. So a PUBACK
  * is only ever sent for a publish that is on disk, and the pipeline state only ever holds logged publishes

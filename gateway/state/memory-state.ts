@@ -42,11 +42,7 @@ export class MemoryStateStore implements CheckpointStore, IngestLog {
   close(): void {}
 }
 
-/**
- * A deep copy, as a round trip through the SQLite store makes one: a Buffer (binary pipeline or alert snapshot) is
- * copied as bytes, JSON values through JSON text (which would turn a Buffer into {type, data}).
- */
+/** A copy, as a round trip through the SQLite store makes one: the parts' bytes do not share memory. */
 function copy(cp: Checkpoint): Checkpoint {
-  const part = (x: unknown): unknown => (x instanceof Uint8Array ? Buffer.from(x) : x === undefined ? undefined : JSON.parse(JSON.stringify(x)));
-  return { pipeline: part(cp.pipeline), alerts: part(cp.alerts), savedAt: cp.savedAt, logPosition: cp.logPosition };
+  return { pipeline: Buffer.from(cp.pipeline), alerts: Buffer.from(cp.alerts), sparkplug: Buffer.from(cp.sparkplug), savedAt: cp.savedAt, logPosition: cp.logPosition };
 }

@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import type { Statement } from 'better-sqlite3';
 import type { Logger } from '../log.js';
-import { openDatabase, type SqliteDatabase, type SyncMode } from '../outbox/db.js';
+import { FORMATS } from '../persist/formats.js';
+import { openDatabase, type MovedAside, type SqliteDatabase, type SyncMode } from '../persist/sqlite.js';
 import type { Checkpoint, CheckpointStore } from './checkpoint-store.js';
 import { recordBytes, type IngestLog, type IngestLogTotals, type IngestRecord, type LoggedRecord } from './ingest-log.js';
 
@@ -16,12 +17,16 @@ interface Totals {
   lastPosition: number;
 }
 
+/** FORMATS.stateDatabase, version 1: the checkpoint (one row: each part's bytes in its BLOB column) and the ingest log. */
+const MIGRATIONS = [
+  `CREATE TABLE checkpoint (id INTEGER PRIMARY KEY CHECK (id = 1), saved_at INTEGER NOT NULL, log_position INTEGER NOT NULL, pipeline BLOB NOT NULL, alerts BLOB NOT NULL, sparkplug BLOB NOT NULL);
+   CREATE TABLE ingest_log (position INTEGER PRIMARY KEY, received_at INTEGER NOT NULL, topic TEXT NOT NULL, payload BLOB NOT NULL);`,
+];
+
 /**
- * `{buffer.dir}/state.db`: the checkpoint (pipeline and alert snapshots as bytes in the `pipeline` and `alerts`
- * columns; `body` holds the JSON of either part when it is not a Buffer) and the ingest log in one SQLite file, so
- * that saving a checkpoint
+ * `{buffer.dir}/state.db`: the checkpoint and the ingest log in one SQLite file, so that saving a checkpoint
  * and truncating the log it covers is one transaction. Opened like the outbox (WAL, `durability.sync`, a
- * corrupt file moved aside). With sync=normal a commit survives a process crash (the WAL is in the OS page
+ * corrupt or unknown file moved aside). With sync=normal a commit survives a process crash (the WAL is in the OS page
  * cache); with sync=full it is fsynced and survives power loss.
  *
  * Positions are assigned here, not by SQLite's rowid: a rowid restarts at 1 when the table is emptied, which
@@ -32,11 +37,23 @@ export class SqliteStateStore implements CheckpointStore, IngestLog {
   private readonly t: Totals;
   private readonly insert: Statement;
   private readonly page: Statement;
-  private readonly saveTx: (cp: Checkpoint, row: CheckpointRow) => void;
+  private readonly saveTx: (cp: Checkpoint) => void;
   private walPending = false;
 
-  constructor(opts: { dir: string; sync: SyncMode; log: Logger; file?: string }) {
-    this.db = openDatabase({ file: opts.file ?? join(opts.dir, STATE_FILE), sync: opts.sync, log: opts.log, migrate }).db;
+  /** Set when the file found was moved aside (persist/sqlite.ts). */
+  readonly movedAside: MovedAside | undefined;
+
+  constructor(opts: { dir: string; sync: SyncMode; log: Logger; file?: string; onMovedAside?: (moved: MovedAside) => void }) {
+    const opened = openDatabase({
+      file: opts.file ?? join(opts.dir, STATE_FILE),
+      format: FORMATS.stateDatabase,
+      migrations: MIGRATIONS,
+      sync: opts.sync,
+      log: opts.log,
+      ...(opts.onMovedAside ? { onMovedAside: opts.onMovedAside } : {}),
+    });
+    this.db = opened.db;
+    this.movedAside = opened.movedAside;
     // A checkpoint row is megabytes: SQLite's automatic WAL checkpoint would copy them into the database inside
     // the save's commit, doubling that pause for every publish waiting. save() runs it on a later turn instead.
     this.db.pragma('wal_autocheckpoint = 0');
@@ -53,13 +70,14 @@ export class SqliteStateStore implements CheckpointStore, IngestLog {
     this.insert = this.db.prepare('INSERT INTO ingest_log (position, received_at, topic, payload) VALUES (?, ?, ?, ?)');
     this.page = this.db.prepare('SELECT position, received_at, topic, payload FROM ingest_log WHERE position > ? ORDER BY position LIMIT ?');
     const upsert = this.db.prepare(
-      'INSERT INTO checkpoint (id, saved_at, log_position, body, pipeline, alerts) VALUES (1, ?, ?, ?, ?, ?) ' +
-        'ON CONFLICT(id) DO UPDATE SET saved_at = excluded.saved_at, log_position = excluded.log_position, body = excluded.body, ' +
-        'pipeline = excluded.pipeline, alerts = excluded.alerts',
+      'INSERT INTO checkpoint (id, saved_at, log_position, pipeline, alerts, sparkplug) VALUES (1, ?, ?, ?, ?, ?) ' +
+        'ON CONFLICT(id) DO UPDATE SET saved_at = excluded.saved_at, log_position = excluded.log_position, pipeline = excluded.pipeline, alerts = excluded.alerts, ' +
+        'sparkplug = excluded.sparkplug',
     );
     const truncate = this.db.prepare('DELETE FROM ingest_log WHERE position <= ?');
-    this.saveTx = this.db.transaction((cp: Checkpoint, row: CheckpointRow) => {
-      upsert.run(cp.savedAt, cp.logPosition, row.body, row.pipeline, row.alerts);
+    // The parts go to their BLOB columns as they are: no copy on the V8 heap.
+    this.saveTx = this.db.transaction((cp: Checkpoint) => {
+      upsert.run(cp.savedAt, cp.logPosition, cp.pipeline, cp.alerts, cp.sparkplug);
       truncate.run(cp.logPosition);
     });
   }
@@ -97,18 +115,16 @@ export class SqliteStateStore implements CheckpointStore, IngestLog {
   }
 
   load(): Checkpoint | undefined {
-    const row = this.db.prepare('SELECT saved_at, log_position, body, pipeline, alerts FROM checkpoint WHERE id = 1').get() as
-      | { saved_at: number; log_position: number; body: string; pipeline: Buffer | null; alerts: Buffer | null }
+    const row = this.db.prepare('SELECT saved_at, log_position, pipeline, alerts, sparkplug FROM checkpoint WHERE id = 1').get() as
+      | { saved_at: number; log_position: number; pipeline: Buffer; alerts: Buffer; sparkplug: Buffer }
       | undefined;
     if (!row) return undefined;
-    const body = JSON.parse(row.body) as { pipeline?: unknown; alerts?: unknown };
-    // A checkpoint written before a column existed has that part's (JSON) snapshot in the body.
-    return { pipeline: row.pipeline ?? body.pipeline, alerts: row.alerts ?? body.alerts, savedAt: row.saved_at, logPosition: row.log_position };
+    return { pipeline: row.pipeline, alerts: row.alerts, sparkplug: row.sparkplug, savedAt: row.saved_at, logPosition: row.log_position };
   }
 
   save(cp: Checkpoint): void {
     if (cp.logPosition > this.t.lastPosition) throw new RangeError(`checkpoint position ${cp.logPosition} is beyond the log (${this.t.lastPosition})`);
-    this.saveTx(cp, encodeCheckpoint(cp.pipeline, cp.alerts));
+    this.saveTx(cp);
     // The remainder is small (what arrived after the position): recount it rather than track deletions.
     const row = this.db
       .prepare('SELECT COUNT(*) AS n, COALESCE(SUM(length(CAST(topic AS BLOB)) + length(payload)), 0) AS bytes, MIN(received_at) AS oldest FROM ingest_log')
@@ -129,39 +145,4 @@ export class SqliteStateStore implements CheckpointStore, IngestLog {
   close(): void {
     if (this.db.open) this.db.close();
   }
-}
-
-/**
- * The checkpoint row's columns: `pipeline` and `alerts` the bytes of a binary snapshot, `body` JSON text holding
- * the parts that are not (`{}` when both are).
- */
-export interface CheckpointRow {
-  readonly body: string;
-  readonly pipeline: Uint8Array | null;
-  readonly alerts: Uint8Array | null;
-}
-
-/**
- * A binary snapshot goes to its BLOB column as is (no copy on the V8 heap); a part that is a JSON value goes into
- * the body as JSON text.
- */
-export function encodeCheckpoint(pipeline: unknown, alerts: unknown): CheckpointRow {
-  const p = pipeline instanceof Uint8Array ? pipeline : null;
-  const a = alerts instanceof Uint8Array ? alerts : null;
-  const body = JSON.stringify({ ...(p === null ? { pipeline } : {}), ...(a === null ? { alerts } : {}) });
-  return { body, pipeline: p, alerts: a };
-}
-
-function migrate(db: SqliteDatabase): void {
-  db.exec(`
-    CREATE TABLE IF NOT EXISTS checkpoint (id INTEGER PRIMARY KEY CHECK (id = 1), saved_at INTEGER NOT NULL, body TEXT NOT NULL);
-    CREATE TABLE IF NOT EXISTS ingest_log (position INTEGER PRIMARY KEY, received_at INTEGER NOT NULL, topic TEXT NOT NULL, payload BLOB NOT NULL);
-  `);
-  // state.db files written before the ingest log existed hold a checkpoint without a position: it covers no entry.
-  const cols = db.prepare('PRAGMA table_info(checkpoint)').all() as { name: string }[];
-  if (!cols.some((c) => c.name === 'log_position')) db.exec('ALTER TABLE checkpoint ADD COLUMN log_position INTEGER NOT NULL DEFAULT 0');
-  // Before pipeline snapshot version 3 the pipeline snapshot was JSON inside `body`; load() still reads that.
-  if (!cols.some((c) => c.name === 'pipeline')) db.exec('ALTER TABLE checkpoint ADD COLUMN pipeline BLOB');
-  // Before alert snapshot version 2 the alert snapshot was JSON inside `body`; load() still reads that.
-  if (!cols.some((c) => c.name === 'alerts')) db.exec('ALTER TABLE checkpoint ADD COLUMN alerts BLOB');
 }

@@ -1,15 +1,19 @@
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { OutboxStatus } from '../outbox/outbox.js';
-import { systemTimers, type TimerHandle, type Timers } from '../outbox/timers.js';
+import { systemTimers, type TimerHandle, type Timers } from '../time/timers.js';
 import type { OutPoint } from '../sink/point.js';
 import { Counter } from 'prom-client';
+import { REJECT_REASONS } from '../pipeline/decode.js';
 import { counterField, reasonBaselines, statsToPoints, type StatsSample } from './schema.js';
 
 export interface StatsReporterOptions {
   readonly metrics: Metrics;
-  /** The outbox: its status gives the gauges, `append` takes the samples (so they survive an InfluxDB outage). */
-  readonly outbox: { status(): OutboxStatus; append(points: readonly OutPoint[]): void };
+  /**
+   * The outbox: its status gives the gauges, `append` takes the samples (so they survive an InfluxDB outage), `flush`
+   * commits what was appended as a batch of its own.
+   */
+  readonly outbox: { status(): OutboxStatus; append(points: readonly OutPoint[]): void; flush(): void };
   readonly gatewayId: string;
   /** pipeline.interval: one sample per window, so the stats line up with the data they describe. */
   readonly intervalMs: number;
@@ -105,8 +109,22 @@ export class StatsReporter {
       const sample = await this.sample();
       const fresh = Object.keys(sample.rejectedByReason).filter((r) => !this.reasonsSeen.has(r));
       for (const r of fresh) this.reasonsSeen.add(r);
-      const baselines = this.previousTime === undefined ? [] : reasonBaselines(fresh, this.o.gatewayId, this.previousTime);
-      this.o.outbox.append([...baselines, ...statsToPoints(sample, this.o.gatewayId, time)]);
+      const points = statsToPoints(sample, this.o.gatewayId, time);
+      if (this.previousTime === undefined) {
+        // The first sample of a process is preceded by a 0 for every known reason, committed as a batch of its own:
+        // InfluxDB 3 fixes a table's tags with the first line it stores and refuses a later line with another tag
+        // ("Detected a new tag ... The tag set is immutable on first write to the table", influxdb3_write
+        // write_buffer/validator.rs), and the outbox reorders the lines of a batch by series, so only an earlier
+        // batch puts `reason` into the first line of `gateway_stats`. True to the counters (0 at start), and a
+        // baseline for non_negative_difference.
+        const missing = REJECT_REASONS.filter((r) => !(r in sample.rejectedByReason));
+        for (const r of REJECT_REASONS) this.reasonsSeen.add(r);
+        this.o.outbox.append(reasonBaselines(missing, this.o.gatewayId, time));
+        this.o.outbox.flush();
+        this.o.outbox.append(points);
+      } else {
+        this.o.outbox.append([...reasonBaselines(fresh, this.o.gatewayId, this.previousTime), ...points]);
+      }
       this.previousTime = time;
     } catch (err) {
       this.o.log.warn({ err }, 'gateway stats sample failed');

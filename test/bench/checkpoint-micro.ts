@@ -2,8 +2,8 @@
  * Checkpoint cost, split into its parts: `node --expose-gc --import tsx test/bench/checkpoint-micro.ts [repeats=5]`.
  * Builds the pipeline + alert state of the throughput bench (3,000 sensors at 10 Hz, ~600 dedup keys each) and
  * of the memory bench's many-sensor end (100,000 sensors, a few keys each), then times pipeline.snapshot()
- * (version 3: a Buffer), the alert snapshot (version 2: a Buffer, as the service takes it, with its firing events), the store's serialisation (both Buffers are bound as is: only the `{}` body is JSON) and the SQLite write
- * (sync=normal, WAL, two blobs) separately, and the whole SqliteStateStore.save(). Medians of `repeats`.
+ * (a Buffer), the alert snapshot (a Buffer, as the service takes it, with its firing events) and
+ * SqliteStateStore.save() (sync=normal, WAL, two blobs bound as they are). Medians of `repeats`.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,7 +14,8 @@ import { parseRules } from '../../gateway/alerts/rules-parse.js';
 import { createLogger } from '../../gateway/log.js';
 import { Pipeline } from '../../gateway/pipeline/pipeline.js';
 import type { DeviceMessage } from '../../gateway/pipeline/types.js';
-import { encodeCheckpoint, SqliteStateStore } from '../../gateway/state/sqlite-state.js';
+import { encodeHostSnapshot } from '../../gateway/sparkplug/host-snapshot.js';
+import { SqliteStateStore } from '../../gateway/state/sqlite-state.js';
 import { BENCH_RULES } from './rules.js';
 
 const repeats = Number(process.argv[2] ?? 5);
@@ -65,10 +66,11 @@ function measure(label: string, devices: number, messages: number, stepMs: numbe
   const { p, engine, firing } = build(devices, messages, stepMs);
   const dir = mkdtempSync(join(tmpdir(), 'bench-cp-'));
   const store = new SqliteStateStore({ dir, sync: 'normal', log: createLogger('silent') });
-  const t = { snapshot: [] as number[], alerts: [] as number[], encode: [] as number[], save: [] as number[] };
+  const t = { snapshot: [] as number[], alerts: [] as number[], save: [] as number[] };
   let pipelineBytes = 0;
   let alertBytes = 0;
-  let bodyBytes = 0;
+  /** No Sparkplug edge nodes in this fleet: the part is its empty form. */
+  const sparkplug = encodeHostSnapshot([]);
   let alertHint = 0;
   for (let i = 0; i < repeats; i++) {
     gc();
@@ -79,25 +81,19 @@ function measure(label: string, devices: number, messages: number, stepMs: numbe
     const alerts = engine.encodeSnapshot(firing, alertHint);
     t.alerts.push(ms(t0));
     alertHint = alertBytes = alerts.length;
-    t0 = process.hrtime.bigint();
-    const row = encodeCheckpoint(pipeline, alerts);
-    t.encode.push(ms(t0));
     pipelineBytes = pipeline.length;
-    bodyBytes = row.body.length;
     gc();
     t0 = process.hrtime.bigint();
-    store.save({ pipeline, alerts, savedAt: Date.now(), logPosition: 0 });
+    store.save({ pipeline, alerts, sparkplug, savedAt: Date.now(), logPosition: 0 });
     t.save.push(ms(t0));
   }
   store.close();
   rmSync(dir, { recursive: true, force: true });
   const st = p.stats() as unknown as Record<string, number>;
-  const enc = median(t.encode);
   const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
   console.log(
     `${label}: ${JSON.stringify(st)}, ${firing.size} alerts firing\n  snapshot ${median(t.snapshot).toFixed(0)} ms (${mib(pipelineBytes)} binary), alert snapshot ${median(t.alerts).toFixed(0)} ms (${mib(alertBytes)} binary), ` +
-      `serialise ${enc.toFixed(0)} ms (body JSON ${bodyBytes} B; checkpoint ${mib(pipelineBytes + alertBytes + bodyBytes)}), ` +
-      `store.save (serialise + SQLite write) ${median(t.save).toFixed(0)} ms => SQLite write ~${(median(t.save) - enc).toFixed(0)} ms; ` +
+      `checkpoint ${mib(pipelineBytes + alertBytes)}, store.save (SQLite write) ${median(t.save).toFixed(0)} ms; ` +
       `whole checkpoint ~${(median(t.snapshot) + median(t.alerts) + median(t.save)).toFixed(0)} ms`,
   );
 }

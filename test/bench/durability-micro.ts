@@ -1,5 +1,5 @@
 /**
- * Durable acknowledgement micro-benchmark (issue 10): QoS 1 publish throughput and PUBACK latency with the
+ * Durable acknowledgement micro-benchmark (docs/durability.md): QoS 1 publish throughput and PUBACK latency with the
  * ingest log at durability.sync normal vs full, against QoS 0 (no log, no PUBACK). A real in-process gateway
  * (aedes + SQLite files in a temp folder); InfluxDB is not needed (the outbox just keeps its points).
  *

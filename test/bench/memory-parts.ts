@@ -9,7 +9,6 @@ import { LiveView, SPARK_WINDOWS } from '../../gateway/admin/live/live-view.js';
 import { AlertEngine } from '../../gateway/alerts/engine.js';
 import { parseRules } from '../../gateway/alerts/rules-parse.js';
 import { Pipeline } from '../../gateway/pipeline/pipeline.js';
-import { encodeCheckpoint } from '../../gateway/state/sqlite-state.js';
 import type { DeviceMessage, WindowPoint } from '../../gateway/pipeline/types.js';
 import { BENCH_RULES } from './rules.js';
 
@@ -72,7 +71,6 @@ const pipelinePart = part(() => p.snapshot());
 const alertPart = part(() => engine.encodeSnapshot());
 const pipelineSnap = pipelinePart.bytes;
 const snapAlerts = alertPart.bytes;
-const row = encodeCheckpoint(pipelineSnap, snapAlerts);
 const afterRow = heap();
 console.log(`${sensors} sensors, horizons ${horizonS}s, stats ${JSON.stringify(p.stats())}`);
 console.log(`pipeline + alert engine: ${per(afterPipelineAndAlerts - base)}`);
@@ -80,13 +78,13 @@ console.log(`  of which the alert engine (a second one, measured alone): ${per(a
 console.log(`live view: ${per(afterLive - afterPipelineAndAlerts)}`);
 // Keep every part reachable to the end: V8's register liveness lets the GC collect a local after its last use,
 // which made an earlier version of this script report ~0 for the live view.
-console.log(`kept: ${live.size} live sensors, ${engine.rules().length} rules, ${p.stats().sensors} pipeline sensors, ${engine2.rules().length}, ${typeof snapAlerts}, ${row.body.length}`);
+console.log(`kept: ${live.size} live sensors, ${engine.rules().length} rules, ${p.stats().sensors} pipeline sensors, ${engine2.rules().length}, ${typeof snapAlerts}`);
 console.log(
   `checkpoint: pipeline snapshot ${per(pipelineSnap.length)} off the heap (arrayBuffers +${(pipelinePart.offHeap / MiB).toFixed(0)} MiB), ` +
     `${per(pipelinePart.retained)} retained on the heap, >= ${(pipelinePart.allocated / MiB).toFixed(1)} MiB allocated on the heap while taking it`,
 );
 console.log(
   `  alert snapshot ${per(snapAlerts.length)} off the heap (arrayBuffers +${(alertPart.offHeap / MiB).toFixed(0)} MiB), ${per(alertPart.retained)} retained on the heap, ` +
-    `>= ${(alertPart.allocated / MiB).toFixed(1)} MiB allocated on the heap while taking it; body JSON: ${row.body.length} B`,
+    `>= ${(alertPart.allocated / MiB).toFixed(1)} MiB allocated on the heap while taking it`,
 );
 console.log(`  transient heap of one checkpoint (all of it held at once): ${per(afterRow - beforeCheckpoint)}`);

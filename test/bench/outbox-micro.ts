@@ -15,7 +15,7 @@ import { createLogger } from '../../gateway/log.js';
 import { createMetrics } from '../../gateway/metrics.js';
 import { Outbox } from '../../gateway/outbox/outbox.js';
 import { SqliteOutboxStore } from '../../gateway/outbox/sqlite-store.js';
-import type { SyncMode } from '../../gateway/outbox/db.js';
+import type { SyncMode } from '../../gateway/persist/sqlite.js';
 import { InfluxWriter, type BatchWriter } from '../../gateway/sink/influx-writer.js';
 import { formatPoint } from '../../gateway/sink/line-protocol.js';
 import { windowToPoint } from '../../gateway/sink/point.js';

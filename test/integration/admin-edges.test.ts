@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DevicesFileError } from '../../gateway/auth/index.js';
-import { startTestGateway, waitFor, type TestGateway } from '../support/gateway.js';
+import { startTestGateway, type TestGateway } from '../support/gateway.js';
+import { waitFor } from '../support/wait.js';
 import { portsOf, prepareGateway, spawnGateway } from '../support/process.js';
 
 /**

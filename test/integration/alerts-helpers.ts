@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { renameSync, writeFileSync } from 'node:fs';
 import type { MqttClient } from 'mqtt';
 import type { InfluxServer } from '../support/influxd.js';
-import { waitFor } from '../support/gateway.js';
+import { waitFor } from '../support/wait.js';
 import { connect, publish } from '../support/mqtt.js';
 
 /** Shared by the alerts integration tests: an `alerts/#` subscriber, reading senders, InfluxDB queries. */

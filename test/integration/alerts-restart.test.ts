@@ -2,7 +2,8 @@ import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
 import { startInfluxd, type InfluxServer } from '../support/influxd.js';
-import { metricValue, startTestGateway, waitFor, type TestGateway } from '../support/gateway.js';
+import { metricValue, startTestGateway, type TestGateway } from '../support/gateway.js';
+import { waitFor } from '../support/wait.js';
 import { connect } from '../support/mqtt.js';
 import { alertPoints, alertSubscriber, baseTs, replaceFile, sendReading } from './alerts-helpers.js';
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitFor } from '../support/gateway.js';
+import { waitFor } from '../support/wait.js';
 import { startInfluxd, type InfluxServer } from '../support/influxd.js';
 import { connect } from '../support/mqtt.js';
 import { portsOf, prepareGateway, spawnGateway } from '../support/process.js';

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BrokerThread } from '../../gateway/broker/thread/broker-thread.js';
 import { startLoad } from '../bench/loadgen.js';
-import { metricValue, startTestGateway, waitFor, type TestGateway } from '../support/gateway.js';
+import { metricValue, startTestGateway, type TestGateway } from '../support/gateway.js';
+import { waitFor } from '../support/wait.js';
 import { connect, publish } from '../support/mqtt.js';
 
 /**
@@ -25,11 +26,11 @@ describe('broker thread: publishes cross to the gateway thread', () => {
     const receivedBefore = await metricValue(tg.gw, 'messagesReceived');
     // A raw-socket generator in a child process, as fast as the broker reads (QoS 0: TCP is the only flow control).
     const load = await startLoad({ port: tg.gw.ports.mqtt, connections: 8, devices: 80, qos: 0, rate: 0, t0: Date.now() - 3_600_000, stepMs: 10 });
-    await new Promise((r) => setTimeout(r, 300));
+    await waitFor('the load reaching the pipeline', async () => (await metricValue(tg.gw, 'messagesReceived')) > receivedBefore);
     // Far longer than the ring (8 MiB, ~80k publishes of ~110 bytes) takes to fill at this rate.
     const until = Date.now() + 2_000;
     while (Date.now() < until);
-    await new Promise((r) => setTimeout(r, 300));
+    await waitFor('the broker thread holding publishes back', async () => (await metricValue(tg.gw, 'brokerHeld')) > heldBefore);
     const sent = (await load.finish()).sent;
     const received = await waitFor('every publish the generator wrote has reached the pipeline', async () => {
       const n = (await metricValue(tg.gw, 'messagesReceived')) - receivedBefore;

@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashSecret } from '../../gateway/auth/password.js';
 import { createFleet } from '../../devices/sim/fleet.js';
 import { startInfluxd, type InfluxServer } from '../support/influxd.js';
-import { metricValue, startTestGateway, waitFor, type TestGateway } from '../support/gateway.js';
+import { metricValue, startTestGateway, type TestGateway } from '../support/gateway.js';
+import { waitFor } from '../support/wait.js';
 
 /**
  * The fleet simulator against a real gateway: every reading it generates must be accepted exactly once, every
@@ -51,7 +52,11 @@ describe('fleet simulator against the gateway', () => {
       faults: { duplicates: 0.1, reorder: 0.1, late: 0.05, lateByMs: 500, offlineEveryMs: 1000, offlineForMs: 300 },
     });
     await fleet.start();
-    await new Promise((r) => setTimeout(r, 3000));
+    // Run until every fault under test has happened at least once (and enough messages for the counts below).
+    await waitFor('duplicates, a backlog flush and 40 messages', () => {
+      const now = fleet.stats();
+      return now.messages > 40 && now.duplicates > 0 && now.backlogFlushes > 0;
+    }, 30_000);
     const s = await fleet.stop();
     expect(s.connectFailures).toBe(0);
     expect(s.errors).toBe(0);

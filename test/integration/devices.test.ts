@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,8 +6,12 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashSecret } from '../../gateway/auth/password.js';
 import { freePort, startInfluxd, type InfluxServer } from '../support/influxd.js';
-import { metricValue, startTestGateway, waitFor, type TestGateway } from '../support/gateway.js';
+import { metricValue, startTestGateway, type TestGateway } from '../support/gateway.js';
+import { waitFor } from '../support/wait.js';
 import { connect } from '../support/mqtt.js';
+import { devicesCli } from '../support/devices-cli.js';
+import { connectPacket } from '../support/mqtt-wire.js';
+import { closedWithin, raw } from '../support/raw-socket.js';
 
 /**
  * Devices end to end: real aedes through buildGateway, real MQTT.js clients over TCP, TLS and WebSocket, the
@@ -33,12 +37,6 @@ function makeCerts(dir: string) {
   ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'rogue.key', '-out', 'rogue.crt', '-days', '1', '-subj', '/CN=gh-cert');
   const read = (f: string) => readFileSync(join(dir, f));
   return { dir, ca: read('ca.crt'), clientCert: (name: string) => ({ cert: read(`${name}.crt`), key: read(`${name}.key`) }) };
-}
-
-/** Runs the devices CLI as an operator would (tsx instead of the compiled dist/ build). */
-function devicesCli(file: string, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'devices/cli.ts', '--file', file, ...args], { encoding: 'utf8', timeout: 60_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 function lastJsonLine(stdout: string): { id: string; password: string } {
@@ -245,7 +243,8 @@ describe.each(['on', 'off'] as const)('devices: registry, authentication, ACL an
   });
 });
 
-describe('devices: TLS with required client certificates', () => {
+// Handshake refusals happen where the listeners run (mqtt.brokerThread): on its own thread, and in the gateway's.
+describe.each(['on', 'off'] as const)('devices: TLS with required client certificates (brokerThread %s)', (brokerThread) => {
   let tg: TestGateway;
   let dir: string;
   let certs: ReturnType<typeof makeCerts>;
@@ -259,7 +258,7 @@ describe('devices: TLS with required client certificates', () => {
       dir,
       rules: 'rules: []\n',
       overrides: {
-        mqtt: { host: '127.0.0.1', port: 0, wsPort: 0, tls: { port: 0, cert: join(dir, 'server.crt'), key: join(dir, 'server.key'), ca: join(dir, 'ca.crt'), requireClientCert: true } },
+        mqtt: { host: '127.0.0.1', port: 0, wsPort: 0, brokerThread, tls: { port: 0, cert: join(dir, 'server.crt'), key: join(dir, 'server.key'), ca: join(dir, 'ca.crt'), requireClientCert: true } },
         auth: { devicesFile: join(dir, 'devices.yaml'), anonymous: 'allow' },
       },
     });
@@ -275,5 +274,36 @@ describe('devices: TLS with required client certificates', () => {
     expect(await connackCode(url, { clientId: 'c', ca: certs.ca, ...certs.clientCert('gh-cert') })).toBe(0);
     expect(await handshakeError(url, { clientId: 'n', ca: certs.ca })).toMatch(/certificate required/);
     expect(await handshakeError(url, { clientId: 'r', ca: certs.ca, ...certs.clientCert('rogue') })).toMatch(/alert|certificate|closed before CONNACK/);
+  });
+
+  it('counts and logs each failed handshake: no certificate, a foreign one, a client that distrusts the server, plain MQTT', async () => {
+    const url = `mqtts://127.0.0.1:${tg.gw.ports.tls}`;
+    const failed = () => metricValue(tg.gw, 'mqttRefused', { reason: 'tls_handshake' });
+    const before = await failed();
+    const tlsLines = () => tg.logLines().filter((x) => x.msg === 'TLS handshake failed');
+    const linesBefore = tlsLines().length;
+    await handshakeError(url, { clientId: 'n', ca: certs.ca });
+    await handshakeError(url, { clientId: 'r', ca: certs.ca, ...certs.clientCert('rogue') });
+    // mosquitto_pub checks the server against a CA that did not sign it and aborts the handshake with an alert.
+    // Run asynchronously: with brokerThread off the gateway shares this test's event loop.
+    const status = await new Promise<number | null>((resolve) => {
+      const args = ['-h', '127.0.0.1', '-p', String(tg.gw.ports.tls), '--cafile', join(dir, 'rogue.crt'), '--cert', join(dir, 'gh-cert.crt'), '--key', join(dir, 'gh-cert.key'), '-t', 'devices/gh-cert/telemetry', '-m', '{}'];
+      spawn('mosquitto_pub', args, { stdio: 'ignore', timeout: 30_000 }).once('close', (code) => resolve(code));
+    });
+    expect(status).not.toBe(0);
+    // Plain MQTT on the TLS port.
+    const plain = await raw(tg.gw.ports.tls!);
+    plain.socket.write(connectPacket('plain', 60));
+    expect(await closedWithin(plain, 10_000)).toBe(true);
+    await waitFor('four handshakes counted', async () => ((await failed()) === before + 4 ? true : undefined));
+    const codes = await waitFor('logged', () => {
+      const l = tlsLines().slice(linesBefore);
+      return l.length === 4 ? l.map((x) => x.code) : undefined;
+    });
+    // The foreign certificate's code depends on the TLS version's message order (the server may see a reset).
+    expect(codes).toEqual(expect.arrayContaining(['ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE', 'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA', 'ERR_SSL_WRONG_VERSION_NUMBER']));
+    // A good client still gets in, and its handshake counts nothing.
+    expect(await connackCode(url, { clientId: 'c2', ca: certs.ca, ...certs.clientCert('gh-cert') })).toBe(0);
+    expect(await failed()).toBe(before + 4);
   });
 });

@@ -4,11 +4,11 @@ import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Reading } from '../../gateway/pipeline/types.js';
-import { waitFor } from '../support/gateway.js';
+import { waitFor } from '../support/wait.js';
 import { startInfluxd, type InfluxServer } from '../support/influxd.js';
 import { portsOf, prepareGateway, spawnGateway, type GatewayProcess } from '../support/process.js';
 import { storedWindows } from '../support/telemetry.js';
-import { referenceWindows } from '../unit/pipeline/reference.js';
+import { referenceWindows } from '../support/reference.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -123,14 +123,19 @@ describe('durable acknowledgement across SIGKILL', () => {
 
     const outputs: string[] = [];
     let kills = 0;
+    // Both streams get a random number of readings through (acknowledged) between two kills, and after the last.
+    const progress = async (n: number) => {
+      const from = { ...sent };
+      await waitFor(`${n} more readings of each stream`, () => sent.ts - from.ts >= n && sent.seq - from.seq >= n, 60_000);
+    };
     while (kills < 4) {
-      await sleep(800 + random() * 1500);
+      await progress(20 + Math.floor(random() * 100));
       await gp.kill('SIGKILL');
       outputs.push(gp.output());
       kills++;
       gp = await spawnGateway(f.configFile, { ports: portsOf(f) });
     }
-    await sleep(1000);
+    await progress(50);
     stop = true;
     await streams;
     const n = sent.seq;

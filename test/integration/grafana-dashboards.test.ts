@@ -6,7 +6,8 @@ import { checkDashboard, type CaseResult, type DashboardCheck, type QueryCase, t
 import { DASHBOARDS_DIR } from '../../gateway/grafana/generate.js';
 import type { Dashboard } from '../../gateway/grafana/model.js';
 import { startInfluxd, type InfluxServer } from '../support/influxd.js';
-import { metricValue, startTestGateway, waitFor, type TestGateway } from '../support/gateway.js';
+import { metricValue, startTestGateway, type TestGateway } from '../support/gateway.js';
+import { waitFor } from '../support/wait.js';
 import { connect, publish } from '../support/mqtt.js';
 import { storedWindows, type StoredWindow } from '../support/telemetry.js';
 

@@ -3,7 +3,8 @@ import type { MqttClient } from 'mqtt';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, validateConfig } from '../../gateway/config/load.js';
-import { startTestGateway, waitFor, type TestGateway } from '../support/gateway.js';
+import { startTestGateway, type TestGateway } from '../support/gateway.js';
+import { waitFor } from '../support/wait.js';
 import { connect, publish } from '../support/mqtt.js';
 
 /**

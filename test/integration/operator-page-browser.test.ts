@@ -4,7 +4,8 @@ import type { MqttClient } from 'mqtt';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startInfluxd, type InfluxServer } from '../support/influxd.js';
-import { startTestGateway, waitFor, type TestGateway } from '../support/gateway.js';
+import { startTestGateway, type TestGateway } from '../support/gateway.js';
+import { waitFor } from '../support/wait.js';
 import { connect, publish } from '../support/mqtt.js';
 
 /**

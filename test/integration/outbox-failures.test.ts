@@ -104,10 +104,10 @@ describe('damaged outbox file', () => {
     const file = join(s.h.dir, 'outbox.db');
     writeFileSync(file, Buffer.alloc(8192, 'garbage! '));
     const { outbox, database, store } = s.build();
-    expect(store.movedAside).toMatch(/outbox\.db\.corrupt-/);
-    expect(readFileSync(store.movedAside!, 'utf8').startsWith('garbage!')).toBe(true);
+    expect(store.movedAside?.movedTo).toMatch(/outbox\.db\.corrupt-/);
+    expect(readFileSync(store.movedAside!.movedTo, 'utf8').startsWith('garbage!')).toBe(true);
     const err = s.h.logLines().find((l) => l.level === 50 && String(l.msg).includes('corrupt'));
-    expect(err).toMatchObject({ movedAside: store.movedAside });
+    expect(err).toMatchObject({ movedAside: store.movedAside?.movedTo });
     outbox.start();
     outbox.append([1, 2, 3].map((i) => point(i)));
     await vi.waitFor(async () => expect(await s.seqs(database)).toEqual([1, 2, 3]), { timeout: 10_000, interval: 100 });

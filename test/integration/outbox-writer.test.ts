@@ -147,6 +147,8 @@ describe('InfluxWriter against a misbehaving HTTP server', () => {
   let server: Server;
   let url: string;
   let reply: (res: import('node:http').ServerResponse) => void = () => {};
+  const queryOk = (res: import('node:http').ServerResponse) => void res.writeHead(200, { 'content-type': 'application/json' }).end('{"results":[{"statement_id":0}]}');
+  let queryReply = queryOk;
   const seen: { url: string; auth: string | undefined; length: string | undefined; body: string }[] = [];
   beforeAll(async () => {
     server = createServer((req, res) => {
@@ -156,7 +158,7 @@ describe('InfluxWriter against a misbehaving HTTP server', () => {
       req.on('end', () => {
         seen.push({ url: req.url ?? '', auth: req.headers.authorization, length: req.headers['content-length'], body });
         if (req.url?.includes('/query')) {
-          res.writeHead(200, { 'content-type': 'application/json' }).end('{"results":[{"statement_id":0}]}');
+          queryReply(res);
           return;
         }
         reply(res);
@@ -172,9 +174,12 @@ describe('InfluxWriter against a misbehaving HTTP server', () => {
 
   it.each([
     [503, {}, 'server', undefined],
+    [503, { 'retry-after': '12' }, 'server', 12_000],
     [500, {}, 'server', undefined],
     [429, { 'retry-after': '7' }, 'throttled', 7000],
     [401, {}, 'auth', undefined],
+    [403, {}, 'auth', undefined],
+    [404, {}, 'database', undefined], // not "database not found": a URL that is not InfluxDB's; kept, not dead-lettered
   ] as const)('HTTP %i is retryable', async (status, headers, reason, retryAfterMs) => {
     reply = (res) => res.writeHead(status, { ...headers, 'x-influxdb-error': 'nope' }).end('{"error":"nope"}');
     const { writer } = newWriter(url);
@@ -185,13 +190,72 @@ describe('InfluxWriter against a misbehaving HTTP server', () => {
     writer.close();
   });
 
-  it('HTTP 413 and other 4xx are permanent with the server text', async () => {
+  it('HTTP 413 on a single line refuses that line with the server text; other 4xx are permanent', async () => {
     reply = (res) => res.writeHead(413, { 'x-influxdb-error': 'request entity too large' }).end('{"error":"request entity too large"}');
     const { writer } = newWriter(url);
     const err = (await caught(writer.write('m v=1 1'))) as PermanentWriteError;
     expect(err).toBeInstanceOf(PermanentWriteError);
     expect(err.status).toBe(413);
-    expect(err.message).toBe('request entity too large');
+    expect(err.refusedLines).toEqual([0]);
+    expect(err.message).toBe('request too large (413) even as a single line: request entity too large');
+    reply = (res) => res.writeHead(418, { 'x-influxdb-error': 'teapot' }).end();
+    const other = (await caught(writer.write('m v=1 1'))) as PermanentWriteError;
+    expect([other.status, other.message, other.refusedLines]).toEqual([418, 'teapot', undefined]);
+    writer.close();
+  });
+
+  it('HTTP 413: halves until each part fits, every line sent once to be stored', async () => {
+    const stored: string[] = [];
+    reply = (res) => {
+      const body = seen[seen.length - 1]!.body;
+      if (body.length > 40) return void res.writeHead(413, { 'x-influxdb-error': 'Request Entity Too Large' }).end();
+      stored.push(...body.split('\n'));
+      res.writeHead(204).end();
+    };
+    const { writer } = newWriter(url);
+    const lines = Array.from({ length: 9 }, (_, i) => `m v=${i} ${i}`);
+    await writer.write(lines.join('\n'));
+    expect(stored).toEqual(lines);
+    writer.close();
+  });
+
+  it('HTTP 400 with InfluxDB 3\'s partial-write body (its v1-compatible /write): the listed lines refused', async () => {
+    reply = (res) => res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'partial write of line protocol occurred', data: [{ original_line: 'm v=2 2', line_number: 2, error_message: 'bad' }] }));
+    const { writer } = newWriter(url);
+    const err = (await caught(writer.write('m v=1 1\nm v=2 2'))) as PermanentWriteError;
+    expect([err.status, err.refusedLines, err.message]).toEqual([400, [1], 'partial write of line protocol occurred: line 2: bad']);
+    writer.close();
+  });
+
+  it('HTTP 422 (not an answer 1.x documents) refuses the whole request', async () => {
+    reply = (res) => res.writeHead(422, { 'x-influxdb-error': 'odd' }).end();
+    const { writer } = newWriter(url);
+    const err = (await caught(writer.write('m v=1 1\nm v=2 2'))) as PermanentWriteError;
+    expect([err.status, err.refusedLines, err.message]).toEqual([422, undefined, 'odd']);
+    writer.close();
+  });
+
+  it('a token is sent as "Token" (1.8+), a retention policy as rp', async () => {
+    reply = (res) => res.writeHead(204).end();
+    const writer = new InfluxWriter({ url, database: 'd', retentionPolicy: 'week', token: 'user:secret', timeoutMs: 5000 });
+    seen.length = 0;
+    await writer.write('m v=1 1');
+    expect(seen.find((r) => r.url.includes('/write'))).toMatchObject({ url: '/write?db=d&rp=week&precision=ms', auth: 'Token user:secret' });
+    writer.close();
+  });
+
+  it('CREATE DATABASE refused with 403 (a user without the admin right): the write goes ahead and decides', async () => {
+    queryReply = (res) => void res.writeHead(403, { 'x-influxdb-error': 'requires admin privilege' }).end();
+    reply = (res) => res.writeHead(204).end();
+    const { writer } = newWriter(url);
+    seen.length = 0;
+    await writer.write('m v=1 1');
+    expect(seen.map((r) => r.url.split('?')[0])).toEqual(['/query', '/write']);
+    reply = (res) => res.writeHead(404, { 'x-influxdb-error': 'database not found: "w"' }).end();
+    const err = (await caught(writer.write('m v=2 2'))) as RetryableWriteError;
+    expect(err.reason).toBe('database');
+    expect(err.message).toMatch(/^InfluxDB answered 404 for database "w_\d+": database not found: "w"$/);
+    queryReply = queryOk;
     writer.close();
   });
 

@@ -66,11 +66,14 @@ describe('outbox with a real InfluxDB', () => {
     for (let round = 0; round < 4; round++) {
       outbox.append(range(next, next + 150).map((i) => point(i)));
       next += 150;
-      await new Promise((r) => setTimeout(r, 150));
+      // Up: this round's points are delivered before influxd goes away.
+      await vi.waitFor(() => expect(outbox.status().points + outbox.status().openPoints).toBe(0), { timeout: 20_000 });
       await s.influx.stop();
       outbox.append(range(next, next + 150).map((i) => point(i)));
       next += 150;
-      await new Promise((r) => setTimeout(r, 150));
+      outbox.flush();
+      // Down: a send failed, so these points wait on disk when influxd comes back.
+      await vi.waitFor(() => expect(outbox.status().influxUp).toBe(false), { timeout: 20_000 });
       await s.influx.start();
     }
     await vi.waitFor(async () => expect(await s.seqs(database)).toEqual(range(0, next)), { timeout: 30_000, interval: 200 });

@@ -6,7 +6,8 @@ import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashSecret } from '../../gateway/auth/password.js';
 import { startInfluxd, type InfluxServer } from '../support/influxd.js';
-import { metricValue, startTestGateway, waitFor, type TestGateway } from '../support/gateway.js';
+import { metricValue, startTestGateway, type TestGateway } from '../support/gateway.js';
+import { waitFor } from '../support/wait.js';
 import { connect } from '../support/mqtt.js';
 import { baseTs, sendReading } from './alerts-helpers.js';
 

@@ -65,22 +65,6 @@ export async function startTestGateway(opts: { influxUrl: string; overrides?: Ra
   };
 }
 
-/** Polls until `check` returns a value other than undefined, or fails with the last value seen. */
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000, everyMs = 50): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
-
 /** Sum of a prom-client metric's values (all label sets), or of one label set. */
 export async function metricValue(gw: Gateway, name: keyof Gateway['metrics'], labels?: Record<string, string>): Promise<number> {
   const m = gw.metrics[name] as unknown as { get(): Promise<{ values: { value: number; labels: Record<string, string | number> }[] }> };

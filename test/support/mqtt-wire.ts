@@ -16,8 +16,9 @@ export function remainingLength(n: number): Buffer {
   return Buffer.from(out);
 }
 
-function str(s: string): Buffer {
-  const b = Buffer.from(s, 'utf8');
+/** A length-prefixed string [MQTT-1.5.3]; a Buffer goes as it is (the tests' ill-formed UTF-8). */
+function str(s: string | Buffer): Buffer {
+  const b = typeof s === 'string' ? Buffer.from(s, 'utf8') : s;
   const len = Buffer.alloc(2);
   len.writeUInt16BE(b.length);
   return Buffer.concat([len, b]);
@@ -41,9 +42,9 @@ export interface PublishTemplate {
   readonly payloadAt: number;
 }
 
-export function publishPacket(topic: string, payload: string, qos: 0 | 1): PublishTemplate {
+export function publishPacket(topic: string | Buffer, payload: string, qos: 0 | 1, encoding: BufferEncoding = 'utf8'): PublishTemplate {
   const t = str(topic);
-  const p = Buffer.from(payload, 'utf8');
+  const p = Buffer.from(payload, encoding);
   const body = Buffer.concat([t, qos === 1 ? Buffer.from([0, 1]) : Buffer.alloc(0), p]);
   const bytes = packet(qos === 1 ? 0x32 : 0x30, body);
   const headerLen = bytes.length - body.length;
@@ -51,7 +52,7 @@ export function publishPacket(topic: string, payload: string, qos: 0 | 1): Publi
 }
 
 /** One SUBSCRIBE to these filters at the given QoS [MQTT-3.8]. */
-export function subscribePacket(filters: readonly string[], id = 1, qos: 0 | 1 = 0): Buffer {
+export function subscribePacket(filters: readonly (string | Buffer)[], id = 1, qos: 0 | 1 = 0): Buffer {
   const body = Buffer.concat([Buffer.from([id >> 8, id & 0xff]), ...filters.map((f) => Buffer.concat([str(f), Buffer.from([qos])]))]);
   return packet(0x82, body);
 }

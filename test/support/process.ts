@@ -1,21 +1,51 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { stringify } from 'yaml';
 import { freePort } from './influxd.js';
-import { testConfigTree, waitFor } from './gateway.js';
+import { testConfigTree } from './gateway.js';
+import { waitFor } from './wait.js';
 
 /**
  * The real gateway as a child process: `node dist/gateway/main.js` with GATEWAY_CONFIG pointing at a YAML file
  * in the test's folder (run `npm run build` first; `npm test` does). Ports are picked free once per folder and
- * kept across restarts, so MQTT clients reconnect to the same address. Crash tests kill it with SIGKILL.
+ * kept across restarts, so MQTT clients reconnect to the same address. Crash tests kill it with SIGKILL. Signal tests
+ * start it with `npm start` instead, as the README does (spawnGateway's `npmStart`).
  */
 export const MAIN = join(process.cwd(), 'dist/gateway/main.js');
 
-const live = new Set<ChildProcess>();
+/** Running children, and whether each leads a process group of its own (npm start). */
+const live = new Map<ChildProcess, boolean>();
 process.once('exit', () => {
-  for (const c of live) c.kill('SIGKILL');
+  for (const [c, group] of live) {
+    if (!group) c.kill('SIGKILL');
+    else {
+      try {
+        process.kill(-c.pid!, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  }
 });
+
+/**
+ * A package folder (`npm-start/` next to the test's config, removed with it) whose `start` script is the repo's,
+ * verbatim (`npm run build && exec node dist/gateway/main.js`), with `dist` linked to the repo's build and a `build`
+ * script that only runs a `tsc` that does nothing: `npm start` there runs npm, its `sh -c`, the nested build and the
+ * exec exactly as in the repo, without rebuilding dist/ while other test files run their gateways from it.
+ */
+function npmStartPackage(configFile: string): string {
+  const dir = join(dirname(configFile), 'npm-start');
+  if (existsSync(join(dir, 'package.json'))) return dir;
+  const repo = JSON.parse(readFileSync(join(process.cwd(), 'package.json'), 'utf8')) as { scripts: { start: string } };
+  mkdirSync(join(dir, 'node_modules/.bin'), { recursive: true });
+  symlinkSync(join(process.cwd(), 'dist'), join(dir, 'dist'));
+  writeFileSync(join(dir, 'node_modules/.bin/tsc'), '#!/bin/sh\nexit 0\n');
+  chmodSync(join(dir, 'node_modules/.bin/tsc'), 0o755);
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'gateway-npm-start', private: true, type: 'module', scripts: { build: 'tsc', start: repo.scripts.start } }));
+  return dir;
+}
 
 export interface GatewayProcess {
   readonly pid: number;
@@ -25,7 +55,12 @@ export interface GatewayProcess {
   output(): string;
   /** Resolves with the exit code (null when killed by a signal) and the signal. */
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Signals the spawned process (npm itself with `npmStart`). */
   kill(signal: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** The gateway's own pid: `pid`, or with `npmStart` npm's child (the shell that exec'd node). Linux only (/proc). */
+  gatewayPid(): number;
+  /** Signals every process of its process group, as a terminal's Ctrl-C or systemd's KillMode=control-group do (`npmStart` only). */
+  killGroup(signal: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** A metric's value from /metrics (sum over label sets), or undefined when the gateway does not answer. */
   metric(name: string): Promise<number | undefined>;
 }
@@ -55,11 +90,22 @@ export async function prepareGateway(dir: string, influxUrl: string, overrides: 
   return { dir, configFile, mqttPort, httpPort };
 }
 
-/** Spawns the gateway; with `ready` (default) resolves once /health answers. */
-export async function spawnGateway(configFile: string, opts: { ready?: boolean; ports?: { mqtt: number; http: number } } = {}): Promise<GatewayProcess> {
-  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`npm run build\` first`);
-  const child = spawn(process.execPath, [MAIN], { env: { ...process.env, GATEWAY_CONFIG: configFile }, stdio: ['ignore', 'pipe', 'pipe'] });
-  live.add(child);
+/**
+ * Spawns the gateway (`main`: another copy of main.js); with `ready` (default) resolves once /health answers. With
+ * `npmStart` it is started as the README says, `npm start` (see npmStartPackage), in a process group of its own, like
+ * a terminal's foreground job.
+ */
+export async function spawnGateway(
+  configFile: string,
+  opts: { ready?: boolean; ports?: { mqtt: number; http: number }; npmStart?: boolean; main?: string } = {},
+): Promise<GatewayProcess> {
+  const main = opts.main ?? MAIN;
+  if (!existsSync(main)) throw new Error(`${main} is missing: run \`npm run build\` first`);
+  const env = { ...process.env, GATEWAY_CONFIG: configFile };
+  const child = opts.npmStart
+    ? spawn('npm', ['start'], { cwd: npmStartPackage(configFile), env, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+    : spawn(process.execPath, [main], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  live.set(child, opts.npmStart === true);
   let out = '';
   child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
   child.stderr!.on('data', (b: Buffer) => (out += b.toString()));
@@ -80,6 +126,17 @@ export async function spawnGateway(configFile: string, opts: { ready?: boolean; 
     exited,
     async kill(signal) {
       if (!gone) child.kill(signal);
+      return exited;
+    },
+    gatewayPid() {
+      if (!opts.npmStart) return child.pid!;
+      const kids = readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+      if (kids.length !== 1) throw new Error(`npm (pid ${child.pid}) has ${kids.length} children: ${kids.join(', ')}`);
+      return kids[0]!;
+    },
+    async killGroup(signal) {
+      if (!opts.npmStart) throw new Error('killGroup: only a gateway spawned with npmStart has a process group of its own');
+      if (!gone) process.kill(-child.pid!, signal);
       return exited;
     },
     async metric(name) {

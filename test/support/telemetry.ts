@@ -39,3 +39,29 @@ export async function storedWindows(influx: InfluxServer, gatewayId: string, db 
   }
   return out;
 }
+
+/** The aggregate fields a window is compared on (test/unit/pipeline/reference.ts `Aggregate`). */
+export interface ExpectedWindow {
+  readonly mean: number;
+  readonly min: number;
+  readonly max: number;
+  readonly first: number;
+  readonly last: number;
+  readonly count: number;
+}
+
+/** Every window of `expected` that InfluxDB lacks or holds with other values, and every extra one ([] when exact). */
+export function windowMismatches(stored: ReadonlyMap<string, StoredWindow>, expected: ReadonlyMap<string, ExpectedWindow>): string[] {
+  const out: string[] = [];
+  for (const [key, e] of expected) {
+    const got = stored.get(key);
+    if (!got) out.push(`${key}: missing (count ${e.count} expected)`);
+    else {
+      const g = { mean: got.mean, min: got.min, max: got.max, first: got.first, last: got.last, count: got.count };
+      const want = { mean: e.mean, min: e.min, max: e.max, first: e.first, last: e.last, count: e.count };
+      if (JSON.stringify(g) !== JSON.stringify(want)) out.push(`${key}: got ${JSON.stringify(g)}, expected ${JSON.stringify(want)}`);
+    }
+  }
+  for (const key of stored.keys()) if (!expected.has(key)) out.push(`${key}: not expected`);
+  return out;
+}

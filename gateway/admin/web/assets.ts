@@ -18,16 +18,11 @@ const TYPES: Record<string, string> = {
   '.svg': 'image/svg+xml',
 };
 
-/**
- * Where the files are: next to this module when running from source (tsx, vitest), or, when running the
- * compiled dist/gateway/admin/web/assets.js (tsc copies no .js/.html), in the source tree it was built from.
- */
+/** Next to this module: gateway/admin/web/ui/ in the source tree, and its copy in dist/ (`npm run build` copies it). */
 export function uiDir(): string {
-  const here = fileURLToPath(new URL('./ui/', import.meta.url));
-  const candidates = [here, fileURLToPath(new URL('../../../../gateway/admin/web/ui/', import.meta.url))];
-  const found = candidates.find((d) => existsSync(join(d, 'index.html')));
-  if (found === undefined) throw new Error(`operator page files not found (looked in ${candidates.join(', ')})`);
-  return found;
+  const dir = fileURLToPath(new URL('./ui/', import.meta.url));
+  if (!existsSync(join(dir, 'index.html'))) throw new Error(`operator page files not found in ${dir}: run \`npm run build\``);
+  return dir;
 }
 
 export function loadAssets(dir = uiDir()): Map<string, Asset> {

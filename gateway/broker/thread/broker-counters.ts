@@ -1,6 +1,6 @@
-import type { AuthFailureReason } from '../../auth/device-auth.js';
+import type { AuthFailureReason } from '../../metrics.js';
 import type { BrokerMetrics } from '../../metrics.js';
-import type { RefusedReason } from '../limits.js';
+import { REFUSED_REASONS, type RefusedReason } from '../limits.js';
 
 /**
  * The broker thread's counters, in shared memory: the thread adds with Atomics, the gateway reads them when a
@@ -9,7 +9,7 @@ import type { RefusedReason } from '../limits.js';
  * closed, and a scrape under full load does not wait for the busy broker thread.
  */
 const AUTH: readonly AuthFailureReason[] = ['bad_password', 'unknown_device', 'anonymous_refused', 'certificate_refused', 'client_id_taken', 'publish_denied', 'subscribe_denied'];
-const REFUSED: readonly RefusedReason[] = ['packet_too_large', 'max_connections', 'too_many_subscriptions', 'connect_timeout', 'protocol_error', 'slow_consumer', 'protocol_version', 'session_queue_full'];
+const REFUSED: readonly RefusedReason[] = REFUSED_REASONS;
 const CLIENTS = AUTH.length + REFUSED.length;
 const HELD = CLIENTS + 1;
 const SLOTS = HELD + 1;

@@ -31,11 +31,16 @@ const YOUNG_MB = 12;
 const BATCH = 256;
 const TURN_MS = 4;
 
-/** The compiled worker: next to this file in dist/, or dist/'s copy when this runs from source (vitest, tsx). */
-function workerFile(): URL {
-  const sibling = new URL('./broker-worker.js', import.meta.url);
-  if (existsSync(fileURLToPath(sibling))) return sibling;
-  return new URL('../../../dist/gateway/broker/thread/broker-worker.js', import.meta.url);
+/**
+ * The worker's module in the same form as this one: the compiled sibling in dist/, or, when this runs from source
+ * (vitest, tsx), the .ts sibling loaded through tsx's `tsImport` (tsx docs, "Node.js API"), so tests never run a
+ * stale dist/. Node 20 does not apply `--import tsx` to a worker's own entry file, hence the small eval entry.
+ */
+function workerEntry(): { entry: URL | string; eval: boolean } {
+  const compiled = new URL('./broker-worker.js', import.meta.url);
+  if (existsSync(fileURLToPath(compiled))) return { entry: compiled, eval: false };
+  const source = JSON.stringify(new URL('./broker-worker.ts', import.meta.url).href);
+  return { entry: `import('tsx/esm/api').then((tsx) => tsx.tsImport(${source}, ${source}))`, eval: true };
 }
 
 class BrokerThreadError extends Error {
@@ -81,7 +86,8 @@ export class BrokerThread implements BrokerFront {
     const mirror = (this.counters = new CounterMirror(counters, deps.metrics));
     deps.metrics.onBrokerCollect(() => mirror.sync());
     const data: BrokerThreadData = { config, ring, counters, logLevel: deps.log.level };
-    this.worker = new Worker(workerFile(), { workerData: data, name: 'broker', resourceLimits: { maxYoungGenerationSizeMb: YOUNG_MB } });
+    const worker = workerEntry();
+    this.worker = new Worker(worker.entry, { eval: worker.eval, workerData: data, name: 'broker', resourceLimits: { maxYoungGenerationSizeMb: YOUNG_MB } });
     this.ready = new Promise((resolve, reject) => {
       this.worker.on('message', (m: FromBroker) => {
         if (m.t === 'ready') resolve();

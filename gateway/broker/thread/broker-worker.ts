@@ -1,16 +1,17 @@
 /**
  * The broker thread (mqtt.brokerThread): aedes, its listeners and the device auth hooks run here, so MQTT
  * parsing and routing take one core and decode, dedup, windows, alerts and the outbox take another. Each
- * PUBLISH on an ingest topic (pipeline/topics.ts) is copied into the publish ring for the gateway; a QoS >= 1 one is
+ * PUBLISH on an ingest topic (wire/topics.ts) is copied into the publish ring for the gateway; a QoS >= 1 one is
  * acknowledged (PUBACK) only when the gateway says it is logged (acks). Everything else is routed here
  * without the gateway's involvement, as before.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Aedes, Client, PublishPacket } from 'aedes';
 import { pino } from 'pino';
-import { createDeviceAccess, type DeviceAccess } from '../../auth/index.js';
-import { isIngestTopic } from '../../pipeline/topics.js';
+import { createDeviceAccess, deviceIdOf, type DeviceAccess } from '../../auth/index.js';
+import { isIngestTopic } from '../../wire/topics.js';
 import { closeBroker, createBroker } from '../broker.js';
+import { brokerLimits } from '../limits.js';
 import { startListeners, type Listeners } from '../listeners.js';
 import { openBrokerPersistence, type OpenedPersistence } from '../persistence/open.js';
 import { sharedBrokerMetrics } from './broker-counters.js';
@@ -88,8 +89,9 @@ async function start(): Promise<void> {
     metrics,
     gate,
     connectTimeoutMs: config.mqtt.connectTimeout,
-    maxSubscriptions: config.mqtt.maxSubscriptions,
+    limits: brokerLimits(config.mqtt),
     drainTimeoutMs: config.mqtt.drainTimeout,
+    deviceOf: (client) => deviceIdOf(devices!.auth.principalOf(client)),
     authenticate: devices.auth.authenticate,
     authorizeSubscribe: devices.auth.authorizeSubscribe,
     authorizePublish: (client, packet) => devices!.auth.authorizePublish(client, packet),

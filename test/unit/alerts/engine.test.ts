@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { AlertEngine, NO_EVENTS } from '../../../gateway/alerts/engine.js';
 import type { AlertEvent } from '../../../gateway/alerts/types.js';
-import { manualClock, reading, rulesFrom } from './helpers.js';
+import { reading, rulesFrom } from './helpers.js';
+import { manualClock } from '../../support/manual-timers.js';
 
 const HOT = `
 rules:
@@ -178,6 +179,23 @@ describe('noData alerts', () => {
     expect(e.tick(950_000 + 300_000)).toHaveLength(1);
   });
 
+  it('staleNow fires the noData rules of every sensor of that device at once, once', () => {
+    const clock = manualClock(0);
+    const e = new AlertEngine(rulesFrom(SILENT), { now: clock.now });
+    clock.set(1_000);
+    feed(e, 'gh-1', 'temp', [[10, 5]]);
+    feed(e, 'gh-1', 'rh', [[10, 50]]);
+    feed(e, 'gh-2', 'temp', [[10, 6]]);
+    clock.set(2_000);
+    expect(e.staleNow('gh-1', 2_000)).toEqual([
+      { device: 'gh-1', sensor: 'temp', rule: 'silent', state: 'firing', severity: 'critical', value: 5, threshold: null, ts: 2_000, since: 1_000 },
+      { device: 'gh-1', sensor: 'rh', rule: 'silent', state: 'firing', severity: 'critical', value: 50, threshold: null, ts: 2_000, since: 1_000 },
+    ]);
+    expect(e.staleNow('gh-1', 3_000)).toEqual([]);
+    expect(e.tick(900_000).map((x) => x.device)).toEqual(['gh-2']); // the tick does not fire them again
+    expect(e.staleNow('unknown', 3_000)).toBe(NO_EVENTS);
+  });
+
   it('a regular sensor never fires; a late reading is no sign of life', () => {
     const clock = manualClock(0);
     const e = new AlertEngine(rulesFrom(SILENT), { now: clock.now });
@@ -274,7 +292,7 @@ rules:
 });
 
 describe('snapshot / restore', () => {
-  it('round-trips through JSON: a firing alert does not fire again, and resolves normally', () => {
+  it('round-trips through its bytes: a firing alert does not fire again, and resolves normally', () => {
     const rules = rulesFrom(`
 rules:
   - { name: hot, above: 35, hysteresis: 1 }
@@ -286,10 +304,10 @@ rules:
     feed(a, 'd', 't', [[1_000, 40]]);
     a.tick(61_000);
     expect(a.firing().map((f) => f.rule).sort()).toEqual(['hot', 'silent']);
-    const json = JSON.parse(JSON.stringify(a.snapshot())) as unknown;
+    const bytes = a.encodeSnapshot();
 
     const b = new AlertEngine(rules, { now: clock.now });
-    expect(b.restore(json, 500_000)).toEqual({ ok: true, sensors: 1, alerts: 3 });
+    expect(b.restore(bytes, 500_000)).toEqual({ ok: true, sensors: 1, alerts: 3 });
     expect(b.firing()).toEqual(a.firing());
     expect(feed(b, 'd', 't', [[500, 99]])).toEqual([]); // late relative to the saved newest ts
     // Still firing: no new firing event; the pending `slow` kept its start (1s) and fires at 61s.
@@ -304,7 +322,7 @@ rules:
     const clock = manualClock(0);
     const a = new AlertEngine(rulesFrom(`rules: [{ name: hot, above: 1 }, { name: silent, noData: 1m }]`), { now: clock.now });
     feed(a, 'd', 't', [[0, 5]]);
-    const snap = a.snapshot();
+    const snap = a.encodeSnapshot();
     const b = new AlertEngine(rulesFrom(`rules: [{ name: hot, match: { device: "e*" }, above: 1 }, { name: silent, noData: 1m }]`));
     expect(b.restore(snap, 1_000_000)).toEqual({ ok: true, sensors: 1, alerts: 0 });
     expect(b.firing()).toEqual([]);
@@ -315,7 +333,7 @@ rules:
   it('rejects a malformed snapshot without touching state', () => {
     const e = new AlertEngine(rulesFrom(HOT));
     feed(e, 'gh-1', 'temperature', [[1, 40]]);
-    const r = e.restore({ version: 2, sensors: [] });
+    const r = e.restore(Buffer.from(JSON.stringify({ version: 2, sensors: [] })));
     expect(r.ok).toBe(false);
     expect(e.firing()).toHaveLength(1);
   });

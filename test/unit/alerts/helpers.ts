@@ -12,9 +12,3 @@ export function rulesFrom(yaml: string): readonly AlertRule[] {
 export function reading(device: string, sensor: string, ts: number, value: number): Reading {
   return { device, sensor, ts, value };
 }
-
-/** A manual gateway clock. */
-export function manualClock(start = 1_000_000): { now: () => number; set: (t: number) => void; advance: (ms: number) => number } {
-  let t = start;
-  return { now: () => t, set: (v) => (t = v), advance: (ms) => (t += ms) };
-}

@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { loadRulesFile, rulesETag, validateRulesBody, writeRulesFileAtomic } from '../../../gateway/alerts/rules-file.js';
+import { loadRulesFile, rulesETag, rulesFormatOf, validateRulesText, writeRulesFileAtomic } from '../../../gateway/alerts/rules-file.js';
 import { parseRules } from '../../../gateway/alerts/rules-parse.js';
 
 let dir: string;
@@ -83,22 +83,23 @@ describe('writeRulesFileAtomic', () => {
   });
 });
 
-describe('validateRulesBody', () => {
+describe('rulesFormatOf + validateRulesText', () => {
   it('accepts YAML (comments kept) and JSON, returning the text to write and its ETag', () => {
     const yaml = '# mine\nrules: [{ name: a, above: 1 }]\n';
-    expect(validateRulesBody(yaml, 'application/yaml; charset=utf-8')).toMatchObject({ ok: true, fileText: yaml, etag: rulesETag(yaml) });
-    expect(validateRulesBody(yaml, undefined)).toMatchObject({ ok: true });
+    expect(rulesFormatOf('application/yaml; charset=utf-8')).toBe('yaml');
+    expect(rulesFormatOf(undefined)).toBe('yaml');
+    expect(validateRulesText(yaml, 'yaml')).toMatchObject({ ok: true, fileText: yaml, etag: rulesETag(yaml) });
     const json = '{"rules":[{"name":"a","below":3}]}';
-    const r = validateRulesBody(json, 'application/json');
+    expect(rulesFormatOf('application/json')).toBe('json');
+    const r = validateRulesText(json, 'json');
     expect(r).toMatchObject({ ok: true, fileText: json, etag: rulesETag(json) });
     if (r.ok) expect(r.rules[0]).toMatchObject({ name: 'a', below: 3 });
   });
 
   it('returns schema errors with paths and positions', () => {
-    const r = validateRulesBody('{\n  "rules": [\n    {"name": "a", "abov": 1}\n  ]\n}', 'application/json');
+    const r = validateRulesText('{\n  "rules": [\n    {"name": "a", "abov": 1}\n  ]\n}', 'json');
     expect(r).toMatchObject({
       ok: false,
-      reason: 'invalid',
       errors: [
         { path: 'rules[0]', line: 3, message: expect.stringContaining('at least one of') },
         { path: 'rules[0].abov', line: 3, column: 19, message: 'unknown key' },
@@ -107,11 +108,12 @@ describe('validateRulesBody', () => {
   });
 
   it('rejects JSON that is only valid as YAML, with the position of the syntax error', () => {
-    const r = validateRulesBody('{\n  rules: []\n}', 'application/json');
-    expect(r).toMatchObject({ ok: false, reason: 'invalid', errors: [{ path: '(file)', line: 2, column: 3 }] });
+    const r = validateRulesText('{\n  rules: []\n}', 'json');
+    expect(r).toMatchObject({ ok: false, errors: [{ path: '(file)', line: 2, column: 3 }] });
   });
 
-  it('refuses other content types', () => {
-    expect(validateRulesBody('rules: []', 'text/html')).toMatchObject({ ok: false, reason: 'unsupported-media-type', errors: [{ path: '(body)' }] });
+  it('names no format for other content types', () => {
+    expect(rulesFormatOf('text/html')).toBeUndefined();
+    expect(rulesFormatOf('application/vnd.api+json')).toBe('json');
   });
 });

@@ -6,11 +6,12 @@ import { AlertService } from '../../../gateway/alerts/service.js';
 import type { AlertEvent } from '../../../gateway/alerts/types.js';
 import { createLogger } from '../../../gateway/log.js';
 import { createMetrics } from '../../../gateway/metrics.js';
-import { manualClock, reading } from './helpers.js';
+import { reading } from './helpers.js';
+import { manualClock } from '../../support/manual-timers.js';
 
 /**
  * The checkpoint's alert part as the service takes and restores it: a Buffer carrying the firing events, which
- * a restart re-publishes verbatim; and the JSON forms older state.db files hold.
+ * a restart re-publishes verbatim.
  */
 
 const dirs: string[] = [];
@@ -75,41 +76,6 @@ describe('AlertService snapshot / restore', () => {
     expect(b.published).toMatchObject([{ rule: 'hot', device: 'gh-1', state: 'resolved', value: 40, ts: 5_000, since: 5_000 }]);
     a.svc.close();
     b.svc.close();
-  });
-
-  it('restores the JSON forms older checkpoints hold: {engine, firing} and a bare engine snapshot', () => {
-    // As a gateway before alert snapshot version 2 wrote it (JSON text in state.db's body).
-    const engine = {
-      version: 1,
-      savedAt: 61_000,
-      sensors: [
-        {
-          device: 'gh-1',
-          sensor: 'temperature',
-          newestTs: 1_000,
-          lastValue: 40,
-          alerts: [
-            { rule: 'hot', kind: 'threshold', match: { device: '*', sensor: '*' }, phase: 'firing', since: 1_000, firedAt: 1_000, side: 'above' },
-            { rule: 'slow', kind: 'threshold', match: { device: '*', sensor: '*' }, phase: 'pending', since: 1_000, firedAt: 0, side: 'above' },
-          ],
-        },
-      ],
-    };
-    const hot: AlertEvent = { device: 'gh-1', sensor: 'temperature', rule: 'hot', state: 'firing', severity: 'warning', value: 40, threshold: 35, ts: 1_000, since: 1_000 };
-    const old = JSON.parse(JSON.stringify({ engine, firing: [hot] })) as unknown;
-
-    const b = service(RULES, 70_000);
-    b.svc.restore(old);
-    expect(b.retained).toEqual([hot]);
-    expect(b.svc.firing()).toMatchObject([{ rule: 'hot', device: 'gh-1', since: 1_000, firedAt: 1_000 }]);
-    b.svc.onReading(reading('gh-1', 'temperature', 61_000, 41));
-    expect(b.published.map((e) => `${e.rule}:${e.state}:${e.since}`)).toEqual(['slow:firing:1000']);
-
-    const c = service(RULES, 70_000);
-    c.svc.restore(JSON.parse(JSON.stringify(engine)));
-    expect(c.retained).toMatchObject([{ rule: 'hot', device: 'gh-1', state: 'firing', ts: 1_000, since: 1_000, value: 40, threshold: 35 }]);
-    b.svc.close();
-    c.svc.close();
   });
 
   it('starts from ok when the snapshot is damaged', () => {

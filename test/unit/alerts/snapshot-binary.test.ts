@@ -2,13 +2,13 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { AlertEngine } from '../../../gateway/alerts/engine.js';
 import { decodeAlertSnapshot } from '../../../gateway/alerts/snapshot-binary-read.js';
-import { readSnapshot } from '../../../gateway/alerts/snapshot.js';
 import type { AlertEvent, AlertRule } from '../../../gateway/alerts/types.js';
-import { ByteWriter } from '../../../gateway/pipeline/byte-codec.js';
-import { manualClock, reading } from './helpers.js';
+import { ByteWriter } from '../../../gateway/persist/byte-codec.js';
+import { reading } from './helpers.js';
+import { manualClock } from '../../support/manual-timers.js';
 
 /**
- * Alert snapshot version 2 (snapshot-binary.ts): random engine states round-trip bit-exactly, re-encoding a
+ * The alert snapshot (snapshot-binary.ts): random engine states round-trip bit-exactly, re-encoding a
  * restored state gives the same bytes, and every damaged or truncated buffer is an error result that leaves
  * the engine as it was.
  */
@@ -63,7 +63,7 @@ function build(ops: readonly Op[], start: number) {
 
 const start = fc.oneof(fc.constantFrom(0, 1_700_000_000_000, -5), fc.integer({ min: -1e12, max: 4e12 }));
 
-describe('alert snapshot version 2', () => {
+describe('alert snapshot', () => {
   it('round-trips random states bit-exactly, and a restored state re-encodes to the same bytes', () => {
     const phases = new Set<string>();
     fc.assert(
@@ -86,22 +86,6 @@ describe('alert snapshot version 2', () => {
     );
     // The generator reaches every saved state kind (ok alerts are not saved; resolved ones are ok again).
     expect([...phases].sort()).toEqual(['noData:firing', 'threshold:firing', 'threshold:pending']);
-  });
-
-  it('restores the same state from the binary form as from the JSON (version 1) form of it', () => {
-    fc.assert(
-      fc.property(fc.array(op, { maxLength: 60 }), start, (ops, t0) => {
-        const { clock, engine } = build(ops, t0);
-        const fromJson = new AlertEngine(RULES, { now: clock.now });
-        const fromBytes = new AlertEngine(RULES, { now: clock.now });
-        expect(fromJson.restore(JSON.parse(JSON.stringify(engine.snapshot())))).toEqual(fromBytes.restore(engine.encodeSnapshot()));
-        // JSON turns -0 into 0; everything else is the same.
-        const plain = (x: unknown) => JSON.parse(JSON.stringify(x)) as unknown;
-        expect(plain(fromJson.snapshot())).toEqual(plain(fromBytes.snapshot()));
-        expect(plain(fromJson.firing())).toEqual(plain(fromBytes.firing()));
-      }),
-      { numRuns: 100 },
-    );
   });
 
   it('falls back to plain times when a difference does not add back exactly, and still round-trips', () => {
@@ -166,7 +150,7 @@ describe('a damaged alert snapshot', () => {
     write(w);
     return w.finish();
   };
-  const head = (w: ByteWriter, version = 2, mode = 1) => {
+  const head = (w: ByteWriter, version = 1, mode = 1) => {
     for (const b of [0x47, 0x57, 0x41, 0x53]) w.u8(b);
     w.u8(version);
     w.u8(mode);
@@ -204,7 +188,7 @@ describe('a damaged alert snapshot', () => {
   it.each<[string, (w: ByteWriter) => void, RegExp]>([
     ['another magic', (w) => [0x47, 0x57, 0x50, 0x53, 3].forEach((b) => w.u8(b)), /not a binary alert snapshot/],
     ['an unknown version', (w) => head(w, 3), /unknown version 3/],
-    ['an unknown mode', (w) => head(w, 2, 2), /bad mode/],
+    ['an unknown mode', (w) => head(w, 1, 2), /bad mode/],
     ['a duplicate device', (w) => (head(w), [0, 1].forEach(() => (w.uvar(1), w.str('d'), sensor(w, 's', [])))), /duplicate device/],
     ['a duplicate sensor', (w) => (head(w), w.uvar(2), w.str('d'), sensor(w, 's', []), sensor(w, 's', [])), /duplicate sensor/],
     ['an ok alert (never saved)', (w) => (head(w), w.uvar(1), w.str('d'), sensor(w, 's', [[0, 0]])), /bad alert state/],
@@ -229,7 +213,7 @@ describe('a damaged alert snapshot', () => {
   });
 
   it('the crafted valid body is accepted (so the cases above fail for their own reason)', () => {
-    const r = readSnapshot(craft(valid));
+    const r = decodeAlertSnapshot(craft(valid));
     expect(r.ok && r.snapshot.sensors).toEqual([
       { device: 'd', sensor: 's', newestTs: 1_000, lastValue: 1.5, alerts: [{ rule: 'hot', kind: 'threshold', match: { device: '*', sensor: '*' }, phase: 'firing', since: 1_000, firedAt: 1_000, side: 'above' }] },
     ]);

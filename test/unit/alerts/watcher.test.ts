@@ -4,15 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { writeRulesFileAtomic } from '../../../gateway/alerts/rules-file.js';
 import { RulesFileWatcher, type RulesChange } from '../../../gateway/alerts/watcher.js';
-
-/** Polls until `cond` holds; the deadline is generous because the box is shared (this is not a timing assertion). */
-async function until(cond: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+import { waitFor } from '../../support/wait.js';
 
 let dir: string;
 let file: string;
@@ -48,7 +40,7 @@ describe('RulesFileWatcher', () => {
   it('picks up a valid edit written in place', async () => {
     start();
     writeFileSync(file, 'rules: [{ name: a, above: 1 }, { name: b, noData: 1m }]\n');
-    await until(() => changes.length > 0, 'the change');
+    await waitFor('the change', () => changes.length > 0);
     expect(changes[0]).toMatchObject({ ok: true, rules: [{ name: 'a' }, { name: 'b', kind: 'noData' }] });
     expect(watcher!.status()).toMatchObject({ ruleCount: 2, errors: [] });
   });
@@ -58,17 +50,17 @@ describe('RulesFileWatcher', () => {
     const tmp = join(dir, '.thresholds.yaml.swp');
     writeFileSync(tmp, 'rules: [{ name: renamed, below: 0 }]\n');
     renameSync(tmp, file);
-    await until(() => changes.some((c) => c.ok && c.rules[0]?.name === 'renamed'), 'the renamed file');
+    await waitFor('the renamed file', () => changes.some((c) => c.ok && c.rules[0]?.name === 'renamed'));
     changes = [];
     await writeRulesFileAtomic(file, 'rules: [{ name: atomic, below: 0 }]\n');
-    await until(() => changes.some((c) => c.ok && c.rules[0]?.name === 'atomic'), 'the atomic write');
+    await waitFor('the atomic write', () => changes.some((c) => c.ok && c.rules[0]?.name === 'atomic'));
   });
 
   it('reports an invalid edit with its errors and keeps the last good status', async () => {
     const first = start();
     const loadedAt = watcher!.status().loadedAt;
     writeFileSync(file, 'rules:\n  - name: a\n    abov: 1\n');
-    await until(() => changes.length > 0, 'the invalid change');
+    await waitFor('the invalid change', () => changes.length > 0);
     const c = changes[0]!;
     expect(c.ok).toBe(false);
     if (!c.ok) expect(c.errors).toContainEqual({ path: 'rules[0].abov', line: 3, column: 5, message: 'unknown key' });
@@ -77,7 +69,7 @@ describe('RulesFileWatcher', () => {
     expect(watcher!.status().errors.length).toBeGreaterThan(0);
     // Fixing the file clears the errors.
     writeFileSync(file, 'rules: [{ name: a, above: 2 }]\n');
-    await until(() => changes.some((x) => x.ok), 'the fix');
+    await waitFor('the fix', () => changes.some((x) => x.ok));
     expect(watcher!.status().errors).toEqual([]);
   });
 
@@ -104,18 +96,18 @@ describe('RulesFileWatcher', () => {
     expect(changes[0]).toMatchObject({ ok: true, rules: [{ name: 'put' }] });
     // Let any pending watch event settle: a later, different edit must be the only other callback.
     writeFileSync(file, 'rules: [{ name: later, above: 3 }]\n');
-    await until(() => changes.some((c) => c.ok && c.rules[0]?.name === 'later'), 'the later edit');
+    await waitFor('the later edit', () => changes.some((c) => c.ok && c.rules[0]?.name === 'later'));
     expect(changes.map((c) => (c.ok ? c.rules[0]?.name : 'error'))).toEqual(['put', 'later']);
   });
 
   it('reports a deleted file and recovers when it comes back', async () => {
     start();
     rmSync(file);
-    await until(() => changes.some((c) => !c.ok), 'the deletion');
+    await waitFor('the deletion', () => changes.some((c) => !c.ok));
     const c = changes.find((x) => !x.ok)!;
     if (!c.ok) expect(c.errors[0]).toMatchObject({ path: '(file)', message: expect.stringContaining('ENOENT') });
     writeFileSync(file, 'rules: [{ name: back, above: 1 }]\n');
-    await until(() => changes.some((x) => x.ok && x.rules[0]?.name === 'back'), 'the file coming back');
+    await waitFor('the file coming back', () => changes.some((x) => x.ok && x.rules[0]?.name === 'back'));
   });
 });
 

@@ -4,16 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { writeDevicesFileAtomic as writeFileAtomic } from '../../../gateway/auth/registry-file.js';
 import { DevicesFileWatcher, type DevicesReload } from '../../../gateway/auth/registry-watcher.js';
-
-async function until<T>(check: () => T | undefined, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = check();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+import { waitFor } from '../../support/wait.js';
 
 describe('devices file watcher', () => {
   let dir: string;
@@ -38,13 +29,13 @@ describe('devices file watcher', () => {
     expect(ids(watcher.start())).toEqual(['a']);
 
     await writeFileAtomic(file, 'devices:\n  - id: a\n  - id: b\n');
-    expect(await until(() => (reloads.length >= 1 ? ids(reloads.at(-1)) : undefined))).toEqual(['a', 'b']);
+    expect(await waitFor('the reload', () => (reloads.length >= 1 ? ids(reloads.at(-1)) : undefined))).toEqual(['a', 'b']);
 
     await writeFileAtomic(file, 'devices:\n  - id: "no good"\n');
-    expect(await until(() => (reloads.length >= 2 ? ids(reloads.at(-1)) : undefined))).toEqual(['devices[0].id']);
+    expect(await waitFor('the reload', () => (reloads.length >= 2 ? ids(reloads.at(-1)) : undefined))).toEqual(['devices[0].id']);
 
     unlinkSync(file);
-    const gone = await until(() => (reloads.length >= 3 ? reloads.at(-1) : undefined));
+    const gone = await waitFor('the reload', () => (reloads.length >= 3 ? reloads.at(-1) : undefined));
     expect(gone).toEqual({ ok: true, devices: new Map(), missing: true });
   });
 
@@ -55,7 +46,7 @@ describe('devices file watcher', () => {
     await writeFileAtomic(file, 'devices: []\n');
     await writeFileAtomic(file, 'devices:\n  - id: z\n');
     // The second write changes the content: it is the only reload.
-    expect(await until(() => (reloads.length >= 1 ? ids(reloads[0]) : undefined))).toEqual(['z']);
+    expect(await waitFor('the reload', () => (reloads.length >= 1 ? ids(reloads[0]) : undefined))).toEqual(['z']);
     expect(reloads).toHaveLength(1);
   });
 });

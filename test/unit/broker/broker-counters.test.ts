@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CounterMirror, createCounterBuffer, sharedBrokerMetrics } from '../../../gateway/broker/thread/broker-counters.js';
+import { REFUSED_REASONS } from '../../../gateway/broker/limits.js';
 import { createMetrics } from '../../../gateway/metrics.js';
 
 async function value(metric: { get(): Promise<{ values: { value: number; labels: Record<string, string | number> }[] }> }, reason?: string): Promise<number> {
@@ -17,6 +18,15 @@ function setup() {
 }
 
 describe('broker counters in shared memory', () => {
+  it('every refusal reason has a slot of its own', async () => {
+    const { thread, metrics } = setup();
+    REFUSED_REASONS.forEach((reason, i) => {
+      for (let n = 0; n <= i; n++) thread.mqttRefused.inc({ reason });
+    });
+    for (const [i, reason] of REFUSED_REASONS.entries()) expect(await value(metrics.mqttRefused, reason)).toBe(i + 1);
+    expect(await value(metrics.authFailures)).toBe(0);
+  });
+
   it('a metric read moves what the broker thread counted into the registry, once', async () => {
     const { thread, metrics } = setup();
 

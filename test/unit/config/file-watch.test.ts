@@ -4,15 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { writeFileAtomic } from '../../../gateway/config/atomic-write.js';
 import { FileWatch, type FileRead } from '../../../gateway/config/file-watch.js';
-
-/** Polls until `cond` holds; the deadline is generous because the box is shared (this is not a timing assertion). */
-async function until(cond: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+import { waitFor } from '../../support/wait.js';
 
 let dir: string;
 let file: string;
@@ -57,13 +49,13 @@ describe('FileWatch', () => {
   it('reports writes in place, by rename and by writeFileAtomic', async () => {
     start();
     writeFileSync(file, 'two\n');
-    await until(() => seen.includes('two\n'), 'the in-place write');
+    await waitFor('the in-place write', () => seen.includes('two\n'));
     const tmp = join(dir, '.watched.yaml.swp');
     writeFileSync(tmp, 'three\n');
     renameSync(tmp, file);
-    await until(() => seen.includes('three\n'), 'the rename');
+    await waitFor('the rename', () => seen.includes('three\n'));
     await writeFileAtomic(file, 'four\n', { newFileMode: 0o644 });
-    await until(() => seen.includes('four\n'), 'the atomic write');
+    await waitFor('the atomic write', () => seen.includes('four\n'));
   });
 
   it('drops a reload whose key equals the last read, and reports every reload with a null key', () => {
@@ -91,7 +83,7 @@ describe('FileWatch', () => {
     watch!.reload();
     expect(errors).toEqual([new Error('listener failed')]);
     writeFileSync(file, 'three\n');
-    await until(() => seen.includes('three\n'), 'the next change');
+    await waitFor('the next change', () => seen.includes('three\n'));
   });
 
   it('contains a throwing read: the error goes to onError, no onChange, and later changes are still reported', async () => {
@@ -114,7 +106,7 @@ describe('FileWatch', () => {
     expect(errors).toEqual([new ReferenceError('parser bug')]);
     expect(seen).toEqual([]);
     writeFileSync(file, 'three\n');
-    await until(() => seen.includes('three\n'), 'the next change');
+    await waitFor('the next change', () => seen.includes('three\n'));
   });
 
   it('reports a directory that cannot be watched to onError instead of throwing', () => {
@@ -132,7 +124,7 @@ describe('FileWatch', () => {
     second.start();
     try {
       writeFileSync(file, 'two\n');
-      await until(() => other.includes('two\n'), 'the second watch to see the write');
+      await waitFor('the second watch to see the write', () => other.includes('two\n'));
     } finally {
       second.close();
     }

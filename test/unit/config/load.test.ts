@@ -58,6 +58,15 @@ describe('config', () => {
     expect(problems.map((p) => p.path)).toEqual(['runtime.heapGrowthPercent']);
   });
 
+  it('has safe defaults for the broker and pipeline limits, and wants room for one message in the send queue', () => {
+    const c = validateConfig({}, 'x');
+    expect([c.mqtt.maxQueuedBytes, c.mqtt.maxTopicFilterBytes, c.mqtt.maxRetainedMessages, c.mqtt.maxRetainedBytes]).toEqual([16 * 1024 ** 2, 1024, 10_000, 64 * 1024 ** 2]);
+    expect([c.mqtt.maxConnectionsPerDevice, c.mqtt.maxConnectionsPerAddress, c.pipeline.maxSensorsPerDevice]).toEqual([10, 1000, 1000]);
+    const problems = problemsOf(() => validateConfig({ mqtt: { maxPayloadBytes: '1MiB', maxQueuedBytes: '512KiB' } }, 'f.yaml'));
+    expect(problems.map((p) => p.path)).toEqual(['mqtt.maxQueuedBytes']);
+    expect(problems[0]!.message).toMatch(/at least mqtt.maxPayloadBytes/);
+  });
+
   it('reports YAML syntax errors with line and column', () => {
     const problems = problemsOf(() => parseYaml('mqtt:\n  port: 1883\n port: [\n', 'bad.yaml'));
     expect(problems[0]!.message).toMatch(/line \d+, column \d+/);

@@ -26,9 +26,9 @@ const line = fc
   )
   .map(([m, tag, v, str, t]) => `${m},d=${tag} v=${v}${str} ${t}`);
 
-/** A stored batch as the SQLite store returns it: grouped with cuts, or (`legacy`) as an older gateway stored it. */
-function stored(id: number, lines: readonly string[], legacy: boolean): StoredBatch {
-  const g = legacy ? { body: lines.join('\n'), cuts: undefined } : groupBySeries(lines);
+/** A stored batch as the SQLite store returns it: grouped with cuts, or (`damaged`) with cuts that fit nothing. */
+function stored(id: number, lines: readonly string[], damaged: boolean): StoredBatch {
+  const g = damaged ? { body: lines.join('\n'), cuts: new Uint32Array(0) } : groupBySeries(lines);
   const body = Buffer.from(g.body);
   return { id, createdMs: 0, points: lines.length, bytes: body.length, minTime: 0, maxTime: 0, body, cuts: g.cuts };
 }
@@ -64,7 +64,7 @@ describe('groupBySeries (at commit)', () => {
     const { body, cuts } = groupBySeries(['m,d=a v=1 1', 'm,d=b v=2 2', 'm,d=c v=3 3']);
     const n = Buffer.byteLength(body);
     expect(validCuts(cuts, n)).toBe(true);
-    expect(validCuts(undefined, n)).toBe(false);
+    expect(validCuts(new Uint32Array(0), n)).toBe(false);
     expect(validCuts(cuts, n + 1)).toBe(false);
     expect(validCuts(cuts.subarray(1), n)).toBe(false);
     const swapped = Uint32Array.from(cuts);
@@ -75,13 +75,13 @@ describe('groupBySeries (at commit)', () => {
 });
 
 describe('splitIntoLanes (at drain)', () => {
-  it('loses, duplicates and reorders no line of a series, each series in one lane, grouped and legacy batches alike', () => {
+  it('loses, duplicates and reorders no line of a series, each series in one lane, grouped and damaged batches alike', () => {
     fc.assert(
       fc.property(
         fc.array(fc.tuple(fc.array(line, { minLength: 1, maxLength: 30 }), fc.boolean()), { minLength: 1, maxLength: 6 }),
         fc.integer({ min: 1, max: 8 }),
         (batches, lanes) => {
-          const group = batches.map(([lines, legacy], i) => stored(i + 1, lines, legacy));
+          const group = batches.map(([lines, damaged], i) => stored(i + 1, lines, damaged));
           const sent = batches.flatMap(([lines]) => lines);
           const parts = splitIntoLanes(group, lanes).map(linesOf);
           expect(parts.length).toBeLessThanOrEqual(lanes);

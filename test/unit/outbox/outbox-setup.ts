@@ -5,7 +5,7 @@ import { Outbox, type OutboxOptions } from '../../../gateway/outbox/outbox.js';
 import { RetryableWriteError } from '../../../gateway/sink/errors.js';
 import { bodyText, type BatchWriter, type WriteBody } from '../../../gateway/sink/influx-writer.js';
 import type { OutPoint } from '../../../gateway/sink/point.js';
-import { ManualTimers } from './manual-timers.js';
+import { ManualTimers } from '../../support/manual-timers.js';
 
 /** An Outbox with a memory store, a scripted writer and a test-driven clock (outbox and read-ahead tests). */
 export type Reply = 'ok' | Error | (() => Promise<void>);

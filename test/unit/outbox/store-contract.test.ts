@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -35,6 +35,7 @@ const batch = (n: number, points = 10, bytes = 100): NewBatch => ({
   minTime: n * 10,
   maxTime: n * 10 + 9,
   body: `m v=${n} ${n}`,
+  cuts: Uint32Array.of(0, bytes + 1),
 });
 
 describe.each(implementations)('OutboxStore contract: %s', (_name, make) => {
@@ -54,14 +55,14 @@ describe.each(implementations)('OutboxStore contract: %s', (_name, make) => {
     s.close();
   });
 
-  it('returns the series cuts as appended, undefined for a batch appended without', () => {
+  it('returns the series cuts as appended', () => {
     const s = make();
     const cuts = Uint32Array.from({ length: 65 }, (_, i) => i * 3);
     s.append({ ...batch(1), cuts });
     s.append(batch(2));
     const [a, b] = s.peek(lim(100));
     expect(a!.cuts).toEqual(cuts);
-    expect(b!.cuts).toBeUndefined();
+    expect(b!.cuts).toEqual(batch(2).cuts);
     s.close();
   });
 
@@ -129,43 +130,40 @@ describe.each(implementations)('OutboxStore contract: %s', (_name, make) => {
 });
 
 describe('SqliteOutboxStore specifics', () => {
-  it('upgrades a v1 file (no cuts column): its batches drain as before, new ones carry cuts', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'store-v1-'));
+  /** A file the store must not read: moved aside as unknown, a fresh one in its place. */
+  const refusedAsUnknown = (file: string) => {
+    const s = new SqliteOutboxStore({ file, sync: 'normal', log: createLogger('silent') });
+    expect(s.movedAside).toMatchObject({ database: 'outbox', reason: 'unknown', file });
+    expect(existsSync(s.movedAside!.movedTo)).toBe(true);
+    expect(s.totals()).toEqual({ batches: 0, points: 0, bytes: 0, oldestCreatedMs: undefined });
+    s.append(batch(1));
+    expect(s.peek(lim(100))).toHaveLength(1);
+    s.close();
+  };
+
+  it('moves aside a file of another layout under the same version (a batch table without cuts)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'store-other-'));
     dirs.push(dir);
     const file = join(dir, 'outbox.db');
-    const v1 = new Database(file);
-    v1.exec(`
+    const other = new Database(file);
+    other.exec(`
       CREATE TABLE outbox_batches (id INTEGER PRIMARY KEY AUTOINCREMENT, created_ms INTEGER NOT NULL, points INTEGER NOT NULL,
         bytes INTEGER NOT NULL, min_time INTEGER NOT NULL, max_time INTEGER NOT NULL, body TEXT NOT NULL);
-      CREATE TABLE outbox_dead_letters (id INTEGER PRIMARY KEY AUTOINCREMENT, batch_id INTEGER NOT NULL, created_ms INTEGER NOT NULL,
-        failed_ms INTEGER NOT NULL, points INTEGER NOT NULL, bytes INTEGER NOT NULL, error TEXT NOT NULL, body TEXT NOT NULL);
       INSERT INTO outbox_batches (created_ms, points, bytes, min_time, max_time, body) VALUES (7, 2, 13, 1, 2, 'm v=1 1' || char(10) || 'm v=2 2');
       PRAGMA user_version = 1;
     `);
-    v1.close();
-    const s = new SqliteOutboxStore({ file, sync: 'normal', log: createLogger('silent') });
-    const cuts = Uint32Array.from({ length: 65 }, () => 8);
-    cuts[0] = 0;
-    s.append({ ...batch(3), body: 'm v=3 3', cuts });
-    const [old, fresh] = s.peek(lim(100));
-    expect(old).toMatchObject({ points: 2, bytes: 13, cuts: undefined });
-    expect(old!.body.toString()).toBe('m v=1 1\nm v=2 2');
-    expect(fresh!.cuts).toEqual(cuts);
-    expect(s.totals()).toMatchObject({ batches: 2, points: 12 });
-    s.close();
-    const again = new Database(file, { readonly: true });
-    expect(again.pragma('user_version', { simple: true })).toBe(2);
-    again.close();
+    other.close();
+    refusedAsUnknown(file);
   });
 
-  it('refuses a file of a newer schema than it knows', () => {
+  it('moves aside a file of a newer schema than it knows', () => {
     const dir = mkdtempSync(join(tmpdir(), 'store-v9-'));
     dirs.push(dir);
     const file = join(dir, 'outbox.db');
     const db = new Database(file);
     db.pragma('user_version = 9');
     db.close();
-    expect(() => new SqliteOutboxStore({ file, sync: 'normal', log: createLogger('silent') })).toThrow(/newer/);
+    refusedAsUnknown(file);
   });
 
   it('keeps batches and totals across reopen, in both sync modes', () => {

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeSensorValue, decodeTelemetry, type DecodeSink, type RejectReason } from '../../../gateway/pipeline/decode.js';
 import { telemetryObjectSchema } from '../../../gateway/pipeline/payload-schema.js';
-import { parseIngestTopic } from '../../../gateway/pipeline/topics.js';
+import { parseIngestTopic } from '../../../gateway/wire/topics.js';
 import { parseRfc3339 } from '../../../gateway/pipeline/timestamp.js';
 import type { DeviceMessage } from '../../../gateway/pipeline/types.js';
 

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { BIG, addPartial, addValue, exactMean, sumPartials } from '../../../gateway/pipeline/exact-sum.js';
-import { exactSum, fromUnits, shuffle, toUnits } from './reference.js';
+import { exactSum, fromUnits, shuffle, toUnits } from '../../support/reference.js';
 
 const sumOf = (xs: readonly number[]) => {
   const p: number[] = [];

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Pipeline, PipelineSnapshotError } from '../../../gateway/pipeline/pipeline.js';
+import { restoreSnapshot, takeSnapshot } from '../../../gateway/pipeline/snapshot.js';
 import type { DeviceMessage, PipelineSettings, Reading, WindowPoint } from '../../../gateway/pipeline/types.js';
-import { jsonSnapshotOf } from './snapshot-support.js';
 
 const T0 = 1_699_999_200_000; // 2023-11-14T22:00Z: a multiple of every interval used here
 
@@ -31,6 +31,21 @@ describe('window aggregates', () => {
     h.one(T0 + 5000, 7);
     h.p.tick(Number.MAX_VALUE);
     expect(h.windows.map(agg)).toEqual([{ start: T0, mean: 3, min: -1, max: 7, first: 4, last: -1, count: 4, revision: 0 }]);
+  });
+
+  it('historical readings land in their windows (correcting emitted ones) but are not handed to out.reading', () => {
+    const h = harness();
+    h.one(T0 + 1_000, 1);
+    h.one(T0 + 16_000, 2); // watermark T0 + 11 s: the first window is emitted
+    expect(h.windows.map(agg)).toEqual([{ start: T0, mean: 1, min: 1, max: 1, first: 1, last: 1, count: 1, revision: 0 }]);
+    expect(h.send({ ts: T0 + 2_000, readings: [{ sensor: 't', value: 3 }], historical: true })).toEqual({ accepted: 1, duplicate: 0, late: 0, tooManySensors: 0 });
+    h.send({ ts: T0 + 17_000, readings: [{ sensor: 't', value: 9 }], historical: true });
+    h.one(T0 + 31_000, 4); // emits the corrected first window and the second
+    expect(h.windows.map(agg).slice(1)).toEqual([
+      { start: T0, mean: 2, min: 1, max: 3, first: 1, last: 3, count: 2, revision: 1 },
+      { start: T0 + 10_000, mean: 5.5, min: 2, max: 9, first: 2, last: 9, count: 2, revision: 0 },
+    ]);
+    expect(h.readings.map((r) => r.value)).toEqual([1, 2, 4]);
   });
 
   it('breaks ts ties deterministically and treats -0 as 0', () => {
@@ -140,10 +155,10 @@ describe('late data', () => {
   it('counts a reading late once its window is beyond the correction horizon', () => {
     const h = harness({ correctionHorizonMs: 20_000 });
     h.one(T0 + 1000, 1);
-    expect(h.one(T0 + 35_000, 2)).toEqual({ accepted: 1, duplicate: 0, late: 0 }); // watermark T0+30s: end T0+10s <= 30s - 20s
+    expect(h.one(T0 + 35_000, 2)).toEqual({ accepted: 1, duplicate: 0, late: 0, tooManySensors: 0 }); // watermark T0+30s: end T0+10s <= 30s - 20s
     const before = h.windows.length;
-    expect(h.one(T0 + 9_999, 3)).toEqual({ accepted: 0, duplicate: 0, late: 1 });
-    expect(h.one(T0 + 10_000, 3)).toEqual({ accepted: 1, duplicate: 0, late: 0 }); // window [10s, 20s) is still correctable
+    expect(h.one(T0 + 9_999, 3)).toEqual({ accepted: 0, duplicate: 0, late: 1, tooManySensors: 0 });
+    expect(h.one(T0 + 10_000, 3)).toEqual({ accepted: 1, duplicate: 0, late: 0, tooManySensors: 0 }); // window [10s, 20s) is still correctable
     expect(h.windows.slice(before).map((w) => [w.start, w.revision, w.count])).toEqual([[T0 + 10_000, 0, 1]]);
   });
 
@@ -158,8 +173,8 @@ describe('late data', () => {
   it('still catches an immediate repeat with a zero dedup horizon', () => {
     const h = harness({ dedupHorizonMs: 0 });
     h.one(T0 + 5, 1);
-    expect(h.one(T0 + 5, 1)).toEqual({ accepted: 0, duplicate: 1, late: 0 });
-    expect(h.one(T0 + 4, 1)).toEqual({ accepted: 0, duplicate: 0, late: 1 });
+    expect(h.one(T0 + 5, 1)).toEqual({ accepted: 0, duplicate: 1, late: 0, tooManySensors: 0 });
+    expect(h.one(T0 + 4, 1)).toEqual({ accepted: 0, duplicate: 0, late: 1, tooManySensors: 0 });
   });
 
   it('reopens a window closed by the idle tick when more data comes for it', () => {
@@ -176,11 +191,28 @@ describe('late data', () => {
   });
 });
 
+describe('sensors per device (maxSensorsPerDevice)', () => {
+  it('refuses readings of new names beyond the bound, keeps taking the known ones, and bounds each device alone', () => {
+    const h = harness({ maxSensorsPerDevice: 3 });
+    const names = (n: number, from = 0) => Array.from({ length: n }, (_, i) => ({ sensor: `s${from + i}`, value: i }));
+    expect(h.send({ ts: T0 + 1, readings: names(5) })).toEqual({ accepted: 3, duplicate: 0, late: 0, tooManySensors: 2 });
+    expect(h.p.stats().sensors).toBe(3);
+    // The known sensors go on; further new names are refused again, and cost no state.
+    expect(h.send({ ts: T0 + 2, readings: [...names(3), ...names(100, 10)] })).toEqual({ accepted: 3, duplicate: 0, late: 0, tooManySensors: 100 });
+    expect(h.p.stats().sensors).toBe(3);
+    expect(h.readings.map((r) => r.sensor).sort()).toEqual(['s0', 's0', 's1', 's1', 's2', 's2']);
+    // Another device has its own bound.
+    expect(h.send({ device: 'd2', ts: T0 + 1, readings: names(4) })).toEqual({ accepted: 3, duplicate: 0, late: 0, tooManySensors: 1 });
+    h.p.tick(Number.MAX_VALUE);
+    expect(h.windows.filter((w) => w.device === 'd1').map((w) => [w.sensor, w.count])).toEqual([['s0', 2], ['s1', 2], ['s2', 2]]);
+  });
+});
+
 describe('dedup', () => {
   it('drops repeats of (device, sensor, ts); the first one wins', () => {
     const h = harness();
-    expect(h.send({ ts: T0 + 1, readings: [{ sensor: 'a', value: 1 }, { sensor: 'b', value: 2 }] })).toEqual({ accepted: 2, duplicate: 0, late: 0 });
-    expect(h.send({ ts: T0 + 1, readings: [{ sensor: 'a', value: 9 }, { sensor: 'c', value: 3 }] })).toEqual({ accepted: 1, duplicate: 1, late: 0 });
+    expect(h.send({ ts: T0 + 1, readings: [{ sensor: 'a', value: 1 }, { sensor: 'b', value: 2 }] })).toEqual({ accepted: 2, duplicate: 0, late: 0, tooManySensors: 0 });
+    expect(h.send({ ts: T0 + 1, readings: [{ sensor: 'a', value: 9 }, { sensor: 'c', value: 3 }] })).toEqual({ accepted: 1, duplicate: 1, late: 0, tooManySensors: 0 });
     expect(h.send({ ts: T0 + 1, device: 'd2', readings: [{ sensor: 'a', value: 4 }] }).accepted).toBe(1);
     h.p.tick(Number.MAX_VALUE);
     expect(h.windows.map((w) => [w.device, w.sensor, w.mean])).toEqual([
@@ -195,12 +227,12 @@ describe('dedup', () => {
     const h = harness();
     const seqMsg = (seq: number, ts: number) =>
       h.send({ ts, tsFromDevice: false, seq, readings: [{ sensor: 'a', value: seq }, { sensor: 'b', value: seq }] });
-    expect(seqMsg(7, T0 + 1000)).toEqual({ accepted: 2, duplicate: 0, late: 0 });
-    expect(seqMsg(7, T0 + 2000)).toEqual({ accepted: 0, duplicate: 2, late: 0 });
-    expect(seqMsg(8, T0 + 2000)).toEqual({ accepted: 2, duplicate: 0, late: 0 });
-    expect(seqMsg(7, T0 + 61_000)).toEqual({ accepted: 0, duplicate: 2, late: 0 }); // 60s later: still within the horizon
-    expect(seqMsg(7, T0 + 61_001)).toEqual({ accepted: 2, duplicate: 0, late: 0 }); // beyond it: a new message
-    expect(seqMsg(9, T0 + 1000)).toEqual({ accepted: 0, duplicate: 0, late: 2 }); // older than the horizon: unprovable
+    expect(seqMsg(7, T0 + 1000)).toEqual({ accepted: 2, duplicate: 0, late: 0, tooManySensors: 0 });
+    expect(seqMsg(7, T0 + 2000)).toEqual({ accepted: 0, duplicate: 2, late: 0, tooManySensors: 0 });
+    expect(seqMsg(8, T0 + 2000)).toEqual({ accepted: 2, duplicate: 0, late: 0, tooManySensors: 0 });
+    expect(seqMsg(7, T0 + 61_000)).toEqual({ accepted: 0, duplicate: 2, late: 0, tooManySensors: 0 }); // 60s later: still within the horizon
+    expect(seqMsg(7, T0 + 61_001)).toEqual({ accepted: 2, duplicate: 0, late: 0, tooManySensors: 0 }); // beyond it: a new message
+    expect(seqMsg(9, T0 + 1000)).toEqual({ accepted: 0, duplicate: 0, late: 2, tooManySensors: 0 }); // older than the horizon: unprovable
   });
 
   it('does not deduplicate messages with neither ts nor seq', () => {
@@ -234,15 +266,18 @@ describe('snapshot', () => {
     const h = harness();
     h.one(T0 + 1, 1);
     const bin = h.p.snapshot();
-    const snap = jsonSnapshotOf(bin, 10_000);
     const out = { window: () => {} };
     const settings = { intervalMs: 10_000, allowedLatenessMs: 0, correctionHorizonMs: 0, dedupHorizonMs: 0 };
     expect(() => new Pipeline({ ...settings, intervalMs: 60_000 }, out, bin)).toThrow(PipelineSnapshotError);
     expect(new Pipeline(settings, out, bin).stats()).toEqual({ sensors: 1, openWindows: 1, retainedWindows: 0, dedupKeys: 1 });
-    expect(() => new Pipeline({ ...settings, intervalMs: 60_000 }, out, snap)).toThrow(PipelineSnapshotError);
-    expect(() => new Pipeline(settings, out, { ...snap, pending: [] })).toThrow(PipelineSnapshotError);
-    expect(() => new Pipeline(settings, out, { ...snap, sensors: [[0, 't', T0, T0, [], [1, 2, 3], []]] })).toThrow(PipelineSnapshotError);
-    expect(new Pipeline(settings, out, snap).stats()).toEqual({ sensors: 1, openWindows: 1, retainedWindows: 0, dedupKeys: 1 });
+    // Truncated, or one byte changed: refused by the checksum before anything is decoded.
+    expect(() => new Pipeline(settings, out, bin.subarray(0, bin.length - 1))).toThrow(PipelineSnapshotError);
+    const flipped = Buffer.from(bin);
+    flipped[8] = flipped[8]! ^ 1;
+    expect(() => new Pipeline(settings, out, flipped)).toThrow(PipelineSnapshotError);
+    // Well-formed bytes of a state the pipeline cannot reach: an open window whose sensor is not pending.
+    const { devices } = restoreSnapshot(bin, 10_000);
+    expect(() => new Pipeline(settings, out, takeSnapshot(10_000, devices, new Set()))).toThrow(PipelineSnapshotError);
   });
 
   it('rejects settings that make no sense', () => {

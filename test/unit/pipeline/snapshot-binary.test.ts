@@ -10,7 +10,7 @@ import { Win, writeRecord } from '../../../gateway/pipeline/window.js';
 import { copyOf } from './snapshot-support.js';
 
 /**
- * Snapshot version 3 (snapshot-binary.ts): random states, including ones the wire never produces (non-integer,
+ * The pipeline snapshot (snapshot-binary.ts): random states, including ones the wire never produces (non-integer,
  * huge and negative timestamps, -0, unicode and ill-formed names), survive encode -> decode bit-exactly; a
  * truncated or damaged buffer is a PipelineSnapshotError, never another error or a wrong state.
  */
@@ -106,7 +106,7 @@ const withCrc = (b: Buffer) => {
   return b;
 };
 
-describe('pipeline snapshot version 3', () => {
+describe('pipeline snapshot', () => {
   it('writes the bytes the pipeline wrote before the dedup keys became a ring (fixture from commit b770fc2)', () => {
     // In-order, out-of-order, duplicate, late and non-integer keys (DELTA and PLAIN lists), with evictions that
     // wrap the ring around.
@@ -117,7 +117,8 @@ describe('pipeline snapshot version 3', () => {
     for (const dt of [0, 1000, 3000, 2000, 2500, 1000, 4000, 3500, 9000, 8000, 8000.5, 6000, 7999.25]) feed.push(['late', T0 + dt]);
     for (let i = 0; i < 12; i++) feed.push(['frac', T0 + i * 333.5]);
     for (const [sensor, ts] of feed) p.ingest({ device: 'd', ts, tsFromDevice: true, seq: undefined, readings: [{ sensor, value: ts % 7 }] }, ts);
-    const expected = [
+    // The bytes then, when the format's version byte said 3; the layout is the same, now numbered 1 (formats.ts).
+    const fixture = [
       'R1dQUwOgHwECZAADDHN0ZWFkedjw2PzzxQHY8Nj888UBFQG41Nf888UBTugHAQGg2dj888UBEAAYABi4FwAAAQAwAwHA+9f888UB',
       'EAAUAAi4FwwEAQAooB8QBBgABLgXCAQBADSgHxAAFAAAuBcEBAEAJAhsYXRloNnY/PPFAQEA9HNY/rx4QgYBgL3X/PPFAcA+AQAA',
       'AAAAPZ9AAQAAAAAAAOg/AQAAAAAAAOA/AQAAAAAAPI9AAgGAutj888UBCAABAAAAAAAA4D8AAAEAAAAAAADgPwEAAAAAAADgPwAB',
@@ -127,6 +128,9 @@ describe('pipeline snapshot version 3', () => {
       'wNb888UBDAQBAAAAAAAAFkAABOwUDAQBAAEAAAAAAAAjQKAfDAEAAAAAAADgPxQBAAAAAAAA4D8BAAAAAAAA4D8BAAAAAADchEAB',
       'AAAAAAAABEAEAQAgoB8MAAEAAAAAAAASQAQA8BQIBAEAAQAAAAAAABpAAwJkDHN0ZWFkeQJkCGxhdGUCZAhmcmFjp+5JHw==',
     ].join('');
+    const bytes = Buffer.from(fixture, 'base64');
+    bytes[4] = 1;
+    const expected = withCrc(bytes).toString('base64');
     expect(p.stats()).toEqual({ sensors: 3, openWindows: 4, retainedWindows: 8, dedupKeys: 39 });
     expect(p.snapshot().toString('base64')).toBe(expected);
     const again = new Pipeline({ intervalMs: 1000, allowedLatenessMs: 500, correctionHorizonMs: 3000, dedupHorizonMs: 5000 }, { window: () => {} }, Buffer.from(expected, 'base64'));

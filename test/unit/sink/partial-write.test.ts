@@ -15,6 +15,9 @@ describe('partial write answers', () => {
     expect(parsePartialWrite(CONFLICT)).toEqual({ dropped: 2, unparsable: [], typeConflict: true });
     expect(parsePartialWrite(UNPARSABLE)).toEqual({ dropped: 0, unparsable: ['bad line', 'x y'], typeConflict: false });
     expect(parsePartialWrite("unable to parse 'x': bad")).toBeUndefined();
+    // InfluxDB 2.x's 422 message, as its documentation shows it (troubleshoot#troubleshoot-rejected-points).
+    const v2 = `failure writing points to database: ${CONFLICT} for database: 9f282d63c7d3a5c0 for retention policy: autogen`;
+    expect(parsePartialWrite(v2)).toEqual({ dropped: 2, unparsable: [], typeConflict: true });
   });
 
   it('finds unparsable lines by text', () => {

@@ -4,7 +4,7 @@ import { createMetrics } from '../../../gateway/metrics.js';
 import type { IngestRecord } from '../../../gateway/state/ingest-log.js';
 import { IngestJournal } from '../../../gateway/state/journal.js';
 import { MemoryStateStore } from '../../../gateway/state/memory-state.js';
-import { ManualTimers } from '../outbox/manual-timers.js';
+import { ManualTimers } from '../../support/manual-timers.js';
 
 function setup(o: { maxBytes?: number; maxAgeMs?: number; maxGroup?: number } = {}) {
   const timers = new ManualTimers();
@@ -97,7 +97,7 @@ describe('IngestJournal (group commit before PUBACK)', () => {
     // A checkpoint covers the log: room again, the waiting ones are logged and acknowledged in order.
     let rounds = 0;
     while (t.acks.length < 30 && rounds++ < 10) {
-      t.store.save({ pipeline: null, alerts: null, savedAt: t.timers.now(), logPosition: t.store.totals().lastPosition });
+      t.store.save({ pipeline: new Uint8Array(0), alerts: new Uint8Array(0), sparkplug: new Uint8Array(0), savedAt: t.timers.now(), logPosition: t.store.totals().lastPosition });
       t.journal.resume();
       expect(t.store.totals().bytes).toBeLessThanOrEqual(300);
     }
@@ -115,7 +115,7 @@ describe('IngestJournal (group commit before PUBACK)', () => {
     await t.timers.advance(2);
     expect(t.acks).toHaveLength(1);
     expect(t.wanted()).toBeGreaterThan(0);
-    t.store.save({ pipeline: null, alerts: null, savedAt: t.timers.now(), logPosition: t.store.totals().lastPosition });
+    t.store.save({ pipeline: new Uint8Array(0), alerts: new Uint8Array(0), sparkplug: new Uint8Array(0), savedAt: t.timers.now(), logPosition: t.store.totals().lastPosition });
     t.journal.resume();
     expect(t.acks).toEqual([null, null]);
   });

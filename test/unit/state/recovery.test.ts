@@ -3,12 +3,12 @@ import { validateConfig } from '../../../gateway/config/load.js';
 import { Ingest } from '../../../gateway/ingest.js';
 import { createLogger, RateLimitedLog } from '../../../gateway/log.js';
 import { createMetrics } from '../../../gateway/metrics.js';
-import { Pipeline, type PipelineSnapshot } from '../../../gateway/pipeline/pipeline.js';
+import { Pipeline } from '../../../gateway/pipeline/pipeline.js';
 import type { Reading, WindowPoint } from '../../../gateway/pipeline/types.js';
 import { DurableState } from '../../../gateway/state/durable-state.js';
 import { MemoryStateStore } from '../../../gateway/state/memory-state.js';
-import { referenceWindows, windowKey } from '../pipeline/reference.js';
-import { ManualTimers } from '../outbox/manual-timers.js';
+import { referenceWindows, windowKey } from '../../support/reference.js';
+import { ManualTimers } from '../../support/manual-timers.js';
 
 const config = validateConfig(
   { pipeline: { interval: '1s', allowedLateness: '500ms', correctionHorizon: '30s', dedupHorizon: '60s' }, durability: { checkpointInterval: '200ms', commitDelay: '2ms' } },
@@ -49,14 +49,15 @@ class Node {
       },
     };
     const alerts = { restore: () => undefined };
-    this.pipeline = this.durable.restore({ pipeline: (snap) => new Pipeline(settings, output, snap as PipelineSnapshot | undefined), alerts });
+    const sparkplug = { restore: () => undefined };
+    this.pipeline = this.durable.restore({ pipeline: (snap) => new Pipeline(settings, output, snap), alerts, sparkplug });
     const ingest = new Ingest({ maxPayloadBytes: 4096 }, this.pipeline, metrics, new RateLimitedLog(silent));
     this.durable.recover({
       process: (r) => ingest.handle(r.topic, r.payload, r.receivedAt),
       tick: (t) => this.pipeline.tick(t),
       capture: () => {
         const p = this.pipeline.beginSnapshot();
-        return { step: () => p.step(1), finish: () => ({ pipeline: p.finish(), alerts: null }), abort: () => p.abort() };
+        return { step: () => p.step(1), finish: () => ({ pipeline: p.finish(), alerts: new Uint8Array(0), sparkplug: new Uint8Array(0) }), abort: () => p.abort() };
       },
       commitEmitted: () => this.commit(),
     });

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -13,6 +13,9 @@ type Store = CheckpointStore & IngestLog;
 const log = createLogger('silent');
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+/** A checkpoint part: the stores keep bytes and do not look into them. */
+const part = (text: string) => Buffer.from(text);
 
 const rec = (i: number, bytes = 10) => ({ topic: `devices/d${i % 3}/telemetry`, payload: Buffer.alloc(bytes, i), receivedAt: 1_000 + i });
 
@@ -59,22 +62,22 @@ describe.each(impls)('state store contract: $name', ({ open }) => {
     const { store } = open();
     store.append([rec(1), rec(2), rec(3)]);
     expect(store.load()).toBeUndefined();
-    store.save({ pipeline: { a: 1 }, alerts: [2], savedAt: 5, logPosition: 2 });
-    expect(store.load()).toEqual({ pipeline: { a: 1 }, alerts: [2], savedAt: 5, logPosition: 2 });
+    store.save({ pipeline: part('a1'), alerts: part('2'), sparkplug: part('s'), savedAt: 5, logPosition: 2 });
+    expect(store.load()).toEqual({ pipeline: part('a1'), alerts: part('2'), sparkplug: part('s'), savedAt: 5, logPosition: 2 });
     expect([...store.after(0)].map((r) => r.position)).toEqual([3]);
     expect(store.totals()).toMatchObject({ entries: 1, oldestReceivedAt: 1_003, lastPosition: 3 });
-    expect(() => store.save({ pipeline: null, alerts: null, savedAt: 6, logPosition: 9 })).toThrow(RangeError);
+    expect(() => store.save({ pipeline: part('p'), alerts: part('a'), sparkplug: part('s'), savedAt: 6, logPosition: 9 })).toThrow(RangeError);
     store.close();
   });
 
   it('never reuses a position, also after the log was emptied', () => {
     const { store, reopen } = open();
     store.append([rec(1), rec(2)]);
-    store.save({ pipeline: null, alerts: null, savedAt: 1, logPosition: 2 });
+    store.save({ pipeline: part('p'), alerts: part('a'), sparkplug: part('s'), savedAt: 1, logPosition: 2 });
     expect(store.totals().entries).toBe(0);
     expect(store.append([rec(3)])).toBe(3);
     if (reopen) {
-      store.save({ pipeline: null, alerts: null, savedAt: 2, logPosition: 3 });
+      store.save({ pipeline: part('p'), alerts: part('a'), sparkplug: part('s'), savedAt: 2, logPosition: 3 });
       store.close();
       const again = reopen();
       expect(again.load()?.logPosition).toBe(3);
@@ -101,96 +104,59 @@ describe.each(impls)('state store contract: $name', ({ open }) => {
     store.close();
   });
 
-  it('keeps a binary pipeline snapshot as bytes (a copy), next to JSON alert state', () => {
-    const { store, reopen } = open();
-    store.append([rec(1)]);
-    const bytes = Buffer.from([0, 1, 2, 255, 0x80, 0]);
-    store.save({ pipeline: bytes, alerts: { a: [1.5, 'x'] }, savedAt: 7, logPosition: 1 });
-    bytes[0] = 9; // the caller's buffer is not the stored one
-    const check = (s: Store) => {
-      const cp = s.load()!;
-      expect(Buffer.isBuffer(cp.pipeline)).toBe(true);
-      expect([...(cp.pipeline as Buffer)]).toEqual([0, 1, 2, 255, 0x80, 0]);
-      expect(cp).toMatchObject({ alerts: { a: [1.5, 'x'] }, savedAt: 7, logPosition: 1 });
-      (cp.pipeline as Buffer)[1] = 9; // nor is a loaded one
-      expect((s.load()!.pipeline as Buffer)[1]).toBe(1);
-    };
-    const again = checkAcrossReopen(store, reopen, check);
-    // A JSON pipeline snapshot replaces a binary one.
-    again.save({ pipeline: { version: 2 }, alerts: null, savedAt: 8, logPosition: 1 });
-    expect(again.load()).toEqual({ pipeline: { version: 2 }, alerts: null, savedAt: 8, logPosition: 1 });
-    again.close();
-  });
-
-  it('keeps both parts as bytes (copies) when both are binary, and either part as JSON again afterwards', () => {
+  it('keeps the three parts as bytes (copies)', () => {
     const { store, reopen } = open();
     store.append([rec(1)]);
     const pipeline = Buffer.from([7, 0, 255]);
     const alerts = Buffer.from([0x47, 0x57, 0x41, 0x53, 2, 0, 0x80]);
-    store.save({ pipeline, alerts, savedAt: 9, logPosition: 1 });
+    const sparkplug = Buffer.from([0x47, 0x57, 0x53, 0x50, 1, 0]);
+    store.save({ pipeline, alerts, sparkplug, savedAt: 9, logPosition: 1 });
     alerts[0] = 0; // the caller's buffer is not the stored one
+    sparkplug[5] = 7;
     const check = (s: Store) => {
       const cp = s.load()!;
       expect(Buffer.isBuffer(cp.alerts) && Buffer.isBuffer(cp.pipeline)).toBe(true);
       expect([...(cp.alerts as Buffer)]).toEqual([0x47, 0x57, 0x41, 0x53, 2, 0, 0x80]);
       expect([...(cp.pipeline as Buffer)]).toEqual([7, 0, 255]);
+      expect(Buffer.isBuffer(cp.sparkplug) && [...cp.sparkplug]).toEqual([0x47, 0x57, 0x53, 0x50, 1, 0]);
       expect(cp).toMatchObject({ savedAt: 9, logPosition: 1 });
       (cp.alerts as Buffer)[1] = 9; // nor is a loaded one
       expect((s.load()!.alerts as Buffer)[1]).toBe(0x57);
     };
     const again = checkAcrossReopen(store, reopen, check);
-    again.save({ pipeline: Buffer.from([1]), alerts: { engine: { version: 1 } }, savedAt: 10, logPosition: 1 });
-    expect(again.load()).toEqual({ pipeline: Buffer.from([1]), alerts: { engine: { version: 1 } }, savedAt: 10, logPosition: 1 });
-    again.save({ pipeline: { version: 2 }, alerts: Buffer.from([3]), savedAt: 11, logPosition: 1 });
-    expect(again.load()).toEqual({ pipeline: { version: 2 }, alerts: Buffer.from([3]), savedAt: 11, logPosition: 1 });
+    const bytes = Buffer.from([0, 1, 2, 255, 0x80, 0]);
+    again.save({ pipeline: bytes, alerts: Buffer.from([3]), sparkplug: part('s'), savedAt: 10, logPosition: 1 });
+    bytes[0] = 9; // the caller's buffer is not the stored one
+    const cp = again.load()!;
+    expect([...cp.pipeline]).toEqual([0, 1, 2, 255, 0x80, 0]);
+    cp.pipeline[1] = 9; // nor is a loaded one
+    expect(again.load()!.pipeline[1]).toBe(1);
     again.close();
   });
 });
 
-/** A state.db as an older gateway left it: the checkpoint table with the given columns after log_position. */
-function legacyStateDb(laterColumns: string) {
-  const dir = mkdtempSync(join(tmpdir(), 'state-old-'));
-  dirs.push(dir);
-  const old = new Database(join(dir, STATE_FILE));
-  old.exec(`
-    CREATE TABLE checkpoint (id INTEGER PRIMARY KEY CHECK (id = 1), saved_at INTEGER NOT NULL, body TEXT NOT NULL, log_position INTEGER NOT NULL DEFAULT 0${laterColumns});
-    CREATE TABLE ingest_log (position INTEGER PRIMARY KEY, received_at INTEGER NOT NULL, topic TEXT NOT NULL, payload BLOB NOT NULL);
-  `);
-  return { dir, old };
-}
+describe('state.db of another layout', () => {
+  it('is moved aside as unknown and replaced by a fresh one, and the caller is told', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'state-other-'));
+    dirs.push(dir);
+    // A layout this gateway does not know (no schema version; a JSON body column): not read, not deleted.
+    const other = new Database(join(dir, STATE_FILE));
+    other.exec('CREATE TABLE checkpoint (id INTEGER PRIMARY KEY, saved_at INTEGER NOT NULL, body TEXT NOT NULL)');
+    other.prepare('INSERT INTO checkpoint VALUES (1, 5, ?)').run('{"pipeline":{"version":2}}');
+    other.close();
 
-describe('state.db written before the pipeline column', () => {
-  it('loads the JSON pipeline snapshot from the body, then takes binary ones', () => {
-    const { dir, old } = legacyStateDb('');
-    const v2 = { version: 2, intervalMs: 10_000, devices: [['d', null, []]], sensors: [], pending: [] };
-    old.prepare('INSERT INTO checkpoint (id, saved_at, log_position, body) VALUES (1, 5, 3, ?)').run(JSON.stringify({ pipeline: v2, alerts: { rules: 1 } }));
-    old.prepare('INSERT INTO ingest_log VALUES (4, 1000, ?, ?)').run('devices/d/telemetry', Buffer.from('{}'));
-    old.close();
-
-    const store = new SqliteStateStore({ dir, sync: 'normal', log });
-    expect(store.load()).toEqual({ pipeline: v2, alerts: { rules: 1 }, savedAt: 5, logPosition: 3 });
-    expect(store.totals()).toMatchObject({ entries: 1, lastPosition: 4 });
-    store.save({ pipeline: Buffer.from('v3'), alerts: { rules: 2 }, savedAt: 6, logPosition: 4 });
-    expect(store.load()).toEqual({ pipeline: Buffer.from('v3'), alerts: { rules: 2 }, savedAt: 6, logPosition: 4 });
+    const told: unknown[] = [];
+    const store = new SqliteStateStore({ dir, sync: 'normal', log, onMovedAside: (m) => told.push(m) });
+    expect(store.movedAside).toMatchObject({ database: 'state', reason: 'unknown' });
+    expect(told).toEqual([store.movedAside]);
+    expect(store.load()).toBeUndefined();
+    expect(readdirSync(dir).some((f) => f.startsWith(`${STATE_FILE}.unknown-`))).toBe(true);
+    store.save({ pipeline: part('p'), alerts: part('a'), sparkplug: part('s'), savedAt: 1, logPosition: 0 });
     store.close();
-  });
-});
-
-describe('state.db written before the alerts column', () => {
-  it('loads the JSON alert snapshot from the body next to the pipeline blob, then takes binary ones', () => {
-    const { dir, old } = legacyStateDb(', pipeline BLOB');
-    const alerts = { engine: { version: 1, savedAt: 5, sensors: [] }, firing: [] };
-    old.prepare('INSERT INTO checkpoint (id, saved_at, log_position, body, pipeline) VALUES (1, 5, 0, ?, ?)').run(JSON.stringify({ alerts }), Buffer.from('v3'));
-    old.close();
-
-    const store = new SqliteStateStore({ dir, sync: 'normal', log });
-    expect(store.load()).toEqual({ pipeline: Buffer.from('v3'), alerts, savedAt: 5, logPosition: 0 });
-    store.save({ pipeline: Buffer.from('v3'), alerts: Buffer.from('v2'), savedAt: 6, logPosition: 0 });
-    expect(store.load()).toEqual({ pipeline: Buffer.from('v3'), alerts: Buffer.from('v2'), savedAt: 6, logPosition: 0 });
-    store.close();
-    const raw = new Database(join(dir, STATE_FILE), { readonly: true });
-    expect(raw.prepare('SELECT body FROM checkpoint').get()).toEqual({ body: '{}' });
-    raw.close();
+    const again = new SqliteStateStore({ dir, sync: 'normal', log });
+    expect(again.movedAside).toBeUndefined();
+    expect(again.load()).toEqual({ pipeline: part('p'), alerts: part('a'), sparkplug: part('s'), savedAt: 1, logPosition: 0 });
+    again.close();
   });
 });
 
@@ -201,12 +167,12 @@ describe('state.db WAL', () => {
     const store = new SqliteStateStore({ dir, sync: 'normal', log });
     const wal = () => statSync(join(dir, `${STATE_FILE}-wal`)).size;
     for (let i = 0; i < 6; i++) {
-      store.save({ pipeline: Buffer.alloc(1 << 20, i + 1), alerts: Buffer.from('a'), savedAt: i, logPosition: 0 });
+      store.save({ pipeline: Buffer.alloc(1 << 20, i + 1), alerts: Buffer.from('a'), sparkplug: part('s'), savedAt: i, logPosition: 0 });
       await new Promise((r) => setImmediate(r));
     }
     // Six 1 MiB saves without the copy would leave >= 6 MiB of WAL; with it the WAL is reused from its start.
     expect(wal()).toBeLessThan(3 << 20);
-    expect((store.load() as { pipeline: Buffer }).pipeline.equals(Buffer.alloc(1 << 20, 6))).toBe(true);
+    expect(Buffer.from(store.load()!.pipeline).equals(Buffer.alloc(1 << 20, 6))).toBe(true);
     store.close();
   });
 });

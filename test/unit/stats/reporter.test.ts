@@ -3,50 +3,42 @@ import { Counter } from 'prom-client';
 import { createLogger } from '../../../gateway/log.js';
 import { createMetrics, type Metrics } from '../../../gateway/metrics.js';
 import type { OutboxStatus } from '../../../gateway/outbox/outbox.js';
-import type { Timers } from '../../../gateway/outbox/timers.js';
 import { formatPoint } from '../../../gateway/sink/line-protocol.js';
 import type { OutPoint } from '../../../gateway/sink/point.js';
+import { REJECT_REASONS } from '../../../gateway/pipeline/decode.js';
 import { StatsReporter } from '../../../gateway/stats/reporter.js';
+import { ManualTimers } from '../../support/manual-timers.js';
 import { STATS_MEASUREMENT, counterField, statsToPoints } from '../../../gateway/stats/schema.js';
-
-/** A clock and one-shot timers that only move when the test says so. */
-function manualTimers(start = 1_000_000) {
-  let now = start;
-  const pending = new Map<number, { at: number; fn: () => void }>();
-  let next = 1;
-  const timers: Timers = {
-    now: () => now,
-    setTimeout: (fn, ms) => (pending.set(next, { at: now + ms, fn }), next++),
-    clearTimeout: (h) => void pending.delete(h as number),
-  };
-  const advance = async (ms: number) => {
-    now += ms;
-    for (const [h, t] of [...pending]) {
-      if (t.at <= now) {
-        pending.delete(h);
-        t.fn();
-      }
-    }
-    await new Promise((r) => setImmediate(r));
-  };
-  return { timers, advance, pendingCount: () => pending.size };
-}
 
 const STATUS: OutboxStatus = { points: 7, bytes: 900, batches: 1, oldestAgeMs: 2500, openPoints: 3, draining: true, influxUp: false, deadLetters: 2, lastError: 'ECONNREFUSED' };
 
 function setup() {
   const metrics = createMetrics();
+  // One entry per sample; `flushedAt` records where in it the reporter committed a batch (the first sample's baselines).
   const appended: OutPoint[][] = [];
-  const clock = manualTimers();
+  const flushedAt: [number, number][] = [];
+  let merge = false;
+  const clock = new ManualTimers(1_000_000);
   const reporter = new StatsReporter({
     metrics,
-    outbox: { status: () => STATUS, append: (p) => void appended.push([...p]) },
+    outbox: {
+      status: () => STATUS,
+      append: (p) => {
+        if (merge) appended.at(-1)!.push(...p);
+        else appended.push([...p]);
+        merge = false;
+      },
+      flush: () => {
+        flushedAt.push([appended.length - 1, appended.at(-1)!.length]);
+        merge = true;
+      },
+    },
     gatewayId: 'edge-7',
     intervalMs: 10_000,
     log: createLogger('silent'),
-    timers: clock.timers,
+    timers: clock,
   });
-  return { metrics, appended, clock, reporter };
+  return { metrics, appended, flushedAt, clock, reporter };
 }
 
 const main = (batch: OutPoint[]) => batch.find((p) => p.tags['reason'] === undefined)!;
@@ -91,13 +83,13 @@ describe('gateway stats reporter', () => {
     await reporter.stop();
     expect(appended).toHaveLength(3);
     expect(main(appended[2]!).fields).toMatchObject({ messages_received: 6 });
-    expect(clock.pendingCount()).toBe(0);
+    expect(clock.timerCount).toBe(0);
     await clock.advance(60_000);
     expect(appended).toHaveLength(3);
   });
 
-  it('writes rejections per reason, with a 0 at the previous sample when a reason first appears', async () => {
-    const { metrics, appended, clock, reporter } = setup();
+  it('writes rejections per reason: a 0 for every known reason before the first sample, in a batch of its own; counts after', async () => {
+    const { metrics, appended, flushedAt, clock, reporter } = setup();
     reporter.start();
     await clock.advance(0);
     metrics.messagesRejected.inc({ reason: 'invalid_json' }, 3);
@@ -108,9 +100,12 @@ describe('gateway stats reporter', () => {
     await reporter.stop();
 
     const reasons = (batch: OutPoint[]) => batch.filter((p) => p.tags['reason'] !== undefined).map((p) => [p.tags['reason'], p.fields['rejected'], p.time]);
-    expect(reasons(appended[0]!)).toEqual([]);
-    expect(reasons(appended[1]!)).toEqual([['invalid_json', 0, 1_000_000], ['invalid_json', 3, 1_010_000]]);
-    expect(reasons(appended[2]!)).toEqual([['bad_value', 0, 1_010_000], ['bad_value', 1, 1_020_000], ['invalid_json', 4, 1_020_000]]);
+    // InfluxDB 3 fixes a table's tags at its first write: the `reason` tag must be in the first lines of gateway_stats.
+    expect(reasons(appended[0]!)).toEqual([...REJECT_REASONS].sort().map((r) => [r, 0, 1_000_000]));
+    // The baselines alone, committed before the first {gateway} line: the first line of gateway_stats has `reason`.
+    expect(flushedAt).toEqual([[0, REJECT_REASONS.length]]);
+    expect(reasons(appended[1]!)).toEqual([['invalid_json', 3, 1_010_000]]);
+    expect(reasons(appended[2]!)).toEqual([['bad_value', 1, 1_020_000], ['invalid_json', 4, 1_020_000]]);
     expect(main(appended[2]!).fields['messages_rejected']).toBe(5);
   });
 

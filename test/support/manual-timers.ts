@@ -1,4 +1,10 @@
-import type { Timers } from '../../../gateway/outbox/timers.js';
+import type { Timers } from '../../gateway/time/timers.js';
+
+/** A gateway clock that moves only when the test sets or advances it (no timers: see ManualTimers). */
+export function manualClock(start = 1_000_000): { now: () => number; set: (t: number) => void; advance: (ms: number) => number } {
+  let t = start;
+  return { now: () => t, set: (v) => (t = v), advance: (ms) => (t += ms) };
+}
 
 /** Timers driven by the test: `advance(ms)` fires due timers in time order, letting promises settle between. */
 export class ManualTimers implements Timers {

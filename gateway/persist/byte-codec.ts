@@ -1,4 +1,5 @@
 import { crc32 } from 'node:zlib';
+import { GatewayError } from '../errors.js';
 
 /**
  * A compact binary encoding of numbers and strings, written into one growable Buffer outside the V8 heap
@@ -22,8 +23,12 @@ const ARG = new Float64Array(1);
 const LONE_SURROGATE = /\p{Cs}/u;
 
 /** Thrown by ByteReader for input that is truncated, corrupted or otherwise not what the writer produces. */
-export class ByteFormatError extends Error {
+export class ByteFormatError extends GatewayError {
   override readonly name = 'ByteFormatError';
+  override readonly code = 'GATEWAY_BYTES_MALFORMED';
+  constructor(message: string) {
+    super('GATEWAY_BYTES_MALFORMED', message);
+  }
 }
 
 export class ByteWriter {

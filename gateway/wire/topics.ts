@@ -1,10 +1,23 @@
+import { isSparkplugIngestTopic } from '../sparkplug/topic.js';
+
 /**
- * The ingest topics of the wire contract:
- *   devices/{device}/telemetry          JSON object or array of objects with `readings`
- *   devices/{device}/sensors/{sensor}   a bare number or {"ts"?, "value"}
- * Any other topic is not ingest: the broker routes it like any MQTT broker would.
+ * The topics and ids of the wire contract (docs/wire-contract.md), read by the broker, auth, ingest, state,
+ * alerts and the device simulator:
+ *   devices/{device}/telemetry              JSON object or array of objects with `readings` (ingest)
+ *   devices/{device}/sensors/{sensor}       a bare number or {"ts"?, "value"} (ingest)
+ *   alerts/{device}/{sensor}/{rule}         an alert's state, retained, published by the gateway only
+ * and the Sparkplug B topics `spBv1.0/{group}/{N|D}{BIRTH|DATA|DEATH}/{edge}[/{device}]` (ingest, sparkplug/topic.ts,
+ * docs/sparkplug.md). Any other topic is not ingest: the broker routes it like any MQTT broker would.
  */
 export const ID_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/** The tree devices publish in. */
+export const DEVICES_ROOT = 'devices';
+/** The tree the gateway publishes alert states in. */
+export const ALERTS_ROOT = 'alerts';
+
+export const telemetryTopic = (device: string): string => `${DEVICES_ROOT}/${device}/telemetry`;
+export const alertTopic = (device: string, sensor: string, rule: string): string => `${ALERTS_ROOT}/${device}/${sensor}/${rule}`;
 
 export type IngestTopic =
   | { readonly kind: 'telemetry'; readonly device: string }
@@ -22,7 +35,7 @@ export function isValidId(id: string): boolean {
   return true;
 }
 
-const PREFIX = 'devices/';
+const PREFIX = `${DEVICES_ROOT}/`;
 const invalidId = (device: string, what: string, id: string): IngestTopic => ({ kind: 'invalid', device, detail: `${what} id ${JSON.stringify(id)} does not match ${ID_PATTERN.source}` });
 
 /**
@@ -50,11 +63,11 @@ export function parseIngestTopic(topic: string): IngestTopic | undefined {
 }
 
 /**
- * parseIngestTopic(topic) !== undefined, without allocating: the broker thread asks it for every publish to
+ * parseIngestTopic(topic) !== undefined or a Sparkplug B message (sparkplug/topic.ts), without allocating: the broker thread asks it for every publish to
  * decide what the gateway must see (ids are checked by the gateway, which counts bad ones as rejected).
  */
 export function isIngestTopic(topic: string): boolean {
-  if (!topic.startsWith(PREFIX)) return false;
+  if (!topic.startsWith(PREFIX)) return isSparkplugIngestTopic(topic);
   const a = topic.indexOf('/', PREFIX.length);
   if (a < 0) return false;
   const b = topic.indexOf('/', a + 1);

@@ -1,4 +1,4 @@
-import type { Reading, WindowPoint } from '../../../gateway/pipeline/types.js';
+import type { Reading, WindowPoint } from '../../gateway/pipeline/types.js';
 
 /**
  * A straightforward reference for the pipeline's window aggregates, independent of its implementation:

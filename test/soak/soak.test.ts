@@ -4,10 +4,11 @@ import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Reading } from '../../gateway/pipeline/types.js';
 import { startInfluxd, type InfluxServer } from '../support/influxd.js';
-import { metricValue, startTestGateway, waitFor, type TestGateway } from '../support/gateway.js';
+import { metricValue, startTestGateway, type TestGateway } from '../support/gateway.js';
+import { waitFor } from '../support/wait.js';
 import { connect } from '../support/mqtt.js';
 import { storedWindows } from '../support/telemetry.js';
-import { referenceWindows } from '../unit/pipeline/reference.js';
+import { referenceWindows } from '../support/reference.js';
 
 /**
  * Soak: a fleet publishes for SOAK_SECONDS (default 100) with faults on: duplicates, reordering, late data within

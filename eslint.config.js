@@ -1,0 +1,16 @@
+// ESLint flat config (https://eslint.org/docs/latest/use/configure/configuration-files) with typescript-eslint's
+// recommended rules (https://typescript-eslint.io/getting-started). `npm run lint`; not part of `npm test` yet.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['dist/', 'node_modules/', 'gateway/admin/web/ui/'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    rules: {
+      // Unused arguments named _x are deliberate (interfaces implemented in part).
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+    },
+  },
+);
