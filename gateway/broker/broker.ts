@@ -153,6 +153,9 @@ export async function createBroker(deps: BrokerDeps): Promise<Aedes> {
     subscriptions.authorizeSubscribe(client, sub, done);
   };
   const broker = await Aedes.createBroker(options);
+  // Retained messages restored from the session store (mqtt.sessions: disk) count against the retained budget
+  // before any client can publish: createBroker resolves before the listeners open.
+  if (deps.persistence !== undefined) await countRestoredRetained(deps.persistence, retained);
   if (!cacheRoutes(broker)) log.warn('aedes internals changed: publishes are routed without the per-topic cache (slower, not wrong)');
   broker.on('unsubscribe', (topics, client) => subscriptions.forget(client, topics));
   broker.on('client', () => metrics.connectedClients.inc());
@@ -195,6 +198,18 @@ function authorizeWillAtConnect(
       if (!refused) return done(null, true);
       done(Object.assign(new Error(`will refused: ${refused.message}`), { returnCode: 5 }) as AuthenticateError, false);
     });
+}
+
+/** What countRestoredRetained needs of an aedes persistence (aedes-persistence's createRetainedStream: a Readable). */
+interface RetainedSource {
+  createRetainedStream(pattern: string): AsyncIterable<Pick<PublishPacket, 'topic' | 'payload'>>;
+}
+
+/** Reads the retained messages aedes' persistence holds into the budget (retained-budget.ts restore). */
+async function countRestoredRetained(store: RetainedSource, budget: RetainedBudget): Promise<void> {
+  for await (const packet of store.createRetainedStream('#')) {
+    budget.restore(packet.topic, payloadBytes(packet.payload));
+  }
 }
 
 export function closeBroker(broker: Aedes): Promise<void> {
