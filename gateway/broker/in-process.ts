@@ -1,6 +1,6 @@
 import type { Aedes } from 'aedes';
 import type { GatewayConfig } from '../config/schema.js';
-import { deviceIdOf, type DeviceAccess } from '../auth/index.js';
+import { credentialIdOf, type DeviceAccess } from '../auth/index.js';
 import type { Logger } from '../log.js';
 import type { BrokerMetrics } from '../metrics.js';
 import { closeBroker, createBroker } from './broker.js';
@@ -43,7 +43,7 @@ export class InProcessBroker implements BrokerFront {
       connectTimeoutMs: config.mqtt.connectTimeout,
       limits: brokerLimits(config.mqtt),
       drainTimeoutMs: config.mqtt.drainTimeout,
-      deviceOf: (client) => deviceIdOf(devices.auth.principalOf(client)),
+      deviceOf: (client) => credentialIdOf(devices.auth.principalOf(client)),
       authenticate: devices.auth.authenticate,
       authorizeSubscribe: devices.auth.authorizeSubscribe,
       authorizePublish: (client, packet) => devices.auth.authorizePublish(client, packet),

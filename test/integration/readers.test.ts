@@ -91,10 +91,10 @@ describe.each(['on', 'off'] as const)('readers: dashboards with a credential (br
     await waitFor('device reading', () => got.find((m) => m.topic === 'devices/gh-1/sensors/humidity'));
   });
 
-  it('refuses a reader other trees and shared subscriptions (SUBACK 0x80), and anonymous clients', async () => {
+  it('refuses a reader other trees and shared subscriptions (SUBACK 0x80), and anonymous clients; grants spBv1.0/#', async () => {
     const dash = track(await connect(tg.mqttUrl, { clientId: 'dash-2', username: reader.id, password: reader.password }));
     const refusedBefore = await metricValue(tg.gw, 'authFailures', { reason: 'subscribe_denied' });
-    expect(await granted(dash, ['#', '$SYS/#', '$share/dashboards/alerts/#', 'alerts/gh-1/+/frost'])).toEqual([128, 128, 128, 1]);
+    expect(await granted(dash, ['#', '$SYS/#', '$share/dashboards/alerts/#', 'alerts/gh-1/+/frost', 'spBv1.0/#'])).toEqual([128, 128, 128, 1, 1]);
     expect(await metricValue(tg.gw, 'authFailures', { reason: 'subscribe_denied' })).toBe(refusedBefore + 3);
     await expect(connect(tg.mqttUrl, { clientId: 'anon' })).rejects.toMatchObject({ code: 5 });
   });

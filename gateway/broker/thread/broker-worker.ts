@@ -8,7 +8,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Aedes, Client, PublishPacket } from 'aedes';
 import { pino } from 'pino';
-import { createDeviceAccess, deviceIdOf, type DeviceAccess } from '../../auth/index.js';
+import { createDeviceAccess, credentialIdOf, type DeviceAccess } from '../../auth/index.js';
 import { isIngestTopic } from '../../wire/topics.js';
 import { closeBroker, createBroker } from '../broker.js';
 import { brokerLimits } from '../limits.js';
@@ -91,7 +91,7 @@ async function start(): Promise<void> {
     connectTimeoutMs: config.mqtt.connectTimeout,
     limits: brokerLimits(config.mqtt),
     drainTimeoutMs: config.mqtt.drainTimeout,
-    deviceOf: (client) => deviceIdOf(devices!.auth.principalOf(client)),
+    deviceOf: (client) => credentialIdOf(devices!.auth.principalOf(client)),
     authenticate: devices.auth.authenticate,
     authorizeSubscribe: devices.auth.authorizeSubscribe,
     authorizePublish: (client, packet) => devices!.auth.authorizePublish(client, packet),

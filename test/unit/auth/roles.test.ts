@@ -33,6 +33,11 @@ describe('reader ACL', () => {
     ['devicesgh/#', false],
     ['$share/dash/alerts/#', false],
     ['$share/dash/#', false],
+    ['spBv1.0/#', true],
+    ['spBv1.0/plant-1/+/edge-1/#', true],
+    ['spBv1.0/STATE/#', true],
+    ['spBv1.0x/#', false],
+    ['$share/dash/spBv1.0/#', false],
   ])('subscribing to %s: %s', (filter, allowed) => {
     expect(canSubscribe(reader, filter).ok).toBe(allowed);
   });
@@ -41,7 +46,7 @@ describe('reader ACL', () => {
     expect(canSubscribe(reader, '$share/g/alerts/#')).toEqual({ ok: false, reason: 'subscribe_denied', detail: 'shared subscriptions ($share/...) are not supported by this broker' });
   });
 
-  it.each(['devices/dash/telemetry', 'devices/gh-1/telemetry', 'alerts/gh-1/t/hot', 'other'])('publishes nothing, not even on %s', (topic) => {
+  it.each(['devices/dash/telemetry', 'devices/gh-1/telemetry', 'alerts/gh-1/t/hot', 'spBv1.0/plant-1/NDATA/dash', 'spBv1.0/plant-1/NCMD/edge-1', 'spBv1.0/STATE/gateway-1', 'other'])('publishes nothing, not even on %s', (topic) => {
     expect(canPublish(reader, topic)).toEqual({ ok: false, reason: 'publish_denied', detail: 'readers publish nothing' });
   });
 });
