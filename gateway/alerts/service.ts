@@ -18,7 +18,7 @@ export interface AlertServiceDeps {
   readonly publish: (events: readonly AlertEvent[]) => void;
   /**
    * Re-publishes the retained MQTT state of alerts still firing after restore(), without recording a change
-   * (no point, no counter): the broker keeps retained messages in memory only. Must not throw.
+   * (no point, no counter): with mqtt.sessions: memory the broker has forgotten them. Must not throw.
    */
   readonly retain?: (events: readonly AlertEvent[]) => void;
 }

@@ -10,12 +10,16 @@
  * - Sparkplug B (`spBv1.0/...`): a device whose id is an edge node id publishes that node's births, data and
  *   deaths and subscribes to its commands and host state; anonymous clients may for any edge node and may also
  *   watch the whole `spBv1.0/` tree (sparkplug-acl.ts).
+ * - A reader (a registry entry with `role: reader`, roles.ts) subscribes to `devices/#`, `alerts/#` and `spBv1.0/#`
+ *   and publishes nothing.
  */
+import { readerCanPublish, readerCanSubscribe } from './roles.js';
 import { ALERTS_ROOT, DEVICES_ROOT } from '../wire/topics.js';
 import { sparkplugMayPublish, sparkplugMaySubscribe } from './sparkplug-acl.js';
 
 export type Principal =
   | { readonly kind: 'device'; readonly id: string; readonly via: 'password' | 'certificate' }
+  | { readonly kind: 'reader'; readonly id: string; readonly via: 'password' | 'certificate' }
   | { readonly kind: 'anonymous' };
 
 export type AclDecision = { readonly ok: true } | { readonly ok: false; readonly reason: 'publish_denied' | 'subscribe_denied'; readonly detail: string };
@@ -24,6 +28,7 @@ const ALLOW: AclDecision = { ok: true };
 const DEVICES = `${DEVICES_ROOT}/`;
 
 export function canPublish(who: Principal, topic: string): AclDecision {
+  if (who.kind === 'reader') return readerCanPublish();
   if (who.kind === 'anonymous') {
     if (topic.startsWith(DEVICES) && topic.length > DEVICES.length) return ALLOW;
     if (sparkplugMayPublish(undefined, topic)) return ALLOW;
@@ -54,6 +59,7 @@ export function isWithin(filter: string, root: string): boolean {
 }
 
 export function canSubscribe(who: Principal, filter: string): AclDecision {
+  if (who.kind === 'reader') return readerCanSubscribe(filter);
   if (who.kind === 'anonymous') {
     if (isWithin(filter, DEVICES_ROOT) || isWithin(filter, ALERTS_ROOT) || isWithin(filter, 'spBv1.0')) return ALLOW;
     return { ok: false, reason: 'subscribe_denied', detail: 'anonymous clients may subscribe only below devices/, alerts/ and spBv1.0/' };

@@ -6,7 +6,9 @@ import { isSparkplugIngestTopic } from '../sparkplug/topic.js';
  *   spBv1.0/{group}/{NBIRTH|NDATA|NDEATH}/{edge}
  *   spBv1.0/{group}/{DBIRTH|DDATA|DDEATH}/{edge}/{device}
  * and subscribe to its own commands and to the host state:
- *   spBv1.0/{group or +}/NCMD/{edge},  spBv1.0/{group or +}/DCMD/{edge}/{device, + or #},  spBv1.0/STATE/#
+ *   spBv1.0/{group or +}/NCMD/{edge}[/#],  spBv1.0/{group or +}/DCMD/{edge}/{device, + or #},  spBv1.0/STATE/#
+ * `NCMD/{edge}/#` is what Eclipse Tahu's clients subscribe to: `#` also matches its parent level [MQTT-4.7.1-2], so
+ * it receives the node's NCMD topic and nothing more (no NCMD topic has a level below the edge node id).
  * An anonymous client (loopback by default) has these rights for every edge node.
  */
 export function sparkplugMayPublish(edge: string | undefined, topic: string): boolean {
@@ -24,7 +26,7 @@ export function sparkplugMaySubscribe(edge: string | undefined, filter: string):
   const [, group, type, node, device] = levels as [string, string, string, string, string | undefined];
   if (group === '#' || group.length === 0) return false;
   if (edge === undefined ? node === '#' || node.length === 0 : node !== edge) return false;
-  if (type === 'NCMD') return levels.length === 4;
+  if (type === 'NCMD') return levels.length === 4 || (levels.length === 5 && device === '#');
   if (type === 'DCMD') return levels.length === 5 && device!.length > 0;
   return false;
 }

@@ -50,6 +50,14 @@ export const configSchema = z
          * another), `off` in the gateway's thread, `auto` on when the machine has more than one core.
          */
         brokerThread: z.enum(['auto', 'on', 'off']).default('auto'),
+        /**
+         * Where the broker keeps persistent sessions (clean=false: subscriptions and the QoS 1/2 messages queued
+         * while away), retained messages and wills: `disk` in `{buffer.dir}/broker/` (LevelDB), kept across
+         * restarts and kills; `memory` forgets them at every restart (broker/persistence/open.ts).
+         */
+        sessions: z.enum(['disk', 'memory']).default('disk'),
+        /** Messages stored for one persistent session while it is away; newer ones are dropped for it, counted. */
+        maxQueuedPerSession: z.number().int().min(1).default(10_000),
         tls: tlsSchema.optional(),
       })
       .prefault({}),

@@ -7,14 +7,19 @@ const GROUP_OTHER = 0o077;
 
 /**
  * The gateway's own files in `buffer.dir`: state.db and outbox.db with their -wal/-shm/-journal, copies moved aside
- * as corrupt or unknown (`outbox.db.corrupt-<time>[-wal]`, persist/sqlite.ts), the lock and its holder file (lock.ts),
- * and the folder `rules-history/` with its saved rules versions (alerts/rules-history.ts).
+ * as corrupt or unknown (`outbox.db.corrupt-<time>[-wal]`, persist/sqlite.ts), the lock and its holder file (lock.ts).
  */
 const GATEWAY_FILE = /^(?:(?:state|outbox)\.db(?:\.(?:corrupt|unknown)-[^/]*)?(?:-wal|-shm|-journal)?|gateway\.lock(?:\.json(?:\.\d+\.tmp)?)?)$/;
-/** The gateway's own folder in `buffer.dir`: the last versions of the rules file (alerts/rules-history.ts). */
-export const RULES_HISTORY_DIR = 'rules-history';
-/** A saved version in it: `<savedAt>-<hash>.yaml` (alerts/rules-history.ts). */
-const RULES_VERSION_FILE = /^\d{13}-[0-9a-f]{32}\.yaml$/;
+
+/**
+ * The gateway's own folders in `buffer.dir`: the broker's session store (mqtt.sessions: disk, LevelDB files, flat)
+ * and copies of it moved aside as corrupt (broker/persistence/open.ts). They hold persistent sessions' queued
+ * messages (other devices' readings) and retained messages; and `rules-history/`, the last versions of the rules
+ * file (alerts/rules-history.ts). Each folder and each file in it are tightened too.
+ */
+const GATEWAY_DIR = /^(?:broker(?:\.corrupt-[^/]*)?|rules-history)$/;
+
+const isGateways = (e: Dirent) => (e.isFile() && GATEWAY_FILE.test(e.name)) || (e.isDirectory() && GATEWAY_DIR.test(e.name));
 
 /**
  * Makes the data folder owner-only: every gateway file in it (above) loses its group/other bits (0600 for the
@@ -46,19 +51,23 @@ export function tightenDataDir(dir: string, log: Logger): void {
     }
   };
   const entries = readdirSync(dir, { withFileTypes: true });
-  const ours = (e: Dirent) => (e.isFile() && GATEWAY_FILE.test(e.name)) || (e.isDirectory() && e.name === RULES_HISTORY_DIR);
-  const others = entries.filter((e) => !ours(e)).map((e) => e.name);
+  const others = entries.filter((e) => !isGateways(e)).map((e) => e.name);
   if (others.length === 0) tighten(dir, '.');
   else if ((statSync(dir).mode & GROUP_OTHER) !== 0) {
     log.warn({ dir, others: others.slice(0, 10) }, 'data folder is readable by others and holds other files: its mode is left as it is (give the gateway a folder of its own)');
   }
-  for (const e of entries) if (e.isFile() && GATEWAY_FILE.test(e.name)) tighten(join(dir, e.name), e.name);
-  if (entries.some((e) => e.isDirectory() && e.name === RULES_HISTORY_DIR)) {
-    const history = join(dir, RULES_HISTORY_DIR);
-    tighten(history, RULES_HISTORY_DIR);
-    for (const e of readdirSync(history, { withFileTypes: true })) {
-      if (e.isFile() && RULES_VERSION_FILE.test(e.name)) tighten(join(history, e.name), `${RULES_HISTORY_DIR}/${e.name}`);
+  for (const e of entries) {
+    if (!isGateways(e)) continue;
+    tighten(join(dir, e.name), e.name);
+    if (!e.isDirectory()) continue;
+    let inner: Dirent[];
+    try {
+      inner = readdirSync(join(dir, e.name), { withFileTypes: true });
+    } catch (err) {
+      failed.push(`${e.name}: ${(err as Error).message}`);
+      continue;
     }
+    for (const f of inner) if (f.isFile()) tighten(join(dir, e.name, f.name), `${e.name}/${f.name}`);
   }
   if (tightened.length > 0) log.warn({ dir, tightened }, 'data folder was readable by others: made it and its files owner-only');
   if (failed.length > 0) log.error({ dir, failed }, 'could not make the data folder owner-only');

@@ -14,6 +14,7 @@
  *   BENCH_PUBACK_RATE=10000 QoS 1 rate of the publish -> PUBACK latency probe (each server once; 0 = skip)
  *   BENCH_GATEWAY_NODE_ARGS="--cpu-prof"   extra node flags for the gateway process (profile.ts does this)
  *   BENCH_BROKER_THREAD=off  the gateway's mqtt.brokerThread (default: its own default, auto)
+ *   BENCH_SESSIONS=memory    the gateway's mqtt.sessions (default: its own default, disk)
  * Figures depend on the machine and on whatever else runs on it: compare ratios within one run.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';

@@ -5,9 +5,9 @@ import type { Reading } from '../../gateway/pipeline/types.js';
 import { connect } from './mqtt.js';
 
 /**
- * A Sparkplug B edge node for tests, on MQTT.js and the gateway's own schema (Eclipse Tahu's npm
- * `sparkplug-client` 3.2.4 needs mqtt 4 and `sparkplug-payload`, which pins protobufjs 6; and it cannot skip a seq,
- * replay an old will or send is_historical). It follows Sparkplug 3.0 chapter 5: NDEATH with the session's bdSeq
+ * A Sparkplug B edge node for tests, on MQTT.js and the gateway's own schema, for what Eclipse Tahu's npm
+ * `sparkplug-client` 3.2.4 (integration/sparkplug-tahu.test.ts) cannot do: skip a seq, replay an old will, choose
+ * its bdSeq, send is_historical. It follows Sparkplug 3.0 chapter 5: NDEATH with the session's bdSeq
  * as its will, seq 0-255 shared by the node and its devices, subscribed to its NCMD/DCMD.
  */
 export class TestEdgeNode {

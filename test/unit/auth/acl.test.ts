@@ -59,6 +59,10 @@ describe('Sparkplug B ACL (an edge node is the device of the same id)', () => {
   it.each([
     ['spBv1.0/plant1/NCMD/gh-1', true],
     ['spBv1.0/+/NCMD/gh-1', true],
+    ['spBv1.0/plant1/NCMD/gh-1/#', true], // Eclipse Tahu's filter: `#` matches its parent level [MQTT-4.7.1-2]
+    ['spBv1.0/plant1/NCMD/gh-1/+', false],
+    ['spBv1.0/plant1/NCMD/gh-1/x', false],
+    ['spBv1.0/plant1/NCMD/gh-2/#', false],
     ['spBv1.0/plant1/DCMD/gh-1/#', true],
     ['spBv1.0/+/DCMD/gh-1/+', true],
     ['spBv1.0/STATE/#', true],
