@@ -1,10 +1,17 @@
+import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import type { FastifyInstance } from 'fastify';
-import { buildAdmin, type AdminPlugin, type HealthReport } from './admin/server.js';
+import { buildAdmin, type AdminPlugin, type AdminRejectReason, type HealthReport } from './admin/server.js';
 import { createDeviceAccess, type DeviceAccess } from './auth/index.js';
 import { thresholdsApi } from './admin/thresholds-api.js';
 import { LiveView } from './admin/live/live-view.js';
 import { operatorPage } from './admin/web/operator-page.js';
+import { rulesHistoryApi } from './admin/rules-history-api.js';
+import { alertsViewApi } from './admin/alerts-view-api.js';
+import { rulesDryRunApi } from './admin/rules-dry-run.js';
+import { AlertHistory } from './alerts/alert-history.js';
+import { AlertSilencer } from './alerts/silences.js';
+import { RULES_VERSIONS_KEPT, RulesHistory } from './alerts/rules-history.js';
 import { AlertPublisher } from './alerts/publisher.js';
 import { AlertService } from './alerts/service.js';
 import type { AlertEvent } from './alerts/types.js';
@@ -97,11 +104,16 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
 
   // Alert events -> `alerts` points (outbox) + retained MQTT; MQTT waits for attach(broker) below.
   const alertPublisher = new AlertPublisher({ outbox, gatewayId: config.gatewayId, log });
+  // Silenced rules publish nothing (alerts/silences.ts); every change goes to the page's history.
+  const alertHistory = new AlertHistory();
+  const silencer = new AlertSilencer((events) => alertPublisher.publish(events), () => alerts.firing());
   const publishAlerts = (events: readonly AlertEvent[]) => {
     state.touch();
-    alertPublisher.publish(events);
+    const held = silencer.publish(events, now());
+    for (const e of held) metrics.alertsSilenced.inc({ rule: e.rule });
+    alertHistory.record(events, held, now());
   };
-  const alerts = new AlertService({ rulesFile: config.alerts.rulesFile, log: log.child({ part: 'alerts' }), metrics, now, publish: publishAlerts, retain: (events) => alertPublisher.retain(events) });
+  const alerts = new AlertService({ rulesFile: config.alerts.rulesFile, log: log.child({ part: 'alerts' }), metrics, now, publish: publishAlerts, retain: (events) => (silencer.noteRetained(events), alertPublisher.retain(events)) });
   alerts.start();
   // The operator page's live view: last value, rate and window means per sensor (O(1) per reading).
   const live = new LiveView(now());
@@ -194,6 +206,10 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
       storage: { movedAside: movedAside.map((m) => ({ database: m.database, reason: m.reason, movedTo: m.movedTo, detail: m.detail, at: new Date(m.at).toISOString() })) },
     };
   };
+  const adminRejected = (reason: AdminRejectReason) => metrics.adminRejected.inc({ reason });
+  /** Messages rejected since the start, by reason (the counter's labels): the operator page's health panel. */
+  const rejectedByReason = async (m: Metrics): Promise<Record<string, number>> =>
+    Object.fromEntries((await m.messagesRejected.get()).values.map((v) => [String(v.labels['reason'] ?? 'unknown'), v.value]));
   const admin = await buildAdmin(
     {
       log,
@@ -202,11 +218,23 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
       bindHost: config.http.host,
       allowedHosts: config.http.allowedHosts,
       maxBodyBytes: config.http.maxBodyBytes,
-      onRejected: (reason) => metrics.adminRejected.inc({ reason }),
+      onRejected: adminRejected,
     },
     [
+      rulesDryRunApi(live, now, adminRejected),
       thresholdsApi(alerts),
-      operatorPage({ live, alerts, gatewayId: config.gatewayId, token: config.http.token, now, log }),
+      alertsViewApi({
+        alerts,
+        history: alertHistory,
+        silencer,
+        now,
+        gatewayId: config.gatewayId,
+        influx: { url: config.influx.url, database: config.influx.database, username: config.influx.username, password: config.influx.password, timeoutMs: config.influx.timeout },
+        rejected: adminRejected,
+      }),
+      // The last versions of the rules file, in the data folder, to go back to (docs/operator-page.md).
+      rulesHistoryApi(alerts, new RulesHistory({ dir: join(config.buffer.dir, 'rules-history'), keep: RULES_VERSIONS_KEPT, now, current: () => alerts.fileText(), log }), adminRejected),
+      operatorPage({ live, alerts, gatewayId: config.gatewayId, token: config.http.token, ...(config.http.grafanaUrl ? { grafanaUrl: config.http.grafanaUrl } : {}), units: config.http.units, now, log, health: async () => ({ ...health(), rejected: await rejectedByReason(metrics) }) }),
       ...(deps.adminPlugins ?? []),
     ],
   );

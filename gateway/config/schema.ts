@@ -121,6 +121,16 @@ export const configSchema = z
         port: port.default(8080),
         token: z.string().min(16).optional(),
         /**
+         * A Grafana panel per sensor on the operator page: a URL template where `{device}` and `{sensor}` are
+         * replaced (URL-encoded), e.g. http://grafana:3000/d/gw/sensor?var-device={device}&var-sensor={sensor}.
+         */
+        grafanaUrl: z
+          .string()
+          .regex(/^https?:\/\/[^\s]+$/, 'must be an http:// or https:// URL (with {device} and {sensor} where they go)')
+          .optional(),
+        /** Units shown next to values on the operator page, by sensor name glob (the first match wins): `{ "temp*": "°C" }`. */
+        units: z.record(z.string().min(1).max(256), z.string().min(1).max(16)).default({}),
+        /**
          * Host names (beyond loopback names and IP literals) the admin server answers to: any other `Host` is
          * refused, so a page on a DNS-rebound name cannot drive the API (docs/operator-page.md).
          */

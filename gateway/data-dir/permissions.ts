@@ -14,9 +14,10 @@ const GATEWAY_FILE = /^(?:(?:state|outbox)\.db(?:\.(?:corrupt|unknown)-[^/]*)?(?
 /**
  * The gateway's own folders in `buffer.dir`: the broker's session store (mqtt.sessions: disk, LevelDB files, flat)
  * and copies of it moved aside as corrupt (broker/persistence/open.ts). They hold persistent sessions' queued
- * messages (other devices' readings) and retained messages: the folder and each file in it are tightened too.
+ * messages (other devices' readings) and retained messages; and `rules-history/`, the last versions of the rules
+ * file (alerts/rules-history.ts). Each folder and each file in it are tightened too.
  */
-const GATEWAY_DIR = /^broker(?:\.corrupt-[^/]*)?$/;
+const GATEWAY_DIR = /^(?:broker(?:\.corrupt-[^/]*)?|rules-history)$/;
 
 const isGateways = (e: Dirent) => (e.isFile() && GATEWAY_FILE.test(e.name)) || (e.isDirectory() && GATEWAY_DIR.test(e.name));
 

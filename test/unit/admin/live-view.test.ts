@@ -92,7 +92,9 @@ describe('LiveView', () => {
     live.markOffline('unknown');
     expect(live.drain().map((v) => [v.device, v.sensor, v.offline])).toEqual([['g/e/d', 'Motor/Speed', true], ['g/e/d', 'Temp', true]]);
     live.onReading({ device: 'g/e/d', sensor: 'Temp', ts: 2000, value: 4 });
-    expect(live.drain()).toEqual([{ device: 'g/e/d', sensor: 'Temp', value: 4, ts: 2000, perMinute: 2 }]);
+    const back = live.drain();
+    expect(back).toMatchObject([{ device: 'g/e/d', sensor: 'Temp', value: 4, ts: 2000, perMinute: 2 }]);
+    expect(back[0]!.offline).toBeUndefined();
     expect(live.snapshot().filter((v) => v.offline).map((v) => v.sensor)).toEqual(['Motor/Speed']);
   });
 
