@@ -67,6 +67,8 @@ export interface Gateway {
  * process ends, also when the build fails).
  */
 export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Promise<Gateway> {
+  // A cluster node (docs/cluster.md) is composed apart; with cluster.enabled false none of it is loaded.
+  if (config.cluster.enabled) return (await import('./cluster/gateway.js')).buildClusterGateway(config, { ...deps, threaded: useBrokerThread(config.mqtt.brokerThread) });
   const log = deps.log;
   const now = deps.now ?? Date.now;
   // Before anything in buffer.dir is read: two gateways on one folder would replay and emit each other's state.

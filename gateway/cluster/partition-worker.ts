@@ -1,0 +1,182 @@
+import { DeliverPolicy, type ConsumerMessages, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import type { Logger } from '../log.js';
+import { CheckpointFormatError, type CheckpointStoreKv, type PartitionCheckpoint } from './checkpoints.js';
+import { H_RECEIVED_AT, H_TOPIC } from './ingest-front.js';
+import type { ClusterMetrics } from './metrics.js';
+import { partitionSubject, type ClusterNames } from './names.js';
+import type { PartitionState, PartitionStates } from './partition-state.js';
+
+export interface PartitionWorkerDeps {
+  readonly nodeId: string;
+  readonly js: JetStreamClient;
+  readonly jsm: JetStreamManager;
+  readonly names: ClusterNames;
+  readonly store: CheckpointStoreKv;
+  readonly states: PartitionStates;
+  /** outbox.flush(): every window emitted so far is committed before a checkpoint that covers it is saved. */
+  readonly commitEmitted: () => void;
+  readonly metrics: ClusterMetrics;
+  readonly log: Logger;
+  readonly now: () => number;
+  /** Told when a checkpoint write found another owner's (the partition is given up at once). */
+  readonly onFenced: (partition: number) => void;
+}
+
+/** How `open` resumed: from whose checkpoint, and the stream sequence it replays from. */
+export interface Resumed {
+  readonly from: 'none' | 'self' | 'other';
+  readonly startSeq: number;
+}
+
+/**
+ * The owner's side of one partition: loads the partition's checkpoint, claims it (a compare-and-set write that
+ * fences a former owner), then processes the partition's stream messages from the checkpoint's sequence + 1, in
+ * stream order, each with its stored receive time: before each message the pipeline's idle close is ticked to
+ * that time, as the single gateway's replay does (recovery.ts), so a replay of the same messages emits the same
+ * windows. Checkpoints {sequence, state} with a compare-and-set on the checkpoint's revision.
+ */
+export class PartitionWorker {
+  private state: PartitionState | undefined;
+  private messages: ConsumerMessages | undefined;
+  private loop: Promise<void> | undefined;
+  private lastSeq = 0;
+  private savedSeq = 0;
+  private revision = 0;
+  private pending = 0;
+  private changed = false;
+  private caughtUp = false;
+  private closed = false;
+  private saving: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    readonly partition: number,
+    private readonly d: PartitionWorkerDeps,
+  ) {}
+
+  async open(): Promise<Resumed | undefined> {
+    const { store, log } = this.d;
+    let cp: PartitionCheckpoint | undefined;
+    let revision: number;
+    try {
+      ({ checkpoint: cp, revision } = await store.load(this.partition));
+    } catch (err) {
+      if (!(err instanceof CheckpointFormatError)) throw err;
+      log.error({ err, partition: this.partition }, 'partition checkpoint unreadable: replaying the partition from the stream start');
+      revision = (await this.d.store.load(this.partition).catch(() => ({ revision: 0 }))).revision;
+      cp = undefined;
+    }
+    this.lastSeq = this.savedSeq = cp?.seq ?? 0;
+    this.state = this.d.states.create(this.partition, cp);
+    // The claim: re-writes what was loaded under our name; a former owner's next write then fails (fenced).
+    const claimed = await store.save(this.partition, { seq: this.lastSeq, node: this.d.nodeId, savedAt: this.d.now(), pipeline: cp?.pipeline ?? new Uint8Array(), alerts: cp?.alerts ?? new Uint8Array() }, revision);
+    if (claimed.kind === 'fenced') {
+      this.state.close();
+      this.state = undefined;
+      return undefined;
+    }
+    this.revision = claimed.revision;
+    const consumer = await this.d.js.consumers.get(this.d.names.stream, {
+      filter_subjects: partitionSubject(this.d.names, this.partition),
+      deliver_policy: DeliverPolicy.StartSequence,
+      opt_start_seq: this.lastSeq + 1,
+    });
+    this.pending = (await consumer.info()).num_pending;
+    this.caughtUp = this.pending === 0;
+    this.messages = await consumer.consume({ max_messages: 256 });
+    this.loop = this.run(this.messages);
+    return { from: cp === undefined ? 'none' : cp.node === this.d.nodeId ? 'self' : 'other', startSeq: this.lastSeq + 1 };
+  }
+
+  private async run(messages: ConsumerMessages): Promise<void> {
+    const state = this.state!;
+    for await (const m of messages) {
+      if (this.closed) break;
+      const topic = m.headers?.get(H_TOPIC) ?? '';
+      const receivedAt = Number(m.headers?.get(H_RECEIVED_AT));
+      if (topic !== '' && Number.isFinite(receivedAt)) {
+        state.tick(receivedAt);
+        state.process(topic, Buffer.from(m.data), receivedAt);
+      }
+      this.lastSeq = m.seq;
+      this.pending = m.info.pending;
+      this.caughtUp = this.pending === 0;
+      this.changed = true;
+    }
+  }
+
+  /** The idle close by the clock, only once every stored message has been processed (not while replaying). */
+  idleTick(now: number, graceMs: number): void {
+    if (this.state === undefined || this.closed) return;
+    if (this.caughtUp) {
+      this.state.tick(now - graceMs);
+      this.changed = true;
+    }
+    this.state.tickAlerts(now);
+    this.d.metrics.partitionLag.set({ partition: String(this.partition) }, this.pending);
+    this.d.metrics.checkpointLag.set({ partition: String(this.partition) }, this.lastSeq - this.savedSeq);
+  }
+
+  /**
+   * Captures the state now (covering messages up to lastSeq), commits the emitted windows to the outbox, then
+   * saves. Returns false when fenced. One save at a time.
+   */
+  checkpoint(): Promise<boolean> {
+    const run = this.saving.then(() => this.save());
+    this.saving = run.catch(() => undefined);
+    return run;
+  }
+
+  private async save(): Promise<boolean> {
+    if (this.state === undefined) return true;
+    if (!this.changed && this.lastSeq === this.savedSeq) {
+      this.d.metrics.checkpoints.inc({ result: 'unchanged' });
+      return true;
+    }
+    const seq = this.lastSeq;
+    this.changed = false;
+    const parts = this.state.capture();
+    this.d.commitEmitted();
+    try {
+      const r = await this.d.store.save(this.partition, { seq, node: this.d.nodeId, savedAt: this.d.now(), ...parts }, this.revision);
+      if (r.kind === 'fenced') {
+        this.d.metrics.checkpoints.inc({ result: 'fenced' });
+        this.d.onFenced(this.partition);
+        return false;
+      }
+      this.revision = r.revision;
+      this.savedSeq = seq;
+      this.d.metrics.checkpoints.inc({ result: 'saved' });
+      // What the checkpoint covers is never read again: the stream keeps only the partition's tail.
+      await this.d.jsm.streams.purge(this.d.names.stream, { filter: partitionSubject(this.d.names, this.partition), seq: seq + 1 }).catch(() => undefined);
+      return true;
+    } catch (err) {
+      this.changed = true;
+      this.d.metrics.checkpoints.inc({ result: 'failed' });
+      this.d.log.warn({ err, partition: this.partition }, 'partition checkpoint failed (kept in memory, retried)');
+      return true;
+    }
+  }
+
+  /**
+   * Stops processing. With `handover`, a final checkpoint first covers everything processed, so the next owner
+   * resumes exactly after it (no replay). Without (fenced, lease lost), the state is dropped: the owner that has
+   * the lease replays from the last checkpoint.
+   */
+  async close(handover: boolean): Promise<{ seq: number; saved: boolean }> {
+    if (this.closed) return { seq: this.lastSeq, saved: false };
+    this.closed = true;
+    await this.messages?.close().catch(() => undefined);
+    await this.loop?.catch(() => undefined);
+    let saved = false;
+    if (handover) saved = await this.checkpoint().catch(() => false);
+    this.state?.close();
+    this.state = undefined;
+    this.d.metrics.partitionLag.remove({ partition: String(this.partition) });
+    this.d.metrics.checkpointLag.remove({ partition: String(this.partition) });
+    return { seq: this.lastSeq, saved: saved && this.savedSeq === this.lastSeq };
+  }
+
+  status(): { partition: number; seq: number; checkpointSeq: number; pending: number } {
+    return { partition: this.partition, seq: this.lastSeq, checkpointSeq: this.savedSeq, pending: this.pending };
+  }
+}
