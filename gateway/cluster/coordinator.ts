@@ -89,7 +89,8 @@ export class Coordinator {
     await this.renewAll();
     if (this.stopped) return;
     let alive = 0;
-    for await (const _ of await d.nodes.keys()) alive++;
+    // keys() also lists a key whose last operation is a delete (a node that stopped): count live entries only.
+    for await (const key of await d.nodes.keys()) if ((await d.nodes.get(key))?.operation === 'PUT') alive++;
     const share = Math.ceil(d.partitions / Math.max(1, alive));
     if (this.owned.size > share) {
       const extra = [...this.owned.keys()].slice(share);

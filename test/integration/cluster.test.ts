@@ -102,4 +102,52 @@ describe('cluster of two gateways on NATS JetStream', () => {
     }, 30_000, 100);
     expect((await clusterStatus(b.httpUrl)).partitions.owned.some((p) => p.partition === partitionOf(device, 8))).toBe(true);
   });
+
+  it('a third gateway takes its share on join, and a graceful stop hands its partitions back with no replay gap', async () => {
+    const c = await startClusterGateway(influx.url, 'gw-c', nats.urls, RULES);
+    let stopped = false;
+    try {
+      await waitFor('three shares', async () => (await ownedPartitions(c.httpUrl)).length >= 2, 60_000, 200);
+      const base = Math.floor((Date.now() - 30_000) / 1000) * 1000;
+      const pub = await connect(a.mqttUrl, { clientId: 'pub-c' });
+      clients.push(pub);
+      const expected: Reading[] = [];
+      const send = async (from: number, to: number) => {
+        for (let i = from; i < to; i++) {
+          for (let d = 0; d < 8; d++) {
+            const ts = base + i * 100;
+            const value = d * 10 + i / 8;
+            expected.push({ device: `mv-${d}`, sensor: 'level', ts, value });
+            await publish(pub, `devices/mv-${d}/sensors/level`, JSON.stringify({ ts, value }), 1);
+          }
+        }
+      };
+      await send(0, 20);
+      const cOwned = await ownedPartitions(c.httpUrl);
+      const sending = send(20, 60);
+      const stopAt = Date.now();
+      await c.stop();
+      stopped = true;
+      await sending;
+      const handed = c.logLines().filter((l) => l['msg'] === 'partition handed over');
+      expect(handed.map((l) => l['partition']).sort()).toEqual([...cOwned].sort());
+      expect(handed.every((l) => l['saved'] === true)).toBe(true);
+      // Each partition is resumed by a or b right after the last message c processed: nothing replayed, nothing skipped.
+      for (const h of handed) {
+        const taken = await waitFor(`partition ${String(h['partition'])} taken`, () =>
+          [...a.logLines(), ...b.logLines()].find((l) => l['msg'] === 'partition taken' && l['partition'] === h['partition'] && Date.parse(String(l['time'])) >= stopAt), 30_000, 100);
+        expect(taken['from']).toBe('other');
+        expect(taken['startSeq']).toBe((h['seq'] as number) + 1);
+      }
+      const want = referenceWindows(expected, 1000);
+      const stored = await waitFor('moved windows in InfluxDB', async () => {
+        const s = await storedWindows(influx, 'cl-gw');
+        return windowMismatches(new Map([...s].filter(([k]) => k.startsWith('mv-'))), want).length === 0 ? s : undefined;
+      }, 60_000, 250);
+      expect(windowMismatches(new Map([...stored].filter(([k]) => k.startsWith('mv-'))), want)).toEqual([]);
+    } finally {
+      if (!stopped) await c.stop();
+      await c.dispose();
+    }
+  });
 });
