@@ -63,7 +63,8 @@ export async function startNatsCluster(size = 3): Promise<NatsCluster> {
         `server_name: ${s.name}`,
         `listen: 127.0.0.1:${s.clientPort}`,
         `jetstream { store_dir: "${store}", max_memory_store: 64MB, max_file_store: 1GB }`,
-        `cluster { name: test, listen: 127.0.0.1:${s.clusterPort}, routes: [${routes.join(', ')}] }`,
+        // One server: JetStream stand-alone (replicas 1); more: a cluster with routes to every other server.
+        size > 1 ? `cluster { name: test, listen: 127.0.0.1:${s.clusterPort}, routes: [${routes.join(', ')}] }` : '',
         '',
       ].join('\n'),
     );

@@ -1,0 +1,29 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { validateConfig } from '../../../gateway/config/load.js';
+
+function sources(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []));
+}
+
+describe('cluster mode stays apart', () => {
+  it('no module outside gateway/cluster/ imports it or a NATS package statically (cluster.enabled false loads none of it)', () => {
+    const offenders: string[] = [];
+    for (const file of sources('gateway')) {
+      if (file.startsWith(join('gateway', 'cluster'))) continue;
+      const text = readFileSync(file, 'utf8');
+      if (/^\s*import\s[^;]*from\s+['"](\.\.?\/)+(gateway\/)?cluster\//m.test(text) || /from\s+['"]@nats-io\//.test(text)) offenders.push(file);
+    }
+    expect(offenders).toEqual([]);
+  });
+
+  it('cluster config: defaults off, nodeId required when on, one way to authenticate', () => {
+    const off = validateConfig({}, 'test');
+    expect(off.cluster).toMatchObject({ enabled: false, partitions: 64, replicas: 3, leaseTtl: 10_000, idleGrace: 2_000, nats: { servers: ['nats://127.0.0.1:4222'] } });
+    expect(() => validateConfig({ cluster: { enabled: true } }, 'test')).toThrow(/cluster\.nodeId/);
+    expect(() => validateConfig({ cluster: { enabled: true, nodeId: 'a', nats: { token: 'x', creds: '/c' } } }, 'test')).toThrow(/one of user\/password, token or creds/);
+    expect(() => validateConfig({ cluster: { enabled: true, nodeId: 'a', nats: { user: 'u' } } }, 'test')).toThrow(/password/);
+    expect(validateConfig({ cluster: { enabled: true, nodeId: 'gw-a', leaseTtl: '3s', partitions: 8 } }, 'test').cluster).toMatchObject({ nodeId: 'gw-a', leaseTtl: 3000, partitions: 8 });
+  });
+});
