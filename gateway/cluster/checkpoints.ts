@@ -1,4 +1,5 @@
 import type { KV } from '@nats-io/kv';
+import { FORMATS } from '../persist/formats.js';
 import { partitionKey } from './names.js';
 
 /** One partition's checkpoint: the state covers every stream message of the partition up to `seq` and none after. */
@@ -14,8 +15,8 @@ export interface PartitionCheckpoint {
   readonly alerts: Uint8Array;
 }
 
-const MAGIC = 0x47574350; // "GWCP"
-const VERSION = 1;
+const MAGIC = Buffer.from(FORMATS.partitionCheckpoint.magic).readUInt32BE(0);
+const VERSION = FORMATS.partitionCheckpoint.version;
 const HEADER = 4 + 1 + 8 + 8 + 4 + 4 + 4;
 
 export class CheckpointFormatError extends Error {}

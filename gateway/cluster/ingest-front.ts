@@ -58,9 +58,12 @@ export class IngestFront {
     this.identity = new MessageIdentity(d.config.cluster.nodeId!, { maxPayloadBytes: d.config.mqtt.maxPayloadBytes });
   }
 
-  readonly gate: IngestGate = (topic, payload, qos, receivedAt, done) => {
+  readonly gate: IngestGate = (topic, given, qos, receivedAt, done) => {
     const parsed = parseIngestTopic(topic);
     if (parsed === undefined) return done(null);
+    // The broker thread hands a QoS 0 payload as a view of its ring, valid during this call only (broker-thread.ts);
+    // the publish (and its retries) outlive it.
+    const payload = qos === 0 ? Buffer.from(given) : given;
     const partition = partitionOf(parsed.device, this.d.config.cluster.partitions);
     const h = headers();
     h.set(H_TOPIC, topic);
