@@ -1,5 +1,5 @@
 import { headers, type NatsConnection } from '@nats-io/transport-node';
-import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
+import { jetstreamManager } from '@nats-io/jetstream';
 import type { IngestGate } from '../broker/front.js';
 import type { GatewayConfig } from '../config/schema.js';
 import type { RateLimitedLog } from '../log.js';
@@ -7,6 +7,7 @@ import { parseIngestTopic } from '../wire/topics.js';
 import { MessageIdentity } from './identity.js';
 import type { ClusterMetrics } from './metrics.js';
 import { partitionOf, partitionSubject, type ClusterNames } from './names.js';
+import { StreamPublisher } from './stream-publisher.js';
 
 /** Headers of a stored ingest publish: what decode + pipeline need to reproduce the processing (ingest-log.ts). */
 export const H_TOPIC = 'Gw-Topic';
@@ -14,6 +15,8 @@ export const H_RECEIVED_AT = 'Gw-Received-At';
 
 /** How long a publish is retried (a stream leader election takes a few seconds) before it counts as failed. */
 const RETRY_FOR_MS = 30_000;
+/** QoS 0 publishes handed to JetStream and not yet acknowledged, beyond which QoS 0 waits like QoS 1. */
+const MAX_INFLIGHT_QOS0 = 2_000;
 /** The stream keeps what no checkpoint covers yet; this only bounds what a never-worked partition holds. */
 const MAX_AGE_NS = 7 * 24 * 3600 * 1e9;
 
@@ -47,14 +50,14 @@ export interface IngestFrontDeps {
  * Other topics are just routed by the local broker.
  */
 export class IngestFront {
-  private readonly js: JetStreamClient;
+  private readonly js: StreamPublisher;
   private readonly identity: MessageIdentity;
   private closed = false;
   private inflight = 0;
   private idle: (() => void) | undefined;
 
   constructor(private readonly d: IngestFrontDeps) {
-    this.js = jetstream(d.nc, { timeout: 5_000 });
+    this.js = new StreamPublisher(d.nc, 5_000);
     this.identity = new MessageIdentity(d.config.cluster.nodeId!, { maxPayloadBytes: d.config.mqtt.maxPayloadBytes });
   }
 
@@ -68,18 +71,23 @@ export class IngestFront {
     const h = headers();
     h.set(H_TOPIC, topic);
     h.set(H_RECEIVED_AT, String(receivedAt));
-    const msgID = this.identity.of(topic, parsed, payload, receivedAt);
+    // JetStream's duplicate detection header (ADR-31 / JetStream "Message Deduplication").
+    h.set('Nats-Msg-Id', this.identity.of(topic, parsed, payload, receivedAt));
     const subject = partitionSubject(this.d.names, partition);
     const t0 = performance.now();
     this.inflight++;
-    if (qos === 0) done(null); // at most once by contract: no wait
-    void this.publish(subject, payload, msgID, h).then((err) => {
+    // QoS 0 is at most once by contract: no wait, unless too many publishes are in flight; then its callback
+    // waits too, which makes aedes read no further from that client (backpressure instead of unbounded memory).
+    const early = qos === 0 && this.inflight <= MAX_INFLIGHT_QOS0;
+    if (early) done(null);
+    void this.publish(subject, payload, h).then((err) => {
       if (err === undefined && qos > 0) this.d.metrics.publishSeconds.observe((performance.now() - t0) / 1000);
       if (err !== undefined) {
         this.d.metrics.publishFailed.inc({ qos: String(qos) });
         this.d.log.warn('publish_failed', { topic, partition, err: err.message }, 'ingest publish not stored by JetStream');
       }
       if (qos > 0) done(err ?? null);
+      else if (!early) done(null);
       if (--this.inflight === 0) this.idle?.();
     });
   };
@@ -87,24 +95,21 @@ export class IngestFront {
   /** Resolves once every publish handed to the gate has been acknowledged (or given up): the graceful stop. */
   async drain(): Promise<void> {
     this.closed = true;
-    if (this.inflight === 0) return;
-    await new Promise<void>((resolve) => (this.idle = resolve));
+    if (this.inflight > 0) await new Promise<void>((resolve) => (this.idle = resolve));
+    this.js.close();
   }
 
-  private async publish(subject: string, payload: Buffer, msgID: string, h: ReturnType<typeof headers>): Promise<Error | undefined> {
+  private async publish(subject: string, payload: Buffer, h: ReturnType<typeof headers>): Promise<Error | undefined> {
     const deadline = Date.now() + (this.closed ? 5_000 : RETRY_FOR_MS);
     let wait = 100;
     for (;;) {
-      try {
-        await this.js.publish(subject, payload, { msgID, headers: h });
-        return undefined;
-      } catch (err) {
-        // No responders or a timeout: the stream has no leader for the moment (election) or the connection is
-        // down (reconnecting). The same msgID makes the retry idempotent.
-        if (Date.now() + wait > deadline) return err instanceof Error ? err : new Error(String(err));
-        await new Promise((r) => setTimeout(r, wait));
-        wait = Math.min(wait * 2, 1_000);
-      }
+      const err = await this.js.publish(subject, payload, h);
+      if (err === undefined) return undefined;
+      // No responders or a timeout: the stream has no leader for the moment (election) or the connection is
+      // down (reconnecting). The same Nats-Msg-Id makes the retry idempotent.
+      if (Date.now() + wait > deadline) return err;
+      await new Promise((r) => setTimeout(r, wait));
+      wait = Math.min(wait * 2, 1_000);
     }
   }
 }
