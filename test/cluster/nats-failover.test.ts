@@ -68,4 +68,22 @@ describe('cluster: SIGKILL of the stream leader NATS server', () => {
     await waitFor('every acknowledged window exact', async () => windowMismatches(new Map([...(await storedWindows(influx, 'cl-gw'))].filter(([k]) => k.startsWith('nl-'))), want).length === 0, 60_000, 250).catch(() => undefined);
     expect(windowMismatches(new Map([...(await storedWindows(influx, 'cl-gw'))].filter(([k]) => k.startsWith('nl-'))), want)).toEqual([]);
   });
+
+  it('withholds the PUBACK while the stream has no quorum, and sends it once a majority is back', async () => {
+    // The leader was killed above; killing one more of the two left leaves no majority of the stream's replicas.
+    const running = nats.nodes.map((n, i) => (n.running() ? i : -1)).filter((i) => i >= 0);
+    expect(running).toHaveLength(2);
+    await nats.kill(running[0]!, 'SIGKILL');
+    const d = new FailoverDevice('nq-1', () => [gws[0]!.mqttUrl], 1);
+    const ts = Date.now();
+    let acked = false;
+    const sending = d.send('devices/nq-1/sensors/p', JSON.stringify({ ts, value: 42.5 })).then(() => (acked = true));
+    await new Promise((r) => setTimeout(r, 3_000));
+    expect(acked).toBe(false);
+    await nats.restart(running[0]!);
+    await sending;
+    expect(acked).toBe(true);
+    await d.close();
+    await waitFor('the reading in InfluxDB', async () => (await storedWindows(influx, 'cl-gw')).get(`nq-1|p|${Math.floor(ts / 1000) * 1000}`)?.count === 1, 60_000, 250);
+  });
 });

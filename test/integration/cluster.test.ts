@@ -76,6 +76,15 @@ describe('cluster of two gateways on NATS JetStream', () => {
       return windowMismatches(s, want).length === 0 ? s : undefined;
     }, 60_000, 250);
     expect(windowMismatches(stored, want)).toEqual([]);
+    // Health and metrics of each node: partitions owned, JetStream publish latency observed, checkpoints saved.
+    for (const g of [a, b]) {
+      const text = await (await fetch(`${g.httpUrl}/metrics`)).text();
+      const value = (name: string) => text.split('\n').filter((l) => l.startsWith(name)).reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+      expect(value('gateway_cluster_partitions_owned')).toBe(4);
+      expect(value('gateway_cluster_publish_seconds_count')).toBeGreaterThan(0);
+      expect(value('gateway_cluster_checkpoints_total{result="saved"}')).toBeGreaterThan(0);
+      expect((await clusterStatus(g.httpUrl)).nats.connected).toBe(true);
+    }
   });
 
   it('an alert fired by the worker on gateway B reaches a subscriber of gateway A, retained', async () => {

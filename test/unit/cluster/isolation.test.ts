@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { validateConfig } from '../../../gateway/config/load.js';
+import { parseYaml, validateConfig } from '../../../gateway/config/load.js';
 
 function sources(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []));
@@ -25,5 +25,17 @@ describe('cluster mode stays apart', () => {
     expect(() => validateConfig({ cluster: { enabled: true, nodeId: 'a', nats: { token: 'x', creds: '/c' } } }, 'test')).toThrow(/one of user\/password, token or creds/);
     expect(() => validateConfig({ cluster: { enabled: true, nodeId: 'a', nats: { user: 'u' } } }, 'test')).toThrow(/password/);
     expect(validateConfig({ cluster: { enabled: true, nodeId: 'gw-a', leaseTtl: '3s', partitions: 8 } }, 'test').cluster).toMatchObject({ nodeId: 'gw-a', leaseTtl: 3000, partitions: 8 });
+  });
+
+  it('accepts the gateway snippet of docs/cluster.md', () => {
+    const snippet = /```yaml\n([\s\S]*?)```/.exec(readFileSync('docs/cluster.md', 'utf8'))![1]!;
+    expect(validateConfig(parseYaml(snippet, 'docs'), 'docs').cluster).toMatchObject({
+      enabled: true,
+      nodeId: 'gw-1',
+      partitions: 64,
+      replicas: 3,
+      leaseTtl: 10_000,
+      nats: { servers: ['nats://nats-1:4222', 'nats://nats-2:4222', 'nats://nats-3:4222'], user: 'gateway', password: 'secret' },
+    });
   });
 });
