@@ -1,22 +1,23 @@
+import { randomBytes } from 'node:crypto';
 import { headers, type NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { IngestGate } from '../broker/front.js';
 import type { GatewayConfig } from '../config/schema.js';
 import type { RateLimitedLog } from '../log.js';
 import { parseIngestTopic } from '../wire/topics.js';
-import { MessageIdentity } from './identity.js';
+import { encodeBatch, type BatchRecord } from './batch.js';
 import type { ClusterMetrics } from './metrics.js';
 import { partitionOf, partitionSubject, type ClusterNames } from './names.js';
 import { StreamPublisher } from './stream-publisher.js';
 
-/** Headers of a stored ingest publish: what decode + pipeline need to reproduce the processing (ingest-log.ts). */
-export const H_TOPIC = 'Gw-Topic';
-export const H_RECEIVED_AT = 'Gw-Received-At';
 
 /** How long a publish is retried (a stream leader election takes a few seconds) before it counts as failed. */
 const RETRY_FOR_MS = 30_000;
-/** QoS 0 publishes handed to JetStream and not yet acknowledged, beyond which QoS 0 waits like QoS 1. */
-const MAX_INFLIGHT_QOS0 = 2_000;
+/** Batches handed to JetStream and not yet acknowledged, beyond which QoS 0 waits for its batch like QoS 1. */
+const MAX_INFLIGHT_BATCHES = 256;
+/** A batch is sent at the end of the event loop's turn, or once it holds this much (NATS max_payload is 1 MiB). */
+const MAX_BATCH_BYTES = 512 * 1024;
+const MAX_BATCH_RECORDS = 1_000;
 /** The stream keeps what no checkpoint covers yet; this only bounds what a never-worked partition holds. */
 const MAX_AGE_NS = 7 * 24 * 3600 * 1e9;
 
@@ -43,60 +44,103 @@ export interface IngestFrontDeps {
   readonly log: RateLimitedLog;
 }
 
+interface Waiter {
+  readonly qos: number;
+  readonly done: (err?: Error | null) => void;
+}
+
+interface OpenBatch {
+  readonly records: BatchRecord[];
+  readonly waiters: Waiter[];
+  bytes: number;
+  readonly since: number;
+}
+
 /**
  * The front end of a cluster gateway: the broker's gate puts each ingest publish on the partition of its device
- * in the stream, with its receive time and topic, and acknowledges a QoS 1 publish (PUBACK) only once JetStream
- * has stored it on a majority of its replicas. The stream is the ingest log; nothing is processed here.
- * Other topics are just routed by the local broker.
+ * (partitionOf), and acknowledges a QoS 1 publish (PUBACK) only once JetStream has stored it on a majority of its
+ * replicas. The publishes of one partition that arrive in the same turn of the event loop go in one stream message
+ * (batch.ts; a group commit, as the single gateway's ingest log does), so JetStream's cost is paid per batch, not per
+ * reading. The stream is the ingest log; nothing is processed here. Other topics are routed by the local broker.
+ *
+ * `Nats-Msg-Id` is the batch's identity (node, process start, counter): a publish retried after a timeout (a stream
+ * leader election) is stored once (JetStream's duplicate window). A device that resends a publish (after a gateway
+ * died) sends new bytes to JetStream; the pipeline's dedup drops the readings it has seen (device `ts` or `seq`),
+ * exactly as on a single gateway.
  */
 export class IngestFront {
   private readonly js: StreamPublisher;
-  private readonly identity: MessageIdentity;
+  private readonly boot = randomBytes(6).toString('base64url');
+  private readonly open = new Map<number, OpenBatch>();
+  private scheduled = false;
+  private counter = 0;
   private closed = false;
   private inflight = 0;
   private idle: (() => void) | undefined;
 
   constructor(private readonly d: IngestFrontDeps) {
     this.js = new StreamPublisher(d.nc, 5_000);
-    this.identity = new MessageIdentity(d.config.cluster.nodeId!, { maxPayloadBytes: d.config.mqtt.maxPayloadBytes });
   }
 
   readonly gate: IngestGate = (topic, given, qos, receivedAt, done) => {
     const parsed = parseIngestTopic(topic);
     if (parsed === undefined) return done(null);
-    // The broker thread hands a QoS 0 payload as a view of its ring, valid during this call only (broker-thread.ts);
-    // the publish (and its retries) outlive it.
+    // The broker thread hands a QoS 0 payload as a view of its ring, valid during this call only (broker-thread.ts).
     const payload = qos === 0 ? Buffer.from(given) : given;
     const partition = partitionOf(parsed.device, this.d.config.cluster.partitions);
-    const h = headers();
-    h.set(H_TOPIC, topic);
-    h.set(H_RECEIVED_AT, String(receivedAt));
-    // JetStream's duplicate detection header (ADR-31 / JetStream "Message Deduplication").
-    h.set('Nats-Msg-Id', this.identity.of(topic, parsed, payload, receivedAt));
-    const subject = partitionSubject(this.d.names, partition);
-    const t0 = performance.now();
-    this.inflight++;
-    // QoS 0 is at most once by contract: no wait, unless too many publishes are in flight; then its callback
-    // waits too, which makes aedes read no further from that client (backpressure instead of unbounded memory).
-    const early = qos === 0 && this.inflight <= MAX_INFLIGHT_QOS0;
-    if (early) done(null);
-    void this.publish(subject, payload, h).then((err) => {
-      if (err === undefined && qos > 0) this.d.metrics.publishSeconds.observe((performance.now() - t0) / 1000);
-      if (err !== undefined) {
-        this.d.metrics.publishFailed.inc({ qos: String(qos) });
-        this.d.log.warn('publish_failed', { topic, partition, err: err.message }, 'ingest publish not stored by JetStream');
-      }
-      if (qos > 0) done(err ?? null);
-      else if (!early) done(null);
-      if (--this.inflight === 0) this.idle?.();
-    });
+    const size = 14 + topic.length * 3 + payload.length;
+    let b = this.open.get(partition);
+    if (b !== undefined && b.bytes + size > MAX_BATCH_BYTES) {
+      this.flush(partition);
+      b = undefined;
+    }
+    if (b === undefined) {
+      b = { records: [], waiters: [], bytes: 4, since: performance.now() };
+      this.open.set(partition, b);
+    }
+    b.records.push({ topic, payload, receivedAt });
+    b.bytes += size;
+    // QoS 0 is at most once by contract: no wait, unless too many batches are in flight; then it waits for its
+    // batch too, which makes aedes read no further from that client (backpressure instead of unbounded memory).
+    if (qos > 0 || this.inflight >= MAX_INFLIGHT_BATCHES) b.waiters.push({ qos, done });
+    else done(null);
+    if (b.records.length >= MAX_BATCH_RECORDS) this.flush(partition);
+    else if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => {
+        this.scheduled = false;
+        for (const p of [...this.open.keys()]) this.flush(p);
+      });
+    }
   };
 
   /** Resolves once every publish handed to the gate has been acknowledged (or given up): the graceful stop. */
   async drain(): Promise<void> {
     this.closed = true;
+    for (const p of [...this.open.keys()]) this.flush(p);
     if (this.inflight > 0) await new Promise<void>((resolve) => (this.idle = resolve));
     this.js.close();
+  }
+
+  private flush(partition: number): void {
+    const b = this.open.get(partition);
+    if (b === undefined) return;
+    this.open.delete(partition);
+    this.inflight++;
+    const h = headers();
+    // JetStream's duplicate detection (NATS docs, JetStream "Message Deduplication").
+    h.set('Nats-Msg-Id', `${this.d.config.cluster.nodeId!}.${this.boot}.${++this.counter}`);
+    void this.publish(partitionSubject(this.d.names, partition), encodeBatch(b.records), h).then((err) => {
+      if (err === undefined) this.d.metrics.publishSeconds.observe((performance.now() - b.since) / 1000);
+      else {
+        for (const w of b.waiters) if (w.qos > 0) this.d.metrics.publishFailed.inc({ qos: '1' });
+        const qos0 = b.records.length - b.waiters.filter((w) => w.qos > 0).length;
+        if (qos0 > 0) this.d.metrics.publishFailed.inc({ qos: '0' }, qos0);
+        this.d.log.warn('publish_failed', { partition, publishes: b.records.length, err: err.message }, 'ingest publishes not stored by JetStream');
+      }
+      for (const w of b.waiters) w.done(w.qos > 0 ? (err ?? null) : null);
+      if (--this.inflight === 0) this.idle?.();
+    });
   }
 
   private async publish(subject: string, payload: Buffer, h: ReturnType<typeof headers>): Promise<Error | undefined> {

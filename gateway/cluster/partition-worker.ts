@@ -1,7 +1,7 @@
 import { DeliverPolicy, type ConsumerMessages, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { Logger } from '../log.js';
 import { CheckpointFormatError, type CheckpointStoreKv, type PartitionCheckpoint } from './checkpoints.js';
-import { H_RECEIVED_AT, H_TOPIC } from './ingest-front.js';
+import { BatchFormatError, decodeBatch } from './batch.js';
 import type { ClusterMetrics } from './metrics.js';
 import { partitionSubject, type ClusterNames } from './names.js';
 import type { PartitionState, PartitionStates } from './partition-state.js';
@@ -75,6 +75,13 @@ export class PartitionWorker {
       return undefined;
     }
     this.revision = claimed.revision;
+    this.messages = await this.subscribe();
+    this.loop = this.follow(this.messages);
+    return { from: cp === undefined ? 'none' : cp.node === this.d.nodeId ? 'self' : 'other', startSeq: this.lastSeq + 1 };
+  }
+
+  /** An ordered consumer of the partition's subject from the message after the last one processed. */
+  private async subscribe(): Promise<ConsumerMessages> {
     const consumer = await this.d.js.consumers.get(this.d.names.stream, {
       filter_subjects: partitionSubject(this.d.names, this.partition),
       deliver_policy: DeliverPolicy.StartSequence,
@@ -82,20 +89,41 @@ export class PartitionWorker {
     });
     this.pending = (await consumer.info()).num_pending;
     this.caughtUp = this.pending === 0;
-    this.messages = await consumer.consume({ max_messages: 256 });
-    this.loop = this.run(this.messages);
-    return { from: cp === undefined ? 'none' : cp.node === this.d.nodeId ? 'self' : 'other', startSeq: this.lastSeq + 1 };
+    return consumer.consume({ max_messages: 256 });
+  }
+
+  /**
+   * Processes messages for as long as the partition is open. The client's ordered consumer recreates itself after a
+   * lost server; should its iterator end or fail anyway, a new consumer starts after the last message processed,
+   * so a partition never stalls while its lease is renewed.
+   */
+  private async follow(first: ConsumerMessages): Promise<void> {
+    let messages: ConsumerMessages | undefined = first;
+    while (!this.closed) {
+      try {
+        messages ??= this.messages = await this.subscribe();
+        await this.run(messages);
+      } catch (err) {
+        if (!this.closed) this.d.log.warn({ err, partition: this.partition, seq: this.lastSeq }, 'partition consumer failed: resubscribing after the last message processed');
+      }
+      messages = undefined;
+      if (!this.closed) await new Promise((r) => setTimeout(r, 250));
+    }
   }
 
   private async run(messages: ConsumerMessages): Promise<void> {
     const state = this.state!;
     for await (const m of messages) {
       if (this.closed) break;
-      const topic = m.headers?.get(H_TOPIC) ?? '';
-      const receivedAt = Number(m.headers?.get(H_RECEIVED_AT));
-      if (topic !== '' && Number.isFinite(receivedAt)) {
-        state.tick(receivedAt);
-        state.process(topic, Buffer.from(m.data), receivedAt);
+      try {
+        decodeBatch(m.data, (topic, payload, receivedAt) => {
+          state.tick(receivedAt);
+          state.process(topic, payload, receivedAt);
+        });
+      } catch (err) {
+        if (!(err instanceof BatchFormatError)) throw err;
+        // Not written by a gateway front end (someone else published on the subject): skipped, and said.
+        this.d.log.warn({ err, partition: this.partition, seq: m.seq }, 'stream message is not an ingest batch: skipped');
       }
       this.lastSeq = m.seq;
       this.pending = m.info.pending;

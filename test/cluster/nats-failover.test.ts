@@ -66,7 +66,9 @@ describe('cluster: SIGKILL of the stream leader NATS server', () => {
 
     const want = referenceWindows(acked, 1000);
     await waitFor('every acknowledged window exact', async () => windowMismatches(new Map([...(await storedWindows(influx, 'cl-gw'))].filter(([k]) => k.startsWith('nl-'))), want).length === 0, 60_000, 250).catch(() => undefined);
-    expect(windowMismatches(new Map([...(await storedWindows(influx, 'cl-gw'))].filter(([k]) => k.startsWith('nl-'))), want)).toEqual([]);
+    const mismatches = windowMismatches(new Map([...(await storedWindows(influx, 'cl-gw'))].filter(([k]) => k.startsWith('nl-'))), want);
+    if (mismatches.length > 0) for (const g of gws) console.log(g.logLines().filter((l) => (l['level'] as number) >= 40).map((l) => JSON.stringify(l)).join('\n'));
+    expect(mismatches).toEqual([]);
   });
 
   it('withholds the PUBACK while the stream has no quorum, and sends it once a majority is back', async () => {
