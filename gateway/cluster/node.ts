@@ -39,6 +39,9 @@ export interface ClusterStatus {
  * Built only when cluster.enabled (app.ts imports this module dynamically).
  */
 export class ClusterNode {
+  /** Between a `disconnect` and the next `reconnect` status of the NATS connection: /health says degraded. */
+  private connected = true;
+
   private constructor(
     private readonly nc: NatsConnection,
     readonly names: ClusterNames,
@@ -46,7 +49,14 @@ export class ClusterNode {
     readonly relay: Relay,
     private readonly coordinator: Coordinator,
     private readonly config: GatewayConfig,
-  ) {}
+  ) {
+    void (async () => {
+      for await (const st of nc.status()) {
+        if (st.type === 'disconnect' || st.type === 'close') this.connected = false;
+        else if (st.type === 'reconnect') this.connected = true;
+      }
+    })().catch(() => undefined);
+  }
 
   static async connect(config: GatewayConfig, deps: ClusterNodeDeps): Promise<ClusterNode> {
     const c = config.cluster;
@@ -109,7 +119,7 @@ export class ClusterNode {
     const server = this.nc.getServer();
     return {
       nodeId: this.config.cluster.nodeId!,
-      nats: { connected: !this.nc.isClosed(), server: server === '' ? undefined : server },
+      nats: { connected: this.connected && !this.nc.isClosed(), server: server === '' ? undefined : server },
       partitions: { total: this.config.cluster.partitions, owned: this.coordinator.workers().map((w) => w.status()).sort((a, b) => a.partition - b.partition) },
     };
   }
