@@ -138,7 +138,14 @@ export class IngestFront {
         if (qos0 > 0) this.d.metrics.publishFailed.inc({ qos: '0' }, qos0);
         this.d.log.warn('publish_failed', { partition, publishes: b.records.length, err: err.message }, 'ingest publishes not stored by JetStream');
       }
-      for (const w of b.waiters) w.done(w.qos > 0 ? (err ?? null) : null);
+      for (const w of b.waiters) {
+        try {
+          w.done(w.qos > 0 ? (err ?? null) : null);
+        } catch (e) {
+          // A broker callback that throws must not become an unhandled rejection (which would end the process).
+          this.d.log.warn('ack_failed', { partition, err: e instanceof Error ? e.message : String(e) }, 'acknowledging an ingest publish failed');
+        }
+      }
       if (--this.inflight === 0) this.idle?.();
     });
   }

