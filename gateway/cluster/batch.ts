@@ -12,6 +12,22 @@ export interface BatchRecord {
 
 export class BatchFormatError extends Error {}
 
+/** The count of a tick marker: no records, then the f64 time the owner's idle close may go to. */
+const TICK = 0xffffffff;
+
+/**
+ * A tick marker: the partition's owner, caught up and with windows open, puts the clock (minus cluster.idleGrace) in
+ * the stream instead of applying it, and applies it when it reads the marker back. So even the idle close of quiet
+ * sensors is part of the stream's content, and a new owner replaying the partition closes every window at the
+ * same point of the stream as the old one did: the same windows with the same values.
+ */
+export function encodeTick(t: number): Buffer {
+  const out = Buffer.allocUnsafe(12);
+  out.writeUInt32BE(TICK, 0);
+  out.writeDoubleBE(t, 4);
+  return out;
+}
+
 export function encodeBatch(records: readonly BatchRecord[]): Buffer {
   let size = 4;
   const topics = records.map((r) => Buffer.from(r.topic));
@@ -31,11 +47,17 @@ export function encodeBatch(records: readonly BatchRecord[]): Buffer {
 }
 
 /** Calls `each` for every record in order; throws BatchFormatError on bytes that are not a batch (nothing is called then). */
-export function decodeBatch(bytes: Uint8Array, each: (topic: string, payload: Buffer, receivedAt: number) => void): number {
+export function decodeBatch(bytes: Uint8Array, each: (topic: string, payload: Buffer, receivedAt: number) => void, tick?: (t: number) => void): number {
   const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const records: [number, number, number, number, number][] = [];
   if (b.length < 4) throw new BatchFormatError('batch shorter than its header');
   const n = b.readUInt32BE(0);
+  if (n === TICK) {
+    const t = b.length === 12 ? b.readDoubleBE(4) : NaN;
+    if (!Number.isFinite(t)) throw new BatchFormatError('malformed tick marker');
+    tick?.(t);
+    return 0;
+  }
   let o = 4;
   for (let i = 0; i < n; i++) {
     if (o + 14 > b.length) throw new BatchFormatError('truncated batch');

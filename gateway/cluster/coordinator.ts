@@ -101,11 +101,13 @@ export class Coordinator {
     const owners = await d.leases.owners();
     // Start the scan at a node-specific place so that nodes starting together do not race for the same keys.
     const offset = hashOf(d.nodeId) % d.partitions;
-    for (let i = 0; i < d.partitions && this.owned.size < share && !this.stopped; i++) {
+    const free: number[] = [];
+    for (let i = 0; i < d.partitions && this.owned.size + free.length < share; i++) {
       const p = (offset + i) % d.partitions;
-      if (owners.has(p) || this.owned.has(p)) continue;
-      await this.take(p);
+      if (!owners.has(p) && !this.owned.has(p)) free.push(p);
     }
+    // Opened side by side: one partition slow to open (a stream leader election) does not hold up the others.
+    await Promise.all(free.map((p) => this.take(p)));
   }
 
   private async renewAll(): Promise<void> {
@@ -142,6 +144,7 @@ export class Coordinator {
 
   private async take(p: number): Promise<void> {
     const { d } = this;
+    if (this.stopped) return;
     const revision = await d.leases.acquire(p);
     if (revision === undefined) return;
     const worker = d.newWorker(p);
@@ -156,7 +159,7 @@ export class Coordinator {
       d.metrics.partitionsOwned.set(this.owned.size);
       d.log.info({ partition: p, from: resumed.from, startSeq: resumed.startSeq }, 'partition taken');
     } catch (err) {
-      d.log.warn({ err, partition: p }, 'partition could not be opened: lease released');
+      d.log.warn({ err, partition: p, step: worker.step }, 'partition could not be opened: lease released');
       await worker.close(false);
       await d.leases.release(p, revision);
     }

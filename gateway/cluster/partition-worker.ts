@@ -1,10 +1,13 @@
 import { DeliverPolicy, type ConsumerMessages, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { Logger } from '../log.js';
 import { CheckpointFormatError, type CheckpointStoreKv, type PartitionCheckpoint } from './checkpoints.js';
-import { BatchFormatError, decodeBatch } from './batch.js';
+import { BatchFormatError, decodeBatch, encodeTick } from './batch.js';
 import type { ClusterMetrics } from './metrics.js';
 import { partitionSubject, type ClusterNames } from './names.js';
 import type { PartitionState, PartitionStates } from './partition-state.js';
+
+/** Tick markers of one partition are at most this frequent (the idle close's resolution in a cluster). */
+const MARKER_EVERY_MS = 500;
 
 export interface PartitionWorkerDeps {
   readonly nodeId: string;
@@ -45,8 +48,12 @@ export class PartitionWorker {
   private pending = 0;
   private changed = false;
   private caughtUp = false;
+  /** When the last tick marker was sent (clock ms). */
+  private markerAt = 0;
   private closed = false;
   private saving: Promise<unknown> = Promise.resolve();
+  /** What open() is doing (in its error logs). */
+  step = 'load';
 
   constructor(
     readonly partition: number,
@@ -66,7 +73,9 @@ export class PartitionWorker {
       cp = undefined;
     }
     this.lastSeq = this.savedSeq = cp?.seq ?? 0;
+    this.step = 'restore';
     this.state = this.d.states.create(this.partition, cp);
+    this.step = 'claim';
     // The claim: re-writes what was loaded under our name; a former owner's next write then fails (fenced).
     const claimed = await store.save(this.partition, { seq: this.lastSeq, node: this.d.nodeId, savedAt: this.d.now(), pipeline: cp?.pipeline ?? new Uint8Array(), alerts: cp?.alerts ?? new Uint8Array() }, revision);
     if (claimed.kind === 'fenced') {
@@ -75,7 +84,9 @@ export class PartitionWorker {
       return undefined;
     }
     this.revision = claimed.revision;
+    this.step = 'subscribe';
     this.messages = await this.subscribe();
+    this.step = 'open';
     this.loop = this.follow(this.messages);
     return { from: cp === undefined ? 'none' : cp.node === this.d.nodeId ? 'self' : 'other', startSeq: this.lastSeq + 1 };
   }
@@ -116,10 +127,14 @@ export class PartitionWorker {
     for await (const m of messages) {
       if (this.closed) break;
       try {
-        decodeBatch(m.data, (topic, payload, receivedAt) => {
-          state.tick(receivedAt);
-          state.process(topic, payload, receivedAt);
-        });
+        decodeBatch(
+          m.data,
+          (topic, payload, receivedAt) => {
+            state.tick(receivedAt);
+            state.process(topic, payload, receivedAt);
+          },
+          (t) => state.tick(t),
+        );
       } catch (err) {
         if (!(err instanceof BatchFormatError)) throw err;
         // Not written by a gateway front end (someone else published on the subject): skipped, and said.
@@ -132,12 +147,18 @@ export class PartitionWorker {
     }
   }
 
-  /** The idle close by the clock, only once every stored message has been processed (not while replaying). */
+  /**
+   * The idle close by the clock: once every stored message has been processed (not while replaying) and windows are
+   * open, a tick marker (batch.ts) with the clock minus `graceMs` goes into the partition's stream, at most every
+   * MARKER_EVERY_MS; the pipeline ticks when it reads the marker back, so a replay ticks at the same place.
+   */
   idleTick(now: number, graceMs: number): void {
     if (this.state === undefined || this.closed) return;
-    if (this.caughtUp) {
-      this.state.tick(now - graceMs);
-      this.changed = true;
+    if (this.caughtUp && now - this.markerAt >= MARKER_EVERY_MS && this.state.stats().openWindows > 0) {
+      this.markerAt = now;
+      this.d.js.publish(partitionSubject(this.d.names, this.partition), encodeTick(now - graceMs)).catch((err: unknown) => {
+        this.d.log.debug({ err, partition: this.partition }, 'tick marker not stored (the next one follows)');
+      });
     }
     this.state.tickAlerts(now);
     this.d.metrics.partitionLag.set({ partition: String(this.partition) }, this.pending);

@@ -98,8 +98,14 @@ describe('partition worker: resume and fencing', () => {
     // a's next checkpoint is refused: it learns it is no longer the owner.
     expect(await a.checkpoint()).toBe(false);
     expect(fenced).toEqual(['a']);
+    // The idle close of the last window: a tick marker in the stream, applied by every reader at the same place.
+    b.idleTick(Date.now(), 2000);
+    await waitFor('both closed the window of second 3 by the marker', () => windows['a']!.some((w) => w.start === t0 + 3000) && windows['b']!.some((w) => w.start === t0 + 3000));
+    expect(windows['a']!.find((w) => w.start === t0 + 3000)).toEqual(windows['b']!.find((w) => w.start === t0 + 3000));
+    const s4 = b.status().seq;
+    expect(s4).toBe(s3 + 1);
     expect(await b.checkpoint()).toBe(true);
-    expect((await store.load(1)).checkpoint).toMatchObject({ node: 'b', seq: s3 });
+    expect((await store.load(1)).checkpoint).toMatchObject({ node: 'b', seq: s4 });
     expect(s1).toBe(1);
     await a.close(false);
     await b.close(true);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BatchFormatError, decodeBatch, encodeBatch } from '../../../gateway/cluster/batch.js';
+import { BatchFormatError, decodeBatch, encodeBatch, encodeTick } from '../../../gateway/cluster/batch.js';
 
 describe('ingest batch bytes', () => {
   it('round-trips records in order, with exact receive times and binary payloads', () => {
@@ -23,5 +23,13 @@ describe('ingest batch bytes', () => {
       expect(() => decodeBatch(bad, () => calls++)).toThrow(BatchFormatError);
     }
     expect(calls).toBe(0);
+  });
+
+  it('carries tick markers apart from records', () => {
+    const ticks: number[] = [];
+    let records = 0;
+    expect(decodeBatch(encodeTick(1_700_000_000_500), () => records++, (t) => ticks.push(t))).toBe(0);
+    expect([records, ticks]).toEqual([0, [1_700_000_000_500]]);
+    expect(() => decodeBatch(encodeTick(1).subarray(0, 8), () => records++, (t) => ticks.push(t))).toThrow(BatchFormatError);
   });
 });
