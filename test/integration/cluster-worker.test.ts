@@ -106,6 +106,8 @@ describe('partition worker: resume and fencing', () => {
     expect(s4).toBe(s3 + 1);
     expect(await b.checkpoint()).toBe(true);
     expect((await store.load(1)).checkpoint).toMatchObject({ node: 'b', seq: s4 });
+    // What the checkpoint covers is purged from the stream: the partition keeps only its tail (here nothing).
+    await waitFor('the stream purged up to the checkpoint', async () => (await jsm.streams.info(names.stream)).state.messages === 0);
     expect(s1).toBe(1);
     await a.close(false);
     await b.close(true);
