@@ -114,12 +114,22 @@ export async function buildClusterGateway(config: GatewayConfig, deps: GatewayDe
   let checkpoints: NodeJS.Timeout | undefined;
   const ports = { mqtt: 0, ws: undefined as number | undefined, tls: undefined as number | undefined, http: 0 };
   let stopped = false;
+  // What the gateway itself publishes (alert states, commands to devices) reaches subscribers on every gateway.
+  const front: BrokerFront = {
+    started: () => broker.started(),
+    listen: () => broker.listen(),
+    publish: (packet, done) => node.relay.publisher.publish(packet, done),
+    get connectedClients() {
+      return broker.connectedClients;
+    },
+    close: () => broker.close(),
+  };
   return {
     config,
     metrics,
     outbox,
     alerts,
-    broker,
+    broker: front,
     admin,
     devices,
     ports,

@@ -112,6 +112,15 @@ describe('cluster of two gateways on NATS JetStream', () => {
     expect((await clusterStatus(b.httpUrl)).partitions.owned.some((p) => p.partition === partitionOf(device, 8))).toBe(true);
   });
 
+  it('a command the gateway publishes on B (not retained) reaches a device subscribed on A', async () => {
+    const device = await connect(a.mqttUrl, { clientId: 'cmd-device' });
+    clients.push(device);
+    const got = new Promise<string>((resolve) => device.on('message', (topic, payload) => topic === 'devices/cmd-device/commands/rebirth' && resolve(payload.toString())));
+    await device.subscribeAsync('devices/cmd-device/commands/#', { qos: 1 });
+    await new Promise<void>((resolve, reject) => b.gw.broker.publish({ topic: 'devices/cmd-device/commands/rebirth', payload: Buffer.from('{"rebirth":true}'), qos: 1, retain: false }, (err) => (err ? reject(err) : resolve())));
+    expect(await got).toBe('{"rebirth":true}');
+  });
+
   it('a third gateway takes its share on join, and a graceful stop hands its partitions back with no replay gap', async () => {
     const c = await startClusterGateway(influx.url, 'gw-c', nats.urls, RULES);
     let stopped = false;
