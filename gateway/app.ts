@@ -25,6 +25,7 @@ import type { WindowPoint } from './pipeline/types.js';
 import { windowToPoint } from './sink/point.js';
 import type { IngestRecord } from './state/ingest-log.js';
 import { DurableState } from './state/durable-state.js';
+import { SparkplugService } from './sparkplug/service.js';
 import { StatsReporter } from './stats/reporter.js';
 import { systemTimers } from './time/timers.js';
 
@@ -131,9 +132,23 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
       live.onReading(r);
     },
   };
-  const pipeline = state.restore({ pipeline: (snap) => new Pipeline(settings, output, snap), alerts });
+  // Sparkplug B edge nodes (docs/sparkplug.md): the host state machine feeds the same ingest as JSON devices.
+  const sp = config.sparkplug;
+  const sparkplug = new SparkplugService({
+    settings: { reorderTimeoutMs: sp.reorderTimeout, rebirthBackoffMs: sp.rebirthBackoff, rebirthBackoffMaxMs: sp.rebirthBackoffMax },
+    hostId: sp.hostId,
+    registry: metrics.registry,
+    maxPayloadBytes: config.mqtt.maxPayloadBytes,
+    now,
+    stale: (device) => {
+      alerts.staleNow(device, now());
+      live.markOffline(device);
+    },
+    log: new RateLimitedLog(log.child({ part: 'sparkplug' })),
+  });
+  const pipeline = state.restore({ pipeline: (snap) => new Pipeline(settings, output, snap), alerts, sparkplug });
 
-  const ingest = new Ingest({ maxPayloadBytes: config.mqtt.maxPayloadBytes }, pipeline, metrics, new RateLimitedLog(log.child({ part: 'ingest' })));
+  const ingest = new Ingest({ maxPayloadBytes: config.mqtt.maxPayloadBytes }, pipeline, metrics, new RateLimitedLog(log.child({ part: 'ingest' })), sparkplug);
   const processRecord = (r: IngestRecord) => {
     try {
       ingest.handle(r.topic, r.payload, r.receivedAt);
@@ -146,11 +161,15 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   // Replays the ingest log after the restored checkpoint (after a crash), before any socket opens.
   state.recover({
     process: processRecord,
-    tick: (t) => pipeline.tick(t),
+    tick: (t) => {
+      pipeline.tick(t);
+      sparkplug.tick(t);
+    },
     capture: () => {
       const p = pipeline.beginSnapshot();
       const a = alerts.snapshot(); // small: captured whole
-      return { step: () => p.step(4), finish: () => ({ pipeline: p.finish(), alerts: a }), abort: () => p.abort() };
+      const s = sparkplug.snapshot(); // one entry per edge node: captured whole
+      return { step: () => p.step(4), finish: () => ({ pipeline: p.finish(), alerts: a, sparkplug: s }), abort: () => p.abort() };
     },
     commitEmitted: () => outbox.flush(),
   });
@@ -158,6 +177,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   const broker: BrokerFront = threaded ? new BrokerThread(config, { log, metrics, gate, now, ...(deps.onFatal ? { onFailure: deps.onFatal } : {}) }) : new InProcessBroker(config, { log, metrics, devices, gate, now });
   await broker.started();
   alertPublisher.attach(broker);
+  sparkplug.attach(broker);
 
   const health = (): HealthReport => {
     const o = outbox.status();
@@ -172,6 +192,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
       pipeline: pipeline.stats(),
       alerts: { firing: alerts.firing().length, rules: alerts.status() },
       devices: { registered: devices.registry.size, file: config.auth.devicesFile, anonymous: config.auth.anonymous, errors: devices.fileErrors() },
+      sparkplug: sparkplug.status(),
       storage: { movedAside: movedAside.map((m) => ({ database: m.database, reason: m.reason, movedTo: m.movedTo, detail: m.detail, at: new Date(m.at).toISOString() })) },
     };
   };
@@ -225,12 +246,14 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
         const t = now();
         pipeline.tick(state.tickTime(t));
         alerts.tick(t);
+        sparkplug.tick(t);
       }, config.pipeline.tick);
     },
     async stop() {
       if (stopped) return;
       stopped = true;
       if (ticker) clearInterval(ticker);
+      await sparkplug.offline();
       // Stop accepting first, so nothing reaches the pipeline after its state is saved.
       await broker.close();
       // The final checkpoint: logs what waits, commits emitted windows to the outbox, then saves the state.

@@ -50,6 +50,14 @@ export const configSchema = z
          * another), `off` in the gateway's thread, `auto` on when the machine has more than one core.
          */
         brokerThread: z.enum(['auto', 'on', 'off']).default('auto'),
+        /**
+         * Where the broker keeps persistent sessions (clean=false: subscriptions and the QoS 1/2 messages queued
+         * while away), retained messages and wills: `disk` in `{buffer.dir}/broker/` (LevelDB), kept across
+         * restarts and kills; `memory` forgets them at every restart (broker/persistence/open.ts).
+         */
+        sessions: z.enum(['disk', 'memory']).default('disk'),
+        /** Messages stored for one persistent session while it is away; newer ones are dropped for it, counted. */
+        maxQueuedPerSession: z.number().int().min(1).default(10_000),
         tls: tlsSchema.optional(),
       })
       .prefault({}),
@@ -163,6 +171,17 @@ export const configSchema = z
         leaseTtl: duration(1000).default(10_000),
         /** The idle close of windows runs this far behind the clock (front ends' publish latency + clock skew). */
         idleGrace: duration().default(2000),
+      })
+      .prefault({}),
+    sparkplug: z
+      .strictObject({
+        /** A skipped Sparkplug seq may still arrive this long before the edge node is asked to rebirth. */
+        reorderTimeout: duration().default(2000),
+        /** Wait before repeating an unanswered rebirth request; doubles each time up to rebirthBackoffMax. */
+        rebirthBackoff: duration(100).default(5000),
+        rebirthBackoffMax: duration(100).default(60_000),
+        /** Primary host id: publishes retained spBv1.0/STATE/{hostId} (Sparkplug 3.0 section 4.2.3). Off when unset. */
+        hostId: z.string().regex(/^[^/+#]{1,64}$/, 'must be 1-64 characters without / + #').optional(),
       })
       .prefault({}),
     runtime: z

@@ -4,7 +4,7 @@
  *   npm run build && node --import tsx test/bench/run.ts
  *
  * Prints a table and writes it as JSON to bench-results/bench-<time>.json. Environment flags (all optional):
- *   BENCH_ONLY=throughput,latency,scale,outbox,mosquitto   run only these sections
+ *   BENCH_ONLY=throughput,latency,scale,outbox,mosquitto,sparkplug   run only these sections
  *   BENCH_REPEATS=3         throughput runs per server and QoS (alternating a, b, a, b, ...; the median is quoted)
  *   BENCH_MEASURE_S=5       measuring window of a throughput run (after a 2 s warm-up)
  *   BENCH_SCALE=1000,10000,100000   sensor counts of the memory scenario
@@ -14,6 +14,7 @@
  *   BENCH_PUBACK_RATE=10000 QoS 1 rate of the publish -> PUBACK latency probe (each server once; 0 = skip)
  *   BENCH_GATEWAY_NODE_ARGS="--cpu-prof"   extra node flags for the gateway process (profile.ts does this)
  *   BENCH_BROKER_THREAD=off  the gateway's mqtt.brokerThread (default: its own default, auto)
+ *   BENCH_SESSIONS=memory    the gateway's mqtt.sessions (default: its own default, disk)
  * Figures depend on the machine and on whatever else runs on it: compare ratios within one run.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -26,9 +27,10 @@ import { runScale, type ScaleFigures } from './scale.js';
 import { BENCH_RULES } from './rules.js';
 import { mosquittoInstalled, startBareAedes, startGateway, startMosquitto, type ServerUnderTest } from './servers.js';
 import { measureRun, median, type RunFigures, type ThroughputSettings } from './throughput.js';
+import { SPARKPLUG_METRICS } from './sparkplug-load.js';
 
 const env = (k: string, d: string) => process.env[k] ?? d;
-const only = new Set(env('BENCH_ONLY', 'throughput,mosquitto,latency,scale,outbox').split(','));
+const only = new Set(env('BENCH_ONLY', 'throughput,mosquitto,latency,scale,outbox,sparkplug').split(','));
 const repeats = Number(env('BENCH_REPEATS', '3'));
 const settings: ThroughputSettings = {
   warmupMs: 2000,
@@ -107,6 +109,7 @@ async function main(): Promise<void> {
     latency?: LatencyFigures[];
     scale?: ScaleFigures[];
     outbox?: OutboxFigures;
+    sparkplug?: SparkplugFigures;
     errors: string[];
   } = { machine, errors: [] };
   // One scenario failing (a server that dies under load is a finding too) must not lose the others' figures.
@@ -229,6 +232,34 @@ async function main(): Promise<void> {
       }
     }
     if (only.has('outbox')) results.outbox = await section('outbox', () => runOutbox(influx!, Number(env('BENCH_DRAIN_POINTS', '1000000'))));
+    if (only.has('sparkplug')) {
+      // Sparkplug B DDATA, SPARKPLUG_METRICS Double metrics by alias per payload, QoS 0: the gateway as a host
+      // application (decode, alias map, seq, one reading per metric) against bare aedes with the same bytes.
+      const runs: RunFigures[] = [];
+      for (let i = 0; i < repeats; i++) {
+        for (const start of [() => startBareAedes(), gateway]) {
+          const r = await section('sparkplug throughput', async () => {
+            const server = await start();
+            try {
+              return await measureRun(server, 0, settings, 0, true);
+            } finally {
+              await server.stop();
+            }
+          });
+          if (r) {
+            console.log(`  sparkplug DDATA (${SPARKPLUG_METRICS} metrics) QoS 0 run ${i + 1} ${r.server}: ${fmt(r.msgPerSec)} msg/s, ${fmt(r.readingsPerSec)} readings/s, ${fmt(r.cpuSecPerMillionReadings, 2)} CPU s per 1M readings`);
+            runs.push(r);
+          }
+        }
+      }
+      const med = (server: string) => {
+        const g = runs.filter((r) => r.server === server);
+        return g.length > 0 ? { runs: g.map((r) => Math.round(r.msgPerSec)), msgPerSec: median(g.map((r) => r.msgPerSec)), cpu: median(g.map((r) => r.cpuSecPerMillionReadings)) } : undefined;
+      };
+      const bare = med('bare aedes');
+      const gw = med('gateway');
+      results.sparkplug = { metricsPerPayload: SPARKPLUG_METRICS, runs, ...(bare ? { bare } : {}), ...(gw ? { gateway: gw } : {}), ...(bare && gw ? { ratio: gw.msgPerSec / bare.msgPerSec } : {}) };
+    }
   } finally {
     await influx?.dispose();
   }
@@ -239,11 +270,20 @@ async function main(): Promise<void> {
   console.log(`\nwritten ${file} (${Math.round((Date.now() - started) / 1000)} s)`);
 }
 
+interface SparkplugFigures {
+  metricsPerPayload: number;
+  runs: RunFigures[];
+  bare?: { runs: number[]; msgPerSec: number; cpu: number };
+  gateway?: { runs: number[]; msgPerSec: number; cpu: number };
+  ratio?: number;
+}
+
 function printTable(r: {
   throughput?: { summary: Summary[]; puback: PubackFigures[] } & Ratios;
   latency?: LatencyFigures[];
   scale?: ScaleFigures[];
   outbox?: OutboxFigures;
+  sparkplug?: SparkplugFigures;
   errors: string[];
 }): void {
   const rows: string[][] = [['what', 'figure', 'target']];
@@ -279,6 +319,11 @@ function printTable(r: {
     rows.push(['outbox commit (format + SQLite)', `${fmt(r.outbox.commitPointsPerSec)} points/s`, '']);
     rows.push([`outbox drain of ${fmt(r.outbox.backlog)} points`, `${fmt(r.outbox.drainPointsPerSec)} points/s`, '>= 100,000']);
   }
+  const sp = r.sparkplug;
+  for (const [label, f] of [['bare aedes', sp?.bare], ['gateway', sp?.gateway]] as const) {
+    if (f) rows.push([`ingest Sparkplug DDATA (${sp!.metricsPerPayload} metrics/payload) ${label} QoS 0 (median of ${f.runs.join(', ')})`, `${fmt(f.msgPerSec)} msg/s = ${fmt(f.msgPerSec * sp!.metricsPerPayload)} readings/s, ${fmt(f.cpu, 2)} CPU s/1M readings`, '']);
+  }
+  if (sp?.ratio !== undefined) rows.push(['ratio gateway / bare aedes, Sparkplug DDATA, QoS 0', fmt(sp.ratio, 2), '']);
   for (const e of r.errors) rows.push(['FAILED', e, '']);
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
   console.log('');

@@ -35,6 +35,8 @@ export interface SensorView {
   readonly perMinute: number;
   /** Last window means, oldest first: [windowStart, mean]. Omitted in deltas when the windows did not change. */
   readonly windows?: ReadonlyArray<readonly [number, number]>;
+  /** Present (true) while the sensor's source announced its death (Sparkplug NDEATH/DDEATH) and sent nothing since. */
+  readonly offline?: true;
 }
 
 class SensorRecord {
@@ -42,6 +44,7 @@ class SensorRecord {
   ts: number | null = null;
   dirty = false;
   windowsDirty = false;
+  offline = false;
   /** Bucket number (gateway time / BUCKET_MS) that `buf[COUNTS + newest % SLOTS]` holds; -Infinity: never counted. */
   newest = Number.NEGATIVE_INFINITY;
   /**
@@ -76,6 +79,7 @@ export class LiveView {
   /** Hot path: one call per accepted reading. */
   onReading(r: Reading): void {
     const rec = this.record(r.device, r.sensor);
+    rec.offline = false;
     if (rec.ts === null || r.ts >= rec.ts) {
       rec.value = r.value;
       rec.ts = r.ts;
@@ -113,6 +117,16 @@ export class LiveView {
     }
     rec.windowsDirty = true;
     this.markDirty(rec);
+  }
+
+  /** Every sensor of `device` is offline (Sparkplug NDEATH/DDEATH) until its next reading. */
+  markOffline(device: string): void {
+    const sensors = this.devices.get(device);
+    if (sensors === undefined) return;
+    for (const rec of sensors.values()) {
+      rec.offline = true;
+      this.markDirty(rec);
+    }
   }
 
   /**
@@ -193,7 +207,7 @@ export class LiveView {
   }
 
   private view(rec: SensorRecord, withWindows: boolean): SensorView {
-    const base = { device: rec.device, sensor: rec.sensor, value: rec.value, ts: rec.ts, perMinute: this.perMinute(rec) };
+    const base: SensorView = { device: rec.device, sensor: rec.sensor, value: rec.value, ts: rec.ts, perMinute: this.perMinute(rec), ...(rec.offline ? { offline: true as const } : {}) };
     if (!withWindows) return base;
     const windows: [number, number][] = [];
     for (let i = rec.wLen - 1; i >= 0; i--) {

@@ -5,7 +5,7 @@ import { api, compileGlob, el, formatAge, formatValue } from './util.js';
  * Sensors view: one row per (device, sensor), fed by the gateway's Server-Sent Events (/api/live/events).
  * Rows are updated in place; only sensors that changed arrive in each batch.
  *
- * @typedef {{ device: string, sensor: string, value: number | null, ts: number | null, perMinute: number, windows?: [number, number][] }} SensorView
+ * @typedef {{ device: string, sensor: string, value: number | null, ts: number | null, perMinute: number, windows?: [number, number][], offline?: true }} SensorView
  * @typedef {{ rule: string, kind: string, device: string, sensor: string, severity: 'info' | 'warning' | 'critical', since: number, firedAt: number, value: number, threshold: number | null }} FiringAlert
  * @typedef {{ view: SensorView, tr: HTMLTableRowElement, cells: { value: HTMLElement, age: HTMLElement, rate: HTMLElement, spark: HTMLElement, alert: HTMLElement } }} Row
  */
@@ -79,6 +79,13 @@ export function startSensors() {
   /** @param {Row} row */
   function renderAge(row) {
     const ts = row.view.ts;
+    // Its Sparkplug edge node or device died (NDEATH/DDEATH): offline until it sends again.
+    row.cells.age.classList.toggle('offline', row.view.offline === true);
+    if (row.view.offline === true) {
+      row.cells.age.textContent = 'offline';
+      row.cells.age.title = ts === null ? '' : `last reading ${new Date(ts).toLocaleString()}`;
+      return;
+    }
     if (ts === null) {
       row.cells.age.textContent = '–';
       return;
