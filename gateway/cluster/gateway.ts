@@ -3,12 +3,10 @@ import { buildAdmin, type HealthReport } from '../admin/server.js';
 import { thresholdsApi } from '../admin/thresholds-api.js';
 import { LiveView } from '../admin/live/live-view.js';
 import { operatorPage } from '../admin/web/operator-page.js';
-import { createDeviceAccess } from '../auth/index.js';
 import { AlertPublisher } from '../alerts/publisher.js';
 import { AlertService } from '../alerts/service.js';
 import type { BrokerFront } from '../broker/front.js';
-import { InProcessBroker } from '../broker/in-process.js';
-import { BrokerThread } from '../broker/thread/broker-thread.js';
+import { createBrokerEdge } from '../broker/create.js';
 import type { GatewayConfig } from '../config/schema.js';
 import { openDataDir } from '../data-dir/open.js';
 import { createMetrics, enableProcessMetrics } from '../metrics.js';
@@ -27,7 +25,7 @@ import { ClusterNode } from './node.js';
  * runs per partition, in the workers of the partitions this gateway holds. No ingest log or state.db: the stream
  * is the log, the KV bucket holds the checkpoints.
  */
-export async function buildClusterGateway(config: GatewayConfig, deps: GatewayDeps & { threaded: boolean }): Promise<Gateway> {
+export async function buildClusterGateway(config: GatewayConfig, deps: GatewayDeps): Promise<Gateway> {
   const log = deps.log;
   const now = deps.now ?? Date.now;
   const timers = { ...systemTimers, now };
@@ -35,8 +33,9 @@ export async function buildClusterGateway(config: GatewayConfig, deps: GatewayDe
   const metrics = createMetrics();
   enableProcessMetrics(metrics.registry);
   const startedAt = now();
-  const threaded = deps.threaded;
-  const devices = createDeviceAccess(config, { log: log.child({ part: 'auth' }), metrics, announce: !threaded, onReload: (result) => metrics.devicesReloads.inc({ result }) });
+  // The same registry, roles, ACL and broker (sessions store: mqtt.sessions) as a single gateway (app.ts).
+  const edge = createBrokerEdge(config, { log, metrics, now, ...(deps.onFatal ? { onFatal: deps.onFatal } : {}) });
+  const devices = edge.devices;
   const movedAside: MovedAside[] = [];
   const { outbox } = createOutbox(config, {
     metrics,
@@ -83,7 +82,7 @@ export async function buildClusterGateway(config: GatewayConfig, deps: GatewayDe
     },
   });
   const gate = node.front.gate;
-  const broker: BrokerFront = threaded ? new BrokerThread(config, { log, metrics, gate, now, ...(deps.onFatal ? { onFailure: deps.onFatal } : {}) }) : new InProcessBroker(config, { log, metrics, devices, gate, now });
+  const broker: BrokerFront = edge.createBroker(gate);
   await broker.started();
   await node.relay.attach(broker);
   alertPublisher.attach(node.relay.publisher);

@@ -4,6 +4,8 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import type { IngestGate } from '../broker/front.js';
 import type { GatewayConfig } from '../config/schema.js';
 import type { RateLimitedLog } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import { isSparkplugIngestTopic } from '../sparkplug/topic.js';
 import { parseIngestTopic } from '../wire/topics.js';
 import { encodeBatch, type BatchRecord } from './batch.js';
 import type { ClusterMetrics } from './metrics.js';
@@ -41,6 +43,8 @@ export interface IngestFrontDeps {
   readonly names: ClusterNames;
   readonly config: GatewayConfig;
   readonly metrics: ClusterMetrics;
+  /** gateway_messages_rejected_total: Sparkplug B publishes are counted there (`sparkplug_unsupported`). */
+  readonly rejected: Pick<Metrics['messagesRejected'], 'inc'>;
   readonly log: RateLimitedLog;
 }
 
@@ -84,7 +88,16 @@ export class IngestFront {
 
   readonly gate: IngestGate = (topic, given, qos, receivedAt, done) => {
     const parsed = parseIngestTopic(topic);
-    if (parsed === undefined) return done(null);
+    if (parsed === undefined) {
+      // Sparkplug B is not worked by a cluster (docs/cluster.md, docs/sparkplug.md): an edge node's session (seq,
+      // births, aliases) is neither partitioned nor checkpointed yet. Its publishes never reach the stream; they are
+      // counted and said, and routed to subscribers like any other topic (MQTT 3.1.1 has no negative PUBACK).
+      if (isSparkplugIngestTopic(topic)) {
+        this.d.rejected.inc({ reason: 'sparkplug_unsupported' });
+        this.d.log.warn('sparkplug_unsupported', { topic }, 'Sparkplug B publish not ingested: Sparkplug is not supported in cluster mode');
+      }
+      return done(null);
+    }
     // The broker thread hands a QoS 0 payload as a view of its ring, valid during this call only (broker-thread.ts).
     const payload = qos === 0 ? Buffer.from(given) : given;
     const partition = partitionOf(parsed.device, this.d.config.cluster.partitions);

@@ -25,6 +25,9 @@ describe('cluster mode stays apart', () => {
     expect(() => validateConfig({ cluster: { enabled: true, nodeId: 'a', nats: { token: 'x', creds: '/c' } } }, 'test')).toThrow(/one of user\/password, token or creds/);
     expect(() => validateConfig({ cluster: { enabled: true, nodeId: 'a', nats: { user: 'u' } } }, 'test')).toThrow(/password/);
     expect(validateConfig({ cluster: { enabled: true, nodeId: 'gw-a', leaseTtl: '3s', partitions: 8 } }, 'test').cluster).toMatchObject({ nodeId: 'gw-a', leaseTtl: 3000, partitions: 8 });
+    // Sparkplug B is not worked by a cluster: a node must not announce itself as the primary host.
+    expect(() => validateConfig({ cluster: { enabled: true, nodeId: 'a' }, sparkplug: { hostId: 'h' } }, 'test')).toThrow(/sparkplug\.hostId/);
+    expect(validateConfig({ sparkplug: { hostId: 'h' } }, 'test').sparkplug.hostId).toBe('h');
   });
 
   it('accepts the gateway snippet of docs/cluster.md', () => {
