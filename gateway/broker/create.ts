@@ -24,7 +24,10 @@ export interface BrokerEdge {
  * from the same config, so mqtt.* (sessions store, limits, listeners) and the registry's roles hold the same way for
  * a single gateway and a cluster node; only the gate (what an ingest publish becomes) differs.
  */
-export function createBrokerEdge(config: GatewayConfig, deps: { readonly log: Logger; readonly metrics: Metrics; readonly now: () => number; readonly onFatal?: (err: Error) => void }): BrokerEdge {
+export function createBrokerEdge(
+  config: GatewayConfig,
+  deps: { readonly log: Logger; readonly metrics: Metrics; readonly now: () => number; readonly onFatal?: (err: Error) => void },
+): BrokerEdge {
   const { log, metrics, now } = deps;
   const threaded = useBrokerThread(config.mqtt.brokerThread);
   // With the broker thread, its copy of the registry (the one that closes connections) reports the file.
@@ -37,6 +40,8 @@ export function createBrokerEdge(config: GatewayConfig, deps: { readonly log: Lo
   return {
     devices,
     createBroker: (gate) =>
-      threaded ? new BrokerThread(config, { log, metrics, gate, now, ...(deps.onFatal ? { onFailure: deps.onFatal } : {}) }) : new InProcessBroker(config, { log, metrics, devices, gate, now }),
+      threaded
+        ? new BrokerThread(config, { log, metrics, gate, now, ...(deps.onFatal ? { onFailure: deps.onFatal } : {}) })
+        : new InProcessBroker(config, { log, metrics, devices, gate, now }),
   };
 }

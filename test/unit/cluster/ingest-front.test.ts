@@ -23,7 +23,14 @@ describe('cluster front end: what reaches the stream', () => {
     const config = validateConfig({ cluster: { enabled: true, nodeId: 'a', partitions: 4 } }, 'test');
     const metrics = createMetrics();
     const { nc, published } = fakeNats();
-    const front = new IngestFront({ nc, names: clusterNames(config.gatewayId), config, metrics: createClusterMetrics(metrics.registry), rejected: metrics.messagesRejected, log: new RateLimitedLog(pino({ level: 'silent' })) });
+    const front = new IngestFront({
+      nc,
+      names: clusterNames(config.gatewayId),
+      config,
+      metrics: createClusterMetrics(metrics.registry),
+      rejected: metrics.messagesRejected,
+      log: new RateLimitedLog(pino({ level: 'silent' })),
+    });
     const done = vi.fn();
     front.gate('spBv1.0/plant/DDATA/edge-1/dev-1', Buffer.from([1, 2, 3]), 1, Date.now(), done);
     front.gate('spBv1.0/plant/NBIRTH/edge-1', Buffer.from([1]), 0, Date.now(), done);
