@@ -1,8 +1,7 @@
 import { join } from 'node:path';
-import { availableParallelism } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { buildAdmin, type AdminPlugin, type AdminRejectReason, type HealthReport } from './admin/server.js';
-import { createDeviceAccess, type DeviceAccess } from './auth/index.js';
+import type { DeviceAccess } from './auth/index.js';
 import { thresholdsApi } from './admin/thresholds-api.js';
 import { LiveView } from './admin/live/live-view.js';
 import { operatorPage } from './admin/web/operator-page.js';
@@ -16,8 +15,7 @@ import { AlertPublisher } from './alerts/publisher.js';
 import { AlertService } from './alerts/service.js';
 import type { AlertEvent } from './alerts/types.js';
 import type { BrokerFront } from './broker/front.js';
-import { InProcessBroker } from './broker/in-process.js';
-import { BrokerThread } from './broker/thread/broker-thread.js';
+import { createBrokerEdge } from './broker/create.js';
 import type { GatewayConfig } from './config/schema.js';
 import { Ingest } from './ingest.js';
 import { RateLimitedLog, type Logger } from './log.js';
@@ -35,11 +33,6 @@ import { DurableState } from './state/durable-state.js';
 import { SparkplugService } from './sparkplug/service.js';
 import { StatsReporter } from './stats/reporter.js';
 import { systemTimers } from './time/timers.js';
-
-/** mqtt.brokerThread: `auto` gives aedes a thread of its own when the machine has a core to spare. */
-function useBrokerThread(mode: 'auto' | 'on' | 'off'): boolean {
-  return mode === 'on' || (mode === 'auto' && availableParallelism() > 1);
-}
 
 export interface GatewayDeps {
   readonly log: Logger;
@@ -75,6 +68,8 @@ export interface Gateway {
  * process ends, also when the build fails).
  */
 export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Promise<Gateway> {
+  // A cluster node (docs/cluster.md) is composed apart; with cluster.enabled false none of it is loaded.
+  if (config.cluster.enabled) return (await import('./cluster/gateway.js')).buildClusterGateway(config, deps);
   const log = deps.log;
   const now = deps.now ?? Date.now;
   // Before anything in buffer.dir is read: two gateways on one folder would replay and emit each other's state.
@@ -83,14 +78,9 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   enableProcessMetrics(metrics.registry);
   const startedAt = now();
 
-  const threaded = useBrokerThread(config.mqtt.brokerThread);
-  // With the broker thread, its copy of the registry (the one that closes connections) reports the file.
-  const devices = createDeviceAccess(config, {
-    log: log.child({ part: 'auth' }),
-    metrics,
-    announce: !threaded,
-    onReload: (result) => metrics.devicesReloads.inc({ result }),
-  });
+  // Registry, roles, ACL and the broker with its sessions store (mqtt.sessions): shared with cluster/gateway.ts.
+  const edge = createBrokerEdge(config, { log, metrics, now, ...(deps.onFatal ? { onFatal: deps.onFatal } : {}) });
+  const devices = edge.devices;
   // A SQLite file found corrupt or of an unknown format is moved aside at open: counted, and shown in /health
   // (status degraded) until the next start, for its data is lost to InfluxDB (docs/durability.md).
   const movedAside: MovedAside[] = [];
@@ -184,7 +174,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     commitEmitted: () => outbox.flush(),
   });
   const gate = state.accept.bind(state);
-  const broker: BrokerFront = threaded ? new BrokerThread(config, { log, metrics, gate, now, ...(deps.onFatal ? { onFailure: deps.onFatal } : {}) }) : new InProcessBroker(config, { log, metrics, devices, gate, now });
+  const broker: BrokerFront = edge.createBroker(gate);
   await broker.started();
   alertPublisher.attach(broker);
   sparkplug.attach(broker);

@@ -153,6 +153,36 @@ export const configSchema = z
         logMaxAge: duration(1000).default(60_000),
       })
       .prefault({}),
+    /**
+     * Several gateways as one (docs/cluster.md): ingest publishes go to a NATS JetStream stream partitioned by
+     * device, each partition is worked by one gateway at a time (a lease). Off: nothing of it is loaded.
+     */
+    cluster: z
+      .strictObject({
+        enabled: z.boolean().default(false),
+        /** This gateway's name among the others (lease owner); gatewayId, the `gateway` tag, is the same on all. */
+        nodeId: id.optional(),
+        nats: z
+          .strictObject({
+            servers: z.array(z.string().min(1)).min(1).default(['nats://127.0.0.1:4222']),
+            user: z.string().min(1).optional(),
+            password: z.string().min(1).optional(),
+            token: z.string().min(1).optional(),
+            /** A NATS credentials file (JWT + nkey seed). */
+            creds: z.string().min(1).optional(),
+            tls: z.strictObject({ ca: z.string().min(1).optional(), cert: z.string().min(1).optional(), key: z.string().min(1).optional() }).optional(),
+          })
+          .prefault({}),
+        /** Fixed for the life of the stream: a device's partition is hash(device) mod partitions. */
+        partitions: z.number().int().min(1).max(1024).default(64),
+        /** Stream and KV replicas (1, 3 or 5 NATS servers hold each message). */
+        replicas: z.number().int().min(1).max(5).default(3),
+        /** A lease not renewed for this long is free to take (must exceed a JetStream leader election, a few seconds). */
+        leaseTtl: duration(1000).default(10_000),
+        /** The idle close of windows runs this far behind the clock (front ends' publish latency + clock skew). */
+        idleGrace: duration().default(2000),
+      })
+      .prefault({}),
     sparkplug: z
       .strictObject({
         /** A skipped Sparkplug seq may still arrive this long before the edge node is asked to rebirth. */
@@ -180,6 +210,18 @@ export const configSchema = z
   .superRefine((c, ctx) => {
     if (c.mqtt.maxQueuedBytes < c.mqtt.maxPayloadBytes) {
       ctx.addIssue({ code: 'custom', path: ['mqtt', 'maxQueuedBytes'], message: 'must be at least mqtt.maxPayloadBytes (one message must fit)' });
+    }
+    if (c.cluster.enabled && c.cluster.nodeId === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['cluster', 'nodeId'], message: 'required when cluster.enabled (each gateway of the cluster needs its own)' });
+    }
+    // A cluster does not work Sparkplug B (docs/cluster.md): no node may claim to be its primary host.
+    if (c.cluster.enabled && c.sparkplug.hostId !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['sparkplug', 'hostId'], message: 'Sparkplug B is not supported with cluster.enabled (docs/cluster.md): leave sparkplug.hostId unset' });
+    }
+    const auth = [c.cluster.nats.user !== undefined || c.cluster.nats.password !== undefined, c.cluster.nats.token !== undefined, c.cluster.nats.creds !== undefined].filter(Boolean).length;
+    if (auth > 1) ctx.addIssue({ code: 'custom', path: ['cluster', 'nats'], message: 'give one of user/password, token or creds' });
+    if ((c.cluster.nats.user === undefined) !== (c.cluster.nats.password === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['cluster', 'nats', c.cluster.nats.user === undefined ? 'user' : 'password'], message: 'user and password go together' });
     }
     if (c.pipeline.dedupHorizon < c.pipeline.interval) {
       ctx.addIssue({ code: 'custom', path: ['pipeline', 'dedupHorizon'], message: 'must be at least pipeline.interval' });

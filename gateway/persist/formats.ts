@@ -29,4 +29,6 @@ export const FORMATS = {
   outboxDatabase: { name: 'outbox', userVersion: 1 },
   /** `{buffer.dir}/state.db`: the checkpoint and the ingest log (state/sqlite-state.ts). */
   stateDatabase: { name: 'state', userVersion: 1 },
+  /** A cluster partition's checkpoint in the KV bucket: stream sequence + the two snapshots above (cluster/checkpoints.ts). */
+  partitionCheckpoint: { name: 'partition checkpoint', magic: 'GWCP', version: 1 },
 } as const satisfies Record<string, BlobFormat | DatabaseFormat>;

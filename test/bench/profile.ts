@@ -1,11 +1,12 @@
 /**
  * Profiles the compiled gateway under full QoS 0 load: `node --import tsx test/bench/profile.ts [seconds] [qos]`.
  * Writes a .cpuprofile to bench-results/profile/ (open it in Chrome DevTools) and prints the top functions
- * by self time, which is what BENCHMARKS.md quotes.
+ * by self time, which is what BENCHMARKS.md quotes. BENCH_PROFILE_CLUSTER=1: a cluster node on one NATS server.
  */
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { startInfluxd } from '../support/influxd.js';
+import { startNatsCluster } from '../support/nats.js';
 import { startLoad } from './loadgen.js';
 import { BENCH_RULES } from './rules.js';
 import { startGateway } from './servers.js';
@@ -22,8 +23,15 @@ const qos = Number(process.argv[3] ?? 0) as 0 | 1;
 const dir = resolve('bench-results/profile', String(Date.now()));
 mkdirSync(dir, { recursive: true });
 const influx = await startInfluxd();
+const nats = process.env.BENCH_PROFILE_CLUSTER ? await startNatsCluster(1) : undefined;
 try {
-  const gw = await startGateway({ influxUrl: influx.url, database: 'profile', rules: BENCH_RULES, nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`] });
+  const gw = await startGateway({
+    influxUrl: influx.url,
+    database: 'profile',
+    rules: BENCH_RULES,
+    nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`],
+    ...(nats ? { cluster: { servers: nats.urls, replicas: 1 } } : {}),
+  });
   // BENCH_SPARKPLUG=1: Sparkplug B DDATA (sparkplug-load.ts) instead of JSON telemetry.
   const load = await startLoad({ port: gw.mqttPort, connections: 50, devices: 1000, qos, rate: 0, t0: Date.now() - 86_400_000, stepMs: 100, ...(process.env.BENCH_SPARKPLUG === '1' ? { sparkplug: true } : {}) });
   const a = await gw.sample();
@@ -33,6 +41,7 @@ try {
   console.log(`gateway: ${Math.round((b.messages - a.messages) / seconds)} msg/s`);
   await gw.stop();
 } finally {
+  await nats?.stop();
   await influx.dispose();
 }
 // One profile per thread: the gateway's, and the broker thread's (mqtt.brokerThread).

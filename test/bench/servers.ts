@@ -89,6 +89,8 @@ export interface GatewayOptions {
   readonly name?: string;
   /** mqtt.brokerThread (default: BENCH_BROKER_THREAD, else the gateway's default, auto). */
   readonly brokerThread?: 'auto' | 'on' | 'off';
+  /** A cluster node (docs/cluster.md) on these NATS servers, with `replicas` copies of each message. */
+  readonly cluster?: { readonly servers: readonly string[]; readonly replicas: number; readonly partitions?: number };
 }
 
 function metric(text: string, name: string): number {
@@ -121,6 +123,9 @@ export async function startGateway(opts: GatewayOptions): Promise<ServerUnderTes
       `influx:\n  url: ${opts.influxUrl}\n  database: ${opts.database}\n` +
       (opts.durability ? `durability:\n${Object.entries(opts.durability).map(([k, v]) => `  ${k}: ${v}\n`).join('')}` : '') +
       (opts.runtime ? `runtime:\n${Object.entries(opts.runtime).map(([k, v]) => `  ${k}: ${v}\n`).join('')}` : '') +
+      (opts.cluster
+        ? `cluster:\n  enabled: true\n  nodeId: bench-1\n  nats:\n    servers: [${opts.cluster.servers.join(', ')}]\n  replicas: ${opts.cluster.replicas}\n  partitions: ${opts.cluster.partitions ?? 64}\n`
+        : '') +
       `buffer:\n  dir: ${join(dir, 'data')}\nhttp:\n  host: 127.0.0.1\n  port: ${httpPort}\nlog:\n  level: warn\n`,
   );
   const nodeArgs = opts.nodeArgs ?? (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean);

@@ -1,0 +1,47 @@
+import { availableParallelism } from 'node:os';
+import { createDeviceAccess, type DeviceAccess } from '../auth/index.js';
+import type { GatewayConfig } from '../config/schema.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import type { BrokerFront, IngestGate } from './front.js';
+import { InProcessBroker } from './in-process.js';
+import { BrokerThread } from './thread/broker-thread.js';
+
+/** mqtt.brokerThread: `auto` gives aedes a thread of its own when the machine has a core to spare. */
+export function useBrokerThread(mode: 'auto' | 'on' | 'off'): boolean {
+  return mode === 'on' || (mode === 'auto' && availableParallelism() > 1);
+}
+
+export interface BrokerEdge {
+  /** Device registry (auth.devicesFile, hot-reloaded), authentication, roles and topic ACL. */
+  readonly devices: DeviceAccess;
+  /** Creates the broker (aedes in this thread or in the broker thread), its sessions store included, with `gate`. */
+  readonly createBroker: (gate: IngestGate) => BrokerFront;
+}
+
+/**
+ * The MQTT edge both composition roots share (app.ts, cluster/gateway.ts): the device registry and the broker built
+ * from the same config, so mqtt.* (sessions store, limits, listeners) and the registry's roles hold the same way for
+ * a single gateway and a cluster node; only the gate (what an ingest publish becomes) differs.
+ */
+export function createBrokerEdge(
+  config: GatewayConfig,
+  deps: { readonly log: Logger; readonly metrics: Metrics; readonly now: () => number; readonly onFatal?: (err: Error) => void },
+): BrokerEdge {
+  const { log, metrics, now } = deps;
+  const threaded = useBrokerThread(config.mqtt.brokerThread);
+  // With the broker thread, its copy of the registry (the one that closes connections) reports the file.
+  const devices = createDeviceAccess(config, {
+    log: log.child({ part: 'auth' }),
+    metrics,
+    announce: !threaded,
+    onReload: (result) => metrics.devicesReloads.inc({ result }),
+  });
+  return {
+    devices,
+    createBroker: (gate) =>
+      threaded
+        ? new BrokerThread(config, { log, metrics, gate, now, ...(deps.onFatal ? { onFailure: deps.onFatal } : {}) })
+        : new InProcessBroker(config, { log, metrics, devices, gate, now }),
+  };
+}
