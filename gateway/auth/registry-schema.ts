@@ -26,6 +26,8 @@ export const RESERVED_TAG_KEYS: ReadonlySet<string> = new Set([
 
 export const TAG_KEY_PATTERN = /^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/;
 /** No control characters, no backslash (InfluxDB 1.x line protocol cannot end a tag value with one), no edge spaces. */
+// Control characters are what the pattern refuses (InfluxDB line protocol has no escape for them).
+// eslint-disable-next-line no-control-regex
 export const TAG_VALUE_PATTERN = /^(?! )[^\x00-\x1f\x7f\\]{1,256}(?<! )$/;
 
 /** Checked per key (not as a record key schema) so the error names the key: `devices[0].tags.device: ...`. */

@@ -102,21 +102,21 @@ function firstTooDeep(tokens: readonly CST.Token[], max: number): number | undef
   const stack: Array<{ token: CST.Token; depth: number }> = tokens.map((token) => ({ token, depth: 0 }));
   while (stack.length > 0) {
     const { token, depth } = stack.pop()!;
-    let inner = depth;
     switch (token.type) {
       case 'document':
         if (token.value) stack.push({ token: token.value, depth });
         continue;
       case 'block-map':
       case 'block-seq':
-      case 'flow-collection':
-        inner = depth + 1;
+      case 'flow-collection': {
+        const inner = depth + 1;
         if (inner > max) return token.offset;
         for (const item of token.items) {
           if (item.key) stack.push({ token: item.key, depth: inner });
           if (item.value) stack.push({ token: item.value, depth: inner });
         }
         continue;
+      }
       default:
         continue;
     }

@@ -124,7 +124,6 @@ export function evictSeen(s: SeenKeys, cutoff: number): number {
 
 /** Moves the keys to a new ring of `cap` slots, starting at slot 0; returns it. */
 function resize(s: SeenKeys, cap: number): number[] {
-  const a = s.seen;
   const b = doubles(cap);
   for (let i = 0; i < s.seenCount; i++) b[i] = seenAt(s, i);
   s.seen = b;

@@ -9,7 +9,7 @@ import { LiveView, SPARK_WINDOWS } from '../../gateway/admin/live/live-view.js';
 import { AlertEngine } from '../../gateway/alerts/engine.js';
 import { parseRules } from '../../gateway/alerts/rules-parse.js';
 import { Pipeline } from '../../gateway/pipeline/pipeline.js';
-import type { DeviceMessage, WindowPoint } from '../../gateway/pipeline/types.js';
+import type { DeviceMessage } from '../../gateway/pipeline/types.js';
 import { BENCH_RULES } from './rules.js';
 
 const gc = (globalThis as { gc?: () => void }).gc;

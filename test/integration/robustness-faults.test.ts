@@ -6,7 +6,7 @@ import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../../gateway/app.js';
 import { startInfluxd, type InfluxServer } from '../support/influxd.js';
-import { metricValue, startTestGateway, type TestGateway } from '../support/gateway.js';
+import { metricValue, startTestGateway } from '../support/gateway.js';
 import { waitFor } from '../support/wait.js';
 import { connect, publish } from '../support/mqtt.js';
 import { storedWindows } from '../support/telemetry.js';
