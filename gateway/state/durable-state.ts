@@ -62,6 +62,7 @@ export class DurableState {
         sync: config.durability.sync,
         log: deps.log.child({ part: 'state' }),
         ...(deps.onMovedAside ? { onMovedAside: deps.onMovedAside } : {}),
+        onWalCopied: (seconds) => this.checkpointer?.notePause(seconds),
       });
   }
 

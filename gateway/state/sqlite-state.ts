@@ -43,7 +43,11 @@ export class SqliteStateStore implements CheckpointStore, IngestLog {
   /** Set when the file found was moved aside (persist/sqlite.ts). */
   readonly movedAside: MovedAside | undefined;
 
-  constructor(opts: { dir: string; sync: SyncMode; log: Logger; file?: string; onMovedAside?: (moved: MovedAside) => void }) {
+  /** Called with the seconds each deferred WAL copy held the event loop (a checkpoint's pause too). */
+  private readonly onWalCopied: ((seconds: number) => void) | undefined;
+
+  constructor(opts: { dir: string; sync: SyncMode; log: Logger; file?: string; onMovedAside?: (moved: MovedAside) => void; onWalCopied?: (seconds: number) => void }) {
+    this.onWalCopied = opts.onWalCopied;
     const opened = openDatabase({
       file: opts.file ?? join(opts.dir, STATE_FILE),
       format: FORMATS.stateDatabase,
@@ -136,7 +140,10 @@ export class SqliteStateStore implements CheckpointStore, IngestLog {
       setImmediate(() => {
         this.walPending = false;
         // The WAL keeps the commit durable meanwhile; this only moves it into the database file and bounds the WAL.
-        if (this.db.open) this.db.pragma('wal_checkpoint(PASSIVE)');
+        if (!this.db.open) return;
+        const t0 = performance.now();
+        this.db.pragma('wal_checkpoint(PASSIVE)');
+        this.onWalCopied?.((performance.now() - t0) / 1000);
       });
     }
   }

@@ -29,6 +29,18 @@ export interface ScaleFigures {
   readonly dedupKeysLast: number;
   readonly retainedFirst: number;
   readonly retainedLast: number;
+  /** gateway_checkpoint_pause_max_seconds at the end, ms: the longest event-loop turn of a periodic checkpoint. */
+  readonly checkpointPauseMaxMs: number;
+  /** Checkpoints saved over the run. */
+  readonly checkpoints: number;
+}
+
+/** The shipped pipeline.dedupHorizon and pipeline.correctionHorizon (gateway/config/schema.ts), seconds. */
+export const DEFAULT_HORIZON_S = 900;
+
+function metricValue(text: string, name: string, labels = ''): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${name}${labels} `));
+  return line === undefined ? NaN : Number(line.slice(line.lastIndexOf(' ') + 1));
 }
 
 const MiB = 2 ** 20;
@@ -38,11 +50,11 @@ async function waitMessages(sample: () => Promise<{ messages: number }>, target:
   while (Date.now() < until && (await sample()).messages < target) await sleep(250);
 }
 
-export async function runScale(influx: InfluxServer, counts: readonly number[]): Promise<ScaleFigures[]> {
-  const horizon = process.env.BENCH_SCALE_HORIZON ?? '30s';
+/** `horizon` 'default': the shipped horizons (no override), else both horizons set to it (e.g. '30s', '1m'). */
+export async function runScale(influx: InfluxServer, counts: readonly number[], horizon = process.env.BENCH_SCALE_HORIZON ?? '30s'): Promise<ScaleFigures[]> {
   // A steady rate, not the maximum: memory at full speed measures socket buffers and garbage, not state.
   const rate = Number(process.env.BENCH_SCALE_RATE ?? 50_000);
-  const horizonS = horizon.endsWith('m') ? Number(horizon.slice(0, -1)) * 60 : Number(horizon.replace(/s$/, ''));
+  const horizonS = horizon === 'default' ? DEFAULT_HORIZON_S : horizon.endsWith('m') ? Number(horizon.slice(0, -1)) * 60 : Number(horizon.replace(/s$/, ''));
   const out: ScaleFigures[] = [];
   for (const sensors of counts) {
     const devices = Math.ceil(sensors / 3);
@@ -50,7 +62,7 @@ export async function runScale(influx: InfluxServer, counts: readonly number[]):
       influxUrl: influx.url,
       database: `scale${sensors}`,
       rules: BENCH_RULES_SCALE,
-      pipeline: { dedupHorizon: horizon, correctionHorizon: horizon },
+      ...(horizon === 'default' ? {} : { pipeline: { dedupHorizon: horizon, correctionHorizon: horizon } }),
     });
     try {
       let peak = 0;
@@ -76,11 +88,12 @@ export async function runScale(influx: InfluxServer, counts: readonly number[]):
       await sleep(1000);
       const last = (await gw.health()).pipeline as Record<string, number>;
       const end = await sample();
+      const text = await gw.metrics();
       const secs = (performance.now() - t0) / 1000;
       const rss = end.rssBytes;
       const f: ScaleFigures = {
         sensors,
-        settings: `1 Hz, horizons ${horizon}, ${rate} msg/s`,
+        settings: `1 Hz, horizons ${horizon === 'default' ? `${DEFAULT_HORIZON_S / 60}m (default)` : horizon}, ${rate} msg/s`,
         rssMiB: rss / MiB,
         peakRssMiB: peak / MiB,
         msgPerSec: (end.messages - start.messages) / secs,
@@ -92,8 +105,10 @@ export async function runScale(influx: InfluxServer, counts: readonly number[]):
         dedupKeysLast: last['dedupKeys'] ?? NaN,
         retainedFirst: first['retainedWindows'] ?? NaN,
         retainedLast: last['retainedWindows'] ?? NaN,
+        checkpointPauseMaxMs: metricValue(text, 'gateway_checkpoint_pause_max_seconds') * 1000,
+        checkpoints: metricValue(text, 'gateway_checkpoints_total', '{result="saved"}'),
       };
-      console.log(`  scale ${sensors} sensors: peak ${f.peakRssMiB.toFixed(0)} MiB RSS, end ${f.rssMiB.toFixed(0)} MiB RSS (${f.msgPerSec.toFixed(0)} msg/s, CPU ${f.cpu.toFixed(2)}), heap ${f.heapUsedMiB.toFixed(0)} MiB (${f.bytesPerSensor.toFixed(0)} B/sensor), dedup keys ${f.dedupKeysFirst} -> ${f.dedupKeysLast}, retained windows ${f.retainedFirst} -> ${f.retainedLast}`);
+      console.log(`  scale ${sensors} sensors: peak ${f.peakRssMiB.toFixed(0)} MiB RSS, end ${f.rssMiB.toFixed(0)} MiB RSS (${f.msgPerSec.toFixed(0)} msg/s, CPU ${f.cpu.toFixed(2)}), heap ${f.heapUsedMiB.toFixed(0)} MiB (${f.bytesPerSensor.toFixed(0)} B/sensor), dedup keys ${f.dedupKeysFirst} -> ${f.dedupKeysLast}, retained windows ${f.retainedFirst} -> ${f.retainedLast}, checkpoint pause max ${f.checkpointPauseMaxMs.toFixed(1)} ms over ${f.checkpoints}`);
       out.push(f);
     } finally {
       await gw.stop();

@@ -89,6 +89,8 @@ export interface GatewayOptions {
   readonly name?: string;
   /** mqtt.brokerThread (default: BENCH_BROKER_THREAD, else the gateway's default, auto). */
   readonly brokerThread?: 'auto' | 'on' | 'off';
+  /** Folder of config and state (kept at stop); default a fresh temporary one, removed at stop. */
+  readonly dir?: string;
 }
 
 function metric(text: string, name: string): number {
@@ -99,11 +101,8 @@ function metric(text: string, name: string): number {
   return sum;
 }
 
-export async function startGateway(opts: GatewayOptions): Promise<ServerUnderTest & { health(): Promise<Record<string, any>>; metrics(): Promise<string> }> {
-  const main = join(ROOT, 'dist/gateway/main.js');
-  if (!existsSync(main)) throw new Error('dist/gateway/main.js is missing: run `npm run build` first');
-  const dir = mkdtempSync(join(tmpdir(), 'bench-gw-'));
-  const [mqttPort, httpPort] = [await freePort(), await freePort()];
+/** The gateway.yaml (and rules.yaml) of a bench gateway in `dir`: default config except ports, paths and `opts`. */
+export function writeGatewayConfig(dir: string, opts: GatewayOptions, mqttPort: number, httpPort: number): string {
   const brokerThread = opts.brokerThread ?? process.env.BENCH_BROKER_THREAD;
   const pipeline = Object.entries(opts.pipeline ?? {}).map(([k, v]) => `  ${k}: ${v}\n`).join('');
   writeFileSync(join(dir, 'rules.yaml'), opts.rules);
@@ -119,6 +118,18 @@ export async function startGateway(opts: GatewayOptions): Promise<ServerUnderTes
       (opts.runtime ? `runtime:\n${Object.entries(opts.runtime).map(([k, v]) => `  ${k}: ${v}\n`).join('')}` : '') +
       `buffer:\n  dir: ${join(dir, 'data')}\nhttp:\n  host: 127.0.0.1\n  port: ${httpPort}\nlog:\n  level: warn\n`,
   );
+  return join(dir, 'gateway.yaml');
+}
+
+export const GATEWAY_MAIN = join(ROOT, 'dist/gateway/main.js');
+
+export async function startGateway(opts: GatewayOptions): Promise<ServerUnderTest & { health(): Promise<Record<string, any>>; metrics(): Promise<string> }> {
+  const main = GATEWAY_MAIN;
+  if (!existsSync(main)) throw new Error('dist/gateway/main.js is missing: run `npm run build` first');
+  // A given folder is kept at stop (the start-up scenario restarts a gateway on the state it left).
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'bench-gw-'));
+  const [mqttPort, httpPort] = [await freePort(), await freePort()];
+  writeGatewayConfig(dir, opts, mqttPort, httpPort);
   const nodeArgs = opts.nodeArgs ?? (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const child = spawn(process.execPath, [...nodeArgs, main], {
     cwd: dir,
@@ -155,7 +166,7 @@ export async function startGateway(opts: GatewayOptions): Promise<ServerUnderTes
     },
     async stop() {
       await kill(child, 'SIGTERM', 30_000);
-      rmSync(dir, { recursive: true, force: true });
+      if (opts.dir === undefined) rmSync(dir, { recursive: true, force: true });
     },
   };
 }
