@@ -1,15 +1,12 @@
 import { availableParallelism } from 'node:os';
 import type { FastifyInstance } from 'fastify';
-import { buildAdmin, type AdminPlugin, type HealthReport } from './admin/server.js';
+import type { AdminPlugin, HealthReport } from './admin/server.js';
 import { createDeviceAccess, type DeviceAccess } from './auth/index.js';
-import { thresholdsApi } from './admin/thresholds-api.js';
 import { LiveView } from './admin/live/live-view.js';
-import { operatorPage } from './admin/web/operator-page.js';
 import { AlertPublisher } from './alerts/publisher.js';
 import { AlertService } from './alerts/service.js';
 import type { AlertEvent } from './alerts/types.js';
-import type { BrokerFront } from './broker/front.js';
-import { InProcessBroker } from './broker/in-process.js';
+import type { BrokerFront, IngestGate } from './broker/front.js';
 import { BrokerThread } from './broker/thread/broker-thread.js';
 import type { GatewayConfig } from './config/schema.js';
 import { Ingest } from './ingest.js';
@@ -50,6 +47,7 @@ export interface Gateway {
   readonly alerts: AlertService;
   /** aedes, in this thread or in the broker thread (mqtt.brokerThread). */
   readonly broker: BrokerFront;
+  /** The admin HTTP app, built by start() after the MQTT listeners are up (reading it before throws). */
   readonly admin: FastifyInstance;
   /** Device registry (hot-reloaded from auth.devicesFile), authentication and topic ACL. */
   readonly devices: DeviceAccess;
@@ -63,8 +61,9 @@ export interface Gateway {
 /**
  * Wires the parts of the gateway: broker -> ingest -> pipeline -> (alerts, outbox) -> InfluxDB, plus the admin
  * app. Locks the data folder (DataDirLockedError when another process holds it), opens the SQLite files and
- * restores the last checkpoint, but opens no socket until start(). The lock is held until stop() returns (or the
- * process ends, also when the build fails).
+ * restores the last checkpoint, but opens no socket until start(), which listens for MQTT first and then builds
+ * and starts the admin app. The lock is held until stop() returns (or the process ends, also when the build
+ * fails).
  */
 export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Promise<Gateway> {
   const log = deps.log;
@@ -83,6 +82,27 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     announce: !threaded,
     onReload: (result) => metrics.devicesReloads.inc({ result }),
   });
+  // Start-up to the first CONNACK (BENCHMARKS.md, start-up): the broker thread loads aedes on its own thread while
+  // this one opens the SQLite files and restores the checkpoint below; it opens no socket before start(), and the
+  // gate takes no publish before then. fastify and the admin routes are not needed before the first CONNACK
+  // either: their modules load meanwhile and start() builds the admin app once MQTT listens; aedes is loaded on
+  // this thread only when the broker runs here.
+  const adminModules = Promise.all([import('./admin/server.js'), import('./admin/thresholds-api.js'), import('./admin/web/operator-page.js')]);
+  adminModules.catch(() => undefined); // awaited below; a failure before then must not be an unhandled rejection
+  // `state` is created below; the gate is first called after start().
+  const gate: IngestGate = (topic, payload, qos, receivedAt, done) => state.accept(topic, payload, qos, receivedAt, done);
+  const broker: BrokerFront = threaded
+    ? new BrokerThread(config, { log, metrics, gate, now, ...(deps.onFatal ? { onFailure: deps.onFatal } : {}) })
+    : new (await import('./broker/in-process.js')).InProcessBroker(config, { log, metrics, devices, gate, now });
+  // The broker (thread) already runs: a build that fails from here on closes it, or it would keep the process alive.
+  const orClose = <T>(f: () => T): T => {
+    try {
+      return f();
+    } catch (err) {
+      void broker.close().catch(() => undefined);
+      throw err;
+    }
+  };
   // A SQLite file found corrupt or of an unknown format is moved aside at open: counted, and shown in /health
   // (status degraded) until the next start, for its data is lost to InfluxDB (docs/durability.md).
   const movedAside: MovedAside[] = [];
@@ -90,9 +110,9 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     movedAside.push(m);
     metrics.databasesMovedAside.inc({ database: m.database, reason: m.reason });
   };
-  const { outbox } = createOutbox(config, { metrics, log, onMovedAside });
+  const { outbox } = orClose(() => createOutbox(config, { metrics, log, onMovedAside }));
   // Checkpoints + ingest log (state.db): QoS 1 publishes are on disk before PUBACK (docs/durability.md).
-  const state = new DurableState(config, { log, metrics, timers: { ...systemTimers, now }, onMovedAside });
+  const state = orClose(() => new DurableState(config, { log, metrics, timers: { ...systemTimers, now }, onMovedAside }));
 
   // Alert events -> `alerts` points (outbox) + retained MQTT; MQTT waits for attach(broker) below.
   const alertPublisher = new AlertPublisher({ outbox, gatewayId: config.gatewayId, log });
@@ -129,7 +149,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
       live.onReading(r);
     },
   };
-  const pipeline = state.restore({ pipeline: (snap) => new Pipeline(settings, output, snap), alerts });
+  const pipeline = orClose(() => state.restore({ pipeline: (snap) => new Pipeline(settings, output, snap), alerts }));
 
   const ingest = new Ingest({ maxPayloadBytes: config.mqtt.maxPayloadBytes }, pipeline, metrics, new RateLimitedLog(log.child({ part: 'ingest' })));
   const processRecord = (r: IngestRecord) => {
@@ -142,7 +162,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     }
   };
   // Replays the ingest log after the restored checkpoint (after a crash), before any socket opens.
-  state.recover({
+  orClose(() => state.recover({
     process: processRecord,
     tick: (t) => pipeline.tick(t),
     capture: () => {
@@ -151,9 +171,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
       return { step: () => p.step(4), finish: () => ({ pipeline: p.finish(), alerts: a }), abort: () => p.abort() };
     },
     commitEmitted: () => outbox.flush(),
-  });
-  const gate = state.accept.bind(state);
-  const broker: BrokerFront = threaded ? new BrokerThread(config, { log, metrics, gate, now, ...(deps.onFatal ? { onFailure: deps.onFatal } : {}) }) : new InProcessBroker(config, { log, metrics, devices, gate, now });
+  }));
   await broker.started();
   alertPublisher.attach(broker);
 
@@ -173,22 +191,27 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
       storage: { movedAside: movedAside.map((m) => ({ database: m.database, reason: m.reason, movedTo: m.movedTo, detail: m.detail, at: new Date(m.at).toISOString() })) },
     };
   };
-  const admin = await buildAdmin(
-    {
-      log,
-      registry: metrics.registry,
-      health,
-      bindHost: config.http.host,
-      allowedHosts: config.http.allowedHosts,
-      maxBodyBytes: config.http.maxBodyBytes,
-      onRejected: (reason) => metrics.adminRejected.inc({ reason }),
-    },
-    [
-      thresholdsApi(alerts),
-      operatorPage({ live, alerts, gatewayId: config.gatewayId, token: config.http.token, now, log }),
-      ...(deps.adminPlugins ?? []),
-    ],
-  );
+  // Built by start() once MQTT listens: the admin app is not on the way to the first CONNACK.
+  const buildAdminApp = async (): Promise<FastifyInstance> => {
+    const [{ buildAdmin }, { thresholdsApi }, { operatorPage }] = await adminModules;
+    return buildAdmin(
+      {
+        log,
+        registry: metrics.registry,
+        health,
+        bindHost: config.http.host,
+        allowedHosts: config.http.allowedHosts,
+        maxBodyBytes: config.http.maxBodyBytes,
+        onRejected: (reason) => metrics.adminRejected.inc({ reason }),
+      },
+      [
+        thresholdsApi(alerts),
+        operatorPage({ live, alerts, gatewayId: config.gatewayId, token: config.http.token, now, log }),
+        ...(deps.adminPlugins ?? []),
+      ],
+    );
+  };
+  let admin: FastifyInstance | undefined;
 
   // The gateway's own counters go to InfluxDB through the outbox, next to the data (docs/wire-contract.md).
   const stats = new StatsReporter({ metrics, outbox, gatewayId: config.gatewayId, intervalMs: config.pipeline.interval, log, timers: { ...systemTimers, now } });
@@ -203,7 +226,10 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     outbox,
     alerts,
     broker,
-    admin,
+    get admin(): FastifyInstance {
+      if (admin === undefined) throw new Error('the admin app is built by start()');
+      return admin;
+    },
     devices,
     ports,
     async start() {
@@ -214,6 +240,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
       ports.mqtt = bound.mqtt;
       ports.ws = bound.ws;
       ports.tls = bound.tls;
+      admin = await buildAdminApp();
       await admin.listen({ host: config.http.host, port: config.http.port });
       const address = admin.server.address();
       ports.http = typeof address === 'object' && address !== null ? address.port : config.http.port;
@@ -239,7 +266,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
       await outbox.close();
       state.close();
       dataDir.release(); // after the last write to the folder
-      await admin.close();
+      await admin?.close();
     },
   };
 }
