@@ -50,11 +50,12 @@ export interface BenchResults {
 
 export const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : '-');
 
-const met = (ok: boolean | undefined) => (ok === undefined ? 'not run' : ok ? 'met' : 'NOT met');
+/** `incomplete`: the scenario ran but did not reach the state the target is about (no verdict). */
+const met = (ok: boolean | 'incomplete' | undefined) => (ok === undefined ? 'not run' : ok === 'incomplete' ? 'incomplete' : ok ? 'met' : 'NOT met');
 
 export function printTable(r: BenchResults): void {
   const rows: string[][] = [['what', 'figure', 'target', 'met']];
-  const row = (what: string, figure: string, target = '', ok?: boolean) => rows.push([what, figure, target, target === '' ? '' : met(ok)]);
+  const row = (what: string, figure: string, target = '', ok?: boolean | 'incomplete') => rows.push([what, figure, target, target === '' ? '' : met(ok)]);
   const t = r.throughput;
   for (const s of t?.summary ?? []) {
     const ack = s.ackP50Ms === undefined ? '' : `; PUBACK at full speed (100 in flight/connection) p50 ${fmt(s.ackP50Ms, 1)} ms, p99 ${fmt(s.ackP99Ms!, 1)} ms`;
@@ -107,10 +108,10 @@ export function printTable(r: BenchResults): void {
   for (const s of [...(r.scale ?? []), ...(r.memoryDefault ?? [])]) {
     const atDefault = s.settings.includes('(default)') && s.sensors >= 100_000;
     row(
-      `memory, ${fmt(s.sensors)} sensors (${s.settings}; took ${fmt(s.msgPerSec)} msg/s at CPU ${fmt(s.cpu, 2)})`,
+      `memory, ${fmt(s.sensors)} sensors (${s.settings}; took ${fmt(s.msgPerSec)} msg/s at CPU ${fmt(s.cpu, 2)})${s.complete ? '' : ' INCOMPLETE: horizons not full'}`,
       `peak ${fmt(s.peakRssMiB)} MiB RSS, end ${fmt(s.rssMiB)} MiB (heap ${fmt(s.heapUsedMiB)} MiB), ${fmt(s.bytesPerSensor)} B/sensor, dedup keys ${s.dedupKeysFirst}->${s.dedupKeysLast}, retained ${s.retainedFirst}->${s.retainedLast}`,
       atDefault ? '< 1024 MiB peak RSS' : '',
-      atDefault ? s.peakRssMiB < 1024 : undefined,
+      atDefault ? (s.complete ? s.peakRssMiB < 1024 : 'incomplete') : undefined,
     );
   }
   if (!r.memoryDefault?.some((s) => s.sensors >= 100_000)) row('memory, 100,000 sensors at 1 Hz, default horizons', '-', '< 1024 MiB peak RSS');
