@@ -5,7 +5,7 @@
  *
  * Prints a table and writes it as JSON to bench-results/bench-<time>.json. Environment flags (all optional):
  *   BENCH_ONLY=throughput,puback,capacity,latency,scale,memory,startup,outbox,mosquitto   run only these sections
- *     (memory = 100k sensors at 1 Hz with the shipped 15m horizons: ~15 minutes of load on its own)
+ *     (memory = 100k sensors at 1 Hz with the shipped 15m horizons: ~20 minutes of load on a quiet machine)
  *   BENCH_REPEATS=3         throughput runs per server and QoS (alternating a, b, a, b, ...; the median is quoted)
  *   BENCH_MEASURE_S=5       measuring window of a throughput run (after a 2 s warm-up)
  *   BENCH_SCALE=1000,10000,100000   sensor counts of the memory scenario
