@@ -123,8 +123,8 @@ export class Checkpointer {
   }
 
   /**
-   * A pause of a periodic checkpoint measured elsewhere (the state file's WAL copy on the turn after a save):
-   * counted into gateway_checkpoint_pause_max_seconds with the turns measured here.
+   * Counts a pause of a periodic checkpoint into gateway_checkpoint_pause_max_seconds (the turns measured here;
+   * public so that a pause measured elsewhere can be added).
    */
   notePause(seconds: number): void {
     if (seconds <= this.longest) return;

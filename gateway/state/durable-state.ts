@@ -62,7 +62,6 @@ export class DurableState {
         sync: config.durability.sync,
         log: deps.log.child({ part: 'state' }),
         ...(deps.onMovedAside ? { onMovedAside: deps.onMovedAside } : {}),
-        onWalCopied: (seconds) => this.checkpointer?.notePause(seconds),
       });
   }
 
