@@ -7,11 +7,12 @@
  * was readable by others is tightened, and the CLI says so on stderr.
  * Exit codes: 0 done, 1 the edit was refused (unknown or duplicate id, invalid file or tag), 2 the config is unusable.
  */
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { ConfigError, loadConfig } from '../gateway/config/load.js';
 import { generateSecret, hashSecret } from '../gateway/auth/password.js';
 import { formatDeviceFileError } from '../gateway/auth/registry.js';
 import { editDevicesFile, loadDevicesFile, RegistryEditError, type Edit } from '../gateway/auth/registry-file.js';
+import { ROLES, type Role } from '../gateway/auth/roles.js';
 
 interface Globals {
   file?: string;
@@ -62,15 +63,17 @@ const program = new Command('devices')
 
 program
   .command('add')
-  .description('register a device with a new random secret (printed once, as JSON on the last line)')
+  .description('register a device (or a reader) with a new random secret (printed once, as JSON on the last line)')
   .argument('<id>', 'device id: the MQTT username and the {device} of its topics')
   .option('-t, --tag <key=value>', 'InfluxDB tag on the device\'s points (repeatable)', parseTag, {})
-  .action(async (id: string, opts: { tag: Record<string, string> }) => {
+  .addOption(new Option('-r, --role <role>', 'device: publishes its own readings; reader: subscribes to devices/#, alerts/# and spBv1.0/#, publishes nothing').choices(ROLES).default('device'))
+  .action(async (id: string, opts: { tag: Record<string, string>; role: Role }) => {
     const file = devicesFile(program);
     const password = generateSecret();
     const passwordHash = await hashSecret(password);
-    await edit(file, { op: 'add', id, passwordHash, tags: opts.tag });
-    process.stderr.write(`added ${id} to ${file}; store the password now, it is not shown again\n`);
+    await edit(file, { op: 'add', id, passwordHash, tags: opts.tag, role: opts.role });
+    process.stderr.write(`added ${opts.role === 'reader' ? 'reader ' : ''}${id} to ${file}; store the password now, it is not shown again
+`);
     printSecret(id, password);
   });
 
@@ -100,7 +103,7 @@ program
 program
   .command('list')
   .description('list registered devices (never secrets or hashes)')
-  .option('--json', 'one JSON object per line: {"id", "password": true|false, "tags"}')
+  .option('--json', 'one JSON object per line: {"id", "role", "password": true|false, "tags"}')
   .action((opts: { json?: boolean }) => {
     const file = devicesFile(program);
     const loaded = loadDevicesFile(file);
@@ -110,10 +113,11 @@ program
     }
     for (const d of loaded.devices.values()) {
       const tags = d.tags ?? {};
-      if (opts.json) process.stdout.write(`${JSON.stringify({ id: d.id, password: d.passwordHash !== undefined, tags })}\n`);
+      const role = d.role ?? 'device';
+      if (opts.json) process.stdout.write(`${JSON.stringify({ id: d.id, role, password: d.passwordHash !== undefined, tags })}\n`);
       else {
         const t = Object.entries(tags).map(([k, v]) => `${k}=${v}`).join(',');
-        process.stdout.write(`${d.id}${d.passwordHash ? '' : '\t(certificate only)'}${t ? `\t${t}` : ''}\n`);
+        process.stdout.write(`${d.id}${role === 'device' ? '' : `\t(${role})`}${d.passwordHash ? '' : '\t(certificate only)'}${t ? `\t${t}` : ''}\n`);
       }
     }
     if (!opts.json) process.stderr.write(`${loaded.devices.size} device${loaded.devices.size === 1 ? '' : 's'} in ${file}${loaded.missing ? ' (file does not exist yet)' : ''}\n`);

@@ -10,7 +10,7 @@ import { createFleet } from './sim/fleet.js';
 import { fleetOptionsFrom, UsageError, type SimulateArgs } from './sim/options.js';
 
 const program = new Command('simulate')
-  .description('Simulate a fleet of MQTT sensors publishing devices/{id}/telemetry')
+  .description('Simulate a fleet of MQTT sensors publishing devices/{id}/telemetry (or Sparkplug B with --sparkplug)')
   .option('--url <url>', 'gateway MQTT URL (mqtt://, mqtts://, ws://)', 'mqtt://127.0.0.1:1883')
   .option('--devices <n>', 'number of devices (default 10, or all in --credentials)')
   .option('--id-prefix <prefix>', 'device ids without --credentials: <prefix>0001, ...', 'sim-')
@@ -32,6 +32,7 @@ const program = new Command('simulate')
   .option('--burst', 'all devices publish at the same instant instead of spread over the period')
   .option('--ca <file>', 'CA certificate for mqtts:// or wss://')
   .option('--insecure', 'do not verify the server certificate')
+  .option('--sparkplug [group]', 'be Sparkplug B edge nodes of this group (default sim): births, DDATA by alias, NDEATH will, rebirth on NCMD; a backlog replays as is_historical')
   .showHelpAfterError();
 
 program.parse(process.argv);

@@ -1,8 +1,11 @@
+import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import type { FastifyInstance } from 'fastify';
-import type { AdminPlugin, HealthReport } from './admin/server.js';
+import type { AdminPlugin, AdminRejectReason, HealthReport } from './admin/server.js';
 import { createDeviceAccess, type DeviceAccess } from './auth/index.js';
 import { LiveView } from './admin/live/live-view.js';
+import { AlertHistory } from './alerts/alert-history.js';
+import { AlertSilencer } from './alerts/silences.js';
 import { AlertPublisher } from './alerts/publisher.js';
 import { AlertService } from './alerts/service.js';
 import type { AlertEvent } from './alerts/types.js';
@@ -22,6 +25,7 @@ import type { WindowPoint } from './pipeline/types.js';
 import { windowToPoint } from './sink/point.js';
 import type { IngestRecord } from './state/ingest-log.js';
 import { DurableState } from './state/durable-state.js';
+import { SparkplugService } from './sparkplug/service.js';
 import { StatsReporter } from './stats/reporter.js';
 import { systemTimers } from './time/timers.js';
 
@@ -87,7 +91,15 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   // gate takes no publish before then. fastify and the admin routes are not needed before the first CONNACK
   // either: their modules load meanwhile and start() builds the admin app once MQTT listens; aedes is loaded on
   // this thread only when the broker runs here.
-  const adminModules = Promise.all([import('./admin/server.js'), import('./admin/thresholds-api.js'), import('./admin/web/operator-page.js')]);
+  const adminModules = Promise.all([
+    import('./admin/server.js'),
+    import('./admin/thresholds-api.js'),
+    import('./admin/web/operator-page.js'),
+    import('./admin/rules-history-api.js'),
+    import('./admin/alerts-view-api.js'),
+    import('./admin/rules-dry-run.js'),
+    import('./alerts/rules-history.js'),
+  ]);
   adminModules.catch(() => undefined); // awaited below; a failure before then must not be an unhandled rejection
   // `state` is created below; the gate is first called after start().
   const gate: IngestGate = (topic, payload, qos, receivedAt, done) => state.accept(topic, payload, qos, receivedAt, done);
@@ -116,11 +128,16 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
 
   // Alert events -> `alerts` points (outbox) + retained MQTT; MQTT waits for attach(broker) below.
   const alertPublisher = new AlertPublisher({ outbox, gatewayId: config.gatewayId, log });
+  // Silenced rules publish nothing (alerts/silences.ts); every change goes to the page's history.
+  const alertHistory = new AlertHistory();
+  const silencer = new AlertSilencer((events) => alertPublisher.publish(events), () => alerts.firing());
   const publishAlerts = (events: readonly AlertEvent[]) => {
     state.touch();
-    alertPublisher.publish(events);
+    const held = silencer.publish(events, now());
+    for (const e of held) metrics.alertsSilenced.inc({ rule: e.rule });
+    alertHistory.record(events, held, now());
   };
-  const alerts = new AlertService({ rulesFile: config.alerts.rulesFile, log: log.child({ part: 'alerts' }), metrics, now, publish: publishAlerts, retain: (events) => alertPublisher.retain(events) });
+  const alerts = new AlertService({ rulesFile: config.alerts.rulesFile, log: log.child({ part: 'alerts' }), metrics, now, publish: publishAlerts, retain: (events) => (silencer.noteRetained(events), alertPublisher.retain(events)) });
   alerts.start();
   // The operator page's live view: last value, rate and window means per sensor (O(1) per reading).
   const live = new LiveView(now());
@@ -149,9 +166,23 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
       live.onReading(r);
     },
   };
-  const pipeline = orClose(() => state.restore({ pipeline: (snap) => new Pipeline(settings, output, snap), alerts }));
+  // Sparkplug B edge nodes (docs/sparkplug.md): the host state machine feeds the same ingest as JSON devices.
+  const sp = config.sparkplug;
+  const sparkplug = new SparkplugService({
+    settings: { reorderTimeoutMs: sp.reorderTimeout, rebirthBackoffMs: sp.rebirthBackoff, rebirthBackoffMaxMs: sp.rebirthBackoffMax },
+    hostId: sp.hostId,
+    registry: metrics.registry,
+    maxPayloadBytes: config.mqtt.maxPayloadBytes,
+    now,
+    stale: (device) => {
+      alerts.staleNow(device, now());
+      live.markOffline(device);
+    },
+    log: new RateLimitedLog(log.child({ part: 'sparkplug' })),
+  });
+  const pipeline = orClose(() => state.restore({ pipeline: (snap) => new Pipeline(settings, output, snap), alerts, sparkplug }));
 
-  const ingest = new Ingest({ maxPayloadBytes: config.mqtt.maxPayloadBytes }, pipeline, metrics, new RateLimitedLog(log.child({ part: 'ingest' })));
+  const ingest = new Ingest({ maxPayloadBytes: config.mqtt.maxPayloadBytes }, pipeline, metrics, new RateLimitedLog(log.child({ part: 'ingest' })), sparkplug);
   const processRecord = (r: IngestRecord) => {
     try {
       ingest.handle(r.topic, r.payload, r.receivedAt);
@@ -164,16 +195,21 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   // Replays the ingest log after the restored checkpoint (after a crash), before any socket opens.
   orClose(() => state.recover({
     process: processRecord,
-    tick: (t) => pipeline.tick(t),
+    tick: (t) => {
+      pipeline.tick(t);
+      sparkplug.tick(t);
+    },
     capture: () => {
       const p = pipeline.beginSnapshot();
       const a = alerts.snapshot(); // small: captured whole
-      return { step: () => p.step(4), finish: () => ({ pipeline: p.finish(), alerts: a }), abort: () => p.abort() };
+      const s = sparkplug.snapshot(); // one entry per edge node: captured whole
+      return { step: () => p.step(4), finish: () => ({ pipeline: p.finish(), alerts: a, sparkplug: s }), abort: () => p.abort() };
     },
     commitEmitted: () => outbox.flush(),
   }));
   await broker.started();
   alertPublisher.attach(broker);
+  sparkplug.attach(broker);
 
   const health = (): HealthReport => {
     const o = outbox.status();
@@ -188,12 +224,17 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
       pipeline: pipeline.stats(),
       alerts: { firing: alerts.firing().length, rules: alerts.status() },
       devices: { registered: devices.registry.size, file: config.auth.devicesFile, anonymous: config.auth.anonymous, errors: devices.fileErrors() },
+      sparkplug: sparkplug.status(),
       storage: { movedAside: movedAside.map((m) => ({ database: m.database, reason: m.reason, movedTo: m.movedTo, detail: m.detail, at: new Date(m.at).toISOString() })) },
     };
   };
+  const adminRejected = (reason: AdminRejectReason) => metrics.adminRejected.inc({ reason });
+  /** Messages rejected since the start, by reason (the counter's labels): the operator page's health panel. */
+  const rejectedByReason = async (m: Metrics): Promise<Record<string, number>> =>
+    Object.fromEntries((await m.messagesRejected.get()).values.map((v) => [String(v.labels['reason'] ?? 'unknown'), v.value]));
   // Built by start() once MQTT listens: the admin app is not on the way to the first CONNACK.
   const buildAdminApp = async (): Promise<FastifyInstance> => {
-    const [{ buildAdmin }, { thresholdsApi }, { operatorPage }] = await adminModules;
+    const [{ buildAdmin }, { thresholdsApi }, { operatorPage }, { rulesHistoryApi }, { alertsViewApi }, { rulesDryRunApi }, { RULES_VERSIONS_KEPT, RulesHistory }] = await adminModules;
     return buildAdmin(
       {
         log,
@@ -202,11 +243,23 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
         bindHost: config.http.host,
         allowedHosts: config.http.allowedHosts,
         maxBodyBytes: config.http.maxBodyBytes,
-        onRejected: (reason) => metrics.adminRejected.inc({ reason }),
+        onRejected: adminRejected,
       },
       [
+        rulesDryRunApi(live, now, adminRejected),
         thresholdsApi(alerts),
-        operatorPage({ live, alerts, gatewayId: config.gatewayId, token: config.http.token, now, log }),
+        alertsViewApi({
+          alerts,
+          history: alertHistory,
+          silencer,
+          now,
+          gatewayId: config.gatewayId,
+          influx: { url: config.influx.url, database: config.influx.database, username: config.influx.username, password: config.influx.password, timeoutMs: config.influx.timeout },
+          rejected: adminRejected,
+        }),
+        // The last versions of the rules file, in the data folder, to go back to (docs/operator-page.md).
+        rulesHistoryApi(alerts, new RulesHistory({ dir: join(config.buffer.dir, 'rules-history'), keep: RULES_VERSIONS_KEPT, now, current: () => alerts.fileText(), log }), adminRejected),
+        operatorPage({ live, alerts, gatewayId: config.gatewayId, token: config.http.token, ...(config.http.grafanaUrl ? { grafanaUrl: config.http.grafanaUrl } : {}), units: config.http.units, now, log, health: async () => ({ ...health(), rejected: await rejectedByReason(metrics) }) }),
         ...(deps.adminPlugins ?? []),
       ],
     );
@@ -250,12 +303,14 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
         const t = now();
         pipeline.tick(state.tickTime(t));
         alerts.tick(t);
+        sparkplug.tick(t);
       }, config.pipeline.tick);
     },
     async stop() {
       if (stopped) return;
       stopped = true;
       if (ticker) clearInterval(ticker);
+      await sparkplug.offline();
       // Stop accepting first, so nothing reaches the pipeline after its state is saved.
       await broker.close();
       // The final checkpoint: logs what waits, commits emitted windows to the outbox, then saves the state.

@@ -6,6 +6,11 @@ import type { Metrics } from './metrics.js';
 
 const TOPICS = 16_384;
 
+/** Sparkplug B topics (sparkplug/service.ts): decodes into `sink`; false when the topic is not one. */
+export interface SparkplugIngest {
+  handle(topic: string, payload: Buffer, receivedAt: number, sink: DecodeSink): boolean;
+}
+
 /** The part of the pipeline that ingest feeds: dedup + windows. */
 export interface MessageConsumer {
   ingest(msg: DeviceMessage, arrivalMs: number): { readonly accepted: number; readonly duplicate: number; readonly late: number; readonly tooManySensors?: number };
@@ -34,6 +39,7 @@ export class Ingest implements DecodeSink {
     private readonly consumer: MessageConsumer,
     private readonly metrics: Metrics,
     private readonly rejectLog: RateLimitedLog,
+    private readonly sparkplug?: SparkplugIngest,
   ) {
     metrics.onCollect(() => this.publishCounts());
   }
@@ -43,7 +49,7 @@ export class Ingest implements DecodeSink {
     let parsed = this.topics.get(topic);
     if (parsed === undefined) {
       parsed = parseIngestTopic(topic);
-      if (parsed === undefined) return false;
+      if (parsed === undefined) return this.sparkplug !== undefined && this.handleSparkplug(this.sparkplug, topic, payload, receivedAt);
       if (this.topics.size >= TOPICS) this.topics.clear();
       this.topics.set(topic, parsed);
     }
@@ -62,6 +68,15 @@ export class Ingest implements DecodeSink {
         this.reject('bad_topic', parsed.detail);
         break;
     }
+    return true;
+  }
+
+  private handleSparkplug(sp: SparkplugIngest, topic: string, payload: Buffer, receivedAt: number): boolean {
+    this.topic = topic;
+    this.device = topic;
+    this.receivedAt = receivedAt;
+    if (!sp.handle(topic, payload, receivedAt, this)) return false;
+    this.received++;
     return true;
   }
 

@@ -2,7 +2,7 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { DeviceModel } from './device.js';
 import { NO_FAULTS, type FaultOptions, type Outgoing } from './faults.js';
 import { createRng, deriveSeed } from './rng.js';
-import { telemetryTopic } from '../../gateway/wire/topics.js';
+import { jsonEncoding, sparkplugEncoding } from './sparkplug-encoding.js';
 
 export interface DeviceCredential {
   readonly id: string;
@@ -24,6 +24,8 @@ export interface FleetOptions {
   /** All devices publish at the same instant each period (a thundering herd) instead of spread evenly over it. */
   readonly burst?: boolean;
   readonly seed?: number;
+  /** Speak Sparkplug B as edge nodes of this group instead of the JSON wire contract (sparkplug-encoding.ts). */
+  readonly sparkplug?: { readonly group: string };
   /** Connections opened at once while starting. */
   readonly connectConcurrency?: number;
   /** Extra MQTT.js options (e.g. `ca` for mqtts://, `rejectUnauthorized`). */
@@ -66,7 +68,6 @@ export interface Fleet {
 
 interface SimDevice {
   readonly model: DeviceModel;
-  readonly topic: string;
   client: MqttClient | undefined;
   nextAt: number;
   linkDown: boolean;
@@ -91,8 +92,9 @@ export function createFleet(options: FleetOptions): Fleet {
     const skewMs = skew > 0 ? Math.round((fleetRng() * 2 - 1) * skew) : 0;
     const offlinePhaseMs = faults.offlineEveryMs > 0 ? Math.floor(fleetRng() * faults.offlineEveryMs) : 0;
     const model = new DeviceModel({ id: cred.id, sensors: options.sensors, faults, skewMs, offlinePhaseMs }, createRng(deriveSeed(seed, i)));
-    return { model, topic: telemetryTopic(cred.id), client: undefined, nextAt: 0, linkDown: false };
+    return { model, client: undefined, nextAt: 0, linkDown: false };
   });
+  const wire = options.sparkplug ? sparkplugEncoding(options.sparkplug.group, options.sensors) : jsonEncoding;
 
   let sent = 0;
   let acked = 0;
@@ -107,14 +109,17 @@ export function createFleet(options: FleetOptions): Fleet {
     options.onError?.(id, err);
   };
 
+  const send = (client: MqttClient, id: string, topic: string, payload: Buffer) => {
+    sent++;
+    client.publish(topic, payload, { qos }, (err) => {
+      if (err) error(id, err);
+      else acked++;
+    });
+  };
   const publish = (d: SimDevice, out: Outgoing) => {
     const client = d.client;
     if (!client) return;
-    sent++;
-    client.publish(d.topic, JSON.stringify(out.payload), { qos }, (err) => {
-      if (err) error(d.model.id, err);
-      else acked++;
-    });
+    for (const p of wire.encode(d.model.id, out)) send(client, d.model.id, p.topic, p.payload);
   };
 
   const connectOne = (d: SimDevice, cred: DeviceCredential) =>
@@ -125,13 +130,22 @@ export function createFleet(options: FleetOptions): Fleet {
         reconnectPeriod: 1000,
         connectTimeout: 10_000,
         clean: true,
+        ...wire.connectOptions(cred.id),
         ...options.clientOptions,
       });
       d.client = client;
       let first = true;
+      const topics = wire.subscriptions(cred.id);
       client.on('connect', () => {
+        if (topics.length > 0) client.subscribe(topics, { qos: 0 });
+        const { publishes, nextWill } = wire.connected(cred.id, now());
+        for (const p of publishes) send(client, cred.id, p.topic, p.payload);
+        if (nextWill) client.options.will = nextWill;
         if (first) resolve();
         first = false;
+      });
+      client.on('message', (topic, payload) => {
+        for (const p of wire.command(cred.id, topic, payload, now())) send(client, cred.id, p.topic, p.payload);
       });
       client.on('error', (err) => {
         error(cred.id, err);

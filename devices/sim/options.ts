@@ -26,6 +26,8 @@ export interface SimulateArgs {
   readonly burst?: boolean;
   readonly ca?: string;
   readonly insecure?: boolean;
+  /** Sparkplug B edge nodes instead of JSON telemetry; the value is the group id (`--sparkplug` alone: `sim`). */
+  readonly sparkplug?: string | boolean;
 }
 
 export class UsageError extends Error {}
@@ -52,6 +54,12 @@ export function readCredentials(text: string): DeviceCredential[] {
     if (o.password !== undefined && typeof o.password !== 'string') throw new UsageError(`credentials entry ${i + 1}: "password" must be a string`);
     return o.password === undefined ? { id: o.id } : { id: o.id, password: o.password };
   });
+}
+
+function sparkplugGroup(v: string | true): string {
+  if (v === true) return 'sim';
+  if (!/^[^/+#]{1,64}$/.test(v)) throw new UsageError(`--sparkplug: a group id of 1-64 characters without / + #, got ${JSON.stringify(v)}`);
+  return v;
 }
 
 /** Validated fleet options plus the run duration, from the command line. Throws UsageError with the flag's name. */
@@ -105,6 +113,7 @@ export function fleetOptionsFrom(args: SimulateArgs, readFile: (path: string) =>
         offlineForMs,
       },
       clientOptions,
+      ...(args.sparkplug !== undefined && args.sparkplug !== false ? { sparkplug: { group: sparkplugGroup(args.sparkplug) } } : {}),
     },
     durationMs: args.duration !== undefined ? ms('duration', args.duration) : undefined,
   };

@@ -6,8 +6,22 @@ import { registerHostCheck } from './host-check.js';
 /** What /health reports; each part of the gateway contributes its own section. */
 export type HealthReport = Record<string, unknown> & { status: 'ok' | 'degraded' };
 
-/** Why the admin server refused a request (gateway_admin_rejected_total{reason}). */
-export type AdminRejectReason = 'host' | 'origin' | 'login_throttled' | 'body_too_large' | 'media_type' | 'invalid_body';
+/**
+ * Why the admin server refused a request (gateway_admin_rejected_total{reason}): the server's own checks
+ * (host, origin, login, body size and type), then the operator page APIs' bad input (docs/alerts.md).
+ */
+export type AdminRejectReason =
+  | 'host'
+  | 'origin'
+  | 'login_throttled'
+  | 'body_too_large'
+  | 'media_type'
+  | 'invalid_body'
+  | 'silence_unknown_rule'
+  | 'silence_bad_minutes'
+  | 'silence_not_found'
+  | 'version_not_found'
+  | 'history_bad_rule';
 
 export interface AdminDeps {
   readonly log: Logger;

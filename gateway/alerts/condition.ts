@@ -98,6 +98,13 @@ export function stepNoDataTick(slot: Slot, rule: NoDataRule, lastSeen: number, n
   return fire(slot, now);
 }
 
+/** The sensor's source announced its death (Sparkplug NDEATH/DDEATH): fire now, silent since its last reading. */
+export function stepNoDataStale(slot: Slot, lastSeen: number, now: number): Transition {
+  if (slot.phase === 'firing') return null;
+  slot.since = Math.min(lastSeen, now);
+  return fire(slot, now);
+}
+
 function fire(slot: Slot, ts: number): Transition {
   slot.phase = 'firing';
   slot.firedAt = ts;

@@ -1,5 +1,5 @@
 import type { Reading } from '../pipeline/types.js';
-import { newSlot, sameAlert, stepNoDataReading, stepNoDataTick, stepThreshold, thresholdOf, type Slot, type Transition } from './condition.js';
+import { newSlot, sameAlert, stepNoDataReading, stepNoDataStale, stepNoDataTick, stepThreshold, thresholdOf, type Slot, type Transition } from './condition.js';
 import { compileGlob, type Matcher } from './glob.js';
 import { restoreSensors, toSnapshot, type AlertSnapshot, type RestoreResult } from './snapshot.js';
 import { encodeAlertSnapshot } from './snapshot-binary.js';
@@ -112,6 +112,24 @@ export class AlertEngine {
       for (const s of e.slots) {
         if (s.rule.kind !== 'noData') continue;
         if (stepNoDataTick(s, s.rule, e.lastSeen, now) !== null) (events ??= []).push(this.event(e, s, 'fired', e.lastValue, now));
+      }
+    }
+    return events ?? NO_EVENTS;
+  }
+
+  /**
+   * Every sensor of `device` is stale as of `now` (its Sparkplug edge node or device died): their noData rules
+   * fire at once instead of after their noData silence. A sensor no rule has seen yet has nothing to fire.
+   */
+  staleNow(device: string, now: number = this.clock(), out?: AlertEvent[]): readonly AlertEvent[] {
+    const sensors = this.devices.get(device);
+    let events = out;
+    if (sensors) {
+      for (const e of sensors.values()) {
+        if (e === null || !e.hasNoData) continue;
+        for (const s of e.slots) {
+          if (s.rule.kind === 'noData' && stepNoDataStale(s, e.lastSeen, now) !== null) (events ??= []).push(this.event(e, s, 'fired', e.lastValue, now));
+        }
       }
     }
     return events ?? NO_EVENTS;

@@ -70,8 +70,8 @@ export class AlertPublisher {
   }
 
   /**
-   * MQTT only: sets the retained current state without recording a change (no point). Used at start, since
-   * the broker keeps retained messages in memory and a restarted one has forgotten them.
+   * MQTT only: sets the retained current state without recording a change (no point). Used at start: with
+   * mqtt.sessions: memory a restarted broker has forgotten its retained messages; with disk this rewrites them.
    */
   retain(events: readonly AlertEvent[]): void {
     const broker = this.broker;

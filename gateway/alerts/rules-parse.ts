@@ -49,7 +49,13 @@ function byPosition(a: RuleError, b: RuleError): number {
 export function parseRules(text: string, _source = '(rules)'): RulesResult {
   const parsed = parseYamlLocated(text);
   if (!parsed.ok) {
-    return { ok: false, errors: parsed.errors.map((e) => ({ path: '(file)', line: e.line, column: e.column, message: `${e.message} (${e.code})` })) };
+    // Every duplicate key, but only the first other syntax error: the parser recovers by guessing, and what
+    // follows one missing `}` or bad indent is a cascade about lines that are fine (one `}` gave five to seven).
+    const dup = parsed.errors.filter((e) => e.code === 'DUPLICATE_KEY');
+    const others = parsed.errors.filter((e) => e.code !== 'DUPLICATE_KEY');
+    const more = others.length > 1 ? ' (later syntax errors are not listed: they usually follow from this one)' : '';
+    const shown = [...dup, ...others.slice(0, 1)].sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0));
+    return { ok: false, errors: shown.map((e) => ({ path: '(file)', line: e.line, column: e.column, message: `${e.message} (${e.code})${e === others[0] ? more : ''}` })) };
   }
   const { doc, lc, value: raw } = parsed;
   if (raw === null || raw === undefined) {

@@ -18,7 +18,7 @@ export interface AlertServiceDeps {
   readonly publish: (events: readonly AlertEvent[]) => void;
   /**
    * Re-publishes the retained MQTT state of alerts still firing after restore(), without recording a change
-   * (no point, no counter): the broker keeps retained messages in memory only. Must not throw.
+   * (no point, no counter): with mqtt.sessions: memory the broker has forgotten them. Must not throw.
    */
   readonly retain?: (events: readonly AlertEvent[]) => void;
 }
@@ -87,6 +87,12 @@ export class AlertService {
 
   tick(now: number): void {
     const events = this.engine.tick(now, this.events);
+    if (events !== NO_EVENTS && events.length > 0) this.flushEvents();
+  }
+
+  /** The device's sensors are stale now (Sparkplug NDEATH/DDEATH): noData rules fire at once. */
+  staleNow(device: string, now: number): void {
+    const events = this.engine.staleNow(device, now, this.events);
     if (events !== NO_EVENTS && events.length > 0) this.flushEvents();
   }
 

@@ -4,7 +4,7 @@ import { RateLimitedLog, type Logger } from '../log.js';
 import type { AuthFailureReason, BrokerMetrics } from '../metrics.js';
 import { canPublish, canSubscribe, type Principal } from './acl.js';
 import { decoyHash, verifySecret } from './password.js';
-import type { DeviceRegistry, RegistryChange } from './registry.js';
+import type { DeviceRecord, DeviceRegistry, RegistryChange } from './registry.js';
 import { FailureThrottle } from './throttle.js';
 
 export type AnonymousMode = 'loopback' | 'allow' | 'deny';
@@ -137,7 +137,7 @@ export class DeviceAuth {
     let closed = 0;
     for (const client of Object.values(brokerClients(this.broker))) {
       const who = this.principals.get(client);
-      if (who?.kind !== 'device') continue;
+      if (who === undefined || who.kind === 'anonymous') continue;
       const reason = removed.has(who.id) ? 'removed' : rotated.has(who.id) && who.via === 'password' ? 'rotated' : undefined;
       if (!reason) continue;
       this.opts.log.info({ device: who.id, clientId: client.id, reason }, 'closing connection of a changed device');
@@ -160,7 +160,7 @@ export class DeviceAuth {
       if (username !== undefined && username !== '' && username !== cn) {
         return { ok: false, returnCode: RC_NOT_AUTHORIZED, reason: 'certificate_refused', detail: `username ${JSON.stringify(username)} differs from the certificate CN ${JSON.stringify(cn)}` };
       }
-      return { ok: true, principal: { kind: 'device', id: cn, via: 'certificate' } };
+      return { ok: true, principal: principalFor(this.opts.registry.get(cn)!, 'certificate') };
     }
     if (username === undefined || username === '') {
       if (password !== undefined) return { ok: false, returnCode: RC_BAD_CREDENTIALS, reason: 'bad_password', detail: 'password without username' };
@@ -181,7 +181,7 @@ export class DeviceAuth {
     if (!ok || this.opts.registry.get(username)?.passwordHash !== hash) {
       return { ok: false, returnCode: RC_BAD_CREDENTIALS, reason: 'bad_password', detail: 'wrong secret' };
     }
-    return { ok: true, principal: { kind: 'device', id: device.id, via: 'password' }, hash };
+    return { ok: true, principal: principalFor(device, 'password'), hash };
   }
 
   /**
@@ -202,7 +202,7 @@ export class DeviceAuth {
 
   private stillValid(client: Client): boolean {
     const who = this.principals.get(client);
-    if (who?.kind !== 'device') return true;
+    if (who === undefined || who.kind === 'anonymous') return true;
     const d = this.opts.registry.get(who.id);
     return d !== undefined && (who.via === 'certificate' || d.passwordHash === this.verifiedHash.get(client));
   }
@@ -219,10 +219,15 @@ function brokerClients(broker: Aedes): Record<string, Client> {
   return (broker as unknown as { clients: Record<string, Client> }).clients;
 }
 
-function principalKey(who: Principal): string {
-  return who.kind === 'device' ? `device ${who.id}` : 'an anonymous client';
+function principalFor(entry: DeviceRecord, via: 'password' | 'certificate'): Principal {
+  return { kind: entry.role === 'reader' ? 'reader' : 'device', id: entry.id, via };
 }
 
+function principalKey(who: Principal): string {
+  return who.kind === 'anonymous' ? 'an anonymous client' : `${who.kind} ${who.id}`;
+}
+
+/** The registry id of the client (a device or a reader), for logs. */
 function deviceOf(who: Principal | undefined): string | undefined {
-  return who?.kind === 'device' ? who.id : undefined;
+  return who === undefined || who.kind === 'anonymous' ? undefined : who.id;
 }

@@ -12,9 +12,12 @@ export { DeviceAuth, type AnonymousMode } from './device-auth.js';
 export { canPublish, canSubscribe, type Principal } from './acl.js';
 export { DeviceRegistry, type DeviceRecord, type RegistryChange } from './registry.js';
 
-/** The device id of an authenticated principal; undefined for anonymous clients (and unauthenticated ones). */
-export function deviceIdOf(who: Principal | undefined): string | undefined {
-  return who?.kind === 'device' ? who.id : undefined;
+/**
+ * The registry id of an authenticated principal, a device's or a reader's (mqtt.maxConnectionsPerDevice bounds
+ * both: one credential, however used); undefined for anonymous clients (and unauthenticated ones).
+ */
+export function credentialIdOf(who: Principal | undefined): string | undefined {
+  return who === undefined || who.kind === 'anonymous' ? undefined : who.id;
 }
 
 /** The registry file is unusable at startup. main() reports it like a config error. */

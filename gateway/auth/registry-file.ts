@@ -3,6 +3,7 @@ import { writeFileAtomic } from '../config/atomic-write.js';
 import { isMap, isSeq, parseDocument, YAMLSeq, type Document } from 'yaml';
 import { parseDevices, type DeviceFileError, type DeviceRecord, type ParsedDevices } from './registry.js';
 import { readBoundedText } from '../config/read-bounded.js';
+import type { Role } from './roles.js';
 import { GatewayError } from '../errors.js';
 
 /**
@@ -53,7 +54,7 @@ devices: []
 `;
 
 export type Edit =
-  | { readonly op: 'add'; readonly id: string; readonly passwordHash: string; readonly tags?: Readonly<Record<string, string>> }
+  | { readonly op: 'add'; readonly id: string; readonly passwordHash: string; readonly tags?: Readonly<Record<string, string>>; readonly role?: Role }
   | { readonly op: 'remove'; readonly id: string }
   | { readonly op: 'rotate'; readonly id: string; readonly passwordHash: string };
 
@@ -77,7 +78,10 @@ export function applyEdit(text: string | undefined, edit: Edit): string {
   switch (edit.op) {
     case 'add': {
       if (at >= 0) throw new RegistryEditError(`device ${JSON.stringify(edit.id)} already exists (use rotate for a new secret)`);
-      const entry: Record<string, unknown> = { id: edit.id, passwordHash: edit.passwordHash };
+      const entry: Record<string, unknown> = { id: edit.id };
+      // `device` is the default: written only for other roles, so device entries look as they always did.
+      if (edit.role !== undefined && edit.role !== 'device') entry['role'] = edit.role;
+      entry['passwordHash'] = edit.passwordHash;
       if (edit.tags && Object.keys(edit.tags).length > 0) entry['tags'] = { ...edit.tags };
       list.flow = false;
       list.add(doc.createNode(entry));

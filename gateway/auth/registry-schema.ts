@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ID_PATTERN } from '../wire/topics.js';
 import { parseHash } from './password.js';
+import { ROLES } from './roles.js';
 
 /**
  * The device registry file (auth.devicesFile):
@@ -9,6 +10,9 @@ import { parseHash } from './password.js';
  *     - id: gh-1
  *       passwordHash: $scrypt$ln=14,r=8,p=1$...$...
  *       tags: { site: north, room: greenhouse-2 }
+ *     - id: dashboard
+ *       role: reader            # roles.ts; absent: device
+ *       passwordHash: $scrypt$...
  *
  * `passwordHash` may be absent for a device that authenticates only with a TLS client certificate (CN = id).
  * Tags become InfluxDB tags on the device's points, so their keys must not clash with the tags and fields the
@@ -43,6 +47,7 @@ const passwordHash = z.string().superRefine((s, ctx) => {
 
 export const deviceEntrySchema = z.strictObject({
   id: z.string().regex(ID_PATTERN, `must match ${ID_PATTERN.source}`),
+  role: z.enum(ROLES).optional(),
   passwordHash: passwordHash.optional(),
   tags: z
     .record(z.string(), tagValue)

@@ -1,9 +1,12 @@
 import { formatLocatedError, formatPath, locate, parseYamlLocated, position, unknownKeyErrors } from '../config/yaml-locate.js';
 import { devicesFileSchema } from './registry-schema.js';
+import type { Role } from './roles.js';
 
 /** One registered device, as the gateway uses it. Frozen. */
 export interface DeviceRecord {
   readonly id: string;
+  /** Absent: `device` (roles.ts). */
+  readonly role?: Role;
   /** Absent: the device can authenticate only with a TLS client certificate. */
   readonly passwordHash: string | undefined;
   readonly tags: Readonly<Record<string, string>> | undefined;
@@ -45,7 +48,7 @@ export function parseDevices(text: string): ParsedDevices {
   for (const d of result.data.devices ?? []) {
     devices.set(
       d.id,
-      Object.freeze({ id: d.id, passwordHash: d.passwordHash, tags: d.tags ? Object.freeze({ ...d.tags }) : undefined }),
+      Object.freeze({ id: d.id, passwordHash: d.passwordHash, tags: d.tags ? Object.freeze({ ...d.tags }) : undefined, ...(d.role === 'reader' ? { role: d.role } : {}) }),
     );
   }
   return { ok: true, devices };
@@ -53,7 +56,7 @@ export function parseDevices(text: string): ParsedDevices {
 
 export type RegistryChange = {
   readonly added: readonly string[];
-  /** Removed from the file: their connections are closed. */
+  /** Removed from the file, or given another role (roles.ts): their connections are closed. */
   readonly removed: readonly string[];
   /** Password hash changed (rotate): password-authenticated connections are closed. */
   readonly rotated: readonly string[];
@@ -99,6 +102,7 @@ export function diffRegistries(prev: ReadonlyMap<string, DeviceRecord>, next: Re
   for (const [id, d] of next) {
     const old = prev.get(id);
     if (!old) added.push(id);
+    else if ((old.role ?? 'device') !== (d.role ?? 'device')) removed.push(id);
     else if (old.passwordHash !== d.passwordHash) rotated.push(id);
   }
   for (const id of prev.keys()) if (!next.has(id)) removed.push(id);

@@ -6,6 +6,8 @@ import { cacheRoutes } from './route-cache.js';
 import { limitSubscriptions, wasClosedForSize, type BrokerLimits, type RefusedReason } from './limits.js';
 import { RetainedBudget } from './retained-budget.js';
 import { topicProblem } from './topic-check.js';
+import { isProtocolVersionRefusal, isSupportedProtocolLevel, SUPPORTED_PROTOCOLS } from './protocol-version.js';
+import { remoteAddressOf } from '../auth/device-auth.js';
 
 /**
  * Called for every PUBLISH a client sends, before aedes acknowledges or routes it. aedes sends PUBACK only after
@@ -30,6 +32,8 @@ export interface BrokerDeps {
   readonly drainTimeoutMs?: number;
   /** The mqtt.* limits enforced inside aedes' hooks (limits.ts brokerLimits); none when absent. */
   readonly limits?: Partial<BrokerLimits>;
+  /** Sessions, retained messages and wills (persistence/open.ts); aedes keeps them in memory when absent. */
+  readonly persistence?: AedesOptions['persistence'];
 }
 
 const QUEUE_FULL = 'send queue over mqtt.maxQueuedBytes';
@@ -38,6 +42,8 @@ const QUEUE_FULL = 'send queue over mqtt.maxQueuedBytes';
 function refusedReason(err: Error): RefusedReason | undefined {
   if (err.message === 'connect did not arrive in time') return 'connect_timeout';
   if (err.message === 'drain timeout') return 'slow_consumer';
+  if (err.message === QUEUE_FULL) return 'queue_full';
+  if (isProtocolVersionRefusal(err)) return 'protocol_version';
   if (err.message === QUEUE_FULL) return 'queue_full';
   // mqtt-packet parse errors (bad header flags, malformed lengths, unknown packet types...) and aedes' own
   // refusals of packets before CONNECT.
@@ -79,7 +85,8 @@ export async function createBroker(deps: BrokerDeps): Promise<Aedes> {
     // write into the subscriber's socket, and a subscriber that stops reading is cut off by mqtt.maxQueuedBytes
     // (authorizeForward below) or drainTimeout, whichever comes first.
     concurrency: 0,
-    // aedes calls authorizePublish with client === null for wills of a broker that died (not ours: one broker).
+    // aedes calls authorizePublish with client === null for the stored wills of clients it no longer knows (those
+    // of a previous run: checked when their client connected, authorizeWillAtConnect) and for its own $SYS traffic.
     authorizePublish: (client, packet, done) => {
       if (client === null) return done(null);
       const problem = topicProblem(packet.topic);
@@ -108,7 +115,18 @@ export async function createBroker(deps: BrokerDeps): Promise<Aedes> {
     },
   };
   if (deps.drainTimeoutMs !== undefined) options.drainTimeout = deps.drainTimeoutMs;
-  const authenticate = deps.authenticate ?? ((_c, _u, _p, done) => done(null, true));
+  if (deps.persistence !== undefined) options.persistence = deps.persistence;
+  // aedes refuses an MQTT 5 CONNECT after this hook, once the socket may be gone: note who asked, while it is known.
+  const askedFor = new WeakMap<Client, { address: string; protocolLevel: number; clientId: string }>();
+  const wills = new WeakMap<Client, PublishPacket>();
+  options.preConnect = (client, packet, done) => {
+    const level = packet.protocolVersion ?? 4;
+    if (!isSupportedProtocolLevel(level)) askedFor.set(client, { address: remoteAddressOf(client), protocolLevel: level, clientId: packet.clientId.slice(0, 200) });
+    if (packet.will) wills.set(client, { ...packet.will, cmd: 'publish', qos: packet.will.qos ?? 0, dup: false, retain: packet.will.retain ?? false } as PublishPacket);
+    done(null, true);
+  };
+  // The will is checked first (a refused one takes no per-device connection slot), then mqtt.maxConnectionsPerDevice.
+  const authenticate = authorizeWillAtConnect(deps.authenticate ?? ((_c, _u, _p, done) => done(null, true)), wills, deps.authorizePublish);
   options.authenticate = (client, username, password, done) =>
     authenticate(client, username, password, (err, ok) => {
       const device = err || !ok ? undefined : deps.deviceOf?.(client);
@@ -135,6 +153,9 @@ export async function createBroker(deps: BrokerDeps): Promise<Aedes> {
     subscriptions.authorizeSubscribe(client, sub, done);
   };
   const broker = await Aedes.createBroker(options);
+  // Retained messages restored from the session store (mqtt.sessions: disk) count against the retained budget
+  // before any client can publish: createBroker resolves before the listeners open.
+  if (deps.persistence !== undefined) await countRestoredRetained(deps.persistence, retained);
   if (!cacheRoutes(broker)) log.warn('aedes internals changed: publishes are routed without the per-topic cache (slower, not wrong)');
   broker.on('unsubscribe', (topics, client) => subscriptions.forget(client, topics));
   broker.on('client', () => metrics.connectedClients.inc());
@@ -150,9 +171,45 @@ export async function createBroker(deps: BrokerDeps): Promise<Aedes> {
   broker.on('connectionError', (client, err) => {
     const reason = refusedReason(err);
     if (reason) countOnce(client, reason);
-    log.debug({ err: err.message, reason }, 'connection error before CONNECT');
+    if (reason !== 'protocol_version') return log.debug({ err: err.message, reason }, 'connection error before CONNECT');
+    const asked = askedFor.get(client) ?? { address: remoteAddressOf(client) };
+    refusedLog.warn(`protocol:${asked.address}`, { reason, ...asked, err: err.message }, `MQTT connection refused: unsupported protocol version (this broker speaks ${SUPPORTED_PROTOCOLS}; MQTT 5 is not supported)`);
   });
   return broker;
+}
+
+/**
+ * A will is checked against the client's publish rules when it connects, not only when it is published: aedes stores
+ * wills with the session (mqtt.sessions: disk), and one left by a client of a broker that was killed is published
+ * after the restart without its client (authorizePublish gets null: nobody to check against). A client that may
+ * not publish its will is refused with CONNACK 5 (not authorized) and counted as publish_denied.
+ */
+function authorizeWillAtConnect(
+  authenticate: NonNullable<AedesOptions['authenticate']>,
+  wills: WeakMap<Client, PublishPacket>,
+  authorizePublish: BrokerDeps['authorizePublish'],
+): NonNullable<AedesOptions['authenticate']> {
+  return (client, username, password, done) =>
+    authenticate(client, username, password, (err, ok) => {
+      const will = wills.get(client);
+      wills.delete(client);
+      if (err || !ok || !will || !authorizePublish) return done(err, ok);
+      const refused = authorizePublish(client, will);
+      if (!refused) return done(null, true);
+      done(Object.assign(new Error(`will refused: ${refused.message}`), { returnCode: 5 }) as AuthenticateError, false);
+    });
+}
+
+/** What countRestoredRetained needs of an aedes persistence (aedes-persistence's createRetainedStream: a Readable). */
+interface RetainedSource {
+  createRetainedStream(pattern: string): AsyncIterable<Pick<PublishPacket, 'topic' | 'payload'>>;
+}
+
+/** Reads the retained messages aedes' persistence holds into the budget (retained-budget.ts restore). */
+async function countRestoredRetained(store: RetainedSource, budget: RetainedBudget): Promise<void> {
+  for await (const packet of store.createRetainedStream('#')) {
+    budget.restore(packet.topic, payloadBytes(packet.payload));
+  }
 }
 
 export function closeBroker(broker: Aedes): Promise<void> {

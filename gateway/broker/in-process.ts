@@ -1,12 +1,13 @@
 import type { Aedes } from 'aedes';
 import type { GatewayConfig } from '../config/schema.js';
-import { deviceIdOf, type DeviceAccess } from '../auth/index.js';
+import { credentialIdOf, type DeviceAccess } from '../auth/index.js';
 import type { Logger } from '../log.js';
 import type { BrokerMetrics } from '../metrics.js';
 import { closeBroker, createBroker } from './broker.js';
 import { brokerLimits } from './limits.js';
 import type { BrokerFront, GatewayPublish, IngestGate, ListeningPorts } from './front.js';
 import { startListeners, type Listeners } from './listeners.js';
+import { openBrokerPersistence, type OpenedPersistence } from './persistence/open.js';
 
 export interface InProcessBrokerDeps {
   readonly log: Logger;
@@ -20,6 +21,7 @@ export interface InProcessBrokerDeps {
 export class InProcessBroker implements BrokerFront {
   private aedes: Aedes | undefined;
   private listeners: Listeners | undefined;
+  private store: OpenedPersistence | undefined;
 
   constructor(
     private readonly config: GatewayConfig,
@@ -29,14 +31,19 @@ export class InProcessBroker implements BrokerFront {
   async started(): Promise<void> {
     const { config, deps } = this;
     const { devices, gate, now } = deps;
+    this.store = await openBrokerPersistence(config.mqtt.sessions, config.buffer.dir, deps.log.child({ part: 'broker' }), {
+      maxQueuedPerSession: config.mqtt.maxQueuedPerSession,
+      onQueueFull: () => deps.metrics.mqttRefused.inc({ reason: 'session_queue_full' }),
+    });
     this.aedes = await createBroker({
+      persistence: this.store.persistence,
       log: deps.log.child({ part: 'broker' }),
       metrics: deps.metrics,
       gate: (_client, packet, done) => gate(packet.topic, packet.payload as Buffer, packet.qos, now(), done),
       connectTimeoutMs: config.mqtt.connectTimeout,
       limits: brokerLimits(config.mqtt),
       drainTimeoutMs: config.mqtt.drainTimeout,
-      deviceOf: (client) => deviceIdOf(devices.auth.principalOf(client)),
+      deviceOf: (client) => credentialIdOf(devices.auth.principalOf(client)),
       authenticate: devices.auth.authenticate,
       authorizeSubscribe: devices.auth.authorizeSubscribe,
       authorizePublish: (client, packet) => devices.auth.authorizePublish(client, packet),
@@ -64,5 +71,6 @@ export class InProcessBroker implements BrokerFront {
     const closingListeners = this.listeners?.close();
     if (this.aedes) await closeBroker(this.aedes);
     await closingListeners;
+    await this.store?.close();
   }
 }

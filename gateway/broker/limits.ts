@@ -27,6 +27,8 @@ export const REFUSED_REASONS = [
   'max_connections_per_address',
   'invalid_topic',
   'tls_handshake',
+  'protocol_version',
+  'session_queue_full',
 ] as const;
 export type RefusedReason = (typeof REFUSED_REASONS)[number];
 

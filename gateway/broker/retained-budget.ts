@@ -1,5 +1,14 @@
+import { ALERTS_ROOT } from '../wire/topics.js';
+import { NAMESPACE as SPARKPLUG_NAMESPACE } from '../sparkplug/topic.js';
+
+/** Topics the gateway itself keeps a retained message on (alert state, Sparkplug STATE); not in the budget. */
+export function isGatewayRetainedTopic(topic: string): boolean {
+  return topic.startsWith(`${ALERTS_ROOT}/`) || topic.startsWith(`${SPARKPLUG_NAMESPACE}STATE/`);
+}
+
 /**
- * Bounds what clients keep in aedes' retained store (in memory, kept until restart): at most `maxMessages`
+ * Bounds what clients keep in aedes' retained store (in memory until a restart, or on disk with
+ * mqtt.sessions: disk, where it outlives one: restore() counts what the store held at start): at most `maxMessages`
  * topics and `maxBytes` of topic + payload (mqtt.maxRetainedMessages, mqtt.maxRetainedBytes).
  *
  * Called from the broker's authorizePublish for each retained PUBLISH of a client, before aedes stores it, so the
@@ -45,6 +54,18 @@ export class RetainedBudget {
     this.sizes.set(topic, size);
     this.bytes += size;
     return true;
+  }
+
+  /**
+   * Counts a retained message the store already held at start (a client's, from a previous run). Not bounded: what
+   * was admitted before stays, even if the limits were lowered since; new topics are refused until it fits again.
+   * The gateway's own retained messages (alerts, Sparkplug STATE) are not counted, as at admission.
+   */
+  restore(topic: string, payloadBytes: number): void {
+    if (payloadBytes === 0 || isGatewayRetainedTopic(topic)) return;
+    const size = Buffer.byteLength(topic, 'utf8') + payloadBytes;
+    this.bytes += size - (this.sizes.get(topic) ?? 0);
+    this.sizes.set(topic, size);
   }
 
   get messages(): number {

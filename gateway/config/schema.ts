@@ -50,6 +50,14 @@ export const configSchema = z
          * another), `off` in the gateway's thread, `auto` on when the machine has more than one core.
          */
         brokerThread: z.enum(['auto', 'on', 'off']).default('auto'),
+        /**
+         * Where the broker keeps persistent sessions (clean=false: subscriptions and the QoS 1/2 messages queued
+         * while away), retained messages and wills: `disk` in `{buffer.dir}/broker/` (LevelDB), kept across
+         * restarts and kills; `memory` forgets them at every restart (broker/persistence/open.ts).
+         */
+        sessions: z.enum(['disk', 'memory']).default('disk'),
+        /** Messages stored for one persistent session while it is away; newer ones are dropped for it, counted. */
+        maxQueuedPerSession: z.number().int().min(1).default(10_000),
         tls: tlsSchema.optional(),
       })
       .prefault({}),
@@ -113,6 +121,16 @@ export const configSchema = z
         port: port.default(8080),
         token: z.string().min(16).optional(),
         /**
+         * A Grafana panel per sensor on the operator page: a URL template where `{device}` and `{sensor}` are
+         * replaced (URL-encoded), e.g. http://grafana:3000/d/gw/sensor?var-device={device}&var-sensor={sensor}.
+         */
+        grafanaUrl: z
+          .string()
+          .regex(/^https?:\/\/[^\s]+$/, 'must be an http:// or https:// URL (with {device} and {sensor} where they go)')
+          .optional(),
+        /** Units shown next to values on the operator page, by sensor name glob (the first match wins): `{ "temp*": "°C" }`. */
+        units: z.record(z.string().min(1).max(256), z.string().min(1).max(16)).default({}),
+        /**
          * Host names (beyond loopback names and IP literals) the admin server answers to: any other `Host` is
          * refused, so a page on a DNS-rebound name cannot drive the API (docs/operator-page.md).
          */
@@ -133,6 +151,17 @@ export const configSchema = z
         /** Ingest log bounds: beyond either, a checkpoint is forced; while it cannot truncate the log, PUBACKs wait. */
         logMaxBytes: size(64 * 1024).default(64 * 1024 ** 2),
         logMaxAge: duration(1000).default(60_000),
+      })
+      .prefault({}),
+    sparkplug: z
+      .strictObject({
+        /** A skipped Sparkplug seq may still arrive this long before the edge node is asked to rebirth. */
+        reorderTimeout: duration().default(2000),
+        /** Wait before repeating an unanswered rebirth request; doubles each time up to rebirthBackoffMax. */
+        rebirthBackoff: duration(100).default(5000),
+        rebirthBackoffMax: duration(100).default(60_000),
+        /** Primary host id: publishes retained spBv1.0/STATE/{hostId} (Sparkplug 3.0 section 4.2.3). Off when unset. */
+        hostId: z.string().regex(/^[^/+#]{1,64}$/, 'must be 1-64 characters without / + #').optional(),
       })
       .prefault({}),
     runtime: z

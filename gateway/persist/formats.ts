@@ -23,6 +23,8 @@ export const FORMATS = {
   pipelineSnapshot: { name: 'binary pipeline snapshot', magic: 'GWPS', version: 1 },
   /** The alert engine's state and the firing events (alerts/snapshot-binary.ts). */
   alertSnapshot: { name: 'binary alert snapshot', magic: 'GWAS', version: 1 },
+  /** The Sparkplug host's edge node sessions, devices and alias maps (sparkplug/host-snapshot.ts). */
+  sparkplugSnapshot: { name: 'binary sparkplug host snapshot', magic: 'GWSP', version: 1 },
   /** `{buffer.dir}/outbox.db`: batches with their series cuts, dead letters (outbox/sqlite-store.ts). */
   outboxDatabase: { name: 'outbox', userVersion: 1 },
   /** `{buffer.dir}/state.db`: the checkpoint and the ingest log (state/sqlite-state.ts). */

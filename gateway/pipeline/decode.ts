@@ -15,7 +15,8 @@ import type { DeviceMessage, SensorValue } from './types.js';
  *  - the whole publish: payload too large, invalid JSON, not an object/array;
  *  - one object of a telemetry array: bad ts, bad seq, unknown field, no readings;
  *  - one reading: bad sensor id, non-numeric or non-finite value.
- * Each rejection is reported once to the sink with its reason.
+ * Each rejection is reported once to the sink with its reason. `bad_payload` is a Sparkplug B payload that does
+ * not decode (sparkplug/codec.ts).
  */
 export type RejectReason =
   | 'payload_too_large'
@@ -28,12 +29,13 @@ export type RejectReason =
   | 'bad_value'
   | 'bad_timestamp'
   | 'bad_seq'
+  | 'bad_payload'
   /** Not decoding's: the pipeline refuses readings of new sensor names beyond pipeline.maxSensorsPerDevice. */
   | 'too_many_sensors';
 
 export const REJECT_REASONS: readonly RejectReason[] = [
   'payload_too_large', 'invalid_json', 'bad_topic', 'bad_shape', 'unknown_field', 'no_readings',
-  'bad_id', 'bad_value', 'bad_timestamp', 'bad_seq', 'too_many_sensors',
+  'bad_id', 'bad_value', 'bad_timestamp', 'bad_seq', 'bad_payload', 'too_many_sensors',
 ];
 
 export interface DecodeSink {

@@ -65,6 +65,8 @@ export class Pipeline {
   private readonly counts: PipelineStats = { sensors: 0, openWindows: 0, retainedWindows: 0, dedupKeys: 0 };
   /** The object handed to `out.reading`, reused (see PipelineOutput.reading). */
   private readonly current: { device: string; sensor: string; ts: number; value: number } = { device: '', sensor: '', ts: 0, value: 0 };
+  /** The message being ingested is history (DeviceMessage.historical): no `out.reading` for its readings. */
+  private historical = false;
   /** Size of the last snapshot: the next one starts with a buffer that fits. */
   private snapshotBytes = 0;
   /** The snapshot being written while ingest goes on (beginSnapshot), if any. */
@@ -124,6 +126,7 @@ export class Pipeline {
       else if (verdict === SEQ_DUPLICATE) o.duplicate = n;
       if (verdict !== SEQ_NEW) return o;
     }
+    this.historical = msg.historical === true;
     for (let i = 0; i < n; i++) {
       const r = readings[i]!;
       this.one(d, r.sensor, ts, r.value, arrivalMs, byTs);
@@ -214,7 +217,7 @@ export class Pipeline {
       s.maxTs = ts;
       if (s.seenCount > 0) this.counts.dedupKeys -= evictSeen(s, ts - this.dedupHorizon);
     }
-    if (this.out.reading !== undefined) {
+    if (this.out.reading !== undefined && !this.historical) {
       const r = this.current;
       r.device = d.name;
       r.sensor = sensor;

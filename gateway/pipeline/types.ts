@@ -13,6 +13,11 @@ export interface DeviceMessage {
   /** The device's message sequence number, when sent; dedup keys the message by (device, seq) if it sent no ts. */
   readonly seq: number | undefined;
   readonly readings: readonly SensorValue[];
+  /**
+   * Replayed history (Sparkplug `is_historical`): the readings go into their windows (correcting emitted ones
+   * like any late data) but are not handed to `PipelineOutput.reading`, so alert state and live values stay.
+   */
+  readonly historical?: boolean;
 }
 
 export interface SensorValue {

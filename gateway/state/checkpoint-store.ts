@@ -7,6 +7,8 @@ export interface CheckpointParts {
   readonly pipeline: Uint8Array;
   /** Alert state and the firing events (FORMATS.alertSnapshot). */
   readonly alerts: Uint8Array;
+  /** Edge node sessions, devices and alias maps of the Sparkplug host (FORMATS.sparkplugSnapshot). */
+  readonly sparkplug: Uint8Array;
 }
 
 export interface Checkpoint extends CheckpointParts {

@@ -205,7 +205,7 @@ export class Checkpointer {
     const t0 = performance.now();
     const saved = this.attempt(() => {
       const parts = run.capture.finish();
-      this.o.store.save({ pipeline: parts.pipeline, alerts: parts.alerts, savedAt: this.o.timers.now(), logPosition: run.position });
+      this.o.store.save({ pipeline: parts.pipeline, alerts: parts.alerts, sparkplug: parts.sparkplug, savedAt: this.o.timers.now(), logPosition: run.position });
     });
     if (saved === null) return false;
     this.savedVersion = run.version;

@@ -7,12 +7,15 @@ export interface RestoreParts<P> {
   /** Builds the pipeline, from a snapshot when there is one; throws when the snapshot does not fit. */
   readonly pipeline: (snapshot?: Uint8Array) => P;
   readonly alerts: { restore(snapshot: Uint8Array): void };
+  /** The Sparkplug host; a part that does not restore is logged and the host starts empty (nodes are asked to rebirth). */
+  readonly sparkplug: { restore(snapshot: Uint8Array): void };
 }
 
 /**
- * Start, step 1: the state of the last checkpoint (open windows, retained windows, dedup keys, alert state) and
- * the log position it covers. A snapshot that cannot be restored (e.g. pipeline.interval changed) is logged and
- * the pipeline starts empty; the log is still replayed after the position, as the best that can be done.
+ * Start, step 1: the state of the last checkpoint (open windows, retained windows, dedup keys, alert state, the
+ * Sparkplug host's edge nodes) and the log position it covers. A snapshot that cannot be restored (e.g.
+ * pipeline.interval changed) is logged and the pipeline starts empty; the log is still replayed after the
+ * position, as the best that can be done.
  */
 export function restoreCheckpoint<P>(store: CheckpointStore, parts: RestoreParts<P>, log: Logger): { pipeline: P; position: number } {
   const cp = store.load();
@@ -26,6 +29,11 @@ export function restoreCheckpoint<P>(store: CheckpointStore, parts: RestoreParts
     pipeline = parts.pipeline();
   }
   parts.alerts.restore(cp.alerts);
+  try {
+    parts.sparkplug.restore(cp.sparkplug);
+  } catch (err) {
+    log.error({ err }, 'sparkplug host state could not be restored: edge nodes will be asked to rebirth');
+  }
   return { pipeline, position: cp.logPosition };
 }
 

@@ -20,7 +20,7 @@ interface Totals {
 
 /** FORMATS.stateDatabase, version 1: the checkpoint (one row: each part's bytes in its BLOB column) and the ingest log. */
 const MIGRATIONS = [
-  `CREATE TABLE checkpoint (id INTEGER PRIMARY KEY CHECK (id = 1), saved_at INTEGER NOT NULL, log_position INTEGER NOT NULL, pipeline BLOB NOT NULL, alerts BLOB NOT NULL);
+  `CREATE TABLE checkpoint (id INTEGER PRIMARY KEY CHECK (id = 1), saved_at INTEGER NOT NULL, log_position INTEGER NOT NULL, pipeline BLOB NOT NULL, alerts BLOB NOT NULL, sparkplug BLOB NOT NULL);
    CREATE TABLE ingest_log (position INTEGER PRIMARY KEY, received_at INTEGER NOT NULL, topic TEXT NOT NULL, payload BLOB NOT NULL);`,
 ];
 
@@ -74,13 +74,14 @@ export class SqliteStateStore implements CheckpointStore, IngestLog {
     this.insert = this.db.prepare('INSERT INTO ingest_log (position, received_at, topic, payload) VALUES (?, ?, ?, ?)');
     this.page = this.db.prepare('SELECT position, received_at, topic, payload FROM ingest_log WHERE position > ? ORDER BY position LIMIT ?');
     const upsert = this.db.prepare(
-      'INSERT INTO checkpoint (id, saved_at, log_position, pipeline, alerts) VALUES (1, ?, ?, ?, ?) ' +
-        'ON CONFLICT(id) DO UPDATE SET saved_at = excluded.saved_at, log_position = excluded.log_position, pipeline = excluded.pipeline, alerts = excluded.alerts',
+      'INSERT INTO checkpoint (id, saved_at, log_position, pipeline, alerts, sparkplug) VALUES (1, ?, ?, ?, ?, ?) ' +
+        'ON CONFLICT(id) DO UPDATE SET saved_at = excluded.saved_at, log_position = excluded.log_position, pipeline = excluded.pipeline, alerts = excluded.alerts, ' +
+        'sparkplug = excluded.sparkplug',
     );
     const truncate = this.db.prepare('DELETE FROM ingest_log WHERE position <= ?');
     // The parts go to their BLOB columns as they are: no copy on the V8 heap.
     this.saveTx = this.db.transaction((cp: Checkpoint) => {
-      upsert.run(cp.savedAt, cp.logPosition, cp.pipeline, cp.alerts);
+      upsert.run(cp.savedAt, cp.logPosition, cp.pipeline, cp.alerts, cp.sparkplug);
       truncate.run(cp.logPosition);
     });
   }
@@ -118,11 +119,11 @@ export class SqliteStateStore implements CheckpointStore, IngestLog {
   }
 
   load(): Checkpoint | undefined {
-    const row = this.db.prepare('SELECT saved_at, log_position, pipeline, alerts FROM checkpoint WHERE id = 1').get() as
-      | { saved_at: number; log_position: number; pipeline: Buffer; alerts: Buffer }
+    const row = this.db.prepare('SELECT saved_at, log_position, pipeline, alerts, sparkplug FROM checkpoint WHERE id = 1').get() as
+      | { saved_at: number; log_position: number; pipeline: Buffer; alerts: Buffer; sparkplug: Buffer }
       | undefined;
     if (!row) return undefined;
-    return { pipeline: row.pipeline, alerts: row.alerts, savedAt: row.saved_at, logPosition: row.log_position };
+    return { pipeline: row.pipeline, alerts: row.alerts, sparkplug: row.sparkplug, savedAt: row.saved_at, logPosition: row.log_position };
   }
 
   save(cp: Checkpoint): void {

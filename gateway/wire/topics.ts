@@ -1,10 +1,13 @@
+import { isSparkplugIngestTopic } from '../sparkplug/topic.js';
+
 /**
  * The topics and ids of the wire contract (docs/wire-contract.md), read by the broker, auth, ingest, state,
  * alerts and the device simulator:
  *   devices/{device}/telemetry              JSON object or array of objects with `readings` (ingest)
  *   devices/{device}/sensors/{sensor}       a bare number or {"ts"?, "value"} (ingest)
  *   alerts/{device}/{sensor}/{rule}         an alert's state, retained, published by the gateway only
- * Any other topic below devices/ is not ingest: the broker routes it like any MQTT broker would.
+ * and the Sparkplug B topics `spBv1.0/{group}/{N|D}{BIRTH|DATA|DEATH}/{edge}[/{device}]` (ingest, sparkplug/topic.ts,
+ * docs/sparkplug.md). Any other topic is not ingest: the broker routes it like any MQTT broker would.
  */
 export const ID_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
 
@@ -60,11 +63,11 @@ export function parseIngestTopic(topic: string): IngestTopic | undefined {
 }
 
 /**
- * parseIngestTopic(topic) !== undefined, without allocating: the broker thread asks it for every publish to
+ * parseIngestTopic(topic) !== undefined or a Sparkplug B message (sparkplug/topic.ts), without allocating: the broker thread asks it for every publish to
  * decide what the gateway must see (ids are checked by the gateway, which counts bad ones as rejected).
  */
 export function isIngestTopic(topic: string): boolean {
-  if (!topic.startsWith(PREFIX)) return false;
+  if (!topic.startsWith(PREFIX)) return isSparkplugIngestTopic(topic);
   const a = topic.indexOf('/', PREFIX.length);
   if (a < 0) return false;
   const b = topic.indexOf('/', a + 1);

@@ -17,6 +17,7 @@ import { connect, type Socket } from 'node:net';
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { connectPacket, publishPacket, writeDigits, type PublishTemplate } from '../support/mqtt-wire.js';
+import { sparkplugData, sparkplugDevice, type SparkplugDevice } from './sparkplug-load.js';
 
 export interface LoadOptions {
   readonly port: number;
@@ -36,6 +37,8 @@ export interface LoadOptions {
    * per tick). 1 = one publish per write, as sensors that publish one reading at a time send them.
    */
   readonly perWrite?: number;
+  /** Sparkplug B DDATA with SPARKPLUG_METRICS metrics instead of the JSON telemetry (sparkplug-load.ts). */
+  readonly sparkplug?: boolean;
 }
 
 export interface LoadStats {
@@ -77,6 +80,8 @@ interface Conn {
   /** performance.now() of the write that carried each packet id. */
   sentAt: Float64Array;
   idHigh: number;
+  /** Sparkplug mode: the devices' births and DDATA templates. */
+  sp: SparkplugDevice[] | undefined;
 }
 
 /** PUBACK latencies (ms) since the last stats answer. */
@@ -95,7 +100,30 @@ const SEQ_AT = TEMPLATE.indexOf('"seq":') + 6;
 const A_AT = TEMPLATE.indexOf('"a":') + 4;
 const C_AT = TEMPLATE.indexOf('"c":') + 4;
 
+/** Sparkplug mode: n DDATA packets, built from the devices' templates (seq and timestamp patched). */
+function fillSparkplug(c: Conn, sp: SparkplugDevice[], opts: LoadOptions, n: number): Buffer {
+  const parts: Buffer[] = [];
+  const now = performance.now();
+  for (let i = 0; i < n; i++) {
+    const d = c.next;
+    c.next = d + 1 === sp.length ? 0 : d + 1;
+    const k = c.counts[d]!++;
+    const { bytes, idAt } = sparkplugData(sp[d]!, k, opts.t0 + k * opts.stepMs);
+    if (idAt >= 0) {
+      const id = c.nextId;
+      c.nextId = id === 65535 ? 1 : id + 1;
+      bytes[idAt] = id >> 8;
+      bytes[idAt + 1] = id & 0xff;
+      c.sentAt[id] = now;
+    }
+    parts.push(bytes);
+  }
+  c.sent += n;
+  return Buffer.concat(parts);
+}
+
 function fill(c: Conn, opts: LoadOptions, n: number): Buffer {
+  if (c.sp !== undefined) return fillSparkplug(c, c.sp, opts, n);
   const len = c.templates[0]!.bytes.length;
   const chunk = Buffer.allocUnsafe(len * n);
   const now = performance.now();
@@ -137,6 +165,7 @@ async function openConn(opts: LoadOptions, index: number, devices: string[]): Pr
     waiting: false,
     sentAt: new Float64Array(65536),
     idHigh: 0,
+    sp: opts.sparkplug ? devices.map((d) => sparkplugDevice(d, opts.qos, opts.t0)) : undefined,
   };
   await new Promise<void>((resolve, reject) => {
     socket.once('error', reject);
@@ -157,6 +186,8 @@ async function openConn(opts: LoadOptions, index: number, devices: string[]): Pr
     c.ackBytes += b.length;
   });
   c.ackBytes += 4;
+  // Births first (QoS 0: no PUBACK to count), in the same stream as the DDATA that follows.
+  if (c.sp !== undefined) socket.write(Buffer.concat(c.sp.map((d) => d.births)));
   return c;
 }
 

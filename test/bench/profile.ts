@@ -24,7 +24,8 @@ mkdirSync(dir, { recursive: true });
 const influx = await startInfluxd();
 try {
   const gw = await startGateway({ influxUrl: influx.url, database: 'profile', rules: BENCH_RULES, nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`] });
-  const load = await startLoad({ port: gw.mqttPort, connections: 50, devices: 1000, qos, rate: 0, t0: Date.now() - 86_400_000, stepMs: 100 });
+  // BENCH_SPARKPLUG=1: Sparkplug B DDATA (sparkplug-load.ts) instead of JSON telemetry.
+  const load = await startLoad({ port: gw.mqttPort, connections: 50, devices: 1000, qos, rate: 0, t0: Date.now() - 86_400_000, stepMs: 100, ...(process.env.BENCH_SPARKPLUG === '1' ? { sparkplug: true } : {}) });
   const a = await gw.sample();
   await sleep(seconds * 1000);
   const b = await gw.sample();

@@ -4,7 +4,7 @@
  *   npm run build && node --import tsx test/bench/run.ts
  *
  * Prints a table and writes it as JSON to bench-results/bench-<time>.json. Environment flags (all optional):
- *   BENCH_ONLY=throughput,puback,capacity,latency,scale,memory,startup,outbox,mosquitto   run only these sections
+ *   BENCH_ONLY=throughput,puback,capacity,latency,scale,memory,startup,outbox,mosquitto,sparkplug   run only these sections
  *     (memory = 100k sensors at 1 Hz with the shipped 15m horizons: ~20 minutes of load on a quiet machine)
  *   BENCH_REPEATS=3         throughput runs per server and QoS (alternating a, b, a, b, ...; the median is quoted)
  *   BENCH_MEASURE_S=5       measuring window of a throughput run (after a 2 s warm-up)
@@ -18,6 +18,7 @@
  *   BENCH_STARTUP_SENSORS=100000, BENCH_STARTUP_REPEATS=3   the start-up scenario's checkpoint and its starts
  *   BENCH_GATEWAY_NODE_ARGS="--cpu-prof"   extra node flags for the gateway process (profile.ts does this)
  *   BENCH_BROKER_THREAD=off  the gateway's mqtt.brokerThread (default: its own default, auto)
+ *   BENCH_SESSIONS=memory    the gateway's mqtt.sessions (default: its own default, disk)
  * Figures depend on the machine and on whatever else runs on it: compare ratios within one run.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -34,9 +35,10 @@ import { fmt, printTable, type BenchResults, type Summary } from './table.js';
 import { BENCH_RULES } from './rules.js';
 import { mosquittoInstalled, startBareAedes, startGateway, startMosquitto, type ServerUnderTest } from './servers.js';
 import { measureRun, median, type RunFigures, type ThroughputSettings } from './throughput.js';
+import { SPARKPLUG_METRICS } from './sparkplug-load.js';
 
 const env = (k: string, d: string) => process.env[k] ?? d;
-const only = new Set(env('BENCH_ONLY', 'throughput,mosquitto,puback,capacity,latency,scale,memory,startup,outbox').split(','));
+const only = new Set(env('BENCH_ONLY', 'throughput,mosquitto,puback,capacity,latency,scale,memory,startup,outbox,sparkplug').split(','));
 const repeats = Number(env('BENCH_REPEATS', '3'));
 const settings: ThroughputSettings = {
   warmupMs: 2000,
@@ -205,6 +207,34 @@ async function main(): Promise<void> {
       results.startup = await section('start-up', () => runStartup({ influxUrl: influx!.url, rules: BENCH_RULES }, Number(env('BENCH_STARTUP_SENSORS', '100000'))));
     }
     if (only.has('outbox')) results.outbox = await section('outbox', () => runOutbox(influx!, Number(env('BENCH_DRAIN_POINTS', '1000000'))));
+    if (only.has('sparkplug')) {
+      // Sparkplug B DDATA, SPARKPLUG_METRICS Double metrics by alias per payload, QoS 0: the gateway as a host
+      // application (decode, alias map, seq, one reading per metric) against bare aedes with the same bytes.
+      const runs: RunFigures[] = [];
+      for (let i = 0; i < repeats; i++) {
+        for (const start of [() => startBareAedes(), gateway]) {
+          const r = await section('sparkplug throughput', async () => {
+            const server = await start();
+            try {
+              return await measureRun(server, 0, settings, 0, true);
+            } finally {
+              await server.stop();
+            }
+          });
+          if (r) {
+            console.log(`  sparkplug DDATA (${SPARKPLUG_METRICS} metrics) QoS 0 run ${i + 1} ${r.server}: ${fmt(r.msgPerSec)} msg/s, ${fmt(r.readingsPerSec)} readings/s, ${fmt(r.cpuSecPerMillionReadings, 2)} CPU s per 1M readings`);
+            runs.push(r);
+          }
+        }
+      }
+      const med = (server: string) => {
+        const g = runs.filter((r) => r.server === server);
+        return g.length > 0 ? { runs: g.map((r) => Math.round(r.msgPerSec)), msgPerSec: median(g.map((r) => r.msgPerSec)), cpu: median(g.map((r) => r.cpuSecPerMillionReadings)) } : undefined;
+      };
+      const bare = med('bare aedes');
+      const gw = med('gateway');
+      results.sparkplug = { metricsPerPayload: SPARKPLUG_METRICS, runs, ...(bare ? { bare } : {}), ...(gw ? { gateway: gw } : {}), ...(bare && gw ? { ratio: gw.msgPerSec / bare.msgPerSec } : {}) };
+    }
   } finally {
     await influx?.dispose();
   }

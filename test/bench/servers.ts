@@ -104,12 +104,16 @@ function metric(text: string, name: string): number {
 /** The gateway.yaml (and rules.yaml) of a bench gateway in `dir`: default config except ports, paths and `opts`. */
 export function writeGatewayConfig(dir: string, opts: GatewayOptions, mqttPort: number, httpPort: number): string {
   const brokerThread = opts.brokerThread ?? process.env.BENCH_BROKER_THREAD;
+  // mqtt.sessions of the gateway under test (default: its own default, disk): `memory` measures the broker as it
+  // was before sessions went to disk.
+  const sessions = process.env.BENCH_SESSIONS;
   const pipeline = Object.entries(opts.pipeline ?? {}).map(([k, v]) => `  ${k}: ${v}\n`).join('');
   writeFileSync(join(dir, 'rules.yaml'), opts.rules);
   writeFileSync(
     join(dir, 'gateway.yaml'),
     `gatewayId: bench\nmqtt:\n  host: 127.0.0.1\n  port: ${mqttPort}\n  wsPort: 0\n  maxConnections: 200000\n` +
       (brokerThread ? `  brokerThread: ${brokerThread}\n` : '') +
+      (sessions ? `  sessions: ${sessions}\n` : '') +
       `auth:\n  devicesFile: ${join(dir, 'devices.yaml')}\n  anonymous: loopback\n` +
       (pipeline ? `pipeline:\n${pipeline}` : '') +
       `alerts:\n  rulesFile: ${join(dir, 'rules.yaml')}\n` +

@@ -45,7 +45,17 @@ export interface BenchResults {
   memoryDefault?: ScaleFigures[];
   startup?: StartupFigures[];
   outbox?: OutboxFigures;
+  sparkplug?: SparkplugFigures;
   errors: string[];
+}
+
+/** Sparkplug B DDATA, QoS 0: bare aedes and the gateway as a host application, medians of the runs. */
+export interface SparkplugFigures {
+  metricsPerPayload: number;
+  runs: RunFigures[];
+  bare?: { runs: number[]; msgPerSec: number; cpu: number };
+  gateway?: { runs: number[]; msgPerSec: number; cpu: number };
+  ratio?: number;
 }
 
 export const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : '-');
@@ -132,6 +142,11 @@ export function printTable(r: BenchResults): void {
     row('outbox commit (format + SQLite)', `${fmt(r.outbox.commitPointsPerSec)} points/s`);
     row(`outbox drain of ${fmt(r.outbox.backlog)} points`, `${fmt(r.outbox.drainPointsPerSec)} points/s`, '>= 100,000', r.outbox.drainPointsPerSec >= 100_000);
   }
+  const sp = r.sparkplug;
+  for (const [label, f] of [['bare aedes', sp?.bare], ['gateway', sp?.gateway]] as const) {
+    if (f) row(`ingest Sparkplug DDATA (${sp!.metricsPerPayload} metrics/payload) ${label} QoS 0 (median of ${f.runs.join(', ')})`, `${fmt(f.msgPerSec)} msg/s = ${fmt(f.msgPerSec * sp!.metricsPerPayload)} readings/s, ${fmt(f.cpu, 2)} CPU s/1M readings`);
+  }
+  if (sp?.ratio !== undefined) row('ratio gateway / bare aedes, Sparkplug DDATA, QoS 0', fmt(sp.ratio, 2));
   for (const e of r.errors) row('FAILED', e);
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((x) => x[i]!.length)));
   console.log('');

@@ -5,6 +5,7 @@
  */
 import { startLoad, type LoadOptions, type LoadStats } from './loadgen.js';
 import type { ServerUnderTest } from './servers.js';
+import { SPARKPLUG_METRICS } from './sparkplug-load.js';
 
 export const READINGS_PER_MESSAGE = 3;
 
@@ -32,7 +33,7 @@ export interface ThroughputSettings {
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function measureRun(server: ServerUnderTest, qos: 0 | 1, s: ThroughputSettings, rate = 0): Promise<RunFigures> {
+export async function measureRun(server: ServerUnderTest, qos: 0 | 1, s: ThroughputSettings, rate = 0, sparkplug = false): Promise<RunFigures> {
   const opts: LoadOptions = {
     port: server.mqttPort,
     connections: s.connections,
@@ -43,6 +44,7 @@ export async function measureRun(server: ServerUnderTest, qos: 0 | 1, s: Through
     t0: Date.now() - 86_400_000,
     stepMs: s.stepMs,
     inflight: 100,
+    ...(sparkplug ? { sparkplug: true } : {}),
   };
   const load = await startLoad(opts);
   try {
@@ -53,7 +55,7 @@ export async function measureRun(server: ServerUnderTest, qos: 0 | 1, s: Through
     const [b, l] = (await Promise.all([server.sample(), load.stats()])) as [Awaited<ReturnType<ServerUnderTest['sample']>>, LoadStats];
     const secs = (performance.now() - t0) / 1000;
     const msgs = b.messages - a.messages;
-    const readings = msgs * READINGS_PER_MESSAGE;
+    const readings = msgs * (sparkplug ? SPARKPLUG_METRICS : READINGS_PER_MESSAGE);
     return {
       server: server.name,
       qos,

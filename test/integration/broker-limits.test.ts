@@ -224,9 +224,9 @@ describe.each(['on', 'off'] as const)('broker and pipeline limits (brokerThread 
     await waitFor('a slot free again', async () => {
       const later = await raw(tg.gw.ports.mqtt);
       later.socket.write(connectPacket('addr-later', 60));
-      const acked = await waitFor('CONNACK or close', () => (later.received().length >= 4 ? true : later.isClosed() ? false : undefined));
+      const answer = await waitFor('CONNACK or close', () => (later.received().length >= 4 ? 'acked' : later.isClosed() ? 'closed' : undefined));
       later.socket.destroy();
-      return acked ? true : undefined;
+      return answer === 'acked' ? true : undefined;
     });
   });
 

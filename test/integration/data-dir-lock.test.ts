@@ -28,17 +28,29 @@ async function secondStart(configFile: string): Promise<{ code: number | null; o
 }
 
 /**
- * Name, mode, size, mtime and bytes of every file in a folder, and the folder's own mode and mtime. The lock file is
- * only stat'ed: closing a descriptor of it in the process holding the lock would drop the lock (POSIX fcntl).
+ * Name, mode, size, mtime and bytes of every file in a folder and its subfolders (the broker's session store,
+ * broker/), and the folders' own mode and mtime. The lock file is only stat'ed: closing a descriptor of it in the
+ * process holding the lock would drop the lock (POSIX fcntl).
  */
-function folderState(dir: string) {
+function folderState(dir: string): { mode: number; mtimeMs: number; files: unknown[] } {
   const d = statSync(dir);
   const files = readdirSync(dir).sort().map((name) => {
     const s = statSync(join(dir, name));
+    if (s.isDirectory()) return { name, ...folderState(join(dir, name)) };
     const bytes = name === LOCK_FILE ? undefined : readFileSync(join(dir, name)).toString('base64');
     return { name, mode: s.mode & 0o777, size: s.size, mtimeMs: s.mtimeMs, bytes };
   });
   return { mode: d.mode & 0o777, mtimeMs: d.mtimeMs, files };
+}
+
+/** Every file below `dir` (relative paths), and every folder below it. */
+function tree(dir: string): { files: string[]; dirs: string[] } {
+  const out = { files: [] as string[], dirs: [] as string[] };
+  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    const rel = join(e.parentPath, e.name).slice(dir.length + 1);
+    (e.isDirectory() ? out.dirs : out.files).push(rel);
+  }
+  return out;
 }
 
 /**
@@ -108,7 +120,9 @@ describe('data folder lock', () => {
     expect((await gp.kill('SIGTERM')).code).toBe(0);
     // As an older version left it: readable by others (a start holding the lock would tighten it).
     chmodSync(data, 0o755);
-    for (const name of readdirSync(data)) chmodSync(join(data, name), 0o644);
+    const { files, dirs } = tree(data);
+    for (const name of files) chmodSync(join(data, name), 0o644);
+    for (const name of dirs) chmodSync(join(data, name), 0o755);
     const lock = lockDataDir(data); // held by this test process
     try {
       const before = folderState(data);
@@ -129,9 +143,13 @@ describe('data folder lock', () => {
     const again = await spawnGateway(f.configFile, { ports: portsOf(f) });
     expect(JSON.parse(readFileSync(join(data, HOLDER_FILE), 'utf8'))).toMatchObject({ pid: again.pid });
     expect(statSync(data).mode & 0o777).toBe(0o700);
-    const files = readdirSync(data);
-    for (const name of [LOCK_FILE, HOLDER_FILE, 'state.db', 'state.db-wal', 'state.db-shm', 'outbox.db', 'outbox.db-wal', 'outbox.db-shm']) expect(files).toContain(name);
-    for (const name of files) expect((statSync(join(data, name)).mode & 0o777).toString(8), name).toBe('600');
+    const { files, dirs } = tree(data);
+    for (const name of [LOCK_FILE, HOLDER_FILE, 'state.db', 'state.db-wal', 'state.db-shm', 'outbox.db', 'outbox.db-wal', 'outbox.db-shm', 'broker/CURRENT']) expect(files).toContain(name);
+    for (const name of files.filter((n) => !n.startsWith('broker/'))) expect((statSync(join(data, name)).mode & 0o777).toString(8), name).toBe('600');
+    // The broker's session store (mqtt.sessions: disk): LevelDB creates its files 0644 as it goes; the folder, 0700,
+    // is what keeps others out (files of a previous run are tightened to 0600 at start, data-dir/permissions.ts).
+    expect(dirs).toEqual(['broker']);
+    expect((statSync(join(data, 'broker')).mode & 0o777).toString(8)).toBe('700');
     expect((await again.kill('SIGTERM')).code).toBe(0);
   });
 });

@@ -29,6 +29,15 @@ describe('admin config: a non-loopback admin server needs a token', () => {
     expect(config.http.token!.length).toBeGreaterThanOrEqual(16);
   });
 
+  it('accepts the http.grafanaUrl and http.units snippets of docs/operator-page.md', () => {
+    const doc = readFileSync('docs/operator-page.md', 'utf8');
+    const snippets = [...doc.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]!.replace(/^ {4}/gm, ''));
+    const grafana = snippets.find((s) => s.includes('grafanaUrl'))!;
+    expect(validateConfig(parse(grafana) as Record<string, unknown>, 'docs/operator-page.md').http.grafanaUrl).toContain('{device}');
+    const units = snippets.find((s) => s.includes('units:'))!;
+    expect(validateConfig(parse(units) as Record<string, unknown>, 'docs/operator-page.md').http.units).toEqual({ 'temp*': '°C', humidity: '%', co2: 'ppm' });
+  });
+
   it('accepts it with a token, and loopback hosts without one', () => {
     expect(validateConfig({ http: { host: '0.0.0.0', token: TOKEN } }, 'x').http.token).toBe(TOKEN);
     for (const host of ['127.0.0.1', '127.1.2.3', '::1', '[::1]', 'localhost']) expect(validateConfig({ http: { host } }, 'x').http.host).toBe(host);
@@ -127,9 +136,10 @@ describe('operator page API with http.token set', () => {
     const ts = Date.now();
     await publish(device, 'devices/gh-1/telemetry', JSON.stringify({ ts, readings: { temperature: 21.25, humidity: 40 } }));
     await readUntil('21.25');
-    const sensorsEvent = text.split('\n\n').find((e) => e.startsWith('event: sensors') && e.includes('21.25'))!;
-    const data = JSON.parse(sensorsEvent.split('\ndata: ')[1]!) as { sensors: { device: string; sensor: string; value: number; ts: number }[] };
-    expect(data.sensors).toContainEqual(expect.objectContaining({ device: 'gh-1', sensor: 'temperature', value: 21.25, ts }));
+    // The stream's window was empty: new sensors arrive in a `window` event (then changes as `sensors` deltas).
+    const windowEvent = text.split('\n\n').find((e) => e.startsWith('event: window') && e.includes('21.25'))!;
+    const data = JSON.parse(windowEvent.split('\ndata: ')[1]!) as { window: { total: number; rows: { device: string; sensor: string; value: number; ts: number }[] } };
+    expect(data.window.rows).toContainEqual(expect.objectContaining({ device: 'gh-1', sensor: 'temperature', value: 21.25, ts }));
 
     // A reading above the rule fires it: the alert arrives on the stream too.
     await publish(device, 'devices/gh-1/telemetry', JSON.stringify({ ts: ts + 1, readings: { temperature: 31 } }));
@@ -142,11 +152,67 @@ describe('operator page API with http.token set', () => {
     expect(live.sensors[1]!.value).toBe(31);
     expect(live.firing.map((a) => a.rule)).toEqual(['hot']);
 
+    const win = async (q: string) => (await (await fetch(`${tg.httpUrl}/api/live/window?${q}`, { headers: bearer })).json()) as { total: number; rows: { sensor: string }[] };
+    expect(await win('q=HUMID')).toMatchObject({ total: 1, rows: [{ sensor: 'humidity' }] });
+    expect((await win('sort=value&dir=desc&limit=1')).rows.map((r) => r.sensor)).toEqual(['humidity']);
+    expect((await fetch(`${tg.httpUrl}/api/live/window`)).status).toBe(401);
+    // Browsers ask for it on every load, before any login.
+    expect((await fetch(`${tg.httpUrl}/favicon.ico`)).status).toBe(204);
+
     const preview = async (q: string) => (await (await fetch(`${tg.httpUrl}/api/thresholds/preview?${q}`, { headers: bearer })).json()) as { total: number; matches: unknown[] };
     expect(await preview('device=gh-*&sensor=temp*')).toMatchObject({ total: 1, matches: [{ device: 'gh-1', sensor: 'temperature' }] });
     expect((await preview('device=gh-?')).total).toBe(2);
     expect((await preview('device=other')).total).toBe(0);
     expect((await fetch(`${tg.httpUrl}/api/thresholds/preview?device=`, { headers: bearer })).status).toBe(400);
+  });
+
+  it('dry-runs a rules change against the recent windows (PUT ?dryRun=1): how often it would fire, where; nothing written', async () => {
+    const before = readFileSync(tg.config.alerts.rulesFile, 'utf8');
+    const body = 'rules:\n  - name: warm\n    match: { device: "gh-*", sensor: temperature }\n    above: 25\n  - name: never\n    match: { device: "gh-*", sensor: "*" }\n    above: 1000\n';
+    const run = async () => {
+      const res = await fetch(`${tg.httpUrl}/api/thresholds?dryRun=1`, { method: 'PUT', headers: { ...bearer, 'content-type': 'application/yaml' }, body });
+      expect(res.status).toBe(200);
+      return (await res.json()) as { dryRun: boolean; fires: number; rules: { name: string; fires: number; sensors: { device: string; sensor: string }[] }[] };
+    };
+    // The 31 published above lands in a window mean once its window closes (1 s windows in the test config).
+    const result = await waitFor('a dry run that sees the 31', async () => {
+      const r = await run();
+      return r.fires > 0 ? r : undefined;
+    });
+    expect(result.dryRun).toBe(true);
+    expect(result.rules[0]).toMatchObject({ name: 'warm', fires: 1, sensors: [{ device: 'gh-1', sensor: 'temperature' }] });
+    expect(result.rules[1]).toMatchObject({ name: 'never', fires: 0, sensors: [] });
+    const bad = await fetch(`${tg.httpUrl}/api/thresholds?dryRun=1`, { method: 'PUT', headers: { ...bearer, 'content-type': 'application/yaml' }, body: 'rules: [{ name: x }]' });
+    expect(bad.status).toBe(400);
+    expect(readFileSync(tg.config.alerts.rulesFile, 'utf8')).toBe(before);
+    expect(tg.gw.alerts.rules().map((r) => r.name)).toEqual(['hot']);
+  });
+
+  it('keeps the last versions of the rules file in the data folder, to go back to', async () => {
+    const put = (body: string) => fetch(`${tg.httpUrl}/api/thresholds`, { method: 'PUT', headers: { ...bearer, 'content-type': 'application/yaml' }, body });
+    const versions = async () => ((await (await fetch(`${tg.httpUrl}/api/thresholds/versions`, { headers: bearer })).json()) as { versions: { id: string; etag: string }[] }).versions;
+    const original = readFileSync(tg.config.alerts.rulesFile, 'utf8');
+    const second = RULES.replace('above: 30', 'above: 31');
+    const third = RULES.replace('above: 30', 'above: 32');
+    expect((await put(second)).status).toBe(200);
+    expect((await put(third)).status).toBe(200); // two saves without a look at the history in between
+    const list = await versions();
+    expect(list, JSON.stringify(list)).toHaveLength(3);
+    const texts = await Promise.all(list.map(async (v) => (await fetch(`${tg.httpUrl}/api/thresholds/versions/${v.id}`, { headers: bearer })).text()));
+    expect(texts).toEqual([third, second, original]);
+    expect((await fetch(`${tg.httpUrl}/api/thresholds/versions/../../etc`, { headers: bearer })).status).toBe(404);
+    expect((await fetch(`${tg.httpUrl}/api/thresholds/versions/1700000000000-00000000000000000000000000000000`, { headers: bearer })).status).toBe(404);
+    expect(await (await fetch(`${tg.httpUrl}/metrics`, { headers: bearer })).text()).toMatch(/gateway_admin_rejected_total\{reason="version_not_found"\} 1/);
+    expect((await fetch(`${tg.httpUrl}/api/thresholds/versions`)).status).toBe(401);
+
+    // Going back is a validated save, with the same If-Match check as a PUT.
+    const restore = (id: string, ifMatch: string) => fetch(`${tg.httpUrl}/api/thresholds/versions/${id}/restore`, { method: 'POST', headers: { ...bearer, 'if-match': ifMatch } });
+    expect((await restore(list[2]!.id, list[1]!.etag)).status).toBe(412);
+    const back = await restore(list[2]!.id, list[0]!.etag);
+    expect(back.status).toBe(200);
+    expect(readFileSync(tg.config.alerts.rulesFile, 'utf8')).toBe(original);
+    await waitFor('the restored rule running', () => (tg.gw.alerts.rules().find((r) => r.name === 'hot' && r.kind === 'threshold' && r.above === 30) ? true : undefined));
+    expect((await versions())[0]!.etag).toBe(list[2]!.etag);
   });
 
   it('ends open live streams on a graceful stop (the stop does not wait for them)', async () => {

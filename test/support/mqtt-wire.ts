@@ -42,9 +42,9 @@ export interface PublishTemplate {
   readonly payloadAt: number;
 }
 
-export function publishPacket(topic: string | Buffer, payload: string, qos: 0 | 1): PublishTemplate {
+export function publishPacket(topic: string | Buffer, payload: string, qos: 0 | 1, encoding: BufferEncoding = 'utf8'): PublishTemplate {
   const t = str(topic);
-  const p = Buffer.from(payload, 'utf8');
+  const p = Buffer.from(payload, encoding);
   const body = Buffer.concat([t, qos === 1 ? Buffer.from([0, 1]) : Buffer.alloc(0), p]);
   const bytes = packet(qos === 1 ? 0x32 : 0x30, body);
   const headerLen = bytes.length - body.length;

@@ -31,9 +31,9 @@ process.once('exit', () => {
 
 /**
  * A package folder (`npm-start/` next to the test's config, removed with it) whose `start` script is the repo's,
- * verbatim (`tsc -p tsconfig.build.json && exec node dist/gateway/main.js`), with `dist` linked to the repo's build
- * and a `tsc` that does nothing: `npm start` there runs npm, its `sh -c` and the exec exactly as in the repo, without
- * recompiling dist/ while other test files run their gateways from it.
+ * verbatim (`npm run build && exec node dist/gateway/main.js`), with `dist` linked to the repo's build and a `build`
+ * script that only runs a `tsc` that does nothing: `npm start` there runs npm, its `sh -c`, the nested build and the
+ * exec exactly as in the repo, without rebuilding dist/ while other test files run their gateways from it.
  */
 function npmStartPackage(configFile: string): string {
   const dir = join(dirname(configFile), 'npm-start');
@@ -43,7 +43,7 @@ function npmStartPackage(configFile: string): string {
   symlinkSync(join(process.cwd(), 'dist'), join(dir, 'dist'));
   writeFileSync(join(dir, 'node_modules/.bin/tsc'), '#!/bin/sh\nexit 0\n');
   chmodSync(join(dir, 'node_modules/.bin/tsc'), 0o755);
-  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'gateway-npm-start', private: true, type: 'module', scripts: { start: repo.scripts.start } }));
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'gateway-npm-start', private: true, type: 'module', scripts: { build: 'tsc', start: repo.scripts.start } }));
   return dir;
 }
 

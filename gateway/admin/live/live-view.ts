@@ -35,6 +35,46 @@ export interface SensorView {
   readonly perMinute: number;
   /** Last window means, oldest first: [windowStart, mean]. Omitted in deltas when the windows did not change. */
   readonly windows?: ReadonlyArray<readonly [number, number]>;
+  /** Gateway time of the last arrival (to the flush period, see `tick`); null: none since the start. */
+  readonly arrived: number | null;
+  /** How long this sensor may stay silent before the page calls it offline: its own cadence, see `silenceAllowance`. */
+  readonly offlineAfterMs: number;
+  /** Present (true) while the sensor's source announced its death (Sparkplug NDEATH/DDEATH) and sent nothing since. */
+  readonly offline?: true;
+}
+
+/** What the window queries (live-window.ts) read of a sensor; the live view's records, read-only. */
+export interface LiveRecord {
+  readonly device: string;
+  readonly sensor: string;
+  readonly value: number | null;
+  readonly ts: number | null;
+  readonly arrived: number;
+  readonly interval: number;
+  /** Sparkplug death announced and nothing received since (markOffline). */
+  readonly offline: boolean;
+}
+
+/** Silence allowed when a sensor's cadence is not known yet (one reading so far). */
+export const UNKNOWN_CADENCE_ALLOWANCE_MS = 60_000;
+/** The least silence that counts as offline, whatever the cadence (the arrival clock moves in flush steps). */
+export const MIN_ALLOWANCE_MS = 10_000;
+
+/**
+ * A sensor is offline once it has been silent for three of its usual gaps between arrivals (at least
+ * MIN_ALLOWANCE_MS): a device that reports every 2 s is missed after 10 s, one that reports every 5 minutes
+ * after 15 minutes, rather than one fixed limit for all.
+ */
+export function silenceAllowance(interval: number): number {
+  return interval > 0 ? Math.max(MIN_ALLOWANCE_MS, 3 * interval) : UNKNOWN_CADENCE_ALLOWANCE_MS;
+}
+
+/**
+ * Online: heard from within its cadence allowance and no death announced since (a Sparkplug NDEATH/DDEATH,
+ * `markOffline`, counts at once rather than after the silence allowance). The page's isOnline (sensor-row.js) is the same rule.
+ */
+export function isOnline(rec: LiveRecord, now: number): boolean {
+  return !rec.offline && now - rec.arrived <= silenceAllowance(rec.interval);
 }
 
 class SensorRecord {
@@ -42,17 +82,23 @@ class SensorRecord {
   ts: number | null = null;
   dirty = false;
   windowsDirty = false;
+  offline = false;
   /** Bucket number (gateway time / BUCKET_MS) that `buf[COUNTS + newest % SLOTS]` holds; -Infinity: never counted. */
   newest = Number.NEGATIVE_INFINITY;
   /**
    * One buffer, by offset: the readings per 10 s bucket (SLOTS, from COUNTS), then the ring of window starts
    * (from W_START) and of their means (from W_MEAN), `wLen` valid entries ending at `wHead - 1`. Each typed
    * array costs a header and an ArrayBuffer on top of its elements: with three per sensor the live view took
-   * 843 B a sensor, with one 411 B (test/bench/memory-parts.ts, 100k sensors). Counts are integers, exact in a float64.
+   * 843 B a sensor, with one 411 B (test/bench/memory-parts.ts, 100k sensors; 443 B with `arrived` and
+   * `interval` below). Counts are integers, exact in a float64.
    */
   readonly buf = new Float64Array(SLOTS + 2 * SPARK_WINDOWS);
   wHead = 0;
   wLen = 0;
+  /** Coarse gateway time of the last arrival; -Infinity: none (a sensor known only from alert state). */
+  arrived = Number.NEGATIVE_INFINITY;
+  /** Moving average of the gaps between arrivals (ms); 0 until two arrivals at different ticks. */
+  interval = 0;
   constructor(
     readonly device: string,
     readonly sensor: string,
@@ -76,10 +122,14 @@ export class LiveView {
   /** Hot path: one call per accepted reading. */
   onReading(r: Reading): void {
     const rec = this.record(r.device, r.sensor);
+    rec.offline = false;
     if (rec.ts === null || r.ts >= rec.ts) {
       rec.value = r.value;
       rec.ts = r.ts;
     }
+    const gap = this.now - rec.arrived;
+    if (gap > 0 && gap !== Number.POSITIVE_INFINITY) rec.interval = rec.interval === 0 ? gap : 0.8 * rec.interval + 0.2 * gap;
+    rec.arrived = this.now;
     const b = this.bucket;
     if (rec.newest !== b) {
       // Clear the slots of the buckets skipped since the last reading (at most SLOTS of them).
@@ -113,6 +163,16 @@ export class LiveView {
     }
     rec.windowsDirty = true;
     this.markDirty(rec);
+  }
+
+  /** Every sensor of `device` is offline (Sparkplug NDEATH/DDEATH) until its next reading. */
+  markOffline(device: string): void {
+    const sensors = this.devices.get(device);
+    if (sensors === undefined) return;
+    for (const rec of sensors.values()) {
+      rec.offline = true;
+      this.markDirty(rec);
+    }
   }
 
   /**
@@ -162,6 +222,46 @@ export class LiveView {
     return out.sort((a, b) => (a.device === b.device ? cmp(a.sensor, b.sensor) : cmp(a.device, b.device)));
   }
 
+  /**
+   * Makes a sensor known without a reading: one that firing alerts name after a restart (restored alert state)
+   * but that has not sent since. It shows with no value, and is queued so open pages learn of it.
+   */
+  ensure(device: string, sensor: string): void {
+    const before = this.count;
+    const rec = this.record(device, sensor);
+    if (this.count !== before) this.markDirty(rec);
+  }
+
+  has(device: string, sensor: string): boolean {
+    return this.devices.get(device)?.has(sensor) ?? false;
+  }
+
+  /** Every sensor, unordered (window queries). */
+  forEach(visit: (rec: LiveRecord) => void): void {
+    for (const sensors of this.devices.values()) for (const rec of sensors.values()) visit(rec);
+  }
+
+  /** The page's view of one record given out by forEach/drainEach. */
+  viewOf(rec: LiveRecord, withWindows: boolean): SensorView {
+    return this.view(rec as SensorRecord, withWindows);
+  }
+
+  /** As drain(), without building views: each changed record and whether its windows changed. */
+  drainEach(visit: (rec: LiveRecord, windowsChanged: boolean) => void): void {
+    for (const rec of this.queue) {
+      const w = rec.windowsDirty;
+      rec.dirty = false;
+      rec.windowsDirty = false;
+      visit(rec, w);
+    }
+    this.queue.length = 0;
+  }
+
+  /** The coarse clock (last tick). */
+  get clock(): number {
+    return this.now;
+  }
+
   /** (device, sensor) pairs seen, e.g. for a rule preview. */
   *keys(): Iterable<{ device: string; sensor: string }> {
     for (const sensors of this.devices.values()) for (const rec of sensors.values()) yield { device: rec.device, sensor: rec.sensor };
@@ -193,7 +293,16 @@ export class LiveView {
   }
 
   private view(rec: SensorRecord, withWindows: boolean): SensorView {
-    const base = { device: rec.device, sensor: rec.sensor, value: rec.value, ts: rec.ts, perMinute: this.perMinute(rec) };
+    const base: SensorView = {
+      device: rec.device,
+      sensor: rec.sensor,
+      value: rec.value,
+      ts: rec.ts,
+      perMinute: this.perMinute(rec),
+      arrived: rec.arrived === Number.NEGATIVE_INFINITY ? null : rec.arrived,
+      offlineAfterMs: silenceAllowance(rec.interval),
+      ...(rec.offline ? { offline: true as const } : {}),
+    };
     if (!withWindows) return base;
     const windows: [number, number][] = [];
     for (let i = rec.wLen - 1; i >= 0; i--) {

@@ -33,7 +33,8 @@ export interface AdminAuthOptions {
 /** Login backoff: 5 wrong tokens free, then 1 s after the next, doubling to 60 s; forgotten 10 minutes after the last one. */
 export const LOGIN_THROTTLE = { freeFailures: 5, baseDelayMs: 1000, maxDelayMs: 60_000, forgetAfterMs: 10 * 60_000, maxEntries: 10_000 } as const;
 
-const OPEN_PATHS = new Set(['/health', '/login']);
+// /favicon.ico: browsers ask for it on every load, before any login; it is an empty answer (operator-page.ts).
+const OPEN_PATHS = new Set(['/health', '/login', '/favicon.ico']);
 
 export function adminAuth(opts: AdminAuthOptions): AdminPlugin {
   return (app) => {

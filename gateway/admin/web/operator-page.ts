@@ -2,6 +2,7 @@ import type { AlertService } from '../../alerts/service.js';
 import { compileGlob } from '../../alerts/glob.js';
 import type { Logger } from '../../log.js';
 import type { LiveView } from '../live/live-view.js';
+import { parseWindowQuery } from '../live/live-window.js';
 import { SseHub } from '../live/sse-hub.js';
 import type { AdminPlugin } from '../server.js';
 import { loadAssets, type Asset } from './assets.js';
@@ -12,7 +13,9 @@ import { adminAuth } from './auth.js';
  *   GET /                          the page (sensors view, thresholds editor)
  *   GET /ui/<file>                 its scripts and styles
  *   GET /api/live                  every sensor seen (SensorView) and the firing alerts, as JSON
- *   GET /api/live/events           the same, live: Server-Sent Events (see live/sse-hub.ts)
+ *   GET /api/live/events           a window of it, live: Server-Sent Events (see live/sse-hub.ts); ?q,sort,dir,offset,limit
+ *   GET /api/live/window           ?stream=<id>&q&sort&dir&offset&limit: a window of sensors; moves that stream's window
+ *   GET /favicon.ico               204, without the token (browsers ask on every load)
  *   GET /api/thresholds/preview    ?device=<glob>&sensor=<glob>: the sensors seen that a rule's match selects
  * plus the token check for the whole admin server (auth.ts). The rules themselves are read and written
  * through /api/thresholds (thresholds-api.ts).
@@ -25,6 +28,12 @@ export interface OperatorPageDeps {
   readonly token: string | undefined;
   readonly now: () => number;
   readonly log: Logger;
+  /** The health shown on the page (as /health, plus rejected messages by reason); none: no health panel data. */
+  readonly health?: () => Promise<Record<string, unknown>>;
+  /** http.grafanaUrl: a link per sensor, `{device}` and `{sensor}` filled in by the page. */
+  readonly grafanaUrl?: string;
+  /** http.units: sensor name glob -> unit, shown next to values. */
+  readonly units?: Readonly<Record<string, string>>;
   /** Live batch period; default 500 ms. */
   readonly flushMs?: number;
 }
@@ -51,12 +60,13 @@ export function operatorPage(deps: OperatorPageDeps): AdminPlugin {
     };
     await adminAuth({ token: deps.token, loginPage: asset('login.html').body.toString('utf8') })(app);
 
-    const hub = new SseHub({ live: deps.live, firing: () => deps.alerts.firing(), now: deps.now, log: deps.log.child({ part: 'operator-page' }), flushMs: deps.flushMs ?? 500 });
+    const hub = new SseHub({ live: deps.live, firing: () => deps.alerts.firing(), now: deps.now, log: deps.log.child({ part: 'operator-page' }), flushMs: deps.flushMs ?? 500, ...(deps.health ? { health: deps.health } : {}) });
     hub.start();
     app.addHook('preClose', async () => hub.stop());
 
     const logout = deps.token === undefined ? '' : '<form class="logout" method="post" action="/logout"><button type="submit">Log out</button></form>';
-    const index = asset('index.html').body.toString('utf8').replaceAll('%GATEWAY_ID%', escapeHtml(deps.gatewayId)).replace('<!--LOGOUT-->', logout);
+    const index = asset('index.html').body.toString('utf8').replaceAll('%GATEWAY_ID%', escapeHtml(deps.gatewayId)).replace('<!--LOGOUT-->', logout).replace('<!--GRAFANA-->', deps.grafanaUrl === undefined ? '' : `<meta name="grafana-url" content="${escapeHtml(deps.grafanaUrl)}">`)
+      .replace('<!--UNITS-->', `<meta name="units" content="${escapeHtml(JSON.stringify(deps.units ?? {}))}">`);
     app.get('/', async (_req, reply) => reply.headers(PAGE_HEADERS).type('text/html; charset=utf-8').send(index));
 
     app.get('/ui/:file', async (req, reply) => {
@@ -67,9 +77,17 @@ export function operatorPage(deps: OperatorPageDeps): AdminPlugin {
 
     app.get('/api/live', async () => ({ gatewayId: deps.gatewayId, now: deps.now(), sensors: deps.live.snapshot(), firing: deps.alerts.firing() }));
 
+    app.get('/favicon.ico', async (_req, reply) => reply.code(204).header('cache-control', 'max-age=86400').send());
+
+    app.get('/api/live/window', async (req) => {
+      const params = req.query as Record<string, unknown>;
+      const stream = typeof params['stream'] === 'string' ? params['stream'] : undefined;
+      return hub.setQuery(stream, parseWindowQuery(params));
+    });
+
     app.get('/api/live/events', (req, reply) => {
       reply.hijack();
-      if (!hub.attach(req.raw, reply.raw)) {
+      if (!hub.attach(req.raw, reply.raw, parseWindowQuery(req.query as Record<string, unknown>))) {
         reply.raw.writeHead(503, { 'content-type': 'application/json', 'retry-after': '10' });
         reply.raw.end(JSON.stringify({ error: 'too many live pages open' }));
       }

@@ -8,11 +8,12 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Aedes, Client, PublishPacket } from 'aedes';
 import { pino } from 'pino';
-import { createDeviceAccess, deviceIdOf, type DeviceAccess } from '../../auth/index.js';
+import { createDeviceAccess, credentialIdOf, type DeviceAccess } from '../../auth/index.js';
 import { isIngestTopic } from '../../wire/topics.js';
 import { closeBroker, createBroker } from '../broker.js';
 import { brokerLimits } from '../limits.js';
 import { startListeners, type Listeners } from '../listeners.js';
+import { openBrokerPersistence, type OpenedPersistence } from '../persistence/open.js';
 import { sharedBrokerMetrics } from './broker-counters.js';
 import type { BrokerThreadData, FromBroker, ToBroker } from './protocol.js';
 import { RingWriter } from './publish-ring.js';
@@ -73,17 +74,24 @@ function gate(_client: Client, packet: PublishPacket, done: Done): void {
 let devices: DeviceAccess | undefined;
 let broker: Aedes | undefined;
 let listeners: Listeners | undefined;
+let store: OpenedPersistence | undefined;
 
 async function start(): Promise<void> {
   devices = createDeviceAccess(config, { log: log.child({ part: 'auth' }), metrics });
+  // The persistence lives where aedes runs: this thread.
+  store = await openBrokerPersistence(config.mqtt.sessions, config.buffer.dir, log.child({ part: 'broker' }), {
+    maxQueuedPerSession: config.mqtt.maxQueuedPerSession,
+    onQueueFull: () => metrics.mqttRefused.inc({ reason: 'session_queue_full' }),
+  });
   broker = await createBroker({
+    persistence: store.persistence,
     log: log.child({ part: 'broker' }),
     metrics,
     gate,
     connectTimeoutMs: config.mqtt.connectTimeout,
     limits: brokerLimits(config.mqtt),
     drainTimeoutMs: config.mqtt.drainTimeout,
-    deviceOf: (client) => deviceIdOf(devices!.auth.principalOf(client)),
+    deviceOf: (client) => credentialIdOf(devices!.auth.principalOf(client)),
     authenticate: devices.auth.authenticate,
     authorizeSubscribe: devices.auth.authorizeSubscribe,
     authorizePublish: (client, packet) => devices!.auth.authorizePublish(client, packet),
@@ -102,6 +110,7 @@ async function close(): Promise<void> {
   const closingListeners = listeners?.close();
   if (broker) await closeBroker(broker);
   await closingListeners;
+  await store?.close();
   devices?.close();
   for (const h of held.splice(0)) h.done(new Error('gateway is stopping'));
   post({ t: 'closed' });

@@ -82,6 +82,22 @@ describe('LiveView', () => {
     expect(live.snapshot()[0]).toMatchObject({ value: null, ts: null });
   });
 
+  it('marks every sensor of a device offline until its next reading (a Sparkplug death)', () => {
+    const live = new LiveView(T0);
+    live.onReading({ device: 'g/e/d', sensor: 'Motor/Speed', ts: 1000, value: 1 });
+    live.onReading({ device: 'g/e/d', sensor: 'Temp', ts: 1000, value: 2 });
+    live.onReading({ device: 'g/e', sensor: 'Temp', ts: 1000, value: 3 });
+    live.drain();
+    live.markOffline('g/e/d');
+    live.markOffline('unknown');
+    expect(live.drain().map((v) => [v.device, v.sensor, v.offline])).toEqual([['g/e/d', 'Motor/Speed', true], ['g/e/d', 'Temp', true]]);
+    live.onReading({ device: 'g/e/d', sensor: 'Temp', ts: 2000, value: 4 });
+    const back = live.drain();
+    expect(back).toMatchObject([{ device: 'g/e/d', sensor: 'Temp', value: 4, ts: 2000, perMinute: 2 }]);
+    expect(back[0]!.offline).toBeUndefined();
+    expect(live.snapshot().filter((v) => v.offline).map((v) => v.sensor)).toEqual(['Motor/Speed']);
+  });
+
   it('lists sensors sorted by device then sensor', () => {
     const live = new LiveView(T0);
     for (const [device, sensor] of [['b', 'x'], ['a', 'y'], ['a', 'x']] as const) live.onReading({ device, sensor, ts: 1, value: 1 });

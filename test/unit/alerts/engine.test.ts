@@ -179,6 +179,23 @@ describe('noData alerts', () => {
     expect(e.tick(950_000 + 300_000)).toHaveLength(1);
   });
 
+  it('staleNow fires the noData rules of every sensor of that device at once, once', () => {
+    const clock = manualClock(0);
+    const e = new AlertEngine(rulesFrom(SILENT), { now: clock.now });
+    clock.set(1_000);
+    feed(e, 'gh-1', 'temp', [[10, 5]]);
+    feed(e, 'gh-1', 'rh', [[10, 50]]);
+    feed(e, 'gh-2', 'temp', [[10, 6]]);
+    clock.set(2_000);
+    expect(e.staleNow('gh-1', 2_000)).toEqual([
+      { device: 'gh-1', sensor: 'temp', rule: 'silent', state: 'firing', severity: 'critical', value: 5, threshold: null, ts: 2_000, since: 1_000 },
+      { device: 'gh-1', sensor: 'rh', rule: 'silent', state: 'firing', severity: 'critical', value: 50, threshold: null, ts: 2_000, since: 1_000 },
+    ]);
+    expect(e.staleNow('gh-1', 3_000)).toEqual([]);
+    expect(e.tick(900_000).map((x) => x.device)).toEqual(['gh-2']); // the tick does not fire them again
+    expect(e.staleNow('unknown', 3_000)).toBe(NO_EVENTS);
+  });
+
   it('a regular sensor never fires; a late reading is no sign of life', () => {
     const clock = manualClock(0);
     const e = new AlertEngine(rulesFrom(SILENT), { now: clock.now });

@@ -111,7 +111,7 @@ rules:
     expect(errorsOf('- a\n- b\n')).toMatchObject([{ path: '(file)', message: expect.stringContaining('expected object') }]);
   });
 
-  it('reports every YAML syntax error with its position, including duplicate keys', () => {
+  it('reports YAML syntax errors with their position: every duplicate key, and the first other error', () => {
     const errors = errorsOf('rules:\n  - name: a\n    above: 1\n    above: 2\n  - name: [b\n');
     expect(errors.length).toBeGreaterThanOrEqual(2);
     expect(errors.every((e) => e.path === '(file)' && typeof e.line === 'number' && typeof e.column === 'number')).toBe(true);
@@ -135,5 +135,17 @@ rules:
     const deep = errorsOf('rules: ' + '['.repeat(5000) + ']'.repeat(5000));
     expect(deep).toHaveLength(1);
     expect(deep[0]!.message).toContain('nested more than 64 levels');
+  });
+});
+
+describe('parseRules: syntax errors', () => {
+  it('reports one error for one missing }, not the cascade the parser recovers into', () => {
+    const text = 'rules:\n  - name: a\n    match: { device: "gh-*", sensor: temperature\n    above: 30\n  - name: b\n    match: { device: "x", sensor: y }\n    above: 1\n';
+    const r = parseRules(text);
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.errors).toHaveLength(1);
+    expect(r.errors[0]).toMatchObject({ path: '(file)', line: 4 });
+    expect(r.errors[0]!.message).toMatch(/end with a \}.*later syntax errors are not listed/);
   });
 });

@@ -53,6 +53,30 @@ describe('RetainedBudget', () => {
   });
 });
 
+describe('RetainedBudget.restore: what the disk store held at start', () => {
+  it('counts clients\' retained messages restored at start, so new topics are refused once they fill the bounds', () => {
+    const b = new RetainedBudget(2, Infinity);
+    b.restore('devices/a/state', 10);
+    b.restore('devices/b/state', 10);
+    expect(b.messages).toBe(2);
+    expect(b.storedBytes).toBe(2 * (15 + 10));
+    expect(b.admit('devices/c/state', 10)).toBe(false);
+    expect(b.admit('devices/a/state', 20)).toBe(true); // an update of a restored topic
+    expect(b.admit('devices/b/state', 0)).toBe(true); // a delete frees its slot
+    expect(b.admit('devices/c/state', 10)).toBe(true);
+  });
+
+  it('keeps what it restores even beyond lowered bounds, and leaves out the gateway\'s own retained topics', () => {
+    const b = new RetainedBudget(1, Infinity);
+    b.restore('devices/a/state', 1);
+    b.restore('devices/b/state', 1);
+    b.restore('alerts/gh-1/temperature/frost', 50);
+    b.restore('spBv1.0/STATE/gw-1', 20);
+    expect(b.messages).toBe(2);
+    expect(b.admit('devices/c/state', 1)).toBe(false);
+  });
+});
+
 describe('ConnectionCounts', () => {
   it('takes up to max slots per key and gives them back when the connection closes', () => {
     const c = new ConnectionCounts(2);

@@ -31,6 +31,13 @@ describe('units', () => {
 });
 
 describe('config', () => {
+  it('takes http.grafanaUrl as an http(s) URL template, and refuses anything else', () => {
+    const url = 'http://grafana:3000/d/gw/sensor?var-device={device}&var-sensor={sensor}';
+    expect(validateConfig({ http: { grafanaUrl: url } }, 'x').http.grafanaUrl).toBe(url);
+    expect(validateConfig({}, 'x').http.grafanaUrl).toBeUndefined();
+    expect(() => validateConfig({ http: { grafanaUrl: 'javascript:alert(1)' } }, 'x')).toThrow(/http\.grafanaUrl.*http:\/\/ or https:\/\//s);
+  });
+
   it('the shipped config/gateway.yaml equals the defaults', () => {
     const shipped = validateConfig(parseYaml(readFileSync('config/gateway.yaml', 'utf8'), 'config/gateway.yaml'), 'shipped');
     expect(shipped).toEqual(validateConfig({}, 'defaults'));

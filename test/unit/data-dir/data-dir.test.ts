@@ -87,6 +87,50 @@ describe('data folder: lock and owner-only modes', () => {
     lock.release();
   });
 
+  it('the rules history folder and its saved versions are the gateway\'s own: tightened, and the data folder with them', () => {
+    const dir = folder();
+    const history = join(dir, 'rules-history');
+    mkdirSync(history, { recursive: true, mode: 0o755 });
+    chmodSync(dir, 0o755);
+    chmodSync(history, 0o755);
+    const version = join(history, `1764914400000-${'a'.repeat(32)}.yaml`);
+    writeFileSync(version, 'rules: []\n');
+    chmodSync(version, 0o644);
+    const lock = openDataDir(dir, { log });
+    // Not an "other file": the data folder itself is made owner-only too.
+    expect(modeOf(dir)).toBe(0o700);
+    expect(modeOf(history)).toBe(0o700);
+    expect(modeOf(version)).toBe(0o600);
+    const warned = lines.map((l) => JSON.parse(l) as { tightened?: string[] }).filter((l) => l.tightened);
+    expect(warned[0]!.tightened).toContain('rules-history 755 -> 700');
+    lock.release();
+  });
+
+  it('tightens the broker\'s session store (broker/, mqtt.sessions: disk) and a copy moved aside, and their files', () => {
+    const dir = folder();
+    mkdirSync(dir, { mode: 0o755 });
+    chmodSync(dir, 0o755);
+    for (const d of ['broker', 'broker.corrupt-2026-12-05T06-00-00-000Z']) {
+      mkdirSync(join(dir, d), { mode: 0o755 });
+      chmodSync(join(dir, d), 0o755);
+      for (const f of ['000005.log', 'CURRENT', 'MANIFEST-000004']) {
+        writeFileSync(join(dir, d, f), '');
+        chmodSync(join(dir, d, f), 0o644);
+      }
+    }
+    const lock = openDataDir(dir, { log });
+    // The folder holds only the gateway's own files and folders: tightened too.
+    expect(modeOf(dir)).toBe(0o700);
+    for (const d of ['broker', 'broker.corrupt-2026-12-05T06-00-00-000Z']) {
+      expect(modeOf(join(dir, d)), d).toBe(0o700);
+      for (const f of ['000005.log', 'CURRENT', 'MANIFEST-000004']) expect(modeOf(join(dir, d, f)), `${d}/${f}`).toBe(0o600);
+    }
+    const warned = lines.map((l) => JSON.parse(l) as { tightened?: string[] }).filter((l) => l.tightened);
+    expect(warned).toHaveLength(1);
+    expect(warned[0]!.tightened).toContain('broker/CURRENT 644 -> 600');
+    lock.release();
+  });
+
   it('a folder shared with other files keeps its mode and their modes; the gateway files are tightened', () => {
     const dir = folder();
     mkdirSync(dir, { mode: 0o755 });

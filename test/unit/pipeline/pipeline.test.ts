@@ -33,6 +33,21 @@ describe('window aggregates', () => {
     expect(h.windows.map(agg)).toEqual([{ start: T0, mean: 3, min: -1, max: 7, first: 4, last: -1, count: 4, revision: 0 }]);
   });
 
+  it('historical readings land in their windows (correcting emitted ones) but are not handed to out.reading', () => {
+    const h = harness();
+    h.one(T0 + 1_000, 1);
+    h.one(T0 + 16_000, 2); // watermark T0 + 11 s: the first window is emitted
+    expect(h.windows.map(agg)).toEqual([{ start: T0, mean: 1, min: 1, max: 1, first: 1, last: 1, count: 1, revision: 0 }]);
+    expect(h.send({ ts: T0 + 2_000, readings: [{ sensor: 't', value: 3 }], historical: true })).toEqual({ accepted: 1, duplicate: 0, late: 0, tooManySensors: 0 });
+    h.send({ ts: T0 + 17_000, readings: [{ sensor: 't', value: 9 }], historical: true });
+    h.one(T0 + 31_000, 4); // emits the corrected first window and the second
+    expect(h.windows.map(agg).slice(1)).toEqual([
+      { start: T0, mean: 2, min: 1, max: 3, first: 1, last: 3, count: 2, revision: 1 },
+      { start: T0 + 10_000, mean: 5.5, min: 2, max: 9, first: 2, last: 9, count: 2, revision: 0 },
+    ]);
+    expect(h.readings.map((r) => r.value)).toEqual([1, 2, 4]);
+  });
+
   it('breaks ts ties deterministically and treats -0 as 0', () => {
     const h = harness();
     const gw = (ts: number, value: number) => h.send({ ts, tsFromDevice: false, readings: [{ sensor: 't', value }] });

@@ -43,7 +43,7 @@ describe('Checkpointer metrics', () => {
       intervalMs: 1000,
       capture: () => {
         order.push('capture');
-        const taken = { pipeline: Uint8Array.of(version), alerts: new Uint8Array(0) };
+        const taken = { pipeline: Uint8Array.of(version), alerts: new Uint8Array(0), sparkplug: new Uint8Array(0) };
         return { step: () => true, finish: () => taken, abort: () => {} };
       },
       commitEmitted: () => order.push('outbox'),
@@ -90,7 +90,7 @@ class ListState {
       finish: () => {
         while (!step());
         this.open = undefined;
-        return { pipeline: Uint8Array.from(c.written as number[]), alerts: new Uint8Array(0) };
+        return { pipeline: Uint8Array.from(c.written as number[]), alerts: new Uint8Array(0), sparkplug: new Uint8Array(0) };
       },
       abort: () => {
         this.open = undefined;
@@ -213,7 +213,7 @@ describe('gateway_checkpoint_pause_max_seconds', () => {
       // Beginning costs 6 ms (capture 3 + outbox 3), each later slice 1 ms: the longest turn is the first.
       capture: () => {
         busy(3);
-        return { step: () => (busy(1), ++steps >= 3), finish: () => ({ pipeline: Uint8Array.of(1), alerts: new Uint8Array(0) }), abort: () => {} };
+        return { step: () => (busy(1), ++steps >= 3), finish: () => ({ pipeline: Uint8Array.of(1), alerts: new Uint8Array(0), sparkplug: new Uint8Array(0) }), abort: () => {} };
       },
       commitEmitted: () => busy(3),
       version: () => 1,

@@ -49,14 +49,15 @@ class Node {
       },
     };
     const alerts = { restore: () => undefined };
-    this.pipeline = this.durable.restore({ pipeline: (snap) => new Pipeline(settings, output, snap), alerts });
+    const sparkplug = { restore: () => undefined };
+    this.pipeline = this.durable.restore({ pipeline: (snap) => new Pipeline(settings, output, snap), alerts, sparkplug });
     const ingest = new Ingest({ maxPayloadBytes: 4096 }, this.pipeline, metrics, new RateLimitedLog(silent));
     this.durable.recover({
       process: (r) => ingest.handle(r.topic, r.payload, r.receivedAt),
       tick: (t) => this.pipeline.tick(t),
       capture: () => {
         const p = this.pipeline.beginSnapshot();
-        return { step: () => p.step(1), finish: () => ({ pipeline: p.finish(), alerts: new Uint8Array(0) }), abort: () => p.abort() };
+        return { step: () => p.step(1), finish: () => ({ pipeline: p.finish(), alerts: new Uint8Array(0), sparkplug: new Uint8Array(0) }), abort: () => p.abort() };
       },
       commitEmitted: () => this.commit(),
     });

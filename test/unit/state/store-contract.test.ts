@@ -62,22 +62,22 @@ describe.each(impls)('state store contract: $name', ({ open }) => {
     const { store } = open();
     store.append([rec(1), rec(2), rec(3)]);
     expect(store.load()).toBeUndefined();
-    store.save({ pipeline: part('a1'), alerts: part('2'), savedAt: 5, logPosition: 2 });
-    expect(store.load()).toEqual({ pipeline: part('a1'), alerts: part('2'), savedAt: 5, logPosition: 2 });
+    store.save({ pipeline: part('a1'), alerts: part('2'), sparkplug: part('s'), savedAt: 5, logPosition: 2 });
+    expect(store.load()).toEqual({ pipeline: part('a1'), alerts: part('2'), sparkplug: part('s'), savedAt: 5, logPosition: 2 });
     expect([...store.after(0)].map((r) => r.position)).toEqual([3]);
     expect(store.totals()).toMatchObject({ entries: 1, oldestReceivedAt: 1_003, lastPosition: 3 });
-    expect(() => store.save({ pipeline: part('p'), alerts: part('a'), savedAt: 6, logPosition: 9 })).toThrow(RangeError);
+    expect(() => store.save({ pipeline: part('p'), alerts: part('a'), sparkplug: part('s'), savedAt: 6, logPosition: 9 })).toThrow(RangeError);
     store.close();
   });
 
   it('never reuses a position, also after the log was emptied', () => {
     const { store, reopen } = open();
     store.append([rec(1), rec(2)]);
-    store.save({ pipeline: part('p'), alerts: part('a'), savedAt: 1, logPosition: 2 });
+    store.save({ pipeline: part('p'), alerts: part('a'), sparkplug: part('s'), savedAt: 1, logPosition: 2 });
     expect(store.totals().entries).toBe(0);
     expect(store.append([rec(3)])).toBe(3);
     if (reopen) {
-      store.save({ pipeline: part('p'), alerts: part('a'), savedAt: 2, logPosition: 3 });
+      store.save({ pipeline: part('p'), alerts: part('a'), sparkplug: part('s'), savedAt: 2, logPosition: 3 });
       store.close();
       const again = reopen();
       expect(again.load()?.logPosition).toBe(3);
@@ -104,25 +104,28 @@ describe.each(impls)('state store contract: $name', ({ open }) => {
     store.close();
   });
 
-  it('keeps both parts as bytes (copies)', () => {
+  it('keeps the three parts as bytes (copies)', () => {
     const { store, reopen } = open();
     store.append([rec(1)]);
     const pipeline = Buffer.from([7, 0, 255]);
     const alerts = Buffer.from([0x47, 0x57, 0x41, 0x53, 2, 0, 0x80]);
-    store.save({ pipeline, alerts, savedAt: 9, logPosition: 1 });
+    const sparkplug = Buffer.from([0x47, 0x57, 0x53, 0x50, 1, 0]);
+    store.save({ pipeline, alerts, sparkplug, savedAt: 9, logPosition: 1 });
     alerts[0] = 0; // the caller's buffer is not the stored one
+    sparkplug[5] = 7;
     const check = (s: Store) => {
       const cp = s.load()!;
       expect(Buffer.isBuffer(cp.alerts) && Buffer.isBuffer(cp.pipeline)).toBe(true);
       expect([...(cp.alerts as Buffer)]).toEqual([0x47, 0x57, 0x41, 0x53, 2, 0, 0x80]);
       expect([...(cp.pipeline as Buffer)]).toEqual([7, 0, 255]);
+      expect(Buffer.isBuffer(cp.sparkplug) && [...cp.sparkplug]).toEqual([0x47, 0x57, 0x53, 0x50, 1, 0]);
       expect(cp).toMatchObject({ savedAt: 9, logPosition: 1 });
       (cp.alerts as Buffer)[1] = 9; // nor is a loaded one
       expect((s.load()!.alerts as Buffer)[1]).toBe(0x57);
     };
     const again = checkAcrossReopen(store, reopen, check);
     const bytes = Buffer.from([0, 1, 2, 255, 0x80, 0]);
-    again.save({ pipeline: bytes, alerts: Buffer.from([3]), savedAt: 10, logPosition: 1 });
+    again.save({ pipeline: bytes, alerts: Buffer.from([3]), sparkplug: part('s'), savedAt: 10, logPosition: 1 });
     bytes[0] = 9; // the caller's buffer is not the stored one
     const cp = again.load()!;
     expect([...cp.pipeline]).toEqual([0, 1, 2, 255, 0x80, 0]);
@@ -148,11 +151,11 @@ describe('state.db of another layout', () => {
     expect(told).toEqual([store.movedAside]);
     expect(store.load()).toBeUndefined();
     expect(readdirSync(dir).some((f) => f.startsWith(`${STATE_FILE}.unknown-`))).toBe(true);
-    store.save({ pipeline: part('p'), alerts: part('a'), savedAt: 1, logPosition: 0 });
+    store.save({ pipeline: part('p'), alerts: part('a'), sparkplug: part('s'), savedAt: 1, logPosition: 0 });
     store.close();
     const again = new SqliteStateStore({ dir, sync: 'normal', log });
     expect(again.movedAside).toBeUndefined();
-    expect(again.load()).toEqual({ pipeline: part('p'), alerts: part('a'), savedAt: 1, logPosition: 0 });
+    expect(again.load()).toEqual({ pipeline: part('p'), alerts: part('a'), sparkplug: part('s'), savedAt: 1, logPosition: 0 });
     again.close();
   });
 });
@@ -164,7 +167,7 @@ describe('state.db WAL', () => {
     const store = new SqliteStateStore({ dir, sync: 'normal', log });
     const wal = () => statSync(join(dir, `${STATE_FILE}-wal`)).size;
     for (let i = 0; i < 6; i++) {
-      store.save({ pipeline: Buffer.alloc(1 << 20, i + 1), alerts: Buffer.from('a'), savedAt: i, logPosition: 0 });
+      store.save({ pipeline: Buffer.alloc(1 << 20, i + 1), alerts: Buffer.from('a'), sparkplug: part('s'), savedAt: i, logPosition: 0 });
       await store.walCopied();
     }
     // Six 1 MiB saves without the copy would leave >= 6 MiB of WAL; with it the WAL is reused from its start.

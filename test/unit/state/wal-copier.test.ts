@@ -20,7 +20,7 @@ describe('SqliteStateStore WAL copy', () => {
       const file = join(dir, 'state.db');
       const before = statSync(file).size;
       const big = Buffer.alloc(4 * 2 ** 20, 7);
-      store.save({ pipeline: big, alerts: Buffer.alloc(0), savedAt: 1, logPosition: 0 });
+      store.save({ pipeline: big, alerts: Buffer.alloc(0), sparkplug: Buffer.alloc(0), savedAt: 1, logPosition: 0 });
       expect(statSync(file).size).toBe(before); // committed to the WAL only (wal_autocheckpoint = 0)
       // Never yield: a copy scheduled on this thread's event loop cannot run; the worker's can.
       const until = Date.now() + 20_000;

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { parseSparkplugTopic } from '../../../gateway/sparkplug/topic.js';
 import { ID_PATTERN, isIngestTopic, isValidId, parseIngestTopic, type IngestTopic } from '../../../gateway/wire/topics.js';
 
 /** The contract as first written (split + regex): the indexOf version must agree with it on every topic. */
@@ -43,10 +44,11 @@ describe('ingest topic parsing', () => {
     }), { numRuns: 5000 });
   });
 
-  it('isIngestTopic is parseIngestTopic(topic) !== undefined', () => {
+  it('isIngestTopic is parseIngestTopic(topic) !== undefined, or a Sparkplug message topic', () => {
     // Topics glued from the contract's own pieces, so near misses (a piece missing, doubled or misspelled) are common.
     const piece = fc.oneof(
       { weight: 6, arbitrary: fc.constantFrom('devices', '/', 'telemetry', 'sensors', 'devices/', '/telemetry', '/sensors/') },
+      { weight: 2, arbitrary: fc.constantFrom('spBv1.0/', 'NBIRTH', 'NDATA', 'DDATA', 'DDEATH', 'NCMD', 'STATE', 'NDAT', 'DBIRTHS') },
       { weight: 3, arbitrary: fc.stringMatching(/^[A-Za-z0-9_.-]{1,8}$/) },
       { weight: 1, arbitrary: fc.constantFrom('', 'bäd', '+', '#', 'x'.repeat(65), 'Devices', 'telemetr', 'sensorsx') },
       { weight: 1, arbitrary: fc.string({ maxLength: 4 }) },
@@ -58,7 +60,7 @@ describe('ingest topic parsing', () => {
     let ingest = 0;
     let other = 0;
     fc.assert(fc.property(fc.oneof(glued, shaped, fc.string({ maxLength: 30 })), (t) => {
-      const expected = parseIngestTopic(t) !== undefined;
+      const expected = parseIngestTopic(t) !== undefined || parseSparkplugTopic(t) !== undefined;
       expect(isIngestTopic(t)).toBe(expected);
       if (expected) ingest++;
       else other++;

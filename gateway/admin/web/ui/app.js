@@ -1,23 +1,20 @@
 // @ts-check
+import { startAlerts } from './alerts.js';
+import { startHealth } from './health.js';
 import { startSensors } from './sensors.js';
 import { startThresholds } from './thresholds.js';
+import { startTips } from './tip.js';
+import { ariaTabs } from './tabs.js';
 
-/** The page: two views behind tabs. The sensors view streams all the time; the rules load on first visit. */
-const tabs = /** @type {HTMLButtonElement[]} */ ([...document.querySelectorAll('.tab')]);
+/** The page: views behind ARIA tabs. The sensors view streams all the time; the other views load on first visit. */
 const thresholds = startThresholds();
 startSensors();
+startTips();
+startHealth();
+const alertsView = startAlerts();
 
-/** @param {string} view */
-function show(view) {
-  for (const tab of tabs) {
-    const on = tab.dataset['view'] === view;
-    tab.setAttribute('aria-selected', String(on));
-    const panel = document.getElementById(`view-${tab.dataset['view']}`);
-    if (panel) panel.hidden = !on;
-  }
+ariaTabs(/** @type {HTMLElement} */ (document.querySelector('.tabs')), (view) => {
   if (view === 'thresholds') thresholds.shown();
-  if (location.hash !== `#${view}`) history.replaceState(null, '', `#${view}`);
-}
-
-for (const tab of tabs) tab.addEventListener('click', () => show(tab.dataset['view'] ?? 'sensors'));
-show(location.hash === '#thresholds' ? 'thresholds' : 'sensors');
+  alertsView.shown(view === 'alerts');
+  if (location.hash !== `#${view}`) history.replaceState(null, '', `${location.pathname}${location.search}#${view}`);
+}, location.hash.slice(1) || 'sensors');

@@ -1,5 +1,7 @@
 // @ts-check
 import { FIELD_OF_PATH, draftFromRule, headerOf, newDraft, rulesToYaml } from './rules-yaml.js';
+import { showConflict } from './rules-dialogs.js';
+import { wireRulesToolbar } from './rules-toolbar.js';
 import { api, debounce, el } from './util.js';
 import { yamlEditor } from './yaml-editor.js';
 
@@ -102,7 +104,8 @@ export function startThresholds() {
         if (f === 'device' || f === 'sensor') refreshPreview();
         if (f === 'kind') toggleKind();
       });
-      const err = el('div', { class: 'field-error' });
+      const err = el('div', { class: 'field-error', id: `err-${i}-${f}` });
+      input.setAttribute('aria-describedby', err.id);
       err.hidden = true;
       inputs.set(f, input);
       errors.set(f, err);
@@ -117,6 +120,7 @@ export function startThresholds() {
     const kindSelect = select(['threshold', 'noData']);
     const del = el('button', { type: 'button', class: 'btn-link', title: 'Delete this rule', text: 'Delete' });
     del.addEventListener('click', () => {
+      if (!confirm(`Delete the rule "${d.name || `#${i + 1}`}"? (Nothing is saved until you press Save.)`)) return;
       drafts.splice(i, 1);
       formDirty = true;
       setDirty();
@@ -167,6 +171,7 @@ export function startThresholds() {
       for (const [f, e] of c.errors) {
         e.hidden = true;
         c.inputs.get(f)?.classList.remove('invalid');
+        c.inputs.get(f)?.removeAttribute('aria-invalid');
       }
     }
   }
@@ -190,6 +195,8 @@ export function startThresholds() {
         errEl.textContent = e.message;
         errEl.hidden = false;
         card.inputs.get(f)?.classList.add('invalid');
+        // Announced with the field: aria-invalid, and the message as its description.
+        card.inputs.get(f)?.setAttribute('aria-invalid', 'true');
       } else {
         card.ruleError.textContent = m[2] ? `${m[2]}: ${e.message}` : e.message;
         card.ruleError.hidden = false;
@@ -215,16 +222,28 @@ export function startThresholds() {
       yaml.markErrors([]);
     }
     mode = next;
-    for (const b of modeButtons) b.setAttribute('aria-selected', String(b.dataset['mode'] === mode));
+    for (const b of modeButtons) {
+      b.setAttribute('aria-selected', String(b.dataset['mode'] === mode));
+      b.tabIndex = b.dataset['mode'] === mode ? 0 : -1;
+    }
     $('mode-form').hidden = mode !== 'form';
     $('mode-yaml').hidden = mode !== 'yaml';
     if (mode === 'yaml') yaml.refresh();
   }
 
-  async function save() {
+  /** @param {string} [over] an ETag to save over (the conflict dialog's "keep mine") */
+  async function save(over) {
     banner.hidden = true;
     const body = mode === 'form' ? rulesToYaml(drafts, headerOf(fileText)) : yaml.text;
-    const res = await api('/api/thresholds', { method: 'PUT', headers: { 'content-type': 'application/yaml', 'if-match': etag || '*' }, body });
+    /** @type {Response} */
+    let res;
+    try {
+      res = await api('/api/thresholds', { method: 'PUT', headers: { 'content-type': 'application/yaml', 'if-match': over ?? (etag || '*') }, body });
+    } catch {
+      // fetch() rejects only when no answer came: the gateway is down or unreachable.
+      showBanner('error', 'Not saved: the gateway did not answer (stopped, or the network is down). Your edits are kept in this page; save again once it is back.');
+      return;
+    }
     if (res.ok) {
       const r = await res.json();
       await load();
@@ -233,9 +252,16 @@ export function startThresholds() {
     }
     const errors = /** @type {RuleError[]} */ ((await res.json().catch(() => ({ errors: [] }))).errors ?? []);
     if (res.status === 412) {
-      const reload = el('button', { type: 'button', class: 'btn', text: 'Reload the current rules' });
-      reload.addEventListener('click', () => void load().then(() => (banner.hidden = true)));
-      showBanner('error', 'Not saved: someone else changed the rules file after you loaded it (another page, or an edit on the gateway). Reload to see the current rules, then make your change again.', [reload]);
+      const again = el('button', { type: 'button', class: 'btn', text: 'Compare and choose' });
+      const conflict = () =>
+        void showConflict({
+          mine: body,
+          onKeepMine: (theirs) => void save(theirs),
+          onTakeTheirs: () => void load().then(() => (banner.hidden = true)),
+        });
+      again.addEventListener('click', conflict);
+      showBanner('error', 'Not saved: someone else changed the rules file after you loaded it (another page, or an edit on the gateway). Your edits are still here.', [again]);
+      conflict();
       return;
     }
     const rest = mode === 'form' ? showFormErrors(errors) : errors;
@@ -245,7 +271,17 @@ export function startThresholds() {
     showBanner('error', `Not saved: ${n} problem${n === 1 ? '' : 's'} ${mode === 'form' ? 'marked below' : 'listed below the editor'}. The rules file was not changed.${detail}`);
   }
 
-  for (const b of modeButtons) b.addEventListener('click', () => setMode(b.dataset['mode'] ?? 'form'));
+  for (const b of modeButtons) {
+    b.addEventListener('click', () => setMode(b.dataset['mode'] ?? 'form'));
+    // Arrow keys move between the two modes (ARIA tabs).
+    b.addEventListener('keydown', (e) => {
+      if (e.key !== 'ArrowLeft' && e.key !== 'ArrowRight') return;
+      e.preventDefault();
+      const other = modeButtons.find((x) => x !== b);
+      setMode(other?.dataset['mode'] ?? 'form');
+      modeButtons.find((x) => x.dataset['mode'] === mode)?.focus();
+    });
+  }
   $('rule-add').addEventListener('click', () => {
     drafts.push(newDraft(drafts.length + 1));
     formDirty = true;
@@ -253,10 +289,21 @@ export function startThresholds() {
     renderForm();
     cards[cards.length - 1]?.inputs.get('name')?.focus();
   });
-  $('rules-save').addEventListener('click', () => void save().catch((err) => showBanner('error', `Save failed: ${err.message}`)));
+  const saveButton = /** @type {HTMLButtonElement} */ ($('rules-save'));
+  saveButton.addEventListener('click', () => void save().catch((err) => showBanner('error', `Save failed: ${err.message}`)));
   $('rules-reload').addEventListener('click', () => {
+    if ((formDirty || yamlDirty) && !confirm('Reload the rules from the gateway? Your unsaved edits are dropped.')) return;
     banner.hidden = true;
     void load();
+  });
+  wireRulesToolbar({
+    body: () => (mode === 'form' ? rulesToYaml(drafts, headerOf(fileText)) : yaml.text),
+    fileText: () => fileText,
+    etag: () => etag,
+    dirty: () => formDirty || yamlDirty,
+    load,
+    showBanner,
+    saveButton,
   });
 
   return {

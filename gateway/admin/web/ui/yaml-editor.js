@@ -11,6 +11,10 @@ import { el } from './util.js';
 export function yamlEditor({ textarea, gutter, list, onInput }) {
   /** @type {Set<number>} */
   let errorLines = new Set();
+  /** Line count before the last edit: markers below an edit move with their lines. */
+  let lineCount = 1;
+  /** @type {{ li: HTMLElement, line: number }[]} */
+  let items = [];
 
   function renderGutter() {
     const n = textarea.value.split('\n').length;
@@ -30,9 +34,40 @@ export function yamlEditor({ textarea, gutter, list, onInput }) {
     const start = lines.slice(0, line - 1).reduce((s, l) => s + l.length + 1, 0);
     textarea.focus();
     textarea.setSelectionRange(start, start + (lines[line - 1]?.length ?? 0));
+    // setSelectionRange does not scroll a textarea: put the line a third of the way down.
+    const lineHeight = parseFloat(getComputedStyle(textarea).lineHeight) || 19;
+    textarea.scrollTop = Math.max(0, (line - 1) * lineHeight - textarea.clientHeight / 3);
+    gutter.scrollTop = textarea.scrollTop;
+  }
+
+  /**
+   * Lines were added or removed just above the caret: the markers (and the list's line numbers) of the lines
+   * after the edit move with them; markers on removed lines go.
+   */
+  function followEdit() {
+    const n = textarea.value.split('\n').length;
+    const delta = n - lineCount;
+    lineCount = n;
+    if (delta === 0 || (errorLines.size === 0 && items.length === 0)) return;
+    const caretLine = textarea.value.slice(0, textarea.selectionStart).split('\n').length;
+    // Lines at or after `from` (old numbering) moved by delta; with delta < 0, old lines [caretLine+1, from) are gone.
+    const from = delta > 0 ? caretLine - delta + 1 : caretLine + 1 - delta;
+    /** @param {number} l */
+    const move = (l) => (l < from ? (delta < 0 && l > caretLine ? undefined : l) : l + delta);
+    errorLines = new Set([...errorLines].flatMap((l) => (move(l) === undefined ? [] : [/** @type {number} */ (move(l))])));
+    for (const it of items) {
+      const m = move(it.line);
+      if (m === undefined) it.li.remove();
+      else if (m !== it.line) {
+        it.line = m;
+        const where = it.li.querySelector('.where');
+        if (where) where.textContent = where.textContent?.replace(/^line \d+/, `line ${m}`) ?? '';
+      }
+    }
   }
 
   textarea.addEventListener('input', () => {
+    followEdit();
     onInput();
     renderGutter();
   });
@@ -47,18 +82,33 @@ export function yamlEditor({ textarea, gutter, list, onInput }) {
     /** @param {string} text */
     set text(text) {
       textarea.value = text;
+      lineCount = text.split('\n').length;
       renderGutter();
     },
     refresh: renderGutter,
     /** Shows the problems of the last save (or of the file on disk); [] clears them. @param {RuleError[]} errors */
     markErrors(errors) {
       errorLines = new Set(errors.flatMap((e) => (e.line === undefined ? [] : [e.line])));
+      lineCount = textarea.value.split('\n').length;
+      items = [];
       list.replaceChildren(
         ...errors.map((e) => {
           const where = e.line === undefined ? e.path : `line ${e.line}${e.column ? `:${e.column}` : ''}`;
           const li = el('li', {}, el('span', { class: 'where', text: where }), e.line === undefined ? e.message : `${e.path}: ${e.message}`);
-          const line = e.line;
-          if (line !== undefined) li.addEventListener('click', () => selectLine(line));
+          if (e.line !== undefined) {
+            const item = { li, line: e.line };
+            items.push(item);
+            // A button's behaviour for keyboards too: focusable, Enter and Space.
+            li.tabIndex = 0;
+            li.setAttribute('role', 'button');
+            li.addEventListener('click', () => selectLine(item.line));
+            li.addEventListener('keydown', (k) => {
+              if (k.key === 'Enter' || k.key === ' ') {
+                k.preventDefault();
+                selectLine(item.line);
+              }
+            });
+          }
           return li;
         }),
       );

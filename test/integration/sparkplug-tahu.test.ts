@@ -1,0 +1,142 @@
+import { writeFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { MqttClient } from 'mqtt';
+import { newClient, type UPayload } from 'sparkplug-client';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { hashSecret } from '../../gateway/auth/password.js';
+import type { Reading } from '../../gateway/pipeline/types.js';
+import { metricValue, startTestGateway, type TestGateway } from '../support/gateway.js';
+import { startInfluxd, type InfluxServer } from '../support/influxd.js';
+import { reading } from '../support/sparkplug-edge.js';
+import { storedWindows } from '../support/telemetry.js';
+import { referenceWindows } from '../support/reference.js';
+import { waitFor } from '../support/wait.js';
+
+/**
+ * A Sparkplug B edge node someone else wrote: Eclipse Tahu's `sparkplug-client` 3.2.4 (its own MQTT.js 4 and its
+ * `sparkplug-payload` encoder) against the real gateway and a real InfluxDB, connected as the registered device whose
+ * id is its edge node id. Tahu subscribes to `spBv1.0/{group}/NCMD/{edge}/#`, sends bdSeq as the last NBIRTH metric
+ * (UInt64, always 0), its will NDEATH at QoS 0, every publish at QoS 0, and emits `ncmd` (not a `rebirth` event): the
+ * application answers `Node Control/Rebirth` by publishing its births again (Sparkplug 3.0, 6.4, "NCMD").
+ */
+const RULES = `rules:
+  - name: silent
+    match: { device: "plant1/*", sensor: "*" }
+    noData: 1h
+    severity: warning
+`;
+const interval = 1000;
+const EDGE = 'tahu-1';
+
+type Tahu = ReturnType<typeof newClient>;
+type Metric = NonNullable<UPayload['metrics']>[number];
+const double = (name: string | undefined, alias: number, ts: number, value: number): Metric => ({
+  ...(name !== undefined ? { name } : {}),
+  alias,
+  type: 'Double',
+  value,
+  timestamp: ts,
+});
+
+describe('Eclipse Tahu sparkplug-client as an edge node of the gateway', () => {
+  let influx: InfluxServer;
+  let tg: TestGateway | undefined;
+  let tahu: Tahu | undefined;
+
+  beforeAll(async () => {
+    influx = await startInfluxd();
+  });
+  afterEach(async () => {
+    tahu?.stop();
+    tahu = undefined;
+    await tg?.dispose();
+    tg = undefined;
+  });
+  afterAll(async () => {
+    await influx?.dispose();
+  });
+
+  async function expectExact(prefix: string, expected: readonly Reading[]): Promise<void> {
+    const reference = referenceWindows(expected, interval);
+    const stored = await waitFor(`the windows of ${prefix}`, async () => {
+      const mine = new Map([...(await storedWindows(influx, 'test-gw'))].filter(([k]) => k.startsWith(prefix)));
+      if (mine.size !== reference.size) return undefined;
+      for (const [k, ref] of reference) if (mine.get(k)?.count !== ref.count || mine.get(k)?.last !== ref.last) return undefined;
+      return mine;
+    });
+    for (const [key, ref] of reference) {
+      const got = stored.get(key)!;
+      expect({ mean: got.mean, min: got.min, max: got.max, first: got.first, last: got.last, count: got.count }, key).toEqual({
+        mean: ref.mean, min: ref.min, max: ref.max, first: ref.first, last: ref.last, count: ref.count,
+      });
+    }
+  }
+
+  it('births with aliases, DDATA by alias, a rebirth asked for an unknown alias, NDEATH by will firing noData at once', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gw-tahu-'));
+    const devicesFile = join(dir, 'devices.yaml');
+    writeFileSync(devicesFile, ['devices:', `  - id: ${EDGE}`, `    passwordHash: ${await hashSecret('tahu-secret')}`, ''].join('\n'));
+    tg = await startTestGateway({ influxUrl: influx.url, dir, rules: RULES, overrides: { auth: { devicesFile, anonymous: 'deny' }, sparkplug: { reorderTimeout: '300ms', rebirthBackoff: '1m' } } });
+    const base = Math.floor((Date.now() - 60_000) / interval) * interval;
+    const expected: Reading[] = [];
+    const rebirths: UPayload[] = [];
+    let births = 0;
+    const client = newClient({ serverUrl: tg.mqttUrl, username: EDGE, password: 'tahu-secret', groupId: 'plant1', edgeNode: EDGE, clientId: EDGE, version: 'spBv1.0' });
+    tahu = client;
+    const birth = (ts: number, temp: number, speed: number) => {
+      births++;
+      // Tahu appends the bdSeq metric; the application supplies Node Control/Rebirth [tck-id-payloads-nbirth-rebirth-req].
+      client.publishNodeBirth({ timestamp: ts, metrics: [{ name: 'Node Control/Rebirth', type: 'Boolean', value: false }, double('Temp', 1, ts, temp)] });
+      client.publishDeviceBirth('press', { timestamp: ts, metrics: [double('Motor/Speed', 2, ts, speed)] });
+      expected.push(reading(`plant1/${EDGE}`, 'Temp', ts, temp), reading(`plant1/${EDGE}/press`, 'Motor/Speed', ts, speed));
+    };
+    client.on('ncmd', (payload) => {
+      if (!payload.metrics?.some((m) => m.name === 'Node Control/Rebirth' && m.value === true)) return;
+      rebirths.push(payload);
+      birth(base + 5000, 30, 1600);
+    });
+    await new Promise<void>((resolve, reject) => {
+      client.once('birth', () => resolve());
+      client.once('error', reject);
+    });
+    birth(base, 20.5, 1500);
+    for (let i = 1; i <= 10; i++) {
+      const ts = base + i * 300;
+      client.publishDeviceData('press', { timestamp: ts, metrics: [double(undefined, 2, ts, 1500 + i)] });
+      expected.push(reading(`plant1/${EDGE}/press`, 'Motor/Speed', ts, 1500 + i));
+    }
+    await expectExact(`plant1/${EDGE}`, expected);
+    expect(rebirths).toEqual([]);
+
+    // DATA with an alias no birth defined: the gateway sends Node Control/Rebirth, Tahu's application re-births.
+    client.publishDeviceData('press', { timestamp: base + 4000, metrics: [double(undefined, 99, base + 4000, 1)] });
+    await waitFor('the rebirth', () => (births === 2 ? true : undefined));
+    for (let i = 1; i <= 5; i++) {
+      const ts = base + 5000 + i * 200;
+      client.publishDeviceData('press', { timestamp: ts, metrics: [double(undefined, 2, ts, 1600 + i)] });
+      expected.push(reading(`plant1/${EDGE}/press`, 'Motor/Speed', ts, 1600 + i));
+    }
+    await expectExact(`plant1/${EDGE}`, expected);
+    expect(rebirths).toHaveLength(1);
+    const metrics = await (await fetch(`${tg.httpUrl}/metrics`)).text();
+    expect(metrics).toContain('gateway_sparkplug_rebirths_requested_total{reason="unknown_alias"} 1');
+    expect(await metricValue(tg.gw, 'readingsAccepted')).toBe(expected.length);
+
+    // The socket dies without DISCONNECT: the broker publishes Tahu's will, the NDEATH with bdSeq 0.
+    const mqttClient = (client as unknown as { client: MqttClient }).client; // Tahu keeps its MQTT.js client private
+    mqttClient.stream.destroy();
+    mqttClient.end(true);
+    tahu = undefined;
+    for (const device of [`plant1/${EDGE}`, `plant1/${EDGE}/press`]) {
+      const rows = await waitFor(`noData firing for ${device}`, async () => {
+        const r = await influx.rows(`SELECT "state","rule","sensor" FROM "alerts" WHERE "device" = '${device}'`, 'iot');
+        return r.length > 0 ? r : undefined;
+      });
+      expect(rows.map((r) => [r['rule'], r['sensor'], r['state']])).toEqual([['silent', device.endsWith('press') ? 'Motor/Speed' : 'Temp', 'firing']]);
+    }
+    const health = (await (await fetch(`${tg.httpUrl}/health`)).json()) as { sparkplug: { nodes: { edge: string; online: boolean }[] } };
+    expect(health.sparkplug.nodes.map((x) => [x.edge, x.online])).toEqual([[EDGE, false]]);
+    expect(await (await fetch(`${tg.httpUrl}/metrics`)).text()).toContain('gateway_sparkplug_events_total{event="node_death"} 1');
+  });
+});
