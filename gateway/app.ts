@@ -1,20 +1,14 @@
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { buildAdmin, type AdminPlugin, type AdminRejectReason, type HealthReport } from './admin/server.js';
+import type { AdminPlugin, AdminRejectReason, HealthReport } from './admin/server.js';
 import type { DeviceAccess } from './auth/index.js';
-import { thresholdsApi } from './admin/thresholds-api.js';
 import { LiveView } from './admin/live/live-view.js';
-import { operatorPage } from './admin/web/operator-page.js';
-import { rulesHistoryApi } from './admin/rules-history-api.js';
-import { alertsViewApi } from './admin/alerts-view-api.js';
-import { rulesDryRunApi } from './admin/rules-dry-run.js';
 import { AlertHistory } from './alerts/alert-history.js';
 import { AlertSilencer } from './alerts/silences.js';
-import { RULES_VERSIONS_KEPT, RulesHistory } from './alerts/rules-history.js';
 import { AlertPublisher } from './alerts/publisher.js';
 import { AlertService } from './alerts/service.js';
 import type { AlertEvent } from './alerts/types.js';
-import type { BrokerFront } from './broker/front.js';
+import type { BrokerFront, IngestGate } from './broker/front.js';
 import { createBrokerEdge } from './broker/create.js';
 import type { GatewayConfig } from './config/schema.js';
 import { Ingest } from './ingest.js';
@@ -51,6 +45,7 @@ export interface Gateway {
   readonly alerts: AlertService;
   /** aedes, in this thread or in the broker thread (mqtt.brokerThread). */
   readonly broker: BrokerFront;
+  /** The admin HTTP app, built by start() after the MQTT listeners are up (reading it before throws). */
   readonly admin: FastifyInstance;
   /** Device registry (hot-reloaded from auth.devicesFile), authentication and topic ACL. */
   readonly devices: DeviceAccess;
@@ -64,8 +59,9 @@ export interface Gateway {
 /**
  * Wires the parts of the gateway: broker -> ingest -> pipeline -> (alerts, outbox) -> InfluxDB, plus the admin
  * app. Locks the data folder (DataDirLockedError when another process holds it), opens the SQLite files and
- * restores the last checkpoint, but opens no socket until start(). The lock is held until stop() returns (or the
- * process ends, also when the build fails).
+ * restores the last checkpoint, but opens no socket until start(), which listens for MQTT first and then builds
+ * and starts the admin app. The lock is held until stop() returns (or the process ends, also when the build
+ * fails).
  */
 export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Promise<Gateway> {
   // A cluster node (docs/cluster.md) is composed apart; with cluster.enabled false none of it is loaded.
@@ -81,6 +77,33 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   // Registry, roles, ACL and the broker with its sessions store (mqtt.sessions): shared with cluster/gateway.ts.
   const edge = createBrokerEdge(config, { log, metrics, now, ...(deps.onFatal ? { onFatal: deps.onFatal } : {}) });
   const devices = edge.devices;
+  // Start-up to the first CONNACK (BENCHMARKS.md, start-up): the broker thread loads aedes on its own thread while
+  // this one opens the SQLite files and restores the checkpoint below; it opens no socket before start(), and the
+  // gate takes no publish before then. fastify and the admin routes are not needed before the first CONNACK
+  // either: their modules load meanwhile and start() builds the admin app once MQTT listens; aedes is loaded on
+  // this thread only when the broker runs here.
+  const adminModules = Promise.all([
+    import('./admin/server.js'),
+    import('./admin/thresholds-api.js'),
+    import('./admin/web/operator-page.js'),
+    import('./admin/rules-history-api.js'),
+    import('./admin/alerts-view-api.js'),
+    import('./admin/rules-dry-run.js'),
+    import('./alerts/rules-history.js'),
+  ]);
+  adminModules.catch(() => undefined); // awaited below; a failure before then must not be an unhandled rejection
+  // `state` is created below; the gate is first called after start().
+  const gate: IngestGate = (topic, payload, qos, receivedAt, done) => state.accept(topic, payload, qos, receivedAt, done);
+  const broker: BrokerFront = await edge.createBroker(gate);
+  // The broker (thread) already runs: a build that fails from here on closes it, or it would keep the process alive.
+  const orClose = <T>(f: () => T): T => {
+    try {
+      return f();
+    } catch (err) {
+      void broker.close().catch(() => undefined);
+      throw err;
+    }
+  };
   // A SQLite file found corrupt or of an unknown format is moved aside at open: counted, and shown in /health
   // (status degraded) until the next start, for its data is lost to InfluxDB (docs/durability.md).
   const movedAside: MovedAside[] = [];
@@ -88,9 +111,9 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     movedAside.push(m);
     metrics.databasesMovedAside.inc({ database: m.database, reason: m.reason });
   };
-  const { outbox } = createOutbox(config, { metrics, log, onMovedAside });
+  const { outbox } = orClose(() => createOutbox(config, { metrics, log, onMovedAside }));
   // Checkpoints + ingest log (state.db): QoS 1 publishes are on disk before PUBACK (docs/durability.md).
-  const state = new DurableState(config, { log, metrics, timers: { ...systemTimers, now }, onMovedAside });
+  const state = orClose(() => new DurableState(config, { log, metrics, timers: { ...systemTimers, now }, onMovedAside }));
 
   // Alert events -> `alerts` points (outbox) + retained MQTT; MQTT waits for attach(broker) below.
   const alertPublisher = new AlertPublisher({ outbox, gatewayId: config.gatewayId, log });
@@ -146,7 +169,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     },
     log: new RateLimitedLog(log.child({ part: 'sparkplug' })),
   });
-  const pipeline = state.restore({ pipeline: (snap) => new Pipeline(settings, output, snap), alerts, sparkplug });
+  const pipeline = orClose(() => state.restore({ pipeline: (snap) => new Pipeline(settings, output, snap), alerts, sparkplug }));
 
   const ingest = new Ingest({ maxPayloadBytes: config.mqtt.maxPayloadBytes }, pipeline, metrics, new RateLimitedLog(log.child({ part: 'ingest' })), sparkplug);
   const processRecord = (r: IngestRecord) => {
@@ -159,7 +182,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     }
   };
   // Replays the ingest log after the restored checkpoint (after a crash), before any socket opens.
-  state.recover({
+  orClose(() => state.recover({
     process: processRecord,
     tick: (t) => {
       pipeline.tick(t);
@@ -172,9 +195,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
       return { step: () => p.step(4), finish: () => ({ pipeline: p.finish(), alerts: a, sparkplug: s }), abort: () => p.abort() };
     },
     commitEmitted: () => outbox.flush(),
-  });
-  const gate = state.accept.bind(state);
-  const broker: BrokerFront = edge.createBroker(gate);
+  }));
   await broker.started();
   alertPublisher.attach(broker);
   sparkplug.attach(broker);
@@ -200,34 +221,39 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   /** Messages rejected since the start, by reason (the counter's labels): the operator page's health panel. */
   const rejectedByReason = async (m: Metrics): Promise<Record<string, number>> =>
     Object.fromEntries((await m.messagesRejected.get()).values.map((v) => [String(v.labels['reason'] ?? 'unknown'), v.value]));
-  const admin = await buildAdmin(
-    {
-      log,
-      registry: metrics.registry,
-      health,
-      bindHost: config.http.host,
-      allowedHosts: config.http.allowedHosts,
-      maxBodyBytes: config.http.maxBodyBytes,
-      onRejected: adminRejected,
-    },
-    [
-      rulesDryRunApi(live, now, adminRejected),
-      thresholdsApi(alerts),
-      alertsViewApi({
-        alerts,
-        history: alertHistory,
-        silencer,
-        now,
-        gatewayId: config.gatewayId,
-        influx: { url: config.influx.url, database: config.influx.database, username: config.influx.username, password: config.influx.password, timeoutMs: config.influx.timeout },
-        rejected: adminRejected,
-      }),
-      // The last versions of the rules file, in the data folder, to go back to (docs/operator-page.md).
-      rulesHistoryApi(alerts, new RulesHistory({ dir: join(config.buffer.dir, 'rules-history'), keep: RULES_VERSIONS_KEPT, now, current: () => alerts.fileText(), log }), adminRejected),
-      operatorPage({ live, alerts, gatewayId: config.gatewayId, token: config.http.token, ...(config.http.grafanaUrl ? { grafanaUrl: config.http.grafanaUrl } : {}), units: config.http.units, now, log, health: async () => ({ ...health(), rejected: await rejectedByReason(metrics) }) }),
-      ...(deps.adminPlugins ?? []),
-    ],
-  );
+  // Built by start() once MQTT listens: the admin app is not on the way to the first CONNACK.
+  const buildAdminApp = async (): Promise<FastifyInstance> => {
+    const [{ buildAdmin }, { thresholdsApi }, { operatorPage }, { rulesHistoryApi }, { alertsViewApi }, { rulesDryRunApi }, { RULES_VERSIONS_KEPT, RulesHistory }] = await adminModules;
+    return buildAdmin(
+      {
+        log,
+        registry: metrics.registry,
+        health,
+        bindHost: config.http.host,
+        allowedHosts: config.http.allowedHosts,
+        maxBodyBytes: config.http.maxBodyBytes,
+        onRejected: adminRejected,
+      },
+      [
+        rulesDryRunApi(live, now, adminRejected),
+        thresholdsApi(alerts),
+        alertsViewApi({
+          alerts,
+          history: alertHistory,
+          silencer,
+          now,
+          gatewayId: config.gatewayId,
+          influx: { url: config.influx.url, database: config.influx.database, username: config.influx.username, password: config.influx.password, timeoutMs: config.influx.timeout },
+          rejected: adminRejected,
+        }),
+        // The last versions of the rules file, in the data folder, to go back to (docs/operator-page.md).
+        rulesHistoryApi(alerts, new RulesHistory({ dir: join(config.buffer.dir, 'rules-history'), keep: RULES_VERSIONS_KEPT, now, current: () => alerts.fileText(), log }), adminRejected),
+        operatorPage({ live, alerts, gatewayId: config.gatewayId, token: config.http.token, ...(config.http.grafanaUrl ? { grafanaUrl: config.http.grafanaUrl } : {}), units: config.http.units, now, log, health: async () => ({ ...health(), rejected: await rejectedByReason(metrics) }) }),
+        ...(deps.adminPlugins ?? []),
+      ],
+    );
+  };
+  let admin: FastifyInstance | undefined;
 
   // The gateway's own counters go to InfluxDB through the outbox, next to the data (docs/wire-contract.md).
   const stats = new StatsReporter({ metrics, outbox, gatewayId: config.gatewayId, intervalMs: config.pipeline.interval, log, timers: { ...systemTimers, now } });
@@ -242,7 +268,10 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     outbox,
     alerts,
     broker,
-    admin,
+    get admin(): FastifyInstance {
+      if (admin === undefined) throw new Error('the admin app is built by start()');
+      return admin;
+    },
     devices,
     ports,
     async start() {
@@ -253,6 +282,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
       ports.mqtt = bound.mqtt;
       ports.ws = bound.ws;
       ports.tls = bound.tls;
+      admin = await buildAdminApp();
       await admin.listen({ host: config.http.host, port: config.http.port });
       const address = admin.server.address();
       ports.http = typeof address === 'object' && address !== null ? address.port : config.http.port;
@@ -280,7 +310,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
       await outbox.close();
       state.close();
       dataDir.release(); // after the last write to the folder
-      await admin.close();
+      await admin?.close();
     },
   };
 }

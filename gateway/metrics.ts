@@ -64,6 +64,7 @@ export function createMetrics(registry = new Registry()) {
     ingestLogBytes: gauge('gateway_ingest_log_bytes', 'Topic + payload bytes in the ingest log'),
     ingestLogReplayed: counter('gateway_ingest_log_replayed_total', 'Logged publishes replayed at start after a crash'),
     ingestHeld: gauge('gateway_ingest_held', 'QoS 1 publishes waiting for a free ingest log (backpressure: PUBACK withheld)'),
+    checkpointPauseMax: gauge('gateway_checkpoint_pause_max_seconds', 'Longest event-loop turn a periodic checkpoint has held since start (its beginning, a slice, the save; the WAL copy runs on a worker thread): the pause every publish arriving meanwhile waits for'),
     checkpoints: counter('gateway_checkpoints_total', 'State checkpoints, by result', ['result']),
     databasesMovedAside: counter('gateway_databases_moved_aside_total', 'SQLite files moved aside at start and replaced by a fresh one (their data is not forwarded), by database and reason (corrupt, unknown)', ['database', 'reason']),
     // A checkpoint runs on the event loop: its time is a pause for every publish arriving meanwhile.

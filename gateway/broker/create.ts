@@ -4,7 +4,6 @@ import type { GatewayConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { BrokerFront, IngestGate } from './front.js';
-import { InProcessBroker } from './in-process.js';
 import { BrokerThread } from './thread/broker-thread.js';
 
 /** mqtt.brokerThread: `auto` gives aedes a thread of its own when the machine has a core to spare. */
@@ -15,8 +14,11 @@ export function useBrokerThread(mode: 'auto' | 'on' | 'off'): boolean {
 export interface BrokerEdge {
   /** Device registry (auth.devicesFile, hot-reloaded), authentication, roles and topic ACL. */
   readonly devices: DeviceAccess;
-  /** Creates the broker (aedes in this thread or in the broker thread), its sessions store included, with `gate`. */
-  readonly createBroker: (gate: IngestGate) => BrokerFront;
+  /**
+   * Creates the broker (aedes in this thread or in the broker thread), its sessions store included, with `gate`.
+   * aedes is loaded on this thread only when the broker runs here (start-up to the first CONNACK, BENCHMARKS.md).
+   */
+  readonly createBroker: (gate: IngestGate) => Promise<BrokerFront>;
 }
 
 /**
@@ -39,9 +41,9 @@ export function createBrokerEdge(
   });
   return {
     devices,
-    createBroker: (gate) =>
+    createBroker: async (gate) =>
       threaded
         ? new BrokerThread(config, { log, metrics, gate, now, ...(deps.onFatal ? { onFailure: deps.onFatal } : {}) })
-        : new InProcessBroker(config, { log, metrics, devices, gate, now }),
+        : new (await import('./in-process.js')).InProcessBroker(config, { log, metrics, devices, gate, now }),
   };
 }

@@ -82,7 +82,7 @@ export async function buildClusterGateway(config: GatewayConfig, deps: GatewayDe
     },
   });
   const gate = node.front.gate;
-  const broker: BrokerFront = edge.createBroker(gate);
+  const broker: BrokerFront = await edge.createBroker(gate);
   await broker.started();
   await node.relay.attach(broker);
   alertPublisher.attach(node.relay.publisher);

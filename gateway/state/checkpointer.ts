@@ -66,6 +66,8 @@ export class Checkpointer {
   private again = false;
   private savedVersion = -1;
   private stopped = false;
+  /** Longest event-loop turn of a periodic checkpoint so far, seconds (gateway_checkpoint_pause_max_seconds). */
+  private longest = 0;
 
   constructor(private readonly o: CheckpointerOptions) {}
 
@@ -120,20 +122,31 @@ export class Checkpointer {
     }, this.o.intervalMs);
   }
 
+  /**
+   * Counts a pause of a periodic checkpoint into gateway_checkpoint_pause_max_seconds (the turns measured here;
+   * public so that a pause measured elsewhere can be added).
+   */
+  notePause(seconds: number): void {
+    if (seconds <= this.longest) return;
+    this.longest = seconds;
+    this.o.metrics.checkpointPauseMax.set(seconds);
+  }
+
   /** Begins a sliced checkpoint (unless one is running: then another follows it). */
   private begin(): void {
     if (this.running !== undefined) {
       this.again = true;
       return;
     }
+    const t0 = performance.now();
     const started = this.open();
     if (started === undefined || started === null) return;
     this.running = started;
-    this.continue();
+    this.continue(t0);
   }
 
-  /** One slice, then either the next on a later turn or the save. */
-  private continue(): void {
+  /** One slice, then either the next on a later turn or the save; `turn` is when this event-loop turn's work began. */
+  private continue(turn = performance.now()): void {
     const run = this.running!;
     const t0 = performance.now();
     const budget = this.o.sliceMs ?? 1;
@@ -145,6 +158,7 @@ export class Checkpointer {
     });
     this.observe('slice', t0);
     if (done === false) {
+      this.notePause((performance.now() - turn) / 1000);
       this.slice = this.o.timers.setTimeout(() => {
         this.slice = undefined;
         this.continue();
@@ -154,6 +168,7 @@ export class Checkpointer {
     this.running = undefined;
     if (done === null) run.capture.abort();
     else this.commit(run);
+    this.notePause((performance.now() - turn) / 1000);
     if (this.again && !this.stopped) {
       this.again = false;
       this.request();

@@ -4,6 +4,7 @@ import type { Logger } from '../log.js';
 import { FORMATS } from '../persist/formats.js';
 import { openDatabase, type MovedAside, type SqliteDatabase, type SyncMode } from '../persist/sqlite.js';
 import type { Checkpoint, CheckpointStore } from './checkpoint-store.js';
+import { WalCopier } from './wal-copier.js';
 import { recordBytes, type IngestLog, type IngestLogTotals, type IngestRecord, type LoggedRecord } from './ingest-log.js';
 
 export const STATE_FILE = 'state.db';
@@ -38,14 +39,16 @@ export class SqliteStateStore implements CheckpointStore, IngestLog {
   private readonly insert: Statement;
   private readonly page: Statement;
   private readonly saveTx: (cp: Checkpoint) => void;
-  private walPending = false;
+  /** Moves the WAL into the database file on a worker thread after each save. */
+  private readonly wal: WalCopier;
 
   /** Set when the file found was moved aside (persist/sqlite.ts). */
   readonly movedAside: MovedAside | undefined;
 
   constructor(opts: { dir: string; sync: SyncMode; log: Logger; file?: string; onMovedAside?: (moved: MovedAside) => void }) {
+    const file = opts.file ?? join(opts.dir, STATE_FILE);
     const opened = openDatabase({
-      file: opts.file ?? join(opts.dir, STATE_FILE),
+      file,
       format: FORMATS.stateDatabase,
       migrations: MIGRATIONS,
       sync: opts.sync,
@@ -55,8 +58,9 @@ export class SqliteStateStore implements CheckpointStore, IngestLog {
     this.db = opened.db;
     this.movedAside = opened.movedAside;
     // A checkpoint row is megabytes: SQLite's automatic WAL checkpoint would copy them into the database inside
-    // the save's commit, doubling that pause for every publish waiting. save() runs it on a later turn instead.
+    // the save's commit, doubling that pause for every publish waiting. save() has a worker thread do it instead.
     this.db.pragma('wal_autocheckpoint = 0');
+    this.wal = new WalCopier(file, (err) => opts.log.warn({ err }, 'state.db WAL copy failed: retried after the next checkpoint'));
     const row = this.db
       .prepare('SELECT COUNT(*) AS n, COALESCE(SUM(length(CAST(topic AS BLOB)) + length(payload)), 0) AS bytes, MIN(received_at) AS oldest, MAX(position) AS last FROM ingest_log')
       .get() as { n: number; bytes: number; oldest: number | null; last: number | null };
@@ -132,17 +136,17 @@ export class SqliteStateStore implements CheckpointStore, IngestLog {
     this.t.entries = row.n;
     this.t.bytes = row.bytes;
     this.t.oldestReceivedAt = row.oldest ?? undefined;
-    if (!this.walPending) {
-      this.walPending = true;
-      setImmediate(() => {
-        this.walPending = false;
-        // The WAL keeps the commit durable meanwhile; this only moves it into the database file and bounds the WAL.
-        if (this.db.open) this.db.pragma('wal_checkpoint(PASSIVE)');
-      });
-    }
+    // The WAL keeps the commit durable meanwhile; this only moves it into the database file and bounds the WAL.
+    this.wal.request();
+  }
+
+  /** Resolves once the WAL copies asked for by the saves so far are done. */
+  walCopied(): Promise<void> {
+    return this.wal.idle();
   }
 
   close(): void {
+    this.wal.close();
     if (this.db.open) this.db.close();
   }
 }

@@ -16,7 +16,7 @@
  */
 import type { Socket } from 'node:net';
 import mqtt from 'mqtt';
-import { startLoad } from './loadgen.js';
+import { startLoad, type LoadOptions } from './loadgen.js';
 import type { ServerUnderTest } from './servers.js';
 import { sleep } from './throughput.js';
 
@@ -37,17 +37,18 @@ export interface LatencyFigures {
   readonly maxMs: number;
 }
 
-function quantile(sorted: readonly number[], q: number): number {
+export function quantile(sorted: readonly number[], q: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
 
 const PROBE_DEVICE = 'probe-1';
 
-async function withLoad<T>(start: () => Promise<ServerUnderTest>, rate: number, body: (server: ServerUnderTest) => Promise<T>): Promise<T> {
+/** Paced load on a fresh server: 50 connections by default; `load` overrides (the capacity search: more connections, one publish per write). */
+export async function withLoad<T>(start: () => Promise<ServerUnderTest>, rate: number, body: (server: ServerUnderTest) => Promise<T>, loadOverrides: Partial<LoadOptions> = {}): Promise<T> {
   const server = await start();
   try {
-    const load = await startLoad({ port: server.mqttPort, connections: 50, devices: 1000, qos: 0, rate, t0: Date.now() - 86_400_000, stepMs: 100 });
+    const load = await startLoad({ port: server.mqttPort, connections: 50, devices: 1000, qos: 0, rate, t0: Date.now() - 86_400_000, stepMs: 100, ...loadOverrides });
     try {
       return await body(server);
     } finally {
@@ -90,6 +91,59 @@ export async function calibrateHalfLoad(start: () => Promise<ServerUnderTest>, p
   return best;
 }
 
+export interface ProbeRun {
+  /** publish -> alert (or delivery) of each matched probe, ms, unsorted. */
+  readonly latencies: number[];
+  readonly lost: number;
+  /** Server CPU seconds per second and publishes per second over the probes. */
+  readonly cpu: number;
+  readonly msgPerSec: number;
+}
+
+/**
+ * `probes` probe publishes `intervalMs` apart on a server under load, each timed to its alert event (gateway) or
+ * its delivery (bare broker); probe and subscriber in this process, with TCP_NODELAY.
+ */
+export async function probeLatency(server: ServerUnderTest, mode: LatencyMode, probes: number, intervalMs: number): Promise<ProbeRun> {
+  const url = `mqtt://127.0.0.1:${server.mqttPort}`;
+  const sub = await mqtt.connectAsync(url, { clientId: 'bench-alerts' });
+  const probe = await mqtt.connectAsync(url, { clientId: 'bench-probe' });
+  for (const c of [sub, probe]) (c.stream as unknown as Socket).setNoDelay(true);
+  const sentAt = new Map<number, number>();
+  const latencies: number[] = [];
+  const [subTopic, pubTopic] = mode === 'alert' ? ['alerts/#', `devices/${PROBE_DEVICE}/telemetry`] : ['bench-probe/#', 'bench-probe/x'];
+  sub.on('message', (topic, payload) => {
+    if (mode === 'alert' && !topic.startsWith(`alerts/${PROBE_DEVICE}/`)) return;
+    const now = performance.now();
+    const ts = (JSON.parse(payload.toString()) as { ts: number }).ts;
+    const t = sentAt.get(ts);
+    if (t !== undefined) {
+      latencies.push(now - t);
+      sentAt.delete(ts);
+    }
+  });
+  await sub.subscribeAsync(subTopic, { qos: 0 });
+  try {
+    await sleep(200);
+    const s0 = await server.sample();
+    const w0 = performance.now();
+    // Event times an hour back, 1 s apart per probe: new to dedup on the fresh server each run starts.
+    const t0 = Date.now() - 3_600_000;
+    for (let k = 0; k < probes; k++) {
+      const ts = t0 + k * 1000;
+      sentAt.set(ts, performance.now());
+      probe.publish(pubTopic, `{"ts":${ts},"readings":{"a":${k % 2 === 0 ? 200 : 0}}}`, { qos: 0 });
+      await sleep(intervalMs);
+    }
+    const s1 = await server.sample();
+    const secs = (performance.now() - w0) / 1000;
+    await sleep(1000);
+    return { latencies, lost: sentAt.size, cpu: (s1.cpuSeconds - s0.cpuSeconds) / secs, msgPerSec: (s1.messages - s0.messages) / secs };
+  } finally {
+    await Promise.all([sub.endAsync(true), probe.endAsync(true)]);
+  }
+}
+
 export async function runLatency(
   start: () => Promise<ServerUnderTest>,
   rate: number,
@@ -100,42 +154,8 @@ export async function runLatency(
   let serverName = '';
   const run = await withLoad(start, rate, async (server) => {
     serverName = server.name;
-    const url = `mqtt://127.0.0.1:${server.mqttPort}`;
-    const sub = await mqtt.connectAsync(url, { clientId: 'bench-alerts' });
-    const probe = await mqtt.connectAsync(url, { clientId: 'bench-probe' });
-    for (const c of [sub, probe]) (c.stream as unknown as Socket).setNoDelay(true);
-    const sentAt = new Map<number, number>();
-    const latencies: number[] = [];
-    const [subTopic, pubTopic] = mode === 'alert' ? ['alerts/#', `devices/${PROBE_DEVICE}/telemetry`] : ['bench-probe/#', 'bench-probe/x'];
-    sub.on('message', (topic, payload) => {
-      if (mode === 'alert' && !topic.startsWith(`alerts/${PROBE_DEVICE}/`)) return;
-      const now = performance.now();
-      const ts = (JSON.parse(payload.toString()) as { ts: number }).ts;
-      const t = sentAt.get(ts);
-      if (t !== undefined) {
-        latencies.push(now - t);
-        sentAt.delete(ts);
-      }
-    });
-    await sub.subscribeAsync(subTopic, { qos: 0 });
-    try {
-      await sleep(2000);
-      const s0 = await server.sample();
-      const w0 = performance.now();
-      const t0 = Date.now() - 3_600_000;
-      for (let k = 0; k < probes; k++) {
-        const ts = t0 + k * 1000;
-        sentAt.set(ts, performance.now());
-        probe.publish(pubTopic, `{"ts":${ts},"readings":{"a":${k % 2 === 0 ? 200 : 0}}}`, { qos: 0 });
-        await sleep(20);
-      }
-      const s1 = await server.sample();
-      const secs = (performance.now() - w0) / 1000;
-      await sleep(1000);
-      return { latencies, lost: sentAt.size, cpu: (s1.cpuSeconds - s0.cpuSeconds) / secs, msgPerSec: (s1.messages - s0.messages) / secs };
-    } finally {
-      await Promise.all([sub.endAsync(true), probe.endAsync(true)]);
-    }
+    await sleep(2000);
+    return probeLatency(server, mode, probes, 20);
   });
   const sorted = run.latencies.sort((a, b) => a - b);
   const figures: LatencyFigures = {

@@ -32,6 +32,11 @@ export interface LoadOptions {
   /** QoS 1: unacknowledged publishes allowed per connection. */
   readonly inflight?: number;
   readonly devicePrefix?: string;
+  /**
+   * Paced load: at most this many publishes per socket write (default: as many as the pacing gives a connection
+   * per tick). 1 = one publish per write, as sensors that publish one reading at a time send them.
+   */
+  readonly perWrite?: number;
   /** Sparkplug B DDATA with SPARKPLUG_METRICS metrics instead of the JSON telemetry (sparkplug-load.ts). */
   readonly sparkplug?: boolean;
 }
@@ -213,19 +218,25 @@ async function run(opts: LoadOptions): Promise<void> {
     return { sent: sentTotal(), acked: ackedTotal(), errors, cpuSeconds: (cpu.user + cpu.system) / 1e6, ...(ack ? { ack } : {}) };
   };
 
+  // The connection a paced tick starts with moves on each tick, so a budget smaller than the connections is
+  // spread over all of them rather than always given to the first few.
+  let first = 0;
+  const perWrite = opts.perWrite ?? Infinity;
   const pump = () => {
     if (stopped) return;
     let budget = Infinity;
     if (opts.rate > 0) budget = Math.floor(((performance.now() - started) / 1000) * opts.rate) - sentTotal();
     let progress = false;
-    for (const c of conns) {
+    first = first + 1 >= conns.length ? 0 : first + 1;
+    for (let i = 0; i < conns.length; i++) {
+      const c = conns[(first + i) % conns.length]!;
       if (budget <= 0) break;
       if (c.socket.writableLength >= HIGH_WATER) continue;
       let n = CHUNK;
       if (opts.qos === 1) n = Math.min(n, inflight - (c.sent - Math.floor(c.ackBytes / 4)));
       if (opts.rate > 0) n = Math.min(n, Math.ceil(budget / conns.length), budget);
       if (n <= 0) continue;
-      c.socket.write(fill(c, opts, n));
+      for (let left = n; left > 0; left -= perWrite) c.socket.write(fill(c, opts, Math.min(left, perWrite)));
       budget -= n;
       progress = true;
     }

@@ -4,33 +4,41 @@
  *   npm run build && node --import tsx test/bench/run.ts
  *
  * Prints a table and writes it as JSON to bench-results/bench-<time>.json. Environment flags (all optional):
- *   BENCH_ONLY=throughput,latency,scale,outbox,mosquitto,sparkplug   run only these sections
+ *   BENCH_ONLY=throughput,puback,capacity,latency,scale,memory,startup,outbox,mosquitto,sparkplug   run only these sections
+ *     (memory = 100k sensors at 1 Hz with the shipped 15m horizons: ~20 minutes of load on a quiet machine)
  *   BENCH_REPEATS=3         throughput runs per server and QoS (alternating a, b, a, b, ...; the median is quoted)
  *   BENCH_MEASURE_S=5       measuring window of a throughput run (after a 2 s warm-up)
  *   BENCH_SCALE=1000,10000,100000   sensor counts of the memory scenario
  *   BENCH_SCALE_HORIZON=30s, BENCH_SCALE_RATE=50000   its dedup/correction horizons and steady load
  *   BENCH_DRAIN_POINTS=1000000      backlog size of the outbox drain
  *   BENCH_STEP_MS=100       event time between two messages of one device in the throughput runs
- *   BENCH_PUBACK_RATE=10000 QoS 1 rate of the publish -> PUBACK latency probe (each server once; 0 = skip)
+ *   BENCH_PUBACK_RATE=10000 QoS 1 rate of the publish -> PUBACK latency probe (each server once)
+ *   BENCH_CAPACITY_START=5000, _MAX=400000, _BISECTIONS=3, _PROBES=400, _CONNECTIONS=200   the paced capacity search
+ *   BENCH_MEMORY_SENSORS=100000   sensors of the memory scenario at the default horizons
+ *   BENCH_STARTUP_SENSORS=100000, BENCH_STARTUP_REPEATS=3   the start-up scenario's checkpoint and its starts
  *   BENCH_GATEWAY_NODE_ARGS="--cpu-prof"   extra node flags for the gateway process (profile.ts does this)
  *   BENCH_BROKER_THREAD=off  the gateway's mqtt.brokerThread (default: its own default, auto)
  *   BENCH_SESSIONS=memory    the gateway's mqtt.sessions (default: its own default, disk)
  * Figures depend on the machine and on whatever else runs on it: compare ratios within one run.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { startInfluxd, type InfluxServer } from '../support/influxd.js';
+import { searchCapacity } from './capacity.js';
 import { calibrateHalfLoad, runLatency, type LatencyFigures } from './latency.js';
-import { runOutbox, type OutboxFigures } from './outbox-drain.js';
-import { runScale, type ScaleFigures } from './scale.js';
+import { runOutbox } from './outbox-drain.js';
+import { runPuback } from './puback.js';
+import { runScale } from './scale.js';
+import { runStartup } from './startup.js';
+import { fmt, printTable, type BenchResults, type Summary } from './table.js';
 import { BENCH_RULES } from './rules.js';
 import { mosquittoInstalled, startBareAedes, startGateway, startMosquitto, type ServerUnderTest } from './servers.js';
 import { measureRun, median, type RunFigures, type ThroughputSettings } from './throughput.js';
 import { SPARKPLUG_METRICS } from './sparkplug-load.js';
 
 const env = (k: string, d: string) => process.env[k] ?? d;
-const only = new Set(env('BENCH_ONLY', 'throughput,mosquitto,latency,scale,outbox,sparkplug').split(','));
+const only = new Set(env('BENCH_ONLY', 'throughput,mosquitto,puback,capacity,latency,scale,memory,startup,outbox,sparkplug').split(','));
 const repeats = Number(env('BENCH_REPEATS', '3'));
 const settings: ThroughputSettings = {
   warmupMs: 2000,
@@ -42,30 +50,8 @@ const settings: ThroughputSettings = {
 };
 
 
-interface Summary {
-  server: string;
-  qos: 0 | 1;
-  runs: number[];
-  msgPerSec: number;
-  cpuSecPerMillionReadings: number;
-  /** QoS 1 at full speed: medians of the runs' publish -> PUBACK percentiles. */
-  ackP50Ms?: number;
-  ackP99Ms?: number;
-}
-
-/** QoS 1 at a fixed moderate rate (below every server's maximum): publish -> PUBACK without queueing. */
-interface PubackFigures {
-  server: string;
-  rate: number;
-  msgPerSec: number;
-  p50Ms: number;
-  p99Ms: number;
-}
-
 const GATEWAY_FULL = 'gateway sync=full';
 const GATEWAY_ONE_THREAD = 'gateway, one thread';
-const THROUGHPUT_KEYS = ['ratioQos0', 'ratioQos0OneThread', 'ratioQos1', 'ratioQos1Full', 'cpuRatioQos0', 'cpuRatioQos0OneThread', 'cpuRatioQos1', 'cpuRatioQos1Full'] as const;
-type Ratios = { [k in (typeof THROUGHPUT_KEYS)[number]]?: number };
 
 function summarise(runs: RunFigures[]): Summary[] {
   const groups = new Map<string, RunFigures[]>();
@@ -96,22 +82,14 @@ async function oneRun(start: () => Promise<ServerUnderTest>, qos: 0 | 1): Promis
   }
 }
 
-const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : '-');
 
 async function main(): Promise<void> {
   const started = Date.now();
-  const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '?', memGiB: Math.round(totalmem() / 2 ** 30), node: process.version };
-  console.log(`bench: ${machine.cpus} x ${machine.cpuModel}, ${machine.memGiB} GiB, node ${machine.node}`);
+  const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '?', memGiB: Math.round(totalmem() / 2 ** 30), node: process.version, loadAverage: loadavg() };
+  // The load average says how shared the machine was: figures of a busy machine are compared within the run only.
+  console.log(`bench: ${machine.cpus} x ${machine.cpuModel}, ${machine.memGiB} GiB, node ${machine.node}, load average ${machine.loadAverage.map((x) => x.toFixed(1)).join(' ')}`);
   let influx: InfluxServer | undefined;
-  const results: {
-    machine: typeof machine;
-    throughput?: { runs: RunFigures[]; summary: Summary[]; puback: PubackFigures[] } & Ratios;
-    latency?: LatencyFigures[];
-    scale?: ScaleFigures[];
-    outbox?: OutboxFigures;
-    sparkplug?: SparkplugFigures;
-    errors: string[];
-  } = { machine, errors: [] };
+  const results: BenchResults = { machine, errors: [] };
   // One scenario failing (a server that dies under load is a finding too) must not lose the others' figures.
   const section = async <T>(name: string, run: () => Promise<T>): Promise<T | undefined> => {
     try {
@@ -150,26 +128,6 @@ async function main(): Promise<void> {
           runs.push(r);
         }
       }
-      // PUBACK latency without queueing: every server once at the same fixed rate, well below its maximum.
-      const puback: PubackFigures[] = [];
-      const pubackRate = Number(env('BENCH_PUBACK_RATE', '10000'));
-      if (only.has('throughput') && pubackRate > 0) {
-        for (const start of [() => startBareAedes(), gateway, gatewayFull]) {
-          const f = await section('PUBACK latency', async () => {
-            const server = await start();
-            try {
-              const r = await measureRun(server, 1, settings, pubackRate);
-              return { server: r.server, rate: pubackRate, msgPerSec: r.msgPerSec, p50Ms: r.ackP50Ms ?? NaN, p99Ms: r.ackP99Ms ?? NaN };
-            } finally {
-              await server.stop();
-            }
-          });
-          if (f) {
-            console.log(`  PUBACK latency at ${fmt(pubackRate)} msg/s, ${f.server}: p50 ${fmt(f.p50Ms, 2)} ms, p99 ${fmt(f.p99Ms, 2)} ms (${fmt(f.msgPerSec)} msg/s)`);
-            puback.push(f);
-          }
-        }
-      }
       const summary = summarise(runs);
       const get = (server: string, qos: number) => summary.find((s) => s.server === server && s.qos === qos);
       const ratio = (server: string, qos: number) => {
@@ -188,7 +146,6 @@ async function main(): Promise<void> {
       results.throughput = {
         runs,
         summary,
-        puback,
         ratioQos0: ratio('gateway', 0),
         ratioQos0OneThread: ratio(GATEWAY_ONE_THREAD, 0),
         ratioQos1: ratio('gateway', 1),
@@ -198,6 +155,18 @@ async function main(): Promise<void> {
         cpuRatioQos1: cpuRatio('gateway', 1),
         cpuRatioQos1Full: cpuRatio(GATEWAY_FULL, 1),
       };
+    }
+    if (only.has('puback')) {
+      const rate = Number(env('BENCH_PUBACK_RATE', '10000'));
+      results.puback = await section('PUBACK latency', () => runPuback([() => startBareAedes(), gateway, gatewayFull], rate, settings));
+    }
+    if (only.has('capacity')) {
+      // Bare aedes first, then the gateway: each search starts fresh servers per step (capacity.ts).
+      results.capacity = [];
+      for (const [start, mode] of [[() => startBareAedes(), 'delivery'], [gateway, 'alert']] as const) {
+        const f = await section(`capacity ${mode}`, () => searchCapacity(start, mode));
+        if (f) results.capacity.push(f);
+      }
     }
     const gwMax = results.throughput?.summary.find((s) => s.server === 'gateway' && s.qos === 0)?.msgPerSec;
     if (only.has('latency')) {
@@ -230,6 +199,12 @@ async function main(): Promise<void> {
         const f = await section(`scale ${n} sensors`, () => runScale(influx!, [n]));
         if (f) results.scale.push(...f);
       }
+    }
+    if (only.has('memory')) {
+      results.memoryDefault = await section('memory at the default horizons', () => runScale(influx!, [Number(env('BENCH_MEMORY_SENSORS', '100000'))], 'default'));
+    }
+    if (only.has('startup')) {
+      results.startup = await section('start-up', () => runStartup({ influxUrl: influx!.url, rules: BENCH_RULES }, Number(env('BENCH_STARTUP_SENSORS', '100000'))));
     }
     if (only.has('outbox')) results.outbox = await section('outbox', () => runOutbox(influx!, Number(env('BENCH_DRAIN_POINTS', '1000000'))));
     if (only.has('sparkplug')) {
@@ -268,66 +243,6 @@ async function main(): Promise<void> {
   const file = join('bench-results', `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   writeFileSync(file, JSON.stringify({ ...results, seconds: Math.round((Date.now() - started) / 1000) }, null, 2));
   console.log(`\nwritten ${file} (${Math.round((Date.now() - started) / 1000)} s)`);
-}
-
-interface SparkplugFigures {
-  metricsPerPayload: number;
-  runs: RunFigures[];
-  bare?: { runs: number[]; msgPerSec: number; cpu: number };
-  gateway?: { runs: number[]; msgPerSec: number; cpu: number };
-  ratio?: number;
-}
-
-function printTable(r: {
-  throughput?: { summary: Summary[]; puback: PubackFigures[] } & Ratios;
-  latency?: LatencyFigures[];
-  scale?: ScaleFigures[];
-  outbox?: OutboxFigures;
-  sparkplug?: SparkplugFigures;
-  errors: string[];
-}): void {
-  const rows: string[][] = [['what', 'figure', 'target']];
-  for (const s of r.throughput?.summary ?? []) {
-    const ack = s.ackP50Ms === undefined ? '' : `; PUBACK at full speed (100 in flight/connection) p50 ${fmt(s.ackP50Ms, 1)} ms, p99 ${fmt(s.ackP99Ms!, 1)} ms`;
-    rows.push([`ingest ${s.server} QoS ${s.qos} (median of ${s.runs.join(', ')})`, `${fmt(s.msgPerSec)} msg/s, ${fmt(s.cpuSecPerMillionReadings, 2)} CPU s/1M readings${ack}`, '']);
-  }
-  const t = r.throughput;
-  const ratioRows: [keyof Ratios, string, string][] = [
-    ['ratioQos0', 'ratio gateway / bare aedes, QoS 0', '>= 0.70'],
-    ['ratioQos0OneThread', 'ratio gateway, one thread (mqtt.brokerThread off) / bare aedes, QoS 0', ''],
-    ['ratioQos1', 'ratio gateway (sync normal) / bare aedes, QoS 1', '>= 0.50'],
-    ['ratioQos1Full', 'ratio gateway (sync full) / bare aedes, QoS 1', ''],
-    ['cpuRatioQos0', 'CPU per reading, bare aedes / gateway, QoS 0', ''],
-    ['cpuRatioQos0OneThread', 'CPU per reading, bare aedes / gateway one thread, QoS 0', ''],
-    ['cpuRatioQos1', 'CPU per reading, bare aedes / gateway (sync normal), QoS 1', ''],
-    ['cpuRatioQos1Full', 'CPU per reading, bare aedes / gateway (sync full), QoS 1', ''],
-  ];
-  for (const [k, label, target] of ratioRows) if (t?.[k] !== undefined) rows.push([label, fmt(t[k], 2), target]);
-  for (const p of t?.puback ?? []) rows.push([`publish -> PUBACK, ${p.server}, QoS 1 at ${fmt(p.rate)} msg/s`, `p50 ${fmt(p.p50Ms, 2)} ms, p99 ${fmt(p.p99Ms, 2)} ms`, '']);
-  for (const l of r.latency ?? []) {
-    const what = l.mode === 'alert' ? 'publish -> alert event' : 'publish -> delivery (floor)';
-    rows.push([
-      `${what}, ${l.server}, ${l.label}: ${fmt(l.rate)} msg/s paced, server CPU ${fmt(l.cpu, 2)} (${l.samples} events, ${l.lost} lost)`,
-      `p50 ${fmt(l.p50Ms, 2)} ms, p99 ${fmt(l.p99Ms, 2)} ms, max ${fmt(l.maxMs, 1)} ms`,
-      l.mode === 'alert' && l.label.startsWith('50') ? 'p99 < 10 ms' : '',
-    ]);
-  }
-  for (const s of r.scale ?? []) {
-    rows.push([`memory, ${fmt(s.sensors)} sensors (${s.settings}; took ${fmt(s.msgPerSec)} msg/s at CPU ${fmt(s.cpu, 2)})`, `peak ${fmt(s.peakRssMiB)} MiB RSS, end ${fmt(s.rssMiB)} MiB (heap ${fmt(s.heapUsedMiB)} MiB), ${fmt(s.bytesPerSensor)} B/sensor, dedup keys ${s.dedupKeysFirst}->${s.dedupKeysLast}, retained ${s.retainedFirst}->${s.retainedLast}`, s.sensors >= 100_000 ? '< 1024 MiB' : '']);
-  }
-  if (r.outbox) {
-    rows.push(['outbox commit (format + SQLite)', `${fmt(r.outbox.commitPointsPerSec)} points/s`, '']);
-    rows.push([`outbox drain of ${fmt(r.outbox.backlog)} points`, `${fmt(r.outbox.drainPointsPerSec)} points/s`, '>= 100,000']);
-  }
-  const sp = r.sparkplug;
-  for (const [label, f] of [['bare aedes', sp?.bare], ['gateway', sp?.gateway]] as const) {
-    if (f) rows.push([`ingest Sparkplug DDATA (${sp!.metricsPerPayload} metrics/payload) ${label} QoS 0 (median of ${f.runs.join(', ')})`, `${fmt(f.msgPerSec)} msg/s = ${fmt(f.msgPerSec * sp!.metricsPerPayload)} readings/s, ${fmt(f.cpu, 2)} CPU s/1M readings`, '']);
-  }
-  if (sp?.ratio !== undefined) rows.push(['ratio gateway / bare aedes, Sparkplug DDATA, QoS 0', fmt(sp.ratio, 2), '']);
-  for (const e of r.errors) rows.push(['FAILED', e, '']);
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
-  console.log('');
-  for (const row of rows) console.log(row.map((c, i) => c.padEnd(widths[i]!)).join(' | '));
 }
 
 main().catch((err: unknown) => {

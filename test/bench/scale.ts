@@ -29,20 +29,42 @@ export interface ScaleFigures {
   readonly dedupKeysLast: number;
   readonly retainedFirst: number;
   readonly retainedLast: number;
+  /** gateway_checkpoint_pause_max_seconds at the end, ms: the longest event-loop turn of a periodic checkpoint. */
+  readonly checkpointPauseMaxMs: number;
+  /** Checkpoints saved over the run. */
+  readonly checkpoints: number;
+  /**
+   * The gateway took every message the horizons need (1.5 horizons per device) before the time limit: only then
+   * is the state the steady one the figure is about. A gateway that falls behind (a busy machine) ends early.
+   */
+  readonly complete: boolean;
+}
+
+/** The shipped pipeline.dedupHorizon and pipeline.correctionHorizon (gateway/config/schema.ts), seconds. */
+export const DEFAULT_HORIZON_S = 900;
+
+function metricValue(text: string, name: string, labels = ''): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${name}${labels} `));
+  return line === undefined ? NaN : Number(line.slice(line.lastIndexOf(' ') + 1));
 }
 
 const MiB = 2 ** 20;
 
-async function waitMessages(sample: () => Promise<{ messages: number }>, target: number, limitMs: number): Promise<void> {
+/** True when the target was reached within the limit. */
+async function waitMessages(sample: () => Promise<{ messages: number }>, target: number, limitMs: number): Promise<boolean> {
   const until = Date.now() + limitMs;
-  while (Date.now() < until && (await sample()).messages < target) await sleep(250);
+  for (;;) {
+    if ((await sample()).messages >= target) return true;
+    if (Date.now() >= until) return false;
+    await sleep(250);
+  }
 }
 
-export async function runScale(influx: InfluxServer, counts: readonly number[]): Promise<ScaleFigures[]> {
-  const horizon = process.env.BENCH_SCALE_HORIZON ?? '30s';
+/** `horizon` 'default': the shipped horizons (no override), else both horizons set to it (e.g. '30s', '1m'). */
+export async function runScale(influx: InfluxServer, counts: readonly number[], horizon = process.env.BENCH_SCALE_HORIZON ?? '30s'): Promise<ScaleFigures[]> {
   // A steady rate, not the maximum: memory at full speed measures socket buffers and garbage, not state.
   const rate = Number(process.env.BENCH_SCALE_RATE ?? 50_000);
-  const horizonS = horizon.endsWith('m') ? Number(horizon.slice(0, -1)) * 60 : Number(horizon.replace(/s$/, ''));
+  const horizonS = horizon === 'default' ? DEFAULT_HORIZON_S : horizon.endsWith('m') ? Number(horizon.slice(0, -1)) * 60 : Number(horizon.replace(/s$/, ''));
   const out: ScaleFigures[] = [];
   for (const sensors of counts) {
     const devices = Math.ceil(sensors / 3);
@@ -50,7 +72,7 @@ export async function runScale(influx: InfluxServer, counts: readonly number[]):
       influxUrl: influx.url,
       database: `scale${sensors}`,
       rules: BENCH_RULES_SCALE,
-      pipeline: { dedupHorizon: horizon, correctionHorizon: horizon },
+      ...(horizon === 'default' ? {} : { pipeline: { dedupHorizon: horizon, correctionHorizon: horizon } }),
     });
     try {
       let peak = 0;
@@ -66,21 +88,25 @@ export async function runScale(influx: InfluxServer, counts: readonly number[]):
       const perDevice = Math.ceil(horizonS * 1.5) + 20;
       const load = await startLoad({ port: gw.mqttPort, connections: 50, devices, qos: 0, rate, t0: Date.now() - 86_400_000, stepMs: 1000 });
       let first: Record<string, number> = {};
+      let complete = false;
+      // Long enough for the default horizons' 45M messages at ~40k msg/s (a quiet machine), per stage.
+      const limitMs = Math.max(300_000, ((devices * perDevice) / rate) * 1000 * 2);
       try {
-        await waitMessages(sample, Math.round(devices * perDevice * (2 / 3)), 300_000);
+        complete = await waitMessages(sample, Math.round(devices * perDevice * (2 / 3)), limitMs);
         first = (await gw.health()).pipeline as Record<string, number>;
-        await waitMessages(sample, devices * perDevice, 300_000);
+        complete = (await waitMessages(sample, devices * perDevice, limitMs)) && complete;
       } finally {
         await load.stop();
       }
       await sleep(1000);
       const last = (await gw.health()).pipeline as Record<string, number>;
       const end = await sample();
+      const text = await gw.metrics();
       const secs = (performance.now() - t0) / 1000;
       const rss = end.rssBytes;
       const f: ScaleFigures = {
         sensors,
-        settings: `1 Hz, horizons ${horizon}, ${rate} msg/s`,
+        settings: `1 Hz, horizons ${horizon === 'default' ? `${DEFAULT_HORIZON_S / 60}m (default)` : horizon}, ${rate} msg/s`,
         rssMiB: rss / MiB,
         peakRssMiB: peak / MiB,
         msgPerSec: (end.messages - start.messages) / secs,
@@ -92,8 +118,11 @@ export async function runScale(influx: InfluxServer, counts: readonly number[]):
         dedupKeysLast: last['dedupKeys'] ?? NaN,
         retainedFirst: first['retainedWindows'] ?? NaN,
         retainedLast: last['retainedWindows'] ?? NaN,
+        checkpointPauseMaxMs: metricValue(text, 'gateway_checkpoint_pause_max_seconds') * 1000,
+        checkpoints: metricValue(text, 'gateway_checkpoints_total', '{result="saved"}'),
+        complete,
       };
-      console.log(`  scale ${sensors} sensors: peak ${f.peakRssMiB.toFixed(0)} MiB RSS, end ${f.rssMiB.toFixed(0)} MiB RSS (${f.msgPerSec.toFixed(0)} msg/s, CPU ${f.cpu.toFixed(2)}), heap ${f.heapUsedMiB.toFixed(0)} MiB (${f.bytesPerSensor.toFixed(0)} B/sensor), dedup keys ${f.dedupKeysFirst} -> ${f.dedupKeysLast}, retained windows ${f.retainedFirst} -> ${f.retainedLast}`);
+      console.log(`  scale ${sensors} sensors: peak ${f.peakRssMiB.toFixed(0)} MiB RSS, end ${f.rssMiB.toFixed(0)} MiB RSS (${f.msgPerSec.toFixed(0)} msg/s, CPU ${f.cpu.toFixed(2)}), heap ${f.heapUsedMiB.toFixed(0)} MiB (${f.bytesPerSensor.toFixed(0)} B/sensor), dedup keys ${f.dedupKeysFirst} -> ${f.dedupKeysLast}, retained windows ${f.retainedFirst} -> ${f.retainedLast}, checkpoint pause max ${f.checkpointPauseMaxMs.toFixed(1)} ms over ${f.checkpoints}${complete ? '' : ' (INCOMPLETE: the gateway fell behind, horizons not full)'}`);
       out.push(f);
     } finally {
       await gw.stop();

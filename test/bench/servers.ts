@@ -91,6 +91,8 @@ export interface GatewayOptions {
   readonly brokerThread?: 'auto' | 'on' | 'off';
   /** A cluster node (docs/cluster.md) on these NATS servers, with `replicas` copies of each message. */
   readonly cluster?: { readonly servers: readonly string[]; readonly replicas: number; readonly partitions?: number };
+  /** Folder of config and state (kept at stop); default a fresh temporary one, removed at stop. */
+  readonly dir?: string;
 }
 
 function metric(text: string, name: string): number {
@@ -101,11 +103,8 @@ function metric(text: string, name: string): number {
   return sum;
 }
 
-export async function startGateway(opts: GatewayOptions): Promise<ServerUnderTest & { health(): Promise<Record<string, any>>; metrics(): Promise<string> }> {
-  const main = join(ROOT, 'dist/gateway/main.js');
-  if (!existsSync(main)) throw new Error('dist/gateway/main.js is missing: run `npm run build` first');
-  const dir = mkdtempSync(join(tmpdir(), 'bench-gw-'));
-  const [mqttPort, httpPort] = [await freePort(), await freePort()];
+/** The gateway.yaml (and rules.yaml) of a bench gateway in `dir`: default config except ports, paths and `opts`. */
+export function writeGatewayConfig(dir: string, opts: GatewayOptions, mqttPort: number, httpPort: number): string {
   const brokerThread = opts.brokerThread ?? process.env.BENCH_BROKER_THREAD;
   // mqtt.sessions of the gateway under test (default: its own default, disk): `memory` measures the broker as it
   // was before sessions went to disk.
@@ -128,6 +127,18 @@ export async function startGateway(opts: GatewayOptions): Promise<ServerUnderTes
         : '') +
       `buffer:\n  dir: ${join(dir, 'data')}\nhttp:\n  host: 127.0.0.1\n  port: ${httpPort}\nlog:\n  level: warn\n`,
   );
+  return join(dir, 'gateway.yaml');
+}
+
+export const GATEWAY_MAIN = join(ROOT, 'dist/gateway/main.js');
+
+export async function startGateway(opts: GatewayOptions): Promise<ServerUnderTest & { health(): Promise<Record<string, any>>; metrics(): Promise<string> }> {
+  const main = GATEWAY_MAIN;
+  if (!existsSync(main)) throw new Error('dist/gateway/main.js is missing: run `npm run build` first');
+  // A given folder is kept at stop (the start-up scenario restarts a gateway on the state it left).
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'bench-gw-'));
+  const [mqttPort, httpPort] = [await freePort(), await freePort()];
+  writeGatewayConfig(dir, opts, mqttPort, httpPort);
   const nodeArgs = opts.nodeArgs ?? (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const child = spawn(process.execPath, [...nodeArgs, main], {
     cwd: dir,
@@ -164,7 +175,7 @@ export async function startGateway(opts: GatewayOptions): Promise<ServerUnderTes
     },
     async stop() {
       await kill(child, 'SIGTERM', 30_000);
-      rmSync(dir, { recursive: true, force: true });
+      if (opts.dir === undefined) rmSync(dir, { recursive: true, force: true });
     },
   };
 }

@@ -19,6 +19,8 @@ export interface RunFigures {
   /** QoS 1: publish -> PUBACK as the generator sees it over the measuring window (100 in flight per connection at full speed). */
   readonly ackP50Ms?: number;
   readonly ackP99Ms?: number;
+  /** QoS 1: PUBACKs timed over the measuring window. */
+  readonly ackCount?: number;
 }
 
 export interface ThroughputSettings {
@@ -61,7 +63,7 @@ export async function measureRun(server: ServerUnderTest, qos: 0 | 1, s: Through
       readingsPerSec: readings / secs,
       cpuSecPerMillionReadings: readings > 0 ? (b.cpuSeconds - a.cpuSeconds) / (readings / 1e6) : NaN,
       rssMiB: b.rssBytes / 2 ** 20,
-      ...(l.ack ? { ackP50Ms: l.ack.p50Ms, ackP99Ms: l.ack.p99Ms } : {}),
+      ...(l.ack ? { ackP50Ms: l.ack.p50Ms, ackP99Ms: l.ack.p99Ms, ackCount: l.ack.count } : {}),
     };
   } finally {
     await load.stop();

@@ -108,6 +108,9 @@ export class BrokerThread implements BrokerFront {
       this.worker.on('error', fail);
       this.worker.on('exit', (code) => fail(new Error(`broker thread exited with code ${code}`)));
     });
+    // Awaited by started(), which the gateway calls after restoring its state: a thread that fails meanwhile must
+    // not be an unhandled rejection (started() still rejects with it).
+    this.ready.catch(() => undefined);
   }
 
   /** Resolves once aedes and the auth hooks exist in the thread. */

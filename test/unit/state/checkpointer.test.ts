@@ -191,3 +191,46 @@ describe('Checkpointer, captures in slices', () => {
     expect([...store.load()!.pipeline]).toEqual([1, 1, 2, 1]);
   });
 });
+
+describe('gateway_checkpoint_pause_max_seconds', () => {
+  const busy = (ms: number) => {
+    const until = performance.now() + ms;
+    while (performance.now() < until);
+  };
+  const pauseMax = async (metrics: ReturnType<typeof createMetrics>) => (await metrics.checkpointPauseMax.get()).values[0]?.value ?? 0;
+
+  it('holds the longest turn of a periodic checkpoint: the turn that begins it includes the capture and the outbox commit; pauses reported from outside count too', async () => {
+    const metrics = createMetrics();
+    const store = new MemoryStateStore();
+    const timers = new ManualTimers();
+    let steps = 0;
+    const cp = new Checkpointer({
+      store,
+      log: store,
+      timers,
+      intervalMs: 1000,
+      sliceMs: 0,
+      // Beginning costs 6 ms (capture 3 + outbox 3), each later slice 1 ms: the longest turn is the first.
+      capture: () => {
+        busy(3);
+        return { step: () => (busy(1), ++steps >= 3), finish: () => ({ pipeline: Uint8Array.of(1), alerts: new Uint8Array(0), sparkplug: new Uint8Array(0) }), abort: () => {} };
+      },
+      commitEmitted: () => busy(3),
+      version: () => 1,
+      metrics,
+      logger: createLogger('silent'),
+    });
+    cp.start();
+    expect(await pauseMax(metrics)).toBe(0);
+    await timers.advance(1000);
+    while (steps < 3) await timers.advance(4);
+    const first = await pauseMax(metrics);
+    // Each phase alone (3 ms) is below it: the gauge is of the whole turn, not of one phase.
+    expect(first).toBeGreaterThanOrEqual(0.007);
+    cp.notePause(first / 2);
+    expect(await pauseMax(metrics)).toBe(first);
+    cp.notePause(1);
+    expect(await pauseMax(metrics)).toBe(1);
+    cp.stop();
+  });
+});

@@ -1,0 +1,95 @@
+/**
+ * Paced capacity: the highest rate of one-publish-per-write QoS 0 load (many connections, as sensors send) at
+ * which the probe's p99 stays under a bound: publish -> alert event for the gateway, publish -> delivery for a
+ * bare broker. Found by search, not measured at a fixed rate:
+ *  - up: from `startRate`, the rate doubles while a step passes;
+ *  - down: then `bisections` halvings of the interval between the last passing and the first failing rate.
+ * A step is a fresh server, 2 s of load, then `probes` probes 5 ms apart. It passes when the p99 is under the
+ * bound, no probe is lost, and the server took at least 95 % of the rate asked (a generator or server that falls
+ * behind does not pass by sending less). The generator's own ceiling is reported: a result at it is marked so.
+ */
+import { probeLatency, quantile, withLoad, type LatencyMode } from './latency.js';
+import type { ServerUnderTest } from './servers.js';
+import { sleep } from './throughput.js';
+
+export interface CapacityStep {
+  readonly rate: number;
+  readonly msgPerSec: number;
+  readonly cpu: number;
+  readonly p99Ms: number;
+  readonly lost: number;
+  readonly pass: boolean;
+}
+
+export interface CapacityFigures {
+  readonly server: string;
+  readonly mode: LatencyMode;
+  readonly boundMs: number;
+  /** Highest passing rate (0 when even the first step failed). */
+  readonly rate: number;
+  /** The lowest failing rate seen (Infinity when none failed up to `maxRate`). */
+  readonly failedAt: number;
+  readonly steps: CapacityStep[];
+}
+
+export interface CapacitySettings {
+  readonly startRate: number;
+  readonly maxRate: number;
+  readonly bisections: number;
+  readonly probes: number;
+  readonly boundMs: number;
+  readonly connections: number;
+}
+
+export const CAPACITY_DEFAULTS: CapacitySettings = {
+  startRate: Number(process.env.BENCH_CAPACITY_START ?? 5000),
+  maxRate: Number(process.env.BENCH_CAPACITY_MAX ?? 400_000),
+  bisections: Number(process.env.BENCH_CAPACITY_BISECTIONS ?? 3),
+  probes: Number(process.env.BENCH_CAPACITY_PROBES ?? 400),
+  boundMs: 10,
+  connections: Number(process.env.BENCH_CAPACITY_CONNECTIONS ?? 200),
+};
+
+async function step(start: () => Promise<ServerUnderTest>, mode: LatencyMode, rate: number, s: CapacitySettings): Promise<CapacityStep & { server: string }> {
+  let server = '';
+  const run = await withLoad(
+    start,
+    rate,
+    async (sut) => {
+      server = sut.name;
+      await sleep(2000);
+      return probeLatency(sut, mode, s.probes, 5);
+    },
+    { connections: s.connections, devices: Math.max(1000, s.connections * 5), perWrite: 1 },
+  );
+  const p99Ms = quantile(run.latencies.sort((a, b) => a - b), 0.99);
+  const pass = run.lost === 0 && p99Ms < s.boundMs && run.msgPerSec >= 0.95 * rate;
+  const r = { server, rate, msgPerSec: run.msgPerSec, cpu: run.cpu, p99Ms, lost: run.lost, pass };
+  console.log(`  capacity ${server} at ${rate} msg/s paced: took ${Math.round(run.msgPerSec)} msg/s, CPU ${run.cpu.toFixed(2)}, p99 ${p99Ms.toFixed(2)} ms, ${run.lost} lost: ${pass ? 'pass' : 'fail'}`);
+  return r;
+}
+
+export async function searchCapacity(start: () => Promise<ServerUnderTest>, mode: LatencyMode, s: CapacitySettings = CAPACITY_DEFAULTS): Promise<CapacityFigures> {
+  const steps: CapacityStep[] = [];
+  let server = '';
+  let good = 0;
+  let bad = Infinity;
+  for (let rate = s.startRate; rate <= s.maxRate; rate *= 2) {
+    const r = await step(start, mode, rate, s);
+    server = r.server;
+    steps.push(r);
+    if (!r.pass) {
+      bad = rate;
+      break;
+    }
+    good = rate;
+  }
+  for (let i = 0; i < s.bisections && Number.isFinite(bad); i++) {
+    const rate = Math.round((good + bad) / 2);
+    const r = await step(start, mode, rate, s);
+    steps.push(r);
+    if (r.pass) good = rate;
+    else bad = rate;
+  }
+  return { server, mode, boundMs: s.boundMs, rate: good, failedAt: bad, steps };
+}
