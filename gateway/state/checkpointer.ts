@@ -151,7 +151,7 @@ export class Checkpointer {
     const t0 = performance.now();
     const budget = this.o.sliceMs ?? 1;
     const done = this.attempt(() => {
-      let last = false;
+      let last: boolean;
       do last = run.capture.step();
       while (!last && performance.now() - t0 < budget);
       return last;

@@ -132,7 +132,7 @@ export function writeGatewayConfig(dir: string, opts: GatewayOptions, mqttPort: 
 
 export const GATEWAY_MAIN = join(ROOT, 'dist/gateway/main.js');
 
-export async function startGateway(opts: GatewayOptions): Promise<ServerUnderTest & { health(): Promise<Record<string, any>>; metrics(): Promise<string> }> {
+export async function startGateway(opts: GatewayOptions): Promise<ServerUnderTest & { health(): Promise<Record<string, unknown>>; metrics(): Promise<string> }> {
   const main = GATEWAY_MAIN;
   if (!existsSync(main)) throw new Error('dist/gateway/main.js is missing: run `npm run build` first');
   // A given folder is kept at stop (the start-up scenario restarts a gateway on the state it left).
@@ -162,7 +162,7 @@ export async function startGateway(opts: GatewayOptions): Promise<ServerUnderTes
     mqttPort,
     httpPort,
     metrics,
-    health: async () => (await fetch(`${base}/health`)).json() as Promise<Record<string, any>>,
+    health: async () => (await fetch(`${base}/health`)).json() as Promise<Record<string, unknown>>,
     async sample() {
       const text = await metrics();
       return {
