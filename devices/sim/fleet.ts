@@ -71,6 +71,12 @@ interface SimDevice {
   client: MqttClient | undefined;
   nextAt: number;
   linkDown: boolean;
+  /** Between the client's 'connect' and its 'close': what is published now goes on the wire at once. */
+  up: boolean;
+  /** The fleet ended the connection (link down) and must call reconnect() when the link is back. */
+  ended: boolean;
+  /** Published while the connection is not up (being set up again, or being ended): sent on the next 'connect'. */
+  readonly pending: Outgoing[];
 }
 
 /**
@@ -92,7 +98,7 @@ export function createFleet(options: FleetOptions): Fleet {
     const skewMs = skew > 0 ? Math.round((fleetRng() * 2 - 1) * skew) : 0;
     const offlinePhaseMs = faults.offlineEveryMs > 0 ? Math.floor(fleetRng() * faults.offlineEveryMs) : 0;
     const model = new DeviceModel({ id: cred.id, sensors: options.sensors, faults, skewMs, offlinePhaseMs }, createRng(deriveSeed(seed, i)));
-    return { model, client: undefined, nextAt: 0, linkDown: false };
+    return { model, client: undefined, nextAt: 0, linkDown: false, up: false, ended: false, pending: [] };
   });
   const wire = options.sparkplug ? sparkplugEncoding(options.sparkplug.group, options.sensors) : jsonEncoding;
 
@@ -116,11 +122,46 @@ export function createFleet(options: FleetOptions): Fleet {
       else acked++;
     });
   };
+  /**
+   * Only a connection that is up gets publishes; the rest wait in `pending`. MQTT.js would store a QoS 1 publish made
+   * while it reconnects and send it after CONNACK, but not if end() is called meanwhile: it then drops the stored
+   * publishes without failing them and end() waits for their PUBACKs forever (a fleet stopped, or a link lost,
+   * while a reconnect waits for its CONNACK hung that way).
+   */
   const publish = (d: SimDevice, out: Outgoing) => {
     const client = d.client;
     if (!client) return;
+    if (!d.up || d.linkDown) {
+      d.pending.push(out);
+      return;
+    }
     for (const p of wire.encode(d.model.id, out)) send(client, d.model.id, p.topic, p.payload);
   };
+  const flushPending = (d: SimDevice) => {
+    for (const o of d.pending.splice(0)) publish(d, o);
+  };
+  /** Ends the connection when the link goes down; one still being set up is ended by its 'connect' handler. */
+  const linkLost = (d: SimDevice, client: MqttClient) => {
+    if (!d.up || d.ended) return;
+    d.ended = true;
+    d.up = false;
+    client.end();
+  };
+  /** Resolves true once the device's connection is up, false if it is not within `ms`. */
+  const whenUp = (d: SimDevice, client: MqttClient, ms: number) =>
+    new Promise<boolean>((resolve) => {
+      if (d.up) return resolve(true);
+      const onConnect = () => {
+        clearTimeout(timer);
+        resolve(d.up);
+      };
+      const timer = setTimeout(() => {
+        client.removeListener('connect', onConnect);
+        resolve(d.up);
+      }, ms);
+      timer.unref();
+      client.once('connect', onConnect);
+    });
 
   const connectOne = (d: SimDevice, cred: DeviceCredential) =>
     new Promise<void>((resolve) => {
@@ -136,13 +177,24 @@ export function createFleet(options: FleetOptions): Fleet {
       d.client = client;
       let first = true;
       const topics = wire.subscriptions(cred.id);
+      client.on('close', () => {
+        d.up = false;
+      });
       client.on('connect', () => {
+        if (first) resolve();
+        first = false;
+        // The link went down while this connection was being set up: it ends now, before any birth or data.
+        if (d.linkDown && !stopped) {
+          d.up = true;
+          linkLost(d, client);
+          return;
+        }
+        d.up = true;
         if (topics.length > 0) client.subscribe(topics, { qos: 0 });
         const { publishes, nextWill } = wire.connected(cred.id, now());
         for (const p of publishes) send(client, cred.id, p.topic, p.payload);
         if (nextWill) client.options.will = nextWill;
-        if (first) resolve();
-        first = false;
+        flushPending(d);
       });
       client.on('message', (topic, payload) => {
         for (const p of wire.command(cred.id, topic, payload, now())) send(client, cred.id, p.topic, p.payload);
@@ -171,9 +223,13 @@ export function createFleet(options: FleetOptions): Fleet {
         const { out, offline } = d.model.sample(Math.round(d.nextAt));
         if (offline !== d.linkDown) {
           d.linkDown = offline;
-          // A device without uplink really disconnects; mqtt.js reconnects it when the link is back.
-          if (offline) d.client.end();
-          else d.client.reconnect();
+          // A device without uplink really disconnects; mqtt.js reconnects it when the link is back (after the
+          // end() in progress, if any: it defers a reconnect() until then).
+          if (offline) linkLost(d, d.client);
+          else if (d.ended) {
+            d.ended = false;
+            d.client.reconnect();
+          }
         }
         for (const o of out) publish(d, o);
         d.nextAt += periodMs;
@@ -231,19 +287,24 @@ export function createFleet(options: FleetOptions): Fleet {
       if (timer) clearInterval(timer);
       await Promise.all(
         devices.map(async (d) => {
-          if (!d.client) return;
-          if (d.linkDown) {
-            // Bring the link back so what the device buffered is delivered before it disconnects.
-            const client = d.client;
-            const back = new Promise<void>((resolve) => {
-              client.once('connect', () => resolve());
-              setTimeout(resolve, 5000).unref();
-            });
+          const client = d.client;
+          if (!client) return;
+          // Bring the link back so what the device buffered is delivered before it disconnects.
+          d.linkDown = false;
+          if (d.ended) {
+            d.ended = false;
             client.reconnect();
-            await back;
           }
-          for (const o of d.model.faults.drain()) publish(d, o);
-          await d.client.endAsync().catch((err: Error) => error(d.model.id, err));
+          for (const o of d.model.faults.drain()) d.pending.push(o);
+          if (await whenUp(d, client, 10_000)) {
+            flushPending(d);
+            await client.endAsync().catch((err: Error) => error(d.model.id, err));
+            return;
+          }
+          // Never came back: what it held is lost (counted), and the connection attempt is abandoned.
+          if (d.pending.length > 0) error(d.model.id, new Error(`${d.pending.length} messages not sent: not connected at stop`));
+          d.pending.length = 0;
+          await client.endAsync(true).catch((err: Error) => error(d.model.id, err));
         }),
       );
       return stats();
