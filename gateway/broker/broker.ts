@@ -44,7 +44,6 @@ function refusedReason(err: Error): RefusedReason | undefined {
   if (err.message === 'drain timeout') return 'slow_consumer';
   if (err.message === QUEUE_FULL) return 'queue_full';
   if (isProtocolVersionRefusal(err)) return 'protocol_version';
-  if (err.message === QUEUE_FULL) return 'queue_full';
   // mqtt-packet parse errors (bad header flags, malformed lengths, unknown packet types...) and aedes' own
   // refusals of packets before CONNECT.
   if (/^(Invalid|Malformed|Packet|Cannot parse|Unknown|Not supported|Connect flag|Will |Client queue limit)/.test(err.message)) return 'protocol_error';
