@@ -45,7 +45,10 @@ function parseTag(text: string, previous: Record<string, string> = {}): Record<s
 async function edit(file: string, change: Edit): Promise<void> {
   try {
     const { tightenedFrom } = await editDevicesFile(file, change);
-    if (tightenedFrom !== undefined) process.stderr.write(`devices: ${file} was mode ${tightenedFrom.toString(8).padStart(4, '0')} (readable by others) and holds password hashes: it is now 0600, owner-only\n`);
+    if (tightenedFrom !== undefined)
+      process.stderr.write(
+        `devices: ${file} was mode ${tightenedFrom.toString(8).padStart(4, '0')} (readable by others) and holds password hashes: it is now 0600, owner-only\n`,
+      );
   } catch (err) {
     if (!(err instanceof RegistryEditError)) throw err;
     process.stderr.write(`devices: ${err.message}\n`);
@@ -65,8 +68,12 @@ program
   .command('add')
   .description('register a device (or a reader) with a new random secret (printed once, as JSON on the last line)')
   .argument('<id>', 'device id: the MQTT username and the {device} of its topics')
-  .option('-t, --tag <key=value>', 'InfluxDB tag on the device\'s points (repeatable)', parseTag, {})
-  .addOption(new Option('-r, --role <role>', 'device: publishes its own readings; reader: subscribes to devices/#, alerts/# and spBv1.0/#, publishes nothing').choices(ROLES).default('device'))
+  .option('-t, --tag <key=value>', "InfluxDB tag on the device's points (repeatable)", parseTag, {})
+  .addOption(
+    new Option('-r, --role <role>', 'device: publishes its own readings; reader: subscribes to devices/#, alerts/# and spBv1.0/#, publishes nothing')
+      .choices(ROLES)
+      .default('device'),
+  )
   .action(async (id: string, opts: { tag: Record<string, string>; role: Role }) => {
     const file = devicesFile(program);
     const password = generateSecret();
@@ -116,11 +123,16 @@ program
       const role = d.role ?? 'device';
       if (opts.json) process.stdout.write(`${JSON.stringify({ id: d.id, role, password: d.passwordHash !== undefined, tags })}\n`);
       else {
-        const t = Object.entries(tags).map(([k, v]) => `${k}=${v}`).join(',');
+        const t = Object.entries(tags)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(',');
         process.stdout.write(`${d.id}${role === 'device' ? '' : `\t(${role})`}${d.passwordHash ? '' : '\t(certificate only)'}${t ? `\t${t}` : ''}\n`);
       }
     }
-    if (!opts.json) process.stderr.write(`${loaded.devices.size} device${loaded.devices.size === 1 ? '' : 's'} in ${file}${loaded.missing ? ' (file does not exist yet)' : ''}\n`);
+    if (!opts.json)
+      process.stderr.write(
+        `${loaded.devices.size} device${loaded.devices.size === 1 ? '' : 's'} in ${file}${loaded.missing ? ' (file does not exist yet)' : ''}\n`,
+      );
   });
 
 try {

@@ -32,7 +32,10 @@ const program = new Command('simulate')
   .option('--burst', 'all devices publish at the same instant instead of spread over the period')
   .option('--ca <file>', 'CA certificate for mqtts:// or wss://')
   .option('--insecure', 'do not verify the server certificate')
-  .option('--sparkplug [group]', 'be Sparkplug B edge nodes of this group (default sim): births, DDATA by alias, NDEATH will, rebirth on NCMD; a backlog replays as is_historical')
+  .option(
+    '--sparkplug [group]',
+    'be Sparkplug B edge nodes of this group (default sim): births, DDATA by alias, NDEATH will, rebirth on NCMD; a backlog replays as is_historical',
+  )
   .showHelpAfterError();
 
 program.parse(process.argv);

@@ -119,14 +119,24 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   const alertPublisher = new AlertPublisher({ outbox, gatewayId: config.gatewayId, log });
   // Silenced rules publish nothing (alerts/silences.ts); every change goes to the page's history.
   const alertHistory = new AlertHistory();
-  const silencer = new AlertSilencer((events) => alertPublisher.publish(events), () => alerts.firing());
+  const silencer = new AlertSilencer(
+    (events) => alertPublisher.publish(events),
+    () => alerts.firing(),
+  );
   const publishAlerts = (events: readonly AlertEvent[]) => {
     state.touch();
     const held = silencer.publish(events, now());
     for (const e of held) metrics.alertsSilenced.inc({ rule: e.rule });
     alertHistory.record(events, held, now());
   };
-  const alerts = new AlertService({ rulesFile: config.alerts.rulesFile, log: log.child({ part: 'alerts' }), metrics, now, publish: publishAlerts, retain: (events) => (silencer.noteRetained(events), alertPublisher.retain(events)) });
+  const alerts = new AlertService({
+    rulesFile: config.alerts.rulesFile,
+    log: log.child({ part: 'alerts' }),
+    metrics,
+    now,
+    publish: publishAlerts,
+    retain: (events) => (silencer.noteRetained(events), alertPublisher.retain(events)),
+  });
   alerts.start();
   // The operator page's live view: last value, rate and window means per sensor (O(1) per reading).
   const live = new LiveView(now());
@@ -182,20 +192,22 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     }
   };
   // Replays the ingest log after the restored checkpoint (after a crash), before any socket opens.
-  orClose(() => state.recover({
-    process: processRecord,
-    tick: (t) => {
-      pipeline.tick(t);
-      sparkplug.tick(t);
-    },
-    capture: () => {
-      const p = pipeline.beginSnapshot();
-      const a = alerts.snapshot(); // small: captured whole
-      const s = sparkplug.snapshot(); // one entry per edge node: captured whole
-      return { step: () => p.step(4), finish: () => ({ pipeline: p.finish(), alerts: a, sparkplug: s }), abort: () => p.abort() };
-    },
-    commitEmitted: () => outbox.flush(),
-  }));
+  orClose(() =>
+    state.recover({
+      process: processRecord,
+      tick: (t) => {
+        pipeline.tick(t);
+        sparkplug.tick(t);
+      },
+      capture: () => {
+        const p = pipeline.beginSnapshot();
+        const a = alerts.snapshot(); // small: captured whole
+        const s = sparkplug.snapshot(); // one entry per edge node: captured whole
+        return { step: () => p.step(4), finish: () => ({ pipeline: p.finish(), alerts: a, sparkplug: s }), abort: () => p.abort() };
+      },
+      commitEmitted: () => outbox.flush(),
+    }),
+  );
   await broker.started();
   alertPublisher.attach(broker);
   sparkplug.attach(broker);
@@ -208,13 +220,27 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
       uptimeSeconds: Math.max(0, Math.round((now() - startedAt) / 1000)), // the clock may have been set back
       broker: { listening, clients: broker.connectedClients },
       // Userinfo passwords and credential query parameters are masked (redact.ts): /health is open even with a token.
-      influx: { url: redactUrl(config.influx.url), database: config.influx.database, up: o.influxUp, lastError: o.lastError === undefined ? null : redactSecrets(o.lastError) },
-      outbox: { points: o.points, bytes: o.bytes, batches: o.batches, oldestAgeSeconds: Math.round(o.oldestAgeMs / 1000), draining: o.points > 0 && o.draining, deadLetters: o.deadLetters },
+      influx: {
+        url: redactUrl(config.influx.url),
+        database: config.influx.database,
+        up: o.influxUp,
+        lastError: o.lastError === undefined ? null : redactSecrets(o.lastError),
+      },
+      outbox: {
+        points: o.points,
+        bytes: o.bytes,
+        batches: o.batches,
+        oldestAgeSeconds: Math.round(o.oldestAgeMs / 1000),
+        draining: o.points > 0 && o.draining,
+        deadLetters: o.deadLetters,
+      },
       pipeline: pipeline.stats(),
       alerts: { firing: alerts.firing().length, rules: alerts.status() },
       devices: { registered: devices.registry.size, file: config.auth.devicesFile, anonymous: config.auth.anonymous, errors: devices.fileErrors() },
       sparkplug: sparkplug.status(),
-      storage: { movedAside: movedAside.map((m) => ({ database: m.database, reason: m.reason, movedTo: m.movedTo, detail: m.detail, at: new Date(m.at).toISOString() })) },
+      storage: {
+        movedAside: movedAside.map((m) => ({ database: m.database, reason: m.reason, movedTo: m.movedTo, detail: m.detail, at: new Date(m.at).toISOString() })),
+      },
     };
   };
   const adminRejected = (reason: AdminRejectReason) => metrics.adminRejected.inc({ reason });
@@ -223,7 +249,15 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     Object.fromEntries((await m.messagesRejected.get()).values.map((v) => [String(v.labels['reason'] ?? 'unknown'), v.value]));
   // Built by start() once MQTT listens: the admin app is not on the way to the first CONNACK.
   const buildAdminApp = async (): Promise<FastifyInstance> => {
-    const [{ buildAdmin }, { thresholdsApi }, { operatorPage }, { rulesHistoryApi }, { alertsViewApi }, { rulesDryRunApi }, { RULES_VERSIONS_KEPT, RulesHistory }] = await adminModules;
+    const [
+      { buildAdmin },
+      { thresholdsApi },
+      { operatorPage },
+      { rulesHistoryApi },
+      { alertsViewApi },
+      { rulesDryRunApi },
+      { RULES_VERSIONS_KEPT, RulesHistory },
+    ] = await adminModules;
     return buildAdmin(
       {
         log,
@@ -243,12 +277,32 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
           silencer,
           now,
           gatewayId: config.gatewayId,
-          influx: { url: config.influx.url, database: config.influx.database, username: config.influx.username, password: config.influx.password, timeoutMs: config.influx.timeout },
+          influx: {
+            url: config.influx.url,
+            database: config.influx.database,
+            username: config.influx.username,
+            password: config.influx.password,
+            timeoutMs: config.influx.timeout,
+          },
           rejected: adminRejected,
         }),
         // The last versions of the rules file, in the data folder, to go back to (docs/operator-page.md).
-        rulesHistoryApi(alerts, new RulesHistory({ dir: join(config.buffer.dir, 'rules-history'), keep: RULES_VERSIONS_KEPT, now, current: () => alerts.fileText(), log }), adminRejected),
-        operatorPage({ live, alerts, gatewayId: config.gatewayId, token: config.http.token, ...(config.http.grafanaUrl ? { grafanaUrl: config.http.grafanaUrl } : {}), units: config.http.units, now, log, health: async () => ({ ...health(), rejected: await rejectedByReason(metrics) }) }),
+        rulesHistoryApi(
+          alerts,
+          new RulesHistory({ dir: join(config.buffer.dir, 'rules-history'), keep: RULES_VERSIONS_KEPT, now, current: () => alerts.fileText(), log }),
+          adminRejected,
+        ),
+        operatorPage({
+          live,
+          alerts,
+          gatewayId: config.gatewayId,
+          token: config.http.token,
+          ...(config.http.grafanaUrl ? { grafanaUrl: config.http.grafanaUrl } : {}),
+          units: config.http.units,
+          now,
+          log,
+          health: async () => ({ ...health(), rejected: await rejectedByReason(metrics) }),
+        }),
         ...(deps.adminPlugins ?? []),
       ],
     );
@@ -256,7 +310,14 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   let admin: FastifyInstance | undefined;
 
   // The gateway's own counters go to InfluxDB through the outbox, next to the data (docs/wire-contract.md).
-  const stats = new StatsReporter({ metrics, outbox, gatewayId: config.gatewayId, intervalMs: config.pipeline.interval, log, timers: { ...systemTimers, now } });
+  const stats = new StatsReporter({
+    metrics,
+    outbox,
+    gatewayId: config.gatewayId,
+    intervalMs: config.pipeline.interval,
+    log,
+    timers: { ...systemTimers, now },
+  });
   let listening = false;
   let ticker: NodeJS.Timeout | undefined;
   const ports = { mqtt: 0, ws: undefined as number | undefined, tls: undefined as number | undefined, http: 0 };

@@ -13,7 +13,10 @@ export interface SparkplugIngest {
 
 /** The part of the pipeline that ingest feeds: dedup + windows. */
 export interface MessageConsumer {
-  ingest(msg: DeviceMessage, arrivalMs: number): { readonly accepted: number; readonly duplicate: number; readonly late: number; readonly tooManySensors?: number };
+  ingest(
+    msg: DeviceMessage,
+    arrivalMs: number,
+  ): { readonly accepted: number; readonly duplicate: number; readonly late: number; readonly tooManySensors?: number };
 }
 
 /**

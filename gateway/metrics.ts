@@ -50,7 +50,9 @@ export function createMetrics(registry = new Registry()) {
     alertsFired: counter('gateway_alerts_fired_total', 'Alerts that went to firing', ['rule', 'severity']),
     rulesReloads: counter('gateway_rules_reloads_total', 'Rules file reloads, by result', ['result']),
     alertsSilenced: counter('gateway_alerts_silenced_total', 'Alert state changes not published because their rule was silenced (operator page)', ['rule']),
-    devicesReloads: counter('gateway_devices_reloads_total', 'Devices file reloads while running, by result (applied, invalid: the previous registry stays)', ['result']),
+    devicesReloads: counter('gateway_devices_reloads_total', 'Devices file reloads while running, by result (applied, invalid: the previous registry stays)', [
+      'result',
+    ]),
     adminRejected: counter(
       'gateway_admin_rejected_total',
       'Admin HTTP requests refused, by reason: host, origin, login_throttled, body_too_large, media_type, invalid_body (admin server); bad input to the operator page APIs (silences, rule versions, dry runs, stored history) by their own reasons',
@@ -58,15 +60,32 @@ export function createMetrics(registry = new Registry()) {
     ),
     authFailures: counter('gateway_auth_failures_total', 'Refused connections, publishes and subscriptions, by reason', ['reason'], beforeBrokerCollect),
     connectedClients: gauge('gateway_mqtt_clients', 'MQTT clients connected', [], beforeBrokerCollect),
-    brokerHeld: counter('gateway_broker_held_total', 'Publishes the broker thread held back because the gateway thread had not yet taken the previous ones (backpressure: the client waits, nothing is dropped)', [], beforeBrokerCollect),
-    mqttRefused: counter('gateway_mqtt_refused_total', 'Connections closed and subscriptions refused by the broker limits, by reason', ['reason'], beforeBrokerCollect),
+    brokerHeld: counter(
+      'gateway_broker_held_total',
+      'Publishes the broker thread held back because the gateway thread had not yet taken the previous ones (backpressure: the client waits, nothing is dropped)',
+      [],
+      beforeBrokerCollect,
+    ),
+    mqttRefused: counter(
+      'gateway_mqtt_refused_total',
+      'Connections closed and subscriptions refused by the broker limits, by reason',
+      ['reason'],
+      beforeBrokerCollect,
+    ),
     ingestLogEntries: gauge('gateway_ingest_log_entries', 'QoS 1 publishes in the ingest log (acknowledged, not yet covered by a checkpoint)'),
     ingestLogBytes: gauge('gateway_ingest_log_bytes', 'Topic + payload bytes in the ingest log'),
     ingestLogReplayed: counter('gateway_ingest_log_replayed_total', 'Logged publishes replayed at start after a crash'),
     ingestHeld: gauge('gateway_ingest_held', 'QoS 1 publishes waiting for a free ingest log (backpressure: PUBACK withheld)'),
-    checkpointPauseMax: gauge('gateway_checkpoint_pause_max_seconds', 'Longest event-loop turn a periodic checkpoint has held since start (its beginning, a slice, the save; the WAL copy runs on a worker thread): the pause every publish arriving meanwhile waits for'),
+    checkpointPauseMax: gauge(
+      'gateway_checkpoint_pause_max_seconds',
+      'Longest event-loop turn a periodic checkpoint has held since start (its beginning, a slice, the save; the WAL copy runs on a worker thread): the pause every publish arriving meanwhile waits for',
+    ),
     checkpoints: counter('gateway_checkpoints_total', 'State checkpoints, by result', ['result']),
-    databasesMovedAside: counter('gateway_databases_moved_aside_total', 'SQLite files moved aside at start and replaced by a fresh one (their data is not forwarded), by database and reason (corrupt, unknown)', ['database', 'reason']),
+    databasesMovedAside: counter(
+      'gateway_databases_moved_aside_total',
+      'SQLite files moved aside at start and replaced by a fresh one (their data is not forwarded), by database and reason (corrupt, unknown)',
+      ['database', 'reason'],
+    ),
     // A checkpoint runs on the event loop: its time is a pause for every publish arriving meanwhile.
     checkpointSeconds: new Histogram<'phase'>({
       name: 'gateway_checkpoint_seconds',
@@ -82,13 +101,7 @@ export type Metrics = ReturnType<typeof createMetrics>;
 
 /** Values of gateway_auth_failures_total{reason}. */
 export type AuthFailureReason =
-  | 'bad_password'
-  | 'unknown_device'
-  | 'anonymous_refused'
-  | 'certificate_refused'
-  | 'client_id_taken'
-  | 'publish_denied'
-  | 'subscribe_denied';
+  'bad_password' | 'unknown_device' | 'anonymous_refused' | 'certificate_refused' | 'client_id_taken' | 'publish_denied' | 'subscribe_denied';
 
 /**
  * The metrics the broker side counts (broker/, auth/). In the broker thread (broker/thread/) they are forwarded

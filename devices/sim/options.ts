@@ -34,7 +34,8 @@ export class UsageError extends Error {}
 
 function num(name: string, text: string, min: number, max = Infinity): number {
   const v = Number(text);
-  if (text.trim() === '' || !Number.isFinite(v) || v < min || v > max) throw new UsageError(`--${name}: expected a number in [${min}, ${max}], got ${JSON.stringify(text)}`);
+  if (text.trim() === '' || !Number.isFinite(v) || v < min || v > max)
+    throw new UsageError(`--${name}: expected a number in [${min}, ${max}], got ${JSON.stringify(text)}`);
   return v;
 }
 
@@ -47,7 +48,12 @@ function ms(name: string, text: string): number {
 /** Reads `{"id","password"}` objects, one per line (what `devices add` prints) or as one JSON array. */
 export function readCredentials(text: string): DeviceCredential[] {
   const trimmed = text.trim();
-  const items: unknown[] = trimmed.startsWith('[') ? (JSON.parse(trimmed) as unknown[]) : trimmed.split('\n').filter((l) => l.trim().startsWith('{')).map((l) => JSON.parse(l) as unknown);
+  const items: unknown[] = trimmed.startsWith('[')
+    ? (JSON.parse(trimmed) as unknown[])
+    : trimmed
+        .split('\n')
+        .filter((l) => l.trim().startsWith('{'))
+        .map((l) => JSON.parse(l) as unknown);
   return items.map((item, i) => {
     const o = item as { id?: unknown; password?: unknown };
     if (typeof o.id !== 'string' || !ID_PATTERN.test(o.id)) throw new UsageError(`credentials entry ${i + 1}: "id" must match ${ID_PATTERN.source}`);
@@ -63,7 +69,10 @@ function sparkplugGroup(v: string | true): string {
 }
 
 /** Validated fleet options plus the run duration, from the command line. Throws UsageError with the flag's name. */
-export function fleetOptionsFrom(args: SimulateArgs, readFile: (path: string) => string = (p) => readFileSync(p, 'utf8')): { fleet: FleetOptions; durationMs: number | undefined } {
+export function fleetOptionsFrom(
+  args: SimulateArgs,
+  readFile: (path: string) => string = (p) => readFileSync(p, 'utf8'),
+): { fleet: FleetOptions; durationMs: number | undefined } {
   let devices: DeviceCredential[];
   const count = args.devices !== undefined ? num('devices', args.devices, 1, 1_000_000) : undefined;
   if (count !== undefined && !Number.isInteger(count)) throw new UsageError('--devices: expected an integer');
@@ -81,7 +90,10 @@ export function fleetOptionsFrom(args: SimulateArgs, readFile: (path: string) =>
     devices = Array.from({ length: n }, (_, i) => ({ id: `${args.idPrefix}${String(i + 1).padStart(Math.max(width, 4), '0')}` }));
     if (!ID_PATTERN.test(devices[devices.length - 1]!.id)) throw new UsageError(`--id-prefix: device ids must match ${ID_PATTERN.source}`);
   }
-  const sensors = args.sensors.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const sensors = args.sensors
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   if (sensors.length === 0) throw new UsageError('--sensors: name at least one sensor');
   for (const s of sensors) if (!ID_PATTERN.test(s)) throw new UsageError(`--sensors: ${JSON.stringify(s)} must match ${ID_PATTERN.source}`);
   const qos = num('qos', args.qos, 0, 1);

@@ -69,16 +69,32 @@ export function sparkplugEncoding(group: string, sensors: readonly string[]): Wi
   const births = (id: string, n: NodeState, now: number): SimPublish[] => {
     n.seq = 0;
     return [
-      publish(n, `spBv1.0/${group}/NBIRTH/${id}`, [bdSeqMetric(n.bdSeq), { name: 'Node Control/Rebirth', datatype: DataType.Boolean, value: { case: 'booleanValue', value: false } }], now),
+      publish(
+        n,
+        `spBv1.0/${group}/NBIRTH/${id}`,
+        [bdSeqMetric(n.bdSeq), { name: 'Node Control/Rebirth', datatype: DataType.Boolean, value: { case: 'booleanValue', value: false } }],
+        now,
+      ),
       // No value yet: is_null (spec 6.4.6), which the gateway skips.
-      publish(n, `spBv1.0/${group}/DBIRTH/${id}/${id}`, sensors.map((s, i) => ({ name: s, alias: BigInt(i + 1), datatype: DataType.Double, isNull: true })), now),
+      publish(
+        n,
+        `spBv1.0/${group}/DBIRTH/${id}/${id}`,
+        sensors.map((s, i) => ({ name: s, alias: BigInt(i + 1), datatype: DataType.Double, isNull: true })),
+        now,
+      ),
     ];
   };
   const data = (id: string, n: NodeState, m: TelemetryMessage, historical: boolean): SimPublish => {
     const metrics: MetricInit[] = [];
     sensors.forEach((s, i) => {
       const v = m.readings[s];
-      if (v !== undefined) metrics.push({ alias: BigInt(i + 1), timestamp: BigInt(m.ts), value: { case: 'doubleValue', value: v }, ...(historical ? { isHistorical: true } : {}) });
+      if (v !== undefined)
+        metrics.push({
+          alias: BigInt(i + 1),
+          timestamp: BigInt(m.ts),
+          value: { case: 'doubleValue', value: v },
+          ...(historical ? { isHistorical: true } : {}),
+        });
     });
     return publish(n, `spBv1.0/${group}/DDATA/${id}/${id}`, metrics, m.ts);
   };
@@ -120,4 +136,3 @@ export function sparkplugEncoding(group: string, sensors: readonly string[]): Wi
     },
   };
 }
-

@@ -34,13 +34,24 @@ export async function queryAlertHistory(target: InfluxTarget, gatewayId: string,
   const headers: Record<string, string> = {};
   if (target.username !== undefined) headers['authorization'] = `Basic ${Buffer.from(`${target.username}:${target.password ?? ''}`).toString('base64')}`;
   const res = await fetch(url, { headers, signal: AbortSignal.timeout(target.timeoutMs) });
-  const body = (await res.json().catch(() => ({}))) as { error?: string; results?: { error?: string; series?: { columns: string[]; values: unknown[][] }[] }[] };
+  const body = (await res.json().catch(() => ({}))) as {
+    error?: string;
+    results?: { error?: string; series?: { columns: string[]; values: unknown[][] }[] }[];
+  };
   const error = body.error ?? body.results?.[0]?.error;
   if (!res.ok || error !== undefined) throw new Error(error ?? `HTTP ${res.status}`);
   const series = body.results?.[0]?.series?.[0];
   if (series === undefined) return [];
   const col = (name: string) => series.columns.indexOf(name);
-  const [t, st, v, th, d, s, sev] = ['time', 'state', 'value', 'threshold', 'device', 'sensor', 'severity'].map(col) as [number, number, number, number, number, number, number];
+  const [t, st, v, th, d, s, sev] = ['time', 'state', 'value', 'threshold', 'device', 'sensor', 'severity'].map(col) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
   const num = (x: unknown) => (typeof x === 'number' ? x : null);
   return series.values.map((row) => ({
     time: Number(row[t]),

@@ -16,7 +16,15 @@ import type { AdminPlugin, AdminRejectReason } from './server.js';
  */
 export const MAX_SILENCE_MINUTES = 7 * 24 * 60;
 
-export function alertsViewApi(deps: { alerts: AlertService; history: AlertHistory; silencer: AlertSilencer; now: () => number; influx?: InfluxTarget; gatewayId?: string; rejected?: (reason: AdminRejectReason) => void }): AdminPlugin {
+export function alertsViewApi(deps: {
+  alerts: AlertService;
+  history: AlertHistory;
+  silencer: AlertSilencer;
+  now: () => number;
+  influx?: InfluxTarget;
+  gatewayId?: string;
+  rejected?: (reason: AdminRejectReason) => void;
+}): AdminPlugin {
   const reject = deps.rejected ?? (() => {});
   return async (app) => {
     // Silences end on time even when no alert changes and nobody looks.
@@ -34,7 +42,8 @@ export function alertsViewApi(deps: { alerts: AlertService; history: AlertHistor
     app.get('/api/alerts/history/stored', async (req, reply) => {
       const q = req.query as Record<string, unknown>;
       const rule = q['rule'];
-      if (typeof rule !== 'string' || rule === '' || rule.length > 256) return (reject('history_bad_rule'), reply.code(400)).send({ error: 'rule: a rule name of 1 to 256 characters' });
+      if (typeof rule !== 'string' || rule === '' || rule.length > 256)
+        return (reject('history_bad_rule'), reply.code(400)).send({ error: 'rule: a rule name of 1 to 256 characters' });
       if (deps.influx === undefined || deps.gatewayId === undefined) return reply.code(404).send({ error: 'no InfluxDB configured' });
       const limit = Math.min(200, Math.max(1, Number.parseInt(String(q['limit'] ?? '20'), 10) || 20));
       try {
@@ -48,7 +57,8 @@ export function alertsViewApi(deps: { alerts: AlertService; history: AlertHistor
 
     app.put('/api/alerts/silences/:rule', async (req, reply) => {
       const rule = (req.params as { rule: string }).rule;
-      if (!deps.alerts.rules().some((r) => r.name === rule)) return (reject('silence_unknown_rule'), reply.code(404)).send({ error: `no rule named ${JSON.stringify(rule)}` });
+      if (!deps.alerts.rules().some((r) => r.name === rule))
+        return (reject('silence_unknown_rule'), reply.code(404)).send({ error: `no rule named ${JSON.stringify(rule)}` });
       const minutes = (req.body as { minutes?: unknown } | undefined)?.minutes;
       if (typeof minutes !== 'number' || !Number.isInteger(minutes) || minutes < 1 || minutes > MAX_SILENCE_MINUTES) {
         reject('silence_bad_minutes');
@@ -61,7 +71,8 @@ export function alertsViewApi(deps: { alerts: AlertService; history: AlertHistor
 
     app.delete('/api/alerts/silences/:rule', async (req, reply) => {
       const rule = (req.params as { rule: string }).rule;
-      if (!deps.silencer.lift(rule, deps.now())) return (reject('silence_not_found'), reply.code(404)).send({ error: `${JSON.stringify(rule)} is not silenced` });
+      if (!deps.silencer.lift(rule, deps.now()))
+        return (reject('silence_not_found'), reply.code(404)).send({ error: `${JSON.stringify(rule)} is not silenced` });
       return reply.code(204).send();
     });
   };

@@ -48,19 +48,36 @@ export function registerHostCheck(app: FastifyInstance, opts: HostCheckOptions):
   const refuse = (reply: FastifyReply, reason: 'host' | 'origin', status: number, message: string) => {
     opts.onRejected(reason);
     const req = reply.request;
-    opts.log.warn(`admin-${reason}`, { reason, host: req.headers.host, origin: req.headers.origin, method: req.method, url: req.url, from: req.ip }, `admin request refused: ${reason} not allowed`);
-    return reply.code(status).header('connection', 'close').send({ error: reason === 'host' ? 'host not allowed' : 'origin not allowed', message });
+    opts.log.warn(
+      `admin-${reason}`,
+      { reason, host: req.headers.host, origin: req.headers.origin, method: req.method, url: req.url, from: req.ip },
+      `admin request refused: ${reason} not allowed`,
+    );
+    return reply
+      .code(status)
+      .header('connection', 'close')
+      .send({ error: reason === 'host' ? 'host not allowed' : 'origin not allowed', message });
   };
   app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
     const host = req.headers.host;
     const name = host === undefined ? undefined : hostName(host);
     if (host !== undefined && (name === undefined || !allowed(name))) {
-      return refuse(reply, 'host', 421, `this gateway does not answer to ${JSON.stringify(host)}: use localhost or its address, or add the name to http.allowedHosts`);
+      return refuse(
+        reply,
+        'host',
+        421,
+        `this gateway does not answer to ${JSON.stringify(host)}: use localhost or its address, or add the name to http.allowedHosts`,
+      );
     }
     const origin = req.headers.origin;
     if (origin === undefined || SAFE_METHODS.has(req.method)) return;
     if (!originAllowed(origin, host, allowed)) {
-      return refuse(reply, 'origin', 403, `a write from origin ${JSON.stringify(origin)} is refused: only this server's own pages, localhost and http.allowedHosts may change state`);
+      return refuse(
+        reply,
+        'origin',
+        403,
+        `a write from origin ${JSON.stringify(origin)} is refused: only this server's own pages, localhost and http.allowedHosts may change state`,
+      );
     }
   });
 }

@@ -92,7 +92,9 @@ export function rulesDryRunApi(live: LiveView, now: () => number, rejected: (rea
       const format = rulesFormatOf(type);
       if (format === undefined) {
         rejected('media_type');
-        const errors: readonly RuleError[] = [{ path: '(body)', message: `unsupported content type ${JSON.stringify(type)}; send application/yaml or application/json` }];
+        const errors: readonly RuleError[] = [
+          { path: '(body)', message: `unsupported content type ${JSON.stringify(type)}; send application/yaml or application/json` },
+        ];
         return reply.code(415).send({ errors });
       }
       const checked = validateRulesText(typeof req.body === 'string' ? req.body : '', format);

@@ -33,7 +33,10 @@ export function rulesHistoryApi(alerts: AlertService, history: RulesHistory, rej
       const ifMatch = req.headers['if-match'];
       const result = await alerts.replaceRules(text, 'yaml', ifMatchTags(Array.isArray(ifMatch) ? ifMatch[0] : ifMatch));
       if (result.kind === 'invalid') return reply.code(400).send({ errors: result.errors });
-      if (result.kind === 'conflict') return reply.code(412).send({ errors: [{ path: '(file)', message: 'the rules file was changed by another edit since you loaded it: reload, then restore again' }] });
+      if (result.kind === 'conflict')
+        return reply
+          .code(412)
+          .send({ errors: [{ path: '(file)', message: 'the rules file was changed by another edit since you loaded it: reload, then restore again' }] });
       await history.check();
       reply.header('etag', result.etag);
       return { ok: true, ruleCount: result.ruleCount, etag: result.etag };

@@ -52,7 +52,10 @@ export type AdminPlugin = (app: FastifyInstance) => void | Promise<void>;
  */
 export async function buildAdmin(deps: AdminDeps, plugins: readonly AdminPlugin[] = []): Promise<FastifyInstance> {
   // Request lines are not logged (level warn): /metrics is scraped every few seconds. Errors still are.
-  const app = Fastify({ loggerInstance: deps.log.child({ part: 'admin' }, { level: 'warn' }) as FastifyBaseLogger, bodyLimit: deps.maxBodyBytes ?? 256 * 1024 });
+  const app = Fastify({
+    loggerInstance: deps.log.child({ part: 'admin' }, { level: 'warn' }) as FastifyBaseLogger,
+    bodyLimit: deps.maxBodyBytes ?? 256 * 1024,
+  });
   const rejected = deps.onRejected ?? (() => {});
   app.decorate('rejected', rejected);
   // First of all hooks: a request for a name this server does not answer to reaches nothing else.

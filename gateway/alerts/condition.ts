@@ -72,9 +72,7 @@ export function stepThreshold(slot: Slot, rule: ThresholdRule, value: number, ts
         slot.side = high ? 'above' : 'below';
         return null;
       }
-      const clear =
-        (rule.above === null || value <= rule.above - rule.hysteresis) &&
-        (rule.below === null || value >= rule.below + rule.hysteresis);
+      const clear = (rule.above === null || value <= rule.above - rule.hysteresis) && (rule.below === null || value >= rule.below + rule.hysteresis);
       if (!clear) return null;
       slot.phase = 'ok';
       slot.since = ts;

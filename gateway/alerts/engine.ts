@@ -264,7 +264,10 @@ export class AlertEngine {
     }
     const now = this.clock();
     const e: Entry = { device, sensor, newestTs: -Infinity, lastValue: NaN, lastSeen: now, slots: [], hasNoData: false };
-    this.attach(e, matching.map((c) => newSlot(c.rule, now)));
+    this.attach(
+      e,
+      matching.map((c) => newSlot(c.rule, now)),
+    );
     sensors.set(sensor, e);
     return e;
   }

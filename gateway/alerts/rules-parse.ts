@@ -55,7 +55,10 @@ export function parseRules(text: string, _source = '(rules)'): RulesResult {
     const others = parsed.errors.filter((e) => e.code !== 'DUPLICATE_KEY');
     const more = others.length > 1 ? ' (later syntax errors are not listed: they usually follow from this one)' : '';
     const shown = [...dup, ...others.slice(0, 1)].sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0));
-    return { ok: false, errors: shown.map((e) => ({ path: '(file)', line: e.line, column: e.column, message: `${e.message} (${e.code})${e === others[0] ? more : ''}` })) };
+    return {
+      ok: false,
+      errors: shown.map((e) => ({ path: '(file)', line: e.line, column: e.column, message: `${e.message} (${e.code})${e === others[0] ? more : ''}` })),
+    };
   }
   const { doc, lc, value: raw } = parsed;
   if (raw === null || raw === undefined) {
@@ -63,10 +66,7 @@ export function parseRules(text: string, _source = '(rules)'): RulesResult {
     return { ok: false, errors: [{ path: '(file)', message: 'the file is empty; write `rules: []` to run without alerts' }] };
   }
   const result = rulesFileSchema.safeParse(raw);
-  const errors = [
-    ...(result.success ? [] : result.error.issues.flatMap((i) => issueToErrors(doc, lc, i))),
-    ...duplicateNames(doc, lc, raw),
-  ].sort(byPosition);
+  const errors = [...(result.success ? [] : result.error.issues.flatMap((i) => issueToErrors(doc, lc, i))), ...duplicateNames(doc, lc, raw)].sort(byPosition);
   if (errors.length > 0 || !result.success) return { ok: false, errors };
   return { ok: true, rules: deepFreeze(result.data.rules) };
 }

@@ -132,7 +132,17 @@ export class AlertService {
       } else if (!this.firingEvents.has(key)) gone.set(key, e);
     }
     for (const [key, f] of firingNow) {
-      const e: AlertEvent = { device: f.device, sensor: f.sensor, rule: f.rule, state: 'firing', severity: f.severity, value: f.value, threshold: f.threshold, ts: f.firedAt, since: f.since };
+      const e: AlertEvent = {
+        device: f.device,
+        sensor: f.sensor,
+        rule: f.rule,
+        state: 'firing',
+        severity: f.severity,
+        value: f.value,
+        threshold: f.threshold,
+        ts: f.firedAt,
+        since: f.since,
+      };
       this.firingEvents.set(key, e);
       retained.push(e);
     }
@@ -141,7 +151,10 @@ export class AlertService {
     const lastValue = (e: AlertEvent) => parsed.snapshot.sensors.find((x) => x.device === e.device && x.sensor === e.sensor)?.lastValue ?? e.value;
     const dropped = [...gone.values()].map((e): AlertEvent => ({ ...e, state: 'resolved', value: lastValue(e), ts: now, since: now }));
     this.emit(dropped);
-    this.deps.log.info({ sensors: result.sensors, alerts: result.alerts, firing: retained.length, resolvedByRuleChange: dropped.length }, 'alert state restored');
+    this.deps.log.info(
+      { sensors: result.sensors, alerts: result.alerts, firing: retained.length, resolvedByRuleChange: dropped.length },
+      'alert state restored',
+    );
   }
 
   firing(): FiringAlert[] {

@@ -73,11 +73,25 @@ export class AlertSilencer {
   }
 
   private reconcile(rule: string, at: number): void {
-    const now = new Map(this.firing().filter((f) => f.rule === rule).map((f) => [keyOf(f), f] as const));
+    const now = new Map(
+      this.firing()
+        .filter((f) => f.rule === rule)
+        .map((f) => [keyOf(f), f] as const),
+    );
     const events: AlertEvent[] = [];
     for (const [key, f] of now) {
       if (this.published.has(key)) continue;
-      events.push({ device: f.device, sensor: f.sensor, rule: f.rule, state: 'firing', severity: f.severity, value: f.value, threshold: f.threshold, ts: f.firedAt, since: f.since });
+      events.push({
+        device: f.device,
+        sensor: f.sensor,
+        rule: f.rule,
+        state: 'firing',
+        severity: f.severity,
+        value: f.value,
+        threshold: f.threshold,
+        ts: f.firedAt,
+        since: f.since,
+      });
     }
     for (const [key, e] of this.published) {
       if (e.rule !== rule || now.has(key)) continue;

@@ -5,7 +5,8 @@ import { BELOW, FIRING, PENDING } from './snapshot-binary.js';
 import type { AlertSnapshot, SavedAlert, SavedSensor } from './snapshot.js';
 import { SEVERITIES, type AlertEvent } from './types.js';
 
-export type DecodeResult = { readonly ok: true; readonly snapshot: AlertSnapshot; readonly firing: AlertEvent[] } | { readonly ok: false; readonly error: string };
+export type DecodeResult =
+  { readonly ok: true; readonly snapshot: AlertSnapshot; readonly firing: AlertEvent[] } | { readonly ok: false; readonly error: string };
 
 /**
  * Reads an alert snapshot (layout in snapshot-binary.ts) into the state that restore works from, plus the firing

@@ -31,9 +31,7 @@ export interface AlertSnapshot {
   readonly sensors: readonly SavedSensor[];
 }
 
-export type RestoreResult =
-  | { readonly ok: true; readonly sensors: number; readonly alerts: number }
-  | { readonly ok: false; readonly error: string };
+export type RestoreResult = { readonly ok: true; readonly sensors: number; readonly alerts: number } | { readonly ok: false; readonly error: string };
 
 /** What the engine keeps per watched sensor, as far as a snapshot is concerned. */
 export interface SensorAlerts {

@@ -96,6 +96,4 @@ export interface RuleError {
   readonly message: string;
 }
 
-export type RulesResult =
-  | { readonly ok: true; readonly rules: readonly AlertRule[] }
-  | { readonly ok: false; readonly errors: readonly RuleError[] };
+export type RulesResult = { readonly ok: true; readonly rules: readonly AlertRule[] } | { readonly ok: false; readonly errors: readonly RuleError[] };

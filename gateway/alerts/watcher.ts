@@ -56,9 +56,7 @@ export class RulesFileWatcher {
         return { value, key: value.etag };
       },
       onChange: (result) =>
-        opts.onChange(
-          result.ok ? { ok: true, rules: result.rules, status: this.current } : { ok: false, errors: result.errors, status: this.current },
-        ),
+        opts.onChange(result.ok ? { ok: true, rules: result.rules, status: this.current } : { ok: false, errors: result.errors, status: this.current }),
       onError: opts.onError,
     });
   }

@@ -36,12 +36,7 @@ export function canPublish(who: Principal, topic: string): AclDecision {
   }
   // `devices/{id}/x`: the id level must be exactly the device's id and something must follow it.
   const prefixLen = DEVICES.length + who.id.length;
-  if (
-    topic.length > prefixLen + 1 &&
-    topic.startsWith(DEVICES) &&
-    topic.startsWith(who.id, DEVICES.length) &&
-    topic.charCodeAt(prefixLen) === 47 /* '/' */
-  ) {
+  if (topic.length > prefixLen + 1 && topic.startsWith(DEVICES) && topic.startsWith(who.id, DEVICES.length) && topic.charCodeAt(prefixLen) === 47 /* '/' */) {
     return ALLOW;
   }
   if (topic.charCodeAt(0) === 115 /* s */ && sparkplugMayPublish(who.id, topic)) return ALLOW;

@@ -156,9 +156,20 @@ export class DeviceAuth {
   private async identify(client: Client, address: string, username: string | undefined, password: Buffer | undefined): Promise<Outcome> {
     const cn = certificateCommonName(client);
     if (cn !== undefined) {
-      if (!this.opts.registry.get(cn)) return { ok: false, returnCode: RC_NOT_AUTHORIZED, reason: 'certificate_refused', detail: `certificate CN ${JSON.stringify(cn)} is not a registered device` };
+      if (!this.opts.registry.get(cn))
+        return {
+          ok: false,
+          returnCode: RC_NOT_AUTHORIZED,
+          reason: 'certificate_refused',
+          detail: `certificate CN ${JSON.stringify(cn)} is not a registered device`,
+        };
       if (username !== undefined && username !== '' && username !== cn) {
-        return { ok: false, returnCode: RC_NOT_AUTHORIZED, reason: 'certificate_refused', detail: `username ${JSON.stringify(username)} differs from the certificate CN ${JSON.stringify(cn)}` };
+        return {
+          ok: false,
+          returnCode: RC_NOT_AUTHORIZED,
+          reason: 'certificate_refused',
+          detail: `username ${JSON.stringify(username)} differs from the certificate CN ${JSON.stringify(cn)}`,
+        };
       }
       return { ok: true, principal: principalFor(this.opts.registry.get(cn)!, 'certificate') };
     }
@@ -173,7 +184,12 @@ export class DeviceAuth {
     if (!device?.passwordHash) {
       // Same work as a wrong secret, so the time of a refusal does not reveal which device ids exist.
       await verifySecret(secret, await decoyHash());
-      return { ok: false, returnCode: RC_BAD_CREDENTIALS, reason: 'unknown_device', detail: device ? 'device has no password (certificate only)' : 'unknown device' };
+      return {
+        ok: false,
+        returnCode: RC_BAD_CREDENTIALS,
+        reason: 'unknown_device',
+        detail: device ? 'device has no password (certificate only)' : 'unknown device',
+      };
     }
     const hash = device.passwordHash;
     const ok = await verifySecret(secret, hash);
@@ -196,7 +212,10 @@ export class DeviceAuth {
     if (holder && principalKey(holder) !== principalKey(who)) {
       return { ok: false, returnCode: RC_IDENTIFIER_REJECTED, reason: 'client_id_taken', detail: `client id is in use by ${principalKey(holder)}` };
     }
-    this.opts.log.info({ clientId: client.id, device: deviceOf(who), address, previousAddress: remoteAddressOf(existing) }, 'client id taken over by a new connection');
+    this.opts.log.info(
+      { clientId: client.id, device: deviceOf(who), address, previousAddress: remoteAddressOf(existing) },
+      'client id taken over by a new connection',
+    );
     return undefined;
   }
 

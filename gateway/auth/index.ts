@@ -78,7 +78,10 @@ export function createDeviceAccess(
       deps.onReload?.('applied');
       const change = registry.replace(reload.devices);
       const closed = auth.applyChange(change);
-      fileLog.info({ file: path, devices: registry.size, ...change, connectionsClosed: closed, missing: reload.missing || undefined }, 'device registry reloaded');
+      fileLog.info(
+        { file: path, devices: registry.size, ...change, connectionsClosed: closed, missing: reload.missing || undefined },
+        'device registry reloaded',
+      );
     },
     onError: (err) => fileLog.warn({ err, file: path }, 'devices file watch error'),
   });

@@ -51,9 +51,7 @@ function derive(secret: string, salt: Buffer, keyLen: number, params: ScryptPara
   const N = 2 ** params.ln;
   const options: ScryptOptions = { N, r: params.r, p: params.p, maxmem: 256 * N * params.r + 1024 * 1024 };
   // The async form runs on the libuv thread pool: the event loop keeps serving other clients meanwhile.
-  return new Promise((resolve, reject) =>
-    scrypt(secret.normalize('NFC'), salt, keyLen, options, (err, key) => (err ? reject(err) : resolve(key))),
-  );
+  return new Promise((resolve, reject) => scrypt(secret.normalize('NFC'), salt, keyLen, options, (err, key) => (err ? reject(err) : resolve(key))));
 }
 
 const b64 = (buf: Buffer) => buf.toString('base64').replace(/=+$/, '');

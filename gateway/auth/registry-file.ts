@@ -32,7 +32,10 @@ export function loadDevicesFile(path: string): LoadedDevices {
  * write took group/other bits away, else undefined.
  */
 export async function writeDevicesFileAtomic(path: string, text: string): Promise<number | undefined> {
-  const before = await stat(path).then((s) => s.mode & 0o777, () => undefined);
+  const before = await stat(path).then(
+    (s) => s.mode & 0o777,
+    () => undefined,
+  );
   await writeFileAtomic(path, text, { newFileMode: 0o600, createDir: true, clearModeBits: 0o077 });
   return before !== undefined && (before & 0o077) !== 0 ? before : undefined;
 }
@@ -101,7 +104,11 @@ export function applyEdit(text: string | undefined, edit: Edit): string {
   const out = String(doc);
   const after = parseDevices(out);
   // Positions would point into text that was never written: report paths only.
-  if (!after.ok) throw new RegistryEditError(`cannot ${edit.op} ${JSON.stringify(edit.id)}`, after.errors.map(({ path, message }) => ({ path, message })));
+  if (!after.ok)
+    throw new RegistryEditError(
+      `cannot ${edit.op} ${JSON.stringify(edit.id)}`,
+      after.errors.map(({ path, message }) => ({ path, message })),
+    );
   return out;
 }
 

@@ -20,8 +20,17 @@ import { ROLES } from './roles.js';
  */
 
 export const RESERVED_TAG_KEYS: ReadonlySet<string> = new Set([
-  'device', 'sensor', 'gateway', 'time',
-  'mean', 'min', 'max', 'first', 'last', 'count', 'revision',
+  'device',
+  'sensor',
+  'gateway',
+  'time',
+  'mean',
+  'min',
+  'max',
+  'first',
+  'last',
+  'count',
+  'revision',
 ]);
 
 export const TAG_KEY_PATTERN = /^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/;
@@ -62,15 +71,13 @@ export const deviceEntrySchema = z.strictObject({
     .optional(),
 });
 
-export const devicesFileSchema = z
-  .strictObject({ devices: z.array(deviceEntrySchema).nullable().default([]) })
-  .superRefine((file, ctx) => {
-    const first = new Map<string, number>();
-    (file.devices ?? []).forEach((d, i) => {
-      const prev = first.get(d.id);
-      if (prev === undefined) first.set(d.id, i);
-      else ctx.addIssue({ code: 'custom', path: ['devices', i, 'id'], message: `duplicate id ${JSON.stringify(d.id)} (first at devices[${prev}])` });
-    });
+export const devicesFileSchema = z.strictObject({ devices: z.array(deviceEntrySchema).nullable().default([]) }).superRefine((file, ctx) => {
+  const first = new Map<string, number>();
+  (file.devices ?? []).forEach((d, i) => {
+    const prev = first.get(d.id);
+    if (prev === undefined) first.set(d.id, i);
+    else ctx.addIssue({ code: 'custom', path: ['devices', i, 'id'], message: `duplicate id ${JSON.stringify(d.id)} (first at devices[${prev}])` });
   });
+});
 
 export type DeviceEntry = z.output<typeof deviceEntrySchema>;

@@ -21,8 +21,7 @@ export interface DeviceFileError {
 }
 
 export type ParsedDevices =
-  | { readonly ok: true; readonly devices: ReadonlyMap<string, DeviceRecord> }
-  | { readonly ok: false; readonly errors: readonly DeviceFileError[] };
+  { readonly ok: true; readonly devices: ReadonlyMap<string, DeviceRecord> } | { readonly ok: false; readonly errors: readonly DeviceFileError[] };
 
 export { formatPath };
 
@@ -48,7 +47,12 @@ export function parseDevices(text: string): ParsedDevices {
   for (const d of result.data.devices ?? []) {
     devices.set(
       d.id,
-      Object.freeze({ id: d.id, passwordHash: d.passwordHash, tags: d.tags ? Object.freeze({ ...d.tags }) : undefined, ...(d.role === 'reader' ? { role: d.role } : {}) }),
+      Object.freeze({
+        id: d.id,
+        passwordHash: d.passwordHash,
+        tags: d.tags ? Object.freeze({ ...d.tags }) : undefined,
+        ...(d.role === 'reader' ? { role: d.role } : {}),
+      }),
     );
   }
   return { ok: true, devices };

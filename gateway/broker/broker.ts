@@ -91,7 +91,8 @@ export async function createBroker(deps: BrokerDeps): Promise<Aedes> {
       const problem = topicProblem(packet.topic);
       if (problem !== undefined) {
         // [MQTT-1.5.3-1], [MQTT-1.5.3-2]: the receiver MUST close the network connection (the error does).
-        if (countOnce(client, 'invalid_topic')) refusedLog.warn('invalid_topic', { clientId: client.id, problem }, 'MQTT PUBLISH refused: topic is not a valid UTF-8 string; connection closed');
+        if (countOnce(client, 'invalid_topic'))
+          refusedLog.warn('invalid_topic', { clientId: client.id, problem }, 'MQTT PUBLISH refused: topic is not a valid UTF-8 string; connection closed');
         return done(new Error(`topic refused: ${problem}`));
       }
       const refused = deps.authorizePublish?.(client, packet);
@@ -100,7 +101,11 @@ export async function createBroker(deps: BrokerDeps): Promise<Aedes> {
         // Delivered and ingested, not stored as the retained message (retained-budget.ts says why).
         packet.retain = false;
         metrics.mqttRefused.inc({ reason: 'retained_limit' });
-        refusedLog.warn('retained_limit', { clientId: client.id, topic: packet.topic.slice(0, 200), retained: retained.messages, retainedBytes: retained.storedBytes }, 'retained message not stored: mqtt.maxRetainedMessages or mqtt.maxRetainedBytes reached');
+        refusedLog.warn(
+          'retained_limit',
+          { clientId: client.id, topic: packet.topic.slice(0, 200), retained: retained.messages, retainedBytes: retained.storedBytes },
+          'retained message not stored: mqtt.maxRetainedMessages or mqtt.maxRetainedBytes reached',
+        );
       }
       deps.gate(client, packet, done);
     },
@@ -120,8 +125,10 @@ export async function createBroker(deps: BrokerDeps): Promise<Aedes> {
   const wills = new WeakMap<Client, PublishPacket>();
   options.preConnect = (client, packet, done) => {
     const level = packet.protocolVersion ?? 4;
-    if (!isSupportedProtocolLevel(level)) askedFor.set(client, { address: remoteAddressOf(client), protocolLevel: level, clientId: packet.clientId.slice(0, 200) });
-    if (packet.will) wills.set(client, { ...packet.will, cmd: 'publish', qos: packet.will.qos ?? 0, dup: false, retain: packet.will.retain ?? false } as PublishPacket);
+    if (!isSupportedProtocolLevel(level))
+      askedFor.set(client, { address: remoteAddressOf(client), protocolLevel: level, clientId: packet.clientId.slice(0, 200) });
+    if (packet.will)
+      wills.set(client, { ...packet.will, cmd: 'publish', qos: packet.will.qos ?? 0, dup: false, retain: packet.will.retain ?? false } as PublishPacket);
     done(null, true);
   };
   // The will is checked first (a refused one takes no per-device connection slot), then mqtt.maxConnectionsPerDevice.
@@ -131,22 +138,39 @@ export async function createBroker(deps: BrokerDeps): Promise<Aedes> {
       const device = err || !ok ? undefined : deps.deviceOf?.(client);
       if (device === undefined || perDevice.takeFor(device, client.conn)) return done(err, ok);
       metrics.mqttRefused.inc({ reason: 'max_connections_per_device' });
-      refusedLog.warn(`device_connections:${device}`, { device, clientId: client.id, max: perDevice.max }, 'MQTT connection refused: mqtt.maxConnectionsPerDevice reached');
+      refusedLog.warn(
+        `device_connections:${device}`,
+        { device, clientId: client.id, max: perDevice.max },
+        'MQTT connection refused: mqtt.maxConnectionsPerDevice reached',
+      );
       done(Object.assign(new Error('too many connections for this device'), { returnCode: 3 }) as AuthenticateError, false);
     });
   const subscriptions = limitSubscriptions(limits.maxSubscriptions ?? Infinity, deps.authorizeSubscribe, (client, topic) => {
     metrics.mqttRefused.inc({ reason: 'too_many_subscriptions' });
-    refusedLog.warn(`subscriptions:${client.id}`, { clientId: client.id, topic: topic.slice(0, 200), max: limits.maxSubscriptions }, 'subscription refused: too many subscriptions for one client');
+    refusedLog.warn(
+      `subscriptions:${client.id}`,
+      { clientId: client.id, topic: topic.slice(0, 200), max: limits.maxSubscriptions },
+      'subscription refused: too many subscriptions for one client',
+    );
   });
   options.authorizeSubscribe = (client, sub, done) => {
     const problem = topicProblem(sub.topic);
     if (problem !== undefined) {
-      if (countOnce(client, 'invalid_topic')) refusedLog.warn('invalid_topic', { clientId: client.id, problem }, 'MQTT SUBSCRIBE refused: topic filter is not a valid UTF-8 string; connection closed');
+      if (countOnce(client, 'invalid_topic'))
+        refusedLog.warn(
+          'invalid_topic',
+          { clientId: client.id, problem },
+          'MQTT SUBSCRIBE refused: topic filter is not a valid UTF-8 string; connection closed',
+        );
       return done(new Error(`topic filter refused: ${problem}`));
     }
     if (sub.topic.length > maxFilter || Buffer.byteLength(sub.topic) > maxFilter) {
       metrics.mqttRefused.inc({ reason: 'filter_too_long' });
-      refusedLog.warn(`filter_too_long:${client.id}`, { clientId: client.id, bytes: Buffer.byteLength(sub.topic), max: maxFilter }, 'subscription refused: topic filter longer than mqtt.maxTopicFilterBytes');
+      refusedLog.warn(
+        `filter_too_long:${client.id}`,
+        { clientId: client.id, bytes: Buffer.byteLength(sub.topic), max: maxFilter },
+        'subscription refused: topic filter longer than mqtt.maxTopicFilterBytes',
+      );
       return done(null, null); // return code 128 in the SUBACK [MQTT-3.9.3]; the connection stays
     }
     subscriptions.authorizeSubscribe(client, sub, done);
@@ -172,7 +196,11 @@ export async function createBroker(deps: BrokerDeps): Promise<Aedes> {
     if (reason) countOnce(client, reason);
     if (reason !== 'protocol_version') return log.debug({ err: err.message, reason }, 'connection error before CONNECT');
     const asked = askedFor.get(client) ?? { address: remoteAddressOf(client) };
-    refusedLog.warn(`protocol:${asked.address}`, { reason, ...asked, err: err.message }, `MQTT connection refused: unsupported protocol version (this broker speaks ${SUPPORTED_PROTOCOLS}; MQTT 5 is not supported)`);
+    refusedLog.warn(
+      `protocol:${asked.address}`,
+      { reason, ...asked, err: err.message },
+      `MQTT connection refused: unsupported protocol version (this broker speaks ${SUPPORTED_PROTOCOLS}; MQTT 5 is not supported)`,
+    );
   });
   return broker;
 }

@@ -59,7 +59,9 @@ export class InProcessBroker implements BrokerFront {
 
   publish(packet: GatewayPublish, done: (err?: Error) => void): void {
     if (!this.aedes) return done(new Error('broker is not started'));
-    this.aedes.publish({ cmd: 'publish', topic: packet.topic, payload: packet.payload, qos: packet.qos, retain: packet.retain, dup: false }, (err) => done(err ?? undefined));
+    this.aedes.publish({ cmd: 'publish', topic: packet.topic, payload: packet.payload, qos: packet.qos, retain: packet.retain, dup: false }, (err) =>
+      done(err ?? undefined),
+    );
   }
 
   get connectedClients(): number {

@@ -77,7 +77,8 @@ export class CheckpointStoreKv {
   async save(partition: number, cp: PartitionCheckpoint, expectedRevision: number): Promise<SaveResult> {
     const key = partitionKey(partition);
     try {
-      const revision = expectedRevision === 0 ? await this.kv.create(key, encodeCheckpoint(cp)) : await this.kv.update(key, encodeCheckpoint(cp), expectedRevision);
+      const revision =
+        expectedRevision === 0 ? await this.kv.create(key, encodeCheckpoint(cp)) : await this.kv.update(key, encodeCheckpoint(cp), expectedRevision);
       return { kind: 'saved', revision };
     } catch (err) {
       if (isWrongRevision(err)) return { kind: 'fenced' };

@@ -46,7 +46,14 @@ export async function buildClusterGateway(config: GatewayConfig, deps: GatewayDe
     },
   });
   const alertPublisher = new AlertPublisher({ outbox, gatewayId: config.gatewayId, log });
-  const alertDeps = { rulesFile: config.alerts.rulesFile, log: log.child({ part: 'alerts' }), metrics, now, publish: (e: Parameters<AlertPublisher['publish']>[0]) => alertPublisher.publish(e), retain: (e: Parameters<AlertPublisher['retain']>[0]) => alertPublisher.retain(e) };
+  const alertDeps = {
+    rulesFile: config.alerts.rulesFile,
+    log: log.child({ part: 'alerts' }),
+    metrics,
+    now,
+    publish: (e: Parameters<AlertPublisher['publish']>[0]) => alertPublisher.publish(e),
+    retain: (e: Parameters<AlertPublisher['retain']>[0]) => alertPublisher.retain(e),
+  };
   // The rules API's service (reads and writes the rules file); each partition runs a service of its own.
   const alerts = new AlertService({ ...alertDeps, publish: () => {} });
   alerts.start();
@@ -96,16 +103,38 @@ export async function buildClusterGateway(config: GatewayConfig, deps: GatewayDe
       gatewayId: config.gatewayId,
       uptimeSeconds: Math.max(0, Math.round((now() - startedAt) / 1000)),
       broker: { listening, clients: broker.connectedClients },
-      influx: { url: redactUrl(config.influx.url), database: config.influx.database, up: o.influxUp, lastError: o.lastError === undefined ? null : redactSecrets(o.lastError) },
-      outbox: { points: o.points, bytes: o.bytes, batches: o.batches, oldestAgeSeconds: Math.round(o.oldestAgeMs / 1000), draining: o.points > 0 && o.draining, deadLetters: o.deadLetters },
+      influx: {
+        url: redactUrl(config.influx.url),
+        database: config.influx.database,
+        up: o.influxUp,
+        lastError: o.lastError === undefined ? null : redactSecrets(o.lastError),
+      },
+      outbox: {
+        points: o.points,
+        bytes: o.bytes,
+        batches: o.batches,
+        oldestAgeSeconds: Math.round(o.oldestAgeMs / 1000),
+        draining: o.points > 0 && o.draining,
+        deadLetters: o.deadLetters,
+      },
       alerts: { rules: alerts.status() },
       devices: { registered: devices.registry.size, file: config.auth.devicesFile, anonymous: config.auth.anonymous, errors: devices.fileErrors() },
-      storage: { movedAside: movedAside.map((m) => ({ database: m.database, reason: m.reason, movedTo: m.movedTo, detail: m.detail, at: new Date(m.at).toISOString() })) },
+      storage: {
+        movedAside: movedAside.map((m) => ({ database: m.database, reason: m.reason, movedTo: m.movedTo, detail: m.detail, at: new Date(m.at).toISOString() })),
+      },
       cluster,
     };
   };
   const admin = await buildAdmin(
-    { log, registry: metrics.registry, health, bindHost: config.http.host, allowedHosts: config.http.allowedHosts, maxBodyBytes: config.http.maxBodyBytes, onRejected: (reason) => metrics.adminRejected.inc({ reason }) },
+    {
+      log,
+      registry: metrics.registry,
+      health,
+      bindHost: config.http.host,
+      allowedHosts: config.http.allowedHosts,
+      maxBodyBytes: config.http.maxBodyBytes,
+      onRejected: (reason) => metrics.adminRejected.inc({ reason }),
+    },
     [thresholdsApi(alerts), operatorPage({ live, alerts, gatewayId: config.gatewayId, token: config.http.token, now, log }), ...(deps.adminPlugins ?? [])],
   );
   const stats = new StatsReporter({ metrics, outbox, gatewayId: config.gatewayId, intervalMs: config.pipeline.interval, log, timers });

@@ -12,7 +12,6 @@ import type { ClusterMetrics } from './metrics.js';
 import { partitionOf, partitionSubject, type ClusterNames } from './names.js';
 import { StreamPublisher } from './stream-publisher.js';
 
-
 /** How long a publish is retried (a stream leader election takes a few seconds) before it counts as failed. */
 const RETRY_FOR_MS = 30_000;
 /** Batches handed to JetStream and not yet acknowledged, beyond which QoS 0 waits for its batch like QoS 1. */

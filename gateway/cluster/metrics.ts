@@ -3,7 +3,11 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 /** The cluster's metrics, registered next to the gateway's (only when cluster.enabled). */
 export function createClusterMetrics(registry: Registry) {
   return {
-    partitionsOwned: new Gauge({ name: 'gateway_cluster_partitions_owned', help: 'Partitions of the ingest stream this gateway works now (holds the lease of)', registers: [registry] }),
+    partitionsOwned: new Gauge({
+      name: 'gateway_cluster_partitions_owned',
+      help: 'Partitions of the ingest stream this gateway works now (holds the lease of)',
+      registers: [registry],
+    }),
     partitionLag: new Gauge<'partition'>({
       name: 'gateway_cluster_partition_lag',
       help: 'Per owned partition: stream messages not yet processed (consumer pending)',

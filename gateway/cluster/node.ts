@@ -91,7 +91,20 @@ export class ClusterNode {
         metrics: cm,
         log,
         timers: deps.timers,
-        newWorker: (p) => new PartitionWorker(p, { nodeId, js, jsm, names, store, states, commitEmitted: deps.commitEmitted, metrics: cm, log, now: deps.timers.now, onFenced: (q) => coordinator?.fenced(q) }),
+        newWorker: (p) =>
+          new PartitionWorker(p, {
+            nodeId,
+            js,
+            jsm,
+            names,
+            store,
+            states,
+            commitEmitted: deps.commitEmitted,
+            metrics: cm,
+            log,
+            now: deps.timers.now,
+            onFenced: (q) => coordinator?.fenced(q),
+          }),
       });
       return new ClusterNode(nc, names, front, relay, coordinator, config);
     } catch (err) {
@@ -121,7 +134,13 @@ export class ClusterNode {
     return {
       nodeId: this.config.cluster.nodeId!,
       nats: { connected: this.connected && !this.nc.isClosed(), server: server === '' ? undefined : server },
-      partitions: { total: this.config.cluster.partitions, owned: this.coordinator.workers().map((w) => w.status()).sort((a, b) => a.partition - b.partition) },
+      partitions: {
+        total: this.config.cluster.partitions,
+        owned: this.coordinator
+          .workers()
+          .map((w) => w.status())
+          .sort((a, b) => a.partition - b.partition),
+      },
     };
   }
 

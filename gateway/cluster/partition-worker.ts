@@ -77,7 +77,11 @@ export class PartitionWorker {
     this.state = this.d.states.create(this.partition, cp);
     this.step = 'claim';
     // The claim: re-writes what was loaded under our name; a former owner's next write then fails (fenced).
-    const claimed = await store.save(this.partition, { seq: this.lastSeq, node: this.d.nodeId, savedAt: this.d.now(), pipeline: cp?.pipeline ?? new Uint8Array(), alerts: cp?.alerts ?? new Uint8Array() }, revision);
+    const claimed = await store.save(
+      this.partition,
+      { seq: this.lastSeq, node: this.d.nodeId, savedAt: this.d.now(), pipeline: cp?.pipeline ?? new Uint8Array(), alerts: cp?.alerts ?? new Uint8Array() },
+      revision,
+    );
     if (claimed.kind === 'fenced') {
       this.state.close();
       this.state = undefined;
@@ -115,7 +119,8 @@ export class PartitionWorker {
         messages ??= this.messages = await this.subscribe();
         await this.run(messages);
       } catch (err) {
-        if (!this.closed) this.d.log.warn({ err, partition: this.partition, seq: this.lastSeq }, 'partition consumer failed: resubscribing after the last message processed');
+        if (!this.closed)
+          this.d.log.warn({ err, partition: this.partition, seq: this.lastSeq }, 'partition consumer failed: resubscribing after the last message processed');
       }
       messages = undefined;
       if (!this.closed) await new Promise((r) => setTimeout(r, 250));

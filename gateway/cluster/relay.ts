@@ -70,7 +70,9 @@ export class Relay {
         this.log.warn({ err, topic: packet.topic }, 'publish not relayed to the other gateways');
       }
       if (packet.retain) {
-        void this.retained.put(Buffer.from(packet.topic).toString('base64url'), packet.payload).catch((err: unknown) => this.log.warn({ err, topic: packet.topic }, 'retained state not stored in the cluster'));
+        void this.retained
+          .put(Buffer.from(packet.topic).toString('base64url'), packet.payload)
+          .catch((err: unknown) => this.log.warn({ err, topic: packet.topic }, 'retained state not stored in the cluster'));
       }
     },
   };

@@ -35,10 +35,17 @@ export class StreamPublisher {
         const w = this.waiting.get(id);
         if (w === undefined) return;
         this.waiting.delete(id);
-        if (m.data.length === 0) return w.resolve(new StreamPublishError(m.headers?.code === 503 ? 'no responders (no stream leader)' : `empty reply (${m.headers?.code ?? '?'})`));
+        if (m.data.length === 0)
+          return w.resolve(new StreamPublishError(m.headers?.code === 503 ? 'no responders (no stream leader)' : `empty reply (${m.headers?.code ?? '?'})`));
         try {
           const ack = JSON.parse(new TextDecoder().decode(m.data)) as { error?: { description?: string }; seq?: number };
-          w.resolve(ack.error !== undefined ? new StreamPublishError(ack.error.description ?? 'JetStream error') : typeof ack.seq === 'number' ? undefined : new StreamPublishError('invalid ack'));
+          w.resolve(
+            ack.error !== undefined
+              ? new StreamPublishError(ack.error.description ?? 'JetStream error')
+              : typeof ack.seq === 'number'
+                ? undefined
+                : new StreamPublishError('invalid ack'),
+          );
         } catch {
           w.resolve(new StreamPublishError('invalid ack'));
         }

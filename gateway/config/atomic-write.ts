@@ -13,7 +13,10 @@ export async function writeFileAtomic(path: string, text: string, opts: { newFil
   const dir = dirname(path);
   if (opts.createDir) await mkdir(dir, { recursive: true });
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  const mode = await stat(path).then((s) => s.mode & 0o777 & ~(opts.clearModeBits ?? 0), () => opts.newFileMode);
+  const mode = await stat(path).then(
+    (s) => s.mode & 0o777 & ~(opts.clearModeBits ?? 0),
+    () => opts.newFileMode,
+  );
   const fh = await open(tmp, 'wx', mode);
   try {
     await fh.writeFile(text, 'utf8');
@@ -32,5 +35,9 @@ export async function writeFileAtomic(path: string, text: string, opts: { newFil
   }
   // Make the rename itself durable. Some platforms cannot open a directory for fsync: best effort.
   const dh = await open(dir, 'r').catch(() => null);
-  if (dh) await dh.sync().catch(() => undefined).finally(() => dh.close());
+  if (dh)
+    await dh
+      .sync()
+      .catch(() => undefined)
+      .finally(() => dh.close());
 }

@@ -66,7 +66,10 @@ export function parseYaml(text: string, source: string): unknown {
   if (!parsed.ok) {
     throw new ConfigError(
       source,
-      parsed.errors.map((e) => ({ path: '(file)', message: e.line !== undefined ? `line ${e.line}, column ${e.column ?? 1}: ${e.code}: ${e.message}` : `${e.code}: ${e.message}` })),
+      parsed.errors.map((e) => ({
+        path: '(file)',
+        message: e.line !== undefined ? `line ${e.line}, column ${e.column ?? 1}: ${e.code}: ${e.message}` : `${e.code}: ${e.message}`,
+      })),
     );
   }
   return parsed.value ?? {};

@@ -135,7 +135,14 @@ export const configSchema = z
          * refused, so a page on a DNS-rebound name cannot drive the API (docs/operator-page.md).
          */
         allowedHosts: z
-          .array(z.string().regex(/^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/, 'must be a host name without port or scheme, e.g. gateway.example.com'))
+          .array(
+            z
+              .string()
+              .regex(
+                /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/,
+                'must be a host name without port or scheme, e.g. gateway.example.com',
+              ),
+          )
           .max(100)
           .default([]),
         /** Largest request body (PUT /api/thresholds, the login form); larger ones are refused with 413 before they are read. */
@@ -191,7 +198,10 @@ export const configSchema = z
         rebirthBackoff: duration(100).default(5000),
         rebirthBackoffMax: duration(100).default(60_000),
         /** Primary host id: publishes retained spBv1.0/STATE/{hostId} (Sparkplug 3.0 section 4.2.3). Off when unset. */
-        hostId: z.string().regex(/^[^/+#]{1,64}$/, 'must be 1-64 characters without / + #').optional(),
+        hostId: z
+          .string()
+          .regex(/^[^/+#]{1,64}$/, 'must be 1-64 characters without / + #')
+          .optional(),
       })
       .prefault({}),
     runtime: z
@@ -203,9 +213,7 @@ export const configSchema = z
         heapGrowthPercent: z.number().int().min(0).max(300).default(50),
       })
       .prefault({}),
-    log: z
-      .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
-      .prefault({}),
+    log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).prefault({}),
   })
   .superRefine((c, ctx) => {
     if (c.mqtt.maxQueuedBytes < c.mqtt.maxPayloadBytes) {
@@ -216,12 +224,24 @@ export const configSchema = z
     }
     // A cluster does not work Sparkplug B (docs/cluster.md): no node may claim to be its primary host.
     if (c.cluster.enabled && c.sparkplug.hostId !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['sparkplug', 'hostId'], message: 'Sparkplug B is not supported with cluster.enabled (docs/cluster.md): leave sparkplug.hostId unset' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['sparkplug', 'hostId'],
+        message: 'Sparkplug B is not supported with cluster.enabled (docs/cluster.md): leave sparkplug.hostId unset',
+      });
     }
-    const auth = [c.cluster.nats.user !== undefined || c.cluster.nats.password !== undefined, c.cluster.nats.token !== undefined, c.cluster.nats.creds !== undefined].filter(Boolean).length;
+    const auth = [
+      c.cluster.nats.user !== undefined || c.cluster.nats.password !== undefined,
+      c.cluster.nats.token !== undefined,
+      c.cluster.nats.creds !== undefined,
+    ].filter(Boolean).length;
     if (auth > 1) ctx.addIssue({ code: 'custom', path: ['cluster', 'nats'], message: 'give one of user/password, token or creds' });
     if ((c.cluster.nats.user === undefined) !== (c.cluster.nats.password === undefined)) {
-      ctx.addIssue({ code: 'custom', path: ['cluster', 'nats', c.cluster.nats.user === undefined ? 'user' : 'password'], message: 'user and password go together' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['cluster', 'nats', c.cluster.nats.user === undefined ? 'user' : 'password'],
+        message: 'user and password go together',
+      });
     }
     if (c.pipeline.dedupHorizon < c.pipeline.interval) {
       ctx.addIssue({ code: 'custom', path: ['pipeline', 'dedupHorizon'], message: 'must be at least pipeline.interval' });
@@ -238,7 +258,10 @@ export const configSchema = z
 
 /** 127.0.0.0/8, ::1 and localhost: the admin server needs no token there (docs/operator-page.md). */
 export function isLoopbackHost(host: string): boolean {
-  const h = host.trim().toLowerCase().replace(/^\[(.*)\]$/, '$1');
+  const h = host
+    .trim()
+    .toLowerCase()
+    .replace(/^\[(.*)\]$/, '$1');
   return h === 'localhost' || h === '::1' || h === '::ffff:127.0.0.1' || /^127(\.\d{1,3}){3}$/.test(h);
 }
 

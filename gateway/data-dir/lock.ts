@@ -23,7 +23,9 @@ export class DataDirLockedError extends Error {
     readonly holder: LockHolder | undefined,
   ) {
     const who = holder ? `gateway process ${holder.pid} on ${holder.host} (started ${holder.startedAt})` : 'another process (it left no pid)';
-    super(`the data folder ${dir} (buffer.dir) is in use by ${who}; stop that process first, or give this gateway another buffer.dir. Nothing in the folder was read or changed`);
+    super(
+      `the data folder ${dir} (buffer.dir) is in use by ${who}; stop that process first, or give this gateway another buffer.dir. Nothing in the folder was read or changed`,
+    );
   }
 }
 

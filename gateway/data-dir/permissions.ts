@@ -54,7 +54,10 @@ export function tightenDataDir(dir: string, log: Logger): void {
   const others = entries.filter((e) => !isGateways(e)).map((e) => e.name);
   if (others.length === 0) tighten(dir, '.');
   else if ((statSync(dir).mode & GROUP_OTHER) !== 0) {
-    log.warn({ dir, others: others.slice(0, 10) }, 'data folder is readable by others and holds other files: its mode is left as it is (give the gateway a folder of its own)');
+    log.warn(
+      { dir, others: others.slice(0, 10) },
+      'data folder is readable by others and holds other files: its mode is left as it is (give the gateway a folder of its own)',
+    );
   }
   for (const e of entries) {
     if (!isGateways(e)) continue;

@@ -98,7 +98,15 @@ export class Layout {
   /** A full-width row header; with `repeat`, the row and the panels after it repeat per value. */
   row(title: string, repeat?: string): this {
     this.newLine();
-    this.out.push({ id: this.id++, type: 'row', title, gridPos: { h: 1, w: 24, x: 0, y: this.y }, collapsed: false, panels: [], ...(repeat ? { repeat } : {}) });
+    this.out.push({
+      id: this.id++,
+      type: 'row',
+      title,
+      gridPos: { h: 1, w: 24, x: 0, y: this.y },
+      collapsed: false,
+      panels: [],
+      ...(repeat ? { repeat } : {}),
+    });
     this.y += 1;
     return this;
   }
@@ -123,7 +131,9 @@ export class Layout {
   }
 }
 
-export function dashboard(d: Pick<Dashboard, 'uid' | 'title' | 'description' | 'tags' | 'templating' | 'annotations' | 'panels'> & { time?: Dashboard['time'] }): Dashboard {
+export function dashboard(
+  d: Pick<Dashboard, 'uid' | 'title' | 'description' | 'tags' | 'templating' | 'annotations' | 'panels'> & { time?: Dashboard['time'] },
+): Dashboard {
   return {
     uid: d.uid,
     title: d.title,
@@ -144,7 +154,11 @@ export function dashboard(d: Pick<Dashboard, 'uid' | 'title' | 'description' | '
 
 /** Field defaults of a line chart. */
 export function lines(unit: string, extra: Record<string, unknown> = {}): FieldDefaults {
-  return { unit, color: { mode: 'palette-classic' }, custom: { drawStyle: 'line', lineWidth: 1, fillOpacity: 0, showPoints: 'auto', spanNulls: false, ...extra } };
+  return {
+    unit,
+    color: { mode: 'palette-classic' },
+    custom: { drawStyle: 'line', lineWidth: 1, fillOpacity: 0, showPoints: 'auto', spanNulls: false, ...extra },
+  };
 }
 
 /** Field defaults of a bar chart of counts per interval. */

@@ -145,7 +145,17 @@ export async function checkDashboard(d: Dashboard, run: RunQuery, opts: CheckOpt
 
   for (const v of d.templating.list as readonly QueryVariable[]) {
     const query = interpolate(v.query, { ...base, variables });
-    const answer = await exec({ dashboard: d.uid, kind: 'variable', title: v.name, refId: v.name, group: `${d.uid} / variable $${v.name}`, repeat: {}, raw: v.query, query, needsColumns: [] });
+    const answer = await exec({
+      dashboard: d.uid,
+      kind: 'variable',
+      title: v.name,
+      refId: v.name,
+      group: `${d.uid} / variable $${v.name}`,
+      repeat: {},
+      raw: v.query,
+      query,
+      needsColumns: [],
+    });
     const options = variableValues(answer);
     const chosen = opts.selection?.[v.name] ?? (v.includeAll ? ['$__all'] : options.slice(0, 1));
     variables[v.name] = { current: chosen, options, multi: v.multi, includeAll: v.includeAll, ...(v.allValue ? { allValue: v.allValue } : {}) };
@@ -174,7 +184,17 @@ export async function checkDashboard(d: Dashboard, run: RunQuery, opts: CheckOpt
   for (const a of d.annotations.list as readonly Annotation[]) {
     if (a.query === undefined) continue;
     const needsColumns = [a.textColumn, ...(a.tagsColumn ?? '').split(',')].map((c) => c?.trim()).filter((c): c is string => !!c);
-    await exec({ dashboard: d.uid, kind: 'annotation', title: a.name, refId: 'A', group: `${d.uid} / annotation "${a.name}"`, repeat: {}, raw: a.query, query: interpolate(a.query, { ...base, variables }), needsColumns });
+    await exec({
+      dashboard: d.uid,
+      kind: 'annotation',
+      title: a.name,
+      refId: 'A',
+      group: `${d.uid} / annotation "${a.name}"`,
+      repeat: {},
+      raw: a.query,
+      query: interpolate(a.query, { ...base, variables }),
+      needsColumns,
+    });
   }
 
   // A query none of whose instances returns a series shows nothing in Grafana: a field or tag that is not written.

@@ -91,7 +91,15 @@ export function healthDashboard(): Dashboard {
         ),
       ],
       defaults: lines('short'),
-      overrides: [{ matcher: { id: 'byRegexp', options: '.*oldest age$' }, properties: [{ id: 'unit', value: 's' }, { id: 'custom.axisPlacement', value: 'right' }] }],
+      overrides: [
+        {
+          matcher: { id: 'byRegexp', options: '.*oldest age$' },
+          properties: [
+            { id: 'unit', value: 's' },
+            { id: 'custom.axisPlacement', value: 'right' },
+          ],
+        },
+      ],
     })
     .add({
       type: 'state-timeline',
@@ -103,7 +111,13 @@ export function healthDashboard(): Dashboard {
       targets: [influx('A', `SELECT min("influx_up") FROM ${M} WHERE ${GW} AND $timeFilter ${BY_GATEWAY}`, '$tag_gateway')],
       defaults: {
         color: { mode: 'thresholds' },
-        thresholds: { mode: 'absolute', steps: [{ color: 'red', value: null }, { color: 'green', value: 1 }] },
+        thresholds: {
+          mode: 'absolute',
+          steps: [
+            { color: 'red', value: null },
+            { color: 'green', value: 1 },
+          ],
+        },
         mappings: [{ type: 'value', options: { '0': { text: 'down', color: 'red', index: 0 }, '1': { text: 'up', color: 'green', index: 1 } } }],
       },
       options: { showValue: 'never', mergeValues: true, rowHeight: 0.8 },
@@ -114,7 +128,13 @@ export function healthDashboard(): Dashboard {
       description: 'Points InfluxDB acknowledged (windows, alerts and these stats).',
       w: 24,
       h: 7,
-      targets: [influx('A', `SELECT non_negative_derivative(max("points_written"), 1s) AS "written" FROM ${M} WHERE ${GW} AND $timeFilter ${BY_GATEWAY}`, '$tag_gateway')],
+      targets: [
+        influx(
+          'A',
+          `SELECT non_negative_derivative(max("points_written"), 1s) AS "written" FROM ${M} WHERE ${GW} AND $timeFilter ${BY_GATEWAY}`,
+          '$tag_gateway',
+        ),
+      ],
       defaults: lines('reqps'),
     })
     .panels();

@@ -22,7 +22,14 @@ export function sensorsDashboard(measurement = 'telemetry'): Dashboard {
       h: 6,
       targets: [influx('A', `SELECT last("last") FROM ${m} WHERE ${SELECTED} AND $timeFilter GROUP BY "device", "sensor"`, '$tag_device $tag_sensor')],
       defaults: { color: { mode: 'palette-classic' } },
-      options: { reduceOptions: { calcs: ['lastNotNull'], fields: '', values: false }, textMode: 'value_and_name', colorMode: 'value', graphMode: 'none', justifyMode: 'auto', orientation: 'auto' },
+      options: {
+        reduceOptions: { calcs: ['lastNotNull'], fields: '', values: false },
+        textMode: 'value_and_name',
+        colorMode: 'value',
+        graphMode: 'none',
+        justifyMode: 'auto',
+        orientation: 'auto',
+      },
     })
     .add({
       type: 'timeseries',
@@ -30,7 +37,13 @@ export function sensorsDashboard(measurement = 'telemetry'): Dashboard {
       description: 'Data density: readings aggregated per interval (sum of `count`). A gap or a drop to 0 is a device that went quiet.',
       w: 12,
       h: 6,
-      targets: [influx('A', `SELECT sum("count") FROM ${m} WHERE ${SELECTED} AND $timeFilter GROUP BY time($__interval), "device", "sensor" fill(0)`, '$tag_device $tag_sensor')],
+      targets: [
+        influx(
+          'A',
+          `SELECT sum("count") FROM ${m} WHERE ${SELECTED} AND $timeFilter GROUP BY time($__interval), "device", "sensor" fill(0)`,
+          '$tag_device $tag_sensor',
+        ),
+      ],
       defaults: bars(),
     })
     .row('Device $device', 'device')
@@ -42,11 +55,31 @@ export function sensorsDashboard(measurement = 'telemetry'): Dashboard {
       h: 8,
       repeat: 'sensor',
       maxPerRow: 2,
-      targets: [influx('A', `SELECT mean("mean") AS "mean", min("min") AS "min", max("max") AS "max" FROM ${m} WHERE ${SELECTED} AND $timeFilter GROUP BY time($__interval) fill(none)`, '$col')],
+      targets: [
+        influx(
+          'A',
+          `SELECT mean("mean") AS "mean", min("min") AS "min", max("max") AS "max" FROM ${m} WHERE ${SELECTED} AND $timeFilter GROUP BY time($__interval) fill(none)`,
+          '$col',
+        ),
+      ],
       defaults: lines('none', { lineWidth: 2 }),
       overrides: [
-        { matcher: { id: 'byName', options: 'max' }, properties: [{ id: 'custom.fillBelowTo', value: 'min' }, { id: 'custom.lineWidth', value: 0 }, { id: 'custom.fillOpacity', value: 20 }, { id: 'color', value: { mode: 'fixed', fixedColor: 'blue' } }] },
-        { matcher: { id: 'byName', options: 'min' }, properties: [{ id: 'custom.lineWidth', value: 0 }, { id: 'color', value: { mode: 'fixed', fixedColor: 'blue' } }] },
+        {
+          matcher: { id: 'byName', options: 'max' },
+          properties: [
+            { id: 'custom.fillBelowTo', value: 'min' },
+            { id: 'custom.lineWidth', value: 0 },
+            { id: 'custom.fillOpacity', value: 20 },
+            { id: 'color', value: { mode: 'fixed', fixedColor: 'blue' } },
+          ],
+        },
+        {
+          matcher: { id: 'byName', options: 'min' },
+          properties: [
+            { id: 'custom.lineWidth', value: 0 },
+            { id: 'color', value: { mode: 'fixed', fixedColor: 'blue' } },
+          ],
+        },
         { matcher: { id: 'byName', options: 'mean' }, properties: [{ id: 'color', value: { mode: 'fixed', fixedColor: 'dark-blue' } }] },
       ],
       options: { legend: { showLegend: true, displayMode: 'list', placement: 'bottom' }, tooltip: { mode: 'multi', sort: 'none' } },

@@ -27,7 +27,11 @@ function countLines(b: Buffer): number {
  * Returns, per batch id, the 0-based indexes of its refused lines within its stored body (batches without refused
  * lines are absent); undefined when a chunk cannot be placed (the outbox then falls back to resending one by one).
  */
-export function attribute(group: readonly StoredBatch[], parts: readonly (readonly Buffer[])[], refused: readonly (readonly number[])[]): Map<number, number[]> | undefined {
+export function attribute(
+  group: readonly StoredBatch[],
+  parts: readonly (readonly Buffer[])[],
+  refused: readonly (readonly number[])[],
+): Map<number, number[]> | undefined {
   const out = new Map<number, number[]>();
   for (let p = 0; p < parts.length; p++) {
     const wanted = new Set(refused[p] ?? []);
@@ -35,7 +39,9 @@ export function attribute(group: readonly StoredBatch[], parts: readonly (readon
     let base = 0; // line number of the chunk's first line within the part
     for (const chunk of parts[p]!) {
       if (chunk.length === 1 && chunk[0] === NL) continue; // the separator between two ranges
-      const batch = group.find((b) => chunk.buffer === b.body.buffer && chunk.byteOffset >= b.body.byteOffset && chunk.byteOffset + chunk.length <= b.body.byteOffset + b.body.length);
+      const batch = group.find(
+        (b) => chunk.buffer === b.body.buffer && chunk.byteOffset >= b.body.byteOffset && chunk.byteOffset + chunk.length <= b.body.byteOffset + b.body.length,
+      );
       if (batch === undefined) return undefined;
       const lines = countLines(chunk);
       // The range starts right after a line's "\n" (or at 0): the lines before it are whole.

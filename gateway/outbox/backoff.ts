@@ -19,12 +19,7 @@ export const DEFAULT_BACKOFF: BackoffPolicy = {
 };
 
 /** `attempt` is 1 for the first retry. */
-export function retryDelayMs(
-  policy: BackoffPolicy,
-  attempt: number,
-  random: () => number,
-  retryAfterMs?: number,
-): number {
+export function retryDelayMs(policy: BackoffPolicy, attempt: number, random: () => number, retryAfterMs?: number): number {
   if (retryAfterMs !== undefined) return Math.min(Math.max(0, retryAfterMs), policy.maxRetryAfterMs);
   const base = Math.min(policy.maxMs, policy.initialMs * 2 ** Math.min(Math.max(0, attempt - 1), 30));
   const jittered = base * (0.8 + 0.4 * random());

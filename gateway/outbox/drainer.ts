@@ -283,7 +283,11 @@ export class Drainer {
     this.d.metrics.outboxRetried.inc(points);
     const delay = retryDelayMs(this.d.backoff, this.attempt, this.d.random, retryable?.retryAfterMs);
     const logFn = this.attempt === 1 || this.attempt % 10 === 0 ? this.d.log.warn : this.d.log.debug;
-    logFn.call(this.d.log, { attempt: this.attempt, delayMs: delay, points, reason: retryable?.reason, err: this.lastError }, 'InfluxDB write failed, will retry');
+    logFn.call(
+      this.d.log,
+      { attempt: this.attempt, delayMs: delay, points, reason: retryable?.reason, err: this.lastError },
+      'InfluxDB write failed, will retry',
+    );
     this.backingOff = true;
     try {
       if (retryable?.unreachable) await this.waitProbing(delay);

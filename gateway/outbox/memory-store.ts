@@ -1,14 +1,4 @@
-import type {
-  DeadLetter,
-  DeadLetterTotals,
-  DroppedBatches,
-  NewBatch,
-  OutboxStore,
-  OutboxTotals,
-  PeekLimit,
-  RefusedPart,
-  StoredBatch,
-} from './store.js';
+import type { DeadLetter, DeadLetterTotals, DroppedBatches, NewBatch, OutboxStore, OutboxTotals, PeekLimit, RefusedPart, StoredBatch } from './store.js';
 
 /** In-memory OutboxStore for unit tests of the outbox logic; same contract as the SQLite store, no durability. */
 export class MemoryOutboxStore implements OutboxStore {

@@ -110,7 +110,11 @@ export class Outbox {
       const line = formatPoint(p);
       if (line === undefined) {
         this.o.metrics.outboxDeadLettered.inc();
-        this.rl.warn('outbox-unwritable', { measurement: p.measurement, tags: p.tags, time: p.time }, 'point has no writable field (NaN/Infinity only): not sent');
+        this.rl.warn(
+          'outbox-unwritable',
+          { measurement: p.measurement, tags: p.tags, time: p.time },
+          'point has no writable field (NaN/Infinity only): not sent',
+        );
         continue;
       }
       this.batcher.add(line, p.time);
@@ -188,7 +192,14 @@ export class Outbox {
     if (!dropped) return;
     this.o.metrics.outboxDropped.inc(dropped.points);
     this.o.log.error(
-      { batches: dropped.batches, points: dropped.points, bytes: dropped.bytes, from: iso(dropped.minTime), to: iso(dropped.maxTime), maxBytes: this.o.maxBytes },
+      {
+        batches: dropped.batches,
+        points: dropped.points,
+        bytes: dropped.bytes,
+        from: iso(dropped.minTime),
+        to: iso(dropped.maxTime),
+        maxBytes: this.o.maxBytes,
+      },
       'outbox full (buffer.maxBytes): dropped the oldest points',
     );
   }

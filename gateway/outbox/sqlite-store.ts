@@ -2,17 +2,7 @@ import type { Statement } from 'better-sqlite3';
 import type { Logger } from '../log.js';
 import { FORMATS } from '../persist/formats.js';
 import { openDatabase, type MovedAside, type SqliteDatabase, type SyncMode } from '../persist/sqlite.js';
-import type {
-  DeadLetter,
-  DeadLetterTotals,
-  DroppedBatches,
-  NewBatch,
-  OutboxStore,
-  OutboxTotals,
-  PeekLimit,
-  RefusedPart,
-  StoredBatch,
-} from './store.js';
+import type { DeadLetter, DeadLetterTotals, DroppedBatches, NewBatch, OutboxStore, OutboxTotals, PeekLimit, RefusedPart, StoredBatch } from './store.js';
 
 /**
  * FORMATS.outboxDatabase, version 1: batches and dead letters. The body comes last but one in each row so
@@ -130,17 +120,17 @@ export class SqliteOutboxStore implements OutboxStore {
       get: p('SELECT created_ms, points, bytes, body FROM outbox_batches WHERE id = ?'),
       oldest: p('SELECT created_ms FROM outbox_batches ORDER BY id LIMIT 1'),
       dropScan: p('SELECT id, points, bytes, min_time, max_time FROM outbox_batches WHERE id > ? ORDER BY id'),
-      insertDead: p(
-        'INSERT INTO outbox_dead_letters (batch_id, created_ms, failed_ms, points, bytes, error, body) VALUES (?, ?, ?, ?, ?, ?, ?)',
-      ),
+      insertDead: p('INSERT INTO outbox_dead_letters (batch_id, created_ms, failed_ms, points, bytes, error, body) VALUES (?, ?, ?, ?, ?, ?, ?)'),
       deadScan: p('SELECT id, bytes FROM outbox_dead_letters ORDER BY id'),
       deleteDead: p('DELETE FROM outbox_dead_letters WHERE id = ?'),
       deadTotals: p('SELECT count(*) AS letters, coalesce(sum(points), 0) AS points, coalesce(sum(bytes), 0) AS bytes FROM outbox_dead_letters'),
       deadList: p('SELECT * FROM outbox_dead_letters ORDER BY id DESC LIMIT ?'),
     };
-    const t = this.db
-      .prepare('SELECT count(*) AS n, coalesce(sum(points), 0) AS points, coalesce(sum(bytes), 0) AS bytes FROM outbox_batches')
-      .get() as { n: number; points: number; bytes: number };
+    const t = this.db.prepare('SELECT count(*) AS n, coalesce(sum(points), 0) AS points, coalesce(sum(bytes), 0) AS bytes FROM outbox_batches').get() as {
+      n: number;
+      points: number;
+      bytes: number;
+    };
     this.count = t.n;
     this.points = t.points;
     this.bytes = t.bytes;

@@ -97,7 +97,10 @@ function migrate(db: SqliteDatabase, format: DatabaseFormat, migrations: readonl
   const version = db.pragma('user_version', { simple: true }) as number;
   const tables = (db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'").get() as { n: number }).n;
   if (version > format.userVersion || (version === 0 && tables > 0)) {
-    throw new DatabaseFileError(`${format.name} database version ${version} (with ${tables} tables) is not one this gateway knows (${format.userVersion})`, 'unknown');
+    throw new DatabaseFileError(
+      `${format.name} database version ${version} (with ${tables} tables) is not one this gateway knows (${format.userVersion})`,
+      'unknown',
+    );
   }
   if (version < format.userVersion) {
     db.transaction(() => {
@@ -106,7 +109,8 @@ function migrate(db: SqliteDatabase, format: DatabaseFormat, migrations: readonl
     })();
   }
   // A file that claims this version but holds other tables (written by a build of another layout) is not ours.
-  if (schemaOf(db) !== expectedSchema(format, migrations)) throw new DatabaseFileError(`${format.name} database version ${version} has another schema`, 'unknown');
+  if (schemaOf(db) !== expectedSchema(format, migrations))
+    throw new DatabaseFileError(`${format.name} database version ${version} has another schema`, 'unknown');
 }
 
 function openOnce(opts: OpenDatabaseOptions): SqliteDatabase {

@@ -34,8 +34,18 @@ export type RejectReason =
   | 'too_many_sensors';
 
 export const REJECT_REASONS: readonly RejectReason[] = [
-  'payload_too_large', 'invalid_json', 'bad_topic', 'bad_shape', 'unknown_field', 'no_readings',
-  'bad_id', 'bad_value', 'bad_timestamp', 'bad_seq', 'bad_payload', 'too_many_sensors',
+  'payload_too_large',
+  'invalid_json',
+  'bad_topic',
+  'bad_shape',
+  'unknown_field',
+  'no_readings',
+  'bad_id',
+  'bad_value',
+  'bad_timestamp',
+  'bad_seq',
+  'bad_payload',
+  'too_many_sensors',
 ];
 
 export interface DecodeSink {

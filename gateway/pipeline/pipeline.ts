@@ -164,10 +164,17 @@ export class Pipeline {
    */
   beginSnapshot(copyBudget?: number): PipelineCapture {
     if (this.capture !== null) throw new Error('a pipeline snapshot is already being captured');
-    const c: SnapshotCapture = new SnapshotCapture(this.interval, this.devices, this.pending, this.snapshotBytes, (bytes) => {
-      if (this.capture === c) this.capture = null;
-      if (bytes > 0) this.snapshotBytes = bytes;
-    }, copyBudget);
+    const c: SnapshotCapture = new SnapshotCapture(
+      this.interval,
+      this.devices,
+      this.pending,
+      this.snapshotBytes,
+      (bytes) => {
+        if (this.capture === c) this.capture = null;
+        if (bytes > 0) this.snapshotBytes = bytes;
+      },
+      copyBudget,
+    );
     return (this.capture = c);
   }
 

@@ -205,7 +205,7 @@ function writeOpen(w: ByteWriter, delta: boolean, open: readonly Win[]): boolean
 
 function writeSealed(w: ByteWriter, delta: boolean, a: readonly number[]): boolean {
   N[11] = 0;
-  for (let i = 0; i < a.length; ) {
+  for (let i = 0; i < a.length;) {
     for (let k = 0; k < HEADER; k++) N[k] = a[i + k]!;
     if (!writeHead(w, delta)) return false;
     const end = i + HEADER + N[9]! + N[10]!;

@@ -36,7 +36,11 @@ export class InfluxHttp {
   private readonly send: (o: RequestOptions) => ClientRequest;
   private readonly base: { hostname: string; port: number; prefix: string };
 
-  constructor(url: string, private readonly authorization: string | undefined, private readonly timeoutMs: number) {
+  constructor(
+    url: string,
+    private readonly authorization: string | undefined,
+    private readonly timeoutMs: number,
+  ) {
     const u = new URL(url);
     const https = u.protocol === 'https:';
     this.agent = https ? new HttpsAgent({ keepAlive: true, maxSockets: 4 }) : new HttpAgent({ keepAlive: true, maxSockets: 4 });
@@ -52,7 +56,13 @@ export class InfluxHttp {
    * One request; resolves with any HTTP answer (the caller classifies the status), rejects only on network
    * errors and timeouts. A 2xx answer's body is read only when `readOk` (queries), else drained.
    */
-  request(method: 'GET' | 'POST', path: string, query: Record<string, string>, body?: WriteBody, opts: { readOk?: boolean; timeoutMs?: number; contentType?: string } = {}): Promise<HttpAnswer> {
+  request(
+    method: 'GET' | 'POST',
+    path: string,
+    query: Record<string, string>,
+    body?: WriteBody,
+    opts: { readOk?: boolean; timeoutMs?: number; contentType?: string } = {},
+  ): Promise<HttpAnswer> {
     const chunks = body === undefined ? [] : typeof body === 'string' ? [Buffer.from(body)] : Buffer.isBuffer(body) ? [body] : body;
     let length = 0;
     for (const c of chunks) length += c.length;
@@ -113,4 +123,5 @@ export class InfluxHttp {
 }
 
 /** The body as one string (the rare refusal paths and tests). */
-export const bodyText = (body: WriteBody): string => (typeof body === 'string' ? body : Buffer.isBuffer(body) ? body.toString() : Buffer.concat(body).toString());
+export const bodyText = (body: WriteBody): string =>
+  typeof body === 'string' ? body : Buffer.isBuffer(body) ? body.toString() : Buffer.concat(body).toString();

@@ -132,7 +132,12 @@ export class InfluxWriter implements BatchWriter {
         // Lines after the last one listed may have been refused too: they go to the dead letters with the others
         // (stored ones among them are rewritten with the same values if the dead letters are replayed).
         const last = named[named.length - 1]!;
-        named = [...named, ...lines().slice(last + 1).map((_, k) => last + 1 + k)];
+        named = [
+          ...named,
+          ...lines()
+            .slice(last + 1)
+            .map((_, k) => last + 1 + k),
+        ];
       }
       named ??= await this.refine(r, lines());
       return named === undefined ? all() : new Map(named.map((i) => [i, r]));
@@ -161,7 +166,10 @@ export class InfluxWriter implements BatchWriter {
     if (lines.length <= 1) return new Map(lines.map((_, i) => [i, { message: `request too large (413) even as a single line: ${message}`, status: 413 }]));
     const mid = Math.ceil(lines.length / 2);
     const refused: Refused = new Map();
-    for (const [from, part] of [[0, lines.slice(0, mid)], [mid, lines.slice(mid)]] as const) {
+    for (const [from, part] of [
+      [0, lines.slice(0, mid)],
+      [mid, lines.slice(mid)],
+    ] as const) {
       const sub = await this.deliver(part.join('\n'), () => part, false);
       for (const [k, v] of sub) refused.set(from + k, v);
     }

@@ -61,11 +61,7 @@ export type SchemaLookup = (measurements: readonly string[]) => Promise<Map<stri
  * Indexes of the lines whose field types disagree with the server's schema (InfluxDB refuses the whole point
  * on any conflicting field). Undefined unless the count equals `dropped` and no involved field is ambiguous.
  */
-export async function refusedByTypes(
-  lines: readonly string[],
-  pw: PartialWrite,
-  schema: SchemaLookup,
-): Promise<number[] | undefined> {
+export async function refusedByTypes(lines: readonly string[], pw: PartialWrite, schema: SchemaLookup): Promise<number[] | undefined> {
   if (!pw.typeConflict || pw.unparsable.length > 0 || pw.dropped <= 0) return undefined;
   const parsed = lines.map(parseLine);
   const measurements = [...new Set(parsed.flatMap((p) => (p ? [p.measurement] : [])))];

@@ -3,11 +3,41 @@ import { decodeArray, isArrayType } from './arrays.js';
 
 /** Metric datatype codes, Sparkplug 3.0 section 6.4.16 ("Data Types"), details in 6.4.17. */
 export const DataType = {
-  Unknown: 0, Int8: 1, Int16: 2, Int32: 3, Int64: 4, UInt8: 5, UInt16: 6, UInt32: 7, UInt64: 8,
-  Float: 9, Double: 10, Boolean: 11, String: 12, DateTime: 13, Text: 14, UUID: 15, DataSet: 16, Bytes: 17,
-  File: 18, Template: 19, PropertySet: 20, PropertySetList: 21,
-  Int8Array: 22, Int16Array: 23, Int32Array: 24, Int64Array: 25, UInt8Array: 26, UInt16Array: 27, UInt32Array: 28,
-  UInt64Array: 29, FloatArray: 30, DoubleArray: 31, BooleanArray: 32, StringArray: 33, DateTimeArray: 34,
+  Unknown: 0,
+  Int8: 1,
+  Int16: 2,
+  Int32: 3,
+  Int64: 4,
+  UInt8: 5,
+  UInt16: 6,
+  UInt32: 7,
+  UInt64: 8,
+  Float: 9,
+  Double: 10,
+  Boolean: 11,
+  String: 12,
+  DateTime: 13,
+  Text: 14,
+  UUID: 15,
+  DataSet: 16,
+  Bytes: 17,
+  File: 18,
+  Template: 19,
+  PropertySet: 20,
+  PropertySetList: 21,
+  Int8Array: 22,
+  Int16Array: 23,
+  Int32Array: 24,
+  Int64Array: 25,
+  UInt8Array: 26,
+  UInt16Array: 27,
+  UInt32Array: 28,
+  UInt64Array: 29,
+  FloatArray: 30,
+  DoubleArray: 31,
+  BooleanArray: 32,
+  StringArray: 33,
+  DateTimeArray: 34,
 } as const;
 
 /**
@@ -16,11 +46,20 @@ export const DataType = {
  * refusals of a metric's value.
  */
 export type SkipReason =
-  | 'string' | 'bytes' | 'dataset' | 'template' | 'array' | 'property_set' | 'null' | 'transient'
-  | 'unsafe_integer' | 'bad_value' | 'unknown_type';
+  'string' | 'bytes' | 'dataset' | 'template' | 'array' | 'property_set' | 'null' | 'transient' | 'unsafe_integer' | 'bad_value' | 'unknown_type';
 
 export const SKIP_REASONS: readonly SkipReason[] = [
-  'string', 'bytes', 'dataset', 'template', 'array', 'property_set', 'null', 'transient', 'unsafe_integer', 'bad_value', 'unknown_type',
+  'string',
+  'bytes',
+  'dataset',
+  'template',
+  'array',
+  'property_set',
+  'null',
+  'transient',
+  'unsafe_integer',
+  'bad_value',
+  'unknown_type',
 ];
 
 type Value = Payload_Metric['value'];
@@ -63,27 +102,43 @@ function float(v: Value): number | SkipReason {
  */
 export function metricNumber(datatype: number, v: Value): number | SkipReason {
   switch (datatype) {
-    case DataType.Int8: return integer(v, 8, true);
-    case DataType.Int16: return integer(v, 16, true);
-    case DataType.Int32: return integer(v, 32, true);
-    case DataType.Int64: return integer(v, 64, true);
-    case DataType.UInt8: return integer(v, 8, false);
-    case DataType.UInt16: return integer(v, 16, false);
-    case DataType.UInt32: return integer(v, 32, false);
-    case DataType.UInt64: return integer(v, 64, false);
-    case DataType.DateTime: return integer(v, 64, false);
+    case DataType.Int8:
+      return integer(v, 8, true);
+    case DataType.Int16:
+      return integer(v, 16, true);
+    case DataType.Int32:
+      return integer(v, 32, true);
+    case DataType.Int64:
+      return integer(v, 64, true);
+    case DataType.UInt8:
+      return integer(v, 8, false);
+    case DataType.UInt16:
+      return integer(v, 16, false);
+    case DataType.UInt32:
+      return integer(v, 32, false);
+    case DataType.UInt64:
+      return integer(v, 64, false);
+    case DataType.DateTime:
+      return integer(v, 64, false);
     case DataType.Float:
-    case DataType.Double: return float(v);
-    case DataType.Boolean: return v.case === 'booleanValue' ? (v.value ? 1 : 0) : 'bad_value';
+    case DataType.Double:
+      return float(v);
+    case DataType.Boolean:
+      return v.case === 'booleanValue' ? (v.value ? 1 : 0) : 'bad_value';
     case DataType.String:
     case DataType.Text:
-    case DataType.UUID: return v.case === 'stringValue' ? 'string' : 'bad_value';
+    case DataType.UUID:
+      return v.case === 'stringValue' ? 'string' : 'bad_value';
     case DataType.Bytes:
-    case DataType.File: return v.case === 'bytesValue' ? 'bytes' : 'bad_value';
-    case DataType.DataSet: return v.case === 'datasetValue' ? 'dataset' : 'bad_value';
-    case DataType.Template: return v.case === 'templateValue' ? 'template' : 'bad_value';
+    case DataType.File:
+      return v.case === 'bytesValue' ? 'bytes' : 'bad_value';
+    case DataType.DataSet:
+      return v.case === 'datasetValue' ? 'dataset' : 'bad_value';
+    case DataType.Template:
+      return v.case === 'templateValue' ? 'template' : 'bad_value';
     case DataType.PropertySet:
-    case DataType.PropertySetList: return 'property_set';
+    case DataType.PropertySetList:
+      return 'property_set';
     default:
       if (isArrayType(datatype)) {
         if (v.case !== 'bytesValue') return 'bad_value';

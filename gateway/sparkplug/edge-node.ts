@@ -32,7 +32,19 @@ export interface EdgeNode {
 }
 
 export function newEdgeNode(group: string, edge: string): EdgeNode {
-  return { group, edge, online: false, bdSeq: undefined, lastSeq: undefined, devices: new Map(), aliases: new Map(), names: new Map(), missing: new Map(), rebirthAt: undefined, rebirths: 0 };
+  return {
+    group,
+    edge,
+    online: false,
+    bdSeq: undefined,
+    lastSeq: undefined,
+    devices: new Map(),
+    aliases: new Map(),
+    names: new Map(),
+    missing: new Map(),
+    rebirthAt: undefined,
+    rebirths: 0,
+  };
 }
 
 export const nameKey = (device: string | undefined, name: string): string => `${device ?? ''}\0${name}`;

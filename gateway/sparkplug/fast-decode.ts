@@ -89,7 +89,8 @@ function metric(r: Reader, end: number): SpMetric | undefined {
     const field = r.lo >>> 3;
     const wt = r.lo & 7;
     if (field === 0) return undefined;
-    const want = field === 1 || field === 8 || field === 9 || field === 15 || field === 16 ? 2 : field === 12 ? 5 : field === 13 ? 1 : field >= 1 && field <= 19 ? 0 : -1;
+    const want =
+      field === 1 || field === 8 || field === 9 || field === 15 || field === 16 ? 2 : field === 12 ? 5 : field === 13 ? 1 : field >= 1 && field <= 19 ? 0 : -1;
     if (want === -1) {
       if (!r.skip(wt)) return undefined;
       continue;

@@ -28,11 +28,33 @@ export const REBIRTH_REASONS: readonly RebirthReason[] = ['seq_gap', 'no_birth',
 
 /** Things counted (gateway_sparkplug_events_total{event}). */
 export type HostEvent =
-  | 'node_birth' | 'device_birth' | 'node_death' | 'device_death' | 'death_ignored'
-  | 'seq_gap' | 'seq_late_fill' | 'seq_repeat' | 'unknown_alias' | 'duplicate_alias' | 'no_birth' | 'rebirth_suppressed' | 'no_bdseq';
+  | 'node_birth'
+  | 'device_birth'
+  | 'node_death'
+  | 'device_death'
+  | 'death_ignored'
+  | 'seq_gap'
+  | 'seq_late_fill'
+  | 'seq_repeat'
+  | 'unknown_alias'
+  | 'duplicate_alias'
+  | 'no_birth'
+  | 'rebirth_suppressed'
+  | 'no_bdseq';
 export const HOST_EVENTS: readonly HostEvent[] = [
-  'node_birth', 'device_birth', 'node_death', 'device_death', 'death_ignored',
-  'seq_gap', 'seq_late_fill', 'seq_repeat', 'unknown_alias', 'duplicate_alias', 'no_birth', 'rebirth_suppressed', 'no_bdseq',
+  'node_birth',
+  'device_birth',
+  'node_death',
+  'device_death',
+  'death_ignored',
+  'seq_gap',
+  'seq_late_fill',
+  'seq_repeat',
+  'unknown_alias',
+  'duplicate_alias',
+  'no_birth',
+  'rebirth_suppressed',
+  'no_bdseq',
 ];
 
 export interface HostOutput {

@@ -29,9 +29,19 @@ export function createSparkplugMetrics(registry: Registry, edgeNodes: () => { on
   });
   return {
     messages: counter('gateway_sparkplug_messages_total', 'Sparkplug messages received, by type', 'type', MESSAGE_TYPES),
-    events: counter('gateway_sparkplug_events_total', 'Sparkplug host events: births, deaths (and ignored ones), sequence gaps, unknown and duplicate aliases, data before birth', 'event', HOST_EVENTS),
+    events: counter(
+      'gateway_sparkplug_events_total',
+      'Sparkplug host events: births, deaths (and ignored ones), sequence gaps, unknown and duplicate aliases, data before birth',
+      'event',
+      HOST_EVENTS,
+    ),
     rebirths: counter('gateway_sparkplug_rebirths_requested_total', 'Rebirth requests (NCMD Node Control/Rebirth) sent, by reason', 'reason', REBIRTH_REASONS),
-    skipped: counter('gateway_sparkplug_metrics_skipped_total', 'Sparkplug metrics that gave no reading, by reason (not windowed, flags, refused values)', 'reason', METRIC_SKIPS),
+    skipped: counter(
+      'gateway_sparkplug_metrics_skipped_total',
+      'Sparkplug metrics that gave no reading, by reason (not windowed, flags, refused values)',
+      'reason',
+      METRIC_SKIPS,
+    ),
     nodes,
   };
 }

@@ -62,7 +62,11 @@ export class SparkplugService {
       stale: (device) => deps.stale(device),
       event: (e) => this.counts.events.inc(e),
     });
-    this.metrics = createSparkplugMetrics(deps.registry, () => this.nodeCounts(), () => this.publishCounts());
+    this.metrics = createSparkplugMetrics(
+      deps.registry,
+      () => this.nodeCounts(),
+      () => this.publishCounts(),
+    );
   }
 
   /** Returns false when `topic` is not a Sparkplug ingest topic. */

@@ -100,7 +100,12 @@ export class Checkpointer {
     if (started === undefined) return true;
     if (started === null) return false;
     const t0 = performance.now();
-    if (this.attempt(() => { while (!started.capture.step()); }) === null) return (started.capture.abort(), false);
+    if (
+      this.attempt(() => {
+        while (!started.capture.step());
+      }) === null
+    )
+      return (started.capture.abort(), false);
     this.observe('slice', t0);
     return this.commit(started);
   }
@@ -205,7 +210,13 @@ export class Checkpointer {
     const t0 = performance.now();
     const saved = this.attempt(() => {
       const parts = run.capture.finish();
-      this.o.store.save({ pipeline: parts.pipeline, alerts: parts.alerts, sparkplug: parts.sparkplug, savedAt: this.o.timers.now(), logPosition: run.position });
+      this.o.store.save({
+        pipeline: parts.pipeline,
+        alerts: parts.alerts,
+        sparkplug: parts.sparkplug,
+        savedAt: this.o.timers.now(),
+        logPosition: run.position,
+      });
     });
     if (saved === null) return false;
     this.savedVersion = run.version;

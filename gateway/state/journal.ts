@@ -102,7 +102,8 @@ export class IngestJournal {
     while (this.waiting.length > 0) {
       const n = this.fitting();
       if (n === 0) {
-        if (!this.held) this.o.logger.warn({ waiting: this.waiting.length, ...this.o.log.totals() }, 'ingest log full: withholding PUBACKs until a checkpoint truncates it');
+        if (!this.held)
+          this.o.logger.warn({ waiting: this.waiting.length, ...this.o.log.totals() }, 'ingest log full: withholding PUBACKs until a checkpoint truncates it');
         this.held = true;
         this.o.metrics.ingestHeld.set(this.waiting.length);
         this.o.wantCheckpoint();

@@ -44,5 +44,11 @@ export class MemoryStateStore implements CheckpointStore, IngestLog {
 
 /** A copy, as a round trip through the SQLite store makes one: the parts' bytes do not share memory. */
 function copy(cp: Checkpoint): Checkpoint {
-  return { pipeline: Buffer.from(cp.pipeline), alerts: Buffer.from(cp.alerts), sparkplug: Buffer.from(cp.sparkplug), savedAt: cp.savedAt, logPosition: cp.logPosition };
+  return {
+    pipeline: Buffer.from(cp.pipeline),
+    alerts: Buffer.from(cp.alerts),
+    sparkplug: Buffer.from(cp.sparkplug),
+    savedAt: cp.savedAt,
+    logPosition: cp.logPosition,
+  };
 }

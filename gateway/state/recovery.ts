@@ -23,7 +23,10 @@ export function restoreCheckpoint<P>(store: CheckpointStore, parts: RestoreParts
   let pipeline: P;
   try {
     pipeline = parts.pipeline(cp.pipeline);
-    log.info({ savedAt: new Date(cp.savedAt).toISOString(), logPosition: cp.logPosition, ...statsOf(pipeline) }, 'pipeline state restored from the last checkpoint');
+    log.info(
+      { savedAt: new Date(cp.savedAt).toISOString(), logPosition: cp.logPosition, ...statsOf(pipeline) },
+      'pipeline state restored from the last checkpoint',
+    );
   } catch (err) {
     log.error({ err }, 'pipeline checkpoint could not be restored (different pipeline settings?): starting empty');
     pipeline = parts.pipeline();
@@ -43,7 +46,13 @@ export function restoreCheckpoint<P>(store: CheckpointStore, parts: RestoreParts
  * idle close to that time. The caller then takes a checkpoint, which commits the re-emitted windows to the
  * outbox and truncates the log. Replaying the same log twice (a crash during replay) gives the same result.
  */
-export function replayLog(log: IngestLog, position: number, feed: { tick(t: number): void; process(r: IngestRecord): void }, logger: Logger, metrics: Metrics): number {
+export function replayLog(
+  log: IngestLog,
+  position: number,
+  feed: { tick(t: number): void; process(r: IngestRecord): void },
+  logger: Logger,
+  metrics: Metrics,
+): number {
   let n = 0;
   let from: number | undefined;
   let to: number | undefined;

@@ -62,7 +62,9 @@ export class SqliteStateStore implements CheckpointStore, IngestLog {
     this.db.pragma('wal_autocheckpoint = 0');
     this.wal = new WalCopier(file, (err) => opts.log.warn({ err }, 'state.db WAL copy failed: retried after the next checkpoint'));
     const row = this.db
-      .prepare('SELECT COUNT(*) AS n, COALESCE(SUM(length(CAST(topic AS BLOB)) + length(payload)), 0) AS bytes, MIN(received_at) AS oldest, MAX(position) AS last FROM ingest_log')
+      .prepare(
+        'SELECT COUNT(*) AS n, COALESCE(SUM(length(CAST(topic AS BLOB)) + length(payload)), 0) AS bytes, MIN(received_at) AS oldest, MAX(position) AS last FROM ingest_log',
+      )
       .get() as { n: number; bytes: number; oldest: number | null; last: number | null };
     const cp = this.db.prepare('SELECT log_position FROM checkpoint WHERE id = 1').get() as { log_position: number } | undefined;
     this.t = {
@@ -120,8 +122,7 @@ export class SqliteStateStore implements CheckpointStore, IngestLog {
 
   load(): Checkpoint | undefined {
     const row = this.db.prepare('SELECT saved_at, log_position, pipeline, alerts, sparkplug FROM checkpoint WHERE id = 1').get() as
-      | { saved_at: number; log_position: number; pipeline: Buffer; alerts: Buffer; sparkplug: Buffer }
-      | undefined;
+      { saved_at: number; log_position: number; pipeline: Buffer; alerts: Buffer; sparkplug: Buffer } | undefined;
     if (!row) return undefined;
     return { pipeline: row.pipeline, alerts: row.alerts, sparkplug: row.sparkplug, savedAt: row.saved_at, logPosition: row.log_position };
   }

@@ -25,10 +25,13 @@ export const systemTimers: Timers = {
 export function sleep(timers: Timers, ms: number, signal?: { onWake(fn: () => void): () => void }): Promise<void> {
   return new Promise((resolve) => {
     let off = () => {};
-    const h = timers.setTimeout(() => {
-      off();
-      resolve();
-    }, Math.max(0, ms));
+    const h = timers.setTimeout(
+      () => {
+        off();
+        resolve();
+      },
+      Math.max(0, ms),
+    );
     if (signal) {
       off = signal.onWake(() => {
         timers.clearTimeout(h);

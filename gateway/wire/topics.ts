@@ -36,7 +36,11 @@ export function isValidId(id: string): boolean {
 }
 
 const PREFIX = `${DEVICES_ROOT}/`;
-const invalidId = (device: string, what: string, id: string): IngestTopic => ({ kind: 'invalid', device, detail: `${what} id ${JSON.stringify(id)} does not match ${ID_PATTERN.source}` });
+const invalidId = (device: string, what: string, id: string): IngestTopic => ({
+  kind: 'invalid',
+  device,
+  detail: `${what} id ${JSON.stringify(id)} does not match ${ID_PATTERN.source}`,
+});
 
 /**
  * Returns undefined for topics outside the ingest contract. Called once per publish: finds the separators with

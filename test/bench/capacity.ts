@@ -62,14 +62,23 @@ async function step(start: () => Promise<ServerUnderTest>, mode: LatencyMode, ra
     },
     { connections: s.connections, devices: Math.max(1000, s.connections * 5), perWrite: 1 },
   );
-  const p99Ms = quantile(run.latencies.sort((a, b) => a - b), 0.99);
+  const p99Ms = quantile(
+    run.latencies.sort((a, b) => a - b),
+    0.99,
+  );
   const pass = run.lost === 0 && p99Ms < s.boundMs && run.msgPerSec >= 0.95 * rate;
   const r = { server, rate, msgPerSec: run.msgPerSec, cpu: run.cpu, p99Ms, lost: run.lost, pass };
-  console.log(`  capacity ${server} at ${rate} msg/s paced: took ${Math.round(run.msgPerSec)} msg/s, CPU ${run.cpu.toFixed(2)}, p99 ${p99Ms.toFixed(2)} ms, ${run.lost} lost: ${pass ? 'pass' : 'fail'}`);
+  console.log(
+    `  capacity ${server} at ${rate} msg/s paced: took ${Math.round(run.msgPerSec)} msg/s, CPU ${run.cpu.toFixed(2)}, p99 ${p99Ms.toFixed(2)} ms, ${run.lost} lost: ${pass ? 'pass' : 'fail'}`,
+  );
   return r;
 }
 
-export async function searchCapacity(start: () => Promise<ServerUnderTest>, mode: LatencyMode, s: CapacitySettings = CAPACITY_DEFAULTS): Promise<CapacityFigures> {
+export async function searchCapacity(
+  start: () => Promise<ServerUnderTest>,
+  mode: LatencyMode,
+  s: CapacitySettings = CAPACITY_DEFAULTS,
+): Promise<CapacityFigures> {
   const steps: CapacityStep[] = [];
   let server = '';
   let good = 0;

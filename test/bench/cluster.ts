@@ -16,7 +16,13 @@ import { BENCH_RULES } from './rules.js';
 import { startBareAedes, startGateway, type ServerUnderTest } from './servers.js';
 import { measureRun, type RunFigures, type ThroughputSettings } from './throughput.js';
 
-const settings: ThroughputSettings = { warmupMs: 3000, measureMs: Number(process.env.BENCH_MEASURE_S ?? '5') * 1000, connections: 50, devices: 1000, stepMs: 100 };
+const settings: ThroughputSettings = {
+  warmupMs: 3000,
+  measureMs: Number(process.env.BENCH_MEASURE_S ?? '5') * 1000,
+  connections: 50,
+  devices: 1000,
+  stepMs: 100,
+};
 const repeats = Number(process.env.BENCH_REPEATS ?? '1');
 const fmt = (n: number, d = 0) => (Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }) : '-');
 
@@ -30,8 +36,28 @@ async function main(): Promise<void> {
   const servers: [string, () => Promise<ServerUnderTest>][] = [
     ['bare aedes', () => startBareAedes()],
     ['gateway', () => startGateway({ influxUrl: influx.url, database: `bc${++db}`, rules: BENCH_RULES })],
-    ['cluster node, 1 NATS server (R1)', async () => startGateway({ influxUrl: influx.url, database: `bc${++db}`, rules: BENCH_RULES, name: 'cluster node R1', cluster: { servers: (await nats(1)).urls, replicas: 1 } })],
-    ['cluster node, 3 NATS servers (R3)', async () => startGateway({ influxUrl: influx.url, database: `bc${++db}`, rules: BENCH_RULES, name: 'cluster node R3', cluster: { servers: (await nats(3)).urls, replicas: 3 } })],
+    [
+      'cluster node, 1 NATS server (R1)',
+      async () =>
+        startGateway({
+          influxUrl: influx.url,
+          database: `bc${++db}`,
+          rules: BENCH_RULES,
+          name: 'cluster node R1',
+          cluster: { servers: (await nats(1)).urls, replicas: 1 },
+        }),
+    ],
+    [
+      'cluster node, 3 NATS servers (R3)',
+      async () =>
+        startGateway({
+          influxUrl: influx.url,
+          database: `bc${++db}`,
+          rules: BENCH_RULES,
+          name: 'cluster node R3',
+          cluster: { servers: (await nats(3)).urls, replicas: 3 },
+        }),
+    ],
   ];
   try {
     for (const qos of [0, 1] as const) {
@@ -41,7 +67,9 @@ async function main(): Promise<void> {
           try {
             const r = await measureRun(server, qos, settings);
             const ack = r.ackP50Ms === undefined ? '' : `, PUBACK p50 ${fmt(r.ackP50Ms, 1)} ms p99 ${fmt(r.ackP99Ms!, 1)} ms`;
-            console.log(`  QoS ${qos} ${label}: ${fmt(r.msgPerSec)} msg/s, ${fmt(r.cpuSecPerMillionReadings, 2)} CPU s per 1M readings (this process only)${ack}`);
+            console.log(
+              `  QoS ${qos} ${label}: ${fmt(r.msgPerSec)} msg/s, ${fmt(r.cpuSecPerMillionReadings, 2)} CPU s per 1M readings (this process only)${ack}`,
+            );
             results.push(r);
           } finally {
             await server.stop();
@@ -55,7 +83,8 @@ async function main(): Promise<void> {
   }
   const bare = (qos: number) => results.find((r) => r.server === 'bare aedes' && r.qos === qos)?.msgPerSec ?? NaN;
   console.log('');
-  for (const r of results) console.log(`${r.server.padEnd(18)} QoS ${r.qos}: ${fmt(r.msgPerSec).padStart(8)} msg/s  (${fmt(r.msgPerSec / bare(r.qos), 2)} of bare aedes)`);
+  for (const r of results)
+    console.log(`${r.server.padEnd(18)} QoS ${r.qos}: ${fmt(r.msgPerSec).padStart(8)} msg/s  (${fmt(r.msgPerSec / bare(r.qos), 2)} of bare aedes)`);
 }
 
 main().catch((err: unknown) => {

@@ -63,7 +63,9 @@ async function run(mode: 'normal' | 'full' | 'qos0'): Promise<void> {
   const seconds = (performance.now() - t0) / 1000;
   latencies.sort((a, b) => a - b);
   const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))]!.toFixed(2);
-  const line = `${mode.padEnd(6)} ${String(Math.round(total / seconds)).padStart(7)} msg/s` + (qos === 1 ? `   PUBACK p50 ${pct(0.5)} ms  p99 ${pct(0.99)} ms` : '   (no PUBACK)');
+  const line =
+    `${mode.padEnd(6)} ${String(Math.round(total / seconds)).padStart(7)} msg/s` +
+    (qos === 1 ? `   PUBACK p50 ${pct(0.5)} ms  p99 ${pct(0.99)} ms` : '   (no PUBACK)');
   console.log(line);
   await gw.stop();
   rmSync(dir, { recursive: true, force: true });

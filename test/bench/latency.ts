@@ -45,10 +45,24 @@ export function quantile(sorted: readonly number[], q: number): number {
 const PROBE_DEVICE = 'probe-1';
 
 /** Paced load on a fresh server: 50 connections by default; `load` overrides (the capacity search: more connections, one publish per write). */
-export async function withLoad<T>(start: () => Promise<ServerUnderTest>, rate: number, body: (server: ServerUnderTest) => Promise<T>, loadOverrides: Partial<LoadOptions> = {}): Promise<T> {
+export async function withLoad<T>(
+  start: () => Promise<ServerUnderTest>,
+  rate: number,
+  body: (server: ServerUnderTest) => Promise<T>,
+  loadOverrides: Partial<LoadOptions> = {},
+): Promise<T> {
   const server = await start();
   try {
-    const load = await startLoad({ port: server.mqttPort, connections: 50, devices: 1000, qos: 0, rate, t0: Date.now() - 86_400_000, stepMs: 100, ...loadOverrides });
+    const load = await startLoad({
+      port: server.mqttPort,
+      connections: 50,
+      devices: 1000,
+      qos: 0,
+      rate,
+      t0: Date.now() - 86_400_000,
+      stepMs: 100,
+      ...loadOverrides,
+    });
     try {
       return await body(server);
     } finally {

@@ -37,7 +37,17 @@ const p = new Pipeline(
 const names = Array.from({ length: devices }, (_, i) => `dev-${String(i).padStart(6, '0')}`);
 for (let s = 0; s < horizonS + 20; s++) {
   for (let d = 0; d < devices; d++) {
-    const msg: DeviceMessage = { device: names[d]!, ts: T0 + s * 1000, tsFromDevice: true, seq: undefined, readings: [{ sensor: 'a', value: s }, { sensor: 'b', value: 1 }, { sensor: 'c', value: 2 }] };
+    const msg: DeviceMessage = {
+      device: names[d]!,
+      ts: T0 + s * 1000,
+      tsFromDevice: true,
+      seq: undefined,
+      readings: [
+        { sensor: 'a', value: s },
+        { sensor: 'b', value: 1 },
+        { sensor: 'c', value: 2 },
+      ],
+    };
     p.ingest(msg, T0 + s * 1000);
   }
 }
@@ -46,7 +56,8 @@ const afterPipelineAndAlerts = heap();
 for (let d = 0; d < devices; d++) {
   for (const sensor of ['a', 'b', 'c']) {
     live.onReading({ device: names[d]!, sensor, ts: T0, value: 1 });
-    for (let w = 0; w < SPARK_WINDOWS; w++) live.onWindow({ device: names[d]!, sensor, start: T0 + w * 10_000, mean: 1, min: 1, max: 1, first: 1, last: 1, count: 1, revision: 0 });
+    for (let w = 0; w < SPARK_WINDOWS; w++)
+      live.onWindow({ device: names[d]!, sensor, start: T0 + w * 10_000, mean: 1, min: 1, max: 1, first: 1, last: 1, count: 1, revision: 0 });
   }
 }
 live.drain();
@@ -78,7 +89,9 @@ console.log(`  of which the alert engine (a second one, measured alone): ${per(a
 console.log(`live view: ${per(afterLive - afterPipelineAndAlerts)}`);
 // Keep every part reachable to the end: V8's register liveness lets the GC collect a local after its last use,
 // which made an earlier version of this script report ~0 for the live view.
-console.log(`kept: ${live.size} live sensors, ${engine.rules().length} rules, ${p.stats().sensors} pipeline sensors, ${engine2.rules().length}, ${typeof snapAlerts}`);
+console.log(
+  `kept: ${live.size} live sensors, ${engine.rules().length} rules, ${p.stats().sensors} pipeline sensors, ${engine2.rules().length}, ${typeof snapAlerts}`,
+);
 console.log(
   `checkpoint: pipeline snapshot ${per(pipelineSnap.length)} off the heap (arrayBuffers +${(pipelinePart.offHeap / MiB).toFixed(0)} MiB), ` +
     `${per(pipelinePart.retained)} retained on the heap, >= ${(pipelinePart.allocated / MiB).toFixed(1)} MiB allocated on the heap while taking it`,

@@ -26,7 +26,10 @@ while (!first.includes('\n\n', first.indexOf('event: hello'))) first += new Text
 await reader.cancel();
 console.log(`hello: ${(Buffer.byteLength(first.slice(0, first.indexOf('\n\n', first.indexOf('event: hello')))) / 1024).toFixed(0)} kB`);
 
-const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_BIN ?? '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'] });
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM_BIN ?? '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'],
+});
 const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
 const errors: string[] = [];
 page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
@@ -35,7 +38,14 @@ await page.goto(server.url);
 await page.locator('#conn.conn-on').waitFor();
 await page.locator('tr.row[data-device]').first().waitFor();
 
-interface Measured { frames: number; p50: number; p95: number; max: number; longTasks: number; longTaskMs: number }
+interface Measured {
+  frames: number;
+  p50: number;
+  p95: number;
+  max: number;
+  longTasks: number;
+  longTaskMs: number;
+}
 /** Frame deltas and long tasks while `action` runs for `ms` (browser-side code as text: this file has no DOM types). */
 const measure = (action: 'idle' | 'scroll', ms: number): Promise<Measured> =>
   page.evaluate(`(async () => {
@@ -85,7 +95,9 @@ await page.waitForTimeout(500);
 const events: { delay: number; duration: number }[] = await page.evaluate('window.__events');
 const worstDelay = Math.max(0, ...events.map((e) => e.delay));
 const worstDuration = Math.max(0, ...events.map((e) => e.duration));
-console.log(`search "dev-0042" (8 keys, 120 ms apart): slowest input delay ${worstDelay.toFixed(1)} ms, slowest event to next paint ${worstDuration.toFixed(0)} ms (${events.length} events over 16 ms); typed to shown ${filtered.toFixed(0)} ms`);
+console.log(
+  `search "dev-0042" (8 keys, 120 ms apart): slowest input delay ${worstDelay.toFixed(1)} ms, slowest event to next paint ${worstDuration.toFixed(0)} ms (${events.length} events over 16 ms); typed to shown ${filtered.toFixed(0)} ms`,
+);
 await page.click('th[data-sort="value"] button');
 const sorted = performance.now();
 await page.waitForFunction(`new URL(location.href).searchParams.get('sort') === 'value'`);

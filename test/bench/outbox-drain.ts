@@ -32,7 +32,18 @@ function points(n: number, offset: number): OutPoint[] {
   for (let i = 0; i < n; i++) {
     const k = i + offset;
     const v = (k % 997) / 7;
-    const w = { device: `dev-${k % 100}`, sensor: `s${k % 10}`, start: T0 + Math.floor(k / 1000) * 10_000, mean: v, min: v - 1, max: v + 1, first: v, last: v, count: 10, revision: 0 };
+    const w = {
+      device: `dev-${k % 100}`,
+      sensor: `s${k % 10}`,
+      start: T0 + Math.floor(k / 1000) * 10_000,
+      mean: v,
+      min: v - 1,
+      max: v + 1,
+      first: v,
+      last: v,
+      count: 10,
+      revision: 0,
+    };
     out.push(windowToPoint(w, 'telemetry', 'bench'));
   }
   return out;
@@ -56,7 +67,16 @@ export async function runOutbox(influx: InfluxServer, backlog: number, lanes = N
 
     const writer = new InfluxWriter({ url: influx.url, database: 'bench_drain', timeoutMs: 30_000 });
     await writer.ensureDatabase();
-    const drainer = new Outbox({ store: new SqliteOutboxStore({ file, sync: 'normal', log }), writer, metrics: createMetrics(), log, batchSize: BATCH, flushIntervalMs: 1000, maxBytes: 8 * 1024 ** 3, writeLanes: lanes });
+    const drainer = new Outbox({
+      store: new SqliteOutboxStore({ file, sync: 'normal', log }),
+      writer,
+      metrics: createMetrics(),
+      log,
+      batchSize: BATCH,
+      flushIntervalMs: 1000,
+      maxBytes: 8 * 1024 ** 3,
+      writeLanes: lanes,
+    });
     const t1 = performance.now();
     drainer.start();
     while (drainer.status().points > 0) await new Promise((r) => setTimeout(r, 5));

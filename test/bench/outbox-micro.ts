@@ -35,7 +35,18 @@ function points(n: number, offset = 0): OutPoint[] {
     const v = (k % 997) / 7;
     out.push(
       windowToPoint(
-        { device: `dev-${k % 100}`, sensor: `s${k % 10}`, start: T0 + Math.floor(k / 1000) * 10_000, mean: v, min: v - 1, max: v + 1, first: v, last: v, count: 10, revision: 0 },
+        {
+          device: `dev-${k % 100}`,
+          sensor: `s${k % 10}`,
+          start: T0 + Math.floor(k / 1000) * 10_000,
+          mean: v,
+          min: v - 1,
+          max: v + 1,
+          first: v,
+          last: v,
+          count: 10,
+          revision: 0,
+        },
         'telemetry',
         'edge-1',
       ),
@@ -73,7 +84,16 @@ async function drainBench(url: string, dir: string, maxRequestPoints: number): P
   const writer = new InfluxWriter({ url, database, timeoutMs: 30_000 });
   await writer.ensureDatabase();
   const store = new SqliteOutboxStore({ file, sync: 'normal', log });
-  const outbox = new Outbox({ store, writer, metrics: createMetrics(), log, batchSize: BATCH, flushIntervalMs: 1000, maxBytes: 8 * 1024 ** 3, maxRequestPoints });
+  const outbox = new Outbox({
+    store,
+    writer,
+    metrics: createMetrics(),
+    log,
+    batchSize: BATCH,
+    flushIntervalMs: 1000,
+    maxBytes: 8 * 1024 ** 3,
+    maxRequestPoints,
+  });
   const t = performance.now();
   outbox.start();
   while (outbox.status().points > 0) await new Promise((r) => setTimeout(r, 5));

@@ -17,14 +17,14 @@ const T0 = 1_700_000_000_000;
 const names = Array.from({ length: SENSORS_PER_DEVICE }, (_, i) => `s${i}`);
 const ids = Array.from({ length: devices }, (_, i) => `dev-${i}`);
 let seed = 42;
-const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+const rnd = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
 const msgs: DeviceMessage[] = [];
 const arrivals: number[] = [];
 for (let s = 0; s < SECONDS; s++) {
   for (let d = 0; d < devices; d++) {
     const readings: SensorValue[] = names.map((sensor) => ({ sensor, value: Math.round(rnd() * 10_000) / 100 }));
     const jitter = rnd() < 0.05 ? -Math.floor(rnd() * 3000) : 0; // 5% arrive up to 3s late
-    const msg: DeviceMessage = { device: ids[d]!, ts: T0 + s * 1000 + jitter + d % 1000, tsFromDevice: true, seq: undefined, readings };
+    const msg: DeviceMessage = { device: ids[d]!, ts: T0 + s * 1000 + jitter + (d % 1000), tsFromDevice: true, seq: undefined, readings };
     msgs.push(msg);
     arrivals.push(T0 + s * 1000 + 200);
     if (rnd() < 0.01) {

@@ -33,7 +33,16 @@ try {
     ...(nats ? { cluster: { servers: nats.urls, replicas: 1 } } : {}),
   });
   // BENCH_SPARKPLUG=1: Sparkplug B DDATA (sparkplug-load.ts) instead of JSON telemetry.
-  const load = await startLoad({ port: gw.mqttPort, connections: 50, devices: 1000, qos, rate: 0, t0: Date.now() - 86_400_000, stepMs: 100, ...(process.env.BENCH_SPARKPLUG === '1' ? { sparkplug: true } : {}) });
+  const load = await startLoad({
+    port: gw.mqttPort,
+    connections: 50,
+    devices: 1000,
+    qos,
+    rate: 0,
+    t0: Date.now() - 86_400_000,
+    stepMs: 100,
+    ...(process.env.BENCH_SPARKPLUG === '1' ? { sparkplug: true } : {}),
+  });
   const a = await gw.sample();
   await sleep(seconds * 1000);
   const b = await gw.sample();
@@ -50,40 +59,44 @@ if (files.length === 0) throw new Error('no profile written');
 for (const file of files) report(file);
 
 function report(file: string): void {
-const prof = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { nodes: Node[]; samples: number[]; timeDeltas: number[] };
-const self = new Map<number, number>();
-prof.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (prof.timeDeltas[i] ?? 0)));
-const byFn = new Map<string, number>();
-let total = 0;
-for (const t of self.values()) total += t;
-for (const n of prof.nodes) {
-  const t = self.get(n.id) ?? 0;
-  const f = n.callFrame;
-  const key = `${f.functionName || '(anonymous)'} ${f.url.replace(/^.*\/(node_modules\/|dist\/)/, '$1')}:${f.lineNumber + 1}`;
-  byFn.set(key, (byFn.get(key) ?? 0) + t);
-}
-console.log(`profile: ${join(dir, file)}`);
-// Self time by part of the system, so the gap to the bare broker can be attributed.
-const parts: [string, RegExp][] = [
-  ['broker (aedes, mqtt-packet, bl, qlobber, debug, streams)', /node_modules\/(aedes|mqtt-packet|bl|qlobber|debug|mqemitter|fastfall|fastparallel|fastseries|reusify|aedes-packet|readable-stream)|node:(net|internal\/streams|buffer|events|internal\/buffer|stream_base)|^(subarray|FastBuffer|utf8Slice|slice)$/],
-  ['checkpoint + ingest log (gateway/state)', /gateway\/state\/|better-sqlite3/],
-  ['decode + topic (gateway/pipeline/fast-decode, decode, topics)', /gateway\/pipeline\/(fast-decode|decode|topics)/],
-  ['dedup + windows (gateway/pipeline)', /gateway\/pipeline\//],
-  ['alerts (gateway/alerts)', /gateway\/alerts\//],
-  ['operator live view (gateway/admin/live)', /gateway\/admin\/live/],
-  ['outbox + sink', /gateway\/(outbox|sink)\//],
-  ['other gateway code', /gateway\//],
-  ['garbage collector', /^\(garbage collector\)/],
-  ['idle', /^\(idle\)/],
-];
-const byPart = new Map<string, number>();
-for (const n of prof.nodes) {
-  const t = self.get(n.id) ?? 0;
-  const f = n.callFrame;
-  const name = parts.find(([, re]) => re.test(f.url) || re.test(f.functionName))?.[0] ?? 'other (node internals, startup)';
-  byPart.set(name, (byPart.get(name) ?? 0) + t);
-}
-for (const [k, t] of [...byPart].sort((x, y) => y[1] - x[1])) console.log(`${((100 * t) / total).toFixed(1).padStart(5)}%  ${k}`);
-console.log('');
-for (const [k, t] of [...byFn].sort((x, y) => y[1] - x[1]).slice(0, Number(process.env.TOP ?? 40))) console.log(`${((100 * t) / total).toFixed(1).padStart(5)}%  ${k}`);
+  const prof = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { nodes: Node[]; samples: number[]; timeDeltas: number[] };
+  const self = new Map<number, number>();
+  prof.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (prof.timeDeltas[i] ?? 0)));
+  const byFn = new Map<string, number>();
+  let total = 0;
+  for (const t of self.values()) total += t;
+  for (const n of prof.nodes) {
+    const t = self.get(n.id) ?? 0;
+    const f = n.callFrame;
+    const key = `${f.functionName || '(anonymous)'} ${f.url.replace(/^.*\/(node_modules\/|dist\/)/, '$1')}:${f.lineNumber + 1}`;
+    byFn.set(key, (byFn.get(key) ?? 0) + t);
+  }
+  console.log(`profile: ${join(dir, file)}`);
+  // Self time by part of the system, so the gap to the bare broker can be attributed.
+  const parts: [string, RegExp][] = [
+    [
+      'broker (aedes, mqtt-packet, bl, qlobber, debug, streams)',
+      /node_modules\/(aedes|mqtt-packet|bl|qlobber|debug|mqemitter|fastfall|fastparallel|fastseries|reusify|aedes-packet|readable-stream)|node:(net|internal\/streams|buffer|events|internal\/buffer|stream_base)|^(subarray|FastBuffer|utf8Slice|slice)$/,
+    ],
+    ['checkpoint + ingest log (gateway/state)', /gateway\/state\/|better-sqlite3/],
+    ['decode + topic (gateway/pipeline/fast-decode, decode, topics)', /gateway\/pipeline\/(fast-decode|decode|topics)/],
+    ['dedup + windows (gateway/pipeline)', /gateway\/pipeline\//],
+    ['alerts (gateway/alerts)', /gateway\/alerts\//],
+    ['operator live view (gateway/admin/live)', /gateway\/admin\/live/],
+    ['outbox + sink', /gateway\/(outbox|sink)\//],
+    ['other gateway code', /gateway\//],
+    ['garbage collector', /^\(garbage collector\)/],
+    ['idle', /^\(idle\)/],
+  ];
+  const byPart = new Map<string, number>();
+  for (const n of prof.nodes) {
+    const t = self.get(n.id) ?? 0;
+    const f = n.callFrame;
+    const name = parts.find(([, re]) => re.test(f.url) || re.test(f.functionName))?.[0] ?? 'other (node internals, startup)';
+    byPart.set(name, (byPart.get(name) ?? 0) + t);
+  }
+  for (const [k, t] of [...byPart].sort((x, y) => y[1] - x[1])) console.log(`${((100 * t) / total).toFixed(1).padStart(5)}%  ${k}`);
+  console.log('');
+  for (const [k, t] of [...byFn].sort((x, y) => y[1] - x[1]).slice(0, Number(process.env.TOP ?? 40)))
+    console.log(`${((100 * t) / total).toFixed(1).padStart(5)}%  ${k}`);
 }

@@ -7,7 +7,13 @@ import type { ServerUnderTest } from './servers.js';
 import type { PubackFigures } from './table.js';
 import { measureRun, type ThroughputSettings } from './throughput.js';
 
-const DIAGNOSTICS = ['gateway_ingest_held', 'gateway_ingest_log_entries', 'gateway_checkpoints_total', 'gateway_broker_held_total', 'gateway_messages_received_total'];
+const DIAGNOSTICS = [
+  'gateway_ingest_held',
+  'gateway_ingest_log_entries',
+  'gateway_checkpoints_total',
+  'gateway_broker_held_total',
+  'gateway_messages_received_total',
+];
 
 async function diagnose(server: ServerUnderTest): Promise<string> {
   const metrics = (server as { metrics?: () => Promise<string> }).metrics;

@@ -49,7 +49,6 @@ const settings: ThroughputSettings = {
   stepMs: Number(env('BENCH_STEP_MS', '100')),
 };
 
-
 const GATEWAY_FULL = 'gateway sync=full';
 const GATEWAY_ONE_THREAD = 'gateway, one thread';
 
@@ -82,12 +81,19 @@ async function oneRun(start: () => Promise<ServerUnderTest>, qos: 0 | 1): Promis
   }
 }
 
-
 async function main(): Promise<void> {
   const started = Date.now();
-  const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '?', memGiB: Math.round(totalmem() / 2 ** 30), node: process.version, loadAverage: loadavg() };
+  const machine = {
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model ?? '?',
+    memGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    loadAverage: loadavg(),
+  };
   // The load average says how shared the machine was: figures of a busy machine are compared within the run only.
-  console.log(`bench: ${machine.cpus} x ${machine.cpuModel}, ${machine.memGiB} GiB, node ${machine.node}, load average ${machine.loadAverage.map((x) => x.toFixed(1)).join(' ')}`);
+  console.log(
+    `bench: ${machine.cpus} x ${machine.cpuModel}, ${machine.memGiB} GiB, node ${machine.node}, load average ${machine.loadAverage.map((x) => x.toFixed(1)).join(' ')}`,
+  );
   let influx: InfluxServer | undefined;
   const results: BenchResults = { machine, errors: [] };
   // One scenario failing (a server that dies under load is a finding too) must not lose the others' figures.
@@ -104,21 +110,29 @@ async function main(): Promise<void> {
   let db = 0;
   const gateway = () => startGateway({ influxUrl: influx!.url, database: `bench${++db}`, rules: BENCH_RULES });
   // Issue 10: the same QoS 1 load with every ingest log commit fsynced before its PUBACKs.
-  const gatewayFull = () => startGateway({ influxUrl: influx!.url, database: `bench${++db}`, rules: BENCH_RULES, durability: { sync: 'full' }, name: GATEWAY_FULL });
+  const gatewayFull = () =>
+    startGateway({ influxUrl: influx!.url, database: `bench${++db}`, rules: BENCH_RULES, durability: { sync: 'full' }, name: GATEWAY_FULL });
   // QoS 0 only: the same gateway with aedes in its own thread (mqtt.brokerThread: off), what the second core buys.
-  const gatewayOneThread = () => startGateway({ influxUrl: influx!.url, database: `bench${++db}`, rules: BENCH_RULES, brokerThread: 'off', name: GATEWAY_ONE_THREAD });
+  const gatewayOneThread = () =>
+    startGateway({ influxUrl: influx!.url, database: `bench${++db}`, rules: BENCH_RULES, brokerThread: 'off', name: GATEWAY_ONE_THREAD });
   try {
     influx = await startInfluxd();
     if (only.has('throughput') || only.has('mosquitto')) {
       const runs: RunFigures[] = [];
       for (const qos of [0, 1] as const) {
         for (let i = 0; i < repeats && only.has('throughput'); i++) {
-          const servers = [['a', () => startBareAedes()], ['b', gateway], ...(qos === 1 ? [['c', gatewayFull] as const] : [['d', gatewayOneThread] as const])] as const;
+          const servers = [
+            ['a', () => startBareAedes()],
+            ['b', gateway],
+            ...(qos === 1 ? [['c', gatewayFull] as const] : [['d', gatewayOneThread] as const]),
+          ] as const;
           for (const [label, start] of servers) {
             const t = Date.now();
             const r = await oneRun(start, qos);
             const ack = r.ackP50Ms === undefined ? '' : `, PUBACK p50 ${fmt(r.ackP50Ms, 1)} ms p99 ${fmt(r.ackP99Ms!, 1)} ms`;
-            console.log(`  throughput QoS ${qos} run ${i + 1} (${label}) ${r.server}: ${fmt(r.msgPerSec)} msg/s, ${fmt(r.cpuSecPerMillionReadings, 2)} CPU s per 1M readings${ack} (${Math.round((Date.now() - t) / 1000)} s)`);
+            console.log(
+              `  throughput QoS ${qos} run ${i + 1} (${label}) ${r.server}: ${fmt(r.msgPerSec)} msg/s, ${fmt(r.cpuSecPerMillionReadings, 2)} CPU s per 1M readings${ack} (${Math.round((Date.now() - t) / 1000)} s)`,
+            );
             runs.push(r);
           }
         }
@@ -163,7 +177,10 @@ async function main(): Promise<void> {
     if (only.has('capacity')) {
       // Bare aedes first, then the gateway: each search starts fresh servers per step (capacity.ts).
       results.capacity = [];
-      for (const [start, mode] of [[() => startBareAedes(), 'delivery'], [gateway, 'alert']] as const) {
+      for (const [start, mode] of [
+        [() => startBareAedes(), 'delivery'],
+        [gateway, 'alert'],
+      ] as const) {
         const f = await section(`capacity ${mode}`, () => searchCapacity(start, mode));
         if (f) results.capacity.push(f);
       }
@@ -174,14 +191,21 @@ async function main(): Promise<void> {
       const lat: LatencyFigures[] = [];
       const push = (f: LatencyFigures | undefined) => f && lat.push(f);
       const gatewayNoCheckpoint = () =>
-        startGateway({ influxUrl: influx!.url, database: `bench${++db}`, rules: BENCH_RULES, durability: { checkpointInterval: '1h' }, name: 'gateway, checkpointInterval 1h' });
+        startGateway({
+          influxUrl: influx!.url,
+          database: `bench${++db}`,
+          rules: BENCH_RULES,
+          durability: { checkpointInterval: '1h' },
+          name: 'gateway, checkpointInterval 1h',
+        });
       // (1) The target's load: the gateway's CPU at half a core under paced (one publish per write) arrivals.
       const half = await section('latency calibration', () => calibrateHalfLoad(gateway, Math.round(max / 8)));
       if (half) {
         console.log(`  latency: 50 % load = ${fmt(half.rate)} msg/s paced (gateway CPU ${fmt(half.cpu, 2)} at that rate in calibration)`);
         const label = '50 % of a core';
         push(await section('latency bare aedes', () => runLatency(() => startBareAedes(), half.rate, label, 'delivery')));
-        if (only.has('mosquitto') && mosquittoInstalled()) push(await section('latency mosquitto', () => runLatency(startMosquitto, half.rate, label, 'delivery')));
+        if (only.has('mosquitto') && mosquittoInstalled())
+          push(await section('latency mosquitto', () => runLatency(startMosquitto, half.rate, label, 'delivery')));
         push(await section('latency gateway', () => runLatency(gateway, half.rate, label, 'alert')));
         // With checkpoints out of the way: what the periodic snapshot adds to the tail.
         push(await section('latency gateway, no checkpoints', () => runLatency(gatewayNoCheckpoint, half.rate, label, 'alert')));
@@ -201,10 +225,14 @@ async function main(): Promise<void> {
       }
     }
     if (only.has('memory')) {
-      results.memoryDefault = await section('memory at the default horizons', () => runScale(influx!, [Number(env('BENCH_MEMORY_SENSORS', '100000'))], 'default'));
+      results.memoryDefault = await section('memory at the default horizons', () =>
+        runScale(influx!, [Number(env('BENCH_MEMORY_SENSORS', '100000'))], 'default'),
+      );
     }
     if (only.has('startup')) {
-      results.startup = await section('start-up', () => runStartup({ influxUrl: influx!.url, rules: BENCH_RULES }, Number(env('BENCH_STARTUP_SENSORS', '100000'))));
+      results.startup = await section('start-up', () =>
+        runStartup({ influxUrl: influx!.url, rules: BENCH_RULES }, Number(env('BENCH_STARTUP_SENSORS', '100000'))),
+      );
     }
     if (only.has('outbox')) results.outbox = await section('outbox', () => runOutbox(influx!, Number(env('BENCH_DRAIN_POINTS', '1000000'))));
     if (only.has('sparkplug')) {
@@ -222,18 +250,28 @@ async function main(): Promise<void> {
             }
           });
           if (r) {
-            console.log(`  sparkplug DDATA (${SPARKPLUG_METRICS} metrics) QoS 0 run ${i + 1} ${r.server}: ${fmt(r.msgPerSec)} msg/s, ${fmt(r.readingsPerSec)} readings/s, ${fmt(r.cpuSecPerMillionReadings, 2)} CPU s per 1M readings`);
+            console.log(
+              `  sparkplug DDATA (${SPARKPLUG_METRICS} metrics) QoS 0 run ${i + 1} ${r.server}: ${fmt(r.msgPerSec)} msg/s, ${fmt(r.readingsPerSec)} readings/s, ${fmt(r.cpuSecPerMillionReadings, 2)} CPU s per 1M readings`,
+            );
             runs.push(r);
           }
         }
       }
       const med = (server: string) => {
         const g = runs.filter((r) => r.server === server);
-        return g.length > 0 ? { runs: g.map((r) => Math.round(r.msgPerSec)), msgPerSec: median(g.map((r) => r.msgPerSec)), cpu: median(g.map((r) => r.cpuSecPerMillionReadings)) } : undefined;
+        return g.length > 0
+          ? { runs: g.map((r) => Math.round(r.msgPerSec)), msgPerSec: median(g.map((r) => r.msgPerSec)), cpu: median(g.map((r) => r.cpuSecPerMillionReadings)) }
+          : undefined;
       };
       const bare = med('bare aedes');
       const gw = med('gateway');
-      results.sparkplug = { metricsPerPayload: SPARKPLUG_METRICS, runs, ...(bare ? { bare } : {}), ...(gw ? { gateway: gw } : {}), ...(bare && gw ? { ratio: gw.msgPerSec / bare.msgPerSec } : {}) };
+      results.sparkplug = {
+        metricsPerPayload: SPARKPLUG_METRICS,
+        runs,
+        ...(bare ? { bare } : {}),
+        ...(gw ? { gateway: gw } : {}),
+        ...(bare && gw ? { ratio: gw.msgPerSec / bare.msgPerSec } : {}),
+      };
     }
   } finally {
     await influx?.dispose();

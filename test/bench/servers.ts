@@ -109,7 +109,9 @@ export function writeGatewayConfig(dir: string, opts: GatewayOptions, mqttPort: 
   // mqtt.sessions of the gateway under test (default: its own default, disk): `memory` measures the broker as it
   // was before sessions went to disk.
   const sessions = process.env.BENCH_SESSIONS;
-  const pipeline = Object.entries(opts.pipeline ?? {}).map(([k, v]) => `  ${k}: ${v}\n`).join('');
+  const pipeline = Object.entries(opts.pipeline ?? {})
+    .map(([k, v]) => `  ${k}: ${v}\n`)
+    .join('');
   writeFileSync(join(dir, 'rules.yaml'), opts.rules);
   writeFileSync(
     join(dir, 'gateway.yaml'),
@@ -120,8 +122,16 @@ export function writeGatewayConfig(dir: string, opts: GatewayOptions, mqttPort: 
       (pipeline ? `pipeline:\n${pipeline}` : '') +
       `alerts:\n  rulesFile: ${join(dir, 'rules.yaml')}\n` +
       `influx:\n  url: ${opts.influxUrl}\n  database: ${opts.database}\n` +
-      (opts.durability ? `durability:\n${Object.entries(opts.durability).map(([k, v]) => `  ${k}: ${v}\n`).join('')}` : '') +
-      (opts.runtime ? `runtime:\n${Object.entries(opts.runtime).map(([k, v]) => `  ${k}: ${v}\n`).join('')}` : '') +
+      (opts.durability
+        ? `durability:\n${Object.entries(opts.durability)
+            .map(([k, v]) => `  ${k}: ${v}\n`)
+            .join('')}`
+        : '') +
+      (opts.runtime
+        ? `runtime:\n${Object.entries(opts.runtime)
+            .map(([k, v]) => `  ${k}: ${v}\n`)
+            .join('')}`
+        : '') +
       (opts.cluster
         ? `cluster:\n  enabled: true\n  nodeId: bench-1\n  nats:\n    servers: [${opts.cluster.servers.join(', ')}]\n  replicas: ${opts.cluster.replicas}\n  partitions: ${opts.cluster.partitions ?? 64}\n`
         : '') +
@@ -132,7 +142,9 @@ export function writeGatewayConfig(dir: string, opts: GatewayOptions, mqttPort: 
 
 export const GATEWAY_MAIN = join(ROOT, 'dist/gateway/main.js');
 
-export async function startGateway(opts: GatewayOptions): Promise<ServerUnderTest & { health(): Promise<Record<string, unknown>>; metrics(): Promise<string> }> {
+export async function startGateway(
+  opts: GatewayOptions,
+): Promise<ServerUnderTest & { health(): Promise<Record<string, unknown>>; metrics(): Promise<string> }> {
   const main = GATEWAY_MAIN;
   if (!existsSync(main)) throw new Error('dist/gateway/main.js is missing: run `npm run build` first');
   // A given folder is kept at stop (the start-up scenario restarts a gateway on the state it left).
@@ -188,7 +200,10 @@ export function mosquittoInstalled(): boolean {
 export async function startMosquitto(): Promise<ServerUnderTest> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-mosq-'));
   const port = await freePort();
-  writeFileSync(join(dir, 'mosquitto.conf'), `listener ${port} 127.0.0.1\nallow_anonymous true\nsys_interval 1\npersistence false\nlog_dest none\nmax_queued_messages 0\n`);
+  writeFileSync(
+    join(dir, 'mosquitto.conf'),
+    `listener ${port} 127.0.0.1\nallow_anonymous true\nsys_interval 1\npersistence false\nlog_dest none\nmax_queued_messages 0\n`,
+  );
   const bin = existsSync('/usr/sbin/mosquitto') ? '/usr/sbin/mosquitto' : 'mosquitto';
   const child = spawn(bin, ['-c', join(dir, 'mosquitto.conf')], { stdio: 'ignore' });
   await new Promise((r) => setTimeout(r, 300));

@@ -28,15 +28,26 @@ function packet(topic: string, payload: Uint8Array, qos: 0 | 1): PublishTemplate
 }
 
 export function sparkplugDevice(edge: string, qos: 0 | 1, t0: number): SparkplugDevice {
-  const birth = (type: string, topic: string, seq: number, metrics: MetricInit[]) => packet(`spBv1.0/${SPARKPLUG_GROUP}/${type}/${topic}`, encodePayload({ timestamp: t0, seq, metrics }), 0).bytes;
+  const birth = (type: string, topic: string, seq: number, metrics: MetricInit[]) =>
+    packet(`spBv1.0/${SPARKPLUG_GROUP}/${type}/${topic}`, encodePayload({ timestamp: t0, seq, metrics }), 0).bytes;
   const births = Buffer.concat([
     birth('NBIRTH', edge, 0, [
       { name: 'bdSeq', datatype: DataType.Int64, value: { case: 'longValue', value: 0n } },
       { name: 'Node Control/Rebirth', datatype: DataType.Boolean, value: { case: 'booleanValue', value: false } },
     ]),
-    birth('DBIRTH', `${edge}/d`, 1, values.map((v, i) => ({ name: `m${i}`, alias: BigInt(i + 1), datatype: DataType.Double, value: { case: 'doubleValue', value: v } }))),
+    birth(
+      'DBIRTH',
+      `${edge}/d`,
+      1,
+      values.map((v, i) => ({ name: `m${i}`, alias: BigInt(i + 1), datatype: DataType.Double, value: { case: 'doubleValue', value: v } })),
+    ),
   ]);
-  const data = (seq: number) => packet(`spBv1.0/${SPARKPLUG_GROUP}/DDATA/${edge}/d`, encodePayload({ timestamp: t0, seq, metrics: values.map((v, i) => ({ alias: BigInt(i + 1), value: { case: 'doubleValue', value: v } })) }), qos);
+  const data = (seq: number) =>
+    packet(
+      `spBv1.0/${SPARKPLUG_GROUP}/DDATA/${edge}/d`,
+      encodePayload({ timestamp: t0, seq, metrics: values.map((v, i) => ({ alias: BigInt(i + 1), value: { case: 'doubleValue', value: v } })) }),
+      qos,
+    );
   return { births, short: data(2), long: data(200) };
 }
 

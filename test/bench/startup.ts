@@ -55,7 +55,11 @@ async function timeStart(dir: string, opts: GatewayOptions): Promise<number> {
   }
 }
 
-export async function runStartup(base: Omit<GatewayOptions, 'database' | 'dir'>, sensors: number, repeats = Number(process.env.BENCH_STARTUP_REPEATS ?? 3)): Promise<StartupFigures[]> {
+export async function runStartup(
+  base: Omit<GatewayOptions, 'database' | 'dir'>,
+  sensors: number,
+  repeats = Number(process.env.BENCH_STARTUP_REPEATS ?? 3),
+): Promise<StartupFigures[]> {
   const out: StartupFigures[] = [];
   const measure = async (state: string, n: number, dir: string) => {
     const runsMs: number[] = [];

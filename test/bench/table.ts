@@ -32,7 +32,16 @@ export interface PubackFigures {
   note?: string;
 }
 
-export const THROUGHPUT_KEYS = ['ratioQos0', 'ratioQos0OneThread', 'ratioQos1', 'ratioQos1Full', 'cpuRatioQos0', 'cpuRatioQos0OneThread', 'cpuRatioQos1', 'cpuRatioQos1Full'] as const;
+export const THROUGHPUT_KEYS = [
+  'ratioQos0',
+  'ratioQos0OneThread',
+  'ratioQos1',
+  'ratioQos1Full',
+  'cpuRatioQos0',
+  'cpuRatioQos0OneThread',
+  'cpuRatioQos1',
+  'cpuRatioQos1Full',
+] as const;
 export type Ratios = { [k in (typeof THROUGHPUT_KEYS)[number]]?: number };
 
 export interface BenchResults {
@@ -58,7 +67,8 @@ export interface SparkplugFigures {
   ratio?: number;
 }
 
-export const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : '-');
+export const fmt = (n: number, digits = 0) =>
+  Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : '-';
 
 /** `incomplete`: the scenario ran but did not reach the state the target is about (no verdict). */
 const met = (ok: boolean | 'incomplete' | undefined) => (ok === undefined ? 'not run' : ok === 'incomplete' ? 'incomplete' : ok ? 'met' : 'NOT met');
@@ -69,7 +79,10 @@ export function printTable(r: BenchResults): void {
   const t = r.throughput;
   for (const s of t?.summary ?? []) {
     const ack = s.ackP50Ms === undefined ? '' : `; PUBACK at full speed (100 in flight/connection) p50 ${fmt(s.ackP50Ms, 1)} ms, p99 ${fmt(s.ackP99Ms!, 1)} ms`;
-    row(`ingest ${s.server} QoS ${s.qos} (median of ${s.runs.join(', ')})`, `${fmt(s.msgPerSec)} msg/s, ${fmt(s.cpuSecPerMillionReadings, 2)} CPU s/1M readings${ack}`);
+    row(
+      `ingest ${s.server} QoS ${s.qos} (median of ${s.runs.join(', ')})`,
+      `${fmt(s.msgPerSec)} msg/s, ${fmt(s.cpuSecPerMillionReadings, 2)} CPU s/1M readings${ack}`,
+    );
   }
   const ratioRows: [keyof Ratios, string, number | undefined][] = [
     ['ratioQos0', 'ratio gateway / bare aedes, QoS 0, large writes', 0.8],
@@ -87,7 +100,10 @@ export function printTable(r: BenchResults): void {
   }
   const fullProbe = r.puback?.find((p) => p.server.includes('sync=full'));
   for (const p of r.puback ?? []) {
-    const figure = p.acks > 0 ? `p50 ${fmt(p.p50Ms, 2)} ms, p99 ${fmt(p.p99Ms, 2)} ms (${fmt(p.msgPerSec)} msg/s, ${fmt(p.acks)} PUBACKs)` : `no figure: ${p.note ?? 'no PUBACK'}`;
+    const figure =
+      p.acks > 0
+        ? `p50 ${fmt(p.p50Ms, 2)} ms, p99 ${fmt(p.p99Ms, 2)} ms (${fmt(p.msgPerSec)} msg/s, ${fmt(p.acks)} PUBACKs)`
+        : `no figure: ${p.note ?? 'no PUBACK'}`;
     if (p === fullProbe) row(`publish -> PUBACK, ${p.server}, QoS 1 at ${fmt(p.rate)} msg/s`, figure, 'a figure', p.acks > 0);
     else row(`publish -> PUBACK, ${p.server}, QoS 1 at ${fmt(p.rate)} msg/s`, figure);
   }
@@ -98,10 +114,18 @@ export function printTable(r: BenchResults): void {
   for (const c of r.capacity ?? []) {
     const what = c.mode === 'alert' ? 'publish -> alert' : 'publish -> delivery';
     const failed = Number.isFinite(c.failedAt) ? `, failed at ${fmt(c.failedAt)}` : ', no failing step up to the search limit';
-    row(`paced capacity, ${c.server}: highest rate, one publish per write, ${what} p99 < ${c.boundMs} ms`, `${fmt(c.rate)} msg/s (${c.steps.length} steps${failed})`);
+    row(
+      `paced capacity, ${c.server}: highest rate, one publish per write, ${what} p99 < ${c.boundMs} ms`,
+      `${fmt(c.rate)} msg/s (${c.steps.length} steps${failed})`,
+    );
   }
   const capRatio = gwCap && bareCap && bareCap.rate > 0 ? gwCap.rate / bareCap.rate : undefined;
-  row('paced capacity ratio, gateway (alert) / bare aedes (delivery)', fmt(capRatio ?? NaN, 2), '>= 0.70', capRatio === undefined ? undefined : capRatio >= 0.7);
+  row(
+    'paced capacity ratio, gateway (alert) / bare aedes (delivery)',
+    fmt(capRatio ?? NaN, 2),
+    '>= 0.70',
+    capRatio === undefined ? undefined : capRatio >= 0.7,
+  );
 
   for (const l of r.latency ?? []) {
     const what = l.mode === 'alert' ? 'publish -> alert event' : 'publish -> delivery (floor)';
@@ -113,7 +137,8 @@ export function printTable(r: BenchResults): void {
       target ? l.p99Ms < 5 : undefined,
     );
   }
-  if (!r.latency?.some((l) => l.server === 'gateway' && l.label.startsWith('50'))) row('publish -> alert p99 at 50 % of a core, default checkpointInterval', '-', 'p99 < 5 ms');
+  if (!r.latency?.some((l) => l.server === 'gateway' && l.label.startsWith('50')))
+    row('publish -> alert p99 at 50 % of a core, default checkpointInterval', '-', 'p99 < 5 ms');
 
   for (const s of [...(r.scale ?? []), ...(r.memoryDefault ?? [])]) {
     const atDefault = s.settings.includes('(default)') && s.sensors >= 100_000;
@@ -128,13 +153,23 @@ export function printTable(r: BenchResults): void {
   // The pause is read from the runs with 100k sensors or more (checkpoints at their default interval under load).
   const big = [...(r.memoryDefault ?? []), ...(r.scale ?? [])].filter((s) => s.sensors >= 100_000 && Number.isFinite(s.checkpointPauseMaxMs));
   for (const s of big) {
-    row(`longest checkpoint pause, ${fmt(s.sensors)} sensors (${s.settings}), over ${fmt(s.checkpoints)} checkpoints`, `${fmt(s.checkpointPauseMaxMs, 1)} ms`, '<= 2 ms', s.checkpointPauseMaxMs <= 2);
+    row(
+      `longest checkpoint pause, ${fmt(s.sensors)} sensors (${s.settings}), over ${fmt(s.checkpoints)} checkpoints`,
+      `${fmt(s.checkpointPauseMaxMs, 1)} ms`,
+      '<= 2 ms',
+      s.checkpointPauseMaxMs <= 2,
+    );
   }
   if (big.length === 0) row('longest checkpoint pause, 100,000 sensors', '-', '<= 2 ms');
 
   for (const s of r.startup ?? []) {
     const bound = s.sensors === 0 ? 500 : 2000;
-    row(`start-up to first CONNACK, ${s.state} (${s.runsMs.map((x) => fmt(x)).join(', ')} ms)`, `${fmt(s.medianMs)} ms`, `< ${fmt(bound)} ms`, s.medianMs < bound);
+    row(
+      `start-up to first CONNACK, ${s.state} (${s.runsMs.map((x) => fmt(x)).join(', ')} ms)`,
+      `${fmt(s.medianMs)} ms`,
+      `< ${fmt(bound)} ms`,
+      s.medianMs < bound,
+    );
   }
   if (r.startup === undefined) row('start-up to first CONNACK (empty state; 100,000-sensor checkpoint)', '-', '< 500 ms; < 2,000 ms');
 
@@ -143,8 +178,15 @@ export function printTable(r: BenchResults): void {
     row(`outbox drain of ${fmt(r.outbox.backlog)} points`, `${fmt(r.outbox.drainPointsPerSec)} points/s`, '>= 100,000', r.outbox.drainPointsPerSec >= 100_000);
   }
   const sp = r.sparkplug;
-  for (const [label, f] of [['bare aedes', sp?.bare], ['gateway', sp?.gateway]] as const) {
-    if (f) row(`ingest Sparkplug DDATA (${sp!.metricsPerPayload} metrics/payload) ${label} QoS 0 (median of ${f.runs.join(', ')})`, `${fmt(f.msgPerSec)} msg/s = ${fmt(f.msgPerSec * sp!.metricsPerPayload)} readings/s, ${fmt(f.cpu, 2)} CPU s/1M readings`);
+  for (const [label, f] of [
+    ['bare aedes', sp?.bare],
+    ['gateway', sp?.gateway],
+  ] as const) {
+    if (f)
+      row(
+        `ingest Sparkplug DDATA (${sp!.metricsPerPayload} metrics/payload) ${label} QoS 0 (median of ${f.runs.join(', ')})`,
+        `${fmt(f.msgPerSec)} msg/s = ${fmt(f.msgPerSec * sp!.metricsPerPayload)} readings/s, ${fmt(f.cpu, 2)} CPU s/1M readings`,
+      );
   }
   if (sp?.ratio !== undefined) row('ratio gateway / bare aedes, Sparkplug DDATA, QoS 0', fmt(sp.ratio, 2));
   for (const e of r.errors) row('FAILED', e);

@@ -47,7 +47,12 @@ describe('cluster: SIGKILL of a gateway mid-stream', () => {
     procs.push(await spawnGateway(folders[0]!.configFile, { ports: portsOf(folders[0]!) }));
     await waitFor('a owns every partition', async () => (await ownedPartitions(procs[0]!.httpUrl)).length === 8, 60_000, 200);
     procs.push(await spawnGateway(folders[1]!.configFile, { ports: portsOf(folders[1]!) }));
-    await waitFor('shares', async () => (await ownedPartitions(procs[0]!.httpUrl)).length === 4 && (await ownedPartitions(procs[1]!.httpUrl)).length === 4, 60_000, 200);
+    await waitFor(
+      'shares',
+      async () => (await ownedPartitions(procs[0]!.httpUrl)).length === 4 && (await ownedPartitions(procs[1]!.httpUrl)).length === 4,
+      60_000,
+      200,
+    );
   });
 
   afterAll(async () => {
@@ -68,7 +73,8 @@ describe('cluster: SIGKILL of a gateway mid-stream', () => {
       for (let i = 0; !stop; i++) {
         const ts = base + i * 100;
         const value = Math.round((i * 0.731 + d.id.length) * 1000) / 1000;
-        if ((await d.send(`devices/${d.id}/sensors/t`, JSON.stringify({ ts, value }))) && d.id.startsWith('q1')) sent.push({ device: d.id, sensor: 't', ts, value });
+        if ((await d.send(`devices/${d.id}/sensors/t`, JSON.stringify({ ts, value }))) && d.id.startsWith('q1'))
+          sent.push({ device: d.id, sensor: 't', ts, value });
         await new Promise((r) => setTimeout(r, 100));
       }
     };

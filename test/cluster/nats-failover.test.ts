@@ -24,7 +24,12 @@ describe('cluster: SIGKILL of the stream leader NATS server', () => {
     [nats, influx] = await Promise.all([startNatsCluster(3), startInfluxd()]);
     gws.push(await startClusterGateway(influx.url, 'gw-a', nats.urls));
     gws.push(await startClusterGateway(influx.url, 'gw-b', nats.urls));
-    await waitFor('shares', async () => (await ownedPartitions(gws[0]!.httpUrl)).length === 4 && (await ownedPartitions(gws[1]!.httpUrl)).length === 4, 60_000, 200);
+    await waitFor(
+      'shares',
+      async () => (await ownedPartitions(gws[0]!.httpUrl)).length === 4 && (await ownedPartitions(gws[1]!.httpUrl)).length === 4,
+      60_000,
+      200,
+    );
   });
 
   afterAll(async () => {
@@ -54,10 +59,15 @@ describe('cluster: SIGKILL of the stream leader NATS server', () => {
     expect(index).toBeGreaterThanOrEqual(0);
     const before = acked.length;
     await nats.kill(index, 'SIGKILL');
-    await waitFor('a new stream leader', async () => {
-      const l = await nats.streamLeader(stream);
-      return l !== undefined && l !== leader;
-    }, 60_000, 250);
+    await waitFor(
+      'a new stream leader',
+      async () => {
+        const l = await nats.streamLeader(stream);
+        return l !== undefined && l !== leader;
+      },
+      60_000,
+      250,
+    );
     await new Promise((r) => setTimeout(r, 2_000));
     stop = true;
     await Promise.all(running);
@@ -65,9 +75,22 @@ describe('cluster: SIGKILL of the stream leader NATS server', () => {
     expect(acked.length).toBeGreaterThan(before);
 
     const want = referenceWindows(acked, 1000);
-    await waitFor('every acknowledged window exact', async () => windowMismatches(new Map([...(await storedWindows(influx, 'cl-gw'))].filter(([k]) => k.startsWith('nl-'))), want).length === 0, 60_000, 250).catch(() => undefined);
+    await waitFor(
+      'every acknowledged window exact',
+      async () => windowMismatches(new Map([...(await storedWindows(influx, 'cl-gw'))].filter(([k]) => k.startsWith('nl-'))), want).length === 0,
+      60_000,
+      250,
+    ).catch(() => undefined);
     const mismatches = windowMismatches(new Map([...(await storedWindows(influx, 'cl-gw'))].filter(([k]) => k.startsWith('nl-'))), want);
-    if (mismatches.length > 0) for (const g of gws) console.log(g.logLines().filter((l) => (l['level'] as number) >= 40).map((l) => JSON.stringify(l)).join('\n'));
+    if (mismatches.length > 0)
+      for (const g of gws)
+        console.log(
+          g
+            .logLines()
+            .filter((l) => (l['level'] as number) >= 40)
+            .map((l) => JSON.stringify(l))
+            .join('\n'),
+        );
     expect(mismatches).toEqual([]);
   });
 
@@ -86,6 +109,11 @@ describe('cluster: SIGKILL of the stream leader NATS server', () => {
     await sending;
     expect(acked).toBe(true);
     await d.close();
-    await waitFor('the reading in InfluxDB', async () => (await storedWindows(influx, 'cl-gw')).get(`nq-1|p|${Math.floor(ts / 1000) * 1000}`)?.count === 1, 60_000, 250);
+    await waitFor(
+      'the reading in InfluxDB',
+      async () => (await storedWindows(influx, 'cl-gw')).get(`nq-1|p|${Math.floor(ts / 1000) * 1000}`)?.count === 1,
+      60_000,
+      250,
+    );
   });
 });

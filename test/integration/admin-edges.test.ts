@@ -25,7 +25,12 @@ const sharedMatch = (n: number) =>
 
 const billionLaughs = [
   'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]',
-  ...'bcdefgh'.split('').map((c, i) => `${c}: &${c} [${Array(9).fill('*' + 'abcdefg'[i]).join(',')}]`),
+  ...'bcdefgh'.split('').map(
+    (c, i) =>
+      `${c}: &${c} [${Array(9)
+        .fill('*' + 'abcdefg'[i])
+        .join(',')}]`,
+  ),
   'rules: *h',
 ].join('\n');
 
@@ -41,10 +46,21 @@ const HOSTILE: readonly Hostile[] = [
   { what: '5,000 nested [', body: 'rules: ' + '['.repeat(5000) + ']'.repeat(5000), status: 400, message: /nested more than 64 levels/ },
   { what: '5,000 nested {', body: 'rules: ' + '{a: '.repeat(5000) + '1' + '}'.repeat(5000), status: 400, message: /nested more than 64 levels/ },
   { what: 'unclosed [ as JSON', body: '{"rules": ' + '['.repeat(20_000), type: 'application/json', status: 400, message: /JSON|position|Unexpected/ },
-  { what: 'block nesting', body: Array.from({ length: 300 }, (_, i) => `${' '.repeat(i)}k${i}:`).join('\n') + ' 1\n', status: 400, message: /nested more than 64 levels/ },
+  {
+    what: 'block nesting',
+    body: Array.from({ length: 300 }, (_, i) => `${' '.repeat(i)}k${i}:`).join('\n') + ' 1\n',
+    status: 400,
+    message: /nested more than 64 levels/,
+  },
   { what: 'billion laughs', body: billionLaughs, status: 400, message: /maxAliasCount/ },
   { what: '1 MB', body: 'rules: []\n' + '#'.repeat(1024 * 1024), status: 413, message: /http\.maxBodyBytes/ },
-  { what: 'binary as octet-stream', body: Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 131) % 256)), type: 'application/octet-stream', status: 415, message: /content type/ },
+  {
+    what: 'binary as octet-stream',
+    body: Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 131) % 256)),
+    type: 'application/octet-stream',
+    status: 415,
+    message: /content type/,
+  },
   { what: 'binary as text/plain', body: Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 131) % 256)), type: 'text/plain', status: 400, message: /./ },
   { what: 'text/html', body: '<html></html>', type: 'text/html', status: 415, message: /content type/ },
   { what: 'multipart', body: '--x\r\n\r\nrules: []\r\n--x--', type: 'multipart/form-data; boundary=x', status: 415, message: /content type/ },
@@ -128,7 +144,8 @@ describe('admin edges on a running gateway', () => {
     const file = tg.config.auth.devicesFile;
     writeFileSync(file, 'devices:\n  - { id: gh-1, tags: &t { site: north } }\n  - { id: gh-2, tags: *t }\n');
     await waitFor('the two devices', async () => ((await health())['devices']!['registered'] === 2 ? true : undefined));
-    const bomb = 'devices:\n  - { id: d0, tags: &t { site: north } }\n' + Array.from({ length: 1000 }, (_, i) => `  - { id: d${i + 1}, tags: *t }`).join('\n') + '\n';
+    const bomb =
+      'devices:\n  - { id: d0, tags: &t { site: north } }\n' + Array.from({ length: 1000 }, (_, i) => `  - { id: d${i + 1}, tags: *t }`).join('\n') + '\n';
     writeFileSync(file, bomb);
     const errors = await waitFor('the devices error in /health', async () => {
       const e = (await health())['devices']!['errors'] as string[];
@@ -151,7 +168,11 @@ describe('admin edges on a running gateway', () => {
     expect(rebound.body).not.toContain('sensors');
     const put = await raw(url, { method: 'PUT', headers: { host: `evil.example:${port}`, 'content-type': 'application/yaml' }, body: 'rules: []\n' });
     expect(put.status).toBe(421);
-    const csrf = await raw(url, { method: 'PUT', headers: { host: `127.0.0.1:${port}`, origin: 'http://evil.example', 'content-type': 'application/yaml' }, body: 'rules: []\n' });
+    const csrf = await raw(url, {
+      method: 'PUT',
+      headers: { host: `127.0.0.1:${port}`, origin: 'http://evil.example', 'content-type': 'application/yaml' },
+      body: 'rules: []\n',
+    });
     expect(csrf.status).toBe(403);
     expect(readFileSync(tg.config.alerts.rulesFile, 'utf8')).toBe(before);
     expect((await raw(`${tg.httpUrl}/api/live`, { headers: { host: `localhost:${port}` } })).status).toBe(200);
@@ -168,7 +189,11 @@ describe('admin edges on a running gateway', () => {
 
 describe('admin edges: start-up and secrets', () => {
   it('starts with no rules (reported) when the rules file exceeds the alias limit, instead of dying', async () => {
-    const tg = await startTestGateway({ influxUrl: NO_INFLUX, rules: sharedMatch(1000), overrides: { mqtt: { host: '127.0.0.1', port: 0, wsPort: 0, brokerThread: 'off' } } });
+    const tg = await startTestGateway({
+      influxUrl: NO_INFLUX,
+      rules: sharedMatch(1000),
+      overrides: { mqtt: { host: '127.0.0.1', port: 0, wsPort: 0, brokerThread: 'off' } },
+    });
     try {
       expect(tg.gw.alerts.rules()).toEqual([]);
       const h = (await (await fetch(`${tg.httpUrl}/health`)).json()) as { alerts: { rules: { errors: { message: string }[] } } };
@@ -181,7 +206,10 @@ describe('admin edges: start-up and secrets', () => {
   it('refuses to start on a devices file over the limit with DevicesFileError (exit 2 in main), not a ReferenceError', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gw-edges-'));
     try {
-      writeFileSync(join(dir, 'devices.yaml'), 'devices:\n  - { id: d0, tags: &t { a: b } }\n' + Array.from({ length: 1000 }, (_, i) => `  - { id: d${i + 1}, tags: *t }`).join('\n'));
+      writeFileSync(
+        join(dir, 'devices.yaml'),
+        'devices:\n  - { id: d0, tags: &t { a: b } }\n' + Array.from({ length: 1000 }, (_, i) => `  - { id: d${i + 1}, tags: *t }`).join('\n'),
+      );
       await expect(startTestGateway({ influxUrl: NO_INFLUX, dir, rules: RULES })).rejects.toThrow(DevicesFileError);
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -191,7 +219,10 @@ describe('admin edges: start-up and secrets', () => {
   it('never shows the InfluxDB password in /health, even with a token set (/health stays open)', async () => {
     const tg = await startTestGateway({
       influxUrl: 'http://writer:s3cret-pw@127.0.0.1:9/?p=also-secret&db=iot',
-      overrides: { mqtt: { host: '127.0.0.1', port: 0, wsPort: 0, brokerThread: 'off' }, http: { host: '127.0.0.1', port: 0, token: 'edges-test-token-0123456789' } },
+      overrides: {
+        mqtt: { host: '127.0.0.1', port: 0, wsPort: 0, brokerThread: 'off' },
+        http: { host: '127.0.0.1', port: 0, token: 'edges-test-token-0123456789' },
+      },
     });
     try {
       const text = await (await fetch(`${tg.httpUrl}/health`)).text();
@@ -220,7 +251,9 @@ describe('admin edges: the real process (npm run build first)', () => {
       }
       writeFileSync(join(dir, 'thresholds.yaml'), sharedMatch(1000));
       writeFileSync(join(dir, 'devices.yaml'), 'devices: ' + '['.repeat(10_000));
-      await waitFor('both reloads refused', async () => ((await gp.metric('gateway_rules_reloads_total')) === 1 && (await gp.metric('gateway_devices_reloads_total')) === 1 ? true : undefined));
+      await waitFor('both reloads refused', async () =>
+        (await gp.metric('gateway_rules_reloads_total')) === 1 && (await gp.metric('gateway_devices_reloads_total')) === 1 ? true : undefined,
+      );
       const ok = await put(RULES);
       expect(ok.status).toBe(200);
       expect(await gp.metric('gateway_admin_rejected_total')).toBe(30);
@@ -232,4 +265,3 @@ describe('admin edges: the real process (npm run build first)', () => {
     }
   });
 });
-

@@ -70,7 +70,16 @@ describe('alerts: thresholds admin API', () => {
     expect(res.etag).toBe(rulesETag(INITIAL));
     expect(res.body.etag).toBe(res.etag);
     expect(res.body.rules).toEqual([
-      { kind: 'threshold', name: 'hot', match: { device: 'a-*', sensor: 'temperature' }, severity: 'warning', above: 30, below: null, hysteresis: 0, forMs: 1000 },
+      {
+        kind: 'threshold',
+        name: 'hot',
+        match: { device: 'a-*', sensor: 'temperature' },
+        severity: 'warning',
+        above: 30,
+        below: null,
+        hysteresis: 0,
+        forMs: 1000,
+      },
     ]);
     expect(res.body.status).toMatchObject({ source: tg.config.alerts.rulesFile, ruleCount: 1, errors: [], etag: res.etag, loadedAt: expect.any(Number) });
 
@@ -149,7 +158,9 @@ rules:
 
     const alerts = (await (await fetch(`${tg.httpUrl}/api/alerts`)).json()) as unknown;
     expect(alerts).toEqual({
-      firing: [{ rule: 'cold', kind: 'threshold', device: 'a-1', sensor: 'temperature', severity: 'critical', since: base, firedAt: base, value: 1, threshold: 5 }],
+      firing: [
+        { rule: 'cold', kind: 'threshold', device: 'a-1', sensor: 'temperature', severity: 'critical', since: base, firedAt: base, value: 1, threshold: 5 },
+      ],
     });
   });
 

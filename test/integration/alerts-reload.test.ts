@@ -64,7 +64,8 @@ describe('alerts: hot reload of the rules file', () => {
   });
 
   const health = async () => ((await (await fetch(`${tg.httpUrl}/health`)).json()) as { alerts: { rules: RulesStatus } }).alerts.rules;
-  const thresholds = async () => (await (await fetch(`${tg.httpUrl}/api/thresholds`)).json()) as { rules: { name: string }[]; status: RulesStatus; etag: string };
+  const thresholds = async () =>
+    (await (await fetch(`${tg.httpUrl}/api/thresholds`)).json()) as { rules: { name: string }[]; status: RulesStatus; etag: string };
   const firing = async () => ((await (await fetch(`${tg.httpUrl}/api/alerts`)).json()) as { firing: { rule: string; since: number }[] }).firing;
 
   it('applies valid edits live, keeps the old rules on invalid ones, and loses no reading meanwhile', async () => {
@@ -82,7 +83,8 @@ describe('alerts: hot reload of the rules file', () => {
         await new Promise((res) => setTimeout(res, 10));
       }
     })();
-    const on = (rule: string, state: string) => (r: { topic: string; msg: { state: string } }) => r.topic === `alerts/h-1/temperature/${rule}` && r.msg.state === state;
+    const on = (rule: string, state: string) => (r: { topic: string; msg: { state: string } }) =>
+      r.topic === `alerts/h-1/temperature/${rule}` && r.msg.state === state;
 
     try {
       const hotFired = await sub.next('hot firing', on('hot', 'firing'));
@@ -127,7 +129,9 @@ describe('alerts: hot reload of the rules file', () => {
       expect(api.rules.map((r) => r.name)).toEqual(['hot', 'fresh']);
       const logged = tg.logLines().filter((l) => l['msg'] === 'threshold rules file is invalid: the previous rules keep running');
       expect(logged.length).toBe(2);
-      expect(logged[1]!['errors']).toEqual([expect.stringMatching(new RegExp(`^${rulesFile.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:3:12: rules\\[0\\]\\.above: `))]);
+      expect(logged[1]!['errors']).toEqual([
+        expect.stringMatching(new RegExp(`^${rulesFile.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:3:12: rules\\[0\\]\\.above: `)),
+      ]);
       expect(String((logged[0]!['errors'] as string[])[0])).toMatch(/:\d+:\d+: \(file\): /);
       // Still the old rules: `hot` fires again.
       value = 60;

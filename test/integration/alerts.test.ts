@@ -66,7 +66,17 @@ describe('alerts: MQTT events, InfluxDB points, metrics', () => {
     await step(1600, 34); // 1 s of violation: fires
 
     const fired = await early.next('hot firing', (r) => r.topic === topic);
-    expect(fired.msg).toEqual({ device: 'gh-1', sensor: 'temperature', rule: 'hot', state: 'firing', severity: 'critical', value: 34, threshold: 30, ts: base + 1600, since: base + 600 });
+    expect(fired.msg).toEqual({
+      device: 'gh-1',
+      sensor: 'temperature',
+      rule: 'hot',
+      state: 'firing',
+      severity: 'critical',
+      value: 34,
+      threshold: 30,
+      ts: base + 1600,
+      since: base + 600,
+    });
     expect(fired.qos).toBe(1);
 
     // A subscriber that connects after the alert fired receives the current state, retained.
@@ -80,7 +90,17 @@ describe('alerts: MQTT events, InfluxDB points, metrics', () => {
     await step(2000, 28); // at 30 - 2: resolves
 
     const resolved = await early.next('hot resolved', (r) => r.topic === topic);
-    expect(resolved.msg).toEqual({ device: 'gh-1', sensor: 'temperature', rule: 'hot', state: 'resolved', severity: 'critical', value: 28, threshold: 30, ts: base + 2000, since: base + 2000 });
+    expect(resolved.msg).toEqual({
+      device: 'gh-1',
+      sensor: 'temperature',
+      rule: 'hot',
+      state: 'resolved',
+      severity: 'critical',
+      value: 28,
+      threshold: 30,
+      ts: base + 2000,
+      since: base + 2000,
+    });
 
     // A late violating reading does not fire either: the first frost event is the in-order one's.
     await step(1900, -5);
@@ -121,7 +141,17 @@ describe('alerts: MQTT events, InfluxDB points, metrics', () => {
 
     const firing = (await (await fetch(`${tg.httpUrl}/api/alerts`)).json()) as { firing: Record<string, unknown>[] };
     expect(firing.firing).toEqual([
-      { rule: 'frost', kind: 'threshold', device: 'gh-1', sensor: 'temperature', severity: 'warning', since: base + 2200, firedAt: base + 2200, value: -1, threshold: 0 },
+      {
+        rule: 'frost',
+        kind: 'threshold',
+        device: 'gh-1',
+        sensor: 'temperature',
+        severity: 'warning',
+        since: base + 2200,
+        firedAt: base + 2200,
+        value: -1,
+        threshold: 0,
+      },
     ]);
     const health = (await (await fetch(`${tg.httpUrl}/health`)).json()) as { alerts: { firing: number; rules: { ruleCount: number; errors: unknown[] } } };
     expect(health.alerts).toMatchObject({ firing: 1, rules: { ruleCount: 3, errors: [] } });
@@ -146,7 +176,17 @@ describe('alerts: MQTT events, InfluxDB points, metrics', () => {
     const t1 = Date.now();
     await sendReading(hb, 'gh-2', 'heartbeat', t1, 8);
     const resolved = await early.next('silent resolved', (r) => r.topic === topic);
-    expect(resolved.msg).toEqual({ device: 'gh-2', sensor: 'heartbeat', rule: 'silent', state: 'resolved', severity: 'warning', value: 8, threshold: null, ts: t1, since: t1 });
+    expect(resolved.msg).toEqual({
+      device: 'gh-2',
+      sensor: 'heartbeat',
+      rule: 'silent',
+      state: 'resolved',
+      severity: 'warning',
+      value: 8,
+      threshold: null,
+      ts: t1,
+      since: t1,
+    });
 
     const points = await waitFor('noData points', async () => {
       const p = (await alertPoints(influx)).filter((x) => x.rule === 'silent');

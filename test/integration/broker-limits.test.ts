@@ -110,14 +110,32 @@ describe.each(['on', 'off'] as const)('broker and pipeline limits (brokerThread 
     await waitFor('every publish delivered live', () => (got.length === 1 + RETAINED.messages + 3 ? true : undefined));
     expect(got.map((m) => m.topic)).toContain(`${R}big`);
     expect(got.map((m) => m.topic)).toContain(`${R}5`);
-    expect(await retainedOf(`${R}#`, 5)).toEqual(new Map([[`${R}0`, 200], [`${R}1`, 100], [`${R}2`, 100], [`${R}3`, 100], [`${R}4`, 100]]));
+    expect(await retainedOf(`${R}#`, 5)).toEqual(
+      new Map([
+        [`${R}0`, 200],
+        [`${R}1`, 100],
+        [`${R}2`, 100],
+        [`${R}3`, 100],
+        [`${R}4`, 100],
+      ]),
+    );
 
     // A delete always works and frees its slot.
     await publish(device, `${R}1`, Buffer.alloc(0), 1, true);
     await publish(device, `${R}5`, Buffer.alloc(100, 0x63), 1, true);
-    expect(await retainedOf(`${R}#`, 5)).toEqual(new Map([[`${R}0`, 200], [`${R}2`, 100], [`${R}3`, 100], [`${R}4`, 100], [`${R}5`, 100]]));
+    expect(await retainedOf(`${R}#`, 5)).toEqual(
+      new Map([
+        [`${R}0`, 200],
+        [`${R}2`, 100],
+        [`${R}3`, 100],
+        [`${R}4`, 100],
+        [`${R}5`, 100],
+      ]),
+    );
     expect(await refused('retained_limit')).toBe(before + 3);
-    await waitFor('the refusals logged', () => (lines('retained message not stored: mqtt.maxRetainedMessages or mqtt.maxRetainedBytes reached').length === 3 ? true : undefined));
+    await waitFor('the refusals logged', () =>
+      lines('retained message not stored: mqtt.maxRetainedMessages or mqtt.maxRetainedBytes reached').length === 3 ? true : undefined,
+    );
     await live.endAsync();
     await deviceStillServed();
   });
@@ -176,7 +194,12 @@ describe.each(['on', 'off'] as const)('broker and pipeline limits (brokerThread 
     const fits = `devices/${'a'.repeat(MAX_FILTER - 8)}`;
     const long = `devices/${'a'.repeat(MAX_FILTER - 7)}`;
     const wide = `devices/${'é'.repeat(MAX_FILTER / 2 - 3)}`; // fewer characters than the bound, more UTF-8 bytes
-    expect([Buffer.byteLength(fits), Buffer.byteLength(long), wide.length < MAX_FILTER, Buffer.byteLength(wide) > MAX_FILTER]).toEqual([MAX_FILTER, MAX_FILTER + 1, true, true]);
+    expect([Buffer.byteLength(fits), Buffer.byteLength(long), wide.length < MAX_FILTER, Buffer.byteLength(wide) > MAX_FILTER]).toEqual([
+      MAX_FILTER,
+      MAX_FILTER + 1,
+      true,
+      true,
+    ]);
     r.socket.write(subscribePacket([fits, long, wide], 7));
     // SUBACK: 0x90, remaining length 5, packet id 7, one return code per filter [MQTT-3.9.3].
     const suback = await waitFor('SUBACK', () => (r.received().length >= 4 + 7 ? r.received().subarray(4) : undefined));
@@ -187,7 +210,7 @@ describe.each(['on', 'off'] as const)('broker and pipeline limits (brokerThread 
     r.socket.destroy();
   });
 
-  it('refuses a connection beyond mqtt.maxConnectionsPerDevice with CONNACK 3; the device\'s others are served', async () => {
+  it("refuses a connection beyond mqtt.maxConnectionsPerDevice with CONNACK 3; the device's others are served", async () => {
     const before = await refused('max_connections_per_device');
     const opts = { username: 'lim-1', password: SECRET };
     const a = await connect(tg.mqttUrl, { ...opts, clientId: 'lim-1-a' });

@@ -42,7 +42,7 @@ describe('broker thread: publishes cross to the gateway thread', () => {
     expect((await metricValue(tg.gw, 'brokerHeld')) - heldBefore).toBeGreaterThan(0);
   });
 
-  it('acknowledges a QoS 1 publish after the gateway took it; health counts the thread\'s clients', async () => {
+  it("acknowledges a QoS 1 publish after the gateway took it; health counts the thread's clients", async () => {
     const client = await connect(tg.mqttUrl, { clientId: 'qos1-dev' });
     await waitFor('the client counted', () => (tg.gw.broker.connectedClients === 1 ? true : undefined));
     const before = await metricValue(tg.gw, 'readingsAccepted');
@@ -59,7 +59,11 @@ describe('broker thread: publishes cross to the gateway thread', () => {
 describe('broker thread: when it dies', () => {
   it('the gateway is told (main.ts then saves its state and exits 1), and stops cleanly', async () => {
     const fatal: Error[] = [];
-    const tg = await startTestGateway({ influxUrl: 'http://127.0.0.1:9', overrides: { mqtt: { brokerThread: 'on' }, log: { level: 'warn' } }, deps: { onFatal: (err) => void fatal.push(err) } });
+    const tg = await startTestGateway({
+      influxUrl: 'http://127.0.0.1:9',
+      overrides: { mqtt: { brokerThread: 'on' }, log: { level: 'warn' } },
+      deps: { onFatal: (err) => void fatal.push(err) },
+    });
     try {
       const broker = tg.gw.broker;
       expect(broker).toBeInstanceOf(BrokerThread);
@@ -70,7 +74,11 @@ describe('broker thread: when it dies', () => {
       expect(fatal[0]!.message).toMatch(/broker thread exited/);
       expect(tg.logLines().some((l) => l.msg === 'broker thread failed')).toBe(true);
       // The gateway's own publishes fail at once rather than waiting for a thread that is gone.
-      await expect(new Promise<void>((resolve, reject) => broker.publish({ topic: 'alerts/x', payload: Buffer.from('{}'), qos: 1, retain: false }, (err) => (err ? reject(err) : resolve())))).rejects.toThrow(/closed/);
+      await expect(
+        new Promise<void>((resolve, reject) =>
+          broker.publish({ topic: 'alerts/x', payload: Buffer.from('{}'), qos: 1, retain: false }, (err) => (err ? reject(err) : resolve())),
+        ),
+      ).rejects.toThrow(/closed/);
     } finally {
       await tg.dispose();
     }

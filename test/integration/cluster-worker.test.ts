@@ -29,7 +29,10 @@ describe('partition worker: resume and fencing', () => {
   let nc: NatsConnection;
   let dir: string;
   const names = clusterNames('wk-gw');
-  const config = validateConfig({ gatewayId: 'wk-gw', cluster: { enabled: true, nodeId: 'a', replicas: 1, partitions: 4 }, pipeline: { interval: '1s', allowedLateness: '0s' } }, 'test');
+  const config = validateConfig(
+    { gatewayId: 'wk-gw', cluster: { enabled: true, nodeId: 'a', replicas: 1, partitions: 4 }, pipeline: { interval: '1s', allowedLateness: '0s' } },
+    'test',
+  );
 
   beforeAll(async () => {
     nats = await startNatsCluster(1);
@@ -68,7 +71,19 @@ describe('partition worker: resume and fencing', () => {
         log,
         maxPayloadBytes: 65536,
       });
-      return new PartitionWorker(1, { nodeId: node, js, jsm, names, store, states, commitEmitted: () => {}, metrics: clusterMetrics, log, now: Date.now, onFenced: () => fenced.push(node) });
+      return new PartitionWorker(1, {
+        nodeId: node,
+        js,
+        jsm,
+        names,
+        store,
+        states,
+        commitEmitted: () => {},
+        metrics: clusterMetrics,
+        log,
+        now: Date.now,
+        onFenced: () => fenced.push(node),
+      });
     };
     const t0 = 1_700_000_000_000;
     const send = async (second: number) => {
@@ -100,7 +115,10 @@ describe('partition worker: resume and fencing', () => {
     expect(fenced).toEqual(['a']);
     // The idle close of the last window: a tick marker in the stream, applied by every reader at the same place.
     b.idleTick(Date.now(), 2000);
-    await waitFor('both closed the window of second 3 by the marker', () => windows['a']!.some((w) => w.start === t0 + 3000) && windows['b']!.some((w) => w.start === t0 + 3000));
+    await waitFor(
+      'both closed the window of second 3 by the marker',
+      () => windows['a']!.some((w) => w.start === t0 + 3000) && windows['b']!.some((w) => w.start === t0 + 3000),
+    );
     expect(windows['a']!.find((w) => w.start === t0 + 3000)).toEqual(windows['b']!.find((w) => w.start === t0 + 3000));
     const s4 = b.status().seq;
     expect(s4).toBe(s3 + 1);

@@ -35,7 +35,12 @@ describe('cluster of two gateways on NATS JetStream', () => {
     a = await startClusterGateway(influx.url, 'gw-a', nats.urls, RULES);
     b = await startClusterGateway(influx.url, 'gw-b', nats.urls, RULES);
     // Both hold their fair share (4 of 8) once b has joined and a has handed over.
-    await waitFor('partitions shared', async () => (await ownedPartitions(a.httpUrl)).length === 4 && (await ownedPartitions(b.httpUrl)).length === 4, 60_000, 200);
+    await waitFor(
+      'partitions shared',
+      async () => (await ownedPartitions(a.httpUrl)).length === 4 && (await ownedPartitions(b.httpUrl)).length === 4,
+      60_000,
+      200,
+    );
   });
 
   afterAll(async () => {
@@ -71,15 +76,24 @@ describe('cluster of two gateways on NATS JetStream', () => {
       }
     }
     const want = referenceWindows(expected, 1000);
-    const stored = await waitFor('every window in InfluxDB', async () => {
-      const s = await storedWindows(influx, 'cl-gw');
-      return windowMismatches(s, want).length === 0 ? s : undefined;
-    }, 60_000, 250);
+    const stored = await waitFor(
+      'every window in InfluxDB',
+      async () => {
+        const s = await storedWindows(influx, 'cl-gw');
+        return windowMismatches(s, want).length === 0 ? s : undefined;
+      },
+      60_000,
+      250,
+    );
     expect(windowMismatches(stored, want)).toEqual([]);
     // Health and metrics of each node: partitions owned, JetStream publish latency observed, checkpoints saved.
     for (const g of [a, b]) {
       const text = await (await fetch(`${g.httpUrl}/metrics`)).text();
-      const value = (name: string) => text.split('\n').filter((l) => l.startsWith(name)).reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+      const value = (name: string) =>
+        text
+          .split('\n')
+          .filter((l) => l.startsWith(name))
+          .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
       expect(value('gateway_cluster_partitions_owned')).toBe(4);
       expect(value('gateway_cluster_publish_seconds_count')).toBeGreaterThan(0);
       expect(value('gateway_cluster_checkpoints_total{result="saved"}')).toBeGreaterThan(0);
@@ -95,29 +109,40 @@ describe('cluster of two gateways on NATS JetStream', () => {
     clients.push(sender);
     await publish(sender, `devices/${device}/sensors/temperature`, JSON.stringify({ ts: Date.now(), value: 45 }), 1);
     // Subscribing after it fired: only the retained message can deliver it.
-    await waitFor('alert retained on A', async () => {
-      const sub = await connect(a.mqttUrl, { clientId: `sub-${Date.now()}` });
-      try {
-        const got = new Promise<{ retain: boolean; state: string } | undefined>((resolve) => {
-          sub.on('message', (_t, payload, packet) => resolve({ retain: packet.retain, state: (JSON.parse(payload.toString()) as { state: string }).state }));
-          setTimeout(() => resolve(undefined), 1000);
-        });
-        await sub.subscribeAsync(`alerts/${device}/temperature/hot`, { qos: 1 });
-        const m = await got;
-        return m?.retain === true && m.state === 'firing' ? m : undefined;
-      } finally {
-        await sub.endAsync();
-      }
-    }, 30_000, 100);
+    await waitFor(
+      'alert retained on A',
+      async () => {
+        const sub = await connect(a.mqttUrl, { clientId: `sub-${Date.now()}` });
+        try {
+          const got = new Promise<{ retain: boolean; state: string } | undefined>((resolve) => {
+            sub.on('message', (_t, payload, packet) => resolve({ retain: packet.retain, state: (JSON.parse(payload.toString()) as { state: string }).state }));
+            setTimeout(() => resolve(undefined), 1000);
+          });
+          await sub.subscribeAsync(`alerts/${device}/temperature/hot`, { qos: 1 });
+          const m = await got;
+          return m?.retain === true && m.state === 'firing' ? m : undefined;
+        } finally {
+          await sub.endAsync();
+        }
+      },
+      30_000,
+      100,
+    );
     expect((await clusterStatus(b.httpUrl)).partitions.owned.some((p) => p.partition === partitionOf(device, 8))).toBe(true);
   });
 
   it('a command the gateway publishes on B (not retained) reaches a device subscribed on A', async () => {
     const device = await connect(a.mqttUrl, { clientId: 'cmd-device' });
     clients.push(device);
-    const got = new Promise<string>((resolve) => device.on('message', (topic, payload) => topic === 'devices/cmd-device/commands/rebirth' && resolve(payload.toString())));
+    const got = new Promise<string>((resolve) =>
+      device.on('message', (topic, payload) => topic === 'devices/cmd-device/commands/rebirth' && resolve(payload.toString())),
+    );
     await device.subscribeAsync('devices/cmd-device/commands/#', { qos: 1 });
-    await new Promise<void>((resolve, reject) => b.gw.broker.publish({ topic: 'devices/cmd-device/commands/rebirth', payload: Buffer.from('{"rebirth":true}'), qos: 1, retain: false }, (err) => (err ? reject(err) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      b.gw.broker.publish({ topic: 'devices/cmd-device/commands/rebirth', payload: Buffer.from('{"rebirth":true}'), qos: 1, retain: false }, (err) =>
+        err ? reject(err) : resolve(),
+      ),
+    );
     expect(await got).toBe('{"rebirth":true}');
   });
 
@@ -166,16 +191,28 @@ describe('cluster of two gateways on NATS JetStream', () => {
       expect(handed.every((l) => l['saved'] === true)).toBe(true);
       // Each partition is resumed by a or b right after the last message c processed: nothing replayed, nothing skipped.
       for (const h of handed) {
-        const taken = await waitFor(`partition ${String(h['partition'])} taken`, () =>
-          [...a.logLines(), ...b.logLines()].find((l) => l['msg'] === 'partition taken' && l['partition'] === h['partition'] && Date.parse(String(l['time'])) >= stopAt), 30_000, 100);
+        const taken = await waitFor(
+          `partition ${String(h['partition'])} taken`,
+          () =>
+            [...a.logLines(), ...b.logLines()].find(
+              (l) => l['msg'] === 'partition taken' && l['partition'] === h['partition'] && Date.parse(String(l['time'])) >= stopAt,
+            ),
+          30_000,
+          100,
+        );
         expect(taken['from']).toBe('other');
         expect(taken['startSeq']).toBe((h['seq'] as number) + 1);
       }
       const want = referenceWindows(expected, 1000);
-      const stored = await waitFor('moved windows in InfluxDB', async () => {
-        const s = await storedWindows(influx, 'cl-gw');
-        return windowMismatches(new Map([...s].filter(([k]) => k.startsWith('mv-'))), want).length === 0 ? s : undefined;
-      }, 60_000, 250);
+      const stored = await waitFor(
+        'moved windows in InfluxDB',
+        async () => {
+          const s = await storedWindows(influx, 'cl-gw');
+          return windowMismatches(new Map([...s].filter(([k]) => k.startsWith('mv-'))), want).length === 0 ? s : undefined;
+        },
+        60_000,
+        250,
+      );
       expect(windowMismatches(new Map([...stored].filter(([k]) => k.startsWith('mv-'))), want)).toEqual([]);
     } finally {
       if (!stopped) await c.stop();

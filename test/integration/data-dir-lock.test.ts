@@ -34,12 +34,14 @@ async function secondStart(configFile: string): Promise<{ code: number | null; o
  */
 function folderState(dir: string): { mode: number; mtimeMs: number; files: unknown[] } {
   const d = statSync(dir);
-  const files = readdirSync(dir).sort().map((name) => {
-    const s = statSync(join(dir, name));
-    if (s.isDirectory()) return { name, ...folderState(join(dir, name)) };
-    const bytes = name === LOCK_FILE ? undefined : readFileSync(join(dir, name)).toString('base64');
-    return { name, mode: s.mode & 0o777, size: s.size, mtimeMs: s.mtimeMs, bytes };
-  });
+  const files = readdirSync(dir)
+    .sort()
+    .map((name) => {
+      const s = statSync(join(dir, name));
+      if (s.isDirectory()) return { name, ...folderState(join(dir, name)) };
+      const bytes = name === LOCK_FILE ? undefined : readFileSync(join(dir, name)).toString('base64');
+      return { name, mode: s.mode & 0o777, size: s.size, mtimeMs: s.mtimeMs, bytes };
+    });
   return { mode: d.mode & 0o777, mtimeMs: d.mtimeMs, files };
 }
 
@@ -144,7 +146,8 @@ describe('data folder lock', () => {
     expect(JSON.parse(readFileSync(join(data, HOLDER_FILE), 'utf8'))).toMatchObject({ pid: again.pid });
     expect(statSync(data).mode & 0o777).toBe(0o700);
     const { files, dirs } = tree(data);
-    for (const name of [LOCK_FILE, HOLDER_FILE, 'state.db', 'state.db-wal', 'state.db-shm', 'outbox.db', 'outbox.db-wal', 'outbox.db-shm', 'broker/CURRENT']) expect(files).toContain(name);
+    for (const name of [LOCK_FILE, HOLDER_FILE, 'state.db', 'state.db-wal', 'state.db-shm', 'outbox.db', 'outbox.db-wal', 'outbox.db-shm', 'broker/CURRENT'])
+      expect(files).toContain(name);
     for (const name of files.filter((n) => !n.startsWith('broker/'))) expect((statSync(join(data, name)).mode & 0o777).toString(8), name).toBe('600');
     // The broker's session store (mqtt.sessions: disk): LevelDB creates its files 0644 as it goes; the folder, 0700,
     // is what keeps others out (files of a previous run are tightened to 0600 at start, data-dir/permissions.ts).

@@ -31,7 +31,12 @@ describe('fleet simulator against the gateway', () => {
     for (const c of creds) lines.push(`  - id: ${c.id}`, `    passwordHash: ${await hashSecret(c.password)}`, '    tags: { site: lab }');
     writeFileSync(join(dir, 'devices.yaml'), `${lines.join('\n')}\n`);
     writeFileSync(join(dir, 'creds.jsonl'), `${creds.map((c) => JSON.stringify(c)).join('\n')}\n`);
-    tg = await startTestGateway({ influxUrl: influx.url, dir, rules: 'rules: []\n', overrides: { auth: { devicesFile: join(dir, 'devices.yaml'), anonymous: 'loopback' } } });
+    tg = await startTestGateway({
+      influxUrl: influx.url,
+      dir,
+      rules: 'rules: []\n',
+      overrides: { auth: { devicesFile: join(dir, 'devices.yaml'), anonymous: 'loopback' } },
+    });
   });
 
   afterAll(async () => {
@@ -53,10 +58,14 @@ describe('fleet simulator against the gateway', () => {
     });
     await fleet.start();
     // Run until every fault under test has happened at least once (and enough messages for the counts below).
-    await waitFor('duplicates, a backlog flush and 40 messages', () => {
-      const now = fleet.stats();
-      return now.messages > 40 && now.duplicates > 0 && now.backlogFlushes > 0;
-    }, 30_000);
+    await waitFor(
+      'duplicates, a backlog flush and 40 messages',
+      () => {
+        const now = fleet.stats();
+        return now.messages > 40 && now.duplicates > 0 && now.backlogFlushes > 0;
+      },
+      30_000,
+    );
     const s = await fleet.stop();
     expect(s.connectFailures).toBe(0);
     expect(s.errors).toBe(0);
@@ -75,7 +84,25 @@ describe('fleet simulator against the gateway', () => {
     const before = await metricValue(tg.gw, 'readingsAccepted');
     const { stdout } = await promisify(execFile)(
       process.execPath,
-      ['--import', 'tsx', 'devices/simulate.ts', '--url', tg.mqttUrl, '--credentials', join(dir, 'creds.jsonl'), '--sensors', 'co2', '--rate', '10', '--qos', '1', '--duration', '2s', '--duplicates', '0.2'],
+      [
+        '--import',
+        'tsx',
+        'devices/simulate.ts',
+        '--url',
+        tg.mqttUrl,
+        '--credentials',
+        join(dir, 'creds.jsonl'),
+        '--sensors',
+        'co2',
+        '--rate',
+        '10',
+        '--qos',
+        '1',
+        '--duration',
+        '2s',
+        '--duplicates',
+        '0.2',
+      ],
       { timeout: 60_000 },
     );
     const summary = JSON.parse(stdout.trim().split('\n').pop()!) as Record<string, number>;

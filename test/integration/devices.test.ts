@@ -177,7 +177,9 @@ describe.each(['on', 'off'] as const)('devices: registry, authentication, ACL an
     type Row = { time: string; device: string; sensor: string; site?: string; room?: string; mean: number };
     const rows = await waitFor('four series in InfluxDB', async () => {
       const r = await influx.query(`SELECT "mean" FROM "telemetry" WHERE "gateway" = 'test-gw' GROUP BY *`, 'iot');
-      const out: Row[] = (r[0]?.series ?? []).flatMap((s) => s.values.map((v) => ({ ...(s.tags as Record<string, string>), time: String(v[0]), mean: v[1] as number }) as unknown as Row));
+      const out: Row[] = (r[0]?.series ?? []).flatMap((s) =>
+        s.values.map((v) => ({ ...(s.tags as Record<string, string>), time: String(v[0]), mean: v[1] as number }) as unknown as Row),
+      );
       return out.length >= 4 ? out : undefined;
     });
     const bySeries = Object.fromEntries(rows.map((r) => [`${r.device}/${r.sensor}`, r]));
@@ -207,7 +209,14 @@ describe.each(['on', 'off'] as const)('devices: registry, authentication, ACL an
     expect(readFileSync(devicesFile, 'utf8')).not.toContain(password);
 
     await waitFor('/health to count the new device', async () => ((await registered()) === before + 1 ? true : undefined));
-    const dev = track(await waitFor('the new device to be accepted', () => connect(tg.mqttUrl, { clientId: 'new-dev', username: id, password }).catch(() => undefined), 20_000, 100));
+    const dev = track(
+      await waitFor(
+        'the new device to be accepted',
+        () => connect(tg.mqttUrl, { clientId: 'new-dev', username: id, password }).catch(() => undefined),
+        20_000,
+        100,
+      ),
+    );
     await dev.publishAsync('devices/new-dev/telemetry', telemetry(Date.now(), { temperature: 1 }), { qos: 1 });
 
     const rotatedAway = closed(dev);
@@ -225,19 +234,23 @@ describe.each(['on', 'off'] as const)('devices: registry, authentication, ACL an
     expect(await registered()).toBe(before);
   });
 
-  it('lets a device take its own session over but not another device\'s client id', async () => {
+  it("lets a device take its own session over but not another device's client id", async () => {
     const first = track(await connect(tg.mqttUrl, { clientId: 'sess-1', username: 'gh-1', password: SECRET }));
     const firstGone = closed(first);
     track(await connect(tg.mqttUrl, { clientId: 'sess-1', username: 'gh-1', password: SECRET }));
     await firstGone;
     expect(await connackCode(tg.mqttUrl, { clientId: 'sess-1', username: 'gh-2', password: 'gh-2-secret' })).toBe(2);
-    await waitFor('takeover logged', () => (tg.logLines().some((l) => l['msg'] === 'client id taken over by a new connection' && l['clientId'] === 'sess-1') ? true : undefined));
+    await waitFor('takeover logged', () =>
+      tg.logLines().some((l) => l['msg'] === 'client id taken over by a new connection' && l['clientId'] === 'sess-1') ? true : undefined,
+    );
   });
 
   it('keeps the registry when the file becomes invalid, and logs why', async () => {
     const good = readFileSync(devicesFile, 'utf8');
     writeFileSync(devicesFile, `${good}  - id: "bad id"\n`);
-    await waitFor('invalid file logged', () => (tg.logLines().some((l) => l['msg'] === 'devices file invalid: keeping the previous registry') ? true : undefined));
+    await waitFor('invalid file logged', () =>
+      tg.logLines().some((l) => l['msg'] === 'devices file invalid: keeping the previous registry') ? true : undefined,
+    );
     expect(await connackCode(tg.mqttUrl, { clientId: 'still', username: 'gh-1', password: SECRET })).toBe(0);
     writeFileSync(devicesFile, good);
   });
@@ -258,7 +271,13 @@ describe.each(['on', 'off'] as const)('devices: TLS with required client certifi
       dir,
       rules: 'rules: []\n',
       overrides: {
-        mqtt: { host: '127.0.0.1', port: 0, wsPort: 0, brokerThread, tls: { port: 0, cert: join(dir, 'server.crt'), key: join(dir, 'server.key'), ca: join(dir, 'ca.crt'), requireClientCert: true } },
+        mqtt: {
+          host: '127.0.0.1',
+          port: 0,
+          wsPort: 0,
+          brokerThread,
+          tls: { port: 0, cert: join(dir, 'server.crt'), key: join(dir, 'server.key'), ca: join(dir, 'ca.crt'), requireClientCert: true },
+        },
         auth: { devicesFile: join(dir, 'devices.yaml'), anonymous: 'allow' },
       },
     });
@@ -287,7 +306,22 @@ describe.each(['on', 'off'] as const)('devices: TLS with required client certifi
     // mosquitto_pub checks the server against a CA that did not sign it and aborts the handshake with an alert.
     // Run asynchronously: with brokerThread off the gateway shares this test's event loop.
     const status = await new Promise<number | null>((resolve) => {
-      const args = ['-h', '127.0.0.1', '-p', String(tg.gw.ports.tls), '--cafile', join(dir, 'rogue.crt'), '--cert', join(dir, 'gh-cert.crt'), '--key', join(dir, 'gh-cert.key'), '-t', 'devices/gh-cert/telemetry', '-m', '{}'];
+      const args = [
+        '-h',
+        '127.0.0.1',
+        '-p',
+        String(tg.gw.ports.tls),
+        '--cafile',
+        join(dir, 'rogue.crt'),
+        '--cert',
+        join(dir, 'gh-cert.crt'),
+        '--key',
+        join(dir, 'gh-cert.key'),
+        '-t',
+        'devices/gh-cert/telemetry',
+        '-m',
+        '{}',
+      ];
       spawn('mosquitto_pub', args, { stdio: 'ignore', timeout: 30_000 }).once('close', (code) => resolve(code));
     });
     expect(status).not.toBe(0);
@@ -301,7 +335,9 @@ describe.each(['on', 'off'] as const)('devices: TLS with required client certifi
       return l.length === 4 ? l.map((x) => x.code) : undefined;
     });
     // The foreign certificate's code depends on the TLS version's message order (the server may see a reset).
-    expect(codes).toEqual(expect.arrayContaining(['ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE', 'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA', 'ERR_SSL_WRONG_VERSION_NUMBER']));
+    expect(codes).toEqual(
+      expect.arrayContaining(['ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE', 'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA', 'ERR_SSL_WRONG_VERSION_NUMBER']),
+    );
     // A good client still gets in, and its handshake counts nothing.
     expect(await connackCode(url, { clientId: 'c2', ca: certs.ca, ...certs.clientCert('gh-cert') })).toBe(0);
     expect(await failed()).toBe(before + 4);

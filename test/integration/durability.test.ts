@@ -97,7 +97,7 @@ describe('durable acknowledgement across SIGKILL', () => {
     let stop = false;
     const sent = { ts: 0, seq: 0 };
     let rnd = 2024;
-    const random = () => ((rnd = (Math.imul(rnd, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    const random = () => (rnd = (Math.imul(rnd, 1103515245) + 12345) >>> 0) / 2 ** 32;
 
     // dev-ts stamps its readings (dedup by ts); dev-seq does not (event time = the gateway's LOGGED receive
     // time; dedup by seq) and sends its seq as the value, so its windows must be contiguous seq ranges.
@@ -147,12 +147,16 @@ describe('durable acknowledgement across SIGKILL', () => {
     expect(outputs.slice(1).concat(gp.output()).join('\n')).toMatch(/replayed the ingest log after an unclean stop/);
 
     const expected = referenceWindows(tsReadings, 1000);
-    const stored = await waitFor('all windows in InfluxDB', async () => {
-      const s = await storedWindows(influx, 'durable-gw');
-      const seqCount = [...s.values()].filter((w) => w.device === 'dev-seq').reduce((a, w) => a + w.count, 0);
-      const tsWindows = [...s.values()].filter((w) => w.device === 'dev-ts').length;
-      return seqCount >= n && tsWindows >= expected.size && (await gp!.metric('gateway_outbox_points')) === 0 ? s : undefined;
-    }, 30_000);
+    const stored = await waitFor(
+      'all windows in InfluxDB',
+      async () => {
+        const s = await storedWindows(influx, 'durable-gw');
+        const seqCount = [...s.values()].filter((w) => w.device === 'dev-seq').reduce((a, w) => a + w.count, 0);
+        const tsWindows = [...s.values()].filter((w) => w.device === 'dev-ts').length;
+        return seqCount >= n && tsWindows >= expected.size && (await gp!.metric('gateway_outbox_points')) === 0 ? s : undefined;
+      },
+      30_000,
+    );
 
     const tsStored = [...stored.values()].filter((w) => w.device === 'dev-ts');
     expect(tsStored.length).toBe(expected.size);

@@ -43,7 +43,16 @@ describe('fleet: stop while a device reconnects', () => {
   // The device's clock is the test's: it goes offline and comes back when the test moves it, one period a step.
   const clock = { t: 1_000_000 };
   const fleetOn = (url: string) =>
-    createFleet({ url, devices: [{ id: 'rc-1' }], sensors: ['temperature'], rate: 20, qos: 1, seed: 5, now: () => clock.t, faults: { offlineEveryMs: 1000, offlineForMs: 300 } });
+    createFleet({
+      url,
+      devices: [{ id: 'rc-1' }],
+      sensors: ['temperature'],
+      rate: 20,
+      qos: 1,
+      seed: 5,
+      now: () => clock.t,
+      faults: { offlineEveryMs: 1000, offlineForMs: 300 },
+    });
   const step = async () => {
     clock.t += 50;
     await new Promise((r) => setTimeout(r, 20));

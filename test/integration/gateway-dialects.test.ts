@@ -39,7 +39,15 @@ describe.each(['v2', 'v3'] as const)('gateway with influx.api %s', (api: FakeApi
     fake = await startFakeInflux({ api, token: TOKEN, org: 'acme', buckets: ['iot'] });
     // gateway "site-2": its {gateway} line sorts before every reason line within a stored batch (lanes.ts buckets),
     // so only the reporter committing the reason baselines as a batch of their own gets `reason` into the first line.
-    tg = await startTestGateway({ influxUrl: fake.url, rules: RULES, overrides: { gatewayId: 'site-2', mqtt: { brokerThread: 'off' }, influx: { url: fake.url, api, org: 'acme', token: TOKEN, flushInterval: '100ms', timeout: '2s' } } });
+    tg = await startTestGateway({
+      influxUrl: fake.url,
+      rules: RULES,
+      overrides: {
+        gatewayId: 'site-2',
+        mqtt: { brokerThread: 'off' },
+        influx: { url: fake.url, api, org: 'acme', token: TOKEN, flushInterval: '100ms', timeout: '2s' },
+      },
+    });
     device = await connect(tg.mqttUrl, { clientId: 'gh-1' });
     const t0 = Date.now() - 5000;
     await publish(device, 'devices/gh-1/sensors/temperature', JSON.stringify({ ts: t0, value: 21 }));
@@ -66,7 +74,10 @@ describe.each(['v2', 'v3'] as const)('gateway with influx.api %s', (api: FakeApi
 
   it('a wrong token: kept and retried, /health says why, and the token is nowhere in log, /health or /metrics', async () => {
     fake = await startFakeInflux({ api, token: 'the-right-token-000', org: 'acme', buckets: ['iot'] });
-    tg = await startTestGateway({ influxUrl: fake.url, overrides: { mqtt: { brokerThread: 'off' }, influx: { url: fake.url, api, org: 'acme', token: TOKEN, flushInterval: '100ms', timeout: '2s' } } });
+    tg = await startTestGateway({
+      influxUrl: fake.url,
+      overrides: { mqtt: { brokerThread: 'off' }, influx: { url: fake.url, api, org: 'acme', token: TOKEN, flushInterval: '100ms', timeout: '2s' } },
+    });
     device = await connect(tg.mqttUrl, { clientId: 'gh-1' });
     await publish(device, 'devices/gh-1/sensors/temperature', JSON.stringify({ ts: Date.now() - 5000, value: 21 }));
     const url = tg.httpUrl;
@@ -89,7 +100,10 @@ describe('gateway with influx.api v2 and no bucket', () => {
   it('kept (the gateway creates no bucket), /health and the log name the bucket', async () => {
     const api = 'v2';
     fake = await startFakeInflux({ api, token: TOKEN, org: 'acme', buckets: [] });
-    tg = await startTestGateway({ influxUrl: fake.url, overrides: { mqtt: { brokerThread: 'off' }, influx: { url: fake.url, api, org: 'acme', token: TOKEN, flushInterval: '100ms', timeout: '2s' } } });
+    tg = await startTestGateway({
+      influxUrl: fake.url,
+      overrides: { mqtt: { brokerThread: 'off' }, influx: { url: fake.url, api, org: 'acme', token: TOKEN, flushInterval: '100ms', timeout: '2s' } },
+    });
     const url = tg.httpUrl;
     const health = await waitFor('health to name the missing bucket', async () => {
       const h = (await (await fetch(`${url}/health`)).json()) as { status: string; influx: { lastError: string | null } };

@@ -34,7 +34,7 @@ describe.each(['on', 'off'] as const)('gateway core: MQTT in, exact windows out 
     const base = Math.floor((Date.now() - 120_000) / 1000) * 1000;
     const expected: Reading[] = [];
     let rnd = 42;
-    const random = () => ((rnd = (rnd * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const random = () => (rnd = (rnd * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     const value = () => Math.round(random() * 1e6) / 1e3 - 200; // three decimals: sums that floating point gets wrong naively
 
     // gh-1: telemetry with ts and seq, both sensors, all 80 messages shuffled, 10% sent twice.
@@ -45,7 +45,10 @@ describe.each(['on', 'off'] as const)('gateway core: MQTT in, exact windows out 
     for (let i = 0; i < 80; i++) {
       const ts = base + i * 250;
       const readings = { temperature: value(), humidity: value() };
-      expected.push({ device: 'gh-1', sensor: 'temperature', ts, value: readings.temperature }, { device: 'gh-1', sensor: 'humidity', ts, value: readings.humidity });
+      expected.push(
+        { device: 'gh-1', sensor: 'temperature', ts, value: readings.temperature },
+        { device: 'gh-1', sensor: 'humidity', ts, value: readings.humidity },
+      );
       messages.push(JSON.stringify({ ts, seq: i, readings }));
     }
     const withRepeats = shuffle([...messages, ...messages.filter((_, i) => i % 10 === 3)], 7);

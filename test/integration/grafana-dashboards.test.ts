@@ -142,7 +142,13 @@ describe('Grafana dashboards against the real gateway and InfluxDB', () => {
     const density = rows(find(check, 'Readings per window'));
     for (const [key, n] of accepted) {
       const [device, sensor] = key.split('|');
-      expect(sumOf(density.filter((r) => r['device'] === device && r['sensor'] === sensor), 'sum'), key).toBe(n);
+      expect(
+        sumOf(
+          density.filter((r) => r['device'] === device && r['sensor'] === sensor),
+          'sum',
+        ),
+        key,
+      ).toBe(n);
     }
 
     // The repeated mean/min/max panel: exactly the stored windows of its (device, sensor); nothing where none exists.
@@ -174,7 +180,11 @@ describe('Grafana dashboards against the real gateway and InfluxDB', () => {
     expect(find(check, 'Last value').query).toContain('"device" =~ /^gh\\.2$/');
     expect(rows(find(check, 'Last value')).map((r) => `${String(r['device'])} ${String(r['sensor'])}`)).toEqual(['gh.2 pressure']);
     expect(check.variables['sensor']!.options).toEqual(['pressure']);
-    const both = await checkDashboard(load('sensors.json'), run(), { ...range(), selection: { device: ['gh-1', 'gh.2'], sensor: ['pressure', 'temperature'] }, allowEmpty });
+    const both = await checkDashboard(load('sensors.json'), run(), {
+      ...range(),
+      selection: { device: ['gh-1', 'gh.2'], sensor: ['pressure', 'temperature'] },
+      allowEmpty,
+    });
     expect(both.problems).toEqual([]);
     expect(find(both, 'Last value').query).toContain('"device" =~ /^(gh-1|gh\\.2)$/ AND "sensor" =~ /^(pressure|temperature)$/');
     expect(rows(find(both, 'Last value')).map((r) => `${String(r['device'])} ${String(r['sensor'])}`)).toEqual(['gh-1 temperature', 'gh.2 pressure']);
@@ -237,6 +247,8 @@ describe('Grafana dashboards against the real gateway and InfluxDB', () => {
     expect(await problems(broken('WITH KEY = \\"sensor\\"', 'WITH KEY = \\"probe\\"'))).toEqual(
       expect.arrayContaining([expect.stringMatching(/variable \$sensor: no series/)]),
     );
-    expect(await problems(broken('SELECT last(', 'SELEC last('))).toEqual([expect.stringMatching(/panel "Last value" \/ A: InfluxDB error: error parsing query/)]);
+    expect(await problems(broken('SELECT last(', 'SELEC last('))).toEqual([
+      expect.stringMatching(/panel "Last value" \/ A: InfluxDB error: error parsing query/),
+    ]);
   });
 });

@@ -67,7 +67,10 @@ describe.each(['v2', 'v3'] as const)('%s: answers every dialect reads alike', (a
 
   it('404 (database or bucket not found, or not InfluxDB at that URL): kept, the message says what', async () => {
     const { fake, writer } = await setup(api);
-    fake.script.push({ status: 404, body: api === 'v2' ? '{"code":"not found","message":"bucket \\"iot\\" not found"}' : '{"error":"database not found: iot"}' });
+    fake.script.push({
+      status: 404,
+      body: api === 'v2' ? '{"code":"not found","message":"bucket \\"iot\\" not found"}' : '{"error":"database not found: iot"}',
+    });
     const err = (await caught(writer.write('m v=1 1'))) as RetryableWriteError;
     expect(err.reason).toBe('database');
     expect(err.message).toMatch(api === 'v2' ? /bucket "iot".*not found/ : /database "iot".*database not found/);
@@ -144,9 +147,15 @@ describe('v2: refusals', () => {
     expect(fake.writes.map((w) => w.status)).toEqual([400, 400, 204]);
   });
 
-  it('400 with InfluxDB 3\'s partial-write body (3.x and Cloud Serverless behind the v2 API): the listed lines refused, nothing resent', async () => {
+  it("400 with InfluxDB 3's partial-write body (3.x and Cloud Serverless behind the v2 API): the listed lines refused, nothing resent", async () => {
     const { fake, writer } = await setup('v2');
-    fake.script.push({ status: 400, body: JSON.stringify({ error: 'partial write of line protocol occurred', data: [{ original_line: 'x', line_number: 2, error_message: 'invalid column type' }] }) });
+    fake.script.push({
+      status: 400,
+      body: JSON.stringify({
+        error: 'partial write of line protocol occurred',
+        data: [{ original_line: 'x', line_number: 2, error_message: 'invalid column type' }],
+      }),
+    });
     const err = (await caught(writer.write(lines(3).join('\n')))) as PermanentWriteError;
     expect([err.status, err.refusedLines]).toEqual([400, [1]]);
     expect(fake.writes).toHaveLength(1);
@@ -172,7 +181,10 @@ describe('v2: refusals', () => {
 
   it('422 that does not say which lines (retention): the whole request is refused', async () => {
     const { fake, writer } = await setup('v2');
-    fake.script.push({ status: 422, body: '{"code":"unprocessable entity","message":"failure writing points to database: partial write: points beyond retention policy dropped=1"}' });
+    fake.script.push({
+      status: 422,
+      body: '{"code":"unprocessable entity","message":"failure writing points to database: partial write: points beyond retention policy dropped=1"}',
+    });
     const err = (await caught(writer.write(lines(2).join('\n')))) as PermanentWriteError;
     expect([err.status, err.refusedLines]).toEqual([422, undefined]);
     expect(err.message).toMatch(/beyond retention policy dropped=1/);
@@ -209,7 +221,9 @@ describe('v3: refusals', () => {
   it('schema: a tag and a field of one name, or a new tag on an existing table, are refused line by line', async () => {
     const { fake, writer } = await setup('v3');
     await writer.write('t,device=a,sensor=s mean=1 1');
-    const err = (await caught(writer.write(['t,device=a,sensor=s mean=2 2', 't,device=a,sensor=s,site=n mean=3 3', 't,device=a,sensor=s,mean=x v=1 4'].join('\n')))) as PermanentWriteError;
+    const err = (await caught(
+      writer.write(['t,device=a,sensor=s mean=2 2', 't,device=a,sensor=s,site=n mean=3 3', 't,device=a,sensor=s,mean=x v=1 4'].join('\n')),
+    )) as PermanentWriteError;
     expect(err.refusedLines).toEqual([1, 2]);
     expect(fake.stored).toEqual(['t,device=a,sensor=s mean=1 1', 't,device=a,sensor=s mean=2 2']);
   });

@@ -68,7 +68,11 @@ describe('operator page API with http.token set', () => {
       expect(res.status, path).toBe(401);
       expect(res.headers.get('www-authenticate'), path).toContain('Bearer');
     }
-    const put = await fetch(`${tg.httpUrl}/api/thresholds`, { method: 'PUT', headers: { 'content-type': 'application/yaml', 'if-match': '*' }, body: 'rules: []\n' });
+    const put = await fetch(`${tg.httpUrl}/api/thresholds`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/yaml', 'if-match': '*' },
+      body: 'rules: []\n',
+    });
     expect(put.status).toBe(401);
     const wrong = await fetch(`${tg.httpUrl}/api/thresholds`, { headers: { authorization: 'Bearer not-the-token-at-all' } });
     expect(wrong.status).toBe(401);
@@ -138,7 +142,9 @@ describe('operator page API with http.token set', () => {
     await readUntil('21.25');
     // The stream's window was empty: new sensors arrive in a `window` event (then changes as `sensors` deltas).
     const windowEvent = text.split('\n\n').find((e) => e.startsWith('event: window') && e.includes('21.25'))!;
-    const data = JSON.parse(windowEvent.split('\ndata: ')[1]!) as { window: { total: number; rows: { device: string; sensor: string; value: number; ts: number }[] } };
+    const data = JSON.parse(windowEvent.split('\ndata: ')[1]!) as {
+      window: { total: number; rows: { device: string; sensor: string; value: number; ts: number }[] };
+    };
     expect(data.window.rows).toContainEqual(expect.objectContaining({ device: 'gh-1', sensor: 'temperature', value: 21.25, ts }));
 
     // A reading above the rule fires it: the alert arrives on the stream too.
@@ -147,19 +153,24 @@ describe('operator page API with http.token set', () => {
     expect(text).toMatch(/event: alerts\ndata: \{"now":\d+,"firing":\[\{"rule":"hot"/);
     controller.abort();
 
-    const live = (await (await fetch(`${tg.httpUrl}/api/live`, { headers: bearer })).json()) as { sensors: { device: string; sensor: string; value: number }[]; firing: { rule: string }[] };
+    const live = (await (await fetch(`${tg.httpUrl}/api/live`, { headers: bearer })).json()) as {
+      sensors: { device: string; sensor: string; value: number }[];
+      firing: { rule: string }[];
+    };
     expect(live.sensors.map((s) => `${s.device}/${s.sensor}`)).toEqual(['gh-1/humidity', 'gh-1/temperature']);
     expect(live.sensors[1]!.value).toBe(31);
     expect(live.firing.map((a) => a.rule)).toEqual(['hot']);
 
-    const win = async (q: string) => (await (await fetch(`${tg.httpUrl}/api/live/window?${q}`, { headers: bearer })).json()) as { total: number; rows: { sensor: string }[] };
+    const win = async (q: string) =>
+      (await (await fetch(`${tg.httpUrl}/api/live/window?${q}`, { headers: bearer })).json()) as { total: number; rows: { sensor: string }[] };
     expect(await win('q=HUMID')).toMatchObject({ total: 1, rows: [{ sensor: 'humidity' }] });
     expect((await win('sort=value&dir=desc&limit=1')).rows.map((r) => r.sensor)).toEqual(['humidity']);
     expect((await fetch(`${tg.httpUrl}/api/live/window`)).status).toBe(401);
     // Browsers ask for it on every load, before any login.
     expect((await fetch(`${tg.httpUrl}/favicon.ico`)).status).toBe(204);
 
-    const preview = async (q: string) => (await (await fetch(`${tg.httpUrl}/api/thresholds/preview?${q}`, { headers: bearer })).json()) as { total: number; matches: unknown[] };
+    const preview = async (q: string) =>
+      (await (await fetch(`${tg.httpUrl}/api/thresholds/preview?${q}`, { headers: bearer })).json()) as { total: number; matches: unknown[] };
     expect(await preview('device=gh-*&sensor=temp*')).toMatchObject({ total: 1, matches: [{ device: 'gh-1', sensor: 'temperature' }] });
     expect((await preview('device=gh-?')).total).toBe(2);
     expect((await preview('device=other')).total).toBe(0);
@@ -168,7 +179,8 @@ describe('operator page API with http.token set', () => {
 
   it('dry-runs a rules change against the recent windows (PUT ?dryRun=1): how often it would fire, where; nothing written', async () => {
     const before = readFileSync(tg.config.alerts.rulesFile, 'utf8');
-    const body = 'rules:\n  - name: warm\n    match: { device: "gh-*", sensor: temperature }\n    above: 25\n  - name: never\n    match: { device: "gh-*", sensor: "*" }\n    above: 1000\n';
+    const body =
+      'rules:\n  - name: warm\n    match: { device: "gh-*", sensor: temperature }\n    above: 25\n  - name: never\n    match: { device: "gh-*", sensor: "*" }\n    above: 1000\n';
     const run = async () => {
       const res = await fetch(`${tg.httpUrl}/api/thresholds?dryRun=1`, { method: 'PUT', headers: { ...bearer, 'content-type': 'application/yaml' }, body });
       expect(res.status).toBe(200);
@@ -182,7 +194,11 @@ describe('operator page API with http.token set', () => {
     expect(result.dryRun).toBe(true);
     expect(result.rules[0]).toMatchObject({ name: 'warm', fires: 1, sensors: [{ device: 'gh-1', sensor: 'temperature' }] });
     expect(result.rules[1]).toMatchObject({ name: 'never', fires: 0, sensors: [] });
-    const bad = await fetch(`${tg.httpUrl}/api/thresholds?dryRun=1`, { method: 'PUT', headers: { ...bearer, 'content-type': 'application/yaml' }, body: 'rules: [{ name: x }]' });
+    const bad = await fetch(`${tg.httpUrl}/api/thresholds?dryRun=1`, {
+      method: 'PUT',
+      headers: { ...bearer, 'content-type': 'application/yaml' },
+      body: 'rules: [{ name: x }]',
+    });
     expect(bad.status).toBe(400);
     expect(readFileSync(tg.config.alerts.rulesFile, 'utf8')).toBe(before);
     expect(tg.gw.alerts.rules().map((r) => r.name)).toEqual(['hot']);
@@ -190,7 +206,8 @@ describe('operator page API with http.token set', () => {
 
   it('keeps the last versions of the rules file in the data folder, to go back to', async () => {
     const put = (body: string) => fetch(`${tg.httpUrl}/api/thresholds`, { method: 'PUT', headers: { ...bearer, 'content-type': 'application/yaml' }, body });
-    const versions = async () => ((await (await fetch(`${tg.httpUrl}/api/thresholds/versions`, { headers: bearer })).json()) as { versions: { id: string; etag: string }[] }).versions;
+    const versions = async () =>
+      ((await (await fetch(`${tg.httpUrl}/api/thresholds/versions`, { headers: bearer })).json()) as { versions: { id: string; etag: string }[] }).versions;
     const original = readFileSync(tg.config.alerts.rulesFile, 'utf8');
     const second = RULES.replace('above: 30', 'above: 31');
     const third = RULES.replace('above: 30', 'above: 32');
@@ -206,12 +223,15 @@ describe('operator page API with http.token set', () => {
     expect((await fetch(`${tg.httpUrl}/api/thresholds/versions`)).status).toBe(401);
 
     // Going back is a validated save, with the same If-Match check as a PUT.
-    const restore = (id: string, ifMatch: string) => fetch(`${tg.httpUrl}/api/thresholds/versions/${id}/restore`, { method: 'POST', headers: { ...bearer, 'if-match': ifMatch } });
+    const restore = (id: string, ifMatch: string) =>
+      fetch(`${tg.httpUrl}/api/thresholds/versions/${id}/restore`, { method: 'POST', headers: { ...bearer, 'if-match': ifMatch } });
     expect((await restore(list[2]!.id, list[1]!.etag)).status).toBe(412);
     const back = await restore(list[2]!.id, list[0]!.etag);
     expect(back.status).toBe(200);
     expect(readFileSync(tg.config.alerts.rulesFile, 'utf8')).toBe(original);
-    await waitFor('the restored rule running', () => (tg.gw.alerts.rules().find((r) => r.name === 'hot' && r.kind === 'threshold' && r.above === 30) ? true : undefined));
+    await waitFor('the restored rule running', () =>
+      tg.gw.alerts.rules().find((r) => r.name === 'hot' && r.kind === 'threshold' && r.above === 30) ? true : undefined,
+    );
     expect((await versions())[0]!.etag).toBe(list[2]!.etag);
   });
 

@@ -58,7 +58,16 @@ describe('operator page in chromium', () => {
     await watcher.subscribeAsync('alerts/#', { qos: 1 });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
     const context = await browser.newContext({ viewport: { width: 1280, height: 760 } });
     page = await context.newPage();
@@ -77,7 +86,10 @@ describe('operator page in chromium', () => {
   it('needs the token: the API refuses without it, a wrong login is refused, the right one opens the page', async () => {
     await page.goto(`${tg.httpUrl}/`);
     expect(new URL(page.url()).pathname).toBe('/login');
-    const refused = await page.evaluate(async () => [(await fetch('/api/thresholds')).status, (await fetch('/api/thresholds', { method: 'PUT', body: 'rules: []' })).status]);
+    const refused = await page.evaluate(async () => [
+      (await fetch('/api/thresholds')).status,
+      (await fetch('/api/thresholds', { method: 'PUT', body: 'rules: []' })).status,
+    ]);
     expect(refused).toEqual([401, 401]);
 
     await page.fill('input[name="token"]', 'not-the-right-token-at-all');
@@ -102,7 +114,10 @@ describe('operator page in chromium', () => {
       await publish(devices, 'devices/gh-2/telemetry', JSON.stringify({ ts, readings: { temperature: wave(i, 2) } }));
       await publish(devices, 'devices/barn-1/sensors/co2', JSON.stringify({ ts, value: 800 + i * 10 }));
     }
-    await row('gh-1', 'temperature').locator('td.value').filter({ hasText: String(wave(19, 0)) }).waitFor();
+    await row('gh-1', 'temperature')
+      .locator('td.value')
+      .filter({ hasText: String(wave(19, 0)) })
+      .waitFor();
     await row('barn-1', 'co2').locator('td.value').filter({ hasText: '990' }).waitFor();
     expect(await row('gh-2', 'temperature').locator('td.value').textContent()).toBe(String(wave(19, 2)));
     // All 20 readings of each sensor arrived within the last minute (arrival time, whatever their timestamps).
@@ -219,7 +234,11 @@ describe('operator page in chromium', () => {
     await reloadRules();
     // Someone else changes the file after the page loaded it.
     const other = RULES.replace('above: 2000', 'above: 2500');
-    const put = await fetch(`${tg.httpUrl}/api/thresholds`, { method: 'PUT', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/yaml' }, body: other });
+    const put = await fetch(`${tg.httpUrl}/api/thresholds`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/yaml' },
+      body: other,
+    });
     expect(put.status).toBe(200);
 
     await page.locator('#yaml-text').fill(RULES.replace('above: 2000', 'above: 1800'));
@@ -280,14 +299,20 @@ describe('operator page in chromium', () => {
   it('a refused save (the file changed meanwhile) shows what differs, and lets me keep mine or take theirs', async () => {
     // The form holds barn-co2 at 2100 (previous test), not saved. Someone else saves now.
     const theirs = rulesFile().replace('severity: warning', 'severity: critical');
-    const put = await fetch(`${tg.httpUrl}/api/thresholds`, { method: 'PUT', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/yaml' }, body: theirs });
+    const put = await fetch(`${tg.httpUrl}/api/thresholds`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/yaml' },
+      body: theirs,
+    });
     expect(put.status).toBe(200);
     await page.click('#rules-save');
     const dialog = page.locator('dialog.dialog[open]');
     await dialog.waitFor();
     await shot('thresholds-conflict');
     expect(await dialog.locator('.diff .ins').allTextContents()).toEqual(expect.arrayContaining([expect.stringContaining('above: 2100')]));
-    expect(await dialog.locator('.diff .del').allTextContents()).toEqual(expect.arrayContaining([expect.stringContaining('severity: critical'), expect.stringContaining('above: 2500')]));
+    expect(await dialog.locator('.diff .del').allTextContents()).toEqual(
+      expect.arrayContaining([expect.stringContaining('severity: critical'), expect.stringContaining('above: 2500')]),
+    );
     expect(rulesFile()).toBe(theirs);
     // Take theirs: my edits go, the page shows their file.
     await dialog.locator('button[data-choice="theirs"]').click();
@@ -297,7 +322,15 @@ describe('operator page in chromium', () => {
     // Again, and this time keep mine: saved over theirs.
     await page.locator('.rule[data-index="0"] input[name="above"]').fill('2200');
     const other = rulesFile().replace('severity: critical', 'severity: info');
-    expect((await fetch(`${tg.httpUrl}/api/thresholds`, { method: 'PUT', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/yaml' }, body: other })).status).toBe(200);
+    expect(
+      (
+        await fetch(`${tg.httpUrl}/api/thresholds`, {
+          method: 'PUT',
+          headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/yaml' },
+          body: other,
+        })
+      ).status,
+    ).toBe(200);
     await page.click('#rules-save');
     await dialog.locator('button[data-choice="mine"]').click();
     await page.locator('#rules-banner.ok').waitFor();
@@ -349,7 +382,11 @@ describe('operator page in chromium', () => {
 
   it('a stopped gateway looks stopped; after its restart, silent devices with firing noData alerts are listed', async () => {
     const rules = `${RULES}  - name: quiet\n    match: { device: "quiet-*", sensor: "*" }\n    noData: 1s\n    severity: warning\n`;
-    const put = await fetch(`${tg.httpUrl}/api/thresholds`, { method: 'PUT', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/yaml', 'if-match': '*' }, body: rules });
+    const put = await fetch(`${tg.httpUrl}/api/thresholds`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/yaml', 'if-match': '*' },
+      body: rules,
+    });
     expect(put.status).toBe(200);
     await page.click('#tab-thresholds');
     await reloadRules();
@@ -438,7 +475,9 @@ describe('operator page in chromium', () => {
 
       // Ending the silence publishes what changed meanwhile.
       await line.locator('button[data-action="unsilence"]').click();
-      await waitFor('the resolve published', () => (seen.some((m) => m.topic === 'alerts/quiet-1/temperature/quiet' && m.state === 'resolved') ? true : undefined));
+      await waitFor('the resolve published', () =>
+        seen.some((m) => m.topic === 'alerts/quiet-1/temperature/quiet' && m.state === 'resolved') ? true : undefined,
+      );
       await page.click('#tab-sensors');
     } finally {
       await sim.endAsync();

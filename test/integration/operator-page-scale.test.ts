@@ -24,10 +24,38 @@ describe('operator page with 6,000 sensors, desktop and phone', () => {
   };
 
   beforeAll(async () => {
-    const rule = { kind: 'threshold', name: 'temp-high', match: { device: 'dev-*', sensor: 'temperature' }, severity: 'warning', above: 26, below: null, hysteresis: 0, forMs: 0 };
-    server = await startPageServer({ sensors: SENSORS, feedPerSecond: 3000, rules: [rule], grafanaUrl: 'http://grafana.test:3000/d/gw/sensor?var-device={device}&var-sensor={sensor}', units: { 'temp*': '°C', co2: 'ppm' } });
-    server.firing.push({ rule: 'co2-high', kind: 'threshold', device: 'dev-000001', sensor: 'co2', severity: 'critical', since: Date.now() - 60_000, firedAt: Date.now() - 60_000, value: 2400, threshold: 2000 });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] });
+    const rule = {
+      kind: 'threshold',
+      name: 'temp-high',
+      match: { device: 'dev-*', sensor: 'temperature' },
+      severity: 'warning',
+      above: 26,
+      below: null,
+      hysteresis: 0,
+      forMs: 0,
+    };
+    server = await startPageServer({
+      sensors: SENSORS,
+      feedPerSecond: 3000,
+      rules: [rule],
+      grafanaUrl: 'http://grafana.test:3000/d/gw/sensor?var-device={device}&var-sensor={sensor}',
+      units: { 'temp*': '°C', co2: 'ppm' },
+    });
+    server.firing.push({
+      rule: 'co2-high',
+      kind: 'threshold',
+      device: 'dev-000001',
+      sensor: 'co2',
+      severity: 'critical',
+      since: Date.now() - 60_000,
+      firedAt: Date.now() - 60_000,
+      value: 2400,
+      threshold: 2000,
+    });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
+    });
   });
 
   afterAll(async () => {
@@ -44,7 +72,9 @@ describe('operator page with 6,000 sensors, desktop and phone', () => {
     await page.locator('tr.row[data-device="dev-000000"][data-sensor="temperature"] svg.spark line.limit').waitFor({ state: 'attached' });
     expect(await page.locator('tr.row[data-device="dev-000000"][data-sensor="co2"] svg.spark line.limit').count()).toBe(0);
     // http.grafanaUrl: a link per sensor to its panel.
-    expect(await page.locator('tr.row[data-device="dev-000000"][data-sensor="co2"] a.grafana').getAttribute('href')).toBe('http://grafana.test:3000/d/gw/sensor?var-device=dev-000000&var-sensor=co2');
+    expect(await page.locator('tr.row[data-device="dev-000000"][data-sensor="co2"] a.grafana').getAttribute('href')).toBe(
+      'http://grafana.test:3000/d/gw/sensor?var-device=dev-000000&var-sensor=co2',
+    );
     // http.units: by sensor name glob; none where none is known.
     expect(await page.locator('tr.row[data-device="dev-000000"][data-sensor="temperature"] td.value .unit').textContent()).toBe(' °C');
     expect(await page.locator('tr.row[data-device="dev-000000"][data-sensor="co2"] td.value .unit').textContent()).toBe(' ppm');
@@ -67,7 +97,9 @@ describe('operator page with 6,000 sensors, desktop and phone', () => {
     await page.locator('tr.row[data-device="dev-000001"]').first().waitFor();
     const overflow: number = await page.evaluate(`document.documentElement.scrollWidth`);
     expect(overflow).toBeLessThanOrEqual(390);
-    const bar: { right: number } = await page.evaluate(`(() => { const r = document.getElementById('conn').getBoundingClientRect(); return { right: r.right }; })()`);
+    const bar: { right: number } = await page.evaluate(
+      `(() => { const r = document.getElementById('conn').getBoundingClientRect(); return { right: r.right }; })()`,
+    );
     expect(bar.right).toBeLessThanOrEqual(390);
     // Value and alert columns are shown; the table is no wider than the screen.
     const table: { width: number; value: boolean; alert: boolean } = await page.evaluate(`(() => {

@@ -71,7 +71,11 @@ describe.each(['v2', 'v3'] as const)('outbox with influx.api %s', (api) => {
     await fake.start();
 
     await vi.waitFor(() => expect(outbox.status().points).toBe(0), { timeout: 20_000, interval: 50 });
-    expect([...fake.stored].sort()).toEqual(range(0, 400).map((i) => lineOf(point(i))).sort());
+    expect([...fake.stored].sort()).toEqual(
+      range(0, 400)
+        .map((i) => lineOf(point(i)))
+        .sort(),
+    );
     expect(fake.writes.filter((w) => w.status === 503)).toHaveLength(2);
     expect(outbox.deadLetters()).toEqual([]);
     expect(await h.counter('pointsWritten')).toBe(400);
@@ -91,7 +95,10 @@ describe.each(['v2', 'v3'] as const)('outbox with influx.api %s', (api) => {
     expect(fake.writes.filter((w) => w.path.includes('write'))).toHaveLength(1); // nothing sent twice
     const letters = outbox.deadLetters();
     expect(letters.flatMap((d) => d.body.split('\n')).sort()).toEqual([lineOf(conflicting(7)), lineOf(conflicting(22))].sort());
-    for (const d of letters) expect(d.error).toMatch(api === 'v2' ? /partial write: field type conflict/ : /partial write of line protocol occurred: line \d+: invalid column type for column 'mean'/);
+    for (const d of letters)
+      expect(d.error).toMatch(
+        api === 'v2' ? /partial write: field type conflict/ : /partial write of line protocol occurred: line \d+: invalid column type for column 'mean'/,
+      );
     expect(await h.counter('outboxDeadLettered')).toBe(2);
     expect(await h.counter('pointsWritten')).toBe(29);
   });
@@ -109,8 +116,18 @@ describe.each(['v2', 'v3'] as const)('outbox with influx.api %s, a backlog split
     const refused = pts.filter((_, i) => i >= 10 && i % 7 === 0).map(lineOf);
     expect(fake.writes.length).toBeGreaterThan(1); // lanes
     expect(fake.writes.every((w) => w.lines.length < 60)).toBe(true);
-    expect([...fake.stored].sort()).toEqual(pts.map(lineOf).filter((l) => !refused.includes(l)).sort());
-    expect(outbox.deadLetters().flatMap((d) => d.body.split('\n')).sort()).toEqual([...refused].sort());
+    expect([...fake.stored].sort()).toEqual(
+      pts
+        .map(lineOf)
+        .filter((l) => !refused.includes(l))
+        .sort(),
+    );
+    expect(
+      outbox
+        .deadLetters()
+        .flatMap((d) => d.body.split('\n'))
+        .sort(),
+    ).toEqual([...refused].sort());
     expect(await h.counter('pointsWritten')).toBe(60 - refused.length);
   });
 });
@@ -125,6 +142,8 @@ describe('outbox with influx.api v2: a malformed line (400, nothing stored)', ()
     outbox.start();
     await vi.waitFor(() => expect(outbox.status().points).toBe(0), { timeout: 10_000, interval: 20 });
     expect([...fake.stored].sort()).toEqual([...good].sort());
-    expect(outbox.deadLetters().map((d) => [d.body, d.error])).toEqual([['telemetry,device=x broken', "unable to parse 'telemetry,device=x broken': invalid field format"]]);
+    expect(outbox.deadLetters().map((d) => [d.body, d.error])).toEqual([
+      ['telemetry,device=x broken', "unable to parse 'telemetry,device=x broken': invalid field format"],
+    ]);
   });
 });

@@ -70,7 +70,13 @@ describe('InfluxWriter', () => {
       on: true,
     });
     const keys = await influx.rows(`SHOW FIELD KEYS FROM "my meas,urement"`, database);
-    expect(Object.fromEntries(keys.map((k) => [k.fieldKey, k.fieldType]))).toMatchObject({ n: 'integer', huge: 'integer', big: 'float', s: 'string', on: 'boolean' });
+    expect(Object.fromEntries(keys.map((k) => [k.fieldKey, k.fieldType]))).toMatchObject({
+      n: 'integer',
+      huge: 'integer',
+      big: 'float',
+      s: 'string',
+      on: 'boolean',
+    });
     writer.close();
   });
 
@@ -103,7 +109,9 @@ describe('InfluxWriter', () => {
     const nl = Buffer.from('\n');
     await writer.write([Buffer.from('m,a=1 v=1 1000'), nl, Buffer.from('m,a=2 v=2 2000\nm,a=1 v=3 3000')]);
     expect(await influx.rows('SELECT count(v) AS v FROM m', database)).toEqual([{ time: '1970-01-01T00:00:00Z', v: 3 }]);
-    const err = (await caught(writer.write([Buffer.from('m,a=1 v=4 4000'), nl, Buffer.from('not a line'), nl, Buffer.from('m,a=1 v=5 5000')]))) as PermanentWriteError;
+    const err = (await caught(
+      writer.write([Buffer.from('m,a=1 v=4 4000'), nl, Buffer.from('not a line'), nl, Buffer.from('m,a=1 v=5 5000')]),
+    )) as PermanentWriteError;
     expect(err.refusedLines).toEqual([1]);
     await writer.write([]); // nothing to send
     writer.close();
@@ -147,7 +155,8 @@ describe('InfluxWriter against a misbehaving HTTP server', () => {
   let server: Server;
   let url: string;
   let reply: (res: import('node:http').ServerResponse) => void = () => {};
-  const queryOk = (res: import('node:http').ServerResponse) => void res.writeHead(200, { 'content-type': 'application/json' }).end('{"results":[{"statement_id":0}]}');
+  const queryOk = (res: import('node:http').ServerResponse) =>
+    void res.writeHead(200, { 'content-type': 'application/json' }).end('{"results":[{"statement_id":0}]}');
   let queryReply = queryOk;
   const seen: { url: string; auth: string | undefined; length: string | undefined; body: string }[] = [];
   beforeAll(async () => {
@@ -219,8 +228,11 @@ describe('InfluxWriter against a misbehaving HTTP server', () => {
     writer.close();
   });
 
-  it('HTTP 400 with InfluxDB 3\'s partial-write body (its v1-compatible /write): the listed lines refused', async () => {
-    reply = (res) => res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'partial write of line protocol occurred', data: [{ original_line: 'm v=2 2', line_number: 2, error_message: 'bad' }] }));
+  it("HTTP 400 with InfluxDB 3's partial-write body (its v1-compatible /write): the listed lines refused", async () => {
+    reply = (res) =>
+      res
+        .writeHead(400, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ error: 'partial write of line protocol occurred', data: [{ original_line: 'm v=2 2', line_number: 2, error_message: 'bad' }] }));
     const { writer } = newWriter(url);
     const err = (await caught(writer.write('m v=1 1\nm v=2 2'))) as PermanentWriteError;
     expect([err.status, err.refusedLines, err.message]).toEqual([400, [1], 'partial write of line protocol occurred: line 2: bad']);

@@ -131,7 +131,9 @@ describe.each(['on', 'off'] as const)('readers: dashboards with a credential (br
     const device = { username: 'gh-1', password: 'gh-1-secret' };
     await expect(connect(tg.mqttUrl, { clientId: 'w1', ...device, will: will('alerts/gh-1/temperature/frost') })).rejects.toMatchObject({ code: 5 });
     await expect(connect(tg.mqttUrl, { clientId: 'w2', ...device, will: will('devices/other/status') })).rejects.toMatchObject({ code: 5 });
-    await expect(connect(tg.mqttUrl, { clientId: 'w3', username: reader.id, password: reader.password, will: will('devices/gh-1/status') })).rejects.toMatchObject({ code: 5 });
+    await expect(
+      connect(tg.mqttUrl, { clientId: 'w3', username: reader.id, password: reader.password, will: will('devices/gh-1/status') }),
+    ).rejects.toMatchObject({ code: 5 });
     expect(await metricValue(tg.gw, 'authFailures', { reason: 'publish_denied' })).toBe(denied + 3);
     const ok = track(await connect(tg.mqttUrl, { clientId: 'w4', ...device, will: will('devices/gh-1/status') }));
     expect(ok.connected).toBe(true);

@@ -133,7 +133,10 @@ describe('gateway process: signals, exit codes, crash with InfluxDB down', () =>
     const devices = join(dir, 'devices.yaml');
     writeFileSync(devices, 'devices:\n  - id: "not a valid id"\n');
     const file = join(dir, 'gw.yaml');
-    writeFileSync(file, `auth:\n  devicesFile: ${JSON.stringify(devices)}\nbuffer:\n  dir: ${JSON.stringify(join(dir, 'data'))}\nmqtt:\n  port: 0\n  wsPort: 0\nhttp:\n  port: 0\n`);
+    writeFileSync(
+      file,
+      `auth:\n  devicesFile: ${JSON.stringify(devices)}\nbuffer:\n  dir: ${JSON.stringify(join(dir, 'data'))}\nmqtt:\n  port: 0\n  wsPort: 0\nhttp:\n  port: 0\n`,
+    );
     const child = spawn(process.execPath, [MAIN], { env: { ...process.env, GATEWAY_CONFIG: file }, stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
     child.stderr.on('data', (b: Buffer) => (err += b.toString()));

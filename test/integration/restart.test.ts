@@ -73,10 +73,14 @@ describe('outage with graceful restarts', () => {
 
     await influx.start();
     const expected = referenceWindows(readings, 1000);
-    const stored = await waitFor('every window in InfluxDB', async () => {
-      const s = await storedWindows(influx, 'restart-gw');
-      return s.size >= expected.size && tg!.gw.outbox.status().points === 0 ? s : undefined;
-    }, 30_000);
+    const stored = await waitFor(
+      'every window in InfluxDB',
+      async () => {
+        const s = await storedWindows(influx, 'restart-gw');
+        return s.size >= expected.size && tg!.gw.outbox.status().points === 0 ? s : undefined;
+      },
+      30_000,
+    );
     expect(stored.size).toBe(expected.size);
     for (const [key, ref] of expected) {
       const got = stored.get(key)!;

@@ -26,14 +26,23 @@ async function retainedTopics(tg: TestGateway, expected: number): Promise<string
   await fence.endAsync();
   await waitFor('the fence', () => got.some((m) => m.topic.startsWith('devices/fence/')));
   await sub.endAsync();
-  return got.filter((m) => m.retain).map((m) => m.topic).sort();
+  return got
+    .filter((m) => m.retain)
+    .map((m) => m.topic)
+    .sort();
 }
 
 describe.each(['on', 'off'] as const)('retained bounds across a restart with mqtt.sessions: disk (brokerThread %s)', (brokerThread) => {
   const dir = mkdtempSync(join(tmpdir(), 'gw-retained-'));
   let tg: TestGateway | undefined;
   let client: MqttClient | undefined;
-  const start = () => startTestGateway({ influxUrl: 'http://127.0.0.1:9', dir, rules: 'rules: []\n', overrides: { mqtt: { sessions: 'disk', maxRetainedMessages: MAX_RETAINED, brokerThread } } });
+  const start = () =>
+    startTestGateway({
+      influxUrl: 'http://127.0.0.1:9',
+      dir,
+      rules: 'rules: []\n',
+      overrides: { mqtt: { sessions: 'disk', maxRetainedMessages: MAX_RETAINED, brokerThread } },
+    });
 
   afterAll(async () => {
     await client?.endAsync(true);

@@ -86,10 +86,14 @@ describe('robustness: faults', () => {
       clients.push(dev);
       const base = Math.floor((Date.now() - 30_000) / 1000) * 1000;
       for (let i = 0; i < 40; i++) await publish(dev, 'devices/f-slow/telemetry', JSON.stringify({ ts: base + i * 250, readings: { t: i } }));
-      const stored = await waitFor('all 10 windows in InfluxDB', async () => {
-        const s = await storedWindows(influx, 'slow-gw');
-        return s.size === 10 && tg.gw.outbox.status().points === 0 ? s : undefined;
-      }, 40_000);
+      const stored = await waitFor(
+        'all 10 windows in InfluxDB',
+        async () => {
+          const s = await storedWindows(influx, 'slow-gw');
+          return s.size === 10 && tg.gw.outbox.status().points === 0 ? s : undefined;
+        },
+        40_000,
+      );
       expect([...stored.values()].map((w) => w.count)).toEqual(Array(10).fill(4));
       expect(proxy.held()).toBe(2);
       expect(await metricValue(tg.gw, 'outboxRetried')).toBeGreaterThan(0);
@@ -138,7 +142,14 @@ describe('robustness: faults', () => {
         const d = await metricValue(tg.gw, 'outboxDropped');
         return d > 0 ? d : undefined;
       });
-      expect(tg.logLines().some((l) => l.msg === 'could not commit a batch to the outbox: points dropped' && String((l.err as { code?: string })?.code ?? l.err).includes('SQLITE_FULL'))).toBe(true);
+      expect(
+        tg
+          .logLines()
+          .some(
+            (l) =>
+              l.msg === 'could not commit a batch to the outbox: points dropped' && String((l.err as { code?: string })?.code ?? l.err).includes('SQLITE_FULL'),
+          ),
+      ).toBe(true);
 
       // Space again: later windows reach InfluxDB; the dropped ones stay missing, and no more than were counted.
       db.pragma('max_page_count = 1073741823');

@@ -105,7 +105,11 @@ describe.each(['on', 'off'] as const)('robustness: MQTT protocol abuse (brokerTh
     expect(written).toBeLessThan(64 * 1024 * 1024); // the gateway closed it long before the declared size
     expect(await refused('packet_too_large')).toBe(before + 1);
     // With the broker thread, its log lines reach the gateway's logger a moment after the counter.
-    await waitFor('the size limit logged', () => (tg.logLines().some((l) => l.msg === 'MQTT packet over the size limit: connection closed' && l.declared === 200 * 1024 * 1024 && l.max === limit) ? true : undefined));
+    await waitFor('the size limit logged', () =>
+      tg.logLines().some((l) => l.msg === 'MQTT packet over the size limit: connection closed' && l.declared === 200 * 1024 * 1024 && l.max === limit)
+        ? true
+        : undefined,
+    );
 
     // After CONNECT, from a real client: a publish over the packet limit costs that client its connection.
     const big = await connect(tg.mqttUrl, { clientId: 'big-1' });
@@ -118,7 +122,9 @@ describe.each(['on', 'off'] as const)('robustness: MQTT protocol abuse (brokerTh
     // A payload over mqtt.maxPayloadBytes but within the packet limit is refused by ingest; the connection stays.
     const medium = await connect(tg.mqttUrl, { clientId: 'medium-1' });
     await publish(medium, 'devices/medium-1/telemetry', Buffer.alloc(MAX_PAYLOAD + 1, 0x20));
-    await waitFor('payload_too_large counted', async () => ((await metricValue(tg.gw, 'messagesRejected', { reason: 'payload_too_large' })) === 1 ? true : undefined));
+    await waitFor('payload_too_large counted', async () =>
+      (await metricValue(tg.gw, 'messagesRejected', { reason: 'payload_too_large' })) === 1 ? true : undefined,
+    );
     expect(medium.connected).toBe(true);
     await medium.endAsync();
     await deviceStillServed();
@@ -192,7 +198,9 @@ describe.each(['on', 'off'] as const)('robustness: MQTT protocol abuse (brokerTh
     }
     await waitFor('the stuck subscriber disconnected', async () => ((await refused('slow_consumer')) === before + 1 ? true : undefined), 30_000);
     await deviceDone;
-    await waitFor('all device readings accepted', async () => ((await metricValue(tg.gw, 'readingsAccepted')) === acceptedBefore + deviceReadings ? true : undefined));
+    await waitFor('all device readings accepted', async () =>
+      (await metricValue(tg.gw, 'readingsAccepted')) === acceptedBefore + deviceReadings ? true : undefined,
+    );
     const slowLines = () => tg.logLines().filter((l) => l.msg === 'subscriber disconnected: its socket did not drain in time (mqtt.drainTimeout)');
     await waitFor('the slow consumer logged', () => (slowLines().some((l) => l.clientId === 'never-reads') ? true : undefined));
     await chatty.endAsync();

@@ -31,8 +31,24 @@ describe('Sparkplug B: registered edge nodes and the primary host STATE', () => 
   it('a device whose id is the edge node id publishes for that node only; STATE online on start, offline at stop', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gw-sparkplug-'));
     const devicesFile = join(dir, 'devices.yaml');
-    writeFileSync(devicesFile, ['devices:', '  - id: line-7', `    passwordHash: ${await hashSecret('line-7-secret')}`, '  - id: scada-view', '    role: reader', `    passwordHash: ${await hashSecret('reader-secret')}`, ''].join('\n'));
-    tg = await startTestGateway({ influxUrl: influx.url, dir, rules: 'rules: []\n', overrides: { auth: { devicesFile, anonymous: 'deny' }, sparkplug: { hostId: 'edge-gw' } } });
+    writeFileSync(
+      devicesFile,
+      [
+        'devices:',
+        '  - id: line-7',
+        `    passwordHash: ${await hashSecret('line-7-secret')}`,
+        '  - id: scada-view',
+        '    role: reader',
+        `    passwordHash: ${await hashSecret('reader-secret')}`,
+        '',
+      ].join('\n'),
+    );
+    tg = await startTestGateway({
+      influxUrl: influx.url,
+      dir,
+      rules: 'rules: []\n',
+      overrides: { auth: { devicesFile, anonymous: 'deny' }, sparkplug: { hostId: 'edge-gw' } },
+    });
     const creds = { username: 'line-7', password: 'line-7-secret' };
     const base = Math.floor((Date.now() - 30_000) / 1000) * 1000;
     const viewer = await connect(tg.mqttUrl, { clientId: 'scada-view', username: 'scada-view', password: 'reader-secret' });
@@ -45,7 +61,11 @@ describe('Sparkplug B: registered edge nodes and the primary host STATE', () => 
     await n.nbirth([double({ name: 'Temp', alias: 1 }, base, 10)]);
     await n.send('DBIRTH', 'oven', [double({ name: 'Zone/1', alias: 2 }, base, 200)]);
     await n.send('DDATA', 'oven', [double({ alias: 2 }, base + 100, 210)]);
-    const expected = [reading('plant9/line-7', 'Temp', base, 10), reading('plant9/line-7/oven', 'Zone/1', base, 200), reading('plant9/line-7/oven', 'Zone/1', base + 100, 210)];
+    const expected = [
+      reading('plant9/line-7', 'Temp', base, 10),
+      reading('plant9/line-7/oven', 'Zone/1', base, 200),
+      reading('plant9/line-7/oven', 'Zone/1', base + 100, 210),
+    ];
     const reference = referenceWindows(expected, 1000);
     await waitFor('the windows', async () => {
       const s = await storedWindows(influx, 'test-gw');

@@ -37,7 +37,11 @@ describe('Sparkplug B across a crash', () => {
     await n.nbirth([double({ name: 'Temp', alias: 1 }, base, 1)]);
     await n.send('DBIRTH', 'm', [double({ name: 'Motor/Speed', alias: 2 }, base, 10)]);
     await n.send('DDATA', 'm', [double({ alias: 2 }, base + 200, 11)]);
-    expected.push(reading('plant1/c1', 'Temp', base, 1), reading('plant1/c1/m', 'Motor/Speed', base, 10), reading('plant1/c1/m', 'Motor/Speed', base + 200, 11));
+    expected.push(
+      reading('plant1/c1', 'Temp', base, 1),
+      reading('plant1/c1/m', 'Motor/Speed', base, 10),
+      reading('plant1/c1/m', 'Motor/Speed', base + 200, 11),
+    );
     const seq = n.seq;
     expect(await gp.kill('SIGKILL')).toEqual({ code: null, signal: 'SIGKILL' });
     await n.end().catch(() => undefined);
@@ -57,7 +61,13 @@ describe('Sparkplug B across a crash', () => {
         const s = await storedWindows(influx, 'sp-crash');
         return s.size === reference.size && [...reference].every(([k, r]) => s.get(k)?.count === r.count && s.get(k)?.last === r.last) ? s : undefined;
       });
-      for (const [k, r] of reference) expect({ ...stored.get(k)!, device: undefined, sensor: undefined, start: undefined }, k).toEqual({ ...r, device: undefined, sensor: undefined, start: undefined });
+      for (const [k, r] of reference)
+        expect({ ...stored.get(k)!, device: undefined, sensor: undefined, start: undefined }, k).toEqual({
+          ...r,
+          device: undefined,
+          sensor: undefined,
+          start: undefined,
+        });
       expect(n.commands).toEqual([]);
       expect(await gp.metric('gateway_sparkplug_rebirths_requested_total')).toBe(0);
       await n.end();

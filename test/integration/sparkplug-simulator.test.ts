@@ -81,7 +81,27 @@ describe('fleet simulator as Sparkplug B edge nodes', () => {
   it('npm run simulate -- --sparkplug prints its summary', async () => {
     const { stdout } = await promisify(execFile)(
       process.execPath,
-      ['--import', 'tsx', 'devices/simulate.ts', '--url', tg.mqttUrl, '--devices', '2', '--id-prefix', 'spc-', '--sensors', 'co2', '--rate', '10', '--qos', '1', '--duration', '1s', '--sparkplug', 'cli'],
+      [
+        '--import',
+        'tsx',
+        'devices/simulate.ts',
+        '--url',
+        tg.mqttUrl,
+        '--devices',
+        '2',
+        '--id-prefix',
+        'spc-',
+        '--sensors',
+        'co2',
+        '--rate',
+        '10',
+        '--qos',
+        '1',
+        '--duration',
+        '1s',
+        '--sparkplug',
+        'cli',
+      ],
       { timeout: 60_000 },
     );
     const summary = JSON.parse(stdout.trim().split('\n').pop()!) as Record<string, number>;

@@ -68,7 +68,12 @@ describe('Eclipse Tahu sparkplug-client as an edge node of the gateway', () => {
     for (const [key, ref] of reference) {
       const got = stored.get(key)!;
       expect({ mean: got.mean, min: got.min, max: got.max, first: got.first, last: got.last, count: got.count }, key).toEqual({
-        mean: ref.mean, min: ref.min, max: ref.max, first: ref.first, last: ref.last, count: ref.count,
+        mean: ref.mean,
+        min: ref.min,
+        max: ref.max,
+        first: ref.first,
+        last: ref.last,
+        count: ref.count,
       });
     }
   }
@@ -77,12 +82,25 @@ describe('Eclipse Tahu sparkplug-client as an edge node of the gateway', () => {
     const dir = mkdtempSync(join(tmpdir(), 'gw-tahu-'));
     const devicesFile = join(dir, 'devices.yaml');
     writeFileSync(devicesFile, ['devices:', `  - id: ${EDGE}`, `    passwordHash: ${await hashSecret('tahu-secret')}`, ''].join('\n'));
-    tg = await startTestGateway({ influxUrl: influx.url, dir, rules: RULES, overrides: { auth: { devicesFile, anonymous: 'deny' }, sparkplug: { reorderTimeout: '300ms', rebirthBackoff: '1m' } } });
+    tg = await startTestGateway({
+      influxUrl: influx.url,
+      dir,
+      rules: RULES,
+      overrides: { auth: { devicesFile, anonymous: 'deny' }, sparkplug: { reorderTimeout: '300ms', rebirthBackoff: '1m' } },
+    });
     const base = Math.floor((Date.now() - 60_000) / interval) * interval;
     const expected: Reading[] = [];
     const rebirths: UPayload[] = [];
     let births = 0;
-    const client = newClient({ serverUrl: tg.mqttUrl, username: EDGE, password: 'tahu-secret', groupId: 'plant1', edgeNode: EDGE, clientId: EDGE, version: 'spBv1.0' });
+    const client = newClient({
+      serverUrl: tg.mqttUrl,
+      username: EDGE,
+      password: 'tahu-secret',
+      groupId: 'plant1',
+      edgeNode: EDGE,
+      clientId: EDGE,
+      version: 'spBv1.0',
+    });
     tahu = client;
     const birth = (ts: number, temp: number, speed: number) => {
       births++;

@@ -46,7 +46,13 @@ describe('Sparkplug B edge nodes into the gateway', () => {
     await influx?.dispose();
   });
 
-  const start = async (overrides = {}, dir?: string) => startTestGateway({ influxUrl: influx.url, rules: RULES, overrides: { sparkplug: { reorderTimeout: '300ms', rebirthBackoff: '1m' }, ...overrides }, ...(dir ? { dir } : {}) });
+  const start = async (overrides = {}, dir?: string) =>
+    startTestGateway({
+      influxUrl: influx.url,
+      rules: RULES,
+      overrides: { sparkplug: { reorderTimeout: '300ms', rebirthBackoff: '1m' }, ...overrides },
+      ...(dir ? { dir } : {}),
+    });
   const edge = async (t: TestGateway, name: string, bdSeq = 0) => {
     const n = await TestEdgeNode.connect(t.mqttUrl, 'plant1', name, bdSeq);
     nodes.push(n);
@@ -66,7 +72,12 @@ describe('Sparkplug B edge nodes into the gateway', () => {
     for (const [key, ref] of reference) {
       const got = stored.get(key)!;
       expect({ mean: got.mean, min: got.min, max: got.max, first: got.first, last: got.last, count: got.count }, key).toEqual({
-        mean: ref.mean, min: ref.min, max: ref.max, first: ref.first, last: ref.last, count: ref.count,
+        mean: ref.mean,
+        min: ref.min,
+        max: ref.max,
+        first: ref.first,
+        last: ref.last,
+        count: ref.count,
       });
     }
   }
@@ -85,12 +96,23 @@ describe('Sparkplug B edge nodes into the gateway', () => {
       { name: 'Mode', alias: 4n, datatype: DataType.String, timestamp: BigInt(base), value: { case: 'stringValue', value: 'auto' } },
       { name: 'Count', alias: 5n, datatype: DataType.UInt32, timestamp: BigInt(base), value: { case: 'longValue', value: 7n } },
     ]);
-    expected.push(reading('plant1/e1/press', 'Motor/Speed', base, 1500), reading('plant1/e1/press', 'Motor/Running', base, 1), reading('plant1/e1/press', 'Count', base, 7));
+    expected.push(
+      reading('plant1/e1/press', 'Motor/Speed', base, 1500),
+      reading('plant1/e1/press', 'Motor/Running', base, 1),
+      reading('plant1/e1/press', 'Count', base, 7),
+    );
     for (let i = 1; i <= 20; i++) {
       const ts = base + i * 150;
       await n.send('NDATA', undefined, [double({ alias: 1 }, ts, 20 + i / 10)]);
-      await n.send('DDATA', 'press', [double({ alias: 2 }, ts, 1500 + i), { alias: 3n, timestamp: BigInt(ts), value: { case: 'booleanValue', value: i % 2 === 0 } }]);
-      expected.push(reading('plant1/e1', 'Temp', ts, 20 + i / 10), reading('plant1/e1/press', 'Motor/Speed', ts, 1500 + i), reading('plant1/e1/press', 'Motor/Running', ts, i % 2 === 0 ? 1 : 0));
+      await n.send('DDATA', 'press', [
+        double({ alias: 2 }, ts, 1500 + i),
+        { alias: 3n, timestamp: BigInt(ts), value: { case: 'booleanValue', value: i % 2 === 0 } },
+      ]);
+      expected.push(
+        reading('plant1/e1', 'Temp', ts, 20 + i / 10),
+        reading('plant1/e1/press', 'Motor/Speed', ts, 1500 + i),
+        reading('plant1/e1/press', 'Motor/Running', ts, i % 2 === 0 ? 1 : 0),
+      );
     }
     // A rule matching `plant1/*/*` / `Motor/*` fires on a device metric whose name holds a `/`.
     const fastTs = base + 21 * 150;
@@ -208,15 +230,28 @@ describe('Sparkplug B edge nodes into the gateway', () => {
     expect(dev.map((r) => [r['rule'], r['sensor'], r['state']])).toEqual([['silent', 'Motor/Speed', 'firing']]);
     await alive.send('NDATA', undefined, [double({ alias: 1 }, base + 500, 4)]);
     expected.push(reading('plant1/e5', 'Temp', base + 500, 4));
-    await expectExact('plant1/e4', expected.filter((r) => r.device.startsWith('plant1/e4')));
-    await expectExact('plant1/e5', expected.filter((r) => r.device.startsWith('plant1/e5')));
+    await expectExact(
+      'plant1/e4',
+      expected.filter((r) => r.device.startsWith('plant1/e4')),
+    );
+    await expectExact(
+      'plant1/e5',
+      expected.filter((r) => r.device.startsWith('plant1/e5')),
+    );
     expect(await alertPoints('plant1/e5')).toEqual([]);
     expect(alive.commands).toEqual([]);
     // The operator page's live view shows the dead node's sensors offline, the living one's not.
     const live = (await (await fetch(`${tg.httpUrl}/api/live`)).json()) as { sensors: { device: string; sensor: string; offline?: boolean }[] };
-    expect(live.sensors.filter((v) => v.offline).map((v) => `${v.device} ${v.sensor}`)).toEqual(['plant1/e4 Temp', 'plant1/e4/d Motor/Speed', 'plant1/e5/x Level']);
+    expect(live.sensors.filter((v) => v.offline).map((v) => `${v.device} ${v.sensor}`)).toEqual([
+      'plant1/e4 Temp',
+      'plant1/e4/d Motor/Speed',
+      'plant1/e5/x Level',
+    ]);
     const health = (await (await fetch(`${tg.httpUrl}/health`)).json()) as { sparkplug: { nodes: { edge: string; online: boolean }[] } };
-    expect(health.sparkplug.nodes.map((x) => [x.edge, x.online]).sort()).toEqual([['e4', false], ['e5', true]]);
+    expect(health.sparkplug.nodes.map((x) => [x.edge, x.online]).sort()).toEqual([
+      ['e4', false],
+      ['e5', true],
+    ]);
     const metrics = await (await fetch(`${tg.httpUrl}/metrics`)).text();
     expect(metrics).toContain('gateway_sparkplug_events_total{event="death_ignored"} 1');
     expect(metrics).toContain('gateway_sparkplug_events_total{event="node_death"} 1');

@@ -51,7 +51,12 @@ describe('third-party MQTT clients', () => {
     dir = mkdtempSync(join(tmpdir(), 'gw-clients-'));
     const devicesFile = join(dir, 'devices.yaml');
     writeFileSync(devicesFile, ['devices:', '  - id: gh-1', `    passwordHash: ${await hashSecret(SECRET)}`, ''].join('\n'));
-    tg = await startTestGateway({ influxUrl: influx.url, dir, rules: 'rules: []\n', overrides: { mqtt: { host: '127.0.0.1', port: 0, wsPort: await freePort() }, auth: { devicesFile, anonymous: 'deny' } } });
+    tg = await startTestGateway({
+      influxUrl: influx.url,
+      dir,
+      rules: 'rules: []\n',
+      overrides: { mqtt: { host: '127.0.0.1', port: 0, wsPort: await freePort() }, auth: { devicesFile, anonymous: 'deny' } },
+    });
     port = String(tg.gw.ports.mqtt);
   });
 
@@ -63,11 +68,40 @@ describe('third-party MQTT clients', () => {
 
   it('with MQTT 3.1.1, readings from mosquitto_pub, Paho (TCP and WebSocket) and MQTT.js arrive exact in InfluxDB', async () => {
     const ts = Math.floor((Date.now() - 60_000) / 1000) * 1000;
-    const mosq = await run(MOSQUITTO_PUB, ['-V', 'mqttv311', '-h', '127.0.0.1', '-p', port, '-i', 'mosq-311', '-u', 'gh-1', '-P', SECRET, '-q', '1', '-t', 'devices/gh-1/sensors/mosquitto', '-m', reading(ts, 21.25)]);
+    const mosq = await run(MOSQUITTO_PUB, [
+      '-V',
+      'mqttv311',
+      '-h',
+      '127.0.0.1',
+      '-p',
+      port,
+      '-i',
+      'mosq-311',
+      '-u',
+      'gh-1',
+      '-P',
+      SECRET,
+      '-q',
+      '1',
+      '-t',
+      'devices/gh-1/sensors/mosquitto',
+      '-m',
+      reading(ts, 21.25),
+    ]);
     expect(mosq, mosq.out).toMatchObject({ code: 0 });
     const paho = await run(PYTHON, [PAHO, '127.0.0.1', port, 'tcp', '3.1.1', 'gh-1', SECRET, 'devices/gh-1/sensors/paho', reading(ts, -4.5)]);
     expect(paho.out).toContain('"published"');
-    const pahoWs = await run(PYTHON, [PAHO, '127.0.0.1', String(tg.gw.ports.ws), 'websockets', '3.1.1', 'gh-1', SECRET, 'devices/gh-1/sensors/paho_ws', reading(ts, 1013.125)]);
+    const pahoWs = await run(PYTHON, [
+      PAHO,
+      '127.0.0.1',
+      String(tg.gw.ports.ws),
+      'websockets',
+      '3.1.1',
+      'gh-1',
+      SECRET,
+      'devices/gh-1/sensors/paho_ws',
+      reading(ts, 1013.125),
+    ]);
     expect(pahoWs.out).toContain('"published"');
     const js = await connect(tg.mqttUrl, { clientId: 'mqttjs-311', protocolVersion: 4, username: 'gh-1', password: SECRET });
     await js.publishAsync('devices/gh-1/sensors/mqttjs', reading(ts, 0.1), { qos: 1 });
@@ -76,7 +110,9 @@ describe('third-party MQTT clients', () => {
     const rows = await waitFor('four series in InfluxDB', async () => {
       const r = await influx.query(`SELECT "mean", "count" FROM "telemetry" WHERE "device" = 'gh-1' GROUP BY "sensor"`, 'iot');
       const series = r[0]?.series ?? [];
-      return series.length >= 4 ? Object.fromEntries(series.map((s) => [s.tags!['sensor'], { time: s.values[0]![0], mean: s.values[0]![1], count: s.values[0]![2] }])) : undefined;
+      return series.length >= 4
+        ? Object.fromEntries(series.map((s) => [s.tags!['sensor'], { time: s.values[0]![0], mean: s.values[0]![1], count: s.values[0]![2] }]))
+        : undefined;
     });
     const at = new Date(ts).toISOString().replace('.000Z', 'Z');
     expect(rows).toEqual({
@@ -91,7 +127,26 @@ describe('third-party MQTT clients', () => {
     const before = await metricValue(tg.gw, 'mqttRefused', { reason: 'protocol_version' });
     const received = await metricValue(tg.gw, 'messagesReceived');
 
-    const mosq = await run(MOSQUITTO_PUB, ['-V', 'mqttv5', '-h', '127.0.0.1', '-p', port, '-i', 'mosq-5', '-u', 'gh-1', '-P', SECRET, '-q', '1', '-t', 'devices/gh-1/sensors/x', '-m', reading(Date.now(), 1)]);
+    const mosq = await run(MOSQUITTO_PUB, [
+      '-V',
+      'mqttv5',
+      '-h',
+      '127.0.0.1',
+      '-p',
+      port,
+      '-i',
+      'mosq-5',
+      '-u',
+      'gh-1',
+      '-P',
+      SECRET,
+      '-q',
+      '1',
+      '-t',
+      'devices/gh-1/sensors/x',
+      '-m',
+      reading(Date.now(), 1),
+    ]);
     // 132 = 0x84 Unsupported Protocol Version: the 3.1.1 CONNACK return code 1, read as an MQTT 5 reason code.
     expect(mosq.code).toBe(132);
     expect(mosq.out).toContain('Unsupported Protocol Version');
@@ -104,16 +159,26 @@ describe('third-party MQTT clients', () => {
     js.end(true);
     expect(err).toMatchObject({ code: 1, message: 'Connection refused: Unacceptable protocol version' });
     // The same over WebSocket (subprotocol `mqtt`, path /mqtt).
-    const ws = mqtt.connect(`ws://127.0.0.1:${tg.gw.ports.ws}/mqtt`, { clientId: 'mqttjs-5-ws', protocolVersion: 5, username: 'gh-1', password: SECRET, reconnectPeriod: 0 });
+    const ws = mqtt.connect(`ws://127.0.0.1:${tg.gw.ports.ws}/mqtt`, {
+      clientId: 'mqttjs-5-ws',
+      protocolVersion: 5,
+      username: 'gh-1',
+      password: SECRET,
+      reconnectPeriod: 0,
+    });
     const wsErr = await new Promise<Error & { code?: number }>((resolve) => ws.once('error', resolve));
     ws.end(true);
     expect(wsErr).toMatchObject({ code: 1 });
 
     // Counted once the CONNACK is written, which the client may see first.
-    await waitFor('four refusals counted', async () => ((await metricValue(tg.gw, 'mqttRefused', { reason: 'protocol_version' })) === before + 4 ? true : undefined));
+    await waitFor('four refusals counted', async () =>
+      (await metricValue(tg.gw, 'mqttRefused', { reason: 'protocol_version' })) === before + 4 ? true : undefined,
+    );
     expect(await metricValue(tg.gw, 'messagesReceived')).toBe(received);
     const logged = await waitFor('refusal logged', () => {
-      const lines = tg.logLines().filter((l) => typeof l['msg'] === 'string' && (l['msg'] as string).startsWith('MQTT connection refused: unsupported protocol version'));
+      const lines = tg
+        .logLines()
+        .filter((l) => typeof l['msg'] === 'string' && (l['msg'] as string).startsWith('MQTT connection refused: unsupported protocol version'));
       return lines.length >= 4 ? lines : undefined;
     });
     expect(logged.map((l) => l['clientId']).sort()).toEqual(['mosq-5', 'mqttjs-5', 'mqttjs-5-ws', 'paho-5']);

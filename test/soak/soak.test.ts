@@ -97,7 +97,10 @@ describe('soak: faults on, exact windows at the end, bounded memory', () => {
       counts.sent++;
       const p: Promise<void> = c
         .publishAsync(`devices/${devices[d]!.id}/telemetry`, text, { qos: 1 })
-        .then(() => void counts.acked++, () => void counts.publishErrors++)
+        .then(
+          () => void counts.acked++,
+          () => void counts.publishErrors++,
+        )
         .finally(() => inflight.delete(p));
       inflight.add(p);
     };
@@ -113,7 +116,10 @@ describe('soak: faults on, exact windows at the end, bounded memory', () => {
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       if (restarts.includes(k)) {
         // InfluxDB goes away for a few seconds while the fleet keeps publishing (the outbox holds the windows).
-        void influx.stop().then(() => new Promise((r) => setTimeout(r, 3000))).then(() => influx.start());
+        void influx
+          .stop()
+          .then(() => new Promise((r) => setTimeout(r, 3000)))
+          .then(() => influx.start());
       }
       if (k === Math.floor(ticks / 5)) {
         gc();
@@ -194,10 +200,14 @@ describe('soak: faults on, exact windows at the end, bounded memory', () => {
     expect(counts.acked).toBe(counts.sent);
 
     // Every window closed and written.
-    await waitFor('all windows closed and the outbox drained', async () => {
-      const h = (await (await fetch(`${tg.httpUrl}/health`)).json()) as { pipeline: { openWindows: number }; outbox: { points: number } };
-      return h.pipeline.openWindows === 0 && h.outbox.points === 0 && tg.gw.outbox.status().openPoints === 0 ? true : undefined;
-    }, 60_000);
+    await waitFor(
+      'all windows closed and the outbox drained',
+      async () => {
+        const h = (await (await fetch(`${tg.httpUrl}/health`)).json()) as { pipeline: { openWindows: number }; outbox: { points: number } };
+        return h.pipeline.openWindows === 0 && h.outbox.points === 0 && tg.gw.outbox.status().openPoints === 0 ? true : undefined;
+      },
+      60_000,
+    );
     for (const dev of devices) await dev.client?.endAsync();
     gc();
     const heapEnd = process.memoryUsage().heapUsed;
@@ -205,18 +215,23 @@ describe('soak: faults on, exact windows at the end, bounded memory', () => {
     const readings: Reading[] = [];
     for (let k = 0; k < exp.n; k++) readings.push({ device: `soak-${exp.device[k]}`, sensor: SENSORS[exp.sensor[k]!]!, ts: exp.ts[k]!, value: exp.value[k]! });
     const reference = referenceWindows(readings, 1000);
-    const stored = await waitFor('every reference window in InfluxDB', async () => {
-      const s = await storedWindows(influx, 'soak-gw');
-      if (s.size < reference.size) return undefined;
-      for (const [key, ref] of reference) if (s.get(key)?.count !== ref.count) return undefined;
-      return s;
-    }, 60_000);
+    const stored = await waitFor(
+      'every reference window in InfluxDB',
+      async () => {
+        const s = await storedWindows(influx, 'soak-gw');
+        if (s.size < reference.size) return undefined;
+        for (const [key, ref] of reference) if (s.get(key)?.count !== ref.count) return undefined;
+        return s;
+      },
+      60_000,
+    );
 
     expect(stored.size).toBe(reference.size);
     let mismatches = 0;
     for (const [key, ref] of reference) {
       const got = stored.get(key)!;
-      const same = got.mean === ref.mean && got.min === ref.min && got.max === ref.max && got.first === ref.first && got.last === ref.last && got.count === ref.count;
+      const same =
+        got.mean === ref.mean && got.min === ref.min && got.max === ref.max && got.first === ref.first && got.last === ref.last && got.count === ref.count;
       if (!same && mismatches++ < 5) expect({ key, ...got }).toEqual({ key, ...ref, device: got.device, sensor: got.sensor, start: got.start });
     }
     expect(mismatches).toBe(0);
@@ -232,6 +247,9 @@ describe('soak: faults on, exact windows at the end, bounded memory', () => {
 
     // Memory: the gateway's state is bounded by the horizons, not by how long it runs.
     expect(heapEnd - heapWarm).toBeLessThan(48 * 1024 * 1024);
-    console.log(`soak: ${SECONDS}s, ${exp.n} readings, ${reference.size} windows, heap warm ${(heapWarm / 2 ** 20).toFixed(1)} MiB -> end ${(heapEnd / 2 ** 20).toFixed(1)} MiB`, counts);
+    console.log(
+      `soak: ${SECONDS}s, ${exp.n} readings, ${reference.size} windows, heap warm ${(heapWarm / 2 ** 20).toFixed(1)} MiB -> end ${(heapEnd / 2 ** 20).toFixed(1)} MiB`,
+      counts,
+    );
   });
 });

@@ -118,7 +118,10 @@ export class FakeInflux {
       const canned = this.script.shift();
       if (canned) return reply(canned.status, canned.body, canned.headers);
       if (this.o.maxBodyBytes !== undefined && body.length > this.o.maxBodyBytes) {
-        return reply(413, this.o.api === 'v2' ? { code: 'request too large', message: 'unable to read data: points batch is too large' } : { error: 'Request body too large' });
+        return reply(
+          413,
+          this.o.api === 'v2' ? { code: 'request too large', message: 'unable to read data: points batch is too large' } : { error: 'Request body too large' },
+        );
       }
       if (this.o.api === 'v2') {
         if (!(this.o.buckets ?? []).includes(query.bucket ?? '')) return reply(404, { code: 'not found', message: `bucket "${query.bucket}" not found` });
@@ -141,7 +144,10 @@ export class FakeInflux {
       } else this.store(l);
     }
     if (dropped === 0) return reply(204);
-    reply(422, { code: 'unprocessable entity', message: `failure writing points to database: partial write: ${first} dropped=${dropped} for database: 9f282d63c7d3a5c0 for retention policy: autogen` });
+    reply(422, {
+      code: 'unprocessable entity',
+      message: `failure writing points to database: partial write: ${first} dropped=${dropped} for database: 9f282d63c7d3a5c0 for retention policy: autogen`,
+    });
   }
 
   private writeV3(lines: string[], reply: (s: number, p?: unknown) => void): void {

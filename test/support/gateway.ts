@@ -41,7 +41,13 @@ export function testConfigTree(dir: string, influxUrl: string, overrides: Raw = 
 }
 
 /** Starts a real gateway in this process (real aedes, real SQLite files) against the given InfluxDB. */
-export async function startTestGateway(opts: { influxUrl: string; overrides?: Raw; rules?: string; dir?: string; deps?: Partial<GatewayDeps> }): Promise<TestGateway> {
+export async function startTestGateway(opts: {
+  influxUrl: string;
+  overrides?: Raw;
+  rules?: string;
+  dir?: string;
+  deps?: Partial<GatewayDeps>;
+}): Promise<TestGateway> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'gw-test-'));
   const tree = testConfigTree(dir, opts.influxUrl, opts.overrides);
   const config = validateConfig(tree, 'test');
@@ -69,7 +75,5 @@ export async function startTestGateway(opts: { influxUrl: string; overrides?: Ra
 export async function metricValue(gw: Gateway, name: keyof Gateway['metrics'], labels?: Record<string, string>): Promise<number> {
   const m = gw.metrics[name] as unknown as { get(): Promise<{ values: { value: number; labels: Record<string, string | number> }[] }> };
   const { values } = await m.get();
-  return values
-    .filter((v) => !labels || Object.entries(labels).every(([k, x]) => v.labels[k] === x))
-    .reduce((s, v) => s + v.value, 0);
+  return values.filter((v) => !labels || Object.entries(labels).every(([k, x]) => v.labels[k] === x)).reduce((s, v) => s + v.value, 0);
 }

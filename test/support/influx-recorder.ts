@@ -45,7 +45,11 @@ export async function influxRecorder(target: string): Promise<InfluxRecorder> {
         // Our lines carry no spaces in tags or fields (ids match ID_PATTERN; fields are numbers).
         const [series, fields, time] = l.split(' ') as [string, string, string];
         const kv = fields.split(',');
-        return { key: `${series} ${time}`, revision: kv.find((f) => f.startsWith('revision='))?.slice(9) ?? '', values: kv.filter((f) => !f.startsWith('revision=')).join(',') };
+        return {
+          key: `${series} ${time}`,
+          revision: kv.find((f) => f.startsWith('revision='))?.slice(9) ?? '',
+          values: kv.filter((f) => !f.startsWith('revision=')).join(','),
+        };
       }),
     close: () => new Promise<void>((r) => server.close(() => r())),
   };

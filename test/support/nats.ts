@@ -51,7 +51,8 @@ interface Slot {
 export async function startNatsCluster(size = 3): Promise<NatsCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'nats-cluster-'));
   const slots: Slot[] = [];
-  for (let i = 0; i < size; i++) slots.push({ name: `n${i + 1}`, clientPort: await freePort(), clusterPort: await freePort(), conf: '', child: undefined, output: '' });
+  for (let i = 0; i < size; i++)
+    slots.push({ name: `n${i + 1}`, clientPort: await freePort(), clusterPort: await freePort(), conf: '', child: undefined, output: '' });
   for (const s of slots) {
     const store = join(dir, s.name);
     mkdirSync(store, { recursive: true });
@@ -136,11 +137,13 @@ export async function startNatsCluster(size = 3): Promise<NatsCluster> {
       }
     },
     async stop() {
-      await Promise.all(slots.map(async (s) => {
-        if (s.child === undefined) return;
-        s.child.kill('SIGTERM');
-        await exited(s.child);
-      }));
+      await Promise.all(
+        slots.map(async (s) => {
+          if (s.child === undefined) return;
+          s.child.kill('SIGTERM');
+          await exited(s.child);
+        }),
+      );
       rmSync(dir, { recursive: true, force: true });
     },
   };

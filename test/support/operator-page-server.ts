@@ -19,7 +19,15 @@ export interface PageServer {
   close(): Promise<void>;
 }
 
-export async function startPageServer(opts: { sensors: number; feedPerSecond: number; port?: number; token?: string; grafanaUrl?: string; units?: Record<string, string>; rules?: readonly Record<string, unknown>[] }): Promise<PageServer> {
+export async function startPageServer(opts: {
+  sensors: number;
+  feedPerSecond: number;
+  port?: number;
+  token?: string;
+  grafanaUrl?: string;
+  units?: Record<string, string>;
+  rules?: readonly Record<string, unknown>[];
+}): Promise<PageServer> {
   const live = new LiveView(Date.now());
   const devices = Math.ceil(opts.sensors / 3);
   const kinds = ['temperature', 'humidity', 'co2'];
@@ -28,20 +36,45 @@ export async function startPageServer(opts: { sensors: number; feedPerSecond: nu
   for (let i = 0; i < opts.sensors; i++) {
     const device = name(i % devices);
     const sensor = kinds[Math.floor(i / devices) % 3]!;
-    for (let w = 0; w < 30; w++) live.onWindow({ device, sensor, start: t0 + w * 10_000, mean: 20 + 5 * Math.sin((w + i) / 4), min: 0, max: 0, first: 0, last: 0, count: 10, revision: 0 });
+    for (let w = 0; w < 30; w++)
+      live.onWindow({
+        device,
+        sensor,
+        start: t0 + w * 10_000,
+        mean: 20 + 5 * Math.sin((w + i) / 4),
+        min: 0,
+        max: 0,
+        first: 0,
+        last: 0,
+        count: 10,
+        revision: 0,
+      });
     live.onReading({ device, sensor, ts: Date.now(), value: 20 + (i % 10) });
   }
   const firing: FiringAlert[] = [];
   const alerts = { firing: () => firing } as unknown as AlertService;
   const app: FastifyInstance = await buildAdmin({ log: createLogger('silent'), registry: new Registry(), health: () => ({ status: 'ok' }) }, [
-    operatorPage({ live, alerts, gatewayId: 'bench-gw', token: opts.token, ...(opts.grafanaUrl ? { grafanaUrl: opts.grafanaUrl } : {}), ...(opts.units ? { units: opts.units } : {}), now: () => Date.now(), log: createLogger('silent') }),
+    operatorPage({
+      live,
+      alerts,
+      gatewayId: 'bench-gw',
+      token: opts.token,
+      ...(opts.grafanaUrl ? { grafanaUrl: opts.grafanaUrl } : {}),
+      ...(opts.units ? { units: opts.units } : {}),
+      now: () => Date.now(),
+      log: createLogger('silent'),
+    }),
     // The thresholds view and the sparklines' limit lines load these: `opts.rules` as running rules.
     (a) => {
       a.get('/api/alerts/silences', async () => ({ now: Date.now(), silences: [] }));
       a.get('/api/thresholds', async (req, reply) => {
         reply.header('etag', '"empty"');
         if ((req.query as Record<string, unknown>)['format'] === 'yaml') return reply.type('application/yaml').send('rules: []\n');
-        return { rules: opts.rules ?? [], status: { ruleCount: opts.rules?.length ?? 0, source: 'thresholds.yaml', loadedAt: null, errors: [] }, etag: '"empty"' };
+        return {
+          rules: opts.rules ?? [],
+          status: { ruleCount: opts.rules?.length ?? 0, source: 'thresholds.yaml', loadedAt: null, errors: [] },
+          etag: '"empty"',
+        };
       });
     },
   ]);

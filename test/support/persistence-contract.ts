@@ -12,7 +12,11 @@ import { openBrokerPersistence } from '../../gateway/broker/persistence/open.js'
 import { createLogger } from '../../gateway/log.js';
 
 // The suite is CommonJS without typings: `abstract(opts)` registers its tests on `opts.test`.
-const abstract = createRequire(import.meta.url)('aedes-persistence/abstract') as (opts: { test: typeof test; testAsync: boolean; persistence: () => Promise<unknown> }) => void;
+const abstract = createRequire(import.meta.url)('aedes-persistence/abstract') as (opts: {
+  test: typeof test;
+  testAsync: boolean;
+  persistence: () => Promise<unknown>;
+}) => void;
 const root = mkdtempSync(join(tmpdir(), 'broker-store-contract-'));
 let n = 0;
 process.once('exit', () => rmSync(root, { recursive: true, force: true }));
@@ -22,5 +26,7 @@ abstract({
   // The promise interface, as aedes 1.x calls it (the session bound wraps that interface, not the callback one).
   testAsync: true,
   // With the session bound in place (bounded-queues.ts), as the gateway runs it.
-  persistence: async () => (await openBrokerPersistence('disk', join(root, String(n++)), createLogger('silent'), { maxQueuedPerSession: 1000, onQueueFull: () => undefined })).persistence,
+  persistence: async () =>
+    (await openBrokerPersistence('disk', join(root, String(n++)), createLogger('silent'), { maxQueuedPerSession: 1000, onQueueFull: () => undefined }))
+      .persistence,
 });

@@ -43,7 +43,10 @@ function npmStartPackage(configFile: string): string {
   symlinkSync(join(process.cwd(), 'dist'), join(dir, 'dist'));
   writeFileSync(join(dir, 'node_modules/.bin/tsc'), '#!/bin/sh\nexit 0\n');
   chmodSync(join(dir, 'node_modules/.bin/tsc'), 0o755);
-  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'gateway-npm-start', private: true, type: 'module', scripts: { build: 'tsc', start: repo.scripts.start } }));
+  writeFileSync(
+    join(dir, 'package.json'),
+    JSON.stringify({ name: 'gateway-npm-start', private: true, type: 'module', scripts: { build: 'tsc', start: repo.scripts.start } }),
+  );
   return dir;
 }
 
@@ -143,7 +146,8 @@ export async function spawnGateway(
       try {
         const text = await (await fetch(`${httpUrl}/metrics`, { signal: AbortSignal.timeout(2000) })).text();
         let sum = 0;
-        for (const line of text.split('\n')) if (line.startsWith(`${name} `) || line.startsWith(`${name}{`)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+        for (const line of text.split('\n'))
+          if (line.startsWith(`${name} `) || line.startsWith(`${name}{`)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
         return sum;
       } catch {
         return undefined;

@@ -82,7 +82,12 @@ function deathPayload(bdSeq: number): Uint8Array {
 }
 
 /** A Double metric, by name (births) or alias (data), with its own timestamp. */
-export function double(ref: { name?: string; alias?: number }, ts: number, value: number, extra: { isHistorical?: boolean; isTransient?: boolean; isNull?: boolean } = {}): MetricInit {
+export function double(
+  ref: { name?: string; alias?: number },
+  ts: number,
+  value: number,
+  extra: { isHistorical?: boolean; isTransient?: boolean; isNull?: boolean } = {},
+): MetricInit {
   return {
     ...(ref.name !== undefined ? { name: ref.name, datatype: DataType.Double } : {}),
     ...(ref.alias !== undefined ? { alias: BigInt(ref.alias) } : {}),

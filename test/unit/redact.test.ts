@@ -19,7 +19,9 @@ describe('redactUrl', () => {
 
 describe('redactSecrets', () => {
   it('masks URLs inside free text', () => {
-    expect(redactSecrets('connect to http://u:pw@10.0.0.1:8086/write?db=iot&p=pw failed')).toBe('connect to http://u:***@10.0.0.1:8086/write?db=iot&p=*** failed');
+    expect(redactSecrets('connect to http://u:pw@10.0.0.1:8086/write?db=iot&p=pw failed')).toBe(
+      'connect to http://u:***@10.0.0.1:8086/write?db=iot&p=*** failed',
+    );
     expect(redactSecrets('nothing secret: a=b, see http://h:80/x')).toBe('nothing secret: a=b, see http://h:80/x');
   });
 });

@@ -57,8 +57,7 @@ export function adminAuth(opts: AdminAuthOptions): AdminPlugin {
       return refuse(req, reply, path);
     });
 
-    const loginPage = (error: string) =>
-      opts.loginPage.replace('<!--ERROR-->', error === '' ? '' : `<p class="login-error" role="alert">${error}</p>`);
+    const loginPage = (error: string) => opts.loginPage.replace('<!--ERROR-->', error === '' ? '' : `<p class="login-error" role="alert">${error}</p>`);
     app.get('/login', async (req, reply) => {
       const failed = (req.query as Record<string, unknown>)['failed'] !== undefined;
       const html = loginPage(failed ? 'That token is not right.' : '');

@@ -60,12 +60,23 @@ export function operatorPage(deps: OperatorPageDeps): AdminPlugin {
     };
     await adminAuth({ token: deps.token, loginPage: asset('login.html').body.toString('utf8') })(app);
 
-    const hub = new SseHub({ live: deps.live, firing: () => deps.alerts.firing(), now: deps.now, log: deps.log.child({ part: 'operator-page' }), flushMs: deps.flushMs ?? 500, ...(deps.health ? { health: deps.health } : {}) });
+    const hub = new SseHub({
+      live: deps.live,
+      firing: () => deps.alerts.firing(),
+      now: deps.now,
+      log: deps.log.child({ part: 'operator-page' }),
+      flushMs: deps.flushMs ?? 500,
+      ...(deps.health ? { health: deps.health } : {}),
+    });
     hub.start();
     app.addHook('preClose', async () => hub.stop());
 
     const logout = deps.token === undefined ? '' : '<form class="logout" method="post" action="/logout"><button type="submit">Log out</button></form>';
-    const index = asset('index.html').body.toString('utf8').replaceAll('%GATEWAY_ID%', escapeHtml(deps.gatewayId)).replace('<!--LOGOUT-->', logout).replace('<!--GRAFANA-->', deps.grafanaUrl === undefined ? '' : `<meta name="grafana-url" content="${escapeHtml(deps.grafanaUrl)}">`)
+    const index = asset('index.html')
+      .body.toString('utf8')
+      .replaceAll('%GATEWAY_ID%', escapeHtml(deps.gatewayId))
+      .replace('<!--LOGOUT-->', logout)
+      .replace('<!--GRAFANA-->', deps.grafanaUrl === undefined ? '' : `<meta name="grafana-url" content="${escapeHtml(deps.grafanaUrl)}">`)
       .replace('<!--UNITS-->', `<meta name="units" content="${escapeHtml(JSON.stringify(deps.units ?? {}))}">`);
     app.get('/', async (_req, reply) => reply.headers(PAGE_HEADERS).type('text/html; charset=utf-8').send(index));
 

@@ -67,7 +67,10 @@ export async function openBrokerPersistence(
     if (codeOf(err) !== 'LEVEL_CORRUPTION' || !existsSync(dir)) throw err;
     const movedAside = `${dir}.corrupt-${new Date(now()).toISOString().replace(/[:.]/g, '-')}`;
     renameSync(dir, movedAside);
-    log.error({ dir, movedAside, err: (err as Error).message }, 'broker session store is corrupt: moved it aside and started an empty one; persistent sessions and retained messages are lost');
+    log.error(
+      { dir, movedAside, err: (err as Error).message },
+      'broker session store is corrupt: moved it aside and started an empty one; persistent sessions and retained messages are lost',
+    );
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     db = await openLevel(dir);
   }
@@ -76,7 +79,11 @@ export async function openBrokerPersistence(
     const full = new RateLimitedLog(log);
     boundSessionQueues(persistence, limits.maxQueuedPerSession, (clientId) => {
       limits.onQueueFull();
-      full.warn(`queue:${clientId}`, { clientId, max: limits.maxQueuedPerSession, reason: 'session_queue_full' }, 'persistent session queue full: newest message not queued for it (mqtt.maxQueuedPerSession)');
+      full.warn(
+        `queue:${clientId}`,
+        { clientId, max: limits.maxQueuedPerSession, reason: 'session_queue_full' },
+        'persistent session queue full: newest message not queued for it (mqtt.maxQueuedPerSession)',
+      );
     });
   }
   return {

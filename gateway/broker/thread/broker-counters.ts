@@ -8,7 +8,15 @@ import { REFUSED_REASONS, type RefusedReason } from '../limits.js';
  * round trip: a refusal counted before the thread closes a connection is visible the moment the client sees it
  * closed, and a scrape under full load does not wait for the busy broker thread.
  */
-const AUTH: readonly AuthFailureReason[] = ['bad_password', 'unknown_device', 'anonymous_refused', 'certificate_refused', 'client_id_taken', 'publish_denied', 'subscribe_denied'];
+const AUTH: readonly AuthFailureReason[] = [
+  'bad_password',
+  'unknown_device',
+  'anonymous_refused',
+  'certificate_refused',
+  'client_id_taken',
+  'publish_denied',
+  'subscribe_denied',
+];
 const REFUSED: readonly RefusedReason[] = REFUSED_REASONS;
 const CLIENTS = AUTH.length + REFUSED.length;
 const HELD = CLIENTS + 1;

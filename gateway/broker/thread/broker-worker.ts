@@ -116,7 +116,8 @@ async function close(): Promise<void> {
   post({ t: 'closed' });
 }
 
-const codeOf = (err: unknown) => (typeof err === 'object' && err !== null && typeof (err as { code?: unknown }).code === 'string' ? (err as { code: string }).code : undefined);
+const codeOf = (err: unknown) =>
+  typeof err === 'object' && err !== null && typeof (err as { code?: unknown }).code === 'string' ? (err as { code: string }).code : undefined;
 const messageOf = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 port.on('message', (m: ToBroker) => {
@@ -137,8 +138,16 @@ port.on('message', (m: ToBroker) => {
       break;
     }
     case 'publish':
-      broker!.publish({ cmd: 'publish', topic: m.topic, payload: Buffer.from(m.payload.buffer, m.payload.byteOffset, m.payload.byteLength), qos: m.qos, retain: m.retain, dup: false }, (err) =>
-        post(err ? { t: 'published', id: m.id, error: err.message } : { t: 'published', id: m.id }),
+      broker!.publish(
+        {
+          cmd: 'publish',
+          topic: m.topic,
+          payload: Buffer.from(m.payload.buffer, m.payload.byteOffset, m.payload.byteLength),
+          qos: m.qos,
+          retain: m.retain,
+          dup: false,
+        },
+        (err) => post(err ? { t: 'published', id: m.id, error: err.message } : { t: 'published', id: m.id }),
       );
       break;
     case 'listen':

@@ -27,7 +27,14 @@ describe('admin server: Host and Origin checks (DNS rebinding)', () => {
 
   beforeAll(async () => {
     app = await buildAdmin(
-      { log: createLogger('silent'), registry: new Registry(), health: () => ({ status: 'ok' }), bindHost: '127.0.0.1', allowedHosts: ['gw.example.com'], onRejected: (r) => void rejected.push(r) },
+      {
+        log: createLogger('silent'),
+        registry: new Registry(),
+        health: () => ({ status: 'ok' }),
+        bindHost: '127.0.0.1',
+        allowedHosts: ['gw.example.com'],
+        onRejected: (r) => void rejected.push(r),
+      },
       [
         (a) => {
           a.get('/api/live', async () => ({ secret: 'sensors' }));

@@ -3,7 +3,18 @@ import { BUCKET_MS, LiveView, SPARK_WINDOWS } from '../../../gateway/admin/live/
 import type { WindowPoint } from '../../../gateway/pipeline/types.js';
 
 const T0 = 1_700_000_000_000 - (1_700_000_000_000 % BUCKET_MS);
-const win = (start: number, mean: number, revision = 0): WindowPoint => ({ device: 'd', sensor: 's', start, mean, min: mean, max: mean, first: mean, last: mean, count: 1, revision });
+const win = (start: number, mean: number, revision = 0): WindowPoint => ({
+  device: 'd',
+  sensor: 's',
+  start,
+  mean,
+  min: mean,
+  max: mean,
+  first: mean,
+  last: mean,
+  count: 1,
+  revision,
+});
 
 describe('LiveView', () => {
   it('keeps the value of the newest reading by timestamp, whatever the arrival order', () => {
@@ -90,17 +101,30 @@ describe('LiveView', () => {
     live.drain();
     live.markOffline('g/e/d');
     live.markOffline('unknown');
-    expect(live.drain().map((v) => [v.device, v.sensor, v.offline])).toEqual([['g/e/d', 'Motor/Speed', true], ['g/e/d', 'Temp', true]]);
+    expect(live.drain().map((v) => [v.device, v.sensor, v.offline])).toEqual([
+      ['g/e/d', 'Motor/Speed', true],
+      ['g/e/d', 'Temp', true],
+    ]);
     live.onReading({ device: 'g/e/d', sensor: 'Temp', ts: 2000, value: 4 });
     const back = live.drain();
     expect(back).toMatchObject([{ device: 'g/e/d', sensor: 'Temp', value: 4, ts: 2000, perMinute: 2 }]);
     expect(back[0]!.offline).toBeUndefined();
-    expect(live.snapshot().filter((v) => v.offline).map((v) => v.sensor)).toEqual(['Motor/Speed']);
+    expect(
+      live
+        .snapshot()
+        .filter((v) => v.offline)
+        .map((v) => v.sensor),
+    ).toEqual(['Motor/Speed']);
   });
 
   it('lists sensors sorted by device then sensor', () => {
     const live = new LiveView(T0);
-    for (const [device, sensor] of [['b', 'x'], ['a', 'y'], ['a', 'x']] as const) live.onReading({ device, sensor, ts: 1, value: 1 });
+    for (const [device, sensor] of [
+      ['b', 'x'],
+      ['a', 'y'],
+      ['a', 'x'],
+    ] as const)
+      live.onReading({ device, sensor, ts: 1, value: 1 });
     expect(live.snapshot().map((v) => `${v.device}/${v.sensor}`)).toEqual(['a/x', 'a/y', 'b/x']);
     expect(live.size).toBe(3);
     expect([...live.keys()]).toHaveLength(3);

@@ -14,14 +14,21 @@ describe('POST /login: per-address limiter', () => {
   const rejected: AdminRejectReason[] = [];
 
   beforeAll(async () => {
-    app = await buildAdmin({ log: createLogger('silent'), registry: new Registry(), health: () => ({ status: 'ok' }), onRejected: (r) => void rejected.push(r) }, [
-      adminAuth({ token: TOKEN, loginPage: '<form><!--ERROR--></form>', now: () => t, throttle: new FailureThrottle(LOGIN_THROTTLE) }),
-    ]);
+    app = await buildAdmin(
+      { log: createLogger('silent'), registry: new Registry(), health: () => ({ status: 'ok' }), onRejected: (r) => void rejected.push(r) },
+      [adminAuth({ token: TOKEN, loginPage: '<form><!--ERROR--></form>', now: () => t, throttle: new FailureThrottle(LOGIN_THROTTLE) })],
+    );
   });
   afterAll(async () => app?.close());
 
   const login = (token: string, remoteAddress = '10.0.0.7') =>
-    app.inject({ method: 'POST', url: '/login', remoteAddress, headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: new URLSearchParams({ token }).toString() });
+    app.inject({
+      method: 'POST',
+      url: '/login',
+      remoteAddress,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      payload: new URLSearchParams({ token }).toString(),
+    });
 
   it('lets a few mistakes through, then answers 429 with Retry-After until the backoff has passed, even for the right token', async () => {
     for (let i = 0; i < LOGIN_THROTTLE.freeFailures; i++) expect((await login('wrong')).headers.location).toBe('/login?failed');

@@ -60,11 +60,20 @@ describe('SseHub', () => {
     hub.flush();
     const [hello] = page.events();
     expect(hello![0]).toBe('hello');
-    expect(hello![1]).toMatchObject({ now: T0 + 1, window: { total: 1, offset: 0, rows: [expect.objectContaining({ device: 'd', sensor: 'a', value: 1 })] }, firing: [] });
-    expect(page.events().slice(1).map(([n]) => n)).not.toContain('sensors');
+    expect(hello![1]).toMatchObject({
+      now: T0 + 1,
+      window: { total: 1, offset: 0, rows: [expect.objectContaining({ device: 'd', sensor: 'a', value: 1 })] },
+      firing: [],
+    });
+    expect(
+      page
+        .events()
+        .slice(1)
+        .map(([n]) => n),
+    ).not.toContain('sensors');
   });
 
-  it("sends each page only the changed sensors of its own window, not the whole snapshot", () => {
+  it('sends each page only the changed sensors of its own window, not the whole snapshot', () => {
     const { live, hub, attach } = setup();
     for (let i = 0; i < 50; i++) live.onReading({ device: `d${String(i).padStart(2, '0')}`, sensor: 's', ts: T0, value: i });
     const top = attach({ limit: 10 });
@@ -76,12 +85,16 @@ describe('SseHub', () => {
     expect(helloOf(searched).window.rows.map((r) => r.device)).toEqual(Array.from({ length: 10 }, (_, i) => `d4${i}`));
     for (const d of ['d03', 'd30', 'd42']) live.onReading({ device: d, sensor: 's', ts: T0 + 1, value: 100 });
     hub.flush();
-    const sensorsOf = (p: Page) => p.events().filter(([n]) => n === 'sensors').flatMap(([, d]) => (d as { sensors: { device: string }[] }).sensors.map((v) => v.device));
+    const sensorsOf = (p: Page) =>
+      p
+        .events()
+        .filter(([n]) => n === 'sensors')
+        .flatMap(([, d]) => (d as { sensors: { device: string }[] }).sensors.map((v) => v.device));
     expect(sensorsOf(top)).toEqual(['d03']);
     expect(sensorsOf(searched)).toEqual(['d42']);
   });
 
-  it('moves a page\'s window when it asks (setQuery), and its deltas follow', () => {
+  it("moves a page's window when it asks (setQuery), and its deltas follow", () => {
     const { live, hub, attach } = setup();
     for (let i = 0; i < 30; i++) live.onReading({ device: `d${String(i).padStart(2, '0')}`, sensor: 's', ts: T0, value: i });
     const page = attach({ limit: 5 });
@@ -91,7 +104,10 @@ describe('SseHub', () => {
     live.onReading({ device: 'd00', sensor: 's', ts: T0 + 1, value: -1 });
     live.onReading({ device: 'd27', sensor: 's', ts: T0 + 1, value: 27.5 });
     hub.flush();
-    const deltas = page.events().filter(([n]) => n === 'sensors').flatMap(([, d]) => (d as { sensors: { device: string }[] }).sensors.map((v) => v.device));
+    const deltas = page
+      .events()
+      .filter(([n]) => n === 'sensors')
+      .flatMap(([, d]) => (d as { sensors: { device: string }[] }).sensors.map((v) => v.device));
     expect(deltas).toEqual(['d27']);
   });
 
@@ -132,7 +148,12 @@ describe('SseHub', () => {
     hub.flush();
     hub.flush();
     for (const page of [first, second]) {
-      expect(page.events().slice(1).map(([name]) => name)).toEqual(['sensors', 'alerts', 'summary']);
+      expect(
+        page
+          .events()
+          .slice(1)
+          .map(([name]) => name),
+      ).toEqual(['sensors', 'alerts', 'summary']);
     }
   });
 
@@ -143,7 +164,11 @@ describe('SseHub', () => {
     const hub = new SseHub({ live, firing: () => [], now: () => now, log: createLogger('silent'), resortMs: 1000, health: async () => ({ status }) });
     const page = new Page();
     hub.attach(new EventEmitter() as IncomingMessage, page as unknown as ServerResponse);
-    const health = () => page.events().filter(([n]) => n === 'health').map(([, d]) => (d as { health: { status: string } }).health.status);
+    const health = () =>
+      page
+        .events()
+        .filter(([n]) => n === 'health')
+        .map(([, d]) => (d as { health: { status: string } }).health.status);
     await new Promise((r) => setImmediate(r));
     expect(health()).toEqual(['ok']);
     now += 1000;

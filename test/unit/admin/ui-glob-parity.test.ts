@@ -12,11 +12,15 @@ describe('the operator page glob', () => {
     const alphabet = fc.constantFrom('*', '?', 'a', 'b', '.', '-', '_', '[', '\\', '$', 'é', '😀');
     const text = fc.array(alphabet, { maxLength: 8 }).map((cs) => cs.join(''));
     fc.assert(
-      fc.property(text.filter((g) => g.length > 0), fc.array(text, { maxLength: 10 }), (glob, inputs) => {
-        const server = serverGlob(glob);
-        const page = pageGlob(glob);
-        for (const s of inputs) expect(page(s)).toBe(server(s));
-      }),
+      fc.property(
+        text.filter((g) => g.length > 0),
+        fc.array(text, { maxLength: 10 }),
+        (glob, inputs) => {
+          const server = serverGlob(glob);
+          const page = pageGlob(glob);
+          for (const s of inputs) expect(page(s)).toBe(server(s));
+        },
+      ),
       { numRuns: 500 },
     );
   });

@@ -41,7 +41,12 @@ describe('threshold alerts', () => {
     const e = new AlertEngine(rulesFrom(HOT));
     feed(e, 'gh-1', 'temperature', [[1000, 36]]);
     // 34.5 is below 35 but above 35 - 1: still firing.
-    expect(feed(e, 'gh-1', 'temperature', [[2000, 34.5], [3000, 35.5]])).toEqual([]);
+    expect(
+      feed(e, 'gh-1', 'temperature', [
+        [2000, 34.5],
+        [3000, 35.5],
+      ]),
+    ).toEqual([]);
     expect(e.firing()).toHaveLength(1);
     const ev = feed(e, 'gh-1', 'temperature', [[4000, 34]]);
     expect(ev).toEqual([
@@ -54,12 +59,21 @@ describe('threshold alerts', () => {
 
   it('`for` must hold on reading timestamps; a non-violating reading during pending cancels silently', () => {
     const e = new AlertEngine(rulesFrom(`rules: [{ name: hot, above: 35, for: 30s }]`));
-    expect(feed(e, 'd', 's', [[0, 36], [10_000, 37], [20_000, 34]])).toEqual([]); // cancelled at 20s
-    expect(feed(e, 'd', 's', [[25_000, 36], [50_000, 36]])).toEqual([]); // pending since 25s, 25s elapsed
+    expect(
+      feed(e, 'd', 's', [
+        [0, 36],
+        [10_000, 37],
+        [20_000, 34],
+      ]),
+    ).toEqual([]); // cancelled at 20s
+    expect(
+      feed(e, 'd', 's', [
+        [25_000, 36],
+        [50_000, 36],
+      ]),
+    ).toEqual([]); // pending since 25s, 25s elapsed
     const ev = feed(e, 'd', 's', [[55_000, 38]]);
-    expect(ev).toEqual([
-      { device: 'd', sensor: 's', rule: 'hot', state: 'firing', severity: 'warning', value: 38, threshold: 35, ts: 55_000, since: 25_000 },
-    ]);
+    expect(ev).toEqual([{ device: 'd', sensor: 's', rule: 'hot', state: 'firing', severity: 'warning', value: 38, threshold: 35, ts: 55_000, since: 25_000 }]);
     expect(e.firing()[0]).toMatchObject({ since: 25_000, firedAt: 55_000 });
   });
 
@@ -74,7 +88,12 @@ describe('threshold alerts', () => {
 
   it('below fires when value < below and resolves at >= below + hysteresis', () => {
     const e = new AlertEngine(rulesFrom(`rules: [{ name: cold, below: 2, hysteresis: 0.5 }]`));
-    expect(feed(e, 'd', 't', [[1, 2], [2, 1.9]])).toMatchObject([{ state: 'firing', threshold: 2, value: 1.9 }]);
+    expect(
+      feed(e, 'd', 't', [
+        [1, 2],
+        [2, 1.9],
+      ]),
+    ).toMatchObject([{ state: 'firing', threshold: 2, value: 1.9 }]);
     expect(feed(e, 'd', 't', [[3, 2.4]])).toEqual([]);
     expect(feed(e, 'd', 't', [[4, 2.5]])).toMatchObject([{ state: 'resolved', threshold: 2, value: 2.5 }]);
   });
@@ -83,7 +102,12 @@ describe('threshold alerts', () => {
     const e = new AlertEngine(rulesFrom(`rules: [{ name: band, above: 80, below: 20, hysteresis: 2 }]`));
     expect(feed(e, 'd', 'm', [[1, 50]])).toEqual([]);
     expect(feed(e, 'd', 'm', [[2, 10]])).toMatchObject([{ state: 'firing', threshold: 20 }]);
-    expect(feed(e, 'd', 'm', [[3, 90], [4, 21]])).toEqual([]); // 21 < 20 + 2: not yet clear
+    expect(
+      feed(e, 'd', 'm', [
+        [3, 90],
+        [4, 21],
+      ]),
+    ).toEqual([]); // 21 < 20 + 2: not yet clear
     expect(feed(e, 'd', 'm', [[5, 79]])).toEqual([]); // 79 > 80 - 2: not yet clear
     expect(feed(e, 'd', 'm', [[6, 78]])).toMatchObject([{ state: 'resolved', threshold: 80, value: 78 }]);
   });
@@ -221,7 +245,12 @@ rules:
     );
     expect(feed(e, 'gh-1', 'temperature', [[0, 40]])).toMatchObject([{ rule: 'hot', state: 'firing' }]);
     expect(e.tick(300_000)).toMatchObject([{ rule: 'silent', state: 'firing', value: 40 }]);
-    expect(e.firing().map((f) => f.rule).sort()).toEqual(['hot', 'silent']);
+    expect(
+      e
+        .firing()
+        .map((f) => f.rule)
+        .sort(),
+    ).toEqual(['hot', 'silent']);
   });
 });
 
@@ -303,7 +332,12 @@ rules:
     const a = new AlertEngine(rules, { now: clock.now });
     feed(a, 'd', 't', [[1_000, 40]]);
     a.tick(61_000);
-    expect(a.firing().map((f) => f.rule).sort()).toEqual(['hot', 'silent']);
+    expect(
+      a
+        .firing()
+        .map((f) => f.rule)
+        .sort(),
+    ).toEqual(['hot', 'silent']);
     const bytes = a.encodeSnapshot();
 
     const b = new AlertEngine(rules, { now: clock.now });

@@ -36,7 +36,16 @@ rules:
     expect(r).toEqual({
       ok: true,
       rules: [
-        { kind: 'threshold', name: 'greenhouse-hot', match: { device: 'greenhouse-*', sensor: 'temperature' }, severity: 'critical', above: 35, below: null, hysteresis: 1, forMs: 30_000 },
+        {
+          kind: 'threshold',
+          name: 'greenhouse-hot',
+          match: { device: 'greenhouse-*', sensor: 'temperature' },
+          severity: 'critical',
+          above: 35,
+          below: null,
+          hysteresis: 1,
+          forMs: 30_000,
+        },
         { kind: 'noData', name: 'sensor-silent', match: { device: 'greenhouse-*', sensor: '*' }, severity: 'warning', noDataMs: 300_000 },
         { kind: 'threshold', name: 'cold', match: { device: '*', sensor: '*' }, severity: 'warning', above: null, below: -5, hysteresis: 0, forMs: 0 },
       ],
@@ -140,7 +149,8 @@ rules:
 
 describe('parseRules: syntax errors', () => {
   it('reports one error for one missing }, not the cascade the parser recovers into', () => {
-    const text = 'rules:\n  - name: a\n    match: { device: "gh-*", sensor: temperature\n    above: 30\n  - name: b\n    match: { device: "x", sensor: y }\n    above: 1\n';
+    const text =
+      'rules:\n  - name: a\n    match: { device: "gh-*", sensor: temperature\n    above: 30\n  - name: b\n    match: { device: "x", sensor: y }\n    above: 1\n';
     const r = parseRules(text);
     expect(r.ok).toBe(false);
     if (r.ok) return;

@@ -3,13 +3,36 @@ import { AlertHistory } from '../../../gateway/alerts/alert-history.js';
 import { AlertSilencer } from '../../../gateway/alerts/silences.js';
 import type { AlertEvent, FiringAlert } from '../../../gateway/alerts/types.js';
 
-const ev = (rule: string, device: string, state: 'firing' | 'resolved', ts: number): AlertEvent => ({ rule, device, sensor: 's', state, severity: 'warning', value: 1, threshold: 0, ts, since: ts });
-const firingOf = (e: AlertEvent): FiringAlert => ({ rule: e.rule, kind: 'threshold', device: e.device, sensor: e.sensor, severity: e.severity, since: e.since, firedAt: e.ts, value: e.value, threshold: e.threshold });
+const ev = (rule: string, device: string, state: 'firing' | 'resolved', ts: number): AlertEvent => ({
+  rule,
+  device,
+  sensor: 's',
+  state,
+  severity: 'warning',
+  value: 1,
+  threshold: 0,
+  ts,
+  since: ts,
+});
+const firingOf = (e: AlertEvent): FiringAlert => ({
+  rule: e.rule,
+  kind: 'threshold',
+  device: e.device,
+  sensor: e.sensor,
+  severity: e.severity,
+  since: e.since,
+  firedAt: e.ts,
+  value: e.value,
+  threshold: e.threshold,
+});
 
 function setup() {
   const out: AlertEvent[] = [];
   const firing: FiringAlert[] = [];
-  const silencer = new AlertSilencer((events) => out.push(...events), () => firing);
+  const silencer = new AlertSilencer(
+    (events) => out.push(...events),
+    () => firing,
+  );
   return { out, firing, silencer };
 }
 
@@ -38,7 +61,12 @@ describe('AlertSilencer', () => {
     silencer.sweep(999);
     expect(out).toHaveLength(1); // not yet
     silencer.sweep(1000);
-    expect(out.slice(1).map((e) => `${e.device}:${e.state}`).sort()).toEqual(['a:resolved', 'b:firing']);
+    expect(
+      out
+        .slice(1)
+        .map((e) => `${e.device}:${e.state}`)
+        .sort(),
+    ).toEqual(['a:resolved', 'b:firing']);
     expect(silencer.list(1000)).toEqual([]);
     // After the silence, publishing is as usual.
     silencer.publish([ev('hot', 'b', 'resolved', 1100)], 1100);
@@ -64,7 +92,11 @@ describe('AlertHistory', () => {
     const b = ev('cold', 'a', 'firing', 2);
     h.record([a, b], [b], 2);
     h.record([ev('hot', 'a', 'resolved', 3), ev('hot', 'b', 'firing', 4)], [], 4);
-    expect(h.recent(undefined, 10).map((x) => `${x.event.rule}:${x.event.device}:${x.event.state}`)).toEqual(['hot:b:firing', 'hot:a:resolved', 'cold:a:firing']);
+    expect(h.recent(undefined, 10).map((x) => `${x.event.rule}:${x.event.device}:${x.event.state}`)).toEqual([
+      'hot:b:firing',
+      'hot:a:resolved',
+      'cold:a:firing',
+    ]);
     expect(h.recent('cold', 10)[0]).toMatchObject({ silenced: true });
     expect(h.recent('hot', 1)).toHaveLength(1);
   });

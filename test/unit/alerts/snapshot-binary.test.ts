@@ -138,7 +138,7 @@ describe('a damaged alert snapshot', () => {
     }
     for (let i = 0; i < bytes.length; i++) {
       const bad = Buffer.from(bytes);
-      bad[i]! ^= 1 << i % 8;
+      bad[i]! ^= 1 << (i % 8);
       expect(engine.restore(bad).ok, `bit flipped in byte ${i}`).toBe(false);
     }
     expect(engine.snapshot()).toEqual(before);
@@ -193,12 +193,36 @@ describe('a damaged alert snapshot', () => {
     ['a duplicate sensor', (w) => (head(w), w.uvar(2), w.str('d'), sensor(w, 's', []), sensor(w, 's', [])), /duplicate sensor/],
     ['an ok alert (never saved)', (w) => (head(w), w.uvar(1), w.str('d'), sensor(w, 's', [[0, 0]])), /bad alert state/],
     ['an unknown alert state', (w) => (head(w), w.uvar(1), w.str('d'), sensor(w, 's', [[0, 8 | 2]])), /bad alert state/],
-    ['the same alert twice', (w) => (head(w), w.uvar(1), w.str('d'), sensor(w, 's', [[0, 1], [0, 2]])), /duplicate alert/],
-    ['a dangling rule index', (w) => (head(w), w.uvar(1), w.str('d'), sensor(w, 's', [[1, 2]]), w.uvar(0), w.uvar(1), rule(w, 'hot'), w.uvar(0)), /rule index 1 out of range/],
+    [
+      'the same alert twice',
+      (w) => (
+        head(w),
+        w.uvar(1),
+        w.str('d'),
+        sensor(w, 's', [
+          [0, 1],
+          [0, 2],
+        ])
+      ),
+      /duplicate alert/,
+    ],
+    [
+      'a dangling rule index',
+      (w) => (head(w), w.uvar(1), w.str('d'), sensor(w, 's', [[1, 2]]), w.uvar(0), w.uvar(1), rule(w, 'hot'), w.uvar(0)),
+      /rule index 1 out of range/,
+    ],
     ['an unknown rule kind', (w) => (head(w), w.uvar(0), w.uvar(1), rule(w, 'hot', 2), w.uvar(0)), /bad kind/],
     ['a duplicate rule', (w) => (head(w), w.uvar(0), w.uvar(2), rule(w, 'hot'), rule(w, 'hot'), w.uvar(0)), /duplicate rule/],
-    ['an unknown severity', (w) => (head(w), w.uvar(0), w.uvar(0), w.uvar(1), ['d', 's', 'r'].forEach((x) => w.str(x)), w.u8(3), w.num(1), w.u8(0), w.num(0), w.num(0)), /bad severity/],
-    ['a bad threshold flag', (w) => (head(w), w.uvar(0), w.uvar(0), w.uvar(1), ['d', 's', 'r'].forEach((x) => w.str(x)), w.u8(0), w.num(1), w.u8(2), w.num(0), w.num(0)), /bad threshold flag/],
+    [
+      'an unknown severity',
+      (w) => (head(w), w.uvar(0), w.uvar(0), w.uvar(1), ['d', 's', 'r'].forEach((x) => w.str(x)), w.u8(3), w.num(1), w.u8(0), w.num(0), w.num(0)),
+      /bad severity/,
+    ],
+    [
+      'a bad threshold flag',
+      (w) => (head(w), w.uvar(0), w.uvar(0), w.uvar(1), ['d', 's', 'r'].forEach((x) => w.str(x)), w.u8(0), w.num(1), w.u8(2), w.num(0), w.num(0)),
+      /bad threshold flag/,
+    ],
     ['a count beyond the buffer', (w) => (head(w), w.uvar(1_000_000)), /exceeds the remaining/],
     ['a non-finite number', (w) => (head(w), w.uvar(1), w.str('d'), w.str('s'), w.num(Infinity)), /non-finite/],
     ['trailing bytes', (w) => (valid(w), w.u8(0)), /trailing bytes/],
@@ -215,7 +239,13 @@ describe('a damaged alert snapshot', () => {
   it('the crafted valid body is accepted (so the cases above fail for their own reason)', () => {
     const r = decodeAlertSnapshot(craft(valid));
     expect(r.ok && r.snapshot.sensors).toEqual([
-      { device: 'd', sensor: 's', newestTs: 1_000, lastValue: 1.5, alerts: [{ rule: 'hot', kind: 'threshold', match: { device: '*', sensor: '*' }, phase: 'firing', since: 1_000, firedAt: 1_000, side: 'above' }] },
+      {
+        device: 'd',
+        sensor: 's',
+        newestTs: 1_000,
+        lastValue: 1.5,
+        alerts: [{ rule: 'hot', kind: 'threshold', match: { device: '*', sensor: '*' }, phase: 'firing', since: 1_000, firedAt: 1_000, side: 'above' }],
+      },
     ]);
   });
 });

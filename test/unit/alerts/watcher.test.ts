@@ -75,7 +75,16 @@ describe('RulesFileWatcher', () => {
 
   it('reports an over-limit edit (alias bomb, deep nesting) with a position and keeps the last good rules', async () => {
     const first = start();
-    const bomb = ['a: &a [x, x, x, x, x, x, x, x, x, x]', ...'bcdefgh'.split('').map((c, i) => `${c}: &${c} [${Array(10).fill('*' + 'abcdefg'[i]).join(', ')}]`), 'rules: *h'].join('\n');
+    const bomb = [
+      'a: &a [x, x, x, x, x, x, x, x, x, x]',
+      ...'bcdefgh'.split('').map(
+        (c, i) =>
+          `${c}: &${c} [${Array(10)
+            .fill('*' + 'abcdefg'[i])
+            .join(', ')}]`,
+      ),
+      'rules: *h',
+    ].join('\n');
     for (const text of [bomb, 'rules: ' + '['.repeat(5000)]) {
       changes = [];
       writeFileSync(file, text);

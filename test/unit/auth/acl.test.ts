@@ -34,7 +34,11 @@ describe('publish ACL', () => {
   });
 
   it('says why a publish is refused', () => {
-    expect(canPublish(dev, 'devices/gh-2/telemetry')).toEqual({ ok: false, reason: 'publish_denied', detail: 'device may publish only below devices/gh-1/ and as Sparkplug edge node gh-1' });
+    expect(canPublish(dev, 'devices/gh-2/telemetry')).toEqual({
+      ok: false,
+      reason: 'publish_denied',
+      detail: 'device may publish only below devices/gh-1/ and as Sparkplug edge node gh-1',
+    });
   });
 });
 

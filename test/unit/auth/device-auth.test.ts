@@ -25,7 +25,7 @@ type Result = { ok: true } | { ok: false; returnCode: number };
 function authenticate(auth: DeviceAuth, client: Client, username?: string, password?: string): Promise<Result> {
   return new Promise((resolve) =>
     auth.authenticate(client, username, password === undefined ? undefined : Buffer.from(password), (err: AuthenticateError | null, ok: boolean | null) =>
-      resolve(err ? { ok: false, returnCode: err.returnCode } : { ok: ok === true } as Result),
+      resolve(err ? { ok: false, returnCode: err.returnCode } : ({ ok: ok === true } as Result)),
     ),
   );
 }
@@ -130,7 +130,7 @@ describe('DeviceAuth: CONNECT', () => {
 });
 
 describe('DeviceAuth: ACL and registry changes', () => {
-  it('refuses and counts a publish outside the device\'s topics and a subscription to another device', async () => {
+  it("refuses and counts a publish outside the device's topics and a subscription to another device", async () => {
     const { auth, failures } = setup();
     const c = fakeClient('c');
     await authenticate(auth, c, 'gh-1', SECRET);
@@ -147,7 +147,9 @@ describe('DeviceAuth: ACL and registry changes', () => {
 
   it('refuses publishes of a client it never authenticated', () => {
     const { auth } = setup();
-    expect(auth.authorizePublish(fakeClient('x'), { cmd: 'publish', topic: 'devices/a/telemetry', payload: Buffer.alloc(0), qos: 0, retain: false, dup: false })).not.toBeNull();
+    expect(
+      auth.authorizePublish(fakeClient('x'), { cmd: 'publish', topic: 'devices/a/telemetry', payload: Buffer.alloc(0), qos: 0, retain: false, dup: false }),
+    ).not.toBeNull();
   });
 
   it('closes the connections of removed devices and of rotated password devices, not others', async () => {

@@ -71,7 +71,8 @@ describe('devices file parsing', () => {
 
 describe('devices file within the YAML limits', () => {
   it('reads 101 devices that share one anchored tag map', () => {
-    const text = 'devices:\n  - { id: d0, tags: &t { site: north } }\n' + Array.from({ length: 100 }, (_, i) => `  - { id: d${i + 1}, tags: *t }`).join('\n') + '\n';
+    const text =
+      'devices:\n  - { id: d0, tags: &t { site: north } }\n' + Array.from({ length: 100 }, (_, i) => `  - { id: d${i + 1}, tags: *t }`).join('\n') + '\n';
     const r = parseDevices(text);
     expect(r.ok).toBe(true);
     if (r.ok) {
@@ -81,7 +82,9 @@ describe('devices file within the YAML limits', () => {
   });
 
   it('refuses an alias bomb and deep nesting with a located error instead of throwing', () => {
-    const bomb = parseDevices('devices:\n  - { id: d0, tags: &t { site: north } }\n' + Array.from({ length: 1000 }, (_, i) => `  - { id: d${i + 1}, tags: *t }`).join('\n') + '\n');
+    const bomb = parseDevices(
+      'devices:\n  - { id: d0, tags: &t { site: north } }\n' + Array.from({ length: 1000 }, (_, i) => `  - { id: d${i + 1}, tags: *t }`).join('\n') + '\n',
+    );
     expect(bomb.ok).toBe(false);
     if (!bomb.ok) expect(bomb.errors[0]).toMatchObject({ path: '(file)', line: 3, message: expect.stringContaining('maxAliasCount') });
     const deep = parseDevices('devices: ' + '{a: '.repeat(3000));
@@ -92,7 +95,9 @@ describe('devices file within the YAML limits', () => {
 
 describe('DeviceRegistry', () => {
   it('looks up devices and tags and swaps the whole map on replace, reporting what changed', () => {
-    const reg = new DeviceRegistry(ok(`devices:\n  - { id: a, passwordHash: "${H1}", tags: { site: n } }\n  - { id: b, passwordHash: "${H1}" }\n  - { id: c }\n`));
+    const reg = new DeviceRegistry(
+      ok(`devices:\n  - { id: a, passwordHash: "${H1}", tags: { site: n } }\n  - { id: b, passwordHash: "${H1}" }\n  - { id: c }\n`),
+    );
     expect(reg.tagsOf('a')).toEqual({ site: 'n' });
     expect(reg.tagsOf('b')).toBeUndefined();
     expect(reg.tagsOf('zz')).toBeUndefined();

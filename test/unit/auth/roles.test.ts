@@ -43,10 +43,22 @@ describe('reader ACL', () => {
   });
 
   it('says why a shared subscription is refused', () => {
-    expect(canSubscribe(reader, '$share/g/alerts/#')).toEqual({ ok: false, reason: 'subscribe_denied', detail: 'shared subscriptions ($share/...) are not supported by this broker' });
+    expect(canSubscribe(reader, '$share/g/alerts/#')).toEqual({
+      ok: false,
+      reason: 'subscribe_denied',
+      detail: 'shared subscriptions ($share/...) are not supported by this broker',
+    });
   });
 
-  it.each(['devices/dash/telemetry', 'devices/gh-1/telemetry', 'alerts/gh-1/t/hot', 'spBv1.0/plant-1/NDATA/dash', 'spBv1.0/plant-1/NCMD/edge-1', 'spBv1.0/STATE/gateway-1', 'other'])('publishes nothing, not even on %s', (topic) => {
+  it.each([
+    'devices/dash/telemetry',
+    'devices/gh-1/telemetry',
+    'alerts/gh-1/t/hot',
+    'spBv1.0/plant-1/NDATA/dash',
+    'spBv1.0/plant-1/NCMD/edge-1',
+    'spBv1.0/STATE/gateway-1',
+    'other',
+  ])('publishes nothing, not even on %s', (topic) => {
     expect(canPublish(reader, topic)).toEqual({ ok: false, reason: 'publish_denied', detail: 'readers publish nothing' });
   });
 });

@@ -7,7 +7,16 @@ import { createLogger } from '../../../gateway/log.js';
 
 /** The session bound on the real disk store (aedes-persistence-level on classic-level), driven as aedes drives it. */
 const broker = { id: 'broker-1', counter: 0 };
-const packet = (n: number) => ({ cmd: 'publish', topic: 'devices/gh-1/status', payload: Buffer.from(String(n)), qos: 1, retain: false, dup: false, brokerId: broker.id, brokerCounter: n });
+const packet = (n: number) => ({
+  cmd: 'publish',
+  topic: 'devices/gh-1/status',
+  payload: Buffer.from(String(n)),
+  qos: 1,
+  retain: false,
+  dup: false,
+  brokerId: broker.id,
+  brokerCounter: n,
+});
 
 describe('persistent session queues are bounded (mqtt.maxQueuedPerSession)', () => {
   const dirs: string[] = [];
@@ -36,7 +45,10 @@ describe('persistent session queues are bounded (mqtt.maxQueuedPerSession)', () 
     dirs.push(dir);
     const drops: string[] = [];
     let p = await open(dir, 3, drops);
-    const subs = [{ clientId: 'dash', topic: 'devices/#', qos: 1 }, { clientId: 'other', topic: 'devices/#', qos: 1 }];
+    const subs = [
+      { clientId: 'dash', topic: 'devices/#', qos: 1 },
+      { clientId: 'other', topic: 'devices/#', qos: 1 },
+    ];
     for (let n = 1; n <= 5; n++) await p.outgoingEnqueueCombi(n <= 2 ? subs : subs.slice(0, 1), packet(n));
     expect(await stored(p, 'dash')).toEqual([1, 2, 3]);
     expect(await stored(p, 'other')).toEqual([1, 2]);

@@ -54,7 +54,7 @@ describe('RetainedBudget', () => {
 });
 
 describe('RetainedBudget.restore: what the disk store held at start', () => {
-  it('counts clients\' retained messages restored at start, so new topics are refused once they fill the bounds', () => {
+  it("counts clients' retained messages restored at start, so new topics are refused once they fill the bounds", () => {
     const b = new RetainedBudget(2, Infinity);
     b.restore('devices/a/state', 10);
     b.restore('devices/b/state', 10);
@@ -66,7 +66,7 @@ describe('RetainedBudget.restore: what the disk store held at start', () => {
     expect(b.admit('devices/c/state', 10)).toBe(true);
   });
 
-  it('keeps what it restores even beyond lowered bounds, and leaves out the gateway\'s own retained topics', () => {
+  it("keeps what it restores even beyond lowered bounds, and leaves out the gateway's own retained topics", () => {
     const b = new RetainedBudget(1, Infinity);
     b.restore('devices/a/state', 1);
     b.restore('devices/b/state', 1);

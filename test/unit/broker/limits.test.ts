@@ -29,14 +29,18 @@ function feed(bytes: Buffer, cuts: number[], max: number) {
 describe('watchPacketSizes', () => {
   it('flags exactly the first packet over the limit, however the stream is cut', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.integer({ min: 0, max: 400 }), { minLength: 1, maxLength: 8 }), fc.array(fc.nat(), { maxLength: 10 }), async (lengths, cuts) => {
-        const max = 200;
-        const r = feed(Buffer.concat(lengths.map(packet)), cuts, max);
-        await new Promise((res) => setImmediate(res));
-        const firstTooLarge = lengths.find((l) => l > max);
-        expect(r.seen).toEqual(firstTooLarge === undefined ? [] : [firstTooLarge]);
-        expect(r.destroyed()).toBe(firstTooLarge !== undefined);
-      }),
+      fc.asyncProperty(
+        fc.array(fc.integer({ min: 0, max: 400 }), { minLength: 1, maxLength: 8 }),
+        fc.array(fc.nat(), { maxLength: 10 }),
+        async (lengths, cuts) => {
+          const max = 200;
+          const r = feed(Buffer.concat(lengths.map(packet)), cuts, max);
+          await new Promise((res) => setImmediate(res));
+          const firstTooLarge = lengths.find((l) => l > max);
+          expect(r.seen).toEqual(firstTooLarge === undefined ? [] : [firstTooLarge]);
+          expect(r.destroyed()).toBe(firstTooLarge !== undefined);
+        },
+      ),
       { numRuns: 300 },
     );
   });

@@ -9,7 +9,10 @@ import { describe, expect, it } from 'vitest';
  */
 describe('broker disk store: aedes-persistence contract', () => {
   it('passes every test of the abstract suite', () => {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=tap', 'test/support/persistence-contract.ts'], { encoding: 'utf8', timeout: 300_000 });
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=tap', 'test/support/persistence-contract.ts'], {
+      encoding: 'utf8',
+      timeout: 300_000,
+    });
     const count = (name: string) => Number(new RegExp(`^# ${name} (\\d+)$`, 'm').exec(r.stdout)?.[1] ?? NaN);
     expect(count('fail'), r.stdout.slice(-4000) + r.stderr.slice(-2000)).toBe(0);
     expect(count('cancelled')).toBe(0);

@@ -77,7 +77,15 @@ const sizeArb: fc.Arbitrary<Size> = fc.oneof(
 );
 
 type Op =
-  | { readonly op: 'push'; readonly topic: number; readonly size: Size; readonly fill: number; readonly qos: number; readonly ackId: number; readonly retryAfterDrain: boolean }
+  | {
+      readonly op: 'push';
+      readonly topic: number;
+      readonly size: Size;
+      readonly fill: number;
+      readonly qos: number;
+      readonly ackId: number;
+      readonly retryAfterDrain: boolean;
+    }
   | { readonly op: 'read'; readonly max: number };
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
@@ -94,7 +102,13 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     }),
   },
   // Reads mostly take a few records, so the ring fills up and pushes meet a full ring; now and then one drains it.
-  { weight: 2, arbitrary: fc.record({ op: fc.constant('read' as const), max: fc.oneof({ weight: 6, arbitrary: fc.integer({ min: 0, max: 3 }) }, { weight: 1, arbitrary: fc.constant(1000) }) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      op: fc.constant('read' as const),
+      max: fc.oneof({ weight: 6, arbitrary: fc.integer({ min: 0, max: 3 }) }, { weight: 1, arbitrary: fc.constant(1000) }),
+    }),
+  },
 );
 
 function payloadLength(size: Size, topic: string, largest: number): number {
@@ -113,7 +127,10 @@ function payloadLength(size: Size, topic: string, largest: number): number {
 describe('publish ring: model-based', () => {
   it('hands every accepted publish to the reader once, in order, unchanged; refuses only when the ring is (nearly) full', () => {
     const scenario = fc.record({
-      capacity: fc.oneof(fc.constantFrom(1024, 2048, 4096), fc.integer({ min: 256, max: 1024 }).map((n) => n * 4)),
+      capacity: fc.oneof(
+        fc.constantFrom(1024, 2048, 4096),
+        fc.integer({ min: 256, max: 1024 }).map((n) => n * 4),
+      ),
       topics: fc.array(topicArb, { minLength: 1, maxLength: 6 }),
       ops: fc.array(opArb, { maxLength: 300, size: 'max' }),
     });

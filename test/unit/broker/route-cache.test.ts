@@ -18,7 +18,11 @@ async function broker(cached: boolean, maxTopics = 16): Promise<Aedes> {
 }
 
 const publish = (b: Aedes, topic: string) =>
-  new Promise<void>((resolve, reject) => b.publish({ cmd: 'publish', topic, payload: Buffer.from(topic), qos: 0, retain: false, dup: false } as PublishPacket, (err) => (err ? reject(err) : resolve())));
+  new Promise<void>((resolve, reject) =>
+    b.publish({ cmd: 'publish', topic, payload: Buffer.from(topic), qos: 0, retain: false, dup: false } as PublishPacket, (err) =>
+      err ? reject(err) : resolve(),
+    ),
+  );
 const subscribe = (b: Aedes, filter: string, fn: Handler) => new Promise<void>((resolve) => b.subscribe(filter, fn, () => resolve()));
 // mqemitter removes a listener on the next turn (setImmediate) after calling back.
 const unsubscribe = (b: Aedes, filter: string, fn: Handler) => new Promise<void>((resolve) => b.unsubscribe(filter, fn, () => setImmediate(resolve)));
@@ -47,10 +51,12 @@ describe('cacheRoutes', () => {
   it('stops delivering to one of two matching subscriptions once it is removed', async () => {
     const b = await broker(true);
     const got: string[] = [];
-    const to = (who: string): Handler => (_p, cb) => {
-      got.push(who);
-      cb();
-    };
+    const to =
+      (who: string): Handler =>
+      (_p, cb) => {
+        got.push(who);
+        cb();
+      };
     const a = to('a');
     const all = to('all');
     await subscribe(b, 'devices/+/telemetry', a);
@@ -107,7 +113,7 @@ describe('cacheRoutes', () => {
         }
         expect(logs[1]).toEqual(logs[0]);
       }),
-      { numRuns: 3000 } // cheap (~0.2 s); a stale removal needs a five-step pattern, found within ~1000 runs,
+      { numRuns: 3000 }, // cheap (~0.2 s); a stale removal needs a five-step pattern, found within ~1000 runs,
     );
   });
 });

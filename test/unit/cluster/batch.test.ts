@@ -28,8 +28,20 @@ describe('ingest batch bytes', () => {
   it('carries tick markers apart from records', () => {
     const ticks: number[] = [];
     let records = 0;
-    expect(decodeBatch(encodeTick(1_700_000_000_500), () => records++, (t) => ticks.push(t))).toBe(0);
+    expect(
+      decodeBatch(
+        encodeTick(1_700_000_000_500),
+        () => records++,
+        (t) => ticks.push(t),
+      ),
+    ).toBe(0);
     expect([records, ticks]).toEqual([0, [1_700_000_000_500]]);
-    expect(() => decodeBatch(encodeTick(1).subarray(0, 8), () => records++, (t) => ticks.push(t))).toThrow(BatchFormatError);
+    expect(() =>
+      decodeBatch(
+        encodeTick(1).subarray(0, 8),
+        () => records++,
+        (t) => ticks.push(t),
+      ),
+    ).toThrow(BatchFormatError);
   });
 });

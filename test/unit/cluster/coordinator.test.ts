@@ -57,9 +57,10 @@ function memoryNodes(alive: string[]): KV {
     put: async (k: string) => (m.set(k, 'x'), 1),
     delete: async (k: string) => void m.delete(k),
     get: async (k: string) => (m.has(k) ? { operation: 'PUT' } : null),
-    keys: async () => (async function* () {
-      yield* [...m.keys()];
-    })(),
+    keys: async () =>
+      (async function* () {
+        yield* [...m.keys()];
+      })(),
   } as unknown as KV;
 }
 

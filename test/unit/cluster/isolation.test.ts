@@ -4,7 +4,9 @@ import { describe, expect, it } from 'vitest';
 import { parseYaml, validateConfig } from '../../../gateway/config/load.js';
 
 function sources(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []));
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
+  );
 }
 
 describe('cluster mode stays apart', () => {
@@ -20,11 +22,24 @@ describe('cluster mode stays apart', () => {
 
   it('cluster config: defaults off, nodeId required when on, one way to authenticate', () => {
     const off = validateConfig({}, 'test');
-    expect(off.cluster).toMatchObject({ enabled: false, partitions: 64, replicas: 3, leaseTtl: 10_000, idleGrace: 2_000, nats: { servers: ['nats://127.0.0.1:4222'] } });
+    expect(off.cluster).toMatchObject({
+      enabled: false,
+      partitions: 64,
+      replicas: 3,
+      leaseTtl: 10_000,
+      idleGrace: 2_000,
+      nats: { servers: ['nats://127.0.0.1:4222'] },
+    });
     expect(() => validateConfig({ cluster: { enabled: true } }, 'test')).toThrow(/cluster\.nodeId/);
-    expect(() => validateConfig({ cluster: { enabled: true, nodeId: 'a', nats: { token: 'x', creds: '/c' } } }, 'test')).toThrow(/one of user\/password, token or creds/);
+    expect(() => validateConfig({ cluster: { enabled: true, nodeId: 'a', nats: { token: 'x', creds: '/c' } } }, 'test')).toThrow(
+      /one of user\/password, token or creds/,
+    );
     expect(() => validateConfig({ cluster: { enabled: true, nodeId: 'a', nats: { user: 'u' } } }, 'test')).toThrow(/password/);
-    expect(validateConfig({ cluster: { enabled: true, nodeId: 'gw-a', leaseTtl: '3s', partitions: 8 } }, 'test').cluster).toMatchObject({ nodeId: 'gw-a', leaseTtl: 3000, partitions: 8 });
+    expect(validateConfig({ cluster: { enabled: true, nodeId: 'gw-a', leaseTtl: '3s', partitions: 8 } }, 'test').cluster).toMatchObject({
+      nodeId: 'gw-a',
+      leaseTtl: 3000,
+      partitions: 8,
+    });
     // Sparkplug B is not worked by a cluster: a node must not announce itself as the primary host.
     expect(() => validateConfig({ cluster: { enabled: true, nodeId: 'a' }, sparkplug: { hostId: 'h' } }, 'test')).toThrow(/sparkplug\.hostId/);
     expect(validateConfig({ sparkplug: { hostId: 'h' } }, 'test').sparkplug.hostId).toBe('h');

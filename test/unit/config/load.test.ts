@@ -67,7 +67,12 @@ describe('config', () => {
 
   it('has safe defaults for the broker and pipeline limits, and wants room for one message in the send queue', () => {
     const c = validateConfig({}, 'x');
-    expect([c.mqtt.maxQueuedBytes, c.mqtt.maxTopicFilterBytes, c.mqtt.maxRetainedMessages, c.mqtt.maxRetainedBytes]).toEqual([16 * 1024 ** 2, 1024, 10_000, 64 * 1024 ** 2]);
+    expect([c.mqtt.maxQueuedBytes, c.mqtt.maxTopicFilterBytes, c.mqtt.maxRetainedMessages, c.mqtt.maxRetainedBytes]).toEqual([
+      16 * 1024 ** 2,
+      1024,
+      10_000,
+      64 * 1024 ** 2,
+    ]);
     expect([c.mqtt.maxConnectionsPerDevice, c.mqtt.maxConnectionsPerAddress, c.pipeline.maxSensorsPerDevice]).toEqual([10, 1000, 1000]);
     const problems = problemsOf(() => validateConfig({ mqtt: { maxPayloadBytes: '1MiB', maxQueuedBytes: '512KiB' } }, 'f.yaml'));
     expect(problems.map((p) => p.path)).toEqual(['mqtt.maxQueuedBytes']);
@@ -82,7 +87,18 @@ describe('config', () => {
   it('refuses over-limit YAML (deep nesting, alias bomb) as a ConfigError with the position, and accepts shared aliases', () => {
     const deep = problemsOf(() => parseYaml('mqtt: ' + '['.repeat(5000), 'deep.yaml'));
     expect(deep[0]!.message).toMatch(/^line 1, column \d+: YAML_LIMIT: collections nested more than 64 levels/);
-    const bomb = 'a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n' + 'bcdefgh'.split('').map((c, i) => `${c}: &${c} [${Array(10).fill('*' + 'abcdefg'[i]).join(', ')}]`).join('\n') + '\n';
+    const bomb =
+      'a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n' +
+      'bcdefgh'
+        .split('')
+        .map(
+          (c, i) =>
+            `${c}: &${c} [${Array(10)
+              .fill('*' + 'abcdefg'[i])
+              .join(', ')}]`,
+        )
+        .join('\n') +
+      '\n';
     expect(problemsOf(() => parseYaml(bomb, 'bomb.yaml'))[0]!.message).toContain('maxAliasCount');
     const shared = parseYaml('d: &d 5s\npipeline: { allowedLateness: *d, tick: 250ms }\n', 'ok.yaml') as Record<string, unknown>;
     expect(validateConfig({ pipeline: shared['pipeline'] }, 'ok.yaml').pipeline.allowedLateness).toBe(5000);

@@ -10,7 +10,13 @@ export const HOSTILE_YAML = {
   deepCompactSeq: 'rules:\n' + '- '.repeat(3000) + 'x\n',
   billionLaughs: [
     'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]',
-    ...Array.from({ length: 8 }, (_, i) => `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [${Array(9).fill('*' + String.fromCharCode(97 + i)).join(',')}]`),
+    ...Array.from(
+      { length: 8 },
+      (_, i) =>
+        `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [${Array(9)
+          .fill('*' + String.fromCharCode(97 + i))
+          .join(',')}]`,
+    ),
     'rules: *i',
   ].join('\n'),
 };
@@ -24,16 +30,19 @@ describe('parseYamlSafe', () => {
     expect(r.lc.linePos(10).line).toBe(2);
   });
 
-  it.each(['deepFlowSeq', 'deepFlowMap', 'unclosedFlow', 'deepBlock', 'deepCompactSeq'] as const)('refuses %s as too deep, with a position, every time', (name) => {
-    for (let i = 0; i < 5; i++) {
-      const r = parseYamlSafe(HOSTILE_YAML[name]);
-      expect(r.ok).toBe(false);
-      if (r.ok) return;
-      expect(r.limit).toBe('too_deep');
-      expect(r.errors[0]!.message).toContain(`more than ${YAML_LIMITS.maxDepth} levels`);
-      expect(r.errors[0]!.line).toBeGreaterThanOrEqual(1);
-    }
-  });
+  it.each(['deepFlowSeq', 'deepFlowMap', 'unclosedFlow', 'deepBlock', 'deepCompactSeq'] as const)(
+    'refuses %s as too deep, with a position, every time',
+    (name) => {
+      for (let i = 0; i < 5; i++) {
+        const r = parseYamlSafe(HOSTILE_YAML[name]);
+        expect(r.ok).toBe(false);
+        if (r.ok) return;
+        expect(r.limit).toBe('too_deep');
+        expect(r.errors[0]!.message).toContain(`more than ${YAML_LIMITS.maxDepth} levels`);
+        expect(r.errors[0]!.line).toBeGreaterThanOrEqual(1);
+      }
+    },
+  );
 
   it('accepts nesting up to maxDepth and refuses one more', () => {
     const nest = (n: number) => '['.repeat(n) + ']'.repeat(n);
@@ -52,7 +61,8 @@ describe('parseYamlSafe', () => {
   });
 
   it('accepts legitimate alias use within maxAliasCount (101 rules sharing one match) and refuses beyond it', () => {
-    const rules = (n: number) => 'm: &m { device: "*", sensor: "*" }\nrules:\n' + Array.from({ length: n }, (_, i) => `  - { name: r${i}, match: *m }`).join('\n') + '\n';
+    const rules = (n: number) =>
+      'm: &m { device: "*", sensor: "*" }\nrules:\n' + Array.from({ length: n }, (_, i) => `  - { name: r${i}, match: *m }`).join('\n') + '\n';
     const ok = parseYamlSafe(rules(101));
     expect(ok.ok).toBe(true);
     if (ok.ok) expect((ok.value as { rules: unknown[] }).rules).toHaveLength(101);

@@ -14,11 +14,13 @@ const modeOf = (p: string) => statSync(p).mode & 0o777;
  * only stat'ed: closing a descriptor of it in the holding process would drop the lock (POSIX fcntl).
  */
 function folderState(dir: string) {
-  return readdirSync(dir).sort().map((name) => {
-    const p = join(dir, name);
-    const s = statSync(p);
-    return { name, mode: s.mode & 0o777, size: s.size, mtimeMs: s.mtimeMs, bytes: name === LOCK_FILE ? undefined : readFileSync(p).toString('base64') };
-  });
+  return readdirSync(dir)
+    .sort()
+    .map((name) => {
+      const p = join(dir, name);
+      const s = statSync(p);
+      return { name, mode: s.mode & 0o777, size: s.size, mtimeMs: s.mtimeMs, bytes: name === LOCK_FILE ? undefined : readFileSync(p).toString('base64') };
+    });
 }
 
 describe('data folder: lock and owner-only modes', () => {
@@ -87,7 +89,7 @@ describe('data folder: lock and owner-only modes', () => {
     lock.release();
   });
 
-  it('the rules history folder and its saved versions are the gateway\'s own: tightened, and the data folder with them', () => {
+  it("the rules history folder and its saved versions are the gateway's own: tightened, and the data folder with them", () => {
     const dir = folder();
     const history = join(dir, 'rules-history');
     mkdirSync(history, { recursive: true, mode: 0o755 });
@@ -106,7 +108,7 @@ describe('data folder: lock and owner-only modes', () => {
     lock.release();
   });
 
-  it('tightens the broker\'s session store (broker/, mqtt.sessions: disk) and a copy moved aside, and their files', () => {
+  it("tightens the broker's session store (broker/, mqtt.sessions: disk) and a copy moved aside, and their files", () => {
     const dir = folder();
     mkdirSync(dir, { mode: 0o755 });
     chmodSync(dir, 0o755);
@@ -144,14 +146,22 @@ describe('data folder: lock and owner-only modes', () => {
     expect(modeOf(join(dir, 'notes.txt'))).toBe(0o644);
     expect(modeOf(join(dir, 'state.db'))).toBe(0o600);
     expect(modeOf(join(dir, 'outbox.db.corrupt-2026-12-05T06-00-00-000Z-wal'))).toBe(0o600);
-    expect(lines.map((l) => (JSON.parse(l) as { msg: string }).msg)).toContain('data folder is readable by others and holds other files: its mode is left as it is (give the gateway a folder of its own)');
+    expect(lines.map((l) => (JSON.parse(l) as { msg: string }).msg)).toContain(
+      'data folder is readable by others and holds other files: its mode is left as it is (give the gateway a folder of its own)',
+    );
     lock.release();
   });
 
   it('new SQLite files and their -wal and -shm are created 0600', () => {
     const dir = folder();
     const lock = openDataDir(dir, { log });
-    const { db } = openDatabase({ file: join(dir, 'outbox.db'), format: { name: 'test', userVersion: 1 }, migrations: ['CREATE TABLE t (x)'], sync: 'normal', log });
+    const { db } = openDatabase({
+      file: join(dir, 'outbox.db'),
+      format: { name: 'test', userVersion: 1 },
+      migrations: ['CREATE TABLE t (x)'],
+      sync: 'normal',
+      log,
+    });
     db.exec('INSERT INTO t VALUES (1)');
     for (const f of ['outbox.db', 'outbox.db-wal', 'outbox.db-shm']) expect(modeOf(join(dir, f)), f).toBe(0o600);
     db.close();

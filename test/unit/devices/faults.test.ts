@@ -4,7 +4,8 @@ import { DeviceFaults, isOffline, NO_FAULTS, type Outgoing, type TelemetryMessag
 import { createRng } from '../../../devices/sim/rng.js';
 
 const msg = (seq: number): TelemetryMessage => ({ ts: 1000 * seq, seq, readings: { t: seq } });
-const seqs = (out: readonly Outgoing[]) => out.map((o) => (Array.isArray(o.payload) ? (o.payload as TelemetryMessage[]).map((m) => m.seq) : (o.payload as TelemetryMessage).seq));
+const seqs = (out: readonly Outgoing[]) =>
+  out.map((o) => (Array.isArray(o.payload) ? (o.payload as TelemetryMessage[]).map((m) => m.seq) : (o.payload as TelemetryMessage).seq));
 
 /** Feeds n samples one second apart and returns everything sent, in order. */
 function run(faults: DeviceFaults, n: number, offline: (t: number) => boolean = () => false): Outgoing[] {

@@ -14,7 +14,7 @@ const bdSeqOf = (b: Buffer | string | undefined) => {
 };
 
 describe('simulate --sparkplug: the edge node encoding', () => {
-  it('births on each connection carry the bdSeq of that connection\'s will; the next will the next bdSeq', () => {
+  it("births on each connection carry the bdSeq of that connection's will; the next will the next bdSeq", () => {
     const e = sparkplugEncoding('lab', ['t', 'h']);
     expect(bdSeqOf(e.connectOptions('n1').will!.payload)).toBe(0);
     const first = e.connected('n1', 1000);
@@ -23,7 +23,10 @@ describe('simulate --sparkplug: the edge node encoding', () => {
     expect(bdSeqOf(first.nextWill!.payload)).toBe(1);
     const dbirth = decode(first.publishes[1]!.payload);
     expect(dbirth.seq).toBe(1);
-    expect(dbirth.metrics.map((m) => [m.name, m.alias, m.datatype, m.isNull])).toEqual([['t', 1, DataType.Double, true], ['h', 2, DataType.Double, true]]);
+    expect(dbirth.metrics.map((m) => [m.name, m.alias, m.datatype, m.isNull])).toEqual([
+      ['t', 1, DataType.Double, true],
+      ['h', 2, DataType.Double, true],
+    ]);
     expect(bdSeqOf(e.connected('n1', 2000).publishes[0]!.payload)).toBe(1);
   });
 
@@ -37,8 +40,17 @@ describe('simulate --sparkplug: the edge node encoding', () => {
     const p = decode(a!.payload);
     expect(a!.topic).toBe('spBv1.0/lab/DDATA/n1/n1');
     expect(p).toMatchObject({ seq: 2, timestamp: m1.ts });
-    expect(p.metrics.map((m) => [m.alias, m.value.value, m.historical])).toEqual([[1, 20, false], [2, 50, false]]);
-    const backlog = e.encode('n1', { payload: [{ ts: m1.ts + 1, seq: 1, readings: { t: 21, h: 51 } }, { ts: m1.ts + 2, seq: 2, readings: { t: 22, h: 52 } }], kind: 'backlog' });
+    expect(p.metrics.map((m) => [m.alias, m.value.value, m.historical])).toEqual([
+      [1, 20, false],
+      [2, 50, false],
+    ]);
+    const backlog = e.encode('n1', {
+      payload: [
+        { ts: m1.ts + 1, seq: 1, readings: { t: 21, h: 51 } },
+        { ts: m1.ts + 2, seq: 2, readings: { t: 22, h: 52 } },
+      ],
+      kind: 'backlog',
+    });
     expect(backlog.map((x) => decode(x.payload).seq)).toEqual([3, 4]);
     expect(backlog.every((x) => decode(x.payload).metrics.every((m) => m.historical))).toBe(true);
   });
@@ -47,9 +59,14 @@ describe('simulate --sparkplug: the edge node encoding', () => {
     const e = sparkplugEncoding('lab', ['t']);
     e.connected('n1', 0);
     e.connected('n1', 1); // a reconnection: bdSeq 1 now
-    const ncmd = Buffer.from(encodePayload({ timestamp: 5, metrics: [{ name: 'Node Control/Rebirth', datatype: DataType.Boolean, value: { case: 'booleanValue', value: true } }] }));
+    const ncmd = Buffer.from(
+      encodePayload({ timestamp: 5, metrics: [{ name: 'Node Control/Rebirth', datatype: DataType.Boolean, value: { case: 'booleanValue', value: true } }] }),
+    );
     const out = e.command('n1', 'spBv1.0/lab/NCMD/n1', ncmd, 10);
-    expect(out.map((x) => [x.topic, decode(x.payload).seq])).toEqual([['spBv1.0/lab/NBIRTH/n1', 0], ['spBv1.0/lab/DBIRTH/n1/n1', 1]]);
+    expect(out.map((x) => [x.topic, decode(x.payload).seq])).toEqual([
+      ['spBv1.0/lab/NBIRTH/n1', 0],
+      ['spBv1.0/lab/DBIRTH/n1/n1', 1],
+    ]);
     expect(bdSeqOf(out[0]!.payload)).toBe(1);
     expect(e.command('n1', 'spBv1.0/lab/NCMD/n1', Buffer.from('junk'), 10)).toEqual([]);
   });

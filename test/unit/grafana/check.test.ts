@@ -3,7 +3,17 @@ import { checkDashboard, judge, variableValues, type InfluxAnswer, type QueryCas
 import { sensorsDashboard } from '../../../gateway/grafana/sensors.js';
 
 /** The checker's judgement on canned InfluxDB answers; the real InfluxDB run is test/integration/grafana-dashboards. */
-const CASE: QueryCase = { dashboard: 'd', kind: 'panel', title: 'p', refId: 'A', group: 'd / panel "p" / A', repeat: {}, raw: '', query: 'SELECT ...', needsColumns: [] };
+const CASE: QueryCase = {
+  dashboard: 'd',
+  kind: 'panel',
+  title: 'p',
+  refId: 'A',
+  group: 'd / panel "p" / A',
+  repeat: {},
+  raw: '',
+  query: 'SELECT ...',
+  needsColumns: [],
+};
 const series = (columns: string[], values: unknown[][], tags?: Record<string, string>) => ({ name: 'telemetry', columns, values, ...(tags ? { tags } : {}) });
 
 /** A fake InfluxDB that knows the gateway's schema: a query naming anything else returns no series, as InfluxDB does. */
@@ -26,14 +36,41 @@ describe('dashboard checker', () => {
 
   it('reports InfluxDB errors, all-null columns, empty group-by tags, missing alias tags and annotation columns', () => {
     expect(judge(CASE, { error: 'error parsing query' })).toEqual([expect.stringContaining('InfluxDB error: error parsing query')]);
-    expect(judge(CASE, { series: [series(['time', 'mean', 'max'], [[1, 2, null], [2, 3, null]])] })).toEqual([expect.stringContaining('column "max" is null in every row')]);
+    expect(
+      judge(CASE, {
+        series: [
+          series(
+            ['time', 'mean', 'max'],
+            [
+              [1, 2, null],
+              [2, 3, null],
+            ],
+          ),
+        ],
+      }),
+    ).toEqual([expect.stringContaining('column "max" is null in every row')]);
     expect(judge(CASE, { series: [series(['time', 'sum'], [[1, 2]], { site: '' })] })).toEqual([expect.stringContaining('grouped by tag "site" has no value')]);
-    expect(judge({ ...CASE, alias: '$tag_device $col' }, { series: [series(['time', 'sum'], [[1, 2]], { sensor: 'x' })] })).toEqual([expect.stringContaining('alias uses $tag_device')]);
-    expect(judge({ ...CASE, kind: 'annotation', needsColumns: ['value', 'rule'] }, { series: [series(['time', 'value'], [[1, 2]])] })).toEqual([expect.stringContaining('column "rule"')]);
+    expect(judge({ ...CASE, alias: '$tag_device $col' }, { series: [series(['time', 'sum'], [[1, 2]], { sensor: 'x' })] })).toEqual([
+      expect.stringContaining('alias uses $tag_device'),
+    ]);
+    expect(judge({ ...CASE, kind: 'annotation', needsColumns: ['value', 'rule'] }, { series: [series(['time', 'value'], [[1, 2]])] })).toEqual([
+      expect.stringContaining('column "rule"'),
+    ]);
   });
 
   it('reads variable values from SHOW TAG VALUES answers, sorted and unique', () => {
-    const answer: InfluxAnswer = { series: [series(['key', 'value'], [['device', 'b'], ['device', 'a']]), series(['key', 'value'], [['device', 'a']])] };
+    const answer: InfluxAnswer = {
+      series: [
+        series(
+          ['key', 'value'],
+          [
+            ['device', 'b'],
+            ['device', 'a'],
+          ],
+        ),
+        series(['key', 'value'], [['device', 'a']]),
+      ],
+    };
     expect(variableValues(answer)).toEqual(['a', 'b']);
   });
 

@@ -21,7 +21,12 @@ const target = z.strictObject({
   resultFormat: z.enum(['time_series', 'table']),
   alias: z.string().optional(),
 });
-const gridPos = z.strictObject({ h: z.number().int().min(1), w: z.number().int().min(1).max(24), x: z.number().int().min(0).max(23), y: z.number().int().min(0) });
+const gridPos = z.strictObject({
+  h: z.number().int().min(1),
+  w: z.number().int().min(1).max(24),
+  x: z.number().int().min(0).max(23),
+  y: z.number().int().min(0),
+});
 const panel = z.strictObject({
   id: z.number().int().positive(),
   type: z.enum(['timeseries', 'stat', 'state-timeline']),
@@ -30,13 +35,29 @@ const panel = z.strictObject({
   gridPos,
   datasource: ref,
   targets: z.array(target).min(1),
-  fieldConfig: z.strictObject({ defaults: z.record(z.string(), z.unknown()), overrides: z.array(z.strictObject({ matcher: z.strictObject({ id: z.enum(['byName', 'byRegexp']), options: z.string() }), properties: z.array(z.strictObject({ id: z.string(), value: z.unknown() })) })) }),
+  fieldConfig: z.strictObject({
+    defaults: z.record(z.string(), z.unknown()),
+    overrides: z.array(
+      z.strictObject({
+        matcher: z.strictObject({ id: z.enum(['byName', 'byRegexp']), options: z.string() }),
+        properties: z.array(z.strictObject({ id: z.string(), value: z.unknown() })),
+      }),
+    ),
+  }),
   options: z.record(z.string(), z.unknown()),
   repeat: z.string().optional(),
   repeatDirection: z.enum(['h', 'v']).optional(),
   maxPerRow: z.number().int().min(1).optional(),
 });
-const row = z.strictObject({ id: z.number().int().positive(), type: z.literal('row'), title: z.string(), gridPos, collapsed: z.literal(false), panels: z.array(z.never()), repeat: z.string().optional() });
+const row = z.strictObject({
+  id: z.number().int().positive(),
+  type: z.literal('row'),
+  title: z.string(),
+  gridPos,
+  collapsed: z.literal(false),
+  panels: z.array(z.never()),
+  repeat: z.string().optional(),
+});
 const variable = z.strictObject({
   type: z.literal('query'),
   name: z.string().regex(/^\w+$/),
@@ -88,7 +109,11 @@ const committed = DASHBOARD_FILES.map(({ file, dashboard }) => ({ file, generate
 const MACROS = new Set(['timeFilter', 'interval', '__interval', '__interval_ms', 'col']);
 
 function queriesOf(d: Dashboard): string[] {
-  return [...d.templating.list.map((v) => v.query), ...d.panels.flatMap((p) => (p.targets ?? []).map((t) => t.query)), ...d.annotations.list.flatMap((a) => (a.query ? [a.query] : []))];
+  return [
+    ...d.templating.list.map((v) => v.query),
+    ...d.panels.flatMap((p) => (p.targets ?? []).map((t) => t.query)),
+    ...d.annotations.list.flatMap((a) => (a.query ? [a.query] : [])),
+  ];
 }
 
 describe('committed Grafana dashboards', () => {
@@ -144,7 +169,10 @@ describe('committed Grafana dashboards', () => {
 });
 
 describe('Grafana provisioning files', () => {
-  const datasources = parse(readFileSync(join(PROVISIONING, 'datasources/influxdb.yaml'), 'utf8')) as { apiVersion: number; datasources: Record<string, unknown>[] };
+  const datasources = parse(readFileSync(join(PROVISIONING, 'datasources/influxdb.yaml'), 'utf8')) as {
+    apiVersion: number;
+    datasources: Record<string, unknown>[];
+  };
   const providers = parse(readFileSync(join(PROVISIONING, 'dashboards/gateway.yaml'), 'utf8')) as { apiVersion: number; providers: Record<string, unknown>[] };
 
   it('provision the InfluxQL data source the dashboards refer to, configured from the environment', () => {
@@ -177,9 +205,13 @@ describe('Grafana provisioning files', () => {
 
   it('name only the environment variables docs/grafana.md documents', () => {
     const docs = readFileSync('docs/grafana.md', 'utf8');
-    const yaml = ['datasources/influxdb.yaml', 'dashboards/gateway.yaml'].map((f) => readFileSync(join(PROVISIONING, f), 'utf8').replace(/^\s*#.*$/gm, '')).join('\n');
+    const yaml = ['datasources/influxdb.yaml', 'dashboards/gateway.yaml']
+      .map((f) => readFileSync(join(PROVISIONING, f), 'utf8').replace(/^\s*#.*$/gm, ''))
+      .join('\n');
     const vars = [...yaml.matchAll(/\$\{(\w+)\}/g)].map((m) => m[1]!);
-    expect(new Set(vars)).toEqual(new Set(['GATEWAY_INFLUX_URL', 'GATEWAY_INFLUX_DB', 'GATEWAY_INFLUX_USER', 'GATEWAY_INFLUX_PASSWORD', 'GATEWAY_DASHBOARDS_DIR']));
+    expect(new Set(vars)).toEqual(
+      new Set(['GATEWAY_INFLUX_URL', 'GATEWAY_INFLUX_DB', 'GATEWAY_INFLUX_USER', 'GATEWAY_INFLUX_PASSWORD', 'GATEWAY_DASHBOARDS_DIR']),
+    );
     for (const v of vars) expect(docs, v).toContain(v);
   });
 });

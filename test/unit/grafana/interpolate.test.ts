@@ -15,13 +15,27 @@ describe('Grafana InfluxQL interpolation', () => {
 
   it('formats intervals like Go gtime.FormatInterval (whole units, truncated)', () => {
     expect([0, 1, 250, 999, 1000, 1500, 10_000, 59_999, 60_000, 90_000, 3_600_000, 86_400_000, 400 * 86_400_000].map(formatInterval)).toEqual([
-      '1ms', '1ms', '250ms', '999ms', '1s', '1s', '10s', '59s', '1m', '1m', '1h', '1d', '1y',
+      '1ms',
+      '1ms',
+      '250ms',
+      '999ms',
+      '1s',
+      '1s',
+      '10s',
+      '59s',
+      '1m',
+      '1m',
+      '1h',
+      '1d',
+      '1y',
     ]);
   });
 
   it('turns a multi-value selection into an escaped alternation, and All into every option', () => {
     const q = `SELECT * FROM "t" WHERE "device" =~ /^$device$/`;
-    expect(replaceVariables(q, { device: multi(['/special/path', '/some/other/path']) })).toBe(`SELECT * FROM "t" WHERE "device" =~ /^(\\/special\\/path|\\/some\\/other\\/path)$/`);
+    expect(replaceVariables(q, { device: multi(['/special/path', '/some/other/path']) })).toBe(
+      `SELECT * FROM "t" WHERE "device" =~ /^(\\/special\\/path|\\/some\\/other\\/path)$/`,
+    );
     expect(replaceVariables(q, { device: multi(['$__all'], ['gh-1', 'gh.2']) })).toBe(`SELECT * FROM "t" WHERE "device" =~ /^(gh-1|gh\\.2)$/`);
     expect(replaceVariables(q, { device: multi(['gh.2']) })).toBe(`SELECT * FROM "t" WHERE "device" =~ /^gh\\.2$/`);
     expect(replaceVariables(q, { device: { ...multi(['$__all'], ['a']), allValue: '.*' } })).toBe(`SELECT * FROM "t" WHERE "device" =~ /^.*$/`);
@@ -47,11 +61,13 @@ describe('Grafana InfluxQL interpolation', () => {
   });
 
   it('runs both stages', () => {
-    expect(interpolate(`SELECT mean("mean") FROM "telemetry" WHERE "sensor" =~ /^$sensor$/ AND $timeFilter GROUP BY time($__interval)`, {
-      variables: { sensor: multi(['$__all'], ['humidity', 'temperature']) },
-      from: 1000,
-      to: 2000,
-      intervalMs: 1000,
-    })).toBe(`SELECT mean("mean") FROM "telemetry" WHERE "sensor" =~ /^(humidity|temperature)$/ AND time >= 1000ms and time <= 2000ms GROUP BY time(1s)`);
+    expect(
+      interpolate(`SELECT mean("mean") FROM "telemetry" WHERE "sensor" =~ /^$sensor$/ AND $timeFilter GROUP BY time($__interval)`, {
+        variables: { sensor: multi(['$__all'], ['humidity', 'temperature']) },
+        from: 1000,
+        to: 2000,
+        intervalMs: 1000,
+      }),
+    ).toBe(`SELECT mean("mean") FROM "telemetry" WHERE "sensor" =~ /^(humidity|temperature)$/ AND time >= 1000ms and time <= 2000ms GROUP BY time(1s)`);
   });
 });

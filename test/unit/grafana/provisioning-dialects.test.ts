@@ -11,10 +11,11 @@ import { DATASOURCE } from '../../../gateway/grafana/model.js';
  */
 const dir = (api: string) => `config/grafana/provisioning${api === 'v1' ? '' : `-${api}`}`;
 type Ds = { uid: string; type: string; url: string; jsonData: Record<string, string>; secureJsonData?: Record<string, string> };
-const datasources = (api: string) => (parse(readFileSync(join(dir(api), 'datasources/influxdb.yaml'), 'utf8')) as { apiVersion: number; datasources: Ds[] }).datasources;
+const datasources = (api: string) =>
+  (parse(readFileSync(join(dir(api), 'datasources/influxdb.yaml'), 'utf8')) as { apiVersion: number; datasources: Ds[] }).datasources;
 
 describe.each(['v2', 'v3'])('Grafana provisioning for influx.api %s', (api) => {
-  it('provisions the dashboards\' InfluxQL data source, authenticated with a read token from the environment', () => {
+  it("provisions the dashboards' InfluxQL data source, authenticated with a read token from the environment", () => {
     const ds = datasources(api).find((d) => d.uid === DATASOURCE.uid)!;
     expect(ds).toMatchObject({
       type: DATASOURCE.type,

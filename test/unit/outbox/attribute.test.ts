@@ -18,20 +18,25 @@ describe('attribute: refused line numbers of a request -> lines of its stored ba
   it('names, for any merge or lane split, exactly the lines the request refused', () => {
     const line = fc.tuple(fc.constantFrom('a', 'b', 'c', 'dé', 'e\\ f'), fc.integer({ min: 0, max: 99 })).map(([d, v]) => `m,d=${d} v=${v},s="x\ny" ${v}`);
     fc.assert(
-      fc.property(fc.array(fc.array(line, { minLength: 1, maxLength: 12 }), { minLength: 1, maxLength: 5 }), fc.integer({ min: 0, max: 4 }), fc.infiniteStream(fc.boolean()), (batches, lanes, coin) => {
-        const group = batches.map((ls, i) => stored(i + 1, ls));
-        const parts = lanes === 0 ? [withNewlines(group.map((b) => b.body))] : splitIntoLanes(group, lanes);
-        const partLines = parts.map((p) => splitLines(bodyText(p)));
-        const refused = partLines.map((ls) => ls.flatMap((_, i) => (coin.next().value ? [i] : [])));
-        const byBatch = attribute(group, parts, refused)!;
-        expect(byBatch).toBeDefined();
-        const want = refused.flatMap((idx, p) => idx.map((i) => partLines[p]![i]!)).sort();
-        const got = [...byBatch].flatMap(([id, idx]) => {
-          const lines = splitLines(group[id - 1]!.body.toString());
-          return idx.map((i) => lines[i]!);
-        });
-        expect(got.sort()).toEqual(want);
-      }),
+      fc.property(
+        fc.array(fc.array(line, { minLength: 1, maxLength: 12 }), { minLength: 1, maxLength: 5 }),
+        fc.integer({ min: 0, max: 4 }),
+        fc.infiniteStream(fc.boolean()),
+        (batches, lanes, coin) => {
+          const group = batches.map((ls, i) => stored(i + 1, ls));
+          const parts = lanes === 0 ? [withNewlines(group.map((b) => b.body))] : splitIntoLanes(group, lanes);
+          const partLines = parts.map((p) => splitLines(bodyText(p)));
+          const refused = partLines.map((ls) => ls.flatMap((_, i) => (coin.next().value ? [i] : [])));
+          const byBatch = attribute(group, parts, refused)!;
+          expect(byBatch).toBeDefined();
+          const want = refused.flatMap((idx, p) => idx.map((i) => partLines[p]![i]!)).sort();
+          const got = [...byBatch].flatMap(([id, idx]) => {
+            const lines = splitLines(group[id - 1]!.body.toString());
+            return idx.map((i) => lines[i]!);
+          });
+          expect(got.sort()).toEqual(want);
+        },
+      ),
     );
   });
 
@@ -54,7 +59,12 @@ describe('the drainer with a partial write of a merged request', () => {
     expect(store.totals().points).toBe(0);
     expect(await counter('pointsWritten')).toBe(6);
     expect(await counter('outboxDeadLettered')).toBe(2);
-    expect(store.deadLetters(10).map((d) => d.body).sort()).toEqual(['m,d=x v=2 2000', 'm,d=x v=5 5000']);
+    expect(
+      store
+        .deadLetters(10)
+        .map((d) => d.body)
+        .sort(),
+    ).toEqual(['m,d=x v=2 2000', 'm,d=x v=5 5000']);
     expect(store.deadLetters(10)[0]!.error).toMatch(/partial write of line protocol occurred/);
     await outbox.close();
   });
@@ -75,7 +85,12 @@ describe('the drainer with a partial write of a merged request', () => {
     expect(writer.bodies).toHaveLength(2);
     expect(store.totals().points).toBe(0);
     expect(await counter('pointsWritten')).toBe(18);
-    expect(store.deadLetters(10).flatMap((d) => d.body.split('\n')).sort()).toEqual(['m,d=s1 v=7 7000', 'm,d=s2 v=13 13000']);
+    expect(
+      store
+        .deadLetters(10)
+        .flatMap((d) => d.body.split('\n'))
+        .sort(),
+    ).toEqual(['m,d=s1 v=7 7000', 'm,d=s2 v=13 13000']);
     await outbox.close();
   });
 });

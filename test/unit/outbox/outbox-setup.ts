@@ -56,10 +56,8 @@ export function setup(opts: Partial<OutboxOptions> = {}) {
     random: () => 0.5, // no jitter
     ...opts,
   });
-  const counter = async (name: 'pointsWritten' | 'outboxRetried' | 'outboxDeadLettered' | 'outboxDropped') =>
-    (await metrics[name].get()).values[0]?.value ?? 0;
+  const counter = async (name: 'pointsWritten' | 'outboxRetried' | 'outboxDeadLettered' | 'outboxDropped') => (await metrics[name].get()).values[0]?.value ?? 0;
   return { timers, store, writer, metrics, outbox, counter };
 }
 
 export const unreachable = () => new RetryableWriteError('connect ECONNREFUSED', 'unreachable', undefined, 'ECONNREFUSED');
-

@@ -8,9 +8,7 @@ import { pt, setup, unreachable } from './outbox-setup.js';
 describe('backoff', () => {
   it('doubles from 1 s to 60 s with ±20% jitter and honours Retry-After', () => {
     const mid = () => 0.5;
-    expect([1, 2, 3, 4, 5, 6, 7, 8, 50].map((a) => retryDelayMs(DEFAULT_BACKOFF, a, mid))).toEqual([
-      1000, 2000, 4000, 8000, 16000, 32000, 60000, 60000, 60000,
-    ]);
+    expect([1, 2, 3, 4, 5, 6, 7, 8, 50].map((a) => retryDelayMs(DEFAULT_BACKOFF, a, mid))).toEqual([1000, 2000, 4000, 8000, 16000, 32000, 60000, 60000, 60000]);
     expect(retryDelayMs(DEFAULT_BACKOFF, 1, () => 0)).toBe(800);
     expect(retryDelayMs(DEFAULT_BACKOFF, 1, () => 1)).toBe(1200);
     expect(retryDelayMs(DEFAULT_BACKOFF, 9, () => 1)).toBe(60000);

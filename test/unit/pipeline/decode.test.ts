@@ -57,7 +57,16 @@ describe('telemetry payloads', () => {
     const r = telemetry({ ts: NOW - 1000, seq: 7, readings: { temperature: 21.5, humidity: 40 } });
     expect(r.rejections).toEqual([]);
     expect(r.messages).toEqual([
-      { device: 'dev-1', ts: NOW - 1000, tsFromDevice: true, seq: 7, readings: [{ sensor: 'temperature', value: 21.5 }, { sensor: 'humidity', value: 40 }] },
+      {
+        device: 'dev-1',
+        ts: NOW - 1000,
+        tsFromDevice: true,
+        seq: 7,
+        readings: [
+          { sensor: 'temperature', value: 21.5 },
+          { sensor: 'humidity', value: 40 },
+        ],
+      },
     ]);
   });
 
@@ -67,12 +76,7 @@ describe('telemetry payloads', () => {
   });
 
   it('accepts a backlog array and rejects only its bad elements', () => {
-    const r = telemetry([
-      { ts: NOW - 3000, readings: { t: 1 } },
-      { ts: 'not a time', readings: { t: 2 } },
-      { ts: NOW - 1000, readings: { t: 3 } },
-      42,
-    ]);
+    const r = telemetry([{ ts: NOW - 3000, readings: { t: 1 } }, { ts: 'not a time', readings: { t: 2 } }, { ts: NOW - 1000, readings: { t: 3 } }, 42]);
     expect(r.messages.map((m) => m.readings[0]!.value)).toEqual([1, 3]);
     expect(r.rejections.map((x) => x.reason)).toEqual(['bad_timestamp', 'bad_shape']);
   });
@@ -175,16 +179,22 @@ describe('decoder agrees with the schema of the wire contract', () => {
 
   it('never throws on arbitrary bytes, and accepts only readings with valid ids and finite values', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a)), fc.json().map((j) => Buffer.from(j))), (buf) => {
-        const r = telemetry(buf);
-        for (const m of r.messages) {
-          for (const reading of m.readings) {
-            expect(reading.sensor).toMatch(/^[A-Za-z0-9_.-]{1,64}$/);
-            expect(Number.isFinite(reading.value)).toBe(true);
+      fc.property(
+        fc.oneof(
+          fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a)),
+          fc.json().map((j) => Buffer.from(j)),
+        ),
+        (buf) => {
+          const r = telemetry(buf);
+          for (const m of r.messages) {
+            for (const reading of m.readings) {
+              expect(reading.sensor).toMatch(/^[A-Za-z0-9_.-]{1,64}$/);
+              expect(Number.isFinite(reading.value)).toBe(true);
+            }
           }
-        }
-        expect(r.messages.length + r.rejections.length).toBeGreaterThan(0);
-      }),
+          expect(r.messages.length + r.rejections.length).toBeGreaterThan(0);
+        },
+      ),
       { numRuns: 2000 },
     );
   });

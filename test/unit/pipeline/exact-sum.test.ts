@@ -49,7 +49,10 @@ describe('exact summation', () => {
   it('equals the BigInt reference for any values, in any order', () => {
     // Raw partials are exact while no intermediate sum overflows; values from BIG up go to the scaled
     // accumulator (addValue), which the exact-mean tests below cover.
-    const small = fc.array(anyDouble.filter((x) => Math.abs(x) < BIG), { maxLength: 40 });
+    const small = fc.array(
+      anyDouble.filter((x) => Math.abs(x) < BIG),
+      { maxLength: 40 },
+    );
     fc.assert(
       fc.property(small, fc.nat(), (xs, seed) => {
         const expected = exactSum(xs);
@@ -80,8 +83,15 @@ describe('exact mean', () => {
   it('is exact when huge values are present but the sum fits', () => {
     const huge = fc.double({ noNaN: true, min: -(2 ** 1010), max: 2 ** 1010 });
     fc.assert(
-      fc.property(fc.array(fc.oneof(huge, anyDouble.filter((x) => Math.abs(x) < 2 ** 1010)), { minLength: 1, maxLength: 30 }), (xs) =>
-        Object.is(meanOf(xs), exactSum(xs) / xs.length),
+      fc.property(
+        fc.array(
+          fc.oneof(
+            huge,
+            anyDouble.filter((x) => Math.abs(x) < 2 ** 1010),
+          ),
+          { minLength: 1, maxLength: 30 },
+        ),
+        (xs) => Object.is(meanOf(xs), exactSum(xs) / xs.length),
       ),
       { numRuns: 300 },
     );

@@ -25,7 +25,24 @@ const numberText = fc.oneof(
   fc.integer().map(String),
   fc.tuple(fc.boolean(), digits(1, 12), digits(0, 10)).map(([neg, i, f]) => `${neg ? '-' : ''}${i}${f ? `.${f}` : ''}`),
   fc.tuple(fc.double({ min: -1e6, max: 1e6, noNaN: true }), fc.integer({ min: 0, max: 17 })).map(([d, k]) => d.toFixed(k)),
-  fc.constantFrom('-0', '0.0', '-0.000', '1e5', '2E-3', '01', '1.', '.5', '+1', '-', '0.00000000000000001', '123456789012345678', '9007199254740993', 'null', '"1"', 'true'),
+  fc.constantFrom(
+    '-0',
+    '0.0',
+    '-0.000',
+    '1e5',
+    '2E-3',
+    '01',
+    '1.',
+    '.5',
+    '+1',
+    '-',
+    '0.00000000000000001',
+    '123456789012345678',
+    '9007199254740993',
+    'null',
+    '"1"',
+    'true',
+  ),
 );
 const tsText = fc.oneof(
   fc.integer({ min: Date.UTC(1999, 11, 31), max: NOW + 2 * 86_400_000 }).map(String),
@@ -56,7 +73,8 @@ const commonShape = fc
     const fields: string[] = [];
     if (ts !== undefined) fields.push(`"ts"${s()}:${s()}${ts}`);
     if (seq !== undefined) fields.push(`"seq"${s()}:${s()}${seq}`);
-    if (readings !== undefined) fields.push(`"readings"${s()}:${s()}{${s()}${readings.map(([id, v]) => `"${id}"${s()}:${s()}${v}`).join(`${s()},${s()}`)}${s()}}`);
+    if (readings !== undefined)
+      fields.push(`"readings"${s()}:${s()}{${s()}${readings.map(([id, v]) => `"${id}"${s()}:${s()}${v}`).join(`${s()},${s()}`)}${s()}}`);
     if (extra !== undefined) fields.push(extra);
     for (let i = 0; i < order; i++) fields.push(fields.shift()!);
     return Buffer.from(`${s()}{${s()}${fields.join(`${s()},${s()}`)}${s()}}${tail}`);
@@ -66,13 +84,40 @@ describe('telemetry fast path', () => {
   it('takes the common shape without JSON.parse and decodes it exactly', () => {
     const buf = Buffer.from(`{"ts":${NOW - 1000},"seq":42,"readings":{"a":21.5,"b":-0,"c":1013.25,"d":0.1}}`);
     const m = scanTelemetry('dev-1', buf, NOW);
-    expect(m).toEqual({ device: 'dev-1', ts: NOW - 1000, tsFromDevice: true, seq: 42, readings: [{ sensor: 'a', value: 21.5 }, { sensor: 'b', value: 0 }, { sensor: 'c', value: 1013.25 }, { sensor: 'd', value: 0.1 }] });
+    expect(m).toEqual({
+      device: 'dev-1',
+      ts: NOW - 1000,
+      tsFromDevice: true,
+      seq: 42,
+      readings: [
+        { sensor: 'a', value: 21.5 },
+        { sensor: 'b', value: 0 },
+        { sensor: 'c', value: 1013.25 },
+        { sensor: 'd', value: 0.1 },
+      ],
+    });
     expect(Object.is(m!.readings[1]!.value, 0)).toBe(true);
-    expect(scanTelemetry('dev-1', Buffer.from('{"readings":{"t":1}}'), NOW)).toEqual({ device: 'dev-1', ts: NOW, tsFromDevice: false, seq: undefined, readings: [{ sensor: 't', value: 1 }] });
+    expect(scanTelemetry('dev-1', Buffer.from('{"readings":{"t":1}}'), NOW)).toEqual({
+      device: 'dev-1',
+      ts: NOW,
+      tsFromDevice: false,
+      seq: undefined,
+      readings: [{ sensor: 't', value: 1 }],
+    });
   });
 
   it('leaves everything unusual to the full decoder', () => {
-    for (const p of ['[{"readings":{"a":1}}]', '{"ts":"2026-11-28T12:00:00Z","readings":{"a":1}}', '{"readings":{"a":1e3}}', '{"readings":{"7":1,"a":2}}', '{"readings":{"a":1,"a":2}}', '{"readings":{}}', '{"ts":1,"readings":{"a":1}}', '{"readings":{"a":0.12345678901234567}}', '{"readings":{"a":1}} x']) {
+    for (const p of [
+      '[{"readings":{"a":1}}]',
+      '{"ts":"2026-11-28T12:00:00Z","readings":{"a":1}}',
+      '{"readings":{"a":1e3}}',
+      '{"readings":{"7":1,"a":2}}',
+      '{"readings":{"a":1,"a":2}}',
+      '{"readings":{}}',
+      '{"ts":1,"readings":{"a":1}}',
+      '{"readings":{"a":0.12345678901234567}}',
+      '{"readings":{"a":1}} x',
+    ]) {
       expect(scanTelemetry('dev-1', Buffer.from(p), NOW), p).toBeUndefined();
     }
   });
@@ -92,10 +137,16 @@ describe('telemetry fast path', () => {
 
   it('agrees with the full decoder on arbitrary JSON and arbitrary bytes', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.json().map((j) => Buffer.from(j)), fc.uint8Array({ maxLength: 200 }).map((a) => Buffer.from(a))), (buf) => {
-        const { withFastPath, parsedOnly } = both(buf);
-        expect(withFastPath).toEqual(parsedOnly);
-      }),
+      fc.property(
+        fc.oneof(
+          fc.json().map((j) => Buffer.from(j)),
+          fc.uint8Array({ maxLength: 200 }).map((a) => Buffer.from(a)),
+        ),
+        (buf) => {
+          const { withFastPath, parsedOnly } = both(buf);
+          expect(withFastPath).toEqual(parsedOnly);
+        },
+      ),
       { numRuns: 2000 },
     );
   });

@@ -26,7 +26,10 @@ const key = fc.oneof(
   fc.stringMatching(/^[a-z]{1,4}$/),
   fc.constantFrom('t\\u0065mp', '\\u0074', 'a\\"b', 'a\\\\b', 'a\\/b', 'ts', 'seq', 'readings', '__proto__', 'é', 'a b', ''),
 );
-const tsText = fc.oneof(fc.integer({ min: NOW - 100_000, max: NOW }).map(String), fc.constantFrom('"2026-11-28T11:00:00Z"', '"2026-11-28T11:00:00.123+01:00"', `${NOW}.0`, `${NOW}e0`, '1.7e12', 'null', '"x"'));
+const tsText = fc.oneof(
+  fc.integer({ min: NOW - 100_000, max: NOW }).map(String),
+  fc.constantFrom('"2026-11-28T11:00:00Z"', '"2026-11-28T11:00:00.123+01:00"', `${NOW}.0`, `${NOW}e0`, '1.7e12', 'null', '"x"'),
+);
 
 const text = fc
   .tuple(

@@ -76,7 +76,18 @@ describe('duplicate keys', () => {
   it('keeps the last value of a duplicate sensor, ts or seq', () => {
     const r = run(`{"ts":1,"ts":${NOW - 5000},"seq":1,"seq":2,"readings":{"t":1,"t":2,"h":3}}`);
     expect(r.rejections).toEqual([]);
-    expect(r.messages).toEqual([{ device: 'dev-1', ts: NOW - 5000, tsFromDevice: true, seq: 2, readings: [{ sensor: 't', value: 2 }, { sensor: 'h', value: 3 }] }]);
+    expect(r.messages).toEqual([
+      {
+        device: 'dev-1',
+        ts: NOW - 5000,
+        tsFromDevice: true,
+        seq: 2,
+        readings: [
+          { sensor: 't', value: 2 },
+          { sensor: 'h', value: 3 },
+        ],
+      },
+    ]);
   });
 
   it('lets a later duplicate make an object invalid, or valid', () => {
@@ -142,16 +153,45 @@ describe('size and shape', () => {
 });
 
 describe('hostile documents: the decoder never throws and accepts exactly the valid readings', () => {
-  const nasty = fc.constantFrom('__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', 'valueOf', '', ' ', 'a\u0000b', 'tab\t', 'é', '\u202eevil', '\ud800', 'a'.repeat(64), 'a'.repeat(65), 'ts', 'readings');
+  const nasty = fc.constantFrom(
+    '__proto__',
+    'constructor',
+    'prototype',
+    'toString',
+    'hasOwnProperty',
+    'valueOf',
+    '',
+    ' ',
+    'a\u0000b',
+    'tab\t',
+    'é',
+    '\u202eevil',
+    '\ud800',
+    'a'.repeat(64),
+    'a'.repeat(65),
+    'ts',
+    'readings',
+  );
   const key = fc.oneof(fc.stringMatching(/^[A-Za-z0-9_.-]{1,6}$/), fc.string({ unit: 'binary', maxLength: 6 }), nasty);
   const edgeNumber = fc.constantFrom(1e308, -1e308, Number.MAX_VALUE, Number.MIN_VALUE, -0, 2 ** 53 + 1, -(2 ** 53), 2.2250738585072014e-308, NOW);
   const value: fc.Arbitrary<unknown> = fc.oneof(
     { weight: 4, arbitrary: fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), edgeNumber, fc.integer()) },
     { weight: 1, arbitrary: fc.oneof(fc.string({ unit: 'binary', maxLength: 4 }), fc.constant(null), fc.boolean(), fc.constant([1]), fc.constant({ v: 1 })) },
   );
-  const ts = fc.oneof(fc.integer({ min: Date.UTC(1999, 11, 31), max: NOW + 2 * 86_400_000 }), edgeNumber, fc.constant('2026-11-28T11:00:00Z'), fc.string({ unit: 'binary', maxLength: 8 }));
+  const ts = fc.oneof(
+    fc.integer({ min: Date.UTC(1999, 11, 31), max: NOW + 2 * 86_400_000 }),
+    edgeNumber,
+    fc.constant('2026-11-28T11:00:00Z'),
+    fc.string({ unit: 'binary', maxLength: 8 }),
+  );
   const element: fc.Arbitrary<unknown> = fc.oneof(
-    { weight: 6, arbitrary: fc.record({ ts, seq: fc.oneof(fc.nat(), edgeNumber), readings: fc.dictionary(key, value, { maxKeys: 6 }), junk: fc.constant(1) }, { requiredKeys: ['readings'] }) },
+    {
+      weight: 6,
+      arbitrary: fc.record(
+        { ts, seq: fc.oneof(fc.nat(), edgeNumber), readings: fc.dictionary(key, value, { maxKeys: 6 }), junk: fc.constant(1) },
+        { requiredKeys: ['readings'] },
+      ),
+    },
     { weight: 1, arbitrary: fc.oneof(fc.constant(null), fc.integer(), fc.string({ maxLength: 3 }), fc.array(fc.integer(), { maxLength: 2 })) },
   );
   const doc = fc.oneof(element, fc.array(element, { maxLength: 6 }));
@@ -216,7 +256,11 @@ describe('hostile documents: the decoder never throws and accepts exactly the va
 
   it('takes "__proto__" and "constructor" as ordinary sensor ids, without touching any prototype', () => {
     const r = run('{"readings":{"__proto__":1,"constructor":2,"toString":3}}');
-    expect(r.readings.map((x) => [x.sensor, x.value])).toEqual([['__proto__', 1], ['constructor', 2], ['toString', 3]]);
+    expect(r.readings.map((x) => [x.sensor, x.value])).toEqual([
+      ['__proto__', 1],
+      ['constructor', 2],
+      ['toString', 3],
+    ]);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     expect(Object.getPrototypeOf({})).toBe(Object.prototype);
     const top = run('{"__proto__":{"readings":{"x":1}},"readings":{"t":1}}');

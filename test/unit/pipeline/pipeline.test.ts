@@ -38,7 +38,12 @@ describe('window aggregates', () => {
     h.one(T0 + 1_000, 1);
     h.one(T0 + 16_000, 2); // watermark T0 + 11 s: the first window is emitted
     expect(h.windows.map(agg)).toEqual([{ start: T0, mean: 1, min: 1, max: 1, first: 1, last: 1, count: 1, revision: 0 }]);
-    expect(h.send({ ts: T0 + 2_000, readings: [{ sensor: 't', value: 3 }], historical: true })).toEqual({ accepted: 1, duplicate: 0, late: 0, tooManySensors: 0 });
+    expect(h.send({ ts: T0 + 2_000, readings: [{ sensor: 't', value: 3 }], historical: true })).toEqual({
+      accepted: 1,
+      duplicate: 0,
+      late: 0,
+      tooManySensors: 0,
+    });
     h.send({ ts: T0 + 17_000, readings: [{ sensor: 't', value: 9 }], historical: true });
     h.one(T0 + 31_000, 4); // emits the corrected first window and the second
     expect(h.windows.map(agg).slice(1)).toEqual([
@@ -204,15 +209,35 @@ describe('sensors per device (maxSensorsPerDevice)', () => {
     // Another device has its own bound.
     expect(h.send({ device: 'd2', ts: T0 + 1, readings: names(4) })).toEqual({ accepted: 3, duplicate: 0, late: 0, tooManySensors: 1 });
     h.p.tick(Number.MAX_VALUE);
-    expect(h.windows.filter((w) => w.device === 'd1').map((w) => [w.sensor, w.count])).toEqual([['s0', 2], ['s1', 2], ['s2', 2]]);
+    expect(h.windows.filter((w) => w.device === 'd1').map((w) => [w.sensor, w.count])).toEqual([
+      ['s0', 2],
+      ['s1', 2],
+      ['s2', 2],
+    ]);
   });
 });
 
 describe('dedup', () => {
   it('drops repeats of (device, sensor, ts); the first one wins', () => {
     const h = harness();
-    expect(h.send({ ts: T0 + 1, readings: [{ sensor: 'a', value: 1 }, { sensor: 'b', value: 2 }] })).toEqual({ accepted: 2, duplicate: 0, late: 0, tooManySensors: 0 });
-    expect(h.send({ ts: T0 + 1, readings: [{ sensor: 'a', value: 9 }, { sensor: 'c', value: 3 }] })).toEqual({ accepted: 1, duplicate: 1, late: 0, tooManySensors: 0 });
+    expect(
+      h.send({
+        ts: T0 + 1,
+        readings: [
+          { sensor: 'a', value: 1 },
+          { sensor: 'b', value: 2 },
+        ],
+      }),
+    ).toEqual({ accepted: 2, duplicate: 0, late: 0, tooManySensors: 0 });
+    expect(
+      h.send({
+        ts: T0 + 1,
+        readings: [
+          { sensor: 'a', value: 9 },
+          { sensor: 'c', value: 3 },
+        ],
+      }),
+    ).toEqual({ accepted: 1, duplicate: 1, late: 0, tooManySensors: 0 });
     expect(h.send({ ts: T0 + 1, device: 'd2', readings: [{ sensor: 'a', value: 4 }] }).accepted).toBe(1);
     h.p.tick(Number.MAX_VALUE);
     expect(h.windows.map((w) => [w.device, w.sensor, w.mean])).toEqual([
@@ -226,7 +251,15 @@ describe('dedup', () => {
   it('drops a repeated (device, seq) message whole when it carries no ts', () => {
     const h = harness();
     const seqMsg = (seq: number, ts: number) =>
-      h.send({ ts, tsFromDevice: false, seq, readings: [{ sensor: 'a', value: seq }, { sensor: 'b', value: seq }] });
+      h.send({
+        ts,
+        tsFromDevice: false,
+        seq,
+        readings: [
+          { sensor: 'a', value: seq },
+          { sensor: 'b', value: seq },
+        ],
+      });
     expect(seqMsg(7, T0 + 1000)).toEqual({ accepted: 2, duplicate: 0, late: 0, tooManySensors: 0 });
     expect(seqMsg(7, T0 + 2000)).toEqual({ accepted: 0, duplicate: 2, late: 0, tooManySensors: 0 });
     expect(seqMsg(8, T0 + 2000)).toEqual({ accepted: 2, duplicate: 0, late: 0, tooManySensors: 0 });

@@ -50,7 +50,11 @@ const distinctMessages = fc
   }));
 
 /** Arrival schedule: gaps of gateway time before each message, and ticks in between. */
-const schedule = fc.record({ gaps: fc.array(fc.integer({ min: 0, max: 1500 }), { minLength: 1 }), ticks: fc.array(fc.nat(), { maxLength: 20 }), seed: fc.nat() });
+const schedule = fc.record({
+  gaps: fc.array(fc.integer({ min: 0, max: 1500 }), { minLength: 1 }),
+  ticks: fc.array(fc.nat(), { maxLength: 20 }),
+  seed: fc.nat(),
+});
 
 function interleave(msgs: readonly DeviceMessage[], s: { gaps: number[]; ticks: number[] }): Op[] {
   const tickAt = new Set(s.ticks.map((t) => t % (msgs.length + 1)));
@@ -119,20 +123,26 @@ describe('pipeline properties', () => {
   });
 
   /** Arbitrary traffic: repeats may carry other values, seq messages may repeat with another ts. */
-  const messyMessages = fc.array(
-    fc.record({
-      device,
-      off: offset,
-      kind: fc.constantFrom('ts', 'ts', 'seq', 'none'),
-      seq: fc.nat(8),
-      readings,
-    }),
-    { maxLength: 60 },
-  ).map((ms) =>
-    ms.map(
-      (m): DeviceMessage => ({ device: m.device, ts: T + m.off, tsFromDevice: m.kind === 'ts', seq: m.kind === 'seq' ? m.seq : undefined, readings: m.readings }),
-    ),
-  );
+  const messyMessages = fc
+    .array(
+      fc.record({
+        device,
+        off: offset,
+        kind: fc.constantFrom('ts', 'ts', 'seq', 'none'),
+        seq: fc.nat(8),
+        readings,
+      }),
+      { maxLength: 60 },
+    )
+    .map((ms) =>
+      ms.map((m): DeviceMessage => ({
+        device: m.device,
+        ts: T + m.off,
+        tsFromDevice: m.kind === 'ts',
+        seq: m.kind === 'seq' ? m.seq : undefined,
+        readings: m.readings,
+      })),
+    );
 
   it('(2) with small horizons, every reading is accounted for and windows aggregate exactly the accepted ones', () => {
     fc.assert(
@@ -182,28 +192,37 @@ describe('pipeline properties', () => {
     // Copies of devices changed before they are written: none (written in place), some, or as many as needed.
     const budget = fc.constantFrom(0, 3000, Infinity);
     fc.assert(
-      fc.property(messyMessages, renamed, schedule, settingsArb, fc.nat(), fc.array(fc.nat(3)), budget, (msgs, names, sched, settings, cut, steps, copyBudget) => {
-        // Four devices, so that some appear only while the capture runs.
-        const ops = interleave(
-          msgs.map((m, i) => ({ ...m, device: names[i % names.length]! })),
-          sched,
-        );
-        const k = cut % (ops.length + 1);
-        const first = run(settings, ops.slice(0, k), newRun());
-        const atStart = first.p.snapshot();
-        const capture = first.p.beginSnapshot(copyBudget);
-        const p = first.p;
-        let clock = first.clock;
-        ops.slice(k).forEach((op, i) => {
-          capture.step(steps.length === 0 ? 0 : steps[i % steps.length]!);
-          if ('tick' in op) p.tick(clock);
-          else p.ingest(op.msg, (clock += op.gap));
-        });
-        const stepped = capture.finish();
-        expect(canonical(stepped)).toEqual(canonical(atStart));
-        // The capture is over: another can begin, and it is the state now.
-        expect(canonical(p.beginSnapshot().finish())).toEqual(canonical(p.snapshot()));
-      }),
+      fc.property(
+        messyMessages,
+        renamed,
+        schedule,
+        settingsArb,
+        fc.nat(),
+        fc.array(fc.nat(3)),
+        budget,
+        (msgs, names, sched, settings, cut, steps, copyBudget) => {
+          // Four devices, so that some appear only while the capture runs.
+          const ops = interleave(
+            msgs.map((m, i) => ({ ...m, device: names[i % names.length]! })),
+            sched,
+          );
+          const k = cut % (ops.length + 1);
+          const first = run(settings, ops.slice(0, k), newRun());
+          const atStart = first.p.snapshot();
+          const capture = first.p.beginSnapshot(copyBudget);
+          const p = first.p;
+          let clock = first.clock;
+          ops.slice(k).forEach((op, i) => {
+            capture.step(steps.length === 0 ? 0 : steps[i % steps.length]!);
+            if ('tick' in op) p.tick(clock);
+            else p.ingest(op.msg, (clock += op.gap));
+          });
+          const stepped = capture.finish();
+          expect(canonical(stepped)).toEqual(canonical(atStart));
+          // The capture is over: another can begin, and it is the state now.
+          expect(canonical(p.beginSnapshot().finish())).toEqual(canonical(p.snapshot()));
+        },
+      ),
       { numRuns: 300 },
     );
   });

@@ -27,7 +27,15 @@ const slide = fc.tuple(fc.integer({ min: -50, max: 50 }), fc.integer({ min: 1, m
   for (let i = 0; i < n; i++) ops.push({ kind: 'insert', ts: t0 + i }, { kind: 'evict', cutoff: t0 + i - horizon });
   return ops;
 });
-const program = fc.array(fc.oneof(op.map((o) => [o]), slide), { maxLength: 30 }).map((xs) => xs.flat());
+const program = fc
+  .array(
+    fc.oneof(
+      op.map((o) => [o]),
+      slide,
+    ),
+    { maxLength: 30 },
+  )
+  .map((xs) => xs.flat());
 
 function modelInsert(m: number[], ts: number): boolean {
   let i = 0;
@@ -56,7 +64,14 @@ describe('dedup key ring', () => {
           const want = o.kind === 'insert' ? modelInsert(m, o.ts) : modelEvict(m, o.cutoff);
           const ringOk = s.seenHead >= 0 && (s.seenHead < s.seen.length || s.seen.length === 0) && s.seen.length >= m.length;
           if (got !== want || seenSize(s) !== m.length || !ringOk) {
-            expect({ step, o, got, size: seenSize(s), head: s.seenHead, cap: s.seen.length }).toEqual({ step, o, got: want, size: m.length, head: s.seenHead, cap: s.seen.length });
+            expect({ step, o, got, size: seenSize(s), head: s.seenHead, cap: s.seen.length }).toEqual({
+              step,
+              o,
+              got: want,
+              size: m.length,
+              head: s.seenHead,
+              cap: s.seen.length,
+            });
             expect(ringOk).toBe(true);
           }
         });

@@ -20,7 +20,26 @@ type State = { devices: Map<string, DeviceState>; pending: Set<SensorState> };
 const anyNum = fc.oneof(
   fc.integer(),
   fc.double({ noNaN: true, noDefaultInfinity: true }),
-  fc.constantFrom(0, -0, 1, -1, 0.1, 1.5, -2.5, 2 ** 51 - 1, 2 ** 51, -(2 ** 51), 2 ** 53, -(2 ** 53) - 2, 1e300, -1e300, 5e-324, -5e-324, 1_700_000_000_000, 1_700_000_000_000.5),
+  fc.constantFrom(
+    0,
+    -0,
+    1,
+    -1,
+    0.1,
+    1.5,
+    -2.5,
+    2 ** 51 - 1,
+    2 ** 51,
+    -(2 ** 51),
+    2 ** 53,
+    -(2 ** 53) - 2,
+    1e300,
+    -1e300,
+    5e-324,
+    -5e-324,
+    1_700_000_000_000,
+    1_700_000_000_000.5,
+  ),
 );
 const name = fc.oneof(
   fc.string({ maxLength: 8 }),
@@ -30,14 +49,39 @@ const name = fc.oneof(
 );
 /** Strictly ascending (what dedup keys and window starts are). */
 const ascending = (max: number) => fc.array(anyNum, { maxLength: max }).map((xs) => [...new Set(xs.map((x) => x + 0))].sort((a, b) => a - b));
-const steady = fc.tuple(fc.integer({ min: -(2 ** 40), max: 2 ** 42 }), fc.integer({ min: 1, max: 5000 }), fc.nat(80)).map(([t0, d, n]) => Array.from({ length: n }, (_, i) => t0 + i * d));
+const steady = fc
+  .tuple(fc.integer({ min: -(2 ** 40), max: 2 ** 42 }), fc.integer({ min: 1, max: 5000 }), fc.nat(80))
+  .map(([t0, d, n]) => Array.from({ length: n }, (_, i) => t0 + i * d));
 
 const win = (start: number) =>
-  fc.record({ count: fc.integer({ min: 1, max: 2 ** 40 }), a: anyNum, b: anyNum, f: anyNum, l: anyNum, first: anyNum, last: anyNum, rev: fc.nat(), partials: fc.array(anyNum, { maxLength: 3 }), big: fc.option(fc.array(anyNum, { minLength: 1, maxLength: 2 })) }).map((r) => {
-    const w = new Win(start, r.rev);
-    Object.assign(w, { count: r.count, min: Math.min(r.a, r.b), max: Math.max(r.a, r.b), firstTs: Math.min(r.f, r.l), first: r.first, lastTs: Math.max(r.f, r.l), last: r.last, partials: r.partials, big: r.big });
-    return w;
-  });
+  fc
+    .record({
+      count: fc.integer({ min: 1, max: 2 ** 40 }),
+      a: anyNum,
+      b: anyNum,
+      f: anyNum,
+      l: anyNum,
+      first: anyNum,
+      last: anyNum,
+      rev: fc.nat(),
+      partials: fc.array(anyNum, { maxLength: 3 }),
+      big: fc.option(fc.array(anyNum, { minLength: 1, maxLength: 2 })),
+    })
+    .map((r) => {
+      const w = new Win(start, r.rev);
+      Object.assign(w, {
+        count: r.count,
+        min: Math.min(r.a, r.b),
+        max: Math.max(r.a, r.b),
+        firstTs: Math.min(r.f, r.l),
+        first: r.first,
+        lastTs: Math.max(r.f, r.l),
+        last: r.last,
+        partials: r.partials,
+        big: r.big,
+      });
+      return w;
+    });
 const wins = ascending(4).chain((starts) => (starts.length === 0 ? fc.constant([] as Win[]) : fc.tuple(...starts.map(win))));
 
 const sensor = fc.record({ name, maxTs: anyNum, lastArrival: anyNum, seen: fc.oneof(ascending(12), steady), open: wins, sealed: wins, head: fc.nat(3) });
@@ -46,35 +90,42 @@ const device = fc.record({
   seqs: fc.option(fc.record({ max: anyNum, pairs: fc.uniqueArray(fc.tuple(anyNum, anyNum), { selector: ([s]) => s, maxLength: 6 }) })),
   sensors: fc.uniqueArray(sensor, { selector: (s) => s.name, maxLength: 4 }),
 });
-const stateArb = fc.tuple(fc.uniqueArray(device, { selector: (d) => d.name, maxLength: 5 }), fc.array(fc.double({ noNaN: true }))).map(([devs, order]): State => {
-  const devices = new Map<string, DeviceState>();
-  const withOpen: SensorState[] = [];
-  for (const dv of devs) {
-    const d = new DeviceState(dv.name);
-    if (dv.seqs !== null) {
-      d.seqMaxTs = dv.seqs.max;
-      d.seqs = new Map(dv.seqs.pairs);
+const stateArb = fc
+  .tuple(fc.uniqueArray(device, { selector: (d) => d.name, maxLength: 5 }), fc.array(fc.double({ noNaN: true })))
+  .map(([devs, order]): State => {
+    const devices = new Map<string, DeviceState>();
+    const withOpen: SensorState[] = [];
+    for (const dv of devs) {
+      const d = new DeviceState(dv.name);
+      if (dv.seqs !== null) {
+        d.seqMaxTs = dv.seqs.max;
+        d.seqs = new Map(dv.seqs.pairs);
+      }
+      for (const sv of dv.sensors) {
+        const s = new SensorState(d.name, sv.name);
+        Object.assign(s, { maxTs: sv.maxTs, lastArrival: sv.lastArrival, open: sv.open });
+        // The key ring turned by `head` slots, with `head` spare ones holding stale values: neither is part of the state.
+        const cap = sv.seen.length + sv.head;
+        s.seen = Array<number>(cap).fill(-7);
+        sv.seen.forEach((x, i) => (s.seen[(sv.head + i) % cap] = x));
+        s.seenHead = cap === 0 ? 0 : sv.head % cap;
+        s.seenCount = sv.seen.length;
+        for (const w of sv.sealed) writeRecord(s.sealed, w);
+        s.sealedCount = sv.sealed.length;
+        s.sealedMaxStart = sv.sealed.at(-1)?.start ?? -Infinity;
+        d.sensors.set(s.sensor, s);
+        if (s.open.length > 0) withOpen.push(s);
+      }
+      devices.set(d.name, d);
     }
-    for (const sv of dv.sensors) {
-      const s = new SensorState(d.name, sv.name);
-      Object.assign(s, { maxTs: sv.maxTs, lastArrival: sv.lastArrival, open: sv.open });
-      // The key ring turned by `head` slots, with `head` spare ones holding stale values: neither is part of the state.
-      const cap = sv.seen.length + sv.head;
-      s.seen = Array<number>(cap).fill(-7);
-      sv.seen.forEach((x, i) => (s.seen[(sv.head + i) % cap] = x));
-      s.seenHead = cap === 0 ? 0 : sv.head % cap;
-      s.seenCount = sv.seen.length;
-      for (const w of sv.sealed) writeRecord(s.sealed, w);
-      s.sealedCount = sv.sealed.length;
-      s.sealedMaxStart = sv.sealed.at(-1)?.start ?? -Infinity;
-      d.sensors.set(s.sensor, s);
-      if (s.open.length > 0) withOpen.push(s);
-    }
-    devices.set(d.name, d);
-  }
-  const pending = new Set(withOpen.map((s, i) => [s, order[i] ?? i] as const).sort((a, b) => a[1] - b[1]).map(([s]) => s));
-  return { devices, pending };
-});
+    const pending = new Set(
+      withOpen
+        .map((s, i) => [s, order[i] ?? i] as const)
+        .sort((a, b) => a[1] - b[1])
+        .map(([s]) => s),
+    );
+    return { devices, pending };
+  });
 
 /** Everything restore must bring back, with -0 kept apart from 0. */
 const num = (x: number) => (Object.is(x, -0) ? '-0' : x);
@@ -90,7 +141,11 @@ function describeState({ devices, pending }: State) {
         maxTs: num(s.maxTs),
         lastArrival: num(s.lastArrival),
         seen: seenKeys(s).map(num),
-        open: s.open.map((w) => [w.start, w.count, w.min, w.max, w.firstTs, w.first, w.lastTs, w.last, w.rev, ...w.partials, '|', ...(w.big ?? [])].map((x) => (typeof x === 'number' ? num(x) : x))),
+        open: s.open.map((w) =>
+          [w.start, w.count, w.min, w.max, w.firstTs, w.first, w.lastTs, w.last, w.rev, ...w.partials, '|', ...(w.big ?? [])].map((x) =>
+            typeof x === 'number' ? num(x) : x,
+          ),
+        ),
         sealed: s.sealed.map(num),
         sealedCount: s.sealedCount,
         sealedMaxStart: s.sealedMaxStart,
@@ -133,7 +188,11 @@ describe('pipeline snapshot', () => {
     const expected = withCrc(bytes).toString('base64');
     expect(p.stats()).toEqual({ sensors: 3, openWindows: 4, retainedWindows: 8, dedupKeys: 39 });
     expect(p.snapshot().toString('base64')).toBe(expected);
-    const again = new Pipeline({ intervalMs: 1000, allowedLatenessMs: 500, correctionHorizonMs: 3000, dedupHorizonMs: 5000 }, { window: () => {} }, Buffer.from(expected, 'base64'));
+    const again = new Pipeline(
+      { intervalMs: 1000, allowedLatenessMs: 500, correctionHorizonMs: 3000, dedupHorizonMs: 5000 },
+      { window: () => {} },
+      Buffer.from(expected, 'base64'),
+    );
     expect(again.snapshot().toString('base64')).toBe(expected);
   });
 
@@ -188,7 +247,11 @@ describe('pipeline snapshot', () => {
 
   it('refuses another interval, another magic or version, trailing bytes and non-snapshots', () => {
     const p = new Pipeline({ intervalMs: INTERVAL, allowedLatenessMs: 0, correctionHorizonMs: 60_000, dedupHorizonMs: 60_000 }, { window: () => {} });
-    for (let i = 0; i < 50; i++) p.ingest({ device: 'd', ts: 1_700_000_000_000 + i * 1000, tsFromDevice: true, seq: undefined, readings: [{ sensor: 's', value: i / 10 }] } as DeviceMessage, 0);
+    for (let i = 0; i < 50; i++)
+      p.ingest(
+        { device: 'd', ts: 1_700_000_000_000 + i * 1000, tsFromDevice: true, seq: undefined, readings: [{ sensor: 's', value: i / 10 }] } as DeviceMessage,
+        0,
+      );
     const bytes = p.snapshot();
     expect(() => restoreSnapshot(bytes, 60_000)).toThrow(/interval/);
     const reject = (b: Buffer, why: RegExp) => expect(() => restoreSnapshot(withCrc(b), INTERVAL)).toThrow(why);
@@ -207,7 +270,11 @@ describe('pipeline snapshot', () => {
   it('a steady sensor takes a few bytes whatever its number of keys', () => {
     const sizeWith = (keys: number) => {
       const p = new Pipeline({ intervalMs: INTERVAL, allowedLatenessMs: 0, correctionHorizonMs: 0, dedupHorizonMs: 3_600_000 }, { window: () => {} });
-      for (let i = 0; i < keys; i++) p.ingest({ device: 'd', ts: 1_700_000_000_000 + i * 1000, tsFromDevice: true, seq: undefined, readings: [{ sensor: 's', value: 1 }] } as DeviceMessage, 0);
+      for (let i = 0; i < keys; i++)
+        p.ingest(
+          { device: 'd', ts: 1_700_000_000_000 + i * 1000, tsFromDevice: true, seq: undefined, readings: [{ sensor: 's', value: 1 }] } as DeviceMessage,
+          0,
+        );
       expect(p.stats().dedupKeys).toBe(keys);
       return p.snapshot().length;
     };

@@ -54,11 +54,10 @@ const safeName = name.filter((s) => !s.startsWith('#'));
 const pointArb = fc.record({
   measurement: safeName,
   tags: fc.dictionary(safeName, safeName, { maxKeys: 3 }),
-  fields: fc.dictionary(
-    safeName,
-    fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.string({ maxLength: 6 }), fc.boolean()),
-    { minKeys: 1, maxKeys: 4 },
-  ),
+  fields: fc.dictionary(safeName, fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.string({ maxLength: 6 }), fc.boolean()), {
+    minKeys: 1,
+    maxKeys: 4,
+  }),
   time: fc.integer({ min: 0, max: 2 ** 41 }),
 });
 
@@ -88,7 +87,12 @@ describe('splitLines and parseLine (the partial-write path) agree with formatPoi
   it('parseLine sees integer fields and refuses garbage', () => {
     expect(parseLine('m,a=1 v=1i,w=2,s="x y",b=t 5')).toEqual({
       measurement: 'm',
-      fields: new Map([['v', 'integer'], ['w', 'float'], ['s', 'string'], ['b', 'boolean']]),
+      fields: new Map([
+        ['v', 'integer'],
+        ['w', 'float'],
+        ['s', 'string'],
+        ['b', 'boolean'],
+      ]),
     });
     expect(parseLine('garbage')).toBeUndefined();
     expect(splitLines('')).toEqual([]);

@@ -14,7 +14,8 @@ describe('v3 partial-write body', () => {
     expect(readV3Partial(DOC, 2)).toEqual({
       lines: [1],
       cut: false,
-      message: "partial write of line protocol occurred: line 2: invalid column type for column 'temp', expected iox::column_type::field::float, got iox::column_type::field::string",
+      message:
+        "partial write of line protocol occurred: line 2: invalid column type for column 'temp', expected iox::column_type::field::float, got iox::column_type::field::string",
     });
   });
 

@@ -17,24 +17,36 @@ const long = (datatype: number, v: bigint): MetricInit => ({ name: 'm', datatype
 
 describe('Sparkplug B datatypes (spec 6.4.16)', () => {
   it.each([
-    ['Int8', DataType.Int8, -128], ['Int8', DataType.Int8, 127], ['Int16', DataType.Int16, -32768], ['Int16', DataType.Int16, 32767],
-    ['Int32', DataType.Int32, -2147483648], ['Int32', DataType.Int32, 2147483647],
-    ['UInt8', DataType.UInt8, 255], ['UInt16', DataType.UInt16, 65535], ['UInt32', DataType.UInt32, 4294967295],
-  ])('%s %d in int_value (two\'s complement in the uint32)', (_n, t, v) => {
+    ['Int8', DataType.Int8, -128],
+    ['Int8', DataType.Int8, 127],
+    ['Int16', DataType.Int16, -32768],
+    ['Int16', DataType.Int16, 32767],
+    ['Int32', DataType.Int32, -2147483648],
+    ['Int32', DataType.Int32, 2147483647],
+    ['UInt8', DataType.UInt8, 255],
+    ['UInt16', DataType.UInt16, 65535],
+    ['UInt32', DataType.UInt32, 4294967295],
+  ])("%s %d in int_value (two's complement in the uint32)", (_n, t, v) => {
     expect(valueOf(int(t, v))).toBe(v);
   });
 
   it.each([
-    ['Int64', DataType.Int64, -(2n ** 53n) + 1n], ['Int64', DataType.Int64, 2n ** 53n - 1n], ['Int64', DataType.Int64, -1n],
-    ['UInt64', DataType.UInt64, 2n ** 53n - 1n], ['UInt32 (as Tahu and Ignition send it)', DataType.UInt32, 4294967295n],
-    ['DateTime', DataType.DateTime, 1_733_400_000_000n], ['Int8 in long_value', DataType.Int8, -5n],
+    ['Int64', DataType.Int64, -(2n ** 53n) + 1n],
+    ['Int64', DataType.Int64, 2n ** 53n - 1n],
+    ['Int64', DataType.Int64, -1n],
+    ['UInt64', DataType.UInt64, 2n ** 53n - 1n],
+    ['UInt32 (as Tahu and Ignition send it)', DataType.UInt32, 4294967295n],
+    ['DateTime', DataType.DateTime, 1_733_400_000_000n],
+    ['Int8 in long_value', DataType.Int8, -5n],
   ])('%s %d in long_value', (_n, t, v) => {
     expect(valueOf(long(t, v))).toBe(Number(v));
   });
 
   it.each([
-    ['Int64 above 2^53', DataType.Int64, 2n ** 53n], ['Int64 below -2^53', DataType.Int64, -(2n ** 53n)],
-    ['UInt64 above 2^53', DataType.UInt64, 2n ** 64n - 1n], ['DateTime above 2^53', DataType.DateTime, 2n ** 60n],
+    ['Int64 above 2^53', DataType.Int64, 2n ** 53n],
+    ['Int64 below -2^53', DataType.Int64, -(2n ** 53n)],
+    ['UInt64 above 2^53', DataType.UInt64, 2n ** 64n - 1n],
+    ['DateTime above 2^53', DataType.DateTime, 2n ** 60n],
   ])('%s is refused as unsafe_integer', (_n, t, v) => {
     expect(valueOf(long(t, v))).toBe('unsafe_integer');
   });
@@ -57,9 +69,13 @@ describe('Sparkplug B datatypes (spec 6.4.16)', () => {
     expect(valueOf({ name: 'm', datatype: DataType.Text, value: { case: 'stringValue', value: 'x' } })).toBe('string');
     expect(valueOf({ name: 'm', datatype: DataType.UUID, value: { case: 'stringValue', value: 'x' } })).toBe('string');
     expect(valueOf({ name: 'm', datatype: DataType.Bytes, value: { case: 'bytesValue', value: new Uint8Array([1]) } })).toBe('bytes');
-    expect(valueOf({ name: 'm', datatype: DataType.DataSet, value: { case: 'datasetValue', value: { numOfColumns: 1n, columns: ['a'], types: [3], rows: [] } } })).toBe('dataset');
+    expect(
+      valueOf({ name: 'm', datatype: DataType.DataSet, value: { case: 'datasetValue', value: { numOfColumns: 1n, columns: ['a'], types: [3], rows: [] } } }),
+    ).toBe('dataset');
     expect(valueOf({ name: 'm', datatype: DataType.Template, value: { case: 'templateValue', value: { isDefinition: true } } })).toBe('template');
-    expect(valueOf({ name: 'm', datatype: DataType.DoubleArray, value: { case: 'bytesValue', value: encodeArray(DataType.DoubleArray, [1, 2]) } })).toBe('array');
+    expect(valueOf({ name: 'm', datatype: DataType.DoubleArray, value: { case: 'bytesValue', value: encodeArray(DataType.DoubleArray, [1, 2]) } })).toBe(
+      'array',
+    );
     expect(valueOf({ name: 'm', datatype: DataType.Int16Array, value: { case: 'bytesValue', value: new Uint8Array([1, 2, 3]) } })).toBe('bad_value');
     expect(valueOf({ name: 'm', datatype: 99, value: { case: 'intValue', value: 1 } })).toBe('unknown_type');
   });
@@ -99,9 +115,12 @@ describe('Sparkplug B arrays (spec 6.4.17)', () => {
       [DataType.DateTimeArray, fc.integer({ min: 0, max: 2 ** 50 })],
     ];
     for (const [t, arb] of cases) {
-      fc.assert(fc.property(fc.array(arb, { maxLength: 20 }), (xs) => {
-        expect(decodeArray(t, encodeArray(t, xs))).toEqual(xs);
-      }), { numRuns: 100 });
+      fc.assert(
+        fc.property(fc.array(arb, { maxLength: 20 }), (xs) => {
+          expect(decodeArray(t, encodeArray(t, xs))).toEqual(xs);
+        }),
+        { numRuns: 100 },
+      );
     }
     const big = new Uint8Array(8);
     new DataView(big.buffer).setBigUint64(0, 2n ** 60n, true);
@@ -128,29 +147,36 @@ describe('Sparkplug B payload codec', () => {
       isNull: fc.boolean(),
       value,
     });
-    const payload = fc.record({ timestamp: fc.option(fc.integer({ min: 0, max: 2 ** 48 }), { nil: undefined }), seq: fc.option(fc.integer({ min: 0, max: 255 }), { nil: undefined }), metrics: fc.array(metric, { maxLength: 6 }) });
-    fc.assert(fc.property(payload, (p) => {
-      const bytes = encodePayload({
-        ...(p.timestamp !== undefined ? { timestamp: p.timestamp } : {}),
-        ...(p.seq !== undefined ? { seq: p.seq } : {}),
-        metrics: p.metrics.map((m) => ({
-          ...(m.name !== undefined ? { name: m.name } : {}),
-          ...(m.alias !== undefined ? { alias: BigInt(m.alias) } : {}),
-          ...(m.timestamp !== undefined ? { timestamp: BigInt(m.timestamp) } : {}),
-          ...(m.datatype !== undefined ? { datatype: m.datatype } : {}),
-          isHistorical: m.historical,
-          isTransient: m.transient,
-          isNull: m.isNull,
-          value: m.value,
-        })),
-      });
-      const d = decodePayload(bytes);
-      expect(d.ok).toBe(true);
-      if (!d.ok) return;
-      expect(d.payload.timestamp).toBe(p.timestamp);
-      expect(d.payload.seq).toBe(p.seq);
-      expect(d.payload.metrics).toEqual(p.metrics);
-    }), { numRuns: 300 });
+    const payload = fc.record({
+      timestamp: fc.option(fc.integer({ min: 0, max: 2 ** 48 }), { nil: undefined }),
+      seq: fc.option(fc.integer({ min: 0, max: 255 }), { nil: undefined }),
+      metrics: fc.array(metric, { maxLength: 6 }),
+    });
+    fc.assert(
+      fc.property(payload, (p) => {
+        const bytes = encodePayload({
+          ...(p.timestamp !== undefined ? { timestamp: p.timestamp } : {}),
+          ...(p.seq !== undefined ? { seq: p.seq } : {}),
+          metrics: p.metrics.map((m) => ({
+            ...(m.name !== undefined ? { name: m.name } : {}),
+            ...(m.alias !== undefined ? { alias: BigInt(m.alias) } : {}),
+            ...(m.timestamp !== undefined ? { timestamp: BigInt(m.timestamp) } : {}),
+            ...(m.datatype !== undefined ? { datatype: m.datatype } : {}),
+            isHistorical: m.historical,
+            isTransient: m.transient,
+            isNull: m.isNull,
+            value: m.value,
+          })),
+        });
+        const d = decodePayload(bytes);
+        expect(d.ok).toBe(true);
+        if (!d.ok) return;
+        expect(d.payload.timestamp).toBe(p.timestamp);
+        expect(d.payload.seq).toBe(p.seq);
+        expect(d.payload.metrics).toEqual(p.metrics);
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it('refuses bytes that are not a payload, a seq beyond 255 and an alias beyond 2^53', () => {

@@ -17,7 +17,12 @@ function blocks(lang: string): string[] {
 
 function labelsIn(metric: string): string[] {
   const row = doc.split('\n').find((l) => l.startsWith(`| \`${metric}\``))!;
-  return row.split(':')[1]!.replace('|', '').split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  return row
+    .split(':')[1]!
+    .replace('|', '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
 }
 
 describe('docs/sparkplug.md', () => {

@@ -13,7 +13,11 @@ function agrees(bytes: Uint8Array): 'fast' | 'full' {
   return 'fast';
 }
 
-const u64 = fc.oneof(fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), fc.bigInt({ min: 0n, max: 2n ** 53n }), fc.constantFrom(0n, 1n, 127n, 128n, 2n ** 53n - 1n, 2n ** 53n, 2n ** 63n));
+const u64 = fc.oneof(
+  fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
+  fc.bigInt({ min: 0n, max: 2n ** 53n }),
+  fc.constantFrom(0n, 1n, 127n, 128n, 2n ** 53n - 1n, 2n ** 53n, 2n ** 63n),
+);
 const value = fc.oneof(
   fc.nat({ max: 2 ** 32 - 1 }).map((v) => ({ case: 'intValue' as const, value: v })),
   u64.map((v) => ({ case: 'longValue' as const, value: v })),
@@ -40,15 +44,26 @@ const metric: fc.Arbitrary<MetricInit> = fc.record(
   },
   { requiredKeys: ['value'] },
 );
-const payload = fc.record({ timestamp: fc.option(u64, { nil: undefined }), seq: fc.option(fc.nat({ max: 300 }), { nil: undefined }), metrics: fc.array(metric, { maxLength: 5 }) });
+const payload = fc.record({
+  timestamp: fc.option(u64, { nil: undefined }),
+  seq: fc.option(fc.nat({ max: 300 }), { nil: undefined }),
+  metrics: fc.array(metric, { maxLength: 5 }),
+});
 
 describe('Sparkplug fast decoder', () => {
   it('agrees with protobuf-es on encoded payloads of every shape', () => {
     let fast = 0;
-    fc.assert(fc.property(payload, (p) => {
-      const bytes = encodePayload({ ...(p.timestamp !== undefined ? { timestamp: p.timestamp } : {}), ...(p.seq !== undefined ? { seq: p.seq } : {}), metrics: p.metrics });
-      if (agrees(bytes) === 'fast') fast++;
-    }), { numRuns: 2000 });
+    fc.assert(
+      fc.property(payload, (p) => {
+        const bytes = encodePayload({
+          ...(p.timestamp !== undefined ? { timestamp: p.timestamp } : {}),
+          ...(p.seq !== undefined ? { seq: p.seq } : {}),
+          metrics: p.metrics,
+        });
+        if (agrees(bytes) === 'fast') fast++;
+      }),
+      { numRuns: 2000 },
+    );
     expect(fast).toBeGreaterThan(100); // many take the fast path (not those with a DataSet, metadata or properties)
   });
 
@@ -63,17 +78,49 @@ describe('Sparkplug fast decoder', () => {
       }),
       fc.uint8Array({ maxLength: 64 }),
     );
-    fc.assert(fc.property(damaged, (bytes) => {
-      agrees(bytes);
-    }), { numRuns: 5000 });
+    fc.assert(
+      fc.property(damaged, (bytes) => {
+        agrees(bytes);
+      }),
+      { numRuns: 5000 },
+    );
   });
 
   it('takes a DDATA of doubles by alias and hands DataSets to the full decoder', () => {
-    const ddata = encodePayload({ timestamp: 1_733_400_000_000, seq: 200, metrics: [{ alias: 2n, value: { case: 'doubleValue', value: 1.5 } }, { alias: 3n, value: { case: 'booleanValue', value: true } }] });
-    expect(scanPayload(ddata)).toEqual({ timestamp: 1_733_400_000_000, seq: 200, metrics: [
-      { name: undefined, alias: 2, timestamp: undefined, datatype: undefined, historical: false, transient: false, isNull: false, value: { case: 'doubleValue', value: 1.5 } },
-      { name: undefined, alias: 3, timestamp: undefined, datatype: undefined, historical: false, transient: false, isNull: false, value: { case: 'booleanValue', value: true } },
-    ] });
+    const ddata = encodePayload({
+      timestamp: 1_733_400_000_000,
+      seq: 200,
+      metrics: [
+        { alias: 2n, value: { case: 'doubleValue', value: 1.5 } },
+        { alias: 3n, value: { case: 'booleanValue', value: true } },
+      ],
+    });
+    expect(scanPayload(ddata)).toEqual({
+      timestamp: 1_733_400_000_000,
+      seq: 200,
+      metrics: [
+        {
+          name: undefined,
+          alias: 2,
+          timestamp: undefined,
+          datatype: undefined,
+          historical: false,
+          transient: false,
+          isNull: false,
+          value: { case: 'doubleValue', value: 1.5 },
+        },
+        {
+          name: undefined,
+          alias: 3,
+          timestamp: undefined,
+          datatype: undefined,
+          historical: false,
+          transient: false,
+          isNull: false,
+          value: { case: 'booleanValue', value: true },
+        },
+      ],
+    });
     expect(scanPayload(encodePayload({ metrics: [{ name: 'ds', value: { case: 'datasetValue', value: { numOfColumns: 0n } } }] }))).toBeUndefined();
   });
 });

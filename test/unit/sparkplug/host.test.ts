@@ -133,7 +133,10 @@ describe('Sparkplug host: sequence numbers', () => {
     r.host.handle('NDATA', G, E, undefined, payload(1, [dbl(undefined, 7, 2)]), 3200);
     expect(r.data.at(-1)!.names).toEqual(['Other']);
     r.host.handle('NDATA', G, E, undefined, payload(2, [dbl(undefined, 1, 2)]), 3300); // old alias: gone
-    expect(r.rebirths).toEqual([{ node: 'plant1/edge-1', reason: 'seq_gap' }, { node: 'plant1/edge-1', reason: 'unknown_alias' }]);
+    expect(r.rebirths).toEqual([
+      { node: 'plant1/edge-1', reason: 'seq_gap' },
+      { node: 'plant1/edge-1', reason: 'unknown_alias' },
+    ]);
   });
 
   it('with reorderTimeout 0 a gap asks at once', () => {
@@ -145,7 +148,7 @@ describe('Sparkplug host: sequence numbers', () => {
 });
 
 describe('Sparkplug host: deaths', () => {
-  it('NDEATH with the birth\'s bdSeq takes the node and its devices offline, stale at once', () => {
+  it("NDEATH with the birth's bdSeq takes the node and its devices offline, stale at once", () => {
     const r = born(3);
     r.host.handle('NDEATH', G, E, undefined, payload(undefined, [bdSeq(3)]), 5000);
     expect(r.stale).toEqual(['plant1/edge-1', 'plant1/edge-1/press']);

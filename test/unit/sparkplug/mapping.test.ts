@@ -10,10 +10,16 @@ function map(metrics: Parameters<typeof payload>[1], payloadTs?: number) {
   const p = payload(0, metrics, payloadTs);
   const messages: DeviceMessage[] = [];
   const skipped: string[] = [];
-  mapMetrics('g/e/d', p.metrics.map((m) => ({ name: m.name!, datatype: m.datatype ?? DataType.Double, metric: m })), p.timestamp, NOW, {
-    message: (m) => messages.push(m),
-    skip: (reason) => skipped.push(reason),
-  });
+  mapMetrics(
+    'g/e/d',
+    p.metrics.map((m) => ({ name: m.name!, datatype: m.datatype ?? DataType.Double, metric: m })),
+    p.timestamp,
+    NOW,
+    {
+      message: (m) => messages.push(m),
+      skip: (reason) => skipped.push(reason),
+    },
+  );
   return { messages, skipped };
 }
 
@@ -28,7 +34,15 @@ describe('Sparkplug metrics -> readings', () => {
   });
 
   it('consecutive metrics of the same time and kind go as one message', () => {
-    const { messages } = map([dbl('a', undefined, 1), dbl('b', undefined, 2), { ...dbl('c', undefined, 3), isHistorical: true }, { ...dbl('d', undefined, 4), timestamp: BigInt(NOW - 1) }], NOW - 9);
+    const { messages } = map(
+      [
+        dbl('a', undefined, 1),
+        dbl('b', undefined, 2),
+        { ...dbl('c', undefined, 3), isHistorical: true },
+        { ...dbl('d', undefined, 4), timestamp: BigInt(NOW - 1) },
+      ],
+      NOW - 9,
+    );
     expect(messages.map((m) => [m.ts, m.historical === true, m.readings.map((r) => r.sensor)])).toEqual([
       [NOW - 9, false, ['a', 'b']],
       [NOW - 9, true, ['c']],

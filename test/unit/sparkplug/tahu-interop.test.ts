@@ -13,18 +13,31 @@ import { metricNumber } from '../../../gateway/sparkplug/datatypes.js';
  *     { name: 'd', type: 'Double', value: 2.25 }, { name: 'b', type: 'Boolean', value: true }, { name: 's', type: 'String', value: 'x' },
  *     { name: 'dt', type: 'DateTime', value: 1733400000123 }, { name: 'Motor/Speed', alias: 7, type: 'Double', value: 3.5, timestamp: 1733400000001 } ] })
  */
-const TAHU = 'CIDsw7W5MhIMCgJpOCABUPv///8PEg0KA2kxNiACUNT9//8PEg0KA2kzMiADUJDd+/8PEhIKA2k2NCAEWIDMu7ze/////wESCQoCdTggBVDIARILCgN1MTYgBlDg1AMSDQoDdTMyIAdYgNCs8w4SDQoDdTY0IAhYgLTEwyESCgoBZiAJZQAAwD8SDgoBZCAKaQAAAAAAAAJAEgcKAWIgC3ABEggKAXMgDHoBeBINCgJkdCANWPvsw7W5MhIhCgtNb3Rvci9TcGVlZBAHGIHsw7W5MiAKaQAAAAAAAAxAGAU=';
+const TAHU =
+  'CIDsw7W5MhIMCgJpOCABUPv///8PEg0KA2kxNiACUNT9//8PEg0KA2kzMiADUJDd+/8PEhIKA2k2NCAEWIDMu7ze/////wESCQoCdTggBVDIARILCgN1MTYgBlDg1AMSDQoDdTMyIAdYgNCs8w4SDQoDdTY0IAhYgLTEwyESCgoBZiAJZQAAwD8SDgoBZCAKaQAAAAAAAAJAEgcKAWIgC3ABEggKAXMgDHoBeBINCgJkdCANWPvsw7W5MhIhCgtNb3Rvci9TcGVlZBAHGIHsw7W5MiAKaQAAAAAAAAxAGAU=';
 
 describe('interoperability with Eclipse Tahu', () => {
-  it('decodes every scalar datatype as Tahu encodes it (UInt32 in long_value, signed ints as two\'s complement)', () => {
+  it("decodes every scalar datatype as Tahu encodes it (UInt32 in long_value, signed ints as two's complement)", () => {
     const bytes = Buffer.from(TAHU, 'base64');
     const d = decodePayload(bytes);
     expect(d.ok).toBe(true);
     if (!d.ok) return;
     expect({ ts: d.payload.timestamp, seq: d.payload.seq }).toEqual({ ts: 1733400000000, seq: 5 });
     expect(d.payload.metrics.map((m) => [m.name, metricNumber(m.datatype!, m.value)])).toEqual([
-      ['i8', -5], ['i16', -300], ['i32', -70000], ['i64', -9000000000], ['u8', 200], ['u16', 60000], ['u32', 4000000000],
-      ['u64', 9000000000], ['f', 1.5], ['d', 2.25], ['b', 1], ['s', 'string'], ['dt', 1733400000123], ['Motor/Speed', 3.5],
+      ['i8', -5],
+      ['i16', -300],
+      ['i32', -70000],
+      ['i64', -9000000000],
+      ['u8', 200],
+      ['u16', 60000],
+      ['u32', 4000000000],
+      ['u64', 9000000000],
+      ['f', 1.5],
+      ['d', 2.25],
+      ['b', 1],
+      ['s', 'string'],
+      ['dt', 1733400000123],
+      ['Motor/Speed', 3.5],
     ]);
     expect(d.payload.metrics.at(-1)).toMatchObject({ alias: 7, timestamp: 1733400000001 });
     const full = decodePayloadFull(bytes);

@@ -148,7 +148,9 @@ describe('Checkpointer, captures in slices', () => {
     expect(list.state).toEqual([2, 1, 0, 2]);
     // The publishes during the capture stay in the log for the next checkpoint.
     expect(store.totals().entries).toBe(3);
-    expect((await metrics.checkpointSeconds.get()).values.find((v) => v.metricName === 'gateway_checkpoint_seconds_count' && v.labels['phase'] === 'slice')?.value).toBe(2);
+    expect(
+      (await metrics.checkpointSeconds.get()).values.find((v) => v.metricName === 'gateway_checkpoint_seconds_count' && v.labels['phase'] === 'slice')?.value,
+    ).toBe(2);
     await timers.advance(1010);
     expect([...store.load()!.pipeline]).toEqual([2, 1, 0, 2]);
     expect(store.totals().entries).toBe(0);
@@ -213,7 +215,11 @@ describe('gateway_checkpoint_pause_max_seconds', () => {
       // Beginning costs 6 ms (capture 3 + outbox 3), each later slice 1 ms: the longest turn is the first.
       capture: () => {
         busy(3);
-        return { step: () => (busy(1), ++steps >= 3), finish: () => ({ pipeline: Uint8Array.of(1), alerts: new Uint8Array(0), sparkplug: new Uint8Array(0) }), abort: () => {} };
+        return {
+          step: () => (busy(1), ++steps >= 3),
+          finish: () => ({ pipeline: Uint8Array.of(1), alerts: new Uint8Array(0), sparkplug: new Uint8Array(0) }),
+          abort: () => {},
+        };
       },
       commitEmitted: () => busy(3),
       version: () => 1,

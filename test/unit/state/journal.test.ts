@@ -97,7 +97,13 @@ describe('IngestJournal (group commit before PUBACK)', () => {
     // A checkpoint covers the log: room again, the waiting ones are logged and acknowledged in order.
     let rounds = 0;
     while (t.acks.length < 30 && rounds++ < 10) {
-      t.store.save({ pipeline: new Uint8Array(0), alerts: new Uint8Array(0), sparkplug: new Uint8Array(0), savedAt: t.timers.now(), logPosition: t.store.totals().lastPosition });
+      t.store.save({
+        pipeline: new Uint8Array(0),
+        alerts: new Uint8Array(0),
+        sparkplug: new Uint8Array(0),
+        savedAt: t.timers.now(),
+        logPosition: t.store.totals().lastPosition,
+      });
       t.journal.resume();
       expect(t.store.totals().bytes).toBeLessThanOrEqual(300);
     }
@@ -115,7 +121,13 @@ describe('IngestJournal (group commit before PUBACK)', () => {
     await t.timers.advance(2);
     expect(t.acks).toHaveLength(1);
     expect(t.wanted()).toBeGreaterThan(0);
-    t.store.save({ pipeline: new Uint8Array(0), alerts: new Uint8Array(0), sparkplug: new Uint8Array(0), savedAt: t.timers.now(), logPosition: t.store.totals().lastPosition });
+    t.store.save({
+      pipeline: new Uint8Array(0),
+      alerts: new Uint8Array(0),
+      sparkplug: new Uint8Array(0),
+      savedAt: t.timers.now(),
+      logPosition: t.store.totals().lastPosition,
+    });
     t.journal.resume();
     expect(t.acks).toEqual([null, null]);
   });

@@ -11,7 +11,10 @@ import { referenceWindows, windowKey } from '../../support/reference.js';
 import { ManualTimers } from '../../support/manual-timers.js';
 
 const config = validateConfig(
-  { pipeline: { interval: '1s', allowedLateness: '500ms', correctionHorizon: '30s', dedupHorizon: '60s' }, durability: { checkpointInterval: '200ms', commitDelay: '2ms' } },
+  {
+    pipeline: { interval: '1s', allowedLateness: '500ms', correctionHorizon: '30s', dedupHorizon: '60s' },
+    durability: { checkpointInterval: '200ms', commitDelay: '2ms' },
+  },
   'test',
 );
 const settings = { intervalMs: 1000, allowedLatenessMs: 500, correctionHorizonMs: 30_000, dedupHorizonMs: 60_000 };
@@ -57,7 +60,11 @@ class Node {
       tick: (t) => this.pipeline.tick(t),
       capture: () => {
         const p = this.pipeline.beginSnapshot();
-        return { step: () => p.step(1), finish: () => ({ pipeline: p.finish(), alerts: new Uint8Array(0), sparkplug: new Uint8Array(0) }), abort: () => p.abort() };
+        return {
+          step: () => p.step(1),
+          finish: () => ({ pipeline: p.finish(), alerts: new Uint8Array(0), sparkplug: new Uint8Array(0) }),
+          abort: () => p.abort(),
+        };
       },
       commitEmitted: () => this.commit(),
     });
@@ -81,7 +88,7 @@ class Node {
 
 function lcg(seed: number) {
   let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  return () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
 }
 
 /** Runs a stream with crashes at random points; returns what InfluxDB would hold and what was acknowledged. */
@@ -128,14 +135,22 @@ async function run(seed: number, crashes: number) {
       send({ topic: 'devices/a/sensors/t', payload: Buffer.from(String(v)), readings: (at) => [{ device: 'a', sensor: 't', ts: at, value: v }] });
     } else if (kind === 1) {
       // Gateway-stamped with seq (dedup by seq).
-      send({ topic: 'devices/b/telemetry', payload: Buffer.from(JSON.stringify({ seq: i, readings: { h: v } })), readings: (at) => [{ device: 'b', sensor: 'h', ts: at, value: v }] });
+      send({
+        topic: 'devices/b/telemetry',
+        payload: Buffer.from(JSON.stringify({ seq: i, readings: { h: v } })),
+        readings: (at) => [{ device: 'b', sensor: 'h', ts: at, value: v }],
+      });
     } else {
       // Device-stamped, slightly out of order.
       nextTs += 20 + Math.floor(random() * 20);
       let ts = nextTs - Math.floor(random() * 300);
       while (usedTs.has(ts)) ts++; // a repeated ts would be a duplicate by contract
       usedTs.add(ts);
-      send({ topic: 'devices/c/telemetry', payload: Buffer.from(JSON.stringify({ ts, readings: { p: v } })), readings: () => [{ device: 'c', sensor: 'p', ts, value: v }] });
+      send({
+        topic: 'devices/c/telemetry',
+        payload: Buffer.from(JSON.stringify({ ts, readings: { p: v } })),
+        readings: () => [{ device: 'c', sensor: 'p', ts, value: v }],
+      });
     }
   }
   await timers.advance(10);

@@ -10,7 +10,17 @@ import { StatsReporter } from '../../../gateway/stats/reporter.js';
 import { ManualTimers } from '../../support/manual-timers.js';
 import { STATS_MEASUREMENT, counterField, statsToPoints } from '../../../gateway/stats/schema.js';
 
-const STATUS: OutboxStatus = { points: 7, bytes: 900, batches: 1, oldestAgeMs: 2500, openPoints: 3, draining: true, influxUp: false, deadLetters: 2, lastError: 'ECONNREFUSED' };
+const STATUS: OutboxStatus = {
+  points: 7,
+  bytes: 900,
+  batches: 1,
+  oldestAgeMs: 2500,
+  openPoints: 3,
+  draining: true,
+  influxUp: false,
+  deadLetters: 2,
+  lastError: 'ECONNREFUSED',
+};
 
 function setup() {
   const metrics = createMetrics();
@@ -46,13 +56,25 @@ const main = (batch: OutPoint[]) => batch.find((p) => p.tags['reason'] === undef
 describe('gateway stats reporter', () => {
   it('writes every counter of Metrics as a field named after the metric', async () => {
     const metrics: Metrics = createMetrics();
-    const names = Object.values(metrics).filter((m) => m instanceof Counter).map((m) => (m as unknown as { name: string }).name);
+    const names = Object.values(metrics)
+      .filter((m) => m instanceof Counter)
+      .map((m) => (m as unknown as { name: string }).name);
     expect(counterField('gateway_readings_late_total')).toBe('readings_late');
     const { reporter } = setup();
     const sample = await reporter.sample();
     expect(Object.keys(sample.counters).sort()).toEqual(names.map(counterField).sort());
     // The fields the dashboards read (proven against InfluxDB in test/integration/grafana-dashboards).
-    expect(Object.keys(sample.counters)).toEqual(expect.arrayContaining(['messages_received', 'readings_accepted', 'readings_duplicate', 'readings_late', 'outbox_dropped_points', 'outbox_dead_lettered_points', 'points_written']));
+    expect(Object.keys(sample.counters)).toEqual(
+      expect.arrayContaining([
+        'messages_received',
+        'readings_accepted',
+        'readings_duplicate',
+        'readings_late',
+        'outbox_dropped_points',
+        'outbox_dead_lettered_points',
+        'points_written',
+      ]),
+    );
   });
 
   it('samples at start, every interval and at stop, with cumulative counters and the outbox gauges', async () => {
@@ -63,7 +85,16 @@ describe('gateway stats reporter', () => {
     expect(main(appended[0]!)).toEqual({
       measurement: STATS_MEASUREMENT,
       tags: { gateway: 'edge-7' },
-      fields: expect.objectContaining({ messages_received: 0, readings_duplicate: 0, influx_up: 0, outbox_points: 10, outbox_bytes: 900, outbox_oldest_age_seconds: 2.5, outbox_dead_letters: 2, mqtt_clients: 0 }),
+      fields: expect.objectContaining({
+        messages_received: 0,
+        readings_duplicate: 0,
+        influx_up: 0,
+        outbox_points: 10,
+        outbox_bytes: 900,
+        outbox_oldest_age_seconds: 2.5,
+        outbox_dead_letters: 2,
+        mqtt_clients: 0,
+      }),
       intFields: expect.arrayContaining(['messages_received', 'influx_up', 'outbox_points']),
       time: 1_000_000,
     });
@@ -105,19 +136,28 @@ describe('gateway stats reporter', () => {
     // The baselines alone, committed before the first {gateway} line: the first line of gateway_stats has `reason`.
     expect(flushedAt).toEqual([[0, REJECT_REASONS.length]]);
     expect(reasons(appended[1]!)).toEqual([['invalid_json', 3, 1_010_000]]);
-    expect(reasons(appended[2]!)).toEqual([['bad_value', 1, 1_020_000], ['invalid_json', 4, 1_020_000]]);
+    expect(reasons(appended[2]!)).toEqual([
+      ['bad_value', 1, 1_020_000],
+      ['invalid_json', 4, 1_020_000],
+    ]);
     expect(main(appended[2]!).fields['messages_rejected']).toBe(5);
   });
 
   it('formats as line protocol with integer counters and a float age', () => {
     const counters = { messages_received: 1, readings_late: 0 };
     const points = statsToPoints(
-      { counters, rejectedByReason: { bad_id: 2 }, gauges: { influx_up: 1, outbox_points: 0, outbox_bytes: 0, outbox_oldest_age_seconds: 0.25, outbox_dead_letters: 0, mqtt_clients: 4 } },
+      {
+        counters,
+        rejectedByReason: { bad_id: 2 },
+        gauges: { influx_up: 1, outbox_points: 0, outbox_bytes: 0, outbox_oldest_age_seconds: 0.25, outbox_dead_letters: 0, mqtt_clients: 4 },
+      },
       'edge-1',
       1_764_331_200_000,
     );
     const lines = points.map((p) => formatPoint(p));
-    expect(lines[0]).toMatch(/^gateway_stats,gateway=edge-1 .*messages_received=1i,.*influx_up=1i,.*outbox_oldest_age_seconds=0\.25,.*mqtt_clients=4i 1764331200000$/);
+    expect(lines[0]).toMatch(
+      /^gateway_stats,gateway=edge-1 .*messages_received=1i,.*influx_up=1i,.*outbox_oldest_age_seconds=0\.25,.*mqtt_clients=4i 1764331200000$/,
+    );
     expect(lines[1]).toBe('gateway_stats,gateway=edge-1,reason=bad_id rejected=2i 1764331200000');
   });
 });

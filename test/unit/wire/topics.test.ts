@@ -8,7 +8,11 @@ function reference(topic: string): IngestTopic | undefined {
   if (!topic.startsWith('devices/')) return undefined;
   const parts = topic.split('/');
   const device = parts[1] ?? '';
-  const bad = (what: string, id: string): IngestTopic => ({ kind: 'invalid', device, detail: `${what} id ${JSON.stringify(id)} does not match ${ID_PATTERN.source}` });
+  const bad = (what: string, id: string): IngestTopic => ({
+    kind: 'invalid',
+    device,
+    detail: `${what} id ${JSON.stringify(id)} does not match ${ID_PATTERN.source}`,
+  });
   if (parts.length === 3 && parts[2] === 'telemetry') return ID_PATTERN.test(device) ? { kind: 'telemetry', device } : bad('device', device);
   if (parts.length === 4 && parts[2] === 'sensors') {
     const sensor = parts[3]!;
@@ -33,15 +37,21 @@ const topic = fc.oneof(
 
 describe('ingest topic parsing', () => {
   it('agrees with the split + regex definition', () => {
-    fc.assert(fc.property(topic, (t) => {
-      expect(parseIngestTopic(t)).toEqual(reference(t));
-    }), { numRuns: 5000 });
+    fc.assert(
+      fc.property(topic, (t) => {
+        expect(parseIngestTopic(t)).toEqual(reference(t));
+      }),
+      { numRuns: 5000 },
+    );
   });
 
   it('isValidId agrees with ID_PATTERN', () => {
-    fc.assert(fc.property(fc.oneof(fc.string({ maxLength: 70 }), fc.stringMatching(/^[A-Za-z0-9_.-]{0,66}$/), fc.string({ unit: 'binary', maxLength: 4 })), (id) => {
-      expect(isValidId(id)).toBe(ID_PATTERN.test(id));
-    }), { numRuns: 5000 });
+    fc.assert(
+      fc.property(fc.oneof(fc.string({ maxLength: 70 }), fc.stringMatching(/^[A-Za-z0-9_.-]{0,66}$/), fc.string({ unit: 'binary', maxLength: 4 })), (id) => {
+        expect(isValidId(id)).toBe(ID_PATTERN.test(id));
+      }),
+      { numRuns: 5000 },
+    );
   });
 
   it('isIngestTopic is parseIngestTopic(topic) !== undefined, or a Sparkplug message topic', () => {
@@ -55,16 +65,23 @@ describe('ingest topic parsing', () => {
     );
     const glued = fc.array(piece, { minLength: 1, maxLength: 8 }).map((p) => p.join(''));
     const shaped = fc
-      .tuple(fc.stringMatching(/^[A-Za-z0-9_.-]{0,6}$/), fc.constantFrom('telemetry', 'sensors', 'sensor', 'telemetry/', 'sensors/'), fc.array(piece, { maxLength: 2 }))
+      .tuple(
+        fc.stringMatching(/^[A-Za-z0-9_.-]{0,6}$/),
+        fc.constantFrom('telemetry', 'sensors', 'sensor', 'telemetry/', 'sensors/'),
+        fc.array(piece, { maxLength: 2 }),
+      )
       .map(([id, kind, rest]) => `devices/${id}/${kind}${rest.join('')}`);
     let ingest = 0;
     let other = 0;
-    fc.assert(fc.property(fc.oneof(glued, shaped, fc.string({ maxLength: 30 })), (t) => {
-      const expected = parseIngestTopic(t) !== undefined || parseSparkplugTopic(t) !== undefined;
-      expect(isIngestTopic(t)).toBe(expected);
-      if (expected) ingest++;
-      else other++;
-    }), { numRuns: 10_000 });
+    fc.assert(
+      fc.property(fc.oneof(glued, shaped, fc.string({ maxLength: 30 })), (t) => {
+        const expected = parseIngestTopic(t) !== undefined || parseSparkplugTopic(t) !== undefined;
+        expect(isIngestTopic(t)).toBe(expected);
+        if (expected) ingest++;
+        else other++;
+      }),
+      { numRuns: 10_000 },
+    );
     expect(ingest).toBeGreaterThan(500);
     expect(other).toBeGreaterThan(500);
   });

@@ -66,13 +66,16 @@ export function startAlerts() {
             api(`/api/alerts/history/stored?rule=${encodeURIComponent(r.name)}&limit=20`).catch(() => undefined),
           ]);
           const { entries } = await res.json();
-          const storedBody = stored === undefined ? { error: 'the gateway did not answer' } : await stored.json().catch(() => ({ error: `HTTP ${stored.status}` }));
+          const storedBody =
+            stored === undefined ? { error: 'the gateway did not answer' } : await stored.json().catch(() => ({ error: `HTTP ${stored.status}` }));
           history.replaceChildren(
             el('li', { class: 'history-head', text: 'Since the gateway started' }),
             ...(entries.length === 0
               ? [el('li', { class: 'hint', text: 'No changes since the gateway started.' })]
               : entries.map((/** @type {{ event: any, silenced: boolean, at: number }} */ h) =>
-                  el('li', { text: `${new Date(h.at).toLocaleString()}: ${h.event.device} / ${h.event.sensor} ${h.event.state} (value ${formatValue(h.event.value)})${h.silenced ? ', silenced: not published' : ''}` }),
+                  el('li', {
+                    text: `${new Date(h.at).toLocaleString()}: ${h.event.device} / ${h.event.sensor} ${h.event.state} (value ${formatValue(h.event.value)})${h.silenced ? ', silenced: not published' : ''}`,
+                  }),
                 )),
             el('li', { class: 'history-head', text: 'Stored in InfluxDB (alerts measurement, last 7 days)' }),
             ...(storedBody.error !== undefined
@@ -80,20 +83,33 @@ export function startAlerts() {
               : storedBody.entries.length === 0
                 ? [el('li', { class: 'hint', text: 'None stored.' })]
                 : storedBody.entries.map((/** @type {{ time: number, device: string, sensor: string, state: string, value: number | null }} */ h) =>
-                    el('li', { class: 'stored', text: `${new Date(h.time).toLocaleString()}: ${h.device} / ${h.sensor} ${h.state}${h.value === null ? '' : ` (value ${formatValue(h.value)})`}` }),
+                    el('li', {
+                      class: 'stored',
+                      text: `${new Date(h.time).toLocaleString()}: ${h.device} / ${h.sensor} ${h.state}${h.value === null ? '' : ` (value ${formatValue(h.value)})`}`,
+                    }),
                   )),
           );
         });
         const control = until
           ? el('button', { type: 'button', class: 'btn', 'data-action': 'unsilence', text: `Silenced until ${new Date(until).toLocaleTimeString()}: end now` })
-          : el('span', { class: 'silence-form' }, el('label', { class: 'sr-only', for: `silence-${r.name}`, text: `Silence ${r.name} for` }), selectFor(r.name), el('button', { type: 'button', class: 'btn', 'data-action': 'silence', text: 'Silence' }));
+          : el(
+              'span',
+              { class: 'silence-form' },
+              el('label', { class: 'sr-only', for: `silence-${r.name}`, text: `Silence ${r.name} for` }),
+              selectFor(r.name),
+              el('button', { type: 'button', class: 'btn', 'data-action': 'silence', text: 'Silence' }),
+            );
         control.addEventListener('click', async (e) => {
           const target = /** @type {HTMLElement} */ (e.target);
           const action = target.dataset['action'];
           if (action === 'unsilence') await api(`/api/alerts/silences/${encodeURIComponent(r.name)}`, { method: 'DELETE' });
           else if (action === 'silence') {
             const minutes = Number(/** @type {HTMLSelectElement} */ (control.querySelector('select')).value);
-            await api(`/api/alerts/silences/${encodeURIComponent(r.name)}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ minutes }) });
+            await api(`/api/alerts/silences/${encodeURIComponent(r.name)}`, {
+              method: 'PUT',
+              headers: { 'content-type': 'application/json' },
+              body: JSON.stringify({ minutes }),
+            });
           } else return;
           await refresh();
         });
@@ -114,7 +130,13 @@ export function startAlerts() {
   /** @param {string} rule */
   function selectFor(rule) {
     const s = /** @type {HTMLSelectElement} */ (el('select', { id: `silence-${rule}` }));
-    for (const [m, label] of [[15, '15 min'], [60, '1 hour'], [240, '4 hours'], [1440, '1 day']]) s.append(el('option', { value: String(m), text: /** @type {string} */ (label) }));
+    for (const [m, label] of [
+      [15, '15 min'],
+      [60, '1 hour'],
+      [240, '4 hours'],
+      [1440, '1 day'],
+    ])
+      s.append(el('option', { value: String(m), text: /** @type {string} */ (label) }));
     s.value = '60';
     return s;
   }

@@ -13,8 +13,12 @@ startTips();
 startHealth();
 const alertsView = startAlerts();
 
-ariaTabs(/** @type {HTMLElement} */ (document.querySelector('.tabs')), (view) => {
-  if (view === 'thresholds') thresholds.shown();
-  alertsView.shown(view === 'alerts');
-  if (location.hash !== `#${view}`) history.replaceState(null, '', `${location.pathname}${location.search}#${view}`);
-}, location.hash.slice(1) || 'sensors');
+ariaTabs(
+  /** @type {HTMLElement} */ (document.querySelector('.tabs')),
+  (view) => {
+    if (view === 'thresholds') thresholds.shown();
+    alertsView.shown(view === 'alerts');
+    if (location.hash !== `#${view}`) history.replaceState(null, '', `${location.pathname}${location.search}#${view}`);
+  },
+  location.hash.slice(1) || 'sensors',
+);

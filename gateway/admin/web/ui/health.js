@@ -30,7 +30,11 @@ export function startHealth() {
     const a = h['alerts'] ?? {};
     const rules = a['rules'] ?? {};
     const rejected = /** @type {Record<string, number>} */ (h['rejected'] ?? {});
-    const rejectedRows = /** @type {[string, string][]} */ (Object.entries(rejected).sort((x, y) => y[1] - x[1]).map(([k, v]) => [k, String(v)]));
+    const rejectedRows = /** @type {[string, string][]} */ (
+      Object.entries(rejected)
+        .sort((x, y) => y[1] - x[1])
+        .map(([k, v]) => [k, String(v)])
+    );
     const pipeline = /** @type {Record<string, unknown>} */ (h['pipeline'] ?? {});
     view.replaceChildren(
       card('Gateway', h['status'] === 'ok' ? 'ok' : 'bad', [

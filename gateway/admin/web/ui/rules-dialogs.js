@@ -51,7 +51,9 @@ export async function showConflict({ mine, onKeepMine, onTakeTheirs }) {
   const theirEtag = res.headers.get('etag') ?? '*';
   const { d, body, buttons } = dialog('Someone else changed the rules file');
   body.append(
-    el('p', { text: 'Your save was refused: the rules file changed after you loaded it (another page, or an edit on the gateway). Lines marked − are in their version only, + in yours only.' }),
+    el('p', {
+      text: 'Your save was refused: the rules file changed after you loaded it (another page, or an edit on the gateway). Lines marked − are in their version only, + in yours only.',
+    }),
     renderDiff(theirs, mine),
   );
   const keep = el('button', { type: 'button', class: 'btn btn-primary', 'data-choice': 'mine', text: 'Keep mine (save over theirs)' });
@@ -76,7 +78,14 @@ export async function showHistory({ current, etag, dirty, onRestored, onError })
   buttons.append(close);
   const detail = el('div', { class: 'version-detail' });
   const list = el('ul', { class: 'versions' });
-  body.append(el('p', { class: 'hint', text: `The gateway keeps the last ${versions.length > 1 ? versions.length : ''} versions it saw (saves here, and edits on disk) in its data folder.` }), list, detail);
+  body.append(
+    el('p', {
+      class: 'hint',
+      text: `The gateway keeps the last ${versions.length > 1 ? versions.length : ''} versions it saw (saves here, and edits on disk) in its data folder.`,
+    }),
+    list,
+    detail,
+  );
   versions.forEach((v, i) => {
     const view = el('button', { type: 'button', class: 'btn-text', text: `${new Date(v.savedAt).toLocaleString()}${i === 0 ? ' (current)' : ''}` });
     const li = el('li', { 'data-version': v.id }, view);
@@ -90,7 +99,12 @@ export async function showHistory({ current, etag, dirty, onRestored, onError })
         const out = await r.json().catch(() => ({}));
         d.close();
         if (r.ok) onRestored(out.ruleCount);
-        else onError(r.status === 412 ? 'Not restored: the rules file changed meanwhile; reload and try again.' : `Not restored: ${(out.errors ?? []).map((/** @type {{message: string}} */ e) => e.message).join('; ')}`);
+        else
+          onError(
+            r.status === 412
+              ? 'Not restored: the rules file changed meanwhile; reload and try again.'
+              : `Not restored: ${(out.errors ?? []).map((/** @type {{message: string}} */ e) => e.message).join('; ')}`,
+          );
       });
       detail.replaceChildren(el('p', { class: 'hint', text: 'Changes from the current file to this version:' }), renderDiff(current, text), restore);
     });
@@ -106,10 +120,14 @@ export async function showHistory({ current, etag, dirty, onRestored, onError })
  * @param {{ from: number | null, fires: number, rules: { name: string, fires: number, sensors: { device: string, sensor: string, fires: number }[] }[] }} r
  */
 export function dryRunText(r) {
-  const since = r.from === null ? 'in the recent windows the gateway holds' : `since ${new Date(r.from).toLocaleTimeString()} (the recent window means the gateway holds)`;
+  const since =
+    r.from === null ? 'in the recent windows the gateway holds' : `since ${new Date(r.from).toLocaleTimeString()} (the recent window means the gateway holds)`;
   if (r.fires === 0) return `Dry run: these rules would not have fired ${since}.`;
   const parts = r.rules
     .filter((x) => x.fires > 0)
-    .map((x) => `${x.name}: ${x.fires} time${x.fires === 1 ? '' : 's'} on ${x.sensors.map((s) => `${s.device}/${s.sensor}`).join(', ')}${x.sensors.length < x.fires ? ', …' : ''}`);
+    .map(
+      (x) =>
+        `${x.name}: ${x.fires} time${x.fires === 1 ? '' : 's'} on ${x.sensors.map((s) => `${s.device}/${s.sensor}`).join(', ')}${x.sensors.length < x.fires ? ', …' : ''}`,
+    );
   return `Dry run: these rules would have fired ${r.fires} time${r.fires === 1 ? '' : 's'} ${since}. ${parts.join('; ')}.`;
 }

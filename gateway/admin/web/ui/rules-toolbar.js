@@ -17,16 +17,22 @@ export function wireRulesToolbar(o) {
     if (res === undefined) return o.showBanner('error', 'Dry run: the gateway did not answer.');
     const out = await res.json().catch(() => ({}));
     if (res.ok) o.showBanner('ok', dryRunText(out));
-    else o.showBanner('error', `Dry run: the rules are not valid (${(out.errors ?? []).length} problem${(out.errors ?? []).length === 1 ? '' : 's'}); Save shows where.`);
+    else
+      o.showBanner(
+        'error',
+        `Dry run: the rules are not valid (${(out.errors ?? []).length} problem${(out.errors ?? []).length === 1 ? '' : 's'}); Save shows where.`,
+      );
   });
-  $('rules-history').addEventListener('click', () =>
-    void showHistory({
-      current: o.fileText(),
-      etag: o.etag,
-      dirty: o.dirty,
-      onRestored: (n) => void o.load().then(() => o.showBanner('ok', `Went back to the earlier version. ${n} rule${n === 1 ? '' : 's'} running now.`)),
-      onError: (msg) => o.showBanner('error', msg),
-    }).catch((err) => o.showBanner('error', `Could not list the versions: ${err.message}`)),
+  $('rules-history').addEventListener(
+    'click',
+    () =>
+      void showHistory({
+        current: o.fileText(),
+        etag: o.etag,
+        dirty: o.dirty,
+        onRestored: (n) => void o.load().then(() => o.showBanner('ok', `Went back to the earlier version. ${n} rule${n === 1 ? '' : 's'} running now.`)),
+        onError: (msg) => o.showBanner('error', msg),
+      }).catch((err) => o.showBanner('error', `Could not list the versions: ${err.message}`)),
   );
   // While the gateway does not answer, a save cannot work: say so on the button instead of failing.
   const saveReason = $('rules-save-reason');

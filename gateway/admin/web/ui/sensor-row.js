@@ -14,9 +14,9 @@ const SEVERITY_RANK = { info: 1, warning: 2, critical: 3 };
 /** http.grafanaUrl, given to the page in a meta tag: `{device}` and `{sensor}` are filled in per row. */
 const GRAFANA = document.querySelector('meta[name="grafana-url"]')?.getAttribute('content') ?? '';
 /** http.units (sensor name glob -> unit), given in a meta tag; the first glob that matches wins. */
-const UNITS = Object.entries(/** @type {Record<string, string>} */ (JSON.parse(document.querySelector('meta[name="units"]')?.getAttribute('content') || '{}'))).map(
-  ([glob, unit]) => /** @type {const} */ ([compileGlob(glob), unit]),
-);
+const UNITS = Object.entries(
+  /** @type {Record<string, string>} */ (JSON.parse(document.querySelector('meta[name="units"]')?.getAttribute('content') || '{}')),
+).map(([glob, unit]) => /** @type {const} */ ([compileGlob(glob), unit]));
 /** @type {Map<string, string>} */
 const unitCache = new Map();
 /** @param {string} sensor */
@@ -51,7 +51,12 @@ export function isOnline(v, firing, now) {
 export function buildRow(v, firing, clock, sameDevice, limits = []) {
   const online = isOnline(v, firing, clock.now);
   const state = el('td', { class: `state ${online ? 'on' : 'off'}` }, el('span', { text: online ? 'online' : 'offline' }));
-  state.title = v.offline === true ? 'its Sparkplug edge node or device announced its death' : v.arrived === null ? 'no reading since the gateway started' : `last arrival ${formatAge(clock.now - v.arrived)}; offline after ${Math.round(v.offlineAfterMs / 1000)} s of silence`;
+  state.title =
+    v.offline === true
+      ? 'its Sparkplug edge node or device announced its death'
+      : v.arrived === null
+        ? 'no reading since the gateway started'
+        : `last arrival ${formatAge(clock.now - v.arrived)}; offline after ${Math.round(v.offlineAfterMs / 1000)} s of silence`;
   const age = el('td', { class: 'age' });
   renderAge(age, v, clock);
   let worst = '';
@@ -63,16 +68,30 @@ export function buildRow(v, firing, clock, sameDevice, limits = []) {
     }
     const limit = a.threshold === null ? 'no data' : `limit ${formatValue(a.threshold)}`;
     // A button, so that a tap (phone) or Enter shows the details as well as a hover does (tip.js).
-    return el('button', { type: 'button', class: `badge ${a.severity}`, 'data-tip': `${a.severity}: ${a.rule} (${limit}) since ${new Date(a.since).toLocaleString()}`, text: a.rule });
+    return el('button', {
+      type: 'button',
+      class: `badge ${a.severity}`,
+      'data-tip': `${a.severity}: ${a.rule} (${limit}) since ${new Date(a.since).toLocaleString()}`,
+      text: a.rule,
+    });
   });
   const tr = /** @type {HTMLTableRowElement} */ (
     el(
       'tr',
-      { 'data-device': v.device, 'data-sensor': v.sensor, class: `row${worst ? ` sev-${worst}` : ''}${sameDevice ? ' same-device' : ''}${online ? '' : ' offline'}` },
+      {
+        'data-device': v.device,
+        'data-sensor': v.sensor,
+        class: `row${worst ? ` sev-${worst}` : ''}${sameDevice ? ' same-device' : ''}${online ? '' : ' offline'}`,
+      },
       el('td', { class: 'device', 'data-sensor': v.sensor, text: v.device }),
       el('td', { class: 'sensor', text: v.sensor }),
       state,
-      el('td', { class: 'num value' }, v.value === null ? '–' : formatValue(v.value), ...(v.value !== null && unitOf(v.sensor) ? [el('span', { class: 'unit', text: ` ${unitOf(v.sensor)}` })] : [])),
+      el(
+        'td',
+        { class: 'num value' },
+        v.value === null ? '–' : formatValue(v.value),
+        ...(v.value !== null && unitOf(v.sensor) ? [el('span', { class: 'unit', text: ` ${unitOf(v.sensor)}` })] : []),
+      ),
       age,
       el('td', { class: 'num rate', text: String(v.perMinute) }),
       el('td', { class: 'spark-cell' }, ...spark(v.windows ?? [], limits), ...grafanaLink(v)),

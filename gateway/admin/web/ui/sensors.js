@@ -38,7 +38,11 @@ export function startSensors() {
   const headers = /** @type {HTMLElement[]} */ ([...document.querySelectorAll('th[data-sort]')]);
 
   const params = new URLSearchParams(location.search);
-  const query = { q: params.get('q') ?? '', sort: SORTS.includes(params.get('sort') ?? '') ? /** @type {string} */ (params.get('sort')) : 'device', dir: params.get('dir') === 'desc' ? 'desc' : 'asc' };
+  const query = {
+    q: params.get('q') ?? '',
+    sort: SORTS.includes(params.get('sort') ?? '') ? /** @type {string} */ (params.get('sort')) : 'device',
+    dir: params.get('dir') === 'desc' ? 'desc' : 'asc',
+  };
   search.value = query.q;
 
   /** @type {LiveWindow} */
@@ -150,7 +154,11 @@ export function startSensors() {
   /** New search or order: back to the top, URL updated (replaceState: no history entry per keystroke). */
   function requery() {
     const p = new URLSearchParams(location.search);
-    for (const [k, v, d] of [['q', query.q, ''], ['sort', query.sort, 'device'], ['dir', query.dir, 'asc']]) {
+    for (const [k, v, d] of [
+      ['q', query.q, ''],
+      ['sort', query.sort, 'device'],
+      ['dir', query.dir, 'asc'],
+    ]) {
       if (v === d) p.delete(/** @type {string} */ (k));
       else p.set(/** @type {string} */ (k), /** @type {string} */ (v));
     }

@@ -27,7 +27,16 @@ export function ariaTabs(list, onShow, initial) {
     tab.addEventListener('click', () => show(tab.dataset['view'] ?? '', false));
     tab.addEventListener('keydown', (e) => {
       const i = tabs.indexOf(tab);
-      const next = e.key === 'ArrowRight' ? (i + 1) % tabs.length : e.key === 'ArrowLeft' ? (i - 1 + tabs.length) % tabs.length : e.key === 'Home' ? 0 : e.key === 'End' ? tabs.length - 1 : -1;
+      const next =
+        e.key === 'ArrowRight'
+          ? (i + 1) % tabs.length
+          : e.key === 'ArrowLeft'
+            ? (i - 1 + tabs.length) % tabs.length
+            : e.key === 'Home'
+              ? 0
+              : e.key === 'End'
+                ? tabs.length - 1
+                : -1;
       if (next < 0) return;
       e.preventDefault();
       show(tabs[next]?.dataset['view'] ?? '', true);

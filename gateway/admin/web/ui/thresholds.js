@@ -68,9 +68,14 @@ export function startThresholds() {
     renderForm();
     yaml.markErrors([]);
     const st = body.status;
-    statusLine.textContent = `${st.ruleCount} rule${st.ruleCount === 1 ? '' : 's'} running from ${st.source}` + (st.loadedAt ? `, loaded ${new Date(st.loadedAt).toLocaleString()}` : '');
+    statusLine.textContent =
+      `${st.ruleCount} rule${st.ruleCount === 1 ? '' : 's'} running from ${st.source}` +
+      (st.loadedAt ? `, loaded ${new Date(st.loadedAt).toLocaleString()}` : '');
     if (st.errors.length > 0) {
-      showBanner('error', `The rules file on disk is invalid: the rules shown are the ones still running. Fix it in the YAML tab (${st.errors.length} problem${st.errors.length === 1 ? '' : 's'}).`);
+      showBanner(
+        'error',
+        `The rules file on disk is invalid: the rules shown are the ones still running. Fix it in the YAML tab (${st.errors.length} problem${st.errors.length === 1 ? '' : 's'}).`,
+      );
       yaml.markErrors(st.errors);
     }
     loaded = true;
@@ -126,14 +131,28 @@ export function startThresholds() {
       setDirty();
       renderForm();
     });
-    const thresholdRow = el('div', { class: 'rule-row' }, field('above', 'above', 'w-num'), field('below', 'below', 'w-num'), field('hysteresis', 'hysteresis', 'w-num'), field('for', 'for (e.g. 30s)', 'w-num'));
+    const thresholdRow = el(
+      'div',
+      { class: 'rule-row' },
+      field('above', 'above', 'w-num'),
+      field('below', 'below', 'w-num'),
+      field('hysteresis', 'hysteresis', 'w-num'),
+      field('for', 'for (e.g. 30s)', 'w-num'),
+    );
     const noDataRow = el('div', { class: 'rule-row' }, field('noData', 'no data for (e.g. 5m)', 'w-num'));
     const ruleError = el('div', { class: 'rule-error' });
     ruleError.hidden = true;
     const root = el(
       'div',
       { class: 'rule', 'data-index': String(i) },
-      el('div', { class: 'rule-head' }, field('name', 'name', 'w-name'), field('kind', 'kind', '', kindSelect), field('severity', 'severity', '', select(['info', 'warning', 'critical'])), del),
+      el(
+        'div',
+        { class: 'rule-head' },
+        field('name', 'name', 'w-name'),
+        field('kind', 'kind', '', kindSelect),
+        field('severity', 'severity', '', select(['info', 'warning', 'critical'])),
+        del,
+      ),
       el('div', { class: 'rule-row' }, field('device', 'device glob', 'w-glob'), field('sensor', 'sensor glob', 'w-glob')),
       thresholdRow,
       noDataRow,
@@ -156,7 +175,13 @@ export function startThresholds() {
       preview.replaceChildren(
         p.total === 0
           ? 'Matches no sensor seen so far.'
-          : el('span', {}, 'Matches ', el('strong', { text: `${p.total} sensor${p.total === 1 ? '' : 's'}` }), ` now: ${names.join(', ')}${p.total > names.length ? `, +${p.total - names.length} more` : ''}`),
+          : el(
+              'span',
+              {},
+              'Matches ',
+              el('strong', { text: `${p.total} sensor${p.total === 1 ? '' : 's'}` }),
+              ` now: ${names.join(', ')}${p.total > names.length ? `, +${p.total - names.length} more` : ''}`,
+            ),
       );
     }, 250);
     toggleKind();
@@ -241,7 +266,10 @@ export function startThresholds() {
       res = await api('/api/thresholds', { method: 'PUT', headers: { 'content-type': 'application/yaml', 'if-match': over ?? (etag || '*') }, body });
     } catch {
       // fetch() rejects only when no answer came: the gateway is down or unreachable.
-      showBanner('error', 'Not saved: the gateway did not answer (stopped, or the network is down). Your edits are kept in this page; save again once it is back.');
+      showBanner(
+        'error',
+        'Not saved: the gateway did not answer (stopped, or the network is down). Your edits are kept in this page; save again once it is back.',
+      );
       return;
     }
     if (res.ok) {
@@ -260,7 +288,11 @@ export function startThresholds() {
           onTakeTheirs: () => void load().then(() => (banner.hidden = true)),
         });
       again.addEventListener('click', conflict);
-      showBanner('error', 'Not saved: someone else changed the rules file after you loaded it (another page, or an edit on the gateway). Your edits are still here.', [again]);
+      showBanner(
+        'error',
+        'Not saved: someone else changed the rules file after you loaded it (another page, or an edit on the gateway). Your edits are still here.',
+        [again],
+      );
       conflict();
       return;
     }
@@ -268,7 +300,10 @@ export function startThresholds() {
     if (mode === 'yaml') yaml.markErrors(errors);
     const n = errors.length;
     const detail = mode === 'form' && rest.length > 0 ? ` ${rest.map((e) => `${e.path}: ${e.message}`).join('; ')}` : '';
-    showBanner('error', `Not saved: ${n} problem${n === 1 ? '' : 's'} ${mode === 'form' ? 'marked below' : 'listed below the editor'}. The rules file was not changed.${detail}`);
+    showBanner(
+      'error',
+      `Not saved: ${n} problem${n === 1 ? '' : 's'} ${mode === 'form' ? 'marked below' : 'listed below the editor'}. The rules file was not changed.${detail}`,
+    );
   }
 
   for (const b of modeButtons) {

@@ -93,7 +93,12 @@ export function formatAge(ms) {
 
 /** Milliseconds as the rules file writes durations: the largest unit that divides evenly. @param {number} ms */
 export function formatDuration(ms) {
-  for (const [unit, size] of /** @type {const} */ ([['d', 86400000], ['h', 3600000], ['m', 60000], ['s', 1000]])) {
+  for (const [unit, size] of /** @type {const} */ ([
+    ['d', 86400000],
+    ['h', 3600000],
+    ['m', 60000],
+    ['s', 1000],
+  ])) {
     if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
   }
   return `${ms}ms`;
