@@ -1,5 +1,5 @@
 // ESLint flat config (https://eslint.org/docs/latest/use/configure/configuration-files) with typescript-eslint's
-// recommended rules (https://typescript-eslint.io/getting-started). `npm run lint`; not part of `npm test` yet.
+// recommended rules (https://typescript-eslint.io/getting-started). `npm run lint`, and part of `npm test`.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
