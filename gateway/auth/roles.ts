@@ -30,7 +30,7 @@ const SHARED: AclDecision = { ok: false, reason: 'subscribe_denied', detail: 'sh
 
 /** True when `filter` matches nothing outside `root/#` (see isWithin in acl.ts; repeated here to keep one import direction). */
 function within(filter: string, root: string): boolean {
-  return filter.startsWith(root) && (filter.length === root.length || filter.charCodeAt(root.length) === 47) /* '/' */;
+  return filter.startsWith(root) && (filter.length === root.length || filter.charCodeAt(root.length) === 47); // 47: '/'
 }
 
 export function readerCanSubscribe(filter: string): AclDecision {
