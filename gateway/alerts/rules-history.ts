@@ -53,7 +53,7 @@ export class RulesHistory {
     const cur = this.opts.current();
     if (cur === undefined || cur.etag === this.lastEtag) return;
     try {
-      mkdirSync(this.opts.dir, { recursive: true });
+      mkdirSync(this.opts.dir, { recursive: true, mode: 0o700 }); // owner-only, like the rest of the data folder
       const hash = cur.etag.replaceAll('"', '');
       const newest = this.list()[0];
       if (newest?.etag !== cur.etag) {
