@@ -1,7 +1,6 @@
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import type { AdminPlugin, AdminRejectReason, HealthReport } from './admin/server.js';
-import type { DeviceAccess } from './auth/index.js';
+import type { AdminRejectReason, HealthReport } from './admin/server.js';
 import { LiveView } from './admin/live/live-view.js';
 import { AlertHistory } from './alerts/alert-history.js';
 import { AlertSilencer } from './alerts/silences.js';
@@ -12,12 +11,11 @@ import type { BrokerFront, IngestGate } from './broker/front.js';
 import { createBrokerEdge } from './broker/create.js';
 import type { GatewayConfig } from './config/schema.js';
 import { Ingest } from './ingest.js';
-import { RateLimitedLog, type Logger } from './log.js';
+import { RateLimitedLog } from './log.js';
 import { redactSecrets, redactUrl } from './redact.js';
 import { createMetrics, enableProcessMetrics, type Metrics } from './metrics.js';
 import { openDataDir } from './data-dir/open.js';
 import { createOutbox } from './outbox/create.js';
-import type { Outbox } from './outbox/outbox.js';
 import type { MovedAside } from './persist/sqlite.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import type { WindowPoint } from './pipeline/types.js';
@@ -27,34 +25,9 @@ import { DurableState } from './state/durable-state.js';
 import { SparkplugService } from './sparkplug/service.js';
 import { StatsReporter } from './stats/reporter.js';
 import { systemTimers } from './time/timers.js';
+import type { Gateway, GatewayDeps } from './gateway.js';
 
-export interface GatewayDeps {
-  readonly log: Logger;
-  /** Gateway clock (ms). Tests may inject one; timers still run on real time. */
-  readonly now?: () => number;
-  /** A part the gateway cannot run without failed while it runs (the broker thread): main.ts stops and exits. */
-  readonly onFatal?: (err: Error) => void;
-  /** Extra admin routes (operator page, devices). */
-  readonly adminPlugins?: readonly AdminPlugin[];
-}
-
-export interface Gateway {
-  readonly config: GatewayConfig;
-  readonly metrics: Metrics;
-  readonly outbox: Outbox;
-  readonly alerts: AlertService;
-  /** aedes, in this thread or in the broker thread (mqtt.brokerThread). */
-  readonly broker: BrokerFront;
-  /** The admin HTTP app, built by start() after the MQTT listeners are up (reading it before throws). */
-  readonly admin: FastifyInstance;
-  /** Device registry (hot-reloaded from auth.devicesFile), authentication and topic ACL. */
-  readonly devices: DeviceAccess;
-  /** Bound ports, known after start() (the config may say 0 for "any free port"). */
-  readonly ports: { mqtt: number; ws: number | undefined; tls: number | undefined; http: number };
-  start(): Promise<void>;
-  /** Graceful stop: no new connections, open state checkpointed, emitted windows committed to the outbox. */
-  stop(): Promise<void>;
-}
+export type { Gateway, GatewayDeps } from './gateway.js';
 
 /**
  * Wires the parts of the gateway: broker -> ingest -> pipeline -> (alerts, outbox) -> InfluxDB, plus the admin

@@ -1,3 +1,4 @@
+import type { AclDecision } from './acl-decision.js';
 /**
  * Topic access rules, as pure functions of who the client is and the topic or filter. Called by the broker for
  * every PUBLISH (hot path: no allocation beyond a string compare) and for every SUBSCRIBE filter.
@@ -22,7 +23,7 @@ export type Principal =
   | { readonly kind: 'reader'; readonly id: string; readonly via: 'password' | 'certificate' }
   | { readonly kind: 'anonymous' };
 
-export type AclDecision = { readonly ok: true } | { readonly ok: false; readonly reason: 'publish_denied' | 'subscribe_denied'; readonly detail: string };
+export type { AclDecision } from './acl-decision.js';
 
 const ALLOW: AclDecision = { ok: true };
 const DEVICES = `${DEVICES_ROOT}/`;

@@ -1,4 +1,4 @@
-import type { AclDecision } from './acl.js';
+import type { AclDecision } from './acl-decision.js';
 import { ALERTS_ROOT, DEVICES_ROOT } from '../wire/topics.js';
 import { NAMESPACE } from '../sparkplug/topic.js';
 

@@ -1,4 +1,4 @@
-import type { Gateway, GatewayDeps } from '../app.js';
+import type { Gateway, GatewayDeps } from '../gateway.js';
 import { buildAdmin, type HealthReport } from '../admin/server.js';
 import { thresholdsApi } from '../admin/thresholds-api.js';
 import { LiveView } from '../admin/live/live-view.js';

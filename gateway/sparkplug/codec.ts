@@ -1,30 +1,14 @@
 import { create, fromBinary, isFieldSet, toBinary, type MessageInitShape } from '@bufbuild/protobuf';
 import { scanPayload } from './fast-decode.js';
-import { PayloadSchema, Payload_MetricSchema, type Payload_Metric } from './proto/sparkplug_b_pb.js';
+import { PayloadSchema, Payload_MetricSchema } from './proto/sparkplug_b_pb.js';
+import type { SpMetric, SpPayload } from './payload.js';
 
 /**
  * Sparkplug B payloads (Sparkplug 3.0 chapter 6.4) <-> the plain shapes the host works with. Decoding is the
  * edge where untrusted bytes become typed values: protobuf errors, a seq outside 0-255 and a uint64 timestamp or
  * alias beyond the safe integer range are reported here, nothing downstream sees a bigint.
  */
-export interface SpMetric {
-  readonly name: string | undefined;
-  readonly alias: number | undefined;
-  /** Epoch ms; NaN when the device sent one beyond the safe integer range (refused per metric as bad_timestamp). */
-  readonly timestamp: number | undefined;
-  readonly datatype: number | undefined;
-  readonly historical: boolean;
-  readonly transient: boolean;
-  readonly isNull: boolean;
-  readonly value: Payload_Metric['value'];
-}
-
-export interface SpPayload {
-  readonly timestamp: number | undefined;
-  /** 0-255; absent in NDEATH (spec 6.4.5 "Payload", [tck-id-payloads-ndeath-seq]). */
-  readonly seq: number | undefined;
-  readonly metrics: readonly SpMetric[];
-}
+export type { SpMetric, SpPayload } from './payload.js';
 
 export type Decoded = { readonly ok: true; readonly payload: SpPayload } | { readonly ok: false; readonly detail: string };
 

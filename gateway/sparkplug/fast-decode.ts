@@ -1,4 +1,4 @@
-import type { SpMetric, SpPayload } from './codec.js';
+import type { SpMetric, SpPayload } from './payload.js';
 
 /**
  * The hot path of Sparkplug decoding: a hand-written protobuf reader for the Payload and Metric fields the host
