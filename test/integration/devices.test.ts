@@ -330,14 +330,16 @@ describe.each(['on', 'off'] as const)('devices: TLS with required client certifi
     plain.socket.write(connectPacket('plain', 60));
     expect(await closedWithin(plain, 10_000)).toBe(true);
     await waitFor('four handshakes counted', async () => ((await failed()) === before + 4 ? true : undefined));
+    // Each is logged with its code; lines of one code are rate-limited (5 per 10 s), so a code the earlier cases of
+    // this file also produced (the foreign certificate's reset) may be folded into 'similar log lines suppressed'.
+    const expected = ['ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE', 'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA', 'ERR_SSL_WRONG_VERSION_NUMBER'];
     const codes = await waitFor('logged', () => {
-      const l = tlsLines().slice(linesBefore);
-      return l.length === 4 ? l.map((x) => x.code) : undefined;
+      const l = tlsLines()
+        .slice(linesBefore)
+        .map((x) => x.code);
+      return expected.every((c) => l.includes(c)) ? l : undefined;
     });
-    // The foreign certificate's code depends on the TLS version's message order (the server may see a reset).
-    expect(codes).toEqual(
-      expect.arrayContaining(['ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE', 'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA', 'ERR_SSL_WRONG_VERSION_NUMBER']),
-    );
+    expect(codes.length).toBeLessThanOrEqual(4);
     // A good client still gets in, and its handshake counts nothing.
     expect(await connackCode(url, { clientId: 'c2', ca: certs.ca, ...certs.clientCert('gh-cert') })).toBe(0);
     expect(await failed()).toBe(before + 4);
