@@ -53,9 +53,10 @@ export const configSchema = z
         /**
          * Where the broker keeps persistent sessions (clean=false: subscriptions and the QoS 1/2 messages queued
          * while away), retained messages and wills: `disk` in `{buffer.dir}/broker/` (LevelDB), kept across
-         * restarts and kills; `memory` forgets them at every restart (broker/persistence/open.ts).
+         * restarts and kills; `memory` forgets them at every restart (broker/persistence/open.ts). `memory` is the
+         * default while `disk` can lose a live QoS 1 delivery to a connected subscriber (docs/mqtt.md).
          */
-        sessions: z.enum(['disk', 'memory']).default('disk'),
+        sessions: z.enum(['disk', 'memory']).default('memory'),
         /** Messages stored for one persistent session while it is away; newer ones are dropped for it, counted. */
         maxQueuedPerSession: z.number().int().min(1).default(10_000),
         tls: tlsSchema.optional(),

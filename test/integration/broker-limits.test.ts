@@ -107,7 +107,11 @@ describe.each(['on', 'off'] as const)('broker and pipeline limits (brokerThread 
     await publish(device, `${R}0`, Buffer.alloc(200, 0x64), 1, true); // an update within the bounds
     await publish(device, `${R}0`, Buffer.alloc(RETAINED.bytes, 0x65), 1, true); // an update beyond them: the 200 bytes stay
     expect(await refused('retained_limit')).toBe(before + 3);
-    await waitFor('every publish delivered live', () => (got.length === 1 + RETAINED.messages + 3 ? true : undefined));
+    const deliveries = 1 + RETAINED.messages + 3;
+    await waitFor('every publish delivered live', () => {
+      if (got.length === deliveries) return true;
+      throw new Error(`${got.length} of ${deliveries} delivered: ${got.map((m) => `${m.topic} (${m.payload.length} B)`).join(', ')}`);
+    });
     expect(got.map((m) => m.topic)).toContain(`${R}big`);
     expect(got.map((m) => m.topic)).toContain(`${R}5`);
     expect(await retainedOf(`${R}#`, 5)).toEqual(

