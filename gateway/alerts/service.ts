@@ -6,7 +6,7 @@ import { AlertEngine, NO_EVENTS } from './engine.js';
 import { decodeAlertSnapshot } from './snapshot-binary-read.js';
 import { rulesETag, validateRulesText, writeRulesFileAtomic, type RulesFormat } from './rules-file.js';
 import { formatRuleError } from './rules-parse.js';
-import type { AlertEvent, AlertRule, FiringAlert, RuleError } from './types.js';
+import { firingEventOf, type AlertEvent, type AlertRule, type FiringAlert, type RuleError } from './types.js';
 import { RulesFileWatcher, type RulesLoadStatus } from './watcher.js';
 
 export interface AlertServiceDeps {
@@ -132,17 +132,7 @@ export class AlertService {
       } else if (!this.firingEvents.has(key)) gone.set(key, e);
     }
     for (const [key, f] of firingNow) {
-      const e: AlertEvent = {
-        device: f.device,
-        sensor: f.sensor,
-        rule: f.rule,
-        state: 'firing',
-        severity: f.severity,
-        value: f.value,
-        threshold: f.threshold,
-        ts: f.firedAt,
-        since: f.since,
-      };
+      const e = firingEventOf(f);
       this.firingEvents.set(key, e);
       retained.push(e);
     }

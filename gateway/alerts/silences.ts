@@ -1,4 +1,4 @@
-import type { AlertEvent, FiringAlert } from './types.js';
+import { firingEventOf, type AlertEvent, type FiringAlert } from './types.js';
 
 /**
  * Silencing a rule for a time (the operator page's alerts view; docs/alerts.md): while a rule is silenced, its
@@ -81,17 +81,7 @@ export class AlertSilencer {
     const events: AlertEvent[] = [];
     for (const [key, f] of now) {
       if (this.published.has(key)) continue;
-      events.push({
-        device: f.device,
-        sensor: f.sensor,
-        rule: f.rule,
-        state: 'firing',
-        severity: f.severity,
-        value: f.value,
-        threshold: f.threshold,
-        ts: f.firedAt,
-        since: f.since,
-      });
+      events.push(firingEventOf(f));
     }
     for (const [key, e] of this.published) {
       if (e.rule !== rule || now.has(key)) continue;

@@ -97,3 +97,18 @@ export interface RuleError {
 }
 
 export type RulesResult = { readonly ok: true; readonly rules: readonly AlertRule[] } | { readonly ok: false; readonly errors: readonly RuleError[] };
+
+/** The firing event a firing alert stands for (its `since`, and `firedAt` as the event's ts). */
+export function firingEventOf(f: FiringAlert): AlertEvent {
+  return {
+    device: f.device,
+    sensor: f.sensor,
+    rule: f.rule,
+    state: 'firing',
+    severity: f.severity,
+    value: f.value,
+    threshold: f.threshold,
+    ts: f.firedAt,
+    since: f.since,
+  };
+}
