@@ -12,7 +12,7 @@ import { createBrokerEdge } from './broker/create.js';
 import type { GatewayConfig } from './config/schema.js';
 import { Ingest } from './ingest.js';
 import { RateLimitedLog } from './log.js';
-import { redactSecrets, redactUrl } from './redact.js';
+import { influxAndOutboxHealth } from './health-parts.js';
 import { createMetrics, enableProcessMetrics, type Metrics } from './metrics.js';
 import { openDataDir } from './data-dir/open.js';
 import { createOutbox } from './outbox/create.js';
@@ -192,21 +192,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
       gatewayId: config.gatewayId,
       uptimeSeconds: Math.max(0, Math.round((now() - startedAt) / 1000)), // the clock may have been set back
       broker: { listening, clients: broker.connectedClients },
-      // Userinfo passwords and credential query parameters are masked (redact.ts): /health is open even with a token.
-      influx: {
-        url: redactUrl(config.influx.url),
-        database: config.influx.database,
-        up: o.influxUp,
-        lastError: o.lastError === undefined ? null : redactSecrets(o.lastError),
-      },
-      outbox: {
-        points: o.points,
-        bytes: o.bytes,
-        batches: o.batches,
-        oldestAgeSeconds: Math.round(o.oldestAgeMs / 1000),
-        draining: o.points > 0 && o.draining,
-        deadLetters: o.deadLetters,
-      },
+      ...influxAndOutboxHealth(config, o),
       pipeline: pipeline.stats(),
       alerts: { firing: alerts.firing().length, rules: alerts.status() },
       devices: { registered: devices.registry.size, file: config.auth.devicesFile, anonymous: config.auth.anonymous, errors: devices.fileErrors() },

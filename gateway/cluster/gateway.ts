@@ -13,7 +13,7 @@ import { createMetrics, enableProcessMetrics } from '../metrics.js';
 import { createOutbox } from '../outbox/create.js';
 import type { MovedAside } from '../persist/sqlite.js';
 import type { WindowPoint } from '../pipeline/types.js';
-import { redactSecrets, redactUrl } from '../redact.js';
+import { influxAndOutboxHealth } from '../health-parts.js';
 import { windowToPoint } from '../sink/point.js';
 import { StatsReporter } from '../stats/reporter.js';
 import { systemTimers } from '../time/timers.js';
@@ -103,20 +103,7 @@ export async function buildClusterGateway(config: GatewayConfig, deps: GatewayDe
       gatewayId: config.gatewayId,
       uptimeSeconds: Math.max(0, Math.round((now() - startedAt) / 1000)),
       broker: { listening, clients: broker.connectedClients },
-      influx: {
-        url: redactUrl(config.influx.url),
-        database: config.influx.database,
-        up: o.influxUp,
-        lastError: o.lastError === undefined ? null : redactSecrets(o.lastError),
-      },
-      outbox: {
-        points: o.points,
-        bytes: o.bytes,
-        batches: o.batches,
-        oldestAgeSeconds: Math.round(o.oldestAgeMs / 1000),
-        draining: o.points > 0 && o.draining,
-        deadLetters: o.deadLetters,
-      },
+      ...influxAndOutboxHealth(config, o),
       alerts: { rules: alerts.status() },
       devices: { registered: devices.registry.size, file: config.auth.devicesFile, anonymous: config.auth.anonymous, errors: devices.fileErrors() },
       storage: {
