@@ -34,7 +34,13 @@ export async function buildClusterGateway(config: GatewayConfig, deps: GatewayDe
   enableProcessMetrics(metrics.registry);
   const startedAt = now();
   // The same registry, roles, ACL and broker (sessions store: mqtt.sessions) as a single gateway (app.ts).
-  const edge = createBrokerEdge(config, { log, metrics, now, ...(deps.onFatal ? { onFatal: deps.onFatal } : {}) });
+  const edge = createBrokerEdge(config, {
+    log,
+    metrics,
+    now,
+    ...(deps.onFatal ? { onFatal: deps.onFatal } : {}),
+    ...(deps.brokerWorker ? { brokerWorker: deps.brokerWorker } : {}),
+  });
   const devices = edge.devices;
   const movedAside: MovedAside[] = [];
   const { outbox } = createOutbox(config, {
