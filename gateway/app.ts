@@ -22,6 +22,7 @@ import type { WindowPoint } from './pipeline/types.js';
 import { windowToPoint } from './sink/point.js';
 import type { IngestRecord } from './state/ingest-log.js';
 import { DurableState } from './state/durable-state.js';
+import { LazySparkplugCodec } from './sparkplug/lazy-codec.js';
 import { SparkplugService } from './sparkplug/service.js';
 import { StatsReporter } from './stats/reporter.js';
 import { systemTimers } from './time/timers.js';
@@ -71,8 +72,10 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     import('./alerts/rules-history.js'),
   ]);
   adminModules.catch(() => undefined); // awaited below; a failure before then must not be an unhandled rejection
-  // `state` is created below; the gate is first called after start().
-  const gate: IngestGate = (topic, payload, qos, receivedAt, done) => state.accept(topic, payload, qos, receivedAt, done);
+  // `state` is created below; the gate is first called after start(). A spBv1.0 publish that comes before the
+  // Sparkplug codec has loaded is held, with every publish after it, until it has (sparkplug/lazy-codec.ts).
+  const codec = new LazySparkplugCodec();
+  const gate: IngestGate = codec.hold((topic, payload, qos, receivedAt, done) => state.accept(topic, payload, qos, receivedAt, done));
   const broker: BrokerFront = await edge.createBroker(gate);
   // The broker (thread) already runs: a build that fails from here on closes it, or it would keep the process alive.
   const orClose = <T>(f: () => T): T => {
@@ -157,6 +160,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
       live.markOffline(device);
     },
     log: new RateLimitedLog(log.child({ part: 'sparkplug' })),
+    codec: codec.get,
   });
   const pipeline = orClose(() => state.restore({ pipeline: (snap) => new Pipeline(settings, output, snap), alerts, sparkplug }));
 
@@ -171,6 +175,14 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     }
   };
   // Replays the ingest log after the restored checkpoint (after a crash), before any socket opens.
+  if (state.replayPending()) {
+    try {
+      await codec.load(); // the log may hold spBv1.0 publishes
+    } catch (err) {
+      void broker.close().catch(() => undefined);
+      throw err;
+    }
+  }
   orClose(() =>
     state.recover({
       process: processRecord,
@@ -304,6 +316,8 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
       outbox.start();
       stats.start();
       const bound = await broker.listen();
+      const codecLoaded = codec.load(); // while the admin app is built; before the first tick
+      codecLoaded.catch(() => undefined); // awaited below; a failure before then must not be an unhandled rejection
       listening = true;
       ports.mqtt = bound.mqtt;
       ports.ws = bound.ws;
@@ -313,6 +327,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
       const address = admin.server.address();
       ports.http = typeof address === 'object' && address !== null ? address.port : config.http.port;
       log.info({ port: ports.http, host: config.http.host }, 'admin HTTP listening');
+      await codecLoaded;
       state.start();
       ticker = setInterval(() => {
         const t = now();
