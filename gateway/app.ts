@@ -60,18 +60,18 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   // Start-up to the first CONNACK (BENCHMARKS.md, start-up): the broker thread loads aedes on its own thread while
   // this one opens the SQLite files and restores the checkpoint below; it opens no socket before start(), and the
   // gate takes no publish before then. fastify and the admin routes are not needed before the first CONNACK
-  // either: their modules load meanwhile and start() builds the admin app once MQTT listens; aedes is loaded on
-  // this thread only when the broker runs here.
-  const adminModules = Promise.all([
-    import('./admin/server.js'),
-    import('./admin/thresholds-api.js'),
-    import('./admin/web/operator-page.js'),
-    import('./admin/rules-history-api.js'),
-    import('./admin/alerts-view-api.js'),
-    import('./admin/rules-dry-run.js'),
-    import('./alerts/rules-history.js'),
-  ]);
-  adminModules.catch(() => undefined); // awaited below; a failure before then must not be an unhandled rejection
+  // either: start() loads their modules once it asked the broker to listen (loaded any earlier, their evaluation
+  // could hold up that request) and builds the admin app; aedes is loaded on this thread only when the broker runs here.
+  const loadAdminModules = () =>
+    Promise.all([
+      import('./admin/server.js'),
+      import('./admin/thresholds-api.js'),
+      import('./admin/web/operator-page.js'),
+      import('./admin/rules-history-api.js'),
+      import('./admin/alerts-view-api.js'),
+      import('./admin/rules-dry-run.js'),
+      import('./alerts/rules-history.js'),
+    ]);
   // `state` is created below; the gate is first called after start(). A spBv1.0 publish that comes before the
   // Sparkplug codec has loaded is held, with every publish after it, until it has (sparkplug/lazy-codec.ts).
   const codec = new LazySparkplugCodec();
@@ -225,7 +225,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   const rejectedByReason = async (m: Metrics): Promise<Record<string, number>> =>
     Object.fromEntries((await m.messagesRejected.get()).values.map((v) => [String(v.labels['reason'] ?? 'unknown'), v.value]));
   // Built by start() once MQTT listens: the admin app is not on the way to the first CONNACK.
-  const buildAdminApp = async (): Promise<FastifyInstance> => {
+  const buildAdminApp = async (modules: ReturnType<typeof loadAdminModules>): Promise<FastifyInstance> => {
     const [
       { buildAdmin },
       { thresholdsApi },
@@ -234,7 +234,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
       { alertsViewApi },
       { rulesDryRunApi },
       { RULES_VERSIONS_KEPT, RulesHistory },
-    ] = await adminModules;
+    ] = await modules;
     return buildAdmin(
       {
         log,
@@ -315,19 +315,24 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     async start() {
       outbox.start();
       stats.start();
-      const bound = await broker.listen();
+      const listened = broker.listen();
+      const adminModules = loadAdminModules();
       const codecLoaded = codec.load(); // while the admin app is built; before the first tick
-      codecLoaded.catch(() => undefined); // awaited below; a failure before then must not be an unhandled rejection
+      // Both awaited below; a failure before then must not be an unhandled rejection.
+      adminModules.catch(() => undefined);
+      codecLoaded.catch(() => undefined);
+      const bound = await listened;
       listening = true;
       ports.mqtt = bound.mqtt;
       ports.ws = bound.ws;
       ports.tls = bound.tls;
-      admin = await buildAdminApp();
+      admin = await buildAdminApp(adminModules);
+      // Before /health answers: from then on a gateway is taken to be up (main.ts handles SIGTERM once start() returned).
+      await codecLoaded;
       await admin.listen({ host: config.http.host, port: config.http.port });
       const address = admin.server.address();
       ports.http = typeof address === 'object' && address !== null ? address.port : config.http.port;
       log.info({ port: ports.http, host: config.http.host }, 'admin HTTP listening');
-      await codecLoaded;
       state.start();
       ticker = setInterval(() => {
         const t = now();
