@@ -49,13 +49,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   const startedAt = now();
 
   // Registry, roles, ACL and the broker with its sessions store (mqtt.sessions): shared with cluster/gateway.ts.
-  const edge = createBrokerEdge(config, {
-    log,
-    metrics,
-    now,
-    ...(deps.onFatal ? { onFatal: deps.onFatal } : {}),
-    ...(deps.brokerWorker ? { brokerWorker: deps.brokerWorker } : {}),
-  });
+  const edge = createBrokerEdge(config, { ...deps, metrics, now });
   const devices = edge.devices;
   // Start-up to the first CONNACK (BENCHMARKS.md, start-up): the broker thread loads aedes on its own thread while
   // this one opens the SQLite files and restores the checkpoint below; it opens no socket before start(), and the

@@ -34,13 +34,7 @@ export async function buildClusterGateway(config: GatewayConfig, deps: GatewayDe
   enableProcessMetrics(metrics.registry);
   const startedAt = now();
   // The same registry, roles, ACL and broker (sessions store: mqtt.sessions) as a single gateway (app.ts).
-  const edge = createBrokerEdge(config, {
-    log,
-    metrics,
-    now,
-    ...(deps.onFatal ? { onFatal: deps.onFatal } : {}),
-    ...(deps.brokerWorker ? { brokerWorker: deps.brokerWorker } : {}),
-  });
+  const edge = createBrokerEdge(config, { ...deps, metrics, now });
   const devices = edge.devices;
   const movedAside: MovedAside[] = [];
   const { outbox } = createOutbox(config, {
