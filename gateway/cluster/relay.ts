@@ -165,6 +165,7 @@ export class Relay {
       for (const done of waiting) done(null);
     };
     const timer = setTimeout(() => settle(false), RELAY_CONFIRM_MS);
+    timer.unref();
     this.d.nc.flush().then(
       () => settle(true),
       () => settle(false),
