@@ -85,15 +85,32 @@ describe('cluster relay: client publishes reach subscribers on the other gateway
     await onB.subscribeAsync('devices/dev1/commands/#', { qos: 1 });
     await onA.subscribeAsync('devices/dev1/commands/#', { qos: 1 });
     // mosquitto_pub exits 0 once the PUBACK came back (A acknowledges after the NATS server confirmed the relay).
-    const sent = await run(MOSQUITTO_PUB, ['-h', '127.0.0.1', '-p', portOf(a.mqttUrl), '-i', 'mq-pub', '-q', '1', '-t', 'devices/dev1/commands/reboot', '-m', 'now']);
+    const sent = await run(MOSQUITTO_PUB, [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      portOf(a.mqttUrl),
+      '-i',
+      'mq-pub',
+      '-q',
+      '1',
+      '-t',
+      'devices/dev1/commands/reboot',
+      '-m',
+      'now',
+    ]);
     expect(sent.code, sent.out).toBe(0);
     await waitFor('the command on B', () => gotB.some((m) => m.topic === 'devices/dev1/commands/reboot'), 20_000);
-    expect(gotB.filter((m) => m.topic === 'devices/dev1/commands/reboot')).toEqual([{ topic: 'devices/dev1/commands/reboot', payload: 'now', qos: 1, retain: false }]);
+    expect(gotB.filter((m) => m.topic === 'devices/dev1/commands/reboot')).toEqual([
+      { topic: 'devices/dev1/commands/reboot', payload: 'now', qos: 1, retain: false },
+    ]);
     // A sentinel from B crosses NATS after B got the command: NATS delivers in order on A's connection, so an echo of
     // the command to A (a duplicate) would be there before it.
     await publish(pubB, 'devices/dev1/commands/sentinel', 'end', 1);
     await waitFor('the sentinel on A', () => gotA.some((m) => m.topic === 'devices/dev1/commands/sentinel'), 20_000);
-    expect(gotA.filter((m) => m.topic === 'devices/dev1/commands/reboot')).toEqual([{ topic: 'devices/dev1/commands/reboot', payload: 'now', qos: 1, retain: false }]);
+    expect(gotA.filter((m) => m.topic === 'devices/dev1/commands/reboot')).toEqual([
+      { topic: 'devices/dev1/commands/reboot', payload: 'now', qos: 1, retain: false },
+    ]);
     // And B got its own sentinel once too (from its broker, not back from NATS).
     await waitFor('the sentinel on B', () => gotB.some((m) => m.topic === 'devices/dev1/commands/sentinel'), 20_000);
     expect(gotB.filter((m) => m.topic === 'devices/dev1/commands/sentinel')).toHaveLength(1);
@@ -109,7 +126,22 @@ describe('cluster relay: client publishes reach subscribers on the other gateway
     // A retained probe on B tells when mosquitto_sub's subscription is in place (it prints the probe first).
     await publish(pubB, 'devices/room1/probe', 'ready', 1, true);
     // mosquitto_sub prints "qos retain topic payload" per message and exits after three.
-    const sub = spawn(MOSQUITTO_SUB, ['-h', '127.0.0.1', '-p', portOf(b.mqttUrl), '-i', 'mq-sub', '-q', '1', '-C', '3', '-F', '%q %r %t %p', '-t', 'devices/room1/#']);
+    const sub = spawn(MOSQUITTO_SUB, [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      portOf(b.mqttUrl),
+      '-i',
+      'mq-sub',
+      '-q',
+      '1',
+      '-C',
+      '3',
+      '-F',
+      '%q %r %t %p',
+      '-t',
+      'devices/room1/#',
+    ]);
     let out = '';
     sub.stdout.on('data', (d: Buffer) => (out += d.toString()));
     sub.stderr.on('data', (d: Buffer) => (out += d.toString()));
