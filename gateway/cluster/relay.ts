@@ -10,7 +10,7 @@ const H_NODE = 'Gw-Node';
 const H_TOPIC = 'Gw-Topic';
 const H_FLAGS = 'Gw-Flags';
 
-/** How long a relayed QoS 1 publish waits for the NATS server's word (relay.ts confirm) before it is PUBACKed anyway. */
+/** How long a relayed QoS 1 client publish waits for the NATS server's word (confirm below) before it is PUBACKed anyway. */
 export const RELAY_CONFIRM_MS = 2_000;
 /**
  * The longest retained-bucket key (base64url of the topic) put in the KV: a key is part of a NATS subject, and a

@@ -161,6 +161,18 @@ describe('cluster relay: client publishes reach subscribers on the other gateway
     expect((await metric(a.httpUrl, 'gateway_cluster_relayed_total{direction="out"}')) - out0).toBe(2);
   });
 
+  it("a client's will published by B (broker thread) reaches a subscriber on A", async () => {
+    const onA = await connect(a.mqttUrl, { clientId: 'will-sub-a' });
+    clients.push(onA);
+    const got = collect(onA);
+    await onA.subscribeAsync('devices/dev7/status', { qos: 1 });
+    const dying = await connect(b.mqttUrl, { clientId: 'dev7', will: { topic: 'devices/dev7/status', payload: Buffer.from('gone'), qos: 1, retain: false } });
+    // A connection lost without DISCONNECT: the broker publishes the will [MQTT-3.1.2-8].
+    dying.stream.destroy();
+    await waitFor('the will on A', () => got.some((m) => m.topic === 'devices/dev7/status'), 20_000);
+    expect(got).toEqual([{ topic: 'devices/dev7/status', payload: 'gone', qos: 1, retain: false }]);
+  });
+
   it('a retained publish on A is retained on B, cleared by an empty retained publish, and kept for a gateway that starts later', async () => {
     const r1 = await run(MOSQUITTO_PUB, ['-h', '127.0.0.1', '-p', portOf(a.mqttUrl), '-q', '1', '-r', '-t', 'devices/dev1/status', '-m', 'online']);
     const r2 = await run(MOSQUITTO_PUB, ['-h', '127.0.0.1', '-p', portOf(a.mqttUrl), '-q', '1', '-r', '-t', 'devices/dev2/status', '-m', 'up']);
