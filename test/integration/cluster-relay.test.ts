@@ -6,26 +6,8 @@ import { startTestGateway, type TestGateway } from '../support/gateway.js';
 import { startNatsCluster, type NatsCluster } from '../support/nats.js';
 import { clusterOverrides, startClusterGateway } from '../support/cluster.js';
 import { connect, publish } from '../support/mqtt.js';
+import { MOSQUITTO_PUB, MOSQUITTO_SUB, runClient } from '../support/run-client.js';
 import { waitFor } from '../support/wait.js';
-
-const MOSQUITTO_PUB = '/usr/bin/mosquitto_pub';
-const MOSQUITTO_SUB = '/usr/bin/mosquitto_sub';
-
-/** Runs a Debian MQTT client to its end; resolves with its exit code and output. */
-function run(cmd: string, args: string[]): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    const timer = setTimeout(() => p.kill('SIGKILL'), 30_000);
-    p.on('error', reject);
-    p.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, out });
-    });
-  });
-}
 
 const portOf = (url: string) => new URL(url).port;
 
@@ -85,7 +67,7 @@ describe('cluster relay: client publishes reach subscribers on the other gateway
     await onB.subscribeAsync('devices/dev1/commands/#', { qos: 1 });
     await onA.subscribeAsync('devices/dev1/commands/#', { qos: 1 });
     // mosquitto_pub exits 0 once the PUBACK came back (A acknowledges after the NATS server confirmed the relay).
-    const sent = await run(MOSQUITTO_PUB, [
+    const sent = await runClient(MOSQUITTO_PUB, [
       '-h',
       '127.0.0.1',
       '-p',
@@ -174,8 +156,8 @@ describe('cluster relay: client publishes reach subscribers on the other gateway
   });
 
   it('a retained publish on A is retained on B, cleared by an empty retained publish, and kept for a gateway that starts later', async () => {
-    const r1 = await run(MOSQUITTO_PUB, ['-h', '127.0.0.1', '-p', portOf(a.mqttUrl), '-q', '1', '-r', '-t', 'devices/dev1/status', '-m', 'online']);
-    const r2 = await run(MOSQUITTO_PUB, ['-h', '127.0.0.1', '-p', portOf(a.mqttUrl), '-q', '1', '-r', '-t', 'devices/dev2/status', '-m', 'up']);
+    const r1 = await runClient(MOSQUITTO_PUB, ['-h', '127.0.0.1', '-p', portOf(a.mqttUrl), '-q', '1', '-r', '-t', 'devices/dev1/status', '-m', 'online']);
+    const r2 = await runClient(MOSQUITTO_PUB, ['-h', '127.0.0.1', '-p', portOf(a.mqttUrl), '-q', '1', '-r', '-t', 'devices/dev2/status', '-m', 'up']);
     expect([r1.code, r2.code]).toEqual([0, 0]);
     // A subscriber connecting to B after the publish gets it, retained.
     await waitFor(
@@ -199,7 +181,7 @@ describe('cluster relay: client publishes reach subscribers on the other gateway
     const gotLive = collect(live);
     await live.subscribeAsync('devices/dev1/status', { qos: 1 });
     await waitFor('the retained copy', () => gotLive.length === 1);
-    const cleared = await run(MOSQUITTO_PUB, ['-h', '127.0.0.1', '-p', portOf(a.mqttUrl), '-q', '1', '-r', '-n', '-t', 'devices/dev1/status']);
+    const cleared = await runClient(MOSQUITTO_PUB, ['-h', '127.0.0.1', '-p', portOf(a.mqttUrl), '-q', '1', '-r', '-n', '-t', 'devices/dev1/status']);
     expect(cleared.code).toBe(0);
     await waitFor('the clearing message on B', () => gotLive.some((m) => m.payload === ''), 20_000);
     const retainedOn = async (url: string, id: string) => {
