@@ -17,7 +17,7 @@ import { ClusterNode } from './node.js';
  */
 export async function buildClusterGateway(config: GatewayConfig, deps: GatewayDeps): Promise<Gateway> {
   const base = composeBase(config, deps);
-  const { log, now, metrics } = base;
+  const { log, metrics } = base;
   const out = composeOutputs(base);
   const { outbox, alertPublisher, live } = out;
   const alertDeps = out.alertServiceDeps(

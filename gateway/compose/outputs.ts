@@ -27,10 +27,7 @@ export interface GatewayOutputs {
   /** The gateway's own counters, to InfluxDB through the outbox next to the data (docs/wire-contract.md). */
   readonly stats: StatsReporter;
   /** An AlertService's deps (alerts.rulesFile, its log, metrics, clock) around the root's publish and retain. */
-  readonly alertServiceDeps: (
-    publish: (events: readonly AlertEvent[]) => void,
-    retain: (events: readonly AlertEvent[]) => void,
-  ) => AlertServiceDeps;
+  readonly alertServiceDeps: (publish: (events: readonly AlertEvent[]) => void, retain: (events: readonly AlertEvent[]) => void) => AlertServiceDeps;
 }
 
 export function composeOutputs(base: GatewayBase): GatewayOutputs {
