@@ -9,8 +9,8 @@ import type { GatewayBase } from './base.js';
 /**
  * The admin app of both composition roots (app.ts, cluster/gateway.ts): /health and /metrics behind the host check
  * (admin/server.ts), the root's plugins in the order given (a plugin's hooks reach the routes registered after it),
- * then deps.adminPlugins. app.ts imports this module only once it is building the admin app, after MQTT listens:
- * fastify is not on the way to the first CONNACK.
+ * then deps.adminPlugins. app.ts imports this module dynamically (it loads while the SQLite files open, and start()
+ * awaits it once MQTT listens): fastify is not on the way to the first CONNACK.
  */
 export function buildAdminApp(base: GatewayBase, health: () => HealthReport, plugins: readonly AdminPlugin[]): Promise<FastifyInstance> {
   const { config } = base;
