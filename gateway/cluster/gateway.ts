@@ -2,7 +2,7 @@ import type { Gateway, GatewayDeps } from '../gateway.js';
 import { thresholdsApi } from '../admin/thresholds-api.js';
 import { AlertService } from '../alerts/service.js';
 import type { BrokerFront } from '../broker/front.js';
-import { buildAdminApp, operatorPagePlugin } from '../compose/admin.js';
+import { buildAdminApp, operatorPagePlugin, pageSettings } from '../compose/admin.js';
 import { composeBase } from '../compose/base.js';
 import { composeGateway } from '../compose/lifecycle.js';
 import { composeOutputs, pipelineSettings } from '../compose/outputs.js';
@@ -67,7 +67,7 @@ export async function buildClusterGateway(config: GatewayConfig, deps: GatewayDe
       const cluster = node.status();
       return { healthy: cluster.nats.connected, sections: { alerts: { rules: alerts.status() }, cluster } };
     },
-    buildAdmin: (health) => buildAdminApp(base, health, [thresholdsApi(alerts), operatorPagePlugin(base, { live, alerts }, {})]),
+    buildAdmin: (health) => buildAdminApp(base, health, [thresholdsApi(alerts), operatorPagePlugin(base, { live, alerts }, pageSettings(base, health))]),
     announce: { msg: 'admin HTTP listening (cluster node)', fields: { nodeId: config.cluster.nodeId } },
     tick: (t) => node.tick(t),
     beforeListen: () => node.start(),
