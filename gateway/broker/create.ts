@@ -23,9 +23,10 @@ export interface BrokerEdge {
 }
 
 /**
- * The MQTT edge both composition roots share (app.ts, cluster/gateway.ts): the device registry and the broker built
+ * The MQTT edge both composition roots share (through compose/base.ts): the device registry and the broker built
  * from the same config, so mqtt.* (sessions store, limits, listeners) and the registry's roles hold the same way for
- * a single gateway and a cluster node; only the gate (what an ingest publish becomes) differs.
+ * a single gateway and a cluster node; only the gate (what an ingest publish becomes) and, on a cluster node, the
+ * relay of the other publishes (cluster/relay.ts) differ.
  */
 export function createBrokerEdge(
   config: GatewayConfig,
