@@ -189,7 +189,7 @@ export class BrokerThread implements BrokerFront {
       case 'relay': {
         const payload = Buffer.from(m.payload.buffer, m.payload.byteOffset, m.payload.byteLength);
         const id = m.ackId;
-        this.deps.relay?.(m.topic, payload, m.qos, m.retain, id === 0 ? noop : (err) => this.ack(id, err));
+        this.deps.relay?.(m.topic, payload, m.qos, m.retain, (err) => this.ack(id, err));
         break;
       }
       case 'listening':

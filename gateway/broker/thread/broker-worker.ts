@@ -15,7 +15,7 @@ import { brokerLimits } from '../limits.js';
 import { startListeners, type Listeners } from '../listeners.js';
 import { openBrokerPersistence, type OpenedPersistence } from '../persistence/open.js';
 import { sharedBrokerMetrics } from './broker-counters.js';
-import type { BrokerThreadData, FromBroker, ToBroker } from './protocol.js';
+import { MAX_RELAY_OUTSTANDING, MAX_RELAY_OUTSTANDING_BYTES, type BrokerThreadData, type FromBroker, type ToBroker } from './protocol.js';
 import { RingWriter } from './publish-ring.js';
 
 type Done = (err?: Error | null) => void;
@@ -61,19 +61,30 @@ function nextId(): number {
   return id;
 }
 
+let relayOutstanding = 0;
+let relayOutstandingBytes = 0;
+
 /**
  * Cluster mode: a client's publish on a non-ingest topic goes to the gateway's thread (which owns the NATS
- * connection) through the message channel, not the ring: these are rare (commands, alerts), and ingest keeps its
- * path untouched. QoS 1 is routed and PUBACKed when the gateway acknowledges it (cluster/relay.ts says when).
+ * connection) through the message channel, not the ring: these are rare (commands, statuses), and ingest keeps its
+ * path untouched. QoS 1 is routed and PUBACKed when the gateway acknowledges it (cluster/relay.ts says when); QoS 0
+ * at once, unless too many are outstanding (above).
  */
 function relay(packet: PublishPacket, done: Done): void {
   const qos = packet.qos === 0 ? 0 : 1;
-  const ackId = qos === 0 ? 0 : nextId();
-  if (ackId !== 0) waitingAck.set(ackId, done);
+  const ackId = nextId();
   // A copy of its own: a Buffer that is a view of a pooled one would be cloned with its whole pool.
   const payload = new Uint8Array(packet.payload as Buffer);
+  relayOutstanding++;
+  relayOutstandingBytes += payload.length;
+  const wait = qos === 1 || relayOutstanding > MAX_RELAY_OUTSTANDING || relayOutstandingBytes > MAX_RELAY_OUTSTANDING_BYTES;
+  waitingAck.set(ackId, (err) => {
+    relayOutstanding--;
+    relayOutstandingBytes -= payload.length;
+    if (wait) done(err);
+  });
   post({ t: 'relay', ackId, topic: packet.topic, payload, qos, retain: packet.retain });
-  if (ackId === 0) done(null);
+  if (!wait) done(null);
 }
 
 function gate(_client: Client, packet: PublishPacket, done: Done): void {

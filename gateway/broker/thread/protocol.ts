@@ -18,6 +18,14 @@ export interface BrokerThreadData {
   readonly relay: boolean;
 }
 
+/**
+ * Relayed publishes (`relay` below) the gateway has not acknowledged yet, beyond which a QoS 0 one waits for its
+ * acknowledgement like a QoS 1 one: aedes then reads no further from that client (backpressure), so a client flooding
+ * a non-ingest topic while the gateway's thread is busy cannot queue messages on the channel without a bound.
+ */
+export const MAX_RELAY_OUTSTANDING = 1_024;
+export const MAX_RELAY_OUTSTANDING_BYTES = 8 << 20;
+
 export interface ListeningPorts {
   readonly mqtt: number;
   readonly ws: number | undefined;
@@ -40,8 +48,9 @@ export type FromBroker =
   | { readonly t: 'listen-failed'; readonly message: string; readonly code?: string }
   | { readonly t: 'published'; readonly id: number; readonly error?: string }
   /**
-   * A client's publish on a non-ingest topic, for the other gateways (BrokerThreadData.relay). `ackId` 0: QoS 0, routed
-   * already; otherwise aedes routes and PUBACKs it when the gateway acknowledges that id (`acks`, as for the ring).
+   * A client's publish on a non-ingest topic, for the other gateways (BrokerThreadData.relay). The gateway acknowledges
+   * each `ackId` (`acks`, as for the ring) once it is handed on: aedes then routes and PUBACKs a QoS 1 one; a QoS 0 one
+   * was routed already, unless too many were outstanding (MAX_RELAY_OUTSTANDING).
    */
   | { readonly t: 'relay'; readonly ackId: number; readonly topic: string; readonly payload: Uint8Array; readonly qos: 0 | 1; readonly retain: boolean }
   | { readonly t: 'log'; readonly line: string }
