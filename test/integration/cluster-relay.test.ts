@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { IPublishPacket, MqttClient } from 'mqtt';
+import { connect as mqttConnect, type IPublishPacket, type MqttClient } from 'mqtt';
 import { freePort } from '../support/influxd.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
 import { startNatsCluster, type NatsCluster } from '../support/nats.js';
@@ -141,6 +141,22 @@ describe('cluster relay: client publishes reach subscribers on the other gateway
     // Exactly the two light publishes went out: the ingest publish (which mosquitto_sub's filter matches) went to the
     // stream only.
     expect((await metric(a.httpUrl, 'gateway_cluster_relayed_total{direction="out"}')) - out0).toBe(2);
+  });
+
+  it('a relayed QoS 1 publish waits in the persistent session of a subscriber of B that is offline', async () => {
+    const first = await connect(b.mqttUrl, { clientId: 'persistent-b', clean: false });
+    await first.subscribeAsync('devices/dev5/commands/#', { qos: 1 });
+    await first.endAsync();
+    const pubA = await connect(a.mqttUrl, { clientId: 'pub-a5' });
+    clients.push(pubA);
+    const in0 = await metric(b.httpUrl, 'gateway_cluster_relayed_total{direction="in"}');
+    await publish(pubA, 'devices/dev5/commands/set', 'while-away', 1);
+    await waitFor('relayed to B while the subscriber is away', async () => (await metric(b.httpUrl, 'gateway_cluster_relayed_total{direction="in"}')) > in0);
+    // Back on the same gateway with its session: the queued message is delivered (no new subscription needed).
+    const again = mqttConnect(b.mqttUrl, { clientId: 'persistent-b', clean: false, reconnectPeriod: 0 });
+    clients.push(again);
+    const got = new Promise<string>((resolve) => again.on('message', (topic, payload) => topic === 'devices/dev5/commands/set' && resolve(payload.toString())));
+    expect(await got).toBe('while-away');
   });
 
   it("a client's will published by B (broker thread) reaches a subscriber on A", async () => {
