@@ -17,6 +17,8 @@ import { influxAndOutboxHealth } from '../health-parts.js';
 import { windowToPoint } from '../sink/point.js';
 import { StatsReporter } from '../stats/reporter.js';
 import { systemTimers } from '../time/timers.js';
+import { RateLimitedLog } from '../log.js';
+import { SparkplugService } from '../sparkplug/service.js';
 import { ClusterNode } from './node.js';
 
 /**
@@ -66,6 +68,18 @@ export async function buildClusterGateway(config: GatewayConfig, deps: GatewayDe
     const extra = devices.tagsOf(w.device);
     outbox.append([extra ? { ...point, tags: { ...extra, ...point.tags } } : point]);
   };
+  // Sparkplug B (docs/sparkplug.md, docs/cluster.md): decoding, counters, rebirth requests and the STATE of the
+  // cluster's one primary host here; the edge nodes' sessions live in the partitions' hosts (partition-state.ts).
+  const sp = config.sparkplug;
+  const sparkplug = new SparkplugService({
+    settings: { reorderTimeoutMs: sp.reorderTimeout, rebirthBackoffMs: sp.rebirthBackoff, rebirthBackoffMaxMs: sp.rebirthBackoffMax },
+    hostId: sp.hostId,
+    registry: metrics.registry,
+    maxPayloadBytes: config.mqtt.maxPayloadBytes,
+    now,
+    stale: (device) => live.markOffline(device),
+    log: new RateLimitedLog(log.child({ part: 'sparkplug' })),
+  });
   const node = await ClusterNode.connect(config, {
     log,
     metrics,
@@ -86,6 +100,8 @@ export async function buildClusterGateway(config: GatewayConfig, deps: GatewayDe
         return a;
       },
       maxPayloadBytes: config.mqtt.maxPayloadBytes,
+      sparkplug,
+      offline: (device) => live.markOffline(device),
     },
   });
   const gate = node.front.gate;
@@ -93,6 +109,8 @@ export async function buildClusterGateway(config: GatewayConfig, deps: GatewayDe
   await broker.started();
   await node.relay.attach(broker);
   alertPublisher.attach(node.relay.publisher);
+  // Rebirth requests reach the edge node whichever gateway it is connected to; STATE (retained) every gateway.
+  sparkplug.attach(node.relay.publisher);
 
   let listening = false;
   const health = (): HealthReport => {
@@ -109,6 +127,7 @@ export async function buildClusterGateway(config: GatewayConfig, deps: GatewayDe
       storage: {
         movedAside: movedAside.map((m) => ({ database: m.database, reason: m.reason, movedTo: m.movedTo, detail: m.detail, at: new Date(m.at).toISOString() })),
       },
+      sparkplug: sparkplug.status(),
       cluster,
     };
   };
@@ -167,6 +186,9 @@ export async function buildClusterGateway(config: GatewayConfig, deps: GatewayDe
       stopped = true;
       if (ticker) clearInterval(ticker);
       if (checkpoints) clearInterval(checkpoints);
+      // The cluster's primary host stays online on the other gateways: offline only on this one's broker, whose
+      // edge nodes are about to be disconnected (docs/cluster.md, "Sparkplug B").
+      await sparkplug.offline(broker);
       await broker.close();
       await node.stop();
       await stats.stop();

@@ -223,14 +223,6 @@ export const configSchema = z
     if (c.cluster.enabled && c.cluster.nodeId === undefined) {
       ctx.addIssue({ code: 'custom', path: ['cluster', 'nodeId'], message: 'required when cluster.enabled (each gateway of the cluster needs its own)' });
     }
-    // A cluster does not work Sparkplug B (docs/cluster.md): no node may claim to be its primary host.
-    if (c.cluster.enabled && c.sparkplug.hostId !== undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['sparkplug', 'hostId'],
-        message: 'Sparkplug B is not supported with cluster.enabled (docs/cluster.md): leave sparkplug.hostId unset',
-      });
-    }
     const auth = [
       c.cluster.nats.user !== undefined || c.cluster.nats.password !== undefined,
       c.cluster.nats.token !== undefined,

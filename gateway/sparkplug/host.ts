@@ -149,6 +149,12 @@ export class SparkplugHost {
     }
   }
 
+  /** True while a skipped seq is awaited (tick() has a reorder deadline to check). */
+  awaiting(): boolean {
+    for (const n of this.nodes.values()) if (n.missing.size > 0) return true;
+    return false;
+  }
+
   status(): EdgeNodeStatus[] {
     return [...this.nodes.values()].map((n) => {
       let on = 0;

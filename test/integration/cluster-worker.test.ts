@@ -18,6 +18,7 @@ import { createLogger, RateLimitedLog } from '../../gateway/log.js';
 import { createMetrics } from '../../gateway/metrics.js';
 import type { WindowPoint } from '../../gateway/pipeline/types.js';
 import { startNatsCluster, type NatsCluster } from '../support/nats.js';
+import { testSparkplugService } from '../support/sparkplug-service.js';
 import { waitFor } from '../support/wait.js';
 
 /**
@@ -70,6 +71,8 @@ describe('partition worker: resume and fencing', () => {
         rejectLog: new RateLimitedLog(log),
         log,
         maxPayloadBytes: 65536,
+        sparkplug: testSparkplugService().service,
+        offline: () => {},
       });
       return new PartitionWorker(1, {
         nodeId: node,
