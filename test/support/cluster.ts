@@ -7,11 +7,20 @@ export function clusterOverrides(nodeId: string, natsUrls: readonly string[], ex
   return { enabled: true, nodeId, nats: { servers: [...natsUrls] }, partitions: 8, replicas: 3, leaseTtl: '3s', idleGrace: '500ms', ...extra };
 }
 
-/** A cluster gateway in this process (gatewayId `cl-gw`, the same on every node: the `gateway` tag of all points). */
-export async function startClusterGateway(influxUrl: string, nodeId: string, natsUrls: readonly string[], rules?: string): Promise<TestGateway> {
+/**
+ * A cluster gateway in this process (gatewayId `cl-gw`, the same on every node: the `gateway` tag of all points);
+ * `sections`: more config sections (e.g. sparkplug).
+ */
+export async function startClusterGateway(
+  influxUrl: string,
+  nodeId: string,
+  natsUrls: readonly string[],
+  rules?: string,
+  sections: Record<string, Record<string, unknown>> = {},
+): Promise<TestGateway> {
   return startTestGateway({
     influxUrl,
-    overrides: { gatewayId: 'cl-gw', cluster: clusterOverrides(nodeId, natsUrls), durability: { checkpointInterval: '500ms' } },
+    overrides: { gatewayId: 'cl-gw', cluster: clusterOverrides(nodeId, natsUrls), durability: { checkpointInterval: '500ms' }, ...sections },
     ...(rules !== undefined ? { rules } : {}),
   });
 }
