@@ -79,7 +79,14 @@ export class PartitionWorker {
     // The claim: re-writes what was loaded under our name; a former owner's next write then fails (fenced).
     const claimed = await store.save(
       this.partition,
-      { seq: this.lastSeq, node: this.d.nodeId, savedAt: this.d.now(), pipeline: cp?.pipeline ?? new Uint8Array(), alerts: cp?.alerts ?? new Uint8Array(), sparkplug: cp?.sparkplug ?? new Uint8Array() },
+      {
+        seq: this.lastSeq,
+        node: this.d.nodeId,
+        savedAt: this.d.now(),
+        pipeline: cp?.pipeline ?? new Uint8Array(),
+        alerts: cp?.alerts ?? new Uint8Array(),
+        sparkplug: cp?.sparkplug ?? new Uint8Array(),
+      },
       revision,
     );
     if (claimed.kind === 'fenced') {

@@ -85,7 +85,12 @@ describe('Sparkplug B edge node on a cluster of two gateways', () => {
   async function expectExact(): Promise<void> {
     const want = referenceWindows(expected, 1000);
     const mine = async () => new Map([...(await storedWindows(influx, 'cl-gw'))].filter(([k]) => k.startsWith(`${GROUP}/${edge}`)));
-    const stored = await waitFor('the edge node windows in InfluxDB', async () => ((s) => (windowMismatches(s, want).length === 0 ? s : undefined))(await mine()), 60_000, 250);
+    const stored = await waitFor(
+      'the edge node windows in InfluxDB',
+      async () => ((s) => (windowMismatches(s, want).length === 0 ? s : undefined))(await mine()),
+      60_000,
+      250,
+    );
     expect(windowMismatches(stored, want)).toEqual([]);
     expect(stored.size).toBe(want.size);
   }
@@ -186,5 +191,22 @@ describe('Sparkplug B edge node on a cluster of two gateways', () => {
     // B's stop said offline only on its own broker: the cluster's host is still online on A.
     expect(await retainedState(a)).toEqual({ online: true, retain: true });
     expect(bStopped).toBe(true);
+
+    // The node's connection dies without DISCONNECT: A's broker publishes its will (NDEATH, bdSeq 0), which goes
+    // through the stream to the partition's new owner (A) and takes the node and its device offline there.
+    const mqttClient = (tahu as unknown as { client: MqttClient }).client; // Tahu keeps its MQTT.js client private
+    mqttClient.stream.destroy();
+    mqttClient.end(true);
+    tahu = undefined;
+    await waitFor(
+      'the node offline at its new owner',
+      async () => {
+        const h = (await (await fetch(`${a.httpUrl}/health`)).json()) as { sparkplug: { nodes: { edge: string; online: boolean }[] } };
+        return h.sparkplug.nodes.some((n) => n.edge === edge && !n.online) ? true : undefined;
+      },
+      30_000,
+      100,
+    );
+    expect(await (await fetch(`${a.httpUrl}/metrics`)).text()).toContain('gateway_sparkplug_events_total{event="node_death"} 1');
   });
 });

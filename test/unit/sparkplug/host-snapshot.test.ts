@@ -74,11 +74,10 @@ describe('Sparkplug checkpoint part (FORMATS.sparkplugSnapshot)', () => {
       /device online flag 2/,
     );
     expect(() => decodeHostSnapshot(blob((w) => (w.uvar(1_000_000), node(w, 0))))).toThrow(/exceeds the remaining/);
-    expect(() => decodeHostSnapshot(blob((w) => (w.uvar(1), node(w, 0, (x) => (x.uvar(0), x.uvar(0), x.uvar(0), x.uvar(0), x.u8(3), x.uvar(0)))))))
-      .toThrow(/rebirthAt flag 3/);
-    expect(() =>
-      decodeHostSnapshot(blob((w) => (w.uvar(2), node(w, 0, emptyTail), node(w, 0, emptyTail)))),
-    ).toThrow(/twice/);
+    expect(() => decodeHostSnapshot(blob((w) => (w.uvar(1), node(w, 0, (x) => (x.uvar(0), x.uvar(0), x.uvar(0), x.uvar(0), x.u8(3), x.uvar(0))))))).toThrow(
+      /rebirthAt flag 3/,
+    );
+    expect(() => decodeHostSnapshot(blob((w) => (w.uvar(2), node(w, 0, emptyTail), node(w, 0, emptyTail))))).toThrow(/twice/);
     expect(() => decodeHostSnapshot(blob((w) => (w.uvar(0), w.u8(0))))).toThrow(/trailing bytes/);
   });
 });
