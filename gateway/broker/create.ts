@@ -22,7 +22,7 @@ export interface BrokerEdge {
 }
 
 /**
- * The MQTT edge both composition roots share (app.ts, cluster/gateway.ts): the device registry and the broker built
+ * The MQTT edge both composition roots share (through compose/base.ts): the device registry and the broker built
  * from the same config, so mqtt.* (sessions store, limits, listeners) and the registry's roles hold the same way for
  * a single gateway and a cluster node; only the gate (what an ingest publish becomes) differs.
  */
