@@ -4,11 +4,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { partitionOf } from '../../gateway/cluster/names.js';
 import type { Reading } from '../../gateway/pipeline/types.js';
-import { clusterOverrides, ownedPartitions } from '../support/cluster.js';
+import { ownedPartitions, spawnClusterPair } from '../support/cluster.js';
 import { conflictingWrites, influxRecorder, type InfluxRecorder } from '../support/influx-recorder.js';
 import { startInfluxd, type InfluxServer } from '../support/influxd.js';
 import { startNatsCluster, type NatsCluster } from '../support/nats.js';
-import { portsOf, prepareGateway, spawnGateway, type GatewayFolder, type GatewayProcess } from '../support/process.js';
+import { portsOf, spawnGateway, type GatewayFolder, type GatewayProcess } from '../support/process.js';
 import { referenceWindows } from '../support/reference.js';
 import { double, reading, TestEdgeNode } from '../support/sparkplug-edge.js';
 import { storedWindows, windowMismatches } from '../support/telemetry.js';
@@ -27,34 +27,17 @@ describe('cluster: SIGKILL of the gateway owning a Sparkplug edge node', () => {
   let influx: InfluxServer;
   let rec: InfluxRecorder;
   let root: string;
-  const folders: GatewayFolder[] = [];
-  const procs: (GatewayProcess | undefined)[] = [];
+  let folders: GatewayFolder[] = [];
+  let procs: (GatewayProcess | undefined)[] = [];
   let node: TestEdgeNode | undefined;
 
   beforeAll(async () => {
     [nats, influx] = await Promise.all([startNatsCluster(3), startInfluxd()]);
     rec = await influxRecorder(influx.url);
     root = mkdtempSync(join(tmpdir(), 'cluster-sp-failover-'));
-    for (const id of ['gw-a', 'gw-b']) {
-      folders.push(
-        await prepareGateway(join(root, id), rec.url, {
-          gatewayId: 'spf-gw',
-          mqtt: { brokerThread: 'off' },
-          cluster: clusterOverrides(id, nats.urls),
-          durability: { checkpointInterval: '500ms' },
-          sparkplug: { hostId: 'spf-host', reorderTimeout: '300ms', rebirthBackoff: '1m' },
-        }),
-      );
-    }
-    procs.push(await spawnGateway(folders[0]!.configFile, { ports: portsOf(folders[0]!) }));
-    await waitFor('a owns every partition', async () => (await ownedPartitions(procs[0]!.httpUrl)).length === 8, 60_000, 200);
-    procs.push(await spawnGateway(folders[1]!.configFile, { ports: portsOf(folders[1]!) }));
-    await waitFor(
-      'shares',
-      async () => (await ownedPartitions(procs[0]!.httpUrl)).length === 4 && (await ownedPartitions(procs[1]!.httpUrl)).length === 4,
-      60_000,
-      200,
-    );
+    ({ folders, procs } = await spawnClusterPair(root, rec.url, nats.urls, 'spf-gw', {
+      sparkplug: { hostId: 'spf-host', reorderTimeout: '300ms', rebirthBackoff: '1m' },
+    }));
   });
 
   afterAll(async () => {

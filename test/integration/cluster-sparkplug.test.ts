@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
-import { newClient, type UPayload } from 'sparkplug-client';
+import type { UPayload } from 'sparkplug-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashSecret } from '../../gateway/auth/password.js';
 import { partitionOf } from '../../gateway/cluster/names.js';
@@ -15,17 +15,8 @@ import { startNatsCluster, type NatsCluster } from '../support/nats.js';
 import { referenceWindows } from '../support/reference.js';
 import { reading } from '../support/sparkplug-edge.js';
 import { storedWindows, windowMismatches } from '../support/telemetry.js';
+import { connectTahu, killTahu, tahuBirth, tahuDouble, type Tahu } from '../support/tahu.js';
 import { waitFor } from '../support/wait.js';
-
-type Tahu = ReturnType<typeof newClient>;
-type Metric = NonNullable<UPayload['metrics']>[number];
-const double = (name: string | undefined, alias: number, ts: number, value: number): Metric => ({
-  ...(name !== undefined ? { name } : {}),
-  alias,
-  type: 'Double',
-  value,
-  timestamp: ts,
-});
 
 const GROUP = 'plant1';
 /** Registered edge node ids (Tahu connects with credentials): one of them has its partition on B. */
@@ -97,14 +88,12 @@ describe('Sparkplug B edge node on a cluster of two gateways', () => {
 
   const birth = (ts: number, temp: number, speed: number) => {
     births++;
-    tahu!.publishNodeBirth({ timestamp: ts, metrics: [{ name: 'Node Control/Rebirth', type: 'Boolean', value: false }, double('Temp', 1, ts, temp)] });
-    tahu!.publishDeviceBirth('press', { timestamp: ts, metrics: [double('Motor/Speed', 2, ts, speed)] });
-    expected.push(reading(`${GROUP}/${edge}`, 'Temp', ts, temp), reading(`${GROUP}/${edge}/press`, 'Motor/Speed', ts, speed));
+    expected.push(...tahuBirth(tahu!, { group: GROUP, edge, device: 'press' }, ts, temp, speed));
   };
   const data = (from: number, to: number) => {
     for (let i = from; i < to; i++) {
       const ts = base + i * 250;
-      tahu!.publishDeviceData('press', { timestamp: ts, metrics: [double(undefined, 2, ts, 1500 + i)] });
+      tahu!.publishDeviceData('press', { timestamp: ts, metrics: [tahuDouble(undefined, 2, ts, 1500 + i)] });
       expected.push(reading(`${GROUP}/${edge}/press`, 'Motor/Speed', ts, 1500 + i));
     }
   };
@@ -125,25 +114,17 @@ describe('Sparkplug B edge node on a cluster of two gateways', () => {
   }
 
   it('births and data from an edge node on A, worked by B, reach InfluxDB exactly; B asks a rebirth the node on A answers', async () => {
-    const client = newClient({
+    const client = await connectTahu({
       serverUrl: a.mqttUrl,
-      username: edge,
+      group: GROUP,
+      edge,
       password: 'edge-secret',
-      groupId: GROUP,
-      edgeNode: edge,
-      clientId: edge,
-      version: 'spBv1.0',
+      onRebirth: (payload) => {
+        rebirths.push(payload);
+        birth(base + 20_000, 30, 1600);
+      },
     });
     tahu = client;
-    client.on('ncmd', (payload) => {
-      if (!payload.metrics?.some((m) => m.name === 'Node Control/Rebirth' && m.value === true)) return;
-      rebirths.push(payload);
-      birth(base + 20_000, 30, 1600);
-    });
-    await new Promise<void>((resolve, reject) => {
-      client.once('birth', () => resolve());
-      client.once('error', reject);
-    });
     birth(base, 20.5, 1400);
     data(1, 40);
     await expectExact();
@@ -154,7 +135,7 @@ describe('Sparkplug B edge node on a cluster of two gateways', () => {
     expect(healthB.sparkplug.nodes).toEqual([expect.objectContaining({ edge, online: true, devices: 1 })]);
 
     // DATA with an alias no birth defined: B's worker asks for a rebirth, through the relay to A's broker.
-    client.publishDeviceData('press', { timestamp: base + 15_000, metrics: [double(undefined, 99, base + 15_000, 1)] });
+    client.publishDeviceData('press', { timestamp: base + 15_000, metrics: [tahuDouble(undefined, 99, base + 15_000, 1)] });
     await waitFor('the rebirth', () => (births === 2 ? true : undefined), 30_000);
     expect(rebirths).toHaveLength(1);
     data(81, 100);
@@ -194,9 +175,7 @@ describe('Sparkplug B edge node on a cluster of two gateways', () => {
 
     // The node's connection dies without DISCONNECT: A's broker publishes its will (NDEATH, bdSeq 0), which goes
     // through the stream to the partition's new owner (A) and takes the node and its device offline there.
-    const mqttClient = (tahu as unknown as { client: MqttClient }).client; // Tahu keeps its MQTT.js client private
-    mqttClient.stream.destroy();
-    mqttClient.end(true);
+    killTahu(tahu!);
     tahu = undefined;
     await waitFor(
       'the node offline at its new owner',

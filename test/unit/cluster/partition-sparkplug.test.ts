@@ -2,13 +2,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { AlertService } from '../../../gateway/alerts/service.js';
-import { PartitionStates, type PartitionState } from '../../../gateway/cluster/partition-state.js';
-import { createLogger, RateLimitedLog } from '../../../gateway/log.js';
+import type { PartitionState } from '../../../gateway/cluster/partition-state.js';
+import { createLogger } from '../../../gateway/log.js';
 import { createMetrics } from '../../../gateway/metrics.js';
 import type { Reading } from '../../../gateway/pipeline/types.js';
 import { encodePayload, type MetricInit } from '../../../gateway/sparkplug/codec.js';
-import { testSparkplugService } from '../../support/sparkplug-service.js';
+import { testPartitionStates } from '../../support/partition-states.js';
 import { bdSeq, dbl } from '../sparkplug/host-helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'partition-sp-'));
@@ -21,20 +20,12 @@ function build() {
   const metrics = createMetrics();
   const readings: Reading[] = [];
   const offline: string[] = [];
-  const sp = testSparkplugService();
-  const states = new PartitionStates({
-    settings: { intervalMs: 1000, allowedLatenessMs: 0, correctionHorizonMs: 30_000, dedupHorizonMs: 60_000 },
-    output: { window: () => {}, reading: (r) => readings.push({ device: r.device, sensor: r.sensor, ts: r.ts, value: r.value }) },
-    newAlerts: () => {
-      const s = new AlertService({ rulesFile: join(dir, 'rules.yaml'), log, metrics, now: () => 0, publish: () => {} });
-      s.start();
-      return s;
-    },
+  const { states, sparkplug: sp } = testPartitionStates({
+    dir,
     metrics,
-    rejectLog: new RateLimitedLog(log),
     log,
-    maxPayloadBytes: 65536,
-    sparkplug: sp.service,
+    now: () => 0,
+    output: { window: () => {}, reading: (r) => readings.push({ device: r.device, sensor: r.sensor, ts: r.ts, value: r.value }) },
     offline: (d) => offline.push(d),
   });
   const rebirths = () => sp.sent.filter((p) => p.topic.includes('/NCMD/')).map((p) => p.topic);
