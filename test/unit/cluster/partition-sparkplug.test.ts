@@ -88,6 +88,17 @@ describe('a partition with Sparkplug edge nodes: checkpoint and replay', () => {
     s2.tick(T0 + 5_000);
     expect(b.rebirths()).toEqual([]);
     expect(b.readings.map((r) => r.value)).toEqual([102]);
+
+    // The same checkpoint, and the late one never comes: the restored deadline expires at the new owner, once.
+    const c = build();
+    const s3 = c.states.create(5, cp);
+    expect(s3.needsTicks()).toBe(true);
+    s3.tick(T0 + 1_100);
+    expect(c.rebirths()).toEqual([]);
+    s3.tick(T0 + 1_300);
+    s3.tick(T0 + 1_400);
+    expect(c.rebirths()).toEqual(['spBv1.0/plant/NCMD/press']);
+    expect(s3.needsTicks()).toBe(false);
   });
 
   it('replay decides what the first run decided: one rebirth request for an expired gap, none while the backoff holds', () => {
