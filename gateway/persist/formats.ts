@@ -1,7 +1,8 @@
 /**
  * Every format the gateway keeps on disk, with its version: the one table to change when a layout changes.
- * Nothing has been released yet, so each is version 1 of its design; a reader refuses any other version (a
- * snapshot is then dropped and the state starts empty, a database is moved aside: see sqlite.ts).
+ * A reader refuses any version but its own (a snapshot is then dropped and the state starts empty, a database is
+ * moved aside: see sqlite.ts); the partition checkpoint also reads its version 1 (cluster/checkpoints.ts), since
+ * dropping it would lose the partition's state where the stream no longer holds it.
  */
 
 /** A binary blob written with frame.ts: 4 ASCII magic bytes, a version byte, the layout, a CRC-32 trailer. */
