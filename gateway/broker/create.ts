@@ -3,7 +3,7 @@ import { createDeviceAccess, type DeviceAccess } from '../auth/index.js';
 import type { GatewayConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import type { BrokerFront, IngestGate } from './front.js';
+import type { BrokerFront, IngestGate, PublishRelay } from './front.js';
 import { BrokerThread } from './thread/broker-thread.js';
 
 /** mqtt.brokerThread: `auto` gives aedes a thread of its own when the machine has a core to spare. */
@@ -17,14 +17,16 @@ export interface BrokerEdge {
   /**
    * Creates the broker (aedes in this thread or in the broker thread), its sessions store included, with `gate`.
    * aedes is loaded on this thread only when the broker runs here (start-up to the first CONNACK, BENCHMARKS.md).
+   * With `relay` (cluster mode), client publishes on non-ingest topics are also handed to it (front.ts PublishRelay).
    */
-  readonly createBroker: (gate: IngestGate) => Promise<BrokerFront>;
+  readonly createBroker: (gate: IngestGate, relay?: PublishRelay) => Promise<BrokerFront>;
 }
 
 /**
  * The MQTT edge both composition roots share (through compose/base.ts): the device registry and the broker built
  * from the same config, so mqtt.* (sessions store, limits, listeners) and the registry's roles hold the same way for
- * a single gateway and a cluster node; only the gate (what an ingest publish becomes) differs.
+ * a single gateway and a cluster node; only the gate (what an ingest publish becomes) and, on a cluster node, the
+ * relay of the other publishes (cluster/relay.ts) differ.
  */
 export function createBrokerEdge(
   config: GatewayConfig,
@@ -41,9 +43,9 @@ export function createBrokerEdge(
   });
   return {
     devices,
-    createBroker: async (gate) =>
+    createBroker: async (gate, relay) =>
       threaded
-        ? new BrokerThread(config, { log, metrics, gate, now, ...(deps.onFatal ? { onFailure: deps.onFatal } : {}) })
-        : new (await import('./in-process.js')).InProcessBroker(config, { log, metrics, devices, gate, now }),
+        ? new BrokerThread(config, { log, metrics, gate, now, ...(relay ? { relay } : {}), ...(deps.onFatal ? { onFailure: deps.onFatal } : {}) })
+        : new (await import('./in-process.js')).InProcessBroker(config, { log, metrics, devices, gate, now, ...(relay ? { relay } : {}) }),
   };
 }

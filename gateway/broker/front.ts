@@ -8,6 +8,13 @@ export type { ListeningPorts };
  */
 export type IngestGate = (topic: string, payload: Buffer, qos: number, receivedAt: number, done: (err?: Error | null) => void) => void;
 
+/**
+ * Where a client's PUBLISH on a topic outside the ingest contract goes besides the local subscribers (cluster mode:
+ * to the other gateways, cluster/relay.ts). Called after the ACL let it through and before aedes routes it; `done`
+ * lets aedes route it (and PUBACK a QoS 1 one), and may be called later. Not called for the gateway's own publishes.
+ */
+export type PublishRelay = (topic: string, payload: Buffer, qos: number, retain: boolean, done: (err?: Error | null) => void) => void;
+
 /** A message the gateway itself publishes (alert state). */
 export interface GatewayPublish {
   readonly topic: string;

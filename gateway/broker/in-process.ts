@@ -5,7 +5,8 @@ import type { Logger } from '../log.js';
 import type { BrokerMetrics } from '../metrics.js';
 import { closeBroker, createBroker } from './broker.js';
 import { brokerLimits } from './limits.js';
-import type { BrokerFront, GatewayPublish, IngestGate, ListeningPorts } from './front.js';
+import { isIngestTopic } from '../wire/topics.js';
+import type { BrokerFront, GatewayPublish, IngestGate, ListeningPorts, PublishRelay } from './front.js';
 import { startListeners, type Listeners } from './listeners.js';
 import { openBrokerPersistence, type OpenedPersistence } from './persistence/open.js';
 
@@ -14,6 +15,8 @@ export interface InProcessBrokerDeps {
   readonly metrics: BrokerMetrics;
   readonly devices: DeviceAccess;
   readonly gate: IngestGate;
+  /** Cluster mode: client publishes on non-ingest topics go here instead of the gate (front.ts). */
+  readonly relay?: PublishRelay;
   readonly now: () => number;
 }
 
@@ -30,7 +33,7 @@ export class InProcessBroker implements BrokerFront {
 
   async started(): Promise<void> {
     const { config, deps } = this;
-    const { devices, gate, now } = deps;
+    const { devices, gate, relay, now } = deps;
     this.store = await openBrokerPersistence(config.mqtt.sessions, config.buffer.dir, deps.log.child({ part: 'broker' }), {
       maxQueuedPerSession: config.mqtt.maxQueuedPerSession,
       onQueueFull: () => deps.metrics.mqttRefused.inc({ reason: 'session_queue_full' }),
@@ -39,7 +42,10 @@ export class InProcessBroker implements BrokerFront {
       persistence: this.store.persistence,
       log: deps.log.child({ part: 'broker' }),
       metrics: deps.metrics,
-      gate: (_client, packet, done) => gate(packet.topic, packet.payload as Buffer, packet.qos, now(), done),
+      gate: (_client, packet, done) =>
+        relay !== undefined && !isIngestTopic(packet.topic)
+          ? relay(packet.topic, packet.payload as Buffer, packet.qos, packet.retain, done)
+          : gate(packet.topic, packet.payload as Buffer, packet.qos, now(), done),
       connectTimeoutMs: config.mqtt.connectTimeout,
       limits: brokerLimits(config.mqtt),
       drainTimeoutMs: config.mqtt.drainTimeout,

@@ -50,7 +50,7 @@ export async function buildClusterGateway(config: GatewayConfig, deps: GatewayDe
     },
   });
   const gate = node.front.gate;
-  const broker: BrokerFront = await base.edge.createBroker(gate);
+  const broker: BrokerFront = await base.edge.createBroker(gate, node.relay.fromClients);
   await broker.started();
   await node.relay.attach(broker);
   alertPublisher.attach(node.relay.publisher);

@@ -75,9 +75,11 @@ export function partitionKeyOf(topic: string): string | undefined {
  * reading. The stream is the ingest log; nothing is processed here. Other topics are routed by the local broker.
  *
  * `Nats-Msg-Id` is the batch's identity (node, process start, counter): a publish retried after a timeout (a stream
- * leader election) is stored once (JetStream's duplicate window). A device that resends a publish (after a gateway
- * died) sends new bytes to JetStream; the pipeline's dedup drops the readings it has seen (device `ts` or `seq`),
- * exactly as on a single gateway.
+ * leader election, a lost ack) is stored once (JetStream's duplicate window). A device that resends a publish (after
+ * a gateway died) sends new bytes to JetStream; the pipeline's dedup drops the readings it has seen (device `ts` or
+ * `seq`), exactly as on a single gateway. Not an id per device message: equal bytes are not the same reading (a bare
+ * `21.5` sent twice is two readings), and one stream message per publish costs most of the front end's throughput
+ * (docs/cluster.md, "Front end").
  */
 export class IngestFront {
   private readonly js: StreamPublisher;

@@ -52,7 +52,7 @@ export function createClusterMetrics(registry: Registry) {
     }),
     relayed: new Counter<'direction'>({
       name: 'gateway_cluster_relayed_total',
-      help: 'Gateway publishes (alerts, commands) handed to the other gateways (out) or received from them (in)',
+      help: 'Publishes on non-ingest topics (alerts, commands; by clients or the gateway) handed to the other gateways (out), received from them (in), not relayed because NATS was down or did not confirm a QoS 1 one (failed), or refused on arrival (rejected)',
       labelNames: ['direction'],
       registers: [registry],
     }),

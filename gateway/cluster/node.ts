@@ -8,6 +8,7 @@ import type { Metrics } from '../metrics.js';
 import type { Timers } from '../time/timers.js';
 import { CheckpointStoreKv } from './checkpoints.js';
 import { connectNats } from './connect.js';
+import { watchConnection, type ConnectionState } from './connection-state.js';
 import { Coordinator } from './coordinator.js';
 import { ensureStream, IngestFront } from './ingest-front.js';
 import { Leases } from './leases.js';
@@ -35,28 +36,20 @@ export interface ClusterStatus {
 
 /**
  * One gateway's part of the cluster (docs/cluster.md): the front end (the broker's gate: ingest publishes to the
- * stream), the workers of the partitions it holds the leases of, and the relay of its own publishes.
+ * stream), the workers of the partitions it holds the leases of, and the relay of publishes on other topics.
  * Built only when cluster.enabled (app.ts imports this module dynamically).
  */
 export class ClusterNode {
-  /** Between a `disconnect` and the next `reconnect` status of the NATS connection: /health says degraded. */
-  private connected = true;
-
   private constructor(
     private readonly nc: NatsConnection,
+    /** Between a `disconnect` and the next `reconnect` status of the NATS connection: /health says degraded. */
+    private readonly connection: ConnectionState,
     readonly names: ClusterNames,
     readonly front: IngestFront,
     readonly relay: Relay,
     private readonly coordinator: Coordinator,
     private readonly config: GatewayConfig,
-  ) {
-    void (async () => {
-      for await (const st of nc.status()) {
-        if (st.type === 'disconnect' || st.type === 'close') this.connected = false;
-        else if (st.type === 'reconnect') this.connected = true;
-      }
-    })().catch(() => undefined);
-  }
+  ) {}
 
   static async connect(config: GatewayConfig, deps: ClusterNodeDeps): Promise<ClusterNode> {
     const c = config.cluster;
@@ -80,7 +73,8 @@ export class ClusterNode {
       const store = new CheckpointStoreKv(checkpointsKv);
       const states = new PartitionStates({ ...deps.parts, metrics: deps.metrics, rejectLog: new RateLimitedLog(log.child({ part: 'ingest' })), log });
       const front = new IngestFront({ nc, names, config, metrics: cm, log: new RateLimitedLog(log) });
-      const relay = new Relay(nc, names.relay, retainedKv, nodeId, cm, log);
+      const connection = watchConnection(nc);
+      const relay = new Relay({ nc, connection, subject: names.relay, retained: retainedKv, nodeId, metrics: cm, log });
       let coordinator: Coordinator | undefined = undefined;
       coordinator = new Coordinator({
         nodeId,
@@ -106,7 +100,7 @@ export class ClusterNode {
             onFenced: (q) => coordinator?.fenced(q),
           }),
       });
-      return new ClusterNode(nc, names, front, relay, coordinator, config);
+      return new ClusterNode(nc, connection, names, front, relay, coordinator, config);
     } catch (err) {
       await nc.close();
       throw err;
@@ -133,7 +127,7 @@ export class ClusterNode {
     const server = this.nc.getServer();
     return {
       nodeId: this.config.cluster.nodeId!,
-      nats: { connected: this.connected && !this.nc.isClosed(), server: server === '' ? undefined : server },
+      nats: { connected: this.connection.connected, server: server === '' ? undefined : server },
       partitions: {
         total: this.config.cluster.partitions,
         owned: this.coordinator

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +8,7 @@ import { freePort, startInfluxd, type InfluxServer } from '../support/influxd.js
 import { metricValue, startTestGateway, type TestGateway } from '../support/gateway.js';
 import { waitFor } from '../support/wait.js';
 import { connect } from '../support/mqtt.js';
+import { MOSQUITTO_PUB, runClient } from '../support/run-client.js';
 
 /**
  * MQTT clients written by others against the real gateway (auth.anonymous: deny, a registered device):
@@ -17,25 +17,9 @@ import { connect } from '../support/mqtt.js';
  * refused with the code it understands (the broker speaks 3.1.1: gateway/broker/protocol-version.ts), and the
  * refusal is counted and logged. `.ci/run` installs both Debian packages.
  */
-const MOSQUITTO_PUB = '/usr/bin/mosquitto_pub';
 const PYTHON = '/usr/bin/python3';
 const PAHO = join(import.meta.dirname, '../support/clients/paho_client.py');
 const SECRET = 'gh-1-third-party-secret';
-
-function run(cmd: string, args: string[]): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    const timer = setTimeout(() => p.kill('SIGKILL'), 30_000);
-    p.on('error', reject);
-    p.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, out });
-    });
-  });
-}
 
 const reading = (ts: number, value: number) => JSON.stringify({ ts, value });
 
@@ -68,7 +52,7 @@ describe('third-party MQTT clients', () => {
 
   it('with MQTT 3.1.1, readings from mosquitto_pub, Paho (TCP and WebSocket) and MQTT.js arrive exact in InfluxDB', async () => {
     const ts = Math.floor((Date.now() - 60_000) / 1000) * 1000;
-    const mosq = await run(MOSQUITTO_PUB, [
+    const mosq = await runClient(MOSQUITTO_PUB, [
       '-V',
       'mqttv311',
       '-h',
@@ -89,9 +73,9 @@ describe('third-party MQTT clients', () => {
       reading(ts, 21.25),
     ]);
     expect(mosq, mosq.out).toMatchObject({ code: 0 });
-    const paho = await run(PYTHON, [PAHO, '127.0.0.1', port, 'tcp', '3.1.1', 'gh-1', SECRET, 'devices/gh-1/sensors/paho', reading(ts, -4.5)]);
+    const paho = await runClient(PYTHON, [PAHO, '127.0.0.1', port, 'tcp', '3.1.1', 'gh-1', SECRET, 'devices/gh-1/sensors/paho', reading(ts, -4.5)]);
     expect(paho.out).toContain('"published"');
-    const pahoWs = await run(PYTHON, [
+    const pahoWs = await runClient(PYTHON, [
       PAHO,
       '127.0.0.1',
       String(tg.gw.ports.ws),
@@ -127,7 +111,7 @@ describe('third-party MQTT clients', () => {
     const before = await metricValue(tg.gw, 'mqttRefused', { reason: 'protocol_version' });
     const received = await metricValue(tg.gw, 'messagesReceived');
 
-    const mosq = await run(MOSQUITTO_PUB, [
+    const mosq = await runClient(MOSQUITTO_PUB, [
       '-V',
       'mqttv5',
       '-h',
@@ -151,7 +135,7 @@ describe('third-party MQTT clients', () => {
     expect(mosq.code).toBe(132);
     expect(mosq.out).toContain('Unsupported Protocol Version');
 
-    const paho = await run(PYTHON, [PAHO, '127.0.0.1', port, 'tcp', '5', 'gh-1', SECRET, 'devices/gh-1/sensors/x', reading(Date.now(), 1)]);
+    const paho = await runClient(PYTHON, [PAHO, '127.0.0.1', port, 'tcp', '5', 'gh-1', SECRET, 'devices/gh-1/sensors/x', reading(Date.now(), 1)]);
     expect(paho.out.trim().split('\n')[0]).toBe('{"connack": 132}');
 
     const js = mqtt.connect(tg.mqttUrl, { clientId: 'mqttjs-5', protocolVersion: 5, username: 'gh-1', password: SECRET, reconnectPeriod: 0 });

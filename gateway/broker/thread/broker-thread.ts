@@ -6,7 +6,7 @@ import type { Logger } from '../../log.js';
 import type { Metrics } from '../../metrics.js';
 import { CounterMirror, createCounterBuffer } from './broker-counters.js';
 import { maxPacketBytes } from '../limits.js';
-import type { BrokerFront, GatewayPublish, IngestGate } from '../front.js';
+import type { BrokerFront, GatewayPublish, IngestGate, PublishRelay } from '../front.js';
 import type { BrokerThreadData, FromBroker, ListeningPorts, ToBroker } from './protocol.js';
 import { createRingBuffers, RingReader } from './publish-ring.js';
 
@@ -15,6 +15,8 @@ export interface BrokerThreadDeps {
   readonly metrics: Pick<Metrics, 'authFailures' | 'mqttRefused' | 'connectedClients' | 'brokerHeld' | 'onBrokerCollect'>;
   /** The gateway's gate for each ingest publish (DurableState.accept), called on this thread. */
   readonly gate: IngestGate;
+  /** Cluster mode: client publishes on non-ingest topics, handed over by the thread (protocol.ts `relay`). */
+  readonly relay?: PublishRelay;
   readonly now: () => number;
   /** The thread died while the gateway runs (not by close()): no MQTT any more, the gateway should stop. */
   readonly onFailure?: (err: Error) => void;
@@ -85,7 +87,7 @@ export class BrokerThread implements BrokerFront {
     const counters = createCounterBuffer();
     const mirror = (this.counters = new CounterMirror(counters, deps.metrics));
     deps.metrics.onBrokerCollect(() => mirror.sync());
-    const data: BrokerThreadData = { config, ring, counters, logLevel: deps.log.level };
+    const data: BrokerThreadData = { config, ring, counters, logLevel: deps.log.level, relay: deps.relay !== undefined };
     const worker = workerEntry();
     this.worker = new Worker(worker.entry, { eval: worker.eval, workerData: data, name: 'broker', resourceLimits: { maxYoungGenerationSizeMb: YOUNG_MB } });
     this.ready = new Promise((resolve, reject) => {
@@ -182,6 +184,12 @@ export class BrokerThread implements BrokerFront {
         const done = this.replies.get(m.id);
         this.replies.delete(m.id);
         done?.(m.error === undefined ? undefined : new Error(m.error));
+        break;
+      }
+      case 'relay': {
+        const payload = Buffer.from(m.payload.buffer, m.payload.byteOffset, m.payload.byteLength);
+        const id = m.ackId;
+        this.deps.relay?.(m.topic, payload, m.qos, m.retain, (err) => this.ack(id, err));
         break;
       }
       case 'listening':

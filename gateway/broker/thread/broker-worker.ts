@@ -2,8 +2,8 @@
  * The broker thread (mqtt.brokerThread): aedes, its listeners and the device auth hooks run here, so MQTT
  * parsing and routing take one core and decode, dedup, windows, alerts and the outbox take another. Each
  * PUBLISH on an ingest topic (wire/topics.ts) is copied into the publish ring for the gateway; a QoS >= 1 one is
- * acknowledged (PUBACK) only when the gateway says it is logged (acks). Everything else is routed here
- * without the gateway's involvement, as before.
+ * acknowledged (PUBACK) only when the gateway says it is logged (acks). Everything else is routed here; in cluster
+ * mode (workerData.relay) it is also handed to the gateway for the other gateways (relay below).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Aedes, Client, PublishPacket } from 'aedes';
@@ -15,7 +15,7 @@ import { brokerLimits } from '../limits.js';
 import { startListeners, type Listeners } from '../listeners.js';
 import { openBrokerPersistence, type OpenedPersistence } from '../persistence/open.js';
 import { sharedBrokerMetrics } from './broker-counters.js';
-import type { BrokerThreadData, FromBroker, ToBroker } from './protocol.js';
+import { MAX_RELAY_OUTSTANDING, MAX_RELAY_OUTSTANDING_BYTES, type BrokerThreadData, type FromBroker, type ToBroker } from './protocol.js';
 import { RingWriter } from './publish-ring.js';
 
 type Done = (err?: Error | null) => void;
@@ -40,11 +40,7 @@ const held: { topic: string; payload: Buffer; qos: number; done: Done }[] = [];
 let retry: NodeJS.Timeout | undefined;
 
 function hand(topic: string, payload: Buffer, qos: number, done: Done): boolean {
-  let id = 0;
-  if (qos > 0) {
-    id = nextAckId;
-    nextAckId = id === 0xffffffff ? 1 : id + 1;
-  }
+  const id = qos > 0 ? nextId() : 0;
   if (!ring.push(topic, payload, qos, id)) return false;
   if (qos > 0) waitingAck.set(id, done);
   else done(null);
@@ -59,9 +55,41 @@ function handHeld(): void {
   if (held.length > 0) retry = setTimeout(handHeld, 1);
 }
 
+function nextId(): number {
+  const id = nextAckId;
+  nextAckId = id === 0xffffffff ? 1 : id + 1;
+  return id;
+}
+
+let relayOutstanding = 0;
+let relayOutstandingBytes = 0;
+
+/**
+ * Cluster mode: a client's publish on a non-ingest topic goes to the gateway's thread (which owns the NATS
+ * connection) through the message channel, not the ring: these are rare (commands, statuses), and ingest keeps its
+ * path untouched. QoS 1 is routed and PUBACKed when the gateway acknowledges it (cluster/relay.ts says when); QoS 0
+ * at once, unless too many are outstanding (above).
+ */
+function relay(packet: PublishPacket, done: Done): void {
+  const qos = packet.qos === 0 ? 0 : 1;
+  const ackId = nextId();
+  // A copy of its own: a Buffer that is a view of a pooled one would be cloned with its whole pool.
+  const payload = new Uint8Array(packet.payload as Buffer);
+  relayOutstanding++;
+  relayOutstandingBytes += payload.length;
+  const wait = qos === 1 || relayOutstanding > MAX_RELAY_OUTSTANDING || relayOutstandingBytes > MAX_RELAY_OUTSTANDING_BYTES;
+  waitingAck.set(ackId, (err) => {
+    relayOutstanding--;
+    relayOutstandingBytes -= payload.length;
+    if (wait) done(err);
+  });
+  post({ t: 'relay', ackId, topic: packet.topic, payload, qos, retain: packet.retain });
+  if (!wait) done(null);
+}
+
 function gate(_client: Client, packet: PublishPacket, done: Done): void {
   const topic = packet.topic;
-  if (!isIngestTopic(topic)) return done(null);
+  if (!isIngestTopic(topic)) return data.relay ? relay(packet, done) : done(null);
   const payload = packet.payload as Buffer;
   if (held.length === 0 && hand(topic, payload, packet.qos, done)) return;
   // Cannot happen with the ring sized from mqtt.maxPayloadBytes (broker-thread.ts); refused rather than held forever.
