@@ -14,7 +14,7 @@ import { Pipeline } from './pipeline/pipeline.js';
 import type { WindowPoint } from './pipeline/types.js';
 import type { IngestRecord } from './state/ingest-log.js';
 import { DurableState } from './state/durable-state.js';
-import { SparkplugService } from './sparkplug/service.js';
+import { composeSparkplug } from './compose/sparkplug.js';
 import type { Gateway, GatewayDeps } from './gateway.js';
 
 export type { Gateway, GatewayDeps } from './gateway.js';
@@ -90,18 +90,9 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     },
   };
   // Sparkplug B edge nodes (docs/sparkplug.md): the host state machine feeds the same ingest as JSON devices.
-  const sp = config.sparkplug;
-  const sparkplug = new SparkplugService({
-    settings: { reorderTimeoutMs: sp.reorderTimeout, rebirthBackoffMs: sp.rebirthBackoff, rebirthBackoffMaxMs: sp.rebirthBackoffMax },
-    hostId: sp.hostId,
-    registry: metrics.registry,
-    maxPayloadBytes: config.mqtt.maxPayloadBytes,
-    now,
-    stale: (device) => {
-      alerts.staleNow(device, now());
-      live.markOffline(device);
-    },
-    log: new RateLimitedLog(log.child({ part: 'sparkplug' })),
+  const sparkplug = composeSparkplug(base, (device) => {
+    alerts.staleNow(device, now());
+    live.markOffline(device);
   });
   const settings = pipelineSettings(config);
   const pipeline = orClose(() => state.restore({ pipeline: (snap) => new Pipeline(settings, output, snap), alerts, sparkplug }));
