@@ -19,10 +19,7 @@ export interface PartitionCheckpoint {
 
 const MAGIC = Buffer.from(FORMATS.partitionCheckpoint.magic).readUInt32BE(0);
 const VERSION = FORMATS.partitionCheckpoint.version;
-/** Version 1 (before Sparkplug was worked in a cluster) has no sparkplug part; it is still read (a rolling upgrade). */
-const V1 = 1;
-const HEADER_V1 = 4 + 1 + 8 + 8 + 4 + 4 + 4;
-const HEADER = HEADER_V1 + 4;
+const HEADER = 4 + 1 + 8 + 8 + 4 + 4 + 4 + 4;
 
 export class CheckpointFormatError extends Error {}
 
@@ -51,19 +48,16 @@ export function encodeCheckpoint(cp: PartitionCheckpoint): Uint8Array {
 
 export function decodeCheckpoint(bytes: Uint8Array): PartitionCheckpoint {
   const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (b.length < HEADER_V1 || b.readUInt32BE(0) !== MAGIC) throw new CheckpointFormatError('not a partition checkpoint');
-  const version = b.readUInt8(4);
-  if (version !== VERSION && version !== V1) throw new CheckpointFormatError(`unknown checkpoint version ${version}`);
-  const header = version === V1 ? HEADER_V1 : HEADER;
-  if (b.length < header) throw new CheckpointFormatError('truncated or inconsistent checkpoint');
+  if (b.length < HEADER || b.readUInt32BE(0) !== MAGIC) throw new CheckpointFormatError('not a partition checkpoint');
+  if (b.readUInt8(4) !== VERSION) throw new CheckpointFormatError(`unknown checkpoint version ${b.readUInt8(4)}`);
   const seq = b.readDoubleBE(5);
   const savedAt = b.readDoubleBE(13);
   const nl = b.readUInt32BE(21);
   const pl = b.readUInt32BE(25);
   const al = b.readUInt32BE(29);
-  const sl = version === V1 ? 0 : b.readUInt32BE(33);
-  if (!Number.isSafeInteger(seq) || seq < 0 || header + nl + pl + al + sl !== b.length) throw new CheckpointFormatError('truncated or inconsistent checkpoint');
-  let o = header;
+  const sl = b.readUInt32BE(33);
+  if (!Number.isSafeInteger(seq) || seq < 0 || HEADER + nl + pl + al + sl !== b.length) throw new CheckpointFormatError('truncated or inconsistent checkpoint');
+  let o = HEADER;
   const node = b.toString('utf8', o, o + nl);
   o += nl;
   const part = (from: number, length: number): Uint8Array => Uint8Array.prototype.slice.call(b, from, from + length);

@@ -24,12 +24,12 @@ export const FORMATS = {
   pipelineSnapshot: { name: 'binary pipeline snapshot', magic: 'GWPS', version: 1 },
   /** The alert engine's state and the firing events (alerts/snapshot-binary.ts). */
   alertSnapshot: { name: 'binary alert snapshot', magic: 'GWAS', version: 1 },
-  /** The Sparkplug host's edge node sessions, devices, alias maps and what is in flight (sparkplug/host-snapshot.ts; 2: in flight added). */
-  sparkplugSnapshot: { name: 'binary sparkplug host snapshot', magic: 'GWSP', version: 2 },
+  /** The Sparkplug host's edge node sessions, devices, alias maps and what is in flight (sparkplug/host-snapshot.ts). */
+  sparkplugSnapshot: { name: 'binary sparkplug host snapshot', magic: 'GWSP', version: 1 },
   /** `{buffer.dir}/outbox.db`: batches with their series cuts, dead letters (outbox/sqlite-store.ts). */
   outboxDatabase: { name: 'outbox', userVersion: 1 },
   /** `{buffer.dir}/state.db`: the checkpoint and the ingest log (state/sqlite-state.ts). */
   stateDatabase: { name: 'state', userVersion: 1 },
-  /** A cluster partition's checkpoint in the KV bucket: stream sequence + the two snapshots above (cluster/checkpoints.ts). */
-  partitionCheckpoint: { name: 'partition checkpoint', magic: 'GWCP', version: 2 },
+  /** A cluster partition's checkpoint in the KV bucket: stream sequence + the three snapshots above (cluster/checkpoints.ts). */
+  partitionCheckpoint: { name: 'partition checkpoint', magic: 'GWCP', version: 1 },
 } as const satisfies Record<string, BlobFormat | DatabaseFormat>;

@@ -10,7 +10,7 @@ import { nameKey, newEdgeNode, type EdgeNode } from './edge-node.js';
  * backoff), so that a replay from the checkpoint (the ingest log, or a cluster partition's stream) decides exactly
  * what the first run decided: no gap forgotten, no rebirth request the backoff had held back.
  *
- * Layout, version 2, after the header:
+ * Layout, version 1, after the header:
  *   uvar nodes, then per node:
  *     str group, str edge, u8 flags (1 online, 2 bdSeq follows, 4 lastSeq follows), [uvar bdSeq], [u8 lastSeq],
  *     uvar devices, then per device: str id, u8 online (0 or 1)

@@ -30,7 +30,7 @@ describe('Sparkplug checkpoint part (FORMATS.sparkplugSnapshot)', () => {
     a.host.handle('NBIRTH', 'g', 'e', undefined, payload(0, [bdSeq(7), dbl('Temp', 1, 1)]), 1);
     a.host.handle('DBIRTH', 'g', 'e', 'd', payload(1, [dbl('Motor/Speed', 2, 1)]), 1);
     const bytes = encodeHostSnapshot(a.host.edgeNodes());
-    expect(bytes.subarray(0, 5).equals(Buffer.from([0x47, 0x57, 0x53, 0x50, 2]))).toBe(true); // 'GWSP', version 2
+    expect(bytes.subarray(0, 5).equals(Buffer.from([0x47, 0x57, 0x53, 0x50, 1]))).toBe(true); // 'GWSP', version 1
     const b = recordingHost();
     b.host.restore(decodeHostSnapshot(bytes));
     b.host.handle('DDATA', 'g', 'e', 'd', payload(2, [dbl(undefined, 2, 5)]), 2);
@@ -60,7 +60,7 @@ describe('Sparkplug checkpoint part (FORMATS.sparkplugSnapshot)', () => {
     expect(decodeHostSnapshot(encodeHostSnapshot([]))).toEqual([]);
   });
 
-  it('refuses a part that is not a version 2 host snapshot, or is damaged', () => {
+  it('refuses a part that is not a version 1 host snapshot, or is damaged', () => {
     const good = encodeHostSnapshot([newEdgeNode('g', 'e')]);
     const flipped = Buffer.from(good);
     flipped[6] = flipped[6]! ^ 1;
@@ -68,7 +68,7 @@ describe('Sparkplug checkpoint part (FORMATS.sparkplugSnapshot)', () => {
     expect(() => decodeHostSnapshot(good.subarray(0, 3))).toThrow(ByteFormatError);
     expect(() => decodeHostSnapshot(new Uint8Array(0))).toThrow(ByteFormatError);
     expect(() => decodeHostSnapshot(encodeHostSnapshotAs(FORMATS.alertSnapshot))).toThrow(/not a binary sparkplug host snapshot/);
-    expect(() => decodeHostSnapshot(encodeHostSnapshotAs({ ...FORMATS.sparkplugSnapshot, version: 1 }))).toThrow(/unknown version 1/);
+    expect(() => decodeHostSnapshot(encodeHostSnapshotAs({ ...FORMATS.sparkplugSnapshot, version: 2 }))).toThrow(/unknown version 2/);
     expect(() => decodeHostSnapshot(blob((w) => (w.uvar(1), node(w, 8, emptyTail))))).toThrow(/bad node flags 8/);
     expect(() => decodeHostSnapshot(blob((w) => (w.uvar(1), node(w, 0, (x) => (x.uvar(1), x.str('d'), x.u8(2), x.uvar(0), x.uvar(0))))))).toThrow(
       /device online flag 2/,
