@@ -51,7 +51,7 @@ describe('partition checkpoint bytes', () => {
     expect(() => decodeCheckpoint(good.subarray(0, good.length - 1))).toThrow(CheckpointFormatError);
     const newer = Buffer.from(good);
     newer[4] = 2;
-    expect(() => decodeCheckpoint(newer)).toThrow(/version 3/);
+    expect(() => decodeCheckpoint(newer)).toThrow(/version 2/);
   });
 
   it('tells a compare-and-set refusal from other failures', () => {
