@@ -14,8 +14,8 @@ import { Pipeline } from './pipeline/pipeline.js';
 import type { WindowPoint } from './pipeline/types.js';
 import type { IngestRecord } from './state/ingest-log.js';
 import { DurableState } from './state/durable-state.js';
+import { composeSparkplug } from './compose/sparkplug.js';
 import { LazySparkplugCodec } from './sparkplug/lazy-codec.js';
-import { SparkplugService } from './sparkplug/service.js';
 import type { Gateway, GatewayDeps } from './gateway.js';
 
 export type { Gateway, GatewayDeps } from './gateway.js';
@@ -95,20 +95,14 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     },
   };
   // Sparkplug B edge nodes (docs/sparkplug.md): the host state machine feeds the same ingest as JSON devices.
-  const sp = config.sparkplug;
-  const sparkplug = new SparkplugService({
-    settings: { reorderTimeoutMs: sp.reorderTimeout, rebirthBackoffMs: sp.rebirthBackoff, rebirthBackoffMaxMs: sp.rebirthBackoffMax },
-    hostId: sp.hostId,
-    registry: metrics.registry,
-    maxPayloadBytes: config.mqtt.maxPayloadBytes,
-    now,
-    stale: (device) => {
+  const sparkplug = composeSparkplug(
+    base,
+    (device) => {
       alerts.staleNow(device, now());
       live.markOffline(device);
     },
-    log: new RateLimitedLog(log.child({ part: 'sparkplug' })),
-    codec: codec.get,
-  });
+    codec.get,
+  );
   const settings = pipelineSettings(config);
   const pipeline = orClose(() => state.restore({ pipeline: (snap) => new Pipeline(settings, output, snap), alerts, sparkplug }));
 

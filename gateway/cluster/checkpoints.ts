@@ -13,18 +13,23 @@ export interface PartitionCheckpoint {
   readonly pipeline: Uint8Array;
   /** FORMATS.alertSnapshot bytes; empty: no state yet. */
   readonly alerts: Uint8Array;
+  /** FORMATS.sparkplugSnapshot bytes (the partition's edge nodes); empty: no state yet. */
+  readonly sparkplug: Uint8Array;
 }
 
 const MAGIC = Buffer.from(FORMATS.partitionCheckpoint.magic).readUInt32BE(0);
 const VERSION = FORMATS.partitionCheckpoint.version;
-const HEADER = 4 + 1 + 8 + 8 + 4 + 4 + 4;
+const HEADER = 4 + 1 + 8 + 8 + 4 + 4 + 4 + 4;
 
 export class CheckpointFormatError extends Error {}
 
-/** Bytes: magic u32, version u8, seq f64, savedAt f64, node length u32, pipeline length u32, alerts length u32, then the three. */
+/**
+ * Bytes: magic u32, version u8, seq f64, savedAt f64, node length u32, pipeline length u32, alerts length u32,
+ * sparkplug length u32, then the four.
+ */
 export function encodeCheckpoint(cp: PartitionCheckpoint): Uint8Array {
   const node = Buffer.from(cp.node);
-  const out = Buffer.allocUnsafe(HEADER + node.length + cp.pipeline.length + cp.alerts.length);
+  const out = Buffer.allocUnsafe(HEADER + node.length + cp.pipeline.length + cp.alerts.length + cp.sparkplug.length);
   let o = out.writeUInt32BE(MAGIC, 0);
   o = out.writeUInt8(VERSION, o);
   o = out.writeDoubleBE(cp.seq, o);
@@ -32,10 +37,12 @@ export function encodeCheckpoint(cp: PartitionCheckpoint): Uint8Array {
   o = out.writeUInt32BE(node.length, o);
   o = out.writeUInt32BE(cp.pipeline.length, o);
   o = out.writeUInt32BE(cp.alerts.length, o);
+  o = out.writeUInt32BE(cp.sparkplug.length, o);
   node.copy(out, o);
   o += node.length;
   out.set(cp.pipeline, o);
   out.set(cp.alerts, o + cp.pipeline.length);
+  out.set(cp.sparkplug, o + cp.pipeline.length + cp.alerts.length);
   return out;
 }
 
@@ -48,11 +55,13 @@ export function decodeCheckpoint(bytes: Uint8Array): PartitionCheckpoint {
   const nl = b.readUInt32BE(21);
   const pl = b.readUInt32BE(25);
   const al = b.readUInt32BE(29);
-  if (!Number.isSafeInteger(seq) || seq < 0 || HEADER + nl + pl + al !== b.length) throw new CheckpointFormatError('truncated or inconsistent checkpoint');
+  const sl = b.readUInt32BE(33);
+  if (!Number.isSafeInteger(seq) || seq < 0 || HEADER + nl + pl + al + sl !== b.length) throw new CheckpointFormatError('truncated or inconsistent checkpoint');
   let o = HEADER;
   const node = b.toString('utf8', o, o + nl);
   o += nl;
-  return { seq, savedAt, node, pipeline: Uint8Array.prototype.slice.call(b, o, o + pl), alerts: Uint8Array.prototype.slice.call(b, o + pl, o + pl + al) };
+  const part = (from: number, length: number): Uint8Array => Uint8Array.prototype.slice.call(b, from, from + length);
+  return { seq, savedAt, node, pipeline: part(o, pl), alerts: part(o + pl, al), sparkplug: part(o + pl + al, sl) };
 }
 
 /** What a checkpoint write found: saved (its new revision), or fenced (another owner wrote since). */

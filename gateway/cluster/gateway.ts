@@ -6,6 +6,8 @@ import { buildAdminApp, operatorPagePlugin, pageSettings } from '../compose/admi
 import { composeBase } from '../compose/base.js';
 import { composeGateway } from '../compose/lifecycle.js';
 import { composeOutputs, pipelineSettings } from '../compose/outputs.js';
+import { composeSparkplug } from '../compose/sparkplug.js';
+import { LazySparkplugCodec } from '../sparkplug/lazy-codec.js';
 import type { GatewayConfig } from '../config/schema.js';
 import { ClusterNode } from './node.js';
 
@@ -27,6 +29,13 @@ export async function buildClusterGateway(config: GatewayConfig, deps: GatewayDe
   // The rules API's service (reads and writes the rules file); each partition runs a service of its own.
   const alerts = new AlertService({ ...alertDeps, publish: () => {} });
   alerts.start();
+  // Sparkplug B (docs/cluster.md, "Sparkplug B"): decoding, counters, rebirth requests and the STATE of the cluster's
+  // one primary host here; the edge nodes' sessions live in the partitions' hosts (partition-state.ts).
+  // A cluster node loads the payload codec during its build, as it always has (start-up is tuned for the single
+  // gateway, whose root loads it once MQTT listens: app.ts).
+  const codec = new LazySparkplugCodec();
+  await codec.load();
+  const sparkplug = composeSparkplug(base, (device) => live.markOffline(device), codec.get);
   const node = await ClusterNode.connect(config, {
     log,
     metrics,
@@ -41,6 +50,8 @@ export async function buildClusterGateway(config: GatewayConfig, deps: GatewayDe
         return a;
       },
       maxPayloadBytes: config.mqtt.maxPayloadBytes,
+      sparkplug,
+      offline: (device) => live.markOffline(device),
     },
   });
   const gate = node.front.gate;
@@ -48,6 +59,8 @@ export async function buildClusterGateway(config: GatewayConfig, deps: GatewayDe
   await broker.started();
   await node.relay.attach(broker);
   alertPublisher.attach(node.relay.publisher);
+  // Rebirth requests reach the edge node whichever gateway it is connected to; STATE (retained) every gateway.
+  sparkplug.attach(node.relay.publisher);
 
   let checkpoints: NodeJS.Timeout | undefined;
   // What the gateway itself publishes (alert states, commands to devices) reaches subscribers on every gateway.
@@ -65,7 +78,7 @@ export async function buildClusterGateway(config: GatewayConfig, deps: GatewayDe
     alerts,
     health: () => {
       const cluster = node.status();
-      return { healthy: cluster.nats.connected, sections: { alerts: { rules: alerts.status() }, cluster } };
+      return { healthy: cluster.nats.connected, sections: { alerts: { rules: alerts.status() }, sparkplug: sparkplug.status(), cluster } };
     },
     buildAdmin: (health) => buildAdminApp(base, health, [thresholdsApi(alerts), operatorPagePlugin(base, { live, alerts }, pageSettings(base, health))]),
     announce: { msg: 'admin HTTP listening (cluster node)', fields: { nodeId: config.cluster.nodeId } },
@@ -76,6 +89,9 @@ export async function buildClusterGateway(config: GatewayConfig, deps: GatewayDe
     },
     beforeBrokerClose: async () => {
       if (checkpoints) clearInterval(checkpoints);
+      // The cluster's primary host stays online on the other gateways: offline only on this one's broker, whose
+      // edge nodes are about to be disconnected (docs/cluster.md, "Sparkplug B").
+      await sparkplug.offline(broker);
     },
     afterBrokerClose: () => node.stop(),
     afterOutboxClose: () => node.close(),

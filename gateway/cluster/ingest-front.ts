@@ -4,8 +4,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import type { IngestGate } from '../broker/front.js';
 import type { GatewayConfig } from '../config/schema.js';
 import type { RateLimitedLog } from '../log.js';
-import type { Metrics } from '../metrics.js';
-import { isSparkplugIngestTopic } from '../sparkplug/topic.js';
+import { edgeNodeKey, isSparkplugIngestTopic } from '../sparkplug/topic.js';
 import { parseIngestTopic } from '../wire/topics.js';
 import { encodeBatch, type BatchRecord } from './batch.js';
 import type { ClusterMetrics } from './metrics.js';
@@ -42,8 +41,6 @@ export interface IngestFrontDeps {
   readonly names: ClusterNames;
   readonly config: GatewayConfig;
   readonly metrics: ClusterMetrics;
-  /** gateway_messages_rejected_total: Sparkplug B publishes are counted there (`sparkplug_unsupported`). */
-  readonly rejected: Pick<Metrics['messagesRejected'], 'inc'>;
   readonly log: RateLimitedLog;
 }
 
@@ -60,8 +57,19 @@ interface OpenBatch {
 }
 
 /**
- * The front end of a cluster gateway: the broker's gate puts each ingest publish on the partition of its device
- * (partitionOf), and acknowledges a QoS 1 publish (PUBACK) only once JetStream has stored it on a majority of its
+ * What an ingest publish is partitioned by: the device id of a JSON device topic, the edge node `{group}/{edge}` of
+ * a Sparkplug B topic (births, data and deaths of the node and of all its devices, wills included: the node's
+ * session, seq and alias map live in one partition). undefined: not an ingest topic (routed by the broker only).
+ */
+export function partitionKeyOf(topic: string): string | undefined {
+  const parsed = parseIngestTopic(topic);
+  if (parsed !== undefined) return parsed.device;
+  return isSparkplugIngestTopic(topic) ? edgeNodeKey(topic) : undefined;
+}
+
+/**
+ * The front end of a cluster gateway: the broker's gate puts each ingest publish on the partition of its key
+ * (partitionKeyOf, partitionOf), and acknowledges a QoS 1 publish (PUBACK) only once JetStream has stored it on a majority of its
  * replicas. The publishes of one partition that arrive in the same turn of the event loop go in one stream message
  * (batch.ts; a group commit, as the single gateway's ingest log does), so JetStream's cost is paid per batch, not per
  * reading. The stream is the ingest log; nothing is processed here. Other topics are routed by the local broker.
@@ -88,20 +96,11 @@ export class IngestFront {
   }
 
   readonly gate: IngestGate = (topic, given, qos, receivedAt, done) => {
-    const parsed = parseIngestTopic(topic);
-    if (parsed === undefined) {
-      // Sparkplug B is not worked by a cluster (docs/cluster.md, docs/sparkplug.md): an edge node's session (seq,
-      // births, aliases) is neither partitioned nor checkpointed yet. Its publishes never reach the stream; they are
-      // counted and said, and routed to subscribers like any other topic (MQTT 3.1.1 has no negative PUBACK).
-      if (isSparkplugIngestTopic(topic)) {
-        this.d.rejected.inc({ reason: 'sparkplug_unsupported' });
-        this.d.log.warn('sparkplug_unsupported', { topic }, 'Sparkplug B publish not ingested: Sparkplug is not supported in cluster mode');
-      }
-      return done(null);
-    }
+    const key = partitionKeyOf(topic);
+    if (key === undefined) return done(null);
     // The broker thread hands a QoS 0 payload as a view of its ring, valid during this call only (broker-thread.ts).
     const payload = qos === 0 ? Buffer.from(given) : given;
-    const partition = partitionOf(parsed.device, this.d.config.cluster.partitions);
+    const partition = partitionOf(key, this.d.config.cluster.partitions);
     const size = 14 + topic.length * 3 + payload.length;
     let b = this.open.get(partition);
     if (b !== undefined && b.bytes + size > MAX_BATCH_BYTES) {

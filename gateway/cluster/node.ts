@@ -72,7 +72,7 @@ export class ClusterNode {
       const jsm = await jetstreamManager(nc);
       const store = new CheckpointStoreKv(checkpointsKv);
       const states = new PartitionStates({ ...deps.parts, metrics: deps.metrics, rejectLog: new RateLimitedLog(log.child({ part: 'ingest' })), log });
-      const front = new IngestFront({ nc, names, config, metrics: cm, rejected: deps.metrics.messagesRejected, log: new RateLimitedLog(log) });
+      const front = new IngestFront({ nc, names, config, metrics: cm, log: new RateLimitedLog(log) });
       const connection = watchConnection(nc);
       const relay = new Relay({ nc, connection, subject: names.relay, retained: retainedKv, nodeId, metrics: cm, log });
       let coordinator: Coordinator | undefined = undefined;

@@ -79,7 +79,14 @@ export class PartitionWorker {
     // The claim: re-writes what was loaded under our name; a former owner's next write then fails (fenced).
     const claimed = await store.save(
       this.partition,
-      { seq: this.lastSeq, node: this.d.nodeId, savedAt: this.d.now(), pipeline: cp?.pipeline ?? new Uint8Array(), alerts: cp?.alerts ?? new Uint8Array() },
+      {
+        seq: this.lastSeq,
+        node: this.d.nodeId,
+        savedAt: this.d.now(),
+        pipeline: cp?.pipeline ?? new Uint8Array(),
+        alerts: cp?.alerts ?? new Uint8Array(),
+        sparkplug: cp?.sparkplug ?? new Uint8Array(),
+      },
       revision,
     );
     if (claimed.kind === 'fenced') {
@@ -154,12 +161,12 @@ export class PartitionWorker {
 
   /**
    * The idle close by the clock: once every stored message has been processed (not while replaying) and windows are
-   * open, a tick marker (batch.ts) with the clock minus `graceMs` goes into the partition's stream, at most every
+   * open (or a Sparkplug seq awaited), a tick marker (batch.ts) with the clock minus `graceMs` goes into the partition's stream, at most every
    * MARKER_EVERY_MS; the pipeline ticks when it reads the marker back, so a replay ticks at the same place.
    */
   idleTick(now: number, graceMs: number): void {
     if (this.state === undefined || this.closed) return;
-    if (this.caughtUp && now - this.markerAt >= MARKER_EVERY_MS && this.state.stats().openWindows > 0) {
+    if (this.caughtUp && now - this.markerAt >= MARKER_EVERY_MS && this.state.needsTicks()) {
       this.markerAt = now;
       this.d.js.publish(partitionSubject(this.d.names, this.partition), encodeTick(now - graceMs)).catch((err: unknown) => {
         this.d.log.debug({ err, partition: this.partition }, 'tick marker not stored (the next one follows)');

@@ -198,7 +198,7 @@ export const configSchema = z
         /** Wait before repeating an unanswered rebirth request; doubles each time up to rebirthBackoffMax. */
         rebirthBackoff: duration(100).default(5000),
         rebirthBackoffMax: duration(100).default(60_000),
-        /** Primary host id: publishes retained spBv1.0/STATE/{hostId} (Sparkplug 3.0 section 4.2.3). Off when unset. */
+        /** Primary host id: publishes retained spBv1.0/STATE/{hostId} (Sparkplug 3.0 section 4.2.3). Off when unset. A cluster is one primary host: the same on every gateway (docs/cluster.md). */
         hostId: z
           .string()
           .regex(/^[^/+#]{1,64}$/, 'must be 1-64 characters without / + #')
@@ -222,14 +222,6 @@ export const configSchema = z
     }
     if (c.cluster.enabled && c.cluster.nodeId === undefined) {
       ctx.addIssue({ code: 'custom', path: ['cluster', 'nodeId'], message: 'required when cluster.enabled (each gateway of the cluster needs its own)' });
-    }
-    // A cluster does not work Sparkplug B (docs/cluster.md): no node may claim to be its primary host.
-    if (c.cluster.enabled && c.sparkplug.hostId !== undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['sparkplug', 'hostId'],
-        message: 'Sparkplug B is not supported with cluster.enabled (docs/cluster.md): leave sparkplug.hostId unset',
-      });
     }
     const auth = [
       c.cluster.nats.user !== undefined || c.cluster.nats.password !== undefined,

@@ -1,7 +1,8 @@
 /**
  * Every format the gateway keeps on disk, with its version: the one table to change when a layout changes.
- * Nothing has been released yet, so each is version 1 of its design; a reader refuses any other version (a
- * snapshot is then dropped and the state starts empty, a database is moved aside: see sqlite.ts).
+ * A reader refuses any version but its own (a snapshot is then dropped and the state starts empty, a database is
+ * moved aside: see sqlite.ts); the partition checkpoint also reads its version 1 (cluster/checkpoints.ts), since
+ * dropping it would lose the partition's state where the stream no longer holds it.
  */
 
 /** A binary blob written with frame.ts: 4 ASCII magic bytes, a version byte, the layout, a CRC-32 trailer. */
@@ -23,12 +24,12 @@ export const FORMATS = {
   pipelineSnapshot: { name: 'binary pipeline snapshot', magic: 'GWPS', version: 1 },
   /** The alert engine's state and the firing events (alerts/snapshot-binary.ts). */
   alertSnapshot: { name: 'binary alert snapshot', magic: 'GWAS', version: 1 },
-  /** The Sparkplug host's edge node sessions, devices and alias maps (sparkplug/host-snapshot.ts). */
+  /** The Sparkplug host's edge node sessions, devices, alias maps and what is in flight (sparkplug/host-snapshot.ts). */
   sparkplugSnapshot: { name: 'binary sparkplug host snapshot', magic: 'GWSP', version: 1 },
   /** `{buffer.dir}/outbox.db`: batches with their series cuts, dead letters (outbox/sqlite-store.ts). */
   outboxDatabase: { name: 'outbox', userVersion: 1 },
   /** `{buffer.dir}/state.db`: the checkpoint and the ingest log (state/sqlite-state.ts). */
   stateDatabase: { name: 'state', userVersion: 1 },
-  /** A cluster partition's checkpoint in the KV bucket: stream sequence + the two snapshots above (cluster/checkpoints.ts). */
+  /** A cluster partition's checkpoint in the KV bucket: stream sequence + the three snapshots above (cluster/checkpoints.ts). */
   partitionCheckpoint: { name: 'partition checkpoint', magic: 'GWCP', version: 1 },
 } as const satisfies Record<string, BlobFormat | DatabaseFormat>;

@@ -1,3 +1,5 @@
+import type { SpPayload } from './codec.js';
+
 /**
  * What the host remembers of one edge node (Sparkplug 3.0 chapter 5, "Operational Behavior"): whether it is
  * online, the bdSeq of its current session, the last seq, its devices and the alias map its births defined.
@@ -29,6 +31,24 @@ export interface EdgeNode {
   /** Gateway time of the last rebirth request still unanswered, and how many were sent in a row. Not checkpointed. */
   rebirthAt: number | undefined;
   rebirths: number;
+}
+
+const BDSEQ = 'bdSeq';
+
+/** Control metrics of births (spec 6.4, "NBIRTH": "bdSeq", "Node Control/Rebirth"): state of the protocol, not readings. */
+export function isControl(name: string): boolean {
+  return name === BDSEQ || name.startsWith('Node Control/') || name.startsWith('Device Control/');
+}
+
+/** The bdSeq metric of an NBIRTH or NDEATH (its session: [tck-id-payloads-ndeath-bdseq]). */
+export function bdSeqOf(p: SpPayload): number | undefined {
+  for (const m of p.metrics) {
+    if (m.name !== BDSEQ) continue;
+    const v = m.value;
+    if (v.case === 'longValue') return Number(BigInt.asUintN(64, v.value) & 0xffffn);
+    if (v.case === 'intValue') return v.value;
+  }
+  return undefined;
 }
 
 export function newEdgeNode(group: string, edge: string): EdgeNode {

@@ -6,8 +6,9 @@ import { nameKey, newEdgeNode, type EdgeNode } from './edge-node.js';
 /**
  * The Sparkplug part of the gateway's checkpoint (FORMATS.sparkplugSnapshot, framed by persist/frame.ts): per
  * edge node its session (online, bdSeq, seq), devices and alias map, so that DATA of a node that does not
- * re-birth still decodes after a restart. What is only in flight (seqs awaited, rebirth backoff) is not kept:
- * after a restart a gap is detected afresh.
+ * re-birth still decodes after a restart; and what is in flight (the seqs awaited with their deadlines, the rebirth
+ * backoff), so that a replay from the checkpoint (the ingest log, or a cluster partition's stream) decides exactly
+ * what the first run decided: no gap forgotten, no rebirth request the backoff had held back.
  *
  * Layout, version 1, after the header:
  *   uvar nodes, then per node:
@@ -15,6 +16,8 @@ import { nameKey, newEdgeNode, type EdgeNode } from './edge-node.js';
  *     uvar devices, then per device: str id, u8 online (0 or 1)
  *     uvar aliases, then per alias: uvar alias, u8 has device (0 or 1), [str device], str name, uvar datatype
  *     uvar names, then per name: str device ('' for the node's own metrics), str name, uvar datatype
+ *     uvar missing, then per seq awaited: u8 seq, num until (gateway time)
+ *     u8 has rebirthAt (0 or 1), [num rebirthAt], uvar rebirths
  */
 const ONLINE = 1;
 const HAS_BDSEQ = 2;
@@ -25,6 +28,7 @@ const MIN_NODE = 6;
 const MIN_DEVICE = 2;
 const MIN_ALIAS = 4;
 const MIN_NAME = 3;
+const MIN_MISSING = 2;
 
 export function encodeHostSnapshot(nodes: Iterable<EdgeNode>): Buffer {
   const list = [...nodes];
@@ -57,6 +61,14 @@ export function encodeHostSnapshot(nodes: Iterable<EdgeNode>): Buffer {
       w.str(key.slice(i + 1));
       w.uvar(datatype);
     }
+    w.uvar(n.missing.size);
+    for (const [seq, until] of n.missing) {
+      w.u8(seq);
+      w.num(until);
+    }
+    w.u8(n.rebirthAt !== undefined ? 1 : 0);
+    if (n.rebirthAt !== undefined) w.num(n.rebirthAt);
+    w.uvar(n.rebirths);
   }
   return w.finish();
 }
@@ -99,6 +111,12 @@ function readNodes(r: ByteReader): EdgeNode[] {
       const name = r.str();
       n.names.set(nameKey(device === '' ? undefined : device, name), r.uvar());
     }
+    for (let k = r.count(MIN_MISSING); k > 0; k--) {
+      const seq = r.u8();
+      n.missing.set(seq, r.num());
+    }
+    if (flag(r, 'rebirthAt')) n.rebirthAt = r.num();
+    n.rebirths = r.uvar();
     out.push(n);
   }
   return out;

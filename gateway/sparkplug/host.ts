@@ -1,5 +1,5 @@
 import type { SpMetric, SpPayload } from './codec.js';
-import { checkSeq, deviceId, forgetDevice, nameKey, newEdgeNode, reorderExpired, resetSession, type EdgeNode } from './edge-node.js';
+import { bdSeqOf, checkSeq, deviceId, forgetDevice, isControl, nameKey, newEdgeNode, reorderExpired, resetSession, type EdgeNode } from './edge-node.js';
 import type { InboundType } from './topic.js';
 
 /**
@@ -75,24 +75,8 @@ export interface EdgeNodeStatus {
   readonly devicesOnline: number;
 }
 
-const BDSEQ = 'bdSeq';
 /** Edge nodes seen without a birth (their rebirth backoff), at most this many: cleared when full. */
 const MAX_STRANGERS = 10_000;
-
-/** Control metrics of births (spec 6.4, "NBIRTH": "bdSeq", "Node Control/Rebirth"): state of the protocol, not readings. */
-function isControl(name: string): boolean {
-  return name === BDSEQ || name.startsWith('Node Control/') || name.startsWith('Device Control/');
-}
-
-function bdSeqOf(p: SpPayload): number | undefined {
-  for (const m of p.metrics) {
-    if (m.name !== BDSEQ) continue;
-    const v = m.value;
-    if (v.case === 'longValue') return Number(BigInt.asUintN(64, v.value) & 0xffffn);
-    if (v.case === 'intValue') return v.value;
-  }
-  return undefined;
-}
 
 export class SparkplugHost {
   /** Edge nodes that were born (checkpointed, in /health). */
@@ -102,6 +86,8 @@ export class SparkplugHost {
    * that a client inventing edge node or group ids cannot grow the host's state or its checkpoint.
    */
   private readonly strangers = new Map<string, EdgeNode>();
+  /** No reorder deadline is before this (a lower bound: a seq filled or a session reset leaves it early). */
+  private nextDeadline = Infinity;
 
   constructor(
     private readonly settings: HostSettings,
@@ -141,12 +127,21 @@ export class SparkplugHost {
 
   /** Requests rebirths of nodes whose skipped seqs did not arrive within the reorder timeout. Gateway tick. */
   tick(now: number): void {
+    // A cluster partition ticks before every message (stream time): no scan of the nodes until a deadline is due.
+    if (now < this.nextDeadline) return;
+    this.nextDeadline = Infinity;
     for (const n of this.nodes.values()) {
       if (n.missing.size > 0 && reorderExpired(n, now)) {
         n.missing.clear();
         this.requestRebirth(n, 'seq_gap', now);
       }
+      for (const until of n.missing.values()) this.nextDeadline = Math.min(this.nextDeadline, until);
     }
+  }
+
+  /** True while a skipped seq may be awaited (tick() has a reorder deadline to check). */
+  awaiting(): boolean {
+    return this.nextDeadline !== Infinity;
   }
 
   status(): EdgeNodeStatus[] {
@@ -165,6 +160,7 @@ export class SparkplugHost {
   restore(nodes: Iterable<EdgeNode>): void {
     this.nodes.clear();
     for (const n of nodes) this.nodes.set(`${n.group}/${n.edge}`, n);
+    this.nextDeadline = -Infinity; // the first tick looks at the restored deadlines
   }
 
   /** NBIRTH begins a new session: everything of the previous one is forgotten (spec 5.4 "Edge Node Session Establishment"), its bdSeq kept. */
@@ -263,6 +259,7 @@ export class SparkplugHost {
     }
     if (verdict === 'gap') {
       this.out.event('seq_gap');
+      this.nextDeadline = Math.min(this.nextDeadline, now + this.settings.reorderTimeoutMs);
       if (this.settings.reorderTimeoutMs === 0) {
         n.missing.clear();
         this.requestRebirth(n, 'seq_gap', now);

@@ -33,7 +33,10 @@ const TOPICS = 16_384;
  * broker. Called synchronously by Ingest for each publish on a Sparkplug topic, and by the gateway tick.
  */
 export class SparkplugService {
-  readonly host: SparkplugHost;
+  /** The host handle() and tick() work: the gateway's one, or (cluster) the partition being processed (use). */
+  private current: SparkplugHost;
+  /** Every host made here (one per cluster partition worked): for /health and gateway_sparkplug_edge_nodes. */
+  private readonly hosts = new Set<SparkplugHost>();
   readonly metrics: SparkplugMetrics;
   private readonly topics = new Map<string, SparkplugTopic | undefined>();
   private readonly counts = { messages: new LabelCounts(), events: new LabelCounts(), skipped: new LabelCounts() };
@@ -55,20 +58,44 @@ export class SparkplugService {
   };
 
   constructor(private readonly deps: SparkplugDeps) {
-    this.host = new SparkplugHost(deps.settings, {
-      metrics: (device, metrics, payloadTs) => mapMetrics(device, metrics, payloadTs, this.receivedAt, this.mapping),
-      rebirth: (group, edge, reason) => {
-        this.metrics.rebirths.inc({ reason });
-        this.sendRebirth(group, edge);
-      },
-      stale: (device) => deps.stale(device),
-      event: (e) => this.counts.events.inc(e),
-    });
+    this.current = this.newHost(deps.stale);
     this.metrics = createSparkplugMetrics(
       deps.registry,
       () => this.nodeCounts(),
       () => this.publishCounts(),
     );
+  }
+
+  /** The host handle() feeds. */
+  get host(): SparkplugHost {
+    return this.current;
+  }
+
+  /**
+   * A host of its own, sharing this service's decoding, counters and rebirth requests: one per partition of a
+   * cluster gateway (cluster/partition-state.ts), whose edge nodes are stale through `stale`. Forget it with drop.
+   */
+  newHost(stale: (device: string) => void): SparkplugHost {
+    const host = new SparkplugHost(this.deps.settings, {
+      metrics: (device, metrics, payloadTs) => mapMetrics(device, metrics, payloadTs, this.receivedAt, this.mapping),
+      rebirth: (group, edge, reason) => {
+        this.metrics.rebirths.inc({ reason });
+        this.sendRebirth(group, edge);
+      },
+      stale,
+      event: (e) => this.counts.events.inc(e),
+    });
+    this.hosts.add(host);
+    return host;
+  }
+
+  /** Points handle() and tick() at `host` (processing is synchronous: the partition whose message is processed). */
+  use(host: SparkplugHost): void {
+    this.current = host;
+  }
+
+  drop(host: SparkplugHost): void {
+    this.hosts.delete(host);
   }
 
   /** Returns false when `topic` is not a Sparkplug ingest topic. */
@@ -96,12 +123,12 @@ export class SparkplugService {
     }
     this.sink = sink;
     this.receivedAt = receivedAt;
-    this.host.handle(t.type, t.group, t.edge, t.device, decoded.payload, receivedAt);
+    this.current.handle(t.type, t.group, t.edge, t.device, decoded.payload, receivedAt);
     return true;
   }
 
   tick(now: number): void {
-    this.host.tick(now);
+    this.current.tick(now);
   }
 
   /** The broker, once the gateway has restored and replayed its state; queued rebirth requests go out now. */
@@ -121,9 +148,10 @@ export class SparkplugService {
    * Graceful stop, before the broker closes: the retained STATE says offline (what a will would say; the gateway
    * is the broker, so it has no MQTT connection to leave one). Edge nodes waiting for their primary host then
    * disconnect or buffer. Its timestamp is now [tck-id-host-topic-phid-death-payload-disconnect-clean].
+   * `via`: where to say it instead of the attached publisher (a cluster node: its own broker only, docs/cluster.md).
    */
-  offline(): Promise<void> {
-    const broker = this.broker;
+  offline(via?: Pick<BrokerFront, 'publish'>): Promise<void> {
+    const broker = via ?? this.broker;
     if (this.deps.hostId === undefined || broker === null) return Promise.resolve();
     this.stateTs = this.deps.now();
     return new Promise((resolve) => broker.publish(this.statePublish(false), () => resolve()));
@@ -135,18 +163,18 @@ export class SparkplugService {
     return { topic: stateTopic(this.deps.hostId!), payload, qos: 1, retain: true };
   }
 
-  /** The checkpoint's part (FORMATS.sparkplugSnapshot): one entry per edge node, captured whole. */
-  snapshot(): Buffer {
-    return encodeHostSnapshot(this.host.edgeNodes());
+  /** The checkpoint's part (FORMATS.sparkplugSnapshot) of `host`: one entry per edge node, captured whole. */
+  snapshot(host: SparkplugHost = this.current): Buffer {
+    return encodeHostSnapshot(host.edgeNodes());
   }
 
-  /** Restores the checkpoint's part. Throws ByteFormatError when the bytes are not a version 1 host snapshot. */
-  restore(snapshot: Uint8Array): void {
-    this.host.restore(decodeHostSnapshot(snapshot));
+  /** Restores the checkpoint's part into `host`. Throws ByteFormatError when the bytes are not a host snapshot of this version. */
+  restore(snapshot: Uint8Array, host: SparkplugHost = this.current): void {
+    host.restore(decodeHostSnapshot(snapshot));
   }
 
   status(): { online: number; offline: number; nodes: EdgeNodeStatus[] } {
-    const nodes = this.host.status();
+    const nodes = [...this.hosts].flatMap((h) => h.status());
     const online = nodes.filter((n) => n.online).length;
     return { online, offline: nodes.length - online, nodes };
   }

@@ -57,3 +57,16 @@ export function parseSparkplugTopic(topic: string): SparkplugTopic | undefined {
 
 export const ncmdTopic = (group: string, edge: string): string => `${NAMESPACE}${group}/NCMD/${edge}`;
 export const stateTopic = (hostId: string): string => `${NAMESPACE}STATE/${hostId}`;
+
+/**
+ * The edge node of an inbound Sparkplug topic (isSparkplugIngestTopic true), `{group}/{edge}`: the pipeline device
+ * id of the node's own metrics (edge-node.ts deviceId), a prefix of its devices' ids. One key for the node and its
+ * devices, because they share one session (births, one alias map, one seq counter: spec 6.4.5, 6.4.6). A topic
+ * too short to name an edge node (refused later as `bad_topic`) still gets a key: the same for the same topic.
+ */
+export function edgeNodeKey(topic: string): string {
+  const a = topic.indexOf('/', NAMESPACE.length);
+  const b = topic.indexOf('/', a + 1);
+  const c = topic.indexOf('/', b + 1);
+  return `${topic.slice(NAMESPACE.length, a)}/${topic.slice(b + 1, c < 0 ? topic.length : c)}`;
+}

@@ -3,11 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Reading } from '../../gateway/pipeline/types.js';
-import { clusterOverrides, ownedPartitions } from '../support/cluster.js';
+import { ownedPartitions, spawnClusterPair } from '../support/cluster.js';
 import { conflictingWrites, influxRecorder, type InfluxRecorder } from '../support/influx-recorder.js';
 import { startInfluxd, type InfluxServer } from '../support/influxd.js';
 import { startNatsCluster, type NatsCluster } from '../support/nats.js';
-import { portsOf, prepareGateway, spawnGateway, type GatewayFolder, type GatewayProcess } from '../support/process.js';
+import { portsOf, spawnGateway, type GatewayFolder, type GatewayProcess } from '../support/process.js';
 import { referenceWindows } from '../support/reference.js';
 import { FailoverDevice } from '../support/reliable-publisher.js';
 import { storedWindows, windowMismatches } from '../support/telemetry.js';
@@ -27,32 +27,14 @@ describe('cluster: SIGKILL of a gateway mid-stream', () => {
   let influx: InfluxServer;
   let rec: InfluxRecorder;
   let root: string;
-  const folders: GatewayFolder[] = [];
-  const procs: (GatewayProcess | undefined)[] = [];
+  let folders: GatewayFolder[] = [];
+  let procs: (GatewayProcess | undefined)[] = [];
 
   beforeAll(async () => {
     [nats, influx] = await Promise.all([startNatsCluster(3), startInfluxd()]);
     rec = await influxRecorder(influx.url);
     root = mkdtempSync(join(tmpdir(), 'cluster-failover-'));
-    for (const node of ['gw-a', 'gw-b']) {
-      folders.push(
-        await prepareGateway(join(root, node), rec.url, {
-          gatewayId: 'fo-gw',
-          mqtt: { brokerThread: 'off' },
-          cluster: clusterOverrides(node, nats.urls),
-          durability: { checkpointInterval: '500ms' },
-        }),
-      );
-    }
-    procs.push(await spawnGateway(folders[0]!.configFile, { ports: portsOf(folders[0]!) }));
-    await waitFor('a owns every partition', async () => (await ownedPartitions(procs[0]!.httpUrl)).length === 8, 60_000, 200);
-    procs.push(await spawnGateway(folders[1]!.configFile, { ports: portsOf(folders[1]!) }));
-    await waitFor(
-      'shares',
-      async () => (await ownedPartitions(procs[0]!.httpUrl)).length === 4 && (await ownedPartitions(procs[1]!.httpUrl)).length === 4,
-      60_000,
-      200,
-    );
+    ({ folders, procs } = await spawnClusterPair(root, rec.url, nats.urls, 'fo-gw'));
   });
 
   afterAll(async () => {

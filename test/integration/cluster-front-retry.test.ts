@@ -56,7 +56,6 @@ describe('cluster front end: a retried publish is stored once', () => {
       names,
       config,
       metrics: cm,
-      rejected: metrics.messagesRejected,
       log: new RateLimitedLog(pino({ level: 'silent' })),
     });
     const payload = JSON.stringify({ ts: 1764331200000, value: 21.5 });

@@ -54,7 +54,14 @@ describe('partition leases and checkpoints on JetStream KV', () => {
 
   it('fences a former owner: after the new owner claims the checkpoint, the old one cannot save', async () => {
     const store = new CheckpointStoreKv(cpKv);
-    const cp = (seq: number, node: string) => ({ seq, node, savedAt: 1, pipeline: Uint8Array.from([seq]), alerts: new Uint8Array() });
+    const cp = (seq: number, node: string) => ({
+      seq,
+      node,
+      savedAt: 1,
+      pipeline: Uint8Array.from([seq]),
+      alerts: new Uint8Array(),
+      sparkplug: new Uint8Array(),
+    });
     const first = await store.save(7, cp(10, 'old'), 0);
     expect(first.kind).toBe('saved');
     const oldRevision = (first as { revision: number }).revision;

@@ -5,19 +5,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { AlertService } from '../../gateway/alerts/service.js';
 import { encodeBatch } from '../../gateway/cluster/batch.js';
 import { CheckpointStoreKv } from '../../gateway/cluster/checkpoints.js';
 import { ensureStream } from '../../gateway/cluster/ingest-front.js';
 import { createClusterMetrics } from '../../gateway/cluster/metrics.js';
 import { clusterNames, partitionSubject } from '../../gateway/cluster/names.js';
-import { PartitionStates } from '../../gateway/cluster/partition-state.js';
 import { PartitionWorker } from '../../gateway/cluster/partition-worker.js';
 import { validateConfig } from '../../gateway/config/load.js';
-import { createLogger, RateLimitedLog } from '../../gateway/log.js';
+import { createLogger } from '../../gateway/log.js';
 import { createMetrics } from '../../gateway/metrics.js';
 import type { WindowPoint } from '../../gateway/pipeline/types.js';
 import { startNatsCluster, type NatsCluster } from '../support/nats.js';
+import { testPartitionStates } from '../support/partition-states.js';
 import { waitFor } from '../support/wait.js';
 
 /**
@@ -58,19 +57,7 @@ describe('partition worker: resume and fencing', () => {
     const fenced: string[] = [];
     const clusterMetrics = createClusterMetrics(metrics.registry);
     const worker = (node: 'a' | 'b') => {
-      const states = new PartitionStates({
-        settings: { intervalMs: 1000, allowedLatenessMs: 0, correctionHorizonMs: 30_000, dedupHorizonMs: 60_000 },
-        output: { window: (w) => windows[node]!.push({ ...w }), reading: () => {} },
-        newAlerts: () => {
-          const s = new AlertService({ rulesFile: join(dir, 'rules.yaml'), log, metrics, now: Date.now, publish: () => {} });
-          s.start();
-          return s;
-        },
-        metrics,
-        rejectLog: new RateLimitedLog(log),
-        log,
-        maxPayloadBytes: 65536,
-      });
+      const { states } = testPartitionStates({ dir, metrics, log, now: Date.now, output: { window: (w) => windows[node]!.push({ ...w }), reading: () => {} } });
       return new PartitionWorker(1, {
         nodeId: node,
         js,

@@ -146,20 +146,6 @@ describe('cluster of two gateways on NATS JetStream', () => {
     expect(await got).toBe('{"rebirth":true}');
   });
 
-  it('a Sparkplug B publish to a cluster node is acknowledged, routed and counted as sparkplug_unsupported, never ingested', async () => {
-    const sub = await connect(a.mqttUrl, { clientId: 'sp-sub' });
-    const edge = await connect(a.mqttUrl, { clientId: 'sp-edge' });
-    clients.push(sub, edge);
-    const routed = new Promise<string>((resolve) => sub.on('message', (topic) => topic.startsWith('spBv1.0/') && resolve(topic)));
-    await sub.subscribeAsync('spBv1.0/#', { qos: 1 });
-    // QoS 1: resolves on the PUBACK (the connection stays open).
-    await publish(edge, 'spBv1.0/plant/DDATA/edge-1/dev-1', Buffer.from([0x08, 0x01]), 1);
-    expect(await routed).toBe('spBv1.0/plant/DDATA/edge-1/dev-1');
-    const text = await (await fetch(`${a.httpUrl}/metrics`)).text();
-    expect(text).toMatch(/^gateway_messages_rejected_total\{reason="sparkplug_unsupported"\} 1$/m);
-    expect(edge.connected).toBe(true);
-  });
-
   it('a third gateway takes its share on join, and a graceful stop hands its partitions back with no replay gap', async () => {
     const c = await startClusterGateway(influx.url, 'gw-c', nats.urls, RULES);
     let stopped = false;

@@ -1,8 +1,7 @@
 import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { MqttClient } from 'mqtt';
-import { newClient, type UPayload } from 'sparkplug-client';
+import type { UPayload } from 'sparkplug-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { hashSecret } from '../../gateway/auth/password.js';
 import type { Reading } from '../../gateway/pipeline/types.js';
@@ -11,6 +10,7 @@ import { startInfluxd, type InfluxServer } from '../support/influxd.js';
 import { reading } from '../support/sparkplug-edge.js';
 import { storedWindows } from '../support/telemetry.js';
 import { referenceWindows } from '../support/reference.js';
+import { connectTahu, killTahu, tahuBirth, tahuDouble, type Tahu } from '../support/tahu.js';
 import { waitFor } from '../support/wait.js';
 
 /**
@@ -28,16 +28,6 @@ const RULES = `rules:
 `;
 const interval = 1000;
 const EDGE = 'tahu-1';
-
-type Tahu = ReturnType<typeof newClient>;
-type Metric = NonNullable<UPayload['metrics']>[number];
-const double = (name: string | undefined, alias: number, ts: number, value: number): Metric => ({
-  ...(name !== undefined ? { name } : {}),
-  alias,
-  type: 'Double',
-  value,
-  timestamp: ts,
-});
 
 describe('Eclipse Tahu sparkplug-client as an edge node of the gateway', () => {
   let influx: InfluxServer;
@@ -92,47 +82,36 @@ describe('Eclipse Tahu sparkplug-client as an edge node of the gateway', () => {
     const expected: Reading[] = [];
     const rebirths: UPayload[] = [];
     let births = 0;
-    const client = newClient({
-      serverUrl: tg.mqttUrl,
-      username: EDGE,
-      password: 'tahu-secret',
-      groupId: 'plant1',
-      edgeNode: EDGE,
-      clientId: EDGE,
-      version: 'spBv1.0',
-    });
-    tahu = client;
     const birth = (ts: number, temp: number, speed: number) => {
       births++;
-      // Tahu appends the bdSeq metric; the application supplies Node Control/Rebirth [tck-id-payloads-nbirth-rebirth-req].
-      client.publishNodeBirth({ timestamp: ts, metrics: [{ name: 'Node Control/Rebirth', type: 'Boolean', value: false }, double('Temp', 1, ts, temp)] });
-      client.publishDeviceBirth('press', { timestamp: ts, metrics: [double('Motor/Speed', 2, ts, speed)] });
-      expected.push(reading(`plant1/${EDGE}`, 'Temp', ts, temp), reading(`plant1/${EDGE}/press`, 'Motor/Speed', ts, speed));
+      expected.push(...tahuBirth(client, { group: 'plant1', edge: EDGE, device: 'press' }, ts, temp, speed));
     };
-    client.on('ncmd', (payload) => {
-      if (!payload.metrics?.some((m) => m.name === 'Node Control/Rebirth' && m.value === true)) return;
-      rebirths.push(payload);
-      birth(base + 5000, 30, 1600);
+    const client = await connectTahu({
+      serverUrl: tg.mqttUrl,
+      group: 'plant1',
+      edge: EDGE,
+      password: 'tahu-secret',
+      onRebirth: (payload) => {
+        rebirths.push(payload);
+        birth(base + 5000, 30, 1600);
+      },
     });
-    await new Promise<void>((resolve, reject) => {
-      client.once('birth', () => resolve());
-      client.once('error', reject);
-    });
+    tahu = client;
     birth(base, 20.5, 1500);
     for (let i = 1; i <= 10; i++) {
       const ts = base + i * 300;
-      client.publishDeviceData('press', { timestamp: ts, metrics: [double(undefined, 2, ts, 1500 + i)] });
+      client.publishDeviceData('press', { timestamp: ts, metrics: [tahuDouble(undefined, 2, ts, 1500 + i)] });
       expected.push(reading(`plant1/${EDGE}/press`, 'Motor/Speed', ts, 1500 + i));
     }
     await expectExact(`plant1/${EDGE}`, expected);
     expect(rebirths).toEqual([]);
 
     // DATA with an alias no birth defined: the gateway sends Node Control/Rebirth, Tahu's application re-births.
-    client.publishDeviceData('press', { timestamp: base + 4000, metrics: [double(undefined, 99, base + 4000, 1)] });
+    client.publishDeviceData('press', { timestamp: base + 4000, metrics: [tahuDouble(undefined, 99, base + 4000, 1)] });
     await waitFor('the rebirth', () => (births === 2 ? true : undefined));
     for (let i = 1; i <= 5; i++) {
       const ts = base + 5000 + i * 200;
-      client.publishDeviceData('press', { timestamp: ts, metrics: [double(undefined, 2, ts, 1600 + i)] });
+      client.publishDeviceData('press', { timestamp: ts, metrics: [tahuDouble(undefined, 2, ts, 1600 + i)] });
       expected.push(reading(`plant1/${EDGE}/press`, 'Motor/Speed', ts, 1600 + i));
     }
     await expectExact(`plant1/${EDGE}`, expected);
@@ -142,9 +121,7 @@ describe('Eclipse Tahu sparkplug-client as an edge node of the gateway', () => {
     expect(await metricValue(tg.gw, 'readingsAccepted')).toBe(expected.length);
 
     // The socket dies without DISCONNECT: the broker publishes Tahu's will, the NDEATH with bdSeq 0.
-    const mqttClient = (client as unknown as { client: MqttClient }).client; // Tahu keeps its MQTT.js client private
-    mqttClient.stream.destroy();
-    mqttClient.end(true);
+    killTahu(client);
     tahu = undefined;
     for (const device of [`plant1/${EDGE}`, `plant1/${EDGE}/press`]) {
       const rows = await waitFor(`noData firing for ${device}`, async () => {

@@ -1,9 +1,9 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { describe, expect, it, vi } from 'vitest';
 import { validateConfig } from '../../../gateway/config/load.js';
-import { IngestFront } from '../../../gateway/cluster/ingest-front.js';
+import { IngestFront, partitionKeyOf } from '../../../gateway/cluster/ingest-front.js';
 import { createClusterMetrics } from '../../../gateway/cluster/metrics.js';
-import { clusterNames } from '../../../gateway/cluster/names.js';
+import { clusterNames, partitionOf, partitionSubject } from '../../../gateway/cluster/names.js';
 import { RateLimitedLog } from '../../../gateway/log.js';
 import { createMetrics } from '../../../gateway/metrics.js';
 import { pino } from 'pino';
@@ -19,8 +19,8 @@ function fakeNats() {
 }
 
 describe('cluster front end: what reaches the stream', () => {
-  it('counts a Sparkplug B publish as rejected (sparkplug_unsupported), acknowledges it and never puts it on the stream', async () => {
-    const config = validateConfig({ cluster: { enabled: true, nodeId: 'a', partitions: 4 } }, 'test');
+  it('partitions a Sparkplug B publish by its edge node: the node, its devices and its will on one partition', async () => {
+    const config = validateConfig({ cluster: { enabled: true, nodeId: 'a', partitions: 16 } }, 'test');
     const metrics = createMetrics();
     const { nc, published } = fakeNats();
     const front = new IngestFront({
@@ -28,24 +28,36 @@ describe('cluster front end: what reaches the stream', () => {
       names: clusterNames(config.gatewayId),
       config,
       metrics: createClusterMetrics(metrics.registry),
-      rejected: metrics.messagesRejected,
       log: new RateLimitedLog(pino({ level: 'silent' })),
     });
     const done = vi.fn();
-    front.gate('spBv1.0/plant/DDATA/edge-1/dev-1', Buffer.from([1, 2, 3]), 1, Date.now(), done);
-    front.gate('spBv1.0/plant/NBIRTH/edge-1', Buffer.from([1]), 0, Date.now(), done);
-    // Commands and STATE are not ingest: routed without a count.
+    const node = partitionSubject(clusterNames(config.gatewayId), partitionOf('plant/edge-1', 16));
+    const topics = [
+      'spBv1.0/plant/NBIRTH/edge-1',
+      'spBv1.0/plant/DBIRTH/edge-1/dev-1',
+      'spBv1.0/plant/DDATA/edge-1/dev-2',
+      'spBv1.0/plant/NDATA/edge-1',
+      'spBv1.0/plant/DDEATH/edge-1/dev-1',
+      'spBv1.0/plant/NDEATH/edge-1',
+    ];
+    for (const t of topics) {
+      front.gate(t, Buffer.from([1]), 0, Date.now(), done);
+      // One turn of the event loop per publish: one stream message each.
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(published).toEqual(topics.map(() => node));
+    // The key is the pipeline's device id of the node's own metrics.
+    expect(partitionKeyOf('spBv1.0/plant/DDATA/edge-1/dev-2')).toBe('plant/edge-1');
+    expect(partitionKeyOf('devices/d1/sensors/t')).toBe('d1');
+    // Commands and STATE are not ingest: routed by the broker only.
+    for (const t of ['spBv1.0/plant/NCMD/edge-1', 'spBv1.0/plant/DCMD/edge-1/dev-1', 'spBv1.0/STATE/host']) expect(partitionKeyOf(t)).toBeUndefined();
     front.gate('spBv1.0/plant/NCMD/edge-1', Buffer.from([1]), 1, Date.now(), done);
-    expect(done.mock.calls).toEqual([[null], [null], [null]]);
     await new Promise((r) => setImmediate(r));
-    expect(published).toEqual([]);
-    const rejected = (await metrics.messagesRejected.get()).values.find((v) => v.labels.reason === 'sparkplug_unsupported');
-    expect(rejected?.value).toBe(2);
-
-    // A JSON device publish does go to its partition's subject.
-    front.gate('devices/d1/sensors/t', Buffer.from('21.5'), 0, Date.now(), done);
-    await new Promise((r) => setImmediate(r));
-    expect(published).toHaveLength(1);
-    expect(published[0]).toMatch(/\.\d+$/);
+    expect(published).toHaveLength(topics.length);
+    expect(done.mock.calls.every((c) => c[0] === null)).toBe(true);
+    // A topic too short to name its edge node still has a key (the owner refuses it as bad_topic, as a single gateway).
+    expect(partitionKeyOf('spBv1.0/plant/NDATA/')).toBe('plant/');
+    // Nothing was refused at the front.
+    expect((await metrics.messagesRejected.get()).values.filter((v) => v.value > 0)).toEqual([]);
   });
 });

@@ -31,14 +31,22 @@ describe('clusterNames', () => {
 });
 
 describe('partition checkpoint bytes', () => {
-  it('round-trips {seq, node, savedAt, pipeline, alerts}', () => {
-    const cp = { seq: 123_456, node: 'gw-a', savedAt: 1_700_000_000_123, pipeline: Uint8Array.from([1, 2, 3]), alerts: Uint8Array.from([9]) };
+  it('round-trips {seq, node, savedAt, pipeline, alerts, sparkplug}', () => {
+    const cp = {
+      seq: 123_456,
+      node: 'gw-a',
+      savedAt: 1_700_000_000_123,
+      pipeline: Uint8Array.from([1, 2, 3]),
+      alerts: Uint8Array.from([9]),
+      sparkplug: Uint8Array.from([7, 7]),
+    };
     const back = decodeCheckpoint(encodeCheckpoint(cp));
-    expect({ ...back, pipeline: [...back.pipeline], alerts: [...back.alerts] }).toEqual({ ...cp, pipeline: [1, 2, 3], alerts: [9] });
+    const plain = (c: typeof back) => ({ ...c, pipeline: [...c.pipeline], alerts: [...c.alerts], sparkplug: [...c.sparkplug] });
+    expect(plain(back)).toEqual({ ...cp, pipeline: [1, 2, 3], alerts: [9], sparkplug: [7, 7] });
   });
 
   it('refuses foreign, truncated and newer bytes with CheckpointFormatError', () => {
-    const good = encodeCheckpoint({ seq: 1, node: 'n', savedAt: 0, pipeline: new Uint8Array(4), alerts: new Uint8Array(0) });
+    const good = encodeCheckpoint({ seq: 1, node: 'n', savedAt: 0, pipeline: new Uint8Array(4), alerts: new Uint8Array(0), sparkplug: new Uint8Array(0) });
     expect(() => decodeCheckpoint(Buffer.from('hello world, this is not a checkpoint'))).toThrow(CheckpointFormatError);
     expect(() => decodeCheckpoint(good.subarray(0, good.length - 1))).toThrow(CheckpointFormatError);
     const newer = Buffer.from(good);
