@@ -9,9 +9,9 @@ import { StopSignals, STOP_SIGNAL_COALESCE_MS } from './lifecycle/stop-signals.j
  * stop forced by a repeated signal (lifecycle/stop-signals.ts).
  */
 async function main(): Promise<number | undefined> {
-  // Start-up to the first CONNACK (BENCHMARKS.md, start-up): the broker thread is the longer of the two paths, so
-  // it starts first and loads aedes while this thread loads the config and the rest of the gateway; its
-  // configuration follows when the broker is built. mqtt.brokerThread `auto` is assumed; off ends it below.
+  // Start-up to the first CONNACK (BENCHMARKS.md, start-up): the broker thread starts first and loads aedes while
+  // this thread loads the config and the rest of the gateway (before, one waited for the other); its configuration
+  // follows when the broker is built. mqtt.brokerThread `auto` is assumed; `off` ends it below.
   const brokerWorker = useBrokerThread('auto') ? new BrokerWorker() : undefined;
   const { ConfigError, loadConfig } = await import('./config/load.js');
   let loaded;

@@ -5,8 +5,6 @@ import { RateLimitedLog, type Logger } from '../../log.js';
 import { boundSessionQueues } from './bounded-queues.js';
 import type { OpenedPersistence, SessionLimits } from './open.js';
 
-/** mqtt.sessions `disk` (open.ts): aedes-persistence-level on classic-level in `dir`, owner-only (0700). */
-
 const codeOf = (err: unknown): string | undefined => {
   const e = err as { code?: unknown; cause?: { code?: unknown } } | undefined;
   const c = e?.cause?.code ?? e?.code;
@@ -20,6 +18,7 @@ async function openLevel(dir: string): Promise<ClassicLevel<string, unknown>> {
   return db;
 }
 
+/** mqtt.sessions `disk` (open.ts): aedes-persistence-level on classic-level in `dir`, owner-only (0700). */
 export async function openLevelPersistence(dir: string, log: Logger, limits: SessionLimits | undefined, now: () => number): Promise<OpenedPersistence> {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   chmodSync(dir, 0o700); // also when it existed: sessions may hold other clients' messages
