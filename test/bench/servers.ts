@@ -25,6 +25,8 @@ export interface ServerUnderTest {
   readonly name: string;
   readonly mqttPort: number;
   readonly httpPort?: number;
+  /** The server's process (per-thread CPU: thread-cpu.ts). */
+  readonly pid?: number;
   sample(): Promise<ServerSample>;
   stop(): Promise<void>;
 }
@@ -173,6 +175,7 @@ export async function startGateway(
     name: opts.name ?? 'gateway',
     mqttPort,
     httpPort,
+    ...(child.pid !== undefined ? { pid: child.pid } : {}),
     metrics,
     health: async () => (await fetch(`${base}/health`)).json() as Promise<Record<string, unknown>>,
     async sample() {
