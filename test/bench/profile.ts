@@ -80,6 +80,8 @@ async function measure(server: ServerUnderTest): Promise<void> {
   if (ta !== undefined && tb !== undefined) {
     const split = threadSplit(server.pid!, ta, tb);
     console.log(`  CPU s per 1M readings: main ${per1M(split.main)}, broker ${per1M(split.broker)}, other threads ${per1M(split.other)}`);
+    const perK = (n: number) => ((n / messages) * 1000).toFixed(0);
+    console.log(`  wake-ups per 1k messages: main ${perK(split.mainWakeups)}, broker ${perK(split.brokerWakeups)}`);
   }
   const cpu = b.cpuSeconds - a.cpuSeconds;
   console.log(`  CPU s per 1M readings, process: ${per1M(cpu)} (${((cpu / messages) * 1e6).toFixed(1)} us per message)`);
