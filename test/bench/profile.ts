@@ -39,7 +39,7 @@ try {
     influxUrl: influx.url,
     database: 'profile',
     rules: BENCH_RULES,
-    nodeArgs: profiling ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [],
+    ...(profiling ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`] } : {}),
     ...(nats ? { cluster: { servers: nats.urls, replicas: 1 } } : {}),
   });
   await measure(gw);
