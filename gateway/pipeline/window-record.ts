@@ -1,0 +1,130 @@
+import { type ByteReader, ByteWriter } from '../persist/byte-codec.js';
+import { exact } from '../persist/frame.js';
+import { Win } from './window.js';
+
+/**
+ * One retained window as a record of bytes (retained.ts keeps a sensor's records back to back in one Buffer,
+ * outside the V8 heap). Every field a correction needs (window.ts: count, min, max, first/last with their ts,
+ * the exact sum's partials, the revision) comes back bit for bit; what makes it small:
+ *  - numbers in the byte codec's `num` (persist/byte-codec.ts): integers as varints, other doubles 9 bytes;
+ *  - the start as nothing (flag NEXT: the previous record's start + interval, the common case), else as the
+ *    difference to the previous start, else (when that would not add back exactly) as itself;
+ *  - firstTs and lastTs as offsets from the start (a few bytes), else (not exact) as themselves;
+ *  - max, first and last left out when they equal min or max (flags), as they do for steady or monotone values.
+ * Layout: flags:u8 [start:num] count:uvar rev:uvar min:num [max:num] [first:num] [last:num] firstTs:num lastTs:num
+ *         partials:uvar big:uvar then the partials and the big partials as num.
+ * The first record of a sensor's buffer carries a start field too, but its start is kept by the sensor
+ * (`sealedFirstStart`): the record it was relative to may have been evicted.
+ */
+const NEXT = 1;
+const ABS_START = 2;
+const MAX_IS_MIN = 4;
+const FIRST_IS_MIN = 8;
+const FIRST_IS_MAX = 16;
+const LAST_IS_MIN = 32;
+const LAST_IS_MAX = 64;
+const ABS_TS = 128;
+
+/** Fields of a decoded record head: F[START] ... F[NBIG]. */
+export const START = 0;
+const COUNT = 1;
+const MIN = 2;
+const MAX = 3;
+const FIRST_TS = 4;
+const FIRST = 5;
+const LAST_TS = 6;
+const LAST = 7;
+const REV = 8;
+const NPART = 9;
+const NBIG = 10;
+
+/** Scratch the records are encoded into before they are copied to a sensor's buffer. */
+export const scratch = new ByteWriter(512);
+
+/** Appends the record of `w` to `out`; `prevStart` is the previous record's start (-Infinity: none). */
+export function writeWinRecord(out: ByteWriter, w: Win, prevStart: number, intervalMs: number): void {
+  const { start, min, max, first, last } = w;
+  let flags = 0;
+  const delta = start - prevStart;
+  if (prevStart + intervalMs === start) flags |= NEXT;
+  else if (!Number.isFinite(delta) || !exact(prevStart + delta, start)) flags |= ABS_START;
+  if (Object.is(max, min)) flags |= MAX_IS_MIN;
+  if (Object.is(first, min)) flags |= FIRST_IS_MIN;
+  else if (Object.is(first, max)) flags |= FIRST_IS_MAX;
+  if (Object.is(last, min)) flags |= LAST_IS_MIN;
+  else if (Object.is(last, max)) flags |= LAST_IS_MAX;
+  const f = w.firstTs - start;
+  const l = w.lastTs - start;
+  if (!exact(start + f, w.firstTs) || !exact(start + l, w.lastTs)) flags |= ABS_TS;
+  out.u8(flags);
+  if ((flags & NEXT) === 0) out.num(flags & ABS_START ? start : delta);
+  out.uvar(w.count);
+  out.uvar(w.rev);
+  out.num(min);
+  if ((flags & MAX_IS_MIN) === 0) out.num(max);
+  if ((flags & (FIRST_IS_MIN | FIRST_IS_MAX)) === 0) out.num(first);
+  if ((flags & (LAST_IS_MIN | LAST_IS_MAX)) === 0) out.num(last);
+  out.num(flags & ABS_TS ? w.firstTs : f);
+  out.num(flags & ABS_TS ? w.lastTs : l);
+  const big = w.big ?? NONE;
+  out.uvar(w.partials.length);
+  out.uvar(big.length);
+  for (let k = 0; k < w.partials.length; k++) out.numAt(w.partials, k);
+  for (let k = 0; k < big.length; k++) out.numAt(big, k);
+}
+const NONE: number[] = [];
+
+/**
+ * Reads a record's head into F (START ... NBIG) and leaves the reader at its partials. `knownStart`: the start
+ * of a buffer's first record (its start field is read and ignored), NaN for the others, whose start follows
+ * from `prevStart`. Throws ByteFormatError on bytes the writer cannot have produced (restore checks them all).
+ */
+export function readHead(r: ByteReader, prevStart: number, knownStart: number, intervalMs: number, F: Float64Array): void {
+  const flags = r.u8();
+  if ((flags & NEXT && flags & ABS_START) || (flags & FIRST_IS_MIN && flags & FIRST_IS_MAX) || (flags & LAST_IS_MIN && flags & LAST_IS_MAX)) bad();
+  let start = flags & NEXT ? prevStart + intervalMs : flags & ABS_START ? r.num() : prevStart + r.num();
+  if (!Number.isNaN(knownStart)) start = knownStart;
+  F[START] = start;
+  F[COUNT] = r.uvar();
+  F[REV] = r.uvar();
+  const min = (F[MIN] = r.num());
+  const max = (F[MAX] = flags & MAX_IS_MIN ? min : r.num());
+  F[FIRST] = flags & FIRST_IS_MIN ? min : flags & FIRST_IS_MAX ? max : r.num();
+  F[LAST] = flags & LAST_IS_MIN ? min : flags & LAST_IS_MAX ? max : r.num();
+  F[FIRST_TS] = flags & ABS_TS ? r.num() : start + r.num();
+  F[LAST_TS] = flags & ABS_TS ? r.num() : start + r.num();
+  F[NPART] = r.uvar();
+  F[NBIG] = r.uvar();
+  if (!(Number.isFinite(start) && Number.isFinite(F[FIRST_TS]!) && Number.isFinite(F[LAST_TS]!))) bad();
+  if (!(F[COUNT]! >= 1 && min <= max && F[FIRST_TS]! <= F[LAST_TS]!)) bad();
+}
+
+/** Skips the partials of the record whose head was just read into F. */
+export function skipTail(r: ByteReader, F: Float64Array): void {
+  for (let k = F[NPART]! + F[NBIG]!; k > 0; k--) r.num();
+}
+
+/** The window of the record whose head was just read into F (reads its partials). */
+export function readTail(r: ByteReader, F: Float64Array): Win {
+  const w = new Win(F[START]!, F[REV]!);
+  w.count = F[COUNT]!;
+  w.min = F[MIN]!;
+  w.max = F[MAX]!;
+  w.firstTs = F[FIRST_TS]!;
+  w.first = F[FIRST]!;
+  w.lastTs = F[LAST_TS]!;
+  w.last = F[LAST]!;
+  const np = F[NPART]!;
+  const nb = F[NBIG]!;
+  for (let k = 0; k < np; k++) w.partials.push(r.num());
+  if (nb > 0) {
+    const big: number[] = [];
+    for (let k = 0; k < nb; k++) big.push(r.num());
+    w.big = big;
+  }
+  return w;
+}
+
+function bad(): never {
+  throw new RangeError('bad window record');
+}
