@@ -10,9 +10,14 @@ import { Win } from './window.js';
  *  - the start as nothing (flag NEXT: the previous record's start + interval, the common case), else as the
  *    difference to the previous start, else (when that would not add back exactly) as itself;
  *  - firstTs and lastTs as offsets from the start (a few bytes), else (not exact) as themselves;
- *  - max, first and last left out when they equal min or max (flags), as they do for steady or monotone values.
- * Layout: flags:u8 [start:num] count:uvar rev:uvar min:num [max:num] [first:num] [last:num] firstTs:num lastTs:num
- *         partials:uvar big:uvar then the partials and the big partials as num.
+ *  - max, first and last left out when they equal min or max (flags), as they do for steady or monotone values;
+ *  - min, max, first and last as decimals when they are: sensors send values like 21.37, which as doubles take
+ *    9 bytes each but are exactly m / 10^d for a small integer m (the division is correctly rounded both when
+ *    the JSON was parsed and when the record is read, so m / 10^d === value is checked when writing and gives
+ *    the same double back). d (0: written as they are) is shared by the four values of a record.
+ * Layout: flags:u8 [start:num] count:uvar rev*16+d:uvar min [max] [first] [last] firstTs:num lastTs:num
+ *         partials:uvar big:uvar then the partials and the big partials as num; min ... last as num, of m when
+ *         d > 0.
  * The first record of a sensor's buffer carries a start field too, but its start is kept by the sensor
  * (`sealedFirstStart`): the record it was relative to may have been evicted.
  */
@@ -38,6 +43,30 @@ const REV = 8;
 const NPART = 9;
 const NBIG = 10;
 
+/** 10^d, exact doubles. */
+const POW10 = [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8];
+const DECIMALS = POW10.length - 1;
+/** The values a record writes (min, then max, first, last unless left out), for the decimals check. */
+const V = new Float64Array(4);
+
+/** The smallest d in 1..8 for which every V[0, n) is exactly m / 10^d with m a safe integer; 0 if none (or all are integers). */
+function decimalsOf(n: number): number {
+  let ints = true;
+  for (let i = 0; i < n; i++) if (!Number.isInteger(V[i]) || Object.is(V[i], -0)) ints = false;
+  if (ints) return 0;
+  for (let d = 1; d <= DECIMALS; d++) {
+    const p = POW10[d]!;
+    let ok = true;
+    for (let i = 0; ok && i < n; i++) {
+      const v = V[i]!;
+      const m = Math.round(v * p);
+      ok = Number.isSafeInteger(m) && m / p === v && !Object.is(v, -0);
+    }
+    if (ok) return d;
+  }
+  return 0;
+}
+
 /** Scratch the records are encoded into before they are copied to a sensor's buffer. */
 export const scratch = new ByteWriter(512);
 
@@ -56,14 +85,18 @@ export function writeWinRecord(out: ByteWriter, w: Win, prevStart: number, inter
   const f = w.firstTs - start;
   const l = w.lastTs - start;
   if (!exact(start + f, w.firstTs) || !exact(start + l, w.lastTs)) flags |= ABS_TS;
+  let n = 0;
+  V[n++] = min;
+  if ((flags & MAX_IS_MIN) === 0) V[n++] = max;
+  if ((flags & (FIRST_IS_MIN | FIRST_IS_MAX)) === 0) V[n++] = first;
+  if ((flags & (LAST_IS_MIN | LAST_IS_MAX)) === 0) V[n++] = last;
+  const d = decimalsOf(n);
+  if (d > 0) for (let i = 0; i < n; i++) V[i] = Math.round(V[i]! * POW10[d]!);
   out.u8(flags);
   if ((flags & NEXT) === 0) out.num(flags & ABS_START ? start : delta);
   out.uvar(w.count);
-  out.uvar(w.rev);
-  out.num(min);
-  if ((flags & MAX_IS_MIN) === 0) out.num(max);
-  if ((flags & (FIRST_IS_MIN | FIRST_IS_MAX)) === 0) out.num(first);
-  if ((flags & (LAST_IS_MIN | LAST_IS_MAX)) === 0) out.num(last);
+  out.uvar(w.rev * 16 + d);
+  for (let i = 0; i < n; i++) out.numAt(V, i);
   out.num(flags & ABS_TS ? w.firstTs : f);
   out.num(flags & ABS_TS ? w.lastTs : l);
   const big = w.big ?? NONE;
@@ -86,11 +119,15 @@ export function readHead(r: ByteReader, prevStart: number, knownStart: number, i
   if (!Number.isNaN(knownStart)) start = knownStart;
   F[START] = start;
   F[COUNT] = r.uvar();
-  F[REV] = r.uvar();
-  const min = (F[MIN] = r.num());
-  const max = (F[MAX] = flags & MAX_IS_MIN ? min : r.num());
-  F[FIRST] = flags & FIRST_IS_MIN ? min : flags & FIRST_IS_MAX ? max : r.num();
-  F[LAST] = flags & LAST_IS_MIN ? min : flags & LAST_IS_MAX ? max : r.num();
+  const revD = r.uvar();
+  const d = revD % 16;
+  if (d > DECIMALS) bad();
+  F[REV] = (revD - d) / 16;
+  const p = POW10[d]!;
+  const min = (F[MIN] = r.num() / p);
+  const max = (F[MAX] = flags & MAX_IS_MIN ? min : r.num() / p);
+  F[FIRST] = flags & FIRST_IS_MIN ? min : flags & FIRST_IS_MAX ? max : r.num() / p;
+  F[LAST] = flags & LAST_IS_MIN ? min : flags & LAST_IS_MAX ? max : r.num() / p;
   F[FIRST_TS] = flags & ABS_TS ? r.num() : start + r.num();
   F[LAST_TS] = flags & ABS_TS ? r.num() : start + r.num();
   F[NPART] = r.uvar();
