@@ -62,6 +62,7 @@ for (let s = 0; s < horizonS + 20; s++) {
   }
 }
 const afterPipelineAndAlerts = heap();
+const rssFilled = process.memoryUsage().rss;
 // The live view as the gateway feeds it: readings and SPARK_WINDOWS windows per sensor.
 for (let d = 0; d < devices; d++) {
   for (const sensor of ['a', 'b', 'c']) {
@@ -94,7 +95,7 @@ const pipelineSnap = pipelinePart.bytes!;
 const snapAlerts = alertPart.bytes;
 const afterRow = heap();
 console.log(`${sensors} sensors, horizons ${horizonS}s, ${decimal ? 'decimal' : 'integer'} values, stats ${JSON.stringify(p.stats())}`);
-console.log(`pipeline + alert engine: ${per(afterPipelineAndAlerts - base)}`);
+console.log(`pipeline + alert engine: ${per(afterPipelineAndAlerts - base)}; process RSS with the horizons filled ${(rssFilled / MiB).toFixed(0)} MiB`);
 console.log(`  of which the alert engine (a second one, measured alone): ${per(afterEngine2 - afterLive)}`);
 console.log(`live view: ${per(afterLive - afterPipelineAndAlerts)}`);
 // Keep every part reachable to the end: V8's register liveness lets the GC collect a local after its last use,
@@ -138,4 +139,4 @@ console.log(
   `pipeline split: retained windows ${per(retainedPart)}, dedup keys ${per(keysPart)}, ` +
     `the rest (sensor and device objects, maps, open windows) ${per(afterPipelineAndAlerts - base - enginePart - retainedPart - keysPart)}`,
 );
-console.log(`kept: ${all.length} sensors`);
+console.log(`kept: ${all.length} sensors; process RSS at the end ${(process.memoryUsage().rss / MiB).toFixed(0)} MiB (peak ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB)`);
