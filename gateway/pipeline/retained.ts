@@ -1,7 +1,7 @@
 import { ByteReader } from '../persist/byte-codec.js';
 import type { SensorState } from './state.js';
 import type { Win } from './window.js';
-import { readHead, readTail, START, scratch, skipTail, writeWinRecord } from './window-record.js';
+import { HEAD_FIELDS, readHead, readTail, START, scratch, skipTail, writeWinRecord } from './window-record.js';
 
 /**
  * The windows a sensor retains after emitting them, for corrections by late data: byte records
@@ -22,7 +22,7 @@ import { readHead, readTail, START, scratch, skipTail, writeWinRecord } from './
 
 /** The buffer of a sensor with no retained window. Never written to. */
 export const NO_RECORDS: Buffer = Buffer.alloc(0);
-const F = new Float64Array(11);
+const F = new Float64Array(HEAD_FIELDS);
 
 /** Retains `w` (just emitted) in start order. Usually the newest, so appended. */
 export function retain(s: SensorState, w: Win, intervalMs: number): void {

@@ -14,10 +14,12 @@ import { Win } from './window.js';
  *  - min, max, first and last as decimals when they are: sensors send values like 21.37, which as doubles take
  *    9 bytes each but are exactly m / 10^d for a small integer m (the division is correctly rounded both when
  *    the JSON was parsed and when the record is read, so m / 10^d === value is checked when writing and gives
- *    the same double back). d (0: written as they are) is shared by the four values of a record.
- * Layout: flags:u8 [start:num] count:uvar rev*16+d:uvar min [max] [first] [last] firstTs:num lastTs:num
+ *    the same double back). d (0: written as they are) is shared by the four values of a record, and by the
+ *    exact sum's greatest partial when it is such a decimal too (flag H; for two-decimal readings it nearly
+ *    always is: the smaller partial, the rounding residue, is not).
+ * Layout: flags:u8 [start:num] count:uvar rev*32+H*16+d:uvar min [max] [first] [last] firstTs:num lastTs:num
  *         partials:uvar big:uvar then the partials and the big partials as num; min ... last as num, of m when
- *         d > 0.
+ *         d > 0; the greatest partial of m when H.
  * The first record of a sensor's buffer carries a start field too, but its start is kept by the sensor
  * (`sealedFirstStart`): the record it was relative to may have been evicted.
  */
@@ -42,6 +44,10 @@ const LAST = 7;
 const REV = 8;
 const NPART = 9;
 const NBIG = 10;
+const DEC = 11;
+const HI_DEC = 12;
+/** Length of the scratch readHead fills. */
+export const HEAD_FIELDS = 13;
 
 /** 10^d, exact doubles. */
 const POW10 = [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8];
@@ -91,18 +97,32 @@ export function writeWinRecord(out: ByteWriter, w: Win, prevStart: number, inter
   if ((flags & (FIRST_IS_MIN | FIRST_IS_MAX)) === 0) V[n++] = first;
   if ((flags & (LAST_IS_MIN | LAST_IS_MAX)) === 0) V[n++] = last;
   const d = decimalsOf(n);
-  if (d > 0) for (let i = 0; i < n; i++) V[i] = Math.round(V[i]! * POW10[d]!);
+  const np = w.partials.length;
+  let hiDec = 0;
+  if (d > 0) {
+    for (let i = 0; i < n; i++) V[i] = Math.round(V[i]! * POW10[d]!);
+    if (np > 0) {
+      const hi = w.partials[np - 1]!;
+      const m = Math.round(hi * POW10[d]!);
+      if (Number.isSafeInteger(m) && m / POW10[d]! === hi && !Object.is(hi, -0)) hiDec = 16;
+    }
+  }
   out.u8(flags);
   if ((flags & NEXT) === 0) out.num(flags & ABS_START ? start : delta);
   out.uvar(w.count);
-  out.uvar(w.rev * 16 + d);
+  out.uvar(w.rev * 32 + hiDec + d);
   for (let i = 0; i < n; i++) out.numAt(V, i);
   out.num(flags & ABS_TS ? w.firstTs : f);
   out.num(flags & ABS_TS ? w.lastTs : l);
   const big = w.big ?? NONE;
   out.uvar(w.partials.length);
   out.uvar(big.length);
-  for (let k = 0; k < w.partials.length; k++) out.numAt(w.partials, k);
+  for (let k = 0; k < np - 1; k++) out.numAt(w.partials, k);
+  if (np > 0) {
+    V[0] = w.partials[np - 1]!;
+    if (hiDec > 0) V[0] = Math.round(V[0] * POW10[d]!);
+    out.numAt(V, 0);
+  }
   for (let k = 0; k < big.length; k++) out.numAt(big, k);
 }
 const NONE: number[] = [];
@@ -122,7 +142,9 @@ export function readHead(r: ByteReader, prevStart: number, knownStart: number, i
   const revD = r.uvar();
   const d = revD % 16;
   if (d > DECIMALS) bad();
-  F[REV] = (revD - d) / 16;
+  F[DEC] = d;
+  F[HI_DEC] = revD % 32 >= 16 ? 1 : 0;
+  F[REV] = (revD - (revD % 32)) / 32;
   const p = POW10[d]!;
   const min = (F[MIN] = r.num() / p);
   const max = (F[MAX] = flags & MAX_IS_MIN ? min : r.num() / p);
@@ -132,6 +154,7 @@ export function readHead(r: ByteReader, prevStart: number, knownStart: number, i
   F[LAST_TS] = flags & ABS_TS ? r.num() : start + r.num();
   F[NPART] = r.uvar();
   F[NBIG] = r.uvar();
+  if (F[HI_DEC] === 1 && (d === 0 || F[NPART] === 0)) bad();
   if (!(Number.isFinite(start) && Number.isFinite(F[FIRST_TS]!) && Number.isFinite(F[LAST_TS]!))) bad();
   if (!(F[COUNT]! >= 1 && min <= max && F[FIRST_TS]! <= F[LAST_TS]!)) bad();
 }
@@ -154,6 +177,7 @@ export function readTail(r: ByteReader, F: Float64Array): Win {
   const np = F[NPART]!;
   const nb = F[NBIG]!;
   for (let k = 0; k < np; k++) w.partials.push(r.num());
+  if (F[HI_DEC] === 1) w.partials[np - 1] = w.partials[np - 1]! / POW10[F[DEC]!]!;
   if (nb > 0) {
     const big: number[] = [];
     for (let k = 0; k < nb; k++) big.push(r.num());
