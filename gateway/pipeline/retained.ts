@@ -92,9 +92,8 @@ export function decodeAll(s: SensorState, intervalMs: number): Win[] {
 }
 
 /**
- * Takes `bytes` (a copy the caller owns) as the sensor's `count` records whose first starts at `firstStart`,
- * after checking that they decode to exactly that many well-formed records with ascending starts (restore).
- * Throws on anything else.
+ * Makes a copy of `bytes` the sensor's `count` records whose first starts at `firstStart`, after checking that
+ * they decode to exactly that many well-formed records with ascending starts (restore). Throws on anything else.
  */
 export function loadRetained(s: SensorState, bytes: Buffer, count: number, firstStart: number, intervalMs: number): void {
   if (count === 0) {
@@ -111,7 +110,9 @@ export function loadRetained(s: SensorState, bytes: Buffer, count: number, first
     prev = F[START]!;
   }
   if (r.pos !== bytes.length) throw new RangeError('bytes after the retained windows');
-  s.sealed = bytes;
+  // A buffer of its own with room to append (Buffer.from would share a pool slab with other sensors).
+  s.sealed = Buffer.allocUnsafeSlow(bytes.length + (bytes.length >> 3) + 32);
+  bytes.copy(s.sealed);
   s.sealedBytes = bytes.length;
   s.sealedCount = count;
   s.sealedFirstStart = firstStart;

@@ -55,7 +55,7 @@ function read(r: ByteReader, intervalMs: number): { devices: Map<string, DeviceS
       const nSealed = r.count(3);
       if (nSealed > 0) {
         const firstStart = r.num();
-        loadRetained(s, Buffer.from(r.bytes(r.count())), nSealed, firstStart, intervalMs);
+        loadRetained(s, r.bytes(r.count()), nSealed, firstStart, intervalMs);
       }
       if (s.open.length > 0) withOpen++;
     }
