@@ -158,7 +158,8 @@ function readOpen(r: ByteReader): Win[] {
       w.firstTs += start;
       w.lastTs += start;
     }
-    const ok = start > lastStart && Number.isFinite(start) && Number.isFinite(w.firstTs) && Number.isFinite(w.lastTs) && w.firstTs <= w.lastTs && w.min <= w.max;
+    const ok =
+      start > lastStart && Number.isFinite(start) && Number.isFinite(w.firstTs) && Number.isFinite(w.lastTs) && w.firstTs <= w.lastTs && w.min <= w.max;
     if (!ok || !Number.isInteger(w.count) || w.count < 1 || !Number.isInteger(w.rev) || w.rev < 0) fail('bad window record');
     for (let k = 0; k < np; k++) w.partials.push(r.num());
     if (nb > 0) {

@@ -139,4 +139,6 @@ console.log(
   `pipeline split: retained windows ${per(retainedPart)}, dedup keys ${per(keysPart)}, ` +
     `the rest (sensor and device objects, maps, open windows) ${per(afterPipelineAndAlerts - base - enginePart - retainedPart - keysPart)}`,
 );
-console.log(`kept: ${all.length} sensors; process RSS at the end ${(process.memoryUsage().rss / MiB).toFixed(0)} MiB (peak ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB)`);
+console.log(
+  `kept: ${all.length} sensors; process RSS at the end ${(process.memoryUsage().rss / MiB).toFixed(0)} MiB (peak ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB)`,
+);

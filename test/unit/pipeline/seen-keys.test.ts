@@ -58,7 +58,15 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   { weight: 2, arbitrary: key.map((ts) => ({ kind: 'has' as const, ts })) },
   { weight: 1, arbitrary: key.map((cutoff) => ({ kind: 'evict' as const, cutoff })) },
 );
-const program = fc.array(fc.oneof(op.map((o) => [o]), stream), { maxLength: 12 }).map((xs) => xs.flat());
+const program = fc
+  .array(
+    fc.oneof(
+      op.map((o) => [o]),
+      stream,
+    ),
+    { maxLength: 12 },
+  )
+  .map((xs) => xs.flat());
 
 /** Runs ascending and apart, each of safe integers; no ring key inside the runs. */
 function wellFormed(s: SeenKeys): boolean {
