@@ -16,8 +16,9 @@ import { HEAD_FIELDS, readHead, readTail, START, scratch, skipTail, writeWinReco
  *
  * Cost: emitting a window appends a record (the common case, O(1)); eviction reads the evicted records' heads
  * and moves the rest of the bytes down (once per window interval per sensor). A correction (late data into a
- * retained window) and a re-emitted window landing before newer ones decode and re-encode the sensor's records
- * (rare: late data only).
+ * retained window) and a re-emitted window landing before newer ones read the heads up to it, write it (and the
+ * record after it, whose start is written relative to its predecessor) and move the bytes after it (late data
+ * only).
  */
 
 /** The buffer of a sensor with no retained window. Never written to. */
@@ -30,22 +31,76 @@ export function retain(s: SensorState, w: Win, intervalMs: number): void {
     append(s, w, intervalMs);
     return;
   }
-  const all = decodeAll(s, intervalMs);
-  let at = 0;
-  while (at < all.length && all[at]!.start < w.start) at++;
-  all.splice(at, 0, w);
-  encodeAll(s, all, intervalMs);
+  // Before record k (the first with a greater start): w is written after the previous one, and record k again,
+  // now after w (its start was written relative to the previous one's).
+  const r = new ByteReader(s.sealed, s.sealedBytes);
+  const k = seek(s, r, w.start, intervalMs);
+  const at = seekAt;
+  const next = readTail(r, F);
+  scratch.pos = 0;
+  writeWinRecord(scratch, w, seekPrev, intervalMs);
+  writeWinRecord(scratch, next, w.start, intervalMs);
+  splice(s, at, r.pos);
+  if (k === 0) s.sealedFirstStart = w.start;
+  s.sealedCount++;
 }
 
 /** Takes the retained window starting at `start` out, if there is one. Rare: late data only. */
 export function takeRetained(s: SensorState, start: number, intervalMs: number): Win | undefined {
   if (s.sealedCount === 0 || start < s.sealedFirstStart || start > s.sealedMaxStart) return undefined;
-  const all = decodeAll(s, intervalMs);
-  const at = all.findIndex((w) => w.start === start);
-  if (at < 0) return undefined;
-  const [w] = all.splice(at, 1);
-  encodeAll(s, all, intervalMs);
+  const r = new ByteReader(s.sealed, s.sealedBytes);
+  const k = seek(s, r, start, intervalMs);
+  if (k === s.sealedCount || F[START] !== start) return undefined;
+  const at = seekAt;
+  const prev = seekPrev;
+  const w = readTail(r, F);
+  scratch.pos = 0;
+  if (k + 1 < s.sealedCount) {
+    // The record after it was written relative to `start`: written again, relative to the one before.
+    readHead(r, start, NaN, intervalMs, F);
+    const next = readTail(r, F);
+    writeWinRecord(scratch, next, prev, intervalMs);
+    if (k === 0) s.sealedFirstStart = next.start;
+  } else s.sealedMaxStart = prev;
+  splice(s, at, r.pos);
+  if (--s.sealedCount === 0) clear(s);
   return w;
+}
+
+/** Set by `seek`: the byte offset of the record found, and the start of the record before it (-Infinity: none). */
+let seekAt = 0;
+let seekPrev = -Infinity;
+
+/**
+ * Reads record heads from the start up to the first record whose start >= `start`; returns its index, with its
+ * head in F and the reader at its partials (sealedCount when there is none).
+ */
+function seek(s: SensorState, r: ByteReader, start: number, intervalMs: number): number {
+  let prev = -Infinity;
+  for (let k = 0; k < s.sealedCount; k++) {
+    const at = r.pos;
+    readHead(r, prev, k === 0 ? s.sealedFirstStart : NaN, intervalMs, F);
+    if (F[START]! >= start) {
+      seekAt = at;
+      seekPrev = prev;
+      return k;
+    }
+    skipTail(r, F);
+    prev = F[START]!;
+  }
+  seekAt = s.sealedBytes;
+  seekPrev = prev;
+  return s.sealedCount;
+}
+
+/** Replaces the bytes [from, to) of the sensor's records with scratch[0, scratch.pos). */
+function splice(s: SensorState, from: number, to: number): void {
+  const n = scratch.pos;
+  const len = s.sealedBytes - (to - from) + n;
+  if (len > s.sealed.length) resize(s, len + (len >> 3) + 32);
+  s.sealed.copyWithin(from + n, to, s.sealedBytes);
+  scratch.buf.copy(s.sealed, from, 0, n);
+  s.sealedBytes = len;
 }
 
 /** Drops retained windows whose end (start + intervalMs) <= limit; returns how many. */
@@ -78,7 +133,7 @@ export function evictRetained(s: SensorState, limit: number, intervalMs: number)
   return k;
 }
 
-/** The retained windows as objects, ascending (corrections, snapshots' tests). */
+/** The retained windows as objects, ascending (tests). */
 export function decodeAll(s: SensorState, intervalMs: number): Win[] {
   const out: Win[] = [];
   const r = new ByteReader(s.sealed, s.sealedBytes);
@@ -129,11 +184,6 @@ function append(s: SensorState, w: Win, intervalMs: number): void {
   if (s.sealedCount === 0) s.sealedFirstStart = w.start;
   s.sealedCount++;
   s.sealedMaxStart = w.start;
-}
-
-function encodeAll(s: SensorState, all: readonly Win[], intervalMs: number): void {
-  clear(s);
-  for (const w of all) append(s, w, intervalMs);
 }
 
 function clear(s: SensorState): void {
