@@ -106,6 +106,13 @@ export class ByteWriter {
     this.numAt(ARG, 0);
   }
 
+  /** Copies src[from, to) as they are. */
+  bytes(src: Uint8Array, from: number, to: number): void {
+    this.ensure(to - from);
+    this.buf.set(src.subarray(from, to), this.pos);
+    this.pos += to - from;
+  }
+
   str(s: string): void {
     const n = s.length;
     this.ensure(n * 3 + 8);
@@ -151,9 +158,16 @@ export class ByteReader {
   readonly end: number;
   private readonly buf: Buffer;
 
-  /** Checks the CRC trailer first: nothing of a damaged buffer is decoded. */
-  constructor(bytes: Uint8Array) {
+  /**
+   * Checks the CRC trailer first: nothing of a damaged buffer is decoded. With `payloadEnd`, reads
+   * bytes[0, payloadEnd) with no trailer: for records held in memory (pipeline/retained.ts), never for a file.
+   */
+  constructor(bytes: Uint8Array, payloadEnd?: number) {
     const b = (this.buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length));
+    if (payloadEnd !== undefined) {
+      this.end = payloadEnd;
+      return;
+    }
     if (b.length < 4) throw new ByteFormatError('truncated (no checksum)');
     this.end = b.length - 4;
     if (b.readUInt32LE(this.end) !== crc32(b.subarray(0, this.end))) throw new ByteFormatError('checksum mismatch (truncated or corrupted)');
@@ -202,6 +216,13 @@ export class ByteReader {
     this.pos += 8;
     if (!Number.isFinite(x)) throw new ByteFormatError('non-finite number');
     return x;
+  }
+
+  /** The next `n` bytes, as a view (the caller copies what it keeps). */
+  bytes(n: number): Buffer {
+    if (n > this.remaining) throw new ByteFormatError('truncated');
+    this.pos += n;
+    return this.buf.subarray(this.pos - n, this.pos);
   }
 
   str(): string {

@@ -222,7 +222,7 @@ export class Pipeline {
     const advanced = ts > s.maxTs;
     if (advanced) {
       s.maxTs = ts;
-      if (s.seenCount > 0) this.counts.dedupKeys -= evictSeen(s, ts - this.dedupHorizon);
+      if (s.seenCount > 0 || s.runs.length > 0) this.counts.dedupKeys -= evictSeen(s, ts - this.dedupHorizon);
     }
     if (this.out.reading !== undefined && !this.historical) {
       const r = this.current;
@@ -254,7 +254,7 @@ export class Pipeline {
     } else {
       this.pending.add(s);
     }
-    let w = start <= s.sealedMaxStart ? takeRetained(s, start) : undefined;
+    let w = start <= s.sealedMaxStart ? takeRetained(s, start, this.interval) : undefined;
     if (w === undefined) w = new Win(start, 0);
     else this.counts.retainedWindows--;
     if (i === open.length) open.push(w);
@@ -269,7 +269,7 @@ export class Pipeline {
     this.counts.openWindows--;
     const point = w.point(s.device, s.sensor);
     w.rev++;
-    retain(s, w);
+    retain(s, w, this.interval);
     this.counts.retainedWindows++;
     this.out.window(point);
   }

@@ -1,63 +1,201 @@
+import { ByteReader } from '../persist/byte-codec.js';
 import type { SensorState } from './state.js';
-import { readRecord, recordLength, type Win, writeRecord } from './window.js';
+import type { Win } from './window.js';
+import { HEAD_FIELDS, readHead, readTail, START, scratch, skipTail, writeWinRecord } from './window-record.js';
 
 /**
- * The windows a sensor retains after emitting them, for corrections by late data: flat records (window.ts) in
- * `s.sealed`, sorted by start, with `sealedCount` and `sealedMaxStart` kept in step. The Pipeline decides when
- * (watermark, correctionHorizon); these functions keep the records.
+ * The windows a sensor retains after emitting them, for corrections by late data: byte records
+ * (window-record.ts) back to back in `s.sealed[0, s.sealedBytes)`, sorted by start, outside the V8 heap, with
+ * `sealedCount`, `sealedFirstStart` and `sealedMaxStart` kept in step. The Pipeline decides when (watermark,
+ * correctionHorizon); these functions keep the records.
+ *
+ * Why bytes (BENCHMARKS.md "Retained windows as byte records"): at the shipped 15m correction horizon and 10 s
+ * windows a sensor retains 90 windows. As flat records of 11+ doubles in a JS array they took ~10 KB per sensor
+ * (104 B a window plus the array's growth slack); as byte records 15-70 B a window (integer values and steady
+ * windows at the low end, arbitrary doubles at the high end), in a Buffer with 1/8 of slack.
+ *
+ * Cost: emitting a window appends a record (the common case, O(1)); eviction reads the evicted records' heads
+ * and moves the rest of the bytes down (once per window interval per sensor). A correction (late data into a
+ * retained window) and a re-emitted window landing before newer ones read the heads up to it, write it (and the
+ * record after it, whose start is written relative to its predecessor) and move the bytes after it (late data
+ * only).
  */
 
+/** The buffer of a sensor with no retained window. Never written to. */
+export const NO_RECORDS: Buffer = Buffer.alloc(0);
+const F = new Float64Array(HEAD_FIELDS);
+
 /** Retains `w` (just emitted) in start order. Usually the newest, so appended. */
-export function retain(s: SensorState, w: Win): void {
-  const a = s.sealed;
+export function retain(s: SensorState, w: Win, intervalMs: number): void {
   if (w.start > s.sealedMaxStart) {
-    writeRecord(a, w);
-    s.sealedMaxStart = w.start;
-  } else {
-    let at = 0;
-    while (at < a.length && (a[at] as number) < w.start) at += recordLength(a, at);
-    const rec: number[] = [];
-    writeRecord(rec, w);
-    a.splice(at, 0, ...rec);
+    append(s, w, intervalMs);
+    return;
   }
+  // Before record k (the first with a greater start): w is written after the previous one, and record k again,
+  // now after w (its start was written relative to the previous one's).
+  const r = new ByteReader(s.sealed, s.sealedBytes);
+  const k = seek(s, r, w.start, intervalMs);
+  const at = seekAt;
+  const next = readTail(r, F);
+  scratch.pos = 0;
+  writeWinRecord(scratch, w, seekPrev, intervalMs);
+  writeWinRecord(scratch, next, w.start, intervalMs);
+  splice(s, at, r.pos);
+  if (k === 0) s.sealedFirstStart = w.start;
   s.sealedCount++;
 }
 
-/** Takes the retained window starting at `start` out of `sealed`, if there is one. Rare: late data only. */
-export function takeRetained(s: SensorState, start: number): Win | undefined {
-  const a = s.sealed;
-  for (let at = 0; at < a.length; at += recordLength(a, at)) {
-    const st = a[at] as number;
-    if (st > start) return undefined;
-    if (st === start) {
-      const w = readRecord(a, at);
-      a.splice(at, recordLength(a, at));
-      s.sealedCount--;
-      if (start === s.sealedMaxStart) s.sealedMaxStart = lastStart(a);
-      return w;
+/** Takes the retained window starting at `start` out, if there is one. Rare: late data only. */
+export function takeRetained(s: SensorState, start: number, intervalMs: number): Win | undefined {
+  if (s.sealedCount === 0 || start < s.sealedFirstStart || start > s.sealedMaxStart) return undefined;
+  const r = new ByteReader(s.sealed, s.sealedBytes);
+  const k = seek(s, r, start, intervalMs);
+  if (k === s.sealedCount || F[START] !== start) return undefined;
+  const at = seekAt;
+  const prev = seekPrev;
+  const w = readTail(r, F);
+  scratch.pos = 0;
+  if (k + 1 < s.sealedCount) {
+    // The record after it was written relative to `start`: written again, relative to the one before.
+    readHead(r, start, NaN, intervalMs, F);
+    const next = readTail(r, F);
+    writeWinRecord(scratch, next, prev, intervalMs);
+    if (k === 0) s.sealedFirstStart = next.start;
+  } else s.sealedMaxStart = prev;
+  splice(s, at, r.pos);
+  if (--s.sealedCount === 0) clear(s);
+  return w;
+}
+
+/** Set by `seek`: the byte offset of the record found, and the start of the record before it (-Infinity: none). */
+let seekAt = 0;
+let seekPrev = -Infinity;
+
+/**
+ * Reads record heads from the start up to the first record whose start >= `start`; returns its index, with its
+ * head in F and the reader at its partials (sealedCount when there is none).
+ */
+function seek(s: SensorState, r: ByteReader, start: number, intervalMs: number): number {
+  let prev = -Infinity;
+  for (let k = 0; k < s.sealedCount; k++) {
+    const at = r.pos;
+    readHead(r, prev, k === 0 ? s.sealedFirstStart : NaN, intervalMs, F);
+    if (F[START]! >= start) {
+      seekAt = at;
+      seekPrev = prev;
+      return k;
     }
+    skipTail(r, F);
+    prev = F[START]!;
   }
-  return undefined;
+  seekAt = s.sealedBytes;
+  seekPrev = prev;
+  return s.sealedCount;
+}
+
+/** Replaces the bytes [from, to) of the sensor's records with scratch[0, scratch.pos). */
+function splice(s: SensorState, from: number, to: number): void {
+  const n = scratch.pos;
+  const len = s.sealedBytes - (to - from) + n;
+  if (len > s.sealed.length) resize(s, len + (len >> 3) + 32);
+  s.sealed.copyWithin(from + n, to, s.sealedBytes);
+  scratch.buf.copy(s.sealed, from, 0, n);
+  s.sealedBytes = len;
 }
 
 /** Drops retained windows whose end (start + intervalMs) <= limit; returns how many. */
 export function evictRetained(s: SensorState, limit: number, intervalMs: number): number {
-  const a = s.sealed;
-  let at = 0;
+  if (s.sealedCount === 0 || s.sealedFirstStart + intervalMs > limit) return 0;
+  const r = new ByteReader(s.sealed, s.sealedBytes);
   let k = 0;
-  while (at < a.length && (a[at] as number) + intervalMs <= limit) {
-    at += recordLength(a, at);
+  let prev = -Infinity;
+  let keepAt = 0;
+  while (k < s.sealedCount) {
+    const at = r.pos;
+    readHead(r, prev, k === 0 ? s.sealedFirstStart : NaN, intervalMs, F);
+    if (F[START]! + intervalMs > limit) {
+      keepAt = at;
+      s.sealedFirstStart = F[START]!;
+      break;
+    }
+    skipTail(r, F);
+    prev = F[START]!;
     k++;
   }
-  if (k === 0) return 0;
-  a.splice(0, at);
-  s.sealedCount -= k;
-  if (a.length === 0) s.sealedMaxStart = -Infinity;
+  if (k === s.sealedCount) clear(s);
+  else {
+    s.sealed.copyWithin(0, keepAt, s.sealedBytes);
+    s.sealedBytes -= keepAt;
+    s.sealedCount -= k;
+    const cap = s.sealed.length;
+    if (cap > s.sealedBytes + (s.sealedBytes >> 1) + 64) resize(s, s.sealedBytes + (s.sealedBytes >> 3) + 32);
+  }
   return k;
 }
 
-function lastStart(a: readonly number[]): number {
-  let last = -Infinity;
-  for (let at = 0; at < a.length; at += recordLength(a, at)) last = a[at] as number;
-  return last;
+/** The retained windows as objects, ascending (tests). */
+export function decodeAll(s: SensorState, intervalMs: number): Win[] {
+  const out: Win[] = [];
+  const r = new ByteReader(s.sealed, s.sealedBytes);
+  let prev = -Infinity;
+  for (let k = 0; k < s.sealedCount; k++) {
+    readHead(r, prev, k === 0 ? s.sealedFirstStart : NaN, intervalMs, F);
+    out.push(readTail(r, F));
+    prev = F[START]!;
+  }
+  return out;
+}
+
+/**
+ * Makes a copy of `bytes` the sensor's `count` records whose first starts at `firstStart`, after checking that
+ * they decode to exactly that many well-formed records with ascending starts (restore). Throws on anything else.
+ */
+export function loadRetained(s: SensorState, bytes: Buffer, count: number, firstStart: number, intervalMs: number): void {
+  if (count === 0) {
+    if (bytes.length !== 0) throw new RangeError('retained bytes without windows');
+    clear(s);
+    return;
+  }
+  const r = new ByteReader(bytes, bytes.length);
+  let prev = -Infinity;
+  for (let k = 0; k < count; k++) {
+    readHead(r, prev, k === 0 ? firstStart : NaN, intervalMs, F);
+    if (!(F[START]! > prev)) throw new RangeError('retained windows not ascending');
+    skipTail(r, F);
+    prev = F[START]!;
+  }
+  if (r.pos !== bytes.length) throw new RangeError('bytes after the retained windows');
+  // A buffer of its own with room to append (Buffer.from would share a pool slab with other sensors).
+  s.sealed = Buffer.allocUnsafeSlow(bytes.length + (bytes.length >> 3) + 32);
+  bytes.copy(s.sealed);
+  s.sealedBytes = bytes.length;
+  s.sealedCount = count;
+  s.sealedFirstStart = firstStart;
+  s.sealedMaxStart = prev;
+}
+
+function append(s: SensorState, w: Win, intervalMs: number): void {
+  scratch.pos = 0;
+  writeWinRecord(scratch, w, s.sealedMaxStart, intervalMs);
+  const n = scratch.pos;
+  if (s.sealedBytes + n > s.sealed.length) resize(s, s.sealedBytes + n + ((s.sealedBytes + n) >> 3) + 32);
+  scratch.buf.copy(s.sealed, s.sealedBytes, 0, n);
+  s.sealedBytes += n;
+  if (s.sealedCount === 0) s.sealedFirstStart = w.start;
+  s.sealedCount++;
+  s.sealedMaxStart = w.start;
+}
+
+function clear(s: SensorState): void {
+  s.sealed = NO_RECORDS;
+  s.sealedBytes = 0;
+  s.sealedCount = 0;
+  s.sealedFirstStart = -Infinity;
+  s.sealedMaxStart = -Infinity;
+}
+
+function resize(s: SensorState, cap: number): void {
+  const b = Buffer.allocUnsafeSlow(cap);
+  s.sealed.copy(b, 0, 0, s.sealedBytes);
+  s.sealed = b;
 }

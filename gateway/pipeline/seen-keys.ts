@@ -1,140 +1,144 @@
+import { type KeyRing, loadRing, ringAt, ringDropLast, ringEvict, ringHas, ringInsert, ringKeys, ringLast, ringSize } from './key-ring.js';
+
+export { NO_KEYS } from './key-ring.js';
+
 /**
- * The dedup keys of one sensor (device-stamped ts already accepted) as a ring of ascending doubles in one plain
- * JS array, whose length is the ring's capacity. Called for every device-stamped reading, so the fields live on
- * SensorState (state.ts) rather than in an object of their own (~48 B more per sensor).
+ * The dedup keys of one sensor (device-stamped ts already accepted), exactly, in two disjoint sets:
+ *  - `runs`: arithmetic runs as triples (first, step, count) in one plain array, ascending and not overlapping
+ *    (each run's last key < the next run's first). A run holds the keys first + i * step, 0 <= i < count. Only
+ *    safe integers (epoch ms, what the wire carries: timestamp.ts) form runs, so every key of a run is computed
+ *    exactly and membership is integer arithmetic; a run may be trimmed by eviction down to one key.
+ *  - the ring (key-ring.ts): every other key. Non-integer, jittered, out-of-order keys and keys landing between
+ *    a run's members stay there as they are (the "exception list"), so nothing is ever approximated.
+ * A key is in at most one of the two. A regular 1 Hz sensor holds ONE run instead of ~900 doubles at a 15m
+ * horizon (BENCHMARKS.md "Dedup keys as runs"); a jittered one costs what the ring cost before.
  *
- * Why this shape (BENCHMARKS.md "Dedup keys as a ring"): at 1 Hz and a 1m horizon a sensor holds ~61
- * keys (488 B). The former push-at-the-end array evicted by advancing a head index and compacted only once the
- * dead head outweighed the rest, so it held up to twice the live keys plus V8's growth slack (1.5x + 16):
- * ~1.1-1.6 KB per sensor. The ring reuses the evicted slots, grows by 1/8 (+4) and is shrunk once eviction
- * leaves it a third empty, so it holds at most ~1/8 + 4 slots of slack in a steady state. A plain array of
- * doubles costs 48 B besides its 8 B per slot; a Float64Array costs ~190 B (object, ArrayBuffer, backing store
- * bookkeeping), which is more than the slack it would save at these sizes.
- *
- * Cost: an in-order key (the common case) is O(1), an out-of-order one a binary search and a shift of the keys
- * after it (few: late readings are usually recent), eviction O(keys evicted); growing and shrinking copy the
- * keys and are amortised over at least 1/8 of the capacity's insertions.
+ * Insert (called for every device-stamped reading):
+ *  - ts = the last run's last key + step: the run grows (O(1), the common case);
+ *  - ts above every key: when the ring's two greatest keys a < b lie after the last run and b - a = ts - b,
+ *    they leave the ring and (a, ts - b, 3) becomes a new run; else ts joins the ring at its end (O(1));
+ *  - else a binary search of the runs and of the ring (a duplicate is refused), then the ring takes ts.
+ * Evict: whole runs below the cutoff go, the first remaining run is trimmed (first advanced by k steps), then
+ * the ring evicts as before.
  */
-export interface SeenKeys {
-  /** The ring; its length is the capacity. Slots outside [seenHead, seenHead + seenCount) hold stale values. */
-  seen: number[];
-  /** Slot of the smallest key. */
-  seenHead: number;
-  seenCount: number;
+export interface SeenKeys extends KeyRing {
+  /** (first, step, count) triples; NO_RUNS when none. */
+  runs: number[];
 }
 
-/** The ring of a sensor with no keys: capacity 0, so the first insert allocates. Never written to. */
-export const NO_KEYS: number[] = [];
+/** The runs of a sensor with none. Never written to. */
+export const NO_RUNS: number[] = [];
 
-/** Number of dedup keys held. */
+/** Keys a run may hold: safe integers other than -0 (so first + i * step is exact and gives back the key). */
+const runnable = (x: number): boolean => Number.isSafeInteger(x) && !Object.is(x, -0);
+
+/** Number of dedup keys held (sums the runs: snapshots and restore, not the hot path). */
 export function seenSize(s: SeenKeys): number {
-  return s.seenCount;
+  let n = ringSize(s);
+  const r = s.runs;
+  for (let i = 2; i < r.length; i += 3) n += r[i] as number;
+  return n;
 }
 
-/** The i-th smallest key, 0 <= i < seenSize(s). */
-export function seenAt(s: SeenKeys, i: number): number {
-  const a = s.seen;
-  let at = s.seenHead + i;
-  if (at >= a.length) at -= a.length;
-  return a[at] as number;
-}
-
-/** Ring slot of the i-th smallest key (for readers that take an array and an index, like ByteWriter.numAt). */
-export function seenSlot(s: SeenKeys, i: number): number {
-  const at = s.seenHead + i;
-  return at >= s.seen.length ? at - s.seen.length : at;
-}
-
-/** The keys ascending, as a new array (snapshots of the JSON formats, tests). */
+/** The keys ascending, as a new array (tests). */
 export function seenKeys(s: SeenKeys): number[] {
-  const out = new Array<number>(s.seenCount);
-  for (let i = 0; i < s.seenCount; i++) out[i] = seenAt(s, i);
-  return out;
+  const out = ringKeys(s);
+  const r = s.runs;
+  for (let i = 0; i < r.length; i += 3) for (let k = 0; k < (r[i + 2] as number); k++) out.push((r[i] as number) + k * (r[i + 1] as number));
+  return out.sort((a, b) => a - b);
 }
 
-/** Replaces the keys with `keys` (ascending, unique: the caller checks), e.g. on restore. */
-export function loadSeen(s: SeenKeys, keys: readonly number[]): void {
-  const n = keys.length;
-  const a = n === 0 ? NO_KEYS : doubles(n + (n >> 3) + 4);
-  for (let i = 0; i < n; i++) a[i] = keys[i] as number;
-  s.seen = a;
-  s.seenHead = 0;
-  s.seenCount = n;
+/** Whether ts is a key. */
+export function hasSeen(s: SeenKeys, ts: number): boolean {
+  return inRuns(s.runs, ts) || (s.seenCount > 0 && ringHas(s, ts));
+}
+
+/**
+ * Replaces the keys (restore): `runs` as triples and `ring` ascending, which the caller has checked (valid
+ * runs, ascending and apart, no ring key in a run). `runs` is taken over, not copied.
+ */
+export function loadSeen(s: SeenKeys, runs: number[], ring: readonly number[]): void {
+  s.runs = runs.length === 0 ? NO_RUNS : runs;
+  loadRing(s, ring);
 }
 
 /** Records ts as seen; false if it already was (a duplicate). */
 export function insertSeen(s: SeenKeys, ts: number): boolean {
-  let a = s.seen;
-  const n = s.seenCount;
-  if (n > 0) {
-    let last = s.seenHead + n - 1;
-    if (last >= a.length) last -= a.length;
-    if (!(ts > (a[last] as number))) return insertInside(s, ts);
+  const r = s.runs;
+  const m = r.length;
+  let lastRun = -Infinity;
+  if (m > 0) {
+    const step = r[m - 2] as number;
+    const count = r[m - 1] as number;
+    lastRun = (r[m - 3] as number) + (count - 1) * step;
+    if (ts === lastRun + step && runnable(ts)) {
+      if (s.seenCount > 0 && !(ts > ringLast(s)) && ringHas(s, ts)) return false;
+      r[m - 1] = count + 1;
+      return true;
+    }
+    if (ts <= lastRun && inRuns(r, ts)) return false;
   }
-  if (n === a.length) a = resize(s, n + (n >> 3) + 4);
-  let at = s.seenHead + n;
-  if (at >= a.length) at -= a.length;
-  a[at] = ts; // in-order arrival: the common case
-  s.seenCount = n + 1;
-  return true;
+  const n = s.seenCount;
+  if (n === 0 || ts > ringLast(s)) {
+    if (n >= 2 && ts > lastRun && runnable(ts)) {
+      const b = ringLast(s);
+      const a = ringAt(s, n - 2);
+      if (a > lastRun && runnable(a) && runnable(b) && b - a === ts - b) {
+        ringDropLast(s, 2);
+        if (r === NO_RUNS) s.runs = [a, b - a, 3];
+        else r.push(a, b - a, 3);
+        return true;
+      }
+    }
+  }
+  return ringInsert(s, ts);
 }
 
-/** ts <= the greatest key: a duplicate, or a key that goes before some others (the rest shift up by one). */
-function insertInside(s: SeenKeys, ts: number): boolean {
-  const n = s.seenCount;
-  let lo = 0;
-  let hi = n - 1; // ts <= the greatest key, so its place is < n
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (seenAt(s, mid) < ts) lo = mid + 1;
-    else hi = mid;
-  }
-  if (seenAt(s, lo) === ts) return false;
-  const a = n === s.seen.length ? resize(s, n + (n >> 3) + 4) : s.seen;
-  const cap = a.length;
-  let j = s.seenHead + n; // the free slot after the greatest key
-  if (j >= cap) j -= cap;
-  for (let k = n; k > lo; k--) {
-    const i = j === 0 ? cap - 1 : j - 1;
-    a[j] = a[i] as number;
-    j = i;
-  }
-  a[j] = ts;
-  s.seenCount = n + 1;
-  return true;
-}
-
-/** Forgets keys below `cutoff`; returns how many. Shrinks the ring once it is more than a third empty. */
+/** Forgets keys below `cutoff`; returns how many. */
 export function evictSeen(s: SeenKeys, cutoff: number): number {
-  const a = s.seen;
-  const cap = a.length;
-  const n0 = s.seenCount;
-  let h = s.seenHead;
-  let n = n0;
-  while (n > 0 && (a[h] as number) < cutoff) {
-    if (++h === cap) h = 0;
-    n--;
+  const r = s.runs;
+  let n = 0;
+  if (r.length > 0 && (r[0] as number) < cutoff) {
+    let i = 0;
+    for (; i < r.length; i += 3) {
+      const first = r[i] as number;
+      const step = r[i + 1] as number;
+      const count = r[i + 2] as number;
+      if (first >= cutoff) break;
+      if (first + (count - 1) * step < cutoff) {
+        n += count;
+        continue;
+      }
+      // The smallest k with first + k * step >= cutoff (0 < k < count); the division only guesses it.
+      let k = Math.ceil((cutoff - first) / step);
+      if (k < 1) k = 1;
+      while (first + k * step < cutoff) k++;
+      while (k > 1 && first + (k - 1) * step >= cutoff) k--;
+      r[i] = first + k * step;
+      r[i + 2] = count - k;
+      n += k;
+      break;
+    }
+    if (i >= r.length) s.runs = NO_RUNS;
+    else if (i > 0) r.splice(0, i);
   }
-  s.seenHead = h;
-  s.seenCount = n;
-  // Past growth's 1/8 + 4 of slack by a margin, so a ring that just grew is never shrunk back at once.
-  if (n < n0 && cap > n + (n >> 1) + 8) resize(s, n + (n >> 3) + 4);
-  return n0 - n;
+  if (s.seenCount > 0) n += ringEvict(s, cutoff);
+  return n;
 }
 
-/** Moves the keys to a new ring of `cap` slots, starting at slot 0; returns it. */
-function resize(s: SeenKeys, cap: number): number[] {
-  const b = doubles(cap);
-  for (let i = 0; i < s.seenCount; i++) b[i] = seenAt(s, i);
-  s.seen = b;
-  s.seenHead = 0;
-  return b;
-}
-
-/**
- * An array of exactly `n` slots of double elements (V8 allocates the backing store at the given length; filling
- * with a non-integer makes it a double array from the start, so storing keys never converts it).
- */
-function doubles(n: number): number[] {
-  return new Array<number>(n).fill(0.5);
+/** Whether ts is a key of one of the runs (binary search for the last run starting at or before ts). */
+function inRuns(r: readonly number[], ts: number): boolean {
+  if (r.length === 0 || !runnable(ts) || ts < (r[0] as number)) return false;
+  let lo = 0;
+  let hi = r.length / 3 - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >>> 1;
+    if ((r[mid * 3] as number) <= ts) lo = mid;
+    else hi = mid - 1;
+  }
+  const first = r[lo * 3] as number;
+  const step = r[lo * 3 + 1] as number;
+  const count = r[lo * 3 + 2] as number;
+  const d = ts - first;
+  return d % step === 0 && d / step < count;
 }

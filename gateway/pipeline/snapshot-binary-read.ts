@@ -2,9 +2,10 @@ import type { ByteReader } from '../persist/byte-codec.js';
 import { FORMATS } from '../persist/formats.js';
 import { readBlob, readDelta } from '../persist/frame.js';
 import { PipelineSnapshotError } from './snapshot-error.js';
-import { loadSeen } from './seen-keys.js';
+import { loadRetained } from './retained.js';
+import { hasSeen, loadSeen } from './seen-keys.js';
 import { DeviceState, SensorState } from './state.js';
-import { HEADER, readRecord } from './window.js';
+import { Win } from './window.js';
 
 /**
  * Reads a pipeline snapshot (layout in snapshot-binary.ts) back into live state. Called once, at start. The
@@ -45,13 +46,17 @@ function read(r: ByteReader, intervalMs: number): { devices: Map<string, DeviceS
       d.sensors.set(s.sensor, s);
       s.maxTs = r.num();
       s.lastArrival = r.num();
-      loadSeen(s, readSeen(r));
-      const open = readRecords(r);
-      for (let at = 0; at < open.a.length; at += HEADER + open.a[at + 9]! + open.a[at + 10]!) s.open.push(readRecord(open.a, at));
-      const sealed = readRecords(r);
-      s.sealed = sealed.a;
-      s.sealedCount = sealed.n;
-      s.sealedMaxStart = sealed.lastStart;
+      const runs = readRuns(r);
+      const ring = readSeen(r);
+      loadSeen(s, runs, []);
+      for (const x of ring) if (hasSeen(s, x)) fail('a dedup key both in a run and alone');
+      loadSeen(s, runs, ring);
+      s.open = readOpen(r);
+      const nSealed = r.count(3);
+      if (nSealed > 0) {
+        const firstStart = r.num();
+        loadRetained(s, r.bytes(r.count()), nSealed, firstStart, intervalMs);
+      }
       if (s.open.length > 0) withOpen++;
     }
   }
@@ -84,6 +89,24 @@ function readSeqs(r: ByteReader, d: DeviceState): void {
   if (seqs.size !== n) fail(`duplicate seq of device ${d.name}`);
 }
 
+/** Runs of dedup keys (seen-keys.ts): safe integers, each run after the previous one. */
+function readRuns(r: ByteReader): number[] {
+  const n = r.count(3);
+  const runs: number[] = [];
+  let prevLast = -Infinity;
+  for (let i = 0; i < n; i++) {
+    const first = r.num();
+    const step = r.num();
+    const count = r.uvar();
+    const last = first + (count - 1) * step;
+    const ok = Number.isSafeInteger(first) && !Object.is(first, -0) && Number.isSafeInteger(step) && step > 0 && count >= 1 && Number.isSafeInteger(last);
+    if (!ok || !(first > prevLast)) fail('bad run of dedup keys');
+    runs.push(first, step, count);
+    prevLast = last;
+  }
+  return runs;
+}
+
 /** Dedup keys, strictly ascending. */
 function readSeen(r: ByteReader): number[] {
   const n = r.uvar();
@@ -111,34 +134,40 @@ function readSeen(r: ByteReader): number[] {
   return out;
 }
 
-/** A list of window records (window.ts layout) as one flat array, starts strictly ascending. */
-function readRecords(r: ByteReader): { a: number[]; n: number; lastStart: number } {
+/** Open windows (layout in snapshot-binary.ts), starts strictly ascending. */
+function readOpen(r: ByteReader): Win[] {
   const n = r.count(11);
   const delta = readDelta(r, 'window list');
-  const a: number[] = [];
+  const out: Win[] = [];
   let prev = 0;
   let lastStart = -Infinity;
   for (let i = 0; i < n; i++) {
     const start = delta ? prev + r.num() : r.num();
-    const count = r.num();
-    const min = r.num();
-    const max = r.num();
-    let firstTs = r.num();
-    const first = r.num();
-    let lastTs = r.num();
-    const last = r.num();
-    const rev = r.num();
+    const w = new Win(start, 0);
+    w.count = r.num();
+    w.min = r.num();
+    w.max = r.num();
+    w.firstTs = r.num();
+    w.first = r.num();
+    w.lastTs = r.num();
+    w.last = r.num();
+    w.rev = r.num();
     const np = r.count();
     const nb = r.count();
     if (delta) {
-      firstTs += start;
-      lastTs += start;
+      w.firstTs += start;
+      w.lastTs += start;
     }
-    const ok = start > lastStart && Number.isFinite(start) && Number.isFinite(firstTs) && Number.isFinite(lastTs) && firstTs <= lastTs && min <= max;
-    if (!ok || !Number.isInteger(count) || count < 1 || !Number.isInteger(rev) || rev < 0) fail('bad window record');
-    a.push(start, count, min, max, firstTs, first, lastTs, last, rev, np, nb);
-    for (let k = np + nb; k > 0; k--) a.push(r.num());
+    const ok =
+      start > lastStart && Number.isFinite(start) && Number.isFinite(w.firstTs) && Number.isFinite(w.lastTs) && w.firstTs <= w.lastTs && w.min <= w.max;
+    if (!ok || !Number.isInteger(w.count) || w.count < 1 || !Number.isInteger(w.rev) || w.rev < 0) fail('bad window record');
+    for (let k = 0; k < np; k++) w.partials.push(r.num());
+    if (nb > 0) {
+      w.big = [];
+      for (let k = 0; k < nb; k++) w.big.push(r.num());
+    }
+    out.push(w);
     prev = lastStart = start;
   }
-  return { a, n, lastStart };
+  return out;
 }

@@ -1,9 +1,9 @@
 import type { ByteWriter } from '../persist/byte-codec.js';
 import { FORMATS } from '../persist/formats.js';
 import { exact, writeDeltaOrPlain, writeHeader as writeFrame } from '../persist/frame.js';
-import { type SeenKeys, seenSize, seenSlot } from './seen-keys.js';
+import { type KeyRing, ringSize, ringSlot } from './key-ring.js';
 import type { DeviceState, SensorState } from './state.js';
-import { HEADER, type Win } from './window.js';
+import type { Win } from './window.js';
 
 /**
  * The pipeline snapshot's layout (FORMATS.pipelineSnapshot; framing, CRC and DELTA/PLAIN fallback in
@@ -18,15 +18,20 @@ import { HEADER, type Win } from './window.js';
  *                              name:str  hasSeqs:u8 [seqMaxTs:num  n:uvar  mode:u8  n x (seq:num, ts:num)]
  *                              sensors:uvar
  *     per sensor, in map order: name:str  maxTs:num  lastArrival:num
- *                               seen: n:uvar mode:u8 items;  open: n:uvar mode:u8 records;  sealed: the same
+ *                               runs: n:uvar  n x (first:num step:num count:uvar)
+ *                               seen (the ring's keys): n:uvar mode:u8 items
+ *                               open: n:uvar mode:u8 records
+ *                               sealed: n:uvar [firstStart:num  bytes:uvar  the sensor's retained records as
+ *                                       they are (window-record.ts)]
  *   pending:uvar  per pending sensor, in the order `tick` visits them: device:str sensor:str
  *   CRC-32
  * Each list is written in DELTA mode when every difference adds back exactly (always, for integer epoch-ms
  * timestamps), else in PLAIN mode.
+ *  - runs (seen-keys.ts): as held; a steady sensor's dedup keys are one run.
  *  - seen, DELTA: the first key, then differences to the previous key (> 0, keys ascend); a run of n >= 3 equal
  *    differences d is written -n, d: a steady sensor's keys take a few bytes.
  *  - seqs, DELTA: ts as the difference to the previous pair's ts (the first: to 0).
- *  - records (window.ts layout), DELTA: start as the difference to the previous record's start (the first: to 0),
+ *  - open records [start count min max firstTs first lastTs last rev nPartials nBig partials... big...], DELTA: start as the difference to the previous record's start (the first: to 0),
  *    firstTs and lastTs as offsets from the start.
  * Pending sensors are named rather than numbered: an index would need a Map over all sensors while writing
  * (~16 MiB of garbage at 100k sensors, and a third of the time), names cost a few bytes each.
@@ -63,12 +68,24 @@ export function writeDevice(w: ByteWriter, d: DeviceState): void {
     N[1] = s.lastArrival;
     w.numAt(N, 0);
     w.numAt(N, 1);
-    w.uvar(seenSize(s));
+    const runs = s.runs;
+    w.uvar(runs.length / 3);
+    for (let i = 0; i < runs.length; i += 3) {
+      w.numAt(runs, i);
+      w.numAt(runs, i + 1);
+      w.uvar(runs[i + 2]!);
+    }
+    w.uvar(ringSize(s));
     writeDeltaOrPlain(w, writeSeen, s);
     w.uvar(s.open.length);
     writeDeltaOrPlain(w, writeOpen, s.open);
     w.uvar(s.sealedCount);
-    writeDeltaOrPlain(w, writeSealed, s.sealed);
+    if (s.sealedCount > 0) {
+      N[0] = s.sealedFirstStart;
+      w.numAt(N, 0);
+      w.uvar(s.sealedBytes);
+      w.bytes(s.sealed, 0, s.sealedBytes);
+    }
   }
 }
 
@@ -92,11 +109,11 @@ function writeSeqs(w: ByteWriter, delta: boolean, seqs: Map<number, number>): bo
   return true;
 }
 
-function writeSeen(w: ByteWriter, delta: boolean, s: SeenKeys): boolean {
-  const n = seenSize(s);
+function writeSeen(w: ByteWriter, delta: boolean, s: KeyRing): boolean {
+  const n = ringSize(s);
   if (n === 0) return true;
   if (delta) return writeSeenDelta(w, s);
-  for (let i = 0; i < n; i++) w.numAt(s.seen, seenSlot(s, i));
+  for (let i = 0; i < n; i++) w.numAt(s.seen, ringSlot(s, i));
   return true;
 }
 
@@ -105,10 +122,10 @@ function writeSeen(w: ByteWriter, delta: boolean, s: SeenKeys): boolean {
  * two contiguous segments with the run in locals (a checkpoint reads every dedup key: ~1.6x faster than
  * indexing through seenAt); N[3..5] carry the previous key, the run length and its difference between them.
  */
-function writeSeenDelta(w: ByteWriter, s: SeenKeys): boolean {
+function writeSeenDelta(w: ByteWriter, s: KeyRing): boolean {
   const a = s.seen;
   const h = s.seenHead;
-  const n = seenSize(s);
+  const n = ringSize(s);
   w.numAt(a, h);
   N[3] = a[h] as number;
   N[4] = 0;
@@ -199,18 +216,6 @@ function writeOpen(w: ByteWriter, delta: boolean, open: readonly Win[]): boolean
     if (!writeHead(w, delta)) return false;
     for (let k = 0; k < x.partials.length; k++) w.numAt(x.partials, k);
     if (x.big !== null) for (let k = 0; k < x.big.length; k++) w.numAt(x.big, k);
-  }
-  return true;
-}
-
-function writeSealed(w: ByteWriter, delta: boolean, a: readonly number[]): boolean {
-  N[11] = 0;
-  for (let i = 0; i < a.length;) {
-    for (let k = 0; k < HEADER; k++) N[k] = a[i + k]!;
-    if (!writeHead(w, delta)) return false;
-    const end = i + HEADER + N[9]! + N[10]!;
-    for (let k = i + HEADER; k < end; k++) w.numAt(a, k);
-    i = end;
   }
   return true;
 }

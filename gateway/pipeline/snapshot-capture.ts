@@ -134,14 +134,18 @@ function copyDevice(d: DeviceState): { device: DeviceState; bytes: number } {
     const x = new SensorState(s.device, s.sensor);
     x.maxTs = s.maxTs;
     x.lastArrival = s.lastArrival;
+    x.runs = s.runs.slice();
     x.seen = s.seen.slice();
     x.seenHead = s.seenHead;
     x.seenCount = s.seenCount;
     x.open = s.open.map(copyWin);
-    x.sealed = s.sealed.slice();
+    x.sealed = Buffer.from(s.sealed.subarray(0, s.sealedBytes));
+    x.sealedBytes = s.sealedBytes;
     x.sealedCount = s.sealedCount;
+    x.sealedFirstStart = s.sealedFirstStart;
+    x.sealedMaxStart = s.sealedMaxStart;
     c.sensors.set(s.sensor, x);
-    bytes += 160 + (x.seen.length + x.sealed.length) * 8 + x.open.length * 120;
+    bytes += 160 + (x.runs.length + x.seen.length) * 8 + x.sealedBytes + x.open.length * 120;
   }
   return { device: c, bytes };
 }

@@ -1,4 +1,5 @@
-import { NO_KEYS, type SeenKeys } from './seen-keys.js';
+import { NO_RECORDS } from './retained.js';
+import { NO_KEYS, NO_RUNS, type SeenKeys } from './seen-keys.js';
 import type { Win } from './window.js';
 
 export { evictSeen, insertSeen, seenSize } from './seen-keys.js';
@@ -12,15 +13,19 @@ export class SensorState implements SeenKeys {
   maxTs = -Infinity;
   /** Gateway time of the latest accepted reading (drives the idle close). */
   lastArrival = -Infinity;
-  /** Device-stamped ts already accepted (the dedup keys of this sensor): a ring, see seen-keys.ts. */
+  /** Device-stamped ts already accepted (the dedup keys of this sensor): runs and a ring, see seen-keys.ts. */
+  runs: number[] = NO_RUNS;
   seen: number[] = NO_KEYS;
   seenHead = 0;
   seenCount = 0;
   /** Windows with changes not yet emitted, sorted by start. Usually one. */
   open: Win[] = [];
-  /** Emitted windows retained for corrections: flat records (window.ts) sorted by start. */
-  sealed: number[] = [];
+  /** Emitted windows retained for corrections: byte records in sealed[0, sealedBytes), sorted by start (retained.ts). */
+  sealed: Buffer = NO_RECORDS;
+  sealedBytes = 0;
   sealedCount = 0;
+  /** Start of the first sealed record, -Infinity when none. */
+  sealedFirstStart = -Infinity;
   /** Start of the last sealed record, -Infinity when none: lets new windows skip searching `sealed`. */
   sealedMaxStart = -Infinity;
 

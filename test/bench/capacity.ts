@@ -50,7 +50,7 @@ export const CAPACITY_DEFAULTS: CapacitySettings = {
   connections: Number(process.env.BENCH_CAPACITY_CONNECTIONS ?? 200),
 };
 
-async function step(start: () => Promise<ServerUnderTest>, mode: LatencyMode, rate: number, s: CapacitySettings): Promise<CapacityStep & { server: string }> {
+export async function capacityStep(start: () => Promise<ServerUnderTest>, mode: LatencyMode, rate: number, s: CapacitySettings): Promise<CapacityStep & { server: string }> {
   let server = '';
   const run = await withLoad(
     start,
@@ -84,7 +84,7 @@ export async function searchCapacity(
   let good = 0;
   let bad = Infinity;
   for (let rate = s.startRate; rate <= s.maxRate; rate *= 2) {
-    const r = await step(start, mode, rate, s);
+    const r = await capacityStep(start, mode, rate, s);
     server = r.server;
     steps.push(r);
     if (!r.pass) {
@@ -95,7 +95,7 @@ export async function searchCapacity(
   }
   for (let i = 0; i < s.bisections && Number.isFinite(bad); i++) {
     const rate = Math.round((good + bad) / 2);
-    const r = await step(start, mode, rate, s);
+    const r = await capacityStep(start, mode, rate, s);
     steps.push(r);
     if (r.pass) good = rate;
     else bad = rate;

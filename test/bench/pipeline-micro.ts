@@ -1,5 +1,5 @@
 /**
- * Micro-benchmark of the pipeline alone (no decode, no broker): `npx tsx test/bench/pipeline-micro.ts [sensors]`.
+ * Micro-benchmark of the pipeline alone (no decode, no broker): `npx tsx test/bench/pipeline-micro.ts [sensors] [horizonS]`.
  * Devices with 10 sensors each send device-stamped messages once a second of event time, a little out of order,
  * with 1% repeats; the gateway ticks every 250ms. Prints readings/s and the state size. Not a test: timings on a
  * shared machine are noisy, so nothing here asserts them.
@@ -8,6 +8,7 @@ import { Pipeline } from '../../gateway/pipeline/pipeline.js';
 import type { DeviceMessage, SensorValue } from '../../gateway/pipeline/types.js';
 
 const sensorsWanted = Number(process.argv[2] ?? 10_000);
+const horizonMs = Number(process.argv[3] ?? 60) * 1000;
 const SENSORS_PER_DEVICE = 10;
 const devices = Math.max(1, Math.round(sensorsWanted / SENSORS_PER_DEVICE));
 const SECONDS = Math.max(20, Math.round(3_000_000 / (devices * SENSORS_PER_DEVICE)));
@@ -35,14 +36,15 @@ for (let s = 0; s < SECONDS; s++) {
 }
 const total = msgs.reduce((n, m) => n + m.readings.length, 0);
 
-function runOnce(): { seconds: number; windows: number; p: Pipeline } {
+function runOnce(): { seconds: number; cpu: number; windows: number; p: Pipeline } {
   let windows = 0;
   const p = new Pipeline(
-    { intervalMs: 10_000, allowedLatenessMs: 5_000, correctionHorizonMs: 60_000, dedupHorizonMs: 60_000 },
+    { intervalMs: 10_000, allowedLatenessMs: 5_000, correctionHorizonMs: horizonMs, dedupHorizonMs: horizonMs },
     { window: () => void windows++ },
   );
   let nextTick = T0 + 250;
   const t = process.hrtime.bigint();
+  const cpu0 = process.cpuUsage();
   for (let i = 0; i < msgs.length; i++) {
     const at = arrivals[i]!;
     while (at >= nextTick) {
@@ -52,7 +54,8 @@ function runOnce(): { seconds: number; windows: number; p: Pipeline } {
     p.ingest(msgs[i]!, at);
   }
   const seconds = Number(process.hrtime.bigint() - t) / 1e9;
-  return { seconds, windows, p };
+  const c = process.cpuUsage(cpu0);
+  return { seconds, cpu: (c.user + c.system) / 1e6, windows, p };
 }
 
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -65,13 +68,13 @@ for (let round = 1; round <= 3; round++) {
   last = undefined;
   const before = heap();
   last = runOnce();
-  const { seconds, windows, p } = last;
+  const { seconds, cpu, windows, p } = last;
   // With `node --expose-gc --import tsx ...`, the heap delta of the first round is the pipeline's retained
   // state (later rounds' deltas are blurred by the previous round's garbage still referenced from the stack).
   const state =
     gc === undefined ? 'state size: run with node --expose-gc --import tsx' : round === 1 ? `state ${((heap() - before) / 2 ** 20).toFixed(0)} MiB` : '';
   console.log(
-    `round ${round}: ${Math.round(total / seconds).toLocaleString('en')} readings/s, ${windows} windows emitted, ` +
+    `round ${round}: ${Math.round(total / seconds).toLocaleString('en')} readings/s, ${((cpu * 1e9) / total).toFixed(0)} ns CPU per reading, ${windows} windows emitted, ` +
       `stats ${JSON.stringify(p.stats())}, ${state}`,
   );
 }

@@ -1,7 +1,12 @@
 /**
  * Profiles the compiled gateway under full QoS 0 load: `node --import tsx test/bench/profile.ts [seconds] [qos]`.
  * Writes a .cpuprofile to bench-results/profile/ (open it in Chrome DevTools) and prints the top functions
- * by self time, which is what BENCHMARKS.md quotes. BENCH_PROFILE_CLUSTER=1: a cluster node on one NATS server.
+ * by self time, which is what BENCHMARKS.md quotes, and the CPU seconds per 1M readings of each thread
+ * (thread-cpu.ts). BENCH_PROFILE_CLUSTER=1: a cluster node on one NATS server.
+ *
+ * Paced load as sensors send it (the paced capacity row): BENCH_PROFILE_RATE=<msg/s> sends one publish per
+ * write (BENCH_PROFILE_PER_WRITE, default 1) over BENCH_PROFILE_CONNECTIONS (default 200) connections.
+ * BENCH_PROFILE_CPU=0 runs without the profiler (for A/B runs of the CPU per reading: the profiler costs some).
  */
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -9,7 +14,8 @@ import { startInfluxd } from '../support/influxd.js';
 import { startNatsCluster } from '../support/nats.js';
 import { startLoad } from './loadgen.js';
 import { BENCH_RULES } from './rules.js';
-import { startGateway } from './servers.js';
+import { startBareAedes, startGateway, type ServerUnderTest } from './servers.js';
+import { threadSplit, threadTimes } from './thread-cpu.js';
 import { sleep } from './throughput.js';
 
 interface Node {
@@ -20,6 +26,10 @@ interface Node {
 
 const seconds = Number(process.argv[2] ?? 8);
 const qos = Number(process.argv[3] ?? 0) as 0 | 1;
+const rate = Number(process.env.BENCH_PROFILE_RATE ?? 0);
+const profiling = process.env.BENCH_PROFILE_CPU !== '0';
+const connections = Number(process.env.BENCH_PROFILE_CONNECTIONS ?? (rate > 0 ? 200 : 50));
+const READINGS_PER_MESSAGE = process.env.BENCH_SPARKPLUG === '1' ? 10 : 3;
 const dir = resolve('bench-results/profile', String(Date.now()));
 mkdirSync(dir, { recursive: true });
 const influx = await startInfluxd();
@@ -29,33 +39,57 @@ try {
     influxUrl: influx.url,
     database: 'profile',
     rules: BENCH_RULES,
-    nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`],
+    ...(profiling ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`] } : {}),
     ...(nats ? { cluster: { servers: nats.urls, replicas: 1 } } : {}),
   });
-  // BENCH_SPARKPLUG=1: Sparkplug B DDATA (sparkplug-load.ts) instead of JSON telemetry.
-  const load = await startLoad({
-    port: gw.mqttPort,
-    connections: 50,
-    devices: 1000,
-    qos,
-    rate: 0,
-    t0: Date.now() - 86_400_000,
-    stepMs: 100,
-    ...(process.env.BENCH_SPARKPLUG === '1' ? { sparkplug: true } : {}),
-  });
-  const a = await gw.sample();
-  await sleep(seconds * 1000);
-  const b = await gw.sample();
-  await load.stop();
-  console.log(`gateway: ${Math.round((b.messages - a.messages) / seconds)} msg/s`);
+  await measure(gw);
   await gw.stop();
+  // BENCH_PROFILE_BARE=1: the same load on bare aedes, for its CPU per message in the same run.
+  if (process.env.BENCH_PROFILE_BARE === '1') {
+    const bare = await startBareAedes();
+    await measure(bare);
+    await bare.stop();
+  }
 } finally {
   await nats?.stop();
   await influx.dispose();
 }
+async function measure(server: ServerUnderTest): Promise<void> {
+  // BENCH_SPARKPLUG=1: Sparkplug B DDATA (sparkplug-load.ts) instead of JSON telemetry.
+  const load = await startLoad({
+    port: server.mqttPort,
+    connections,
+    devices: Math.max(1000, connections * 5),
+    qos,
+    rate,
+    ...(rate > 0 ? { perWrite: Number(process.env.BENCH_PROFILE_PER_WRITE ?? 1) } : {}),
+    t0: Date.now() - 86_400_000,
+    stepMs: 100,
+    ...(process.env.BENCH_SPARKPLUG === '1' ? { sparkplug: true } : {}),
+  });
+  await sleep(1000);
+  const a = await server.sample();
+  const ta = server.pid === undefined ? undefined : threadTimes(server.pid);
+  await sleep(seconds * 1000);
+  const tb = server.pid === undefined ? undefined : threadTimes(server.pid);
+  const b = await server.sample();
+  await load.stop();
+  const messages = b.messages - a.messages;
+  const per1M = (cpu: number) => ((cpu / (messages * READINGS_PER_MESSAGE)) * 1e6).toFixed(3);
+  console.log(`${server.name}: ${Math.round(messages / seconds)} msg/s${rate > 0 ? ` (paced ${rate}, ${connections} connections)` : ''}`);
+  if (ta !== undefined && tb !== undefined) {
+    const split = threadSplit(server.pid!, ta, tb);
+    console.log(`  CPU s per 1M readings: main ${per1M(split.main)}, broker ${per1M(split.broker)}, other threads ${per1M(split.other)}`);
+    const perK = (n: number) => ((n / messages) * 1000).toFixed(0);
+    console.log(`  wake-ups per 1k messages: main ${perK(split.mainWakeups)}, broker ${perK(split.brokerWakeups)}`);
+  }
+  const cpu = b.cpuSeconds - a.cpuSeconds;
+  console.log(`  CPU s per 1M readings, process: ${per1M(cpu)} (${((cpu / messages) * 1e6).toFixed(1)} us per message)`);
+}
+
 // One profile per thread: the gateway's, and the broker thread's (mqtt.brokerThread).
 const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
-if (files.length === 0) throw new Error('no profile written');
+if (profiling && files.length === 0) throw new Error('no profile written');
 for (const file of files) report(file);
 
 function report(file: string): void {

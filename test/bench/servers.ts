@@ -25,6 +25,8 @@ export interface ServerUnderTest {
   readonly name: string;
   readonly mqttPort: number;
   readonly httpPort?: number;
+  /** The server's process (per-thread CPU: thread-cpu.ts). */
+  readonly pid?: number;
   sample(): Promise<ServerSample>;
   stop(): Promise<void>;
 }
@@ -145,7 +147,8 @@ export const GATEWAY_MAIN = join(ROOT, 'dist/gateway/main.js');
 export async function startGateway(
   opts: GatewayOptions,
 ): Promise<ServerUnderTest & { health(): Promise<Record<string, unknown>>; metrics(): Promise<string> }> {
-  const main = GATEWAY_MAIN;
+  // BENCH_GATEWAY_MAIN: another build's main.js (A/B runs of two builds in one session, alternated).
+  const main = process.env.BENCH_GATEWAY_MAIN ?? GATEWAY_MAIN;
   if (!existsSync(main)) throw new Error('dist/gateway/main.js is missing: run `npm run build` first');
   // A given folder is kept at stop (the start-up scenario restarts a gateway on the state it left).
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'bench-gw-'));
@@ -173,6 +176,7 @@ export async function startGateway(
     name: opts.name ?? 'gateway',
     mqttPort,
     httpPort,
+    ...(child.pid !== undefined ? { pid: child.pid } : {}),
     metrics,
     health: async () => (await fetch(`${base}/health`)).json() as Promise<Record<string, unknown>>,
     async sample() {

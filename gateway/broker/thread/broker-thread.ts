@@ -26,6 +26,16 @@ export interface BrokerThreadDeps {
 /** Records read per turn of the event loop before timers, sockets and the outbox get their turn. */
 const BATCH = 256;
 const TURN_MS = 4;
+/**
+ * After a turn that read records, the reader looks at the ring again after this long instead of sleeping on it.
+ * A sleeping reader costs a wake-up per publish when publishes come one per socket read (sensors sending one
+ * reading at a time): an `Atomics.notify` on the broker thread and a platform task, an event-loop turn and a
+ * promise on this one, 20-30 % of both threads' CPU at 10k paced publishes/s (BENCHMARKS.md, paced capacity).
+ * Looking again 1 ms later takes what arrived meanwhile in one turn and the writer notifies nobody; the price is
+ * at most about a timer tick of latency while publishes keep coming. A look that finds nothing sleeps, so an idle
+ * gateway makes no timer turns and the first publish after a pause is woken at once as before.
+ */
+const POLL_MS = 1;
 
 class BrokerThreadError extends Error {
   constructor(
@@ -195,26 +205,33 @@ export class BrokerThread implements BrokerFront {
     fn?.call(log, fields, msg);
   }
 
-  /** Reads the ring while it has records, a few ms per turn; sleeps on the ring when it is empty. */
+  /**
+   * Reads the ring while it has records, a few ms per turn; looks again after POLL_MS when the turn read any,
+   * and sleeps on the ring when a turn finds it empty.
+   */
   private pump(): void {
     if (this.pumping || this.stopped) return;
     this.pumping = true;
     const turn = () => {
       if (this.stopped) return;
-      const full = this.drain(TURN_MS);
+      const read = this.drain(TURN_MS);
       this.flushAcks();
-      if (full) setImmediate(turn);
+      if (read === FULL) setImmediate(turn);
+      else if (read > 0) setTimeout(turn, POLL_MS);
       else this.reader.waitForRecords().then(turn, turn);
     };
     turn();
   }
 
-  /** Reads records for up to `ms`; true when it stopped with records left. */
-  private drain(ms: number): boolean {
+  /** Reads records for up to `ms`: how many, or FULL when it stopped with records left. */
+  private drain(ms: number): number {
     const t0 = performance.now();
+    let read = 0;
     for (;;) {
-      if (this.reader.read(BATCH, this.onRecord) < BATCH) return false;
-      if (performance.now() - t0 >= ms) return true;
+      const n = this.reader.read(BATCH, this.onRecord);
+      read += n;
+      if (n < BATCH) return read;
+      if (performance.now() - t0 >= ms) return FULL;
     }
   }
 
@@ -243,3 +260,5 @@ export class BrokerThread implements BrokerFront {
 }
 
 const noop = () => {};
+/** drain(): stopped with records left in the ring. */
+const FULL = -1;

@@ -16,6 +16,7 @@ import { startListeners, type Listeners } from '../listeners.js';
 import { openBrokerPersistence, type OpenedPersistence } from '../persistence/open.js';
 import { sharedBrokerMetrics } from './broker-counters.js';
 import { MAX_RELAY_OUTSTANDING, MAX_RELAY_OUTSTANDING_BYTES, type BrokerThreadData, type FromBroker, type ToBroker } from './protocol.js';
+import { AckTable } from './ack-table.js';
 import { RingWriter } from './publish-ring.js';
 
 type Done = (err?: Error | null) => void;
@@ -35,7 +36,7 @@ const metrics = sharedBrokerMetrics(data.counters);
 const ring = new RingWriter(data.ring);
 
 /** QoS >= 1 publishes handed to the gateway, by ack id, until it acknowledges them. */
-const waitingAck = new Map<number, Done>();
+const waitingAck = new AckTable<Done>();
 let nextAckId = 1;
 /** Publishes that found the ring full, in arrival order; each one holds its client's socket until it is in. */
 const held: { topic: string; payload: Buffer; qos: number; done: Done }[] = [];
@@ -155,20 +156,11 @@ port.on('message', (m: ToBroker) => {
     case 'init': // taken above
       break;
     case 'acks':
-      for (const id of m.ids) {
-        const done = waitingAck.get(id);
-        if (done) {
-          waitingAck.delete(id);
-          done(null);
-        }
-      }
+      for (const id of m.ids) waitingAck.take(id)?.(null);
       break;
-    case 'nack': {
-      const done = waitingAck.get(m.id);
-      waitingAck.delete(m.id);
-      done?.(new Error(m.message));
+    case 'nack':
+      waitingAck.take(m.id)?.(new Error(m.message));
       break;
-    }
     case 'publish':
       broker!.publish(
         {

@@ -1,158 +1,154 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { evictSeen, insertSeen, loadSeen, NO_KEYS, type SeenKeys, seenAt, seenKeys, seenSize, seenSlot } from '../../../gateway/pipeline/seen-keys.js';
+import { ringSize } from '../../../gateway/pipeline/key-ring.js';
+import { evictSeen, hasSeen, insertSeen, loadSeen, NO_KEYS, NO_RUNS, type SeenKeys, seenKeys, seenSize } from '../../../gateway/pipeline/seen-keys.js';
+import { modelEvict, modelInsert } from './sorted-model.js';
 
 /**
- * The dedup key ring (seen-keys.ts) against a model, a sorted array: any sequence of in-order, out-of-order and
- * duplicate inserts and evictions gives the same answers and the same keys, whatever the ring's wrap-around,
- * growth and shrinking; and its capacity stays close to the number of keys.
+ * Dedup keys as runs plus a ring (seen-keys.ts) against a model, a sorted array: every insert (in order, out of
+ * order, into the middle of a run, duplicate), membership query and eviction gives the model's answer, and the
+ * keys held are the model's, bit for bit. Timestamps as sensors send them: a regular cadence in epoch ms with
+ * gaps, jitter, late and repeated readings, and non-integer ms, -0 and huge values the wire never carries.
  */
-const empty = (): SeenKeys => ({ seen: NO_KEYS, seenHead: 0, seenCount: 0 });
+const empty = (): SeenKeys => ({ runs: NO_RUNS, seen: NO_KEYS, seenHead: 0, seenCount: 0 });
 
-type Op = { kind: 'insert'; ts: number } | { kind: 'evict'; cutoff: number };
+type Op = { kind: 'insert'; ts: number } | { kind: 'evict'; cutoff: number } | { kind: 'has'; ts: number };
 
-/** Keys from a small pool (so duplicates are frequent), non-integers and -0 included, drifting upwards. */
+const T0 = 1_700_000_000_000;
+/** A sensor's stream: n readings every `step` ms, each perhaps dropped, jittered, repeated, late or fractional. */
+const stream = fc
+  .tuple(
+    fc.integer({ min: -3, max: 3 }).map((k) => T0 + k * 7),
+    fc.constantFrom(1, 2, 250, 1000),
+    fc.array(
+      fc.record({
+        fate: fc.constantFrom('in-order', 'in-order', 'in-order', 'in-order', 'gap', 'jitter', 'repeat', 'late', 'fraction', 'between'),
+        by: fc.integer({ min: 1, max: 6 }),
+      }),
+      { maxLength: 60 },
+    ),
+    fc.integer({ min: 0, max: 40 }),
+  )
+  .map(([t0, step, fates, horizon]) => {
+    const ops: Op[] = [];
+    let i = 0;
+    for (const { fate, by } of fates) {
+      const ts = t0 + i * step;
+      if (fate === 'gap') i += by;
+      else if (fate === 'jitter') ops.push({ kind: 'insert', ts: ts + (by % 2 === 0 ? by : -by) });
+      else if (fate === 'repeat') ops.push({ kind: 'insert', ts: t0 + Math.max(0, i - by) * step });
+      else if (fate === 'late') ops.push({ kind: 'insert', ts: t0 + (i + by * 3) * step }, { kind: 'insert', ts });
+      else if (fate === 'fraction') ops.push({ kind: 'insert', ts: ts + by / 4 });
+      else if (fate === 'between') ops.push({ kind: 'insert', ts: t0 + Math.max(0, i - by) * step + (step > 1 ? step / 2 : 0.5) });
+      else ops.push({ kind: 'insert', ts });
+      ops.push({ kind: 'has', ts: t0 + (i - by) * step }, { kind: 'has', ts: ts + 0.5 });
+      ops.push({ kind: 'evict', cutoff: ts - horizon * step - (by === 3 ? 0.5 : 0) });
+      i++;
+    }
+    return ops;
+  });
+/** Arbitrary keys from a small pool (many duplicates), non-integers, -0 and the edges of the safe integers. */
 const key = fc.oneof(
   { weight: 6, arbitrary: fc.integer({ min: -20, max: 200 }) },
   { weight: 2, arbitrary: fc.integer({ min: -40, max: 400 }).map((x) => x / 4) },
-  { weight: 1, arbitrary: fc.constantFrom(0, -0, 1e-300, -1e-300, 2 ** 53, -(2 ** 53), 1_700_000_000_000.5) },
+  { weight: 1, arbitrary: fc.constantFrom(0, -0, 1e-300, 2 ** 53 - 2, 2 ** 53 - 1, 2 ** 53, 2 ** 53 + 2, -(2 ** 53), T0 + 0.5) },
 );
 const op: fc.Arbitrary<Op> = fc.oneof(
   { weight: 5, arbitrary: key.map((ts) => ({ kind: 'insert' as const, ts })) },
+  { weight: 2, arbitrary: key.map((ts) => ({ kind: 'has' as const, ts })) },
   { weight: 1, arbitrary: key.map((cutoff) => ({ kind: 'evict' as const, cutoff })) },
 );
-/** A run of in-order keys then an eviction window sliding behind them, as a steady sensor makes. */
-const slide = fc.tuple(fc.integer({ min: -50, max: 50 }), fc.integer({ min: 1, max: 150 }), fc.integer({ min: 0, max: 40 })).map(([t0, n, horizon]) => {
-  const ops: Op[] = [];
-  for (let i = 0; i < n; i++) ops.push({ kind: 'insert', ts: t0 + i }, { kind: 'evict', cutoff: t0 + i - horizon });
-  return ops;
-});
 const program = fc
   .array(
     fc.oneof(
       op.map((o) => [o]),
-      slide,
+      stream,
     ),
-    { maxLength: 30 },
+    { maxLength: 12 },
   )
   .map((xs) => xs.flat());
 
-function modelInsert(m: number[], ts: number): boolean {
-  let i = 0;
-  while (i < m.length && m[i]! < ts) i++;
-  if (m[i] === ts) return false;
-  m.splice(i, 0, ts);
+/** Runs ascending and apart, each of safe integers; no ring key inside the runs. */
+function wellFormed(s: SeenKeys): boolean {
+  let prevLast = -Infinity;
+  const r = s.runs;
+  for (let i = 0; i < r.length; i += 3) {
+    const [first, step, count] = [r[i]!, r[i + 1]!, r[i + 2]!];
+    if (!(first > prevLast && step > 0 && count >= 1 && Number.isSafeInteger(first + (count - 1) * step))) return false;
+    prevLast = first + (count - 1) * step;
+  }
   return true;
 }
 
-function modelEvict(m: number[], cutoff: number): number {
-  let i = 0;
-  while (i < m.length && m[i]! < cutoff) i++;
-  m.splice(0, i);
-  return i;
+function run(ops: Op[], s: SeenKeys, m: number[]): void {
+  // Plain comparisons per step (expect() per step is slow); details on the first mismatch.
+  ops.forEach((o, step) => {
+    const got = o.kind === 'insert' ? insertSeen(s, o.ts) : o.kind === 'evict' ? evictSeen(s, o.cutoff) : hasSeen(s, o.ts);
+    const want = o.kind === 'insert' ? modelInsert(m, o.ts) : o.kind === 'evict' ? modelEvict(m, o.cutoff) : m.includes(o.ts);
+    if (got !== want || seenSize(s) !== m.length || !wellFormed(s)) {
+      expect({ step, o, got, size: seenSize(s), runs: s.runs }).toEqual({ step, o, got: want, size: m.length, runs: s.runs });
+      expect(wellFormed(s)).toBe(true);
+    }
+  });
+  const keys = seenKeys(s);
+  expect(keys.length).toBe(m.length);
+  for (let i = 0; i < m.length; i++) if (!Object.is(keys[i], m[i])) expect(keys).toEqual(m);
 }
 
-describe('dedup key ring', () => {
-  it('agrees with a sorted array on every insert, duplicate and eviction', () => {
+describe('dedup keys as runs', () => {
+  it('agree with a sorted array on every insert, duplicate, query and eviction', () => {
     fc.assert(
       fc.property(program, (ops) => {
-        const s = empty();
-        const m: number[] = [];
-        // Plain comparisons per step (expect() per step made this test 3x slower); details on the first mismatch.
-        ops.forEach((o, step) => {
-          const got = o.kind === 'insert' ? insertSeen(s, o.ts) : evictSeen(s, o.cutoff);
-          const want = o.kind === 'insert' ? modelInsert(m, o.ts) : modelEvict(m, o.cutoff);
-          const ringOk = s.seenHead >= 0 && (s.seenHead < s.seen.length || s.seen.length === 0) && s.seen.length >= m.length;
-          if (got !== want || seenSize(s) !== m.length || !ringOk) {
-            expect({ step, o, got, size: seenSize(s), head: s.seenHead, cap: s.seen.length }).toEqual({
-              step,
-              o,
-              got: want,
-              size: m.length,
-              head: s.seenHead,
-              cap: s.seen.length,
-            });
-            expect(ringOk).toBe(true);
-          }
-        });
-        expect(seenKeys(s)).toEqual(m);
-        for (let i = 0; i < m.length; i++) {
-          expect(Object.is(seenAt(s, i), m[i])).toBe(true);
-          expect(Object.is(s.seen[seenSlot(s, i)], m[i])).toBe(true);
-        }
+        run(ops, empty(), []);
+        expect(NO_RUNS).toEqual([]);
         expect(NO_KEYS).toEqual([]);
       }),
-      { numRuns: 300 },
+      { numRuns: 500 },
     );
   });
 
-  it('after an eviction, holds at most half the keys + 8 slots of slack', () => {
+  it('restored with loadSeen, go on agreeing', () => {
     fc.assert(
-      fc.property(program, (ops) => {
+      fc.property(program, program, (before, after) => {
         const s = empty();
-        for (const o of ops) {
-          if (o.kind === 'insert') insertSeen(s, o.ts);
-          else if (evictSeen(s, o.cutoff) > 0) expect(s.seen.length).toBeLessThanOrEqual(seenSize(s) + (seenSize(s) >> 1) + 8);
-        }
+        const m: number[] = [];
+        run(before, s, m);
+        const back = empty();
+        loadSeen(back, s.runs.slice(), seenKeys({ ...s, runs: NO_RUNS }));
+        run(after, back, m);
       }),
+      { numRuns: 200 },
     );
   });
 
-  it('a steady sensor (1 Hz, 1m horizon) settles at ~62 keys in a ring of at most 62 + 1/8 + 4 slots, wrapping around', () => {
+  it('a steady 1 Hz sensor at a 15m horizon holds one run and no ring key', () => {
     const s = empty();
-    let wrapped = false;
-    for (let t = 0; t < 10_000; t++) {
-      const ts = 1_700_000_000_000 + t * 1000;
+    for (let t = 0; t < 5000; t++) {
+      const ts = T0 + t * 1000;
       expect(insertSeen(s, ts)).toBe(true);
-      evictSeen(s, ts - 60_000);
-      if (t > 100 && s.seenHead + seenSize(s) > s.seen.length) wrapped = true;
+      evictSeen(s, ts - 900_000);
     }
-    expect(seenSize(s)).toBe(61);
-    expect(s.seen.length).toBeLessThanOrEqual(62 + (62 >> 3) + 4);
-    expect(wrapped).toBe(true);
-    expect(seenAt(s, 0)).toBe(1_700_000_000_000 + 9_939_000);
-  });
-
-  it('shrinks when the rate drops, and grows again', () => {
-    const s = empty();
-    for (let t = 0; t < 1000; t++) insertSeen(s, t);
-    expect(s.seen.length).toBeGreaterThanOrEqual(1000);
-    for (let t = 1000; t < 1100; t += 10) {
-      insertSeen(s, t);
-      evictSeen(s, t - 100);
-    }
-    expect(seenSize(s)).toBe(20); // 990..999, then every 10th
-    expect(s.seen.length).toBeLessThanOrEqual(20 + (20 >> 1) + 8);
-    for (let t = 1100; t < 1500; t++) insertSeen(s, t + 0.5);
-    expect(seenSize(s)).toBe(420);
-    expect(seenKeys(s).slice(8, 22)).toEqual([998, 999, 1000, 1010, 1020, 1030, 1040, 1050, 1060, 1070, 1080, 1090, 1100.5, 1101.5]);
-  });
-
-  it('out-of-order keys land in place across the wrap-around; a repeat of any key is a duplicate', () => {
-    const s = empty();
-    for (let t = 0; t < 40; t++) {
-      insertSeen(s, t * 10);
-      evictSeen(s, t * 10 - 100);
-    }
-    expect(s.seenHead).toBeGreaterThan(0); // keys wrap around the ring's end
-    for (const ts of [395, 295, 301, 389.5]) expect(insertSeen(s, ts)).toBe(true);
-    for (const ts of [300, 390, 395, 295]) expect(insertSeen(s, ts)).toBe(false);
-    expect(seenKeys(s)).toEqual([290, 295, 300, 301, 310, 320, 330, 340, 350, 360, 370, 380, 389.5, 390, 395]);
-    expect(insertSeen(s, 289)).toBe(true); // before all of them
-    expect(seenAt(s, 0)).toBe(289);
-  });
-
-  it('loadSeen takes ascending keys, with room to grow', () => {
-    const s = empty();
-    loadSeen(s, [1, 2.5, 4]);
-    expect(seenKeys(s)).toEqual([1, 2.5, 4]);
-    expect(s.seen.length).toBeGreaterThan(3);
-    expect(insertSeen(s, 2.5)).toBe(false);
-    expect(insertSeen(s, 3)).toBe(true);
-    expect(seenKeys(s)).toEqual([1, 2.5, 3, 4]);
-    loadSeen(s, []);
+    expect(s.runs).toEqual([T0 + 4099_000, 1000, 901]);
+    expect(ringSize(s)).toBe(0);
     expect(s.seen).toBe(NO_KEYS);
-    expect(insertSeen(s, 7)).toBe(true);
-    expect(NO_KEYS).toEqual([]);
+    expect(insertSeen(s, T0 + 4500_000)).toBe(false);
+    expect(insertSeen(s, T0 + 4500_500)).toBe(true); // between two members: held apart, exactly
+    expect(hasSeen(s, T0 + 4500_500)).toBe(true);
+    expect(hasSeen(s, T0 + 4500_250)).toBe(false);
+    expect(s.runs).toEqual([T0 + 4099_000, 1000, 901]);
+  });
+
+  it('a gap ends a run and the next three keys start another; jittered keys stay in the ring', () => {
+    const s = empty();
+    for (const ts of [0, 10, 20, 30, 70, 80, 90, 100]) insertSeen(s, T0 + ts);
+    expect(s.runs).toEqual([T0, 10, 4, T0 + 70, 10, 4]);
+    expect(ringSize(s)).toBe(0);
+    for (const ts of [111, 119, 132, 140]) insertSeen(s, T0 + ts);
+    expect(ringSize(s)).toBe(4);
+    expect(evictSeen(s, T0 + 25)).toBe(3);
+    expect(s.runs).toEqual([T0 + 30, 10, 1, T0 + 70, 10, 4]);
+    expect(evictSeen(s, T0 + 120)).toBe(7);
+    expect(s.runs).toBe(NO_RUNS);
+    expect(seenKeys(s)).toEqual([T0 + 132, T0 + 140]);
   });
 });

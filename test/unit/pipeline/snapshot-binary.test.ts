@@ -3,10 +3,12 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Pipeline, PipelineSnapshotError } from '../../../gateway/pipeline/pipeline.js';
 import { restoreSnapshot, takeSnapshot } from '../../../gateway/pipeline/snapshot.js';
-import { seenKeys } from '../../../gateway/pipeline/seen-keys.js';
+import { ringKeys } from '../../../gateway/pipeline/key-ring.js';
+import { decodeAll, retain } from '../../../gateway/pipeline/retained.js';
+import { insertSeen, NO_KEYS, NO_RUNS, type SeenKeys, seenKeys } from '../../../gateway/pipeline/seen-keys.js';
 import { DeviceState, SensorState } from '../../../gateway/pipeline/state.js';
 import type { DeviceMessage } from '../../../gateway/pipeline/types.js';
-import { Win, writeRecord } from '../../../gateway/pipeline/window.js';
+import { Win } from '../../../gateway/pipeline/window.js';
 import { copyOf } from './snapshot-support.js';
 
 /**
@@ -104,15 +106,18 @@ const stateArb = fc
       for (const sv of dv.sensors) {
         const s = new SensorState(d.name, sv.name);
         Object.assign(s, { maxTs: sv.maxTs, lastArrival: sv.lastArrival, open: sv.open });
-        // The key ring turned by `head` slots, with `head` spare ones holding stale values: neither is part of the state.
-        const cap = sv.seen.length + sv.head;
+        // The keys as inserted in order (steady ones become runs, seen-keys.ts); the key ring turned by `head`
+        // slots, with `head` spare ones holding stale values: neither is part of the state.
+        const keys: SeenKeys = { runs: NO_RUNS, seen: NO_KEYS, seenHead: 0, seenCount: 0 };
+        for (const x of sv.seen) insertSeen(keys, x);
+        s.runs = keys.runs;
+        const ring = ringKeys(keys);
+        const cap = ring.length + sv.head;
         s.seen = Array<number>(cap).fill(-7);
-        sv.seen.forEach((x, i) => (s.seen[(sv.head + i) % cap] = x));
+        ring.forEach((x, i) => (s.seen[(sv.head + i) % cap] = x));
         s.seenHead = cap === 0 ? 0 : sv.head % cap;
-        s.seenCount = sv.seen.length;
-        for (const w of sv.sealed) writeRecord(s.sealed, w);
-        s.sealedCount = sv.sealed.length;
-        s.sealedMaxStart = sv.sealed.at(-1)?.start ?? -Infinity;
+        s.seenCount = ring.length;
+        for (const w of sv.sealed) retain(s, w, INTERVAL);
         d.sensors.set(s.sensor, s);
         if (s.open.length > 0) withOpen.push(s);
       }
@@ -129,6 +134,10 @@ const stateArb = fc
 
 /** Everything restore must bring back, with -0 kept apart from 0. */
 const num = (x: number) => (Object.is(x, -0) ? '-0' : x);
+const describeWin = (w: Win) =>
+  [w.start, w.count, w.min, w.max, w.firstTs, w.first, w.lastTs, w.last, w.rev, ...w.partials, '|', ...(w.big ?? [])].map((x) =>
+    typeof x === 'number' ? num(x) : x,
+  );
 function describeState({ devices, pending }: State) {
   return {
     devices: [...devices.values()].map((d) => ({
@@ -141,13 +150,11 @@ function describeState({ devices, pending }: State) {
         maxTs: num(s.maxTs),
         lastArrival: num(s.lastArrival),
         seen: seenKeys(s).map(num),
-        open: s.open.map((w) =>
-          [w.start, w.count, w.min, w.max, w.firstTs, w.first, w.lastTs, w.last, w.rev, ...w.partials, '|', ...(w.big ?? [])].map((x) =>
-            typeof x === 'number' ? num(x) : x,
-          ),
-        ),
-        sealed: s.sealed.map(num),
+        runs: s.runs.map(num),
+        open: s.open.map(describeWin),
+        sealed: decodeAll(s, INTERVAL).map(describeWin),
         sealedCount: s.sealedCount,
+        sealedFirstStart: s.sealedFirstStart,
         sealedMaxStart: s.sealedMaxStart,
       })),
     })),
@@ -162,9 +169,10 @@ const withCrc = (b: Buffer) => {
 };
 
 describe('pipeline snapshot', () => {
-  it('writes the bytes the pipeline wrote before the dedup keys became a ring (fixture from commit b770fc2)', () => {
-    // In-order, out-of-order, duplicate, late and non-integer keys (DELTA and PLAIN lists), with evictions that
-    // wrap the ring around.
+  it('writes the bytes of this layout (dedup keys as runs and a ring, retained windows as byte records)', () => {
+    // In-order, out-of-order, duplicate, late and non-integer keys (runs, DELTA and PLAIN lists), with evictions
+    // that trim runs and wrap the ring around. The layout changed in place when the keys became runs and the
+    // retained windows byte records (version 1, nothing released yet); these bytes are that layout's.
     const p = new Pipeline({ intervalMs: 1000, allowedLatenessMs: 500, correctionHorizonMs: 3000, dedupHorizonMs: 5000 }, { window: () => {} });
     const T0 = 1_700_000_000_000;
     const feed: Array<[string, number]> = [];
@@ -172,20 +180,16 @@ describe('pipeline snapshot', () => {
     for (const dt of [0, 1000, 3000, 2000, 2500, 1000, 4000, 3500, 9000, 8000, 8000.5, 6000, 7999.25]) feed.push(['late', T0 + dt]);
     for (let i = 0; i < 12; i++) feed.push(['frac', T0 + i * 333.5]);
     for (const [sensor, ts] of feed) p.ingest({ device: 'd', ts, tsFromDevice: true, seq: undefined, readings: [{ sensor, value: ts % 7 }] }, ts);
-    // The bytes then, when the format's version byte said 3; the layout is the same, now numbered 1 (formats.ts).
     const fixture = [
-      'R1dQUwOgHwECZAADDHN0ZWFkedjw2PzzxQHY8Nj888UBFQG41Nf888UBTugHAQGg2dj888UBEAAYABi4FwAAAQAwAwHA+9f888UB',
-      'EAAUAAi4FwwEAQAooB8QBBgABLgXCAQBADSgHxAAFAAAuBcEBAEAJAhsYXRloNnY/PPFAQEA9HNY/rx4QgYBgL3X/PPFAcA+AQAA',
-      'AAAAPZ9AAQAAAAAAAOg/AQAAAAAAAOA/AQAAAAAAPI9AAgGAutj888UBCAABAAAAAAAA4D8AAAEAAAAAAADgPwEAAAAAAADgPwAB',
-      'AAEAAAAAAADgP6AfBBgYABgAGAABABgCAcD71/zzxQEECAgACAAIBAEACKAfBAEAAAAAAAAZQAEAAAAAAAAZQAEAAAAAADqPQAEA',
-      'AAAAAAAZQAEAAAAAADqPQAEAAAAAAAAZQAQBAAEAAAAAAAAZQAhmcmFjAQBIZVf+vHhCAQBIZVf+vHhCDAGAwNb888UBKgEAAAAA',
-      'ANh0QAEB4J3X/PPFAQwBAAAAAAAA+D8BAAAAAAAAGkABAAAAAAAA+D8BAAAAAAAAGkABAAAAAADkhEABAAAAAAAA+D8AAQAwAwGA',
-      'wNb888UBDAQBAAAAAAAAFkAABOwUDAQBAAEAAAAAAAAjQKAfDAEAAAAAAADgPxQBAAAAAAAA4D8BAAAAAAAA4D8BAAAAAADchEAB',
-      'AAAAAAAABEAEAQAgoB8MAAEAAAAAAAASQAQA8BQIBAEAAQAAAAAAABpAAwJkDHN0ZWFkeQJkCGxhdGUCZAhmcmFjp+5JHw==',
+      'R1dQUwGgHwECZAADDHN0ZWFkedjw2PzzxQHY8Nj888UBAbjU1/zzxQHoBxUAAQEBoNnY/PPFARAAGAAYuBcAAAEAMAPA+9f888UB',
+      'JQEEIAAUCAwAuBcBACgJBCAEGAgAuBcBADQJBCAAFAQAuBcBACQIbGF0ZaDZ2PzzxQEBAPRzWP68eEIABgGAvdf888UBwD4BAAAA',
+      'AAA9n0ABAAAAAAAA6D8BAAAAAAAA4D8BAAAAAAA8j0ACAYC62PzzxQEIAAEAAAAAAADgPwAAAQAAAAAAAOA/AQAAAAAAAOA/AAEA',
+      'AQAAAAAAAOA/oB8EGBgAGAAYAAEAGALA+9f888UBKy7A+9f888UBASAIAAABAAgtATLEEwEAAAAAADqPQAEAAAAAADqPQAEAxBMI',
+      'ZnJhYwEASGVX/rx4QgEASGVX/rx4QgAMAYDA1vzzxQEqAQAAAAAA2HRAAQHgndf888UBDAEAAAAAAAD4PwEAAAAAAAAaQAEAAAAA',
+      'AAD4PwEAAAAAAAAaQAEAAAAAAOSEQAEAAAAAAAD4PwABADADgMDW/PPFAUAKgMDW/PPFAQMxKNwBeADsFAEA/AIJAzEUyAFkAQAA',
+      'AAAAAOA/AQAAAAAA3IRAAQDAAgkDMQC0AVAE8BQBAIQCAwJkDHN0ZWFkeQJkCGxhdGUCZAhmcmFjNoMuAg==',
     ].join('');
-    const bytes = Buffer.from(fixture, 'base64');
-    bytes[4] = 1;
-    const expected = withCrc(bytes).toString('base64');
+    const expected = fixture;
     expect(p.stats()).toEqual({ sensors: 3, openWindows: 4, retainedWindows: 8, dedupKeys: 39 });
     expect(p.snapshot().toString('base64')).toBe(expected);
     const again = new Pipeline(

@@ -104,6 +104,29 @@ describe.each(impls)('state store contract: $name', ({ open }) => {
     store.close();
   });
 
+  it('appends groups of any size exactly: every position, topic, payload and receive time, also after a reopen', () => {
+    const { store, reopen } = open();
+    // Sizes around the SQLite store's rows per statement (32), so whole statements, remainders and both mixed occur.
+    const sizes = [1, 31, 32, 33, 64, 65, 100, 7];
+    const all: { topic: string; payload: Buffer; receivedAt: number }[] = [];
+    let n = 0;
+    for (const size of sizes) {
+      const group = Array.from({ length: size }, () => {
+        const i = n++;
+        return { topic: `devices/d${i}/sensors/s${i % 5}`, payload: Buffer.from(`{"v":${i},"x":"${'y'.repeat(i % 13)}"}`), receivedAt: 5_000 + 3 * i };
+      });
+      all.push(...group);
+      expect(store.append(group)).toBe(n);
+    }
+    const bytes = all.reduce((b, r) => b + Buffer.byteLength(r.topic) + r.payload.length, 0);
+    checkAcrossReopen(store, reopen, (s) => {
+      const back = [...s.after(0)];
+      expect(back.map((r) => r.position)).toEqual(all.map((_, i) => i + 1));
+      expect(back.map((r) => [r.topic, r.payload.toString(), r.receivedAt])).toEqual(all.map((r) => [r.topic, r.payload.toString(), r.receivedAt]));
+      expect(s.totals()).toEqual({ entries: n, bytes, oldestReceivedAt: 5_000, lastPosition: n });
+    }).close();
+  });
+
   it('keeps the three parts as bytes (copies)', () => {
     const { store, reopen } = open();
     store.append([rec(1)]);
