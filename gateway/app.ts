@@ -15,6 +15,7 @@ import type { WindowPoint } from './pipeline/types.js';
 import type { IngestRecord } from './state/ingest-log.js';
 import { DurableState } from './state/durable-state.js';
 import { composeSparkplug } from './compose/sparkplug.js';
+import { LazySparkplugCodec } from './sparkplug/lazy-codec.js';
 import type { Gateway, GatewayDeps } from './gateway.js';
 
 export type { Gateway, GatewayDeps } from './gateway.js';
@@ -36,19 +37,23 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   // Start-up to the first CONNACK (BENCHMARKS.md, start-up): the broker thread loads aedes on its own thread while
   // this one opens the SQLite files and restores the checkpoint below; it opens no socket before start(), and the
   // gate takes no publish before then. fastify and the admin routes are not needed before the first CONNACK
-  // either: their modules load meanwhile and start() builds the admin app once MQTT listens; aedes is loaded on
+  // either: start() loads their modules as it asks the broker to listen (beforeListen below; loaded any earlier,
+  // their evaluation could hold up that request) and builds the admin app once MQTT listens; aedes is loaded on
   // this thread only when the broker runs here.
-  const adminModules = Promise.all([
-    import('./compose/admin.js'),
-    import('./admin/thresholds-api.js'),
-    import('./admin/rules-history-api.js'),
-    import('./admin/alerts-view-api.js'),
-    import('./admin/rules-dry-run.js'),
-    import('./alerts/rules-history.js'),
-  ]);
-  adminModules.catch(() => undefined); // awaited below; a failure before then must not be an unhandled rejection
-  // `state` is created below; the gate is first called after start().
-  const gate: IngestGate = (topic, payload, qos, receivedAt, done) => state.accept(topic, payload, qos, receivedAt, done);
+  const loadAdminModules = () =>
+    Promise.all([
+      import('./compose/admin.js'),
+      import('./admin/thresholds-api.js'),
+      import('./admin/rules-history-api.js'),
+      import('./admin/alerts-view-api.js'),
+      import('./admin/rules-dry-run.js'),
+      import('./alerts/rules-history.js'),
+    ]);
+  let adminModules: ReturnType<typeof loadAdminModules> | undefined;
+  // `state` is created below; the gate is first called after start(). A spBv1.0 publish that comes before the
+  // Sparkplug codec has loaded is held, with every publish after it, until it has (sparkplug/lazy-codec.ts).
+  const codec = new LazySparkplugCodec();
+  const gate: IngestGate = codec.hold((topic, payload, qos, receivedAt, done) => state.accept(topic, payload, qos, receivedAt, done));
   const broker: BrokerFront = await base.edge.createBroker(gate);
   // The broker (thread) already runs: a build that fails from here on closes it, or it would keep the process alive.
   const orClose = <T>(f: () => T): T => {
@@ -90,10 +95,14 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     },
   };
   // Sparkplug B edge nodes (docs/sparkplug.md): the host state machine feeds the same ingest as JSON devices.
-  const sparkplug = composeSparkplug(base, (device) => {
-    alerts.staleNow(device, now());
-    live.markOffline(device);
-  });
+  const sparkplug = composeSparkplug(
+    base,
+    (device) => {
+      alerts.staleNow(device, now());
+      live.markOffline(device);
+    },
+    codec.get,
+  );
   const settings = pipelineSettings(config);
   const pipeline = orClose(() => state.restore({ pipeline: (snap) => new Pipeline(settings, output, snap), alerts, sparkplug }));
 
@@ -108,6 +117,14 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     }
   };
   // Replays the ingest log after the restored checkpoint (after a crash), before any socket opens.
+  if (state.replayPending()) {
+    try {
+      await codec.load(); // the log may hold spBv1.0 publishes
+    } catch (err) {
+      void broker.close().catch(() => undefined);
+      throw err;
+    }
+  }
   orClose(() =>
     state.recover({
       process: processRecord,
@@ -136,7 +153,16 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
       sections: { pipeline: pipeline.stats(), alerts: { firing: alerts.firing().length, rules: alerts.status() }, sparkplug: sparkplug.status() },
     }),
     // Built by start() once MQTT listens: the admin app is not on the way to the first CONNACK.
+    // The broker's listen request goes out right after this, before these modules are evaluated.
+    beforeListen: () => {
+      adminModules = loadAdminModules();
+      // Both awaited by buildAdmin; a failure before then must not be an unhandled rejection.
+      adminModules.catch(() => undefined);
+      codec.load().catch(() => undefined);
+    },
     buildAdmin: async (health) => {
+      // Before /health answers and the first tick (main.ts handles SIGTERM only once start() returned).
+      await codec.load();
       const [
         { buildAdminApp, adminRejected, operatorPagePlugin, pageSettings },
         { thresholdsApi },
@@ -144,7 +170,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
         { alertsViewApi },
         { rulesDryRunApi },
         { RULES_VERSIONS_KEPT, RulesHistory },
-      ] = await adminModules;
+      ] = await (adminModules ?? loadAdminModules());
       const rejected = adminRejected(metrics);
       const { influx } = config;
       return buildAdminApp(base, health, [

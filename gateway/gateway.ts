@@ -3,6 +3,7 @@ import type { AdminPlugin } from './admin/server.js';
 import type { AlertService } from './alerts/service.js';
 import type { DeviceAccess } from './auth/index.js';
 import type { BrokerFront } from './broker/front.js';
+import type { BrokerWorker } from './broker/thread/worker-start.js';
 import type { GatewayConfig } from './config/schema.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
@@ -21,6 +22,8 @@ export interface GatewayDeps {
   readonly onFatal?: (err: Error) => void;
   /** Extra admin routes (operator page, devices). */
   readonly adminPlugins?: readonly AdminPlugin[];
+  /** The broker thread, started by main.ts before it loaded the rest (mqtt.brokerThread); taken by the broker. */
+  readonly brokerWorker?: BrokerWorker;
 }
 
 export interface Gateway {

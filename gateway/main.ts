@@ -1,10 +1,6 @@
-import { ConfigError, loadConfig } from './config/load.js';
-import { buildGateway } from './app.js';
-import { DevicesFileError } from './auth/index.js';
-import { DataDirLockedError } from './data-dir/lock.js';
+import { BrokerWorker, useBrokerThread } from './broker/thread/worker-start.js';
+import type { Gateway } from './gateway.js';
 import { StopSignals, STOP_SIGNAL_COALESCE_MS } from './lifecycle/stop-signals.js';
-import { createLogger } from './log.js';
-import { applyRuntimeSettings } from './runtime.js';
 
 /**
  * Composition root: load config, build the gateway, listen, and stop gracefully on SIGTERM/SIGINT.
@@ -13,6 +9,11 @@ import { applyRuntimeSettings } from './runtime.js';
  * stop forced by a repeated signal (lifecycle/stop-signals.ts).
  */
 async function main(): Promise<number | undefined> {
+  // Start-up to the first CONNACK (BENCHMARKS.md, start-up): the broker thread starts first and loads aedes while
+  // this thread loads the config and the rest of the gateway (before, one waited for the other); its configuration
+  // follows when the broker is built. mqtt.brokerThread `auto` is assumed; `off` ends it below.
+  const brokerWorker = useBrokerThread('auto') ? new BrokerWorker() : undefined;
+  const { ConfigError, loadConfig } = await import('./config/load.js');
   let loaded;
   try {
     loaded = loadConfig();
@@ -24,10 +25,18 @@ async function main(): Promise<number | undefined> {
     throw err;
   }
   const { config, source } = loaded;
+  if (!useBrokerThread(config.mqtt.brokerThread)) brokerWorker?.discard();
+  const [{ buildGateway }, { DevicesFileError }, { DataDirLockedError }, { createLogger }, { applyRuntimeSettings }] = await Promise.all([
+    import('./app.js'),
+    import('./auth/index.js'),
+    import('./data-dir/lock.js'),
+    import('./log.js'),
+    import('./runtime.js'),
+  ]);
   applyRuntimeSettings(config.runtime);
   const log = createLogger(config.log.level);
   log.info({ config: source, gatewayId: config.gatewayId }, 'starting');
-  let gateway: Awaited<ReturnType<typeof buildGateway>> | undefined;
+  let gateway: Gateway | undefined;
   let stopping = false;
   // The broker thread died: without MQTT the gateway is useless, so it saves its state and exits (a supervisor restarts it).
   const onFatal = (err: Error) => {
@@ -37,8 +46,9 @@ async function main(): Promise<number | undefined> {
     gateway.stop().finally(() => process.exit(1));
   };
   try {
-    gateway = await buildGateway(config, { log, onFatal });
+    gateway = await buildGateway(config, { log, onFatal, ...(brokerWorker ? { brokerWorker } : {}) });
   } catch (err) {
+    brokerWorker?.discard(); // not taken when the build failed before the broker
     if (err instanceof DevicesFileError || err instanceof DataDirLockedError) {
       process.stderr.write(`gateway: ${err.message}\n`);
       return 2;

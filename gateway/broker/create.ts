@@ -1,15 +1,10 @@
-import { availableParallelism } from 'node:os';
 import { createDeviceAccess, type DeviceAccess } from '../auth/index.js';
 import type { GatewayConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { BrokerFront, IngestGate, PublishRelay } from './front.js';
 import { BrokerThread } from './thread/broker-thread.js';
-
-/** mqtt.brokerThread: `auto` gives aedes a thread of its own when the machine has a core to spare. */
-export function useBrokerThread(mode: 'auto' | 'on' | 'off'): boolean {
-  return mode === 'on' || (mode === 'auto' && availableParallelism() > 1);
-}
+import { useBrokerThread, type BrokerWorker } from './thread/worker-start.js';
 
 export interface BrokerEdge {
   /** Device registry (auth.devicesFile, hot-reloaded), authentication, roles and topic ACL. */
@@ -30,7 +25,14 @@ export interface BrokerEdge {
  */
 export function createBrokerEdge(
   config: GatewayConfig,
-  deps: { readonly log: Logger; readonly metrics: Metrics; readonly now: () => number; readonly onFatal?: (err: Error) => void },
+  deps: {
+    readonly log: Logger;
+    readonly metrics: Metrics;
+    readonly now: () => number;
+    readonly onFatal?: (err: Error) => void;
+    /** The broker thread started early by main.ts (GatewayDeps.brokerWorker). */
+    readonly brokerWorker?: BrokerWorker;
+  },
 ): BrokerEdge {
   const { log, metrics, now } = deps;
   const threaded = useBrokerThread(config.mqtt.brokerThread);
@@ -45,7 +47,15 @@ export function createBrokerEdge(
     devices,
     createBroker: async (gate, relay) =>
       threaded
-        ? new BrokerThread(config, { log, metrics, gate, now, ...(relay ? { relay } : {}), ...(deps.onFatal ? { onFailure: deps.onFatal } : {}) })
+        ? new BrokerThread(config, {
+            log,
+            metrics,
+            gate,
+            now,
+            ...(relay ? { relay } : {}),
+            ...(deps.onFatal ? { onFailure: deps.onFatal } : {}),
+            ...(deps.brokerWorker ? { worker: deps.brokerWorker } : {}),
+          })
         : new (await import('./in-process.js')).InProcessBroker(config, { log, metrics, devices, gate, now, ...(relay ? { relay } : {}) }),
   };
 }

@@ -4,7 +4,7 @@ import { createServer as createNetServer, type AddressInfo, type Server as NetSe
 import type { Duplex } from 'node:stream';
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import type { Aedes } from 'aedes';
-import { WebSocketServer, createWebSocketStream } from 'ws';
+import type { WebSocketServer } from 'ws';
 import type { GatewayConfig } from '../config/schema.js';
 import { RateLimitedLog, type Logger } from '../log.js';
 import { ConnectionCounts } from './connection-counts.js';
@@ -81,6 +81,8 @@ export async function startListeners(
   let wss: WebSocketServer | undefined;
   let wsPort: number | undefined;
   if (wsEnabled) {
+    // ws loads after the TCP listener is up: not on the way to a TCP device's first CONNACK (BENCHMARKS.md, start-up).
+    const { WebSocketServer, createWebSocketStream } = await import('ws');
     http = createHttpServer((_req, res) => {
       res.writeHead(426, { 'content-type': 'text/plain' }).end('MQTT over WebSocket: connect with a WebSocket client\n');
     });

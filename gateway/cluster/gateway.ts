@@ -7,6 +7,7 @@ import { composeBase } from '../compose/base.js';
 import { composeGateway } from '../compose/lifecycle.js';
 import { composeOutputs, pipelineSettings } from '../compose/outputs.js';
 import { composeSparkplug } from '../compose/sparkplug.js';
+import { LazySparkplugCodec } from '../sparkplug/lazy-codec.js';
 import type { GatewayConfig } from '../config/schema.js';
 import { ClusterNode } from './node.js';
 
@@ -30,7 +31,11 @@ export async function buildClusterGateway(config: GatewayConfig, deps: GatewayDe
   alerts.start();
   // Sparkplug B (docs/cluster.md, "Sparkplug B"): decoding, counters, rebirth requests and the STATE of the cluster's
   // one primary host here; the edge nodes' sessions live in the partitions' hosts (partition-state.ts).
-  const sparkplug = composeSparkplug(base, (device) => live.markOffline(device));
+  // A cluster node loads the payload codec during its build, as it always has (start-up is tuned for the single
+  // gateway, whose root loads it once MQTT listens: app.ts).
+  const codec = new LazySparkplugCodec();
+  await codec.load();
+  const sparkplug = composeSparkplug(base, (device) => live.markOffline(device), codec.get);
   const node = await ClusterNode.connect(config, {
     log,
     metrics,

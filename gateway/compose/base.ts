@@ -43,7 +43,7 @@ export function composeBase(config: GatewayConfig, deps: GatewayDeps): GatewayBa
   enableProcessMetrics(metrics.registry);
   const startedAt = now();
   // Registry, roles, ACL and the broker with its sessions store (mqtt.sessions), built the same way in both roots.
-  const edge = createBrokerEdge(config, { log, metrics, now, ...(deps.onFatal ? { onFatal: deps.onFatal } : {}) });
+  const edge = createBrokerEdge(config, { ...deps, metrics, now });
   // A SQLite file found corrupt or of an unknown format is moved aside at open: counted, and shown in /health
   // (status degraded) until the next start, for its data is lost to InfluxDB (docs/durability.md).
   const movedAside: MovedAside[] = [];

@@ -2,11 +2,11 @@ import type { Registry } from 'prom-client';
 import type { BrokerFront, GatewayPublish } from '../broker/front.js';
 import type { RateLimitedLog } from '../log.js';
 import type { DecodeSink } from '../pipeline/decode.js';
-import { decodePayload, encodePayload } from './codec.js';
 import { DataType } from './datatypes.js';
 import { decodeHostSnapshot, encodeHostSnapshot } from './host-snapshot.js';
 import { SparkplugHost, type EdgeNodeStatus, type HostSettings } from './host.js';
 import { mapMetrics, type MappingSink } from './mapping.js';
+import type { SparkplugCodec } from './lazy-codec.js';
 import { createSparkplugMetrics, LabelCounts, type SparkplugMetrics } from './metrics.js';
 import { ncmdTopic, parseSparkplugTopic, stateTopic, type SparkplugTopic } from './topic.js';
 
@@ -21,6 +21,8 @@ export interface SparkplugDeps {
   /** NDEATH/DDEATH: the device's sensors are stale now (noData rules fire at once). */
   readonly stale: (device: string) => void;
   readonly log: RateLimitedLog;
+  /** codec.ts, loaded after start-up (lazy-codec.ts): called only for a spBv1.0 publish or a rebirth request. */
+  readonly codec: () => SparkplugCodec;
 }
 
 const TOPICS = 16_384;
@@ -114,7 +116,7 @@ export class SparkplugService {
       sink.reject('payload_too_large', `payload of ${payload.length} bytes exceeds mqtt.maxPayloadBytes (${this.deps.maxPayloadBytes})`);
       return true;
     }
-    const decoded = decodePayload(payload);
+    const decoded = this.deps.codec().decodePayload(payload);
     if (!decoded.ok) {
       sink.reject('bad_payload', decoded.detail);
       return true;
@@ -190,7 +192,7 @@ export class SparkplugService {
 
   /** NCMD `Node Control/Rebirth = true` (spec 4.2.1 NCMD: QoS 0, not retained [tck-id-topics-ncmd-mqtt], with a timestamp [tck-id-topics-ncmd-timestamp]). */
   private sendRebirth(group: string, edge: string): void {
-    const payload = encodePayload({
+    const payload = this.deps.codec().encodePayload({
       timestamp: this.deps.now(),
       metrics: [{ name: 'Node Control/Rebirth', datatype: DataType.Boolean, value: { case: 'booleanValue', value: true } }],
     });

@@ -71,6 +71,11 @@ export class DurableState {
     return pipeline;
   }
 
+  /** After restore(): whether recover() will replay publishes (the log holds some after the checkpoint). */
+  replayPending(): boolean {
+    return this.store.totals().lastPosition > this.position;
+  }
+
   /** Replays the log after the restored checkpoint, then checkpoints; builds the journal and the checkpointer. */
   recover(parts: StateParts): void {
     const { log, metrics, timers } = this.deps;

@@ -5,7 +5,7 @@
  * after each (its final checkpoint is the state the next start restores).
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +20,16 @@ export interface StartupFigures {
   readonly sensors: number;
   readonly runsMs: number[];
   readonly medianMs: number;
+  /** CPU time of the process (both threads) at the CONNACK: steadier than the wall time on a shared machine. */
+  readonly cpuMs: number[];
+  readonly medianCpuMs: number;
+}
+
+/** User + system CPU time of a process so far, from /proc/<pid>/stat (Linux; clock ticks of 10 ms). */
+function cpuMsOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 /** One CONNACK attempt: resolves true when answered, false when refused or closed. */
@@ -37,7 +47,7 @@ function tryConnack(port: number): Promise<boolean> {
   });
 }
 
-async function timeStart(dir: string, opts: GatewayOptions): Promise<number> {
+async function timeStart(dir: string, opts: GatewayOptions): Promise<{ ms: number; cpuMs: number }> {
   const [mqttPort, httpPort] = [await freePort(), await freePort()];
   const config = writeGatewayConfig(dir, opts, mqttPort, httpPort);
   const t0 = performance.now();
@@ -45,7 +55,7 @@ async function timeStart(dir: string, opts: GatewayOptions): Promise<number> {
   try {
     for (;;) {
       if (child.exitCode !== null) throw new Error(`gateway exited with ${child.exitCode}`);
-      if (await tryConnack(mqttPort)) return performance.now() - t0;
+      if (await tryConnack(mqttPort)) return { ms: performance.now() - t0, cpuMs: cpuMsOf(child.pid!) };
       if (performance.now() - t0 > 60_000) throw new Error('no CONNACK within 60 s');
       await sleep(2);
     }
@@ -61,24 +71,27 @@ export async function runStartup(
   repeats = Number(process.env.BENCH_STARTUP_REPEATS ?? 3),
 ): Promise<StartupFigures[]> {
   const out: StartupFigures[] = [];
+  const figures = (state: string, sensors: number, runs: { ms: number; cpuMs: number }[]): StartupFigures => {
+    const runsMs = runs.map((r) => r.ms);
+    const cpuMs = runs.map((r) => r.cpuMs);
+    console.log(`  start-up to first CONNACK, ${state}: ${runsMs.map((x) => x.toFixed(0)).join(', ')} ms (CPU ${cpuMs.join(', ')} ms)`);
+    return { state, sensors, runsMs, medianMs: median(runsMs), cpuMs, medianCpuMs: median(cpuMs) };
+  };
   const measure = async (state: string, n: number, dir: string) => {
-    const runsMs: number[] = [];
-    for (let i = 0; i < repeats; i++) runsMs.push(await timeStart(dir, { ...base, database: 'startup' }));
-    const f = { state, sensors: n, runsMs, medianMs: median(runsMs) };
-    console.log(`  start-up to first CONNACK, ${state}: ${runsMs.map((x) => x.toFixed(0)).join(', ')} ms`);
-    out.push(f);
+    const runs: { ms: number; cpuMs: number }[] = [];
+    for (let i = 0; i < repeats; i++) runs.push(await timeStart(dir, { ...base, database: 'startup' }));
+    out.push(figures(state, n, runs));
   };
   const empty = mkdtempSync(join(tmpdir(), 'bench-start-'));
   const full = mkdtempSync(join(tmpdir(), 'bench-start-'));
   try {
     // A fresh folder per start: empty means no state file at all.
-    const runsMs: number[] = [];
+    const runs: { ms: number; cpuMs: number }[] = [];
     for (let i = 0; i < repeats; i++) {
       const dir = mkdtempSync(join(empty, 'run-'));
-      runsMs.push(await timeStart(dir, { ...base, database: 'startup' }));
+      runs.push(await timeStart(dir, { ...base, database: 'startup' }));
     }
-    out.push({ state: 'empty state', sensors: 0, runsMs, medianMs: median(runsMs) });
-    console.log(`  start-up to first CONNACK, empty state: ${runsMs.map((x) => x.toFixed(0)).join(', ')} ms`);
+    out.push(figures('empty state', 0, runs));
     // The state of `sensors` sensors (3 per device, 5 readings each), left by a graceful stop's checkpoint.
     const devices = Math.ceil(sensors / 3);
     const gw = await startGateway({ ...base, database: 'startup', dir: full });

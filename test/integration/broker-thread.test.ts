@@ -1,5 +1,9 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BrokerThread } from '../../gateway/broker/thread/broker-thread.js';
+import { BrokerWorker } from '../../gateway/broker/thread/worker-start.js';
 import { startLoad } from '../bench/loadgen.js';
 import { metricValue, startTestGateway, type TestGateway } from '../support/gateway.js';
 import { waitFor } from '../support/wait.js';
@@ -82,5 +86,55 @@ describe('broker thread: when it dies', () => {
     } finally {
       await tg.dispose();
     }
+  });
+});
+
+/** main.ts starts the broker thread before it reads the config (worker-start.ts); the build takes it. */
+describe('broker thread: started before the gateway is built', () => {
+  it('is the thread the broker runs on, and serves a device', async () => {
+    const early = new BrokerWorker();
+    const tg = await startTestGateway({
+      influxUrl: 'http://127.0.0.1:9',
+      overrides: { mqtt: { brokerThread: 'on' }, log: { level: 'warn' } },
+      deps: { brokerWorker: early },
+    });
+    try {
+      expect((tg.gw.broker as unknown as { worker: unknown }).worker).toBe(early.worker);
+      expect(() => early.take()).toThrow(/already taken/);
+      const client = await connect(tg.mqttUrl, { clientId: 'early-dev' });
+      await publish(client, 'devices/early-dev/telemetry', JSON.stringify({ ts: Date.now() - 60_000, readings: { t: 1 } }), 1);
+      expect(await metricValue(tg.gw, 'readingsAccepted')).toBe(1);
+      await client.endAsync();
+    } finally {
+      await tg.dispose();
+    }
+  });
+
+  it('one that died before the build took it fails the build with its exit (it is not waited for)', async () => {
+    const early = new BrokerWorker();
+    const exited = new Promise((resolve) => early.worker.once('exit', resolve));
+    await early.worker.terminate();
+    await exited; // gone before anyone listened to it
+    const dir = mkdtempSync(join(tmpdir(), 'gw-early-dead-'));
+    try {
+      await expect(
+        startTestGateway({
+          influxUrl: 'http://127.0.0.1:9',
+          dir,
+          overrides: { mqtt: { brokerThread: 'on' }, log: { level: 'silent' } },
+          deps: { brokerWorker: early },
+        }),
+      ).rejects.toThrow(/broker thread exited/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('discard() ends one nobody took (mqtt.brokerThread off)', async () => {
+    const early = new BrokerWorker();
+    const exited = new Promise((resolve) => early.worker.once('exit', resolve));
+    early.discard();
+    await exited;
+    expect(() => early.take()).toThrow(/already taken/);
   });
 });

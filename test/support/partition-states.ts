@@ -6,6 +6,7 @@ import { PartitionStates } from '../../gateway/cluster/partition-state.js';
 import { createLogger, RateLimitedLog, type Logger } from '../../gateway/log.js';
 import type { Metrics } from '../../gateway/metrics.js';
 import type { PipelineOutput } from '../../gateway/pipeline/pipeline.js';
+import * as codec from '../../gateway/sparkplug/codec.js';
 import { SparkplugService } from '../../gateway/sparkplug/service.js';
 
 /**
@@ -24,6 +25,7 @@ export function testSparkplugService(settings = { reorderTimeoutMs: 1000, rebirt
     now: () => 0,
     stale: () => {},
     log: new RateLimitedLog(createLogger('silent')),
+    codec: () => codec,
   });
   const publisher: Pick<BrokerFront, 'publish'> = { publish: (p, done) => (sent.push(p), done()) };
   service.attach(publisher);

@@ -100,14 +100,21 @@ export async function prepareGateway(dir: string, influxUrl: string, overrides: 
  */
 export async function spawnGateway(
   configFile: string,
-  opts: { ready?: boolean; ports?: { mqtt: number; http: number }; npmStart?: boolean; main?: string } = {},
+  opts: {
+    ready?: boolean;
+    ports?: { mqtt: number; http: number };
+    npmStart?: boolean;
+    main?: string;
+    nodeArgs?: readonly string[];
+    env?: Record<string, string>;
+  } = {},
 ): Promise<GatewayProcess> {
   const main = opts.main ?? MAIN;
   if (!existsSync(main)) throw new Error(`${main} is missing: run \`npm run build\` first`);
-  const env = { ...process.env, GATEWAY_CONFIG: configFile };
+  const env = { ...process.env, ...opts.env, GATEWAY_CONFIG: configFile };
   const child = opts.npmStart
     ? spawn('npm', ['start'], { cwd: npmStartPackage(configFile), env, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
-    : spawn(process.execPath, [main], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    : spawn(process.execPath, [...(opts.nodeArgs ?? []), main], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   live.set(child, opts.npmStart === true);
   let out = '';
   child.stdout!.on('data', (b: Buffer) => (out += b.toString()));

@@ -1,6 +1,4 @@
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { GatewayConfig } from '../../config/schema.js';
 import type { Logger } from '../../log.js';
 import type { Metrics } from '../../metrics.js';
@@ -9,6 +7,7 @@ import { maxPacketBytes } from '../limits.js';
 import type { BrokerFront, GatewayPublish, IngestGate, PublishRelay } from '../front.js';
 import type { BrokerThreadData, FromBroker, ListeningPorts, ToBroker } from './protocol.js';
 import { createRingBuffers, RingReader } from './publish-ring.js';
+import { BrokerWorker } from './worker-start.js';
 
 export interface BrokerThreadDeps {
   readonly log: Logger;
@@ -20,14 +19,9 @@ export interface BrokerThreadDeps {
   readonly now: () => number;
   /** The thread died while the gateway runs (not by close()): no MQTT any more, the gateway should stop. */
   readonly onFailure?: (err: Error) => void;
+  /** The thread, started early by main.ts (worker-start.ts); without it, one is started here. */
+  readonly worker?: BrokerWorker;
 }
-
-/**
- * The broker thread's young generation: aedes' garbage is short-lived (a packet, its buffers), so small
- * semi-spaces collect it as well, and a second isolate with V8's default (up to 48 MiB) costs RSS an edge box
- * would rather spend on sensor state (BENCHMARKS.md, memory).
- */
-const YOUNG_MB = 12;
 
 /** Records read per turn of the event loop before timers, sockets and the outbox get their turn. */
 const BATCH = 256;
@@ -42,18 +36,6 @@ const TURN_MS = 4;
  * gateway makes no timer turns and the first publish after a pause is woken at once as before.
  */
 const POLL_MS = 1;
-
-/**
- * The worker's module in the same form as this one: the compiled sibling in dist/, or, when this runs from source
- * (vitest, tsx), the .ts sibling loaded through tsx's `tsImport` (tsx docs, "Node.js API"), so tests never run a
- * stale dist/. Node 20 does not apply `--import tsx` to a worker's own entry file, hence the small eval entry.
- */
-function workerEntry(): { entry: URL | string; eval: boolean } {
-  const compiled = new URL('./broker-worker.js', import.meta.url);
-  if (existsSync(fileURLToPath(compiled))) return { entry: compiled, eval: false };
-  const source = JSON.stringify(new URL('./broker-worker.ts', import.meta.url).href);
-  return { entry: `import('tsx/esm/api').then((tsx) => tsx.tsImport(${source}, ${source}))`, eval: true };
-}
 
 class BrokerThreadError extends Error {
   constructor(
@@ -98,8 +80,8 @@ export class BrokerThread implements BrokerFront {
     const mirror = (this.counters = new CounterMirror(counters, deps.metrics));
     deps.metrics.onBrokerCollect(() => mirror.sync());
     const data: BrokerThreadData = { config, ring, counters, logLevel: deps.log.level, relay: deps.relay !== undefined };
-    const worker = workerEntry();
-    this.worker = new Worker(worker.entry, { eval: worker.eval, workerData: data, name: 'broker', resourceLimits: { maxYoungGenerationSizeMb: YOUNG_MB } });
+    const { worker, failed } = (deps.worker ?? new BrokerWorker()).take();
+    this.worker = worker;
     this.ready = new Promise((resolve, reject) => {
       this.worker.on('message', (m: FromBroker) => {
         if (m.t === 'ready') resolve();
@@ -119,7 +101,10 @@ export class BrokerThread implements BrokerFront {
       };
       this.worker.on('error', fail);
       this.worker.on('exit', (code) => fail(new Error(`broker thread exited with code ${code}`)));
+      if (failed) fail(failed);
     });
+    // The thread has loaded (or is loading) its modules and waits for this before it builds anything.
+    this.send({ t: 'init', data });
     // Awaited by started(), which the gateway calls after restoring its state: a thread that fails meanwhile must
     // not be an unhandled rejection (started() still rejects with it).
     this.ready.catch(() => undefined);

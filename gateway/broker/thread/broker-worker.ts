@@ -3,9 +3,9 @@
  * parsing and routing take one core and decode, dedup, windows, alerts and the outbox take another. Each
  * PUBLISH on an ingest topic (wire/topics.ts) is copied into the publish ring for the gateway; a QoS >= 1 one is
  * acknowledged (PUBACK) only when the gateway says it is logged (acks). Everything else is routed here; in cluster
- * mode (workerData.relay) it is also handed to the gateway for the other gateways (relay below).
+ * mode (`relay` of its init message) it is also handed to the gateway for the other gateways (relay below).
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import type { Aedes, Client, PublishPacket } from 'aedes';
 import { pino } from 'pino';
 import { createDeviceAccess, credentialIdOf, type DeviceAccess } from '../../auth/index.js';
@@ -22,7 +22,9 @@ import { RingWriter } from './publish-ring.js';
 type Done = (err?: Error | null) => void;
 
 const port = parentPort!;
-const data = workerData as BrokerThreadData;
+// The modules above load as soon as the thread starts (main.ts starts it before it reads the config); the config
+// comes in the first message (protocol.ts), and nothing else comes before this thread says `ready`.
+const data = await new Promise<BrokerThreadData>((resolve) => port.once('message', (m: ToBroker) => m.t === 'init' && resolve(m.data)));
 const config = data.config;
 const post = (m: FromBroker) => port.postMessage(m);
 
@@ -151,6 +153,8 @@ const messageOf = (err: unknown) => (err instanceof Error ? err.message : String
 
 port.on('message', (m: ToBroker) => {
   switch (m.t) {
+    case 'init': // taken above
+      break;
     case 'acks':
       for (const id of m.ids) waitingAck.take(id)?.(null);
       break;

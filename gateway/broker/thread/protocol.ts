@@ -33,6 +33,8 @@ export interface ListeningPorts {
 }
 
 export type ToBroker =
+  /** The first message, and the only one before `ready`: the thread loads its modules before it knows its config. */
+  | { readonly t: 'init'; readonly data: BrokerThreadData }
   | { readonly t: 'listen' }
   /** Publishes logged and processed: PUBACK them. */
   | { readonly t: 'acks'; readonly ids: readonly number[] }
