@@ -56,7 +56,9 @@ async function main(): Promise<number | undefined> {
     throw err;
   }
   const running = gateway;
-  await running.start();
+  // The first CONNACK can come before start() returns (MQTT listens first): a stop request from then on is
+  // taken, and carried out once the start is complete, rather than ending the process by the default handler.
+  const started = running.start();
 
   // Copies of one stop request (a terminal signals npm and the gateway alike, npm forwards) are one request.
   const signals = new StopSignals();
@@ -76,19 +78,22 @@ async function main(): Promise<number | undefined> {
     }
     stopping = true;
     log.info({ signal }, 'stopping: no new connections, flushing state');
-    running.stop().then(
-      () => {
-        log.info('stopped');
-        process.exit(0);
-      },
-      (err: unknown) => {
-        log.error({ err }, 'error during shutdown');
-        process.exit(1);
-      },
-    );
+    started
+      .then(() => running.stop())
+      .then(
+        () => {
+          log.info('stopped');
+          process.exit(0);
+        },
+        (err: unknown) => {
+          log.error({ err }, 'error during shutdown');
+          process.exit(1);
+        },
+      );
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+  await started;
   return undefined;
 }
 

@@ -6,11 +6,12 @@ import type { Logger } from '../../log.js';
  * Where aedes keeps its state: the subscriptions of persistent sessions (clean=false [MQTT-3.1.2-4]), the QoS 1/2
  * messages queued for them while they are away [MQTT-3.1.2-5], retained messages [MQTT-3.3.1-5] and wills.
  *
- * - `disk` (mqtt.sessions default): aedes-persistence-level (the aedes project's own LevelDB persistence, which
+ * - `disk`: aedes-persistence-level (the aedes project's own LevelDB persistence, which
  *   passes aedes-persistence's abstract suite) on classic-level, in `{buffer.dir}/broker/`, owner-only (0700).
  *   Each write reaches the operating system before aedes goes on, so a SIGKILL of the gateway loses nothing that
  *   was stored; LevelDB does not fsync, so a power cut may (docs/mqtt.md).
- * - `memory`: aedes' default; everything is gone at a restart.
+ * - `memory` (mqtt.sessions default): aedes' own; everything is gone at a restart. The default, because with
+ *   `disk` a live QoS 1 delivery to a connected subscriber is now and then lost (docs/mqtt.md).
  *
  * Opened where aedes runs (the broker thread, or the gateway's thread), closed after aedes: aedes.close() leaves
  * its persistence open, and LevelDB holds a lock on the folder until it is closed.
