@@ -3,6 +3,7 @@ import { newSlot, sameAlert, stepNoDataReading, stepNoDataStale, stepNoDataTick,
 import { compileGlob, type Matcher } from './glob.js';
 import { restoreSensors, toSnapshot, type AlertSnapshot, type RestoreResult } from './snapshot.js';
 import { encodeAlertSnapshot } from './snapshot-binary.js';
+import { AlertDeltaCapture, type AlertDelta, type FiringOf } from './snapshot-rows.js';
 import { decodeAlertSnapshot } from './snapshot-binary-read.js';
 import type { AlertEvent, AlertRule, FiringAlert } from './types.js';
 
@@ -61,6 +62,12 @@ export class AlertEngine {
   private unmatched = 0;
   /** Entries with at least one noData rule, scanned by tick(). */
   private readonly silentCandidates = new Set<Entry>();
+  /** Devices whose saved state changed since the last delta began (beginDelta). */
+  private dirty = new Set<string>();
+  /** The next delta writes every device (first one, after a restore, after a failed full one). */
+  private needFull = true;
+  private capture: AlertDeltaCapture | null = null;
+  private deltaBytes = 0;
 
   constructor(rules: readonly AlertRule[] = [], opts: AlertEngineOptions = {}) {
     this.clock = opts.now ?? Date.now;
@@ -87,10 +94,13 @@ export class AlertEngine {
     let e = sensors.get(r.sensor);
     if (e === null) return out ?? NO_EVENTS;
     if (e === undefined) {
+      this.touch(r.device);
       e = this.admit(sensors, r.device, r.sensor);
       if (e === null) return out ?? NO_EVENTS;
+    } else {
+      if (r.ts < e.newestTs) return out ?? NO_EVENTS;
+      this.touch(r.device);
     }
-    if (r.ts < e.newestTs) return out ?? NO_EVENTS;
     e.newestTs = r.ts;
     e.lastValue = r.value;
     if (e.hasNoData) e.lastSeen = this.clock();
@@ -111,6 +121,8 @@ export class AlertEngine {
       if (e.lastSeen > now) e.lastSeen = now;
       for (const s of e.slots) {
         if (s.rule.kind !== 'noData') continue;
+        // stepNoDataTick changes the slot exactly then: the device is written before (beginDelta).
+        if (s.phase !== 'firing' && now - e.lastSeen >= s.rule.noDataMs) this.touch(e.device);
         if (stepNoDataTick(s, s.rule, e.lastSeen, now) !== null) (events ??= []).push(this.event(e, s, 'fired', e.lastValue, now));
       }
     }
@@ -125,6 +137,7 @@ export class AlertEngine {
     const sensors = this.devices.get(device);
     let events = out;
     if (sensors) {
+      this.touch(device);
       for (const e of sensors.values()) {
         if (e === null || !e.hasNoData) continue;
         for (const s of e.slots) {
@@ -149,6 +162,7 @@ export class AlertEngine {
         this.devices.delete(device); // may match a new rule: re-decided on the next reading
         continue;
       }
+      this.touch(device);
       for (const [sensor, e] of sensors) {
         if (e === null) sensors.delete(sensor);
         else this.reslot(e, now, events);
@@ -232,6 +246,9 @@ export class AlertEngine {
 
   /** restore() of a decoded snapshot (decodeAlertSnapshot). */
   restoreSnapshot(snapshot: AlertSnapshot, now: number = this.clock()): Extract<RestoreResult, { ok: true }> {
+    this.capture?.abort();
+    this.needFull = true;
+    this.dirty = new Set();
     this.devices.clear();
     this.silentCandidates.clear();
     this.unmatched = 0;
@@ -244,6 +261,34 @@ export class AlertEngine {
       map.set(r.sensor, e);
     }
     return { ok: true, sensors: restored.sensors.length, alerts: restored.alerts };
+  }
+
+  /**
+   * Starts capturing the devices whose alert state changed since the last delta began (all of them the first
+   * time, after a restore, or after a failed full one) as rows of an incremental checkpoint
+   * (snapshot-rows.ts), written in steps while readings go on, yet the state when it began. `firingOf`: the
+   * service's firing event of an alert.
+   */
+  beginDelta(firingOf: FiringOf): AlertDelta {
+    if (this.capture !== null) throw new Error('an alert delta is already being captured');
+    const full = this.needFull;
+    this.needFull = false;
+    const list = full ? Array.from(this.devices.keys()) : Array.from(this.dirty);
+    this.dirty = new Set();
+    const c: AlertDeltaCapture = new AlertDeltaCapture(list, full, this.devices, firingOf, this.clock(), this.deltaBytes, (bytes, requeue) => {
+      if (this.capture === c) this.capture = null;
+      if (bytes > 0) this.deltaBytes = bytes;
+      if (requeue === null) return;
+      if (requeue.full) this.needFull = true;
+      else for (const d of requeue.list) this.dirty.add(d);
+    });
+    return (this.capture = c);
+  }
+
+  /** Before a change to the saved state of `device`: copy-on-write for a capture, and marked for the next delta. */
+  private touch(device: string): void {
+    if (this.capture !== null) this.capture.preserve(device);
+    this.dirty.add(device);
   }
 
   /** First reading of a device: null when no rule's device glob matches it. */

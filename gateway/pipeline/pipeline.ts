@@ -1,10 +1,10 @@
-import { type PipelineCapture, type PipelineSnapshot, restoreSnapshot, SnapshotCapture } from './snapshot.js';
+import { DeltaCapture, type PipelineCapture, type PipelineDelta, type PipelineSnapshot, restoreSnapshot, SnapshotCapture, takeSnapshot } from './snapshot.js';
 import { checkSeq, DeviceState, evictSeen, insertSeen, SEQ_DUPLICATE, SEQ_LATE, SEQ_NEW, SensorState, seenSize } from './state.js';
 import type { DeviceMessage, PipelineSettings, Reading, WindowPoint } from './types.js';
 import { evictRetained, retain, takeRetained } from './retained.js';
 import { Win } from './window.js';
 
-export type { PipelineCapture, PipelineSnapshot } from './snapshot.js';
+export type { PipelineCapture, PipelineDelta, PipelineSnapshot } from './snapshot.js';
 export { PipelineSnapshotError } from './snapshot.js';
 
 /** Where the pipeline hands its results, synchronously. Callbacks must not throw (the runner contains failures). */
@@ -69,8 +69,17 @@ export class Pipeline {
   private historical = false;
   /** Size of the last snapshot: the next one starts with a buffer that fits. */
   private snapshotBytes = 0;
-  /** The snapshot being written while ingest goes on (beginSnapshot), if any. */
-  private capture: SnapshotCapture | null = null;
+  /** The snapshot being written while ingest goes on (beginSnapshot, beginDelta), if any. */
+  private capture: SnapshotCapture | DeltaCapture | null = null;
+  /** Devices changed in the current dirty generation, each once (DeviceState.dirtyMark === dirtyGen). */
+  private dirty: DeviceState[] = [];
+  private dirtyGen = 1;
+  /** The next beginDelta writes every device: nothing of the rows on disk is known to match this state. */
+  private needFull = true;
+  /** Size of the last delta's rows. */
+  private deltaBytes = 0;
+  /** Counts additions to `pending` (SensorState.pendingAt). */
+  private pendingClock = 0;
 
   constructor(
     settings: PipelineSettings,
@@ -92,6 +101,7 @@ export class Pipeline {
       this.pending = new Set();
     } else {
       ({ devices: this.devices, pending: this.pending } = restoreSnapshot(snapshot, intervalMs));
+      for (const s of this.pending) s.pendingAt = ++this.pendingClock;
       this.recount();
     }
   }
@@ -114,7 +124,9 @@ export class Pipeline {
       d = new DeviceState(msg.device);
       this.devices.set(msg.device, d);
       this.capture?.exclude(d);
-    } else if (this.capture !== null) this.capture.preserve(d);
+      d.dirtyMark = this.dirtyGen;
+      this.dirty.push(d);
+    } else this.touch(d);
     const ts = msg.ts;
     if (!Number.isFinite(ts)) throw new RangeError(`non-finite ts from ${msg.device}`);
     const byTs = msg.tsFromDevice;
@@ -142,7 +154,7 @@ export class Pipeline {
       while (open.length > 0) {
         const end = open[0]!.start + this.interval;
         if (nowMs < (end > s.lastArrival ? end : s.lastArrival) + grace) break;
-        if (this.capture !== null) this.capture.preserve(this.devices.get(s.device)!);
+        this.touch(this.devices.get(s.device)!);
         this.emitFirst(s);
       }
       if (open.length === 0) this.pending.delete(s);
@@ -176,6 +188,39 @@ export class Pipeline {
       copyBudget,
     );
     return (this.capture = c);
+  }
+
+  /**
+   * Starts capturing the devices changed since the last delta began (all of them the first time, or after a
+   * failed full one), as rows for an incremental checkpoint (snapshot-rows.ts): written in steps while ingest
+   * and ticks go on, yet the state when it began. After a failed save, `abort()` gives the devices back to the
+   * next delta. Shares the one capture slot with beginSnapshot.
+   */
+  beginDelta(copyBudget?: number): PipelineDelta {
+    if (this.capture !== null) throw new Error('a pipeline snapshot is already being captured');
+    const full = this.needFull;
+    this.needFull = false;
+    const list = full ? Array.from(this.devices.values()) : this.dirty;
+    const generation = this.dirtyGen++;
+    this.dirty = [];
+    const c: DeltaCapture = new DeltaCapture(
+      list,
+      generation,
+      full,
+      this.deltaBytes,
+      (bytes, requeue) => {
+        if (this.capture === c) this.capture = null;
+        if (bytes > 0) this.deltaBytes = bytes;
+        if (requeue !== null) this.requeue(requeue.list, requeue.full);
+      },
+      copyBudget,
+    );
+    return (this.capture = c);
+  }
+
+  /** The head of a delta's part: a whole snapshot of no device (it carries the interval, snapshot-rows.ts). */
+  deltaHead(): Buffer {
+    return takeSnapshot(this.interval, new Map(), new Set());
   }
 
   stats(): PipelineStats {
@@ -253,6 +298,7 @@ export class Pipeline {
       if (i > 0 && open[i - 1]!.start === start) return open[i - 1]!;
     } else {
       this.pending.add(s);
+      s.pendingAt = ++this.pendingClock;
     }
     let w = start <= s.sealedMaxStart ? takeRetained(s, start) : undefined;
     if (w === undefined) w = new Win(start, 0);
@@ -272,6 +318,28 @@ export class Pipeline {
     retain(s, w);
     this.counts.retainedWindows++;
     this.out.window(point);
+  }
+
+  /** Before any change to `d`: copy-on-write for a capture in progress, and into this generation's dirty list. */
+  private touch(d: DeviceState): void {
+    if (this.capture !== null) this.capture.preserve(d);
+    if (d.dirtyMark !== this.dirtyGen) {
+      d.dirtyMark = this.dirtyGen;
+      this.dirty.push(d);
+    }
+  }
+
+  /** The devices of a delta that was not saved: the next delta writes them again (all, when it was full). */
+  private requeue(list: readonly DeviceState[], full: boolean): void {
+    if (full) {
+      this.needFull = true;
+      return;
+    }
+    for (const d of list) {
+      if (d.dirtyMark === this.dirtyGen) continue;
+      d.dirtyMark = this.dirtyGen;
+      this.dirty.push(d);
+    }
   }
 
   private recount(): void {

@@ -31,30 +31,7 @@ function read(r: ByteReader, intervalMs: number): { devices: Map<string, DeviceS
   const nDevices = r.count(3);
   let withOpen = 0;
   const devices = new Map<string, DeviceState>();
-  for (let i = 0; i < nDevices; i++) {
-    const d = new DeviceState(r.str());
-    if (devices.has(d.name)) fail(`duplicate device ${d.name}`);
-    devices.set(d.name, d);
-    const hasSeqs = r.u8();
-    if (hasSeqs === 1) readSeqs(r, d);
-    else if (hasSeqs !== 0) fail(`bad seq flag of device ${d.name}`);
-    const nSensors = r.count(6);
-    for (let k = 0; k < nSensors; k++) {
-      const s = new SensorState(d.name, r.str());
-      if (d.sensors.has(s.sensor)) fail(`duplicate sensor ${d.name}/${s.sensor}`);
-      d.sensors.set(s.sensor, s);
-      s.maxTs = r.num();
-      s.lastArrival = r.num();
-      loadSeen(s, readSeen(r));
-      const open = readRecords(r);
-      for (let at = 0; at < open.a.length; at += HEADER + open.a[at + 9]! + open.a[at + 10]!) s.open.push(readRecord(open.a, at));
-      const sealed = readRecords(r);
-      s.sealed = sealed.a;
-      s.sealedCount = sealed.n;
-      s.sealedMaxStart = sealed.lastStart;
-      if (s.open.length > 0) withOpen++;
-    }
-  }
+  for (let i = 0; i < nDevices; i++) withOpen += withOpenWindows(readDevice(r, devices));
   // Exactly the sensors with open windows, each once.
   const nPending = r.count(2);
   const pending = new Set<SensorState>();
@@ -67,6 +44,42 @@ function read(r: ByteReader, intervalMs: number): { devices: Map<string, DeviceS
   }
   if (pending.size !== withOpen) fail('a sensor has open windows but is not pending');
   return { devices, pending };
+}
+
+/**
+ * Reads one device (snapshot-binary.ts, "per device") into `devices`. Also the body of a row of an
+ * incremental checkpoint (snapshot-rows.ts).
+ */
+export function readDevice(r: ByteReader, devices: Map<string, DeviceState>): DeviceState {
+  const d = new DeviceState(r.str());
+  if (devices.has(d.name)) fail(`duplicate device ${d.name}`);
+  devices.set(d.name, d);
+  const hasSeqs = r.u8();
+  if (hasSeqs === 1) readSeqs(r, d);
+  else if (hasSeqs !== 0) fail(`bad seq flag of device ${d.name}`);
+  const nSensors = r.count(6);
+  for (let k = 0; k < nSensors; k++) {
+    const s = new SensorState(d.name, r.str());
+    if (d.sensors.has(s.sensor)) fail(`duplicate sensor ${d.name}/${s.sensor}`);
+    d.sensors.set(s.sensor, s);
+    s.maxTs = r.num();
+    s.lastArrival = r.num();
+    loadSeen(s, readSeen(r));
+    const open = readRecords(r);
+    for (let at = 0; at < open.a.length; at += HEADER + open.a[at + 9]! + open.a[at + 10]!) s.open.push(readRecord(open.a, at));
+    const sealed = readRecords(r);
+    s.sealed = sealed.a;
+    s.sealedCount = sealed.n;
+    s.sealedMaxStart = sealed.lastStart;
+  }
+  return d;
+}
+
+/** How many sensors of `d` have open windows (each must be pending). */
+export function withOpenWindows(d: DeviceState): number {
+  let n = 0;
+  for (const s of d.sensors.values()) if (s.open.length > 0) n++;
+  return n;
 }
 
 function readSeqs(r: ByteReader, d: DeviceState): void {

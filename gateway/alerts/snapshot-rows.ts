@@ -1,0 +1,106 @@
+import { RowWriter, type RowBatch } from '../persist/rows.js';
+import { type LiveSensors, writeAlertSnapshot } from './snapshot-binary.js';
+import type { SensorAlerts } from './snapshot.js';
+import type { AlertEvent } from './types.js';
+
+/**
+ * The alerts' part of an incremental checkpoint: one row per device (key: the device name) whose value is a
+ * whole alert snapshot (snapshot-binary.ts) of that device alone, with its firing events; a device with no
+ * watched sensor left has its row deleted. Only the devices changed since the last checkpoint are written
+ * (AlertEngine marks them); restore merges the rows (snapshot-binary-read.ts).
+ */
+export interface AlertDelta {
+  readonly full: boolean;
+  /** Writes up to `maxDevices` more rows; true when only `finish` is left. */
+  step(maxDevices: number): boolean;
+  finish(): RowBatch;
+  /** Drops the capture, or after a failed save gives its devices back to the next one. */
+  abort(): void;
+}
+
+/** The firing event the service keeps for an alert (its retained message), if any. */
+export type FiringOf = (rule: string, device: string, sensor: string) => AlertEvent | undefined;
+
+/**
+ * Written a few devices at a time while readings go on, yet the state when it began: the engine calls
+ * `preserve(device)` before it changes a device, and a member not written yet is written then (a row is a few
+ * dozen bytes: writing it costs about what a copy would). Members: the devices in `list` (every device, and
+ * any created later, for a full capture).
+ */
+export class AlertDeltaCapture implements AlertDelta {
+  private readonly rows: RowWriter;
+  private readonly written = new Set<string>();
+  private readonly members: ReadonlySet<string> | null;
+  private next = 0;
+  private ended = false;
+  /** Scratch: the one device and its firing events handed to the snapshot writer. */
+  private readonly one = new Map<string, ReadonlyMap<string, SensorAlerts | null>>();
+  private readonly firing = new Map<string, AlertEvent>();
+
+  constructor(
+    private readonly list: readonly string[],
+    readonly full: boolean,
+    private readonly devices: LiveSensors,
+    private readonly firingOf: FiringOf,
+    private readonly savedAt: number,
+    sizeHint: number,
+    private readonly onEnd: (bytes: number, requeue: { list: readonly string[]; full: boolean } | null) => void,
+  ) {
+    this.rows = new RowWriter(sizeHint);
+    this.members = full ? null : new Set(list);
+  }
+
+  preserve(device: string): void {
+    if (this.ended || this.written.has(device) || (this.members !== null && !this.members.has(device))) return;
+    this.write(device);
+  }
+
+  step(maxDevices: number): boolean {
+    const list = this.list;
+    for (let k = 0; k < maxDevices && this.next < list.length; ) {
+      const name = list[this.next++]!;
+      if (this.written.has(name)) continue;
+      this.write(name);
+      k++;
+    }
+    return this.next === list.length;
+  }
+
+  finish(): RowBatch {
+    this.step(Infinity);
+    this.ended = true;
+    this.onEnd(this.rows.bytes, null);
+    return this.rows.finish();
+  }
+
+  abort(): void {
+    const wasEnded = this.ended;
+    this.ended = true;
+    this.onEnd(wasEnded ? -1 : 0, { list: this.list, full: this.full });
+  }
+
+  private write(device: string): void {
+    this.written.add(device);
+    const rows = this.rows;
+    rows.begin(device);
+    const sensors = this.devices.get(device);
+    let watched = 0;
+    if (sensors) {
+      for (const e of sensors.values()) {
+        if (e === null) continue;
+        watched++;
+        for (const s of e.slots) {
+          if (s.phase !== 'firing') continue;
+          const ev = this.firingOf(s.rule.name, device, e.sensor);
+          if (ev !== undefined) this.firing.set(`${s.rule.name}\u0000${e.sensor}`, ev);
+        }
+      }
+    }
+    if (watched === 0) return rows.end(true);
+    this.one.set(device, sensors!);
+    writeAlertSnapshot(rows.w, this.savedAt, this.one, this.firing);
+    this.one.clear();
+    this.firing.clear();
+    rows.end();
+  }
+}
