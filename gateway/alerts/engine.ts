@@ -271,16 +271,16 @@ export class AlertEngine {
    */
   beginDelta(firingOf: FiringOf): AlertDelta {
     if (this.capture !== null) throw new Error('an alert delta is already being captured');
-    const full = this.needFull;
+    const members = this.needFull ? null : this.dirty;
     this.needFull = false;
-    const list = full ? Array.from(this.devices.keys()) : Array.from(this.dirty);
     this.dirty = new Set();
-    const c: AlertDeltaCapture = new AlertDeltaCapture(list, full, this.devices, firingOf, this.clock(), this.deltaBytes, (bytes, requeue) => {
+    const walk = members === null ? this.devices.keys() : members.values();
+    const c: AlertDeltaCapture = new AlertDeltaCapture(members, walk, this.devices, firingOf, this.clock(), this.deltaBytes, (bytes, requeue) => {
       if (this.capture === c) this.capture = null;
       if (bytes > 0) this.deltaBytes = bytes;
       if (requeue === null) return;
-      if (requeue.full) this.needFull = true;
-      else for (const d of requeue.list) this.dirty.add(d);
+      if (requeue.members === null) this.needFull = true;
+      else for (const d of requeue.members) this.dirty.add(d);
     });
     return (this.capture = c);
   }

@@ -30,24 +30,31 @@ export type FiringOf = (rule: string, device: string, sensor: string) => AlertEv
 export class AlertDeltaCapture implements AlertDelta {
   private readonly rows: RowWriter;
   private readonly written = new Set<string>();
-  private readonly members: ReadonlySet<string> | null;
-  private next = 0;
+  private walked = false;
   private ended = false;
   /** Scratch: the one device and its firing events handed to the snapshot writer. */
   private readonly one = new Map<string, ReadonlyMap<string, SensorAlerts | null>>();
   private readonly firing = new Map<string, AlertEvent>();
 
+  /**
+   * `members`: the devices changed in the generation (the engine's dirty set of it, no longer changed), or null
+   * for a full capture; `walk` visits them (a full capture: the engine's live device map, whose iteration also
+   * visits devices added meanwhile, written by then).
+   */
   constructor(
-    private readonly list: readonly string[],
-    readonly full: boolean,
+    private readonly members: ReadonlySet<string> | null,
+    private readonly walk: Iterator<string>,
     private readonly devices: LiveSensors,
     private readonly firingOf: FiringOf,
     private readonly savedAt: number,
     sizeHint: number,
-    private readonly onEnd: (bytes: number, requeue: { list: readonly string[]; full: boolean } | null) => void,
+    private readonly onEnd: (bytes: number, requeue: { members: ReadonlySet<string> | null } | null) => void,
   ) {
     this.rows = new RowWriter(sizeHint);
-    this.members = full ? null : new Set(list);
+  }
+
+  get full(): boolean {
+    return this.members === null;
   }
 
   preserve(device: string): void {
@@ -56,14 +63,15 @@ export class AlertDeltaCapture implements AlertDelta {
   }
 
   step(maxDevices: number): boolean {
-    const list = this.list;
-    for (let k = 0; k < maxDevices && this.next < list.length; ) {
-      const name = list[this.next++]!;
-      if (this.written.has(name)) continue;
-      this.write(name);
-      k++;
+    for (let k = 0; k < maxDevices && !this.walked; ) {
+      const next = this.walk.next();
+      if (next.done === true) this.walked = true;
+      else if (!this.written.has(next.value)) {
+        this.write(next.value);
+        k++;
+      }
     }
-    return this.next === list.length;
+    return this.walked;
   }
 
   finish(): RowBatch {
@@ -76,7 +84,7 @@ export class AlertDeltaCapture implements AlertDelta {
   abort(): void {
     const wasEnded = this.ended;
     this.ended = true;
-    this.onEnd(wasEnded ? -1 : 0, { list: this.list, full: this.full });
+    this.onEnd(wasEnded ? -1 : 0, { members: this.members });
   }
 
   private write(device: string): void {
@@ -96,7 +104,8 @@ export class AlertDeltaCapture implements AlertDelta {
         }
       }
     }
-    if (watched === 0) return rows.end(true);
+    // No watched sensor: the row goes (a full capture replaced every row: nothing to delete).
+    if (watched === 0) return this.full ? rows.cancel() : rows.end(true);
     this.one.set(device, sensors!);
     writeAlertSnapshot(rows.w, this.savedAt, this.one, this.firing);
     this.one.clear();

@@ -61,6 +61,11 @@ export class RowWriter {
     this.n++;
   }
 
+  /** Drops the row begun last: nothing of it is written. */
+  cancel(): void {
+    this.w.pos = this.index[3 * this.n]!;
+  }
+
   get rows(): number {
     return this.n;
   }
