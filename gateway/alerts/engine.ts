@@ -3,7 +3,7 @@ import { newSlot, sameAlert, stepNoDataReading, stepNoDataStale, stepNoDataTick,
 import { compileGlob, type Matcher } from './glob.js';
 import { restoreSensors, toSnapshot, type AlertSnapshot, type RestoreResult } from './snapshot.js';
 import { encodeAlertSnapshot } from './snapshot-binary.js';
-import { AlertDeltaCapture, type AlertDelta, type FiringOf } from './snapshot-rows.js';
+import { AlertDeltas, type AlertDelta, type FiringOf } from './snapshot-rows.js';
 import { decodeAlertSnapshot } from './snapshot-binary-read.js';
 import type { AlertEvent, AlertRule, FiringAlert } from './types.js';
 
@@ -62,12 +62,8 @@ export class AlertEngine {
   private unmatched = 0;
   /** Entries with at least one noData rule, scanned by tick(). */
   private readonly silentCandidates = new Set<Entry>();
-  /** Devices whose saved state changed since the last delta began (beginDelta). */
-  private dirty = new Set<string>();
-  /** The next delta writes every device (first one, after a restore, after a failed full one). */
-  private needFull = true;
-  private capture: AlertDeltaCapture | null = null;
-  private deltaBytes = 0;
+  /** Incremental checkpoint captures and the devices changed since the last (snapshot-rows.ts). */
+  private readonly deltas = new AlertDeltas();
 
   constructor(rules: readonly AlertRule[] = [], opts: AlertEngineOptions = {}) {
     this.clock = opts.now ?? Date.now;
@@ -94,12 +90,12 @@ export class AlertEngine {
     let e = sensors.get(r.sensor);
     if (e === null) return out ?? NO_EVENTS;
     if (e === undefined) {
-      this.touch(r.device);
+      this.deltas.touch(r.device);
       e = this.admit(sensors, r.device, r.sensor);
       if (e === null) return out ?? NO_EVENTS;
     } else {
       if (r.ts < e.newestTs) return out ?? NO_EVENTS;
-      this.touch(r.device);
+      this.deltas.touch(r.device);
     }
     e.newestTs = r.ts;
     e.lastValue = r.value;
@@ -122,7 +118,7 @@ export class AlertEngine {
       for (const s of e.slots) {
         if (s.rule.kind !== 'noData') continue;
         // stepNoDataTick changes the slot exactly then: the device is written before (beginDelta).
-        if (s.phase !== 'firing' && now - e.lastSeen >= s.rule.noDataMs) this.touch(e.device);
+        if (s.phase !== 'firing' && now - e.lastSeen >= s.rule.noDataMs) this.deltas.touch(e.device);
         if (stepNoDataTick(s, s.rule, e.lastSeen, now) !== null) (events ??= []).push(this.event(e, s, 'fired', e.lastValue, now));
       }
     }
@@ -137,7 +133,7 @@ export class AlertEngine {
     const sensors = this.devices.get(device);
     let events = out;
     if (sensors) {
-      this.touch(device);
+      this.deltas.touch(device);
       for (const e of sensors.values()) {
         if (e === null || !e.hasNoData) continue;
         for (const s of e.slots) {
@@ -162,7 +158,7 @@ export class AlertEngine {
         this.devices.delete(device); // may match a new rule: re-decided on the next reading
         continue;
       }
-      this.touch(device);
+      this.deltas.touch(device);
       for (const [sensor, e] of sensors) {
         if (e === null) sensors.delete(sensor);
         else this.reslot(e, now, events);
@@ -246,9 +242,7 @@ export class AlertEngine {
 
   /** restore() of a decoded snapshot (decodeAlertSnapshot). */
   restoreSnapshot(snapshot: AlertSnapshot, now: number = this.clock()): Extract<RestoreResult, { ok: true }> {
-    this.capture?.abort();
-    this.needFull = true;
-    this.dirty = new Set();
+    this.deltas.restored();
     this.devices.clear();
     this.silentCandidates.clear();
     this.unmatched = 0;
@@ -270,25 +264,7 @@ export class AlertEngine {
    * service's firing event of an alert.
    */
   beginDelta(firingOf: FiringOf): AlertDelta {
-    if (this.capture !== null) throw new Error('an alert delta is already being captured');
-    const members = this.needFull ? null : this.dirty;
-    this.needFull = false;
-    this.dirty = new Set();
-    const walk = members === null ? this.devices.keys() : members.values();
-    const c: AlertDeltaCapture = new AlertDeltaCapture(members, walk, this.devices, firingOf, this.clock(), this.deltaBytes, (bytes, requeue) => {
-      if (this.capture === c) this.capture = null;
-      if (bytes > 0) this.deltaBytes = bytes;
-      if (requeue === null) return;
-      if (requeue.members === null) this.needFull = true;
-      else for (const d of requeue.members) this.dirty.add(d);
-    });
-    return (this.capture = c);
-  }
-
-  /** Before a change to the saved state of `device`: copy-on-write for a capture, and marked for the next delta. */
-  private touch(device: string): void {
-    if (this.capture !== null) this.capture.preserve(device);
-    this.dirty.add(device);
+    return this.deltas.begin(this.devices, firingOf, this.clock());
   }
 
   /** First reading of a device: null when no rule's device glob matches it. */

@@ -113,3 +113,43 @@ export class AlertDeltaCapture implements AlertDelta {
     rows.end();
   }
 }
+
+/**
+ * The engine's delta bookkeeping: the devices whose saved state changed since the last delta began (the engine
+ * calls `touch` before every such change: copy-on-write for a capture in progress too), and whether the next
+ * delta must write every device (the first one, after a restore, after a failed full one).
+ */
+export class AlertDeltas {
+  private dirty = new Set<string>();
+  private needFull = true;
+  private capture: AlertDeltaCapture | null = null;
+  private bytes = 0;
+
+  touch(device: string): void {
+    if (this.capture !== null) this.capture.preserve(device);
+    this.dirty.add(device);
+  }
+
+  /** The engine's state was replaced. */
+  restored(): void {
+    this.capture?.abort();
+    this.needFull = true;
+    this.dirty = new Set();
+  }
+
+  begin(devices: LiveSensors, firingOf: FiringOf, savedAt: number): AlertDelta {
+    if (this.capture !== null) throw new Error('an alert delta is already being captured');
+    const members = this.needFull ? null : this.dirty;
+    this.needFull = false;
+    this.dirty = new Set();
+    const walk = members === null ? devices.keys() : members.values();
+    const c: AlertDeltaCapture = new AlertDeltaCapture(members, walk, devices, firingOf, savedAt, this.bytes, (bytes, requeue) => {
+      if (this.capture === c) this.capture = null;
+      if (bytes > 0) this.bytes = bytes;
+      if (requeue === null) return;
+      if (requeue.members === null) this.needFull = true;
+      else for (const d of requeue.members) this.dirty.add(d);
+    });
+    return (this.capture = c);
+  }
+}

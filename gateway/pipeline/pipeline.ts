@@ -1,4 +1,5 @@
-import { DeltaCapture, type PipelineCapture, type PipelineDelta, type PipelineSnapshot, restoreSnapshot, SnapshotCapture, takeSnapshot } from './snapshot.js';
+import { Captures } from './captures.js';
+import { type PipelineCapture, type PipelineDelta, type PipelineSnapshot, restoreSnapshot, takeSnapshot } from './snapshot.js';
 import { checkSeq, DeviceState, evictSeen, insertSeen, SEQ_DUPLICATE, SEQ_LATE, SEQ_NEW, SensorState, seenSize } from './state.js';
 import type { DeviceMessage, PipelineSettings, Reading, WindowPoint } from './types.js';
 import { evictRetained, retain, takeRetained } from './retained.js';
@@ -67,17 +68,8 @@ export class Pipeline {
   private readonly current: { device: string; sensor: string; ts: number; value: number } = { device: '', sensor: '', ts: 0, value: 0 };
   /** The message being ingested is history (DeviceMessage.historical): no `out.reading` for its readings. */
   private historical = false;
-  /** Size of the last snapshot: the next one starts with a buffer that fits. */
-  private snapshotBytes = 0;
-  /** The snapshot being written while ingest goes on (beginSnapshot, beginDelta), if any. */
-  private capture: SnapshotCapture | DeltaCapture | null = null;
-  /** Devices changed in the current dirty generation, each once (DeviceState.dirtyMark === dirtyGen). */
-  private dirty: DeviceState[] = [];
-  private dirtyGen = 1;
-  /** The next beginDelta writes every device: nothing of the rows on disk is known to match this state. */
-  private needFull = true;
-  /** Size of the last delta's rows. */
-  private deltaBytes = 0;
+  /** Snapshots and incremental checkpoint captures, and the devices changed since the last (captures.ts). */
+  private readonly captures: Captures;
   /** Counts additions to `pending` (SensorState.pendingAt). */
   private pendingClock = 0;
 
@@ -104,6 +96,7 @@ export class Pipeline {
       for (const s of this.pending) s.pendingAt = ++this.pendingClock;
       this.recount();
     }
+    this.captures = new Captures(intervalMs, this.devices, this.pending);
   }
 
   /**
@@ -123,10 +116,8 @@ export class Pipeline {
     if (d === undefined) {
       d = new DeviceState(msg.device);
       this.devices.set(msg.device, d);
-      this.capture?.exclude(d);
-      d.dirtyMark = this.dirtyGen;
-      this.dirty.push(d);
-    } else this.touch(d);
+      this.captures.created(d);
+    } else this.captures.touch(d);
     const ts = msg.ts;
     if (!Number.isFinite(ts)) throw new RangeError(`non-finite ts from ${msg.device}`);
     const byTs = msg.tsFromDevice;
@@ -154,7 +145,7 @@ export class Pipeline {
       while (open.length > 0) {
         const end = open[0]!.start + this.interval;
         if (nowMs < (end > s.lastArrival ? end : s.lastArrival) + grace) break;
-        this.touch(this.devices.get(s.device)!);
+        this.captures.touch(this.devices.get(s.device)!);
         this.emitFirst(s);
       }
       if (open.length === 0) this.pending.delete(s);
@@ -175,19 +166,7 @@ export class Pipeline {
    * other snapshot can begin. `copyBudget`: bytes of such copies held at once (default COPY_BUDGET, 32 MiB).
    */
   beginSnapshot(copyBudget?: number): PipelineCapture {
-    if (this.capture !== null) throw new Error('a pipeline snapshot is already being captured');
-    const c: SnapshotCapture = new SnapshotCapture(
-      this.interval,
-      this.devices,
-      this.pending,
-      this.snapshotBytes,
-      (bytes) => {
-        if (this.capture === c) this.capture = null;
-        if (bytes > 0) this.snapshotBytes = bytes;
-      },
-      copyBudget,
-    );
-    return (this.capture = c);
+    return this.captures.beginSnapshot(copyBudget);
   }
 
   /**
@@ -197,25 +176,7 @@ export class Pipeline {
    * next delta. Shares the one capture slot with beginSnapshot.
    */
   beginDelta(copyBudget?: number): PipelineDelta {
-    if (this.capture !== null) throw new Error('a pipeline snapshot is already being captured');
-    const full = this.needFull;
-    this.needFull = false;
-    const list = full ? Array.from(this.devices.values()) : this.dirty;
-    const generation = this.dirtyGen++;
-    this.dirty = [];
-    const c: DeltaCapture = new DeltaCapture(
-      list,
-      generation,
-      full,
-      this.deltaBytes,
-      (bytes, requeue) => {
-        if (this.capture === c) this.capture = null;
-        if (bytes > 0) this.deltaBytes = bytes;
-        if (requeue !== null) this.requeue(requeue.list, requeue.full);
-      },
-      copyBudget,
-    );
-    return (this.capture = c);
+    return this.captures.beginDelta(copyBudget);
   }
 
   /** The head of a delta's part: a whole snapshot of no device (it carries the interval, snapshot-rows.ts). */
@@ -318,28 +279,6 @@ export class Pipeline {
     retain(s, w);
     this.counts.retainedWindows++;
     this.out.window(point);
-  }
-
-  /** Before any change to `d`: copy-on-write for a capture in progress, and into this generation's dirty list. */
-  private touch(d: DeviceState): void {
-    if (this.capture !== null) this.capture.preserve(d);
-    if (d.dirtyMark !== this.dirtyGen) {
-      d.dirtyMark = this.dirtyGen;
-      this.dirty.push(d);
-    }
-  }
-
-  /** The devices of a delta that was not saved: the next delta writes them again (all, when it was full). */
-  private requeue(list: readonly DeviceState[], full: boolean): void {
-    if (full) {
-      this.needFull = true;
-      return;
-    }
-    for (const d of list) {
-      if (d.dirtyMark === this.dirtyGen) continue;
-      d.dirtyMark = this.dirtyGen;
-      this.dirty.push(d);
-    }
   }
 
   private recount(): void {
