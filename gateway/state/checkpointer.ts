@@ -163,7 +163,8 @@ export class Checkpointer {
   private continue(turn = performance.now()): void {
     const run = this.running!;
     const t0 = performance.now();
-    const budget = this.o.sliceMs ?? 1;
+    // The turn as a whole is held to a slice (at least one step): the one that begins the capture has spent some.
+    const budget = (this.o.sliceMs ?? 1) - (t0 - turn);
     const done = this.attempt(() => {
       let last: boolean;
       do last = run.capture.step();
@@ -235,7 +236,13 @@ export class Checkpointer {
     if (isDelta(parts)) {
       const delta = { ...parts, savedAt, logPosition: run.position };
       if (async && store.saveDeltaAsync !== undefined) {
-        const posted = this.attempt(() => store.saveDeltaAsync!(delta, (err) => this.written(run, err)));
+        const postedAt = performance.now();
+        const posted = this.attempt(() =>
+          store.saveDeltaAsync!(delta, (err) => {
+            if (err === null) this.observe('write', postedAt);
+            this.written(run, err);
+          }),
+        );
         if (posted === null) return (run.capture.abort(), false);
         this.saving = run;
         this.observe('save', t0);
@@ -289,7 +296,7 @@ export class Checkpointer {
     this.running = undefined;
   }
 
-  private observe(phase: 'capture' | 'outbox' | 'slice' | 'save', since: number): void {
+  private observe(phase: 'capture' | 'outbox' | 'slice' | 'save' | 'write', since: number): void {
     this.o.metrics.checkpointSeconds.observe({ phase }, (performance.now() - since) / 1000);
   }
 }
