@@ -1,4 +1,4 @@
-import { RowWriter, type RowBatch } from '../persist/rows.js';
+import { RowCapture, type RowBatch } from '../persist/rows.js';
 import { type LiveSensors, writeAlertSnapshot } from './snapshot-binary.js';
 import type { SensorAlerts } from './snapshot.js';
 import type { AlertEvent } from './types.js';
@@ -27,11 +27,9 @@ export type FiringOf = (rule: string, device: string, sensor: string) => AlertEv
  * dozen bytes: writing it costs about what a copy would). Members: the devices in `list` (every device, and
  * any created later, for a full capture).
  */
-export class AlertDeltaCapture implements AlertDelta {
-  private readonly rows: RowWriter;
+export class AlertDeltaCapture extends RowCapture<{ members: ReadonlySet<string> | null }> implements AlertDelta {
   private readonly written = new Set<string>();
   private walked = false;
-  private ended = false;
   /** Scratch: the one device and its firing events handed to the snapshot writer. */
   private readonly one = new Map<string, ReadonlyMap<string, SensorAlerts | null>>();
   private readonly firing = new Map<string, AlertEvent>();
@@ -48,9 +46,9 @@ export class AlertDeltaCapture implements AlertDelta {
     private readonly firingOf: FiringOf,
     private readonly savedAt: number,
     sizeHint: number,
-    private readonly onEnd: (bytes: number, requeue: { members: ReadonlySet<string> | null } | null) => void,
+    onEnd: (bytes: number, requeue: { members: ReadonlySet<string> | null } | null) => void,
   ) {
-    this.rows = new RowWriter(sizeHint);
+    super(sizeHint, onEnd);
   }
 
   get full(): boolean {
@@ -74,17 +72,8 @@ export class AlertDeltaCapture implements AlertDelta {
     return this.walked;
   }
 
-  finish(): RowBatch {
-    this.step(Infinity);
-    this.ended = true;
-    this.onEnd(this.rows.bytes, null);
-    return this.rows.finish();
-  }
-
-  abort(): void {
-    const wasEnded = this.ended;
-    this.ended = true;
-    this.onEnd(wasEnded ? -1 : 0, { members: this.members });
+  protected requeue(): { members: ReadonlySet<string> | null } {
+    return { members: this.members };
   }
 
   private write(device: string): void {

@@ -142,3 +142,39 @@ export function unpackRows(bytes: Uint8Array): { head: Uint8Array; rows: Uint8Ar
   if (r.remaining !== 0) throw new ByteFormatError('trailing bytes after the rows');
   return { head, rows };
 }
+
+/**
+ * What the pipeline's and the alerts' incremental captures share (pipeline/snapshot-rows.ts,
+ * alerts/snapshot-rows.ts): the rows being written, `finish`, and `abort` that hands the owner what to write again
+ * (`requeue()`) when the capture is dropped or its save failed.
+ */
+export abstract class RowCapture<R> {
+  protected readonly rows: RowWriter;
+  protected ended = false;
+
+  /** `onEnd(bytes, requeue)`: finished (requeue null), or aborted with what the next capture must write again. */
+  constructor(
+    sizeHint: number,
+    private readonly onEnd: (bytes: number, requeue: R | null) => void,
+  ) {
+    this.rows = new RowWriter(sizeHint);
+  }
+
+  /** Writes up to `maxDevices` more rows; true when only `finish` is left. */
+  abstract step(maxDevices: number): boolean;
+
+  protected abstract requeue(): R;
+
+  finish(): RowBatch {
+    this.step(Infinity);
+    this.ended = true;
+    this.onEnd(this.rows.bytes, null);
+    return this.rows.finish();
+  }
+
+  abort(): void {
+    const wasEnded = this.ended;
+    this.ended = true;
+    this.onEnd(wasEnded ? -1 : 0, this.requeue());
+  }
+}

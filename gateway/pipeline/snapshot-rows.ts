@@ -1,7 +1,7 @@
 import type { ByteReader } from '../persist/byte-codec.js';
 import { FORMATS } from '../persist/formats.js';
 import { readBlob } from '../persist/frame.js';
-import { RowWriter, unpackRows, type RowBatch } from '../persist/rows.js';
+import { RowCapture, unpackRows, type RowBatch } from '../persist/rows.js';
 import { readDevice, withOpenWindows } from './snapshot-binary-read.js';
 import { writeDevice } from './snapshot-binary.js';
 import { COPY_BUDGET, copyDevice, nextEpoch } from './snapshot-capture.js';
@@ -40,14 +40,12 @@ export interface PipelineDelta {
  * yet, `preserve` copies it. A member is a device whose dirtyMark is the capture's generation (any generation
  * up to it, for a full capture); a device changed after the start is marked with a later generation.
  */
-export class DeltaCapture implements PipelineDelta {
+export class DeltaCapture extends RowCapture<{ list: readonly DeviceState[]; full: boolean }> implements PipelineDelta {
   readonly epoch = nextEpoch();
-  private readonly rows: RowWriter;
   private next = 0;
   private copies: DeviceState[] = [];
   private copied = 0;
   private copyBytes = 0;
-  private ended = false;
 
   /** `onEnd(failed)`: finished (null) or aborted, with the devices to mark dirty again (and whether it was full). */
   constructor(
@@ -55,10 +53,10 @@ export class DeltaCapture implements PipelineDelta {
     private readonly generation: number,
     readonly full: boolean,
     sizeHint: number,
-    private readonly onEnd: (bytes: number, requeue: { list: readonly DeviceState[]; full: boolean } | null) => void,
+    onEnd: (bytes: number, requeue: { list: readonly DeviceState[]; full: boolean } | null) => void,
     private readonly copyBudget = COPY_BUDGET,
   ) {
-    this.rows = new RowWriter(sizeHint);
+    super(sizeHint, onEnd);
   }
 
   private member(d: DeviceState): boolean {
@@ -97,17 +95,8 @@ export class DeltaCapture implements PipelineDelta {
     return this.next === list.length && this.copies.length === 0;
   }
 
-  finish(): RowBatch {
-    this.step(Infinity);
-    this.ended = true;
-    this.onEnd(this.rows.bytes, null);
-    return this.rows.finish();
-  }
-
-  abort(): void {
-    const wasEnded = this.ended;
-    this.ended = true;
-    this.onEnd(wasEnded ? -1 : 0, { list: this.list, full: this.full });
+  protected requeue(): { list: readonly DeviceState[]; full: boolean } {
+    return { list: this.list, full: this.full };
   }
 
   private write(d: DeviceState): void {

@@ -73,35 +73,26 @@ describe('incremental pipeline checkpoints', () => {
             p.ingest(toMessage(o.msg, base), clock);
           }
         };
-        let capture: { delta: ReturnType<Pipeline['beginDelta']>; atStart: Buffer; seg: (typeof segments)[number] } | undefined;
-        for (const seg of segments) {
-          // The previous segment's capture runs its steps between this segment's operations.
-          seg.ops.forEach((o, i) => {
-            if (capture !== undefined && capture.seg.steps.length > 0) capture.delta.step(capture.seg.steps[i % capture.seg.steps.length]!);
-            apply(o);
-          });
-          if (capture !== undefined) {
-            const { delta, atStart, seg: taken } = capture;
-            const rows = delta.finish();
-            if (taken.outcome === 'failed') delta.abort();
-            else {
-              const parts: DeltaParts = {
-                pipelineHead: p.deltaHead(),
-                pipelineRows: rows,
-                pipelineFull: delta.full,
-                alertRows: noRows(),
-                alertsFull: false,
-                sparkplug: new Uint8Array(0),
-              };
-              store.saveDelta({ ...parts, savedAt: 0, logPosition: 0 });
-              expect(canonical(store.load()!.pipeline)).toEqual(canonical(atStart));
-              if (taken.outcome === 'restart') p = new Pipeline(settings, { window: () => {} }, store.load()!.pipeline);
-            }
-          }
-          const atStart = p.snapshot();
-          capture = { delta: p.beginDelta(seg.copyBudget), atStart, seg };
-        }
-        capture!.delta.abort();
+        runSegments(segments, {
+          apply,
+          begin: (seg) => {
+            const atStart = p.snapshot();
+            return { delta: p.beginDelta(seg.copyBudget), atStart };
+          },
+          saved: (rows, full, atStart, outcome) => {
+            const parts: DeltaParts = {
+              pipelineHead: p.deltaHead(),
+              pipelineRows: rows,
+              pipelineFull: full,
+              alertRows: noRows(),
+              alertsFull: false,
+              sparkplug: new Uint8Array(0),
+            };
+            store.saveDelta({ ...parts, savedAt: 0, logPosition: 0 });
+            expect(canonical(store.load()!.pipeline)).toEqual(canonical(atStart));
+            if (outcome === 'restart') p = new Pipeline(settings, { window: () => {} }, store.load()!.pipeline);
+          },
+        });
         // One more, after everything: still the whole state.
         const atEnd = p.snapshot();
         const last = p.beginDelta();
@@ -190,47 +181,71 @@ describe('incremental alert checkpoints', () => {
             track(engine.onReading({ device: o.device as string, sensor: o.sensor as string, ts: clock + (o.dt as number), value: o.value as number }));
           }
         };
-        let capture: { delta: ReturnType<AlertEngine['beginDelta']>; atStart: ReturnType<typeof whole>; seg: (typeof segments)[number] } | undefined;
-        for (const seg of segments) {
-          seg.ops.forEach((o, i) => {
-            if (capture !== undefined && capture.seg.steps.length > 0) capture.delta.step(capture.seg.steps[i % capture.seg.steps.length]!);
-            apply(o);
-          });
-          if (capture !== undefined) {
-            const { delta, atStart, seg: taken } = capture;
-            const rows = delta.finish();
-            if (taken.outcome === 'failed') delta.abort();
-            else {
-              store.saveDelta({
-                pipelineHead: new Uint8Array(0),
-                pipelineRows: noRows(),
-                pipelineFull: false,
-                alertRows: rows,
-                alertsFull: delta.full,
-                sparkplug: new Uint8Array(0),
-                savedAt: 0,
-                logPosition: 0,
-              });
-              expect(canonicalAlerts(decodeAlertOk(store.load()!.alerts))).toEqual(atStart);
-              if (taken.outcome === 'restart') {
-                engine = new AlertEngine(engine.rules(), { now: () => clock });
-                const restored = decodeAlertOk(store.load()!.alerts);
-                engine.restoreSnapshot(restored.snapshot, clock);
-                // As the service keeps them (AlertService.restore): the saved events of the alerts firing now.
-                const now = new Set(engine.firing().map((f) => key(f.rule, f.device, f.sensor)));
-                firing.clear();
-                for (const e of restored.firing) if (now.has(key(e.rule, e.device, e.sensor))) firing.set(key(e.rule, e.device, e.sensor), e);
-              }
-            }
-          }
-          capture = { delta: engine.beginDelta(firingOf), atStart: whole(), seg };
-        }
-        capture!.delta.abort();
+        runSegments(segments, {
+          apply,
+          begin: () => {
+            const atStart = whole();
+            return { delta: engine.beginDelta(firingOf), atStart };
+          },
+          saved: (rows, full, atStart, outcome) => {
+            store.saveDelta({
+              pipelineHead: new Uint8Array(0),
+              pipelineRows: noRows(),
+              pipelineFull: false,
+              alertRows: rows,
+              alertsFull: full,
+              sparkplug: new Uint8Array(0),
+              savedAt: 0,
+              logPosition: 0,
+            });
+            expect(canonicalAlerts(decodeAlertOk(store.load()!.alerts))).toEqual(atStart);
+            if (outcome !== 'restart') return;
+            engine = new AlertEngine(engine.rules(), { now: () => clock });
+            const restored = decodeAlertOk(store.load()!.alerts);
+            engine.restoreSnapshot(restored.snapshot, clock);
+            // As the service keeps them (AlertService.restore): the saved events of the alerts firing now.
+            const now = new Set(engine.firing().map((f) => key(f.rule, f.device, f.sensor)));
+            firing.clear();
+            for (const e of restored.firing) if (now.has(key(e.rule, e.device, e.sensor))) firing.set(key(e.rule, e.device, e.sensor), e);
+          },
+        });
       }),
       { numRuns: 400 },
     );
   });
 });
+
+interface Capture {
+  readonly full: boolean;
+  step(n: number): boolean;
+  finish(): RowBatch;
+  abort(): void;
+}
+
+/**
+ * Each segment's operations, with the previous segment's capture stepped between them (changes while it is
+ * captured); then that capture is finished and saved, or aborted when its outcome is `failed` (a save that did
+ * not happen: its devices go to the next one); then the next capture begins. The last one is dropped.
+ */
+function runSegments<O, S, G extends { ops: readonly O[]; steps: readonly number[]; outcome: string }>(
+  segments: readonly G[],
+  h: { apply(o: O): void; begin(seg: G): { delta: Capture; atStart: S }; saved(rows: RowBatch, full: boolean, atStart: S, outcome: string): void },
+): void {
+  let capture: { delta: Capture; atStart: S; steps: readonly number[]; outcome: string } | undefined;
+  for (const seg of segments) {
+    seg.ops.forEach((o, i) => {
+      if (capture !== undefined && capture.steps.length > 0) capture.delta.step(capture.steps[i % capture.steps.length]!);
+      h.apply(o);
+    });
+    if (capture !== undefined) {
+      const rows = capture.delta.finish();
+      if (capture.outcome === 'failed') capture.delta.abort();
+      else h.saved(rows, capture.delta.full, capture.atStart, capture.outcome);
+    }
+    capture = { ...h.begin(seg), steps: seg.steps, outcome: seg.outcome };
+  }
+  capture!.delta.abort();
+}
 
 function decodeAlertOk(bytes: Uint8Array) {
   const d = decodeAlertSnapshot(bytes);
