@@ -80,6 +80,8 @@ export function incremental(o: {
   repeats: number;
   devices: number;
   touch: (device: number, m: number) => void;
+  /** A pipeline from a checkpoint's part; its sensor count. */
+  restore: (snapshot: Uint8Array) => number;
 }): string {
   const dir = mkdtempSync(join(tmpdir(), 'bench-cp-inc-'));
   const store = new SqliteStateStore({ dir, sync: 'normal', log: createLogger('silent') });
@@ -111,6 +113,22 @@ export function incremental(o: {
       }
       fmt(label, runs);
     }
+    // Start-up reads it back: every row of a part as one blob (persist/rows.ts), restored as a whole snapshot is.
+    gc();
+    let t0 = performance.now();
+    const cp = store.load()!;
+    const loadMs = performance.now() - t0;
+    t0 = performance.now();
+    const restored = o.restore(cp.pipeline);
+    const rowsMs = performance.now() - t0;
+    const whole = o.p.snapshot();
+    gc();
+    t0 = performance.now();
+    o.restore(whole);
+    const wholeMs = performance.now() - t0;
+    lines.push(
+      `  restore at start: load() of the rows ${loadMs.toFixed(0)} ms, pipeline from rows ${rowsMs.toFixed(0)} ms (${restored} sensors); from a whole snapshot ${wholeMs.toFixed(0)} ms`,
+    );
   } finally {
     store.close();
     rmSync(dir, { recursive: true, force: true });

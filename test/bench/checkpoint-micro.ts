@@ -24,6 +24,7 @@ import { incremental } from './checkpoint-incremental.js';
 import { BENCH_RULES } from './rules.js';
 
 const repeats = Number(process.argv[2] ?? 5);
+const SETTINGS = { intervalMs: 10_000, allowedLatenessMs: 5_000, correctionHorizonMs: 900_000, dedupHorizonMs: 900_000 };
 const T0 = 1_700_000_000_000;
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
 
@@ -40,7 +41,7 @@ function build(devices: number, messages: number, stepMs: number) {
     }
   };
   const p = new Pipeline(
-    { intervalMs: 10_000, allowedLatenessMs: 5_000, correctionHorizonMs: 900_000, dedupHorizonMs: 900_000 },
+    SETTINGS,
     { window: () => {}, reading: (r) => track(engine.onReading(r)) },
   );
   const names = Array.from({ length: devices }, (_, i) => `dev-${String(i).padStart(6, '0')}`);
@@ -97,7 +98,8 @@ function measure(label: string, devices: number, messages: number, stepMs: numbe
   }
   store.close();
   rmSync(dir, { recursive: true, force: true });
-  const inc = incremental({ p, engine, firing, repeats, devices, touch: (d, m) => p.ingest(message(names[d]!, messages + m, stepMs, d), T0 + (messages + m) * stepMs) });
+  const restore = (snap: Uint8Array) => new Pipeline(SETTINGS, { window: () => {} }, snap).stats().sensors;
+  const inc = incremental({ p, engine, firing, repeats, devices, restore, touch: (d, m) => p.ingest(message(names[d]!, messages + m, stepMs, d), T0 + (messages + m) * stepMs) });
   const st = p.stats() as unknown as Record<string, number>;
   const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
   console.log(
