@@ -71,7 +71,7 @@ function message(device: string, m: number, stepMs: number, d: number): DeviceMe
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const ms = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e6;
 
-function measure(label: string, devices: number, messages: number, stepMs: number): void {
+async function measure(label: string, devices: number, messages: number, stepMs: number): Promise<void> {
   const { p, engine, firing, names } = build(devices, messages, stepMs);
   const dir = mkdtempSync(join(tmpdir(), 'bench-cp-'));
   const store = new SqliteStateStore({ dir, sync: 'normal', log: createLogger('silent') });
@@ -99,7 +99,7 @@ function measure(label: string, devices: number, messages: number, stepMs: numbe
   store.close();
   rmSync(dir, { recursive: true, force: true });
   const restore = (snap: Uint8Array) => new Pipeline(SETTINGS, { window: () => {} }, snap).stats().sensors;
-  const inc = incremental({ p, engine, firing, repeats, devices, restore, touch: (d, m) => p.ingest(message(names[d]!, messages + m, stepMs, d), T0 + (messages + m) * stepMs) });
+  const inc = await incremental({ p, engine, firing, repeats, devices, restore, touch: (d, m) => p.ingest(message(names[d]!, messages + m, stepMs, d), T0 + (messages + m) * stepMs) });
   const st = p.stats() as unknown as Record<string, number>;
   const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
   console.log(
@@ -109,5 +109,5 @@ function measure(label: string, devices: number, messages: number, stepMs: numbe
   );
 }
 
-measure('3,000 sensors x ~600 dedup keys (throughput bench)', 1000, 600, 100);
-measure('100,000 sensors x 5 dedup keys', 33_334, 5, 1000);
+await measure('3,000 sensors x ~600 dedup keys (throughput bench)', 1000, 600, 100);
+await measure('100,000 sensors x 5 dedup keys', 33_334, 5, 1000);
