@@ -132,11 +132,27 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
         pipeline.tick(t);
         sparkplug.tick(t);
       },
+      // Incremental (docs/durability.md): the devices changed since the last checkpoint, pipeline and alerts alike
+      // captured in steps, as rows; the Sparkplug host (one entry per edge node) whole.
       capture: () => {
-        const p = pipeline.beginSnapshot();
-        const a = alerts.snapshot(); // small: captured whole
-        const s = sparkplug.snapshot(); // one entry per edge node: captured whole
-        return { step: () => p.step(4), finish: () => ({ pipeline: p.finish(), alerts: a, sparkplug: s }), abort: () => p.abort() };
+        const p = pipeline.beginDelta();
+        const a = alerts.beginDelta();
+        const s = sparkplug.snapshot();
+        return {
+          step: () => p.step(4) && a.step(16),
+          finish: () => ({
+            pipelineHead: pipeline.deltaHead(),
+            pipelineRows: p.finish(),
+            pipelineFull: p.full,
+            alertRows: a.finish(),
+            alertsFull: a.full,
+            sparkplug: s,
+          }),
+          abort: () => {
+            p.abort();
+            a.abort();
+          },
+        };
       },
       commitEmitted: () => outbox.flush(),
     }),

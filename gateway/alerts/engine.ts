@@ -3,6 +3,7 @@ import { newSlot, sameAlert, stepNoDataReading, stepNoDataStale, stepNoDataTick,
 import { compileGlob, type Matcher } from './glob.js';
 import { restoreSensors, toSnapshot, type AlertSnapshot, type RestoreResult } from './snapshot.js';
 import { encodeAlertSnapshot } from './snapshot-binary.js';
+import { AlertDeltas, type AlertDelta, type FiringOf } from './snapshot-rows.js';
 import { decodeAlertSnapshot } from './snapshot-binary-read.js';
 import type { AlertEvent, AlertRule, FiringAlert } from './types.js';
 
@@ -61,6 +62,8 @@ export class AlertEngine {
   private unmatched = 0;
   /** Entries with at least one noData rule, scanned by tick(). */
   private readonly silentCandidates = new Set<Entry>();
+  /** Incremental checkpoint captures and the devices changed since the last (snapshot-rows.ts). */
+  private readonly deltas = new AlertDeltas();
 
   constructor(rules: readonly AlertRule[] = [], opts: AlertEngineOptions = {}) {
     this.clock = opts.now ?? Date.now;
@@ -87,10 +90,13 @@ export class AlertEngine {
     let e = sensors.get(r.sensor);
     if (e === null) return out ?? NO_EVENTS;
     if (e === undefined) {
+      this.deltas.touch(r.device);
       e = this.admit(sensors, r.device, r.sensor);
       if (e === null) return out ?? NO_EVENTS;
+    } else {
+      if (r.ts < e.newestTs) return out ?? NO_EVENTS;
+      this.deltas.touch(r.device);
     }
-    if (r.ts < e.newestTs) return out ?? NO_EVENTS;
     e.newestTs = r.ts;
     e.lastValue = r.value;
     if (e.hasNoData) e.lastSeen = this.clock();
@@ -111,6 +117,8 @@ export class AlertEngine {
       if (e.lastSeen > now) e.lastSeen = now;
       for (const s of e.slots) {
         if (s.rule.kind !== 'noData') continue;
+        // stepNoDataTick changes the slot exactly then: the device is written before (beginDelta).
+        if (s.phase !== 'firing' && now - e.lastSeen >= s.rule.noDataMs) this.deltas.touch(e.device);
         if (stepNoDataTick(s, s.rule, e.lastSeen, now) !== null) (events ??= []).push(this.event(e, s, 'fired', e.lastValue, now));
       }
     }
@@ -125,6 +133,7 @@ export class AlertEngine {
     const sensors = this.devices.get(device);
     let events = out;
     if (sensors) {
+      this.deltas.touch(device);
       for (const e of sensors.values()) {
         if (e === null || !e.hasNoData) continue;
         for (const s of e.slots) {
@@ -149,6 +158,7 @@ export class AlertEngine {
         this.devices.delete(device); // may match a new rule: re-decided on the next reading
         continue;
       }
+      this.deltas.touch(device);
       for (const [sensor, e] of sensors) {
         if (e === null) sensors.delete(sensor);
         else this.reslot(e, now, events);
@@ -232,6 +242,7 @@ export class AlertEngine {
 
   /** restore() of a decoded snapshot (decodeAlertSnapshot). */
   restoreSnapshot(snapshot: AlertSnapshot, now: number = this.clock()): Extract<RestoreResult, { ok: true }> {
+    this.deltas.restored();
     this.devices.clear();
     this.silentCandidates.clear();
     this.unmatched = 0;
@@ -244,6 +255,16 @@ export class AlertEngine {
       map.set(r.sensor, e);
     }
     return { ok: true, sensors: restored.sensors.length, alerts: restored.alerts };
+  }
+
+  /**
+   * Starts capturing the devices whose alert state changed since the last delta began (all of them the first
+   * time, after a restore, or after a failed full one) as rows of an incremental checkpoint
+   * (snapshot-rows.ts), written in steps while readings go on, yet the state when it began. `firingOf`: the
+   * service's firing event of an alert.
+   */
+  beginDelta(firingOf: FiringOf): AlertDelta {
+    return this.deltas.begin(this.devices, firingOf, this.clock());
   }
 
   /** First reading of a device: null when no rule's device glob matches it. */

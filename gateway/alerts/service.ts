@@ -4,6 +4,7 @@ import type { Metrics } from '../metrics.js';
 import type { Reading } from '../pipeline/types.js';
 import { AlertEngine, NO_EVENTS } from './engine.js';
 import { decodeAlertSnapshot } from './snapshot-binary-read.js';
+import type { AlertDelta } from './snapshot-rows.js';
 import { rulesETag, validateRulesText, writeRulesFileAtomic, type RulesFormat } from './rules-file.js';
 import { formatRuleError } from './rules-parse.js';
 import { firingEventOf, type AlertEvent, type AlertRule, type FiringAlert, type RuleError } from './types.js';
@@ -104,6 +105,14 @@ export class AlertService {
     const bytes = this.engine.encodeSnapshot(this.firingEvents, this.snapshotBytes);
     this.snapshotBytes = bytes.length;
     return bytes;
+  }
+
+  /**
+   * The checkpoint's alert part as rows: the devices changed since the last delta (engine.beginDelta), each
+   * with its firing events, written in steps (alerts/snapshot-rows.ts).
+   */
+  beginDelta(): AlertDelta {
+    return this.engine.beginDelta((rule, device, sensor) => this.firingEvents.get(alertKey({ rule, device, sensor })));
   }
 
   /**

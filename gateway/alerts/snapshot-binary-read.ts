@@ -1,6 +1,7 @@
 import { ByteFormatError, type ByteReader } from '../persist/byte-codec.js';
 import { FORMATS } from '../persist/formats.js';
 import { readBlob, readDelta } from '../persist/frame.js';
+import { isRows, unpackRows } from '../persist/rows.js';
 import { BELOW, FIRING, PENDING } from './snapshot-binary.js';
 import type { AlertSnapshot, SavedAlert, SavedSensor } from './snapshot.js';
 import { SEVERITIES, type AlertEvent } from './types.js';
@@ -16,11 +17,33 @@ export type DecodeResult =
  */
 export function decodeAlertSnapshot(bytes: Uint8Array): DecodeResult {
   try {
-    const { snapshot, firing } = readBlob(bytes, FORMATS.alertSnapshot, read);
+    const { snapshot, firing } = isRows(bytes) ? readRows(bytes) : readBlob(bytes, FORMATS.alertSnapshot, read);
     return { ok: true, snapshot, firing };
   } catch (err) {
     return { ok: false, error: `alert snapshot rejected: ${(err as Error).message}` };
   }
+}
+
+/**
+ * A part kept as rows (alerts/snapshot-rows.ts): each row is a whole snapshot of one device; the state is all
+ * of them, merged.
+ */
+function readRows(bytes: Uint8Array): { snapshot: AlertSnapshot; firing: AlertEvent[] } {
+  const sensors: SavedSensor[] = [];
+  const firing: AlertEvent[] = [];
+  const devices = new Set<string>();
+  let savedAt = -Infinity;
+  for (const row of unpackRows(bytes).rows) {
+    const part = readBlob(row, FORMATS.alertSnapshot, read);
+    const device = part.snapshot.sensors[0]?.device;
+    if (device === undefined || devices.has(device) || part.snapshot.sensors.some((s) => s.device !== device)) fail('bad device row');
+    devices.add(device!);
+    if (part.firing.some((e) => e.device !== device)) fail(`a firing event in the row of another device than ${device}`);
+    sensors.push(...part.snapshot.sensors);
+    firing.push(...part.firing);
+    if (part.snapshot.savedAt > savedAt) savedAt = part.snapshot.savedAt;
+  }
+  return { snapshot: { savedAt: Number.isFinite(savedAt) ? savedAt : 0, sensors }, firing };
 }
 
 const fail = (why: string): never => {

@@ -40,9 +40,14 @@ export type LiveSensors = ReadonlyMap<string, ReadonlyMap<string, SensorAlerts |
  */
 export function encodeAlertSnapshot(savedAt: number, devices: LiveSensors, firing: ReadonlyMap<unknown, AlertEvent>, sizeHint = 0): Buffer {
   const w = new ByteWriter(sizeHint * 1.1 + 4096);
+  writeAlertSnapshot(w, savedAt, devices, firing);
+  return w.finish();
+}
+
+/** The snapshot without its CRC trailer, into `w` (also one row per device: alerts/snapshot-rows.ts). */
+export function writeAlertSnapshot(w: ByteWriter, savedAt: number, devices: LiveSensors, firing: ReadonlyMap<unknown, AlertEvent>): void {
   writeHeader(w, FORMATS.alertSnapshot);
   writeDeltaOrPlain(w, writeBody, { savedAt, devices, firing });
-  return w.finish();
 }
 
 function writeBody(w: ByteWriter, delta: boolean, state: { savedAt: number; devices: LiveSensors; firing: ReadonlyMap<unknown, AlertEvent> }): boolean {

@@ -22,6 +22,10 @@ export interface DatabaseFormat {
 export const FORMATS = {
   /** The pipeline's state: dedup keys, open and sealed windows (pipeline/snapshot-binary.ts). */
   pipelineSnapshot: { name: 'binary pipeline snapshot', magic: 'GWPS', version: 1 },
+  /** One device's pipeline state, a row of an incremental checkpoint (pipeline/snapshot-rows.ts). */
+  pipelineRow: { name: 'pipeline device row', magic: 'GWPD', version: 1 },
+  /** A checkpoint part kept as rows (a head and one row per device) read back as one blob (persist/rows.ts). */
+  checkpointRows: { name: 'checkpoint rows', magic: 'GWRW', version: 1 },
   /** The alert engine's state and the firing events (alerts/snapshot-binary.ts). */
   alertSnapshot: { name: 'binary alert snapshot', magic: 'GWAS', version: 1 },
   /** The Sparkplug host's edge node sessions, devices, alias maps and what is in flight (sparkplug/host-snapshot.ts). */

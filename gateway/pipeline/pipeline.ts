@@ -1,10 +1,11 @@
-import { type PipelineCapture, type PipelineSnapshot, restoreSnapshot, SnapshotCapture } from './snapshot.js';
+import { Captures } from './captures.js';
+import { type PipelineCapture, type PipelineDelta, type PipelineSnapshot, restoreSnapshot, takeSnapshot } from './snapshot.js';
 import { checkSeq, DeviceState, evictSeen, insertSeen, SEQ_DUPLICATE, SEQ_LATE, SEQ_NEW, SensorState, seenSize } from './state.js';
 import type { DeviceMessage, PipelineSettings, Reading, WindowPoint } from './types.js';
 import { evictRetained, retain, takeRetained } from './retained.js';
 import { Win } from './window.js';
 
-export type { PipelineCapture, PipelineSnapshot } from './snapshot.js';
+export type { PipelineCapture, PipelineDelta, PipelineSnapshot } from './snapshot.js';
 export { PipelineSnapshotError } from './snapshot.js';
 
 /** Where the pipeline hands its results, synchronously. Callbacks must not throw (the runner contains failures). */
@@ -67,10 +68,10 @@ export class Pipeline {
   private readonly current: { device: string; sensor: string; ts: number; value: number } = { device: '', sensor: '', ts: 0, value: 0 };
   /** The message being ingested is history (DeviceMessage.historical): no `out.reading` for its readings. */
   private historical = false;
-  /** Size of the last snapshot: the next one starts with a buffer that fits. */
-  private snapshotBytes = 0;
-  /** The snapshot being written while ingest goes on (beginSnapshot), if any. */
-  private capture: SnapshotCapture | null = null;
+  /** Snapshots and incremental checkpoint captures, and the devices changed since the last (captures.ts). */
+  private readonly captures: Captures;
+  /** Counts additions to `pending` (SensorState.pendingAt). */
+  private pendingClock = 0;
 
   constructor(
     settings: PipelineSettings,
@@ -92,8 +93,10 @@ export class Pipeline {
       this.pending = new Set();
     } else {
       ({ devices: this.devices, pending: this.pending } = restoreSnapshot(snapshot, intervalMs));
+      for (const s of this.pending) s.pendingAt = ++this.pendingClock;
       this.recount();
     }
+    this.captures = new Captures(intervalMs, this.devices, this.pending);
   }
 
   /**
@@ -113,8 +116,8 @@ export class Pipeline {
     if (d === undefined) {
       d = new DeviceState(msg.device);
       this.devices.set(msg.device, d);
-      this.capture?.exclude(d);
-    } else if (this.capture !== null) this.capture.preserve(d);
+      this.captures.created(d);
+    } else this.captures.touch(d);
     const ts = msg.ts;
     if (!Number.isFinite(ts)) throw new RangeError(`non-finite ts from ${msg.device}`);
     const byTs = msg.tsFromDevice;
@@ -142,7 +145,7 @@ export class Pipeline {
       while (open.length > 0) {
         const end = open[0]!.start + this.interval;
         if (nowMs < (end > s.lastArrival ? end : s.lastArrival) + grace) break;
-        if (this.capture !== null) this.capture.preserve(this.devices.get(s.device)!);
+        this.captures.touch(this.devices.get(s.device)!);
         this.emitFirst(s);
       }
       if (open.length === 0) this.pending.delete(s);
@@ -163,19 +166,22 @@ export class Pipeline {
    * other snapshot can begin. `copyBudget`: bytes of such copies held at once (default COPY_BUDGET, 32 MiB).
    */
   beginSnapshot(copyBudget?: number): PipelineCapture {
-    if (this.capture !== null) throw new Error('a pipeline snapshot is already being captured');
-    const c: SnapshotCapture = new SnapshotCapture(
-      this.interval,
-      this.devices,
-      this.pending,
-      this.snapshotBytes,
-      (bytes) => {
-        if (this.capture === c) this.capture = null;
-        if (bytes > 0) this.snapshotBytes = bytes;
-      },
-      copyBudget,
-    );
-    return (this.capture = c);
+    return this.captures.beginSnapshot(copyBudget);
+  }
+
+  /**
+   * Starts capturing the devices changed since the last delta began (all of them the first time, or after a
+   * failed full one), as rows for an incremental checkpoint (snapshot-rows.ts): written in steps while ingest
+   * and ticks go on, yet the state when it began. After a failed save, `abort()` gives the devices back to the
+   * next delta. Shares the one capture slot with beginSnapshot.
+   */
+  beginDelta(copyBudget?: number): PipelineDelta {
+    return this.captures.beginDelta(copyBudget);
+  }
+
+  /** The head of a delta's part: a whole snapshot of no device (it carries the interval, snapshot-rows.ts). */
+  deltaHead(): Buffer {
+    return takeSnapshot(this.interval, new Map(), new Set());
   }
 
   stats(): PipelineStats {
@@ -253,6 +259,7 @@ export class Pipeline {
       if (i > 0 && open[i - 1]!.start === start) return open[i - 1]!;
     } else {
       this.pending.add(s);
+      s.pendingAt = ++this.pendingClock;
     }
     let w = start <= s.sealedMaxStart ? takeRetained(s, start, this.interval) : undefined;
     if (w === undefined) w = new Win(start, 0);

@@ -32,34 +32,7 @@ function read(r: ByteReader, intervalMs: number): { devices: Map<string, DeviceS
   const nDevices = r.count(3);
   let withOpen = 0;
   const devices = new Map<string, DeviceState>();
-  for (let i = 0; i < nDevices; i++) {
-    const d = new DeviceState(r.str());
-    if (devices.has(d.name)) fail(`duplicate device ${d.name}`);
-    devices.set(d.name, d);
-    const hasSeqs = r.u8();
-    if (hasSeqs === 1) readSeqs(r, d);
-    else if (hasSeqs !== 0) fail(`bad seq flag of device ${d.name}`);
-    const nSensors = r.count(6);
-    for (let k = 0; k < nSensors; k++) {
-      const s = new SensorState(d.name, r.str());
-      if (d.sensors.has(s.sensor)) fail(`duplicate sensor ${d.name}/${s.sensor}`);
-      d.sensors.set(s.sensor, s);
-      s.maxTs = r.num();
-      s.lastArrival = r.num();
-      const runs = readRuns(r);
-      const ring = readSeen(r);
-      loadSeen(s, runs, []);
-      for (const x of ring) if (hasSeen(s, x)) fail('a dedup key both in a run and alone');
-      loadSeen(s, runs, ring);
-      s.open = readOpen(r);
-      const nSealed = r.count(3);
-      if (nSealed > 0) {
-        const firstStart = r.num();
-        loadRetained(s, r.bytes(r.count()), nSealed, firstStart, intervalMs);
-      }
-      if (s.open.length > 0) withOpen++;
-    }
-  }
+  for (let i = 0; i < nDevices; i++) withOpen += withOpenWindows(readDevice(r, devices, intervalMs));
   // Exactly the sensors with open windows, each once.
   const nPending = r.count(2);
   const pending = new Set<SensorState>();
@@ -72,6 +45,46 @@ function read(r: ByteReader, intervalMs: number): { devices: Map<string, DeviceS
   }
   if (pending.size !== withOpen) fail('a sensor has open windows but is not pending');
   return { devices, pending };
+}
+
+/**
+ * Reads one device (snapshot-binary.ts, "per device") into `devices`. Also the body of a row of an
+ * incremental checkpoint (snapshot-rows.ts).
+ */
+export function readDevice(r: ByteReader, devices: Map<string, DeviceState>, intervalMs: number): DeviceState {
+  const d = new DeviceState(r.str());
+  if (devices.has(d.name)) fail(`duplicate device ${d.name}`);
+  devices.set(d.name, d);
+  const hasSeqs = r.u8();
+  if (hasSeqs === 1) readSeqs(r, d);
+  else if (hasSeqs !== 0) fail(`bad seq flag of device ${d.name}`);
+  const nSensors = r.count(6);
+  for (let k = 0; k < nSensors; k++) {
+    const s = new SensorState(d.name, r.str());
+    if (d.sensors.has(s.sensor)) fail(`duplicate sensor ${d.name}/${s.sensor}`);
+    d.sensors.set(s.sensor, s);
+    s.maxTs = r.num();
+    s.lastArrival = r.num();
+    const runs = readRuns(r);
+    const ring = readSeen(r);
+    loadSeen(s, runs, []);
+    for (const x of ring) if (hasSeen(s, x)) fail('a dedup key both in a run and alone');
+    loadSeen(s, runs, ring);
+    s.open = readOpen(r);
+    const nSealed = r.count(3);
+    if (nSealed > 0) {
+      const firstStart = r.num();
+      loadRetained(s, r.bytes(r.count()), nSealed, firstStart, intervalMs);
+    }
+  }
+  return d;
+}
+
+/** How many sensors of `d` have open windows (each must be pending). */
+export function withOpenWindows(d: DeviceState): number {
+  let n = 0;
+  for (const s of d.sensors.values()) if (s.open.length > 0) n++;
+  return n;
 }
 
 function readSeqs(r: ByteReader, d: DeviceState): void {

@@ -24,6 +24,9 @@ export const COPY_BUDGET = 32 * 1024 * 1024;
 /** Distinguishes captures: a device whose `snapEpoch` equals a capture's epoch is written (or excluded) already. */
 let lastEpoch = 0;
 
+/** A new capture epoch (this one and the incremental capture of snapshot-rows.ts share the counter). */
+export const nextEpoch = (): number => ++lastEpoch;
+
 /**
  * A snapshot written a few devices at a time while the pipeline keeps running, yet exactly the state at the
  * moment it began (copy-on-write at device granularity): before the pipeline changes a device the capture has
@@ -40,7 +43,7 @@ let lastEpoch = 0;
  * order of devices decides nothing; sensors keep their order within a device, pending sensors theirs).
  */
 export class SnapshotCapture implements PipelineCapture {
-  readonly epoch = ++lastEpoch;
+  readonly epoch = nextEpoch();
   private readonly w: ByteWriter;
   private readonly walk: Iterator<DeviceState>;
   /** Devices of the start not yet visited by the walk (devices are never removed from the map). */
@@ -122,7 +125,7 @@ export class SnapshotCapture implements PipelineCapture {
 }
 
 /** A copy of `d` that later changes to `d` do not reach, and roughly how many bytes it holds. */
-function copyDevice(d: DeviceState): { device: DeviceState; bytes: number } {
+export function copyDevice(d: DeviceState): { device: DeviceState; bytes: number } {
   const c = new DeviceState(d.name);
   c.seqMaxTs = d.seqMaxTs;
   let bytes = 64;
@@ -144,6 +147,7 @@ function copyDevice(d: DeviceState): { device: DeviceState; bytes: number } {
     x.sealedCount = s.sealedCount;
     x.sealedFirstStart = s.sealedFirstStart;
     x.sealedMaxStart = s.sealedMaxStart;
+    x.pendingAt = s.pendingAt;
     c.sensors.set(s.sensor, x);
     bytes += 160 + (x.runs.length + x.seen.length) * 8 + x.sealedBytes + x.open.length * 120;
   }

@@ -1,9 +1,12 @@
 import { decodeSnapshot } from './snapshot-binary-read.js';
 import { encodeSnapshot } from './snapshot-capture.js';
+import { decodeRows } from './snapshot-rows.js';
+import { isRows } from '../persist/rows.js';
 import type { DeviceState, SensorState } from './state.js';
 
 export { type PipelineCapture, SnapshotCapture } from './snapshot-capture.js';
 export { PipelineSnapshotError } from './snapshot-error.js';
+export { DeltaCapture, type PipelineDelta } from './snapshot-rows.js';
 
 /**
  * The pipeline's whole state, for graceful restart and crash replay: restoring it and continuing emits exactly
@@ -19,7 +22,10 @@ export function takeSnapshot(intervalMs: number, devices: Map<string, DeviceStat
   return encodeSnapshot(intervalMs, devices, pending, sizeHint);
 }
 
-/** Rebuilds the state; throws PipelineSnapshotError when it is malformed or for another interval. */
+/**
+ * Rebuilds the state from a whole snapshot or from a part kept as rows (snapshot-rows.ts, as a store's load()
+ * packs it); throws PipelineSnapshotError when it is malformed or for another interval.
+ */
 export function restoreSnapshot(snap: PipelineSnapshot, intervalMs: number): { devices: Map<string, DeviceState>; pending: Set<SensorState> } {
-  return decodeSnapshot(snap, intervalMs);
+  return isRows(snap) ? decodeRows(snap, intervalMs, decodeSnapshot) : decodeSnapshot(snap, intervalMs);
 }

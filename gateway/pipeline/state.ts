@@ -28,6 +28,11 @@ export class SensorState implements SeenKeys {
   sealedFirstStart = -Infinity;
   /** Start of the last sealed record, -Infinity when none: lets new windows skip searching `sealed`. */
   sealedMaxStart = -Infinity;
+  /**
+   * When the sensor last joined the pipeline's pending set (a counter, not a time): the set's order, which
+   * `tick` follows, is ascending pendingAt, so a checkpoint kept as rows per device can rebuild it.
+   */
+  pendingAt = 0;
 
   constructor(
     readonly device: string,
@@ -43,6 +48,8 @@ export class DeviceState {
   seqs: Map<number, number> | null = null;
   /** The epoch of the last snapshot capture that wrote (or excluded) this device: see SnapshotCapture. */
   snapEpoch = 0;
+  /** The pipeline's dirty generation in which this device last changed (Pipeline.beginDelta). */
+  dirtyMark = 0;
 
   constructor(readonly name: string) {}
 }

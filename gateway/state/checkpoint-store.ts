@@ -1,3 +1,5 @@
+import type { RowBatch } from '../persist/rows.js';
+
 /**
  * The state that lives in memory between emissions, as the bytes of each part's format (persist/formats.ts).
  * Opaque here: each part validates its own bytes when it restores them. Stores give back copies.
@@ -10,6 +12,28 @@ export interface CheckpointParts {
   /** Edge node sessions, devices and alias maps of the Sparkplug host (FORMATS.sparkplugSnapshot). */
   readonly sparkplug: Uint8Array;
 }
+
+/**
+ * An incremental checkpoint's parts (docs/durability.md, "Incremental checkpoints"): the pipeline and the alerts
+ * as rows, one per device, of only the devices changed since the last checkpoint; a part whose `full` is set
+ * replaces all its rows. The Sparkplug part is small and written whole.
+ */
+export interface DeltaParts {
+  readonly pipelineHead: Uint8Array;
+  readonly pipelineRows: RowBatch;
+  readonly pipelineFull: boolean;
+  readonly alertRows: RowBatch;
+  readonly alertsFull: boolean;
+  readonly sparkplug: Uint8Array;
+}
+
+export interface CheckpointDelta extends DeltaParts {
+  readonly savedAt: number;
+  /** As Checkpoint.logPosition: the state of every row together is the state at this position. */
+  readonly logPosition: number;
+}
+
+export const isDelta = (p: CheckpointParts | DeltaParts): p is DeltaParts => 'pipelineRows' in p;
 
 export interface Checkpoint extends CheckpointParts {
   readonly savedAt: number;
@@ -32,5 +56,18 @@ export interface CheckpointStore {
    * a crash leaves either the old checkpoint with its log or the new one with the shorter log.
    */
   save(cp: Checkpoint): void;
+  /**
+   * Applies an incremental checkpoint to the rows of the last one, with its position and the log truncation,
+   * atomically (as save). A part that is not `full` needs rows to apply to (the last save was a delta).
+   * load() then gives each part as one blob (persist/rows.ts packRows) that the part's restore reads.
+   */
+  saveDelta?(cp: CheckpointDelta): void;
+  /**
+   * saveDelta on a thread of its own, so that the event loop goes on meanwhile; `done` runs on the event loop
+   * once it committed or failed. One at a time; every other call on the store first waits for it (settle).
+   */
+  saveDeltaAsync?(cp: CheckpointDelta, done: (err: Error | null) => void): void;
+  /** Waits (blocking) for an asynchronous save in flight and runs its `done` now. */
+  settle?(): void;
   close(): void;
 }

@@ -1,7 +1,7 @@
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { TimerHandle, Timers } from '../time/timers.js';
-import type { CheckpointParts, CheckpointStore } from './checkpoint-store.js';
+import { isDelta, type CheckpointParts, type CheckpointStore, type DeltaParts } from './checkpoint-store.js';
 import type { IngestLog } from './ingest-log.js';
 
 /**
@@ -11,8 +11,9 @@ import type { IngestLog } from './ingest-log.js';
 export interface StateCapture {
   /** Writes a little more (a few dozen devices); true when only `finish` is left. */
   step(): boolean;
-  /** Writes the rest; the parts of the checkpoint. */
-  finish(): CheckpointParts;
+  /** Writes the rest; the parts of the checkpoint (whole, or an incremental one: DeltaParts). */
+  finish(): CheckpointParts | DeltaParts;
+  /** Drops the capture; after `finish`, when its save failed: an incremental capture's changes go to the next one. */
   abort(): void;
 }
 
@@ -56,12 +57,20 @@ export interface CheckpointerOptions {
  * (BENCHMARKS.md, "Checkpoints in slices": that pause was the alert latency's p99). Entries logged meanwhile
  * stay in the log and are covered by the next checkpoint. `checkpoint()` (stop, after a replay) captures in one go.
  */
+interface Run {
+  readonly capture: StateCapture;
+  readonly version: number;
+  readonly position: number;
+}
+
 export class Checkpointer {
   private timer: TimerHandle | undefined;
   private soon: TimerHandle | undefined;
   private slice: TimerHandle | undefined;
   /** The sliced capture in progress, if any. */
-  private running: { capture: StateCapture; version: number; position: number } | undefined;
+  private running: Run | undefined;
+  /** The capture whose incremental checkpoint is being written on the store's writer thread, if any. */
+  private saving: Run | undefined;
   /** A checkpoint was asked for while one was running: another follows it. */
   private again = false;
   private savedVersion = -1;
@@ -79,7 +88,7 @@ export class Checkpointer {
   /** Coalesced: a checkpoint begins on the next turn of the event loop, not inside the caller's stack. */
   request(): void {
     if (this.stopped) return;
-    if (this.running !== undefined) {
+    if (this.running !== undefined || this.saving !== undefined) {
       this.again = true;
       return;
     }
@@ -139,7 +148,7 @@ export class Checkpointer {
 
   /** Begins a sliced checkpoint (unless one is running: then another follows it). */
   private begin(): void {
-    if (this.running !== undefined) {
+    if (this.running !== undefined || this.saving !== undefined) {
       this.again = true;
       return;
     }
@@ -154,7 +163,8 @@ export class Checkpointer {
   private continue(turn = performance.now()): void {
     const run = this.running!;
     const t0 = performance.now();
-    const budget = this.o.sliceMs ?? 1;
+    // The turn as a whole is held to a slice (at least one step): the one that begins the capture has spent some.
+    const budget = (this.o.sliceMs ?? 1) - (t0 - turn);
     const done = this.attempt(() => {
       let last: boolean;
       do last = run.capture.step();
@@ -172,8 +182,13 @@ export class Checkpointer {
     }
     this.running = undefined;
     if (done === null) run.capture.abort();
-    else this.commit(run);
+    else this.commit(run, true);
     this.notePause((performance.now() - turn) / 1000);
+    if (this.saving === undefined) this.followUp();
+  }
+
+  /** A checkpoint asked for while one ran: now. */
+  private followUp(): void {
     if (this.again && !this.stopped) {
       this.again = false;
       this.request();
@@ -184,7 +199,10 @@ export class Checkpointer {
    * Starts a capture and commits the windows emitted so far: undefined when there is nothing new to save,
    * null when it failed.
    */
-  private open(): { capture: StateCapture; version: number; position: number } | undefined | null {
+  private open(): Run | undefined | null {
+    // An incremental save in flight must have committed (or failed, giving its devices back) before the next
+    // capture takes the devices changed since.
+    this.o.store.settle?.();
     const version = this.o.version();
     const totals = this.o.log.totals();
     if (version === this.savedVersion && totals.entries === 0) {
@@ -205,28 +223,59 @@ export class Checkpointer {
     return { capture, version, position: totals.lastPosition };
   }
 
-  /** Finishes the capture and saves it. */
-  private commit(run: { capture: StateCapture; version: number; position: number }): boolean {
+  /**
+   * Finishes the capture and saves it; `async`: an incremental one is written on the store's writer thread (the
+   * periodic checkpoints), and the result counted when it is done.
+   */
+  private commit(run: Run, async = false): boolean {
     const t0 = performance.now();
-    const saved = this.attempt(() => {
-      const parts = run.capture.finish();
-      this.o.store.save({
-        pipeline: parts.pipeline,
-        alerts: parts.alerts,
-        sparkplug: parts.sparkplug,
-        savedAt: this.o.timers.now(),
-        logPosition: run.position,
+    const parts = this.attempt(() => run.capture.finish());
+    if (parts === null) return false;
+    const savedAt = this.o.timers.now();
+    const store = this.o.store;
+    if (isDelta(parts)) {
+      const delta = { ...parts, savedAt, logPosition: run.position };
+      if (async && store.saveDeltaAsync !== undefined) {
+        const postedAt = performance.now();
+        const posted = this.attempt(() =>
+          store.saveDeltaAsync!(delta, (err) => {
+            if (err === null) this.observe('write', postedAt);
+            this.written(run, err);
+          }),
+        );
+        if (posted === null) return (run.capture.abort(), false);
+        this.saving = run;
+        this.observe('save', t0);
+        return true;
+      }
+      if (store.saveDelta === undefined) throw new Error('this checkpoint store cannot save incremental checkpoints');
+      if (this.attempt(() => store.saveDelta!(delta)) === null) return (run.capture.abort(), false);
+    } else if (this.attempt(() => store.save({ ...parts, savedAt, logPosition: run.position })) === null) return false;
+    this.observe('save', t0);
+    this.done(run);
+    return true;
+  }
+
+  /** The writer thread's result of an incremental save (on the event loop, or inside settle()). */
+  private written(run: Run, err: Error | null): void {
+    this.saving = undefined;
+    if (err !== null) {
+      this.attempt(() => {
+        throw err;
       });
-    });
-    if (saved === null) return false;
+      run.capture.abort();
+    } else this.done(run);
+    this.followUp();
+  }
+
+  /** Counts a saved checkpoint; the journal resumes. */
+  private done(run: Run): void {
     this.savedVersion = run.version;
     this.o.metrics.checkpoints.inc({ result: 'saved' });
-    this.observe('save', t0);
     const t = this.o.log.totals();
     this.o.metrics.ingestLogEntries.set(t.entries);
     this.o.metrics.ingestLogBytes.set(t.bytes);
     this.o.onSaved?.();
-    return true;
   }
 
   /** Runs `f`; on an exception logs and counts a failed checkpoint and returns null. */
@@ -247,7 +296,7 @@ export class Checkpointer {
     this.running = undefined;
   }
 
-  private observe(phase: 'capture' | 'outbox' | 'slice' | 'save', since: number): void {
+  private observe(phase: 'capture' | 'outbox' | 'slice' | 'save' | 'write', since: number): void {
     this.o.metrics.checkpointSeconds.observe({ phase }, (performance.now() - since) / 1000);
   }
 }

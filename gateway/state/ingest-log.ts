@@ -35,6 +35,12 @@ export interface IngestLog {
   /** The entries after `position`, in order, read in pages (the caller may write elsewhere while iterating). */
   after(position: number): Iterable<LoggedRecord>;
   totals(): IngestLogTotals;
+  /**
+   * True while a checkpoint is written on another thread (SQLite has one writer at a time): an append now would
+   * block the event loop until it commits, so the journal holds its group until `whenIdle` calls back.
+   */
+  busy?(): boolean;
+  whenIdle?(f: () => void): void;
 }
 
 export function recordBytes(r: IngestRecord): number {

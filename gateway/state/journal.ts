@@ -45,6 +45,8 @@ export class IngestJournal {
   private timer: TimerHandle | undefined;
   private held = false;
   private closed = false;
+  /** Waiting for the log's checkpoint write to finish (IngestLog.busy). */
+  private deferred = false;
   private readonly maxGroup: number;
 
   constructor(private readonly o: JournalOptions) {
@@ -80,7 +82,7 @@ export class IngestJournal {
    */
   close(): void {
     if (this.closed) return;
-    this.commit();
+    this.commit(true);
     this.closed = true;
     const left = this.waiting;
     this.waiting = [];
@@ -93,11 +95,25 @@ export class IngestJournal {
     this.commit();
   }
 
-  /** Appends the longest prefix of the waiting publishes that fits the bounds, processes it, acknowledges it. */
-  private commit(): void {
+  /**
+   * Appends the longest prefix of the waiting publishes that fits the bounds, processes it, acknowledges it.
+   * While a checkpoint is being written on another thread the group waits for it (`force`: the graceful stop,
+   * which may block for it).
+   */
+  private commit(force = false): void {
     if (this.timer !== undefined) {
       this.o.timers.clearTimeout(this.timer);
       this.timer = undefined;
+    }
+    if (!force && this.o.log.busy?.() === true) {
+      if (!this.deferred) {
+        this.deferred = true;
+        this.o.log.whenIdle!(() => {
+          this.deferred = false;
+          if (!this.closed) this.commit();
+        });
+      }
+      return;
     }
     while (this.waiting.length > 0) {
       const n = this.fitting();

@@ -1,4 +1,5 @@
-import type { Checkpoint, CheckpointStore } from './checkpoint-store.js';
+import { batchRows, packRows } from '../persist/rows.js';
+import type { Checkpoint, CheckpointDelta, CheckpointStore } from './checkpoint-store.js';
 import { recordBytes, type IngestLog, type IngestLogTotals, type IngestRecord, type LoggedRecord } from './ingest-log.js';
 
 /**
@@ -8,6 +9,8 @@ import { recordBytes, type IngestLog, type IngestLogTotals, type IngestRecord, t
 export class MemoryStateStore implements CheckpointStore, IngestLog {
   private entries: LoggedRecord[] = [];
   private cp: Checkpoint | undefined;
+  /** The rows of an incremental checkpoint (per part: key -> value), undefined after a whole one. */
+  private rows: [Map<string, Buffer>, Map<string, Buffer>] | undefined;
   private last = 0;
   failSaves = false;
   failAppends = false;
@@ -29,13 +32,34 @@ export class MemoryStateStore implements CheckpointStore, IngestLog {
   }
 
   load(): Checkpoint | undefined {
-    return this.cp === undefined ? undefined : copy(this.cp);
+    if (this.cp === undefined) return undefined;
+    if (this.rows === undefined) return copy(this.cp);
+    const [p, a] = this.rows;
+    return copy({ ...this.cp, pipeline: packRows(this.cp.pipeline, [...p.values()]), alerts: packRows(this.cp.alerts, [...a.values()]) });
   }
 
   save(cp: Checkpoint): void {
     if (this.failSaves) throw new Error('simulated checkpoint failure');
     if (cp.logPosition > this.last) throw new RangeError(`checkpoint position ${cp.logPosition} is beyond the log (${this.last})`);
     this.cp = copy(cp);
+    this.rows = undefined;
+    this.entries = this.entries.filter((e) => e.position > cp.logPosition);
+  }
+
+  /** As SqliteStateStore.saveDelta: every part applied, or (a failure) nothing. */
+  saveDelta(cp: CheckpointDelta): void {
+    if (this.failSaves) throw new Error('simulated checkpoint failure');
+    if (cp.logPosition > this.last) throw new RangeError(`checkpoint position ${cp.logPosition} is beyond the log (${this.last})`);
+    const before = this.rows ?? [new Map<string, Buffer>(), new Map<string, Buffer>()];
+    const rows: [Map<string, Buffer>, Map<string, Buffer>] = [cp.pipelineFull ? new Map() : new Map(before[0]), cp.alertsFull ? new Map() : new Map(before[1])];
+    [cp.pipelineRows, cp.alertRows].forEach((batch, part) => {
+      for (const [key, value] of batchRows(batch)) {
+        if (value.length === 0) rows[part]!.delete(key);
+        else rows[part]!.set(key, Buffer.from(value));
+      }
+    });
+    this.rows = rows;
+    this.cp = { pipeline: Buffer.from(cp.pipelineHead), alerts: Buffer.alloc(0), sparkplug: Buffer.from(cp.sparkplug), savedAt: cp.savedAt, logPosition: cp.logPosition };
     this.entries = this.entries.filter((e) => e.position > cp.logPosition);
   }
 

@@ -3,7 +3,9 @@ import type { Statement } from 'better-sqlite3';
 import type { Logger } from '../log.js';
 import { FORMATS } from '../persist/formats.js';
 import { openDatabase, type MovedAside, type SqliteDatabase, type SyncMode } from '../persist/sqlite.js';
-import type { Checkpoint, CheckpointStore } from './checkpoint-store.js';
+import { packRows } from '../persist/rows.js';
+import type { Checkpoint, CheckpointDelta, CheckpointStore } from './checkpoint-store.js';
+import { CheckpointWriter, DELTA_SQL, type LogTotalsRow } from './checkpoint-writer.js';
 import { WalCopier } from './wal-copier.js';
 import { recordBytes, type IngestLog, type IngestLogTotals, type IngestRecord, type LoggedRecord } from './ingest-log.js';
 
@@ -24,9 +26,15 @@ interface Totals {
   lastPosition: number;
 }
 
-/** FORMATS.stateDatabase, version 1: the checkpoint (one row: each part's bytes in its BLOB column) and the ingest log. */
+/**
+ * FORMATS.stateDatabase, version 1: the checkpoint and the ingest log. `checkpoint` is one row: each part's bytes
+ * in its BLOB column (a whole checkpoint, rows = 0), or for an incremental one (rows = 1) the parts' heads, the
+ * pipeline's and the alerts' state being their rows in `checkpoint_row` (part 0 pipeline, 1 alerts; one row per
+ * device, persist/rows.ts).
+ */
 const MIGRATIONS = [
-  `CREATE TABLE checkpoint (id INTEGER PRIMARY KEY CHECK (id = 1), saved_at INTEGER NOT NULL, log_position INTEGER NOT NULL, pipeline BLOB NOT NULL, alerts BLOB NOT NULL, sparkplug BLOB NOT NULL);
+  `CREATE TABLE checkpoint (id INTEGER PRIMARY KEY CHECK (id = 1), saved_at INTEGER NOT NULL, log_position INTEGER NOT NULL, pipeline BLOB NOT NULL, alerts BLOB NOT NULL, sparkplug BLOB NOT NULL, rows INTEGER NOT NULL DEFAULT 0);
+   CREATE TABLE checkpoint_row (part INTEGER NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL, PRIMARY KEY (part, key)) WITHOUT ROWID;
    CREATE TABLE ingest_log (position INTEGER PRIMARY KEY, received_at INTEGER NOT NULL, topic TEXT NOT NULL, payload BLOB NOT NULL);`,
 ];
 
@@ -51,6 +59,10 @@ export class SqliteStateStore implements CheckpointStore, IngestLog {
   private readonly saveTx: (cp: Checkpoint) => void;
   /** Moves the WAL into the database file on a worker thread after each save. */
   private readonly wal: WalCopier;
+  /** Writes incremental checkpoints on a thread of its own (checkpoint-writer.ts). */
+  private readonly writer: CheckpointWriter;
+  /** Called once the write in flight finished (the journal's held appends). */
+  private idleWaiters: (() => void)[] = [];
 
   /** Set when the file found was moved aside (persist/sqlite.ts). */
   readonly movedAside: MovedAside | undefined;
@@ -71,6 +83,7 @@ export class SqliteStateStore implements CheckpointStore, IngestLog {
     // the save's commit, doubling that pause for every publish waiting. save() has a worker thread do it instead.
     this.db.pragma('wal_autocheckpoint = 0');
     this.wal = new WalCopier(file, (err) => opts.log.warn({ err }, 'state.db WAL copy failed: retried after the next checkpoint'));
+    this.writer = new CheckpointWriter(file, opts.sync === 'full' ? 'FULL' : 'NORMAL');
     const row = this.db
       .prepare(
         'SELECT COUNT(*) AS n, COALESCE(SUM(length(CAST(topic AS BLOB)) + length(payload)), 0) AS bytes, MIN(received_at) AS oldest, MAX(position) AS last FROM ingest_log',
@@ -92,16 +105,20 @@ export class SqliteStateStore implements CheckpointStore, IngestLog {
         'ON CONFLICT(id) DO UPDATE SET saved_at = excluded.saved_at, log_position = excluded.log_position, pipeline = excluded.pipeline, alerts = excluded.alerts, ' +
         'sparkplug = excluded.sparkplug',
     );
-    const truncate = this.db.prepare('DELETE FROM ingest_log WHERE position <= ?');
-    // The parts go to their BLOB columns as they are: no copy on the V8 heap.
+    const truncate = this.db.prepare(DELTA_SQL.truncateLog);
+    const clearRows = this.db.prepare('DELETE FROM checkpoint_row');
+    // The parts go to their BLOB columns as they are: no copy on the V8 heap. A whole checkpoint replaces the rows.
     this.saveTx = this.db.transaction((cp: Checkpoint) => {
       upsert.run(cp.savedAt, cp.logPosition, cp.pipeline, cp.alerts, cp.sparkplug);
+      clearRows.run();
       truncate.run(cp.logPosition);
     });
   }
 
   append(records: readonly IngestRecord[]): number {
     if (records.length === 0) return this.t.lastPosition;
+    // The journal holds its appends while a checkpoint is written (busy); anyone else waits for the write here.
+    this.writer.wait();
     let done: { last: number; bytes: number };
     try {
       done = this.appendTx(records, this.t.lastPosition);
@@ -157,25 +174,70 @@ export class SqliteStateStore implements CheckpointStore, IngestLog {
     return { ...this.t };
   }
 
+  /** A checkpoint is being written on the writer thread: an append now would wait for it (the journal holds). */
+  busy(): boolean {
+    return this.writer.busy();
+  }
+
+  /** Runs `f` once no checkpoint write is in flight (at once when none is). */
+  whenIdle(f: () => void): void {
+    if (!this.writer.busy()) return f();
+    this.idleWaiters.push(f);
+  }
+
   load(): Checkpoint | undefined {
-    const row = this.db.prepare('SELECT saved_at, log_position, pipeline, alerts, sparkplug FROM checkpoint WHERE id = 1').get() as
-      { saved_at: number; log_position: number; pipeline: Buffer; alerts: Buffer; sparkplug: Buffer } | undefined;
+    this.writer.wait();
+    const row = this.db.prepare('SELECT saved_at, log_position, pipeline, alerts, sparkplug, rows FROM checkpoint WHERE id = 1').get() as
+      { saved_at: number; log_position: number; pipeline: Buffer; alerts: Buffer; sparkplug: Buffer; rows: number } | undefined;
     if (!row) return undefined;
-    return { pipeline: row.pipeline, alerts: row.alerts, sparkplug: row.sparkplug, savedAt: row.saved_at, logPosition: row.log_position };
+    const cp = { pipeline: row.pipeline, alerts: row.alerts, sparkplug: row.sparkplug, savedAt: row.saved_at, logPosition: row.log_position };
+    if (row.rows === 0) return cp;
+    const part = (p: number) => (this.db.prepare('SELECT value FROM checkpoint_row WHERE part = ?').pluck().all(p) as Buffer[]);
+    return { ...cp, pipeline: packRows(row.pipeline, part(0)), alerts: packRows(row.alerts, part(1)) };
   }
 
   save(cp: Checkpoint): void {
+    this.writer.wait();
     if (cp.logPosition > this.t.lastPosition) throw new RangeError(`checkpoint position ${cp.logPosition} is beyond the log (${this.t.lastPosition})`);
     this.saveTx(cp);
     // The remainder is small (what arrived after the position): recount it rather than track deletions.
-    const row = this.db
-      .prepare('SELECT COUNT(*) AS n, COALESCE(SUM(length(CAST(topic AS BLOB)) + length(payload)), 0) AS bytes, MIN(received_at) AS oldest FROM ingest_log')
-      .get() as { n: number; bytes: number; oldest: number | null };
+    this.saved(this.db.prepare(DELTA_SQL.logTotals).get() as LogTotalsRow);
+    // The WAL keeps the commit durable meanwhile; this only moves it into the database file and bounds the WAL.
+    this.wal.request();
+  }
+
+  /** A delta, written by the writer thread and waited for (the graceful stop, after a replay). */
+  saveDelta(cp: CheckpointDelta): void {
+    let failed: Error | null = null;
+    this.saveDeltaAsync(cp, (err) => (failed = err));
+    this.writer.wait();
+    if (failed !== null) throw failed;
+  }
+
+  saveDeltaAsync(cp: CheckpointDelta, done: (err: Error | null) => void): void {
+    this.writer.wait();
+    if (cp.logPosition > this.t.lastPosition) throw new RangeError(`checkpoint position ${cp.logPosition} is beyond the log (${this.t.lastPosition})`);
+    this.writer.write(cp, (err, totals) => {
+      if (totals !== undefined) this.saved(totals);
+      try {
+        done(err);
+      } finally {
+        const w = this.idleWaiters;
+        this.idleWaiters = [];
+        for (const f of w) f();
+      }
+    });
+  }
+
+  settle(): void {
+    this.writer.wait();
+  }
+
+  /** The log after a checkpoint: what arrived after its position (small: recounted rather than tracked). */
+  private saved(row: LogTotalsRow): void {
     this.t.entries = row.n;
     this.t.bytes = row.bytes;
     this.t.oldestReceivedAt = row.oldest ?? undefined;
-    // The WAL keeps the commit durable meanwhile; this only moves it into the database file and bounds the WAL.
-    this.wal.request();
   }
 
   /** Resolves once the WAL copies asked for by the saves so far are done. */
@@ -184,6 +246,7 @@ export class SqliteStateStore implements CheckpointStore, IngestLog {
   }
 
   close(): void {
+    this.writer.close();
     this.wal.close();
     if (this.db.open) this.db.close();
   }

@@ -122,6 +122,16 @@ export async function runScale(influx: InfluxServer, counts: readonly number[], 
         checkpoints: metricValue(text, 'gateway_checkpoints_total', '{result="saved"}'),
         complete,
       };
+      // Which phase the long turns are (gateway_checkpoint_seconds buckets; write: the writer thread, not a pause).
+      const phases = ['capture', 'outbox', 'slice', 'save', 'write']
+        .map((ph) => {
+          const n = metricValue(text, 'gateway_checkpoint_seconds_count', `{phase="${ph}"}`);
+          const bucket = text.split('\n').find((l) => l.startsWith('gateway_checkpoint_seconds_bucket{') && l.includes('le="0.0025"') && l.includes(`phase="${ph}"`));
+          const over = n - (bucket === undefined ? NaN : Number(bucket.slice(bucket.lastIndexOf(' ') + 1)));
+          return `${ph} ${n} (${Number.isFinite(over) ? over : '?'} > 2.5 ms)`;
+        })
+        .join(', ');
+      console.log(`  scale ${sensors} sensors: checkpoint phases: ${phases}`);
       console.log(
         `  scale ${sensors} sensors: peak ${f.peakRssMiB.toFixed(0)} MiB RSS, end ${f.rssMiB.toFixed(0)} MiB RSS (${f.msgPerSec.toFixed(0)} msg/s, CPU ${f.cpu.toFixed(2)}), heap ${f.heapUsedMiB.toFixed(0)} MiB (${f.bytesPerSensor.toFixed(0)} B/sensor), dedup keys ${f.dedupKeysFirst} -> ${f.dedupKeysLast}, retained windows ${f.retainedFirst} -> ${f.retainedLast}, checkpoint pause max ${f.checkpointPauseMaxMs.toFixed(1)} ms over ${f.checkpoints}${complete ? '' : ' (INCOMPLETE: the gateway fell behind, horizons not full)'}`,
       );
