@@ -89,7 +89,7 @@ export function createMetrics(registry = new Registry()) {
     // A checkpoint runs on the event loop: its time is a pause for every publish arriving meanwhile.
     checkpointSeconds: new Histogram<'phase'>({
       name: 'gateway_checkpoint_seconds',
-      help: 'Checkpoint phases: event-loop pauses capture (begin), slice (each slice of the capture of the changed devices), outbox (commit emitted windows), save (hand-over to the writer thread, or the whole save of a stop); and write, the writer thread\'s state.db commit (not a pause)',
+      help: "Checkpoint phases: event-loop pauses capture (begin), slice (each slice of the capture of the changed devices), outbox (commit emitted windows), save (hand-over to the writer thread, or the whole save of a stop); and write, the writer thread's state.db commit (not a pause)",
       labelNames: ['phase'],
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers: [registry],

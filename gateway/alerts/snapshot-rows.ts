@@ -61,7 +61,7 @@ export class AlertDeltaCapture extends RowCapture<{ members: ReadonlySet<string>
   }
 
   step(maxDevices: number): boolean {
-    for (let k = 0; k < maxDevices && !this.walked; ) {
+    for (let k = 0; k < maxDevices && !this.walked;) {
       const next = this.walk.next();
       if (next.done === true) this.walked = true;
       else if (!this.written.has(next.value)) {

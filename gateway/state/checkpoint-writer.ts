@@ -200,5 +200,4 @@ export class CheckpointWriter {
     this.worker = w;
     return w;
   }
-
 }

@@ -59,7 +59,13 @@ export class MemoryStateStore implements CheckpointStore, IngestLog {
       }
     });
     this.rows = rows;
-    this.cp = { pipeline: Buffer.from(cp.pipelineHead), alerts: Buffer.alloc(0), sparkplug: Buffer.from(cp.sparkplug), savedAt: cp.savedAt, logPosition: cp.logPosition };
+    this.cp = {
+      pipeline: Buffer.from(cp.pipelineHead),
+      alerts: Buffer.alloc(0),
+      sparkplug: Buffer.from(cp.sparkplug),
+      savedAt: cp.savedAt,
+      logPosition: cp.logPosition,
+    };
     this.entries = this.entries.filter((e) => e.position > cp.logPosition);
   }
 

@@ -97,7 +97,9 @@ export class SqliteStateStore implements CheckpointStore, IngestLog {
       lastPosition: Math.max(row.last ?? 0, cp?.log_position ?? 0),
     };
     this.insert = this.db.prepare('INSERT INTO ingest_log (position, received_at, topic, payload) VALUES (?, ?, ?, ?)');
-    this.insertRows = this.db.prepare(`INSERT INTO ingest_log (position, received_at, topic, payload) VALUES ${new Array(ROWS).fill('(?, ?, ?, ?)').join(', ')}`);
+    this.insertRows = this.db.prepare(
+      `INSERT INTO ingest_log (position, received_at, topic, payload) VALUES ${new Array(ROWS).fill('(?, ?, ?, ?)').join(', ')}`,
+    );
     this.appendTx = this.db.transaction((records: readonly IngestRecord[], from: number) => this.insertAll(records, from));
     this.page = this.db.prepare('SELECT position, received_at, topic, payload FROM ingest_log WHERE position > ? ORDER BY position LIMIT ?');
     const upsert = this.db.prepare(
@@ -192,7 +194,7 @@ export class SqliteStateStore implements CheckpointStore, IngestLog {
     if (!row) return undefined;
     const cp = { pipeline: row.pipeline, alerts: row.alerts, sparkplug: row.sparkplug, savedAt: row.saved_at, logPosition: row.log_position };
     if (row.rows === 0) return cp;
-    const part = (p: number) => (this.db.prepare('SELECT value FROM checkpoint_row WHERE part = ?').pluck().all(p) as Buffer[]);
+    const part = (p: number) => this.db.prepare('SELECT value FROM checkpoint_row WHERE part = ?').pluck().all(p) as Buffer[];
     return { ...cp, pipeline: packRows(row.pipeline, part(0)), alerts: packRows(row.alerts, part(1)) };
   }
 

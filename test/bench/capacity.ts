@@ -50,7 +50,12 @@ export const CAPACITY_DEFAULTS: CapacitySettings = {
   connections: Number(process.env.BENCH_CAPACITY_CONNECTIONS ?? 200),
 };
 
-export async function capacityStep(start: () => Promise<ServerUnderTest>, mode: LatencyMode, rate: number, s: CapacitySettings): Promise<CapacityStep & { server: string }> {
+export async function capacityStep(
+  start: () => Promise<ServerUnderTest>,
+  mode: LatencyMode,
+  rate: number,
+  s: CapacitySettings,
+): Promise<CapacityStep & { server: string }> {
   let server = '';
   const run = await withLoad(
     start,

@@ -43,7 +43,7 @@ function checkpoint(p: Pipeline, engine: AlertEngine, firing: Map<string, AlertE
   const begin = cpu(c0);
   // The Checkpointer runs steps while a slice is under 1 ms: a slice holds the loop <= 1 ms + its last step.
   const each: number[] = [];
-  for (let done = false; !done; ) {
+  for (let done = false; !done;) {
     c0 = process.cpuUsage();
     done = pd.step(4) && ad.step(16);
     each.push(cpu(c0));

@@ -40,10 +40,7 @@ function build(devices: number, messages: number, stepMs: number) {
       else firing.delete(key);
     }
   };
-  const p = new Pipeline(
-    SETTINGS,
-    { window: () => {}, reading: (r) => track(engine.onReading(r)) },
-  );
+  const p = new Pipeline(SETTINGS, { window: () => {}, reading: (r) => track(engine.onReading(r)) });
   const names = Array.from({ length: devices }, (_, i) => `dev-${String(i).padStart(6, '0')}`);
   for (let m = 0; m < messages; m++) {
     for (let d = 0; d < devices; d++) {
@@ -99,7 +96,15 @@ async function measure(label: string, devices: number, messages: number, stepMs:
   store.close();
   rmSync(dir, { recursive: true, force: true });
   const restore = (snap: Uint8Array) => new Pipeline(SETTINGS, { window: () => {} }, snap).stats().sensors;
-  const inc = await incremental({ p, engine, firing, repeats, devices, restore, touch: (d, m) => p.ingest(message(names[d]!, messages + m, stepMs, d), T0 + (messages + m) * stepMs) });
+  const inc = await incremental({
+    p,
+    engine,
+    firing,
+    repeats,
+    devices,
+    restore,
+    touch: (d, m) => p.ingest(message(names[d]!, messages + m, stepMs, d), T0 + (messages + m) * stepMs),
+  });
   const st = p.stats() as unknown as Record<string, number>;
   const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
   console.log(

@@ -126,7 +126,9 @@ export async function runScale(influx: InfluxServer, counts: readonly number[], 
       const phases = ['capture', 'outbox', 'slice', 'save', 'write']
         .map((ph) => {
           const n = metricValue(text, 'gateway_checkpoint_seconds_count', `{phase="${ph}"}`);
-          const bucket = text.split('\n').find((l) => l.startsWith('gateway_checkpoint_seconds_bucket{') && l.includes('le="0.0025"') && l.includes(`phase="${ph}"`));
+          const bucket = text
+            .split('\n')
+            .find((l) => l.startsWith('gateway_checkpoint_seconds_bucket{') && l.includes('le="0.0025"') && l.includes(`phase="${ph}"`));
           const over = n - (bucket === undefined ? NaN : Number(bucket.slice(bucket.lastIndexOf(' ') + 1)));
           return `${ph} ${n} (${Number.isFinite(over) ? over : '?'} > 2.5 ms)`;
         })

@@ -21,7 +21,10 @@ async function killAfterSaves(dir: string, saves: number, extraMs: number): Prom
   await new Promise<void>((resolve, reject) => {
     child.on('exit', (code) => reject(new Error(`child exited early with ${code}`)));
     child.stdout!.on('data', (b: Buffer) => {
-      seen += b.toString().split('\n').filter((l) => l.startsWith('saved')).length;
+      seen += b
+        .toString()
+        .split('\n')
+        .filter((l) => l.startsWith('saved')).length;
       if (seen >= saves) resolve();
     });
   });

@@ -18,7 +18,16 @@ export function messageOf(i: number): DeviceMessage {
   // Event time moves on with i (windows close, horizons evict); every 13th message repeats an earlier one (a duplicate).
   // Every other one has no dedup key: a replay of it onto a state that already holds it would count it twice.
   const ts = T + 10 * (i % 13 === 0 ? i - 26 : i);
-  return { device, ts, tsFromDevice: i % 2 === 0, seq: undefined, readings: [{ sensor: 'a', value: i % 97 }, { sensor: 'b', value: (i * 3) % 101 }] };
+  return {
+    device,
+    ts,
+    tsFromDevice: i % 2 === 0,
+    seq: undefined,
+    readings: [
+      { sensor: 'a', value: i % 97 },
+      { sensor: 'b', value: (i * 3) % 101 },
+    ],
+  };
 }
 
 export const recordOf = (i: number) => ({ topic: `devices/${messageOf(i).device}/telemetry`, payload: Buffer.from(String(i)), receivedAt: T + i });

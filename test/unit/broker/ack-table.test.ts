@@ -5,7 +5,8 @@ import { AckTable } from '../../../gateway/broker/thread/ack-table.js';
 const MAX_ID = 0xffffffff;
 const next = (id: number) => (id === MAX_ID ? 1 : id + 1);
 
-type Op = { readonly kind: 'set' } | { readonly kind: 'take'; readonly pick: number; readonly oldest: boolean } | { readonly kind: 'stray'; readonly id: number };
+type Op =
+  { readonly kind: 'set' } | { readonly kind: 'take'; readonly pick: number; readonly oldest: boolean } | { readonly kind: 'stray'; readonly id: number };
 
 const op: fc.Arbitrary<Op> = fc.oneof(
   { weight: 5, arbitrary: fc.constant({ kind: 'set' as const }) },
@@ -16,33 +17,28 @@ const op: fc.Arbitrary<Op> = fc.oneof(
 describe('AckTable (the broker thread publishes waiting for their acknowledgement)', () => {
   it('answers like a Map for ids handed out in sequence (wrapping at 2^32 - 1) and taken in any order', () => {
     fc.assert(
-      fc.property(
-        fc.integer({ min: 1, max: MAX_ID }),
-        fc.integer({ min: 1, max: 64 }),
-        fc.array(op, { maxLength: 600 }),
-        (start, slots, ops) => {
-          const table = new AckTable<string>(slots);
-          const model = new Map<number, string>();
-          let id = start;
-          for (const o of ops) {
-            if (o.kind === 'set') {
-              table.set(id, `v${id}`);
-              model.set(id, `v${id}`);
-              id = next(id);
-            } else {
-              const keys = [...model.keys()];
-              const k = o.kind === 'stray' ? o.id : keys.length === 0 ? id : o.oldest ? keys[0]! : keys[o.pick % keys.length]!;
-              const want = model.get(k);
-              model.delete(k);
-              expect(table.take(k)).toBe(want);
-              expect(table.take(k)).toBeUndefined();
-            }
-            expect(table.size).toBe(model.size);
+      fc.property(fc.integer({ min: 1, max: MAX_ID }), fc.integer({ min: 1, max: 64 }), fc.array(op, { maxLength: 600 }), (start, slots, ops) => {
+        const table = new AckTable<string>(slots);
+        const model = new Map<number, string>();
+        let id = start;
+        for (const o of ops) {
+          if (o.kind === 'set') {
+            table.set(id, `v${id}`);
+            model.set(id, `v${id}`);
+            id = next(id);
+          } else {
+            const keys = [...model.keys()];
+            const k = o.kind === 'stray' ? o.id : keys.length === 0 ? id : o.oldest ? keys[0]! : keys[o.pick % keys.length]!;
+            const want = model.get(k);
+            model.delete(k);
+            expect(table.take(k)).toBe(want);
+            expect(table.take(k)).toBeUndefined();
           }
-          for (const [k, v] of model) expect(table.take(k)).toBe(v);
-          expect(table.size).toBe(0);
-        },
-      ),
+          expect(table.size).toBe(model.size);
+        }
+        for (const [k, v] of model) expect(table.take(k)).toBe(v);
+        expect(table.size).toBe(0);
+      }),
       { numRuns: 300 },
     );
   });

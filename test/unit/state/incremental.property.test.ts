@@ -137,7 +137,15 @@ const RULES_2 = `rules:
 `;
 
 const alertOp = fc.oneof(
-  { weight: 8, arbitrary: fc.record({ device: deviceName, sensor: fc.constantFrom('a', 'b', 'c'), dt: fc.integer({ min: -500, max: 1500 }), value: fc.integer({ min: -40, max: 40 }) }) },
+  {
+    weight: 8,
+    arbitrary: fc.record({
+      device: deviceName,
+      sensor: fc.constantFrom('a', 'b', 'c'),
+      dt: fc.integer({ min: -500, max: 1500 }),
+      value: fc.integer({ min: -40, max: 40 }),
+    }),
+  },
   { weight: 2, arbitrary: fc.record({ tick: fc.nat(5000) }) },
   { weight: 1, arbitrary: fc.record({ stale: deviceName }) },
   { weight: 1, arbitrary: fc.record({ rules: fc.boolean() }) },
