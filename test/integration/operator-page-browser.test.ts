@@ -478,6 +478,10 @@ describe('operator page in chromium', () => {
       await waitFor('the resolve published', () =>
         seen.some((m) => m.topic === 'alerts/quiet-1/temperature/quiet' && m.state === 'resolved') ? true : undefined,
       );
+      // The rules list was drawn again (the silence ended): the recent changes left open stay open, reloaded.
+      await line.locator('button[data-action="silence"]').waitFor();
+      expect(await line.locator('button', { hasText: 'Recent changes' }).getAttribute('aria-expanded')).toBe('true');
+      await line.locator('.history li').filter({ hasText: 'silenced: not published' }).waitFor();
       await page.click('#tab-sensors');
     } finally {
       await sim.endAsync();

@@ -24,6 +24,8 @@ export function startAlerts() {
   let silences = new Map();
   /** @type {{ name: string, severity: string, kind: string }[]} */
   let rules = [];
+  /** Rules whose recent changes are open. */
+  const openHistories = new Set();
   let visible = false;
 
   function renderFiring() {
@@ -56,11 +58,7 @@ export function startAlerts() {
         const count = firing.filter((a) => a.rule === r.name).length;
         const history = el('ol', { class: 'history', hidden: '' });
         const showHistory = el('button', { type: 'button', class: 'btn-text', text: 'Recent changes', 'aria-expanded': 'false' });
-        showHistory.addEventListener('click', async () => {
-          const open = history.hidden;
-          history.hidden = !open;
-          showHistory.setAttribute('aria-expanded', String(open));
-          if (!open) return;
+        const loadHistory = async () => {
           const [res, stored] = await Promise.all([
             api(`/api/alerts/history?rule=${encodeURIComponent(r.name)}&limit=20`),
             api(`/api/alerts/history/stored?rule=${encodeURIComponent(r.name)}&limit=20`).catch(() => undefined),
@@ -89,7 +87,27 @@ export function startAlerts() {
                     }),
                   )),
           );
+        };
+        const reload = () => {
+          loadHistory().catch(() => history.replaceChildren(el('li', { class: 'hint', text: 'Not available: the gateway did not answer.' })));
+        };
+        const showOpen = (/** @type {boolean} */ open) => {
+          history.hidden = !open;
+          showHistory.setAttribute('aria-expanded', String(open));
+        };
+        showHistory.addEventListener('click', () => {
+          const open = history.hidden;
+          showOpen(open);
+          if (open) openHistories.add(r.name);
+          else openHistories.delete(r.name);
+          if (open) reload();
         });
+        // The list is drawn again whenever a firing alert or a silence changes: an open history stays open, and
+        // is loaded again (it has likely gained the change that caused the redraw).
+        if (openHistories.has(r.name)) {
+          showOpen(true);
+          reload();
+        }
         const control = until
           ? el('button', { type: 'button', class: 'btn', 'data-action': 'unsilence', text: `Silenced until ${new Date(until).toLocaleTimeString()}: end now` })
           : el(
