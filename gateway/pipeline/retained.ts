@@ -1,5 +1,4 @@
 import { ByteReader } from '../persist/byte-codec.js';
-import type { SensorState } from './state.js';
 import type { Win } from './window.js';
 import { HEAD_FIELDS, readHead, readTail, START, scratch, skipTail, writeWinRecord } from './window-record.js';
 
@@ -23,10 +22,19 @@ import { HEAD_FIELDS, readHead, readTail, START, scratch, skipTail, writeWinReco
 
 /** The buffer of a sensor with no retained window. Never written to. */
 export const NO_RECORDS: Buffer = Buffer.alloc(0);
+
+/** The retained windows of one sensor; the fields live on SensorState (state.ts), as SeenKeys' do. */
+export interface RetainedRecords {
+  sealed: Buffer;
+  sealedBytes: number;
+  sealedCount: number;
+  sealedFirstStart: number;
+  sealedMaxStart: number;
+}
 const F = new Float64Array(HEAD_FIELDS);
 
 /** Retains `w` (just emitted) in start order. Usually the newest, so appended. */
-export function retain(s: SensorState, w: Win, intervalMs: number): void {
+export function retain(s: RetainedRecords, w: Win, intervalMs: number): void {
   if (w.start > s.sealedMaxStart) {
     append(s, w, intervalMs);
     return;
@@ -46,7 +54,7 @@ export function retain(s: SensorState, w: Win, intervalMs: number): void {
 }
 
 /** Takes the retained window starting at `start` out, if there is one. Rare: late data only. */
-export function takeRetained(s: SensorState, start: number, intervalMs: number): Win | undefined {
+export function takeRetained(s: RetainedRecords, start: number, intervalMs: number): Win | undefined {
   if (s.sealedCount === 0 || start < s.sealedFirstStart || start > s.sealedMaxStart) return undefined;
   const r = new ByteReader(s.sealed, s.sealedBytes);
   const k = seek(s, r, start, intervalMs);
@@ -75,7 +83,7 @@ let seekPrev = -Infinity;
  * Reads record heads from the start up to the first record whose start >= `start`; returns its index, with its
  * head in F and the reader at its partials (sealedCount when there is none).
  */
-function seek(s: SensorState, r: ByteReader, start: number, intervalMs: number): number {
+function seek(s: RetainedRecords, r: ByteReader, start: number, intervalMs: number): number {
   let prev = -Infinity;
   for (let k = 0; k < s.sealedCount; k++) {
     const at = r.pos;
@@ -94,7 +102,7 @@ function seek(s: SensorState, r: ByteReader, start: number, intervalMs: number):
 }
 
 /** Replaces the bytes [from, to) of the sensor's records with scratch[0, scratch.pos). */
-function splice(s: SensorState, from: number, to: number): void {
+function splice(s: RetainedRecords, from: number, to: number): void {
   const n = scratch.pos;
   const len = s.sealedBytes - (to - from) + n;
   if (len > s.sealed.length) resize(s, len + (len >> 3) + 32);
@@ -104,7 +112,7 @@ function splice(s: SensorState, from: number, to: number): void {
 }
 
 /** Drops retained windows whose end (start + intervalMs) <= limit; returns how many. */
-export function evictRetained(s: SensorState, limit: number, intervalMs: number): number {
+export function evictRetained(s: RetainedRecords, limit: number, intervalMs: number): number {
   if (s.sealedCount === 0 || s.sealedFirstStart + intervalMs > limit) return 0;
   const r = new ByteReader(s.sealed, s.sealedBytes);
   let k = 0;
@@ -134,7 +142,7 @@ export function evictRetained(s: SensorState, limit: number, intervalMs: number)
 }
 
 /** The retained windows as objects, ascending (tests). */
-export function decodeAll(s: SensorState, intervalMs: number): Win[] {
+export function decodeAll(s: RetainedRecords, intervalMs: number): Win[] {
   const out: Win[] = [];
   const r = new ByteReader(s.sealed, s.sealedBytes);
   let prev = -Infinity;
@@ -150,7 +158,7 @@ export function decodeAll(s: SensorState, intervalMs: number): Win[] {
  * Makes a copy of `bytes` the sensor's `count` records whose first starts at `firstStart`, after checking that
  * they decode to exactly that many well-formed records with ascending starts (restore). Throws on anything else.
  */
-export function loadRetained(s: SensorState, bytes: Buffer, count: number, firstStart: number, intervalMs: number): void {
+export function loadRetained(s: RetainedRecords, bytes: Buffer, count: number, firstStart: number, intervalMs: number): void {
   if (count === 0) {
     if (bytes.length !== 0) throw new RangeError('retained bytes without windows');
     clear(s);
@@ -174,7 +182,7 @@ export function loadRetained(s: SensorState, bytes: Buffer, count: number, first
   s.sealedMaxStart = prev;
 }
 
-function append(s: SensorState, w: Win, intervalMs: number): void {
+function append(s: RetainedRecords, w: Win, intervalMs: number): void {
   scratch.pos = 0;
   writeWinRecord(scratch, w, s.sealedMaxStart, intervalMs);
   const n = scratch.pos;
@@ -186,7 +194,7 @@ function append(s: SensorState, w: Win, intervalMs: number): void {
   s.sealedMaxStart = w.start;
 }
 
-function clear(s: SensorState): void {
+function clear(s: RetainedRecords): void {
   s.sealed = NO_RECORDS;
   s.sealedBytes = 0;
   s.sealedCount = 0;
@@ -194,7 +202,7 @@ function clear(s: SensorState): void {
   s.sealedMaxStart = -Infinity;
 }
 
-function resize(s: SensorState, cap: number): void {
+function resize(s: RetainedRecords, cap: number): void {
   const b = Buffer.allocUnsafeSlow(cap);
   s.sealed.copy(b, 0, 0, s.sealedBytes);
   s.sealed = b;

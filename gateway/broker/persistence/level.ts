@@ -3,7 +3,7 @@ import aedesPersistenceLevel from 'aedes-persistence-level';
 import { ClassicLevel } from 'classic-level';
 import { RateLimitedLog, type Logger } from '../../log.js';
 import { boundSessionQueues } from './bounded-queues.js';
-import type { OpenedPersistence, SessionLimits } from './open.js';
+import type { OpenedPersistence, SessionLimits } from './opened.js';
 
 const codeOf = (err: unknown): string | undefined => {
   const e = err as { code?: unknown; cause?: { code?: unknown } } | undefined;

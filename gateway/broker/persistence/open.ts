@@ -1,6 +1,6 @@
 import { join } from 'node:path';
-import type { LevelPersistence } from 'aedes-persistence-level';
 import type { Logger } from '../../log.js';
+import type { OpenedPersistence, SessionLimits } from './opened.js';
 
 /**
  * Where aedes keeps its state: the subscriptions of persistent sessions (clean=false [MQTT-3.1.2-4]), the QoS 1/2
@@ -20,18 +20,7 @@ export type SessionStore = 'disk' | 'memory';
 
 export const BROKER_STATE_DIR = 'broker';
 
-export interface OpenedPersistence {
-  /** For aedes' `persistence` option; undefined = aedes' in-memory default. */
-  readonly persistence: LevelPersistence | undefined;
-  close(): Promise<void>;
-}
-
-export interface SessionLimits {
-  /** mqtt.maxQueuedPerSession: messages stored for one persistent session (bounded-queues.ts). */
-  readonly maxQueuedPerSession: number;
-  /** Counts a message a full session did not get (gateway_mqtt_refused_total{reason="session_queue_full"}). */
-  readonly onQueueFull: () => void;
-}
+export type { OpenedPersistence, SessionLimits } from './opened.js';
 
 export async function openBrokerPersistence(
   store: SessionStore,
