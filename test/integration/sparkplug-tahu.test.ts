@@ -8,8 +8,7 @@ import type { Reading } from '../../gateway/pipeline/types.js';
 import { metricValue, startTestGateway, type TestGateway } from '../support/gateway.js';
 import { startInfluxd, type InfluxServer } from '../support/influxd.js';
 import { reading } from '../support/sparkplug-edge.js';
-import { storedWindows } from '../support/telemetry.js';
-import { referenceWindows } from '../support/reference.js';
+import { expectExactWindows } from '../support/exact-windows.js';
 import { connectTahu, killTahu, tahuBirth, tahuDouble, type Tahu } from '../support/tahu.js';
 import { waitFor } from '../support/wait.js';
 
@@ -47,26 +46,7 @@ describe('Eclipse Tahu sparkplug-client as an edge node of the gateway', () => {
     await influx?.dispose();
   });
 
-  async function expectExact(prefix: string, expected: readonly Reading[]): Promise<void> {
-    const reference = referenceWindows(expected, interval);
-    const stored = await waitFor(`the windows of ${prefix}`, async () => {
-      const mine = new Map([...(await storedWindows(influx, 'test-gw'))].filter(([k]) => k.startsWith(prefix)));
-      if (mine.size !== reference.size) return undefined;
-      for (const [k, ref] of reference) if (mine.get(k)?.count !== ref.count || mine.get(k)?.last !== ref.last) return undefined;
-      return mine;
-    });
-    for (const [key, ref] of reference) {
-      const got = stored.get(key)!;
-      expect({ mean: got.mean, min: got.min, max: got.max, first: got.first, last: got.last, count: got.count }, key).toEqual({
-        mean: ref.mean,
-        min: ref.min,
-        max: ref.max,
-        first: ref.first,
-        last: ref.last,
-        count: ref.count,
-      });
-    }
-  }
+  const expectExact = (prefix: string, expected: readonly Reading[]) => expectExactWindows(influx, 'test-gw', prefix, expected, interval);
 
   it('births with aliases, DDATA by alias, a rebirth asked for an unknown alias, NDEATH by will firing noData at once', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gw-tahu-'));

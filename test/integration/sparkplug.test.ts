@@ -6,8 +6,7 @@ import { metricValue, startTestGateway, type TestGateway } from '../support/gate
 import { startInfluxd, type InfluxServer } from '../support/influxd.js';
 import { connect } from '../support/mqtt.js';
 import { double, reading, TestEdgeNode } from '../support/sparkplug-edge.js';
-import { storedWindows } from '../support/telemetry.js';
-import { referenceWindows } from '../support/reference.js';
+import { expectExactWindows } from '../support/exact-windows.js';
 import { waitFor } from '../support/wait.js';
 
 /**
@@ -60,27 +59,7 @@ describe('Sparkplug B edge nodes into the gateway', () => {
   };
 
   /** Waits until InfluxDB holds exactly the reference windows of the devices below `prefix`, then compares them all. */
-  async function expectExact(prefix: string, expected: readonly Reading[]): Promise<void> {
-    const reference = referenceWindows(expected, interval);
-    const stored = await waitFor(`the windows of ${prefix}`, async () => {
-      const all = await storedWindows(influx, 'test-gw');
-      const mine = new Map([...all].filter(([k]) => k.startsWith(prefix)));
-      if (mine.size !== reference.size) return undefined;
-      for (const [k, ref] of reference) if (mine.get(k)?.count !== ref.count || mine.get(k)?.last !== ref.last) return undefined;
-      return mine;
-    });
-    for (const [key, ref] of reference) {
-      const got = stored.get(key)!;
-      expect({ mean: got.mean, min: got.min, max: got.max, first: got.first, last: got.last, count: got.count }, key).toEqual({
-        mean: ref.mean,
-        min: ref.min,
-        max: ref.max,
-        first: ref.first,
-        last: ref.last,
-        count: ref.count,
-      });
-    }
-  }
+  const expectExact = (prefix: string, expected: readonly Reading[]) => expectExactWindows(influx, 'test-gw', prefix, expected, interval);
 
   const alertPoints = async (device: string) => influx.rows(`SELECT "state","rule","sensor" FROM "alerts" WHERE "device" = '${device}'`, 'iot');
 
