@@ -26,8 +26,8 @@ const T0 = Date.UTC(2024, 0, 1);
 const BATCH = 5000;
 const idle: BatchWriter = { write: async () => {}, ping: async () => true };
 
-/** Window aggregates of 1000 sensors over 10 s windows: the shape the pipeline emits. */
-function points(n: number, offset: number): OutPoint[] {
+/** Window aggregates of 1000 sensors over 10 s windows: the shape the pipeline emits (also outbox-micro.ts). */
+export function benchPoints(n: number, offset = 0, gatewayId = 'bench'): OutPoint[] {
   const out: OutPoint[] = [];
   for (let i = 0; i < n; i++) {
     const k = i + offset;
@@ -44,7 +44,7 @@ function points(n: number, offset: number): OutPoint[] {
       count: 10,
       revision: 0,
     };
-    out.push(windowToPoint(w, 'telemetry', 'bench'));
+    out.push(windowToPoint(w, 'telemetry', gatewayId));
   }
   return out;
 }
@@ -57,7 +57,7 @@ export async function runOutbox(influx: InfluxServer, backlog: number, lanes = N
     // Commit: the backlog an outage leaves behind, appended with no drainer running.
     const store = new SqliteOutboxStore({ file, sync: 'normal', log });
     const filler = new Outbox({ store, writer: idle, metrics: createMetrics(), log, batchSize: BATCH, flushIntervalMs: 60_000, maxBytes: 8 * 1024 ** 3 });
-    const chunks = Array.from({ length: backlog / 1000 }, (_, i) => points(1000, i * 1000));
+    const chunks = Array.from({ length: backlog / 1000 }, (_, i) => benchPoints(1000, i * 1000));
     const t0 = performance.now();
     for (const c of chunks) filler.append(c);
     filler.flush();

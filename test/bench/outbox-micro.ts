@@ -18,42 +18,15 @@ import { SqliteOutboxStore } from '../../gateway/outbox/sqlite-store.js';
 import type { SyncMode } from '../../gateway/persist/sqlite.js';
 import { InfluxWriter, type BatchWriter } from '../../gateway/sink/influx-writer.js';
 import { formatPoint } from '../../gateway/sink/line-protocol.js';
-import { windowToPoint } from '../../gateway/sink/point.js';
 import type { OutPoint } from '../../gateway/sink/point.js';
 import { startInfluxd } from '../support/influxd.js';
+import { benchPoints } from './outbox-drain.js';
 
 const N = Number(process.argv[2] ?? 200_000);
 const BATCH = Number(process.argv[3] ?? 5000);
 const log = createLogger('silent');
-const T0 = Date.UTC(2024, 0, 1);
 
-/** Window aggregates of 1000 sensors over 10 s windows: the shape the pipeline emits. */
-function points(n: number, offset = 0): OutPoint[] {
-  const out: OutPoint[] = [];
-  for (let i = 0; i < n; i++) {
-    const k = i + offset;
-    const v = (k % 997) / 7;
-    out.push(
-      windowToPoint(
-        {
-          device: `dev-${k % 100}`,
-          sensor: `s${k % 10}`,
-          start: T0 + Math.floor(k / 1000) * 10_000,
-          mean: v,
-          min: v - 1,
-          max: v + 1,
-          first: v,
-          last: v,
-          count: 10,
-          revision: 0,
-        },
-        'telemetry',
-        'edge-1',
-      ),
-    );
-  }
-  return out;
-}
+const points = (n: number, offset = 0): OutPoint[] => benchPoints(n, offset, 'edge-1');
 
 const idle: BatchWriter = { write: async () => {}, ping: async () => true };
 const rate = (n: number, ms: number) => `${Math.round((n / ms) * 1000).toLocaleString('en-US')} points/s`;
