@@ -10,6 +10,7 @@
  */
 import { probeLatency, quantile, withLoad, type LatencyMode } from './latency.js';
 import type { ServerUnderTest } from './servers.js';
+import { machineJiffies, schedTotals } from './thread-cpu.js';
 import { sleep } from './throughput.js';
 
 export interface CapacityStep {
@@ -19,6 +20,10 @@ export interface CapacityStep {
   readonly p99Ms: number;
   readonly lost: number;
   readonly pass: boolean;
+  /** Share of all the machine's cores busy while the probes ran (generator, server, this process, the rest). */
+  readonly machineBusy: number;
+  /** ms per second the server's threads spent runnable but waiting for a core while the probes ran. */
+  readonly waitMsPerS: number;
 }
 
 export interface CapacityFigures {
@@ -57,13 +62,20 @@ export async function capacityStep(
   s: CapacitySettings,
 ): Promise<CapacityStep & { server: string }> {
   let server = '';
+  let machineBusy = NaN;
+  let waitMsPerS = NaN;
   const run = await withLoad(
     start,
     rate,
     async (sut) => {
       server = sut.name;
       await sleep(2000);
-      return probeLatency(sut, mode, s.probes, 5);
+      const [m0, s0, t0] = [machineJiffies(), sut.pid === undefined ? undefined : schedTotals(sut.pid), performance.now()];
+      const probed = await probeLatency(sut, mode, s.probes, 5);
+      const [m1, s1, t1] = [machineJiffies(), sut.pid === undefined ? undefined : schedTotals(sut.pid), performance.now()];
+      machineBusy = (m1.busy - m0.busy) / Math.max(1, m1.total - m0.total);
+      if (s0 !== undefined && s1 !== undefined) waitMsPerS = (s1.waitNs - s0.waitNs) / 1e6 / ((t1 - t0) / 1000);
+      return probed;
     },
     { connections: s.connections, devices: Math.max(1000, s.connections * 5), perWrite: 1 },
   );
@@ -72,9 +84,10 @@ export async function capacityStep(
     0.99,
   );
   const pass = run.lost === 0 && p99Ms < s.boundMs && run.msgPerSec >= 0.95 * rate;
-  const r = { server, rate, msgPerSec: run.msgPerSec, cpu: run.cpu, p99Ms, lost: run.lost, pass };
+  const r = { server, rate, msgPerSec: run.msgPerSec, cpu: run.cpu, p99Ms, lost: run.lost, pass, machineBusy, waitMsPerS };
   console.log(
-    `  capacity ${server} at ${rate} msg/s paced: took ${Math.round(run.msgPerSec)} msg/s, CPU ${run.cpu.toFixed(2)}, p99 ${p99Ms.toFixed(2)} ms, ${run.lost} lost: ${pass ? 'pass' : 'fail'}`,
+    `  capacity ${server} at ${rate} msg/s paced: took ${Math.round(run.msgPerSec)} msg/s, CPU ${run.cpu.toFixed(2)}, p99 ${p99Ms.toFixed(2)} ms, ${run.lost} lost: ${pass ? 'pass' : 'fail'}` +
+      ` (machine ${Math.round(machineBusy * 100)} % busy, server threads waited ${Math.round(waitMsPerS)} ms/s for a core)`,
   );
   return r;
 }

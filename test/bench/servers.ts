@@ -61,6 +61,7 @@ export async function startBareAedes(parse = false): Promise<ServerUnderTest> {
   return {
     name: parse ? 'aedes+JSON.parse' : 'bare aedes',
     mqttPort: port,
+    ...(child.pid !== undefined ? { pid: child.pid } : {}),
     sample: () =>
       new Promise((resolve) => {
         const on = (m: { type: string; messages: number; cpuSeconds: number; rss: number }) => {

@@ -114,9 +114,14 @@ export function printTable(r: BenchResults): void {
   for (const c of r.capacity ?? []) {
     const what = c.mode === 'alert' ? 'publish -> alert' : 'publish -> delivery';
     const failed = Number.isFinite(c.failedAt) ? `, failed at ${fmt(c.failedAt)}` : ', no failing step up to the search limit';
+    // Where the search stopped: how busy the machine was and how long the server's threads queued for a core.
+    const first = c.steps.find((x) => !x.pass && x.rate === c.failedAt);
+    const why = first
+      ? `; at ${fmt(first.rate)}: p99 ${fmt(first.p99Ms, 1)} ms, server CPU ${fmt(first.cpu, 2)}, machine ${fmt(first.machineBusy * 100)} % busy, server threads waited ${fmt(first.waitMsPerS)} ms/s for a core`
+      : '';
     row(
       `paced capacity, ${c.server}: highest rate, one publish per write, ${what} p99 < ${c.boundMs} ms`,
-      `${fmt(c.rate)} msg/s (${c.steps.length} steps${failed})`,
+      `${fmt(c.rate)} msg/s (${c.steps.length} steps${failed}${why})`,
     );
   }
   const capRatio = gwCap && bareCap && bareCap.rate > 0 ? gwCap.rate / bareCap.rate : undefined;

@@ -69,3 +69,36 @@ export function threadSplit(pid: number, a: ThreadTimes, b: ThreadTimes): Thread
   }
   return { main, broker, other, others, mainWakeups, brokerWakeups };
 }
+
+/**
+ * Time a process's threads ran and time they were runnable but waiting for a core, ns, summed over its threads
+ * (/proc/<pid>/task/<tid>/schedstat: run, run-queue wait, timeslices). The wait is what a latency probe pays on a
+ * machine whose cores are busy: a wake-up that finds no free core queues behind whatever runs.
+ */
+export function schedTotals(pid: number): { readonly runNs: number; readonly waitNs: number } {
+  let runNs = 0;
+  let waitNs = 0;
+  let tids: string[] = [];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    // the process ended
+  }
+  for (const tid of tids) {
+    try {
+      const [run, wait] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ').map(Number);
+      runNs += run ?? 0;
+      waitNs += wait ?? 0;
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return { runNs, waitNs };
+}
+
+/** Busy and total jiffies of all cores (/proc/stat's first line): busy = everything but idle and iowait. */
+export function machineJiffies(): { readonly busy: number; readonly total: number } {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
+  const total = f.reduce((a, b) => a + b, 0);
+  return { busy: total - f[3]! - f[4]!, total };
+}
