@@ -353,6 +353,34 @@ function startProducer(buffers: RingBuffers, topics: readonly string[], count: n
   return new Worker(source, { eval: true, workerData: { buffers, topics, count, tsx, ring, parent: import.meta.url } });
 }
 
+describe('publish ring: a handler that throws', () => {
+  it('consumes the record it was given and frees the ones read before, so the writer can reuse their room', () => {
+    const capacity = 1024;
+    const buffers = createRingBuffers(capacity);
+    const writer = new RingWriter(buffers);
+    const reader = new RingReader(buffers);
+    // Records of 500, 20 and 20 bytes at 0, 500 and 520: a second 500-byte one has to wrap to 0, which it can do
+    // only once the reader is past byte 504, i.e. past the record whose handler throws.
+    const topic = 't';
+    const big = Buffer.alloc(480, 1);
+    expect(writer.push(topic, big, 0, 1)).toBe(true);
+    expect(writer.push(topic, Buffer.from([2]), 1, 2)).toBe(true);
+    expect(writer.push(topic, Buffer.from([3]), 1, 3)).toBe(true);
+    expect(writer.push(topic, big, 0, 4)).toBe(false);
+    const seen: number[] = [];
+    expect(() =>
+      reader.read(10, (_t, _p, _q, ackId) => {
+        seen.push(ackId);
+        if (ackId === 2) throw new Error('handler failed');
+      }),
+    ).toThrow('handler failed');
+    expect(seen).toEqual([1, 2]);
+    expect(writer.push(topic, big, 0, 4)).toBe(true);
+    expect(take(reader, 10).map((r) => r.ackId)).toEqual([3, 4]);
+    expect(reader.isEmpty()).toBe(true);
+  });
+});
+
 describe('publish ring: records too large for the ring', () => {
   it('fits() is false past half the ring, and such a push is refused on an empty ring it would have to wrap', () => {
     const capacity = 1024;
