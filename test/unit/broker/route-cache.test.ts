@@ -29,8 +29,11 @@ const unsubscribe = (b: Aedes, filter: string, fn: Handler) => new Promise<void>
 
 // Few topics and filters that overlap, so a publish often reaches several subscriptions (a new array from
 // qlobber, not one of its own) and a removal often matters to a topic that is cached.
-const TOPICS = ['devices/a/telemetry', 'devices/b/telemetry', 'alerts/a/t/hot'];
-const FILTERS = ['devices/+/telemetry', '#', 'devices/a/#', 'alerts/+/+/+'];
+// First levels that equal a filter's, extend it ('devicesX'), are empty ('/a') or are the whole topic ('devices',
+// which `devices/#` matches [MQTT-4.7.1-2]), and filters with and without a wildcard first: the cases of the
+// first-level test in front of the cache.
+const TOPICS = ['devices/a/telemetry', 'devices/b/telemetry', 'alerts/a/t/hot', 'devices', 'devicesX/a/telemetry', '/a'];
+const FILTERS = ['devices/+/telemetry', '#', 'devices/a/#', 'alerts/+/+/+', '+/a/telemetry', 'devices/#', '/#'];
 
 describe('cacheRoutes', () => {
   it('delivers to a subscription made after the topic was cached, and not after it is removed', async () => {
@@ -65,6 +68,32 @@ describe('cacheRoutes', () => {
     await unsubscribe(b, '#', all);
     await publish(b, 'devices/a/telemetry');
     expect(got.sort()).toEqual(['a', 'a', 'all']);
+  });
+
+  it('does not consult the matcher for a topic under no subscribed first level, and does once one is subscribed', async () => {
+    const b = await Aedes.createBroker({ concurrency: 0 });
+    brokers.push(b);
+    // Count what reaches qlobber underneath the cache.
+    const m = (b as unknown as { mq: { _matcher: { match(t: string): unknown[] } } }).mq._matcher;
+    const inner = m.match.bind(m);
+    const asked: string[] = [];
+    m.match = (t) => {
+      asked.push(t);
+      return inner(t);
+    };
+    expect(cacheRoutes(b)).toBe(true);
+    const got: string[] = [];
+    const fn: Handler = (p, cb) => {
+      got.push(p.topic);
+      cb();
+    };
+    await subscribe(b, 'alerts/#', fn);
+    await publish(b, 'devices/a/telemetry');
+    await publish(b, 'alerts/a/t/hot');
+    await subscribe(b, 'devices/+/telemetry', fn);
+    await publish(b, 'devices/a/telemetry');
+    expect(asked.filter((t) => !t.startsWith('$SYS'))).toEqual(['alerts/a/t/hot', 'devices/a/telemetry']);
+    expect(got).toEqual(['alerts/a/t/hot', 'devices/a/telemetry']);
   });
 
   it('routes exactly like uncached aedes under any sequence of subscribes, unsubscribes and publishes', async () => {
