@@ -11,9 +11,20 @@ interface Matcher {
 }
 
 const isMatcher = (m: unknown): m is Matcher =>
-  typeof m === 'object' &&
-  m !== null &&
-  ['match', 'add', 'remove', 'clear', 'get_trie'].every((k) => typeof (m as Record<string, unknown>)[k] === 'function');
+  typeof m === 'object' && m !== null && ['match', 'add', 'remove', 'clear', 'get_trie'].every((k) => typeof (m as Record<string, unknown>)[k] === 'function');
+
+/**
+ * Who may ever see a publish on a topic: false only when no subscription the broker has held since it started
+ * could match it, live or since gone. A subscription of a persistent session (clean=false) stays in the session
+ * store after its client left [MQTT-3.1.2-5] and aedes queues QoS 1 publishes for it; it went through the emitter
+ * while its client was connected, so remembering every first level ever subscribed covers it too. (Sessions
+ * restored from disk at a start have not: a broker with a session store uses EVERYONE.)
+ */
+export interface Audience {
+  mayReach(topic: string): boolean;
+}
+
+export const EVERYONE: Audience = { mayReach: () => true };
 
 /** The matches of a topic no filter can reach; mqemitter only iterates the array it is given. */
 const NONE: unknown[] = [];
@@ -33,12 +44,13 @@ const MAX_FIRST_LEVELS = 8;
  * publish's new topic string each time (4 % of the broker thread at full load: BENCHMARKS.md, "The broker
  * thread's cost per publish"). The first levels are read off qlobber's trie after each change of subscriptions.
  *
- * Reaches into aedes' mqemitter (`broker.mq._matcher`, mqemitter 7); returns false and changes nothing when it
- * is not there, so another version routes uncached, not wrongly.
+ * Reaches into aedes' mqemitter (`broker.mq._matcher`, mqemitter 7); returns undefined and changes nothing when
+ * it is not there, so another version routes uncached, not wrongly. Otherwise returns the broker's Audience: the
+ * first levels of every filter added since (never forgotten, so it only ever widens).
  */
-export function cacheRoutes(broker: Aedes, maxTopics = 10_000): boolean {
+export function cacheRoutes(broker: Aedes, maxTopics = 10_000): Audience | undefined {
   const m = (broker as unknown as { mq?: { _matcher?: unknown } }).mq?._matcher;
-  if (!isMatcher(m)) return false;
+  if (!isMatcher(m)) return undefined;
   const cache = new Map<string, unknown[]>();
   const match = m.match.bind(m);
   const add = m.add.bind(m);
@@ -55,6 +67,18 @@ export function cacheRoutes(broker: Aedes, maxTopics = 10_000): boolean {
     const open = levels.length > MAX_FIRST_LEVELS || levels.some((l) => l === '+' || l === '#' || l === '/');
     firstLevels = open ? undefined : levels;
   };
+  // Every first level ever subscribed (aedes' own `$SYS/+/...` listeners are there before any client), or
+  // undefined once one was a wildcard or too many to test.
+  let everLevels: string[] | undefined = [];
+  const remember = (filter: string) => {
+    if (everLevels === undefined) return;
+    const slash = filter.indexOf('/');
+    const level = slash < 0 ? filter : filter.slice(0, slash);
+    if (everLevels.includes(level)) return;
+    if (level === '+' || level === '#' || everLevels.length >= MAX_FIRST_LEVELS) everLevels = undefined;
+    else everLevels.push(level);
+  };
+  for (const level of m.get_trie().keys()) remember(level === '/' ? '#' : level);
   const reachable = (topic: string, levels: readonly string[]) => {
     for (const level of levels) {
       const n = level.length;
@@ -77,6 +101,7 @@ export function cacheRoutes(broker: Aedes, maxTopics = 10_000): boolean {
   m.add = (topic, value) => {
     cache.clear();
     changed = true;
+    remember(topic);
     return add(topic, value);
   };
   m.remove = (...args: [string, unknown?]) => {
@@ -89,5 +114,5 @@ export function cacheRoutes(broker: Aedes, maxTopics = 10_000): boolean {
     changed = true;
     return clear();
   };
-  return true;
+  return { mayReach: (topic) => everLevels === undefined || reachable(topic, everLevels) };
 }
