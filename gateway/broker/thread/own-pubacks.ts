@@ -1,4 +1,5 @@
 import type { Client } from 'aedes';
+import { ConnectionCounts } from '../connection-counts.js';
 
 type Done = (err?: Error | null) => void;
 
@@ -24,23 +25,21 @@ type Done = (err?: Error | null) => void;
  * publishes waiting on this path, and the next one is held by aedes as before until the gateway catches up.
  */
 export class OwnPubacks {
-  private readonly waiting = new WeakMap<Client, number>();
+  /** Per client, its publishes on this path; a client is forgotten when it has none (every one is answered). */
+  private readonly waiting: ConnectionCounts<Client>;
 
-  constructor(private readonly perClient: number) {}
+  constructor(perClient: number) {
+    this.waiting = new ConnectionCounts<Client>(perClient);
+  }
 
   /** Takes one of the client's places on this path; false when all are taken. */
   take(client: Client): boolean {
-    const n = this.waiting.get(client) ?? 0;
-    if (n >= this.perClient) return false;
-    this.waiting.set(client, n + 1);
-    return true;
+    return this.waiting.take(client);
   }
 
   /** Gives back a place (its publish was acknowledged, failed, or went the usual way after all). */
   give(client: Client): void {
-    const n = this.waiting.get(client) ?? 0;
-    if (n <= 1) this.waiting.delete(client);
-    else this.waiting.set(client, n - 1);
+    this.waiting.release(client);
   }
 
   /** What the ack table calls for a publish taken on this path: the PUBACK, or the connection closed. */
