@@ -16,8 +16,8 @@
  * The control words sit 128 bytes apart (two 64-byte cache lines, so the adjacent-line prefetcher does not pair
  * them either). Packed into one line, every store of the write offset by the broker thread took the line away
  * from the gateway thread, which read it for every record and stored the read offset into it, and back: the
- * Atomics lines of `push` were 20-28 % of its samples, 1.5-2 % of the broker thread at full load
- * (BENCHMARKS.md, "The broker thread's cost per publish"). Each side also keeps its own offset in a field and reads the other's
+ * Atomics lines of `push` were 20-28 % of its samples, 1.5-2 % of the broker thread at full load (BENCHMARKS.md,
+ * "The broker thread's cost per publish"). Each side also keeps its own offset in a field and reads the other's
  * only when it has to: the writer the read offset when its stale copy leaves no room, the reader the write
  * offset when it has caught up with its copy; and the reader publishes its offset once per `read`, not per record.
  */
