@@ -2,7 +2,7 @@ import { Aedes, type AedesOptions, type AuthenticateError, type Client, type Pub
 import { RateLimitedLog, type Logger } from '../log.js';
 import type { BrokerMetrics } from '../metrics.js';
 import { ConnectionCounts } from './connection-counts.js';
-import { cacheRoutes } from './route-cache.js';
+import { cacheRoutes, EVERYONE, type Audience } from './route-cache.js';
 import { limitSubscriptions, wasClosedForSize, type BrokerLimits, type RefusedReason } from './limits.js';
 import { RetainedBudget } from './retained-budget.js';
 import { topicProblem } from './topic-check.js';
@@ -13,8 +13,9 @@ import { remoteAddressOf } from '../auth/device-auth.js';
  * Called for every PUBLISH a client sends, before aedes acknowledges or routes it. aedes sends PUBACK only after
  * `done` is called, so a gate may defer it (durable acknowledgement). Passing an error to `done` makes aedes drop
  * the connection (MQTT 3.1.1 has no negative PUBACK), so a gate reports bad payloads through counters instead.
+ * `audience` says whether any subscription could ever receive a publish on a topic (route-cache.ts).
  */
-export type PublishGate = (client: Client, packet: PublishPacket, done: (err?: Error | null) => void) => void;
+export type PublishGate = (client: Client, packet: PublishPacket, done: (err?: Error | null) => void, audience: Audience) => void;
 
 export interface BrokerDeps {
   readonly log: Logger;
@@ -76,6 +77,9 @@ export async function createBroker(deps: BrokerDeps): Promise<Aedes> {
   const perDevice = new ConnectionCounts(limits.maxConnectionsPerDevice ?? Infinity);
   const maxQueued = limits.maxQueuedBytes ?? Infinity;
   const maxFilter = limits.maxTopicFilterBytes ?? Infinity;
+  // Until the broker exists, and for good with a session store (its sessions restored at start never passed
+  // through the emitter that the audience watches): anyone may be listening.
+  let audience: Audience = EVERYONE;
   const options: AedesOptions = {
     connectTimeout: deps.connectTimeoutMs,
     // No cap on deliveries in flight inside mqemitter. With a cap (aedes' default 100), publishes queue up behind
@@ -107,7 +111,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Aedes> {
           'retained message not stored: mqtt.maxRetainedMessages or mqtt.maxRetainedBytes reached',
         );
       }
-      deps.gate(client, packet, done);
+      deps.gate(client, packet, done, audience);
     },
     // Called for each delivery to a subscriber, before aedes queues its write: a client whose socket holds more
     // than mqtt.maxQueuedBytes unsent is disconnected (counted and logged in 'clientError' below).
@@ -179,7 +183,9 @@ export async function createBroker(deps: BrokerDeps): Promise<Aedes> {
   // Retained messages restored from the session store (mqtt.sessions: disk) count against the retained budget
   // before any client can publish: createBroker resolves before the listeners open.
   if (deps.persistence !== undefined) await countRestoredRetained(deps.persistence, retained);
-  if (!cacheRoutes(broker)) log.warn('aedes internals changed: publishes are routed without the per-topic cache (slower, not wrong)');
+  const routes = cacheRoutes(broker);
+  if (routes === undefined) log.warn('aedes internals changed: publishes are routed without the per-topic cache (slower, not wrong)');
+  else if (deps.persistence === undefined) audience = routes;
   broker.on('unsubscribe', (topics, client) => subscriptions.forget(client, topics));
   broker.on('client', () => metrics.connectedClients.inc());
   broker.on('clientDisconnect', () => metrics.connectedClients.dec());

@@ -84,7 +84,9 @@ async function measure(server: ServerUnderTest): Promise<void> {
     console.log(`  wake-ups per 1k messages: main ${perK(split.mainWakeups)}, broker ${perK(split.brokerWakeups)}`);
   }
   const cpu = b.cpuSeconds - a.cpuSeconds;
-  console.log(`  CPU s per 1M readings, process: ${per1M(cpu)} (${((cpu / messages) * 1e6).toFixed(1)} us per message)`);
+  console.log(
+    `  CPU s per 1M readings, process: ${per1M(cpu)} (${((cpu / messages) * 1e6).toFixed(1)} us per message), RSS ${Math.round(b.rssBytes / 2 ** 20)} MiB`,
+  );
 }
 
 // One profile per thread: the gateway's, and the broker thread's (mqtt.brokerThread).

@@ -58,6 +58,59 @@ describe('broker thread: publishes cross to the gateway thread', () => {
     await client.endAsync();
     await waitFor('the client gone', () => (tg.gw.broker.connectedClients === 0 ? true : undefined));
   });
+
+  // The PUBACKs of publishes nobody subscribes to are written by the broker thread itself (own-pubacks.ts).
+  it('acknowledges pipelined QoS 1 publishes in the order they were sent, each after the gateway counted it', async () => {
+    const client = await connect(tg.mqttUrl, { clientId: 'qos1-order' });
+    const sent: number[] = [];
+    const acked: number[] = [];
+    const countedAtAck: number[] = [];
+    const before = await metricValue(tg.gw, 'readingsAccepted');
+    client.on('packetsend', (p) => {
+      if (p.cmd === 'publish' && p.qos === 1) sent.push(p.messageId!);
+    });
+    client.on('packetreceive', (p) => {
+      if (p.cmd !== 'puback') return;
+      acked.push(p.messageId!);
+      // This test's thread is the gateway's: the count read here is the one at the moment of the PUBACK.
+      void metricValue(tg.gw, 'readingsAccepted').then((n) => countedAtAck.push(n - before));
+    });
+    const n = 200;
+    await Promise.all(
+      Array.from({ length: n }, (_, i) =>
+        publish(client, 'devices/qos1-order/telemetry', JSON.stringify({ ts: Date.now() - 60_000 + i, readings: { t: i } }), 1),
+      ),
+    );
+    expect(sent).toHaveLength(n);
+    expect(acked).toEqual(sent);
+    await waitFor('every count read', () => (countedAtAck.length === n ? true : undefined));
+    // The k-th PUBACK came after at least k readings were counted.
+    countedAtAck.forEach((count, k) => expect(count).toBeGreaterThanOrEqual(k + 1));
+    await client.endAsync();
+  });
+
+  it('delivers QoS 1 ingest publishes at QoS 1 to a subscriber, and queues them for a persistent session while it is away', async () => {
+    const watcher = await connect(tg.mqttUrl, { clientId: 'watcher-1', clean: false });
+    await watcher.subscribeAsync('devices/+/telemetry', { qos: 1 });
+    const device = await connect(tg.mqttUrl, { clientId: 'qos1-watched' });
+    const got: { payload: string; qos: number }[] = [];
+    watcher.on('message', (_t, payload, packet) => got.push({ payload: payload.toString(), qos: packet.qos }));
+    const reading = (i: number) => JSON.stringify({ ts: Date.now() - 60_000 + i, readings: { t: i } });
+    const first = reading(1);
+    await publish(device, 'devices/qos1-watched/telemetry', first, 1);
+    await waitFor('the live delivery', () => (got.length === 1 ? true : undefined));
+    expect(got).toEqual([{ payload: first, qos: 1 }]);
+    await watcher.endAsync();
+    const second = reading(2);
+    await publish(device, 'devices/qos1-watched/telemetry', second, 1);
+    const back = await connect(tg.mqttUrl, { clientId: 'watcher-1', clean: false });
+    const queued: { payload: string; qos: number }[] = [];
+    back.on('message', (_t, payload, packet) => queued.push({ payload: payload.toString(), qos: packet.qos }));
+    await waitFor('the queued delivery', () => (queued.length === 1 ? true : undefined));
+    expect(queued).toEqual([{ payload: second, qos: 1 }]);
+    await back.endAsync();
+    await device.endAsync();
+  });
 });
 
 describe('broker thread: when it dies', () => {

@@ -17,6 +17,8 @@ import { openBrokerPersistence, type OpenedPersistence } from '../persistence/op
 import { sharedBrokerMetrics } from './broker-counters.js';
 import { MAX_RELAY_OUTSTANDING, MAX_RELAY_OUTSTANDING_BYTES, type BrokerThreadData, type FromBroker, type ToBroker } from './protocol.js';
 import { AckTable } from './ack-table.js';
+import { OwnPubacks } from './own-pubacks.js';
+import type { Audience } from '../route-cache.js';
 import { RingWriter } from './publish-ring.js';
 
 type Done = (err?: Error | null) => void;
@@ -47,6 +49,23 @@ function hand(topic: string, payload: Buffer, qos: number, done: Done): boolean 
   if (!ring.push(topic, payload, qos, id)) return false;
   if (qos > 0) waitingAck.set(id, done);
   else done(null);
+  return true;
+}
+
+/**
+ * QoS 1 ingest publishes nobody can receive are acknowledged by this thread (own-pubacks.ts), at most this many
+ * per client at a time (well above the window of a publisher that waits for its PUBACKs, the load generator's 100).
+ */
+const OWN_PUBACKS_PER_CLIENT = 256;
+const ownPubacks = new OwnPubacks(OWN_PUBACKS_PER_CLIENT);
+
+/** Hands a QoS 1 publish to the gateway with this thread to acknowledge it, and lets aedes forget it at once. */
+function handOwn(client: Client, packet: PublishPacket, messageId: number): boolean {
+  const id = nextId();
+  if (!ring.push(packet.topic, packet.payload as Buffer, 1, id)) return false;
+  waitingAck.set(id, ownPubacks.waiter(client, messageId));
+  // aedes sends no PUBACK for it and routes it as QoS 0, i.e. to nobody: the audience said nobody can receive it.
+  packet.qos = 0;
   return true;
 }
 
@@ -90,11 +109,17 @@ function relay(packet: PublishPacket, done: Done): void {
   if (!wait) done(null);
 }
 
-function gate(_client: Client, packet: PublishPacket, done: Done): void {
+function gate(client: Client, packet: PublishPacket, done: Done, audience: Audience): void {
   const topic = packet.topic;
   if (!isIngestTopic(topic)) return data.relay ? relay(packet, done) : done(null);
   const payload = packet.payload as Buffer;
-  if (held.length === 0 && hand(topic, payload, packet.qos, done)) return;
+  if (held.length === 0) {
+    const messageId = packet.messageId;
+    if (packet.qos === 1 && messageId !== undefined && !packet.retain && !audience.mayReach(topic) && ownPubacks.take(client)) {
+      if (handOwn(client, packet, messageId)) return done(null);
+      ownPubacks.give(client);
+    } else if (hand(topic, payload, packet.qos, done)) return;
+  }
   // Cannot happen with the ring sized from mqtt.maxPayloadBytes (broker-thread.ts); refused rather than held forever.
   if (!ring.fits(topic, payload)) return done(new Error('publish larger than the broker thread ring'));
   held.push({ topic, payload, qos: packet.qos, done });

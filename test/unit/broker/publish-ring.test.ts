@@ -12,6 +12,12 @@ interface Rec {
   readonly ackId: number;
 }
 
+/** A ring of `capacity` bytes with its two ends. */
+function ringOf(capacity: number): { buffers: RingBuffers; writer: RingWriter; reader: RingReader } {
+  const buffers = createRingBuffers(capacity);
+  return { buffers, writer: new RingWriter(buffers), reader: new RingReader(buffers) };
+}
+
 /** Reads up to `max` records, copying each payload: the handler's Buffer is a view into the ring. */
 function take(reader: RingReader, max: number): Rec[] {
   const out: Rec[] = [];
@@ -136,9 +142,7 @@ describe('publish ring: model-based', () => {
     });
     fc.assert(
       fc.property(scenario, ({ capacity, topics, ops }) => {
-        const buffers = createRingBuffers(capacity);
-        const writer = new RingWriter(buffers);
-        const reader = new RingReader(buffers);
+        const { writer, reader } = ringOf(capacity);
         const largest = topics.map((t) => largestFitting(writer, t, capacity));
         const queue: Rec[] = [];
         // The one tail a wrap may leave unused is shorter than the reservation of the record that wrapped.
@@ -198,9 +202,7 @@ describe('publish ring: topic cache', () => {
   });
 
   it('decodes a repeated topic once and hands out the same string', () => {
-    const buffers = createRingBuffers(1024);
-    const writer = new RingWriter(buffers);
-    const reader = new RingReader(buffers);
+    const { writer, reader } = ringOf(1024);
     const topic = 'devices/dev-1/sensors/température';
     // `===` on strings compares contents, so identity is observed through the decodes the reader does.
     const decode = vi.spyOn(Buffer.prototype, 'toString');
@@ -214,9 +216,7 @@ describe('publish ring: topic cache', () => {
   });
 
   it('reads back the right topic when more distinct topics than cache slots share them', () => {
-    const buffers = createRingBuffers(1024);
-    const writer = new RingWriter(buffers);
-    const reader = new RingReader(buffers);
+    const { writer, reader } = ringOf(1024);
     const topicOf = (i: number) => (i % 3 === 0 ? `devices/d${i}/telemetry` : i % 3 === 1 ? `devices/d${i}/sensors/t` : `zone/é${i}/🌡️`);
     const count = 20_000;
     // Two passes: the second meets slots that hold other topics by then, so every lookup has to compare bytes.
@@ -250,9 +250,7 @@ describe('publish ring: topic cache', () => {
       // The longer one first: it sits in the slot when the shorter one, its prefix, is looked up.
       [collidingWith(short, (i) => `${short}${i.toString(36)}`), short],
     ] as const;
-    const buffers = createRingBuffers(1024);
-    const writer = new RingWriter(buffers);
-    const reader = new RingReader(buffers);
+    const { writer, reader } = ringOf(1024);
     for (const [a, b] of pairs) {
       for (const t of [a, b, a, a, b, b, a]) {
         expect(writer.push(t, Buffer.alloc(0), 0, 0)).toBe(true);
@@ -263,10 +261,7 @@ describe('publish ring: topic cache', () => {
 });
 
 describe('publish ring: waiting', () => {
-  const setup = () => {
-    const buffers = createRingBuffers(1024);
-    return { buffers, writer: new RingWriter(buffers), reader: new RingReader(buffers) };
-  };
+  const setup = () => ringOf(1024);
 
   it('resolves a wait on an empty ring when a publish arrives later', async () => {
     const { writer, reader } = setup();
@@ -353,12 +348,36 @@ function startProducer(buffers: RingBuffers, topics: readonly string[], count: n
   return new Worker(source, { eval: true, workerData: { buffers, topics, count, tsx, ring, parent: import.meta.url } });
 }
 
+describe('publish ring: a handler that throws', () => {
+  it('consumes the record it was given and frees the ones read before, so the writer can reuse their room', () => {
+    const capacity = 1024;
+    const { writer, reader } = ringOf(capacity);
+    // Records of 500, 20 and 20 bytes at 0, 500 and 520: a second 500-byte one has to wrap to 0, which it can do
+    // only once the reader is past byte 504, i.e. past the record whose handler throws.
+    const topic = 't';
+    const big = Buffer.alloc(480, 1);
+    expect(writer.push(topic, big, 0, 1)).toBe(true);
+    expect(writer.push(topic, Buffer.from([2]), 1, 2)).toBe(true);
+    expect(writer.push(topic, Buffer.from([3]), 1, 3)).toBe(true);
+    expect(writer.push(topic, big, 0, 4)).toBe(false);
+    const seen: number[] = [];
+    expect(() =>
+      reader.read(10, (_t, _p, _q, ackId) => {
+        seen.push(ackId);
+        if (ackId === 2) throw new Error('handler failed');
+      }),
+    ).toThrow('handler failed');
+    expect(seen).toEqual([1, 2]);
+    expect(writer.push(topic, big, 0, 4)).toBe(true);
+    expect(take(reader, 10).map((r) => r.ackId)).toEqual([3, 4]);
+    expect(reader.isEmpty()).toBe(true);
+  });
+});
+
 describe('publish ring: records too large for the ring', () => {
   it('fits() is false past half the ring, and such a push is refused on an empty ring it would have to wrap', () => {
     const capacity = 1024;
-    const buffers = createRingBuffers(capacity);
-    const writer = new RingWriter(buffers);
-    const reader = new RingReader(buffers);
+    const { writer, reader } = ringOf(capacity);
     const topic = 'devices/dev-1/telemetry';
     const largest = largestFitting(writer, topic, capacity);
     expect(reservedBytes(topic, largest) + 8).toBeLessThanOrEqual(capacity / 2);
