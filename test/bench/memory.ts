@@ -1,0 +1,148 @@
+/**
+ * The memory section: resident memory of the gateway process with the shipped horizons FULL (issue 23, target 3:
+ * 100k sensors at 1 Hz, 15m horizons, < 1 GiB RSS), in a run that fits in a few minutes.
+ *
+ * The horizons are in event time (dedup keys are forgotten past the sensor's greatest ts - dedupHorizon, retained
+ * windows past the watermark - correctionHorizon: gateway/pipeline/pipeline.ts), and each device's ts advances by
+ * 1 s per message from the generator, so what fills them is messages per device (horizon + a margin), not wall
+ * time. The section therefore sends those messages as fast as the gateway takes them (`BENCH_MEMORY_FILL_RATE`,
+ * 0 = as fast as taken, in large writes), then switches the same connections to the steady rate
+ * (`BENCH_SCALE_RATE`, 50k msg/s) for `BENCH_MEMORY_STEADY_S` seconds (default 120: 24 checkpoints at the default
+ * 5 s, 18 more windows per sensor) and records the peak RSS of that phase, with the horizons full, as the figure;
+ * the fill phase's peak is recorded apart. Memory the fill phase left behind (heap grown, malloc's free lists)
+ * counts in the steady phase's figure, so the shortcut can only make the figure worse than a run at 50k msg/s
+ * from the start (BENCHMARKS.md compares the two).
+ *
+ * At the end of the steady phase, under load: /proc/<pid>/smaps by kind (rss-breakdown.ts); after the load with
+ * `BENCH_MEMORY_MALLOC=1`: glibc's malloc_stats (on the gateway's stderr) and the RSS before/after malloc_trim(0).
+ * `BENCH_GATEWAY_NODE_ARGS=--trace-gc` prints every isolate's heap at each GC (parse with rss-breakdown.ts).
+ */
+import { startLoad } from './loadgen.js';
+import { startGateway } from './servers.js';
+import { BENCH_RULES_SCALE } from './rules.js';
+import { sleep } from './throughput.js';
+import { DEFAULT_HORIZON_S, checkpointPhases, metricValue, waitMessages, type ScaleFigures } from './scale.js';
+import { formatSmaps, mallocStats, smapsBreakdown } from './rss-breakdown.js';
+import type { InfluxServer } from '../support/influxd.js';
+
+const MiB = 2 ** 20;
+/** pipeline.interval's default (gateway/config/schema.ts): a full correction horizon holds horizon / interval windows. */
+const INTERVAL_S = 10;
+
+export interface MemoryOptions {
+  readonly sensors: number;
+  readonly fillRate: number;
+  readonly steadyRate: number;
+  readonly steadyS: number;
+  readonly malloc: boolean;
+}
+
+export async function runMemory(influx: InfluxServer, o: MemoryOptions): Promise<ScaleFigures[]> {
+  const { sensors, steadyRate } = o;
+  const devices = Math.ceil(sensors / 3);
+  const horizonS = DEFAULT_HORIZON_S;
+  const gw = await startGateway({ influxUrl: influx.url, database: `memory${sensors}`, rules: BENCH_RULES_SCALE });
+  try {
+    let peak = 0;
+    const sample = async () => {
+      const s = await gw.sample();
+      peak = Math.max(peak, s.rssBytes);
+      return s;
+    };
+    const fullness = (h: Record<string, number>): [number, number] => [
+      (h['dedupKeys'] ?? NaN) / sensors / (horizonS + 1),
+      (h['retainedWindows'] ?? NaN) / sensors / (horizonS / INTERVAL_S),
+    ];
+    const start = await sample();
+    const t0 = performance.now();
+    // The horizons plus a minute: every key and window of the first minute has been evicted once.
+    const fillTarget = devices * (horizonS + 60);
+    const load = await startLoad({ port: gw.mqttPort, connections: 50, devices, qos: 0, rate: o.fillRate, t0: Date.now() - 86_400_000, stepMs: 1000 });
+    let first: Record<string, number> = {};
+    let last: Record<string, number> = {};
+    let filled = false;
+    let fillPeak = 0;
+    let fillSeconds = NaN;
+    let steadyFrom = start;
+    let steadyT0 = t0;
+    let smaps;
+    try {
+      let lastLog = 0;
+      const logged = async () => {
+        const s = await sample();
+        if (performance.now() - lastLog >= 30_000) {
+          lastLog = performance.now();
+          console.log(`  memory: ${Math.round((lastLog - t0) / 1000)} s, ${(s.messages / 1e6).toFixed(1)}M messages, RSS ${(s.rssBytes / MiB).toFixed(0)} MiB, heap used ${((s.heapUsedBytes ?? 0) / MiB).toFixed(0)} MiB`);
+        }
+        return s;
+      };
+      filled = await waitMessages(logged, fillTarget, Math.max(600_000, (fillTarget / Math.max(o.fillRate, steadyRate)) * 2000));
+      fillSeconds = (performance.now() - t0) / 1000;
+      await load.setRate(steadyRate);
+      first = (await gw.health()).pipeline as Record<string, number>;
+      fillPeak = peak;
+      peak = 0;
+      steadyFrom = await sample();
+      steadyT0 = performance.now();
+      while (performance.now() - steadyT0 < o.steadyS * 1000) {
+        await logged();
+        await sleep(250);
+      }
+      last = (await gw.health()).pipeline as Record<string, number>;
+      if (gw.pid !== undefined) smaps = smapsBreakdown(gw.pid);
+    } finally {
+      await load.stop();
+    }
+    const end = await sample();
+    const text = await gw.metrics();
+    const secs = (performance.now() - steadyT0) / 1000;
+    await sleep(1000);
+    const trim = o.malloc && gw.pid !== undefined ? mallocStats(gw.pid, true) : undefined;
+    const keysFull: [number, number] = [fullness(first)[0], fullness(last)[0]];
+    const retainedFull: [number, number] = [fullness(first)[1], fullness(last)[1]];
+    const horizonsFull = filled && Math.min(...keysFull) >= 0.99 && Math.min(...retainedFull) >= 0.97;
+    const f: ScaleFigures = {
+      sensors,
+      settings: `1 Hz, horizons ${horizonS / 60}m (default), filled at ${o.fillRate === 0 ? 'full speed' : `${o.fillRate} msg/s`}, then ${o.steadyS} s at ${steadyRate} msg/s`,
+      rssMiB: end.rssBytes / MiB,
+      peakRssMiB: peak / MiB,
+      msgPerSec: (end.messages - steadyFrom.messages) / secs,
+      cpu: (end.cpuSeconds - steadyFrom.cpuSeconds) / secs,
+      heapUsedMiB: (end.heapUsedBytes ?? 0) / MiB,
+      baselineMiB: start.rssBytes / MiB,
+      bytesPerSensor: (end.rssBytes - start.rssBytes) / sensors,
+      dedupKeysFirst: first['dedupKeys'] ?? NaN,
+      dedupKeysLast: last['dedupKeys'] ?? NaN,
+      retainedFirst: first['retainedWindows'] ?? NaN,
+      retainedLast: last['retainedWindows'] ?? NaN,
+      checkpointPauseMaxMs: metricValue(text, 'gateway_checkpoint_pause_max_seconds') * 1000,
+      checkpoints: metricValue(text, 'gateway_checkpoints_total', '{result="saved"}'),
+      complete: horizonsFull,
+      fill: {
+        fillRate: o.fillRate,
+        fillSeconds,
+        fillMsgPerSec: (steadyFrom.messages - start.messages) / fillSeconds,
+        fillPeakRssMiB: fillPeak / MiB,
+        steadyS: o.steadyS,
+        keysFull,
+        retainedFull,
+        horizonsFull,
+      },
+      ...(smaps ? { smaps } : {}),
+      ...(trim ? { trim } : {}),
+    };
+    const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
+    console.log(`  memory ${sensors} sensors: checkpoint phases: ${checkpointPhases(text)}`);
+    console.log(
+      `  memory ${sensors} sensors: filled in ${fillSeconds.toFixed(0)} s (${f.fill!.fillMsgPerSec.toFixed(0)} msg/s, peak ${f.fill!.fillPeakRssMiB.toFixed(0)} MiB RSS); steady ${o.steadyS} s: peak ${f.peakRssMiB.toFixed(0)} MiB RSS, end ${f.rssMiB.toFixed(0)} MiB (${f.msgPerSec.toFixed(0)} msg/s, CPU ${f.cpu.toFixed(2)}), heap used ${f.heapUsedMiB.toFixed(0)} MiB; horizons ${horizonsFull ? 'FULL' : 'NOT full'}: dedup keys ${pct(keysFull[0])} -> ${pct(keysFull[1])}, retained windows ${pct(retainedFull[0])} -> ${pct(retainedFull[1])}; checkpoint pause max ${f.checkpointPauseMaxMs.toFixed(1)} ms over ${f.checkpoints}`,
+    );
+    console.log(
+      `  memory ${sensors} sensors: in-process: heap total ${(metricValue(text, 'gateway_process_nodejs_heap_size_total_bytes') / MiB).toFixed(0)} MiB, external ${(metricValue(text, 'gateway_process_nodejs_external_memory_bytes') / MiB).toFixed(0)} MiB`,
+    );
+    if (smaps) console.log(`  memory ${sensors} sensors: smaps under load: ${formatSmaps(smaps)}`);
+    if (trim) console.log(`  memory ${sensors} sensors: malloc_trim(0) after the load: RSS ${trim.rssBeforeMiB.toFixed(0)} -> ${trim.rssAfterMiB.toFixed(0)} MiB`);
+    return [f];
+  } finally {
+    await gw.stop();
+  }
+}
