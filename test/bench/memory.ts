@@ -17,7 +17,11 @@
  * `BENCH_MEMORY_MALLOC=1`: glibc's malloc_stats (on the gateway's stderr) and the RSS before/after malloc_trim(0).
  * `BENCH_GATEWAY_NODE_ARGS=--trace-gc` prints every isolate's heap at each GC (parse with rss-breakdown.ts).
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startLoad } from './loadgen.js';
+import { buildFixture } from './memory-fixture.js';
 import { startGateway } from './servers.js';
 import { BENCH_RULES_SCALE } from './rules.js';
 import { sleep } from './throughput.js';
@@ -31,7 +35,8 @@ const INTERVAL_S = 10;
 
 export interface MemoryOptions {
   readonly sensors: number;
-  readonly fillRate: number;
+  /** 'restore': the filled state is built in this process and restored by the gateway (memory-fixture.ts); a number: sent over MQTT at that rate (0 = as fast as taken). */
+  readonly fill: 'restore' | number;
   readonly steadyRate: number;
   readonly steadyS: number;
   readonly malloc: boolean;
@@ -41,7 +46,26 @@ export async function runMemory(influx: InfluxServer, o: MemoryOptions): Promise
   const { sensors, steadyRate } = o;
   const devices = Math.ceil(sensors / 3);
   const horizonS = DEFAULT_HORIZON_S;
-  const gw = await startGateway({ influxUrl: influx.url, database: `memory${sensors}`, rules: BENCH_RULES_SCALE });
+  const restore = o.fill === 'restore';
+  const fillRate = restore ? 0 : (o.fill as number);
+  let t0Event = Date.now() - 86_400_000;
+  let dir: string | undefined;
+  let fixtureS = 0;
+  if (restore) {
+    dir = mkdtempSync(join(tmpdir(), 'bench-mem-'));
+    const fx = buildFixture({
+      dataDir: join(dir, 'data'),
+      devices,
+      seconds: horizonS + 60,
+      t0: t0Event,
+      rules: BENCH_RULES_SCALE,
+      settings: { intervalMs: INTERVAL_S * 1000, allowedLatenessMs: 5_000, correctionHorizonMs: horizonS * 1000, dedupHorizonMs: horizonS * 1000 },
+    });
+    t0Event = fx.nextT0;
+    fixtureS = fx.seconds;
+    console.log(`  memory: state of ${sensors} sensors x ${horizonS + 60} s built and saved in ${fx.seconds.toFixed(0)} s (${(fx.bytes / MiB).toFixed(0)} MiB of checkpoint rows)`);
+  }
+  const gw = await startGateway({ influxUrl: influx.url, database: `memory${sensors}`, rules: BENCH_RULES_SCALE, ...(dir ? { dir } : {}) });
   try {
     let peak = 0;
     const sample = async () => {
@@ -57,7 +81,7 @@ export async function runMemory(influx: InfluxServer, o: MemoryOptions): Promise
     const t0 = performance.now();
     // The horizons plus a minute: every key and window of the first minute has been evicted once.
     const fillTarget = devices * (horizonS + 60);
-    const load = await startLoad({ port: gw.mqttPort, connections: 50, devices, qos: 0, rate: o.fillRate, t0: Date.now() - 86_400_000, stepMs: 1000 });
+    const load = await startLoad({ port: gw.mqttPort, connections: 50, devices, qos: 0, rate: restore ? steadyRate : fillRate, t0: t0Event, stepMs: 1000 });
     let first: Record<string, number> = {};
     let last: Record<string, number> = {};
     let filled = false;
@@ -76,12 +100,16 @@ export async function runMemory(influx: InfluxServer, o: MemoryOptions): Promise
         }
         return s;
       };
-      filled = await waitMessages(logged, fillTarget, Math.max(600_000, (fillTarget / Math.max(o.fillRate, steadyRate)) * 2000));
-      fillSeconds = (performance.now() - t0) / 1000;
-      await load.setRate(steadyRate);
+      if (restore) filled = true;
+      else {
+        filled = await waitMessages(logged, fillTarget, Math.max(600_000, (fillTarget / Math.max(fillRate, steadyRate)) * 2000));
+        await load.setRate(steadyRate);
+      }
+      fillSeconds = restore ? fixtureS : (performance.now() - t0) / 1000;
       first = (await gw.health()).pipeline as Record<string, number>;
       fillPeak = peak;
-      peak = 0;
+      // Over MQTT the fill phase's peak is recorded apart; a restore is part of the steady phase's life.
+      if (!restore) peak = 0;
       steadyFrom = await sample();
       steadyT0 = performance.now();
       while (performance.now() - steadyT0 < o.steadyS * 1000) {
@@ -103,7 +131,7 @@ export async function runMemory(influx: InfluxServer, o: MemoryOptions): Promise
     const horizonsFull = filled && Math.min(...keysFull) >= 0.99 && Math.min(...retainedFull) >= 0.97;
     const f: ScaleFigures = {
       sensors,
-      settings: `1 Hz, horizons ${horizonS / 60}m (default), filled at ${o.fillRate === 0 ? 'full speed' : `${o.fillRate} msg/s`}, then ${o.steadyS} s at ${steadyRate} msg/s`,
+      settings: `1 Hz, horizons ${horizonS / 60}m (default), ${restore ? 'filled state restored' : `filled at ${fillRate === 0 ? 'full speed' : `${fillRate} msg/s`}`}, then ${o.steadyS} s at ${steadyRate} msg/s`,
       rssMiB: end.rssBytes / MiB,
       peakRssMiB: peak / MiB,
       msgPerSec: (end.messages - steadyFrom.messages) / secs,
@@ -119,7 +147,7 @@ export async function runMemory(influx: InfluxServer, o: MemoryOptions): Promise
       checkpoints: metricValue(text, 'gateway_checkpoints_total', '{result="saved"}'),
       complete: horizonsFull,
       fill: {
-        fillRate: o.fillRate,
+        fillRate: restore ? NaN : fillRate,
         fillSeconds,
         fillMsgPerSec: (steadyFrom.messages - start.messages) / fillSeconds,
         fillPeakRssMiB: fillPeak / MiB,
@@ -134,15 +162,19 @@ export async function runMemory(influx: InfluxServer, o: MemoryOptions): Promise
     const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
     console.log(`  memory ${sensors} sensors: checkpoint phases: ${checkpointPhases(text)}`);
     console.log(
-      `  memory ${sensors} sensors: filled in ${fillSeconds.toFixed(0)} s (${f.fill!.fillMsgPerSec.toFixed(0)} msg/s, peak ${f.fill!.fillPeakRssMiB.toFixed(0)} MiB RSS); steady ${o.steadyS} s: peak ${f.peakRssMiB.toFixed(0)} MiB RSS, end ${f.rssMiB.toFixed(0)} MiB (${f.msgPerSec.toFixed(0)} msg/s, CPU ${f.cpu.toFixed(2)}), heap used ${f.heapUsedMiB.toFixed(0)} MiB; horizons ${horizonsFull ? 'FULL' : 'NOT full'}: dedup keys ${pct(keysFull[0])} -> ${pct(keysFull[1])}, retained windows ${pct(retainedFull[0])} -> ${pct(retainedFull[1])}; checkpoint pause max ${f.checkpointPauseMaxMs.toFixed(1)} ms over ${f.checkpoints}`,
+      `  memory ${sensors} sensors: ${restore ? `state built in ${fillSeconds.toFixed(0)} s and restored (peak ${f.fill!.fillPeakRssMiB.toFixed(0)} MiB RSS at the start)` : `filled in ${fillSeconds.toFixed(0)} s (${f.fill!.fillMsgPerSec.toFixed(0)} msg/s, peak ${f.fill!.fillPeakRssMiB.toFixed(0)} MiB RSS)`}; steady ${o.steadyS} s: peak ${f.peakRssMiB.toFixed(0)} MiB RSS, end ${f.rssMiB.toFixed(0)} MiB (${f.msgPerSec.toFixed(0)} msg/s, CPU ${f.cpu.toFixed(2)}), heap used ${f.heapUsedMiB.toFixed(0)} MiB; horizons ${horizonsFull ? 'FULL' : 'NOT full'}: dedup keys ${pct(keysFull[0])} -> ${pct(keysFull[1])}, retained windows ${pct(retainedFull[0])} -> ${pct(retainedFull[1])}; checkpoint pause max ${f.checkpointPauseMaxMs.toFixed(1)} ms over ${f.checkpoints}`,
     );
     console.log(
       `  memory ${sensors} sensors: in-process: heap total ${(metricValue(text, 'gateway_process_nodejs_heap_size_total_bytes') / MiB).toFixed(0)} MiB, external ${(metricValue(text, 'gateway_process_nodejs_external_memory_bytes') / MiB).toFixed(0)} MiB`,
+    );
+    console.log(
+      `  memory ${sensors} sensors: readings accepted ${metricValue(text, 'gateway_readings_accepted_total')}, late ${metricValue(text, 'gateway_readings_late_total')}, duplicate ${metricValue(text, 'gateway_readings_duplicate_total')}; windows emitted ${metricValue(text, 'gateway_windows_emitted_total')}`,
     );
     if (smaps) console.log(`  memory ${sensors} sensors: smaps under load: ${formatSmaps(smaps)}`);
     if (trim) console.log(`  memory ${sensors} sensors: malloc_trim(0) after the load: RSS ${trim.rssBeforeMiB.toFixed(0)} -> ${trim.rssAfterMiB.toFixed(0)} MiB`);
     return [f];
   } finally {
     await gw.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
   }
 }

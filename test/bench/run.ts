@@ -15,7 +15,8 @@
  *   BENCH_PUBACK_RATE=10000 QoS 1 rate of the publish -> PUBACK latency probe (each server once)
  *   BENCH_CAPACITY_START=5000, _MAX=400000, _BISECTIONS=3, _PROBES=400, _CONNECTIONS=200   the paced capacity search
  *   BENCH_MEMORY_SENSORS=100000   sensors of the memory scenario at the default horizons
- *   BENCH_MEMORY_FILL_RATE=0, BENCH_MEMORY_STEADY_S=120   its fill (msg/s, 0 = as fast as taken) and steady phase (at BENCH_SCALE_RATE)
+ *   BENCH_MEMORY_FILL=restore, BENCH_MEMORY_STEADY_S=120   how its horizons are filled (restore: the state built in the bench
+ *     process and restored by the gateway; <msg/s>: sent over MQTT, 0 = as fast as taken) and its steady phase (at BENCH_SCALE_RATE)
  *   BENCH_MEMORY_MALLOC=1   after its load: glibc malloc_stats and malloc_trim(0) in the gateway (gdb attaches to it)
  *   BENCH_STARTUP_SENSORS=100000, BENCH_STARTUP_REPEATS=3   the start-up scenario's checkpoint and its starts
  *   BENCH_GATEWAY_NODE_ARGS="--cpu-prof"   extra node flags for the gateway process (profile.ts does this)
@@ -231,7 +232,7 @@ async function main(): Promise<void> {
       results.memoryDefault = await section('memory at the default horizons', () =>
         runMemory(influx!, {
           sensors: Number(env('BENCH_MEMORY_SENSORS', '100000')),
-          fillRate: Number(env('BENCH_MEMORY_FILL_RATE', '0')),
+          fill: env('BENCH_MEMORY_FILL', 'restore') === 'restore' ? 'restore' : Number(env('BENCH_MEMORY_FILL', 'restore')),
           steadyRate: Number(env('BENCH_SCALE_RATE', '50000')),
           steadyS: Number(env('BENCH_MEMORY_STEADY_S', '120')),
           malloc: env('BENCH_MEMORY_MALLOC', '0') === '1',
