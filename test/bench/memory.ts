@@ -63,7 +63,9 @@ export async function runMemory(influx: InfluxServer, o: MemoryOptions): Promise
     });
     t0Event = fx.nextT0;
     fixtureS = fx.seconds;
-    console.log(`  memory: state of ${sensors} sensors x ${horizonS + 60} s built and saved in ${fx.seconds.toFixed(0)} s (${(fx.bytes / MiB).toFixed(0)} MiB of checkpoint rows)`);
+    console.log(
+      `  memory: state of ${sensors} sensors x ${horizonS + 60} s built and saved in ${fx.seconds.toFixed(0)} s (${(fx.bytes / MiB).toFixed(0)} MiB of checkpoint rows)`,
+    );
   }
   const gw = await startGateway({ influxUrl: influx.url, database: `memory${sensors}`, rules: BENCH_RULES_SCALE, ...(dir ? { dir } : {}) });
   try {
@@ -96,7 +98,9 @@ export async function runMemory(influx: InfluxServer, o: MemoryOptions): Promise
         const s = await sample();
         if (performance.now() - lastLog >= 30_000) {
           lastLog = performance.now();
-          console.log(`  memory: ${Math.round((lastLog - t0) / 1000)} s, ${(s.messages / 1e6).toFixed(1)}M messages, RSS ${(s.rssBytes / MiB).toFixed(0)} MiB, heap used ${((s.heapUsedBytes ?? 0) / MiB).toFixed(0)} MiB`);
+          console.log(
+            `  memory: ${Math.round((lastLog - t0) / 1000)} s, ${(s.messages / 1e6).toFixed(1)}M messages, RSS ${(s.rssBytes / MiB).toFixed(0)} MiB, heap used ${((s.heapUsedBytes ?? 0) / MiB).toFixed(0)} MiB`,
+          );
         }
         return s;
       };
@@ -171,7 +175,8 @@ export async function runMemory(influx: InfluxServer, o: MemoryOptions): Promise
       `  memory ${sensors} sensors: readings accepted ${metricValue(text, 'gateway_readings_accepted_total')}, late ${metricValue(text, 'gateway_readings_late_total')}, duplicate ${metricValue(text, 'gateway_readings_duplicate_total')}; windows emitted ${metricValue(text, 'gateway_windows_emitted_total')}`,
     );
     if (smaps) console.log(`  memory ${sensors} sensors: smaps under load: ${formatSmaps(smaps)}`);
-    if (trim) console.log(`  memory ${sensors} sensors: malloc_trim(0) after the load: RSS ${trim.rssBeforeMiB.toFixed(0)} -> ${trim.rssAfterMiB.toFixed(0)} MiB`);
+    if (trim)
+      console.log(`  memory ${sensors} sensors: malloc_trim(0) after the load: RSS ${trim.rssBeforeMiB.toFixed(0)} -> ${trim.rssAfterMiB.toFixed(0)} MiB`);
     return [f];
   } finally {
     await gw.stop();

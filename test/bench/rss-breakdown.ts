@@ -81,7 +81,9 @@ export function smapsBreakdown(pid: number): SmapsBreakdown {
     else if (m.path === '' || m.path === '[stack]') {
       const next = maps[i + 1];
       const isArena =
-        m.perms.startsWith('rw') && m.start % ARENA === 0 && (m.end - m.start === ARENA || (next !== undefined && next.start === m.end && next.perms === '---p' && next.end - m.start === ARENA));
+        m.perms.startsWith('rw') &&
+        m.start % ARENA === 0 &&
+        (m.end - m.start === ARENA || (next !== undefined && next.start === m.end && next.perms === '---p' && next.end - m.start === ARENA));
       if (isArena) {
         arenas += m.rss;
         arenaCount++;
@@ -130,8 +132,9 @@ export function mallocStats(pid: number, trim: boolean): { readonly rssBeforeMiB
   const before = vmRss(pid);
   const args = ['-p', String(pid), '-batch', '-ex', 'call (void)malloc_stats()'];
   if (trim) args.push('-ex', 'call (int)malloc_trim(0)');
+  // gdb's exit status is not the call's (it may warn while detaching): a failure to start is what counts.
   const r = spawnSync('gdb', args, { encoding: 'utf8', timeout: 60_000 });
-  if (r.status !== 0) return undefined;
+  if (r.error !== undefined) return undefined;
   return { rssBeforeMiB: before, rssAfterMiB: vmRss(pid) };
 }
 

@@ -61,7 +61,6 @@ export interface ScaleFigures {
   readonly trim?: { readonly rssBeforeMiB: number; readonly rssAfterMiB: number };
 }
 
-
 /** The shipped pipeline.dedupHorizon and pipeline.correctionHorizon (gateway/config/schema.ts), seconds. */
 export const DEFAULT_HORIZON_S = 900;
 
