@@ -17,7 +17,7 @@
  * `BENCH_MEMORY_MALLOC=1`: glibc's malloc_stats (on the gateway's stderr) and the RSS before/after malloc_trim(0).
  * `BENCH_GATEWAY_NODE_ARGS=--trace-gc` prints every isolate's heap at each GC (parse with rss-breakdown.ts).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startLoad } from './loadgen.js';
@@ -40,12 +40,40 @@ export interface MemoryOptions {
   readonly steadyRate: number;
   readonly steadyS: number;
   readonly malloc: boolean;
+  /** Both horizons, seconds (default: the shipped 15m). */
+  readonly horizonS?: number;
+  /**
+   * After the load (and malloc_stats): a heap snapshot of the gateway thread's isolate, copied into this folder.
+   * Needs the gateway started with --heapsnapshot-signal=SIGUSR2 (BENCH_GATEWAY_NODE_ARGS) and the restore fill.
+   */
+  readonly heapSnapshotTo?: string;
+}
+
+/** Signals the gateway to write a heap snapshot into its working folder, waits until it is complete, and copies it. */
+async function heapSnapshot(pid: number, dir: string, to: string): Promise<void> {
+  const before = new Set(readdirSync(dir));
+  process.kill(pid, 'SIGUSR2');
+  for (let i = 0; i < 600; i++) {
+    await sleep(1000);
+    const file = readdirSync(dir).find((f) => f.endsWith('.heapsnapshot') && !before.has(f));
+    if (file === undefined) continue;
+    // Written in one go; its size stops changing once done.
+    const size = statSync(join(dir, file)).size;
+    await sleep(3000);
+    if (statSync(join(dir, file)).size !== size) continue;
+    mkdirSync(to, { recursive: true });
+    copyFileSync(join(dir, file), join(to, file));
+    console.log(`  memory: heap snapshot ${join(to, file)} (${(size / MiB).toFixed(0)} MiB)`);
+    return;
+  }
+  console.log('  memory: no heap snapshot within 10 minutes');
 }
 
 export async function runMemory(influx: InfluxServer, o: MemoryOptions): Promise<ScaleFigures[]> {
   const { sensors, steadyRate } = o;
   const devices = Math.ceil(sensors / 3);
-  const horizonS = DEFAULT_HORIZON_S;
+  const horizonS = o.horizonS ?? DEFAULT_HORIZON_S;
+  const shipped = horizonS === DEFAULT_HORIZON_S;
   const restore = o.fill === 'restore';
   const fillRate = restore ? 0 : (o.fill as number);
   let t0Event = Date.now() - 86_400_000;
@@ -67,7 +95,13 @@ export async function runMemory(influx: InfluxServer, o: MemoryOptions): Promise
       `  memory: state of ${sensors} sensors x ${horizonS + 60} s built and saved in ${fx.seconds.toFixed(0)} s (${(fx.bytes / MiB).toFixed(0)} MiB of checkpoint rows)`,
     );
   }
-  const gw = await startGateway({ influxUrl: influx.url, database: `memory${sensors}`, rules: BENCH_RULES_SCALE, ...(dir ? { dir } : {}) });
+  const gw = await startGateway({
+    influxUrl: influx.url,
+    database: `memory${sensors}`,
+    rules: BENCH_RULES_SCALE,
+    ...(dir ? { dir } : {}),
+    ...(shipped ? {} : { pipeline: { dedupHorizon: `${horizonS}s`, correctionHorizon: `${horizonS}s` } }),
+  });
   try {
     let peak = 0;
     const sample = async () => {
@@ -130,12 +164,13 @@ export async function runMemory(influx: InfluxServer, o: MemoryOptions): Promise
     const secs = (performance.now() - steadyT0) / 1000;
     await sleep(1000);
     const trim = o.malloc && gw.pid !== undefined ? mallocStats(gw.pid, true) : undefined;
+    if (o.heapSnapshotTo !== undefined && gw.pid !== undefined && dir !== undefined) await heapSnapshot(gw.pid, dir, o.heapSnapshotTo);
     const keysFull: [number, number] = [fullness(first)[0], fullness(last)[0]];
     const retainedFull: [number, number] = [fullness(first)[1], fullness(last)[1]];
     const horizonsFull = filled && Math.min(...keysFull) >= 0.99 && Math.min(...retainedFull) >= 0.97;
     const f: ScaleFigures = {
       sensors,
-      settings: `1 Hz, horizons ${horizonS / 60}m (default), ${restore ? 'filled state restored' : `filled at ${fillRate === 0 ? 'full speed' : `${fillRate} msg/s`}`}, then ${o.steadyS} s at ${steadyRate} msg/s`,
+      settings: `1 Hz, horizons ${horizonS / 60}m${shipped ? ' (default)' : ''}, ${restore ? 'filled state restored' : `filled at ${fillRate === 0 ? 'full speed' : `${fillRate} msg/s`}`}, then ${o.steadyS} s at ${steadyRate} msg/s`,
       rssMiB: end.rssBytes / MiB,
       peakRssMiB: peak / MiB,
       msgPerSec: (end.messages - steadyFrom.messages) / secs,

@@ -14,10 +14,12 @@
  *   BENCH_STEP_MS=100       event time between two messages of one device in the throughput runs
  *   BENCH_PUBACK_RATE=10000 QoS 1 rate of the publish -> PUBACK latency probe (each server once)
  *   BENCH_CAPACITY_START=5000, _MAX=400000, _BISECTIONS=3, _PROBES=400, _CONNECTIONS=200   the paced capacity search
- *   BENCH_MEMORY_SENSORS=100000   sensors of the memory scenario at the default horizons
+ *   BENCH_MEMORY_SENSORS=100000, BENCH_MEMORY_HORIZON_S   sensors of the memory scenario and its horizons (default the shipped 15m)
  *   BENCH_MEMORY_FILL=restore, BENCH_MEMORY_STEADY_S=120   how its horizons are filled (restore: the state built in the bench
  *     process and restored by the gateway; <msg/s>: sent over MQTT, 0 = as fast as taken) and its steady phase (at BENCH_SCALE_RATE)
  *   BENCH_MEMORY_MALLOC=1   after its load: glibc malloc_stats and malloc_trim(0) in the gateway (gdb attaches to it)
+ *   BENCH_MEMORY_HEAP_SNAPSHOT=<folder>   then a heap snapshot of the gateway thread into the folder (with
+ *     BENCH_GATEWAY_NODE_ARGS=--heapsnapshot-signal=SIGUSR2)
  *   BENCH_STARTUP_SENSORS=100000, BENCH_STARTUP_REPEATS=3   the start-up scenario's checkpoint and its starts
  *   BENCH_GATEWAY_NODE_ARGS="--cpu-prof"   extra node flags for the gateway process (profile.ts does this)
  *   BENCH_BROKER_THREAD=off  the gateway's mqtt.brokerThread (default: its own default, auto)
@@ -236,6 +238,8 @@ async function main(): Promise<void> {
           steadyRate: Number(env('BENCH_SCALE_RATE', '50000')),
           steadyS: Number(env('BENCH_MEMORY_STEADY_S', '120')),
           malloc: env('BENCH_MEMORY_MALLOC', '0') === '1',
+          ...(process.env.BENCH_MEMORY_HORIZON_S ? { horizonS: Number(process.env.BENCH_MEMORY_HORIZON_S) } : {}),
+          ...(process.env.BENCH_MEMORY_HEAP_SNAPSHOT ? { heapSnapshotTo: process.env.BENCH_MEMORY_HEAP_SNAPSHOT } : {}),
         }),
       );
     }

@@ -83,27 +83,33 @@ class SensorRecord {
   dirty = false;
   windowsDirty = false;
   offline = false;
-  /** Bucket number (gateway time / BUCKET_MS) that `buf[COUNTS + newest % SLOTS]` holds; -Infinity: never counted. */
+  /** Bucket number (gateway time / BUCKET_MS) that `buf[at + COUNTS + newest % SLOTS]` holds; -Infinity: never counted. */
   newest = Number.NEGATIVE_INFINITY;
-  /**
-   * One buffer, by offset: the readings per 10 s bucket (SLOTS, from COUNTS), then the ring of window starts
-   * (from W_START) and of their means (from W_MEAN), `wLen` valid entries ending at `wHead - 1`. Each typed
-   * array costs a header and an ArrayBuffer on top of its elements: with three per sensor the live view took
-   * 843 B a sensor, with one 411 B (test/bench/memory-parts.ts, 100k sensors; 443 B with `arrived` and
-   * `interval` below). Counts are integers, exact in a float64.
-   */
-  readonly buf = new Float64Array(SLOTS + 2 * SPARK_WINDOWS);
   wHead = 0;
   wLen = 0;
   /** Coarse gateway time of the last arrival; -Infinity: none (a sensor known only from alert state). */
   arrived = Number.NEGATIVE_INFINITY;
   /** Moving average of the gaps between arrivals (ms); 0 until two arrivals at different ticks. */
   interval = 0;
+  /**
+   * The record's numbers are REC_LEN doubles of `buf` from `at`: the readings per 10 s bucket (SLOTS, from
+   * COUNTS), then the ring of window starts (from W_START) and of their means (from W_MEAN), `wLen` valid entries
+   * ending at `wHead - 1`. Counts are integers, exact in a float64. Each typed array costs a header, an
+   * ArrayBuffer and its backing store's bookkeeping on top of its elements (~190 B): with three per sensor the
+   * live view took 843 B a sensor, with one 411 B, with a share of a slab of SLAB_RECORDS sensors ~190 B less
+   * (test/bench/memory-parts.ts, 100k sensors).
+   */
   constructor(
     readonly device: string,
     readonly sensor: string,
+    readonly buf: Float64Array,
+    readonly at: number,
   ) {}
 }
+
+const REC_LEN = SLOTS + 2 * SPARK_WINDOWS;
+/** Sensors per slab: one Float64Array of ~137 KB for this many records (records are never removed). */
+const SLAB_RECORDS = 256;
 
 export class LiveView {
   private readonly devices = new Map<string, Map<string, SensorRecord>>();
@@ -113,6 +119,9 @@ export class LiveView {
   private bucket: number;
   private now: number;
   private count = 0;
+  /** The slab new records take their numbers from, and how many it has given out. */
+  private slab = new Float64Array(0);
+  private slabUsed = SLAB_RECORDS;
 
   constructor(now = 0) {
     this.bucket = Math.floor(now / BUCKET_MS);
@@ -134,29 +143,29 @@ export class LiveView {
     if (rec.newest !== b) {
       // Clear the slots of the buckets skipped since the last reading (at most SLOTS of them).
       const gap = Math.min(SLOTS, b - rec.newest);
-      for (let i = 1; i <= gap; i++) rec.buf[COUNTS + ((b - gap + i) % SLOTS)] = 0;
+      for (let i = 1; i <= gap; i++) rec.buf[rec.at + COUNTS + ((b - gap + i) % SLOTS)] = 0;
       rec.newest = b;
       this.active.add(rec);
     }
-    rec.buf[COUNTS + (b % SLOTS)]!++;
+    rec.buf[rec.at + COUNTS + (b % SLOTS)]!++;
     this.markDirty(rec);
   }
 
   /** Called for each emitted window (and each correction of one, revision > 0). */
   onWindow(w: WindowPoint): void {
     const rec = this.record(w.device, w.sensor);
-    const last = rec.wLen > 0 ? rec.buf[W_START + ((rec.wHead - 1 + SPARK_WINDOWS) % SPARK_WINDOWS)]! : Number.NEGATIVE_INFINITY;
+    const last = rec.wLen > 0 ? rec.buf[rec.at + W_START + ((rec.wHead - 1 + SPARK_WINDOWS) % SPARK_WINDOWS)]! : Number.NEGATIVE_INFINITY;
     if (w.start > last) {
-      rec.buf[W_START + rec.wHead] = w.start;
-      rec.buf[W_MEAN + rec.wHead] = w.mean;
+      rec.buf[rec.at + W_START + rec.wHead] = w.start;
+      rec.buf[rec.at + W_MEAN + rec.wHead] = w.mean;
       rec.wHead = (rec.wHead + 1) % SPARK_WINDOWS;
       rec.wLen = Math.min(rec.wLen + 1, SPARK_WINDOWS);
     } else {
       // A correction of a window still in the ring replaces its mean; an older one is not shown anyway.
       for (let i = 0; i < rec.wLen; i++) {
         const at = (rec.wHead - 1 - i + SPARK_WINDOWS) % SPARK_WINDOWS;
-        if (rec.buf[W_START + at] === w.start) {
-          rec.buf[W_MEAN + at] = w.mean;
+        if (rec.buf[rec.at + W_START + at] === w.start) {
+          rec.buf[rec.at + W_MEAN + at] = w.mean;
           break;
         }
       }
@@ -279,7 +288,11 @@ export class LiveView {
     }
     let rec = sensors.get(sensor);
     if (rec === undefined) {
-      rec = new SensorRecord(device, sensor);
+      if (this.slabUsed === SLAB_RECORDS) {
+        this.slab = new Float64Array(SLAB_RECORDS * REC_LEN);
+        this.slabUsed = 0;
+      }
+      rec = new SensorRecord(device, sensor, this.slab, this.slabUsed++ * REC_LEN);
       sensors.set(sensor, rec);
       this.count++;
     }
@@ -307,7 +320,7 @@ export class LiveView {
     const windows: [number, number][] = [];
     for (let i = rec.wLen - 1; i >= 0; i--) {
       const at = (rec.wHead - 1 - i + SPARK_WINDOWS) % SPARK_WINDOWS;
-      windows.push([rec.buf[W_START + at]!, rec.buf[W_MEAN + at]!]);
+      windows.push([rec.buf[rec.at + W_START + at]!, rec.buf[rec.at + W_MEAN + at]!]);
     }
     return { ...base, windows };
   }
@@ -319,7 +332,7 @@ export class LiveView {
     for (let k = 0; k <= FULL_BUCKETS; k++) {
       const b = this.bucket - k;
       if (b < 0 || b > rec.newest || b <= rec.newest - SLOTS) continue;
-      const n = rec.buf[COUNTS + (b % SLOTS)]!;
+      const n = rec.buf[rec.at + COUNTS + (b % SLOTS)]!;
       sum += k === FULL_BUCKETS ? n * (1 - elapsed) : n;
     }
     return Math.round(sum);
