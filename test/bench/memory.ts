@@ -76,7 +76,8 @@ export async function runMemory(influx: InfluxServer, o: MemoryOptions): Promise
   const shipped = horizonS === DEFAULT_HORIZON_S;
   const restore = o.fill === 'restore';
   const fillRate = restore ? 0 : (o.fill as number);
-  let t0Event = Date.now() - 86_400_000;
+  // A day back, on a window boundary, so that every run builds the same windows.
+  let t0Event = Math.floor((Date.now() - 86_400_000) / (INTERVAL_S * 1000)) * INTERVAL_S * 1000;
   let dir: string | undefined;
   let fixtureS = 0;
   if (restore) {
