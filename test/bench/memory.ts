@@ -40,6 +40,8 @@ export interface MemoryOptions {
   readonly steadyRate: number;
   readonly steadyS: number;
   readonly malloc: boolean;
+  /** The gateway's runtime.heapGrowthPercent (default: its own default). */
+  readonly heapGrowthPercent?: number;
   /** Both horizons, seconds (default: the shipped 15m). */
   readonly horizonS?: number;
   /**
@@ -57,10 +59,10 @@ async function heapSnapshot(pid: number, dir: string, to: string): Promise<void>
     await sleep(1000);
     const file = readdirSync(dir).find((f) => f.endsWith('.heapsnapshot') && !before.has(f));
     if (file === undefined) continue;
-    // Written in one go; its size stops changing once done.
+    // Created empty, written once the snapshot is taken: done when it has bytes and they stop growing.
     const size = statSync(join(dir, file)).size;
-    await sleep(3000);
-    if (statSync(join(dir, file)).size !== size) continue;
+    await sleep(5000);
+    if (size === 0 || statSync(join(dir, file)).size !== size) continue;
     mkdirSync(to, { recursive: true });
     copyFileSync(join(dir, file), join(to, file));
     console.log(`  memory: heap snapshot ${join(to, file)} (${(size / MiB).toFixed(0)} MiB)`);
@@ -102,6 +104,7 @@ export async function runMemory(influx: InfluxServer, o: MemoryOptions): Promise
     rules: BENCH_RULES_SCALE,
     ...(dir ? { dir } : {}),
     ...(shipped ? {} : { pipeline: { dedupHorizon: `${horizonS}s`, correctionHorizon: `${horizonS}s` } }),
+    ...(o.heapGrowthPercent !== undefined ? { runtime: { heapGrowthPercent: String(o.heapGrowthPercent) } } : {}),
   });
   try {
     let peak = 0;
