@@ -4,17 +4,19 @@
  *
  * The horizons are in event time (dedup keys are forgotten past the sensor's greatest ts - dedupHorizon, retained
  * windows past the watermark - correctionHorizon: gateway/pipeline/pipeline.ts), and each device's ts advances by
- * 1 s per message from the generator, so what fills them is messages per device (horizon + a margin), not wall
- * time. The section therefore sends those messages as fast as the gateway takes them (`BENCH_MEMORY_FILL_RATE`,
- * 0 = as fast as taken, in large writes), then switches the same connections to the steady rate
- * (`BENCH_SCALE_RATE`, 50k msg/s) for `BENCH_MEMORY_STEADY_S` seconds (default 120: 24 checkpoints at the default
- * 5 s, 18 more windows per sensor) and records the peak RSS of that phase, with the horizons full, as the figure;
- * the fill phase's peak is recorded apart. Memory the fill phase left behind (heap grown, malloc's free lists)
- * counts in the steady phase's figure, so the shortcut can only make the figure worse than a run at 50k msg/s
- * from the start (BENCHMARKS.md compares the two).
+ * 1 s per message from the generator, so what fills them is messages per device (horizon + a minute), not wall
+ * time: 32M messages at 100k sensors. Two ways (`fill`):
+ *  - 'restore' (default): the bench process feeds exactly those messages to the gateway's own Pipeline and
+ *    AlertEngine and saves the result as the gateway's checkpoint (memory-fixture.ts); the gateway restores it and
+ *    the load generator goes on from the next second at the steady rate for `steadyS`. The peak RSS is over the
+ *    gateway's whole life (restore included).
+ *  - a rate (msg/s, 0 = as fast as taken): the messages are sent over MQTT, then the same connections switch to
+ *    the steady rate; the fill phase's peak is recorded apart, and what it left behind (heap grown, malloc's free
+ *    lists) counts in the steady phase's figure.
+ * Either way the row says whether the horizons were full at the start and the end of the steady phase.
  *
  * At the end of the steady phase, under load: /proc/<pid>/smaps by kind (rss-breakdown.ts); after the load with
- * `BENCH_MEMORY_MALLOC=1`: glibc's malloc_stats (on the gateway's stderr) and the RSS before/after malloc_trim(0).
+ * `malloc`: glibc's malloc_stats (on the gateway's stderr) and the RSS before/after malloc_trim(0).
  * `BENCH_GATEWAY_NODE_ARGS=--trace-gc` prints every isolate's heap at each GC (parse with rss-breakdown.ts).
  */
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -25,7 +27,7 @@ import { buildFixture } from './memory-fixture.js';
 import { startGateway } from './servers.js';
 import { BENCH_RULES_SCALE } from './rules.js';
 import { sleep } from './throughput.js';
-import { DEFAULT_HORIZON_S, checkpointPhases, metricValue, waitMessages, type ScaleFigures } from './scale.js';
+import { DEFAULT_HORIZON_S, checkpointPhases, metricValue, peakSampler, waitMessages, type ScaleFigures } from './scale.js';
 import { formatSmaps, mallocStats, smapsBreakdown } from './rss-breakdown.js';
 import type { InfluxServer } from '../support/influxd.js';
 
@@ -107,12 +109,8 @@ export async function runMemory(influx: InfluxServer, o: MemoryOptions): Promise
     ...(o.heapGrowthPercent !== undefined ? { runtime: { heapGrowthPercent: String(o.heapGrowthPercent) } } : {}),
   });
   try {
-    let peak = 0;
-    const sample = async () => {
-      const s = await gw.sample();
-      peak = Math.max(peak, s.rssBytes);
-      return s;
-    };
+    const rss = peakSampler(gw);
+    const sample = rss.sample;
     const fullness = (h: Record<string, number>): [number, number] => [
       (h['dedupKeys'] ?? NaN) / sensors / (horizonS + 1),
       (h['retainedWindows'] ?? NaN) / sensors / (horizonS / INTERVAL_S),
@@ -149,9 +147,9 @@ export async function runMemory(influx: InfluxServer, o: MemoryOptions): Promise
       }
       fillSeconds = restore ? fixtureS : (performance.now() - t0) / 1000;
       first = (await gw.health()).pipeline as Record<string, number>;
-      fillPeak = peak;
+      fillPeak = rss.peak;
       // Over MQTT the fill phase's peak is recorded apart; a restore is part of the steady phase's life.
-      if (!restore) peak = 0;
+      if (!restore) rss.reset();
       steadyFrom = await sample();
       steadyT0 = performance.now();
       while (performance.now() - steadyT0 < o.steadyS * 1000) {
@@ -176,7 +174,7 @@ export async function runMemory(influx: InfluxServer, o: MemoryOptions): Promise
       sensors,
       settings: `1 Hz, horizons ${horizonS / 60}m${shipped ? ' (default)' : ''}, ${restore ? 'filled state restored' : `filled at ${fillRate === 0 ? 'full speed' : `${fillRate} msg/s`}`}, then ${o.steadyS} s at ${steadyRate} msg/s`,
       rssMiB: end.rssBytes / MiB,
-      peakRssMiB: peak / MiB,
+      peakRssMiB: rss.peak / MiB,
       msgPerSec: (end.messages - steadyFrom.messages) / secs,
       cpu: (end.cpuSeconds - steadyFrom.cpuSeconds) / secs,
       heapUsedMiB: (end.heapUsedBytes ?? 0) / MiB,

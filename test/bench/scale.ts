@@ -12,6 +12,7 @@ import { startGateway } from './servers.js';
 import { BENCH_RULES_SCALE } from './rules.js';
 import { sleep } from './throughput.js';
 import type { InfluxServer } from '../support/influxd.js';
+import type { ServerSample } from './servers.js';
 import type { SmapsBreakdown } from './rss-breakdown.js';
 
 export interface ScaleFigures {
@@ -71,6 +72,24 @@ export function metricValue(text: string, name: string, labels = ''): number {
 
 const MiB = 2 ** 20;
 
+/** Samples a server and keeps the greatest RSS seen: the memory figures are about the peak. */
+export function peakSampler(server: { sample(): Promise<ServerSample> }): { sample(): Promise<ServerSample>; readonly peak: number; reset(): void } {
+  let peak = 0;
+  return {
+    async sample() {
+      const s = await server.sample();
+      peak = Math.max(peak, s.rssBytes);
+      return s;
+    },
+    get peak() {
+      return peak;
+    },
+    reset() {
+      peak = 0;
+    },
+  };
+}
+
 /** True when the target was reached within the limit. */
 export async function waitMessages(sample: () => Promise<{ messages: number }>, target: number, limitMs: number): Promise<boolean> {
   const until = Date.now() + limitMs;
@@ -96,12 +115,8 @@ export async function runScale(influx: InfluxServer, counts: readonly number[], 
       ...(horizon === 'default' ? {} : { pipeline: { dedupHorizon: horizon, correctionHorizon: horizon } }),
     });
     try {
-      let peak = 0;
-      const sample = async () => {
-        const s = await gw.sample();
-        peak = Math.max(peak, s.rssBytes);
-        return s;
-      };
+      const rss = peakSampler(gw);
+      const sample = rss.sample;
       const start = await sample();
       const baseline = start.rssBytes;
       const t0 = performance.now();
@@ -124,17 +139,17 @@ export async function runScale(influx: InfluxServer, counts: readonly number[], 
       const end = await sample();
       const text = await gw.metrics();
       const secs = (performance.now() - t0) / 1000;
-      const rss = end.rssBytes;
+      const endRss = end.rssBytes;
       const f: ScaleFigures = {
         sensors,
         settings: `1 Hz, horizons ${horizon === 'default' ? `${DEFAULT_HORIZON_S / 60}m (default)` : horizon}, ${rate} msg/s`,
-        rssMiB: rss / MiB,
-        peakRssMiB: peak / MiB,
+        rssMiB: endRss / MiB,
+        peakRssMiB: rss.peak / MiB,
         msgPerSec: (end.messages - start.messages) / secs,
         cpu: (end.cpuSeconds - start.cpuSeconds) / secs,
         heapUsedMiB: (end.heapUsedBytes ?? 0) / MiB,
         baselineMiB: baseline / MiB,
-        bytesPerSensor: (rss - baseline) / sensors,
+        bytesPerSensor: (endRss - baseline) / sensors,
         dedupKeysFirst: first['dedupKeys'] ?? NaN,
         dedupKeysLast: last['dedupKeys'] ?? NaN,
         retainedFirst: first['retainedWindows'] ?? NaN,
