@@ -27,7 +27,7 @@ import { buildFixture } from './memory-fixture.js';
 import { startGateway } from './servers.js';
 import { BENCH_RULES_SCALE } from './rules.js';
 import { sleep } from './throughput.js';
-import { DEFAULT_HORIZON_S, checkpointPhases, metricValue, peakSampler, waitMessages, type ScaleFigures } from './scale.js';
+import { DEFAULT_HORIZON_S, checkpointPhases, metricValue, peakSampler, stateFigures, waitMessages, type ScaleFigures } from './scale.js';
 import { formatSmaps, mallocStats, smapsBreakdown } from './rss-breakdown.js';
 import type { InfluxServer } from '../support/influxd.js';
 
@@ -180,12 +180,7 @@ export async function runMemory(influx: InfluxServer, o: MemoryOptions): Promise
       heapUsedMiB: (end.heapUsedBytes ?? 0) / MiB,
       baselineMiB: start.rssBytes / MiB,
       bytesPerSensor: (end.rssBytes - start.rssBytes) / sensors,
-      dedupKeysFirst: first['dedupKeys'] ?? NaN,
-      dedupKeysLast: last['dedupKeys'] ?? NaN,
-      retainedFirst: first['retainedWindows'] ?? NaN,
-      retainedLast: last['retainedWindows'] ?? NaN,
-      checkpointPauseMaxMs: metricValue(text, 'gateway_checkpoint_pause_max_seconds') * 1000,
-      checkpoints: metricValue(text, 'gateway_checkpoints_total', '{result="saved"}'),
+      ...stateFigures(first, last, text),
       complete: horizonsFull,
       fill: {
         fillRate: restore ? NaN : fillRate,

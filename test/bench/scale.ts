@@ -72,6 +72,18 @@ export function metricValue(text: string, name: string, labels = ''): number {
 
 const MiB = 2 ** 20;
 
+/** What a memory run reads of the state (/health at two points) and of the checkpoints (/metrics at the end). */
+export function stateFigures(first: Record<string, number>, last: Record<string, number>, metricsText: string) {
+  return {
+    dedupKeysFirst: first['dedupKeys'] ?? NaN,
+    dedupKeysLast: last['dedupKeys'] ?? NaN,
+    retainedFirst: first['retainedWindows'] ?? NaN,
+    retainedLast: last['retainedWindows'] ?? NaN,
+    checkpointPauseMaxMs: metricValue(metricsText, 'gateway_checkpoint_pause_max_seconds') * 1000,
+    checkpoints: metricValue(metricsText, 'gateway_checkpoints_total', '{result="saved"}'),
+  };
+}
+
 /** Samples a server and keeps the greatest RSS seen: the memory figures are about the peak. */
 export function peakSampler(server: { sample(): Promise<ServerSample> }): { sample(): Promise<ServerSample>; readonly peak: number; reset(): void } {
   let peak = 0;
@@ -150,12 +162,7 @@ export async function runScale(influx: InfluxServer, counts: readonly number[], 
         heapUsedMiB: (end.heapUsedBytes ?? 0) / MiB,
         baselineMiB: baseline / MiB,
         bytesPerSensor: (endRss - baseline) / sensors,
-        dedupKeysFirst: first['dedupKeys'] ?? NaN,
-        dedupKeysLast: last['dedupKeys'] ?? NaN,
-        retainedFirst: first['retainedWindows'] ?? NaN,
-        retainedLast: last['retainedWindows'] ?? NaN,
-        checkpointPauseMaxMs: metricValue(text, 'gateway_checkpoint_pause_max_seconds') * 1000,
-        checkpoints: metricValue(text, 'gateway_checkpoints_total', '{result="saved"}'),
+        ...stateFigures(first, last, text),
         complete,
       };
       console.log(`  scale ${sensors} sensors: checkpoint phases: ${checkpointPhases(text)}`);
