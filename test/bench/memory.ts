@@ -42,6 +42,8 @@ export interface MemoryOptions {
   readonly steadyRate: number;
   readonly steadyS: number;
   readonly malloc: boolean;
+  /** The gateway's durability.checkpointInterval (default: its own, 5s); e.g. 1h to see the state without a checkpoint's buffers. */
+  readonly checkpointInterval?: string;
   /** The gateway's runtime.heapGrowthPercent (default: its own default). */
   readonly heapGrowthPercent?: number;
   /** Both horizons, seconds (default: the shipped 15m). */
@@ -107,6 +109,7 @@ export async function runMemory(influx: InfluxServer, o: MemoryOptions): Promise
     ...(dir ? { dir } : {}),
     ...(shipped ? {} : { pipeline: { dedupHorizon: `${horizonS}s`, correctionHorizon: `${horizonS}s` } }),
     ...(o.heapGrowthPercent !== undefined ? { runtime: { heapGrowthPercent: String(o.heapGrowthPercent) } } : {}),
+    ...(o.checkpointInterval !== undefined ? { durability: { checkpointInterval: o.checkpointInterval } } : {}),
   });
   try {
     const rss = peakSampler(gw);

@@ -16,6 +16,7 @@
  *   BENCH_CAPACITY_START=5000, _MAX=400000, _BISECTIONS=3, _PROBES=400, _CONNECTIONS=200   the paced capacity search
  *   BENCH_MEMORY_SENSORS=100000, BENCH_MEMORY_HORIZON_S, BENCH_MEMORY_HEAP_GROWTH   sensors of the memory scenario, its
  *     horizons (default the shipped 15m) and the gateway's runtime.heapGrowthPercent (default its own)
+ *   BENCH_MEMORY_CHECKPOINT_INTERVAL=1h   the memory scenario's durability.checkpointInterval (default the gateway's)
  *   BENCH_MEMORY_FILL=restore, BENCH_MEMORY_STEADY_S=120   how its horizons are filled (restore: the state built in the bench
  *     process and restored by the gateway; <msg/s>: sent over MQTT, 0 = as fast as taken) and its steady phase (at BENCH_SCALE_RATE)
  *   BENCH_MEMORY_MALLOC=1   after its load: glibc malloc_stats and malloc_trim(0) in the gateway (gdb attaches to it)
@@ -241,6 +242,7 @@ async function main(): Promise<void> {
           malloc: env('BENCH_MEMORY_MALLOC', '0') === '1',
           ...(process.env.BENCH_MEMORY_HORIZON_S ? { horizonS: Number(process.env.BENCH_MEMORY_HORIZON_S) } : {}),
           ...(process.env.BENCH_MEMORY_HEAP_GROWTH ? { heapGrowthPercent: Number(process.env.BENCH_MEMORY_HEAP_GROWTH) } : {}),
+          ...(process.env.BENCH_MEMORY_CHECKPOINT_INTERVAL ? { checkpointInterval: process.env.BENCH_MEMORY_CHECKPOINT_INTERVAL } : {}),
           ...(process.env.BENCH_MEMORY_HEAP_SNAPSHOT ? { heapSnapshotTo: process.env.BENCH_MEMORY_HEAP_SNAPSHOT } : {}),
         }),
       );
