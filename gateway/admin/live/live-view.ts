@@ -19,9 +19,16 @@ const FULL_BUCKETS = 6;
 const SLOTS = FULL_BUCKETS + 1; // + the bucket being filled
 /** Window means kept per sensor for the sparkline. */
 export const SPARK_WINDOWS = 30;
-const COUNTS = 0;
-const W_START = SLOTS;
-const W_MEAN = SLOTS + SPARK_WINDOWS;
+/** A record's scalars, then its counts and window ring, in its share of a slab (SensorRecord). */
+const V_VALUE = 0;
+const V_TS = 1;
+const V_NEWEST = 2;
+const V_ARRIVED = 3;
+const V_INTERVAL = 4;
+const COUNTS = 5;
+const W_START = COUNTS + SLOTS;
+const W_MEAN = W_START + SPARK_WINDOWS;
+const REC_LEN = W_MEAN + SPARK_WINDOWS;
 
 /** What the page receives for one sensor (JSON over SSE and GET /api/live). */
 export interface SensorView {
@@ -78,36 +85,72 @@ export function isOnline(rec: LiveRecord, now: number): boolean {
 }
 
 class SensorRecord {
-  value: number | null = null;
-  ts: number | null = null;
   dirty = false;
   windowsDirty = false;
   offline = false;
-  /** Bucket number (gateway time / BUCKET_MS) that `buf[at + COUNTS + newest % SLOTS]` holds; -Infinity: never counted. */
-  newest = Number.NEGATIVE_INFINITY;
   wHead = 0;
   wLen = 0;
-  /** Coarse gateway time of the last arrival; -Infinity: none (a sensor known only from alert state). */
-  arrived = Number.NEGATIVE_INFINITY;
-  /** Moving average of the gaps between arrivals (ms); 0 until two arrivals at different ticks. */
-  interval = 0;
   /**
-   * The record's numbers are REC_LEN doubles of `buf` from `at`: the readings per 10 s bucket (SLOTS, from
-   * COUNTS), then the ring of window starts (from W_START) and of their means (from W_MEAN), `wLen` valid entries
-   * ending at `wHead - 1`. Counts are integers, exact in a float64. Each typed array costs a header, an
-   * ArrayBuffer and its backing store's bookkeeping on top of its elements (~190 B): with three per sensor the
-   * live view took 843 B a sensor, with one 411 B, with a share of a slab of SLAB_RECORDS sensors ~190 B less
-   * (test/bench/memory-parts.ts, 100k sensors).
+   * The record's numbers are REC_LEN doubles of `buf` from `at`: its scalars (V_*), the readings per 10 s bucket
+   * (SLOTS, from COUNTS), then the ring of window starts (from W_START) and of their means (from W_MEAN), `wLen`
+   * valid entries ending at `wHead - 1`. Counts are integers, exact in a float64. Each typed array costs a header,
+   * an ArrayBuffer and its backing store's bookkeeping on top of its elements (~190 B): with three per sensor the
+   * live view took 843 B a sensor, with one 411 B, with a share of a slab of SLAB_RECORDS sensors ~190 B less; and
+   * a double in an object field is a boxed number of its own (16 B), so the scalars live here too (1,029 -> 854
+   * -> ~790 B per sensor, 100k sensors in process).
    */
   constructor(
     readonly device: string,
     readonly sensor: string,
     readonly buf: Float64Array,
     readonly at: number,
-  ) {}
+  ) {
+    buf[at + V_VALUE] = Number.NaN;
+    buf[at + V_TS] = Number.NaN;
+    buf[at + V_NEWEST] = Number.NEGATIVE_INFINITY;
+    buf[at + V_ARRIVED] = Number.NEGATIVE_INFINITY;
+    buf[at + V_INTERVAL] = 0;
+  }
+
+  /** The value of the reading with the greatest ts; null before one (NaN in the slab: readings are finite). */
+  get value(): number | null {
+    const v = this.buf[this.at + V_VALUE]!;
+    return Number.isNaN(v) ? null : v;
+  }
+  set value(v: number | null) {
+    this.buf[this.at + V_VALUE] = v ?? Number.NaN;
+  }
+  /** That reading's ts; null as value. */
+  get ts(): number | null {
+    const v = this.buf[this.at + V_TS]!;
+    return Number.isNaN(v) ? null : v;
+  }
+  set ts(v: number | null) {
+    this.buf[this.at + V_TS] = v ?? Number.NaN;
+  }
+  /** Bucket number (gateway time / BUCKET_MS) that `buf[at + COUNTS + newest % SLOTS]` holds; -Infinity: never counted. */
+  get newest(): number {
+    return this.buf[this.at + V_NEWEST]!;
+  }
+  set newest(v: number) {
+    this.buf[this.at + V_NEWEST] = v;
+  }
+  /** Coarse gateway time of the last arrival; -Infinity: none (a sensor known only from alert state). */
+  get arrived(): number {
+    return this.buf[this.at + V_ARRIVED]!;
+  }
+  set arrived(v: number) {
+    this.buf[this.at + V_ARRIVED] = v;
+  }
+  /** Moving average of the gaps between arrivals (ms); 0 until two arrivals at different ticks. */
+  get interval(): number {
+    return this.buf[this.at + V_INTERVAL]!;
+  }
+  set interval(v: number) {
+    this.buf[this.at + V_INTERVAL] = v;
+  }
 }
 
-const REC_LEN = SLOTS + 2 * SPARK_WINDOWS;
 /** Sensors per slab: one Float64Array of ~137 KB for this many records (records are never removed). */
 const SLAB_RECORDS = 256;
 
