@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import { rowBuffers } from '../persist/row-buffers.js';
+import { PAGE_CACHE_PRAGMA } from '../persist/sqlite.js';
 import type { RowBatch } from '../persist/rows.js';
 import type { CheckpointDelta } from './checkpoint-store.js';
 
@@ -49,6 +50,7 @@ const WORKER_SOURCE = `
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = ' + workerData.sync);
   db.pragma('busy_timeout = 5000');
+  db.pragma(workerData.cachePragma);
   db.pragma('wal_autocheckpoint = 0');
   const sql = workerData.sql;
   const st = {};
@@ -184,7 +186,15 @@ export class CheckpointWriter {
     const sqlite = createRequire(import.meta.url).resolve('better-sqlite3');
     const w = new Worker(`const { parentPort, workerData } = require('node:worker_threads');\n${WORKER_SOURCE}`, {
       eval: true,
-      workerData: { sqlite, file: this.file, sync: this.sync, sql: DELTA_SQL, status: this.status.buffer, totals: this.totals.buffer },
+      workerData: {
+        sqlite,
+        file: this.file,
+        sync: this.sync,
+        sql: DELTA_SQL,
+        status: this.status.buffer,
+        totals: this.totals.buffer,
+        cachePragma: PAGE_CACHE_PRAGMA,
+      },
       name: 'state-checkpoint',
     });
     w.unref();

@@ -199,7 +199,11 @@ export async function runMemory(influx: InfluxServer, o: MemoryOptions): Promise
       ...(trim ? { trim } : {}),
     };
     const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
-    console.log(`  memory ${sensors} sensors: checkpoint phases: ${checkpointPhases(text)}`);
+    const writeS = metricValue(text, 'gateway_checkpoint_seconds_sum', '{phase="write"}');
+    const writes = metricValue(text, 'gateway_checkpoint_seconds_count', '{phase="write"}');
+    console.log(
+      `  memory ${sensors} sensors: checkpoint phases: ${checkpointPhases(text)}; writer thread ${((writeS / writes) * 1000).toFixed(0)} ms a write (mean of ${writes})`,
+    );
     console.log(
       `  memory ${sensors} sensors: ${restore ? `state built in ${fillSeconds.toFixed(0)} s and restored (peak ${f.fill!.fillPeakRssMiB.toFixed(0)} MiB RSS at the start)` : `filled in ${fillSeconds.toFixed(0)} s (${f.fill!.fillMsgPerSec.toFixed(0)} msg/s, peak ${f.fill!.fillPeakRssMiB.toFixed(0)} MiB RSS)`}; steady ${o.steadyS} s: peak ${f.peakRssMiB.toFixed(0)} MiB RSS, end ${f.rssMiB.toFixed(0)} MiB (${f.msgPerSec.toFixed(0)} msg/s, CPU ${f.cpu.toFixed(2)}), heap used ${f.heapUsedMiB.toFixed(0)} MiB; horizons ${horizonsFull ? 'FULL' : 'NOT full'}: dedup keys ${pct(keysFull[0])} -> ${pct(keysFull[1])}, retained windows ${pct(retainedFull[0])} -> ${pct(retainedFull[1])}; checkpoint pause max ${f.checkpointPauseMaxMs.toFixed(1)} ms over ${f.checkpoints}`,
     );
