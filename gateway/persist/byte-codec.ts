@@ -35,9 +35,12 @@ export class ByteWriter {
   buf: Buffer;
   pos = 0;
 
-  /** `capacity`: a size hint (e.g. the previous snapshot's); the buffer doubles when it is too small. */
-  constructor(capacity: number) {
-    this.buf = Buffer.allocUnsafeSlow(Math.max(64, Math.ceil(capacity)));
+  /**
+   * `capacity`: a size hint (e.g. the previous snapshot's); the buffer doubles when it is too small. `reuse`: a
+   * buffer to write into instead of allocating one (persist/row-buffers.ts); its bytes are overwritten.
+   */
+  constructor(capacity: number, reuse?: Buffer) {
+    this.buf = reuse ?? Buffer.allocUnsafeSlow(Math.max(64, Math.ceil(capacity)));
   }
 
   /** Makes room for `n` more bytes. */

@@ -3,6 +3,7 @@ import { ByteFormatError, ByteReader, ByteWriter } from './byte-codec.js';
 import type { BlobFormat } from './formats.js';
 import { FORMATS } from './formats.js';
 import { readHeader, writeHeader } from './frame.js';
+import { rowBuffers } from './row-buffers.js';
 
 /**
  * A checkpoint part kept as rows, one per device, so that a checkpoint writes only the devices that changed since
@@ -30,7 +31,8 @@ export class RowWriter {
   private valueAt = 0;
 
   constructor(sizeHint = 0) {
-    this.w = new ByteWriter(sizeHint * 1.1 + 4096);
+    const capacity = sizeHint * 1.1 + 4096;
+    this.w = new ByteWriter(capacity, rowBuffers.take(capacity));
     this.index = new Int32Array(3 * 256);
   }
 

@@ -56,6 +56,17 @@ export interface OpenedDatabase {
 
 const CORRUPTION = /^SQLITE_(CORRUPT|NOTADB)/;
 
+/**
+ * The page cache of every connection the gateway opens (this module, the checkpoint writer's and the WAL copier's
+ * threads): 2 MiB, SQLite's own default ("PRAGMA cache_size": a negative value is KiB). better-sqlite3 builds
+ * SQLite with SQLITE_DEFAULT_CACHE_SIZE=-16000 (its docs/compilation.md), 16 MB per connection, which the
+ * checkpoint writer filled at every checkpoint of 100k sensors (its thread's malloc arena: ~14 MiB). Our
+ * connections append (ingest log, outbox, checkpoint rows by key) and read back in order (replay, drain, restore):
+ * what they need cached is the B-trees' interior pages, which 2 MiB holds (BENCHMARKS.md, memory at the default
+ * horizons).
+ */
+export const PAGE_CACHE_PRAGMA = 'cache_size = -2048';
+
 /** A file that is not what it should be; `reason` says whether it is damaged or of an unknown format. */
 export class DatabaseFileError extends GatewayError {
   override readonly name = 'DatabaseFileError';
@@ -122,6 +133,7 @@ function openOnce(opts: OpenDatabaseOptions): SqliteDatabase {
     if (String(mode).toLowerCase() !== 'wal') throw new Error(`SQLite refused WAL mode (got ${String(mode)})`);
     db.pragma(`synchronous = ${opts.sync === 'full' ? 'FULL' : 'NORMAL'}`);
     db.pragma('busy_timeout = 5000');
+    db.pragma(PAGE_CACHE_PRAGMA);
     // Big rows come and go; without a limit the -wal file keeps its peak size after each checkpoint.
     db.pragma('journal_size_limit = 67108864');
     if ((opts.integrityCheck ?? 'quick') === 'quick') {

@@ -1,5 +1,7 @@
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
+import { rowBuffers } from '../persist/row-buffers.js';
+import { PAGE_CACHE_PRAGMA } from '../persist/sqlite.js';
 import type { RowBatch } from '../persist/rows.js';
 import type { CheckpointDelta } from './checkpoint-store.js';
 
@@ -48,6 +50,7 @@ const WORKER_SOURCE = `
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = ' + workerData.sync);
   db.pragma('busy_timeout = 5000');
+  db.pragma(workerData.cachePragma);
   db.pragma('wal_autocheckpoint = 0');
   const sql = workerData.sql;
   const st = {};
@@ -88,7 +91,10 @@ const WORKER_SOURCE = `
     }
     Atomics.store(status, 0, job.seq);
     Atomics.notify(status, 0);
-    parentPort.postMessage({ seq: job.seq, error });
+    // The row buffers go back to the gateway thread for its next capture (persist/row-buffers.ts): kept here
+    // they would stay allocated until this thread's next garbage collection.
+    const bufs = job.parts.map((p) => p.buf);
+    parentPort.postMessage({ seq: job.seq, error, bufs }, [...new Set(bufs.map((b) => b.buffer))]);
     // Moves the WAL into the database file and bounds it (as wal-copier.ts); the ingest log goes on meanwhile.
     if (error === null) try { db.pragma('wal_checkpoint(PASSIVE)'); } catch {}
   });`;
@@ -162,6 +168,7 @@ export class CheckpointWriter {
     this.wait();
     void this.worker?.terminate();
     this.worker = undefined;
+    rowBuffers.clear();
   }
 
   private finish(seq: number): void {
@@ -179,11 +186,20 @@ export class CheckpointWriter {
     const sqlite = createRequire(import.meta.url).resolve('better-sqlite3');
     const w = new Worker(`const { parentPort, workerData } = require('node:worker_threads');\n${WORKER_SOURCE}`, {
       eval: true,
-      workerData: { sqlite, file: this.file, sync: this.sync, sql: DELTA_SQL, status: this.status.buffer, totals: this.totals.buffer },
+      workerData: {
+        sqlite,
+        file: this.file,
+        sync: this.sync,
+        sql: DELTA_SQL,
+        status: this.status.buffer,
+        totals: this.totals.buffer,
+        cachePragma: PAGE_CACHE_PRAGMA,
+      },
       name: 'state-checkpoint',
     });
     w.unref();
-    w.on('message', (m: { seq: number; error: string | null }) => {
+    w.on('message', (m: { seq: number; error: string | null; bufs?: Uint8Array[] }) => {
+      for (const b of m.bufs ?? []) rowBuffers.give(b);
       if (m.error !== null) this.lastError = m.error;
       this.finish(m.seq);
     });

@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
+import { PAGE_CACHE_PRAGMA } from '../persist/sqlite.js';
 
 /**
  * Copies a SQLite database's WAL into the database file off the event loop: a worker thread with a connection of
@@ -63,6 +64,7 @@ export class WalCopier {
        const { parentPort, workerData } = require('node:worker_threads');
        const db = new Database(workerData.file, { fileMustExist: true });
        db.pragma('busy_timeout = 5000');
+       db.pragma(workerData.cachePragma);
        parentPort.on('message', () => {
          try {
            db.pragma('wal_checkpoint(PASSIVE)');
@@ -71,7 +73,7 @@ export class WalCopier {
            parentPort.postMessage(String(err && err.message || err));
          }
        });`,
-      { eval: true, workerData: { file: this.file }, name: 'state-wal' },
+      { eval: true, workerData: { file: this.file, cachePragma: PAGE_CACHE_PRAGMA }, name: 'state-wal' },
     );
     w.unref();
     w.on('message', (m: string | null) => {

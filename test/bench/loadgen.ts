@@ -60,6 +60,8 @@ export interface AckLatency {
 
 export interface LoadHandle {
   stats(): Promise<LoadStats>;
+  /** Changes the rate from now on (msg/s in all; 0 = as fast as the server takes them); answers with the stats at the switch. */
+  setRate(rate: number): Promise<LoadStats>;
   stop(): Promise<LoadStats>;
   /** Stops after every publish counted as sent has been written to its socket (exact counts for tests). */
   finish(): Promise<LoadStats>;
@@ -207,7 +209,10 @@ async function run(opts: LoadOptions): Promise<void> {
     conns.push(c);
   }
   const inflight = opts.inflight ?? 200;
-  const started = performance.now();
+  // The pacing's origin: the rate and the start of its count move when the caller changes the rate.
+  let rate = opts.rate;
+  let started = performance.now();
+  let sentAtStart = 0;
   let stopped = false;
   const sentTotal = () => conns.reduce((n, c) => n + c.sent, 0);
   const ackedTotal = () => conns.reduce((n, c) => n + (opts.qos === 1 ? Math.floor(c.ackBytes / 4) : c.sent), 0);
@@ -225,7 +230,7 @@ async function run(opts: LoadOptions): Promise<void> {
   const pump = () => {
     if (stopped) return;
     let budget = Infinity;
-    if (opts.rate > 0) budget = Math.floor(((performance.now() - started) / 1000) * opts.rate) - sentTotal();
+    if (rate > 0) budget = Math.floor(((performance.now() - started) / 1000) * rate) - (sentTotal() - sentAtStart);
     let progress = false;
     first = first + 1 >= conns.length ? 0 : first + 1;
     for (let i = 0; i < conns.length; i++) {
@@ -234,18 +239,24 @@ async function run(opts: LoadOptions): Promise<void> {
       if (c.socket.writableLength >= HIGH_WATER) continue;
       let n = CHUNK;
       if (opts.qos === 1) n = Math.min(n, inflight - (c.sent - Math.floor(c.ackBytes / 4)));
-      if (opts.rate > 0) n = Math.min(n, Math.ceil(budget / conns.length), budget);
+      if (rate > 0) n = Math.min(n, Math.ceil(budget / conns.length), budget);
       if (n <= 0) continue;
       for (let left = n; left > 0; left -= perWrite) c.socket.write(fill(c, opts, Math.min(left, perWrite)));
       budget -= n;
       progress = true;
     }
-    if (opts.rate > 0 && budget <= 0) setTimeout(pump, 1);
+    if (rate > 0 && budget <= 0) setTimeout(pump, 1);
     else if (progress) setImmediate(pump);
     else setTimeout(pump, opts.qos === 1 ? 0 : 1);
   };
-  process.on('message', (m: { type: string }) => {
+  process.on('message', (m: { type: string; rate?: number }) => {
     if (m.type === 'stats') post({ type: 'stats', stats: stats() });
+    if (m.type === 'rate') {
+      rate = m.rate ?? 0;
+      started = performance.now();
+      sentAtStart = sentTotal();
+      post({ type: 'stats', stats: stats() });
+    }
     if (m.type === 'stop') {
       stopped = true;
       const s = stats();
@@ -283,13 +294,14 @@ export async function startLoad(opts: LoadOptions): Promise<LoadHandle> {
       }
     });
   });
-  const ask = (type: string) =>
+  const ask = (type: string, rate?: number) =>
     new Promise<LoadStats>((resolve) => {
       waiter = resolve;
-      child.send({ type });
+      child.send({ type, ...(rate === undefined ? {} : { rate }) });
     });
   return {
     stats: () => ask('stats'),
+    setRate: (rate) => ask('rate', rate),
     async stop() {
       const s = await ask('stop');
       if (child.exitCode === null) await new Promise((r) => child.once('exit', r));

@@ -5,7 +5,7 @@
  *
  * Prints a table and writes it as JSON to bench-results/bench-<time>.json. Environment flags (all optional):
  *   BENCH_ONLY=throughput,puback,capacity,latency,scale,memory,startup,outbox,mosquitto,sparkplug   run only these sections
- *     (memory = 100k sensors at 1 Hz with the shipped 15m horizons: ~20 minutes of load on a quiet machine)
+ *     (memory = 100k sensors at 1 Hz with the shipped 15m horizons, filled as fast as taken, then 2 minutes steady: memory.ts)
  *   BENCH_REPEATS=3         throughput runs per server and QoS (alternating a, b, a, b, ...; the median is quoted)
  *   BENCH_MEASURE_S=5       measuring window of a throughput run (after a 2 s warm-up)
  *   BENCH_SCALE=1000,10000,100000   sensor counts of the memory scenario
@@ -14,7 +14,14 @@
  *   BENCH_STEP_MS=100       event time between two messages of one device in the throughput runs
  *   BENCH_PUBACK_RATE=10000 QoS 1 rate of the publish -> PUBACK latency probe (each server once)
  *   BENCH_CAPACITY_START=5000, _MAX=400000, _BISECTIONS=3, _PROBES=400, _CONNECTIONS=200   the paced capacity search
- *   BENCH_MEMORY_SENSORS=100000   sensors of the memory scenario at the default horizons
+ *   BENCH_MEMORY_SENSORS=100000, BENCH_MEMORY_HORIZON_S, BENCH_MEMORY_HEAP_GROWTH   sensors of the memory scenario, its
+ *     horizons (default the shipped 15m) and the gateway's runtime.heapGrowthPercent (default its own)
+ *   BENCH_MEMORY_CHECKPOINT_INTERVAL=1h   the memory scenario's durability.checkpointInterval (default the gateway's)
+ *   BENCH_MEMORY_FILL=restore, BENCH_MEMORY_STEADY_S=120   how its horizons are filled (restore: the state built in the bench
+ *     process and restored by the gateway; <msg/s>: sent over MQTT, 0 = as fast as taken) and its steady phase (at BENCH_SCALE_RATE)
+ *   BENCH_MEMORY_MALLOC=1   after its load: glibc malloc_stats and malloc_trim(0) in the gateway (gdb attaches to it)
+ *   BENCH_MEMORY_HEAP_SNAPSHOT=<folder>   then a heap snapshot of the gateway thread into the folder (with
+ *     BENCH_GATEWAY_NODE_ARGS=--heapsnapshot-signal=SIGUSR2)
  *   BENCH_STARTUP_SENSORS=100000, BENCH_STARTUP_REPEATS=3   the start-up scenario's checkpoint and its starts
  *   BENCH_GATEWAY_NODE_ARGS="--cpu-prof"   extra node flags for the gateway process (profile.ts does this)
  *   BENCH_BROKER_THREAD=off  the gateway's mqtt.brokerThread (default: its own default, auto)
@@ -30,6 +37,7 @@ import { calibrateHalfLoad, runLatency, type LatencyFigures } from './latency.js
 import { runOutbox } from './outbox-drain.js';
 import { runPuback } from './puback.js';
 import { runScale } from './scale.js';
+import { runMemory } from './memory.js';
 import { runStartup } from './startup.js';
 import { fmt, printTable, type BenchResults, type Summary } from './table.js';
 import { BENCH_RULES } from './rules.js';
@@ -226,7 +234,17 @@ async function main(): Promise<void> {
     }
     if (only.has('memory')) {
       results.memoryDefault = await section('memory at the default horizons', () =>
-        runScale(influx!, [Number(env('BENCH_MEMORY_SENSORS', '100000'))], 'default'),
+        runMemory(influx!, {
+          sensors: Number(env('BENCH_MEMORY_SENSORS', '100000')),
+          fill: env('BENCH_MEMORY_FILL', 'restore') === 'restore' ? 'restore' : Number(env('BENCH_MEMORY_FILL', 'restore')),
+          steadyRate: Number(env('BENCH_SCALE_RATE', '50000')),
+          steadyS: Number(env('BENCH_MEMORY_STEADY_S', '120')),
+          malloc: env('BENCH_MEMORY_MALLOC', '0') === '1',
+          ...(process.env.BENCH_MEMORY_HORIZON_S ? { horizonS: Number(process.env.BENCH_MEMORY_HORIZON_S) } : {}),
+          ...(process.env.BENCH_MEMORY_HEAP_GROWTH ? { heapGrowthPercent: Number(process.env.BENCH_MEMORY_HEAP_GROWTH) } : {}),
+          ...(process.env.BENCH_MEMORY_CHECKPOINT_INTERVAL ? { checkpointInterval: process.env.BENCH_MEMORY_CHECKPOINT_INTERVAL } : {}),
+          ...(process.env.BENCH_MEMORY_HEAP_SNAPSHOT ? { heapSnapshotTo: process.env.BENCH_MEMORY_HEAP_SNAPSHOT } : {}),
+        }),
       );
     }
     if (only.has('startup')) {

@@ -12,6 +12,8 @@ import { startGateway } from './servers.js';
 import { BENCH_RULES_SCALE } from './rules.js';
 import { sleep } from './throughput.js';
 import type { InfluxServer } from '../support/influxd.js';
+import type { ServerSample } from './servers.js';
+import type { SmapsBreakdown } from './rss-breakdown.js';
 
 export interface ScaleFigures {
   readonly sensors: number;
@@ -38,20 +40,70 @@ export interface ScaleFigures {
    * is the state the steady one the figure is about. A gateway that falls behind (a busy machine) ends early.
    */
   readonly complete: boolean;
+  /**
+   * Fill mode (the memory section): the horizons are filled at `fillRate` (0: as fast as the gateway takes them),
+   * then the load runs `steadyS` seconds at the steady rate; the peak and the end figures above are of the steady
+   * phase, with the horizons full; `fillPeakRssMiB` is the peak while filling.
+   */
+  readonly fill?: {
+    readonly fillRate: number;
+    readonly fillSeconds: number;
+    readonly fillMsgPerSec: number;
+    readonly fillPeakRssMiB: number;
+    readonly steadyS: number;
+    /** Dedup keys and retained windows per sensor against what full horizons hold (1 = full), at the start and end of the steady phase. */
+    readonly keysFull: readonly [number, number];
+    readonly retainedFull: readonly [number, number];
+    readonly horizonsFull: boolean;
+  };
+  /** /proc/<pid>/smaps by kind at the end of the steady phase, under load (rss-breakdown.ts). */
+  readonly smaps?: SmapsBreakdown;
+  /** BENCH_MEMORY_MALLOC=1: RSS before and after malloc_trim(0) once the load stopped (malloc's free memory). */
+  readonly trim?: { readonly rssBeforeMiB: number; readonly rssAfterMiB: number };
 }
 
 /** The shipped pipeline.dedupHorizon and pipeline.correctionHorizon (gateway/config/schema.ts), seconds. */
 export const DEFAULT_HORIZON_S = 900;
 
-function metricValue(text: string, name: string, labels = ''): number {
+export function metricValue(text: string, name: string, labels = ''): number {
   const line = text.split('\n').find((l) => l.startsWith(`${name}${labels} `));
   return line === undefined ? NaN : Number(line.slice(line.lastIndexOf(' ') + 1));
 }
 
 const MiB = 2 ** 20;
 
+/** What a memory run reads of the state (/health at two points) and of the checkpoints (/metrics at the end). */
+export function stateFigures(first: Record<string, number>, last: Record<string, number>, metricsText: string) {
+  return {
+    dedupKeysFirst: first['dedupKeys'] ?? NaN,
+    dedupKeysLast: last['dedupKeys'] ?? NaN,
+    retainedFirst: first['retainedWindows'] ?? NaN,
+    retainedLast: last['retainedWindows'] ?? NaN,
+    checkpointPauseMaxMs: metricValue(metricsText, 'gateway_checkpoint_pause_max_seconds') * 1000,
+    checkpoints: metricValue(metricsText, 'gateway_checkpoints_total', '{result="saved"}'),
+  };
+}
+
+/** Samples a server and keeps the greatest RSS seen: the memory figures are about the peak. */
+export function peakSampler(server: { sample(): Promise<ServerSample> }): { sample(): Promise<ServerSample>; readonly peak: number; reset(): void } {
+  let peak = 0;
+  return {
+    async sample() {
+      const s = await server.sample();
+      peak = Math.max(peak, s.rssBytes);
+      return s;
+    },
+    get peak() {
+      return peak;
+    },
+    reset() {
+      peak = 0;
+    },
+  };
+}
+
 /** True when the target was reached within the limit. */
-async function waitMessages(sample: () => Promise<{ messages: number }>, target: number, limitMs: number): Promise<boolean> {
+export async function waitMessages(sample: () => Promise<{ messages: number }>, target: number, limitMs: number): Promise<boolean> {
   const until = Date.now() + limitMs;
   for (;;) {
     if ((await sample()).messages >= target) return true;
@@ -75,12 +127,8 @@ export async function runScale(influx: InfluxServer, counts: readonly number[], 
       ...(horizon === 'default' ? {} : { pipeline: { dedupHorizon: horizon, correctionHorizon: horizon } }),
     });
     try {
-      let peak = 0;
-      const sample = async () => {
-        const s = await gw.sample();
-        peak = Math.max(peak, s.rssBytes);
-        return s;
-      };
+      const rss = peakSampler(gw);
+      const sample = rss.sample;
       const start = await sample();
       const baseline = start.rssBytes;
       const t0 = performance.now();
@@ -103,37 +151,21 @@ export async function runScale(influx: InfluxServer, counts: readonly number[], 
       const end = await sample();
       const text = await gw.metrics();
       const secs = (performance.now() - t0) / 1000;
-      const rss = end.rssBytes;
+      const endRss = end.rssBytes;
       const f: ScaleFigures = {
         sensors,
         settings: `1 Hz, horizons ${horizon === 'default' ? `${DEFAULT_HORIZON_S / 60}m (default)` : horizon}, ${rate} msg/s`,
-        rssMiB: rss / MiB,
-        peakRssMiB: peak / MiB,
+        rssMiB: endRss / MiB,
+        peakRssMiB: rss.peak / MiB,
         msgPerSec: (end.messages - start.messages) / secs,
         cpu: (end.cpuSeconds - start.cpuSeconds) / secs,
         heapUsedMiB: (end.heapUsedBytes ?? 0) / MiB,
         baselineMiB: baseline / MiB,
-        bytesPerSensor: (rss - baseline) / sensors,
-        dedupKeysFirst: first['dedupKeys'] ?? NaN,
-        dedupKeysLast: last['dedupKeys'] ?? NaN,
-        retainedFirst: first['retainedWindows'] ?? NaN,
-        retainedLast: last['retainedWindows'] ?? NaN,
-        checkpointPauseMaxMs: metricValue(text, 'gateway_checkpoint_pause_max_seconds') * 1000,
-        checkpoints: metricValue(text, 'gateway_checkpoints_total', '{result="saved"}'),
+        bytesPerSensor: (endRss - baseline) / sensors,
+        ...stateFigures(first, last, text),
         complete,
       };
-      // Which phase the long turns are (gateway_checkpoint_seconds buckets; write: the writer thread, not a pause).
-      const phases = ['capture', 'outbox', 'slice', 'save', 'write']
-        .map((ph) => {
-          const n = metricValue(text, 'gateway_checkpoint_seconds_count', `{phase="${ph}"}`);
-          const bucket = text
-            .split('\n')
-            .find((l) => l.startsWith('gateway_checkpoint_seconds_bucket{') && l.includes('le="0.0025"') && l.includes(`phase="${ph}"`));
-          const over = n - (bucket === undefined ? NaN : Number(bucket.slice(bucket.lastIndexOf(' ') + 1)));
-          return `${ph} ${n} (${Number.isFinite(over) ? over : '?'} > 2.5 ms)`;
-        })
-        .join(', ');
-      console.log(`  scale ${sensors} sensors: checkpoint phases: ${phases}`);
+      console.log(`  scale ${sensors} sensors: checkpoint phases: ${checkpointPhases(text)}`);
       console.log(
         `  scale ${sensors} sensors: peak ${f.peakRssMiB.toFixed(0)} MiB RSS, end ${f.rssMiB.toFixed(0)} MiB RSS (${f.msgPerSec.toFixed(0)} msg/s, CPU ${f.cpu.toFixed(2)}), heap ${f.heapUsedMiB.toFixed(0)} MiB (${f.bytesPerSensor.toFixed(0)} B/sensor), dedup keys ${f.dedupKeysFirst} -> ${f.dedupKeysLast}, retained windows ${f.retainedFirst} -> ${f.retainedLast}, checkpoint pause max ${f.checkpointPauseMaxMs.toFixed(1)} ms over ${f.checkpoints}${complete ? '' : ' (INCOMPLETE: the gateway fell behind, horizons not full)'}`,
       );
@@ -143,4 +175,18 @@ export async function runScale(influx: InfluxServer, counts: readonly number[], 
     }
   }
   return out;
+}
+
+/** Checkpoints of each phase and how many passed 2.5 ms (gateway_checkpoint_seconds; write: the writer thread, not a pause). */
+export function checkpointPhases(text: string): string {
+  return ['capture', 'outbox', 'slice', 'save', 'write']
+    .map((ph) => {
+      const n = metricValue(text, 'gateway_checkpoint_seconds_count', `{phase="${ph}"}`);
+      const bucket = text
+        .split('\n')
+        .find((l) => l.startsWith('gateway_checkpoint_seconds_bucket{') && l.includes('le="0.0025"') && l.includes(`phase="${ph}"`));
+      const over = n - (bucket === undefined ? NaN : Number(bucket.slice(bucket.lastIndexOf(' ') + 1)));
+      return `${ph} ${n} (${Number.isFinite(over) ? over : '?'} > 2.5 ms)`;
+    })
+    .join(', ');
 }

@@ -169,7 +169,8 @@ export async function startGateway(
     } catch {
       // not listening yet
     }
-    if (i > 300) throw new Error('gateway did not start within 30 s');
+    // A restore of a large checkpoint (the memory section: up to 1M sensors) comes before /health answers.
+    if (i > 1200) throw new Error('gateway did not start within 120 s');
     await new Promise((r) => setTimeout(r, 100));
   }
   const metrics = async () => (await fetch(`${base}/metrics`)).text();

@@ -19,9 +19,16 @@ const FULL_BUCKETS = 6;
 const SLOTS = FULL_BUCKETS + 1; // + the bucket being filled
 /** Window means kept per sensor for the sparkline. */
 export const SPARK_WINDOWS = 30;
-const COUNTS = 0;
-const W_START = SLOTS;
-const W_MEAN = SLOTS + SPARK_WINDOWS;
+/** A record's scalars, then its counts and window ring, in its share of a slab (SensorRecord). */
+const V_VALUE = 0;
+const V_TS = 1;
+const V_NEWEST = 2;
+const V_ARRIVED = 3;
+const V_INTERVAL = 4;
+const COUNTS = 5;
+const W_START = COUNTS + SLOTS;
+const W_MEAN = W_START + SPARK_WINDOWS;
+const REC_LEN = W_MEAN + SPARK_WINDOWS;
 
 /** What the page receives for one sensor (JSON over SSE and GET /api/live). */
 export interface SensorView {
@@ -78,32 +85,74 @@ export function isOnline(rec: LiveRecord, now: number): boolean {
 }
 
 class SensorRecord {
-  value: number | null = null;
-  ts: number | null = null;
   dirty = false;
   windowsDirty = false;
   offline = false;
-  /** Bucket number (gateway time / BUCKET_MS) that `buf[COUNTS + newest % SLOTS]` holds; -Infinity: never counted. */
-  newest = Number.NEGATIVE_INFINITY;
-  /**
-   * One buffer, by offset: the readings per 10 s bucket (SLOTS, from COUNTS), then the ring of window starts
-   * (from W_START) and of their means (from W_MEAN), `wLen` valid entries ending at `wHead - 1`. Each typed
-   * array costs a header and an ArrayBuffer on top of its elements: with three per sensor the live view took
-   * 843 B a sensor, with one 411 B (test/bench/memory-parts.ts, 100k sensors; 443 B with `arrived` and
-   * `interval` below). Counts are integers, exact in a float64.
-   */
-  readonly buf = new Float64Array(SLOTS + 2 * SPARK_WINDOWS);
   wHead = 0;
   wLen = 0;
-  /** Coarse gateway time of the last arrival; -Infinity: none (a sensor known only from alert state). */
-  arrived = Number.NEGATIVE_INFINITY;
-  /** Moving average of the gaps between arrivals (ms); 0 until two arrivals at different ticks. */
-  interval = 0;
+  /**
+   * The record's numbers are REC_LEN doubles of `buf` from `at`: its scalars (V_*), the readings per 10 s bucket
+   * (SLOTS, from COUNTS), then the ring of window starts (from W_START) and of their means (from W_MEAN), `wLen`
+   * valid entries ending at `wHead - 1`. Counts are integers, exact in a float64. Each typed array costs a header,
+   * an ArrayBuffer and its backing store's bookkeeping on top of its elements (~190 B): with three per sensor the
+   * live view took 843 B a sensor, with one 411 B, with a share of a slab of SLAB_RECORDS sensors ~190 B less; and
+   * a double in an object field is a boxed number of its own (16 B), so the scalars live here too (1,029 -> 854
+   * -> ~790 B per sensor, 100k sensors in process).
+   */
   constructor(
     readonly device: string,
     readonly sensor: string,
-  ) {}
+    readonly buf: Float64Array,
+    readonly at: number,
+  ) {
+    buf[at + V_VALUE] = Number.NaN;
+    buf[at + V_TS] = Number.NaN;
+    buf[at + V_NEWEST] = Number.NEGATIVE_INFINITY;
+    buf[at + V_ARRIVED] = Number.NEGATIVE_INFINITY;
+    buf[at + V_INTERVAL] = 0;
+  }
+
+  /** The value of the reading with the greatest ts; null before one (NaN in the slab: readings are finite). */
+  get value(): number | null {
+    const v = this.buf[this.at + V_VALUE]!;
+    return Number.isNaN(v) ? null : v;
+  }
+  set value(v: number | null) {
+    this.buf[this.at + V_VALUE] = v ?? Number.NaN;
+  }
+  /** That reading's ts; null as value. */
+  get ts(): number | null {
+    const v = this.buf[this.at + V_TS]!;
+    return Number.isNaN(v) ? null : v;
+  }
+  set ts(v: number | null) {
+    this.buf[this.at + V_TS] = v ?? Number.NaN;
+  }
+  /** Bucket number (gateway time / BUCKET_MS) that `buf[at + COUNTS + newest % SLOTS]` holds; -Infinity: never counted. */
+  get newest(): number {
+    return this.buf[this.at + V_NEWEST]!;
+  }
+  set newest(v: number) {
+    this.buf[this.at + V_NEWEST] = v;
+  }
+  /** Coarse gateway time of the last arrival; -Infinity: none (a sensor known only from alert state). */
+  get arrived(): number {
+    return this.buf[this.at + V_ARRIVED]!;
+  }
+  set arrived(v: number) {
+    this.buf[this.at + V_ARRIVED] = v;
+  }
+  /** Moving average of the gaps between arrivals (ms); 0 until two arrivals at different ticks. */
+  get interval(): number {
+    return this.buf[this.at + V_INTERVAL]!;
+  }
+  set interval(v: number) {
+    this.buf[this.at + V_INTERVAL] = v;
+  }
 }
+
+/** Sensors per slab: one Float64Array of ~137 KB for this many records (records are never removed). */
+const SLAB_RECORDS = 256;
 
 export class LiveView {
   private readonly devices = new Map<string, Map<string, SensorRecord>>();
@@ -113,6 +162,9 @@ export class LiveView {
   private bucket: number;
   private now: number;
   private count = 0;
+  /** The slab new records take their numbers from, and how many it has given out. */
+  private slab = new Float64Array(0);
+  private slabUsed = SLAB_RECORDS;
 
   constructor(now = 0) {
     this.bucket = Math.floor(now / BUCKET_MS);
@@ -134,29 +186,29 @@ export class LiveView {
     if (rec.newest !== b) {
       // Clear the slots of the buckets skipped since the last reading (at most SLOTS of them).
       const gap = Math.min(SLOTS, b - rec.newest);
-      for (let i = 1; i <= gap; i++) rec.buf[COUNTS + ((b - gap + i) % SLOTS)] = 0;
+      for (let i = 1; i <= gap; i++) rec.buf[rec.at + COUNTS + ((b - gap + i) % SLOTS)] = 0;
       rec.newest = b;
       this.active.add(rec);
     }
-    rec.buf[COUNTS + (b % SLOTS)]!++;
+    rec.buf[rec.at + COUNTS + (b % SLOTS)]!++;
     this.markDirty(rec);
   }
 
   /** Called for each emitted window (and each correction of one, revision > 0). */
   onWindow(w: WindowPoint): void {
     const rec = this.record(w.device, w.sensor);
-    const last = rec.wLen > 0 ? rec.buf[W_START + ((rec.wHead - 1 + SPARK_WINDOWS) % SPARK_WINDOWS)]! : Number.NEGATIVE_INFINITY;
+    const last = rec.wLen > 0 ? rec.buf[rec.at + W_START + ((rec.wHead - 1 + SPARK_WINDOWS) % SPARK_WINDOWS)]! : Number.NEGATIVE_INFINITY;
     if (w.start > last) {
-      rec.buf[W_START + rec.wHead] = w.start;
-      rec.buf[W_MEAN + rec.wHead] = w.mean;
+      rec.buf[rec.at + W_START + rec.wHead] = w.start;
+      rec.buf[rec.at + W_MEAN + rec.wHead] = w.mean;
       rec.wHead = (rec.wHead + 1) % SPARK_WINDOWS;
       rec.wLen = Math.min(rec.wLen + 1, SPARK_WINDOWS);
     } else {
       // A correction of a window still in the ring replaces its mean; an older one is not shown anyway.
       for (let i = 0; i < rec.wLen; i++) {
         const at = (rec.wHead - 1 - i + SPARK_WINDOWS) % SPARK_WINDOWS;
-        if (rec.buf[W_START + at] === w.start) {
-          rec.buf[W_MEAN + at] = w.mean;
+        if (rec.buf[rec.at + W_START + at] === w.start) {
+          rec.buf[rec.at + W_MEAN + at] = w.mean;
           break;
         }
       }
@@ -279,7 +331,11 @@ export class LiveView {
     }
     let rec = sensors.get(sensor);
     if (rec === undefined) {
-      rec = new SensorRecord(device, sensor);
+      if (this.slabUsed === SLAB_RECORDS) {
+        this.slab = new Float64Array(SLAB_RECORDS * REC_LEN);
+        this.slabUsed = 0;
+      }
+      rec = new SensorRecord(device, sensor, this.slab, this.slabUsed++ * REC_LEN);
       sensors.set(sensor, rec);
       this.count++;
     }
@@ -307,7 +363,7 @@ export class LiveView {
     const windows: [number, number][] = [];
     for (let i = rec.wLen - 1; i >= 0; i--) {
       const at = (rec.wHead - 1 - i + SPARK_WINDOWS) % SPARK_WINDOWS;
-      windows.push([rec.buf[W_START + at]!, rec.buf[W_MEAN + at]!]);
+      windows.push([rec.buf[rec.at + W_START + at]!, rec.buf[rec.at + W_MEAN + at]!]);
     }
     return { ...base, windows };
   }
@@ -319,7 +375,7 @@ export class LiveView {
     for (let k = 0; k <= FULL_BUCKETS; k++) {
       const b = this.bucket - k;
       if (b < 0 || b > rec.newest || b <= rec.newest - SLOTS) continue;
-      const n = rec.buf[COUNTS + (b % SLOTS)]!;
+      const n = rec.buf[rec.at + COUNTS + (b % SLOTS)]!;
       sum += k === FULL_BUCKETS ? n * (1 - elapsed) : n;
     }
     return Math.round(sum);

@@ -17,6 +17,24 @@ const win = (start: number, mean: number, revision = 0): WindowPoint => ({
 });
 
 describe('LiveView', () => {
+  it("keeps every sensor's counts and windows apart when their numbers share slabs (more sensors than one slab holds)", () => {
+    const live = new LiveView(T0);
+    const n = 700;
+    live.tick(T0);
+    for (let i = 0; i < n; i++) {
+      for (let k = 0; k <= i % 5; k++) live.onReading({ device: `d${i}`, sensor: 's', ts: T0 + k, value: i });
+      for (let w = 0; w < 1 + (i % 3); w++) live.onWindow({ ...win(T0 + w * 10_000, i + w / 10), device: `d${i}` });
+    }
+    live.tick(T0 + 1);
+    const views = new Map(live.snapshot().map((v) => [v.device, v]));
+    for (let i = 0; i < n; i++) {
+      const v = views.get(`d${i}`)!;
+      expect(v.value).toBe(i);
+      expect(v.perMinute).toBe(1 + (i % 5));
+      expect(v.windows).toEqual(Array.from({ length: 1 + (i % 3) }, (_, w) => [T0 + w * 10_000, i + w / 10]));
+    }
+  });
+
   it('keeps the value of the newest reading by timestamp, whatever the arrival order', () => {
     const live = new LiveView(T0);
     live.onReading({ device: 'd', sensor: 's', ts: 2000, value: 2 });

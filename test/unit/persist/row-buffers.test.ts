@@ -1,0 +1,110 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createLogger } from '../../../gateway/log.js';
+import { MIN_BYTES, RowBuffers, rowBuffers } from '../../../gateway/persist/row-buffers.js';
+import { RowWriter, unpackRows } from '../../../gateway/persist/rows.js';
+import { FORMATS } from '../../../gateway/persist/formats.js';
+import { encodeHostSnapshot } from '../../../gateway/sparkplug/host-snapshot.js';
+import { SqliteStateStore } from '../../../gateway/state/sqlite-state.js';
+
+const MiB = 1 << 20;
+
+describe('RowBuffers', () => {
+  it('reuses a kept buffer for a capture of about its size, and only once', () => {
+    const pool = new RowBuffers();
+    const b = Buffer.alloc(4 * MiB);
+    pool.give(b);
+    expect(pool.bytes).toBe(4 * MiB);
+    const got = pool.take(4 * MiB);
+    expect(got?.buffer).toBe(b.buffer);
+    expect(pool.take(4 * MiB)).toBeUndefined();
+    expect(pool.bytes).toBe(0);
+  });
+
+  it('does not serve a request larger than the buffer, nor keep buffers under MIN_BYTES', () => {
+    const pool = new RowBuffers();
+    pool.give(Buffer.alloc(MIN_BYTES - 1));
+    expect(pool.bytes).toBe(0);
+    pool.give(Buffer.alloc(2 * MiB));
+    expect(pool.take(3 * MiB)).toBeUndefined();
+    expect(pool.bytes).toBe(2 * MiB); // kept for a request it fits
+    expect(pool.take(2 * MiB)?.length).toBe(2 * MiB);
+  });
+
+  it('lets a buffer go when the capture shrank to far less than it (deltas after a full checkpoint)', () => {
+    const pool = new RowBuffers();
+    pool.give(Buffer.alloc(16 * MiB));
+    expect(pool.take(2 * MiB)).toBeUndefined();
+    expect(pool.bytes).toBe(0);
+  });
+
+  it('keeps at most two buffers (the pipeline and the alert part), the largest, and picks the best fit', () => {
+    const pool = new RowBuffers();
+    for (const n of [2, 8, 4]) pool.give(Buffer.alloc(n * MiB));
+    expect(pool.bytes).toBe(12 * MiB);
+    expect(pool.take(3 * MiB)?.length).toBe(4 * MiB);
+    expect(pool.take(7 * MiB)?.length).toBe(8 * MiB);
+  });
+});
+
+describe('the checkpoint writer thread gives the row buffers back', () => {
+  const dirs: string[] = [];
+  afterEach(() => {
+    rowBuffers.clear();
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+
+  it('after a delta is written, the next capture of the same size writes into the same buffer', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'row-buffers-'));
+    dirs.push(dir);
+    const store = new SqliteStateStore({ dir, sync: 'normal', log: createLogger('silent') });
+    try {
+      const rows = (n: number, fill: number) => {
+        const w = new RowWriter(n * 1000);
+        for (let i = 0; i < n; i++) {
+          w.begin(`dev-${i}`, FORMATS.pipelineSnapshot);
+          w.w.ensure(900);
+          w.w.buf.fill(fill, w.w.pos, w.w.pos + 900);
+          w.w.pos += 900;
+          w.end();
+        }
+        return w.finish();
+      };
+      const first = rows(2000, 7);
+      expect(first.buf.length).toBeGreaterThan(MIN_BYTES);
+      const save = (pipelineRows: ReturnType<typeof rows>) =>
+        new Promise<void>((resolve, reject) =>
+          store.saveDeltaAsync(
+            {
+              pipelineHead: new Uint8Array(0),
+              pipelineRows,
+              pipelineFull: true,
+              alertRows: new RowWriter(0).finish(),
+              alertsFull: true,
+              sparkplug: encodeHostSnapshot([]),
+              savedAt: 1,
+              logPosition: 0,
+            },
+            (err) => (err ? reject(err) : resolve()),
+          ),
+        );
+      await save(first);
+      expect(first.buf.length).toBe(0); // transferred to the writer
+      expect(rowBuffers.bytes).toBeGreaterThan(MIN_BYTES);
+      const second = rows(2000, 9);
+      expect(rowBuffers.bytes).toBe(0); // taken by the second capture
+      await save(second);
+      // What the writer wrote is the second capture's bytes, not the first's left in the reused buffer.
+      const { rows: stored } = unpackRows(store.load()!.pipeline);
+      expect(stored).toHaveLength(2000);
+      for (const r of stored) {
+        expect(Buffer.from(r).includes(Buffer.alloc(900, 9))).toBe(true);
+        expect(Buffer.from(r).includes(Buffer.alloc(900, 7))).toBe(false);
+      }
+    } finally {
+      store.close();
+    }
+  });
+});
