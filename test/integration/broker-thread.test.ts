@@ -89,6 +89,31 @@ describe('broker thread: publishes cross to the gateway thread', () => {
     await client.endAsync();
   });
 
+  it("acknowledges QoS 1 publishes on other topics in order with the same client's ingest publishes [MQTT-4.6.0-2]", async () => {
+    const client = await connect(tg.mqttUrl, { clientId: 'qos1-mixed' });
+    const sent: number[] = [];
+    const acked: number[] = [];
+    client.on('packetsend', (p) => {
+      if (p.cmd === 'publish' && p.qos === 1) sent.push(p.messageId!);
+    });
+    client.on('packetreceive', (p) => {
+      if (p.cmd === 'puback') acked.push(p.messageId!);
+    });
+    // Every third publish is on a topic that is not ingest: aedes would acknowledge it at once, ahead of the
+    // ingest publishes before it that wait for the gateway's log.
+    const n = 150;
+    await Promise.all(
+      Array.from({ length: n }, (_, i) =>
+        i % 3 === 2
+          ? publish(client, 'devices/qos1-mixed/status', `note ${i}`, 1)
+          : publish(client, 'devices/qos1-mixed/telemetry', JSON.stringify({ ts: Date.now() - 60_000 + i, readings: { t: i } }), 1),
+      ),
+    );
+    expect(sent).toHaveLength(n);
+    expect(acked).toEqual(sent);
+    await client.endAsync();
+  });
+
   it('delivers QoS 1 ingest publishes at QoS 1 to a subscriber, and queues them for a persistent session while it is away', async () => {
     const watcher = await connect(tg.mqttUrl, { clientId: 'watcher-1', clean: false });
     await watcher.subscribeAsync('devices/+/telemetry', { qos: 1 });
@@ -100,12 +125,18 @@ describe('broker thread: publishes cross to the gateway thread', () => {
     await publish(device, 'devices/qos1-watched/telemetry', first, 1);
     await waitFor('the live delivery', () => (got.length === 1 ? true : undefined));
     expect(got).toEqual([{ payload: first, qos: 1 }]);
+    // Its session goes offline once the broker has seen the disconnect: until then a publish is delivered to the
+    // closing connection, not queued.
+    const clients = async () => ((await (await fetch(`${tg.httpUrl}/health`)).json()) as { broker: { clients: number } }).broker.clients;
+    const connected = await clients();
     await watcher.endAsync();
+    await waitFor('the watcher gone', async () => ((await clients()) === connected - 1 ? true : undefined));
     const second = reading(2);
     await publish(device, 'devices/qos1-watched/telemetry', second, 1);
-    const back = await connect(tg.mqttUrl, { clientId: 'watcher-1', clean: false });
     const queued: { payload: string; qos: number }[] = [];
-    back.on('message', (_t, payload, packet) => queued.push({ payload: payload.toString(), qos: packet.qos }));
+    const back = await connect(tg.mqttUrl, { clientId: 'watcher-1', clean: false }, (c) =>
+      c.on('message', (_t, payload, packet) => queued.push({ payload: payload.toString(), qos: packet.qos })),
+    );
     await waitFor('the queued delivery', () => (queued.length === 1 ? true : undefined));
     expect(queued).toEqual([{ payload: second, qos: 1 }]);
     await back.endAsync();

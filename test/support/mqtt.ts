@@ -1,8 +1,13 @@
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 
-/** A connected MQTT.js client; rejects if CONNECT is refused. Reconnect is off so refusals surface in tests. */
-export async function connect(url: string, opts: IClientOptions = {}): Promise<MqttClient> {
+/**
+ * A connected MQTT.js client; rejects if CONNECT is refused. Reconnect is off so refusals surface in tests.
+ * `attach` runs before the CONNECT goes out: a persistent session's queued messages may arrive in the same read
+ * as the CONNACK, before a handler attached after the await would see them.
+ */
+export async function connect(url: string, opts: IClientOptions = {}, attach?: (client: MqttClient) => void): Promise<MqttClient> {
   const client = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 5000, ...opts });
+  attach?.(client);
   await new Promise<void>((resolve, reject) => {
     client.once('connect', () => resolve());
     client.once('error', (err) => {

@@ -111,18 +111,23 @@ function relay(packet: PublishPacket, done: Done): void {
 
 function gate(client: Client, packet: PublishPacket, done: Done, audience: Audience): void {
   const topic = packet.topic;
-  if (!isIngestTopic(topic)) return data.relay ? relay(packet, done) : done(null);
-  const payload = packet.payload as Buffer;
-  if (held.length === 0) {
-    const messageId = packet.messageId;
-    if (packet.qos === 1 && messageId !== undefined && !packet.retain && !audience.mayReach(topic) && ownPubacks.take(client)) {
-      if (handOwn(client, packet, messageId)) return done(null);
-      ownPubacks.give(client);
-    } else if (hand(topic, payload, packet.qos, done)) return;
+  if (!isIngestTopic(topic)) {
+    // Its PUBACK must not overtake those of the client's earlier ingest publishes [MQTT-4.6.0-2].
+    const answer = packet.qos > 0 ? ownPubacks.ordered(client, done) : done;
+    return data.relay ? relay(packet, answer) : answer(null);
   }
+  const payload = packet.payload as Buffer;
+  const messageId = packet.messageId;
+  if (held.length === 0 && packet.qos === 1 && messageId !== undefined && !packet.retain && !audience.mayReach(topic) && ownPubacks.take(client)) {
+    if (handOwn(client, packet, messageId)) return done(null);
+    ownPubacks.give(client);
+  }
+  // In turn with the client's publishes on the broker thread's own PUBACK path, if it has any.
+  const answer = packet.qos > 0 ? ownPubacks.ordered(client, done) : done;
+  if (held.length === 0 && hand(topic, payload, packet.qos, answer)) return;
   // Cannot happen with the ring sized from mqtt.maxPayloadBytes (broker-thread.ts); refused rather than held forever.
-  if (!ring.fits(topic, payload)) return done(new Error('publish larger than the broker thread ring'));
-  held.push({ topic, payload, qos: packet.qos, done });
+  if (!ring.fits(topic, payload)) return answer(new Error('publish larger than the broker thread ring'));
+  held.push({ topic, payload, qos: packet.qos, done: answer });
   metrics.brokerHeld!.inc(1);
   retry ??= setTimeout(handHeld, 1);
 }

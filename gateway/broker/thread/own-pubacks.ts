@@ -17,16 +17,27 @@ type Done = (err?: Error | null) => void;
  * acknowledges, it writes the PUBACK [MQTT-3.4] itself, on the client's connection (aedes' `client.conn`).
  *
  * What MQTT asks of the PUBACK stays true: it is sent only after the gateway logged the publish, once, and in
- * the order the publishes came [MQTT-4.6.0-2] (the gateway acknowledges in ring order, and a PUBACK written here
- * or by aedes goes into the same stream at the moment of the acknowledgement). A failure closes the connection
+ * the order the publishes came [MQTT-4.6.0-2]: while a client has publishes on this path, each of its QoS >= 1
+ * publishes (on this path, through the ring the usual way, or on a topic aedes would acknowledge at once) takes
+ * its place in one queue of the client's, and is answered (a PUBACK written here, or aedes' callback called, which
+ * writes aedes' own into the same stream) only when every one before it was. A failure closes the connection
  * without PUBACK, as aedes does when the gate fails a publish. A client that disconnects first gets nothing and
  * sends the publish again (DUP) on its next session [MQTT-4.4.0-1]. Backpressure: aedes reads no further from a
  * client while one of its publishes is held, and here nothing is held; so each client has at most `perClient`
  * publishes waiting on this path, and the next one is held by aedes as before until the gateway catches up.
  */
+/** A publish in a client's queue: on this path (`messageId`) or aedes' (`done`); `result` once its outcome is known. */
+interface Turn {
+  result: Error | null | undefined;
+  readonly messageId: number;
+  readonly done: Done | undefined;
+}
+
 export class OwnPubacks {
   /** Per client, its publishes on this path; a client is forgotten when it has none (every one is answered). */
   private readonly waiting: ConnectionCounts<Client>;
+  /** Per client with publishes on this path unanswered: all its QoS >= 1 publishes since, in the order they came. */
+  private readonly queues = new Map<Client, Turn[]>();
 
   constructor(perClient: number) {
     this.waiting = new ConnectionCounts<Client>(perClient);
@@ -37,18 +48,55 @@ export class OwnPubacks {
     return this.waiting.take(client);
   }
 
-  /** Gives back a place (its publish was acknowledged, failed, or went the usual way after all). */
+  /** Gives back a place taken for a publish that went the usual way after all. */
   give(client: Client): void {
     this.waiting.release(client);
   }
 
-  /** What the ack table calls for a publish taken on this path: the PUBACK, or the connection closed. */
+  /** Queues a publish taken on this path; what the ack table calls for it: the PUBACK, or the connection closed. */
   waiter(client: Client, messageId: number): Done {
+    const turn = this.enqueue(client, messageId, undefined);
     return (err) => {
-      this.give(client);
-      if (err) return void client.conn.destroy(err);
-      writePuback(client, messageId);
+      turn.result = err ?? null;
+      this.release(client);
     };
+  }
+
+  /**
+   * The callback to hand aedes for a QoS >= 1 publish of `client` that does not go this path: `done` itself when
+   * nothing of the client's is queued, else one that answers aedes in the publish's turn [MQTT-4.6.0-2, 4.6.0-3].
+   */
+  ordered(client: Client, done: Done): Done {
+    if (!this.queues.has(client)) return done;
+    const turn = this.enqueue(client, 0, done);
+    return (err) => {
+      turn.result = err ?? null;
+      this.release(client);
+    };
+  }
+
+  private enqueue(client: Client, messageId: number, done: Done | undefined): Turn {
+    const turn: Turn = { result: undefined, messageId, done };
+    const queue = this.queues.get(client);
+    if (queue === undefined) this.queues.set(client, [turn]);
+    else queue.push(turn);
+    return turn;
+  }
+
+  /** Answers the client's publishes from the front of its queue while their outcome is known. */
+  private release(client: Client): void {
+    const queue = this.queues.get(client);
+    if (queue === undefined) return;
+    while (queue.length > 0 && queue[0]!.result !== undefined) {
+      const turn = queue.shift()!;
+      if (turn.done !== undefined) turn.done(turn.result);
+      else {
+        this.waiting.release(client);
+        if (turn.result) client.conn.destroy(turn.result);
+        else writePuback(client, turn.messageId);
+      }
+    }
+    if (queue.length === 0) this.queues.delete(client);
   }
 }
 

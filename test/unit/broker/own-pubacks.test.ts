@@ -67,4 +67,54 @@ describe('OwnPubacks', () => {
     expect(own.take(a)).toBe(true);
     expect(own.take(a)).toBe(false);
   });
+
+  it("answers a client's publishes on every path in the order they came [MQTT-4.6.0-2]", async () => {
+    const own = new OwnPubacks(10);
+    const { client, conn, written } = fakeClient();
+    // aedes' PUBACK is what its callback leads to, written on the same connection.
+    const aedesDone = (id: number) => (err?: Error | null) => void (err ? undefined : conn.write(Buffer.from([0x40, 2, 0, id])));
+    own.take(client);
+    const a1 = own.waiter(client, 1);
+    own.take(client);
+    const a2 = own.waiter(client, 2);
+    // 3: on a topic aedes acknowledges at once; 4: an ingest publish through the ring, answered by aedes; 5: this path.
+    const b3 = own.ordered(client, aedesDone(3));
+    const r4 = own.ordered(client, aedesDone(4));
+    own.take(client);
+    const a5 = own.waiter(client, 5);
+    b3(null);
+    a1(null);
+    await tick();
+    expect([...written()]).toEqual([0x40, 2, 0, 1]);
+    a2(null);
+    r4(null);
+    a5(null);
+    await tick();
+    expect([...written()]).toEqual([0x40, 2, 0, 1, 0x40, 2, 0, 2, 0x40, 2, 0, 3, 0x40, 2, 0, 4, 0x40, 2, 0, 5]);
+    // All answered: the client is forgotten, and a publish of it on another topic is answered at once again.
+    const next = () => undefined;
+    expect(own.ordered(client, next)).toBe(next);
+  });
+
+  it('keeps the order of several later publishes, whatever order their own outcomes come in', () => {
+    const own = new OwnPubacks(10);
+    const { client } = fakeClient();
+    own.take(client);
+    const a = own.waiter(client, 1);
+    const order: string[] = [];
+    const b = own.ordered(client, () => order.push('b'));
+    const c = own.ordered(client, (err) => order.push(`c:${err?.message ?? 'ok'}`));
+    c(new Error('refused'));
+    a(null);
+    expect(order).toEqual([]);
+    b(null);
+    expect(order).toEqual(['b', 'c:refused']);
+  });
+
+  it('answers a publish of a client with nothing on this path at once, with its own callback', () => {
+    const own = new OwnPubacks(10);
+    const { client } = fakeClient();
+    const done = () => undefined;
+    expect(own.ordered(client, done)).toBe(done);
+  });
 });
