@@ -3,7 +3,7 @@ import { type PipelineCapture, type PipelineDelta, type PipelineSnapshot, restor
 import { checkSeq, DeviceState, evictSeen, insertSeen, SEQ_DUPLICATE, SEQ_LATE, SEQ_NEW, SensorState, seenSize } from './state.js';
 import type { DeviceMessage, PipelineSettings, Reading, WindowPoint } from './types.js';
 import { evictRetained, retain, takeRetained } from './retained.js';
-import { CHUNK_WINDOWS, type ChunkSpan } from './retained-chunks.js';
+import { type ChunkSpan, chunkSpan } from './retained-chunks.js';
 import { Win } from './window.js';
 
 export type { PipelineCapture, PipelineDelta, PipelineSnapshot } from './snapshot.js';
@@ -91,7 +91,7 @@ export class Pipeline {
     this.correction = correctionHorizonMs;
     this.dedupHorizon = dedupHorizonMs;
     this.maxSensors = settings.maxSensorsPerDevice ?? Infinity;
-    this.span = { ms: intervalMs * (settings.chunkWindows ?? CHUNK_WINDOWS), track: false };
+    this.span = chunkSpan(intervalMs, settings.chunkWindows);
     if (snapshot === undefined) {
       this.devices = new Map();
       this.pending = new Set();

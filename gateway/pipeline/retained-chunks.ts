@@ -35,12 +35,23 @@ export const CHUNK_WINDOWS = 8;
  * take).
  */
 export interface ChunkSpan {
+  readonly intervalMs: number;
+  /** Windows per chunk. */
+  readonly windows: number;
   readonly ms: number;
   track: boolean;
 }
 
+export const chunkSpan = (intervalMs: number, windows = CHUNK_WINDOWS): ChunkSpan => ({ intervalMs, windows, ms: intervalMs * windows, track: false });
+
 /** The fields retained.ts keeps for the chunks, on SensorState. */
 export interface ChunkFields {
+  /**
+   * Shifts the sensor's chunk boundaries by (chunkPhase mod windows) intervals: window starts are on one grid for
+   * every sensor, so without it every sensor's tail would move on to a new chunk in the same checkpoint (a burst
+   * of chunk rows every CHUNK_WINDOWS windows); a hash of the names spreads them over the checkpoints.
+   */
+  readonly chunkPhase: number;
   sealed: Buffer;
   sealedBytes: number;
   sealedCount: number;
@@ -57,7 +68,18 @@ export interface ChunkFields {
 /** The marks of a sensor with none. Never written to. */
 export const NO_CHUNKS: number[] = [];
 
-export const chunkOf = (start: number, span: ChunkSpan): number => Math.floor(start / span.ms);
+/** The chunk of the record starting at `start` (the sensor's phase applied). */
+export const chunkOf = (s: { readonly chunkPhase: number }, start: number, span: ChunkSpan): number =>
+  Math.floor((start + (s.chunkPhase % span.windows) * span.intervalMs) / span.ms);
+
+/** A sensor's chunkPhase: FNV-1a of its device and sensor names (the same after a restart). */
+export function phaseOf(device: string, sensor: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < device.length; i++) h = Math.imul(h ^ device.charCodeAt(i), 0x01000193);
+  h = Math.imul(h ^ 0, 0x01000193);
+  for (let i = 0; i < sensor.length; i++) h = Math.imul(h ^ sensor.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
 
 /** Marks chunk `id` of `s` (when the span tracks). */
 export function mark(s: ChunkFields, id: number, span: ChunkSpan | undefined): void {
@@ -77,13 +99,13 @@ const F = new Float64Array(HEAD_FIELDS);
 export function tailOf(s: ChunkFields, span: ChunkSpan, intervalMs: number): boolean {
   if (s.sealedCount === 0) return false;
   if (s.tailAt >= 0) return true;
-  const tail = chunkOf(s.sealedMaxStart, span);
+  const tail = chunkOf(s, s.sealedMaxStart, span);
   const r = new ByteReader(s.sealed, s.sealedBytes);
   let prev = -Infinity;
   for (let k = 0; k < s.sealedCount; k++) {
     const at = r.pos;
     readHead(r, prev, k === 0 ? s.sealedFirstStart : NaN, intervalMs, F);
-    if (chunkOf(F[START]!, span) === tail) {
+    if (chunkOf(s, F[START]!, span) === tail) {
       s.tailAt = at;
       s.tailStart = F[START]!;
       return true;
@@ -107,7 +129,7 @@ export function eachChunk(
   each: (id: number, from: number, to: number, firstStart: number) => void,
 ): void {
   if (s.sealedCount === 0) return;
-  const tail = chunkOf(s.sealedMaxStart, span);
+  const tail = chunkOf(s, s.sealedMaxStart, span);
   const last = only === null ? tail - 1 : Math.min(tail - 1, only[only.length - 1]!);
   const r = new ByteReader(s.sealed, s.sealedBytes);
   let prev = -Infinity;
@@ -118,7 +140,7 @@ export function eachChunk(
   for (let k = 0; k < s.sealedCount; k++) {
     const at = r.pos;
     readHead(r, prev, k === 0 ? s.sealedFirstStart : NaN, intervalMs, F);
-    const c = chunkOf(F[START]!, span);
+    const c = chunkOf(s, F[START]!, span);
     if (c !== id) {
       if (want) each(id, from, at, first);
       if (c > last) return;

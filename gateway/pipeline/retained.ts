@@ -52,8 +52,8 @@ export function retain(s: RetainedRecords, w: Win, intervalMs: number, span?: Ch
   // w's bytes are new and the next record's rewritten; offsets after them moved.
   s.tailAt = -1;
   if (span !== undefined) {
-    mark(s, chunkOf(w.start, span), span);
-    mark(s, chunkOf(next.start, span), span);
+    mark(s, chunkOf(s, w.start, span), span);
+    mark(s, chunkOf(s, next.start, span), span);
   }
 }
 
@@ -68,18 +68,18 @@ export function takeRetained(s: RetainedRecords, start: number, intervalMs: numb
   const w = readTail(r, F);
   scratch.pos = 0;
   s.tailAt = -1;
-  if (span !== undefined) mark(s, chunkOf(start, span), span);
+  if (span !== undefined) mark(s, chunkOf(s, start, span), span);
   if (k + 1 < s.sealedCount) {
     // The record after it was written relative to `start`: written again, relative to the one before.
     readHead(r, start, NaN, intervalMs, F);
     const next = readTail(r, F);
     writeWinRecord(scratch, next, prev, intervalMs);
     if (k === 0) s.sealedFirstStart = next.start;
-    if (span !== undefined) mark(s, chunkOf(next.start, span), span);
+    if (span !== undefined) mark(s, chunkOf(s, next.start, span), span);
   } else {
     s.sealedMaxStart = prev;
     // The tail moves back to the chunk of `prev`, whose row (if any) goes: the tail lives in the device row.
-    if (span !== undefined && k > 0) mark(s, chunkOf(prev, span), span);
+    if (span !== undefined && k > 0) mark(s, chunkOf(s, prev, span), span);
   }
   splice(s, at, r.pos);
   if (--s.sealedCount === 0) clear(s);
@@ -135,7 +135,7 @@ export function evictRetained(s: RetainedRecords, limit: number, intervalMs: num
     const at = r.pos;
     readHead(r, prev, k === 0 ? s.sealedFirstStart : NaN, intervalMs, F);
     if (span !== undefined && span.track) {
-      const c = chunkOf(F[START]!, span);
+      const c = chunkOf(s, F[START]!, span);
       if (c !== evicted) {
         if (k > 0) mark(s, evicted, span);
         evicted = c;
@@ -222,9 +222,9 @@ export function adoptRetained(s: RetainedRecords, bytes: Buffer, size: number, c
 
 function append(s: RetainedRecords, w: Win, intervalMs: number, span: ChunkSpan | undefined): void {
   if (span === undefined) s.tailAt = -1;
-  else if (s.sealedCount === 0 || chunkOf(w.start, span) !== chunkOf(s.sealedMaxStart, span)) {
+  else if (s.sealedCount === 0 || chunkOf(s, w.start, span) !== chunkOf(s, s.sealedMaxStart, span)) {
     // A new tail; the former one is a chunk of its own now.
-    if (s.sealedCount > 0) mark(s, chunkOf(s.sealedMaxStart, span), span);
+    if (s.sealedCount > 0) mark(s, chunkOf(s, s.sealedMaxStart, span), span);
     s.tailAt = s.sealedBytes;
     s.tailStart = w.start;
   }

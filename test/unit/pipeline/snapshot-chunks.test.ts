@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Pipeline } from '../../../gateway/pipeline/pipeline.js';
+import { chunkOf, chunkSpan, phaseOf } from '../../../gateway/pipeline/retained-chunks.js';
 import { restoreSnapshot, takeSnapshot } from '../../../gateway/pipeline/snapshot.js';
 import type { DeviceMessage, PipelineSettings } from '../../../gateway/pipeline/types.js';
 import { batchRows, RowWriter, type RowBatch } from '../../../gateway/persist/rows.js';
@@ -188,9 +189,9 @@ describe('retained windows in chunks (incremental checkpoints)', () => {
     const chunkRows = rows.filter((r) => r.chunk);
     expect(chunkRows).toHaveLength(1);
     expect(chunkRows[0]!.bytes).toBeGreaterThan(0);
-    // The chunk holding that window: 80 s of windows, keyed by the window's start / 80 s.
+    // The chunk holding that window (8 windows of 10 s, shifted by the sensor's phase).
     const start = late - (late % 10_000);
-    expect(chunkRows[0]!.key).toBe(`dev\u0000temp\u0000${Math.floor(start / 80_000)}`);
+    expect(chunkRows[0]!.key).toBe(`dev\u0000temp\u0000${chunkOf({ chunkPhase: phaseOf('dev', 'temp') }, start, chunkSpan(10_000))}`);
   });
 
   it('a retained window taken out by a reading and still open at the checkpoint leaves its chunk', () => {
@@ -226,5 +227,26 @@ describe('retained windows in chunks (incremental checkpoints)', () => {
     expect(chunkRows.find((r) => r.key === `d\u0000a\u0000${Math.floor(T / 1000) + 2}`)?.bytes).toBeGreaterThan(0);
     save(delta, false);
     expect(canonical(store.load()!.pipeline)).toEqual(canonical(p.snapshot()));
+  });
+
+  it("spreads the sensors' chunk boundaries over the checkpoints rather than all in one", () => {
+    const settings: PipelineSettings = { intervalMs: 10_000, allowedLatenessMs: 5000, correctionHorizonMs: 900_000, dedupHorizonMs: 900_000 };
+    const p = new Pipeline(settings, { window: () => {} });
+    let t = 1_700_000_000_000;
+    const feed = (seconds: number) => {
+      for (let i = 0; i < seconds; i++, t += 1000)
+        for (let d = 0; d < 64; d++)
+          p.ingest({ device: `dev-${d}`, ts: t, tsFromDevice: true, seq: undefined, readings: [{ sensor: 'temp', value: 21.5 }] }, t);
+    };
+    feed(1000);
+    p.beginDelta().finish();
+    const perCheckpoint: number[] = [];
+    for (let k = 0; k < 32; k++) {
+      feed(5);
+      perCheckpoint.push(sizes(p.beginDelta().finish()).filter((r) => r.chunk && r.bytes > 0).length);
+    }
+    // 160 s: every sensor's tail moved on twice (8 windows of 10 s), 128 chunk rows; never all 64 at once.
+    expect(perCheckpoint.reduce((a, b) => a + b, 0)).toBe(128);
+    expect(Math.max(...perCheckpoint)).toBeLessThanOrEqual(24);
   });
 });
