@@ -49,7 +49,7 @@ export interface ChunkFields {
   /**
    * Shifts the sensor's chunk boundaries by (chunkPhase mod windows) intervals: window starts are on one grid for
    * every sensor, so without it every sensor's tail would move on to a new chunk in the same checkpoint (a burst
-   * of chunk rows every CHUNK_WINDOWS windows); a hash of the names spreads them over the checkpoints.
+   * of chunk rows every CHUNK_WINDOWS windows); a hash of the device's name spreads them over the checkpoints.
    */
   readonly chunkPhase: number;
   sealed: Buffer;
@@ -72,12 +72,13 @@ export const NO_CHUNKS: number[] = [];
 export const chunkOf = (s: { readonly chunkPhase: number }, start: number, span: ChunkSpan): number =>
   Math.floor((start + (s.chunkPhase % span.windows) * span.intervalMs) / span.ms);
 
-/** A sensor's chunkPhase: FNV-1a of its device and sensor names (the same after a restart). */
-export function phaseOf(device: string, sensor: string): number {
+/**
+ * A sensor's chunkPhase: FNV-1a of its device's name (the same after a restart), so that a device's sensors
+ * share their chunk boundaries and a chunk of all of them is one row (snapshot-rows.ts).
+ */
+export function phaseOf(device: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < device.length; i++) h = Math.imul(h ^ device.charCodeAt(i), 0x01000193);
-  h = Math.imul(h ^ 0, 0x01000193);
-  for (let i = 0; i < sensor.length; i++) h = Math.imul(h ^ sensor.charCodeAt(i), 0x01000193);
   return h >>> 0;
 }
 

@@ -56,11 +56,14 @@ export function decodeRows(
     for (const row of parts.rows) {
       if (isChunk(row))
         readBlob(row, FORMATS.pipelineChunk, (r) => {
-          const key = `${r.str()}\u0000${r.str()}`;
-          const piece = { firstStart: r.num(), bytes: r.bytes(r.count()) };
-          const list = chunks.get(key);
-          if (list === undefined) chunks.set(key, [piece]);
-          else list.push(piece);
+          const device = r.str();
+          for (let n = r.count(3); n > 0; n--) {
+            const key = `${device}\u0000${r.str()}`;
+            const piece = { firstStart: r.num(), bytes: r.bytes(r.count()) };
+            const list = chunks.get(key);
+            if (list === undefined) chunks.set(key, [piece]);
+            else list.push(piece);
+          }
         });
       else
         readBlob(row, FORMATS.pipelineRow, (r) => {

@@ -8,9 +8,9 @@ import type { DeviceState, SensorState } from './state.js';
 
 /**
  * The pipeline's part of an incremental checkpoint (docs/durability.md): a row per device (key: the device name)
- * and a row per chunk of a sensor's retained windows before its tail (key: device NUL sensor NUL chunk id;
- * retained-chunks.ts), written only for the devices that changed since the last checkpoint, and of those only
- * the chunks marked changed; the part's state is every row. So a checkpoint writes what changes at every
+ * and a row per chunk of its sensors' retained windows before their tails (key: device NUL chunk number;
+ * retained-chunks.ts: a device's sensors share their chunk boundaries), written only for the devices that
+ * changed since the last checkpoint, and of those only the chunks marked changed; the part's state is every row. So a checkpoint writes what changes at every
  * reading (dedup keys, open windows, the newest retained windows) and not the ~90 retained windows per sensor
  * of the 15m correction horizon, which are written once per chunk.
  *
@@ -18,8 +18,8 @@ import type { DeviceState, SensorState } from './state.js';
  *   pending:uvar  per sensor of the device with open windows:  sensor:str  pendingAt:num
  *   the device as a whole snapshot writes it (snapshot-binary.ts writeDevice) but for each sensor's `sealed`:
  *     n:uvar (every retained window of the sensor) [firstStart:num  tailStart:num  bytes:uvar  the tail's records]
- * Chunk row (FORMATS.pipelineChunk): device:str  sensor:str  firstStart:num  bytes:uvar  the chunk's records
- *   (as they are in memory; the first one's start is firstStart).
+ * Chunk row (FORMATS.pipelineChunk): device:str  n:uvar  n x (sensor:str  firstStart:num  bytes:uvar  the
+ *   sensor's records of the chunk, as they are in memory; the first one's start is firstStart).
  * The head (the checkpoint row's pipeline column) is a whole snapshot of no device: it carries the interval.
  * pendingAt (SensorState) orders the pending sensors across rows: the restored pending set is the same
  * sequence `tick` would have visited.
@@ -59,8 +59,8 @@ export class DeltaCapture extends RowCapture<DeltaRequeue> implements PipelineDe
   private copied = 0;
   private copyBytes = 0;
   private readonly taken: { s: SensorState; ids: number[] }[] = [];
-  /** Scratch of write(): the chunk ids written for the sensor at hand. */
-  private wrote: number[] = [];
+  /** Scratch of write(): the chunk ids marked on the device's sensors. */
+  private readonly marked: number[] = [];
 
   /** `onEnd(failed)`: finished (null) or aborted, with the devices to mark dirty again (and whether it was full). */
   constructor(
@@ -144,42 +144,59 @@ export class DeltaCapture extends RowCapture<DeltaRequeue> implements PipelineDe
       }
     writeDevice(w, d, writeTail);
     rows.end();
+    const marked = this.marked;
+    marked.length = 0;
     for (const s of d.sensors.values()) {
       const ids = live ? this.take(s) : s.chunks;
-      if (this.full) this.chunks(d, s, null);
-      else if (ids !== NO_CHUNKS) this.chunks(d, s, ids);
+      for (let k = 0; k < ids.length; k++) if (!marked.includes(ids[k]!)) marked.push(ids[k]!);
     }
+    if (this.full) this.chunks(d, null);
+    else if (marked.length > 0)
+      this.chunks(
+        d,
+        marked.sort((a, b) => a - b),
+      );
   }
 
-  /** Rows of the sensor's chunks `ids` (null: all of them, no deletes): written, or deleted when not found. */
-  private chunks(d: DeviceState, s: SensorState, ids: number[] | null): void {
+  /**
+   * The device's chunk rows `ids` (null: all of them, no deletes): chunk k of every sensor that holds windows in
+   * it before its tail, in one row; a chunk no sensor holds is deleted.
+   */
+  private chunks(d: DeviceState, ids: number[] | null): void {
     const rows = this.rows;
-    const wrote = this.wrote;
-    wrote.length = 0;
-    if (ids !== null) ids.sort((a, b) => a - b);
-    eachChunk(s, this.span, this.intervalMs, ids, (id, from, to, firstStart) => {
-      wrote.push(id);
-      rows.begin(chunkKey(d, s, id), FORMATS.pipelineChunk);
+    const found = new Map<number, { s: SensorState; from: number; to: number; first: number }[]>();
+    for (const s of d.sensors.values())
+      eachChunk(s, this.span, this.intervalMs, ids, (id, from, to, first) => {
+        const list = found.get(id);
+        if (list === undefined) found.set(id, [{ s, from, to, first }]);
+        else list.push({ s, from, to, first });
+      });
+    for (const id of [...found.keys()].sort((a, b) => a - b)) {
+      const list = found.get(id)!;
+      rows.begin(chunkKey(d, id), FORMATS.pipelineChunk);
       const w = rows.w;
       w.str(d.name);
-      w.str(s.sensor);
-      N[0] = firstStart;
-      w.numAt(N, 0);
-      w.uvar(to - from);
-      w.bytes(s.sealed, from, to);
+      w.uvar(list.length);
+      for (const { s, from, to, first } of list) {
+        w.str(s.sensor);
+        N[0] = first;
+        w.numAt(N, 0);
+        w.uvar(to - from);
+        w.bytes(s.sealed, from, to);
+      }
       rows.end();
-    });
+    }
     if (ids === null) return;
-    // No record left in it, or it is the tail (in the device row) or later: the row goes.
+    // No sensor holds windows in it before its tail (evicted, taken out, or the tail now): the row goes.
     for (const id of ids)
-      if (!wrote.includes(id)) {
-        rows.begin(chunkKey(d, s, id));
+      if (!found.has(id)) {
+        rows.begin(chunkKey(d, id));
         rows.end(true);
       }
   }
 }
 
-const chunkKey = (d: DeviceState, s: SensorState, id: number): string => `${d.name}\u0000${s.sensor}\u0000${id}`;
+const chunkKey = (d: DeviceState, id: number): string => `${d.name}\u0000${id}`;
 
 /** A device row's `sealed` field: the count, the first start and the tail's records (tailOf was called). */
 function writeTail(w: ByteWriter, s: SensorState): void {

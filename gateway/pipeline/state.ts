@@ -46,7 +46,7 @@ export class SensorState implements SeenKeys {
     readonly device: string,
     readonly sensor: string,
   ) {
-    this.chunkPhase = phaseOf(device, sensor);
+    this.chunkPhase = phaseOf(device);
   }
 }
 
