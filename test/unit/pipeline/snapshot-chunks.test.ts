@@ -4,9 +4,9 @@ import { Pipeline } from '../../../gateway/pipeline/pipeline.js';
 import { chunkOf, chunkSpan, phaseOf } from '../../../gateway/pipeline/retained-chunks.js';
 import { restoreSnapshot, takeSnapshot } from '../../../gateway/pipeline/snapshot.js';
 import type { DeviceMessage, PipelineSettings } from '../../../gateway/pipeline/types.js';
-import { batchRows, RowWriter, type RowBatch } from '../../../gateway/persist/rows.js';
+import { batchRows, type RowBatch } from '../../../gateway/persist/rows.js';
 import { MemoryStateStore } from '../../../gateway/state/memory-state.js';
-import { runSegments } from '../../support/delta-segments.js';
+import { runPipelineSegments, savePipelineRows, segmentOf } from '../../support/delta-segments.js';
 
 /**
  * The retained windows of an incremental checkpoint in chunks (pipeline/retained-chunks.ts, snapshot-rows.ts):
@@ -18,7 +18,6 @@ import { runSegments } from '../../support/delta-segments.js';
 
 const T = 1_699_999_200_000;
 const INTERVAL = 1000;
-const noRows = (): RowBatch => new RowWriter().finish();
 
 const canonical = (snap: Uint8Array, interval = INTERVAL) => {
   const { devices, pending } = restoreSnapshot(Buffer.from(snap), interval);
@@ -38,12 +37,7 @@ const op = fc.oneof(
   { weight: 1, arbitrary: fc.integer({ min: 200, max: 4000 }).map((t) => ({ advance: t })) },
   { weight: 1, arbitrary: fc.nat(3000).map((t) => ({ tick: t })) },
 );
-const segment = fc.record({
-  ops: fc.array(op, { maxLength: 16 }),
-  steps: fc.array(fc.nat(2), { maxLength: 6 }),
-  copyBudget: fc.constantFrom(0, 2000, Infinity),
-  outcome: fc.constantFrom('saved', 'saved', 'saved', 'failed', 'restart'),
-});
+const segment = segmentOf(op, 16);
 
 describe('retained windows in chunks (incremental checkpoints)', () => {
   it('deltas restore the exact state after corrections, evictions, failed saves and restarts, for any chunk size', () => {
@@ -81,26 +75,11 @@ describe('retained windows in chunks (incremental checkpoints)', () => {
               p.ingest(m, clock);
             }
           };
-          runSegments(segments, {
+          runPipelineSegments(segments, store, {
             apply,
-            begin: (seg) => {
-              const atStart = p.snapshot();
-              return { delta: p.beginDelta(seg.copyBudget), atStart };
-            },
-            saved: (rows, full, atStart, outcome) => {
-              store.saveDelta({
-                pipelineHead: p.deltaHead(),
-                pipelineRows: rows,
-                pipelineFull: full,
-                alertRows: noRows(),
-                alertsFull: false,
-                sparkplug: new Uint8Array(0),
-                savedAt: 0,
-                logPosition: 0,
-              });
-              expect(canonical(store.load()!.pipeline)).toEqual(canonical(atStart));
-              if (outcome === 'restart') p = new Pipeline(settings, { window: () => {} }, store.load()!.pipeline);
-            },
+            pipeline: () => p,
+            check: (saved, atStart) => expect(canonical(saved)).toEqual(canonical(atStart)),
+            restart: (saved) => (p = new Pipeline(settings, { window: () => {} }, saved)),
           });
         },
       ),
@@ -125,17 +104,7 @@ describe('retained windows in chunks (incremental checkpoints)', () => {
     const { p, feed } = steady();
     feed(1200); // 20 minutes: the horizon is full
     const store = new MemoryStateStore();
-    const save = (rows: RowBatch, full: boolean) =>
-      store.saveDelta({
-        pipelineHead: p.deltaHead(),
-        pipelineRows: rows,
-        pipelineFull: full,
-        alertRows: noRows(),
-        alertsFull: false,
-        sparkplug: new Uint8Array(0),
-        savedAt: 0,
-        logPosition: 0,
-      });
+    const save = (rows: RowBatch, full: boolean) => savePipelineRows(store, p, rows, full);
     const first = p.beginDelta();
     const full = first.finish();
     save(full, true);
@@ -199,17 +168,7 @@ describe('retained windows in chunks (incremental checkpoints)', () => {
     const settings: PipelineSettings = { intervalMs: 1000, allowedLatenessMs: 5000, correctionHorizonMs: 10_000, dedupHorizonMs: 10_000, chunkWindows: 1 };
     const p = new Pipeline(settings, { window: () => {} });
     const store = new MemoryStateStore();
-    const save = (rows: RowBatch, full: boolean) =>
-      store.saveDelta({
-        pipelineHead: p.deltaHead(),
-        pipelineRows: rows,
-        pipelineFull: full,
-        alertRows: noRows(),
-        alertsFull: false,
-        sparkplug: new Uint8Array(0),
-        savedAt: 0,
-        logPosition: 0,
-      });
+    const save = (rows: RowBatch, full: boolean) => savePipelineRows(store, p, rows, full);
     const read = (ts: number, at: number, value: number) =>
       p.ingest({ device: 'd', ts, tsFromDevice: true, seq: undefined, readings: [{ sensor: 'a', value }] }, at);
     // Four windows closed by ticks: [T, T + 1000) ... [T + 3000, T + 4000); one chunk each, the last the tail.

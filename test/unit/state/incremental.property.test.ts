@@ -7,10 +7,9 @@ import { Pipeline } from '../../../gateway/pipeline/pipeline.js';
 import { restoreSnapshot, takeSnapshot } from '../../../gateway/pipeline/snapshot.js';
 import type { DeviceMessage, PipelineSettings } from '../../../gateway/pipeline/types.js';
 import { RowWriter, type RowBatch } from '../../../gateway/persist/rows.js';
-import type { DeltaParts } from '../../../gateway/state/checkpoint-store.js';
 import { MemoryStateStore } from '../../../gateway/state/memory-state.js';
 import { rulesFrom } from '../alerts/helpers.js';
-import { runSegments } from '../../support/delta-segments.js';
+import { runPipelineSegments, runSegments, segmentOf } from '../../support/delta-segments.js';
 
 /**
  * Incremental checkpoints (docs/durability.md): after any sequence of operations, checkpoints taken as deltas
@@ -50,13 +49,7 @@ const toMessage = (m: Msg, base: number): DeviceMessage => ({
 });
 
 const op = fc.oneof({ weight: 6, arbitrary: message.map((m) => ({ msg: m })) }, { weight: 1, arbitrary: fc.nat(3000).map((t) => ({ tick: t })) });
-/** A segment: operations, then a checkpoint whose capture steps run between the next segment's operations. */
-const segment = fc.record({
-  ops: fc.array(op, { maxLength: 12 }),
-  steps: fc.array(fc.nat(2), { maxLength: 6 }),
-  copyBudget: fc.constantFrom(0, 2000, Infinity),
-  outcome: fc.constantFrom('saved', 'saved', 'saved', 'failed', 'restart'),
-});
+const segment = segmentOf(op, 12);
 
 describe('incremental pipeline checkpoints', () => {
   it('base + deltas restore the state a whole snapshot holds, after random operations, failed saves and restarts', () => {
@@ -74,25 +67,11 @@ describe('incremental pipeline checkpoints', () => {
             p.ingest(toMessage(o.msg, base), clock);
           }
         };
-        runSegments(segments, {
+        runPipelineSegments(segments, store, {
           apply,
-          begin: (seg) => {
-            const atStart = p.snapshot();
-            return { delta: p.beginDelta(seg.copyBudget), atStart };
-          },
-          saved: (rows, full, atStart, outcome) => {
-            const parts: DeltaParts = {
-              pipelineHead: p.deltaHead(),
-              pipelineRows: rows,
-              pipelineFull: full,
-              alertRows: noRows(),
-              alertsFull: false,
-              sparkplug: new Uint8Array(0),
-            };
-            store.saveDelta({ ...parts, savedAt: 0, logPosition: 0 });
-            expect(canonical(store.load()!.pipeline)).toEqual(canonical(atStart));
-            if (outcome === 'restart') p = new Pipeline(settings, { window: () => {} }, store.load()!.pipeline);
-          },
+          pipeline: () => p,
+          check: (saved, atStart) => expect(canonical(saved)).toEqual(canonical(atStart)),
+          restart: (saved) => (p = new Pipeline(settings, { window: () => {} }, saved)),
         });
         // One more, after everything: still the whole state.
         const atEnd = p.snapshot();
