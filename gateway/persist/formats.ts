@@ -24,6 +24,8 @@ export const FORMATS = {
   pipelineSnapshot: { name: 'binary pipeline snapshot', magic: 'GWPS', version: 1 },
   /** One device's pipeline state, a row of an incremental checkpoint (pipeline/snapshot-rows.ts). */
   pipelineRow: { name: 'pipeline device row', magic: 'GWPD', version: 1 },
+  /** A chunk of one sensor's retained windows, a row of an incremental checkpoint (pipeline/snapshot-rows.ts). */
+  pipelineChunk: { name: 'pipeline retained windows chunk', magic: 'GWPK', version: 1 },
   /** A checkpoint part kept as rows (a head and one row per device) read back as one blob (persist/rows.ts). */
   checkpointRows: { name: 'checkpoint rows', magic: 'GWRW', version: 1 },
   /** The alert engine's state and the firing events (alerts/snapshot-binary.ts). */

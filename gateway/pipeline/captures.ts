@@ -1,4 +1,6 @@
+import { type ChunkSpan, mark } from './retained-chunks.js';
 import { DeltaCapture, type PipelineCapture, type PipelineDelta, SnapshotCapture } from './snapshot.js';
+import type { DeltaRequeue } from './snapshot-rows.js';
 import type { DeviceState, SensorState } from './state.js';
 
 /**
@@ -24,6 +26,7 @@ export class Captures {
     private readonly intervalMs: number,
     private readonly devices: Map<string, DeviceState>,
     private readonly pending: Set<SensorState>,
+    private readonly span: ChunkSpan,
   ) {}
 
   /** Hot path: before any change to `d`. */
@@ -69,23 +72,29 @@ export class Captures {
       list,
       generation,
       full,
+      this.span,
+      this.intervalMs,
       this.deltaBytes,
       (bytes, requeue) => {
         if (this.capture === c) this.capture = null;
         if (bytes > 0) this.deltaBytes = bytes;
-        if (requeue !== null) this.requeue(requeue.list, requeue.full);
+        if (requeue !== null) this.requeue(requeue);
       },
       copyBudget,
     );
     return (this.capture = c);
   }
 
-  /** The devices of a delta that was not saved: the next delta writes them again (all, when it was full). */
-  private requeue(list: readonly DeviceState[], full: boolean): void {
+  /**
+   * The devices of a delta that was not saved: the next delta writes them again (all, when it was full), and
+   * the chunks it took the marks of.
+   */
+  private requeue({ list, full, taken }: DeltaRequeue): void {
     if (full) {
       this.needFull = true;
       return;
     }
+    for (const { s, ids } of taken) for (const id of ids) mark(s, id, this.span);
     for (const d of list) {
       if (d.dirtyMark === this.generation) continue;
       d.dirtyMark = this.generation;

@@ -3,6 +3,7 @@ import { type PipelineCapture, type PipelineDelta, type PipelineSnapshot, restor
 import { checkSeq, DeviceState, evictSeen, insertSeen, SEQ_DUPLICATE, SEQ_LATE, SEQ_NEW, SensorState, seenSize } from './state.js';
 import type { DeviceMessage, PipelineSettings, Reading, WindowPoint } from './types.js';
 import { evictRetained, retain, takeRetained } from './retained.js';
+import { type ChunkSpan, chunkSpan } from './retained-chunks.js';
 import { Win } from './window.js';
 
 export type { PipelineCapture, PipelineDelta, PipelineSnapshot } from './snapshot.js';
@@ -72,6 +73,8 @@ export class Pipeline {
   private readonly captures: Captures;
   /** Counts additions to `pending` (SensorState.pendingAt). */
   private pendingClock = 0;
+  /** Chunks of the retained windows, marked once incremental checkpoints are taken (retained-chunks.ts). */
+  private readonly span: ChunkSpan;
 
   constructor(
     settings: PipelineSettings,
@@ -88,6 +91,7 @@ export class Pipeline {
     this.correction = correctionHorizonMs;
     this.dedupHorizon = dedupHorizonMs;
     this.maxSensors = settings.maxSensorsPerDevice ?? Infinity;
+    this.span = chunkSpan(intervalMs, settings.chunkWindows);
     if (snapshot === undefined) {
       this.devices = new Map();
       this.pending = new Set();
@@ -96,7 +100,7 @@ export class Pipeline {
       for (const s of this.pending) s.pendingAt = ++this.pendingClock;
       this.recount();
     }
-    this.captures = new Captures(intervalMs, this.devices, this.pending);
+    this.captures = new Captures(intervalMs, this.devices, this.pending, this.span);
   }
 
   /**
@@ -176,6 +180,7 @@ export class Pipeline {
    * next delta. Shares the one capture slot with beginSnapshot.
    */
   beginDelta(copyBudget?: number): PipelineDelta {
+    this.span.track = true;
     return this.captures.beginDelta(copyBudget);
   }
 
@@ -245,7 +250,7 @@ export class Pipeline {
       if (s.open.length === 0) this.pending.delete(s);
     }
     // Retained windows are evicted by event time only: end <= watermark - correctionHorizon.
-    if (advanced && s.sealedCount > 0) this.counts.retainedWindows -= evictRetained(s, watermark - this.correction, interval);
+    if (advanced && s.sealedCount > 0) this.counts.retainedWindows -= evictRetained(s, watermark - this.correction, interval, this.span);
   }
 
   /** The open window of `s` starting at `start`: existing, reopened from the retained ones, or new. */
@@ -261,7 +266,7 @@ export class Pipeline {
       this.pending.add(s);
       s.pendingAt = ++this.pendingClock;
     }
-    let w = start <= s.sealedMaxStart ? takeRetained(s, start, this.interval) : undefined;
+    let w = start <= s.sealedMaxStart ? takeRetained(s, start, this.interval, this.span) : undefined;
     if (w === undefined) w = new Win(start, 0);
     else this.counts.retainedWindows--;
     if (i === open.length) open.push(w);
@@ -276,7 +281,7 @@ export class Pipeline {
     this.counts.openWindows--;
     const point = w.point(s.device, s.sensor);
     w.rev++;
-    retain(s, w, this.interval);
+    retain(s, w, this.interval, this.span);
     this.counts.retainedWindows++;
     this.out.window(point);
   }

@@ -1,5 +1,6 @@
 import { ByteReader } from '../persist/byte-codec.js';
 import type { Win } from './window.js';
+import { type ChunkFields, type ChunkSpan, chunkOf, mark } from './retained-chunks.js';
 import { HEAD_FIELDS, readHead, readTail, START, scratch, skipTail, writeWinRecord } from './window-record.js';
 
 /**
@@ -23,20 +24,17 @@ import { HEAD_FIELDS, readHead, readTail, START, scratch, skipTail, writeWinReco
 /** The buffer of a sensor with no retained window. Never written to. */
 export const NO_RECORDS: Buffer = Buffer.alloc(0);
 
-/** The retained windows of one sensor; the fields live on SensorState (state.ts), as SeenKeys' do. */
-export interface RetainedRecords {
-  sealed: Buffer;
-  sealedBytes: number;
-  sealedCount: number;
-  sealedFirstStart: number;
-  sealedMaxStart: number;
-}
+/**
+ * The retained windows of one sensor; the fields live on SensorState (state.ts), as SeenKeys' do. With a
+ * ChunkSpan, every change also marks the chunks an incremental checkpoint must write (retained-chunks.ts).
+ */
+export type RetainedRecords = ChunkFields;
 const F = new Float64Array(HEAD_FIELDS);
 
 /** Retains `w` (just emitted) in start order. Usually the newest, so appended. */
-export function retain(s: RetainedRecords, w: Win, intervalMs: number): void {
+export function retain(s: RetainedRecords, w: Win, intervalMs: number, span?: ChunkSpan): void {
   if (w.start > s.sealedMaxStart) {
-    append(s, w, intervalMs);
+    append(s, w, intervalMs, span);
     return;
   }
   // Before record k (the first with a greater start): w is written after the previous one, and record k again,
@@ -51,10 +49,16 @@ export function retain(s: RetainedRecords, w: Win, intervalMs: number): void {
   splice(s, at, r.pos);
   if (k === 0) s.sealedFirstStart = w.start;
   s.sealedCount++;
+  // w's bytes are new and the next record's rewritten; offsets after them moved.
+  s.tailAt = -1;
+  if (span !== undefined) {
+    mark(s, chunkOf(s, w.start, span), span);
+    mark(s, chunkOf(s, next.start, span), span);
+  }
 }
 
 /** Takes the retained window starting at `start` out, if there is one. Rare: late data only. */
-export function takeRetained(s: RetainedRecords, start: number, intervalMs: number): Win | undefined {
+export function takeRetained(s: RetainedRecords, start: number, intervalMs: number, span?: ChunkSpan): Win | undefined {
   if (s.sealedCount === 0 || start < s.sealedFirstStart || start > s.sealedMaxStart) return undefined;
   const r = new ByteReader(s.sealed, s.sealedBytes);
   const k = seek(s, r, start, intervalMs);
@@ -63,13 +67,20 @@ export function takeRetained(s: RetainedRecords, start: number, intervalMs: numb
   const prev = seekPrev;
   const w = readTail(r, F);
   scratch.pos = 0;
+  s.tailAt = -1;
+  if (span !== undefined) mark(s, chunkOf(s, start, span), span);
   if (k + 1 < s.sealedCount) {
     // The record after it was written relative to `start`: written again, relative to the one before.
     readHead(r, start, NaN, intervalMs, F);
     const next = readTail(r, F);
     writeWinRecord(scratch, next, prev, intervalMs);
     if (k === 0) s.sealedFirstStart = next.start;
-  } else s.sealedMaxStart = prev;
+    if (span !== undefined) mark(s, chunkOf(s, next.start, span), span);
+  } else {
+    s.sealedMaxStart = prev;
+    // The tail moves back to the chunk of `prev`, whose row (if any) goes: the tail lives in the device row.
+    if (span !== undefined && k > 0) mark(s, chunkOf(s, prev, span), span);
+  }
   splice(s, at, r.pos);
   if (--s.sealedCount === 0) clear(s);
   return w;
@@ -112,15 +123,24 @@ function splice(s: RetainedRecords, from: number, to: number): void {
 }
 
 /** Drops retained windows whose end (start + intervalMs) <= limit; returns how many. */
-export function evictRetained(s: RetainedRecords, limit: number, intervalMs: number): number {
+export function evictRetained(s: RetainedRecords, limit: number, intervalMs: number, span?: ChunkSpan): number {
   if (s.sealedCount === 0 || s.sealedFirstStart + intervalMs > limit) return 0;
   const r = new ByteReader(s.sealed, s.sealedBytes);
   let k = 0;
   let prev = -Infinity;
   let keepAt = 0;
+  // The chunk of the records evicted so far: once a record of a later chunk is read, all of it is evicted.
+  let evicted = NaN;
   while (k < s.sealedCount) {
     const at = r.pos;
     readHead(r, prev, k === 0 ? s.sealedFirstStart : NaN, intervalMs, F);
+    if (span !== undefined && span.track) {
+      const c = chunkOf(s, F[START]!, span);
+      if (c !== evicted) {
+        if (k > 0) mark(s, evicted, span);
+        evicted = c;
+      }
+    }
     if (F[START]! + intervalMs > limit) {
       keepAt = at;
       s.sealedFirstStart = F[START]!;
@@ -130,11 +150,18 @@ export function evictRetained(s: RetainedRecords, limit: number, intervalMs: num
     prev = F[START]!;
     k++;
   }
+  // All evicted: the last chunk was the tail (no row of its own), the ones before it were marked above.
   if (k === s.sealedCount) clear(s);
   else {
     s.sealed.copyWithin(0, keepAt, s.sealedBytes);
     s.sealedBytes -= keepAt;
     s.sealedCount -= k;
+    if (s.tailAt >= keepAt) s.tailAt -= keepAt;
+    else if (s.tailAt >= 0) {
+      // Eviction reached into the tail: its first record is the sensor's first now.
+      s.tailAt = 0;
+      s.tailStart = s.sealedFirstStart;
+    }
     const cap = s.sealed.length;
     if (cap > s.sealedBytes + (s.sealedBytes >> 1) + 64) resize(s, s.sealedBytes + (s.sealedBytes >> 3) + 32);
   }
@@ -180,9 +207,27 @@ export function loadRetained(s: RetainedRecords, bytes: Buffer, count: number, f
   s.sealedCount = count;
   s.sealedFirstStart = firstStart;
   s.sealedMaxStart = prev;
+  s.tailAt = -1;
 }
 
-function append(s: RetainedRecords, w: Win, intervalMs: number): void {
+/** Takes bytes[0, size) (checked by the caller: retained-chunks.ts joinPieces) as the sensor's records (restore). */
+export function adoptRetained(s: RetainedRecords, bytes: Buffer, size: number, count: number, firstStart: number, maxStart: number): void {
+  s.sealed = bytes;
+  s.sealedBytes = size;
+  s.sealedCount = count;
+  s.sealedFirstStart = firstStart;
+  s.sealedMaxStart = maxStart;
+  s.tailAt = -1;
+}
+
+function append(s: RetainedRecords, w: Win, intervalMs: number, span: ChunkSpan | undefined): void {
+  if (span === undefined) s.tailAt = -1;
+  else if (s.sealedCount === 0 || chunkOf(s, w.start, span) !== chunkOf(s, s.sealedMaxStart, span)) {
+    // A new tail; the former one is a chunk of its own now.
+    if (s.sealedCount > 0) mark(s, chunkOf(s, s.sealedMaxStart, span), span);
+    s.tailAt = s.sealedBytes;
+    s.tailStart = w.start;
+  }
   scratch.pos = 0;
   writeWinRecord(scratch, w, s.sealedMaxStart, intervalMs);
   const n = scratch.pos;
@@ -195,6 +240,7 @@ function append(s: RetainedRecords, w: Win, intervalMs: number): void {
 }
 
 function clear(s: RetainedRecords): void {
+  s.tailAt = -1;
   s.sealed = NO_RECORDS;
   s.sealedBytes = 0;
   s.sealedCount = 0;

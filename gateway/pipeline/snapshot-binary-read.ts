@@ -48,10 +48,15 @@ function read(r: ByteReader, intervalMs: number): { devices: Map<string, DeviceS
 }
 
 /**
- * Reads one device (snapshot-binary.ts, "per device") into `devices`. Also the body of a row of an
- * incremental checkpoint (snapshot-rows.ts).
+ * Reads one device (snapshot-binary.ts, "per device") into `devices`. Also the body of a device row of an
+ * incremental checkpoint (snapshot-rows-read.ts), whose `sealed` field is read by `sealed`.
  */
-export function readDevice(r: ByteReader, devices: Map<string, DeviceState>, intervalMs: number): DeviceState {
+export function readDevice(
+  r: ByteReader,
+  devices: Map<string, DeviceState>,
+  intervalMs: number,
+  sealed?: (r: ByteReader, s: SensorState) => void,
+): DeviceState {
   const d = new DeviceState(r.str());
   if (devices.has(d.name)) fail(`duplicate device ${d.name}`);
   devices.set(d.name, d);
@@ -71,10 +76,13 @@ export function readDevice(r: ByteReader, devices: Map<string, DeviceState>, int
     for (const x of ring) if (hasSeen(s, x)) fail('a dedup key both in a run and alone');
     loadSeen(s, runs, ring);
     s.open = readOpen(r);
-    const nSealed = r.count(3);
-    if (nSealed > 0) {
-      const firstStart = r.num();
-      loadRetained(s, r.bytes(r.count()), nSealed, firstStart, intervalMs);
+    if (sealed !== undefined) sealed(r, s);
+    else {
+      const nSealed = r.count(3);
+      if (nSealed > 0) {
+        const firstStart = r.num();
+        loadRetained(s, r.bytes(r.count()), nSealed, firstStart, intervalMs);
+      }
     }
   }
   return d;

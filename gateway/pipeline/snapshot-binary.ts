@@ -51,7 +51,7 @@ export function writePending(w: ByteWriter, pending: readonly SensorState[]): vo
   }
 }
 
-export function writeDevice(w: ByteWriter, d: DeviceState): void {
+export function writeDevice(w: ByteWriter, d: DeviceState, sealed: SealedWriter = writeSealed): void {
   w.str(d.name);
   if (d.seqs === null) w.u8(0);
   else {
@@ -79,18 +79,26 @@ export function writeDevice(w: ByteWriter, d: DeviceState): void {
     writeDeltaOrPlain(w, writeSeen, s);
     w.uvar(s.open.length);
     writeDeltaOrPlain(w, writeOpen, s.open);
-    w.uvar(s.sealedCount);
-    if (s.sealedCount > 0) {
-      N[0] = s.sealedFirstStart;
-      w.numAt(N, 0);
-      w.uvar(s.sealedBytes);
-      w.bytes(s.sealed, 0, s.sealedBytes);
-    }
+    sealed(w, s);
+  }
+}
+
+/** Writes a sensor's retained windows: the whole snapshot's `sealed` field, or a device row's (snapshot-rows.ts). */
+export type SealedWriter = (w: ByteWriter, s: SensorState) => void;
+
+/** sealed: n:uvar [firstStart:num  bytes:uvar  the records as they are]. */
+function writeSealed(w: ByteWriter, s: SensorState): void {
+  w.uvar(s.sealedCount);
+  if (s.sealedCount > 0) {
+    N[0] = s.sealedFirstStart;
+    w.numAt(N, 0);
+    w.uvar(s.sealedBytes);
+    w.bytes(s.sealed, 0, s.sealedBytes);
   }
 }
 
 /** Scratch for numbers on their way to the writer (see ByteWriter.numAt): no boxed double per number. */
-const N = new Float64Array(12);
+export const N = new Float64Array(12);
 
 function writeSeqs(w: ByteWriter, delta: boolean, seqs: Map<number, number>): boolean {
   N[2] = 0; // the previous ts

@@ -147,6 +147,9 @@ export function copyDevice(d: DeviceState): { device: DeviceState; bytes: number
     x.sealedCount = s.sealedCount;
     x.sealedFirstStart = s.sealedFirstStart;
     x.sealedMaxStart = s.sealedMaxStart;
+    x.chunks = s.chunks;
+    x.tailAt = s.tailAt;
+    x.tailStart = s.tailStart;
     x.pendingAt = s.pendingAt;
     c.sensors.set(s.sensor, x);
     bytes += 160 + (x.runs.length + x.seen.length) * 8 + x.sealedBytes + x.open.length * 120;

@@ -1,6 +1,6 @@
 import { decodeSnapshot } from './snapshot-binary-read.js';
 import { encodeSnapshot } from './snapshot-capture.js';
-import { decodeRows } from './snapshot-rows.js';
+import { decodeRows } from './snapshot-rows-read.js';
 import { isRows } from '../persist/rows.js';
 import type { DeviceState, SensorState } from './state.js';
 

@@ -1,3 +1,4 @@
+import { NO_CHUNKS, phaseOf } from './retained-chunks.js';
 import { NO_RECORDS } from './retained.js';
 import { NO_KEYS, NO_RUNS, type SeenKeys } from './seen-keys.js';
 import type { Win } from './window.js';
@@ -28,6 +29,13 @@ export class SensorState implements SeenKeys {
   sealedFirstStart = -Infinity;
   /** Start of the last sealed record, -Infinity when none: lets new windows skip searching `sealed`. */
   sealedMaxStart = -Infinity;
+  /** Where the sensor's chunks begin (retained-chunks.ts). */
+  readonly chunkPhase: number;
+  /** Chunks of the retained windows changed since the device's last row (retained-chunks.ts). */
+  chunks: number[] = NO_CHUNKS;
+  /** Byte offset and start of the tail chunk's first record; tailAt -1: not known (retained-chunks.ts). */
+  tailAt = -1;
+  tailStart = 0;
   /**
    * When the sensor last joined the pipeline's pending set (a counter, not a time): the set's order, which
    * `tick` follows, is ascending pendingAt, so a checkpoint kept as rows per device can rebuild it.
@@ -37,7 +45,9 @@ export class SensorState implements SeenKeys {
   constructor(
     readonly device: string,
     readonly sensor: string,
-  ) {}
+  ) {
+    this.chunkPhase = phaseOf(device);
+  }
 }
 
 export class DeviceState {

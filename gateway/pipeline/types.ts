@@ -60,4 +60,9 @@ export interface PipelineSettings {
    * (IngestOutcome.tooManySensors), those of known sensors are not. Default: no bound.
    */
   readonly maxSensorsPerDevice?: number;
+  /**
+   * Retained windows per chunk of an incremental checkpoint (pipeline/retained-chunks.ts; default CHUNK_WINDOWS).
+   * Not a config key: tests set it small to have many chunks.
+   */
+  readonly chunkWindows?: number;
 }

@@ -69,5 +69,7 @@ export interface CheckpointStore {
   saveDeltaAsync?(cp: CheckpointDelta, done: (err: Error | null) => void): void;
   /** Waits (blocking) for an asynchronous save in flight and runs its `done` now. */
   settle?(): void;
+  /** Gets saveDeltaAsync's thread going now (the gateway's start, once MQTT listens), not at the first save. */
+  prestart?(): void;
   close(): void;
 }

@@ -143,6 +143,19 @@ export class CheckpointWriter {
     return this.inflight !== undefined;
   }
 
+  /**
+   * Starts the thread now rather than at the first write: its bootstrap (a Node environment, better-sqlite3, the
+   * statements; ~170 ms of CPU) then lands at start-up, not in the middle of the load of the first checkpoint.
+   */
+  prestart(): void {
+    this.start();
+  }
+
+  /** Whether the thread is running (prestart or a write started it). */
+  get started(): boolean {
+    return this.worker !== undefined;
+  }
+
   write(d: CheckpointDelta, done: (err: Error | null, totals: LogTotalsRow | undefined) => void): void {
     if (this.inflight !== undefined) throw new Error('a checkpoint write is already in flight');
     const job = jobOf(++this.seq, d);

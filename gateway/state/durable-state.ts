@@ -131,7 +131,9 @@ export class DurableState {
     return waiting !== undefined && waiting < now ? waiting : now;
   }
 
+  /** Once MQTT listens: the periodic checkpoints, and the checkpoint writer's thread started (not at the first one). */
   start(): void {
+    this.store.prestart?.();
     this.checkpointer!.start();
   }
 

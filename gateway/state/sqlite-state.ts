@@ -235,6 +235,10 @@ export class SqliteStateStore implements CheckpointStore, IngestLog {
     this.writer.wait();
   }
 
+  prestart(): void {
+    this.writer.prestart();
+  }
+
   /** The log after a checkpoint: what arrived after its position (small: recounted rather than tracked). */
   private saved(row: LogTotalsRow): void {
     this.t.entries = row.n;

@@ -7,9 +7,9 @@ import { Pipeline } from '../../../gateway/pipeline/pipeline.js';
 import { restoreSnapshot, takeSnapshot } from '../../../gateway/pipeline/snapshot.js';
 import type { DeviceMessage, PipelineSettings } from '../../../gateway/pipeline/types.js';
 import { RowWriter, type RowBatch } from '../../../gateway/persist/rows.js';
-import type { DeltaParts } from '../../../gateway/state/checkpoint-store.js';
 import { MemoryStateStore } from '../../../gateway/state/memory-state.js';
 import { rulesFrom } from '../alerts/helpers.js';
+import { runPipelineSegments, runSegments, segmentOf } from '../../support/delta-segments.js';
 
 /**
  * Incremental checkpoints (docs/durability.md): after any sequence of operations, checkpoints taken as deltas
@@ -49,13 +49,7 @@ const toMessage = (m: Msg, base: number): DeviceMessage => ({
 });
 
 const op = fc.oneof({ weight: 6, arbitrary: message.map((m) => ({ msg: m })) }, { weight: 1, arbitrary: fc.nat(3000).map((t) => ({ tick: t })) });
-/** A segment: operations, then a checkpoint whose capture steps run between the next segment's operations. */
-const segment = fc.record({
-  ops: fc.array(op, { maxLength: 12 }),
-  steps: fc.array(fc.nat(2), { maxLength: 6 }),
-  copyBudget: fc.constantFrom(0, 2000, Infinity),
-  outcome: fc.constantFrom('saved', 'saved', 'saved', 'failed', 'restart'),
-});
+const segment = segmentOf(op, 12);
 
 describe('incremental pipeline checkpoints', () => {
   it('base + deltas restore the state a whole snapshot holds, after random operations, failed saves and restarts', () => {
@@ -73,25 +67,11 @@ describe('incremental pipeline checkpoints', () => {
             p.ingest(toMessage(o.msg, base), clock);
           }
         };
-        runSegments(segments, {
+        runPipelineSegments(segments, store, {
           apply,
-          begin: (seg) => {
-            const atStart = p.snapshot();
-            return { delta: p.beginDelta(seg.copyBudget), atStart };
-          },
-          saved: (rows, full, atStart, outcome) => {
-            const parts: DeltaParts = {
-              pipelineHead: p.deltaHead(),
-              pipelineRows: rows,
-              pipelineFull: full,
-              alertRows: noRows(),
-              alertsFull: false,
-              sparkplug: new Uint8Array(0),
-            };
-            store.saveDelta({ ...parts, savedAt: 0, logPosition: 0 });
-            expect(canonical(store.load()!.pipeline)).toEqual(canonical(atStart));
-            if (outcome === 'restart') p = new Pipeline(settings, { window: () => {} }, store.load()!.pipeline);
-          },
+          pipeline: () => p,
+          check: (saved, atStart) => expect(canonical(saved)).toEqual(canonical(atStart)),
+          restart: (saved) => (p = new Pipeline(settings, { window: () => {} }, saved)),
         });
         // One more, after everything: still the whole state.
         const atEnd = p.snapshot();
@@ -222,38 +202,6 @@ describe('incremental alert checkpoints', () => {
     );
   });
 });
-
-interface Capture {
-  readonly full: boolean;
-  step(n: number): boolean;
-  finish(): RowBatch;
-  abort(): void;
-}
-
-/**
- * Each segment's operations, with the previous segment's capture stepped between them (changes while it is
- * captured); then that capture is finished and saved, or aborted when its outcome is `failed` (a save that did
- * not happen: its devices go to the next one); then the next capture begins. The last one is dropped.
- */
-function runSegments<O, S, G extends { ops: readonly O[]; steps: readonly number[]; outcome: string }>(
-  segments: readonly G[],
-  h: { apply(o: O): void; begin(seg: G): { delta: Capture; atStart: S }; saved(rows: RowBatch, full: boolean, atStart: S, outcome: string): void },
-): void {
-  let capture: { delta: Capture; atStart: S; steps: readonly number[]; outcome: string } | undefined;
-  for (const seg of segments) {
-    seg.ops.forEach((o, i) => {
-      if (capture !== undefined && capture.steps.length > 0) capture.delta.step(capture.steps[i % capture.steps.length]!);
-      h.apply(o);
-    });
-    if (capture !== undefined) {
-      const rows = capture.delta.finish();
-      if (capture.outcome === 'failed') capture.delta.abort();
-      else h.saved(rows, capture.delta.full, capture.atStart, capture.outcome);
-    }
-    capture = { ...h.begin(seg), steps: seg.steps, outcome: seg.outcome };
-  }
-  capture!.delta.abort();
-}
 
 function decodeAlertOk(bytes: Uint8Array) {
   const d = decodeAlertSnapshot(bytes);
