@@ -11,7 +11,8 @@ import type { DeviceState, SensorState } from './state.js';
  *
  * Generations: a delta takes the dirty list of the current generation and starts the next; a device's
  * `dirtyMark` is the generation it last changed in. A delta that fails to save gives its devices back
- * (`requeue`); a full one (the first after a start, when nothing on disk is known to match) is taken again.
+ * (`requeue`); a full one (the first after a start, unless the state was restored from the store's rows:
+ * `matchRows`) is taken again.
  */
 export class Captures {
   private capture: SnapshotCapture | DeltaCapture | null = null;
@@ -28,6 +29,11 @@ export class Captures {
     private readonly pending: Set<SensorState>,
     private readonly span: ChunkSpan,
   ) {}
+
+  /** The state is what the store's rows hold (restored from them): the next delta need not replace them all. */
+  matchRows(): void {
+    this.needFull = false;
+  }
 
   /** Hot path: before any change to `d`. */
   touch(d: DeviceState): void {

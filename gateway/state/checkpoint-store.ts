@@ -42,6 +42,11 @@ export interface Checkpoint extends CheckpointParts {
    * restart restores it and replays the log from position + 1 (see docs/durability.md).
    */
   readonly logPosition: number;
+  /**
+   * Set by load() when the pipeline and alert parts were read from the rows of an incremental checkpoint: a
+   * pipeline restored from them may take its next checkpoint incrementally too (Pipeline's `fromRows`).
+   */
+  readonly rows?: boolean;
 }
 
 /**

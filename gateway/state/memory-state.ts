@@ -35,7 +35,7 @@ export class MemoryStateStore implements CheckpointStore, IngestLog {
     if (this.cp === undefined) return undefined;
     if (this.rows === undefined) return copy(this.cp);
     const [p, a] = this.rows;
-    return copy({ ...this.cp, pipeline: packRows(this.cp.pipeline, [...p.values()]), alerts: packRows(this.cp.alerts, [...a.values()]) });
+    return { ...copy({ ...this.cp, pipeline: packRows(this.cp.pipeline, [...p.values()]), alerts: packRows(this.cp.alerts, [...a.values()]) }), rows: true };
   }
 
   save(cp: Checkpoint): void {

@@ -195,7 +195,7 @@ export class SqliteStateStore implements CheckpointStore, IngestLog {
     const cp = { pipeline: row.pipeline, alerts: row.alerts, sparkplug: row.sparkplug, savedAt: row.saved_at, logPosition: row.log_position };
     if (row.rows === 0) return cp;
     const part = (p: number) => this.db.prepare('SELECT value FROM checkpoint_row WHERE part = ?').pluck().all(p) as Buffer[];
-    return { ...cp, pipeline: packRows(row.pipeline, part(0)), alerts: packRows(row.alerts, part(1)) };
+    return { ...cp, pipeline: packRows(row.pipeline, part(0)), alerts: packRows(row.alerts, part(1)), rows: true };
   }
 
   save(cp: Checkpoint): void {

@@ -57,6 +57,7 @@ describe('retained windows in chunks (incremental checkpoints)', () => {
           };
           const store = new MemoryStateStore();
           let p = new Pipeline(settings, { window: () => {} });
+          let restarts = 0;
           let clock = T;
           let newest = T;
           const apply = (o: { msg: Msg } | { tick: number } | { advance: number }) => {
@@ -79,7 +80,8 @@ describe('retained windows in chunks (incremental checkpoints)', () => {
             apply,
             pipeline: () => p,
             check: (saved, atStart) => expect(canonical(saved)).toEqual(canonical(atStart)),
-            restart: (saved) => (p = new Pipeline(settings, { window: () => {} }, saved)),
+            // Every other restart restores as from the store's rows (its next delta is incremental), the rest whole.
+            restart: (saved) => (p = new Pipeline(settings, { window: () => {} }, saved, ++restarts % 2 === 1)),
           });
         },
       ),
@@ -186,6 +188,34 @@ describe('retained windows in chunks (incremental checkpoints)', () => {
     expect(chunkRows.find((r) => r.key === `d\u0000${Math.floor(T / 1000) + 2}`)?.bytes).toBeGreaterThan(0);
     save(delta, false);
     expect(canonical(store.load()!.pipeline)).toEqual(canonical(p.snapshot()));
+  });
+
+  it("restored from the store's rows, the next checkpoint writes only what changed since; restored whole, every row", () => {
+    const settings: PipelineSettings = { intervalMs: 10_000, allowedLatenessMs: 5000, correctionHorizonMs: 900_000, dedupHorizonMs: 900_000 };
+    const first = new Pipeline(settings, { window: () => {} });
+    let t = T;
+    for (let i = 0; i < 120; i++, t += 1000)
+      for (let d = 0; d < 10; d++)
+        first.ingest({ device: `dev-${d}`, ts: t, tsFromDevice: true, seq: undefined, readings: [{ sensor: 'temp', value: d + i / 10 }] }, t);
+    const store = new MemoryStateStore();
+    savePipelineRows(store, first, first.beginDelta().finish(), true);
+    const loaded = store.load()!;
+    expect(loaded.rows).toBe(true);
+    const sizes = (b: RowBatch) => [...batchRows(b)].map(([key, value]) => ({ key, bytes: value.length }));
+    // A restart from the rows; one device changes (a reading in its open window).
+    const p = new Pipeline(settings, { window: () => {} }, loaded.pipeline, true);
+    p.ingest({ device: 'dev-3', ts: t, tsFromDevice: true, seq: undefined, readings: [{ sensor: 'temp', value: 1 }] }, t);
+    const delta = p.beginDelta();
+    expect(delta.full).toBe(false);
+    const rows = delta.finish();
+    expect(sizes(rows).map((r) => r.key)).toEqual(['dev-3']);
+    savePipelineRows(store, p, rows, false);
+    expect(canonical(store.load()!.pipeline, 10_000)).toEqual(canonical(p.snapshot(), 10_000));
+    // The same restart from a whole snapshot: nothing says the rows match, so the first delta replaces them all.
+    const whole = new Pipeline(settings, { window: () => {} }, loaded.pipeline);
+    const all = whole.beginDelta();
+    expect(all.full).toBe(true);
+    expect(sizes(all.finish()).filter((r) => !r.key.includes('\u0000'))).toHaveLength(10);
   });
 
   it("spreads the sensors' chunk boundaries over the checkpoints rather than all in one", () => {

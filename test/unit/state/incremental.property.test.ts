@@ -57,6 +57,7 @@ describe('incremental pipeline checkpoints', () => {
       fc.property(fc.array(segment, { minLength: 1, maxLength: 8 }), (segments) => {
         const store = new MemoryStateStore();
         let p = new Pipeline(settings, { window: () => {} });
+        let restarts = 0;
         let clock = T;
         let base = T;
         const apply = (o: { msg: Msg } | { tick: number }) => {
@@ -71,7 +72,8 @@ describe('incremental pipeline checkpoints', () => {
           apply,
           pipeline: () => p,
           check: (saved, atStart) => expect(canonical(saved)).toEqual(canonical(atStart)),
-          restart: (saved) => (p = new Pipeline(settings, { window: () => {} }, saved)),
+          // Every other restart restores as from the store's rows (its next delta is incremental), the rest whole.
+          restart: (saved) => (p = new Pipeline(settings, { window: () => {} }, saved, ++restarts % 2 === 1)),
         });
         // One more, after everything: still the whole state.
         const atEnd = p.snapshot();

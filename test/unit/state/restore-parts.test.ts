@@ -2,16 +2,17 @@ import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../../gateway/log.js';
 import { newEdgeNode, type EdgeNode } from '../../../gateway/sparkplug/edge-node.js';
 import { decodeHostSnapshot, encodeHostSnapshot } from '../../../gateway/sparkplug/host-snapshot.js';
+import { RowWriter } from '../../../gateway/persist/rows.js';
 import { MemoryStateStore } from '../../../gateway/state/memory-state.js';
 import { restoreCheckpoint } from '../../../gateway/state/recovery.js';
 
 /** Each part restored from its own bytes; the Sparkplug part through its real decoder. */
 function parts() {
-  const got: { pipeline?: Uint8Array | undefined; alerts?: Uint8Array; nodes?: EdgeNode[] } = {};
+  const got: { pipeline?: Uint8Array | undefined; fromRows?: boolean | undefined; alerts?: Uint8Array; nodes?: EdgeNode[] } = {};
   return {
     got,
     parts: {
-      pipeline: (snap?: Uint8Array) => (got.pipeline = snap),
+      pipeline: (snap?: Uint8Array, fromRows?: boolean) => ((got.fromRows = fromRows), (got.pipeline = snap)),
       alerts: { restore: (b: Uint8Array) => void (got.alerts = b) },
       sparkplug: { restore: (b: Uint8Array) => void (got.nodes = decodeHostSnapshot(b)) },
     },
@@ -51,5 +52,28 @@ describe('restoreCheckpoint and the Sparkplug part', () => {
     expect([...got.alerts!]).toEqual([2]);
     expect(got.nodes).toBeUndefined();
     expect(lines.filter((l) => l.level === 50).map((l) => l.msg)).toEqual(['sparkplug host state could not be restored: edge nodes will be asked to rebirth']);
+  });
+
+  it("tells the pipeline whether its part came from an incremental checkpoint's rows", () => {
+    const store = new MemoryStateStore();
+    store.append([{ topic: 't', payload: Buffer.from('x'), receivedAt: 1 }]);
+    store.save({ pipeline: Buffer.from([1]), alerts: Buffer.from([2]), sparkplug: encodeHostSnapshot([]), savedAt: 5, logPosition: 1 });
+    const whole = parts();
+    restoreCheckpoint(store, whole.parts, logLines().log);
+    expect(whole.got.fromRows).toBe(false);
+    const empty = new RowWriter().finish();
+    store.saveDelta({
+      pipelineHead: Buffer.from([1]),
+      pipelineRows: empty,
+      pipelineFull: true,
+      alertRows: empty,
+      alertsFull: true,
+      sparkplug: encodeHostSnapshot([]),
+      savedAt: 6,
+      logPosition: 1,
+    });
+    const rows = parts();
+    restoreCheckpoint(store, rows.parts, logLines().log);
+    expect(rows.got.fromRows).toBe(true);
   });
 });
