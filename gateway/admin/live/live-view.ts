@@ -1,4 +1,7 @@
 import type { Reading, WindowPoint } from '../../pipeline/types.js';
+import { BUCKET_MS, FULL_BUCKETS, RecordSlabs, SLOTS, type SensorRecord } from './sensor-record.js';
+
+export { BUCKET_MS, SPARK_WINDOWS } from './sensor-record.js';
 
 /**
  * The operator page's "live view": per sensor, the last value and its time, readings per minute and the means
@@ -9,26 +12,6 @@ import type { Reading, WindowPoint } from '../../pipeline/types.js';
  *
  * Pure: time comes in through `tick(now)` only.
  */
-
-/**
- * Readings per minute are counted in 10 s buckets of gateway (arrival) time: the current bucket, the five
- * before it and the part of the sixth that is still inside the last 60 s make a sliding minute.
- */
-export const BUCKET_MS = 10_000;
-const FULL_BUCKETS = 6;
-const SLOTS = FULL_BUCKETS + 1; // + the bucket being filled
-/** Window means kept per sensor for the sparkline. */
-export const SPARK_WINDOWS = 30;
-/** A record's scalars, then its counts and window ring, in its share of a slab (SensorRecord). */
-const V_VALUE = 0;
-const V_TS = 1;
-const V_NEWEST = 2;
-const V_ARRIVED = 3;
-const V_INTERVAL = 4;
-const COUNTS = 5;
-const W_START = COUNTS + SLOTS;
-const W_MEAN = W_START + SPARK_WINDOWS;
-const REC_LEN = W_MEAN + SPARK_WINDOWS;
 
 /** What the page receives for one sensor (JSON over SSE and GET /api/live). */
 export interface SensorView {
@@ -84,76 +67,6 @@ export function isOnline(rec: LiveRecord, now: number): boolean {
   return !rec.offline && now - rec.arrived <= silenceAllowance(rec.interval);
 }
 
-class SensorRecord {
-  dirty = false;
-  windowsDirty = false;
-  offline = false;
-  wHead = 0;
-  wLen = 0;
-  /**
-   * The record's numbers are REC_LEN doubles of `buf` from `at`: its scalars (V_*), the readings per 10 s bucket
-   * (SLOTS, from COUNTS), then the ring of window starts (from W_START) and of their means (from W_MEAN), `wLen`
-   * valid entries ending at `wHead - 1`. Counts are integers, exact in a float64. Each typed array costs a header,
-   * an ArrayBuffer and its backing store's bookkeeping on top of its elements (~190 B): with three per sensor the
-   * live view took 843 B a sensor, with one 411 B, with a share of a slab of SLAB_RECORDS sensors ~190 B less; and
-   * a double in an object field is a boxed number of its own (16 B), so the scalars live here too (1,029 -> 854
-   * -> ~790 B per sensor, 100k sensors in process).
-   */
-  constructor(
-    readonly device: string,
-    readonly sensor: string,
-    readonly buf: Float64Array,
-    readonly at: number,
-  ) {
-    buf[at + V_VALUE] = Number.NaN;
-    buf[at + V_TS] = Number.NaN;
-    buf[at + V_NEWEST] = Number.NEGATIVE_INFINITY;
-    buf[at + V_ARRIVED] = Number.NEGATIVE_INFINITY;
-    buf[at + V_INTERVAL] = 0;
-  }
-
-  /** The value of the reading with the greatest ts; null before one (NaN in the slab: readings are finite). */
-  get value(): number | null {
-    const v = this.buf[this.at + V_VALUE]!;
-    return Number.isNaN(v) ? null : v;
-  }
-  set value(v: number | null) {
-    this.buf[this.at + V_VALUE] = v ?? Number.NaN;
-  }
-  /** That reading's ts; null as value. */
-  get ts(): number | null {
-    const v = this.buf[this.at + V_TS]!;
-    return Number.isNaN(v) ? null : v;
-  }
-  set ts(v: number | null) {
-    this.buf[this.at + V_TS] = v ?? Number.NaN;
-  }
-  /** Bucket number (gateway time / BUCKET_MS) that `buf[at + COUNTS + newest % SLOTS]` holds; -Infinity: never counted. */
-  get newest(): number {
-    return this.buf[this.at + V_NEWEST]!;
-  }
-  set newest(v: number) {
-    this.buf[this.at + V_NEWEST] = v;
-  }
-  /** Coarse gateway time of the last arrival; -Infinity: none (a sensor known only from alert state). */
-  get arrived(): number {
-    return this.buf[this.at + V_ARRIVED]!;
-  }
-  set arrived(v: number) {
-    this.buf[this.at + V_ARRIVED] = v;
-  }
-  /** Moving average of the gaps between arrivals (ms); 0 until two arrivals at different ticks. */
-  get interval(): number {
-    return this.buf[this.at + V_INTERVAL]!;
-  }
-  set interval(v: number) {
-    this.buf[this.at + V_INTERVAL] = v;
-  }
-}
-
-/** Sensors per slab: one Float64Array of ~137 KB for this many records (records are never removed). */
-const SLAB_RECORDS = 256;
-
 export class LiveView {
   private readonly devices = new Map<string, Map<string, SensorRecord>>();
   private readonly queue: SensorRecord[] = [];
@@ -162,9 +75,7 @@ export class LiveView {
   private bucket: number;
   private now: number;
   private count = 0;
-  /** The slab new records take their numbers from, and how many it has given out. */
-  private slab = new Float64Array(0);
-  private slabUsed = SLAB_RECORDS;
+  private readonly slabs = new RecordSlabs();
 
   constructor(now = 0) {
     this.bucket = Math.floor(now / BUCKET_MS);
@@ -182,37 +93,15 @@ export class LiveView {
     const gap = this.now - rec.arrived;
     if (gap > 0 && gap !== Number.POSITIVE_INFINITY) rec.interval = rec.interval === 0 ? gap : 0.8 * rec.interval + 0.2 * gap;
     rec.arrived = this.now;
-    const b = this.bucket;
-    if (rec.newest !== b) {
-      // Clear the slots of the buckets skipped since the last reading (at most SLOTS of them).
-      const gap = Math.min(SLOTS, b - rec.newest);
-      for (let i = 1; i <= gap; i++) rec.buf[rec.at + COUNTS + ((b - gap + i) % SLOTS)] = 0;
-      rec.newest = b;
-      this.active.add(rec);
-    }
-    rec.buf[rec.at + COUNTS + (b % SLOTS)]!++;
+    if (rec.newest !== this.bucket) this.active.add(rec);
+    rec.count(this.bucket);
     this.markDirty(rec);
   }
 
   /** Called for each emitted window (and each correction of one, revision > 0). */
   onWindow(w: WindowPoint): void {
     const rec = this.record(w.device, w.sensor);
-    const last = rec.wLen > 0 ? rec.buf[rec.at + W_START + ((rec.wHead - 1 + SPARK_WINDOWS) % SPARK_WINDOWS)]! : Number.NEGATIVE_INFINITY;
-    if (w.start > last) {
-      rec.buf[rec.at + W_START + rec.wHead] = w.start;
-      rec.buf[rec.at + W_MEAN + rec.wHead] = w.mean;
-      rec.wHead = (rec.wHead + 1) % SPARK_WINDOWS;
-      rec.wLen = Math.min(rec.wLen + 1, SPARK_WINDOWS);
-    } else {
-      // A correction of a window still in the ring replaces its mean; an older one is not shown anyway.
-      for (let i = 0; i < rec.wLen; i++) {
-        const at = (rec.wHead - 1 - i + SPARK_WINDOWS) % SPARK_WINDOWS;
-        if (rec.buf[rec.at + W_START + at] === w.start) {
-          rec.buf[rec.at + W_MEAN + at] = w.mean;
-          break;
-        }
-      }
-    }
+    rec.window(w.start, w.mean);
     rec.windowsDirty = true;
     this.markDirty(rec);
   }
@@ -331,11 +220,7 @@ export class LiveView {
     }
     let rec = sensors.get(sensor);
     if (rec === undefined) {
-      if (this.slabUsed === SLAB_RECORDS) {
-        this.slab = new Float64Array(SLAB_RECORDS * REC_LEN);
-        this.slabUsed = 0;
-      }
-      rec = new SensorRecord(device, sensor, this.slab, this.slabUsed++ * REC_LEN);
+      rec = this.slabs.take(device, sensor);
       sensors.set(sensor, rec);
       this.count++;
     }
@@ -360,12 +245,7 @@ export class LiveView {
       ...(rec.offline ? { offline: true as const } : {}),
     };
     if (!withWindows) return base;
-    const windows: [number, number][] = [];
-    for (let i = rec.wLen - 1; i >= 0; i--) {
-      const at = (rec.wHead - 1 - i + SPARK_WINDOWS) % SPARK_WINDOWS;
-      windows.push([rec.buf[rec.at + W_START + at]!, rec.buf[rec.at + W_MEAN + at]!]);
-    }
-    return { ...base, windows };
+    return { ...base, windows: rec.windows() };
   }
 
   /** Readings in the current bucket and the five before it, plus the share of the sixth still inside 60 s. */
@@ -375,7 +255,7 @@ export class LiveView {
     for (let k = 0; k <= FULL_BUCKETS; k++) {
       const b = this.bucket - k;
       if (b < 0 || b > rec.newest || b <= rec.newest - SLOTS) continue;
-      const n = rec.buf[rec.at + COUNTS + (b % SLOTS)]!;
+      const n = rec.countIn(b);
       sum += k === FULL_BUCKETS ? n * (1 - elapsed) : n;
     }
     return Math.round(sum);
