@@ -7,6 +7,7 @@ import { waitFor } from '../support/wait.js';
 import { connect, publish } from '../support/mqtt.js';
 import { storedWindows } from '../support/telemetry.js';
 import { referenceWindows, shuffle } from '../support/reference.js';
+import { expectWindowsEqual } from '../support/exact-windows.js';
 
 /**
  * The gateway core end to end: real aedes, real MQTT clients, real InfluxDB. Several devices publish both topic
@@ -99,18 +100,7 @@ describe.each(['on', 'off'] as const)('gateway core: MQTT in, exact windows out 
     });
 
     expect(stored.size).toBe(reference.size);
-    for (const [key, ref] of reference) {
-      const got = stored.get(key);
-      expect(got, key).toBeDefined();
-      expect({ mean: got!.mean, min: got!.min, max: got!.max, first: got!.first, last: got!.last, count: got!.count }, key).toEqual({
-        mean: ref.mean,
-        min: ref.min,
-        max: ref.max,
-        first: ref.first,
-        last: ref.last,
-        count: ref.count,
-      });
-    }
+    expectWindowsEqual(stored, reference);
 
     const gw = tg.gw;
     expect(await metricValue(gw, 'readingsAccepted')).toBe(expected.length);

@@ -1,8 +1,8 @@
 import { expect } from 'vitest';
 import type { Reading } from '../../gateway/pipeline/types.js';
 import type { InfluxServer } from './influxd.js';
-import { referenceWindows } from './reference.js';
-import { storedWindows } from './telemetry.js';
+import { referenceWindows, type Aggregate } from './reference.js';
+import { storedWindows, type StoredWindow } from './telemetry.js';
 import { waitFor } from './wait.js';
 
 /**
@@ -23,9 +23,15 @@ export async function expectExactWindows(
     for (const [k, ref] of reference) if (mine.get(k)?.count !== ref.count || mine.get(k)?.last !== ref.last) return undefined;
     return mine;
   });
+  expectWindowsEqual(stored, reference);
+}
+
+/** Every reference window is stored, with the same aggregates (mean, min, max, first, last, count). */
+export function expectWindowsEqual(stored: ReadonlyMap<string, StoredWindow>, reference: ReadonlyMap<string, Aggregate>): void {
   for (const [key, ref] of reference) {
-    const got = stored.get(key)!;
-    expect({ mean: got.mean, min: got.min, max: got.max, first: got.first, last: got.last, count: got.count }, key).toEqual({
+    const got = stored.get(key);
+    expect(got, key).toBeDefined();
+    expect({ mean: got!.mean, min: got!.min, max: got!.max, first: got!.first, last: got!.last, count: got!.count }, key).toEqual({
       mean: ref.mean,
       min: ref.min,
       max: ref.max,
