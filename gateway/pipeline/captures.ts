@@ -11,8 +11,8 @@ import type { DeviceState, SensorState } from './state.js';
  *
  * Generations: a delta takes the dirty list of the current generation and starts the next; a device's
  * `dirtyMark` is the generation it last changed in. A delta that fails to save gives its devices back
- * (`requeue`); a full one (the first after a start, unless the state was restored from the store's rows:
- * `matchRows`) is taken again.
+ * (`requeue`); a full one (the first after a start, unless the state was restored from the store's rows) is
+ * taken again.
  */
 export class Captures {
   private capture: SnapshotCapture | DeltaCapture | null = null;
@@ -21,19 +21,15 @@ export class Captures {
   private deltaBytes = 0;
   private dirty: DeviceState[] = [];
   private generation = 1;
-  private needFull = true;
 
+  /** `needFull`: the next delta replaces every row (false when the state was restored from the store's rows). */
   constructor(
     private readonly intervalMs: number,
     private readonly devices: Map<string, DeviceState>,
     private readonly pending: Set<SensorState>,
     private readonly span: ChunkSpan,
+    private needFull = true,
   ) {}
-
-  /** The state is what the store's rows hold (restored from them): the next delta need not replace them all. */
-  matchRows(): void {
-    this.needFull = false;
-  }
 
   /** Hot path: before any change to `d`. */
   touch(d: DeviceState): void {

@@ -81,9 +81,8 @@ export class Pipeline {
     private readonly out: PipelineOutput,
     snapshot?: PipelineSnapshot,
     /**
-     * The snapshot is the rows of the checkpoint store this pipeline's incremental checkpoints go to (and nothing
-     * changed it since): the first of them may then write only what changes from here on, instead of every row
-     * (at 100k sensors and the 15m horizons ~250 MiB of rows). Chunk marks are kept from the restore on.
+     * The snapshot is the rows of the store this pipeline's incremental checkpoints go to: the first of them then
+     * writes only what changes from here on, not every row (Checkpoint.rows; chunks marked from the restore on).
      */
     fromRows = false,
   ) {
@@ -107,13 +106,10 @@ export class Pipeline {
       // rewrite keeps its numbers); from a whole snapshot it is renumbered in order.
       if (fromRows) for (const s of this.pending) this.pendingClock = Math.max(this.pendingClock, s.pendingAt);
       else for (const s of this.pending) s.pendingAt = ++this.pendingClock;
+      this.span.track = fromRows;
       this.recount();
     }
-    this.captures = new Captures(intervalMs, this.devices, this.pending, this.span);
-    if (snapshot !== undefined && fromRows) {
-      this.span.track = true;
-      this.captures.matchRows();
-    }
+    this.captures = new Captures(intervalMs, this.devices, this.pending, this.span, !(snapshot !== undefined && fromRows));
   }
 
   /**
