@@ -218,6 +218,11 @@ export const configSchema = z
          * it; 0 leaves them as the process. Only raised, never lowered: needs no privilege. Elsewhere ignored.
          */
         backgroundThreadNice: z.number().int().min(0).max(19).default(10),
+        /**
+         * Nice value (Linux, per thread) of Node's and V8's helper threads: concurrent marking, parallel GC
+         * tasks, the optimising compiler, libuv's pool. 0 leaves them as the process. Raised only; elsewhere ignored.
+         */
+        helperThreadNice: z.number().int().min(0).max(19).default(10),
       })
       .prefault({}),
     log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).prefault({}),

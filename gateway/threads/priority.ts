@@ -1,4 +1,4 @@
-import { readFileSync, readlinkSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import type { Logger } from '../log.js';
 
@@ -79,4 +79,22 @@ export function backgroundThread(name: string, nice: number, log: Pick<Logger, '
     if (r.ok) log.debug({ thread: name, tid, nice }, 'background thread at a lower scheduling priority');
     else log.debug({ thread: name, tid, nice, reason: r.reason }, 'background thread priority left as it was');
   };
+}
+
+/**
+ * The threads of this process other than the calling one, read from /proc/self/task (proc(5)); [] off Linux.
+ * Called first thing in main, before any worker starts, these are Node's and V8's helpers: the platform pool that
+ * runs V8's background tasks (concurrent marking, parallel scavenge helpers, the optimising compiler), its
+ * delayed-task scheduler and libuv's thread pool, none of which runs JavaScript.
+ */
+export function otherThreads(): number[] {
+  if (process.platform !== 'linux') return [];
+  const self = currentThreadId();
+  try {
+    return readdirSync('/proc/self/task')
+      .map(Number)
+      .filter((t) => Number.isInteger(t) && t !== self);
+  } catch {
+    return [];
+  }
 }

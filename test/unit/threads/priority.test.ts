@@ -1,7 +1,8 @@
 import { readdirSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
-import { backgroundThread, currentThreadId, niceThread, threadNice, THREAD_ID_EXPRESSION } from '../../../gateway/threads/priority.js';
+import { niceHelperThreads } from '../../../gateway/runtime.js';
+import { backgroundThread, currentThreadId, niceThread, otherThreads, threadNice, THREAD_ID_EXPRESSION } from '../../../gateway/threads/priority.js';
 
 /**
  * Per-thread nice values (setpriority(2) on a Linux thread id): set on one thread, read back from
@@ -55,6 +56,19 @@ describe.runIf(linux)('thread priority on Linux', () => {
     expect(threadNice(process.pid, a!)).toBe(7);
     expect(threadNice(process.pid, b!)).toBe(threadNice(process.pid, process.pid));
     expect(lines).toEqual([{ thread: 'a', tid: a, nice: 7 }]);
+  });
+
+  it('niceHelperThreads() sets every listed thread, and names the ones it could not', async () => {
+    const a = await idleWorker();
+    expect(otherThreads()).toContain(a);
+    expect(otherThreads()).not.toContain(process.pid);
+    const gone = 2 ** 22 + 54321;
+    const lines: Record<string, unknown>[] = [];
+    niceHelperThreads([a!, gone], 11, { debug: (o: Record<string, unknown>) => void lines.push(o) });
+    expect(threadNice(process.pid, a!)).toBe(11);
+    expect(lines).toEqual([{ nice: 11, threads: 1, failed: [{ tid: gone, reason: expect.any(String) }] }]);
+    niceHelperThreads([a!], 0, { debug: (o: Record<string, unknown>) => void lines.push(o) });
+    expect(lines).toHaveLength(1);
   });
 
   it('fails soft: an unknown thread id is an outcome with the reason, not a throw, and logged', () => {
