@@ -9,9 +9,10 @@ import type { Logger } from '../log.js';
  * thread gets while both are runnable (sched(7), the CFS weights), and all of it when the core is free: work that
  * may wait (a checkpoint's commit, a WAL copy) then yields the core to the broker and gateway threads.
  *
- * Only ever RAISED here: any user may raise a thread's nice value, lowering it needs CAP_SYS_NICE (sched(7),
- * "The nice value"). Everything fails soft: elsewhere than Linux, or where the call is refused, the thread keeps
- * its priority and the caller logs why.
+ * Meant to RAISE a nice value: any user may, while a value below the thread's present one needs CAP_SYS_NICE
+ * (sched(7), "The nice value") and is refused without it (a process started at nice 15 keeps its 15). Everything
+ * fails soft: elsewhere than Linux, or where the call is refused, the thread keeps its priority and the caller
+ * logs why.
  */
 
 /** The calling thread's kernel id: /proc/thread-self is a link to "<pid>/task/<tid>" (proc(5)); undefined off Linux. */
