@@ -102,6 +102,7 @@ export async function runMemory(influx: InfluxServer, o: MemoryOptions): Promise
       `  memory: state of ${sensors} sensors x ${horizonS + 60} s built and saved in ${fx.seconds.toFixed(0)} s (${(fx.bytes / MiB).toFixed(0)} MiB of checkpoint rows)`,
     );
   }
+  const spawnedAt = performance.now();
   const gw = await startGateway({
     influxUrl: influx.url,
     database: `memory${sensors}`,
@@ -111,6 +112,7 @@ export async function runMemory(influx: InfluxServer, o: MemoryOptions): Promise
     ...(o.heapGrowthPercent !== undefined ? { runtime: { heapGrowthPercent: String(o.heapGrowthPercent) } } : {}),
     ...(o.checkpointInterval !== undefined ? { durability: { checkpointInterval: o.checkpointInterval } } : {}),
   });
+  const upSeconds = (performance.now() - spawnedAt) / 1000;
   try {
     const rss = peakSampler(gw);
     const sample = rss.sample;
@@ -190,6 +192,7 @@ export async function runMemory(influx: InfluxServer, o: MemoryOptions): Promise
         fillSeconds,
         fillMsgPerSec: (steadyFrom.messages - start.messages) / fillSeconds,
         fillPeakRssMiB: fillPeak / MiB,
+        upSeconds,
         steadyS: o.steadyS,
         keysFull,
         retainedFull,
@@ -205,7 +208,7 @@ export async function runMemory(influx: InfluxServer, o: MemoryOptions): Promise
       `  memory ${sensors} sensors: checkpoint phases: ${checkpointPhases(text)}; writer thread ${((writeS / writes) * 1000).toFixed(0)} ms a write (mean of ${writes})`,
     );
     console.log(
-      `  memory ${sensors} sensors: ${restore ? `state built in ${fillSeconds.toFixed(0)} s and restored (peak ${f.fill!.fillPeakRssMiB.toFixed(0)} MiB RSS at the start)` : `filled in ${fillSeconds.toFixed(0)} s (${f.fill!.fillMsgPerSec.toFixed(0)} msg/s, peak ${f.fill!.fillPeakRssMiB.toFixed(0)} MiB RSS)`}; steady ${o.steadyS} s: peak ${f.peakRssMiB.toFixed(0)} MiB RSS, end ${f.rssMiB.toFixed(0)} MiB (${f.msgPerSec.toFixed(0)} msg/s, CPU ${f.cpu.toFixed(2)}), heap used ${f.heapUsedMiB.toFixed(0)} MiB; horizons ${horizonsFull ? 'FULL' : 'NOT full'}: dedup keys ${pct(keysFull[0])} -> ${pct(keysFull[1])}, retained windows ${pct(retainedFull[0])} -> ${pct(retainedFull[1])}; checkpoint pause max ${f.checkpointPauseMaxMs.toFixed(1)} ms over ${f.checkpoints}`,
+      `  memory ${sensors} sensors: ${restore ? `state built in ${fillSeconds.toFixed(0)} s and restored (up in ${upSeconds.toFixed(1)} s, peak ${f.fill!.fillPeakRssMiB.toFixed(0)} MiB RSS at the start)` : `filled in ${fillSeconds.toFixed(0)} s (${f.fill!.fillMsgPerSec.toFixed(0)} msg/s, peak ${f.fill!.fillPeakRssMiB.toFixed(0)} MiB RSS)`}; steady ${o.steadyS} s: peak ${f.peakRssMiB.toFixed(0)} MiB RSS, end ${f.rssMiB.toFixed(0)} MiB (${f.msgPerSec.toFixed(0)} msg/s, CPU ${f.cpu.toFixed(2)}), heap used ${f.heapUsedMiB.toFixed(0)} MiB; horizons ${horizonsFull ? 'FULL' : 'NOT full'}: dedup keys ${pct(keysFull[0])} -> ${pct(keysFull[1])}, retained windows ${pct(retainedFull[0])} -> ${pct(retainedFull[1])}; checkpoint pause max ${f.checkpointPauseMaxMs.toFixed(1)} ms over ${f.checkpoints}`,
     );
     console.log(
       `  memory ${sensors} sensors: in-process: heap total ${(metricValue(text, 'gateway_process_nodejs_heap_size_total_bytes') / MiB).toFixed(0)} MiB, external ${(metricValue(text, 'gateway_process_nodejs_external_memory_bytes') / MiB).toFixed(0)} MiB`,

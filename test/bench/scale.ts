@@ -50,6 +50,8 @@ export interface ScaleFigures {
     readonly fillSeconds: number;
     readonly fillMsgPerSec: number;
     readonly fillPeakRssMiB: number;
+    /** From spawning the gateway to its admin API answering (after MQTT listens): with a restore, the restart time. */
+    readonly upSeconds: number;
     readonly steadyS: number;
     /** Dedup keys and retained windows per sensor against what full horizons hold (1 = full), at the start and end of the steady phase. */
     readonly keysFull: readonly [number, number];

@@ -150,7 +150,7 @@ export function printTable(r: BenchResults): void {
     row(
       `memory, ${fmt(s.sensors)} sensors (${s.settings}; took ${fmt(s.msgPerSec)} msg/s at CPU ${fmt(s.cpu, 2)})${s.complete ? '' : ' INCOMPLETE: horizons not full'}`,
       s.fill
-        ? `peak ${fmt(s.peakRssMiB)} MiB RSS with the horizons ${s.fill.horizonsFull ? 'full' : 'NOT full'} (dedup keys ${fmt(s.fill.keysFull[1] * 100, 1)} %, retained windows ${fmt(s.fill.retainedFull[1] * 100, 1)} % of full), end ${fmt(s.rssMiB)} MiB; ${Number.isNaN(s.fill.fillRate) ? `state built in ${fmt(s.fill.fillSeconds)} s and restored` : `filled in ${fmt(s.fill.fillSeconds)} s, peak ${fmt(s.fill.fillPeakRssMiB)} MiB while filling`}`
+        ? `peak ${fmt(s.peakRssMiB)} MiB RSS with the horizons ${s.fill.horizonsFull ? 'full' : 'NOT full'} (dedup keys ${fmt(s.fill.keysFull[1] * 100, 1)} %, retained windows ${fmt(s.fill.retainedFull[1] * 100, 1)} % of full), end ${fmt(s.rssMiB)} MiB; ${Number.isNaN(s.fill.fillRate) ? `state built in ${fmt(s.fill.fillSeconds)} s and restored, up in ${fmt(s.fill.upSeconds, 1)} s` : `filled in ${fmt(s.fill.fillSeconds)} s, peak ${fmt(s.fill.fillPeakRssMiB)} MiB while filling`}`
         : `peak ${fmt(s.peakRssMiB)} MiB RSS, end ${fmt(s.rssMiB)} MiB (heap ${fmt(s.heapUsedMiB)} MiB), ${fmt(s.bytesPerSensor)} B/sensor, dedup keys ${s.dedupKeysFirst}->${s.dedupKeysLast}, retained ${s.retainedFirst}->${s.retainedLast}`,
       atDefault ? '< 1024 MiB peak RSS' : '',
       atDefault ? (s.complete ? s.peakRssMiB < 1024 : 'incomplete') : undefined,
