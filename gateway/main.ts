@@ -1,6 +1,7 @@
 import { BrokerWorker, useBrokerThread } from './broker/thread/worker-start.js';
 import type { Gateway } from './gateway.js';
 import { StopSignals, STOP_SIGNAL_COALESCE_MS } from './lifecycle/stop-signals.js';
+import { otherThreads } from './threads/priority.js';
 
 /**
  * Composition root: load config, build the gateway, listen, and stop gracefully on SIGTERM/SIGINT.
@@ -9,6 +10,8 @@ import { StopSignals, STOP_SIGNAL_COALESCE_MS } from './lifecycle/stop-signals.j
  * stop forced by a repeated signal (lifecycle/stop-signals.ts).
  */
 async function main(): Promise<number | undefined> {
+  // Node's and V8's helper threads, listed before the first worker starts (runtime.helperThreadNice, below).
+  const helpers = otherThreads();
   // Start-up to the first CONNACK (BENCHMARKS.md, start-up): the broker thread starts first and loads aedes while
   // this thread loads the config and the rest of the gateway (before, one waited for the other); its configuration
   // follows when the broker is built. mqtt.brokerThread `auto` is assumed; `off` ends it below.
@@ -26,7 +29,7 @@ async function main(): Promise<number | undefined> {
   }
   const { config, source } = loaded;
   if (!useBrokerThread(config.mqtt.brokerThread)) brokerWorker?.discard();
-  const [{ buildGateway }, { DevicesFileError }, { DataDirLockedError }, { createLogger }, { applyRuntimeSettings }] = await Promise.all([
+  const [{ buildGateway }, { DevicesFileError }, { DataDirLockedError }, { createLogger }, { applyRuntimeSettings, niceHelperThreads }] = await Promise.all([
     import('./app.js'),
     import('./auth/index.js'),
     import('./data-dir/lock.js'),
@@ -35,6 +38,7 @@ async function main(): Promise<number | undefined> {
   ]);
   applyRuntimeSettings(config.runtime);
   const log = createLogger(config.log.level);
+  niceHelperThreads(helpers, config.runtime.helperThreadNice, log);
   log.info({ config: source, gatewayId: config.gatewayId }, 'starting');
   let gateway: Gateway | undefined;
   let stopping = false;

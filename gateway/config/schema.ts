@@ -212,6 +212,17 @@ export const configSchema = z
          * V8, which grows it up to 4x on a large machine (fastest, but 100k sensors then take ~1.4 GiB RSS).
          */
         heapGrowthPercent: z.number().int().min(0).max(300).default(50),
+        /**
+         * Nice value (Linux, per thread: setpriority(2)) of the threads whose work may wait, the checkpoint
+         * writer and the WAL copier, so that they take a core only when the broker and gateway threads leave
+         * it; 0 leaves them as the process. Only raised, never lowered: needs no privilege. Elsewhere ignored.
+         */
+        backgroundThreadNice: z.number().int().min(0).max(19).default(10),
+        /**
+         * Nice value (Linux, per thread) of Node's and V8's helper threads: concurrent marking, parallel GC
+         * tasks, the optimising compiler, libuv's pool. 0 leaves them as the process. Raised only; elsewhere ignored.
+         */
+        helperThreadNice: z.number().int().min(0).max(19).default(10),
       })
       .prefault({}),
     log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).prefault({}),

@@ -3,6 +3,7 @@ import { Worker } from 'node:worker_threads';
 import { rowBuffers } from '../persist/row-buffers.js';
 import { PAGE_CACHE_PRAGMA } from '../persist/sqlite.js';
 import type { RowBatch } from '../persist/rows.js';
+import { THREAD_ID_EXPRESSION } from '../threads/priority.js';
 import type { CheckpointDelta } from './checkpoint-store.js';
 
 /**
@@ -79,6 +80,8 @@ const WORKER_SOURCE = `
   });
   const status = new Int32Array(workerData.status);
   const totals = new Float64Array(workerData.totals);
+  // This thread's kernel id, for its owner to lower its scheduling priority (threads/priority.ts).
+  parentPort.postMessage({ tid: ${THREAD_ID_EXPRESSION} });
   parentPort.on('message', (job) => {
     let error = null;
     try {
@@ -133,10 +136,14 @@ export class CheckpointWriter {
   private inflight: { seq: number; done: (err: Error | null, totals: LogTotalsRow | undefined) => void } | undefined;
   private lastError = '';
 
-  /** `sync`: PRAGMA synchronous of the writer's connection, the store's (durability.sync). */
+  /**
+   * `sync`: PRAGMA synchronous of the writer's connection, the store's (durability.sync). `onThread`: called on
+   * this thread with the writer thread's kernel id (undefined off Linux) once it runs, to set its priority.
+   */
   constructor(
     private readonly file: string,
     private readonly sync: 'NORMAL' | 'FULL',
+    private readonly onThread?: (tid: number | undefined) => void,
   ) {}
 
   busy(): boolean {
@@ -211,7 +218,8 @@ export class CheckpointWriter {
       name: 'state-checkpoint',
     });
     w.unref();
-    w.on('message', (m: { seq: number; error: string | null; bufs?: Uint8Array[] }) => {
+    w.on('message', (m: { seq: number; error: string | null; bufs?: Uint8Array[] } | { tid: number | undefined }) => {
+      if ('tid' in m) return this.onThread?.(m.tid);
       for (const b of m.bufs ?? []) rowBuffers.give(b);
       if (m.error !== null) this.lastError = m.error;
       this.finish(m.seq);

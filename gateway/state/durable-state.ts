@@ -61,6 +61,7 @@ export class DurableState {
         dir: config.buffer.dir,
         sync: config.durability.sync,
         log: deps.log.child({ part: 'state' }),
+        backgroundNice: config.runtime.backgroundThreadNice,
         ...(deps.onMovedAside ? { onMovedAside: deps.onMovedAside } : {}),
       });
   }

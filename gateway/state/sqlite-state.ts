@@ -3,6 +3,7 @@ import type { Statement } from 'better-sqlite3';
 import type { Logger } from '../log.js';
 import { FORMATS } from '../persist/formats.js';
 import { openDatabase, type MovedAside, type SqliteDatabase, type SyncMode } from '../persist/sqlite.js';
+import { backgroundThread } from '../threads/priority.js';
 import type { Checkpoint, CheckpointDelta, CheckpointStore, LoadedCheckpoint } from './checkpoint-store.js';
 import { CheckpointWriter, DELTA_SQL, type LogTotalsRow } from './checkpoint-writer.js';
 import { WalCopier } from './wal-copier.js';
@@ -66,7 +67,11 @@ export class SqliteStateStore implements CheckpointStore, IngestLog {
   /** Set when the file found was moved aside (persist/sqlite.ts). */
   readonly movedAside: MovedAside | undefined;
 
-  constructor(opts: { dir: string; sync: SyncMode; log: Logger; file?: string; onMovedAside?: (moved: MovedAside) => void }) {
+  /**
+   * `backgroundNice`: the nice value of the checkpoint writer's and the WAL copier's threads
+   * (runtime.backgroundThreadNice; 0 or absent: as the process).
+   */
+  constructor(opts: { dir: string; sync: SyncMode; log: Logger; file?: string; onMovedAside?: (moved: MovedAside) => void; backgroundNice?: number }) {
     const file = opts.file ?? join(opts.dir, STATE_FILE);
     const opened = openDatabase({
       file,
@@ -81,8 +86,13 @@ export class SqliteStateStore implements CheckpointStore, IngestLog {
     // A checkpoint row is megabytes: SQLite's automatic WAL checkpoint would copy them into the database inside
     // the save's commit, doubling that pause for every publish waiting. save() has a worker thread do it instead.
     this.db.pragma('wal_autocheckpoint = 0');
-    this.wal = new WalCopier(file, (err) => opts.log.warn({ err }, 'state.db WAL copy failed: retried after the next checkpoint'));
-    this.writer = new CheckpointWriter(file, opts.sync === 'full' ? 'FULL' : 'NORMAL');
+    const nice = opts.backgroundNice ?? 0;
+    this.wal = new WalCopier(
+      file,
+      (err) => opts.log.warn({ err }, 'state.db WAL copy failed: retried after the next checkpoint'),
+      backgroundThread('state-wal', nice, opts.log),
+    );
+    this.writer = new CheckpointWriter(file, opts.sync === 'full' ? 'FULL' : 'NORMAL', backgroundThread('state-checkpoint', nice, opts.log));
     const row = this.db
       .prepare(
         'SELECT COUNT(*) AS n, COALESCE(SUM(length(CAST(topic AS BLOB)) + length(payload)), 0) AS bytes, MIN(received_at) AS oldest, MAX(position) AS last FROM ingest_log',

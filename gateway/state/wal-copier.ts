@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import { PAGE_CACHE_PRAGMA } from '../persist/sqlite.js';
+import { THREAD_ID_EXPRESSION } from '../threads/priority.js';
 
 /**
  * Copies a SQLite database's WAL into the database file off the event loop: a worker thread with a connection of
@@ -21,9 +22,11 @@ export class WalCopier {
   private closed = false;
   private waiters: (() => void)[] = [];
 
+  /** `onThread`: called with the copier thread's kernel id (undefined off Linux) once it runs, to set its priority. */
   constructor(
     private readonly file: string,
     private readonly onError: (err: Error) => void,
+    private readonly onThread?: (tid: number | undefined) => void,
   ) {}
 
   request(): void {
@@ -65,6 +68,7 @@ export class WalCopier {
        const db = new Database(workerData.file, { fileMustExist: true });
        db.pragma('busy_timeout = 5000');
        db.pragma(workerData.cachePragma);
+       parentPort.postMessage({ tid: ${THREAD_ID_EXPRESSION} });
        parentPort.on('message', () => {
          try {
            db.pragma('wal_checkpoint(PASSIVE)');
@@ -76,7 +80,8 @@ export class WalCopier {
       { eval: true, workerData: { file: this.file, cachePragma: PAGE_CACHE_PRAGMA }, name: 'state-wal' },
     );
     w.unref();
-    w.on('message', (m: string | null) => {
+    w.on('message', (m: string | null | { tid: number | undefined }) => {
+      if (m !== null && typeof m === 'object') return this.onThread?.(m.tid);
       if (m !== null) this.onError(new Error(`WAL copy failed: ${m}`));
       this.running = false;
       if (this.again && !this.closed) {

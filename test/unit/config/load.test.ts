@@ -65,6 +65,15 @@ describe('config', () => {
     expect(problems.map((p) => p.path)).toEqual(['runtime.heapGrowthPercent']);
   });
 
+  it("bounds the background threads' nice value to 0-19 (0 = as the process) and defaults it to 10", () => {
+    expect(validateConfig({}, 'x').runtime.backgroundThreadNice).toBe(10);
+    expect(validateConfig({ runtime: { backgroundThreadNice: 0 } }, 'x').runtime.backgroundThreadNice).toBe(0);
+    for (const bad of [-1, 20, 2.5]) {
+      const problems = problemsOf(() => validateConfig({ runtime: { backgroundThreadNice: bad } }, 'f.yaml'));
+      expect(problems.map((p) => p.path)).toEqual(['runtime.backgroundThreadNice']);
+    }
+  });
+
   it('has safe defaults for the broker and pipeline limits, and wants room for one message in the send queue', () => {
     const c = validateConfig({}, 'x');
     expect([c.mqtt.maxQueuedBytes, c.mqtt.maxTopicFilterBytes, c.mqtt.maxRetainedMessages, c.mqtt.maxRetainedBytes]).toEqual([
