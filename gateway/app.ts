@@ -155,6 +155,10 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
         };
       },
       commitEmitted: () => outbox.flush(),
+      sealEmitted: () => {
+        outbox.seal();
+        return () => outbox.commitSealed();
+      },
     }),
   );
   await broker.started();

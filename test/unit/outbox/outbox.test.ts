@@ -35,6 +35,36 @@ describe('Outbox', () => {
     await outbox.close();
   });
 
+  it('seal() closes the open batch without committing it; whatever commits next commits it first, in order', async () => {
+    const { outbox, store, timers, writer } = setup({ batchSize: 3 });
+    outbox.append([pt(1), pt(2)]);
+    outbox.seal();
+    expect(store.totals().points).toBe(0); // sealed, still in memory
+    expect(outbox.status().openPoints).toBe(2);
+    outbox.commitSealed();
+    expect(store.totals().points).toBe(2);
+    outbox.commitSealed(); // nothing sealed: nothing committed twice
+    expect(store.totals()).toMatchObject({ points: 2, batches: 1 });
+
+    // A batch filling up after a seal commits the sealed lines first (a later line for a point must win).
+    outbox.append([pt(3)]);
+    outbox.seal();
+    outbox.append([pt(3, { fields: { v: 33 } }), pt(4), pt(5)]);
+    expect(store.totals()).toMatchObject({ points: 6, batches: 3 });
+    // And the flush timer started by the sealed lines commits them when nobody else does.
+    outbox.append([pt(6)]);
+    outbox.seal();
+    await timers.advance(1000);
+    expect(store.totals()).toMatchObject({ points: 7, batches: 4 });
+    outbox.start();
+    await timers.advance(0);
+    await timers.advance(0);
+    const lines = writer.bodies.join('\n').split('\n');
+    expect(lines.indexOf('m,d=x v=3 3000')).toBeLessThan(lines.indexOf('m,d=x v=33 3000'));
+    expect(lines).toHaveLength(7);
+    await outbox.close();
+  });
+
   it('keeps a batch on retryable errors and retries after 1 s, 2 s, ...', async () => {
     const { outbox, writer, timers, counter } = setup();
     const err = new RetryableWriteError('503', 'server');
