@@ -13,7 +13,8 @@ export interface ClosedBatch {
  * sealed from it, not yet committed) is the only data the outbox keeps in memory; everything committed is on disk.
  *
  * `seal()` closes the open batch without committing it (a checkpoint's beginning: cheap), `commitSealed()` commits
- * what was sealed (the checkpoint's next turn). Batches are committed in the order their lines were added, sealed
+ * what was sealed (the checkpoint's next turns, in pieces: a commit's cost grows faster than its lines, 5,000 lines
+ * ~6 ms against 500 lines ~0.34 ms, BENCHMARKS.md). Batches are committed in the order their lines were added, sealed
  * ones first, whatever commits them: a window corrected later is a later line for the same point, and the later
  * write must win in InfluxDB.
  */
@@ -55,13 +56,25 @@ export class Batcher {
     this.sealed.push(this.take());
   }
 
-  /** Commits the sealed batches, oldest first. */
-  commitSealed(): void {
+  /**
+   * Commits the sealed batches, oldest first; with `maxLines`, only the next piece of at most that many lines
+   * (a batch's first lines, as a batch of their own: they keep the batch's time range, which holds theirs).
+   * True when nothing sealed is left.
+   */
+  commitSealed(maxLines = Infinity): boolean {
     while (this.sealed.length > 0) {
-      const b = this.sealed.shift()!;
+      const b = this.sealed[0]!;
+      if (b.lines.length > maxLines) {
+        this.sealedLines -= maxLines;
+        this.commit({ lines: b.lines.splice(0, maxLines), minTime: b.minTime, maxTime: b.maxTime });
+        return false;
+      }
+      this.sealed.shift();
       this.sealedLines -= b.lines.length;
       this.commit(b);
+      if (maxLines !== Infinity) return this.sealed.length === 0;
     }
+    return true;
   }
 
   /** Commits the sealed batches and the open batch now (no-op when empty). */

@@ -134,9 +134,12 @@ export class Outbox {
     this.batcher.seal();
   }
 
-  /** Commits what `seal()` closed (no-op when nothing is sealed or it was committed already). */
-  commitSealed(): void {
-    this.batcher.commitSealed();
+  /**
+   * Commits what `seal()` closed (no-op when nothing is sealed or it was committed already); with `maxLines`, one
+   * piece of at most that many lines, in order. True when nothing sealed is left.
+   */
+  commitSealed(maxLines?: number): boolean {
+    return this.batcher.commitSealed(maxLines);
   }
 
   status(): OutboxStatus {

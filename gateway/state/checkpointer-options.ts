@@ -40,11 +40,12 @@ export interface CheckpointerOptions {
   readonly commitEmitted: () => void;
   /**
    * For the sliced checkpoints, instead of `commitEmitted` in the turn that begins them: closes what was emitted
-   * so far (outbox.seal(), cheap) and returns the function that commits it (outbox.commitSealed()), which the
-   * checkpointer runs in a turn of its own before the checkpoint is saved. The same guarantee, without the
-   * SQLite commit in the turn that begins the capture.
+   * so far (outbox.seal(), cheap) and returns the function that commits it a piece at a time (true when all is
+   * committed: outbox.commitSealed(lines)), which the checkpointer runs in turns of their own, held to `sliceMs`
+   * like the slices, before the checkpoint is saved. The same guarantee, without an SQLite commit of up to a whole
+   * batch in one turn.
    */
-  readonly sealEmitted?: () => () => void;
+  readonly sealEmitted?: () => () => boolean;
   /** Grows whenever the state changes (a publish processed, a window emitted): an idle gateway writes nothing. */
   readonly version: () => number;
   /** After each successful checkpoint (the journal resumes acknowledging). */

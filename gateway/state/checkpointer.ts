@@ -24,8 +24,8 @@ interface Run {
   readonly capture: StateCapture;
   readonly version: number;
   readonly position: number;
-  /** The commit of the windows sealed when the capture began, until it has run (before the save, always). */
-  commitSealed: (() => void) | undefined;
+  /** Commits a piece of the windows sealed when the capture began (true: all), until all are (before the save). */
+  commitSealed: (() => boolean) | undefined;
   /** Every step taken: only `finish` is left. */
   stepped: boolean;
 }
@@ -137,22 +137,13 @@ export class Checkpointer {
     const run = this.running!;
     let ok = true;
     if (phase === 'slice' && run.commitSealed !== undefined) {
-      // Its own turn, and always before the save: a checkpoint never covers a window only in memory.
-      const commit = run.commitSealed;
-      run.commitSealed = undefined;
-      ok = this.attempt(commit) !== null;
-      this.observe('outbox', turn);
+      // Turns of its own, and all before the save: a checkpoint never covers a window only in memory.
+      const done = this.sliced(turn, 'outbox', run.commitSealed);
+      ok = done !== null;
+      if (done === true) run.commitSealed = undefined;
       phase = 'outbox';
     } else if (!run.stepped) {
-      const t0 = performance.now();
-      const budget = (this.o.sliceMs ?? 1) - (t0 - turn);
-      const done = this.attempt(() => {
-        let last: boolean;
-        do last = run.capture.step();
-        while (!last && performance.now() - t0 < budget);
-        return last;
-      });
-      this.observe('slice', t0);
+      const done = this.sliced(turn, 'slice', () => run.capture.step());
       ok = done !== null;
       run.stepped = done === true;
     }
@@ -169,6 +160,23 @@ export class Checkpointer {
     else this.commit(run, true);
     this.turned(phase === 'begin' || !ok ? phase : 'finish', turn);
     if (this.saving === undefined) this.followUp();
+  }
+
+  /**
+   * Runs `piece` until it returns true (done) or the turn, begun at `turn`, has taken `sliceMs` (at least once);
+   * null when it threw (logged, counted).
+   */
+  private sliced(turn: number, phase: 'outbox' | 'slice', piece: () => boolean): boolean | null {
+    const t0 = performance.now();
+    const budget = (this.o.sliceMs ?? 1) - (t0 - turn);
+    const done = this.attempt(() => {
+      let last: boolean;
+      do last = piece();
+      while (!last && performance.now() - t0 < budget);
+      return last;
+    });
+    this.observe(phase, t0);
+    return done;
   }
 
   /** Counts one event-loop turn of a periodic checkpoint (gateway_checkpoint_turn_seconds and the pause max). */

@@ -31,8 +31,8 @@ export interface StateParts {
   readonly capture: () => StateCapture;
   /** outbox.flush(): runs before each checkpoint commits. */
   readonly commitEmitted: () => void;
-  /** outbox.seal(), returning outbox.commitSealed: the sliced checkpoints' way to the same (CheckpointerOptions). */
-  readonly sealEmitted?: () => () => void;
+  /** outbox.seal(), returning outbox.commitSealed in pieces: the sliced checkpoints' way to the same (CheckpointerOptions). */
+  readonly sealEmitted?: () => () => boolean;
 }
 
 /**

@@ -10,7 +10,7 @@ import { ManualTimers } from '../../support/manual-timers.js';
  * committed in a turn of their own, and never after the checkpoint is saved (a checkpoint must not cover a window
  * only in memory, docs/durability.md).
  */
-function setup(steps: number, failCommits = 0) {
+function setup(steps: number, failCommits = 0, pieces = 1) {
   const metrics = createMetrics();
   const store = new MemoryStateStore();
   const timers = new ManualTimers();
@@ -45,9 +45,11 @@ function setup(steps: number, failCommits = 0) {
     commitEmitted: () => order.push('flush'),
     sealEmitted: () => {
       order.push('seal');
+      let left = pieces;
       return () => {
         order.push('commit');
         if (failing-- > 0) throw new Error('disk full');
+        return --left <= 0;
       };
     },
     version: () => version,
@@ -91,6 +93,21 @@ describe('Checkpointer, sealed windows', () => {
     await timers.advance(4);
     expect(order).toEqual(['capture', 'seal', 'step', 'commit', 'finish', 'save']);
     expect(await turns()).toEqual({ begin: 1, outbox: 1, slice: 0, finish: 1 });
+    cp.stop();
+  });
+
+  it('commits the sealed windows a piece a turn (within sliceMs), every piece before the save', async () => {
+    const { cp, timers, order, store, turns } = setup(1, 0, 3);
+    cp.start();
+    await timers.advance(1000);
+    for (let i = 0; i < 3; i++) {
+      await timers.advance(4);
+      expect(store.load()).toBeUndefined();
+    }
+    expect(order).toEqual(['capture', 'seal', 'step', 'commit', 'commit', 'commit']);
+    await timers.advance(4);
+    expect(order).toEqual(['capture', 'seal', 'step', 'commit', 'commit', 'commit', 'finish', 'save']);
+    expect(await turns()).toEqual({ begin: 1, outbox: 3, slice: 0, finish: 1 });
     cp.stop();
   });
 
