@@ -7,7 +7,7 @@
  *   BENCH_ONLY=throughput,puback,capacity,latency,scale,memory,pause,startup,outbox,mosquitto,sparkplug   run only these sections
  *     (memory = 100k sensors at 1 Hz with the shipped 15m horizons, filled as fast as taken, then 2 minutes steady: memory.ts;
  *     pause = the same state restored, then a load the gateway carries: every checkpoint turn by phase, checkpoint-turns.ts)
- *   BENCH_PAUSE_RATE=10000, BENCH_PAUSE_S=60   the pause section's steady load and how long it runs
+ *   BENCH_PAUSE_RATE=6000, BENCH_PAUSE_S=90   the pause section's steady load and how long it runs
  *   BENCH_REPEATS=3         throughput runs per server and QoS (alternating a, b, a, b, ...; the median is quoted)
  *   BENCH_MEASURE_S=5       measuring window of a throughput run (after a 2 s warm-up)
  *   BENCH_SCALE=1000,10000,100000   sensor counts of the memory scenario
@@ -256,8 +256,8 @@ async function main(): Promise<void> {
         runMemory(influx!, {
           sensors: Number(env('BENCH_MEMORY_SENSORS', '100000')),
           fill: 'restore',
-          steadyRate: Number(env('BENCH_PAUSE_RATE', '10000')),
-          steadyS: Number(env('BENCH_PAUSE_S', '60')),
+          steadyRate: Number(env('BENCH_PAUSE_RATE', '6000')),
+          steadyS: Number(env('BENCH_PAUSE_S', '90')),
           malloc: false,
         }),
       );
