@@ -134,3 +134,47 @@ describe('Checkpointer, sealed windows', () => {
     expect(order).toEqual(['capture', 'flush', 'step', 'step', 'finish', 'save']);
   });
 });
+
+describe('Checkpointer, the finish turn', () => {
+  const busy = (ms: number) => {
+    const until = performance.now() + ms;
+    while (performance.now() < until);
+  };
+
+  it('finishes and hands over in a turn of its own when the last slice has spent half its budget', async () => {
+    const metrics = createMetrics();
+    const store = new MemoryStateStore();
+    const timers = new ManualTimers();
+    const order: string[] = [];
+    let left = 2;
+    const cp = new Checkpointer({
+      store: { load: () => store.load(), save: (c) => (order.push('save'), store.save(c)), close: () => store.close() },
+      log: store,
+      timers,
+      intervalMs: 1000,
+      sliceMs: 2,
+      sliceGapMs: 4,
+      capture: () => ({
+        // Two steps of 1.5 ms: both run in the first turn (the second begins within the 2 ms), which then has
+        // spent more than half of it.
+        step: () => (order.push('step'), busy(1.5), --left <= 0),
+        finish: () => (order.push('finish'), { pipeline: Uint8Array.of(1), alerts: new Uint8Array(0), sparkplug: new Uint8Array(0) }),
+        abort: () => {},
+      }),
+      commitEmitted: () => order.push('flush'),
+      version: () => 1,
+      metrics,
+      logger: createLogger('silent'),
+    });
+    cp.start();
+    await timers.advance(1000);
+    expect(order).toEqual(['flush', 'step', 'step']);
+    expect(store.load()).toBeUndefined();
+    await timers.advance(4);
+    expect(order).toEqual(['flush', 'step', 'step', 'finish', 'save']);
+    const h = await metrics.checkpointTurnSeconds.get();
+    const count = (phase: string) => h.values.find((v) => v.metricName === 'gateway_checkpoint_turn_seconds_count' && v.labels['phase'] === phase)?.value;
+    expect([count('begin'), count('finish')]).toEqual([1, 1]);
+    cp.stop();
+  });
+});
