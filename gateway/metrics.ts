@@ -94,6 +94,14 @@ export function createMetrics(registry = new Registry()) {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers: [registry],
     }),
+    // Every event-loop turn of a periodic checkpoint; the longest is gateway_checkpoint_pause_max_seconds.
+    checkpointTurnSeconds: new Histogram<'phase'>({
+      name: 'gateway_checkpoint_turn_seconds',
+      help: 'Event-loop turns of the periodic checkpoints, by phase: begin (settle the previous save, begin the capture, seal the emitted windows, a first slice), outbox (commit the sealed windows), slice, finish (the last slice, finish, hand-over to the writer thread)',
+      labelNames: ['phase'],
+      buckets: [0.0005, 0.001, 0.0015, 0.002, 0.003, 0.005, 0.01, 0.025, 0.05, 0.1],
+      registers: [registry],
+    }),
   };
 }
 

@@ -46,7 +46,7 @@ export interface OutboxStatus {
   readonly batches: number;
   /** Age of the oldest waiting batch on the gateway clock; 0 when empty. */
   readonly oldestAgeMs: number;
-  /** Points in the open (not yet committed) batch. */
+  /** Points in the open batch and the batches sealed for a checkpoint (not yet committed). */
   readonly openPoints: number;
   /** The drain loop runs and is not waiting out a retry delay. */
   readonly draining: boolean;
@@ -124,6 +124,22 @@ export class Outbox {
   /** Commits the open batch to disk now (graceful stop, tests). */
   flush(): void {
     this.batcher.flush();
+  }
+
+  /**
+   * Closes the open batch without committing it (cheap: a periodic checkpoint's first turn); `commitSealed()`
+   * commits it on a later turn, before that checkpoint is saved. Order is kept (Batcher).
+   */
+  seal(): void {
+    this.batcher.seal();
+  }
+
+  /**
+   * Commits what `seal()` closed (no-op when nothing is sealed or it was committed already); with `maxLines`, one
+   * piece of at most that many lines, in order. True when nothing sealed is left.
+   */
+  commitSealed(maxLines?: number): boolean {
+    return this.batcher.commitSealed(maxLines);
   }
 
   status(): OutboxStatus {

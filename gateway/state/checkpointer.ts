@@ -1,49 +1,8 @@
-import type { Logger } from '../log.js';
-import type { Metrics } from '../metrics.js';
-import type { TimerHandle, Timers } from '../time/timers.js';
-import { isDelta, type CheckpointParts, type CheckpointStore, type DeltaParts } from './checkpoint-store.js';
-import type { IngestLog } from './ingest-log.js';
+import type { TimerHandle } from '../time/timers.js';
+import { isDelta } from './checkpoint-store.js';
+import type { CheckpointerOptions, StateCapture } from './checkpointer-options.js';
 
-/**
- * The state being captured for a checkpoint: begun synchronously (no publish is processed in between), then
- * written in steps while ingest goes on, yet the state at the moment it began (Pipeline.beginSnapshot).
- */
-export interface StateCapture {
-  /** Writes a little more (a few dozen devices); true when only `finish` is left. */
-  step(): boolean;
-  /** Writes the rest; the parts of the checkpoint (whole, or an incremental one: DeltaParts). */
-  finish(): CheckpointParts | DeltaParts;
-  /** Drops the capture; after `finish`, when its save failed: an incremental capture's changes go to the next one. */
-  abort(): void;
-}
-
-export interface CheckpointerOptions {
-  readonly store: CheckpointStore;
-  readonly log: IngestLog;
-  readonly timers: Timers;
-  /** durability.checkpointInterval. */
-  readonly intervalMs: number;
-  /** Begins capturing the in-memory state. */
-  readonly capture: () => StateCapture;
-  /** How long one slice of a capture may hold the event loop (default 1 ms; steps are a few dozen µs). */
-  readonly sliceMs?: number;
-  /**
-   * The pause between two slices (default 4 ms): a capture takes at most ~1/5 of a core, so the publishes that
-   * arrive meanwhile do not queue up behind it (measured: alert latency p99 at 50 % load, BENCHMARKS.md).
-   */
-  readonly sliceGapMs?: number;
-  /**
-   * Commits every window emitted so far to the outbox (outbox.flush()). Runs BEFORE the checkpoint commits:
-   * a checkpoint must never cover a window that is only in memory, or a crash would lose it.
-   */
-  readonly commitEmitted: () => void;
-  /** Grows whenever the state changes (a publish processed, a window emitted): an idle gateway writes nothing. */
-  readonly version: () => number;
-  /** After each successful checkpoint (the journal resumes acknowledging). */
-  readonly onSaved?: () => void;
-  readonly metrics: Metrics;
-  readonly logger: Logger;
-}
+export type { CheckpointerOptions, StateCapture } from './checkpointer-options.js';
 
 /**
  * Saves the pipeline and alert state together with the ingest log position it covers: every
@@ -56,12 +15,22 @@ export interface CheckpointerOptions {
  * for the start of a capture and one slice at a time rather than for the whole state
  * (BENCHMARKS.md, "Checkpoints in slices": that pause was the alert latency's p99). Entries logged meanwhile
  * stay in the log and are covered by the next checkpoint. `checkpoint()` (stop, after a replay) captures in one go.
+ *
+ * The turns of a sliced checkpoint, each timed into gateway_checkpoint_turn_seconds{phase}: `begin` (settle the
+ * previous save, begin the capture, seal the emitted windows with `sealEmitted`, a first slice), `outbox` (the
+ * sealed windows committed, alone), `slice`, and `finish` (the last slice, finish, hand-over to the writer).
  */
 interface Run {
   readonly capture: StateCapture;
   readonly version: number;
   readonly position: number;
+  /** Commits a piece of the windows sealed when the capture began (true: all), until all are (before the save). */
+  commitSealed: (() => boolean) | undefined;
+  /** Every step taken: only `finish` is left. */
+  stepped: boolean;
 }
+
+type Turn = 'begin' | 'outbox' | 'slice' | 'finish';
 
 export class Checkpointer {
   private timer: TimerHandle | undefined;
@@ -153,27 +122,38 @@ export class Checkpointer {
       return;
     }
     const t0 = performance.now();
-    const started = this.open();
+    const started = this.open(true);
     if (started === undefined || started === null) return;
     this.running = started;
-    this.continue(t0);
+    this.continue(t0, 'begin');
   }
 
-  /** One slice, then either the next on a later turn or the save; `turn` is when this event-loop turn's work began. */
-  private continue(turn = performance.now()): void {
+  /**
+   * One turn of the sliced checkpoint: the sealed windows' commit if it is due, else a slice (held, with what
+   * the turn did before it, to `sliceMs`, at least one step); then the next turn, or the save. `turn` is when
+   * this event-loop turn's work began.
+   */
+  private continue(turn = performance.now(), phase: Turn = 'slice'): void {
     const run = this.running!;
-    const t0 = performance.now();
-    // The turn as a whole is held to a slice (at least one step): the one that begins the capture has spent some.
-    const budget = (this.o.sliceMs ?? 1) - (t0 - turn);
-    const done = this.attempt(() => {
-      let last: boolean;
-      do last = run.capture.step();
-      while (!last && performance.now() - t0 < budget);
-      return last;
-    });
-    this.observe('slice', t0);
-    if (done === false) {
-      this.notePause((performance.now() - turn) / 1000);
+    let ok = true;
+    let late = false;
+    if (phase === 'slice' && run.commitSealed !== undefined) {
+      // Turns of its own, and all before the save: a checkpoint never covers a window only in memory.
+      const done = this.sliced(turn, 'outbox', run.commitSealed);
+      ok = done !== null;
+      if (done === true) run.commitSealed = undefined;
+      phase = 'outbox';
+    } else if (!run.stepped) {
+      const done = this.sliced(turn, 'slice', () => run.capture.step());
+      ok = done !== null;
+      run.stepped = done === true;
+      // The finish and hand-over (~0.5-2.5 ms at 100k sensors) get a turn of their own when this one has spent
+      // half its slice (sliceMs 0: one step a turn, the finish right after the last).
+      const sliceMs = this.o.sliceMs ?? 1;
+      late = sliceMs > 0 && performance.now() - turn > sliceMs / 2;
+    }
+    if (ok && !(run.stepped && run.commitSealed === undefined && phase !== 'outbox' && !late)) {
+      this.turned(phase, turn);
       this.slice = this.o.timers.setTimeout(() => {
         this.slice = undefined;
         this.continue();
@@ -181,10 +161,34 @@ export class Checkpointer {
       return;
     }
     this.running = undefined;
-    if (done === null) run.capture.abort();
+    if (!ok) run.capture.abort();
     else this.commit(run, true);
-    this.notePause((performance.now() - turn) / 1000);
+    this.turned(phase === 'begin' || !ok ? phase : 'finish', turn);
     if (this.saving === undefined) this.followUp();
+  }
+
+  /**
+   * Runs `piece` until it returns true (done) or the turn, begun at `turn`, has taken `sliceMs` (at least once);
+   * null when it threw (logged, counted).
+   */
+  private sliced(turn: number, phase: 'outbox' | 'slice', piece: () => boolean): boolean | null {
+    const t0 = performance.now();
+    const budget = (this.o.sliceMs ?? 1) - (t0 - turn);
+    const done = this.attempt(() => {
+      let last: boolean;
+      do last = piece();
+      while (!last && performance.now() - t0 < budget);
+      return last;
+    });
+    this.observe(phase, t0);
+    return done;
+  }
+
+  /** Counts one event-loop turn of a periodic checkpoint (gateway_checkpoint_turn_seconds and the pause max). */
+  private turned(phase: Turn, since: number): void {
+    const seconds = (performance.now() - since) / 1000;
+    this.o.metrics.checkpointTurnSeconds.observe({ phase }, seconds);
+    this.notePause(seconds);
   }
 
   /** A checkpoint asked for while one ran: now. */
@@ -196,10 +200,10 @@ export class Checkpointer {
   }
 
   /**
-   * Starts a capture and commits the windows emitted so far: undefined when there is nothing new to save,
-   * null when it failed.
+   * Starts a capture and commits the windows emitted so far (`sliced` with `sealEmitted`: seals them, committed
+   * by a later turn): undefined when there is nothing new to save, null when it failed.
    */
-  private open(): Run | undefined | null {
+  private open(sliced = false): Run | undefined | null {
     // An incremental save in flight must have committed (or failed, giving its devices back) before the next
     // capture takes the devices changed since.
     this.o.store.settle?.();
@@ -213,6 +217,14 @@ export class Checkpointer {
     const capture = this.attempt(() => this.o.capture());
     if (capture === null) return null;
     this.observe('capture', t0);
+    const run: Run = { capture, version, position: totals.lastPosition, commitSealed: undefined, stepped: false };
+    const seal = this.o.sealEmitted;
+    if (sliced && seal !== undefined) {
+      const commit = this.attempt(seal);
+      if (commit === null) return (capture.abort(), null);
+      run.commitSealed = commit;
+      return run;
+    }
     const t1 = performance.now();
     // Before the checkpoint commits: it must never cover a window that is only in memory.
     if (this.attempt(() => this.o.commitEmitted()) === null) {
@@ -220,7 +232,7 @@ export class Checkpointer {
       return null;
     }
     this.observe('outbox', t1);
-    return { capture, version, position: totals.lastPosition };
+    return run;
   }
 
   /**

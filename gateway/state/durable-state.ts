@@ -31,6 +31,8 @@ export interface StateParts {
   readonly capture: () => StateCapture;
   /** outbox.flush(): runs before each checkpoint commits. */
   readonly commitEmitted: () => void;
+  /** outbox.seal(), returning outbox.commitSealed in pieces: the sliced checkpoints' way to the same (CheckpointerOptions). */
+  readonly sealEmitted?: () => () => boolean;
 }
 
 /**
@@ -90,6 +92,7 @@ export class DurableState {
       capture: parts.capture,
       ...(this.deps.checkpointSliceMs !== undefined ? { sliceMs: this.deps.checkpointSliceMs } : {}),
       commitEmitted: parts.commitEmitted,
+      ...(parts.sealEmitted !== undefined ? { sealEmitted: parts.sealEmitted } : {}),
       version: () => this.changes,
       onSaved: () => this.journal?.resume(),
       metrics,

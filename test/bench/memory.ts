@@ -28,6 +28,7 @@ import { startGateway } from './servers.js';
 import { BENCH_RULES_SCALE } from './rules.js';
 import { sleep } from './throughput.js';
 import { DEFAULT_HORIZON_S, checkpointPhases, metricValue, peakSampler, stateFigures, waitMessages, type ScaleFigures } from './scale.js';
+import { formatTurns } from './checkpoint-turns.js';
 import { formatSmaps, mallocStats, smapsBreakdown } from './rss-breakdown.js';
 import type { InfluxServer } from '../support/influxd.js';
 
@@ -207,6 +208,7 @@ export async function runMemory(influx: InfluxServer, o: MemoryOptions): Promise
     console.log(
       `  memory ${sensors} sensors: checkpoint phases: ${checkpointPhases(text)}; writer thread ${((writeS / writes) * 1000).toFixed(0)} ms a write (mean of ${writes})`,
     );
+    if (f.turns) console.log(`  memory ${sensors} sensors: checkpoint turns: ${formatTurns(f.turns)}`);
     console.log(
       `  memory ${sensors} sensors: ${restore ? `state built in ${fillSeconds.toFixed(0)} s and restored (up in ${upSeconds.toFixed(1)} s, peak ${f.fill!.fillPeakRssMiB.toFixed(0)} MiB RSS at the start)` : `filled in ${fillSeconds.toFixed(0)} s (${f.fill!.fillMsgPerSec.toFixed(0)} msg/s, peak ${f.fill!.fillPeakRssMiB.toFixed(0)} MiB RSS)`}; steady ${o.steadyS} s: peak ${f.peakRssMiB.toFixed(0)} MiB RSS, end ${f.rssMiB.toFixed(0)} MiB (${f.msgPerSec.toFixed(0)} msg/s, CPU ${f.cpu.toFixed(2)}), heap used ${f.heapUsedMiB.toFixed(0)} MiB; horizons ${horizonsFull ? 'FULL' : 'NOT full'}: dedup keys ${pct(keysFull[0])} -> ${pct(keysFull[1])}, retained windows ${pct(retainedFull[0])} -> ${pct(retainedFull[1])}; checkpoint pause max ${f.checkpointPauseMaxMs.toFixed(1)} ms over ${f.checkpoints}`,
     );

@@ -4,8 +4,10 @@
  *   npm run build && node --import tsx test/bench/run.ts
  *
  * Prints a table and writes it as JSON to bench-results/bench-<time>.json. Environment flags (all optional):
- *   BENCH_ONLY=throughput,puback,capacity,latency,scale,memory,startup,outbox,mosquitto,sparkplug   run only these sections
- *     (memory = 100k sensors at 1 Hz with the shipped 15m horizons, filled as fast as taken, then 2 minutes steady: memory.ts)
+ *   BENCH_ONLY=throughput,puback,capacity,latency,scale,memory,pause,startup,outbox,mosquitto,sparkplug   run only these sections
+ *     (memory = 100k sensors at 1 Hz with the shipped 15m horizons, filled as fast as taken, then 2 minutes steady: memory.ts;
+ *     pause = the same state restored, then a load the gateway carries: every checkpoint turn by phase, checkpoint-turns.ts)
+ *   BENCH_PAUSE_RATE=6000, BENCH_PAUSE_S=90   the pause section's steady load and how long it runs
  *   BENCH_REPEATS=3         throughput runs per server and QoS (alternating a, b, a, b, ...; the median is quoted)
  *   BENCH_MEASURE_S=5       measuring window of a throughput run (after a 2 s warm-up)
  *   BENCH_SCALE=1000,10000,100000   sensor counts of the memory scenario
@@ -46,7 +48,7 @@ import { measureRun, median, type RunFigures, type ThroughputSettings } from './
 import { SPARKPLUG_METRICS } from './sparkplug-load.js';
 
 const env = (k: string, d: string) => process.env[k] ?? d;
-const only = new Set(env('BENCH_ONLY', 'throughput,mosquitto,puback,capacity,latency,scale,memory,startup,outbox,sparkplug').split(','));
+const only = new Set(env('BENCH_ONLY', 'throughput,mosquitto,puback,capacity,latency,scale,memory,pause,startup,outbox,sparkplug').split(','));
 const repeats = Number(env('BENCH_REPEATS', '3'));
 const settings: ThroughputSettings = {
   warmupMs: 2000,
@@ -244,6 +246,19 @@ async function main(): Promise<void> {
           ...(process.env.BENCH_MEMORY_HEAP_GROWTH ? { heapGrowthPercent: Number(process.env.BENCH_MEMORY_HEAP_GROWTH) } : {}),
           ...(process.env.BENCH_MEMORY_CHECKPOINT_INTERVAL ? { checkpointInterval: process.env.BENCH_MEMORY_CHECKPOINT_INTERVAL } : {}),
           ...(process.env.BENCH_MEMORY_HEAP_SNAPSHOT ? { heapSnapshotTo: process.env.BENCH_MEMORY_HEAP_SNAPSHOT } : {}),
+        }),
+      );
+    }
+    if (only.has('pause')) {
+      // Issue 23, target 2: the checkpoint's turns at 100k sensors with the shipped horizons full (the memory
+      // section's restore) under a load the gateway carries (the memory section offers more than it takes).
+      results.pause = await section('checkpoint pauses at 100k sensors', () =>
+        runMemory(influx!, {
+          sensors: Number(env('BENCH_MEMORY_SENSORS', '100000')),
+          fill: 'restore',
+          steadyRate: Number(env('BENCH_PAUSE_RATE', '6000')),
+          steadyS: Number(env('BENCH_PAUSE_S', '90')),
+          malloc: false,
         }),
       );
     }

@@ -13,6 +13,7 @@ import { BENCH_RULES_SCALE } from './rules.js';
 import { sleep } from './throughput.js';
 import type { InfluxServer } from '../support/influxd.js';
 import type { ServerSample } from './servers.js';
+import { checkpointTurns, type CheckpointTurns } from './checkpoint-turns.js';
 import type { SmapsBreakdown } from './rss-breakdown.js';
 
 export interface ScaleFigures {
@@ -35,6 +36,8 @@ export interface ScaleFigures {
   readonly checkpointPauseMaxMs: number;
   /** Checkpoints saved over the run. */
   readonly checkpoints: number;
+  /** Every event-loop turn of the periodic checkpoints by phase (gateway_checkpoint_turn_seconds), when the gateway has it. */
+  readonly turns?: CheckpointTurns;
   /**
    * The gateway took every message the horizons need (1.5 horizons per device) before the time limit: only then
    * is the state the steady one the figure is about. A gateway that falls behind (a busy machine) ends early.
@@ -76,6 +79,7 @@ const MiB = 2 ** 20;
 
 /** What a memory run reads of the state (/health at two points) and of the checkpoints (/metrics at the end). */
 export function stateFigures(first: Record<string, number>, last: Record<string, number>, metricsText: string) {
+  const turns = checkpointTurns(metricsText);
   return {
     dedupKeysFirst: first['dedupKeys'] ?? NaN,
     dedupKeysLast: last['dedupKeys'] ?? NaN,
@@ -83,6 +87,7 @@ export function stateFigures(first: Record<string, number>, last: Record<string,
     retainedLast: last['retainedWindows'] ?? NaN,
     checkpointPauseMaxMs: metricValue(metricsText, 'gateway_checkpoint_pause_max_seconds') * 1000,
     checkpoints: metricValue(metricsText, 'gateway_checkpoints_total', '{result="saved"}'),
+    ...(turns !== undefined ? { turns } : {}),
   };
 }
 

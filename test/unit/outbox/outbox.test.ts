@@ -35,6 +35,59 @@ describe('Outbox', () => {
     await outbox.close();
   });
 
+  it('seal() closes the open batch without committing it; whatever commits next commits it first, in order', async () => {
+    const { outbox, store, timers, writer } = setup({ batchSize: 3 });
+    outbox.append([pt(1), pt(2)]);
+    outbox.seal();
+    expect(store.totals().points).toBe(0); // sealed, still in memory
+    expect(outbox.status().openPoints).toBe(2);
+    expect(outbox.commitSealed()).toBe(true);
+    expect(store.totals().points).toBe(2);
+    expect(outbox.commitSealed()).toBe(true); // nothing sealed: nothing committed twice
+    expect(store.totals()).toMatchObject({ points: 2, batches: 1 });
+
+    // A batch filling up after a seal commits the sealed lines first (a later line for a point must win).
+    outbox.append([pt(3)]);
+    outbox.seal();
+    outbox.append([pt(3, { fields: { v: 33 } }), pt(4), pt(5)]);
+    expect(store.totals()).toMatchObject({ points: 6, batches: 3 });
+    // And the flush timer started by the sealed lines commits them when nobody else does.
+    outbox.append([pt(6)]);
+    outbox.seal();
+    await timers.advance(1000);
+    expect(store.totals()).toMatchObject({ points: 7, batches: 4 });
+    outbox.start();
+    await timers.advance(0);
+    await timers.advance(0);
+    const lines = writer.bodies.join('\n').split('\n');
+    expect(lines.indexOf('m,d=x v=3 3000')).toBeLessThan(lines.indexOf('m,d=x v=33 3000'));
+    expect(lines).toHaveLength(7);
+    await outbox.close();
+  });
+
+  it('commitSealed(n) commits the sealed lines in pieces of at most n lines, in order', async () => {
+    const { outbox, store, writer, timers } = setup({ batchSize: 10 });
+    outbox.append([pt(1), pt(2), pt(3), pt(4), pt(5)]);
+    outbox.seal();
+    outbox.append([pt(6)]);
+    outbox.seal();
+    outbox.append([pt(7)]); // open, not sealed: not part of it
+    expect(outbox.commitSealed(2)).toBe(false);
+    expect(store.totals()).toMatchObject({ points: 2, batches: 1 });
+    expect(outbox.status().openPoints).toBe(5);
+    expect(outbox.commitSealed(2)).toBe(false);
+    expect(outbox.commitSealed(2)).toBe(false); // the last line of the first sealed batch
+    expect(outbox.commitSealed(2)).toBe(true); // the second sealed batch
+    expect(store.totals()).toMatchObject({ points: 6, batches: 4 });
+    expect(outbox.status().openPoints).toBe(1);
+    outbox.flush();
+    outbox.start();
+    await timers.advance(0);
+    await timers.advance(0);
+    expect(writer.bodies.join('\n').split('\n').map((l) => l.split(' ')[1])).toEqual(['v=1', 'v=2', 'v=3', 'v=4', 'v=5', 'v=6', 'v=7']);
+    await outbox.close();
+  });
+
   it('keeps a batch on retryable errors and retries after 1 s, 2 s, ...', async () => {
     const { outbox, writer, timers, counter } = setup();
     const err = new RetryableWriteError('503', 'server');
