@@ -76,7 +76,7 @@ describe('Checkpointer, sealed windows', () => {
     await timers.advance(4);
     await timers.advance(4);
     expect(order).toEqual(['capture', 'seal', 'step', 'commit', 'step', 'step', 'finish', 'save']);
-    expect([...store.load()!.pipeline]).toEqual([1]);
+    expect([...(store.load()!.pipeline as Uint8Array)]).toEqual([1]);
     expect(await turns()).toEqual({ begin: 1, outbox: 1, slice: 1, finish: 1 });
     cp.stop();
   });
@@ -125,7 +125,7 @@ describe('Checkpointer, sealed windows', () => {
     await timers.advance(1000);
     for (let i = 0; i < 4; i++) await timers.advance(4);
     expect(order.slice(4)).toEqual(['capture', 'seal', 'step', 'commit', 'step', 'finish', 'save']);
-    expect([...store.load()!.pipeline]).toEqual([2]);
+    expect([...(store.load()!.pipeline as Uint8Array)]).toEqual([2]);
     // A whole checkpoint in one go (stop, after a replay) commits everything emitted in its own turn, as before.
     bump();
     order.length = 0;
