@@ -278,8 +278,11 @@ export class Pipeline {
       s.pendingAt = ++this.pendingClock;
     }
     let w = start <= s.sealedMaxStart ? takeRetained(s, start, this.interval, this.span) : undefined;
-    if (w === undefined) w = new Win(start, 0);
-    else this.counts.retainedWindows--;
+    if (w !== undefined) this.counts.retainedWindows--;
+    else if (s.spare !== null) {
+      w = s.spare.reset(start);
+      s.spare = null;
+    } else w = new Win(start, 0);
     if (i === open.length) open.push(w);
     else open.splice(i, 0, w);
     this.counts.openWindows++;
@@ -293,6 +296,7 @@ export class Pipeline {
     const point = w.point(s.device, s.sensor);
     w.rev++;
     retain(s, w, this.interval, this.span);
+    s.spare = w;
     this.counts.retainedWindows++;
     this.out.window(point);
   }

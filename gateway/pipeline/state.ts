@@ -21,6 +21,14 @@ export class SensorState implements SeenKeys {
   seenCount = 0;
   /** Windows with changes not yet emitted, sorted by start. Usually one. */
   open: Win[] = [];
+  /**
+   * The last window emitted, kept to be the next one opened (Win.reset). Every sensor opens a window per interval,
+   * and with the windows aligned to the interval most sensors of a fleet open theirs within the same second: a
+   * new object each time was young-generation garbage that lived past the next scavenges (the window stays open
+   * for its interval and the lateness), so every interval promoted ~200 bytes per sensor and made the gateway
+   * thread's scavenges long (BENCHMARKS.md, "A window object per sensor, reused").
+   */
+  spare: Win | null = null;
   /** Emitted windows retained for corrections: byte records in sealed[0, sealedBytes), sorted by start (retained.ts). */
   sealed: Buffer = NO_RECORDS;
   sealedBytes = 0;

@@ -25,9 +25,25 @@ export class Win {
 
   /** `rev` is the revision the next emission carries (= how many times this window was emitted). */
   constructor(
-    readonly start: number,
+    public start: number,
     public rev: number,
   ) {}
+
+  /** This object as a new window starting at `start` (SensorState.spare): every field as the constructor sets it. */
+  reset(start: number): this {
+    this.start = start;
+    this.rev = 0;
+    this.count = 0;
+    this.min = Infinity;
+    this.max = -Infinity;
+    this.firstTs = Infinity;
+    this.first = 0;
+    this.lastTs = -Infinity;
+    this.last = 0;
+    this.partials.length = 0;
+    this.big = null;
+    return this;
+  }
 
   /** `value` must be finite and not -0 (the pipeline normalises it). */
   add(ts: number, value: number): void {
