@@ -4,7 +4,15 @@ import { AlertDeltaCapture } from '../../../gateway/alerts/snapshot-rows.js';
 describe('AlertDeltaCapture.step', () => {
   it('is bounded by work: devices already written (by preserve) are passed over a bounded number at a time', () => {
     const members = new Set(Array.from({ length: 1000 }, (_, i) => `d${i}`));
-    const c = new AlertDeltaCapture(members, members.values(), new Map(), () => undefined, 0, 0, () => {});
+    const c = new AlertDeltaCapture(
+      members,
+      members.values(),
+      new Map(),
+      () => undefined,
+      0,
+      0,
+      () => {},
+    );
     for (const d of members) c.preserve(d); // every member changed while the capture ran: written before the walk
     let steps = 0;
     while (!c.step(16)) steps++;
@@ -16,7 +24,15 @@ describe('AlertDeltaCapture.step', () => {
 
   it('writes the members not written yet, each once, in steps of at most maxDevices rows', () => {
     const members = new Set(Array.from({ length: 40 }, (_, i) => `d${i}`));
-    const c = new AlertDeltaCapture(members, members.values(), new Map(), () => undefined, 0, 0, () => {});
+    const c = new AlertDeltaCapture(
+      members,
+      members.values(),
+      new Map(),
+      () => undefined,
+      0,
+      0,
+      () => {},
+    );
     c.preserve('d3');
     let steps = 1;
     while (!c.step(16)) steps++;

@@ -84,7 +84,12 @@ describe('Outbox', () => {
     outbox.start();
     await timers.advance(0);
     await timers.advance(0);
-    expect(writer.bodies.join('\n').split('\n').map((l) => l.split(' ')[1])).toEqual(['v=1', 'v=2', 'v=3', 'v=4', 'v=5', 'v=6', 'v=7']);
+    expect(
+      writer.bodies
+        .join('\n')
+        .split('\n')
+        .map((l) => l.split(' ')[1]),
+    ).toEqual(['v=1', 'v=2', 'v=3', 'v=4', 'v=5', 'v=6', 'v=7']);
     await outbox.close();
   });
 

@@ -58,8 +58,7 @@ function setup(steps: number, failCommits = 0, pieces = 1) {
   });
   const turns = async () => {
     const h = await metrics.checkpointTurnSeconds.get();
-    const count = (phase: string) =>
-      h.values.find((v) => v.metricName === 'gateway_checkpoint_turn_seconds_count' && v.labels['phase'] === phase)?.value ?? 0;
+    const count = (phase: string) => h.values.find((v) => v.metricName === 'gateway_checkpoint_turn_seconds_count' && v.labels['phase'] === phase)?.value ?? 0;
     return { begin: count('begin'), outbox: count('outbox'), slice: count('slice'), finish: count('finish') };
   };
   return { cp, timers, order, store, turns, aborted: () => aborted, bump: () => version++ };
