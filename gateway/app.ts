@@ -110,7 +110,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     codec.get,
   );
   const settings = pipelineSettings(config);
-  const pipeline = orClose(() => state.restore({ pipeline: (snap) => new Pipeline(settings, output, snap), alerts, sparkplug }));
+  const pipeline = orClose(() => state.restore({ pipeline: (snap, fromRows) => new Pipeline(settings, output, snap, fromRows), alerts, sparkplug }));
 
   const ingest = new Ingest({ maxPayloadBytes: config.mqtt.maxPayloadBytes }, pipeline, metrics, new RateLimitedLog(log.child({ part: 'ingest' })), sparkplug);
   const processRecord = (r: IngestRecord) => {

@@ -5,7 +5,6 @@ import { restoreSensors, toSnapshot, type AlertSnapshot, type RestoreResult } fr
 import { encodeAlertSnapshot } from './snapshot-binary.js';
 import { AlertDeltas, type AlertDelta, type FiringOf } from './snapshot-rows.js';
 import { decodeAlertSnapshot } from './snapshot-binary-read.js';
-import type { PartState } from '../persist/rows.js';
 import type { AlertEvent, AlertRule, FiringAlert } from './types.js';
 
 /**
@@ -236,7 +235,7 @@ export class AlertEngine {
    * exists (same name, match and kind) are dropped. The gateway cannot know what sensors sent while it was
    * down, so noData silence is measured from `now`. A malformed snapshot is an error result; state is untouched.
    */
-  restore(bytes: PartState, now: number = this.clock()): RestoreResult {
+  restore(bytes: Uint8Array, now: number = this.clock()): RestoreResult {
     const parsed = decodeAlertSnapshot(bytes);
     return parsed.ok ? this.restoreSnapshot(parsed.snapshot, now) : parsed;
   }

@@ -4,7 +4,6 @@ import type { Metrics } from '../metrics.js';
 import type { Reading } from '../pipeline/types.js';
 import { AlertEngine, NO_EVENTS } from './engine.js';
 import { decodeAlertSnapshot } from './snapshot-binary-read.js';
-import type { PartState } from '../persist/rows.js';
 import type { AlertDelta } from './snapshot-rows.js';
 import { rulesETag, validateRulesText, writeRulesFileAtomic, type RulesFormat } from './rules-file.js';
 import { formatRuleError } from './rules-parse.js';
@@ -121,7 +120,7 @@ export class AlertService {
    * retained MQTT message back (the same payload, not a new event). Alerts that were firing but whose rule was
    * removed or changed while the gateway was down are resolved, as a hot reload would have done.
    */
-  restore(bytes: PartState): void {
+  restore(bytes: Uint8Array): void {
     const now = this.deps.now();
     const parsed = decodeAlertSnapshot(bytes);
     if (!parsed.ok) {

@@ -1,7 +1,7 @@
 import { ByteFormatError, type ByteReader } from '../persist/byte-codec.js';
 import { FORMATS } from '../persist/formats.js';
 import { readBlob, readDelta } from '../persist/frame.js';
-import { isPartRows, type PartRows, type PartState } from '../persist/rows.js';
+import { isRows, unpackRows } from '../persist/rows.js';
 import { BELOW, FIRING, PENDING } from './snapshot-binary.js';
 import type { AlertSnapshot, SavedAlert, SavedSensor } from './snapshot.js';
 import { SEVERITIES, type AlertEvent } from './types.js';
@@ -15,9 +15,9 @@ export type DecodeResult =
  * anything is decoded; the checks below refuse what the writer never produces (unknown tags, duplicate names,
  * dangling rule indices, trailing bytes), so a bad snapshot is an error result, never a wrong state or a throw.
  */
-export function decodeAlertSnapshot(bytes: PartState): DecodeResult {
+export function decodeAlertSnapshot(bytes: Uint8Array): DecodeResult {
   try {
-    const { snapshot, firing } = isPartRows(bytes) ? readRows(bytes) : readBlob(bytes, FORMATS.alertSnapshot, read);
+    const { snapshot, firing } = isRows(bytes) ? readRows(bytes) : readBlob(bytes, FORMATS.alertSnapshot, read);
     return { ok: true, snapshot, firing };
   } catch (err) {
     return { ok: false, error: `alert snapshot rejected: ${(err as Error).message}` };
@@ -28,12 +28,12 @@ export function decodeAlertSnapshot(bytes: PartState): DecodeResult {
  * A part kept as rows (alerts/snapshot-rows.ts): each row is a whole snapshot of one device; the state is all
  * of them, merged.
  */
-function readRows(part: PartRows): { snapshot: AlertSnapshot; firing: AlertEvent[] } {
+function readRows(bytes: Uint8Array): { snapshot: AlertSnapshot; firing: AlertEvent[] } {
   const sensors: SavedSensor[] = [];
   const firing: AlertEvent[] = [];
   const devices = new Set<string>();
   let savedAt = -Infinity;
-  for (const row of part.rows) {
+  for (const row of unpackRows(bytes).rows) {
     const part = readBlob(row, FORMATS.alertSnapshot, read);
     const device = part.snapshot.sensors[0]?.device;
     if (device === undefined || devices.has(device) || part.snapshot.sensors.some((s) => s.device !== device)) fail('bad device row');

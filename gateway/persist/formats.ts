@@ -26,6 +26,8 @@ export const FORMATS = {
   pipelineRow: { name: 'pipeline device row', magic: 'GWPD', version: 1 },
   /** A chunk of one sensor's retained windows, a row of an incremental checkpoint (pipeline/snapshot-rows.ts). */
   pipelineChunk: { name: 'pipeline retained windows chunk', magic: 'GWPK', version: 1 },
+  /** A checkpoint part kept as rows (a head and one row per device) read back as one blob (persist/rows.ts). */
+  checkpointRows: { name: 'checkpoint rows', magic: 'GWRW', version: 1 },
   /** The alert engine's state and the firing events (alerts/snapshot-binary.ts). */
   alertSnapshot: { name: 'binary alert snapshot', magic: 'GWAS', version: 1 },
   /** The Sparkplug host's edge node sessions, devices, alias maps and what is in flight (sparkplug/host-snapshot.ts). */

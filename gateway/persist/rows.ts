@@ -1,7 +1,8 @@
 import { crc32 } from 'node:zlib';
-import { ByteWriter } from './byte-codec.js';
+import { ByteFormatError, ByteReader, ByteWriter } from './byte-codec.js';
 import type { BlobFormat } from './formats.js';
-import { writeHeader } from './frame.js';
+import { FORMATS } from './formats.js';
+import { readHeader, writeHeader } from './frame.js';
 import { rowBuffers } from './row-buffers.js';
 
 /**
@@ -12,7 +13,8 @@ import { rowBuffers } from './row-buffers.js';
  *    int32 offsets, so the batch crosses to the checkpoint writer's thread by transfer, not by copy. Row i is
  *    key = the string at index[3i] (ByteWriter.str) and value = bytes [index[3i+1], index[3i+2]); an empty value
  *    deletes the row.
- *  - PartRows: the rows of a part as a store reads them back (head + every row), which the part's restore reads.
+ *  - the rows of a part as read back (head + every row), packed into one blob of FORMATS.checkpointRows so that a
+ *    restore gets one Uint8Array per part as before; each part's decoder recognises it (isRows) and unpacks it.
  */
 export interface RowBatch {
   readonly buf: Buffer;
@@ -100,22 +102,55 @@ export function readKey(buf: Buffer, at: number): string {
   return buf.toString(utf16 ? 'utf16le' : 'utf8', p, p + n);
 }
 
-/**
- * A part as a store's load() gives it back after incremental checkpoints: the head (the checkpoint row's column)
- * and the value of every row of the part, in no particular order. Each part's restore reads it row by row, so no
- * blob of the whole part is put together (at 100k sensors with 15m horizons that was ~250 MiB copied once more).
- */
-export interface PartRows {
-  readonly head: Uint8Array;
-  readonly rows: readonly Uint8Array[];
+/** Packs a part's head and rows into one blob (FORMATS.checkpointRows): what a store's load() returns for the part. */
+export function packRows(head: Uint8Array, rows: readonly Uint8Array[]): Buffer {
+  let size = head.length + 32;
+  for (const r of rows) size += r.length + 8;
+  const w = new ByteWriter(size);
+  writeHeader(w, FORMATS.checkpointRows);
+  w.uvar(head.length);
+  w.ensure(head.length);
+  w.buf.set(head, w.pos);
+  w.pos += head.length;
+  w.uvar(rows.length);
+  for (const r of rows) {
+    w.uvar(r.length);
+    w.ensure(r.length);
+    w.buf.set(r, w.pos);
+    w.pos += r.length;
+  }
+  return w.finish();
 }
 
-/** A checkpoint part as restored: one blob of the part's whole-snapshot format, or its rows. */
-export type PartState = Uint8Array | PartRows;
+/** True when `bytes` begin like a packRows blob (the magic only: unpackRows checks the rest). */
+export function isRows(bytes: Uint8Array): boolean {
+  const m = FORMATS.checkpointRows.magic;
+  return (
+    bytes instanceof Uint8Array &&
+    bytes.length >= 4 &&
+    bytes[0] === m.charCodeAt(0) &&
+    bytes[1] === m.charCodeAt(1) &&
+    bytes[2] === m.charCodeAt(2) &&
+    bytes[3] === m.charCodeAt(3)
+  );
+}
 
-/** A part's rows, not a blob (nor anything else: what is neither goes to the blob's decoder, which refuses it). */
-export const isPartRows = (p: PartState): p is PartRows =>
-  typeof p === 'object' && p !== null && !(p instanceof Uint8Array) && Array.isArray((p as { rows?: unknown }).rows);
+/** The head and rows of a packRows blob (views into it); throws ByteFormatError when it is damaged. */
+export function unpackRows(bytes: Uint8Array): { head: Uint8Array; rows: Uint8Array[] } {
+  const r = new ByteReader(bytes);
+  readHeader(r, FORMATS.checkpointRows);
+  const take = (): Uint8Array => {
+    const n = r.count();
+    const at = r.pos;
+    r.pos += n;
+    return bytes.subarray(at, at + n);
+  };
+  const head = take();
+  const rows: Uint8Array[] = [];
+  for (let n = r.count(); n > 0; n--) rows.push(take());
+  if (r.remaining !== 0) throw new ByteFormatError('trailing bytes after the rows');
+  return { head, rows };
+}
 
 /**
  * What the pipeline's and the alerts' incremental captures share (pipeline/snapshot-rows.ts,

@@ -1,4 +1,3 @@
-import { isPartRows, type PartRows } from '../persist/rows.js';
 import { Captures } from './captures.js';
 import { type PipelineCapture, type PipelineDelta, type PipelineSnapshot, restoreSnapshot, takeSnapshot } from './snapshot.js';
 import { checkSeq, DeviceState, evictSeen, insertSeen, SEQ_DUPLICATE, SEQ_LATE, SEQ_NEW, SensorState, seenSize } from './state.js';
@@ -80,14 +79,13 @@ export class Pipeline {
   constructor(
     settings: PipelineSettings,
     private readonly out: PipelineOutput,
+    snapshot?: PipelineSnapshot,
     /**
-     * A whole snapshot, or the rows of the store this pipeline's incremental checkpoints go to: restored from
-     * rows, the first of them writes only what changes from here on, not every row (chunks marked from the
-     * restore on).
+     * The snapshot is the rows of the store this pipeline's incremental checkpoints go to: the first of them then
+     * writes only what changes from here on, not every row (Checkpoint.rows; chunks marked from the restore on).
      */
-    snapshot?: PipelineSnapshot | PartRows,
+    fromRows = false,
   ) {
-    const fromRows = snapshot !== undefined && isPartRows(snapshot);
     const { intervalMs, allowedLatenessMs, correctionHorizonMs, dedupHorizonMs } = settings;
     if (!(Number.isSafeInteger(intervalMs) && intervalMs > 0)) throw new RangeError(`intervalMs must be a positive integer, got ${intervalMs}`);
     for (const [k, v] of Object.entries({ allowedLatenessMs, correctionHorizonMs, dedupHorizonMs })) {
@@ -111,7 +109,7 @@ export class Pipeline {
       this.span.track = fromRows;
       this.recount();
     }
-    this.captures = new Captures(intervalMs, this.devices, this.pending, this.span, !fromRows);
+    this.captures = new Captures(intervalMs, this.devices, this.pending, this.span, !(snapshot !== undefined && fromRows));
   }
 
   /**

@@ -1,7 +1,7 @@
 import type { ByteReader } from '../persist/byte-codec.js';
 import { FORMATS } from '../persist/formats.js';
 import { readBlob } from '../persist/frame.js';
-import type { PartRows } from '../persist/rows.js';
+import { unpackRows } from '../persist/rows.js';
 import { joinPieces, type Piece } from './retained-chunks.js';
 import { adoptRetained } from './retained.js';
 import { readDevice, withOpenWindows } from './snapshot-binary-read.js';
@@ -21,16 +21,22 @@ interface Sealed {
 }
 
 /**
- * The state of a part kept as rows (the head and every row, as a store's load() gives them back; layout in
+ * The state of a part kept as rows (persist/rows.ts packRows of the head and every row; layout in
  * snapshot-rows.ts), as decodeSnapshot gives it for a whole snapshot: the same checks, every row's CRC, the
  * pending sensors in ascending pendingAt, and each sensor's retained windows put back together from its chunk
  * rows and the tail in its device row, byte for byte as they were (retained-chunks.ts joinPieces).
  */
 export function decodeRows(
-  parts: PartRows,
+  bytes: Uint8Array,
   intervalMs: number,
   decodeWhole: (b: Uint8Array, intervalMs: number) => { devices: Map<string, DeviceState> },
 ): { devices: Map<string, DeviceState>; pending: Set<SensorState> } {
+  let parts: { head: Uint8Array; rows: Uint8Array[] };
+  try {
+    parts = unpackRows(bytes);
+  } catch (err) {
+    throw new PipelineSnapshotError(`pipeline snapshot rejected: ${(err as Error).message}`, { cause: err });
+  }
   // The head is a whole snapshot of no device: it checks the interval.
   if (decodeWhole(parts.head, intervalMs).devices.size !== 0) fail('the head of a row checkpoint holds devices');
   const devices = new Map<string, DeviceState>();

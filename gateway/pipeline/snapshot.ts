@@ -1,7 +1,7 @@
 import { decodeSnapshot } from './snapshot-binary-read.js';
 import { encodeSnapshot } from './snapshot-capture.js';
 import { decodeRows } from './snapshot-rows-read.js';
-import { isPartRows, type PartRows } from '../persist/rows.js';
+import { isRows } from '../persist/rows.js';
 import type { DeviceState, SensorState } from './state.js';
 
 export { type PipelineCapture, SnapshotCapture } from './snapshot-capture.js';
@@ -24,8 +24,8 @@ export function takeSnapshot(intervalMs: number, devices: Map<string, DeviceStat
 
 /**
  * Rebuilds the state from a whole snapshot or from a part kept as rows (snapshot-rows.ts, as a store's load()
- * gives them back); throws PipelineSnapshotError when it is malformed or for another interval.
+ * packs it); throws PipelineSnapshotError when it is malformed or for another interval.
  */
-export function restoreSnapshot(snap: PipelineSnapshot | PartRows, intervalMs: number): { devices: Map<string, DeviceState>; pending: Set<SensorState> } {
-  return isPartRows(snap) ? decodeRows(snap, intervalMs, decodeSnapshot) : decodeSnapshot(snap, intervalMs);
+export function restoreSnapshot(snap: PipelineSnapshot, intervalMs: number): { devices: Map<string, DeviceState>; pending: Set<SensorState> } {
+  return isRows(snap) ? decodeRows(snap, intervalMs, decodeSnapshot) : decodeSnapshot(snap, intervalMs);
 }

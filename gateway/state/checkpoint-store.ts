@@ -1,4 +1,4 @@
-import type { PartState, RowBatch } from '../persist/rows.js';
+import type { RowBatch } from '../persist/rows.js';
 
 /**
  * The state that lives in memory between emissions, as the bytes of each part's format (persist/formats.ts).
@@ -42,16 +42,11 @@ export interface Checkpoint extends CheckpointParts {
    * restart restores it and replays the log from position + 1 (see docs/durability.md).
    */
   readonly logPosition: number;
-}
-
-/**
- * A checkpoint as load() gives it back: the pipeline and alert parts whole, or (after incremental checkpoints)
- * as their rows (persist/rows.ts PartRows). A pipeline restored from rows takes its next checkpoint incrementally
- * too (Pipeline).
- */
-export interface LoadedCheckpoint extends Omit<Checkpoint, 'pipeline' | 'alerts'> {
-  readonly pipeline: PartState;
-  readonly alerts: PartState;
+  /**
+   * Set by load() when the pipeline and alert parts were read from the rows of an incremental checkpoint: a
+   * pipeline restored from them may take its next checkpoint incrementally too (Pipeline's `fromRows`).
+   */
+  readonly rows?: boolean;
 }
 
 /**
@@ -60,7 +55,7 @@ export interface LoadedCheckpoint extends Omit<Checkpoint, 'pipeline' | 'alerts'
  */
 export interface CheckpointStore {
   /** The last saved checkpoint, if any. */
-  load(): LoadedCheckpoint | undefined;
+  load(): Checkpoint | undefined;
   /**
    * Replaces the checkpoint and deletes the ingest log entries at or before `cp.logPosition`, atomically:
    * a crash leaves either the old checkpoint with its log or the new one with the shorter log.
@@ -69,7 +64,7 @@ export interface CheckpointStore {
   /**
    * Applies an incremental checkpoint to the rows of the last one, with its position and the log truncation,
    * atomically (as save). A part that is not `full` needs rows to apply to (the last save was a delta).
-   * load() then gives each part as its rows (persist/rows.ts PartRows), which the part's restore reads.
+   * load() then gives each part as one blob (persist/rows.ts packRows) that the part's restore reads.
    */
   saveDelta?(cp: CheckpointDelta): void;
   /**

@@ -1,5 +1,5 @@
-import { batchRows } from '../persist/rows.js';
-import type { Checkpoint, CheckpointDelta, CheckpointStore, LoadedCheckpoint } from './checkpoint-store.js';
+import { batchRows, packRows } from '../persist/rows.js';
+import type { Checkpoint, CheckpointDelta, CheckpointStore } from './checkpoint-store.js';
 import { recordBytes, type IngestLog, type IngestLogTotals, type IngestRecord, type LoggedRecord } from './ingest-log.js';
 
 /**
@@ -31,13 +31,11 @@ export class MemoryStateStore implements CheckpointStore, IngestLog {
     return { entries: this.entries.length, bytes, oldestReceivedAt: this.entries[0]?.receivedAt, lastPosition: this.last };
   }
 
-  load(): LoadedCheckpoint | undefined {
+  load(): Checkpoint | undefined {
     if (this.cp === undefined) return undefined;
-    const cp = copy(this.cp);
-    if (this.rows === undefined) return cp;
+    if (this.rows === undefined) return copy(this.cp);
     const [p, a] = this.rows;
-    const rows = (m: Map<string, Buffer>) => Array.from(m.values(), (v) => Buffer.from(v));
-    return { ...cp, pipeline: { head: cp.pipeline, rows: rows(p) }, alerts: { head: cp.alerts, rows: rows(a) } };
+    return { ...copy({ ...this.cp, pipeline: packRows(this.cp.pipeline, [...p.values()]), alerts: packRows(this.cp.alerts, [...a.values()]) }), rows: true };
   }
 
   save(cp: Checkpoint): void {

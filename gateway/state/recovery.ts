@@ -1,16 +1,15 @@
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import type { PartState } from '../persist/rows.js';
 import type { CheckpointStore } from './checkpoint-store.js';
 import type { IngestLog, IngestRecord } from './ingest-log.js';
 
 export interface RestoreParts<P> {
   /**
-   * Builds the pipeline, from a snapshot (whole, or the store's rows) when there is one; throws when the snapshot
-   * does not fit.
+   * Builds the pipeline, from a snapshot when there is one; throws when the snapshot does not fit. `fromRows`:
+   * the snapshot is the store's rows (Checkpoint.rows).
    */
-  readonly pipeline: (snapshot?: PartState) => P;
-  readonly alerts: { restore(snapshot: PartState): void };
+  readonly pipeline: (snapshot?: Uint8Array, fromRows?: boolean) => P;
+  readonly alerts: { restore(snapshot: Uint8Array): void };
   /** The Sparkplug host; a part that does not restore is logged and the host starts empty (nodes are asked to rebirth). */
   readonly sparkplug: { restore(snapshot: Uint8Array): void };
 }
@@ -26,7 +25,7 @@ export function restoreCheckpoint<P>(store: CheckpointStore, parts: RestoreParts
   if (cp === undefined) return { pipeline: parts.pipeline(), position: 0 };
   let pipeline: P;
   try {
-    pipeline = parts.pipeline(cp.pipeline);
+    pipeline = parts.pipeline(cp.pipeline, cp.rows === true);
     log.info(
       { savedAt: new Date(cp.savedAt).toISOString(), logPosition: cp.logPosition, ...statsOf(pipeline) },
       'pipeline state restored from the last checkpoint',

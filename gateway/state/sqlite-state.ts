@@ -3,8 +3,9 @@ import type { Statement } from 'better-sqlite3';
 import type { Logger } from '../log.js';
 import { FORMATS } from '../persist/formats.js';
 import { openDatabase, type MovedAside, type SqliteDatabase, type SyncMode } from '../persist/sqlite.js';
+import { packRows } from '../persist/rows.js';
 import { backgroundThread } from '../threads/priority.js';
-import type { Checkpoint, CheckpointDelta, CheckpointStore, LoadedCheckpoint } from './checkpoint-store.js';
+import type { Checkpoint, CheckpointDelta, CheckpointStore } from './checkpoint-store.js';
 import { CheckpointWriter, DELTA_SQL, type LogTotalsRow } from './checkpoint-writer.js';
 import { WalCopier } from './wal-copier.js';
 import { recordBytes, type IngestLog, type IngestLogTotals, type IngestRecord, type LoggedRecord } from './ingest-log.js';
@@ -196,7 +197,7 @@ export class SqliteStateStore implements CheckpointStore, IngestLog {
     this.idleWaiters.push(f);
   }
 
-  load(): LoadedCheckpoint | undefined {
+  load(): Checkpoint | undefined {
     this.writer.wait();
     const row = this.db.prepare('SELECT saved_at, log_position, pipeline, alerts, sparkplug, rows FROM checkpoint WHERE id = 1').get() as
       { saved_at: number; log_position: number; pipeline: Buffer; alerts: Buffer; sparkplug: Buffer; rows: number } | undefined;
@@ -204,7 +205,7 @@ export class SqliteStateStore implements CheckpointStore, IngestLog {
     const cp = { pipeline: row.pipeline, alerts: row.alerts, sparkplug: row.sparkplug, savedAt: row.saved_at, logPosition: row.log_position };
     if (row.rows === 0) return cp;
     const part = (p: number) => this.db.prepare('SELECT value FROM checkpoint_row WHERE part = ?').pluck().all(p) as Buffer[];
-    return { ...cp, pipeline: { head: row.pipeline, rows: part(0) }, alerts: { head: row.alerts, rows: part(1) } };
+    return { ...cp, pipeline: packRows(row.pipeline, part(0)), alerts: packRows(row.alerts, part(1)), rows: true };
   }
 
   save(cp: Checkpoint): void {

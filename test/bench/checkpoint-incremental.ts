@@ -12,7 +12,6 @@ import type { AlertEvent } from '../../gateway/alerts/types.js';
 import { createLogger } from '../../gateway/log.js';
 import type { Pipeline } from '../../gateway/pipeline/pipeline.js';
 import { encodeHostSnapshot } from '../../gateway/sparkplug/host-snapshot.js';
-import type { PartState } from '../../gateway/persist/rows.js';
 import { SqliteStateStore } from '../../gateway/state/sqlite-state.js';
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -84,7 +83,7 @@ export async function incremental(o: {
   devices: number;
   touch: (device: number, m: number) => void;
   /** A pipeline from a checkpoint's part; its sensor count. */
-  restore: (snapshot: PartState) => number;
+  restore: (snapshot: Uint8Array) => number;
 }): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-cp-inc-'));
   const store = new SqliteStateStore({ dir, sync: 'normal', log: createLogger('silent') });
@@ -120,7 +119,7 @@ export async function incremental(o: {
       }
       fmt(label, runs);
     }
-    // Start-up reads it back: the head and every row of a part (persist/rows.ts PartRows).
+    // Start-up reads it back: every row of a part as one blob (persist/rows.ts), restored as a whole snapshot is.
     gc();
     let t0 = performance.now();
     const cp = store.load()!;

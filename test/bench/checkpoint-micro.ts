@@ -19,7 +19,6 @@ import { createLogger } from '../../gateway/log.js';
 import { Pipeline } from '../../gateway/pipeline/pipeline.js';
 import type { DeviceMessage } from '../../gateway/pipeline/types.js';
 import { encodeHostSnapshot } from '../../gateway/sparkplug/host-snapshot.js';
-import type { PartState } from '../../gateway/persist/rows.js';
 import { SqliteStateStore } from '../../gateway/state/sqlite-state.js';
 import { incremental } from './checkpoint-incremental.js';
 import { BENCH_RULES } from './rules.js';
@@ -96,7 +95,7 @@ async function measure(label: string, devices: number, messages: number, stepMs:
   }
   store.close();
   rmSync(dir, { recursive: true, force: true });
-  const restore = (snap: PartState) => new Pipeline(SETTINGS, { window: () => {} }, snap).stats().sensors;
+  const restore = (snap: Uint8Array) => new Pipeline(SETTINGS, { window: () => {} }, snap).stats().sensors;
   const inc = await incremental({
     p,
     engine,

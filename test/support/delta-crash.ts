@@ -1,4 +1,3 @@
-import type { PartState } from '../../gateway/persist/rows.js';
 import { Pipeline } from '../../gateway/pipeline/pipeline.js';
 import { restoreSnapshot, takeSnapshot } from '../../gateway/pipeline/snapshot.js';
 import type { DeviceMessage, PipelineSettings } from '../../gateway/pipeline/types.js';
@@ -39,7 +38,7 @@ export function canonical(p: Pipeline): Buffer {
   return takeSnapshot(SETTINGS.intervalMs, new Map([...devices].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))), pending);
 }
 
-export const newPipeline = (snapshot?: PartState) => new Pipeline(SETTINGS, { window: () => {} }, snapshot);
+export const newPipeline = (snapshot?: Uint8Array) => new Pipeline(SETTINGS, { window: () => {} }, snapshot);
 
 /** A delta of the pipeline alone (no alerts), for a log position. */
 export function deltaOf(p: Pipeline, d: ReturnType<Pipeline['beginDelta']>, logPosition: number): CheckpointDelta {

@@ -1,7 +1,6 @@
 import fc from 'fast-check';
-import { Pipeline } from '../../gateway/pipeline/pipeline.js';
-import type { PipelineSettings } from '../../gateway/pipeline/types.js';
-import { RowWriter, type PartState, type RowBatch } from '../../gateway/persist/rows.js';
+import type { Pipeline } from '../../gateway/pipeline/pipeline.js';
+import { RowWriter, type RowBatch } from '../../gateway/persist/rows.js';
 import type { MemoryStateStore } from '../../gateway/state/memory-state.js';
 
 /** A segment: operations, then a checkpoint whose capture steps run between the next segment's operations. */
@@ -64,7 +63,7 @@ export function runSegments<O, S, G extends { ops: readonly O[]; steps: readonly
 export function runPipelineSegments<O, G extends { ops: readonly O[]; steps: readonly number[]; outcome: string; copyBudget: number }>(
   segments: readonly G[],
   store: MemoryStateStore,
-  h: { apply(o: O): void; pipeline(): Pipeline; restart(saved: PartState): void; check(saved: PartState, atStart: Uint8Array): void },
+  h: { apply(o: O): void; pipeline(): Pipeline; restart(saved: Uint8Array): void; check(saved: Uint8Array, atStart: Uint8Array): void },
 ): void {
   runSegments(segments, {
     apply: (o: O) => h.apply(o),
@@ -78,10 +77,4 @@ export function runPipelineSegments<O, G extends { ops: readonly O[]; steps: rea
       if (outcome === 'restart') h.restart(store.load()!.pipeline);
     },
   });
-}
-
-/** A pipeline restored from the store's rows, or (`fromRows` false) from the whole snapshot of the same state. */
-export function restartFrom(settings: PipelineSettings, saved: PartState, fromRows: boolean): Pipeline {
-  const p = new Pipeline(settings, { window: () => {} }, saved);
-  return fromRows ? p : new Pipeline(settings, { window: () => {} }, p.snapshot());
 }

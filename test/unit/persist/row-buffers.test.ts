@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../../gateway/log.js';
 import { MIN_BYTES, RowBuffers, rowBuffers } from '../../../gateway/persist/row-buffers.js';
-import { RowWriter, type PartRows } from '../../../gateway/persist/rows.js';
+import { RowWriter, unpackRows } from '../../../gateway/persist/rows.js';
 import { FORMATS } from '../../../gateway/persist/formats.js';
 import { encodeHostSnapshot } from '../../../gateway/sparkplug/host-snapshot.js';
 import { SqliteStateStore } from '../../../gateway/state/sqlite-state.js';
@@ -97,7 +97,7 @@ describe('the checkpoint writer thread gives the row buffers back', () => {
       expect(rowBuffers.bytes).toBe(0); // taken by the second capture
       await save(second);
       // What the writer wrote is the second capture's bytes, not the first's left in the reused buffer.
-      const { rows: stored } = store.load()!.pipeline as PartRows;
+      const { rows: stored } = unpackRows(store.load()!.pipeline);
       expect(stored).toHaveLength(2000);
       for (const r of stored) {
         expect(Buffer.from(r).includes(Buffer.alloc(900, 9))).toBe(true);

@@ -4,9 +4,9 @@ import { Pipeline } from '../../../gateway/pipeline/pipeline.js';
 import { chunkOf, chunkSpan, phaseOf } from '../../../gateway/pipeline/retained-chunks.js';
 import { restoreSnapshot, takeSnapshot } from '../../../gateway/pipeline/snapshot.js';
 import type { DeviceMessage, PipelineSettings } from '../../../gateway/pipeline/types.js';
-import { batchRows, isPartRows, type PartState, type RowBatch } from '../../../gateway/persist/rows.js';
+import { batchRows, type RowBatch } from '../../../gateway/persist/rows.js';
 import { MemoryStateStore } from '../../../gateway/state/memory-state.js';
-import { restartFrom, runPipelineSegments, savePipelineRows, segmentOf } from '../../support/delta-segments.js';
+import { runPipelineSegments, savePipelineRows, segmentOf } from '../../support/delta-segments.js';
 
 /**
  * The retained windows of an incremental checkpoint in chunks (pipeline/retained-chunks.ts, snapshot-rows.ts):
@@ -19,8 +19,8 @@ import { restartFrom, runPipelineSegments, savePipelineRows, segmentOf } from '.
 const T = 1_699_999_200_000;
 const INTERVAL = 1000;
 
-const canonical = (snap: PartState, interval = INTERVAL) => {
-  const { devices, pending } = restoreSnapshot(isPartRows(snap) ? snap : Buffer.from(snap), interval);
+const canonical = (snap: Uint8Array, interval = INTERVAL) => {
+  const { devices, pending } = restoreSnapshot(Buffer.from(snap), interval);
   return takeSnapshot(interval, new Map([...devices].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))), pending);
 };
 
@@ -81,7 +81,7 @@ describe('retained windows in chunks (incremental checkpoints)', () => {
             pipeline: () => p,
             check: (saved, atStart) => expect(canonical(saved)).toEqual(canonical(atStart)),
             // Every other restart restores as from the store's rows (its next delta is incremental), the rest whole.
-            restart: (saved) => (p = restartFrom(settings, saved, ++restarts % 2 === 1)),
+            restart: (saved) => (p = new Pipeline(settings, { window: () => {} }, saved, ++restarts % 2 === 1)),
           });
         },
       ),
@@ -200,10 +200,10 @@ describe('retained windows in chunks (incremental checkpoints)', () => {
     const store = new MemoryStateStore();
     savePipelineRows(store, first, first.beginDelta().finish(), true);
     const loaded = store.load()!;
-    expect(isPartRows(loaded.pipeline)).toBe(true);
+    expect(loaded.rows).toBe(true);
     const sizes = (b: RowBatch) => [...batchRows(b)].map(([key, value]) => ({ key, bytes: value.length }));
     // A restart from the rows; one device changes (a reading in its open window).
-    const p = new Pipeline(settings, { window: () => {} }, loaded.pipeline);
+    const p = new Pipeline(settings, { window: () => {} }, loaded.pipeline, true);
     p.ingest({ device: 'dev-3', ts: t, tsFromDevice: true, seq: undefined, readings: [{ sensor: 'temp', value: 1 }] }, t);
     const delta = p.beginDelta();
     expect(delta.full).toBe(false);
@@ -212,7 +212,7 @@ describe('retained windows in chunks (incremental checkpoints)', () => {
     savePipelineRows(store, p, rows, false);
     expect(canonical(store.load()!.pipeline, 10_000)).toEqual(canonical(p.snapshot(), 10_000));
     // The same restart from a whole snapshot: nothing says the rows match, so the first delta replaces them all.
-    const whole = new Pipeline(settings, { window: () => {} }, first.snapshot());
+    const whole = new Pipeline(settings, { window: () => {} }, loaded.pipeline);
     const all = whole.beginDelta();
     expect(all.full).toBe(true);
     expect(sizes(all.finish()).filter((r) => !r.key.includes('\u0000'))).toHaveLength(10);

@@ -59,7 +59,7 @@ describe('Checkpointer metrics', () => {
     failSave = true;
     expect(cp.checkpoint()).toBe(false);
     expect(await counts(metrics)).toEqual({ capture: 2, slice: 2, outbox: 2, save: 1, saved: 1, unchanged: 1, failed: 1 });
-    expect([...(store.load()!.pipeline as Uint8Array)]).toEqual([1]);
+    expect([...store.load()!.pipeline]).toEqual([1]);
   });
 });
 
@@ -143,7 +143,7 @@ describe('Checkpointer, captures in slices', () => {
     await timers.advance(1); // the second step writes device 2, the last: saved
     publish(0);
     const saved = store.load()!;
-    expect([...(saved.pipeline as Uint8Array)]).toEqual([1, 0, 0, 1]);
+    expect([...saved.pipeline]).toEqual([1, 0, 0, 1]);
     expect(saved.logPosition).toBe(2);
     expect(list.state).toEqual([2, 1, 0, 2]);
     // The publishes during the capture stay in the log for the next checkpoint.
@@ -152,7 +152,7 @@ describe('Checkpointer, captures in slices', () => {
       (await metrics.checkpointSeconds.get()).values.find((v) => v.metricName === 'gateway_checkpoint_seconds_count' && v.labels['phase'] === 'slice')?.value,
     ).toBe(2);
     await timers.advance(1010);
-    expect([...(store.load()!.pipeline as Uint8Array)]).toEqual([2, 1, 0, 2]);
+    expect([...store.load()!.pipeline]).toEqual([2, 1, 0, 2]);
     expect(store.totals().entries).toBe(0);
     cp.stop();
   });
@@ -166,10 +166,10 @@ describe('Checkpointer, captures in slices', () => {
     cp.request(); // coalesced into one more after the running one
     cp.request();
     await timers.advance(2);
-    expect([...(store.load()!.pipeline as Uint8Array)]).toEqual([0, 0, 1, 0]);
+    expect([...store.load()!.pipeline]).toEqual([0, 0, 1, 0]);
     expect(store.totals().entries).toBe(1);
     await timers.advance(10);
-    expect([...(store.load()!.pipeline as Uint8Array)]).toEqual([0, 1, 1, 0]);
+    expect([...store.load()!.pipeline]).toEqual([0, 1, 1, 0]);
     expect(store.totals().entries).toBe(0);
     await timers.advance(10);
     expect(list.aborted).toBe(0);
@@ -180,7 +180,7 @@ describe('Checkpointer, captures in slices', () => {
     publish(3);
     expect(cp.checkpoint()).toBe(true); // a whole one now: the sliced one is dropped
     expect(list.aborted).toBe(1);
-    expect([...(store.load()!.pipeline as Uint8Array)]).toEqual([1, 1, 1, 1]);
+    expect([...store.load()!.pipeline]).toEqual([1, 1, 1, 1]);
     expect(timers.timerCount).toBe(0);
 
     publish(2);
@@ -190,7 +190,7 @@ describe('Checkpointer, captures in slices', () => {
     expect(list.aborted).toBe(2);
     expect(timers.timerCount).toBe(0);
     expect(cp.checkpoint()).toBe(true);
-    expect([...(store.load()!.pipeline as Uint8Array)]).toEqual([1, 1, 2, 1]);
+    expect([...store.load()!.pipeline]).toEqual([1, 1, 2, 1]);
   });
 });
 

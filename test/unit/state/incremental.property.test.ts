@@ -6,10 +6,10 @@ import type { AlertEvent } from '../../../gateway/alerts/types.js';
 import { Pipeline } from '../../../gateway/pipeline/pipeline.js';
 import { restoreSnapshot, takeSnapshot } from '../../../gateway/pipeline/snapshot.js';
 import type { DeviceMessage, PipelineSettings } from '../../../gateway/pipeline/types.js';
-import { isPartRows, RowWriter, type PartState, type RowBatch } from '../../../gateway/persist/rows.js';
+import { RowWriter, type RowBatch } from '../../../gateway/persist/rows.js';
 import { MemoryStateStore } from '../../../gateway/state/memory-state.js';
 import { rulesFrom } from '../alerts/helpers.js';
-import { restartFrom, runPipelineSegments, runSegments, segmentOf } from '../../support/delta-segments.js';
+import { runPipelineSegments, runSegments, segmentOf } from '../../support/delta-segments.js';
 
 /**
  * Incremental checkpoints (docs/durability.md): after any sequence of operations, checkpoints taken as deltas
@@ -25,8 +25,8 @@ const settings: PipelineSettings = { intervalMs: INTERVAL, allowedLatenessMs: 50
 const noRows = (): RowBatch => new RowWriter().finish();
 
 /** The pipeline's state in a canonical form: devices by name (the one order a capture may change); pending order kept. */
-const canonical = (snap: PartState) => {
-  const { devices, pending } = restoreSnapshot(isPartRows(snap) ? snap : Buffer.from(snap), INTERVAL);
+const canonical = (snap: Uint8Array) => {
+  const { devices, pending } = restoreSnapshot(Buffer.from(snap), INTERVAL);
   return takeSnapshot(INTERVAL, new Map([...devices].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))), pending);
 };
 
@@ -72,9 +72,8 @@ describe('incremental pipeline checkpoints', () => {
           apply,
           pipeline: () => p,
           check: (saved, atStart) => expect(canonical(saved)).toEqual(canonical(atStart)),
-          // Every other restart restores from the store's rows (its next delta is incremental), the rest from the
-          // whole snapshot of that state (its next delta writes every row).
-          restart: (saved) => (p = restartFrom(settings, saved, ++restarts % 2 === 1)),
+          // Every other restart restores as from the store's rows (its next delta is incremental), the rest whole.
+          restart: (saved) => (p = new Pipeline(settings, { window: () => {} }, saved, ++restarts % 2 === 1)),
         });
         // One more, after everything: still the whole state.
         const atEnd = p.snapshot();
@@ -206,7 +205,7 @@ describe('incremental alert checkpoints', () => {
   });
 });
 
-function decodeAlertOk(bytes: PartState) {
+function decodeAlertOk(bytes: Uint8Array) {
   const d = decodeAlertSnapshot(bytes);
   if (!d.ok) throw new Error(d.error);
   return d;

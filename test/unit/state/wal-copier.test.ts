@@ -26,7 +26,7 @@ describe('SqliteStateStore WAL copy', () => {
       const until = Date.now() + 20_000;
       while (statSync(file).size < big.length && Date.now() < until);
       expect(statSync(file).size).toBeGreaterThanOrEqual(big.length);
-      expect(Buffer.from(store.load()!.pipeline as Uint8Array).equals(big)).toBe(true);
+      expect(Buffer.from(store.load()!.pipeline).equals(big)).toBe(true);
     } finally {
       store.close();
     }
