@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { AlertDeltaCapture } from '../../../gateway/alerts/snapshot-rows.js';
 
-describe('AlertDeltaCapture.step', () => {
-  it('is bounded by work: devices already written (by preserve) are passed over a bounded number at a time', () => {
-    const members = new Set(Array.from({ length: 1000 }, (_, i) => `d${i}`));
-    const c = new AlertDeltaCapture(
+/** A capture of `n` devices (d0, d1, ...) with no alert state: each is written as a delete row. */
+function capture(n: number) {
+  const members = new Set(Array.from({ length: n }, (_, i) => `d${i}`));
+  return {
+    members,
+    c: new AlertDeltaCapture(
       members,
       members.values(),
       new Map(),
@@ -12,7 +14,13 @@ describe('AlertDeltaCapture.step', () => {
       0,
       0,
       () => {},
-    );
+    ),
+  };
+}
+
+describe('AlertDeltaCapture.step', () => {
+  it('is bounded by work: devices already written (by preserve) are passed over a bounded number at a time', () => {
+    const { members, c } = capture(1000);
     for (const d of members) c.preserve(d); // every member changed while the capture ran: written before the walk
     let steps = 0;
     while (!c.step(16)) steps++;
@@ -23,16 +31,7 @@ describe('AlertDeltaCapture.step', () => {
   });
 
   it('writes the members not written yet, each once, in steps of at most maxDevices rows', () => {
-    const members = new Set(Array.from({ length: 40 }, (_, i) => `d${i}`));
-    const c = new AlertDeltaCapture(
-      members,
-      members.values(),
-      new Map(),
-      () => undefined,
-      0,
-      0,
-      () => {},
-    );
+    const { c } = capture(40);
     c.preserve('d3');
     let steps = 1;
     while (!c.step(16)) steps++;
