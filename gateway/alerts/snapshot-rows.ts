@@ -21,15 +21,15 @@ export interface AlertDelta {
 /** The firing event the service keeps for an alert (its retained message), if any. */
 export type FiringOf = (rule: string, device: string, sensor: string) => AlertEvent | undefined;
 
+/** What passing over a device already written costs a step, against 1 for writing one (a Set lookup against a row). */
+const SKIP_WORK = 1 / 8;
+
 /**
  * Written a few devices at a time while readings go on, yet the state when it began: the engine calls
  * `preserve(device)` before it changes a device, and a member not written yet is written then (a row is a few
  * dozen bytes: writing it costs about what a copy would). Members: the devices in `list` (every device, and
  * any created later, for a full capture).
  */
-/** What passing over a device already written costs a step, against 1 for writing one (a Set lookup against a row). */
-const SKIP_WORK = 1 / 8;
-
 export class AlertDeltaCapture extends RowCapture<{ members: ReadonlySet<string> | null }> implements AlertDelta {
   private readonly written = new Set<string>();
   private walked = false;
