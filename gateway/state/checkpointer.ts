@@ -152,7 +152,10 @@ export class Checkpointer {
       const sliceMs = this.o.sliceMs ?? 1;
       late = sliceMs > 0 && performance.now() - turn > sliceMs / 2;
     }
-    if (ok && !(run.stepped && run.commitSealed === undefined && phase !== 'outbox' && !late)) {
+    // Another turn unless every step is taken, every sealed window committed, and this turn (not an outbox one,
+    // not one past half its slice) has room for the finish and hand-over.
+    const more = !run.stepped || run.commitSealed !== undefined || phase === 'outbox' || late;
+    if (ok && more) {
       this.turned(phase, turn);
       this.slice = this.o.timers.setTimeout(() => {
         this.slice = undefined;
