@@ -3,6 +3,13 @@ import { ConnectionCounts } from '../connection-counts.js';
 
 type Done = (err?: Error | null) => void;
 
+/** A publish in a client's queue: on this path (`messageId`) or aedes' (`done`); `result` once its outcome is known. */
+interface Turn {
+  result: Error | null | undefined;
+  readonly messageId: number;
+  readonly done: Done | undefined;
+}
+
 /**
  * QoS 1 ingest publishes that no subscriber can receive, acknowledged by the broker thread itself once the gateway
  * has logged them, so that aedes is done with each at once.
@@ -26,13 +33,6 @@ type Done = (err?: Error | null) => void;
  * client while one of its publishes is held, and here nothing is held; so each client has at most `perClient`
  * publishes waiting on this path, and the next one is held by aedes as before until the gateway catches up.
  */
-/** A publish in a client's queue: on this path (`messageId`) or aedes' (`done`); `result` once its outcome is known. */
-interface Turn {
-  result: Error | null | undefined;
-  readonly messageId: number;
-  readonly done: Done | undefined;
-}
-
 export class OwnPubacks {
   /** Per client, its publishes on this path; a client is forgotten when it has none (every one is answered). */
   private readonly waiting: ConnectionCounts<Client>;
@@ -55,11 +55,7 @@ export class OwnPubacks {
 
   /** Queues a publish taken on this path; what the ack table calls for it: the PUBACK, or the connection closed. */
   waiter(client: Client, messageId: number): Done {
-    const turn = this.enqueue(client, messageId, undefined);
-    return (err) => {
-      turn.result = err ?? null;
-      this.release(client);
-    };
+    return this.enqueue(client, messageId, undefined);
   }
 
   /**
@@ -68,19 +64,19 @@ export class OwnPubacks {
    */
   ordered(client: Client, done: Done): Done {
     if (!this.queues.has(client)) return done;
-    const turn = this.enqueue(client, 0, done);
-    return (err) => {
-      turn.result = err ?? null;
-      this.release(client);
-    };
+    return this.enqueue(client, 0, done);
   }
 
-  private enqueue(client: Client, messageId: number, done: Done | undefined): Turn {
+  /** Puts a publish at the end of the client's queue; the callback that records its outcome and answers in turn. */
+  private enqueue(client: Client, messageId: number, done: Done | undefined): Done {
     const turn: Turn = { result: undefined, messageId, done };
     const queue = this.queues.get(client);
     if (queue === undefined) this.queues.set(client, [turn]);
     else queue.push(turn);
-    return turn;
+    return (err) => {
+      turn.result = err ?? null;
+      this.release(client);
+    };
   }
 
   /** Answers the client's publishes from the front of its queue while their outcome is known. */
