@@ -18,6 +18,13 @@ export function writeHeader(w: ByteWriter, f: BlobFormat): void {
   w.u8(f.version);
 }
 
+/** Whether `bytes` begin with the magic of format `f` (nothing else is checked: readHeader does, with the version). */
+export function hasMagic(bytes: Uint8Array, f: BlobFormat): boolean {
+  if (bytes.length < 4) return false;
+  for (let i = 0; i < 4; i++) if (bytes[i] !== f.magic.charCodeAt(i)) return false;
+  return true;
+}
+
 /** Checks the magic and version (the CRC was checked when the reader was made). */
 export function readHeader(r: ByteReader, f: BlobFormat): void {
   for (let i = 0; i < 4; i++) if (r.u8() !== f.magic.charCodeAt(i)) throw new ByteFormatError(`not a ${f.name}`);

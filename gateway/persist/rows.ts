@@ -2,7 +2,7 @@ import { crc32 } from 'node:zlib';
 import { ByteFormatError, ByteReader, ByteWriter } from './byte-codec.js';
 import type { BlobFormat } from './formats.js';
 import { FORMATS } from './formats.js';
-import { readHeader, writeHeader } from './frame.js';
+import { hasMagic, readHeader, writeHeader } from './frame.js';
 import { rowBuffers } from './row-buffers.js';
 
 /**
@@ -124,15 +124,7 @@ export function packRows(head: Uint8Array, rows: readonly Uint8Array[]): Buffer 
 
 /** True when `bytes` begin like a packRows blob (the magic only: unpackRows checks the rest). */
 export function isRows(bytes: Uint8Array): boolean {
-  const m = FORMATS.checkpointRows.magic;
-  return (
-    bytes instanceof Uint8Array &&
-    bytes.length >= 4 &&
-    bytes[0] === m.charCodeAt(0) &&
-    bytes[1] === m.charCodeAt(1) &&
-    bytes[2] === m.charCodeAt(2) &&
-    bytes[3] === m.charCodeAt(3)
-  );
+  return bytes instanceof Uint8Array && hasMagic(bytes, FORMATS.checkpointRows);
 }
 
 /** The head and rows of a packRows blob (views into it); throws ByteFormatError when it is damaged. */

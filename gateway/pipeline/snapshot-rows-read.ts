@@ -1,6 +1,6 @@
 import type { ByteReader } from '../persist/byte-codec.js';
 import { FORMATS } from '../persist/formats.js';
-import { readBlob } from '../persist/frame.js';
+import { hasMagic, readBlob } from '../persist/frame.js';
 import { unpackRows } from '../persist/rows.js';
 import { joinPieces, type Piece } from './retained-chunks.js';
 import { adoptRetained } from './retained.js';
@@ -95,8 +95,7 @@ export function decodeRows(
 
 /** A chunk row (its magic), else a device row (checked by readBlob). */
 function isChunk(row: Uint8Array): boolean {
-  const m = FORMATS.pipelineChunk.magic;
-  return row.length >= 4 && row[0] === m.charCodeAt(0) && row[1] === m.charCodeAt(1) && row[2] === m.charCodeAt(2) && row[3] === m.charCodeAt(3);
+  return hasMagic(row, FORMATS.pipelineChunk);
 }
 
 function readRow(
