@@ -37,16 +37,21 @@ export class ByteWriter {
 
   /**
    * `capacity`: a size hint (e.g. the previous snapshot's); the buffer doubles when it is too small. `reuse`: a
-   * buffer to write into instead of allocating one (persist/row-buffers.ts); its bytes are overwritten.
+   * buffer to write into instead of allocating one (persist/row-buffers.ts); its bytes are overwritten. `alloc`:
+   * how a buffer is allocated, the first and each larger one (row-buffers.ts: shared memory for big ones).
    */
-  constructor(capacity: number, reuse?: Buffer) {
-    this.buf = reuse ?? Buffer.allocUnsafeSlow(Math.max(64, Math.ceil(capacity)));
+  constructor(
+    capacity: number,
+    reuse?: Buffer,
+    private readonly alloc: (bytes: number) => Buffer = Buffer.allocUnsafeSlow,
+  ) {
+    this.buf = reuse ?? alloc(Math.max(64, Math.ceil(capacity)));
   }
 
   /** Makes room for `n` more bytes. */
   ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return;
-    const next = Buffer.allocUnsafeSlow(Math.max(this.buf.length * 2, this.pos + n));
+    const next = this.alloc(Math.max(this.buf.length * 2, this.pos + n));
     this.buf.copy(next, 0, 0, this.pos);
     this.buf = next;
   }

@@ -1,11 +1,18 @@
 /**
  * Reuse of the big buffers that incremental checkpoints build their rows in (rows.ts RowWriter), on the gateway
- * thread. A checkpoint's rows cross to the writer thread by transfer (state/checkpoint-writer.ts); when the
- * writer has committed them it transfers the buffers back, and the next capture writes into them instead of
- * allocating new ones. Without this, each buffer stayed allocated in the writer thread until that thread's next
- * garbage collection (it allocates little, so that could be several checkpoints later, or never while idle) while
- * the gateway thread allocated the next: at 100k sensors with the 15m horizons full and every device changed,
- * two buffers of ~200 MiB were resident instead of one (BENCHMARKS.md, "Memory at the default horizons").
+ * thread. A buffer of at least MIN_BYTES is shared memory (a SharedArrayBuffer): the checkpoint writer thread
+ * (state/checkpoint-writer.ts) reads the rows from it in place, and once that job is finished the gateway thread
+ * gives the buffer back here, and the next capture writes into it instead of allocating one. Without the reuse, at
+ * 100k sensors with the 15m horizons full and every device changed, two buffers of ~200 MiB were resident instead
+ * of one (BENCHMARKS.md, "Memory at the default horizons").
+ *
+ * Why shared rather than an ArrayBuffer transferred there and back: V8 counts a transferred ArrayBuffer's bytes
+ * as external memory of the young generation of the isolate it arrives in, and allocating any off-heap buffer
+ * while those exceed two semi-spaces collects the young generation first (Heap::AllocateExternalBackingStore,
+ * "external memory pressure" in --trace-gc). Buffers of ~30 MiB coming back young from the writer made the next
+ * checkpoint's first turn pay one or two scavenges of 3-14 ms at 100k sensors (BENCHMARKS.md, "The begin turn's
+ * scavenges"). A shared backing store is not counted per isolate (BackingStore::PerIsolateAccountingLength is 0
+ * for shared memory), so it never forces one.
  *
  * Bounded: at most MAX_KEPT buffers (a checkpoint has two parts, pipeline and alerts), only buffers of at least
  * MIN_BYTES (smaller ones malloc serves well), and a buffer far larger than what is asked for is dropped rather
@@ -55,6 +62,11 @@ export class RowBuffers {
   get bytes(): number {
     return this.kept.reduce((n, b) => n + b.length, 0);
   }
+}
+
+/** A buffer for rows: shared memory from MIN_BYTES on (above), else an ordinary one. */
+export function allocRowBuffer(bytes: number): Buffer {
+  return bytes >= MIN_BYTES ? Buffer.from(new SharedArrayBuffer(bytes)) : Buffer.allocUnsafeSlow(bytes);
 }
 
 /** The gateway thread's pool: RowWriter takes from it, CheckpointWriter gives back to it. */

@@ -3,14 +3,15 @@ import { ByteFormatError, ByteReader, ByteWriter } from './byte-codec.js';
 import type { BlobFormat } from './formats.js';
 import { FORMATS } from './formats.js';
 import { hasMagic, readHeader, writeHeader } from './frame.js';
-import { rowBuffers } from './row-buffers.js';
+import { allocRowBuffer, rowBuffers } from './row-buffers.js';
 
 /**
  * A checkpoint part kept as rows, one per device, so that a checkpoint writes only the devices that changed since
  * the last one (docs/durability.md, "Incremental checkpoints"). Two shapes:
  *
  *  - RowBatch: the rows a checkpoint writes, built in ONE growable buffer (no Buffer per row) with an index of
- *    int32 offsets, so the batch crosses to the checkpoint writer's thread by transfer, not by copy. Row i is
+ *    int32 offsets, so the batch crosses to the checkpoint writer's thread without a copy (a big buffer is
+ *    shared memory: row-buffers.ts; a small one and the index are transferred). Row i is
  *    key = the string at index[3i] (ByteWriter.str) and value = bytes [index[3i+1], index[3i+2]); an empty value
  *    deletes the row.
  *  - the rows of a part as read back (head + every row), packed into one blob of FORMATS.checkpointRows so that a
@@ -32,7 +33,7 @@ export class RowWriter {
 
   constructor(sizeHint = 0) {
     const capacity = sizeHint * 1.1 + 4096;
-    this.w = new ByteWriter(capacity, rowBuffers.take(capacity));
+    this.w = new ByteWriter(capacity, rowBuffers.take(capacity), allocRowBuffer);
     this.index = new Int32Array(3 * 256);
   }
 

@@ -29,7 +29,7 @@ export interface LogTotalsRow {
   oldest: number | null;
 }
 
-/** A delta as it crosses to the writer: the row buffers are transferred, not copied. */
+/** A delta as it crosses to the writer: the row buffers are shared or transferred, not copied. */
 interface Job {
   seq: number;
   position: number;
@@ -92,12 +92,10 @@ const WORKER_SOURCE = `
       error = String((err && err.message) || err);
       Atomics.store(status, 1, 2);
     }
+    // From here on the gateway thread may write its next capture into the shared row buffers: not read again.
     Atomics.store(status, 0, job.seq);
     Atomics.notify(status, 0);
-    // The row buffers go back to the gateway thread for its next capture (persist/row-buffers.ts): kept here
-    // they would stay allocated until this thread's next garbage collection.
-    const bufs = job.parts.map((p) => p.buf);
-    parentPort.postMessage({ seq: job.seq, error, bufs }, [...new Set(bufs.map((b) => b.buffer))]);
+    parentPort.postMessage({ seq: job.seq, error });
     // Moves the WAL into the database file and bounds it (as wal-copier.ts); the ingest log goes on meanwhile.
     if (error === null) try { db.pragma('wal_checkpoint(PASSIVE)'); } catch {}
   });`;
@@ -133,7 +131,7 @@ export class CheckpointWriter {
   /** The ingest log's totals after the last finished job: entries, bytes, oldest (NaN: none). */
   private readonly totals = new Float64Array(new SharedArrayBuffer(24));
   private seq = 0;
-  private inflight: { seq: number; done: (err: Error | null, totals: LogTotalsRow | undefined) => void } | undefined;
+  private inflight: { seq: number; bufs: readonly Uint8Array[]; done: (err: Error | null, totals: LogTotalsRow | undefined) => void } | undefined;
   private lastError = '';
 
   /**
@@ -166,7 +164,8 @@ export class CheckpointWriter {
   write(d: CheckpointDelta, done: (err: Error | null, totals: LogTotalsRow | undefined) => void): void {
     if (this.inflight !== undefined) throw new Error('a checkpoint write is already in flight');
     const job = jobOf(++this.seq, d);
-    this.inflight = { seq: job.seq, done };
+    this.inflight = { seq: job.seq, bufs: job.parts.map((p) => p.buf), done };
+    // A big row buffer is shared memory, read in place (persist/row-buffers.ts); the rest is transferred.
     const transfer = job.parts.flatMap((p) => [p.buf.buffer, p.index.buffer]).filter((b): b is ArrayBuffer => b instanceof ArrayBuffer);
     try {
       this.start().postMessage(job, [...new Set(transfer)]);
@@ -195,6 +194,8 @@ export class CheckpointWriter {
     const f = this.inflight;
     if (f === undefined || f.seq !== seq) return; // already finished by wait()
     this.inflight = undefined;
+    // The writer is done with the shared row buffers (or gone): the next capture writes into them.
+    for (const b of f.bufs) rowBuffers.give(b);
     if (Atomics.load(this.status, 1) !== 1) return f.done(new Error(`checkpoint write failed: ${this.lastError || 'see the log'}`), undefined);
     const t = this.totals;
     f.done(null, { n: t[0]!, bytes: t[1]!, oldest: Number.isNaN(t[2]!) ? null : t[2]! });
@@ -218,9 +219,8 @@ export class CheckpointWriter {
       name: 'state-checkpoint',
     });
     w.unref();
-    w.on('message', (m: { seq: number; error: string | null; bufs?: Uint8Array[] } | { tid: number | undefined }) => {
+    w.on('message', (m: { seq: number; error: string | null } | { tid: number | undefined }) => {
       if ('tid' in m) return this.onThread?.(m.tid);
-      for (const b of m.bufs ?? []) rowBuffers.give(b);
       if (m.error !== null) this.lastError = m.error;
       this.finish(m.seq);
     });
