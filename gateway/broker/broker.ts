@@ -1,3 +1,4 @@
+import './quiet-debug.js';
 import { Aedes, type AedesOptions, type AuthenticateError, type Client, type PublishPacket } from 'aedes';
 import { RateLimitedLog, type Logger } from '../log.js';
 import type { BrokerMetrics } from '../metrics.js';
