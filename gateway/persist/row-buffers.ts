@@ -16,7 +16,10 @@
  *
  * Bounded: at most MAX_KEPT buffers (a checkpoint has two parts, pipeline and alerts), only buffers of at least
  * MIN_BYTES (smaller ones malloc serves well), and a buffer far larger than what is asked for is dropped rather
- * than reused, so a capture that shrank (deltas after a full checkpoint) lets the big buffer go.
+ * than reused, so a capture that shrank (deltas after a full checkpoint) lets the big buffer go. Shared memory is
+ * freed once both threads have collected their handle to it, and the writer thread collects seldom: a big buffer
+ * let go may stay resident a while longer. Big full checkpoints are rare: only the first after a start whose state
+ * was not restored from rows (pipeline/captures.ts).
  */
 export const MIN_BYTES = 1 << 20;
 const MAX_KEPT = 2;
