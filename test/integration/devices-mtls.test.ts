@@ -8,7 +8,7 @@ import { metricValue, startTestGateway, type TestGateway } from '../support/gate
 import { connackCode } from '../support/mqtt.js';
 import { connectPacket } from '../support/mqtt-wire.js';
 import { closedWithin, raw } from '../support/raw-socket.js';
-import { makeCerts, type TestCerts } from '../support/tls-certs.js';
+import { makeCerts, type TestCerts, tlsListener } from '../support/tls-certs.js';
 import { waitFor } from '../support/wait.js';
 
 /**
@@ -55,7 +55,7 @@ describe.each(['on', 'off'] as const)('devices: TLS with required client certifi
           port: 0,
           wsPort: 0,
           brokerThread,
-          tls: { port: 0, cert: join(dir, 'server.crt'), key: join(dir, 'server.key'), ca: join(dir, 'ca.crt'), requireClientCert: true },
+          tls: tlsListener(dir, true),
         },
         auth: { devicesFile: join(dir, 'devices.yaml'), anonymous: 'allow' },
       },

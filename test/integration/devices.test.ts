@@ -9,7 +9,7 @@ import { metricValue, startTestGateway, type TestGateway } from '../support/gate
 import { waitFor } from '../support/wait.js';
 import { connackCode, connect } from '../support/mqtt.js';
 import { devicesCli } from '../support/devices-cli.js';
-import { makeCerts, type TestCerts } from '../support/tls-certs.js';
+import { makeCerts, type TestCerts, tlsListener } from '../support/tls-certs.js';
 
 /**
  * Devices end to end: real aedes through buildGateway, real MQTT.js clients over TCP, TLS and WebSocket, the
@@ -67,7 +67,7 @@ describe.each(['on', 'off'] as const)('devices: registry, authentication, ACL an
           host: '127.0.0.1',
           port: 0,
           wsPort: await freePort(),
-          tls: { port: 0, cert: join(dir, 'server.crt'), key: join(dir, 'server.key'), ca: join(dir, 'ca.crt'), requireClientCert: false },
+          tls: tlsListener(dir, false),
           brokerThread,
         },
         auth: { devicesFile, anonymous: 'deny' },

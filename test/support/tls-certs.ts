@@ -27,3 +27,8 @@ export function makeCerts(dir: string) {
 }
 
 export type TestCerts = ReturnType<typeof makeCerts>;
+
+/** The gateway's mqtt.tls for the certificates makeCerts wrote in `dir`, on a free port. */
+export function tlsListener(dir: string, requireClientCert: boolean) {
+  return { port: 0, cert: join(dir, 'server.crt'), key: join(dir, 'server.key'), ca: join(dir, 'ca.crt'), requireClientCert };
+}
