@@ -9,7 +9,7 @@ import type { OutboxStore, StoredBatch } from './store.js';
 /**
  * The reject outcome of a request (store.ts: accept, keep, reject): what InfluxDB refused for good goes to the
  * dead letters with the reason, only the refused lines when it said which, and the rest counts as written.
- * These are the drainer's deps that it needs (DrainerDeps).
+ * What it needs of the drainer's deps (DrainerDeps).
  */
 export interface DeadLetterDeps {
   readonly store: OutboxStore;
