@@ -1,11 +1,12 @@
 import type { Reading } from '../pipeline/types.js';
+import { AlertState, compileRule, type Entry } from './alert-state.js';
 import { newSlot, sameAlert, stepNoDataReading, stepNoDataStale, stepNoDataTick, stepThreshold, thresholdOf, type Slot, type Transition } from './condition.js';
-import { compileGlob, type Matcher } from './glob.js';
-import { restoreSensors, toSnapshot, type AlertSnapshot, type RestoreResult } from './snapshot.js';
-import { encodeAlertSnapshot } from './snapshot-binary.js';
-import { AlertDeltas, type AlertDelta, type FiringOf } from './snapshot-rows.js';
-import { decodeAlertSnapshot } from './snapshot-binary-read.js';
 import type { AlertEvent, AlertRule, FiringAlert } from './types.js';
+
+export type { AlertEngineOptions } from './alert-state.js';
+
+/** Returned when nothing changed; shared and frozen so the hot path allocates nothing. */
+export const NO_EVENTS: readonly AlertEvent[] = Object.freeze([]);
 
 /**
  * Per-sensor alert evaluation. Pure apart from the injected clock: no timers, no I/O. The composition root
@@ -13,68 +14,9 @@ import type { AlertEvent, AlertRule, FiringAlert } from './types.js';
  * reload; it publishes the returned events. Single-threaded, so every method is atomic.
  *
  * Late readings (ts older than the newest ts seen for the sensor) change no alert state and do not count
- * as a sign of life for noData.
+ * as a sign of life for noData. The state it evaluates against, its snapshot and restore: alert-state.ts.
  */
-
-export interface AlertEngineOptions {
-  /** Gateway clock: noData silence, and the ts of resolves caused by rule changes. */
-  readonly now?: () => number;
-  /** Cap on cached "matches no rule" keys, so garbage sensor names cannot grow memory without bound. */
-  readonly maxUnmatchedKeys?: number;
-}
-
-interface CompiledRule {
-  readonly rule: AlertRule;
-  readonly device: Matcher;
-  readonly sensor: Matcher;
-}
-
-/** State of one (device, sensor) that matches at least one rule. */
-interface Entry {
-  readonly device: string;
-  readonly sensor: string;
-  newestTs: number;
-  lastValue: number;
-  /** Gateway time of the last in-order reading; kept current only while the entry has a noData rule. */
-  lastSeen: number;
-  slots: Slot[];
-  hasNoData: boolean;
-}
-
-/** Returned when nothing changed; shared and frozen so the hot path allocates nothing. */
-export const NO_EVENTS: readonly AlertEvent[] = Object.freeze([]);
-
-/** sensor -> its state, or null when it matches no rule. */
-type SensorMap = Map<string, Entry | null>;
-
-export class AlertEngine {
-  private readonly clock: () => number;
-  private readonly maxUnmatched: number;
-  private compiled: readonly CompiledRule[] = [];
-  /**
-   * device -> sensor -> state; null at either level when nothing there matches a rule. Nested rather than
-   * one Map on `device + sep + sensor`: that key costs an allocation, a flatten and a hash per reading,
-   * which measured ~5x slower than two lookups on the reading's own (hash-cached) strings. A device no
-   * rule's device glob matches costs one lookup; a watched device's unwatched sensor two.
-   */
-  private readonly devices = new Map<string, SensorMap | null>();
-  /** Null entries at both levels, bounded by maxUnmatched. */
-  private unmatched = 0;
-  /** Entries with at least one noData rule, scanned by tick(). */
-  private readonly silentCandidates = new Set<Entry>();
-  /** Incremental checkpoint captures and the devices changed since the last (snapshot-rows.ts). */
-  private readonly deltas = new AlertDeltas();
-
-  constructor(rules: readonly AlertRule[] = [], opts: AlertEngineOptions = {}) {
-    this.clock = opts.now ?? Date.now;
-    this.maxUnmatched = opts.maxUnmatchedKeys ?? 100_000;
-    this.compiled = rules.map(compile);
-  }
-
-  rules(): readonly AlertRule[] {
-    return this.compiled.map((c) => c.rule);
-  }
-
+export class AlertEngine extends AlertState {
   /**
    * Hot path. Returns the state changes this reading caused: NO_EVENTS (shared) when none, or `out` with
    * the events appended when the caller passes its own array.
@@ -151,7 +93,7 @@ export class AlertEngine {
    * sensor's last value). A noData rule new to a known sensor measures silence from now.
    */
   setRules(rules: readonly AlertRule[], now: number = this.clock()): AlertEvent[] {
-    this.compiled = rules.map(compile);
+    this.compiled = rules.map(compileRule);
     const events: AlertEvent[] = [];
     for (const [device, sensors] of this.devices) {
       if (sensors === null) {
@@ -187,13 +129,6 @@ export class AlertEngine {
     if (e.hasNoData && !hadNoData) e.lastSeen = now;
   }
 
-  private *entries(): Generator<Entry> {
-    for (const sensors of this.devices.values()) {
-      if (sensors === null) continue;
-      for (const e of sensors.values()) if (e !== null) yield e;
-    }
-  }
-
   /** Alerts firing now, in no particular order. */
   firing(): FiringAlert[] {
     const list: FiringAlert[] = [];
@@ -216,107 +151,6 @@ export class AlertEngine {
     return list;
   }
 
-  /** The alert state as a plain value (see snapshot.ts): tests and tools; checkpoints use encodeSnapshot. */
-  snapshot(): AlertSnapshot {
-    return toSnapshot(this.entries(), this.clock());
-  }
-
-  /**
-   * The alert state as bytes written straight from the live maps, with the caller's firing events
-   * (snapshot-binary.ts). Called by every checkpoint. `sizeHint`: the previous snapshot's byte length.
-   */
-  encodeSnapshot(firing: ReadonlyMap<unknown, AlertEvent> = new Map(), sizeHint?: number): Buffer {
-    return encodeAlertSnapshot(this.clock(), this.devices, firing, sizeHint);
-  }
-
-  /**
-   * Replaces all state with the one `bytes` hold (encodeSnapshot), under the current
-   * rules: call after setRules/constructor and before the first reading. Saved alerts whose rule no longer
-   * exists (same name, match and kind) are dropped. The gateway cannot know what sensors sent while it was
-   * down, so noData silence is measured from `now`. A malformed snapshot is an error result; state is untouched.
-   */
-  restore(bytes: Uint8Array, now: number = this.clock()): RestoreResult {
-    const parsed = decodeAlertSnapshot(bytes);
-    return parsed.ok ? this.restoreSnapshot(parsed.snapshot, now) : parsed;
-  }
-
-  /** restore() of a decoded snapshot (decodeAlertSnapshot). */
-  restoreSnapshot(snapshot: AlertSnapshot, now: number = this.clock()): Extract<RestoreResult, { ok: true }> {
-    this.deltas.restored();
-    this.devices.clear();
-    this.silentCandidates.clear();
-    this.unmatched = 0;
-    const restored = restoreSensors(snapshot, (device, sensor) => this.matching(device, sensor).map((c) => c.rule), now);
-    for (const r of restored.sensors) {
-      const e: Entry = { device: r.device, sensor: r.sensor, newestTs: r.newestTs, lastValue: r.lastValue, lastSeen: now, slots: [], hasNoData: false };
-      this.attach(e, r.slots);
-      let map = this.devices.get(r.device);
-      if (!map) this.devices.set(r.device, (map = new Map()));
-      map.set(r.sensor, e);
-    }
-    return { ok: true, sensors: restored.sensors.length, alerts: restored.alerts };
-  }
-
-  /**
-   * Starts capturing the devices whose alert state changed since the last delta began (all of them the first
-   * time, after a restore, or after a failed full one) as rows of an incremental checkpoint
-   * (snapshot-rows.ts), written in steps while readings go on, yet the state when it began. `firingOf`: the
-   * service's firing event of an alert.
-   */
-  beginDelta(firingOf: FiringOf): AlertDelta {
-    return this.deltas.begin(this.devices, firingOf, this.clock());
-  }
-
-  /** First reading of a device: null when no rule's device glob matches it. */
-  private admitDevice(device: string): SensorMap | null {
-    const sensors: SensorMap | null = this.compiled.some((c) => c.device(device)) ? new Map() : null;
-    if (sensors === null && ++this.unmatched > this.maxUnmatched) this.forgetUnmatched();
-    this.devices.set(device, sensors);
-    return sensors;
-  }
-
-  /** First reading of a (device, sensor): decide once which rules watch it. */
-  private admit(sensors: SensorMap, device: string, sensor: string): Entry | null {
-    const matching = this.matching(device, sensor);
-    if (matching.length === 0) {
-      if (++this.unmatched > this.maxUnmatched) this.forgetUnmatched();
-      sensors.set(sensor, null);
-      return null;
-    }
-    const now = this.clock();
-    const e: Entry = { device, sensor, newestTs: -Infinity, lastValue: NaN, lastSeen: now, slots: [], hasNoData: false };
-    this.attach(
-      e,
-      matching.map((c) => newSlot(c.rule, now)),
-    );
-    sensors.set(sensor, e);
-    return e;
-  }
-
-  private attach(e: Entry, slots: Slot[]): void {
-    e.slots = slots;
-    e.hasNoData = slots.some((s) => s.rule.kind === 'noData');
-    if (e.hasNoData) this.silentCandidates.add(e);
-    else this.silentCandidates.delete(e);
-  }
-
-  private matching(device: string, sensor: string): CompiledRule[] {
-    return this.compiled.filter((c) => c.device(device) && c.sensor(sensor));
-  }
-
-  /** Drops every cached "no rule" decision (they are re-made on demand); keeps all alert state. */
-  private forgetUnmatched(): void {
-    for (const [device, sensors] of this.devices) {
-      if (sensors === null) {
-        this.devices.delete(device);
-        continue;
-      }
-      for (const [sensor, e] of sensors) if (e === null) sensors.delete(sensor);
-      if (sensors.size === 0) this.devices.delete(device);
-    }
-    this.unmatched = 0;
-  }
-
   private event(e: Entry, s: Slot, t: NonNullable<Transition>, value: number, ts: number): AlertEvent {
     return {
       device: e.device,
@@ -330,8 +164,4 @@ export class AlertEngine {
       since: t === 'fired' ? s.since : ts,
     };
   }
-}
-
-function compile(rule: AlertRule): CompiledRule {
-  return { rule, device: compileGlob(rule.match.device), sensor: compileGlob(rule.match.sensor) };
 }

@@ -2,10 +2,11 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { PermanentWriteError, RetryableWriteError } from '../sink/errors.js';
 import type { BatchWriter } from '../sink/influx-writer.js';
-import { splitLines } from '../sink/line-protocol.js';
-import { retryDelayMs, type BackoffPolicy } from './backoff.js';
+import type { BackoffPolicy } from './backoff.js';
+import { deadLetter, settleSplit } from './dead-letter.js';
 import { type LaneSettings, type Request, refusedByBatch, toRequest } from './request.js';
-import type { OutboxStore, PeekLimit, StoredBatch } from './store.js';
+import { SinkHealth } from './sink-health.js';
+import type { OutboxStore, PeekLimit } from './store.js';
 import { Wakeup, sleep, type Timers } from '../time/timers.js';
 
 export interface DrainerDeps {
@@ -60,25 +61,23 @@ export class Drainer {
   private stopping = false;
   private loop: Promise<void> | undefined;
   private readonly wakeup = new Wakeup();
-  private attempt = 0;
+  private readonly health: SinkHealth;
   private backingOff = false;
-  private influxUp = false;
-  private lastError: string | undefined;
   private inFlightMaxId = 0;
   /** After a permanent error on a multi-batch request, batches up to this id are resent one by one. */
   private soloUntilId = 0;
   /** The group after the one in flight, read while InfluxDB worked; sent next if still valid. */
   private ahead: Request | undefined;
 
-  constructor(private readonly d: DrainerDeps) {}
+  constructor(private readonly d: DrainerDeps) {
+    this.health = new SinkHealth(d);
+  }
 
   state(): DrainerState {
     return {
       running: this.running,
       backingOff: this.backingOff,
-      influxUp: this.influxUp,
-      lastError: this.lastError,
-      attempt: this.attempt,
+      ...this.health.state(),
       protectedUpToId: Math.max(this.inFlightMaxId, this.soloUntilId),
     };
   }
@@ -173,15 +172,15 @@ export class Drainer {
       if (failed === undefined) {
         this.d.store.ack(group.map((b) => b.id));
         this.d.metrics.pointsWritten.inc(points);
-        this.succeeded();
+        this.health.answered();
         this.ahead = ahead;
       } else if (failed.err instanceof PermanentWriteError) {
-        this.succeeded(); // InfluxDB is up and answering; the data is the problem
+        this.health.answered(); // InfluxDB is up and answering; the data is the problem
         if (group.length > 1 || parts.length > 1) {
           // InfluxDB named every refused line: dead-letter exactly those, acknowledge the rest, send nothing again.
           const split = refusedByBatch(request, failed.results);
           if (split !== undefined) {
-            deadLettered = this.settleSplit(request, split);
+            deadLettered = settleSplit(this.d, request, split);
             this.ahead = ahead;
             return;
           }
@@ -190,7 +189,7 @@ export class Drainer {
           this.soloUntilId = this.inFlightMaxId;
           return;
         }
-        this.deadLetter(group[0]!, failed.err);
+        deadLetter(this.d, group[0]!, failed.err);
         deadLettered = true;
         this.ahead = ahead;
       } else {
@@ -226,71 +225,11 @@ export class Drainer {
     }
   }
 
-  private succeeded(): void {
-    this.attempt = 0;
-    this.lastError = undefined;
-    if (!this.influxUp) {
-      this.influxUp = true;
-      this.d.metrics.influxUp.set(1);
-    }
-  }
-
-  /** Acknowledges the batches without refused lines, dead-letters the refused lines of the others. */
-  private settleSplit(request: Request, split: ReadonlyMap<number, PermanentWriteError>): boolean {
-    const clean = request.group.filter((b) => !split.has(b.id));
-    if (clean.length > 0) {
-      this.d.store.ack(clean.map((b) => b.id));
-      this.d.metrics.pointsWritten.inc(clean.reduce((n, b) => n + b.points, 0));
-    }
-    for (const b of request.group) {
-      const err = split.get(b.id);
-      if (err) this.deadLetter(b, err);
-    }
-    return split.size > 0;
-  }
-
-  private deadLetter(batch: StoredBatch, err: PermanentWriteError): void {
-    const now = this.d.timers.now();
-    let refusedPoints = batch.points;
-    if (err.refusedLines !== undefined) {
-      const lines = splitLines(batch.body.toString());
-      const refused = err.refusedLines.map((i) => lines[i]).filter((l): l is string => l !== undefined);
-      refusedPoints = refused.length;
-      this.d.store.deadLetter(batch.id, err.message, now, { body: refused.join('\n'), points: refused.length });
-      this.d.metrics.pointsWritten.inc(batch.points - refused.length);
-    } else {
-      this.d.store.deadLetter(batch.id, err.message, now);
-    }
-    this.d.metrics.outboxDeadLettered.inc(refusedPoints);
-    this.d.log.error(
-      { batchId: batch.id, points: batch.points, refused: refusedPoints, partial: err.partial, status: err.status, err: err.message },
-      'InfluxDB refused points permanently: moved them to the dead letters',
-    );
-  }
-
   private async retryLater(err: unknown, points: number): Promise<void> {
-    const retryable = err instanceof RetryableWriteError ? err : undefined;
-    if (!retryable) {
-      // Not a sink error: a bug or a storage failure. Keep the batch and back off rather than spin.
-      this.d.log.error({ err }, 'outbox send failed unexpectedly');
-    }
-    this.attempt++;
-    this.lastError = (err as Error)?.message ?? String(err);
-    if (this.influxUp || this.attempt === 1) {
-      this.influxUp = false;
-      this.d.metrics.influxUp.set(0);
-    }
-    this.d.metrics.outboxRetried.inc(points);
-    const delay = retryDelayMs(this.d.backoff, this.attempt, this.d.random, retryable?.retryAfterMs);
-    const logFn = this.attempt === 1 || this.attempt % 10 === 0 ? this.d.log.warn : this.d.log.debug;
-    logFn.call(
-      this.d.log,
-      { attempt: this.attempt, delayMs: delay, points, reason: retryable?.reason, err: this.lastError },
-      'InfluxDB write failed, will retry',
-    );
+    const delay = this.health.failed(err, points);
     this.backingOff = true;
     try {
-      if (retryable?.unreachable) await this.waitProbing(delay);
+      if (err instanceof RetryableWriteError && err.unreachable) await this.waitProbing(delay);
       else await sleep(this.d.timers, delay, this.wakeup);
     } finally {
       this.backingOff = false;

@@ -1,13 +1,13 @@
-import { Captures } from './captures.js';
-import { type PipelineCapture, type PipelineDelta, type PipelineSnapshot, restoreSnapshot, takeSnapshot } from './snapshot.js';
-import { checkSeq, DeviceState, evictSeen, insertSeen, SEQ_DUPLICATE, SEQ_LATE, SEQ_NEW, SensorState, seenSize } from './state.js';
+import { PipelineState } from './pipeline-state.js';
+import type { PipelineSnapshot } from './snapshot.js';
+import { checkSeq, DeviceState, evictSeen, insertSeen, SEQ_DUPLICATE, SEQ_LATE, SEQ_NEW, SensorState } from './state.js';
 import type { DeviceMessage, PipelineSettings, Reading, WindowPoint } from './types.js';
 import { evictRetained, retain, takeRetained } from './retained.js';
-import { type ChunkSpan, chunkSpan } from './retained-chunks.js';
 import { Win } from './window.js';
 
 export type { PipelineCapture, PipelineDelta, PipelineSnapshot } from './snapshot.js';
 export { PipelineSnapshotError } from './snapshot.js';
+export type { PipelineStats } from './pipeline-state.js';
 
 /** Where the pipeline hands its results, synchronously. Callbacks must not throw (the runner contains failures). */
 export interface PipelineOutput {
@@ -29,13 +29,6 @@ export interface IngestOutcome {
   tooManySensors: number;
 }
 
-export interface PipelineStats {
-  sensors: number;
-  openWindows: number;
-  retainedWindows: number;
-  dedupKeys: number;
-}
-
 /**
  * Dedup + tumbling-window resampling: a pure function of the messages, their arrival times and the ticks, with
  * no clock or timer of its own. Results do not depend on arrival order (see window.ts, exact-sum.ts); the only
@@ -54,62 +47,29 @@ export interface PipelineStats {
  *    a reading landing in it reopens it, and it is emitted again with revision + 1 under the same rules.
  *    A reading whose window is older than that is counted late.
  */
-export class Pipeline {
-  private readonly interval: number;
+export class Pipeline extends PipelineState {
   private readonly lateness: number;
   private readonly correction: number;
   private readonly dedupHorizon: number;
   private readonly maxSensors: number;
-  private devices: Map<string, DeviceState>;
-  /** Sensors with unemitted windows, in the order `tick` visits them. */
-  private pending: Set<SensorState>;
   private readonly outcome: IngestOutcome = { accepted: 0, duplicate: 0, late: 0, tooManySensors: 0 };
-  private readonly counts: PipelineStats = { sensors: 0, openWindows: 0, retainedWindows: 0, dedupKeys: 0 };
   /** The object handed to `out.reading`, reused (see PipelineOutput.reading). */
   private readonly current: { device: string; sensor: string; ts: number; value: number } = { device: '', sensor: '', ts: 0, value: 0 };
   /** The message being ingested is history (DeviceMessage.historical): no `out.reading` for its readings. */
   private historical = false;
-  /** Snapshots and incremental checkpoint captures, and the devices changed since the last (captures.ts). */
-  private readonly captures: Captures;
-  /** Counts additions to `pending` (SensorState.pendingAt). */
-  private pendingClock = 0;
-  /** Chunks of the retained windows, marked once incremental checkpoints are taken (retained-chunks.ts). */
-  private readonly span: ChunkSpan;
 
+  /** Settings are checked, and the snapshot restored, by PipelineState (`fromRows`: see there). */
   constructor(
     settings: PipelineSettings,
     private readonly out: PipelineOutput,
     snapshot?: PipelineSnapshot,
-    /**
-     * The snapshot is the rows of the store this pipeline's incremental checkpoints go to: the first of them then
-     * writes only what changes from here on, not every row (Checkpoint.rows; chunks marked from the restore on).
-     */
     fromRows = false,
   ) {
-    const { intervalMs, allowedLatenessMs, correctionHorizonMs, dedupHorizonMs } = settings;
-    if (!(Number.isSafeInteger(intervalMs) && intervalMs > 0)) throw new RangeError(`intervalMs must be a positive integer, got ${intervalMs}`);
-    for (const [k, v] of Object.entries({ allowedLatenessMs, correctionHorizonMs, dedupHorizonMs })) {
-      if (!(Number.isFinite(v) && v >= 0)) throw new RangeError(`${k} must be a finite number >= 0, got ${v}`);
-    }
-    this.interval = intervalMs;
-    this.lateness = allowedLatenessMs;
-    this.correction = correctionHorizonMs;
-    this.dedupHorizon = dedupHorizonMs;
+    super(settings, snapshot, fromRows);
+    this.lateness = settings.allowedLatenessMs;
+    this.correction = settings.correctionHorizonMs;
+    this.dedupHorizon = settings.dedupHorizonMs;
     this.maxSensors = settings.maxSensorsPerDevice ?? Infinity;
-    this.span = chunkSpan(intervalMs, settings.chunkWindows);
-    if (snapshot === undefined) {
-      this.devices = new Map();
-      this.pending = new Set();
-    } else {
-      ({ devices: this.devices, pending: this.pending } = restoreSnapshot(snapshot, intervalMs));
-      // Restored from rows, the pending order stays as the rows on disk say (a device row the next delta does not
-      // rewrite keeps its numbers); from a whole snapshot it is renumbered in order.
-      if (fromRows) for (const s of this.pending) this.pendingClock = Math.max(this.pendingClock, s.pendingAt);
-      else for (const s of this.pending) s.pendingAt = ++this.pendingClock;
-      this.span.track = fromRows;
-      this.recount();
-    }
-    this.captures = new Captures(intervalMs, this.devices, this.pending, this.span, !(snapshot !== undefined && fromRows));
   }
 
   /**
@@ -163,43 +123,6 @@ export class Pipeline {
       }
       if (open.length === 0) this.pending.delete(s);
     }
-  }
-
-  /**
-   * The whole state as a version 3 snapshot (a Buffer, see snapshot.ts), in one go. Cost is proportional to the
-   * state: the checkpointer uses beginSnapshot, which spreads it over turns of the event loop.
-   */
-  snapshot(): Buffer {
-    return this.beginSnapshot().finish();
-  }
-
-  /**
-   * Starts a snapshot of the state as it is now, to be written in steps while ingest and ticks go on (each
-   * change to a device not yet written keeps a copy of it first: SnapshotCapture). Until `finish` or `abort`, no
-   * other snapshot can begin. `copyBudget`: bytes of such copies held at once (default COPY_BUDGET, 32 MiB).
-   */
-  beginSnapshot(copyBudget?: number): PipelineCapture {
-    return this.captures.beginSnapshot(copyBudget);
-  }
-
-  /**
-   * Starts capturing the devices changed since the last delta began (all of them the first time, or after a
-   * failed full one), as rows for an incremental checkpoint (snapshot-rows.ts): written in steps while ingest
-   * and ticks go on, yet the state when it began. After a failed save, `abort()` gives the devices back to the
-   * next delta. Shares the one capture slot with beginSnapshot.
-   */
-  beginDelta(copyBudget?: number): PipelineDelta {
-    this.span.track = true;
-    return this.captures.beginDelta(copyBudget);
-  }
-
-  /** The head of a delta's part: a whole snapshot of no device (it carries the interval, snapshot-rows.ts). */
-  deltaHead(): Buffer {
-    return takeSnapshot(this.interval, new Map(), new Set());
-  }
-
-  stats(): PipelineStats {
-    return { ...this.counts };
   }
 
   private one(d: DeviceState, sensor: string, ts: number, value: number, arrivalMs: number, byTs: boolean): void {
@@ -297,18 +220,5 @@ export class Pipeline {
     s.spare = w;
     this.counts.retainedWindows++;
     this.out.window(point);
-  }
-
-  private recount(): void {
-    const c = this.counts;
-    for (const d of this.devices.values()) {
-      c.dedupKeys += d.seqs?.size ?? 0;
-      for (const s of d.sensors.values()) {
-        c.sensors++;
-        c.openWindows += s.open.length;
-        c.retainedWindows += s.sealedCount;
-        c.dedupKeys += seenSize(s);
-      }
-    }
   }
 }

@@ -1,8 +1,11 @@
 import type { TimerHandle } from '../time/timers.js';
-import { isDelta } from './checkpoint-store.js';
-import type { CheckpointerOptions, StateCapture } from './checkpointer-options.js';
+import { CheckpointSaver, type Run } from './checkpoint-saver.js';
+import type { CheckpointerOptions } from './checkpointer-options.js';
 
 export type { CheckpointerOptions, StateCapture } from './checkpointer-options.js';
+
+/** The turns of a sliced checkpoint (gateway_checkpoint_turn_seconds{phase}). */
+type Turn = 'begin' | 'outbox' | 'slice' | 'finish';
 
 /**
  * Saves the pipeline and alert state together with the ingest log position it covers: every
@@ -19,35 +22,25 @@ export type { CheckpointerOptions, StateCapture } from './checkpointer-options.j
  * The turns of a sliced checkpoint, each timed into gateway_checkpoint_turn_seconds{phase}: `begin` (settle the
  * previous save, begin the capture, seal the emitted windows with `sealEmitted`, a first slice), `outbox` (the
  * sealed windows committed, alone), `slice`, and `finish` (the last slice, finish, hand-over to the writer).
+ * Opening a checkpoint and saving it: checkpoint-saver.ts.
  */
-interface Run {
-  readonly capture: StateCapture;
-  readonly version: number;
-  readonly position: number;
-  /** Commits a piece of the windows sealed when the capture began (true: all), until all are (before the save). */
-  commitSealed: (() => boolean) | undefined;
-  /** Every step taken: only `finish` is left. */
-  stepped: boolean;
-}
-
-type Turn = 'begin' | 'outbox' | 'slice' | 'finish';
-
 export class Checkpointer {
   private timer: TimerHandle | undefined;
   private soon: TimerHandle | undefined;
   private slice: TimerHandle | undefined;
   /** The sliced capture in progress, if any. */
   private running: Run | undefined;
-  /** The capture whose incremental checkpoint is being written on the store's writer thread, if any. */
-  private saving: Run | undefined;
+  /** Opens and saves each checkpoint, and counts it. */
+  private readonly save: CheckpointSaver;
   /** A checkpoint was asked for while one was running: another follows it. */
   private again = false;
-  private savedVersion = -1;
   private stopped = false;
   /** Longest event-loop turn of a periodic checkpoint so far, seconds (gateway_checkpoint_pause_max_seconds). */
   private longest = 0;
 
-  constructor(private readonly o: CheckpointerOptions) {}
+  constructor(private readonly o: CheckpointerOptions) {
+    this.save = new CheckpointSaver(o, () => this.followUp());
+  }
 
   start(): void {
     this.stopped = false;
@@ -57,7 +50,7 @@ export class Checkpointer {
   /** Coalesced: a checkpoint begins on the next turn of the event loop, not inside the caller's stack. */
   request(): void {
     if (this.stopped) return;
-    if (this.running !== undefined || this.saving !== undefined) {
+    if (this.running !== undefined || this.save.writing) {
       this.again = true;
       return;
     }
@@ -74,18 +67,18 @@ export class Checkpointer {
    */
   checkpoint(): boolean {
     this.drop();
-    const started = this.open();
+    const started = this.save.open();
     if (started === undefined) return true;
     if (started === null) return false;
     const t0 = performance.now();
     if (
-      this.attempt(() => {
+      this.save.attempt(() => {
         while (!started.capture.step());
       }) === null
     )
       return (started.capture.abort(), false);
-    this.observe('slice', t0);
-    return this.commit(started);
+    this.save.observe('slice', t0);
+    return this.save.commit(started);
   }
 
   /** Stops the periodic checkpoints (and drops a sliced one in progress); the caller takes the final one. */
@@ -117,12 +110,12 @@ export class Checkpointer {
 
   /** Begins a sliced checkpoint (unless one is running: then another follows it). */
   private begin(): void {
-    if (this.running !== undefined || this.saving !== undefined) {
+    if (this.running !== undefined || this.save.writing) {
       this.again = true;
       return;
     }
     const t0 = performance.now();
-    const started = this.open(true);
+    const started = this.save.open(true);
     if (started === undefined || started === null) return;
     this.running = started;
     this.continue(t0, 'begin');
@@ -165,9 +158,9 @@ export class Checkpointer {
     }
     this.running = undefined;
     if (!ok) run.capture.abort();
-    else this.commit(run, true);
+    else this.save.commit(run, true);
     this.turned(phase === 'begin' || !ok ? phase : 'finish', turn);
-    if (this.saving === undefined) this.followUp();
+    if (!this.save.writing) this.followUp();
   }
 
   /**
@@ -177,13 +170,13 @@ export class Checkpointer {
   private sliced(turn: number, phase: 'outbox' | 'slice', piece: () => boolean): boolean | null {
     const t0 = performance.now();
     const budget = (this.o.sliceMs ?? 1) - (t0 - turn);
-    const done = this.attempt(() => {
+    const done = this.save.attempt(() => {
       let last: boolean;
       do last = piece();
       while (!last && performance.now() - t0 < budget);
       return last;
     });
-    this.observe(phase, t0);
+    this.save.observe(phase, t0);
     return done;
   }
 
@@ -202,116 +195,10 @@ export class Checkpointer {
     }
   }
 
-  /**
-   * Starts a capture and commits the windows emitted so far (`sliced` with `sealEmitted`: seals them, committed
-   * by a later turn): undefined when there is nothing new to save, null when it failed.
-   */
-  private open(sliced = false): Run | undefined | null {
-    // An incremental save in flight must have committed (or failed, giving its devices back) before the next
-    // capture takes the devices changed since.
-    this.o.store.settle?.();
-    const version = this.o.version();
-    const totals = this.o.log.totals();
-    if (version === this.savedVersion && totals.entries === 0) {
-      this.o.metrics.checkpoints.inc({ result: 'unchanged' });
-      return undefined;
-    }
-    const t0 = performance.now();
-    const capture = this.attempt(() => this.o.capture());
-    if (capture === null) return null;
-    this.observe('capture', t0);
-    const run: Run = { capture, version, position: totals.lastPosition, commitSealed: undefined, stepped: false };
-    const seal = this.o.sealEmitted;
-    if (sliced && seal !== undefined) {
-      const commit = this.attempt(seal);
-      if (commit === null) return (capture.abort(), null);
-      run.commitSealed = commit;
-      return run;
-    }
-    const t1 = performance.now();
-    // Before the checkpoint commits: it must never cover a window that is only in memory.
-    if (this.attempt(() => this.o.commitEmitted()) === null) {
-      capture.abort();
-      return null;
-    }
-    this.observe('outbox', t1);
-    return run;
-  }
-
-  /**
-   * Finishes the capture and saves it; `async`: an incremental one is written on the store's writer thread (the
-   * periodic checkpoints), and the result counted when it is done.
-   */
-  private commit(run: Run, async = false): boolean {
-    const t0 = performance.now();
-    const parts = this.attempt(() => run.capture.finish());
-    if (parts === null) return false;
-    const savedAt = this.o.timers.now();
-    const store = this.o.store;
-    if (isDelta(parts)) {
-      const delta = { ...parts, savedAt, logPosition: run.position };
-      if (async && store.saveDeltaAsync !== undefined) {
-        const postedAt = performance.now();
-        const posted = this.attempt(() =>
-          store.saveDeltaAsync!(delta, (err) => {
-            if (err === null) this.observe('write', postedAt);
-            this.written(run, err);
-          }),
-        );
-        if (posted === null) return (run.capture.abort(), false);
-        this.saving = run;
-        this.observe('save', t0);
-        return true;
-      }
-      if (store.saveDelta === undefined) throw new Error('this checkpoint store cannot save incremental checkpoints');
-      if (this.attempt(() => store.saveDelta!(delta)) === null) return (run.capture.abort(), false);
-    } else if (this.attempt(() => store.save({ ...parts, savedAt, logPosition: run.position })) === null) return false;
-    this.observe('save', t0);
-    this.done(run);
-    return true;
-  }
-
-  /** The writer thread's result of an incremental save (on the event loop, or inside settle()). */
-  private written(run: Run, err: Error | null): void {
-    this.saving = undefined;
-    if (err !== null) {
-      this.attempt(() => {
-        throw err;
-      });
-      run.capture.abort();
-    } else this.done(run);
-    this.followUp();
-  }
-
-  /** Counts a saved checkpoint; the journal resumes. */
-  private done(run: Run): void {
-    this.savedVersion = run.version;
-    this.o.metrics.checkpoints.inc({ result: 'saved' });
-    const t = this.o.log.totals();
-    this.o.metrics.ingestLogEntries.set(t.entries);
-    this.o.metrics.ingestLogBytes.set(t.bytes);
-    this.o.onSaved?.();
-  }
-
-  /** Runs `f`; on an exception logs and counts a failed checkpoint and returns null. */
-  private attempt<T>(f: () => T): T | null {
-    try {
-      return f();
-    } catch (err) {
-      this.o.metrics.checkpoints.inc({ result: 'failed' });
-      this.o.logger.error({ err }, 'checkpoint failed: the ingest log is kept (and bounds PUBACKs) until one succeeds');
-      return null;
-    }
-  }
-
   private drop(): void {
     if (this.slice !== undefined) this.o.timers.clearTimeout(this.slice);
     this.slice = undefined;
     this.running?.capture.abort();
     this.running = undefined;
-  }
-
-  private observe(phase: 'capture' | 'outbox' | 'slice' | 'save' | 'write', since: number): void {
-    this.o.metrics.checkpointSeconds.observe({ phase }, (performance.now() - since) / 1000);
   }
 }

@@ -18,6 +18,19 @@ export async function connect(url: string, opts: IClientOptions = {}, attach?: (
   return client;
 }
 
+/** Connects and resolves with the CONNACK return code (0 = accepted), closing the client. */
+export async function connackCode(url: string, opts: IClientOptions): Promise<number> {
+  try {
+    const c = await connect(url, opts);
+    await c.endAsync();
+    return 0;
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    if (typeof code === 'number') return code;
+    throw err;
+  }
+}
+
 export async function publish(client: MqttClient, topic: string, payload: string | Buffer, qos: 0 | 1 = 1, retain = false): Promise<void> {
   await client.publishAsync(topic, payload, { qos, retain });
 }
