@@ -12,5 +12,5 @@ const debug = mqttPacket('debug') as { enable(namespaces: string): void };
 debug.enable('*');
 const { parser, generate } = fromAedes('mqtt-packet') as typeof import('mqtt-packet');
 const p = parser({ protocolVersion: 4 });
-p.on('packet', (packet: { topic?: string }) => console.log(packet.topic));
+p.on('packet', (packet) => console.log('topic' in packet ? packet.topic : packet.cmd));
 p.parse(generate({ cmd: 'publish', topic: 'sensors/a/telemetry', payload: Buffer.from('{"v":1}'), qos: 0, retain: false, dup: false }));
