@@ -14,6 +14,12 @@ import type { Pipeline } from '../../gateway/pipeline/pipeline.js';
 import { encodeHostSnapshot } from '../../gateway/sparkplug/host-snapshot.js';
 import { SqliteStateStore } from '../../gateway/state/sqlite-state.js';
 
+/**
+ * Lets the writer thread's WAL copy after the last commit and V8's concurrent sweeping after a gc() finish before
+ * a checkpoint is timed: on 2 vCPUs either takes a core from the main thread, which then loses whole 4 ms
+ * scheduler ticks inside its steps (BENCHMARKS.md, "The begin turn's scavenges").
+ */
+const settled = () => new Promise((resolve) => setTimeout(resolve, 500));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
 
@@ -98,8 +104,8 @@ export async function incremental(o: {
     );
   };
   try {
-    await new Promise((resolve) => setTimeout(resolve, 500));
     gc();
+    await settled();
     fmt('first (full: every device)', [checkpoint(o.p, o.engine, o.firing, store)]);
     let m = 0;
     for (const [label, share] of [
@@ -112,9 +118,8 @@ export async function incremental(o: {
         const n = Math.max(1, Math.round(o.devices * share));
         const stride = Math.max(1, Math.floor(o.devices / n));
         for (let k = 0; k < n; k++) o.touch((k * stride + r) % o.devices, m);
-        // The writer thread copies the WAL after each commit: let it finish, or the process CPU time counts it.
-        await new Promise((resolve) => setTimeout(resolve, 500));
         gc();
+        await settled();
         runs.push(checkpoint(o.p, o.engine, o.firing, store));
       }
       fmt(label, runs);
