@@ -4,10 +4,9 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../../gateway/log.js';
 import { MIN_BYTES, RowBuffers, rowBuffers } from '../../../gateway/persist/row-buffers.js';
-import { RowWriter, unpackRows } from '../../../gateway/persist/rows.js';
-import { FORMATS } from '../../../gateway/persist/formats.js';
-import { encodeHostSnapshot } from '../../../gateway/sparkplug/host-snapshot.js';
+import { unpackRows } from '../../../gateway/persist/rows.js';
 import { SqliteStateStore } from '../../../gateway/state/sqlite-state.js';
+import { filledRows, saveRows } from '../../support/row-batches.js';
 
 const MiB = 1 << 20;
 
@@ -61,42 +60,15 @@ describe('the row buffers the checkpoint writer thread is done with are reused',
     dirs.push(dir);
     const store = new SqliteStateStore({ dir, sync: 'normal', log: createLogger('silent') });
     try {
-      const rows = (n: number, fill: number) => {
-        const w = new RowWriter(n * 1000);
-        for (let i = 0; i < n; i++) {
-          w.begin(`dev-${i}`, FORMATS.pipelineSnapshot);
-          w.w.ensure(900);
-          w.w.buf.fill(fill, w.w.pos, w.w.pos + 900);
-          w.w.pos += 900;
-          w.end();
-        }
-        return w.finish();
-      };
-      const first = rows(2000, 7);
+      const first = filledRows(2000, 900, 7);
       expect(first.buf.length).toBeGreaterThan(MIN_BYTES);
-      const save = (pipelineRows: ReturnType<typeof rows>) =>
-        new Promise<void>((resolve, reject) =>
-          store.saveDeltaAsync(
-            {
-              pipelineHead: new Uint8Array(0),
-              pipelineRows,
-              pipelineFull: true,
-              alertRows: new RowWriter(0).finish(),
-              alertsFull: true,
-              sparkplug: encodeHostSnapshot([]),
-              savedAt: 1,
-              logPosition: 0,
-            },
-            (err) => (err ? reject(err) : resolve()),
-          ),
-        );
       expect(first.buf.buffer).toBeInstanceOf(SharedArrayBuffer); // read in place by the writer, not transferred
-      await save(first);
+      await saveRows(store, first);
       expect(rowBuffers.bytes).toBe(first.buf.length);
-      const second = rows(2000, 9);
+      const second = filledRows(2000, 900, 9);
       expect(rowBuffers.bytes).toBe(0); // taken by the second capture
       expect(second.buf.buffer).toBe(first.buf.buffer);
-      await save(second);
+      await saveRows(store, second);
       // What the writer wrote is the second capture's bytes, not the first's left in the reused buffer.
       const { rows: stored } = unpackRows(store.load()!.pipeline);
       expect(stored).toHaveLength(2000);
