@@ -105,7 +105,8 @@ export function tailOf(s: ChunkFields, span: ChunkSpan, intervalMs: number): boo
   let prev = -Infinity;
   for (let k = 0; k < s.sealedCount; k++) {
     const at = r.pos;
-    readHead(r, prev, k === 0 ? s.sealedFirstStart : NaN, intervalMs, F);
+    F[START] = k === 0 ? s.sealedFirstStart : prev;
+    readHead(r, F, intervalMs, k === 0);
     if (chunkOf(s, F[START]!, span) === tail) {
       s.tailAt = at;
       s.tailStart = F[START]!;
@@ -140,7 +141,8 @@ export function eachChunk(
   let want = false;
   for (let k = 0; k < s.sealedCount; k++) {
     const at = r.pos;
-    readHead(r, prev, k === 0 ? s.sealedFirstStart : NaN, intervalMs, F);
+    F[START] = k === 0 ? s.sealedFirstStart : prev;
+    readHead(r, F, intervalMs, k === 0);
     const c = chunkOf(s, F[START]!, span);
     if (c !== id) {
       if (want) each(id, from, at, first);
@@ -181,9 +183,13 @@ export function joinPieces(pieces: Piece[], count: number, firstStart: number, i
       const at = r.pos;
       if (k === 0) {
         // Read relative to the previous piece's last record: the start it decodes to there must be the piece's.
-        readHead(r, prev, kept === 0 ? p.firstStart : NaN, intervalMs, F);
+        F[START] = kept === 0 ? p.firstStart : prev;
+        readHead(r, F, intervalMs, kept === 0);
         if (F[START] !== p.firstStart) throw new RangeError('a chunk of retained windows does not follow the one before');
-      } else readHead(r, prev, NaN, intervalMs, F);
+      } else {
+        F[START] = prev;
+        readHead(r, F, intervalMs, false);
+      }
       const start = F[START]!;
       if (!(start > prev)) throw new RangeError('retained windows not ascending');
       skipTail(r, F);

@@ -40,17 +40,17 @@ export function retain(s: RetainedRecords, w: Win, intervalMs: number, span?: Ch
   // Before record k (the first with a greater start): w is written after the previous one, and record k again,
   // now after w (its start was written relative to the previous one's).
   const r = new ByteReader(s.sealed, s.sealedBytes);
-  const k = seek(s, r, w.start, intervalMs);
-  const at = seekAt;
+  const at = seek(s, r, w.start, intervalMs);
   const next = readTail(r, F);
   scratch.pos = 0;
   writeWinRecord(scratch, w, seekPrev, intervalMs);
   writeWinRecord(scratch, next, w.start, intervalMs);
   splice(s, at, r.pos);
-  if (k === 0) s.sealedFirstStart = w.start;
+  if (at === 0) s.sealedFirstStart = w.start;
   s.sealedCount++;
-  // w's bytes are new and the next record's rewritten; offsets after them moved.
-  s.tailAt = -1;
+  // w's bytes are new and the next record's rewritten; offsets after them moved. Written after the tail's first
+  // record, w is in the tail's chunk (it is not the newest): the tail still begins where it did.
+  if (at <= s.tailAt) s.tailAt = -1;
   if (span !== undefined) {
     mark(s, chunkOf(s, w.start, span), span);
     mark(s, chunkOf(s, next.start, span), span);
@@ -61,55 +61,65 @@ export function retain(s: RetainedRecords, w: Win, intervalMs: number, span?: Ch
 export function takeRetained(s: RetainedRecords, start: number, intervalMs: number, span?: ChunkSpan): Win | undefined {
   if (s.sealedCount === 0 || start < s.sealedFirstStart || start > s.sealedMaxStart) return undefined;
   const r = new ByteReader(s.sealed, s.sealedBytes);
-  const k = seek(s, r, start, intervalMs);
-  if (k === s.sealedCount || F[START] !== start) return undefined;
-  const at = seekAt;
+  const at = seek(s, r, start, intervalMs);
+  if (at === s.sealedBytes || F[START] !== start) return undefined;
   const prev = seekPrev;
   const w = readTail(r, F);
   scratch.pos = 0;
-  s.tailAt = -1;
+  // A record after the tail's first leaves the tail where it begins (the one before it is in the same chunk).
+  if (at <= s.tailAt) s.tailAt = -1;
   if (span !== undefined) mark(s, chunkOf(s, start, span), span);
-  if (k + 1 < s.sealedCount) {
+  if (r.pos < s.sealedBytes) {
     // The record after it was written relative to `start`: written again, relative to the one before.
-    readHead(r, start, NaN, intervalMs, F);
+    F[START] = start;
+    readHead(r, F, intervalMs, false);
     const next = readTail(r, F);
     writeWinRecord(scratch, next, prev, intervalMs);
-    if (k === 0) s.sealedFirstStart = next.start;
+    if (at === 0) s.sealedFirstStart = next.start;
     if (span !== undefined) mark(s, chunkOf(s, next.start, span), span);
   } else {
     s.sealedMaxStart = prev;
     // The tail moves back to the chunk of `prev`, whose row (if any) goes: the tail lives in the device row.
-    if (span !== undefined && k > 0) mark(s, chunkOf(s, prev, span), span);
+    if (span !== undefined && at > 0) mark(s, chunkOf(s, prev, span), span);
   }
   splice(s, at, r.pos);
   if (--s.sealedCount === 0) clear(s);
   return w;
 }
 
-/** Set by `seek`: the byte offset of the record found, and the start of the record before it (-Infinity: none). */
-let seekAt = 0;
+/** Set by `seek`: the start of the record before the one found (-Infinity: none). */
 let seekPrev = -Infinity;
 
 /**
- * Reads record heads from the start up to the first record whose start >= `start`; returns its index, with its
- * head in F and the reader at its partials (sealedCount when there is none).
+ * Reads record heads up to the first record whose start >= `start`; returns its byte offset (sealedBytes when
+ * there is none), with its head in F and the reader at its partials. Begins at the tail's first record when that
+ * lies before `start` (tailAt known): corrections land in the newest windows nearly always, e.g. a sensor that
+ * reports less often than the allowed lateness reopens its newest window for every reading after the first, and
+ * walking all 90 records of the shipped horizons for it cost more than the rest of the reading
+ * (BENCHMARKS.md, "Boxed doubles in the walks over retained records").
  */
 function seek(s: RetainedRecords, r: ByteReader, start: number, intervalMs: number): number {
   let prev = -Infinity;
-  for (let k = 0; k < s.sealedCount; k++) {
+  if (s.tailAt > 0 && s.tailStart < start) {
+    r.pos = s.tailAt;
+    F[START] = s.tailStart;
+    readHead(r, F, intervalMs, true);
+    skipTail(r, F);
+    prev = s.tailStart;
+  }
+  while (r.pos < s.sealedBytes) {
     const at = r.pos;
-    readHead(r, prev, k === 0 ? s.sealedFirstStart : NaN, intervalMs, F);
+    F[START] = at === 0 ? s.sealedFirstStart : prev;
+    readHead(r, F, intervalMs, at === 0);
     if (F[START]! >= start) {
-      seekAt = at;
       seekPrev = prev;
-      return k;
+      return at;
     }
     skipTail(r, F);
     prev = F[START]!;
   }
-  seekAt = s.sealedBytes;
   seekPrev = prev;
-  return s.sealedCount;
+  return s.sealedBytes;
 }
 
 /** Replaces the bytes [from, to) of the sensor's records with scratch[0, scratch.pos). */
@@ -133,7 +143,8 @@ export function evictRetained(s: RetainedRecords, limit: number, intervalMs: num
   let evicted = NaN;
   while (k < s.sealedCount) {
     const at = r.pos;
-    readHead(r, prev, k === 0 ? s.sealedFirstStart : NaN, intervalMs, F);
+    F[START] = k === 0 ? s.sealedFirstStart : prev;
+    readHead(r, F, intervalMs, k === 0);
     if (span !== undefined && span.track) {
       const c = chunkOf(s, F[START]!, span);
       if (c !== evicted) {
@@ -174,7 +185,8 @@ export function decodeAll(s: RetainedRecords, intervalMs: number): Win[] {
   const r = new ByteReader(s.sealed, s.sealedBytes);
   let prev = -Infinity;
   for (let k = 0; k < s.sealedCount; k++) {
-    readHead(r, prev, k === 0 ? s.sealedFirstStart : NaN, intervalMs, F);
+    F[START] = k === 0 ? s.sealedFirstStart : prev;
+    readHead(r, F, intervalMs, k === 0);
     out.push(readTail(r, F));
     prev = F[START]!;
   }
@@ -194,7 +206,8 @@ export function loadRetained(s: RetainedRecords, bytes: Buffer, count: number, f
   const r = new ByteReader(bytes, bytes.length);
   let prev = -Infinity;
   for (let k = 0; k < count; k++) {
-    readHead(r, prev, k === 0 ? firstStart : NaN, intervalMs, F);
+    F[START] = k === 0 ? firstStart : prev;
+    readHead(r, F, intervalMs, k === 0);
     if (!(F[START]! > prev)) throw new RangeError('retained windows not ascending');
     skipTail(r, F);
     prev = F[START]!;

@@ -128,15 +128,20 @@ export function writeWinRecord(out: ByteWriter, w: Win, prevStart: number, inter
 const NONE: number[] = [];
 
 /**
- * Reads a record's head into F (START ... NBIG) and leaves the reader at its partials. `knownStart`: the start
- * of a buffer's first record (its start field is read and ignored), NaN for the others, whose start follows
- * from `prevStart`. Throws ByteFormatError on bytes the writer cannot have produced (restore checks them all).
+ * Reads a record's head into F (START ... NBIG) and leaves the reader at its partials. On entry F[START] holds
+ * the start of the previous record, or with `known` the start of this one (a buffer's first record: its start
+ * field is read and ignored, the record it was written after may be evicted). The starts travel in F rather than
+ * as arguments: a double passed to a call that is not inlined is boxed, and the loops over a sensor's records
+ * (90 at the shipped horizons) made three such boxes per record, ~4 KB of garbage per walk (BENCHMARKS.md,
+ * "Boxed doubles in the walks over retained records"). Throws RangeError on bytes the writer cannot have
+ * produced (restore checks them all).
  */
-export function readHead(r: ByteReader, prevStart: number, knownStart: number, intervalMs: number, F: Float64Array): void {
+export function readHead(r: ByteReader, F: Float64Array, intervalMs: number, known: boolean): void {
   const flags = r.u8();
   if ((flags & NEXT && flags & ABS_START) || (flags & FIRST_IS_MIN && flags & FIRST_IS_MAX) || (flags & LAST_IS_MIN && flags & LAST_IS_MAX)) bad();
+  const prevStart = F[START]!;
   let start = flags & NEXT ? prevStart + intervalMs : flags & ABS_START ? r.num() : prevStart + r.num();
-  if (!Number.isNaN(knownStart)) start = knownStart;
+  if (known) start = prevStart;
   F[START] = start;
   F[COUNT] = r.uvar();
   const revD = r.uvar();

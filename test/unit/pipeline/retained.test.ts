@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeAll, evictRetained, NO_RECORDS, retain, takeRetained } from '../../../gateway/pipeline/retained.js';
+import { chunkSpan, tailOf, type ChunkSpan } from '../../../gateway/pipeline/retained-chunks.js';
 import { SensorState } from '../../../gateway/pipeline/state.js';
 import { Win } from '../../../gateway/pipeline/window.js';
 
@@ -8,7 +9,9 @@ import { Win } from '../../../gateway/pipeline/window.js';
  * Retained windows as byte records (retained.ts, window-record.ts) against a model, an array of the windows
  * sorted by start: any sequence of retains (newest, or landing before newer ones), takes and evictions gives
  * back the model's windows with every field bit for bit (-0, huge, subnormal and non-integer values, ts far from
- * the start), so a correction continues exactly where the window was.
+ * the start), so a correction continues exactly where the window was. With chunks (retained-chunks.ts) the
+ * sensor's tail offset, which a search for a correction starts from, is after every step either unknown or the
+ * one a fresh walk of the heads finds.
  */
 const INTERVAL = 10_000;
 const T0 = 1_700_000_000_000;
@@ -71,30 +74,37 @@ const copy = (w: Win) => Object.assign(new Win(w.start, w.rev), w, { partials: w
 describe('retained windows as byte records', () => {
   it('agree with a sorted array of windows on every retain, take and eviction, bit for bit', () => {
     fc.assert(
-      fc.property(fc.array(op, { maxLength: 40 }), (ops) => {
+      fc.property(fc.option(fc.constantFrom(1, 2, 3, 8)), fc.array(op, { maxLength: 40 }), (windows, ops) => {
         const s = new SensorState('d', 's');
+        const span: ChunkSpan | undefined = windows === null ? undefined : chunkSpan(INTERVAL, windows);
         let m: Win[] = [];
         for (const o of ops) {
           if (o.kind === 'retain') {
             if (m.some((x) => x.start === o.w.start)) continue; // the pipeline never retains a start twice
-            retain(s, copy(o.w), INTERVAL);
+            retain(s, copy(o.w), INTERVAL, span);
             m.push(o.w);
             m.sort((a, b) => a.start - b.start);
           } else if (o.kind === 'take') {
             const start = m.find((x) => x.start >= T0 + o.slot * INTERVAL)?.start ?? T0 + o.slot * INTERVAL;
-            const got = takeRetained(s, start, INTERVAL);
+            const got = takeRetained(s, start, INTERVAL, span);
             const at = m.findIndex((x) => x.start === start);
             expect(got === undefined ? undefined : fields(got)).toEqual(at < 0 ? undefined : fields(m[at]!));
             if (at >= 0) m.splice(at, 1);
           } else {
             const limit = T0 + o.slot * INTERVAL;
             const keep = m.filter((x) => x.start + INTERVAL > limit);
-            expect(evictRetained(s, limit, INTERVAL)).toBe(m.length - keep.length);
+            expect(evictRetained(s, limit, INTERVAL, span)).toBe(m.length - keep.length);
             m = keep;
           }
           expect(s.sealedCount).toBe(m.length);
           expect(s.sealedMaxStart).toBe(m.at(-1)?.start ?? -Infinity);
           expect(s.sealedFirstStart).toBe(m[0]?.start ?? -Infinity);
+          if (span !== undefined && s.tailAt >= 0) {
+            const kept = [s.tailAt, s.tailStart];
+            s.tailAt = -1;
+            tailOf(s, span, INTERVAL);
+            expect([s.tailAt, s.tailStart]).toEqual(kept);
+          }
         }
         expect(decodeAll(s, INTERVAL).map(fields)).toEqual(m.map(fields));
         if (m.length === 0) expect(s.sealed).toBe(NO_RECORDS);
