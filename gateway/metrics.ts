@@ -102,6 +102,14 @@ export function createMetrics(registry = new Registry()) {
       buckets: [0.0005, 0.001, 0.0015, 0.002, 0.003, 0.005, 0.01, 0.025, 0.05, 0.1],
       registers: [registry],
     }),
+    // The same turns less the gateway thread's waits for a core inside them (Linux only).
+    checkpointTurnRunningSeconds: new Histogram<'phase'>({
+      name: 'gateway_checkpoint_turn_running_seconds',
+      help: 'The event-loop turns of gateway_checkpoint_turn_seconds less the time the gateway thread waited for a core inside them (/proc/thread-self/schedstat, Linux only): what the checkpoint and the garbage collector took, without the share of the cores other threads and processes had',
+      labelNames: ['phase'],
+      buckets: [0.0005, 0.001, 0.0015, 0.002, 0.003, 0.005, 0.01, 0.025, 0.05, 0.1],
+      registers: [registry],
+    }),
   };
 }
 

@@ -50,6 +50,12 @@ export interface CheckpointerOptions {
   readonly version: () => number;
   /** After each successful checkpoint (the journal resumes acknowledging). */
   readonly onSaved?: () => void;
+  /**
+   * How long the gateway thread has waited for a core so far, ms (threads/run-queue.ts; absent off Linux): each
+   * turn is also counted less the waits inside it (gateway_checkpoint_turn_running_seconds), which tells a turn
+   * the checkpoint made long from one the machine did.
+   */
+  readonly waited?: () => number;
   readonly metrics: Metrics;
   readonly logger: Logger;
 }

@@ -37,6 +37,8 @@ export class Checkpointer {
   private stopped = false;
   /** Longest event-loop turn of a periodic checkpoint so far, seconds (gateway_checkpoint_pause_max_seconds). */
   private longest = 0;
+  /** `o.waited()` when the present turn began. */
+  private waitedAt = 0;
 
   constructor(private readonly o: CheckpointerOptions) {
     this.save = new CheckpointSaver(o, () => this.followUp());
@@ -114,7 +116,7 @@ export class Checkpointer {
       this.again = true;
       return;
     }
-    const t0 = performance.now();
+    const t0 = this.turnBegins();
     const started = this.save.open(true);
     if (started === undefined || started === null) return;
     this.running = started;
@@ -126,7 +128,7 @@ export class Checkpointer {
    * the turn did before it, to `sliceMs`, at least one step); then the next turn, or the save. `turn` is when
    * this event-loop turn's work began.
    */
-  private continue(turn = performance.now(), phase: Turn = 'slice'): void {
+  private continue(turn: number, phase: Turn = 'slice'): void {
     const run = this.running!;
     let ok = true;
     let late = false;
@@ -152,7 +154,7 @@ export class Checkpointer {
       this.turned(phase, turn);
       this.slice = this.o.timers.setTimeout(() => {
         this.slice = undefined;
-        this.continue();
+        this.continue(this.turnBegins());
       }, this.o.sliceGapMs ?? 4);
       return;
     }
@@ -180,10 +182,23 @@ export class Checkpointer {
     return done;
   }
 
-  /** Counts one event-loop turn of a periodic checkpoint (gateway_checkpoint_turn_seconds and the pause max). */
+  /** The start of a turn of a periodic checkpoint: performance.now(), and the waits for a core so far. */
+  private turnBegins(): number {
+    if (this.o.waited !== undefined) this.waitedAt = this.o.waited();
+    return performance.now();
+  }
+
+  /**
+   * Counts one event-loop turn of a periodic checkpoint (gateway_checkpoint_turn_seconds and the pause max), and
+   * with `waited` the same turn less the waits for a core inside it (gateway_checkpoint_turn_running_seconds).
+   */
   private turned(phase: Turn, since: number): void {
     const seconds = (performance.now() - since) / 1000;
     this.o.metrics.checkpointTurnSeconds.observe({ phase }, seconds);
+    if (this.o.waited !== undefined) {
+      const running = seconds - (this.o.waited() - this.waitedAt) / 1000;
+      this.o.metrics.checkpointTurnRunningSeconds.observe({ phase }, running > 0 ? running : 0);
+    }
     this.notePause(seconds);
   }
 

@@ -10,6 +10,7 @@ import type { IngestLog, IngestRecord } from './ingest-log.js';
 import { IngestJournal, type AckCallback } from './journal.js';
 import { replayLog, restoreCheckpoint, type RestoreParts } from './recovery.js';
 import { SqliteStateStore } from './sqlite-state.js';
+import { runQueueWaitClock } from '../threads/run-queue.js';
 
 export interface DurableStateDeps {
   readonly log: Logger;
@@ -84,6 +85,8 @@ export class DurableState {
     const { log, metrics, timers } = this.deps;
     const d = this.config.durability;
     this.parts = parts;
+    // Called here, on the gateway thread, whose waits it reads.
+    const waited = runQueueWaitClock();
     this.checkpointer = new Checkpointer({
       store: this.store,
       log: this.store,
@@ -95,6 +98,7 @@ export class DurableState {
       ...(parts.sealEmitted !== undefined ? { sealEmitted: parts.sealEmitted } : {}),
       version: () => this.changes,
       onSaved: () => this.journal?.resume(),
+      ...(waited !== undefined ? { waited } : {}),
       metrics,
       logger: log.child({ part: 'state' }),
     });

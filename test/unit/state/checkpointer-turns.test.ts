@@ -175,3 +175,60 @@ describe('Checkpointer, the finish turn', () => {
     cp.stop();
   });
 });
+
+describe('Checkpointer, time on a core', () => {
+  const busy = (ms: number) => {
+    const until = performance.now() + ms;
+    while (performance.now() < until);
+  };
+
+  it('counts every turn also less the waits for a core inside it, and only with a wait clock', async () => {
+    const run = async (waited?: () => number) => {
+      const metrics = createMetrics();
+      const store = new MemoryStateStore();
+      const timers = new ManualTimers();
+      let left = 3;
+      const cp = new Checkpointer({
+        store,
+        log: store,
+        timers,
+        intervalMs: 1000,
+        sliceMs: 0, // one step a turn
+        sliceGapMs: 4,
+        capture: () => ({
+          step: () => (busy(0.5), --left <= 0),
+          finish: () => ({ pipeline: Uint8Array.of(1), alerts: new Uint8Array(0), sparkplug: new Uint8Array(0) }),
+          abort: () => {},
+        }),
+        commitEmitted: () => {},
+        version: () => 1,
+        ...(waited !== undefined ? { waited } : {}),
+        metrics,
+        logger: createLogger('silent'),
+      });
+      cp.start();
+      await timers.advance(1000);
+      await timers.advance(4);
+      await timers.advance(4);
+      cp.stop();
+      expect(store.load()).toBeDefined();
+      const totals = async (h: typeof metrics.checkpointTurnSeconds) => {
+        const v = (await h.get()).values;
+        const sum = (suffix: string) => v.filter((x) => x.metricName?.endsWith(suffix)).reduce((a, x) => a + x.value, 0);
+        return { count: sum('_count'), sum: sum('_sum') };
+      };
+      return { wall: await totals(metrics.checkpointTurnSeconds), running: await totals(metrics.checkpointTurnRunningSeconds) };
+    };
+    // Every read of the fake clock is 0.1 ms of waiting later than the one before: one read begins a turn and one
+    // ends it, so each turn (at least 0.5 ms long) holds 0.1 ms of waits.
+    let reads = 0;
+    const withClock = await run(() => ++reads * 0.1);
+    expect(withClock.wall.count).toBe(3);
+    expect(withClock.running.count).toBe(3);
+    expect(reads).toBe(6);
+    expect(withClock.running.sum).toBeCloseTo(withClock.wall.sum - 3 * 0.0001, 9);
+    const without = await run();
+    expect(without.wall.count).toBe(3);
+    expect(without.running.count).toBe(0);
+  });
+});
