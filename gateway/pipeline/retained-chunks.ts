@@ -133,6 +133,9 @@ export function eachChunk(
   if (s.sealedCount === 0) return;
   const tail = chunkOf(s, s.sealedMaxStart, span);
   const last = only === null ? tail - 1 : Math.min(tail - 1, only[only.length - 1]!);
+  // Nothing wanted before the tail (the usual marks of a correction in the newest windows are the tail's own
+  // chunk, which lives in the device row): no walk over the heads to find nothing.
+  if (only !== null && (only.length === 0 || only[0]! > last)) return;
   const r = new ByteReader(s.sealed, s.sealedBytes);
   let prev = -Infinity;
   let id = NaN;

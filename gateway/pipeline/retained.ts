@@ -1,7 +1,7 @@
 import { ByteReader } from '../persist/byte-codec.js';
 import type { Win } from './window.js';
 import { type ChunkFields, type ChunkSpan, chunkOf, mark } from './retained-chunks.js';
-import { HEAD_FIELDS, readHead, readTail, START, scratch, skipTail, writeWinRecord } from './window-record.js';
+import { BEFORE, HEAD_FIELDS, readHead, readTail, START, scratch, skipTail, writeWinRecord } from './window-record.js';
 
 /**
  * The windows a sensor retains after emitting them, for corrections by late data: byte records
@@ -100,12 +100,18 @@ let seekPrev = -Infinity;
  */
 function seek(s: RetainedRecords, r: ByteReader, start: number, intervalMs: number): number {
   let prev = -Infinity;
-  if (s.tailAt > 0 && s.tailStart < start) {
+  if (s.tailAt > 0 && s.tailStart <= start) {
     r.pos = s.tailAt;
     F[START] = s.tailStart;
     readHead(r, F, intervalMs, true);
-    skipTail(r, F);
-    prev = s.tailStart;
+    if (s.tailStart < start) {
+      skipTail(r, F);
+      prev = s.tailStart;
+    } else if (!Number.isNaN(F[BEFORE]!)) {
+      // The tail's first record itself: the start before it is in its encoding (integer starts, all but odd ts).
+      seekPrev = F[BEFORE]!;
+      return s.tailAt;
+    } else r.pos = 0;
   }
   while (r.pos < s.sealedBytes) {
     const at = r.pos;

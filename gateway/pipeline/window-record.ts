@@ -46,8 +46,14 @@ const NPART = 9;
 const NBIG = 10;
 const DEC = 11;
 const HI_DEC = 12;
+/**
+ * Set by readHead with `known`: the start of the record this one was written after, as its own encoding gives it
+ * back (every record but a buffer's first was written after the one before it), NaN when it cannot say exactly
+ * (written with an absolute start, or not all integers).
+ */
+export const BEFORE = 13;
 /** Length of the scratch readHead fills. */
-export const HEAD_FIELDS = 13;
+export const HEAD_FIELDS = 14;
 
 /** 10^d, exact doubles. */
 const POW10 = [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8];
@@ -140,8 +146,14 @@ export function readHead(r: ByteReader, F: Float64Array, intervalMs: number, kno
   const flags = r.u8();
   if ((flags & NEXT && flags & ABS_START) || (flags & FIRST_IS_MIN && flags & FIRST_IS_MAX) || (flags & LAST_IS_MIN && flags & LAST_IS_MAX)) bad();
   const prevStart = F[START]!;
-  let start = flags & NEXT ? prevStart + intervalMs : flags & ABS_START ? r.num() : prevStart + r.num();
-  if (known) start = prevStart;
+  // NEXT: no field, the previous start + interval; ABS_START: the start; else the difference to the previous one.
+  const field = flags & NEXT ? intervalMs : r.num();
+  let start = flags & ABS_START ? field : prevStart + field;
+  if (known) {
+    start = prevStart;
+    const before = start - field;
+    F[BEFORE] = flags & ABS_START || !Number.isSafeInteger(before) || !Number.isSafeInteger(start) ? NaN : before;
+  }
   F[START] = start;
   F[COUNT] = r.uvar();
   const revD = r.uvar();
