@@ -16,9 +16,10 @@ import { BEFORE, HEAD_FIELDS, readHead, readTail, START, scratch, skipTail, writ
  *
  * Cost: emitting a window appends a record (the common case, O(1)); eviction reads the evicted records' heads
  * and moves the rest of the bytes down (once per window interval per sensor). A correction (late data into a
- * retained window) and a re-emitted window landing before newer ones read the heads up to it, write it (and the
- * record after it, whose start is written relative to its predecessor) and move the bytes after it (late data
- * only).
+ * retained window, or the next reading of a sensor that reports less often than the allowed lateness) and a
+ * re-emitted window landing before newer ones read the heads up to it (from the tail chunk's first record when it
+ * lies there, which it nearly always does), write it (and the record after it, whose start is written relative to
+ * its predecessor) and move the bytes after it.
  */
 
 /** The buffer of a sensor with no retained window. Never written to. */
@@ -57,7 +58,10 @@ export function retain(s: RetainedRecords, w: Win, intervalMs: number, span?: Ch
   }
 }
 
-/** Takes the retained window starting at `start` out, if there is one. Rare: late data only. */
+/**
+ * Takes the retained window starting at `start` out, if there is one: a correction reopens it (late data, or the
+ * next reading of a sensor that reports less often than the allowed lateness, whose window `tick` closed).
+ */
 export function takeRetained(s: RetainedRecords, start: number, intervalMs: number, span?: ChunkSpan): Win | undefined {
   if (s.sealedCount === 0 || start < s.sealedFirstStart || start > s.sealedMaxStart) return undefined;
   const r = new ByteReader(s.sealed, s.sealedBytes);
