@@ -21,6 +21,15 @@ export function createMetrics(registry = new Registry()) {
     new Counter<L>({ name, help, labelNames, registers: [registry], collect });
   const gauge = <L extends string = never>(name: string, help: string, labelNames: readonly L[] = [], collect?: () => void) =>
     new Gauge<L>({ name, help, labelNames, registers: [registry], ...(collect ? { collect } : {}) });
+  // The turns of a periodic checkpoint by phase: buckets around the 2 ms a turn should stay under.
+  const turnHistogram = (name: string, help: string) =>
+    new Histogram<'phase'>({
+      name,
+      help,
+      labelNames: ['phase'],
+      buckets: [0.0005, 0.001, 0.0015, 0.002, 0.003, 0.005, 0.01, 0.025, 0.05, 0.1],
+      registers: [registry],
+    });
 
   return {
     registry,
@@ -95,21 +104,15 @@ export function createMetrics(registry = new Registry()) {
       registers: [registry],
     }),
     // Every event-loop turn of a periodic checkpoint; the longest is gateway_checkpoint_pause_max_seconds.
-    checkpointTurnSeconds: new Histogram<'phase'>({
-      name: 'gateway_checkpoint_turn_seconds',
-      help: 'Event-loop turns of the periodic checkpoints, by phase: begin (settle the previous save, begin the capture, seal the emitted windows, a first slice), outbox (commit the sealed windows), slice, finish (the last slice, finish, hand-over to the writer thread)',
-      labelNames: ['phase'],
-      buckets: [0.0005, 0.001, 0.0015, 0.002, 0.003, 0.005, 0.01, 0.025, 0.05, 0.1],
-      registers: [registry],
-    }),
+    checkpointTurnSeconds: turnHistogram(
+      'gateway_checkpoint_turn_seconds',
+      'Event-loop turns of the periodic checkpoints, by phase: begin (settle the previous save, begin the capture, seal the emitted windows, a first slice), outbox (commit the sealed windows), slice, finish (the last slice, finish, hand-over to the writer thread)',
+    ),
     // The same turns less the gateway thread's waits for a core inside them (Linux only).
-    checkpointTurnRunningSeconds: new Histogram<'phase'>({
-      name: 'gateway_checkpoint_turn_running_seconds',
-      help: 'The event-loop turns of gateway_checkpoint_turn_seconds less the time the gateway thread waited for a core inside them (/proc/thread-self/schedstat, Linux only): what the checkpoint and the garbage collector took, without the share of the cores other threads and processes had',
-      labelNames: ['phase'],
-      buckets: [0.0005, 0.001, 0.0015, 0.002, 0.003, 0.005, 0.01, 0.025, 0.05, 0.1],
-      registers: [registry],
-    }),
+    checkpointTurnRunningSeconds: turnHistogram(
+      'gateway_checkpoint_turn_running_seconds',
+      'The event-loop turns of gateway_checkpoint_turn_seconds less the time the gateway thread waited for a core inside them (/proc/thread-self/schedstat, Linux only): what the checkpoint and the garbage collector took, without the share of the cores other threads and processes had',
+    ),
   };
 }
 
