@@ -10,7 +10,7 @@ import { ManualTimers } from '../../support/manual-timers.js';
  * committed in a turn of their own, and never after the checkpoint is saved (a checkpoint must not cover a window
  * only in memory, docs/durability.md).
  */
-function setup(steps: number, failCommits = 0, pieces = 1) {
+function setup(steps: number, failCommits = 0, pieces = 1, waited?: () => number) {
   const metrics = createMetrics();
   const store = new MemoryStateStore();
   const timers = new ManualTimers();
@@ -53,6 +53,7 @@ function setup(steps: number, failCommits = 0, pieces = 1) {
       };
     },
     version: () => version,
+    ...(waited !== undefined ? { waited } : {}),
     metrics,
     logger: createLogger('silent'),
   });
@@ -61,7 +62,7 @@ function setup(steps: number, failCommits = 0, pieces = 1) {
     const count = (phase: string) => h.values.find((v) => v.metricName === 'gateway_checkpoint_turn_seconds_count' && v.labels['phase'] === phase)?.value ?? 0;
     return { begin: count('begin'), outbox: count('outbox'), slice: count('slice'), finish: count('finish') };
   };
-  return { cp, timers, order, store, turns, aborted: () => aborted, bump: () => version++ };
+  return { cp, timers, order, store, metrics, turns, aborted: () => aborted, bump: () => version++ };
 }
 
 describe('Checkpointer, sealed windows', () => {
@@ -177,39 +178,12 @@ describe('Checkpointer, the finish turn', () => {
 });
 
 describe('Checkpointer, time on a core', () => {
-  const busy = (ms: number) => {
-    const until = performance.now() + ms;
-    while (performance.now() < until);
-  };
-
   it('counts every turn also less the waits for a core inside it, and only with a wait clock', async () => {
     const run = async (waited?: () => number) => {
-      const metrics = createMetrics();
-      const store = new MemoryStateStore();
-      const timers = new ManualTimers();
-      let left = 3;
-      const cp = new Checkpointer({
-        store,
-        log: store,
-        timers,
-        intervalMs: 1000,
-        sliceMs: 0, // one step a turn
-        sliceGapMs: 4,
-        capture: () => ({
-          step: () => (busy(0.5), --left <= 0),
-          finish: () => ({ pipeline: Uint8Array.of(1), alerts: new Uint8Array(0), sparkplug: new Uint8Array(0) }),
-          abort: () => {},
-        }),
-        commitEmitted: () => {},
-        version: () => 1,
-        ...(waited !== undefined ? { waited } : {}),
-        metrics,
-        logger: createLogger('silent'),
-      });
+      const { cp, timers, store, metrics } = setup(3, 0, 1, waited);
       cp.start();
       await timers.advance(1000);
-      await timers.advance(4);
-      await timers.advance(4);
+      for (let i = 0; i < 3; i++) await timers.advance(4);
       cp.stop();
       expect(store.load()).toBeDefined();
       const totals = async (h: typeof metrics.checkpointTurnSeconds) => {
@@ -219,16 +193,16 @@ describe('Checkpointer, time on a core', () => {
       };
       return { wall: await totals(metrics.checkpointTurnSeconds), running: await totals(metrics.checkpointTurnRunningSeconds) };
     };
-    // Every read of the fake clock is 0.1 ms of waiting later than the one before: one read begins a turn and one
-    // ends it, so each turn (at least 0.5 ms long) holds 0.1 ms of waits.
+    // Every read of the fake clock is 1 ns of waiting later than the one before: one read begins a turn and one
+    // ends it, so each turn (begin, outbox, slice, finish: microseconds each) holds 1 ns of waits.
     let reads = 0;
-    const withClock = await run(() => ++reads * 0.1);
-    expect(withClock.wall.count).toBe(3);
-    expect(withClock.running.count).toBe(3);
-    expect(reads).toBe(6);
-    expect(withClock.running.sum).toBeCloseTo(withClock.wall.sum - 3 * 0.0001, 9);
+    const withClock = await run(() => ++reads * 1e-6);
+    expect(withClock.wall.count).toBe(4);
+    expect(withClock.running.count).toBe(4);
+    expect(reads).toBe(8);
+    expect(withClock.running.sum).toBeCloseTo(withClock.wall.sum - 4e-9, 13);
     const without = await run();
-    expect(without.wall.count).toBe(3);
+    expect(without.wall.count).toBe(4);
     expect(without.running.count).toBe(0);
   });
 });
