@@ -2,6 +2,7 @@ import type { GatewayConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { MovedAside } from '../persist/sqlite.js';
+import { runQueueWaitClock } from '../threads/run-queue.js';
 import type { Timers } from '../time/timers.js';
 import { isIngestTopic } from '../wire/topics.js';
 import { Checkpointer, type StateCapture } from './checkpointer.js';
@@ -10,7 +11,6 @@ import type { IngestLog, IngestRecord } from './ingest-log.js';
 import { IngestJournal, type AckCallback } from './journal.js';
 import { replayLog, restoreCheckpoint, type RestoreParts } from './recovery.js';
 import { SqliteStateStore } from './sqlite-state.js';
-import { runQueueWaitClock } from '../threads/run-queue.js';
 
 export interface DurableStateDeps {
   readonly log: Logger;
