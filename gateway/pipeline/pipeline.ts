@@ -120,15 +120,13 @@ export class Pipeline extends PipelineState {
   /** Closes windows of quiet sensors by the gateway clock. Called periodically by the runner (pipeline.tick). */
   tick(nowMs: number): void {
     if (nowMs < this.nextClose) return;
-    const grace = this.lateness;
     // Readings taken while the walk runs (were an output to feed one back) lower it as usual.
     this.nextClose = Infinity;
     let next = Infinity;
     for (const s of this.pending) {
       const open = s.open;
       while (open.length > 0) {
-        const end = open[0]!.start + this.interval;
-        const close = (end > s.lastArrival ? end : s.lastArrival) + grace;
+        const close = this.closeOf(s);
         if (nowMs < close) {
           if (close < next) next = close;
           break;
@@ -198,8 +196,7 @@ export class Pipeline extends PipelineState {
       if (s.open.length === 0) this.pending.delete(s);
     }
     if (s.open.length > 0) {
-      const end = s.open[0]!.start + interval;
-      const close = (end > arrivalMs ? end : arrivalMs) + this.lateness;
+      const close = this.closeOf(s);
       if (close < this.nextClose) this.nextClose = close;
     }
     // Retained windows are evicted by event time only: end <= watermark - correctionHorizon.
@@ -229,6 +226,12 @@ export class Pipeline extends PipelineState {
     else open.splice(i, 0, w);
     this.counts.openWindows++;
     return w;
+  }
+
+  /** When `tick` closes the oldest open window of `s` (it has one): max(its end, the latest arrival) + lateness. */
+  private closeOf(s: SensorState): number {
+    const end = s.open[0]!.start + this.interval;
+    return (end > s.lastArrival ? end : s.lastArrival) + this.lateness;
   }
 
   /** Emits the oldest open window of `s` and retains it for corrections. The caller updates `pending`. */
