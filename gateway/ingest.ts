@@ -1,4 +1,4 @@
-import { decodeSensorValue, decodeTelemetry, type DecodeLimits, type DecodeSink, type RejectReason } from './pipeline/decode.js';
+import { DecodeScratch, decodeSensorValue, decodeTelemetry, type DecodeLimits, type DecodeSink, type RejectReason } from './pipeline/decode.js';
 import { parseIngestTopic, type IngestTopic } from './wire/topics.js';
 import type { DeviceMessage } from './pipeline/types.js';
 import type { RateLimitedLog } from './log.js';
@@ -11,7 +11,7 @@ export interface SparkplugIngest {
   handle(topic: string, payload: Buffer, receivedAt: number, sink: DecodeSink): boolean;
 }
 
-/** The part of the pipeline that ingest feeds: dedup + windows. */
+/** The part of the pipeline that ingest feeds: dedup + windows. It reads `msg` during the call and keeps none of it. */
 export interface MessageConsumer {
   ingest(
     msg: DeviceMessage,
@@ -36,6 +36,8 @@ export class Ingest implements DecodeSink {
   private late = 0;
   /** Parsed topics: a device publishes on the same few all day (bounded: cleared when it grows past TOPICS). */
   private readonly topics = new Map<string, IngestTopic | undefined>();
+  /** The fast path's message, filled anew for each publish: the consumer keeps nothing of it. */
+  private readonly scratch = new DecodeScratch();
 
   constructor(
     private readonly limits: DecodeLimits,
@@ -62,7 +64,7 @@ export class Ingest implements DecodeSink {
     this.receivedAt = receivedAt;
     switch (parsed.kind) {
       case 'telemetry':
-        decodeTelemetry(parsed.device, payload, receivedAt, this.limits, this);
+        decodeTelemetry(parsed.device, payload, receivedAt, this.limits, this, this.scratch);
         break;
       case 'sensor':
         decodeSensorValue(parsed.device, parsed.sensor, payload, receivedAt, this.limits, this);

@@ -1,7 +1,9 @@
-import { scanTelemetry } from './fast-decode.js';
+import { scanTelemetry, DecodeScratch } from './fast-decode.js';
 import { isValidId } from '../wire/topics.js';
 import { MAX_AHEAD_MS, MIN_TS, parseRfc3339 } from './timestamp.js';
 import type { DeviceMessage, SensorValue } from './types.js';
+
+export { DecodeScratch };
 
 /**
  * Payload decoding and validation for the ingest topics: the edge where untrusted bytes become typed messages.
@@ -49,6 +51,7 @@ export const REJECT_REASONS: readonly RejectReason[] = [
 ];
 
 export interface DecodeSink {
+  /** With a DecodeScratch given to the decoder, `msg` and its readings are valid during this call only. */
   message(msg: DeviceMessage): void;
   reject(reason: RejectReason, detail: string): void;
 }
@@ -140,11 +143,12 @@ function parseJson(payload: Buffer, sink: DecodeSink): unknown {
   }
 }
 
-export function decodeTelemetry(device: string, payload: Buffer, receivedAt: number, limits: DecodeLimits, sink: DecodeSink): void {
+/** `scratch`: the fast path's message is filled in it (see DecodeScratch) rather than made anew. */
+export function decodeTelemetry(device: string, payload: Buffer, receivedAt: number, limits: DecodeLimits, sink: DecodeSink, scratch?: DecodeScratch): void {
   if (payload.length > limits.maxPayloadBytes) {
     return sink.reject('payload_too_large', `payload of ${payload.length} bytes exceeds mqtt.maxPayloadBytes (${limits.maxPayloadBytes})`);
   }
-  const fast = scanTelemetry(device, payload, receivedAt);
+  const fast = scanTelemetry(device, payload, receivedAt, scratch);
   if (fast !== undefined) return sink.message(fast);
   decodeTelemetryParsed(device, payload, receivedAt, sink);
 }

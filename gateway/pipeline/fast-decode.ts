@@ -21,8 +21,9 @@ const MAX_DIGITS = 15;
 const MAX_READINGS = 64;
 const POW10 = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
 
-// Scanner state: the value of the last number scanned and whether it had a fraction or a sign.
-let num = 0;
+// Scanner state: the value of the last number scanned and whether it had a fraction or a sign. The value is kept
+// in a typed array: a double stored in a module variable is a new heap number each time (~16 B per reading).
+const NUM = new Float64Array(1);
 let numIsInt = true;
 let numNeg = false;
 
@@ -65,7 +66,7 @@ function scanNumber(b: Buffer, i: number): number {
   }
   if (c === 0x65 || c === 0x45 || digits > MAX_DIGITS || k > MAX_DIGITS) return -1;
   const v = k === 0 ? m : m / POW10[k]!;
-  num = numNeg ? -v : v;
+  NUM[0] = numNeg ? -v : v;
   return i;
 }
 
@@ -97,8 +98,13 @@ function isIdByte(c: number): boolean {
   return (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || c === 0x5f || c === 0x2e || c === 0x2d;
 }
 
-/** `readings` object at `i` (the '{'); pushes onto `out`; returns the index after '}' or -1. */
-function scanReadings(b: Buffer, i: number, out: SensorValue[]): number {
+/** Readings scanned so far into the scratch's values (scanReadings). */
+let count = 0;
+
+/** `readings` object at `i` (the '{'); fills `sc.values` from 0, `count` of them; returns the index after '}' or -1. */
+function scanReadings(b: Buffer, i: number, sc: DecodeScratch): number {
+  const values = sc.values;
+  count = 0;
   i = ws(b, i + 1);
   if (b[i] === 0x7d) return -1; // empty: the slow path words the rejection
   for (;;) {
@@ -116,13 +122,15 @@ function scanReadings(b: Buffer, i: number, out: SensorValue[]): number {
     // Index-like keys ("7") are enumerated before the others by JSON.parse objects: leave ordering to it.
     if (c !== 0x22 || len === 0 || len > 64 || allDigits) return -1;
     const sensor = intern(b, start, i, h);
-    for (let j = 0; j < out.length; j++) if (out[j]!.sensor === sensor) return -1; // duplicate key
+    for (let j = 0; j < count; j++) if (values[j]!.sensor === sensor) return -1; // duplicate key
     i = ws(b, i + 1);
     if (b[i] !== 0x3a) return -1;
     i = scanNumber(b, ws(b, i + 1));
-    if (i < 0) return -1;
-    out.push({ sensor, value: num === 0 ? 0 : num });
-    if (out.length > MAX_READINGS) return -1;
+    if (i < 0 || count === MAX_READINGS) return -1;
+    const num = NUM[0]!;
+    const v = values[count++]!;
+    v.sensor = sensor;
+    v.value = num === 0 ? 0 : num;
     i = ws(b, i);
     if (b[i] === 0x2c) i = ws(b, i + 1);
     else if (b[i] === 0x7d) return i + 1;
@@ -147,15 +155,41 @@ function keyAt(b: Buffer, i: number, end: number): number {
   return 0;
 }
 
-/** The decoded message for a common-shape telemetry object, or undefined to take the slow path. */
-export function scanTelemetry(device: string, b: Buffer, receivedAt: number): DeviceMessage | undefined {
+/**
+ * A message and its readings that scanTelemetry fills in place of new objects, for a caller whose consumer reads a
+ * message during the call and keeps nothing of it (Ingest: the pipeline copies what it keeps). At a few hundred
+ * thousand readings a second the fresh objects were ~40 % of the gateway thread's garbage (BENCHMARKS.md, "The
+ * gateway thread's garbage per publish"). Each scan overwrites what the previous one returned.
+ */
+export class DecodeScratch {
+  /** The readings as scanned, reused: a scan writes its first `count`. */
+  readonly values: { sensor: string; value: number }[] = Array.from({ length: MAX_READINGS }, () => ({ sensor: '', value: 0.5 }));
+  /** byCount[n]: the first n of `values`, the readings array of a message of n readings (no array made per scan). */
+  readonly byCount: readonly (readonly SensorValue[])[] = Array.from({ length: MAX_READINGS + 1 }, (_, n) => this.values.slice(0, n));
+  readonly message: { device: string; ts: number; tsFromDevice: boolean; seq: number | undefined; readings: readonly SensorValue[] } = {
+    device: '',
+    ts: 0.5,
+    tsFromDevice: false,
+    seq: undefined,
+    readings: [],
+  };
+}
+
+/** The scan's values when the caller gives no scratch; copied into fresh objects for it. */
+const OWN = new DecodeScratch();
+
+/**
+ * The decoded message for a common-shape telemetry object, or undefined to take the slow path. With `scratch`,
+ * the message returned is `scratch.message`, valid until the next scan with the same scratch.
+ */
+export function scanTelemetry(device: string, b: Buffer, receivedAt: number, scratch?: DecodeScratch): DeviceMessage | undefined {
   let i = ws(b, 0);
   if (b[i] !== 0x7b) return undefined;
   i = ws(b, i + 1);
   let seen = 0;
   let ts = receivedAt;
   let seq: number | undefined;
-  const readings: SensorValue[] = [];
+  const sc = scratch ?? OWN;
   for (;;) {
     if (b[i] !== 0x22) return undefined;
     const end = b.indexOf(0x22, i + 1);
@@ -168,10 +202,11 @@ export function scanTelemetry(device: string, b: Buffer, receivedAt: number): De
     i = ws(b, i + 1);
     if (key === K_READINGS) {
       if (b[i] !== 0x7b) return undefined;
-      i = scanReadings(b, i, readings);
+      i = scanReadings(b, i, sc);
     } else {
       i = scanNumber(b, i);
       if (i < 0 || !numIsInt || numNeg) return undefined;
+      const num = NUM[0]!;
       if (key === K_TS) {
         if (num < MIN_TS || num > receivedAt + MAX_AHEAD_MS) return undefined;
         ts = num;
@@ -186,5 +221,14 @@ export function scanTelemetry(device: string, b: Buffer, receivedAt: number): De
     else return undefined;
   }
   if ((seen & K_READINGS) === 0 || ws(b, i + 1) !== b.length) return undefined;
-  return { device, ts, tsFromDevice: (seen & K_TS) !== 0, seq, readings };
+  const readings = sc.byCount[count]!;
+  if (scratch === undefined)
+    return { device, ts, tsFromDevice: (seen & K_TS) !== 0, seq, readings: readings.map((r) => ({ sensor: r.sensor, value: r.value })) };
+  const m = scratch.message;
+  m.readings = readings;
+  m.device = device;
+  m.ts = ts;
+  m.tsFromDevice = (seen & K_TS) !== 0;
+  m.seq = seq;
+  return m;
 }

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeTelemetry, decodeTelemetryParsed, type DecodeSink } from '../../../gateway/pipeline/decode.js';
-import { scanTelemetry } from '../../../gateway/pipeline/fast-decode.js';
+import { DecodeScratch, scanTelemetry } from '../../../gateway/pipeline/fast-decode.js';
 
 const NOW = Date.UTC(2026, 10, 28, 12, 0, 0);
 const limits = { maxPayloadBytes: 4096 };
@@ -148,6 +148,26 @@ describe('telemetry fast path', () => {
         },
       ),
       { numRuns: 2000 },
+    );
+  });
+
+  it('fills a scratch message exactly as it makes a fresh one, whatever the scans before left in it', () => {
+    const scratch = new DecodeScratch();
+    fc.assert(
+      fc.property(fc.array(commonShape, { minLength: 1, maxLength: 6 }), (bufs) => {
+        for (const buf of bufs) {
+          const fresh = scanTelemetry('dev-1', buf, NOW);
+          const filled = scanTelemetry('dev-1', buf, NOW, scratch);
+          if (fresh === undefined) {
+            expect(filled).toBeUndefined();
+            continue;
+          }
+          expect(filled).toBe(scratch.message);
+          expect({ ...filled!, readings: filled!.readings.map((r) => ({ ...r })) }).toStrictEqual(fresh);
+          filled!.readings.forEach((r, i) => expect(Object.is(r.value, fresh.readings[i]!.value)).toBe(true));
+        }
+      }),
+      { numRuns: 1000 },
     );
   });
 
