@@ -1,5 +1,5 @@
 import type { Reading, WindowPoint } from '../../pipeline/types.js';
-import { BUCKET_MS, FULL_BUCKETS, RecordSlabs, SLOTS, type SensorRecord } from './sensor-record.js';
+import { BUCKET_MS, FULL_BUCKETS, RecordSlabs, SLOTS, V_ARRIVED, V_INTERVAL, V_NEWEST, V_TS, V_VALUE, type SensorRecord } from './sensor-record.js';
 
 export { BUCKET_MS, SPARK_WINDOWS } from './sensor-record.js';
 
@@ -82,18 +82,27 @@ export class LiveView {
     this.now = now;
   }
 
-  /** Hot path: one call per accepted reading. */
+  /** Hot path: one call per accepted reading. Writes the record's slab in place (see V_VALUE: no boxed doubles). */
   onReading(r: Reading): void {
     const rec = this.record(r.device, r.sensor);
     rec.offline = false;
-    if (rec.ts === null || r.ts >= rec.ts) {
-      rec.value = r.value;
-      rec.ts = r.ts;
+    const buf = rec.buf;
+    const at = rec.at;
+    const ts = r.ts;
+    const last = buf[at + V_TS]!;
+    // NaN: no reading yet (the record's getters say null).
+    if (!(ts < last)) {
+      buf[at + V_VALUE] = r.value;
+      buf[at + V_TS] = ts;
     }
-    const gap = this.now - rec.arrived;
-    if (gap > 0 && gap !== Number.POSITIVE_INFINITY) rec.interval = rec.interval === 0 ? gap : 0.8 * rec.interval + 0.2 * gap;
-    rec.arrived = this.now;
-    if (rec.newest !== this.bucket) this.active.add(rec);
+    const now = this.now;
+    const gap = now - buf[at + V_ARRIVED]!;
+    if (gap > 0 && gap !== Number.POSITIVE_INFINITY) {
+      const interval = buf[at + V_INTERVAL]!;
+      buf[at + V_INTERVAL] = interval === 0 ? gap : 0.8 * interval + 0.2 * gap;
+    }
+    buf[at + V_ARRIVED] = now;
+    if (buf[at + V_NEWEST] !== this.bucket) this.active.add(rec);
     rec.count(this.bucket);
     this.markDirty(rec);
   }

@@ -12,12 +12,16 @@ export const FULL_BUCKETS = 6;
 export const SLOTS = FULL_BUCKETS + 1; // + the bucket being filled
 /** Window means kept per sensor for the sparkline. */
 export const SPARK_WINDOWS = 30;
-/** A record's scalars, then its counts and window ring, in its share of a slab (SensorRecord). */
-const V_VALUE = 0;
-const V_TS = 1;
-const V_NEWEST = 2;
-const V_ARRIVED = 3;
-const V_INTERVAL = 4;
+/**
+ * A record's scalars, then its counts and window ring, in its share of a slab (SensorRecord). The scalars' offsets
+ * are exported for LiveView.onReading, which writes them in place: a double handed to a setter that the compiler
+ * did not inline is boxed, and on the hot path that was ~30 B of garbage per reading.
+ */
+export const V_VALUE = 0;
+export const V_TS = 1;
+export const V_NEWEST = 2;
+export const V_ARRIVED = 3;
+export const V_INTERVAL = 4;
 const COUNTS = 5;
 const W_START = COUNTS + SLOTS;
 const W_MEAN = W_START + SPARK_WINDOWS;
