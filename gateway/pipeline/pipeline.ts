@@ -174,7 +174,11 @@ export class Pipeline extends PipelineState {
       this.counts.dedupKeys++;
     }
     o.accepted++;
-    this.windowFor(s, start).add(ts, value);
+    // The window of nearly every reading is the sensor's newest open one: found here, not in a call that would box
+    // `start` (a double handed to a function the compiler did not inline is a new heap number).
+    const open = s.open;
+    const newest = open.length > 0 ? open[open.length - 1]! : undefined;
+    (newest !== undefined && newest.start === start ? newest : this.windowFor(s, start)).add(ts, value);
     s.lastArrival = arrivalMs;
     const advanced = ts > s.maxTs;
     if (advanced) {
