@@ -59,6 +59,8 @@ export interface AckLatency {
 }
 
 export interface LoadHandle {
+  /** The generator's process (sched-trace.ts tells its threads from the server's). */
+  readonly pid: number | undefined;
   stats(): Promise<LoadStats>;
   /** Changes the rate from now on (msg/s in all; 0 = as fast as the server takes them); answers with the stats at the switch. */
   setRate(rate: number): Promise<LoadStats>;
@@ -300,6 +302,7 @@ export async function startLoad(opts: LoadOptions): Promise<LoadHandle> {
       child.send({ type, ...(rate === undefined ? {} : { rate }) });
     });
   return {
+    pid: child.pid,
     stats: () => ask('stats'),
     setRate: (rate) => ask('rate', rate),
     async stop() {
