@@ -4,11 +4,11 @@
  * bare broker. Found by search, not measured at a fixed rate:
  *  - up: from `startRate`, the rate doubles while a step passes;
  *  - down: then `bisections` halvings of the interval between the last passing and the first failing rate.
- * A step is a fresh server, 2 s of load, then `probes` probes 5 ms apart. It passes when the p99 is under the
+ * A step is a fresh server, WARMUP_MS of load (latency.ts), then `probes` probes 5 ms apart. It passes when the p99 is under the
  * bound, no probe is lost, and the server took at least 95 % of the rate asked (a generator or server that falls
  * behind does not pass by sending less). The generator's own ceiling is reported: a result at it is marked so.
  */
-import { probeLatency, quantile, withLoad, type LatencyMode } from './latency.js';
+import { probeLatency, quantile, WARMUP_MS, withLoad, type LatencyMode } from './latency.js';
 import type { ServerUnderTest } from './servers.js';
 import { machineJiffies, schedTotals } from './thread-cpu.js';
 import { sleep } from './throughput.js';
@@ -69,7 +69,7 @@ export async function capacityStep(
     rate,
     async (sut) => {
       server = sut.name;
-      await sleep(2000);
+      await sleep(WARMUP_MS);
       const [m0, s0, t0] = [machineJiffies(), sut.pid === undefined ? undefined : schedTotals(sut.pid), performance.now()];
       const probed = await probeLatency(sut, mode, s.probes, 5);
       const [m1, s1, t1] = [machineJiffies(), sut.pid === undefined ? undefined : schedTotals(sut.pid), performance.now()];

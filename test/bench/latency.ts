@@ -44,6 +44,16 @@ export function quantile(sorted: readonly number[], q: number): number {
 
 const PROBE_DEVICE = 'probe-1';
 
+/**
+ * Load before anything is measured on a fresh server (BENCH_WARMUP_S, default 15 s; the same for every server):
+ * the steady state, not the first seconds of a process. In its first ~10 s under load a fresh gateway's platform
+ * threads are busy with what start-up leaves: TurboFan compiling the hot path again and again (the pipeline's
+ * `one` 8 times, 6-36 ms each, as type feedback fills in), and major GCs while its heaps grow to their working
+ * size. Probes then, 2 s after the start, had 4x the slow probes of probes after 15 s (BENCHMARKS.md, "Who had the
+ * cores while the slow probes waited").
+ */
+export const WARMUP_MS = Number(process.env.BENCH_WARMUP_S ?? 15) * 1000;
+
 /** Paced load on a fresh server: 50 connections by default; `load` overrides (the capacity search: more connections, one publish per write). */
 export async function withLoad<T>(
   start: () => Promise<ServerUnderTest>,
@@ -94,7 +104,7 @@ export async function calibrateHalfLoad(start: () => Promise<ServerUnderTest>, p
   let best = { rate, cpu: 0 };
   for (let step = 0; step < 4; step++) {
     const cpu = await withLoad(start, rate, async (server) => {
-      await sleep(2000);
+      await sleep(WARMUP_MS);
       return (await utilisation(server, 4000)).cpu;
     });
     if (cpu <= 0) break;
@@ -168,7 +178,7 @@ export async function runLatency(
   let serverName = '';
   const run = await withLoad(start, rate, async (server) => {
     serverName = server.name;
-    await sleep(2000);
+    await sleep(WARMUP_MS);
     return probeLatency(server, mode, probes, 20);
   });
   const sorted = run.latencies.sort((a, b) => a - b);

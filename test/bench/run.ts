@@ -16,6 +16,7 @@
  *   BENCH_STEP_MS=100       event time between two messages of one device in the throughput runs
  *   BENCH_PUBACK_RATE=10000 QoS 1 rate of the publish -> PUBACK latency probe (each server once)
  *   BENCH_CAPACITY_START=5000, _MAX=400000, _BISECTIONS=3, _PROBES=400, _CONNECTIONS=200   the paced capacity search
+ *   BENCH_WARMUP_S=15       load on each fresh server before the latency and capacity probes (latency.ts WARMUP_MS)
  *   BENCH_MEMORY_SENSORS=100000, BENCH_MEMORY_HORIZON_S, BENCH_MEMORY_HEAP_GROWTH   sensors of the memory scenario, its
  *     horizons (default the shipped 15m) and the gateway's runtime.heapGrowthPercent (default its own)
  *   BENCH_MEMORY_CHECKPOINT_INTERVAL=1h   the memory scenario's durability.checkpointInterval (default the gateway's)
