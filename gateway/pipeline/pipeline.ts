@@ -207,13 +207,14 @@ export class Pipeline extends PipelineState {
     if (advanced && s.sealedCount > 0) this.counts.retainedWindows -= evictRetained(s, watermark - this.correction, interval, this.span);
   }
 
-  /** The open window of `s` starting at `start`: existing, reopened from the retained ones, or new. */
+  /**
+   * The open window of `s` starting at `start`: existing, reopened from the retained ones, or new. `one` has
+   * already looked at the newest open window, the usual answer.
+   */
   private windowFor(s: SensorState, start: number): Win {
     const open = s.open;
     let i = open.length;
     if (i > 0) {
-      const last = open[i - 1]!;
-      if (last.start === start) return last;
       while (i > 0 && open[i - 1]!.start > start) i--;
       if (i > 0 && open[i - 1]!.start === start) return open[i - 1]!;
     } else {
