@@ -13,8 +13,8 @@
  *
  * Roles: the gateway's main thread is the task whose id is the pid; its broker thread the busiest other thread at
  * nice 0; its helpers are the threads it puts at a higher nice value: those started before the broker thread are
- * Node's and V8's platform threads (runtime.helperThreadNice; V8's GC and compiler tasks run on them), those
- * after it the checkpoint writer, the WAL copier and libuv's pool (runtime.backgroundThreadNice).
+ * V8's and Node's platform threads (V8's GC and compiler tasks run on them) and libuv's pool
+ * (runtime.helperThreadNice), those after it the checkpoint writer and the WAL copier (runtime.backgroundThreadNice).
  * BENCHMARKS.md, "Who had the cores while the slow probes waited", quotes it.
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -192,10 +192,11 @@ try {
       if (tid === serverPid) return bare ? 'aedes (main thread)' : 'gateway thread';
       if (tid === busiestWorker && !bare) return 'broker thread';
       if (bare) return 'aedes helpers';
-      // The gateway nices Node's and V8's threads first thing in main, before the broker thread starts; the
-      // checkpoint writer, the WAL copier and libuv's pool start after it (thread ids grow).
+      // The gateway nices the threads it finds first thing in main, before the broker thread starts: V8's and Node's
+      // platform threads and libuv's pool (module loading has started it). The checkpoint writer and the WAL copier
+      // start after the broker thread (thread ids grow).
       if ((trace.prioOf.get(tid) ?? 120) <= 120) return 'gateway, other threads';
-      return busiestWorker !== undefined && tid < busiestWorker ? 'V8 and Node platform (niced)' : 'writer, WAL copier, libuv (niced)';
+      return busiestWorker !== undefined && tid < busiestWorker ? 'V8, Node, libuv pool (niced)' : 'writer, WAL copier (niced)';
     }
     if (pid === load.pid) return 'load generator';
     if (pid === process.pid) return 'bench (probes)';
@@ -218,7 +219,7 @@ try {
     const inside = s / (slowSpan * cores);
     const overall = (allRoles.get(name) ?? 0) / ((to - from) * cores);
     console.log(
-      `  ${name.padEnd(26)} ${(100 * inside).toFixed(1).padStart(6)} %    ${(100 * overall).toFixed(1).padStart(10)} %    ${(inside / overall).toFixed(1).padStart(5)}x`,
+      `  ${name.padEnd(30)} ${(100 * inside).toFixed(1).padStart(6)} %    ${(100 * overall).toFixed(1).padStart(10)} %    ${(inside / overall).toFixed(1).padStart(5)}x`,
     );
   }
 } finally {
