@@ -60,16 +60,10 @@ export class SensorRecord {
     const v = this.buf[this.at + V_VALUE]!;
     return Number.isNaN(v) ? null : v;
   }
-  set value(v: number | null) {
-    this.buf[this.at + V_VALUE] = v ?? Number.NaN;
-  }
   /** That reading's ts; null as value. */
   get ts(): number | null {
     const v = this.buf[this.at + V_TS]!;
     return Number.isNaN(v) ? null : v;
-  }
-  set ts(v: number | null) {
-    this.buf[this.at + V_TS] = v ?? Number.NaN;
   }
   /** Bucket number (gateway time / BUCKET_MS) that `buf[at + COUNTS + newest % SLOTS]` holds; -Infinity: never counted. */
   get newest(): number {
@@ -82,15 +76,9 @@ export class SensorRecord {
   get arrived(): number {
     return this.buf[this.at + V_ARRIVED]!;
   }
-  set arrived(v: number) {
-    this.buf[this.at + V_ARRIVED] = v;
-  }
   /** Moving average of the gaps between arrivals (ms); 0 until two arrivals at different ticks. */
   get interval(): number {
     return this.buf[this.at + V_INTERVAL]!;
-  }
-  set interval(v: number) {
-    this.buf[this.at + V_INTERVAL] = v;
   }
 
   /** Counts a reading in bucket `b`, clearing the slots of the buckets skipped since the newest (at most SLOTS). */
