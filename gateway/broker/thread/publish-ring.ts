@@ -227,6 +227,16 @@ export class RingReader {
     return n;
   }
 
+  /**
+   * Blocks this thread for up to `ms` while the ring stays empty; returns at once when records wait. The writer is
+   * not told (no notify per publish): the nap ends on its timeout, whatever arrives meanwhile.
+   */
+  nap(ms: number): void {
+    const c = this.control;
+    const w = Atomics.load(c, W);
+    if (w === Atomics.load(c, R)) Atomics.wait(c, W, w, ms);
+  }
+
   /** Ends a waitForRecords (the consumer stops). */
   wake(): void {
     Atomics.notify(this.control, W);

@@ -97,6 +97,16 @@ describe('publish ring: waiting', () => {
     expect(take(reader, 10)).toHaveLength(1);
   });
 
+  it('a nap returns at once while records wait, and leaves them to be read', () => {
+    const { writer, reader } = setup();
+    expect(writer.push('devices/a/telemetry', Buffer.from('{}'), 0, 0)).toBe(true);
+    const t0 = performance.now();
+    // Had it blocked for its 20 s, the blocked thread would have run no timeout either: the clock tells.
+    reader.nap(20_000);
+    expect(performance.now() - t0).toBeLessThan(10_000);
+    expect(take(reader, 10)).toHaveLength(1);
+  });
+
   it('wake() ends a pending wait without any record', async () => {
     const { reader } = setup();
     let resolved = false;
