@@ -1,7 +1,8 @@
 /**
  * The hand-over of publishes from the broker thread to the pipeline thread: a single-producer single-consumer
  * ring of records in a SharedArrayBuffer. A record costs the producer one copy of topic + payload and the
- * consumer one string decode and one Buffer view; no structured clone, no message event per publish.
+ * consumer one copy of a short payload into a Buffer it reuses (topic strings are cached); no structured clone,
+ * no message event per publish.
  *
  * Layout: `control` (Int32Array over its own SharedArrayBuffer) holds the write and read offsets and a flag the
  * consumer raises before it sleeps, each in a cache line of its own (below); `data` holds records aligned to 4 bytes:
@@ -134,16 +135,22 @@ export class RingWriter {
   }
 }
 
-/** What the consumer sees of one record; `payload` is a view into the ring, valid only during the call. */
+/**
+ * What the consumer sees of one record. `payload` is the reader's Buffer, reused for the next record of its length,
+ * or a view into the ring (payloadAt): valid only during the call.
+ */
 export type RecordHandler = (topic: string, payload: Buffer, qos: number, ackId: number) => void;
 
 const TOPIC_SLOTS = 8192;
+/** Payloads up to this many bytes are copied into a Buffer of the reader's own (payloadAt). */
+const PAYLOAD_COPY_MAX = 1024;
 
 /** The pipeline thread's end. */
 export class RingReader {
   private readonly control: Int32Array;
   private readonly u8: Uint8Array;
   private readonly topics: ({ readonly bytes: Uint8Array; readonly topic: string } | undefined)[] = new Array(TOPIC_SLOTS).fill(undefined);
+  private readonly payloads: (Buffer | undefined)[] = new Array(PAYLOAD_COPY_MAX + 1).fill(undefined);
   private readonly data: SharedArrayBuffer;
   private readonly bytes: Buffer;
   private readonly view: DataView;
@@ -183,6 +190,21 @@ export class RingReader {
     return topic;
   }
 
+  /**
+   * The payload at `at`: up to PAYLOAD_COPY_MAX bytes, copied into this reader's Buffer of that length, which the
+   * next record of the same length reuses (sensors send few distinct lengths); a longer one, a view of the ring. A
+   * Buffer view made per record was a fifth of the gateway thread's garbage under paced load (BENCHMARKS.md, "The
+   * gateway thread's garbage per publish"). Either way it is valid only during the handler's call.
+   */
+  private payloadAt(at: number, len: number): Buffer {
+    if (len > PAYLOAD_COPY_MAX) return Buffer.from(this.data, at, len);
+    let b = this.payloads[len];
+    if (b === undefined) b = this.payloads[len] = Buffer.allocUnsafeSlow(len);
+    const u8 = this.u8;
+    for (let i = 0; i < len; i++) b[i] = u8[at + i]!;
+    return b;
+  }
+
   isEmpty(): boolean {
     return Atomics.load(this.control, R) === Atomics.load(this.control, W);
   }
@@ -211,7 +233,7 @@ export class RingReader {
         const topicBytes = v.getUint16(r + 8, true);
         const payloadAt = r + HEADER + topicBytes;
         const topic = this.topicAt(r + HEADER, topicBytes);
-        const payload = Buffer.from(this.data, payloadAt, v.getUint32(r + 12, true));
+        const payload = this.payloadAt(payloadAt, v.getUint32(r + 12, true));
         const qos = v.getUint8(r + 10);
         const ackId = v.getUint32(r + 4, true);
         // Past this record before the call, so that a handler that throws still consumes it.
