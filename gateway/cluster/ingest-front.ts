@@ -98,7 +98,8 @@ export class IngestFront {
   readonly gate: IngestGate = (topic, given, qos, receivedAt, done) => {
     const key = partitionKeyOf(topic);
     if (key === undefined) return done(null);
-    // The broker thread hands a QoS 0 payload as a view of its ring, valid during this call only (broker-thread.ts).
+    // The broker thread hands a QoS 0 payload in a Buffer it reuses for the next publish: valid during this call
+    // only (publish-ring.ts, RecordHandler).
     const payload = qos === 0 ? Buffer.from(given) : given;
     const partition = partitionOf(key, this.d.config.cluster.partitions);
     const size = 14 + topic.length * 3 + payload.length;

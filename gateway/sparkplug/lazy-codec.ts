@@ -70,7 +70,7 @@ export class LazySparkplugCodec {
     return (topic, payload, qos, receivedAt, done) => {
       if (this.codec !== undefined || (this.held.length === 0 && !topic.startsWith(NAMESPACE))) return gate(topic, payload, qos, receivedAt, done);
       if (this.failed !== undefined) return done(this.failed);
-      // The broker thread's payloads are views of its ring, reused once this call returns: a held one is copied.
+      // The broker thread's payloads are reused once this call returns (publish-ring.ts, RecordHandler): a held one is copied.
       this.held.push({ topic, payload: Buffer.from(payload), qos, receivedAt, done });
       this.load().catch(() => undefined); // refused above; the composition root sees the failure through its own load()
     };
