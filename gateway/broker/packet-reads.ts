@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { resolveInMqttPacket } from './mqtt-packet-deps.js';
 
 /**
  * Number reads of mqtt-packet's parser without a Buffer per read, for the thread that parses MQTT. The parser keeps
@@ -59,17 +60,7 @@ export function patchReads(proto: Record<string, unknown>): boolean {
   return true;
 }
 
-/** bl as mqtt-packet loads it under aedes; undefined where it does not resolve. */
-function blUnderAedes(): { prototype: Record<string, unknown> } | undefined {
-  try {
-    const mqttPacket = createRequire(import.meta.resolve('aedes')).resolve('mqtt-packet');
-    const fromPacket = createRequire(mqttPacket);
-    // mqtt-packet builds its lists with bl(), a BufferListStream, whose prototype has BufferList's methods copied onto it.
-    return fromPacket(fromPacket.resolve('bl')) as { prototype: Record<string, unknown> };
-  } catch {
-    return undefined;
-  }
-}
-
-const bl = blUnderAedes();
-if (bl !== undefined && typeof bl.prototype === 'object') patchReads(bl.prototype);
+// mqtt-packet builds its lists with bl(), a BufferListStream, whose prototype has BufferList's methods copied onto it.
+const blFile = resolveInMqttPacket('bl');
+const bl = blFile === undefined ? undefined : (createRequire(import.meta.url)(blFile) as { prototype?: unknown });
+if (bl !== undefined && typeof bl.prototype === 'object' && bl.prototype !== null) patchReads(bl.prototype as Record<string, unknown>);

@@ -1,4 +1,5 @@
 import Module, { createRequire } from 'node:module';
+import { resolveInMqttPacket } from './mqtt-packet-deps.js';
 
 /**
  * Loggers of the `debug` package that return at once, for the thread that parses MQTT. mqtt-packet (aedes' parser
@@ -46,18 +47,7 @@ const quietDebug = Object.assign(quietDebugger, {
   formatters: {} as Record<string, (v: unknown) => string>,
 });
 
-/** The file `require('debug')` means inside mqtt-packet as aedes loads it; undefined where it does not resolve. */
-function debugFile(): string | undefined {
-  try {
-    const aedes = import.meta.resolve('aedes');
-    const mqttPacket = createRequire(aedes).resolve('mqtt-packet');
-    return createRequire(mqttPacket).resolve('debug');
-  } catch {
-    return undefined;
-  }
-}
-
-const file = process.env.DEBUG ? undefined : debugFile();
+const file = process.env.DEBUG ? undefined : resolveInMqttPacket('debug');
 const cache = createRequire(import.meta.url).cache;
 if (file !== undefined && cache[file] === undefined) {
   const m = new Module(file);
