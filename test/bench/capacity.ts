@@ -4,9 +4,9 @@
  * bare broker. Found by search, not measured at a fixed rate:
  *  - up: from `startRate`, the rate doubles while a step passes;
  *  - down: then `bisections` halvings of the interval between the last passing and the first failing rate.
- * A step is a fresh server, WARMUP_MS of load (latency.ts), then `probes` probes 5 ms apart. It passes when the p99 is under the
- * bound, no probe is lost, and the server took at least 95 % of the rate asked (a generator or server that falls
- * behind does not pass by sending less). The generator's own ceiling is reported: a result at it is marked so.
+ * A step is a fresh server, WARMUP_MS of load (latency.ts), then `probes` probes 5 ms apart. It passes when the
+ * p99 is under the bound, no probe is lost, and the server took at least 95 % of the rate asked (a generator or
+ * server that falls behind does not pass by sending less). The generator's own ceiling is reported: a result at it is marked so.
  */
 import { probeLatency, quantile, WARMUP_MS, withLoad, type LatencyMode } from './latency.js';
 import type { ServerUnderTest } from './servers.js';
