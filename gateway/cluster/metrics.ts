@@ -32,6 +32,11 @@ export function createClusterMetrics(registry: Registry) {
       labelNames: ['reason'],
       registers: [registry],
     }),
+    consumersRestarted: new Counter({
+      name: 'gateway_cluster_consumers_restarted_total',
+      help: 'Partition consumers that fell silent (no message, no heartbeat for 3 s: their NATS server is gone) and were started again after the last message processed',
+      registers: [registry],
+    }),
     publishSeconds: new Histogram({
       name: 'gateway_cluster_publish_seconds',
       help: 'JetStream publish latency of QoS 1 ingest publishes (until the stream acknowledged; the PUBACK follows)',

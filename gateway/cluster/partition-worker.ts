@@ -1,4 +1,4 @@
-import { DeliverPolicy, type ConsumerMessages, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { DeliverPolicy, type Consumer, type ConsumerMessages, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { Logger } from '../log.js';
 import { CheckpointFormatError, type CheckpointStoreKv, type PartitionCheckpoint } from './checkpoints.js';
 import { BatchFormatError, decodeBatch, encodeTick } from './batch.js';
@@ -8,6 +8,14 @@ import type { PartitionState, PartitionStates } from './partition-state.js';
 
 /** Tick markers of one partition are at most this frequent (the idle close's resolution in a cluster). */
 const MARKER_EVERY_MS = 500;
+/** While the partition's consumer has nothing to deliver, its server sends a heartbeat this often. */
+const HEARTBEAT_MS = 1000;
+/** How long one pull request waits on the server; the client then pulls again. */
+const PULL_EXPIRES_MS = 5000;
+/** No message and no heartbeat for this long: the consumer is gone (see follow()). */
+const SILENT_MS = 3 * HEARTBEAT_MS;
+/** Between two attempts to start a consumer: doubling from the first, up to the last. */
+const RESUBSCRIBE_MS = [250, 5000] as const;
 
 export interface PartitionWorkerDeps {
   readonly nodeId: string;
@@ -40,6 +48,7 @@ export interface Resumed {
  */
 export class PartitionWorker {
   private state: PartitionState | undefined;
+  private consumer: Consumer | undefined;
   private messages: ConsumerMessages | undefined;
   private loop: Promise<void> | undefined;
   private lastSeq = 0;
@@ -109,34 +118,68 @@ export class PartitionWorker {
       deliver_policy: DeliverPolicy.StartSequence,
       opt_start_seq: this.lastSeq + 1,
     });
+    this.consumer = consumer;
     this.pending = (await consumer.info()).num_pending;
     this.caughtUp = this.pending === 0;
-    return consumer.consume({ max_messages: 256 });
+    return consumer.consume({ max_messages: 256, idle_heartbeat: HEARTBEAT_MS, expires: PULL_EXPIRES_MS });
   }
 
   /**
-   * Processes messages for as long as the partition is open. The client's ordered consumer recreates itself after a
-   * lost server; should its iterator end or fail anyway, a new consumer starts after the last message processed,
-   * so a partition never stalls while its lease is renewed.
+   * Processes messages for as long as the partition is open; when its consumer ends, fails or falls silent, a new
+   * one starts after the last message processed, so a partition never stalls while its lease is renewed.
+   * Silent: the consumer is an R1 ephemeral on one of the stream's servers, and when that server dies the client
+   * library never recovers it (nats.js 3.4 with nats-server 2.9: after missed heartbeats it asks for the
+   * consumer's info, which times out instead of saying "not found", and asks again for ever). The worker counts the
+   * messages and heartbeats itself, and starts over after SILENT_MS without either.
    */
   private async follow(first: ConsumerMessages): Promise<void> {
     let messages: ConsumerMessages | undefined = first;
+    let failures = 0;
     while (!this.closed) {
       try {
         messages ??= this.messages = await this.subscribe();
-        await this.run(messages);
+        failures = 0;
+        await this.run(messages, this.consumer!);
       } catch (err) {
+        failures++;
         if (!this.closed)
           this.d.log.warn({ err, partition: this.partition, seq: this.lastSeq }, 'partition consumer failed: resubscribing after the last message processed');
       }
       messages = undefined;
-      if (!this.closed) await new Promise((r) => setTimeout(r, 250));
+      const wait = Math.min(RESUBSCRIBE_MS[1], RESUBSCRIBE_MS[0] * 2 ** Math.max(0, failures - 1));
+      if (!this.closed) await new Promise((r) => setTimeout(r, wait));
     }
   }
 
-  private async run(messages: ConsumerMessages): Promise<void> {
+  private async run(messages: ConsumerMessages, consumer: Consumer): Promise<void> {
     const state = this.state!;
+    let heard = Date.now();
+    const watch = setInterval(() => {
+      if (Date.now() - heard <= SILENT_MS || this.closed) return;
+      clearInterval(watch);
+      this.d.metrics.consumersRestarted.inc();
+      this.d.log.warn(
+        { partition: this.partition, seq: this.lastSeq },
+        'partition consumer silent (no message, no heartbeat): a new one starts after the last message processed',
+      );
+      void messages.close().catch(() => undefined);
+      // Its server may be gone; if not, the consumer would linger there until its inactive threshold.
+      void consumer.delete().catch(() => undefined);
+    }, HEARTBEAT_MS);
+    watch.unref();
+    void (async () => {
+      for await (const s of messages.status()) if (s.type === 'heartbeat') heard = Date.now();
+    })().catch(() => undefined);
+    try {
+      await this.process(messages, state, () => (heard = Date.now()));
+    } finally {
+      clearInterval(watch);
+    }
+  }
+
+  private async process(messages: ConsumerMessages, state: PartitionState, heard: () => void): Promise<void> {
     for await (const m of messages) {
+      heard();
       if (this.closed) break;
       try {
         decodeBatch(
@@ -229,6 +272,7 @@ export class PartitionWorker {
     this.closed = true;
     await this.messages?.close().catch(() => undefined);
     await this.loop?.catch(() => undefined);
+    void this.consumer?.delete().catch(() => undefined);
     let saved = false;
     if (handover) saved = await this.checkpoint().catch(() => false);
     this.state?.close();

@@ -118,3 +118,81 @@ describe('partition worker: resume and fencing', () => {
     await b.close(true);
   });
 });
+
+/**
+ * A partition's consumer is an R1 ephemeral on one of the stream's servers. When that server is killed the client
+ * library never brings the consumer back (it asks for its info, which times out, for ever): the worker notices
+ * the silence and starts a new consumer after the last message it processed, so nothing stalls or repeats.
+ */
+describe('partition worker: the NATS server holding its consumer is killed', () => {
+  let nats: NatsCluster;
+  let nc: NatsConnection;
+  let dir: string;
+  const names = clusterNames('wk-kill');
+  const config = validateConfig(
+    { gatewayId: 'wk-kill', cluster: { enabled: true, nodeId: 'a', replicas: 3, partitions: 4 }, pipeline: { interval: '1s', allowedLateness: '0s' } },
+    'test',
+  );
+
+  beforeAll(async () => {
+    nats = await startNatsCluster(3);
+    nc = await connect({ servers: nats.urls, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+    await ensureStream(nc, names, config.cluster);
+    dir = mkdtempSync(join(tmpdir(), 'cluster-worker-'));
+    writeFileSync(join(dir, 'rules.yaml'), 'rules: []\n');
+  });
+
+  afterAll(async () => {
+    await nc?.close();
+    await nats?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('goes on from the next message with a new consumer', async () => {
+    const js = jetstream(nc, { timeout: 2000 });
+    const jsm = await jetstreamManager(nc);
+    const store = new CheckpointStoreKv(await new Kvm(nc).create('wk_kill_checkpoints', { history: 1, replicas: 3 }));
+    const log = createLogger('silent');
+    const metrics = createMetrics();
+    const clusterMetrics = createClusterMetrics(metrics.registry);
+    const windows: WindowPoint[] = [];
+    const { states } = testPartitionStates({ dir, metrics, log, now: Date.now, output: { window: (w) => windows.push({ ...w }), reading: () => {} } });
+    const worker = new PartitionWorker(2, {
+      nodeId: 'a',
+      js,
+      jsm,
+      names,
+      store,
+      states,
+      commitEmitted: () => {},
+      metrics: clusterMetrics,
+      log,
+      now: Date.now,
+      onFenced: () => {},
+    });
+    const t0 = 1_700_000_000_000;
+    // Retried through the stream leader election when the killed server led the stream.
+    const send = (second: number) =>
+      waitFor(`reading ${second} stored`, async () => {
+        const payload = Buffer.from(JSON.stringify({ ts: t0 + second * 1000, value: second }));
+        return (await js.publish(partitionSubject(names, 2), encodeBatch([{ topic: 'devices/d1/sensors/t', payload, receivedAt: t0 + second * 1000 }]))).seq;
+      });
+    expect(await worker.open()).toEqual({ from: 'none', startSeq: 1 });
+    for (let s = 0; s < 3; s++) await send(s);
+    await waitFor('the first three processed', () => worker.status().seq === 3);
+
+    let holder: string | undefined;
+    for await (const ci of jsm.consumers.list(names.stream)) if (ci.config.filter_subject === partitionSubject(names, 2)) holder = ci.cluster?.leader;
+    const index = nats.nodes.findIndex((n) => n.name === holder);
+    expect(index).toBeGreaterThanOrEqual(0);
+    await nats.kill(index, 'SIGKILL');
+
+    let last = 0;
+    for (let s = 3; s < 6; s++) last = await send(s);
+    await waitFor('the next three processed by a new consumer', () => worker.status().seq === last, 30_000);
+    expect((await clusterMetrics.consumersRestarted.get()).values[0]?.value).toBeGreaterThanOrEqual(1);
+    // Every reading once: the windows of seconds 0-4 (5 waits for a later reading), one reading each.
+    expect(windows.map((w) => [w.start - t0, w.count, w.mean])).toEqual([0, 1, 2, 3, 4].map((s) => [s * 1000, 1, s]));
+    await worker.close(false);
+  });
+});
