@@ -12,6 +12,7 @@ export class Leases {
   constructor(
     private readonly kv: KV,
     private readonly nodeId: string,
+    private readonly partitions: number,
   ) {}
 
   /** The lease's revision, or undefined when another node holds it. */
@@ -24,10 +25,23 @@ export class Leases {
     }
   }
 
-  /** The new revision, or undefined when the lease is no longer ours (expired and taken, or deleted). */
+  /**
+   * The new revision, or undefined when the lease is no longer ours (expired and taken, or deleted).
+   * A renewal that the bucket stored but whose reply was lost (a request timed out during a leader election)
+   * leaves the owner one revision behind: the entry still names this node, so it is renewed on the revision
+   * found instead of being given up. Only this node writes its id under a key it holds.
+   */
   async renew(partition: number, revision: number): Promise<number | undefined> {
+    const key = partitionKey(partition);
     try {
-      return await this.kv.update(partitionKey(partition), this.nodeId, revision);
+      return await this.kv.update(key, this.nodeId, revision);
+    } catch (err) {
+      if (!isWrongRevision(err)) throw err;
+    }
+    const e = await this.kv.get(key);
+    if (e === null || e.operation !== 'PUT' || e.revision <= revision || e.string() !== this.nodeId) return undefined;
+    try {
+      return await this.kv.update(key, this.nodeId, e.revision);
     } catch (err) {
       if (isWrongRevision(err)) return undefined;
       throw err;
@@ -38,13 +52,17 @@ export class Leases {
     await this.kv.delete(partitionKey(partition), { previousSeq: revision }).catch(() => undefined);
   }
 
-  /** Owner of every held lease (partition -> node id). */
+  /**
+   * Owner of every held lease (partition -> node id). One direct get per partition (any replica answers), not a
+   * listing of the bucket's keys: a listing is a consumer to create, which needs the JetStream meta leader, the
+   * first thing missing while a NATS server is replaced.
+   */
   async owners(): Promise<Map<number, string>> {
+    const entries = await Promise.all(Array.from({ length: this.partitions }, (_, p) => this.kv.get(partitionKey(p))));
     const out = new Map<number, string>();
-    for await (const key of await this.kv.keys()) {
-      const e = await this.kv.get(key);
-      if (e !== null && e.operation === 'PUT' && /^p\d+$/.test(key)) out.set(Number(key.slice(1)), e.string());
-    }
+    entries.forEach((e, p) => {
+      if (e !== null && e.operation === 'PUT') out.set(p, e.string());
+    });
     return out;
   }
 }

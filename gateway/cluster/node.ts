@@ -10,6 +10,7 @@ import { CheckpointStoreKv } from './checkpoints.js';
 import { connectNats } from './connect.js';
 import { watchConnection, type ConnectionState } from './connection-state.js';
 import { Coordinator } from './coordinator.js';
+import { KvHeartbeats } from './heartbeats.js';
 import { ensureStream, IngestFront } from './ingest-front.js';
 import { Leases } from './leases.js';
 import { createClusterMetrics } from './metrics.js';
@@ -62,10 +63,13 @@ export class ClusterNode {
       await ensureStream(nc, names, c);
       const kvm = new Kvm(nc);
       const ttl = c.leaseTtl;
+      // Lease and heartbeat writes wait at most a renewal period (not the client's 5 s, more than a short lease):
+      // a write lost in a leader election is tried again while the lease still holds.
+      const leaseKvm = new Kvm(jetstream(nc, { timeout: Math.min(5000, Math.max(1000, Math.floor(ttl / 3))) }));
       const [leasesKv, checkpointsKv, nodesKv, retainedKv] = await Promise.all([
-        kvm.create(names.leases, { replicas: c.replicas, history: 1, ttl }),
+        leaseKvm.create(names.leases, { replicas: c.replicas, history: 1, ttl }),
         kvm.create(names.checkpoints, { replicas: c.replicas, history: 1 }),
-        kvm.create(names.nodes, { replicas: c.replicas, history: 1, ttl }),
+        leaseKvm.create(names.nodes, { replicas: c.replicas, history: 1, ttl }),
         kvm.create(names.retained, { replicas: c.replicas, history: 1 }),
       ]);
       const js = jetstream(nc, { timeout: 10_000 });
@@ -80,8 +84,8 @@ export class ClusterNode {
         nodeId,
         partitions: c.partitions,
         leaseTtlMs: ttl,
-        leases: new Leases(leasesKv, nodeId),
-        nodes: nodesKv,
+        leases: new Leases(leasesKv, nodeId, c.partitions),
+        nodes: new KvHeartbeats(nodesKv, jsm, names.nodes, nodeId),
         metrics: cm,
         log,
         timers: deps.timers,
