@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Reading } from '../../gateway/pipeline/types.js';
 import { clusterNames } from '../../gateway/cluster/names.js';
-import { ownedPartitions, startClusterGateway } from '../support/cluster.js';
+import { clusterStatus, ownedPartitions, startClusterGateway } from '../support/cluster.js';
 import type { TestGateway } from '../support/gateway.js';
 import { startInfluxd, type InfluxServer } from '../support/influxd.js';
 import { startNatsCluster, type NatsCluster } from '../support/nats.js';
@@ -83,7 +83,9 @@ describe('cluster: SIGKILL of the stream leader NATS server', () => {
     ).catch(() => undefined);
     const mismatches = windowMismatches(new Map([...(await storedWindows(influx, 'cl-gw'))].filter(([k]) => k.startsWith('nl-'))), want);
     if (mismatches.length > 0)
-      for (const g of gws)
+      for (const g of gws) {
+        // What each gateway works now (processed and checkpointed sequences, lag), then what it complained of.
+        console.log(JSON.stringify(await clusterStatus(g.httpUrl).catch((err: unknown) => String(err))));
         console.log(
           g
             .logLines()
@@ -91,6 +93,7 @@ describe('cluster: SIGKILL of the stream leader NATS server', () => {
             .map((l) => JSON.stringify(l))
             .join('\n'),
         );
+      }
     expect(mismatches).toEqual([]);
   });
 
