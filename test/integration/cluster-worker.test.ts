@@ -2,76 +2,98 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { encodeBatch } from '../../gateway/cluster/batch.js';
 import { CheckpointStoreKv } from '../../gateway/cluster/checkpoints.js';
 import { ensureStream } from '../../gateway/cluster/ingest-front.js';
-import { createClusterMetrics } from '../../gateway/cluster/metrics.js';
-import { clusterNames, partitionSubject } from '../../gateway/cluster/names.js';
+import { createClusterMetrics, type ClusterMetrics } from '../../gateway/cluster/metrics.js';
+import { clusterNames, partitionSubject, type ClusterNames } from '../../gateway/cluster/names.js';
 import { PartitionWorker } from '../../gateway/cluster/partition-worker.js';
 import { validateConfig } from '../../gateway/config/load.js';
 import { createLogger } from '../../gateway/log.js';
-import { createMetrics } from '../../gateway/metrics.js';
+import { createMetrics, type Metrics } from '../../gateway/metrics.js';
 import type { WindowPoint } from '../../gateway/pipeline/types.js';
 import { startNatsCluster, type NatsCluster } from '../support/nats.js';
 import { testPartitionStates } from '../support/partition-states.js';
 import { waitFor } from '../support/wait.js';
 
 /**
+ * A partition stream of `gatewayId` on `servers` nats-servers (a replica on each), a connection that reconnects,
+ * the KV bucket of its checkpoints, and a folder with no rules; torn down after the describe block.
+ */
+function partitionStream(gatewayId: string, servers: number) {
+  const names = clusterNames(gatewayId);
+  const config = validateConfig(
+    { gatewayId, cluster: { enabled: true, nodeId: 'a', replicas: servers, partitions: 4 }, pipeline: { interval: '1s', allowedLateness: '0s' } },
+    'test',
+  );
+  const f = { names } as { names: ClusterNames; nats: NatsCluster; nc: NatsConnection; dir: string; store: CheckpointStoreKv };
+  beforeAll(async () => {
+    f.nats = await startNatsCluster(servers);
+    f.nc = await connect({ servers: f.nats.urls, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+    await ensureStream(f.nc, names, config.cluster);
+    f.store = new CheckpointStoreKv(await new Kvm(f.nc).create(`${gatewayId}_checkpoints`, { history: 1, replicas: servers }));
+    f.dir = mkdtempSync(join(tmpdir(), 'cluster-worker-'));
+    writeFileSync(join(f.dir, 'rules.yaml'), 'rules: []\n');
+  });
+  afterAll(async () => {
+    await f.nc?.close();
+    await f.nats?.stop();
+    if (f.dir) rmSync(f.dir, { recursive: true, force: true });
+  });
+  return f;
+}
+
+/** The worker of `partition` on node `node`, its windows pushed to `windows`. */
+function partitionWorker(
+  f: ReturnType<typeof partitionStream>,
+  partition: number,
+  node: string,
+  d: { js: JetStreamClient; jsm: JetStreamManager; metrics: Metrics; clusterMetrics: ClusterMetrics; windows: WindowPoint[]; onFenced?: () => void },
+): PartitionWorker {
+  const log = createLogger('silent');
+  const { states } = testPartitionStates({
+    dir: f.dir,
+    metrics: d.metrics,
+    log,
+    now: Date.now,
+    output: { window: (w) => d.windows.push({ ...w }), reading: () => {} },
+  });
+  return new PartitionWorker(partition, {
+    nodeId: node,
+    js: d.js,
+    jsm: d.jsm,
+    names: f.names,
+    store: f.store,
+    states,
+    commitEmitted: () => {},
+    metrics: d.clusterMetrics,
+    log,
+    now: Date.now,
+    onFenced: d.onFenced ?? (() => {}),
+  });
+}
+
+/**
  * Partition workers on a real stream (one nats-server): a new owner resumes from the checkpoint's sequence + 1, and
  * the former owner, still running, is fenced at its next checkpoint and emits nothing more into InfluxDB's way.
  */
 describe('partition worker: resume and fencing', () => {
-  let nats: NatsCluster;
-  let nc: NatsConnection;
-  let dir: string;
-  const names = clusterNames('wk-gw');
-  const config = validateConfig(
-    { gatewayId: 'wk-gw', cluster: { enabled: true, nodeId: 'a', replicas: 1, partitions: 4 }, pipeline: { interval: '1s', allowedLateness: '0s' } },
-    'test',
-  );
-
-  beforeAll(async () => {
-    nats = await startNatsCluster(1);
-    nc = await connect({ servers: nats.urls });
-    await ensureStream(nc, names, config.cluster);
-    dir = mkdtempSync(join(tmpdir(), 'cluster-worker-'));
-    writeFileSync(join(dir, 'rules.yaml'), 'rules: []\n');
-  });
-
-  afterAll(async () => {
-    await nc?.close();
-    await nats?.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  const f = partitionStream('wk-gw', 1);
+  const { names } = f;
 
   it('the new owner resumes after the checkpoint; the old one is fenced', async () => {
-    const js = jetstream(nc);
-    const jsm = await jetstreamManager(nc);
-    const store = new CheckpointStoreKv(await new Kvm(nc).create('wk_checkpoints', { history: 1 }));
-    const log = createLogger('silent');
+    const js = jetstream(f.nc);
+    const jsm = await jetstreamManager(f.nc);
+    const { store } = f;
     const metrics = createMetrics();
     const windows: Record<string, WindowPoint[]> = { a: [], b: [] };
     const fenced: string[] = [];
     const clusterMetrics = createClusterMetrics(metrics.registry);
-    const worker = (node: 'a' | 'b') => {
-      const { states } = testPartitionStates({ dir, metrics, log, now: Date.now, output: { window: (w) => windows[node]!.push({ ...w }), reading: () => {} } });
-      return new PartitionWorker(1, {
-        nodeId: node,
-        js,
-        jsm,
-        names,
-        store,
-        states,
-        commitEmitted: () => {},
-        metrics: clusterMetrics,
-        log,
-        now: Date.now,
-        onFenced: () => fenced.push(node),
-      });
-    };
+    const worker = (node: 'a' | 'b') =>
+      partitionWorker(f, 1, node, { js, jsm, metrics, clusterMetrics, windows: windows[node]!, onFenced: () => fenced.push(node) });
     const t0 = 1_700_000_000_000;
     const send = async (second: number) => {
       const payload = Buffer.from(JSON.stringify({ ts: t0 + second * 1000, value: second }));
@@ -125,51 +147,16 @@ describe('partition worker: resume and fencing', () => {
  * the silence and starts a new consumer after the last message it processed, so nothing stalls or repeats.
  */
 describe('partition worker: the NATS server holding its consumer is killed', () => {
-  let nats: NatsCluster;
-  let nc: NatsConnection;
-  let dir: string;
-  const names = clusterNames('wk-kill');
-  const config = validateConfig(
-    { gatewayId: 'wk-kill', cluster: { enabled: true, nodeId: 'a', replicas: 3, partitions: 4 }, pipeline: { interval: '1s', allowedLateness: '0s' } },
-    'test',
-  );
-
-  beforeAll(async () => {
-    nats = await startNatsCluster(3);
-    nc = await connect({ servers: nats.urls, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
-    await ensureStream(nc, names, config.cluster);
-    dir = mkdtempSync(join(tmpdir(), 'cluster-worker-'));
-    writeFileSync(join(dir, 'rules.yaml'), 'rules: []\n');
-  });
-
-  afterAll(async () => {
-    await nc?.close();
-    await nats?.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  const f = partitionStream('wk-kill', 3);
+  const { names } = f;
 
   it('goes on from the next message with a new consumer', async () => {
-    const js = jetstream(nc, { timeout: 2000 });
-    const jsm = await jetstreamManager(nc);
-    const store = new CheckpointStoreKv(await new Kvm(nc).create('wk_kill_checkpoints', { history: 1, replicas: 3 }));
-    const log = createLogger('silent');
+    const js = jetstream(f.nc, { timeout: 2000 });
+    const jsm = await jetstreamManager(f.nc);
     const metrics = createMetrics();
     const clusterMetrics = createClusterMetrics(metrics.registry);
     const windows: WindowPoint[] = [];
-    const { states } = testPartitionStates({ dir, metrics, log, now: Date.now, output: { window: (w) => windows.push({ ...w }), reading: () => {} } });
-    const worker = new PartitionWorker(2, {
-      nodeId: 'a',
-      js,
-      jsm,
-      names,
-      store,
-      states,
-      commitEmitted: () => {},
-      metrics: clusterMetrics,
-      log,
-      now: Date.now,
-      onFenced: () => {},
-    });
+    const worker = partitionWorker(f, 2, 'a', { js, jsm, metrics, clusterMetrics, windows });
     const t0 = 1_700_000_000_000;
     // Retried through the stream leader election when the killed server led the stream.
     const send = (second: number) =>
@@ -183,9 +170,9 @@ describe('partition worker: the NATS server holding its consumer is killed', () 
 
     let holder: string | undefined;
     for await (const ci of jsm.consumers.list(names.stream)) if (ci.config.filter_subject === partitionSubject(names, 2)) holder = ci.cluster?.leader;
-    const index = nats.nodes.findIndex((n) => n.name === holder);
+    const index = f.nats.nodes.findIndex((n) => n.name === holder);
     expect(index).toBeGreaterThanOrEqual(0);
-    await nats.kill(index, 'SIGKILL');
+    await f.nats.kill(index, 'SIGKILL');
 
     let last = 0;
     for (let s = 3; s < 6; s++) last = await send(s);
