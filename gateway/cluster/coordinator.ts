@@ -31,8 +31,8 @@ interface Held {
 
 /**
  * Which partitions this gateway works. Two loops, each every `leaseTtl / 3`:
- * - the renewal of each lease held, alone, so that nothing slow elsewhere (a heartbeat write or a listing that
- *   waits for a JetStream leader election, a partition slow to open) ever lets a lease expire under its owner;
+ * - the renewal of each lease held, alone, so that nothing slow elsewhere (a heartbeat write or a count of the nodes
+ *   alive waiting for a JetStream leader election, a partition slow to open) ever lets a lease expire under its owner;
  * - a round: the heartbeat, then the fair share, ceil(partitions / nodes alive). Above it, partitions are handed
  *   over (checkpoint, then the lease deleted); below it, free leases (never taken, handed over, or expired because
  *   their owner died) are taken, and opened in the background.
