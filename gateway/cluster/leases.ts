@@ -54,8 +54,8 @@ export class Leases {
 
   /**
    * Owner of every held lease (partition -> node id). One direct get per partition (any replica answers), not a
-   * listing of the bucket's keys: a listing is a consumer to create, which needs the JetStream meta leader, the
-   * first thing missing while a NATS server is replaced.
+   * listing of the bucket's keys: a listing is a consumer to create, and those go unanswered for minutes after a
+   * NATS server dies (heartbeats.ts).
    */
   async owners(): Promise<Map<number, string>> {
     const entries = await Promise.all(Array.from({ length: this.partitions }, (_, p) => this.kv.get(partitionKey(p))));
