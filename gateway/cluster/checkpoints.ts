@@ -85,14 +85,10 @@ export class CheckpointStoreKv {
 
   async save(partition: number, cp: PartitionCheckpoint, expectedRevision: number): Promise<SaveResult> {
     const key = partitionKey(partition);
-    try {
-      const revision =
-        expectedRevision === 0 ? await this.kv.create(key, encodeCheckpoint(cp)) : await this.kv.update(key, encodeCheckpoint(cp), expectedRevision);
-      return { kind: 'saved', revision };
-    } catch (err) {
-      if (isWrongRevision(err)) return { kind: 'fenced' };
-      throw err;
-    }
+    const revision = await unlessWrongRevision(
+      expectedRevision === 0 ? this.kv.create(key, encodeCheckpoint(cp)) : this.kv.update(key, encodeCheckpoint(cp), expectedRevision),
+    );
+    return revision === undefined ? { kind: 'fenced' } : { kind: 'saved', revision };
   }
 }
 
@@ -101,4 +97,14 @@ export function isWrongRevision(err: unknown): boolean {
   const e = err as { message?: string; code?: unknown; api_error?: { err_code?: number } } | null;
   if (e?.api_error?.err_code === 10071) return true;
   return typeof e?.message === 'string' && /wrong last sequence|key exists/i.test(e.message);
+}
+
+/** The revision a compare-and-set write returns, or undefined when the key was not at the revision it expected. */
+export async function unlessWrongRevision(write: Promise<number>): Promise<number | undefined> {
+  try {
+    return await write;
+  } catch (err) {
+    if (isWrongRevision(err)) return undefined;
+    throw err;
+  }
 }

@@ -1,5 +1,5 @@
 import type { KV } from '@nats-io/kv';
-import { isWrongRevision } from './checkpoints.js';
+import { unlessWrongRevision } from './checkpoints.js';
 import { partitionKey } from './names.js';
 
 /**
@@ -16,13 +16,8 @@ export class Leases {
   ) {}
 
   /** The lease's revision, or undefined when another node holds it. */
-  async acquire(partition: number): Promise<number | undefined> {
-    try {
-      return await this.kv.create(partitionKey(partition), this.nodeId);
-    } catch (err) {
-      if (isWrongRevision(err)) return undefined;
-      throw err;
-    }
+  acquire(partition: number): Promise<number | undefined> {
+    return unlessWrongRevision(this.kv.create(partitionKey(partition), this.nodeId));
   }
 
   /**
@@ -33,19 +28,11 @@ export class Leases {
    */
   async renew(partition: number, revision: number): Promise<number | undefined> {
     const key = partitionKey(partition);
-    try {
-      return await this.kv.update(key, this.nodeId, revision);
-    } catch (err) {
-      if (!isWrongRevision(err)) throw err;
-    }
+    const renewed = await unlessWrongRevision(this.kv.update(key, this.nodeId, revision));
+    if (renewed !== undefined) return renewed;
     const e = await this.kv.get(key);
     if (e === null || e.operation !== 'PUT' || e.revision <= revision || e.string() !== this.nodeId) return undefined;
-    try {
-      return await this.kv.update(key, this.nodeId, e.revision);
-    } catch (err) {
-      if (isWrongRevision(err)) return undefined;
-      throw err;
-    }
+    return unlessWrongRevision(this.kv.update(key, this.nodeId, e.revision));
   }
 
   async release(partition: number, revision: number): Promise<void> {
