@@ -1,5 +1,6 @@
 import './quiet-debug.js';
 import './packet-reads.js';
+import './packet-writes.js';
 import { Aedes, type AedesOptions, type AuthenticateError, type Client, type PublishPacket } from 'aedes';
 import { RateLimitedLog, type Logger } from '../log.js';
 import type { BrokerMetrics } from '../metrics.js';
