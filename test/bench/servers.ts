@@ -1,7 +1,7 @@
 /**
  * The servers under test, each in its own process so its CPU and memory are its own:
  *  - bare aedes (bare-aedes.ts, via tsx), counting over IPC;
- *  - the gateway, COMPILED (dist/gateway/main.js; `npm run build` first), counting via /metrics and /health;
+ *  - the gateway, COMPILED and bundled as `npm start` runs it (dist/bundle/main.js; `npm run build` first), counting via /metrics and /health;
  *  - Mosquitto (Debian package), counting via $SYS, when installed.
  * Every server exposes the same `ServerUnderTest` so the scenarios do not care which one they drive.
  */
@@ -143,14 +143,14 @@ export function writeGatewayConfig(dir: string, opts: GatewayOptions, mqttPort: 
   return join(dir, 'gateway.yaml');
 }
 
-export const GATEWAY_MAIN = join(ROOT, 'dist/gateway/main.js');
+/** The gateway under test: BENCH_GATEWAY_MAIN, another build's main.js (A/B runs of two builds, alternated), else this one's. */
+export const GATEWAY_MAIN = process.env.BENCH_GATEWAY_MAIN ?? join(ROOT, 'dist/bundle/main.js');
 
 export async function startGateway(
   opts: GatewayOptions,
 ): Promise<ServerUnderTest & { health(): Promise<Record<string, unknown>>; metrics(): Promise<string> }> {
-  // BENCH_GATEWAY_MAIN: another build's main.js (A/B runs of two builds in one session, alternated).
-  const main = process.env.BENCH_GATEWAY_MAIN ?? GATEWAY_MAIN;
-  if (!existsSync(main)) throw new Error('dist/gateway/main.js is missing: run `npm run build` first');
+  const main = GATEWAY_MAIN;
+  if (!existsSync(main)) throw new Error(`${main} is missing: run \`npm run build\` first`);
   // A given folder is kept at stop (the start-up scenario restarts a gateway on the state it left).
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'bench-gw-'));
   const [mqttPort, httpPort] = [await freePort(), await freePort()];

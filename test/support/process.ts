@@ -7,12 +7,12 @@ import { testConfigTree } from './gateway.js';
 import { waitFor } from './wait.js';
 
 /**
- * The real gateway as a child process: `node dist/gateway/main.js` with GATEWAY_CONFIG pointing at a YAML file
- * in the test's folder (run `npm run build` first; `npm test` does). Ports are picked free once per folder and
+ * The real gateway as a child process: `node dist/bundle/main.js` (the bundled build `npm start` runs) with
+ * GATEWAY_CONFIG pointing at a YAML file in the test's folder (run `npm run build` first; `npm test` does). Ports are picked free once per folder and
  * kept across restarts, so MQTT clients reconnect to the same address. Crash tests kill it with SIGKILL. Signal tests
  * start it with `npm start` instead, as the README does (spawnGateway's `npmStart`).
  */
-export const MAIN = join(process.cwd(), 'dist/gateway/main.js');
+export const MAIN = join(process.cwd(), 'dist/bundle/main.js');
 
 /** Running children, and whether each leads a process group of its own (npm start). */
 const live = new Map<ChildProcess, boolean>();
@@ -31,7 +31,7 @@ process.once('exit', () => {
 
 /**
  * A package folder (`npm-start/` next to the test's config, removed with it) whose `start` script is the repo's,
- * verbatim (`npm run build && exec node dist/gateway/main.js`), with `dist` linked to the repo's build and a `build`
+ * verbatim (`npm run build && exec node dist/bundle/main.js`), with `dist` linked to the repo's build and a `build`
  * script that only runs a `tsc` that does nothing: `npm start` there runs npm, its `sh -c`, the nested build and the
  * exec exactly as in the repo, without rebuilding dist/ while other test files run their gateways from it.
  */
