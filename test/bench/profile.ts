@@ -8,7 +8,9 @@
  * write (BENCH_PROFILE_PER_WRITE, default 1) over BENCH_PROFILE_CONNECTIONS (default 200) connections.
  * BENCH_PROFILE_CPU=0 runs without the profiler (for A/B runs of the CPU per reading: the profiler costs some).
  */
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { SourceMap, type SourceMapPayload } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { join, resolve } from 'node:path';
 import { startInfluxd } from '../support/influxd.js';
 import { startNatsCluster } from '../support/nats.js';
@@ -20,7 +22,7 @@ import { sleep } from './throughput.js';
 
 interface Node {
   id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
+  callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
   children?: number[];
 }
 
@@ -94,8 +96,25 @@ const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
 if (profiling && files.length === 0) throw new Error('no profile written');
 for (const file of files) report(file);
 
+/**
+ * The bundled build (dist/bundle/, what the bench runs) puts the gateway's modules and most libraries into chunks:
+ * each frame of a chunk is named by the file and line it came from, through the chunk's source map, so that the
+ * parts below still find `gateway/state/`, `node_modules/zod/` and so on.
+ */
+const maps = new Map<string, SourceMap | undefined>();
+function original(f: Node['callFrame']): Node['callFrame'] {
+  if (!f.url.startsWith('file:') || !f.url.includes('/dist/bundle/')) return f;
+  const file = fileURLToPath(f.url);
+  if (!maps.has(file))
+    maps.set(file, existsSync(`${file}.map`) ? new SourceMap(JSON.parse(readFileSync(`${file}.map`, 'utf8')) as SourceMapPayload) : undefined);
+  const entry = maps.get(file)?.findEntry(f.lineNumber, f.columnNumber);
+  if (entry === undefined || !('originalSource' in entry)) return f;
+  return { ...f, url: new URL(entry.originalSource, f.url).href, lineNumber: entry.originalLine };
+}
+
 function report(file: string): void {
   const prof = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { nodes: Node[]; samples: number[]; timeDeltas: number[] };
+  for (const n of prof.nodes) n.callFrame = original(n.callFrame);
   const self = new Map<number, number>();
   prof.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (prof.timeDeltas[i] ?? 0)));
   const byFn = new Map<string, number>();
@@ -104,7 +123,7 @@ function report(file: string): void {
   for (const n of prof.nodes) {
     const t = self.get(n.id) ?? 0;
     const f = n.callFrame;
-    const key = `${f.functionName || '(anonymous)'} ${f.url.replace(/^.*\/(node_modules\/|dist\/)/, '$1')}:${f.lineNumber + 1}`;
+    const key = `${f.functionName || '(anonymous)'} ${f.url.replace(/^.*\/(node_modules\/|dist\/|gateway\/)/, '$1')}:${f.lineNumber + 1}`;
     byFn.set(key, (byFn.get(key) ?? 0) + t);
   }
   console.log(`profile: ${join(dir, file)}`);
