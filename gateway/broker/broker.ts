@@ -1,7 +1,7 @@
 import './quiet-debug.js';
 import './packet-reads.js';
 import './packet-writes.js';
-import { Aedes, type AedesOptions, type AuthenticateError, type Client, type PublishPacket } from 'aedes';
+import type { Aedes, AedesOptions, AuthenticateError, Client, PublishPacket } from 'aedes';
 import { RateLimitedLog, type Logger } from '../log.js';
 import type { BrokerMetrics } from '../metrics.js';
 import { ConnectionCounts } from './connection-counts.js';
@@ -182,6 +182,12 @@ export async function createBroker(deps: BrokerDeps): Promise<Aedes> {
     }
     subscriptions.authorizeSubscribe(client, sub, done);
   };
+  // aedes is loaded here, not by an import declaration at the top: a module's import declarations are evaluated
+  // before any of its code, and in the bundled build (dist/bundle/) the code of quiet-debug.ts, packet-reads.ts and
+  // packet-writes.ts sits in the same chunk as this module's. Imported, aedes (with mqtt-packet and its debug
+  // loggers) would load before them, and quiet-debug.ts would find debug loaded already; loaded here, it comes after
+  // them in both builds.
+  const { Aedes } = await import('aedes');
   const broker = await Aedes.createBroker(options);
   // Retained messages restored from the session store (mqtt.sessions: disk) count against the retained budget
   // before any client can publish: createBroker resolves before the listeners open.
