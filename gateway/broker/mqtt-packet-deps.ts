@@ -12,7 +12,7 @@ export function mqttPacketFile(): string | undefined {
 /**
  * The file that `require(id)` inside mqtt-packet resolves to, as aedes loads it (aedes' own mqtt-packet, and what
  * that one finds from its folder); undefined where any of it does not resolve. For the modules that adjust what
- * mqtt-packet uses before aedes is loaded (quiet-debug.ts, packet-reads.ts). Resolving loads nothing.
+ * mqtt-packet uses before aedes is loaded (quiet-debug.ts, packet-reads.ts, packet-writes.ts). Resolving loads nothing.
  */
 export function resolveInMqttPacket(id: string): string | undefined {
   const mqttPacket = mqttPacketFile();

@@ -1,7 +1,8 @@
 /**
  * The servers under test, each in its own process so its CPU and memory are its own:
  *  - bare aedes (bare-aedes.ts, via tsx), counting over IPC;
- *  - the gateway, COMPILED and bundled as `npm start` runs it (dist/bundle/main.js; `npm run build` first), counting via /metrics and /health;
+ *  - the gateway, COMPILED and bundled as `npm start` runs it (dist/bundle/main.js; `npm run build` first),
+ *    counting via /metrics and /health;
  *  - Mosquitto (Debian package), counting via $SYS, when installed.
  * Every server exposes the same `ServerUnderTest` so the scenarios do not care which one they drive.
  */

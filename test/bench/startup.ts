@@ -1,8 +1,8 @@
 /**
- * Start-up: from spawning `node dist/bundle/main.js` (servers.ts GATEWAY_MAIN) to the first CONNACK on its MQTT port (a client that
- * connects every 2 ms until one is answered), with an empty state and with the checkpoint of 100,000 sensors to
- * restore. Each figure is the median of `repeats` starts on the same folder; the process is stopped with SIGTERM
- * after each (its final checkpoint is the state the next start restores).
+ * Start-up: from spawning `node dist/bundle/main.js` (servers.ts GATEWAY_MAIN) to the first CONNACK on its MQTT
+ * port (a client that connects every 2 ms until one is answered), with an empty state and with the checkpoint of
+ * 100,000 sensors to restore. Each figure is the median of `repeats` starts on the same folder; the process is
+ * stopped with SIGTERM after each (its final checkpoint is the state the next start restores).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';

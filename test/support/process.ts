@@ -8,9 +8,10 @@ import { waitFor } from './wait.js';
 
 /**
  * The real gateway as a child process: `node dist/bundle/main.js` (the bundled build `npm start` runs) with
- * GATEWAY_CONFIG pointing at a YAML file in the test's folder (run `npm run build` first; `npm test` does). Ports are picked free once per folder and
- * kept across restarts, so MQTT clients reconnect to the same address. Crash tests kill it with SIGKILL. Signal tests
- * start it with `npm start` instead, as the README does (spawnGateway's `npmStart`).
+ * GATEWAY_CONFIG pointing at a YAML file in the test's folder (run `npm run build` first; `npm test` does). Ports
+ * are picked free once per folder and kept across restarts, so MQTT clients reconnect to the same address. Crash
+ * tests kill it with SIGKILL. Signal tests start it with `npm start` instead, as the README does (spawnGateway's
+ * `npmStart`).
  */
 export const MAIN = join(process.cwd(), 'dist/bundle/main.js');
 
