@@ -25,7 +25,9 @@ const YOUNG_MB = 12;
 /**
  * The worker's module in the same form as this one: the compiled sibling in dist/, or, when this runs from source
  * (vitest, tsx), the .ts sibling loaded through tsx's `tsImport` (tsx docs, "Node.js API"), so tests never run a
- * stale dist/. Node 20 does not apply `--import tsx` to a worker's own entry file, hence the small eval entry.
+ * stale dist/. Node 20 does not apply `--import tsx` to a worker's own entry file, hence the small eval entry. In
+ * the bundled build every chunk sits in dist/bundle/, beside the bundle's own worker entry of that name (package.json
+ * `bundle`, `--entry-names=[name]`), so the sibling is that entry there too.
  */
 function workerEntry(): { entry: URL | string; eval: boolean } {
   const compiled = new URL('./broker-worker.js', import.meta.url);
