@@ -150,14 +150,13 @@ export const GATEWAY_MAIN = process.env.BENCH_GATEWAY_MAIN ?? join(ROOT, 'dist/b
 export async function startGateway(
   opts: GatewayOptions,
 ): Promise<ServerUnderTest & { health(): Promise<Record<string, unknown>>; metrics(): Promise<string> }> {
-  const main = GATEWAY_MAIN;
-  if (!existsSync(main)) throw new Error(`${main} is missing: run \`npm run build\` first`);
+  if (!existsSync(GATEWAY_MAIN)) throw new Error(`${GATEWAY_MAIN} is missing: run \`npm run build\` first`);
   // A given folder is kept at stop (the start-up scenario restarts a gateway on the state it left).
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'bench-gw-'));
   const [mqttPort, httpPort] = [await freePort(), await freePort()];
   writeGatewayConfig(dir, opts, mqttPort, httpPort);
   const nodeArgs = opts.nodeArgs ?? (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, main], {
+  const child = spawn(process.execPath, [...nodeArgs, GATEWAY_MAIN], {
     cwd: dir,
     stdio: ['ignore', 'inherit', 'inherit'],
     env: { ...process.env, GATEWAY_CONFIG: join(dir, 'gateway.yaml') },

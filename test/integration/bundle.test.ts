@@ -17,6 +17,11 @@ function staticImports(file: string): string[] {
   return [...text.matchAll(/^(?:import|export)\s[^;]*?from\s*"\.\/([^"]+)"|^import\s*"\.\/([^"]+)"/gm)].map((m) => (m[1] ?? m[2])!);
 }
 
+/** The source files a chunk was made of, as its source map names them (relative to dist/bundle/). */
+function sourcesOf(chunk: string): string[] {
+  return (JSON.parse(readFileSync(join(dir, `${chunk}.map`), 'utf8')) as { sources: string[] }).sources;
+}
+
 /** The chunk and every chunk it loads statically, with the source files of them all. */
 function loadedWith(file: string): { chunks: Set<string>; sources: string[] } {
   const chunks = new Set([file]);
@@ -29,15 +34,13 @@ function loadedWith(file: string): { chunks: Set<string>; sources: string[] } {
       }
     }
   }
-  const sources = [...chunks].flatMap((c) => (JSON.parse(readFileSync(join(dir, `${c}.map`), 'utf8')) as { sources: string[] }).sources);
+  const sources = [...chunks].flatMap(sourcesOf);
   return { chunks, sources };
 }
 
 /** The chunk whose own source map names `source` (a path under the repository, e.g. gateway/app.ts). */
 function chunkOf(source: string): string {
-  const found = files.filter((f) =>
-    (JSON.parse(readFileSync(join(dir, `${f}.map`), 'utf8')) as { sources: string[] }).sources.some((s) => s.endsWith(`../${source}`)),
-  );
+  const found = files.filter((f) => sourcesOf(f).some((s) => s.endsWith(`../${source}`)));
   expect(found, source).toHaveLength(1);
   return found[0]!;
 }
