@@ -91,17 +91,13 @@ async function measure(server: ServerUnderTest): Promise<void> {
   );
 }
 
-// One profile per thread: the gateway's, and the broker thread's (mqtt.brokerThread).
-const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
-if (profiling && files.length === 0) throw new Error('no profile written');
-for (const file of files) report(file);
-
 /**
  * The bundled build (dist/bundle/, what the bench runs) puts the gateway's modules and most libraries into chunks:
  * each frame of a chunk is named by the file and line it came from, through the chunk's source map, so that the
  * parts below still find `gateway/state/`, `node_modules/zod/` and so on.
  */
 const maps = new Map<string, SourceMap | undefined>();
+
 function original(f: Node['callFrame']): Node['callFrame'] {
   if (!f.url.startsWith('file:') || !f.url.includes('/dist/bundle/')) return f;
   const file = fileURLToPath(f.url);
@@ -155,3 +151,9 @@ function report(file: string): void {
   for (const [k, t] of [...byFn].sort((x, y) => y[1] - x[1]).slice(0, Number(process.env.TOP ?? 40)))
     console.log(`${((100 * t) / total).toFixed(1).padStart(5)}%  ${k}`);
 }
+
+// After the declarations above (`maps` is read by every report): one profile per thread, the gateway's and the
+// broker thread's (mqtt.brokerThread).
+const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
+if (profiling && files.length === 0) throw new Error('no profile written');
+for (const file of files) report(file);
