@@ -7,7 +7,7 @@ import { packRows } from '../persist/rows.js';
 import { backgroundThread } from '../threads/priority.js';
 import type { Checkpoint, CheckpointDelta, CheckpointStore } from './checkpoint-store.js';
 import { CheckpointWriter, DELTA_SQL, type LogTotalsRow } from './checkpoint-writer.js';
-import { WalCopier } from './wal-copier.js';
+import { WalCopier } from '../persist/wal-copier.js';
 import { recordBytes, type IngestLog, type IngestLogTotals, type IngestRecord, type LoggedRecord } from './ingest-log.js';
 
 export const STATE_FILE = 'state.db';
@@ -90,6 +90,7 @@ export class SqliteStateStore implements CheckpointStore, IngestLog {
     const nice = opts.backgroundNice ?? 0;
     this.wal = new WalCopier(
       file,
+      'state-wal',
       (err) => opts.log.warn({ err }, 'state.db WAL copy failed: retried after the next checkpoint'),
       backgroundThread('state-wal', nice, opts.log),
     );
