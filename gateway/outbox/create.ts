@@ -31,6 +31,7 @@ export function createOutbox(config: GatewayConfig, deps: CreateOutboxDeps): { o
     file: join(config.buffer.dir, OUTBOX_FILE),
     sync: config.durability.sync,
     log,
+    backgroundNice: config.runtime.backgroundThreadNice,
     ...(deps.timers ? { now: deps.timers.now } : {}),
     ...(deps.onMovedAside ? { onMovedAside: deps.onMovedAside } : {}),
   });

@@ -2,6 +2,8 @@ import type { Statement } from 'better-sqlite3';
 import type { Logger } from '../log.js';
 import { FORMATS } from '../persist/formats.js';
 import { openDatabase, type MovedAside, type SqliteDatabase, type SyncMode } from '../persist/sqlite.js';
+import { WalCopier } from '../persist/wal-copier.js';
+import { backgroundThread } from '../threads/priority.js';
 import type { DeadLetter, DeadLetterTotals, DroppedBatches, NewBatch, OutboxStore, OutboxTotals, PeekLimit, RefusedPart, StoredBatch } from './store.js';
 
 /**
@@ -74,15 +76,33 @@ export interface SqliteOutboxStoreOptions {
   readonly integrityCheck?: 'quick' | 'none';
   readonly now?: () => number;
   readonly onMovedAside?: (moved: MovedAside) => void;
+  /** The nice value of the WAL copier's thread (runtime.backgroundThreadNice; 0 or absent: as the process). */
+  readonly backgroundNice?: number;
 }
+
+/**
+ * The WAL bytes committed after which the WAL copier is asked to move them into the database file: SQLite's own
+ * automatic checkpoint comes every 1,000 pages (https://www.sqlite.org/pragma.html#pragma_wal_autocheckpoint), 4 MiB
+ * at its default page size. A deletion is counted as a page per row.
+ */
+export const WAL_COPY_BYTES = 4 * 2 ** 20;
+const PAGE_BYTES = 4096;
 
 /**
  * The outbox in `{buffer.dir}/outbox.db`. Waiting totals are kept in memory (read once at open) so the hot
  * path never runs an aggregate query; every mutation is one short transaction.
+ *
+ * Its WAL is copied into the database file by a worker thread (persist/wal-copier.ts), every `WAL_COPY_BYTES`
+ * committed. SQLite's automatic checkpoint would do it inside the commit that crosses 1,000 pages, on the gateway
+ * thread: 4-9 ms on an idle disk, up to ~50 ms while InfluxDB writes to the same one (BENCHMARKS.md, "outbox.db's
+ * WAL copied off the event loop").
  */
 export class SqliteOutboxStore implements OutboxStore {
   readonly movedAside: MovedAside | undefined;
   private readonly db: SqliteDatabase;
+  private readonly wal: WalCopier;
+  /** WAL bytes committed since the copier was last asked (an estimate: bodies, and a page per row deleted). */
+  private walBytes = 0;
   private count = 0;
   private points = 0;
   private bytes = 0;
@@ -106,6 +126,13 @@ export class SqliteOutboxStore implements OutboxStore {
     const opened = openDatabase({ ...opts, format: FORMATS.outboxDatabase, migrations: MIGRATIONS });
     this.db = opened.db;
     this.movedAside = opened.movedAside;
+    this.db.pragma('wal_autocheckpoint = 0');
+    this.wal = new WalCopier(
+      opts.file,
+      'outbox-wal',
+      (err) => opts.log.warn({ err }, 'outbox.db WAL copy failed: retried after the next commits'),
+      backgroundThread('outbox-wal', opts.backgroundNice ?? 0, opts.log),
+    );
     const p = <A extends unknown[]>(sql: string) => this.db.prepare<A>(sql);
     this.stmt = {
       insert: p('INSERT INTO outbox_batches (created_ms, points, bytes, min_time, max_time, body, cuts) VALUES (?, ?, ?, ?, ?, ?, ?)'),
@@ -141,7 +168,16 @@ export class SqliteOutboxStore implements OutboxStore {
     this.count++;
     this.points += b.points;
     this.bytes += b.bytes;
+    this.committed(b.bytes + PAGE_BYTES);
     return Number(r.lastInsertRowid);
+  }
+
+  /** Counts WAL bytes just committed; past `WAL_COPY_BYTES`, asks the copier (it coalesces while one runs). */
+  private committed(bytes: number): void {
+    this.walBytes += bytes;
+    if (this.walBytes < WAL_COPY_BYTES) return;
+    this.walBytes = 0;
+    this.wal.request();
   }
 
   peek(limit: PeekLimit, afterId = 0): StoredBatch[] {
@@ -168,6 +204,7 @@ export class SqliteOutboxStore implements OutboxStore {
         if (row) this.remove(id, row);
       }
     })();
+    this.committed(ids.length * PAGE_BYTES);
   }
 
   /** Deletes one batch (known to exist) and adjusts the totals. */
@@ -186,6 +223,7 @@ export class SqliteOutboxStore implements OutboxStore {
       const body = refused?.body ?? b.body;
       const points = refused?.points ?? b.points;
       this.stmt.insertDead.run(id, b.created_ms, failedMs, points, Buffer.byteLength(body), error, body);
+      this.committed(Buffer.byteLength(body) + 2 * PAGE_BYTES);
     })();
   }
 
@@ -208,6 +246,7 @@ export class SqliteOutboxStore implements OutboxStore {
         maxTime = Math.max(maxTime, r.max_time);
       }
       for (const id of ids) this.stmt.delete.run(id);
+      this.committed(ids.length * PAGE_BYTES);
       this.count -= batches;
       this.points -= points;
       this.bytes -= bytes;
@@ -227,6 +266,7 @@ export class SqliteOutboxStore implements OutboxStore {
         total -= r.bytes;
       }
       for (const id of ids) this.stmt.deleteDead.run(id);
+      this.committed(ids.length * PAGE_BYTES);
       return ids.length;
     })();
   }
@@ -254,6 +294,7 @@ export class SqliteOutboxStore implements OutboxStore {
   }
 
   close(): void {
+    this.wal.close();
     if (this.db.open) this.db.close();
   }
 }
