@@ -214,8 +214,9 @@ export const configSchema = z
         heapGrowthPercent: z.number().int().min(0).max(300).default(50),
         /**
          * Nice value (Linux, per thread: setpriority(2)) of the threads whose work may wait, the checkpoint
-         * writer and the WAL copier, so that they take a core only when the broker and gateway threads leave
-         * it; 0 leaves them as the process. Only raised, never lowered: needs no privilege. Elsewhere ignored.
+         * writer and the WAL copiers (state.db, outbox.db), so that they take a core only when the broker and
+         * gateway threads leave it; 0 leaves them as the process. Only raised, never lowered: needs no privilege.
+         * Elsewhere ignored.
          */
         backgroundThreadNice: z.number().int().min(0).max(19).default(10),
         /**
