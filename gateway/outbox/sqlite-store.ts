@@ -83,7 +83,7 @@ export interface SqliteOutboxStoreOptions {
 /**
  * The WAL bytes committed after which the WAL copier is asked to move them into the database file: SQLite's own
  * automatic checkpoint comes every 1,000 pages (https://www.sqlite.org/pragma.html#pragma_wal_autocheckpoint), 4 MiB
- * at its default page size. A deletion is counted as a page per row.
+ * at its default page size.
  */
 export const WAL_COPY_BYTES = 4 * 2 ** 20;
 const PAGE_BYTES = 4096;
@@ -94,14 +94,14 @@ const PAGE_BYTES = 4096;
  *
  * Its WAL is copied into the database file by a worker thread (persist/wal-copier.ts), every `WAL_COPY_BYTES`
  * committed. SQLite's automatic checkpoint would do it inside the commit that crosses 1,000 pages, on the gateway
- * thread: 4-9 ms on an idle disk, up to ~50 ms while InfluxDB writes to the same one (BENCHMARKS.md, "outbox.db's
+ * thread: up to ~14 ms on an idle disk, ~50 ms while InfluxDB writes to the same one (BENCHMARKS.md, "outbox.db's
  * WAL copied off the event loop").
  */
 export class SqliteOutboxStore implements OutboxStore {
   readonly movedAside: MovedAside | undefined;
   private readonly db: SqliteDatabase;
   private readonly wal: WalCopier;
-  /** WAL bytes committed since the copier was last asked (an estimate: bodies, and a page per row deleted). */
+  /** WAL bytes committed since the copier was last asked (an estimate: bodies, a page per row written or deleted). */
   private walBytes = 0;
   private count = 0;
   private points = 0;
