@@ -126,9 +126,8 @@ export class SqliteOutboxStore implements OutboxStore {
     const opened = openDatabase({ ...opts, format: FORMATS.outboxDatabase, migrations: MIGRATIONS });
     this.db = opened.db;
     this.movedAside = opened.movedAside;
-    this.db.pragma('wal_autocheckpoint = 0');
     this.wal = new WalCopier(
-      opts.file,
+      this.db,
       'outbox-wal',
       (err) => opts.log.warn({ err }, 'outbox.db WAL copy failed: retried after the next commits'),
       backgroundThread('outbox-wal', opts.backgroundNice ?? 0, opts.log),

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
-import { PAGE_CACHE_PRAGMA } from './sqlite.js';
+import { PAGE_CACHE_PRAGMA, type SqliteDatabase } from './sqlite.js';
 import { THREAD_ID_EXPRESSION } from '../threads/priority.js';
 
 /**
@@ -9,9 +9,10 @@ import { THREAD_ID_EXPRESSION } from '../threads/priority.js';
  * while others read and write (https://www.sqlite.org/wal.html#checkpointing; PASSIVE "checkpoint as many frames
  * as possible without waiting for any database readers or writers to finish"), so the gateway thread's
  * connection goes on logging QoS 1 publishes meanwhile. A checkpoint row is megabytes; copying it on the gateway
- * thread held every publish for ~1.5 ms per MiB (BENCHMARKS.md, checkpoint pause). Its users (state.db, outbox.db)
- * set `wal_autocheckpoint = 0` on their own connection: SQLite's automatic checkpoint would otherwise run inside
- * the commit that crosses 1,000 pages, fsyncs included, on the thread that commits.
+ * thread held every publish for ~1.5 ms per MiB (BENCHMARKS.md, checkpoint pause). It takes the copies over from
+ * the connection it is given (state.db's, outbox.db's): it sets `wal_autocheckpoint = 0` there, since SQLite's
+ * automatic checkpoint would otherwise run inside the commit that crosses 1,000 pages, fsyncs included, on the
+ * thread that commits.
  *
  * The worker is created on the first request and never keeps the process alive. Requests while a copy runs are
  * coalesced into one more copy after it. Failures (busy, I/O) are reported to `onError` and retried with the next
@@ -24,16 +25,22 @@ export class WalCopier {
   private closed = false;
   private waiters: (() => void)[] = [];
 
+  private readonly file: string;
+
   /**
-   * `name`: the thread's name (`state-wal`, `outbox-wal`). `onThread`: called with the copier thread's kernel id
-   * (undefined off Linux) once it runs, to set its priority.
+   * `db`: the connection whose WAL this copies (its file is the one the worker opens). `name`: the thread's name
+   * (`state-wal`, `outbox-wal`). `onThread`: called with the copier thread's kernel id (undefined off Linux) once it
+   * runs, to set its priority.
    */
   constructor(
-    private readonly file: string,
+    db: SqliteDatabase,
     private readonly name: string,
     private readonly onError: (err: Error) => void,
     private readonly onThread?: (tid: number | undefined) => void,
-  ) {}
+  ) {
+    db.pragma('wal_autocheckpoint = 0');
+    this.file = db.name;
+  }
 
   request(): void {
     if (this.closed) return;

@@ -86,10 +86,9 @@ export class SqliteStateStore implements CheckpointStore, IngestLog {
     this.movedAside = opened.movedAside;
     // A checkpoint row is megabytes: SQLite's automatic WAL checkpoint would copy them into the database inside
     // the save's commit, doubling that pause for every publish waiting. save() has a worker thread do it instead.
-    this.db.pragma('wal_autocheckpoint = 0');
     const nice = opts.backgroundNice ?? 0;
     this.wal = new WalCopier(
-      file,
+      this.db,
       'state-wal',
       (err) => opts.log.warn({ err }, 'state.db WAL copy failed: retried after the next checkpoint'),
       backgroundThread('state-wal', nice, opts.log),
